@@ -1,0 +1,2 @@
+# bayes/
+SRCS += $(wildcard bayes/*.c)

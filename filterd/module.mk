@@ -1,0 +1,2 @@
+# filterd/
+SRCS += $(wildcard filterd/*.c)

@@ -1,0 +1,3 @@
+# mail/
+SRCS += $(wildcard mail/*.c)
+LIBS += -lidn2

@@ -1,0 +1,2 @@
+# plugins/
+SRCS += $(wildcard plugins/*.c)

@@ -1,0 +1,2 @@
+# rules/
+SRCS += $(wildcard rules/*.c)
