@@ -1,0 +1,78 @@
+/*
+ * filterd/scan.h - one message through the checks: the contract between the
+ * front doors (smtp, milter, spamd, filterctl) and the check modules
+ *
+ * Check modules (rules/, bayes/, plugins/) know nothing of this header: each
+ * has a small adapter filterd/check_<name>.c that implements struct check
+ * and is listed in filterd/checks.c. Front doors call scan_new(), then
+ * scan_run() with a completion callback, read the verdict, scan_free().
+ *
+ * Order (ARCHITECTURE.md "scan"): every check's start() launches async work
+ * (DNS) first, then every run() does CPU work and adds hits, then the scan
+ * waits until no async work is pending or the deadline passes, then every
+ * finish() runs (rules: meta rules and scores, bayes: autolearn) and the
+ * verdict is final.
+ */
+#ifndef FILTERD_SCAN_H
+#define FILTERD_SCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/netaddr.h"
+
+struct arena;
+struct cfg;
+struct event_base;
+struct hits;
+struct msg;
+struct scan;
+
+/* The envelope as the front door knows it (XFORWARD, milter macros,
+ * spamd headers). Strings are NUL-terminated, may be NULL. */
+struct envelope {
+	const char *qid;          /* upstream queue id (XFORWARD IDENT) */
+	const char *client_addr;  /* XFORWARD ADDR */
+	const char *client_name;  /* XFORWARD NAME */
+	const char *helo;         /* XFORWARD HELO */
+	const char *proto;        /* XFORWARD PROTO */
+	const char *auth;         /* SASL login, if any */
+	const char *mail_from;    /* without <> */
+	const char *const *rcpts;
+	size_t nrcpts;
+};
+
+struct check {
+	const char *name;
+	/* init - at config (re)load: build read-only state from cfg; negative
+	 * errno on a config error (the reload is refused), *state owned by
+	 * the check until free(). */
+	int (*init)(const struct cfg *, void **state);
+	/* start - launch async work; call scan_pending_add() per outstanding
+	 * operation and scan_pending_done() when it completes. */
+	void (*start)(struct scan *, void *state);
+	/* run - CPU work on the parsed message; adds hits. */
+	void (*run)(struct scan *, void *state);
+	/* finish - after async work ended or the deadline passed. */
+	void (*finish)(struct scan *, void *state);
+	void (*free)(void *state);
+};
+
+/* Accessors for check adapters. */
+struct msg *scan_msg(struct scan *);
+struct arena *scan_arena(struct scan *);
+struct hits *scan_hits(struct scan *);
+const struct envelope *scan_envelope(struct scan *);
+const struct cfg *scan_cfg(struct scan *);
+struct event_base *scan_evbase(struct scan *); /* NULL: no async work */
+/* scan_hit - record a named hit; scores come from the rule files */
+int scan_hit(struct scan *, const char *name, const char *detail);
+void scan_pending_add(struct scan *);
+void scan_pending_done(struct scan *);
+bool scan_deadline_passed(const struct scan *);
+/* Free-form per-check notes for X-Spam-Status / explain ("autolearn=ham",
+ * Authentication-Results pieces); key is a static string. */
+int scan_note(struct scan *, const char *key, const char *value);
+const char *scan_note_get(struct scan *, const char *key);
+
+#endif
