@@ -49,6 +49,8 @@ LIBA     := $(BUILD)/libfilterd.a
 UNIT_SRCS  := $(wildcard tests/unit/*_test.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS  := $(wildcard tests/fuzz/*_fuzz.c)
+BENCH_SRCS := $(wildcard tests/bench/*_bench.c)
+BENCH_BINS := $(BENCH_SRCS:tests/bench/%_bench.c=$(BUILD)/bench/%)
 
 BINS := $(if $(wildcard filterd/main.c),$(BUILD)/filterd) \
 	$(if $(wildcard filterd/filterctl.c),$(BUILD)/filterctl)
@@ -58,7 +60,12 @@ BINS := $(if $(wildcard filterd/main.c),$(BUILD)/filterd) \
 
 REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%_fuzz.c=$(BUILD)/fuzz/%_replay)
 
-all: $(BINS) $(UNIT_BINS) $(REPLAY_BINS)
+all: $(BINS) $(UNIT_BINS) $(REPLAY_BINS) $(BENCH_BINS)
+
+# Bench programs: tests/bench/<name>_bench.c -> build/bench/<name>.
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%_bench.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
