@@ -1,2 +1,3 @@
 # plugins/
 SRCS += $(wildcard plugins/*.c)
+LIBS += -lcares -lpsl -levent
