@@ -1,3 +1,4 @@
 # plugins/
 SRCS += $(wildcard plugins/*.c)
 LIBS += -lcares -lpsl -levent
+LIBS += -lcrypto -lpsl
