@@ -1,2 +1,3 @@
 # bayes/
 SRCS += $(wildcard bayes/*.c)
+LIBS += -ldb -lhiredis -lm

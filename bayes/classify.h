@@ -1,0 +1,36 @@
+/* bayes/classify.h - Robinson/Fisher chi-square combining (SA CombineChi) */
+#ifndef BAYES_CLASSIFY_H
+#define BAYES_CLASSIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* SpamAssassin Bayes::CombineChi and Plugin::Bayes constants. */
+#define BAYES_FW_X 0.538            /* Robinson's x: prior of a new token */
+#define BAYES_FW_S 0.030            /* Robinson's s: strength of x */
+#define BAYES_MIN_STRENGTH 0.346    /* |p - 0.5| below this is ignored */
+#define BAYES_N_SIGNIFICANT 150     /* tokens used at most */
+
+/* bayes_token_prob - Robinson's f(w) for a token seen in s of ns spam and
+ * h of nh ham messages; -1 when the token was never seen. */
+double bayes_token_prob(uint32_t s, uint32_t h, uint64_t ns, uint64_t nh);
+/* bayes_chi2q - P(chi^2 >= x2) with 2*halfv degrees of freedom */
+double bayes_chi2q(double x2, unsigned halfv);
+/* bayes_combine - combine probs[0..n) (any order) with priors ns, nh into
+ * a spam probability 0..1: drops the weak ones, keeps the 150 strongest,
+ * Fisher's method on both tails. Returns -1 when no token is usable. The
+ * array is reordered. */
+double bayes_combine(double *probs, size_t n, uint64_t ns, uint64_t nh);
+
+/* The SA BAYES_* rule for a probability: the ranges of 23_bayes.cf
+ * (min < p <= max, 0 and 1 inclusive). BAYES_999 also fires with 99. */
+struct bayes_rule {
+	const char *name;
+	double min, max, score; /* score: SA 50_scores.cf, net+bayes set */
+};
+extern const struct bayes_rule bayes_rules[];
+extern const size_t bayes_nrules;
+/* bayes_rule_for - the rules p falls into (up to 2), returns count */
+size_t bayes_rule_for(double p, const struct bayes_rule *out[2]);
+
+#endif

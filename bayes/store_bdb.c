@@ -1,0 +1,668 @@
+/*
+ * bayes/store_bdb - the Berkeley DB 5.3 backend (default)
+ *
+ * One transactional environment per store directory with three btrees:
+ *   tokens.db  key: token, 8 bytes big-endian (so iteration is sorted);
+ *              value: spam, ham, atime as 3 x uint32 little-endian
+ *   seen.db    key: 16-byte seen id; value: 1 byte, BAYES_SPAM/BAYES_HAM
+ *   vars.db    key: name; value: uint64 little-endian, hashkey 16 bytes
+ * Learning one message is one transaction (seen check, every token, the
+ * totals), so kill -9 at any point leaves either all of it or none:
+ * DB_REGISTER|DB_RECOVER runs recovery when the next process opens the
+ * environment after a crash. Commits use DB_TXN_WRITE_NOSYNC: the log
+ * reaches the OS at commit (survives the process) and the disk at
+ * checkpoint. Readers use DB_MULTIVERSION snapshots, so classification
+ * never waits for a learning transaction. Deadlocks between writers are
+ * retried. Errors: Berkeley DB codes become -EIO, -ENOENT, -EAGAIN.
+ * Memory: the DB handles are malloc'ed; close frees them.
+ */
+#include "bayes/store.h"
+
+#include <db.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define BDB_RETRIES 20
+
+struct bdb_store {
+	struct bayes_store base;
+	DB_ENV *env;
+	DB *tok, *seen, *vars;
+	bool rdwr;
+	unsigned since_ckp;
+};
+
+static int
+errc(int rc)
+{
+	switch (rc) {
+	case 0:
+		return 0;
+	case ENOENT:
+		return -ENOENT;
+	case ENOMEM:
+		return -ENOMEM;
+	case EACCES:
+		return -EACCES;
+	case DB_LOCK_DEADLOCK:
+	case DB_LOCK_NOTGRANTED:
+		return -EAGAIN;
+	default:
+		return rc > 0 ? -rc : -EIO;
+	}
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+static void
+tokkey(uint8_t k[8], uint64_t t)
+{
+	for (int i = 7; i >= 0; i--, t >>= 8)
+		k[i] = (uint8_t)t;
+}
+
+static uint64_t
+keytok(const uint8_t k[8])
+{
+	uint64_t t = 0;
+
+	for (int i = 0; i < 8; i++)
+		t = (t << 8) | k[i];
+	return t;
+}
+
+static int
+var_get(struct bdb_store *s, DB_TXN *txn, const char *name, void *out,
+    size_t len, u_int32_t flags)
+{
+	DBT k = { 0 }, d = { 0 };
+	int rc;
+
+	k.data = (void *)name;
+	k.size = (u_int32_t)strlen(name);
+	d.data = out;
+	d.ulen = (u_int32_t)len;
+	d.flags = DB_DBT_USERMEM;
+	rc = s->vars->get(s->vars, txn, &k, &d, flags);
+	if (rc == DB_NOTFOUND) {
+		memset(out, 0, len);
+		return 0;
+	}
+	return errc(rc);
+}
+
+static int
+var_put(struct bdb_store *s, DB_TXN *txn, const char *name, const void *v,
+    size_t len)
+{
+	DBT k = { 0 }, d = { 0 };
+
+	k.data = (void *)name;
+	k.size = (u_int32_t)strlen(name);
+	d.data = (void *)v;
+	d.size = (u_int32_t)len;
+	return errc(s->vars->put(s->vars, txn, &k, &d, 0));
+}
+
+static int
+var_get64(struct bdb_store *s, DB_TXN *txn, const char *name, uint64_t *v,
+    u_int32_t flags)
+{
+	uint8_t b[8];
+	int rc = var_get(s, txn, name, b, 8, flags);
+
+	*v = (uint64_t)get32(b) | (uint64_t)get32(b + 4) << 32;
+	return rc;
+}
+
+static int
+var_put64(struct bdb_store *s, DB_TXN *txn, const char *name, uint64_t v)
+{
+	uint8_t b[8];
+
+	put32(b, (uint32_t)v);
+	put32(b + 4, (uint32_t)(v >> 32));
+	return var_put(s, txn, name, b, 8);
+}
+
+static int
+bdb_vars(struct bayes_store *st, struct bayes_vars *v)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	DB_TXN *txn;
+	int rc;
+
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn,
+	    DB_TXN_SNAPSHOT))) < 0)
+		return rc;
+	if ((rc = var_get64(s, txn, "nspam", &v->nspam, 0)) < 0 ||
+	    (rc = var_get64(s, txn, "nham", &v->nham, 0)) < 0 ||
+	    (rc = var_get64(s, txn, "ntokens", &v->ntokens, 0)) < 0 ||
+	    (rc = var_get64(s, txn, "last_expire", &v->last_expire, 0)) < 0 ||
+	    (rc = var_get(s, txn, "hashkey", v->hashkey, 16, 0)) < 0) {
+		txn->abort(txn);
+		return rc;
+	}
+	return errc(txn->commit(txn, 0));
+}
+
+static int
+bdb_get(struct bayes_store *st, const uint64_t *toks, size_t n,
+    struct bayes_tokval *out)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	DB_TXN *txn;
+	uint8_t kb[8], vb[12];
+	DBT k = { 0 }, d = { 0 };
+	int rc;
+
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn,
+	    DB_TXN_SNAPSHOT))) < 0)
+		return rc;
+	k.data = kb;
+	k.size = 8;
+	d.data = vb;
+	d.ulen = sizeof(vb);
+	d.flags = DB_DBT_USERMEM;
+	for (size_t i = 0; i < n; i++) {
+		out[i].tok = toks[i];
+		tokkey(kb, toks[i]);
+		rc = s->tok->get(s->tok, txn, &k, &d, 0);
+		if (rc == 0 && d.size == 12) {
+			out[i].spam = get32(vb);
+			out[i].ham = get32(vb + 4);
+			out[i].atime = get32(vb + 8);
+		} else if (rc == 0 || rc == DB_NOTFOUND) {
+			out[i].spam = out[i].ham = out[i].atime = 0;
+		} else {
+			txn->abort(txn);
+			return errc(rc);
+		}
+	}
+	return errc(txn->commit(txn, 0));
+}
+
+/* apply - add d (+1/-1) to the cls count of every token; *dtok gets the
+ * change in the number of distinct tokens */
+static int
+apply(struct bdb_store *s, DB_TXN *txn, int cls, int d,
+    const uint64_t *toks, size_t n, uint32_t now, int64_t *dtok)
+{
+	uint8_t kb[8], vb[12];
+	DBT k = { 0 }, v = { 0 };
+	int rc;
+
+	k.data = kb;
+	k.size = 8;
+	v.data = vb;
+	v.ulen = sizeof(vb);
+	v.flags = DB_DBT_USERMEM;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t sp = 0, hm = 0, at = 0;
+
+		tokkey(kb, toks[i]);
+		rc = s->tok->get(s->tok, txn, &k, &v, DB_RMW);
+		if (rc == 0 && v.size == 12) {
+			sp = get32(vb);
+			hm = get32(vb + 4);
+			at = get32(vb + 8);
+		} else if (rc != DB_NOTFOUND && rc != 0) {
+			return errc(rc);
+		}
+		bool existed = sp + hm > 0;
+		uint32_t *c = cls == BAYES_SPAM ? &sp : &hm;
+
+		if (d > 0) {
+			(*c)++;
+			if (now > at)
+				at = now;
+		} else if (*c > 0) {
+			(*c)--;
+		}
+		if (sp + hm == 0) {
+			if (existed) {
+				rc = s->tok->del(s->tok, txn, &k, 0);
+				if (rc != 0 && rc != DB_NOTFOUND)
+					return errc(rc);
+				(*dtok)--;
+			}
+			continue;
+		}
+		if (!existed)
+			(*dtok)++;
+		put32(vb, sp);
+		put32(vb + 4, hm);
+		put32(vb + 8, at);
+		v.size = 12;
+		if ((rc = s->tok->put(s->tok, txn, &k, &v, 0)) != 0)
+			return errc(rc);
+	}
+	return 0;
+}
+
+static int
+learn_once(struct bdb_store *s, const uint8_t *seen, int cls,
+    const uint64_t *toks, size_t n, uint32_t now)
+{
+	DB_TXN *txn;
+	DBT k = { 0 }, v = { 0 };
+	uint8_t old = 0, nb = (uint8_t)cls;
+	uint64_t ns, nh, nt;
+	int64_t dtok = 0;
+	int rc;
+
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0)
+		return rc;
+	k.data = (void *)seen;
+	k.size = BAYES_SEEN_LEN;
+	v.data = &old;
+	v.ulen = 1;
+	v.flags = DB_DBT_USERMEM;
+	rc = s->seen->get(s->seen, txn, &k, &v, DB_RMW);
+	if (rc == DB_NOTFOUND)
+		old = 0;
+	else if (rc != 0)
+		goto fail;
+	if (old == cls || (cls == BAYES_FORGET && old == 0)) {
+		txn->abort(txn);
+		return cls == BAYES_FORGET ? BAYES_NOTSEEN : BAYES_ALREADY;
+	}
+	if ((rc = var_get64(s, txn, "nspam", &ns, DB_RMW)) < 0 ||
+	    (rc = var_get64(s, txn, "nham", &nh, DB_RMW)) < 0 ||
+	    (rc = var_get64(s, txn, "ntokens", &nt, DB_RMW)) < 0)
+		goto fail_neg;
+	if (old != 0) {
+		if ((rc = apply(s, txn, old, -1, toks, n, now, &dtok)) < 0)
+			goto fail_neg;
+		if (old == BAYES_SPAM && ns > 0)
+			ns--;
+		else if (old == BAYES_HAM && nh > 0)
+			nh--;
+	}
+	if (cls != BAYES_FORGET) {
+		if ((rc = apply(s, txn, cls, 1, toks, n, now, &dtok)) < 0)
+			goto fail_neg;
+		if (cls == BAYES_SPAM)
+			ns++;
+		else
+			nh++;
+		v.data = &nb;
+		v.size = 1;
+		v.flags = 0;
+		if ((rc = s->seen->put(s->seen, txn, &k, &v, 0)) != 0)
+			goto fail;
+	} else if ((rc = s->seen->del(s->seen, txn, &k, 0)) != 0) {
+		goto fail;
+	}
+	nt = (int64_t)nt + dtok < 0 ? 0 : (uint64_t)((int64_t)nt + dtok);
+	if ((rc = var_put64(s, txn, "nspam", ns)) < 0 ||
+	    (rc = var_put64(s, txn, "nham", nh)) < 0 ||
+	    (rc = var_put64(s, txn, "ntokens", nt)) < 0)
+		goto fail_neg;
+	return errc(txn->commit(txn, 0));
+fail:
+	rc = errc(rc);
+fail_neg:
+	txn->abort(txn);
+	return rc;
+}
+
+static void
+maybe_checkpoint(struct bdb_store *s)
+{
+	/* flush the log to disk now and then, so recovery stays short */
+	if (++s->since_ckp >= 500) {
+		s->env->txn_checkpoint(s->env, 1024, 0, 0);
+		s->since_ckp = 0;
+	}
+}
+
+static int
+bdb_learn(struct bayes_store *st, const uint8_t *seen, int cls,
+    const uint64_t *toks, size_t n, uint32_t now)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	int rc = -EAGAIN;
+
+	if (!s->rdwr)
+		return -EROFS;
+	for (int i = 0; i < BDB_RETRIES && rc == -EAGAIN; i++)
+		rc = learn_once(s, seen, cls, toks, n, now);
+	if (rc >= 0)
+		maybe_checkpoint(s);
+	return rc;
+}
+
+/* walk - run fn over every record of db in a snapshot (or, with del,
+ * in a write transaction deleting records fn returns 1 for) */
+static int
+walk(struct bdb_store *s, DB *db, bool write,
+    int (*fn)(void *, const DBT *, const DBT *), void *arg, uint64_t *ndel)
+{
+	DB_TXN *txn;
+	DBC *c;
+	DBT k = { 0 }, v = { 0 };
+	int rc, r = 0;
+
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn,
+	    write ? 0 : DB_TXN_SNAPSHOT))) < 0)
+		return rc;
+	if ((rc = db->cursor(db, txn, &c, write ? 0 : DB_TXN_SNAPSHOT)) != 0) {
+		txn->abort(txn);
+		return errc(rc);
+	}
+	while ((rc = c->get(c, &k, &v, DB_NEXT | (write ? DB_RMW : 0))) == 0) {
+		if ((r = fn(arg, &k, &v)) < 0)
+			break;
+		if (r == 1 && write) {
+			if ((rc = c->del(c, 0)) != 0)
+				break;
+			(*ndel)++;
+		}
+	}
+	c->close(c);
+	if (r < 0) {
+		txn->abort(txn);
+		return r;
+	}
+	if (rc != DB_NOTFOUND) {
+		txn->abort(txn);
+		return errc(rc);
+	}
+	return errc(txn->commit(txn, 0));
+}
+
+struct tokwalk {
+	bayes_tok_cb *cb;
+	void *arg;
+	uint32_t cutoff;
+};
+
+static int
+tok_rec(void *arg, const DBT *k, const DBT *v)
+{
+	struct tokwalk *w = arg;
+	struct bayes_tokval t;
+
+	if (k->size != 8 || v->size != 12)
+		return 0;
+	t.tok = keytok(k->data);
+	t.spam = get32(v->data);
+	t.ham = get32((const uint8_t *)v->data + 4);
+	t.atime = get32((const uint8_t *)v->data + 8);
+	if (w->cb == NULL)
+		return t.atime < w->cutoff ? 1 : 0;
+	return w->cb(w->arg, &t);
+}
+
+static int
+bdb_foreach_token(struct bayes_store *st, bayes_tok_cb *cb, void *arg)
+{
+	struct tokwalk w = { cb, arg, 0 };
+
+	return walk((struct bdb_store *)st, ((struct bdb_store *)st)->tok,
+	    false, tok_rec, &w, NULL);
+}
+
+static int
+bdb_expire(struct bayes_store *st, uint32_t cutoff, uint64_t *removed)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	struct tokwalk w = { NULL, NULL, cutoff };
+	uint64_t nt;
+	int rc;
+
+	*removed = 0;
+	if (!s->rdwr)
+		return -EROFS;
+	if ((rc = walk(s, s->tok, true, tok_rec, &w, removed)) < 0)
+		return rc;
+	if ((rc = var_get64(s, NULL, "ntokens", &nt, 0)) < 0)
+		return rc;
+	return var_put64(s, NULL, "ntokens", nt > *removed ? nt - *removed : 0);
+}
+
+struct seenwalk {
+	bayes_seen_cb *cb;
+	void *arg;
+};
+
+static int
+seen_rec(void *arg, const DBT *k, const DBT *v)
+{
+	struct seenwalk *w = arg;
+
+	if (k->size != 16 || v->size != 1)
+		return 0;
+	return w->cb(w->arg, k->data, *(const uint8_t *)v->data);
+}
+
+static int
+bdb_foreach_seen(struct bayes_store *st, bayes_seen_cb *cb, void *arg)
+{
+	struct seenwalk w = { cb, arg };
+
+	return walk((struct bdb_store *)st, ((struct bdb_store *)st)->seen,
+	    false, seen_rec, &w, NULL);
+}
+
+static int
+bdb_clear(struct bayes_store *st)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	DB_TXN *txn;
+	u_int32_t cnt;
+	int rc;
+
+	if (!s->rdwr)
+		return -EROFS;
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0)
+		return rc;
+	if ((rc = s->tok->truncate(s->tok, txn, &cnt, 0)) != 0 ||
+	    (rc = s->seen->truncate(s->seen, txn, &cnt, 0)) != 0 ||
+	    (rc = s->vars->truncate(s->vars, txn, &cnt, 0)) != 0) {
+		txn->abort(txn);
+		return errc(rc);
+	}
+	return errc(txn->commit(txn, 0));
+}
+
+static int
+bdb_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	DB_TXN *txn;
+	uint8_t kb[8], vb[12];
+	DBT k = { 0 }, v = { 0 };
+	int rc;
+
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0)
+		return rc;
+	k.data = kb;
+	k.size = 8;
+	v.data = vb;
+	v.size = 12;
+	for (size_t i = 0; i < n; i++) {
+		tokkey(kb, t[i].tok);
+		put32(vb, t[i].spam);
+		put32(vb + 4, t[i].ham);
+		put32(vb + 8, t[i].atime);
+		if ((rc = s->tok->put(s->tok, txn, &k, &v, 0)) != 0) {
+			txn->abort(txn);
+			return errc(rc);
+		}
+	}
+	return errc(txn->commit(txn, 0));
+}
+
+static int
+bdb_put_seen(struct bayes_store *st, const uint8_t (*seen)[16],
+    const int *cls, size_t n)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	DB_TXN *txn;
+	DBT k = { 0 }, v = { 0 };
+	uint8_t b;
+	int rc;
+
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0)
+		return rc;
+	k.size = 16;
+	v.data = &b;
+	v.size = 1;
+	for (size_t i = 0; i < n; i++) {
+		k.data = (void *)seen[i];
+		b = (uint8_t)cls[i];
+		if ((rc = s->seen->put(s->seen, txn, &k, &v, 0)) != 0) {
+			txn->abort(txn);
+			return errc(rc);
+		}
+	}
+	return errc(txn->commit(txn, 0));
+}
+
+static int
+bdb_set_vars(struct bayes_store *st, const struct bayes_vars *vv)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	DB_TXN *txn;
+	int rc;
+
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0)
+		return rc;
+	if ((rc = var_put64(s, txn, "nspam", vv->nspam)) < 0 ||
+	    (rc = var_put64(s, txn, "nham", vv->nham)) < 0 ||
+	    (rc = var_put64(s, txn, "ntokens", vv->ntokens)) < 0 ||
+	    (rc = var_put64(s, txn, "last_expire", vv->last_expire)) < 0 ||
+	    (rc = var_put(s, txn, "hashkey", vv->hashkey, 16)) < 0) {
+		txn->abort(txn);
+		return rc;
+	}
+	return errc(txn->commit(txn, 0));
+}
+
+static void
+bdb_close(struct bayes_store *st)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+
+	if (s->rdwr && s->env != NULL)
+		s->env->txn_checkpoint(s->env, 0, 0, 0);
+	if (s->tok != NULL)
+		s->tok->close(s->tok, 0);
+	if (s->seen != NULL)
+		s->seen->close(s->seen, 0);
+	if (s->vars != NULL)
+		s->vars->close(s->vars, 0);
+	if (s->env != NULL)
+		s->env->close(s->env, 0);
+	free(s);
+}
+
+static const struct bayes_store_ops bdb_ops = {
+	.kind = "bdb",
+	.vars = bdb_vars,
+	.get = bdb_get,
+	.learn = bdb_learn,
+	.expire = bdb_expire,
+	.foreach_token = bdb_foreach_token,
+	.foreach_seen = bdb_foreach_seen,
+	.clear = bdb_clear,
+	.put_tokens = bdb_put_tokens,
+	.put_seen = bdb_put_seen,
+	.set_vars = bdb_set_vars,
+	.close = bdb_close,
+};
+
+static int
+open_db(struct bdb_store *s, DB **db, const char *file, bool create)
+{
+	int rc;
+
+	if ((rc = db_create(db, s->env, 0)) != 0)
+		return errc(rc);
+	rc = (*db)->open(*db, NULL, file, NULL, DB_BTREE,
+	    DB_AUTO_COMMIT | DB_MULTIVERSION | DB_THREAD |
+	    (create ? DB_CREATE : 0), 0600);
+	if (rc != 0) {
+		(*db)->close(*db, 0);
+		*db = NULL;
+		return errc(rc);
+	}
+	return 0;
+}
+
+int
+bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
+{
+	struct bdb_store *s;
+	struct stat sb;
+	int rc;
+
+	if (stat(path, &sb) < 0) {
+		if (!rdwr)
+			return -ENOENT;
+		if (mkdir(path, 0700) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	s->base.ops = &bdb_ops;
+	s->rdwr = rdwr;
+	if ((rc = db_env_create(&s->env, 0)) != 0) {
+		free(s);
+		return errc(rc);
+	}
+	s->env->set_cachesize(s->env, 0, 32u << 20, 1);
+	/* one learning transaction locks every token of a big message */
+	s->env->set_lk_max_locks(s->env, 200000);
+	s->env->set_lk_max_objects(s->env, 200000);
+	s->env->set_lk_max_lockers(s->env, 2000);
+	s->env->set_lk_detect(s->env, DB_LOCK_DEFAULT);
+	s->env->set_flags(s->env, DB_TXN_WRITE_NOSYNC, 1);
+	s->env->log_set_config(s->env, DB_LOG_AUTO_REMOVE, 1);
+	rc = s->env->open(s->env, path, DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
+	    DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER | DB_REGISTER | DB_THREAD,
+	    0600);
+	if (rc != 0) {
+		rc = errc(rc);
+		goto fail;
+	}
+	if ((rc = open_db(s, &s->tok, "tokens.db", rdwr)) < 0 ||
+	    (rc = open_db(s, &s->seen, "seen.db", rdwr)) < 0 ||
+	    (rc = open_db(s, &s->vars, "vars.db", rdwr)) < 0)
+		goto fail;
+	if (rdwr) {
+		uint8_t key[16];
+
+		/* a new store records the hash key it will always use */
+		if ((rc = var_get(s, NULL, "hashkey", key, 16, 0)) < 0)
+			goto fail;
+		static const uint8_t zero[16];
+		if (memcmp(key, zero, 16) == 0 &&
+		    (rc = var_put(s, NULL, "hashkey", "filterd-bayes-01",
+		    16)) < 0)
+			goto fail;
+	}
+	*out = &s->base;
+	return 0;
+fail:
+	bdb_close(&s->base);
+	return rc;
+}

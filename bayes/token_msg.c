@@ -1,0 +1,259 @@
+/*
+ * bayes/token_msg - the token set of one parsed message
+ *
+ * What gets chewed, after SpamAssassin's Bayes plugin (tokenize()):
+ *   body      the SA "body" view (Subject + rendered text parts), words
+ *   headers   every header not in the skip list below, words of the
+ *             RFC 2047 decoded value, prefixed "H<name>:"; address headers
+ *             as U*local, D*domain (and parents) and display-name words;
+ *             Subject words also as "S:"; Message-ID by its domain
+ *   relays    Received hops: client IP and its /24, rDNS and HELO domains
+ *   URIs      every URI host and its parent domains, "UD:"
+ *   MIME      content types, charsets, encodings, attachment extensions,
+ *             message anomaly flags, HTML facts ("M:" prefixes)
+ * Dates, queue ids and the delivery headers of the local mailbox are left
+ * out: they say when and where mail was stored, not what it is.
+ *
+ * Memory: only the caller's token set grows. Errors: -ENOMEM via the set.
+ */
+#include "bayes/token.h"
+
+#include <stdio.h>
+#include <sys/socket.h>
+#include <string.h>
+
+#include "mail/msg.h"
+
+/* Headers never tokenized (SA ignored_hdrs plus time/location noise). */
+static const char *const skip_hdrs[] = {
+	"received", "date", "delivered-to", "delivery-date", "envelope-to",
+	"x-envelope-to", "x-envelope-from", "status", "x-status", "x-keywords",
+	"lines", "content-length", "x-uid", "x-uidl", "x-original-to",
+	"x-filterd-status", "x-bogosity", "x-razor", "x-pyzor",
+	"x-dcc", "x-virus", "x-mime-autoconverted", "x-mailscanner",
+	"x-spam", "x-antivirus", "x-filtered", "x-evolution",
+	"content-transfer-encoding", "references", "in-reply-to",
+	"message-id", "resent-date", "resent-message-id", "x-loop",
+	"x-egroups-return", "return-path",
+};
+
+static const char *const addr_hdrs[] = {
+	"from", "to", "cc", "reply-to", "sender", "return-path",
+	"errors-to", "x-sender",
+};
+
+static bool
+in_list(struct bstr name, const char *const *list, size_t n, bool prefix)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (prefix ? bstr_casestarts(name, list[i]) :
+		    bstr_caseeq_cstr(name, list[i]))
+			return true;
+	}
+	return false;
+}
+
+static void
+hdr_prefix(char *out, size_t outsz, const char *pre, struct bstr name)
+{
+	size_t k = strlen(pre), i;
+
+	memcpy(out, pre, k);
+	for (i = 0; i < name.len && k + 2 < outsz; i++) {
+		unsigned char c = name.p[i];
+
+		out[k++] = (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : (char)c;
+	}
+	out[k++] = ':';
+	out[k] = '\0';
+}
+
+static void
+tok_addrs(struct bayes_tokset *ts, const struct msg *m, const char *name,
+    const char *pre)
+{
+	const struct msg_addr *a;
+	size_t n = 0;
+	char p[96];
+
+	if ((a = msg_addrs(m, name, &n)) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%sU*", pre);
+		if (a[i].local.len > 0)
+			bayes_tok_add(ts, p, a[i].local.p, a[i].local.len);
+		snprintf(p, sizeof(p), "%sD*", pre);
+		bayes_tok_domain(ts, p, a[i].domain);
+		bayes_tok_text(ts, pre, a[i].display);
+	}
+}
+
+static void
+tok_ip(struct bayes_tokset *ts, const struct netaddr *ip)
+{
+	char s[64];
+	const char *dot;
+
+	netaddr_str(ip, s, sizeof(s));
+	bayes_tok_add(ts, "R:ip:", (const unsigned char *)s, strlen(s));
+	if (ip->family == AF_INET && (dot = strrchr(s, '.')))
+		bayes_tok_add(ts, "R:net:", (const unsigned char *)s,
+		    (size_t)(dot - s));
+}
+
+static void
+tok_count(struct bayes_tokset *ts, const char *what, unsigned long v)
+{
+	char s[48];
+	unsigned long b = 0;
+
+	/* log2 buckets: the count's size is the signal, not its value */
+	while (v > 0 && b < 20)
+		v >>= 1, b++;
+	int n = snprintf(s, sizeof(s), "%s=%lu", what, b);
+
+	bayes_tok_add(ts, "M:", (const unsigned char *)s, (size_t)n);
+}
+
+static void
+tok_fact(struct bayes_tokset *ts, const char *pre, struct bstr v)
+{
+	if (v.len > 0)
+		bayes_tok_add(ts, pre, v.p, v.len > 64 ? 64 : v.len);
+}
+
+static void
+tok_parts(struct bayes_tokset *ts, const struct msg *m)
+{
+	static const char *const enc[] = { "7bit", "8bit", "binary", "qp",
+		"base64", "other" };
+	size_t np = msg_part_count(m);
+
+	tok_count(ts, "parts", np);
+	for (size_t i = 0; i < np; i++) {
+		const struct msg_part *p = msg_part_at(m, i);
+
+		tok_fact(ts, "M:ct:", p->ctype);
+		tok_fact(ts, "M:cs:", p->charset);
+		bayes_tok_add(ts, "M:enc:", (const unsigned char *)enc[p->encoding],
+		    strlen(enc[p->encoding]));
+		if (p->disposition.len > 0)
+			tok_fact(ts, "M:disp:", p->disposition);
+		struct bstr fn = p->filename.len ? p->filename : p->name;
+		const unsigned char *dot = NULL;
+
+		for (size_t k = 0; k < fn.len; k++)
+			if (fn.p[k] == '.')
+				dot = fn.p + k;
+		if (dot != NULL)
+			tok_fact(ts, "M:ext:", bstr_make(dot + 1,
+			    (size_t)(fn.p + fn.len - dot - 1)));
+		else if (p->is_attachment)
+			bayes_tok_add(ts, "M:ext:", (const unsigned char *)"-", 1);
+	}
+}
+
+static void
+tok_html(struct bayes_tokset *ts, const struct msg *m)
+{
+	const struct msg_html *h = msg_html(m);
+
+	if (h == NULL || h->parts == 0)
+		return;
+	tok_count(ts, "html.images", h->images);
+	tok_count(ts, "html.links", h->links);
+	tok_count(ts, "html.fonts", h->font_tags);
+	tok_count(ts, "html.invisible", h->invisible_bytes);
+	tok_count(ts, "html.bad", h->bad_tags);
+	if (h->forms)
+		tok_count(ts, "html.forms", h->forms);
+	if (h->scripts)
+		tok_count(ts, "html.scripts", h->scripts);
+	if (h->anchor_mismatch)
+		tok_count(ts, "html.mismatch", h->anchor_mismatch);
+	if (h->text_bytes < h->html_bytes / 8)
+		bayes_tok_add(ts, "M:", (const unsigned char *)"html.lowtext",
+		    12);
+}
+
+/* bayes_tokenize - all tokens of a parsed message */
+int
+bayes_tokenize(const struct msg *m, struct bayes_tokset *ts)
+{
+	size_t n = 0;
+	char pre[64];
+
+	/* body: Subject + rendered text, the SA "body" view */
+	bayes_tok_text(ts, "", msg_body_text(m));
+
+	for (size_t i = 0; i < msg_header_count(m); i++) {
+		const struct msg_header *h = msg_header_at(m, i);
+
+		if (in_list(h->name, skip_hdrs,
+		    sizeof(skip_hdrs) / sizeof(skip_hdrs[0]), true) ||
+		    in_list(h->name, addr_hdrs,
+		    sizeof(addr_hdrs) / sizeof(addr_hdrs[0]), false))
+			continue;
+		hdr_prefix(pre, sizeof(pre), "H", h->name);
+		if (bstr_caseeq_cstr(h->name, "subject"))
+			bayes_tok_text(ts, "S:", h->decoded);
+		else
+			bayes_tok_text(ts, pre, h->decoded);
+	}
+	for (size_t i = 0; i < sizeof(addr_hdrs) / sizeof(addr_hdrs[0]); i++) {
+		hdr_prefix(pre, sizeof(pre), "H", bstr_cstr(addr_hdrs[i]));
+		tok_addrs(ts, m, addr_hdrs[i], pre);
+	}
+
+	/* Message-ID: the generating host says more than the unique part */
+	const struct msg_header *mid = msg_header_get(m, "message-id", 0);
+	if (mid != NULL) {
+		long at = bstr_find(mid->value, BSTR_LIT("@"));
+
+		if (at >= 0) {
+			struct bstr d = bstr_sub(mid->value, (size_t)at + 1,
+			    mid->value.len);
+			size_t k = 0;
+
+			while (k < d.len && d.p[k] != '>' && d.p[k] != ' ')
+				k++;
+			bayes_tok_domain(ts, "MID:", bstr_sub(d, 0, k));
+		} else {
+			bayes_tok_add(ts, "MID:", (const unsigned char *)"!@",
+			    2);
+		}
+	} else {
+		bayes_tok_add(ts, "MID:", (const unsigned char *)"none", 4);
+	}
+
+	/* relays: the path, minus dates and queue ids */
+	const struct msg_relay *r = msg_relays(m, &n);
+	for (size_t i = 0; r != NULL && i < n; i++) {
+		if (r[i].has_ip && !netaddr_loopback(&r[i].ip))
+			tok_ip(ts, &r[i].ip);
+		bayes_tok_domain(ts, "R:rdns:", r[i].rdns);
+		bayes_tok_domain(ts, "R:helo:", r[i].helo);
+		tok_fact(ts, "R:with:", r[i].with);
+	}
+	tok_count(ts, "relays", n);
+
+	/* URI hosts */
+	const struct bstr *hosts = msg_uri_hosts(m, &n);
+	for (size_t i = 0; hosts != NULL && i < n; i++)
+		bayes_tok_domain(ts, "UD:", hosts[i]);
+	tok_count(ts, "uris", n);
+
+	tok_parts(ts, m);
+	tok_html(ts, m);
+	unsigned fl = msg_flags(m);
+	for (unsigned b = 0; b < 16; b++) {
+		if (fl & (1u << b)) {
+			char s[16];
+			int k = snprintf(s, sizeof(s), "flag%u", b);
+
+			bayes_tok_add(ts, "M:", (const unsigned char *)s,
+			    (size_t)k);
+		}
+	}
+	return bayes_tokset_finish(ts);
+}

@@ -1,0 +1,330 @@
+/* bayes_store_test - BDB store: learn/forget/relearn, backup/restore,
+ * expiry, snapshot reads during learning, kill -9 during learning */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bayes/bayes.h"
+
+static char dir[64];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/bayes_store_test.XXXXXX");
+	return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+seen_of(uint8_t seen[16], unsigned i)
+{
+	memset(seen, 0, 16);
+	memcpy(seen, &i, sizeof(i));
+}
+
+/* message i: tokens 1..50 shared, 1000+i unique */
+static size_t
+toks_of(uint64_t *t, unsigned i)
+{
+	for (unsigned k = 0; k < 50; k++)
+		t[k] = k + 1;
+	t[50] = 1000 + i;
+	return 51;
+}
+
+static void
+get1(struct bayes_store *st, uint64_t tok, struct bayes_tokval *tv)
+{
+	assert_int_equal(bayes_store_get(st, &tok, 1, tv), 0);
+}
+
+static void
+test_learn_relearn_forget(void **state)
+{
+	(void)state;
+	struct bayes_store *st;
+	struct bayes_vars v;
+	struct bayes_tokval tv;
+	uint64_t t[64];
+	uint8_t seen[16];
+	size_t n;
+
+	assert_int_equal(bayes_store_open(dir, false, &st), -ENOENT);
+	assert_int_equal(bayes_store_open(dir, true, &st), 0);
+	assert_string_equal(bayes_store_kind(st), "bdb");
+	assert_int_equal(bayes_store_vars(st, &v), 0);
+	assert_memory_equal(v.hashkey, BAYES_HASHKEY_DEFAULT, 16);
+	assert_int_equal(v.nspam + v.nham + v.ntokens, 0);
+
+	n = toks_of(t, 1);
+	seen_of(seen, 1);
+	assert_int_equal(bayes_store_learn(st, seen, BAYES_SPAM, t, n, 100),
+	    BAYES_LEARNED);
+	assert_int_equal(bayes_store_learn(st, seen, BAYES_SPAM, t, n, 200),
+	    BAYES_ALREADY);
+	bayes_store_vars(st, &v);
+	assert_int_equal(v.nspam, 1);
+	assert_int_equal(v.nham, 0);
+	assert_int_equal(v.ntokens, 51);
+	get1(st, 7, &tv);
+	assert_int_equal(tv.spam, 1);
+	assert_int_equal(tv.ham, 0);
+	assert_int_equal(tv.atime, 100);
+
+	/* a second message shares 50 tokens */
+	n = toks_of(t, 2);
+	seen_of(seen, 2);
+	assert_int_equal(bayes_store_learn(st, seen, BAYES_SPAM, t, n, 300),
+	    BAYES_LEARNED);
+	get1(st, 7, &tv);
+	assert_int_equal(tv.spam, 2);
+	assert_int_equal(tv.atime, 300);
+	/* relearn as ham moves it */
+	assert_int_equal(bayes_store_learn(st, seen, BAYES_HAM, t, n, 300),
+	    BAYES_LEARNED);
+	get1(st, 7, &tv);
+	assert_int_equal(tv.spam, 1);
+	assert_int_equal(tv.ham, 1);
+	get1(st, 1002, &tv);
+	assert_int_equal(tv.spam, 0);
+	assert_int_equal(tv.ham, 1);
+	bayes_store_vars(st, &v);
+	assert_int_equal(v.nspam, 1);
+	assert_int_equal(v.nham, 1);
+	assert_int_equal(v.ntokens, 52);
+
+	/* forget it: gone, its unique token deleted */
+	assert_int_equal(bayes_store_learn(st, seen, BAYES_FORGET, t, n, 300),
+	    BAYES_LEARNED);
+	assert_int_equal(bayes_store_learn(st, seen, BAYES_FORGET, t, n, 300),
+	    BAYES_NOTSEEN);
+	get1(st, 1002, &tv);
+	assert_int_equal(tv.spam + tv.ham, 0);
+	get1(st, 7, &tv);
+	assert_int_equal(tv.spam, 1);
+	assert_int_equal(tv.ham, 0);
+	bayes_store_vars(st, &v);
+	assert_int_equal(v.nspam, 1);
+	assert_int_equal(v.nham, 0);
+	assert_int_equal(v.ntokens, 51);
+	bayes_store_close(st);
+
+	/* it persists */
+	assert_int_equal(bayes_store_open(dir, false, &st), 0);
+	bayes_store_vars(st, &v);
+	assert_int_equal(v.nspam, 1);
+	assert_int_equal(v.ntokens, 51);
+	assert_int_equal(bayes_store_learn(st, seen, BAYES_SPAM, t, n, 1),
+	    -EROFS);
+	bayes_store_close(st);
+}
+
+static char *
+backup_str(struct bayes_store *st, size_t *len)
+{
+	char *p = NULL;
+	FILE *f = open_memstream(&p, len);
+
+	assert_non_null(f);
+	assert_int_equal(bayes_store_backup(st, f), 0);
+	fclose(f);
+	return p;
+}
+
+static void
+test_backup_restore_expire(void **state)
+{
+	(void)state;
+	struct bayes_store *st;
+	struct bayes_vars v;
+	uint64_t t[64];
+	uint8_t seen[16];
+	char *b1, *b2, sub[80];
+	size_t l1, l2, line;
+
+	assert_int_equal(bayes_store_open(dir, true, &st), 0);
+	for (unsigned i = 0; i < 20; i++) {
+		size_t n = toks_of(t, i);
+
+		seen_of(seen, i);
+		assert_int_equal(bayes_store_learn(st, seen,
+		    i % 3 ? BAYES_HAM : BAYES_SPAM, t, n, 1000 + i), 0);
+	}
+	b1 = backup_str(st, &l1);
+	assert_non_null(strstr(b1, "filterd-bayes-backup 1\nv\tnspam\t7\n"
+	    "v\tnham\t13\n"));
+	assert_non_null(strstr(b1, "t\t0000000000000007\t7\t13\t1019\n"));
+
+	snprintf(sub, sizeof(sub), "%s/copy", dir);
+	struct bayes_store *c;
+	FILE *f = fmemopen(b1, l1, "r");
+	assert_int_equal(bayes_store_open(sub, true, &c), 0);
+	assert_int_equal(bayes_store_restore(c, f, &line), 0);
+	fclose(f);
+	b2 = backup_str(c, &l2);
+	assert_int_equal(l1, l2);
+	assert_memory_equal(b1, b2, l1);
+	bayes_store_vars(c, &v);
+	assert_int_equal(v.ntokens, 70);
+	/* the restored copy knows the messages it was taught */
+	toks_of(t, 4);
+	seen_of(seen, 4);
+	assert_int_equal(bayes_store_learn(c, seen, BAYES_HAM, t, 51, 5000),
+	    BAYES_ALREADY);
+	free(b2);
+
+	/* expiry: tokens last used before 1010 go (1000+0..9 unique) */
+	uint64_t removed;
+	assert_int_equal(bayes_store_expire(c, 1010, &removed), 0);
+	assert_int_equal(removed, 10);
+	bayes_store_vars(c, &v);
+	assert_int_equal(v.ntokens, 60);
+	/* SA-like auto: over 40 tokens keep the newest 30; ties at the
+	 * cut stay (the 50 shared tokens and 1019 all have atime 1019) */
+	assert_int_equal(bayes_store_expire_auto(c, 40, 0, 9999, &removed), 0);
+	assert_int_equal(removed, 9);
+	bayes_store_vars(c, &v);
+	assert_int_equal(v.ntokens, 51);
+	assert_int_equal(v.last_expire, 9999);
+	bayes_store_close(c);
+
+	/* malformed backups are refused with the line number */
+	f = fmemopen((void *)"filterd-bayes-backup 1\nv\tnspam\t1\nt\tzz\n",
+	    38, "r");
+	assert_int_equal(bayes_store_open(sub, true, &c), 0);
+	assert_int_equal(bayes_store_restore(c, f, &line), -EINVAL);
+	assert_int_equal(line, 3);
+	fclose(f);
+	bayes_store_close(c);
+	free(b1);
+	bayes_store_close(st);
+}
+
+/* learner: message i has the 50 shared tokens; runs until killed or n */
+static void
+learner(unsigned n)
+{
+	struct bayes_store *st;
+	uint64_t t[64];
+	uint8_t seen[16];
+
+	if (bayes_store_open(dir, true, &st) < 0)
+		_exit(2);
+	for (unsigned i = 0; i < n; i++) {
+		size_t k = toks_of(t, i);
+
+		seen_of(seen, i);
+		if (bayes_store_learn(st, seen, BAYES_SPAM, t, k, 1) < 0)
+			_exit(3);
+	}
+	bayes_store_close(st);
+	_exit(0);
+}
+
+/* consistent - all 50 shared tokens have the same count, == nspam */
+static void
+assert_consistent(struct bayes_store *st, bool exact)
+{
+	struct bayes_tokval tv[50];
+	struct bayes_vars v;
+	uint64_t t[64];
+
+	toks_of(t, 0);
+	assert_int_equal(bayes_store_get(st, t, 50, tv), 0);
+	for (int k = 1; k < 50; k++)
+		assert_int_equal(tv[k].spam, tv[0].spam);
+	if (exact) {
+		assert_int_equal(bayes_store_vars(st, &v), 0);
+		assert_int_equal(v.nspam, tv[0].spam);
+		assert_int_equal(v.ntokens, 50 + v.nspam);
+	}
+}
+
+static void
+test_concurrent_read(void **state)
+{
+	(void)state;
+	struct bayes_store *st;
+	pid_t pid;
+	int status, reads = 0;
+
+	/* create the store first so the reader can open it */
+	assert_int_equal(bayes_store_open(dir, true, &st), 0);
+	bayes_store_close(st);
+	if ((pid = fork()) == 0)
+		learner(300);
+	assert_int_equal(bayes_store_open(dir, false, &st), 0);
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		assert_consistent(st, false); /* snapshots: never half a msg */
+		reads++;
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_consistent(st, true);
+	assert_true(reads > 0);
+	bayes_store_close(st);
+}
+
+static void
+test_kill9_during_learn(void **state)
+{
+	(void)state;
+	struct bayes_store *st;
+	struct bayes_vars v;
+	pid_t pid;
+	int status;
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+
+	for (int round = 0; round < 3; round++) {
+		if ((pid = fork()) == 0)
+			learner(1000000);
+		nanosleep(&ts, NULL);
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		assert_true(WIFSIGNALED(status));
+		/* the next open recovers; every message is all or nothing */
+		assert_int_equal(bayes_store_open(dir, true, &st), 0);
+		assert_consistent(st, true);
+		bayes_store_vars(st, &v);
+		assert_true(v.nspam > 0);
+		bayes_store_close(st);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_learn_relearn_forget,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backup_restore_expire,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_read, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_during_learn, setup,
+		    teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
