@@ -24,7 +24,7 @@
 #define DNS_TEST_ZONE "tests/e2e/zones/dnsbl.zone"
 
 /* dnstest_start - start knotd; its pid in *pid, port in *port; 0 or -1 */
-static int
+static inline int
 dnstest_start(int *pid, int *port)
 {
 	for (int attempt = 0; attempt < 5; attempt++) {
@@ -45,7 +45,7 @@ dnstest_start(int *pid, int *port)
 	return -1;
 }
 
-static void
+static inline void
 dnstest_stop(int pid)
 {
 	char cmd[256];
@@ -59,7 +59,7 @@ dnstest_stop(int pid)
 }
 
 /* dnstest_silent - a UDP socket on 127.0.0.1 that never answers */
-static int
+static inline int
 dnstest_silent(int *port)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
