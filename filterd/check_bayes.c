@@ -1,0 +1,204 @@
+/*
+ * filterd/check_bayes - the Bayes check: BAYES_* hits and autolearn
+ *
+ * init() only copies settings: the store (BDB handles, a Redis socket)
+ * must not cross fork, so each worker opens it on its first scan, under a
+ * mutex because milter threads share the worker's state; a failed open is
+ * retried at most every 30 s and meanwhile the check adds nothing.
+ * run() classifies and adds BAYES_00..BAYES_999 with SpamAssassin's
+ * default scores (50_scores.cf, net+bayes set); a rule file's "score"
+ * line for the same name wins. Fewer than bayes_min_spam_num spam or
+ * bayes_min_ham_num ham learned: no hit (SA does the same).
+ * finish() autolearns with SA's AutoLearnThreshold semantics: the score
+ * without the Bayes hits (the rules check may provide the exact SA
+ * learning score and header/body point sums as the scan notes
+ * "learn_score", "learn_header_points", "learn_body_points", which then
+ * apply with SA's 3-point minimums) below
+ * bayes_auto_learn_threshold_nonspam learns ham, at or above
+ * bayes_auto_learn_threshold_spam learns spam; the scan gets the note
+ * autolearn=ham|spam|no for X-Spam-Status.
+ * Errors are never the message's fault: they leave the scan without Bayes.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bayes/bayes.h"
+#include "filterd/cfg.h"
+#include "filterd/checks.h"
+#include "filterd/ctl_bayes.h"
+#include "mail/msg.h"
+#include "util/hits.h"
+
+#define BAYES_REOPEN_SECS 30
+#define LEARN_MIN_POINTS 3.0 /* SA: header and body points for spam */
+
+struct bayes_state {
+	char spec[4096];
+	uint64_t min_spam, min_ham;
+	bool auto_learn;
+	double thr_ham, thr_spam;
+	pthread_mutex_t mu;
+	pid_t pid;                  /* the process the handle belongs to */
+	struct bayes_store *st;
+	time_t next_try;
+};
+
+static int
+bayes_init(const struct cfg *c, void **state)
+{
+	struct bayes_state *s;
+
+	*state = NULL;
+	if (!cfg_bool(c, "use_bayes"))
+		return 0;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	if (ctl_bayes_spec(c, s->spec, sizeof(s->spec)) < 0) {
+		free(s);
+		return -EINVAL;
+	}
+	s->min_spam = (uint64_t)cfg_int(c, "bayes_min_spam_num");
+	s->min_ham = (uint64_t)cfg_int(c, "bayes_min_ham_num");
+	s->auto_learn = cfg_bool(c, "bayes_auto_learn");
+	s->thr_ham = cfg_double(c, "bayes_auto_learn_threshold_nonspam");
+	s->thr_spam = cfg_double(c, "bayes_auto_learn_threshold_spam");
+	pthread_mutex_init(&s->mu, NULL);
+	*state = s;
+	return 0;
+}
+
+/* store - this process's handle, opened on first use */
+static struct bayes_store *
+store(struct bayes_state *s)
+{
+	struct bayes_store *st;
+	time_t now = time(NULL);
+
+	pthread_mutex_lock(&s->mu);
+	if (s->pid != getpid()) {
+		/* inherited over fork: not ours to use or close */
+		s->st = NULL;
+		s->pid = getpid();
+		s->next_try = 0;
+	}
+	if (s->st == NULL && now >= s->next_try &&
+	    bayes_store_open(s->spec, s->auto_learn, &s->st) < 0) {
+		s->st = NULL;
+		s->next_try = now + BAYES_REOPEN_SECS;
+	}
+	st = s->st;
+	pthread_mutex_unlock(&s->mu);
+	return st;
+}
+
+static void
+bayes_run(struct scan *scan, void *state)
+{
+	struct bayes_state *s = state;
+	struct bayes_store *st;
+	struct bayes_result r;
+	const struct bayes_rule *rules[2];
+	char detail[32];
+
+	if (s == NULL || (st = store(s)) == NULL)
+		return;
+	if (bayes_classify_msg(st, scan_msg(scan), s->min_spam, s->min_ham,
+	    &r) != 0)
+		return;
+	snprintf(detail, sizeof(detail), "p=%.4f", r.prob);
+	size_t n = bayes_rule_for(r.prob, rules);
+	for (size_t i = 0; i < n; i++)
+		hits_add_score(scan_hits(scan), rules[i]->name,
+		    rules[i]->score, detail);
+	scan_note(scan, "bayes", rules[0]->name);
+}
+
+static bool
+note_num(struct scan *scan, const char *key, double *v)
+{
+	const char *t = scan_note_get(scan, key);
+	char *end;
+
+	if (t == NULL)
+		return false;
+	*v = strtod(t, &end);
+	return end != t;
+}
+
+/* learn_verdict - BAYES_SPAM, BAYES_HAM or 0 (SA AutoLearnThreshold) */
+static int
+learn_verdict(struct bayes_state *s, struct scan *scan)
+{
+	struct hits *h = scan_hits(scan);
+	double score = 0, hp, bp;
+	bool exact;
+
+	exact = note_num(scan, "learn_score", &score);
+	if (!exact) {
+		/* every scored hit except Bayes' own ("tflags learn") */
+		for (size_t i = 0; i < hits_count(h); i++) {
+			const struct hit *x = hits_at(h, i);
+
+			if (x->has_score && strncmp(x->name, "BAYES_", 6) != 0)
+				score += x->score;
+		}
+	}
+	if (score < s->thr_ham)
+		return BAYES_HAM;
+	if (score < s->thr_spam)
+		return 0;
+	/* SA: spam needs 3 points from header rules and 3 from body rules,
+	 * so one kind of rule alone cannot teach Bayes a wrong lesson */
+	if (note_num(scan, "learn_header_points", &hp) &&
+	    note_num(scan, "learn_body_points", &bp) &&
+	    (hp < LEARN_MIN_POINTS || bp < LEARN_MIN_POINTS))
+		return 0;
+	return BAYES_SPAM;
+}
+
+static void
+bayes_finish(struct scan *scan, void *state)
+{
+	struct bayes_state *s = state;
+	struct bayes_store *st;
+	int cls, rc;
+
+	if (s == NULL || !s->auto_learn)
+		return;
+	if ((cls = learn_verdict(s, scan)) == 0 || (st = store(s)) == NULL) {
+		scan_note(scan, "autolearn", "no");
+		return;
+	}
+	rc = bayes_learn_msg(st, scan_msg(scan), cls, (uint32_t)time(NULL));
+	if (rc == BAYES_LEARNED)
+		scan_note(scan, "autolearn", cls == BAYES_SPAM ? "spam" : "ham");
+	else
+		scan_note(scan, "autolearn", "no"); /* known, or store error */
+}
+
+static void
+bayes_free(void *state)
+{
+	struct bayes_state *s = state;
+
+	if (s == NULL)
+		return;
+	if (s->pid == getpid())
+		bayes_store_close(s->st);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+const struct check check_bayes = {
+	.name = "bayes",
+	.init = bayes_init,
+	.run = bayes_run,
+	.finish = bayes_finish,
+	.free = bayes_free,
+};

@@ -1,0 +1,469 @@
+/*
+ * filterd/ctl_learn - filterctl learn: train Bayes from mail folders
+ *
+ *   filterctl learn [-c FILE] [--store SPEC] [-q] --spam|--ham|--forget
+ *       PATH...
+ * PATH is a maildir, an MH folder, a directory of message files, an mbox
+ * or single message file, or "-" for one message on stdin. Each message is
+ * parsed once and learned in one store transaction; a message that cannot
+ * be read or parsed is counted as skipped and the run goes on. A terminal
+ * on stderr gets a progress line (count, rate, ETA); otherwise only the
+ * summary line is printed:
+ *   learned N, already known N, skipped (bad) N, N messages in Xs (R/s)
+ * Exit: 0, 1 on a store error (the store stays consistent: every message
+ * is all or nothing), 2 on usage.
+ * Memory: one file mapped at a time; each message's model freed after use.
+ */
+#include "filterd/ctl_bayes.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bayes/bayes.h"
+#include "filterd/cfg.h"
+#include "mail/msg.h"
+#include "util/buf.h"
+
+#define CTL_MAX_MSG (64u << 20) /* larger stdin messages are refused */
+
+struct cfg *
+ctl_bayes_cfg(const char *path)
+{
+	struct cfg *c = NULL;
+	char err[512];
+
+	if (path == NULL) {
+		if (access("etc/filterd.conf", R_OK) == 0)
+			path = "etc/filterd.conf";
+		else if (access("/etc/filterd/filterd.conf", R_OK) == 0)
+			path = "/etc/filterd/filterd.conf";
+	}
+	if (path == NULL) {
+		if ((c = cfg_new()) == NULL)
+			fprintf(stderr, "filterctl: out of memory\n");
+		return c;
+	}
+	if (cfg_load(path, &c, err, sizeof(err)) < 0) {
+		fprintf(stderr, "filterctl: %s\n", err);
+		return NULL;
+	}
+	return c;
+}
+
+int
+ctl_bayes_spec(const struct cfg *c, char *out, size_t outsz)
+{
+	const char *st = cfg_str(c, "bayes_store");
+	const char *p = cfg_str(c, "bayes_path");
+	int n;
+
+	if (strncmp(st, "redis://", 8) == 0)
+		n = snprintf(out, outsz, "%s", st);
+	else if (strcmp(st, "bdb") != 0)
+		return -EINVAL;
+	else if (*p != '\0')
+		n = snprintf(out, outsz, "%s", p);
+	else
+		n = snprintf(out, outsz, "%s/bayes", cfg_str(c, "state_dir"));
+	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
+/* mbox: a From_ line at the start or after a blank line begins a message;
+ * the From_ line itself is not part of it (RFC 4155). */
+static bool
+is_from_at(const unsigned char *p, size_t off, size_t len)
+{
+	return len - off >= 5 && memcmp(p + off, "From ", 5) == 0 &&
+	    (off == 0 || (off >= 2 && p[off - 1] == '\n' &&
+	    (p[off - 2] == '\n' || (off >= 3 && p[off - 2] == '\r' &&
+	    p[off - 3] == '\n'))));
+}
+
+static size_t
+line_end(const unsigned char *p, size_t off, size_t len)
+{
+	const unsigned char *nl = memchr(p + off, '\n', len - off);
+
+	return nl ? (size_t)(nl - p) + 1 : len;
+}
+
+/* A file starting "From " holding more than the first From_ line is an
+ * mbox; the SpamAssassin corpus stores single messages that way too, so
+ * an mbox with one message is simply one message without its From_. */
+static int
+each_in_buf(const char *path, const unsigned char *p, size_t len,
+    ctl_msg_fn *fn, void *arg, size_t *count)
+{
+	char name[4096];
+	size_t off = 0, n = 0;
+	int rc;
+
+	if (len < 5 || memcmp(p, "From ", 5) != 0) {
+		if (count != NULL) {
+			(*count)++;
+			return 0;
+		}
+		return fn(arg, path, p, len);
+	}
+	while (off < len) {
+		size_t start = line_end(p, off, len), end = start;
+
+		/* find the next From_ at a line start after a blank line */
+		while (end < len && !is_from_at(p, end, len))
+			end = line_end(p, end, len);
+		n++;
+		if (count != NULL) {
+			(*count)++;
+		} else {
+			size_t mlen = end - start;
+
+			/* the blank line before the next From_ belongs to
+			 * the mbox, not to the message */
+			if (end < len && mlen > 0 && p[start + mlen - 1] == '\n')
+				mlen--;
+			snprintf(name, sizeof(name), "%s:%zu", path, n);
+			if ((rc = fn(arg, n == 1 && end >= len ? path : name,
+			    p + start, mlen)) < 0)
+				return rc;
+		}
+		off = end;
+	}
+	return 0;
+}
+
+static int
+each_in_file(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad,
+    size_t *count)
+{
+	struct stat sb;
+	void *map;
+	int fd, rc;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		if (count != NULL)
+			(*count)++;
+		else
+			(*nbad)++;
+		return 0;
+	}
+	if (sb.st_size == 0) {
+		close(fd);
+		if (count != NULL)
+			(*count)++;
+		else
+			(*nbad)++;
+		return 0;
+	}
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		if (count == NULL)
+			(*nbad)++;
+		return 0;
+	}
+	rc = each_in_buf(path, map, (size_t)sb.st_size, fn, arg, count);
+	munmap(map, (size_t)sb.st_size);
+	return rc;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	char *ex, *ey;
+	unsigned long nx = strtoul(x, &ex, 10), ny = strtoul(y, &ey, 10);
+
+	/* MH folders: 2 before 10 */
+	if (*ex == '\0' && *ey == '\0' && ex != x && ey != y)
+		return nx < ny ? -1 : nx > ny;
+	return strcmp(x, y);
+}
+
+static int
+each_in_dir(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad,
+    size_t *count)
+{
+	char sub[4096], file[4096];
+	struct stat sb;
+	int rc = 0;
+
+	/* maildir: the messages live in cur/ and new/ */
+	snprintf(sub, sizeof(sub), "%s/cur", path);
+	if (stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		snprintf(file, sizeof(file), "%s/new", path);
+		if ((rc = each_in_dir(sub, fn, arg, nbad, count)) < 0)
+			return rc;
+		if (stat(file, &sb) == 0 && S_ISDIR(sb.st_mode))
+			rc = each_in_dir(file, fn, arg, nbad, count);
+		return rc;
+	}
+	DIR *d = opendir(path);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+
+	if (d == NULL) {
+		if (count == NULL)
+			(*nbad)++;
+		return 0;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue; /* ., .., .mh_sequences, maildir++ folders */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			char **nn = realloc(names, cap * sizeof(*nn));
+
+			if (nn == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			names = nn;
+		}
+		if ((names[n] = strdup(e->d_name)) == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	qsort(names, n, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		snprintf(file, sizeof(file), "%s/%s", path, names[i]);
+		if (stat(file, &sb) == 0 && S_ISDIR(sb.st_mode))
+			continue; /* MH subfolders, maildir tmp/ */
+		rc = each_in_file(file, fn, arg, nbad, count);
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return rc;
+}
+
+static int
+walk(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad,
+    size_t *count)
+{
+	struct stat sb;
+
+	if (strcmp(path, "-") == 0) {
+		struct buf b;
+		char chunk[65536];
+		size_t k;
+		int rc = 0;
+
+		if (count != NULL) {
+			(*count)++;
+			return 0;
+		}
+		buf_init(&b, CTL_MAX_MSG);
+		while ((k = fread(chunk, 1, sizeof(chunk), stdin)) > 0)
+			if ((rc = buf_append(&b, chunk, k)) < 0)
+				break;
+		if (rc < 0 || ferror(stdin) || b.len == 0)
+			(*nbad)++;
+		else
+			rc = each_in_buf("-", b.p, b.len, fn, arg, NULL);
+		buf_free(&b);
+		return rc < 0 && rc != -ENOSPC ? rc : 0;
+	}
+	if (stat(path, &sb) < 0) {
+		if (count == NULL)
+			(*nbad)++;
+		return 0;
+	}
+	if (S_ISDIR(sb.st_mode))
+		return each_in_dir(path, fn, arg, nbad, count);
+	return each_in_file(path, fn, arg, nbad, count);
+}
+
+int
+ctl_foreach_msg(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad)
+{
+	return walk(path, fn, arg, nbad, NULL);
+}
+
+size_t
+ctl_count_msgs(const char *path)
+{
+	size_t n = 0, bad = 0;
+
+	walk(path, NULL, NULL, &bad, &n);
+	return n;
+}
+
+struct learn {
+	struct bayes_store *st;
+	int cls;
+	size_t learned, already, bad, done, total;
+	bool tty;
+	double t0, last;
+	int err;
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+progress(struct learn *l, bool final)
+{
+	double t = now_s(), el = t - l->t0, rate;
+
+	if (!l->tty || (!final && t - l->last < 0.1))
+		return;
+	l->last = t;
+	rate = el > 0 ? l->done / el : 0;
+	if (l->total > 0 && rate > 0 && l->done <= l->total) {
+		unsigned eta = (unsigned)((l->total - l->done) / rate);
+		fprintf(stderr, "\r  %zu/%zu %3zu%%  %.0f msg/s  ETA %u:%02u ",
+		    l->done, l->total, l->done * 100 / l->total, rate,
+		    eta / 60, eta % 60);
+	} else {
+		fprintf(stderr, "\r  %zu  %.0f msg/s ", l->done, rate);
+	}
+	if (final)
+		fputc('\n', stderr);
+}
+
+static int
+learn_one(void *arg, const char *name, const unsigned char *raw, size_t len)
+{
+	struct learn *l = arg;
+	struct msg *m = NULL;
+	int rc;
+
+	(void)name;
+	l->done++;
+	if (msg_parse(raw, len, NULL, &m) < 0 || msg_header_count(m) == 0) {
+		l->bad++; /* no header at all: not a message */
+		msg_free(m);
+		progress(l, false);
+		return 0;
+	}
+	rc = bayes_learn_msg(l->st, m, l->cls, (uint32_t)time(NULL));
+	msg_free(m);
+	if (rc == BAYES_LEARNED)
+		l->learned++;
+	else if (rc == BAYES_ALREADY || rc == BAYES_NOTSEEN)
+		l->already++;
+	else if (rc == -ENOMEM)
+		l->bad++;
+	else
+		return rc; /* the store failed: stop, nothing half-learned */
+	progress(l, false);
+	return 0;
+}
+
+static void
+learn_usage(void)
+{
+	fprintf(stderr, "usage: filterctl learn [-c FILE] [--store SPEC] [-q] "
+	    "--spam|--ham|--forget PATH...\n"
+	    "  PATH: maildir, MH folder, directory, mbox, file, or - (stdin)\n");
+}
+
+int
+ctl_learn(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "spam", no_argument, NULL, 's' },
+		{ "ham", no_argument, NULL, 'h' },
+		{ "forget", no_argument, NULL, 'f' },
+		{ "store", required_argument, NULL, 'S' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct learn l = { .cls = -1 };
+	const char *conf = NULL, *store = NULL;
+	char spec[4096];
+	struct cfg *c = NULL;
+	bool quiet = false;
+	int ch, rc = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "c:q", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			l.cls = BAYES_SPAM;
+			break;
+		case 'h':
+			l.cls = BAYES_HAM;
+			break;
+		case 'f':
+			l.cls = BAYES_FORGET;
+			break;
+		case 'S':
+			store = optarg;
+			break;
+		case 'c':
+			conf = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			learn_usage();
+			return 2;
+		}
+	}
+	if (l.cls < 0 || optind >= argc) {
+		learn_usage();
+		return 2;
+	}
+	if (store == NULL) {
+		if ((c = ctl_bayes_cfg(conf)) == NULL)
+			return 1;
+		if (ctl_bayes_spec(c, spec, sizeof(spec)) < 0) {
+			fprintf(stderr, "filterctl: bad bayes_store '%s'\n",
+			    cfg_str(c, "bayes_store"));
+			cfg_free(c);
+			return 1;
+		}
+		store = spec;
+	}
+	if ((rc = bayes_store_open(store, true, &l.st)) < 0) {
+		fprintf(stderr, "filterctl: cannot open bayes store %s: %s\n",
+		    store, strerror(-rc));
+		cfg_free(c);
+		return 1;
+	}
+	l.tty = !quiet && isatty(STDERR_FILENO);
+	if (l.tty)
+		for (int i = optind; i < argc; i++)
+			l.total += ctl_count_msgs(argv[i]);
+	l.t0 = now_s();
+	for (int i = optind; i < argc && rc >= 0; i++)
+		rc = ctl_foreach_msg(argv[i], learn_one, &l, &l.bad);
+	progress(&l, true);
+	double el = now_s() - l.t0;
+	size_t total = l.learned + l.already + l.bad;
+	printf("%s %zu, already known %zu, skipped (bad) %zu, %zu messages "
+	    "in %.1fs (%.0f/s)\n", l.cls == BAYES_FORGET ? "forgot" : "learned",
+	    l.learned, l.already, l.bad, total, el,
+	    el > 0 ? (double)total / el : 0.0);
+	if (rc < 0)
+		fprintf(stderr, "filterctl: bayes store error: %s\n",
+		    strerror(-rc));
+	bayes_store_close(l.st);
+	cfg_free(c);
+	return rc < 0 ? 1 : 0;
+}
