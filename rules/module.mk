@@ -1,2 +1,3 @@
 # rules/
 SRCS += $(wildcard rules/*.c)
+LIBS += -lpcre2-8

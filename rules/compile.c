@@ -1,0 +1,1122 @@
+/*
+ * rules/compile - rule regexes to PCRE2 JIT, literal prefilter, meta order
+ *
+ * After parsing: replace_tag substitution, Perl regex -> PCRE2 (delimiters
+ * and flags; Perl-only constructs reported), one JIT-compiled pattern per
+ * rule run under a shared match context with match and depth limits (a
+ * hostile message cannot make a rule backtrack for long), eval lookup, meta
+ * compilation in dependency order, and the prefilter: for each regex the
+ * literals of which one must occur in the (lowercased) text, all of them in
+ * one Aho-Corasick automaton, so one pass over each text decides which
+ * rules can match at all.
+ *
+ * Memory: owned by the rule set. Errors: a rule that cannot be compiled is
+ * marked broken with a diagnostic and never fires; only -ENOMEM fails.
+ */
+#include "rules/rules_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MATCH_LIMIT 200000u
+#define DEPTH_LIMIT 2000u
+#define MAX_LITS_PER_RULE 16
+#define MIN_LIT 3
+#define MAX_LIT 64
+
+/* Regex translation ------------------------------------------------------ */
+
+int
+rule_regex_translate(const char *src, char *out, size_t outsz,
+    unsigned *opts, const char **why)
+{
+	const char *p = src, *body, *end;
+	char open, close;
+	size_t blen;
+	int depth = 1;
+
+	*opts = 0;
+	*why = NULL;
+	if (*p == 'm' && p[1] != '\0' && !isalnum((unsigned char)p[1]))
+		p++;
+	open = *p;
+	switch (open) {
+	case '{': close = '}'; break;
+	case '(': close = ')'; break;
+	case '[': close = ']'; break;
+	case '<': close = '>'; break;
+	default: close = open; break;
+	}
+	if (open == '\0' || isalnum((unsigned char)open) ||
+	    isspace((unsigned char)open)) {
+		*why = "regex must be /.../ or m{...}";
+		return -EINVAL;
+	}
+	body = ++p;
+	for (; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			continue;
+		}
+		if (open != close && *p == open)
+			depth++;
+		else if (*p == close && --depth == 0)
+			break;
+	}
+	if (*p == '\0') {
+		*why = "unterminated regex";
+		return -EINVAL;
+	}
+	end = p;
+	for (p++; *p != '\0'; p++) {
+		switch (*p) {
+		case 'i': *opts |= PCRE2_CASELESS; break;
+		case 'm': *opts |= PCRE2_MULTILINE; break;
+		case 's': *opts |= PCRE2_DOTALL; break;
+		case 'x': *opts |= PCRE2_EXTENDED; break;
+		case 'o': case 'g': case 'a': case 'u': case 'l': case 'd':
+			break; /* no meaning for a match on bytes */
+		default:
+			*why = "unsupported regex flag";
+			return -EINVAL;
+		}
+	}
+	blen = (size_t)(end - body);
+	/* Perl constructs PCRE2 does not have: code blocks and case
+	 * modification escapes. */
+	for (size_t i = 0; i < blen; i++) {
+		if (body[i] == '\\' && i + 1 < blen) {
+			char c = body[i + 1];
+
+			if (c == 'l' || c == 'u' || c == 'L' || c == 'U') {
+				*why = "Perl case-modification escape";
+				return -EINVAL;
+			}
+			i++;
+			continue;
+		}
+		if (body[i] == '(' && i + 2 < blen && body[i + 1] == '?' &&
+		    (body[i + 2] == '{' ||
+			(body[i + 2] == '?' && i + 3 < blen &&
+			    body[i + 3] == '{'))) {
+			*why = "Perl code block (?{...})";
+			return -EINVAL;
+		}
+	}
+	if (blen + 1 > outsz) {
+		*why = "regex too long";
+		return -EINVAL;
+	}
+	memcpy(out, body, blen);
+	out[blen] = '\0';
+	return 0;
+}
+
+/* Literal extraction ----------------------------------------------------- */
+
+struct litbuf {
+	char best[MAX_LIT + 1];
+	size_t bestlen;
+	char run[MAX_LIT + 1];
+	size_t runlen;
+};
+
+static void
+commit_run(struct litbuf *lb)
+{
+	if (lb->runlen > lb->bestlen) {
+		memcpy(lb->best, lb->run, lb->runlen);
+		lb->bestlen = lb->runlen;
+		lb->best[lb->bestlen] = '\0';
+	}
+	lb->runlen = 0;
+}
+
+/* skip_class - p at '[', returns just past the closing ']' or NULL */
+static const char *
+skip_class(const char *p, const char *e)
+{
+	p++;
+	if (p < e && *p == '^')
+		p++;
+	if (p < e && *p == ']')
+		p++;
+	for (; p < e; p++) {
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (*p == '[' && p + 1 < e && p[1] == ':') {
+			const char *c = strstr(p + 2, ":]");
+
+			if (c != NULL && c < e) {
+				p = c + 1;
+				continue;
+			}
+		}
+		if (*p == ']')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* skip_group - p at '(', returns just past the matching ')' or NULL */
+static const char *
+skip_group(const char *p, const char *e)
+{
+	int depth = 0;
+
+	for (; p < e; p++) {
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (*p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				return NULL;
+			p--;
+			continue;
+		}
+		if (*p == '(')
+			depth++;
+		else if (*p == ')' && --depth == 0)
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* quant - a quantifier at p: length consumed, *min set; 0 if none */
+static size_t
+quant(const char *p, const char *e, unsigned *min)
+{
+	const char *q = p;
+
+	if (p >= e)
+		return 0;
+	if (*p == '?' || *p == '*') {
+		*min = 0;
+		q++;
+	} else if (*p == '+') {
+		*min = 1;
+		q++;
+	} else if (*p == '{') {
+		unsigned m = 0;
+		bool dig = false;
+
+		for (q++; q < e && isdigit((unsigned char)*q); q++) {
+			m = m * 10 + (unsigned)(*q - '0');
+			dig = true;
+			if (m > 100000)
+				m = 100000;
+		}
+		if (!dig)
+			return 0; /* literal '{' in PCRE2 */
+		if (q < e && *q == ',')
+			for (q++; q < e && isdigit((unsigned char)*q); q++)
+				;
+		if (q >= e || *q != '}')
+			return 0;
+		q++;
+		*min = m;
+	} else {
+		return 0;
+	}
+	if (q < e && (*q == '?' || *q == '+'))
+		q++;
+	return (size_t)(q - p);
+}
+
+/* one_alt - best required literal of one top-level alternative */
+static bool
+one_alt(const char *p, const char *e, struct litbuf *lb)
+{
+	lb->bestlen = lb->runlen = 0;
+	while (p < e) {
+		unsigned min;
+		size_t ql;
+		int lit = -1;
+
+		if (*p == '\\') {
+			if (p + 1 >= e)
+				return false;
+			if (p[1] == 'Q' || p[1] == 'E')
+				return false;
+			if (!isalnum((unsigned char)p[1]))
+				lit = (unsigned char)p[1];
+			else if (p[1] == 'x' || p[1] == 'c' || p[1] == 'o' ||
+			    p[1] == 'p' || p[1] == 'P' || p[1] == 'N' ||
+			    p[1] == 'g' || p[1] == 'k' ||
+			    isdigit((unsigned char)p[1]))
+				return false; /* arguments we do not parse */
+			p += 2;
+		} else if (*p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				return false;
+		} else if (*p == '(') {
+			const char *g = p;
+
+			if ((p = skip_group(p, e)) == NULL)
+				return false;
+			/* inline flags (?x) change how the rest reads */
+			if (g[1] == '?' && memchr(g, 'x', (size_t)(p - g)) &&
+			    g[2] != ':' && g[2] != '=' && g[2] != '!' &&
+			    g[2] != '<')
+				return false;
+		} else if (*p == '.' || *p == '^' || *p == '$') {
+			p++;
+		} else if (*p == ')' || *p == '|') {
+			return false; /* unbalanced: give up */
+		} else {
+			lit = (unsigned char)*p++;
+		}
+		ql = quant(p, e, &min);
+		if (lit < 0) {
+			commit_run(lb);
+			p += ql;
+			continue;
+		}
+		if (ql > 0) {
+			if (min > 0 && lb->runlen < MAX_LIT)
+				lb->run[lb->runlen++] = (char)tolower(lit);
+			commit_run(lb);
+			p += ql;
+			continue;
+		}
+		if (lb->runlen == MAX_LIT)
+			commit_run(lb);
+		lb->run[lb->runlen++] = (char)tolower(lit);
+	}
+	commit_run(lb);
+	return lb->bestlen >= MIN_LIT;
+}
+
+/* extract - literals of which one must occur; false: always run */
+static bool
+extract(const char *pat, unsigned opts, char lits[][MAX_LIT + 1],
+    size_t *nlits)
+{
+	const char *p = pat, *e = pat + strlen(pat), *a = pat;
+	int depth = 0;
+	struct litbuf lb;
+
+	*nlits = 0;
+	if (opts & PCRE2_EXTENDED)
+		return false;
+	for (;; p++) {
+		if (p < e && *p == '\\') {
+			p++;
+			continue;
+		}
+		if (p < e && *p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				return false;
+			p--;
+			continue;
+		}
+		if (p < e && *p == '(')
+			depth++;
+		if (p < e && *p == ')')
+			depth--;
+		if (p >= e || (*p == '|' && depth == 0)) {
+			if (*nlits == MAX_LITS_PER_RULE ||
+			    !one_alt(a, p, &lb))
+				return false;
+			memcpy(lits[*nlits], lb.best, lb.bestlen + 1);
+			(*nlits)++;
+			if (p >= e)
+				break;
+			a = p + 1;
+		}
+	}
+	return *nlits > 0;
+}
+
+/* Aho-Corasick ----------------------------------------------------------- */
+
+struct rule__ac {
+	uint8_t cls[256];  /* byte -> class, case-folded */
+	unsigned ncls;
+	int32_t *delta;    /* [state * ncls + cls] */
+	int32_t *lit;      /* literal ending at the state or -1 */
+	int32_t *dict;     /* next state on the suffix chain with a literal */
+	size_t nstates;
+	size_t nlits;
+};
+
+struct trie {
+	int32_t *next; /* [state * ncls + cls], 0 = none (root never a child) */
+	int32_t *lit;
+	size_t n, cap;
+	unsigned ncls;
+};
+
+static int
+trie_state(struct trie *t)
+{
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 1024;
+		int32_t *nn = realloc(t->next, nc * t->ncls * sizeof(*nn));
+		int32_t *nl;
+
+		if (nn == NULL)
+			return -ENOMEM;
+		t->next = nn;
+		if ((nl = realloc(t->lit, nc * sizeof(*nl))) == NULL)
+			return -ENOMEM;
+		t->lit = nl;
+		t->cap = nc;
+	}
+	memset(&t->next[t->n * t->ncls], 0, t->ncls * sizeof(int32_t));
+	t->lit[t->n] = -1;
+	return (int)t->n++;
+}
+
+static struct rule__ac *
+ac_build(char **strs, size_t n)
+{
+	struct rule__ac *ac = calloc(1, sizeof(*ac));
+	struct trie t = { 0 };
+	int32_t *fail = NULL, *queue = NULL;
+	bool used[256] = { false };
+	size_t qh = 0, qt = 0;
+
+	if (ac == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		for (const char *s = strs[i]; *s; s++)
+			used[(unsigned char)*s] = true;
+	ac->ncls = 1;
+	for (int b = 0; b < 256; b++)
+		if (used[b])
+			ac->cls[b] = (uint8_t)ac->ncls++;
+	for (int b = 'A'; b <= 'Z'; b++)
+		ac->cls[b] = ac->cls[b - 'A' + 'a'];
+	t.ncls = ac->ncls;
+	if (trie_state(&t) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		int32_t s = 0;
+
+		for (const char *c = strs[i]; *c; c++) {
+			unsigned k = ac->cls[(unsigned char)*c];
+			int32_t nx = t.next[(size_t)s * t.ncls + k];
+
+			if (nx == 0) {
+				int ns = trie_state(&t);
+
+				if (ns < 0)
+					goto fail;
+				t.next[(size_t)s * t.ncls + k] = ns;
+				nx = ns;
+			}
+			s = nx;
+		}
+		t.lit[s] = (int32_t)i;
+	}
+	ac->nstates = t.n;
+	ac->nlits = n;
+	fail = calloc(t.n, sizeof(*fail));
+	queue = malloc(t.n * sizeof(*queue));
+	ac->dict = calloc(t.n, sizeof(*ac->dict));
+	if (fail == NULL || queue == NULL || ac->dict == NULL)
+		goto fail;
+	/* BFS: turn the trie into a DFA in place (missing edges follow the
+	 * failure link), dict = nearest proper suffix state with a literal */
+	for (unsigned k = 0; k < t.ncls; k++) {
+		int32_t c = t.next[k];
+
+		if (c != 0) {
+			fail[c] = 0;
+			queue[qt++] = c;
+		}
+	}
+	while (qh < qt) {
+		int32_t s = queue[qh++];
+
+		for (unsigned k = 0; k < t.ncls; k++) {
+			int32_t c = t.next[(size_t)s * t.ncls + k];
+			int32_t f = t.next[(size_t)fail[s] * t.ncls + k];
+
+			if (c != 0) {
+				fail[c] = f;
+				queue[qt++] = c;
+			} else {
+				t.next[(size_t)s * t.ncls + k] = f;
+			}
+		}
+		ac->dict[s] = t.lit[fail[s]] >= 0 ? fail[s] : ac->dict[fail[s]];
+	}
+	free(fail);
+	free(queue);
+	ac->delta = t.next;
+	ac->lit = t.lit;
+	return ac;
+fail:
+	free(fail);
+	free(queue);
+	free(t.next);
+	free(t.lit);
+	free(ac->dict);
+	free(ac);
+	return NULL;
+}
+
+void
+rule__ac_scan(const struct rule__ac *ac, const unsigned char *p, size_t len,
+    uint8_t *seen)
+{
+	int32_t s = 0;
+
+	if (ac == NULL)
+		return;
+	for (size_t i = 0; i < len; i++) {
+		s = ac->delta[(size_t)s * ac->ncls + ac->cls[p[i]]];
+		for (int32_t t = ac->lit[s] >= 0 ? s : ac->dict[s]; t != 0;
+		     t = ac->dict[t])
+			seen[ac->lit[t] >> 3] |= (uint8_t)(1u << (ac->lit[t] & 7));
+	}
+}
+
+size_t
+rule__ac_nlits(const struct rule__ac *ac)
+{
+	return ac ? ac->nlits : 0;
+}
+
+static void
+ac_free(struct rule__ac *ac)
+{
+	if (ac == NULL)
+		return;
+	free(ac->delta);
+	free(ac->lit);
+	free(ac->dict);
+	free(ac);
+}
+
+/* Literal string table (dedupe) ------------------------------------------ */
+
+struct strtab {
+	char **v;
+	size_t n, cap;
+	uint32_t *h;
+	size_t hsz;
+};
+
+static long
+strtab_add(struct strtab *t, const char *s)
+{
+	uint32_t hv = 2166136261u;
+	size_t i;
+
+	for (const char *c = s; *c; c++)
+		hv = (hv ^ (unsigned char)*c) * 16777619u;
+	if ((t->n + 1) * 2 > t->hsz) {
+		size_t nsz = t->hsz ? t->hsz * 2 : 4096;
+		uint32_t *nh = calloc(nsz, sizeof(*nh));
+
+		if (nh == NULL)
+			return -ENOMEM;
+		for (size_t k = 0; k < t->n; k++) {
+			uint32_t h2 = 2166136261u;
+
+			for (const char *c = t->v[k]; *c; c++)
+				h2 = (h2 ^ (unsigned char)*c) * 16777619u;
+			for (i = h2 & (nsz - 1); nh[i]; i = (i + 1) & (nsz - 1))
+				;
+			nh[i] = (uint32_t)k + 1;
+		}
+		free(t->h);
+		t->h = nh;
+		t->hsz = nsz;
+	}
+	for (i = hv & (t->hsz - 1); t->h[i]; i = (i + 1) & (t->hsz - 1))
+		if (strcmp(t->v[t->h[i] - 1], s) == 0)
+			return (long)t->h[i] - 1;
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 1024;
+		char **nv = realloc(t->v, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return -ENOMEM;
+		t->v = nv;
+		t->cap = nc;
+	}
+	if ((t->v[t->n] = strdup(s)) == NULL)
+		return -ENOMEM;
+	t->h[i] = (uint32_t)++t->n;
+	return (long)t->n - 1;
+}
+
+static void
+strtab_free(struct strtab *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i]);
+	free(t->v);
+	free(t->h);
+}
+
+/* replace_tag ------------------------------------------------------------ */
+
+static const char *
+tag_value(const struct rule_set *rs, int kind, const char *name, size_t len)
+{
+	for (size_t i = 0; i < rs->ntags; i++)
+		if (rs->tags[i].kind == kind &&
+		    strlen(rs->tags[i].name) == len &&
+		    strncmp(rs->tags[i].name, name, len) == 0)
+			return rs->tags[i].val;
+	return NULL;
+}
+
+/* cut_marker - remove the first "<kind NAME>" from s; NAME into name */
+static bool
+cut_marker(char *s, const char *kind, char *name, size_t namesz)
+{
+	char *p = s;
+	size_t kl = strlen(kind);
+
+	while ((p = strchr(p, '<')) != NULL) {
+		char *e;
+
+		if (strncmp(p + 1, kind, kl) == 0 && p[1 + kl] == ' ' &&
+		    (e = strchr(p + 2 + kl, '>')) != NULL &&
+		    (size_t)(e - (p + 2 + kl)) < namesz) {
+			memcpy(name, p + 2 + kl, (size_t)(e - (p + 2 + kl)));
+			name[e - (p + 2 + kl)] = '\0';
+			memmove(p, e + 1, strlen(e + 1) + 1);
+			return true;
+		}
+		p++;
+	}
+	return false;
+}
+
+/* replace_tags - SA ReplaceTags, same steps as its finish_parsing_end:
+ * take out <pre X>, <post X>, <inter X>; split at <TAG> elements; put
+ * inter between adjacent tags, pre/post around each tag, substitute tag
+ * values; again (up to 5 passes) while values bring in new tags. */
+static char *
+replace_tags(const struct rule_set *rs, const char *src)
+{
+	char *cur = strdup(src);
+	bool again = true;
+
+	for (int pass = 0; cur != NULL && again && pass <= 5; pass++) {
+		char pre[64] = "", post[64] = "", inter[64] = "";
+		const char *pv = NULL, *qv = NULL, *iv = NULL;
+		struct buf b;
+		const char *p = cur;
+		bool prev_tag = false;
+
+		again = false;
+		if (cut_marker(cur, "pre", pre, sizeof(pre)))
+			pv = tag_value(rs, 1, pre, strlen(pre));
+		if (cut_marker(cur, "post", post, sizeof(post)))
+			qv = tag_value(rs, 3, post, strlen(post));
+		if (cut_marker(cur, "inter", inter, sizeof(inter)))
+			iv = tag_value(rs, 2, inter, strlen(inter));
+		buf_init(&b, 1u << 20);
+		while (*p != '\0') {
+			const char *e = NULL, *val;
+			size_t k;
+
+			if (*p == '<') {
+				for (k = 1; p[k] && p[k] != '<' && p[k] != '>';
+				     k++)
+					;
+				if (p[k] == '>' && k > 1)
+					e = p + k;
+			}
+			if (e == NULL) {
+				if (buf_putc(&b, *p++) < 0)
+					goto fail;
+				prev_tag = false;
+				continue;
+			}
+			if (prev_tag && iv != NULL && buf_puts(&b, iv) < 0)
+				goto fail;
+			if (pv != NULL && buf_puts(&b, pv) < 0)
+				goto fail;
+			val = tag_value(rs, 0, p + 1, (size_t)(e - p - 1));
+			if (val != NULL) {
+				if (buf_puts(&b, val) < 0)
+					goto fail;
+				if (strchr(val, '<') && strchr(val, '>'))
+					again = true;
+			} else if (buf_append(&b, p, (size_t)(e - p + 1)) < 0) {
+				goto fail;
+			}
+			if (qv != NULL && buf_puts(&b, qv) < 0)
+				goto fail;
+			prev_tag = true;
+			p = e + 1;
+		}
+		if (buf_cstr(&b) < 0)
+			goto fail;
+		free(cur);
+		cur = (char *)b.p;
+		continue;
+	fail:
+		buf_free(&b);
+		free(cur);
+		return NULL;
+	}
+	return cur;
+}
+
+struct codes {
+	pcre2_code **v;
+	size_t n;
+};
+
+static int split_rec(struct codes *, const char *pat, size_t len,
+    unsigned opts, pcre2_compile_context *cc, int depth);
+
+/* try_compile - compile pat, or split it when PCRE2 finds it too large */
+static int
+try_compile(struct codes *out, const char *pat, size_t len, unsigned opts,
+    pcre2_compile_context *cc, int depth)
+{
+	int ec;
+	PCRE2_SIZE eo;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, opts, &ec, &eo,
+	    cc);
+	pcre2_code **nv;
+
+	if (re == NULL)
+		return ec == PCRE2_ERROR_PATTERN_TOO_LARGE ?
+			   split_rec(out, pat, len, opts, cc, depth + 1) :
+			   -EINVAL;
+	if ((nv = realloc(out->v, (out->n + 1) * sizeof(*nv))) == NULL) {
+		pcre2_code_free(re);
+		return -ENOMEM;
+	}
+	out->v = nv;
+	nv[out->n++] = re;
+	return 0;
+}
+
+/* build - prefix (?:alts) suffix */
+static int
+sub_pattern(struct codes *out, const char *pat, size_t len, const char *gs,
+    const char *ge, const char *cs, const char *ce, bool wrap,
+    unsigned opts, pcre2_compile_context *cc, int depth)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b, 1u << 24);
+	if (buf_append(&b, pat, (size_t)(gs - pat)) < 0 ||
+	    (wrap && buf_puts(&b, "(?:") < 0) ||
+	    buf_append(&b, cs, (size_t)(ce - cs)) < 0 ||
+	    (wrap && buf_puts(&b, ")") < 0) ||
+	    buf_append(&b, ge, (size_t)(pat + len - ge)) < 0) {
+		buf_free(&b);
+		return -ENOMEM;
+	}
+	rc = try_compile(out, (const char *)b.p, b.len, opts, cc, depth);
+	buf_free(&b);
+	return rc;
+}
+
+/* split_rec - PCRE2 (link size 2) refuses patterns that Perl takes, like
+ * SA's word lists after replace_tag. The largest top-level (?:a|b|..)
+ * group that is not quantified is split in two halves (or unwrapped when
+ * it has one alternative), recursively; the rule matches when any of the
+ * resulting patterns does (same truth value, no backreferences involved). */
+static int
+split_rec(struct codes *out, const char *pat, size_t len, unsigned opts,
+    pcre2_compile_context *cc, int depth)
+{
+	const char *e = pat + len, *p, *gs = NULL, *ge = NULL;
+	const char **alts = NULL;
+	size_t nalt = 0, half;
+	unsigned min;
+	int rc, lvl = 0;
+
+	if (depth > 12 || out->n > 256)
+		return -E2BIG;
+	for (p = pat; p < e; p++) {
+		const char *q;
+
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (*p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				return -E2BIG;
+			p--;
+			continue;
+		}
+		if (*p != '(')
+			continue;
+		if ((q = skip_group(p, e)) == NULL)
+			return -E2BIG;
+		if (p[1] == '?' && p[2] == ':' && quant(q, e, &min) == 0 &&
+		    (gs == NULL || q - p > ge - gs)) {
+			gs = p;
+			ge = q;
+		}
+		p = q - 1;
+	}
+	if (gs == NULL)
+		return -E2BIG;
+	if ((alts = malloc(((size_t)(ge - gs) + 2) * sizeof(*alts))) == NULL)
+		return -ENOMEM;
+	alts[nalt++] = gs + 3;
+	for (p = gs + 3; p < ge - 1; p++) {
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (*p == '[') {
+			if ((p = skip_class(p, ge)) == NULL) {
+				free(alts);
+				return -E2BIG;
+			}
+			p--;
+			continue;
+		}
+		if (*p == '(')
+			lvl++;
+		else if (*p == ')')
+			lvl--;
+		else if (*p == '|' && lvl == 0)
+			alts[nalt++] = p + 1;
+	}
+	alts[nalt] = ge; /* alts[i+1] - 1 ends alternative i */
+	if (nalt == 1) {
+		rc = sub_pattern(out, pat, len, gs, ge, gs + 3, ge - 1, false,
+		    opts, cc, depth);
+	} else {
+		half = nalt / 2;
+		rc = sub_pattern(out, pat, len, gs, ge, alts[0],
+		    alts[half] - 1, true, opts, cc, depth);
+		if (rc == 0)
+			rc = sub_pattern(out, pat, len, gs, ge, alts[half],
+			    alts[nalt] - 1, true, opts, cc, depth);
+	}
+	free(alts);
+	return rc;
+}
+
+/* split_compile - the rule's patterns from a too-large one */
+static int
+split_compile(struct rule *r, const char *pat, unsigned opts,
+    pcre2_compile_context *cc)
+{
+	struct codes out = { NULL, 0 };
+	int rc = split_rec(&out, pat, strlen(pat), opts, cc, 0);
+
+	if (rc < 0 || out.n == 0) {
+		for (size_t i = 0; i < out.n; i++)
+			pcre2_code_free(out.v[i]);
+		free(out.v);
+		return rc < 0 ? rc : -E2BIG;
+	}
+	for (size_t i = 0; i < out.n; i++)
+		(void)pcre2_jit_compile(out.v[i], PCRE2_JIT_COMPLETE);
+	r->re = out.v[0];
+	r->nmore = out.n - 1;
+	if (r->nmore > 0) {
+		memmove(out.v, out.v + 1, r->nmore * sizeof(*out.v));
+		r->more = out.v;
+	} else {
+		free(out.v);
+	}
+	return 0;
+}
+
+/* Compile ---------------------------------------------------------------- */
+
+static int
+compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
+    struct strtab *st)
+{
+	char *pat, lits[MAX_LITS_PER_RULE][MAX_LIT + 1];
+	size_t patsz;
+	unsigned opts;
+	const char *why, *src = r->re_src;
+	char *repl = NULL;
+	int ec;
+	PCRE2_SIZE eo;
+	size_t nl;
+
+	if (r->tflags & 0x100u) {
+		if ((repl = replace_tags(rs, r->re_src)) == NULL)
+			return -ENOMEM;
+		src = repl;
+	}
+	patsz = strlen(src) + 1;
+	if ((pat = malloc(patsz)) == NULL) {
+		free(repl);
+		return -ENOMEM;
+	}
+	if (rule_regex_translate(src, pat, patsz, &opts, &why) < 0) {
+		rule__diag(rs, RULE_DIAG_ERROR, r->file, r->line,
+		    "%s: unsupported regex: %s", r->name, why);
+		r->broken = true;
+		free(repl);
+		free(pat);
+		return 0;
+	}
+	free(repl);
+	r->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts,
+	    &ec, &eo, cc);
+	if (r->re == NULL && ec == PCRE2_ERROR_PATTERN_TOO_LARGE) {
+		int src2 = split_compile(r, pat, opts, cc);
+
+		if (src2 == -ENOMEM) {
+			free(pat);
+			return src2;
+		}
+	}
+	if (r->re == NULL) {
+		PCRE2_UCHAR msg[160];
+
+		pcre2_get_error_message(ec, msg, sizeof(msg));
+		rule__diag(rs, RULE_DIAG_ERROR, r->file, r->line,
+		    "%s: regex does not compile at offset %zu: %s", r->name,
+		    (size_t)eo, (const char *)msg);
+		r->broken = true;
+		free(pat);
+		return 0;
+	}
+	/* JIT failing (e.g. no executable memory) falls back to the
+	 * interpreter under the same limits */
+	if (r->nmore == 0)
+		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+	r->always = true;
+	if (r->if_unset != NULL || r->hmod == HMOD_ADDR ||
+	    r->hmod == HMOD_NAME || r->hkind == HDR_ENVFROM ||
+	    r->type == RULE_MIMEHEADER || !extract(pat, opts, lits, &nl)) {
+		free(pat);
+		return 0;
+	}
+	free(pat);
+	if ((r->lits = malloc(nl * sizeof(*r->lits))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < nl; i++) {
+		long id = strtab_add(st, lits[i]);
+
+		if (id < 0)
+			return -ENOMEM;
+		r->lits[i] = (uint32_t)id;
+	}
+	r->nlits = nl;
+	r->always = false;
+	return 0;
+}
+
+static bool
+meta_dep_runnable(struct rule_set *rs, struct rule *r);
+
+/* visit - depth-first over meta dependencies, post-order into meta_order */
+static int
+visit(struct rule_set *rs, size_t k, int depth)
+{
+	struct rule *r = &rs->v[k];
+	const char **names;
+	size_t nn;
+
+	if (r->meta_state == 2)
+		return 0;
+	if (r->meta_state == 1 || depth > 200) {
+		rule__diag(rs, RULE_DIAG_ERROR, r->file, r->line,
+		    "%s: meta dependency loop", r->name);
+		r->broken = true;
+		return 0;
+	}
+	r->meta_state = 1;
+	nn = rule__meta_names(r->meta, &names);
+	for (size_t i = 0; i < nn; i++) {
+		long d = rule__find(rs, names[i], strlen(names[i]));
+
+		if (d >= 0 && rs->v[d].type == RULE_META && rs->v[d].defined &&
+		    rs->v[d].meta != NULL)
+			visit(rs, (size_t)d, depth + 1);
+	}
+	r->meta_state = 2;
+	rs->meta_order[rs->nmeta++] = (uint32_t)k;
+	return 0;
+}
+
+static bool
+meta_dep_runnable(struct rule_set *rs, struct rule *r)
+{
+	const char **names;
+	size_t nn = rule__meta_names(r->meta, &names);
+
+	for (size_t i = 0; i < nn; i++) {
+		long d = rule__find(rs, names[i], strlen(names[i]));
+
+		if (d < 0 || !rs->v[d].runnable)
+			return false;
+	}
+	return true;
+}
+
+static int
+cmp_prio(const void *a, const void *b, void *arg)
+{
+	const struct rule_set *rs = arg;
+	const struct rule *x = &rs->v[*(const uint32_t *)a];
+	const struct rule *y = &rs->v[*(const uint32_t *)b];
+
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+int
+rule__compile(struct rule_set *rs)
+{
+	pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+	struct strtab st = { 0 };
+	int rc = 0;
+
+	if (cc == NULL)
+		return -ENOMEM;
+	/* Perl reads an unknown escape like "\y" as the letter */
+	pcre2_set_compile_extra_options(cc,
+	    PCRE2_EXTRA_BAD_ESCAPE_IS_LITERAL);
+	if ((rs->mctx = pcre2_match_context_create(NULL)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	pcre2_set_match_limit(rs->mctx, MATCH_LIMIT);
+	pcre2_set_depth_limit(rs->mctx, DEPTH_LIMIT);
+	for (size_t i = 0; i < RULE_NTYPES; i++) {
+		free(rs->order[i]);
+		rs->order[i] = calloc(rs->n + 1, sizeof(uint32_t));
+		rs->norder[i] = 0;
+		if (rs->order[i] == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	free(rs->meta_order);
+	if ((rs->meta_order = calloc(rs->n + 1, sizeof(uint32_t))) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rs->nmeta = 0;
+	for (size_t k = 0; k < rs->n; k++) {
+		struct rule *r = &rs->v[k];
+
+		if (!r->defined) {
+			if (r->has_score && r->file != NULL)
+				rule__diag(rs, RULE_DIAG_WARN, r->file,
+				    r->line, "score for undefined rule %s",
+				    r->name);
+			continue;
+		}
+		if (r->broken)
+			continue;
+		if (r->type == RULE_META) {
+			const char *why;
+
+			if ((r->meta = rule__meta_compile(r->meta_src,
+				 &why)) == NULL) {
+				rule__diag(rs, RULE_DIAG_ERROR, r->file,
+				    r->line, "%s: bad meta expression: %s",
+				    r->name, why);
+				r->broken = true;
+			}
+			continue;
+		}
+		if (r->evname != NULL) {
+			r->ev = rule__eval_lookup(r->evname);
+			if (r->ev != NULL)
+				r->runnable = true;
+			else if (!r->claimed &&
+			    !rule__eval_external(r->evname))
+				rule__diag(rs, RULE_DIAG_INFO, r->file,
+				    r->line, "%s: eval:%s not implemented, "
+				    "rule never fires", r->name, r->evname);
+			rs->order[r->type][rs->norder[r->type]++] =
+			    (uint32_t)k;
+			continue;
+		}
+		if (r->hkind == HDR_EXISTS) {
+			r->runnable = true;
+			r->always = true;
+		} else if ((rc = compile_regex(rs, r, cc, &st)) < 0) {
+			goto out;
+		} else if (!r->broken) {
+			r->runnable = true;
+		}
+		if (!r->broken)
+			rs->order[r->type][rs->norder[r->type]++] =
+			    (uint32_t)k;
+	}
+	/* metas: unknown names, dependency order, runnable closure */
+	for (size_t k = 0; k < rs->n; k++) {
+		struct rule *r = &rs->v[k];
+		const char **names;
+		size_t nn;
+
+		if (!r->defined || r->type != RULE_META || r->meta == NULL)
+			continue;
+		nn = rule__meta_names(r->meta, &names);
+		for (size_t i = 0; i < nn; i++) {
+			long d = rule__find(rs, names[i], strlen(names[i]));
+
+			if (d < 0 || !rs->v[d].defined)
+				rule__diag(rs, RULE_DIAG_WARN, r->file,
+				    r->line, "%s: meta uses unknown rule %s",
+				    r->name, names[i]);
+		}
+		visit(rs, k, 0);
+	}
+	for (size_t i = 0; i < rs->nmeta; i++) {
+		struct rule *r = &rs->v[rs->meta_order[i]];
+
+		r->runnable = !r->broken && meta_dep_runnable(rs, r);
+	}
+	for (size_t i = 0; i < RULE_NTYPES; i++)
+		qsort_r(rs->order[i], rs->norder[i], sizeof(uint32_t),
+		    cmp_prio, rs);
+	if (st.n > 0 && (rs->ac = ac_build(st.v, st.n)) == NULL)
+		rc = -ENOMEM;
+	rs->nlitstrs = st.n;
+out:
+	strtab_free(&st);
+	pcre2_compile_context_free(cc);
+	return rc;
+}
+
+/* rule__runnable_update - after rule_set_evals_named claims rules */
+void
+rule__runnable_update(struct rule_set *rs)
+{
+	for (size_t i = 0; i < rs->nmeta; i++) {
+		struct rule *r = &rs->v[rs->meta_order[i]];
+
+		r->runnable = !r->broken && meta_dep_runnable(rs, r);
+	}
+}
+
+void
+rule__compile_free(struct rule_set *rs)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		pcre2_code_free(rs->v[i].re);
+		rs->v[i].re = NULL;
+		for (size_t k = 0; k < rs->v[i].nmore; k++)
+			pcre2_code_free(rs->v[i].more[k]);
+		free(rs->v[i].more);
+		rs->v[i].more = NULL;
+		rs->v[i].nmore = 0;
+	}
+	pcre2_match_context_free(rs->mctx);
+	rs->mctx = NULL;
+	ac_free(rs->ac);
+	rs->ac = NULL;
+}

@@ -1,0 +1,525 @@
+/*
+ * rules/eval - run a compiled rule set on one message
+ *
+ * SpamAssassin semantics: header rules match the named header's values
+ * (unfolded, RFC 2047 decoded unless :raw), each followed by "\n" and
+ * concatenated, "" when absent ([if-unset: X] gives X); body rules match
+ * each body "line" (SA paragraph) of msg_body_lines, rawbody each raw line,
+ * uri each normalised URI, full the whole raw message, mimeheader each MIME
+ * part's header. tflags multiple counts every match (maxhits=N caps it).
+ * A rule runs only when the prefilter found one of its literals in the
+ * text (or it has none). Meta rules run at finish, in dependency order,
+ * over own results and the hits other modules added.
+ *
+ * Memory: the per-message state lives in the message arena; PCRE2 match
+ * data is released with it (arena_defer). Errors: -ENOMEM only; a regex
+ * hitting its match limit counts as no match.
+ */
+#include "rules/rules_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mail/msg.h"
+#include "util/arena.h"
+#include "util/hits.h"
+
+struct rule_run {
+	struct rule_ctx c;
+	bool texts_done[RULE_NTYPES];
+};
+
+static void
+md_release(void *p)
+{
+	pcre2_match_data_free(p);
+}
+
+/* rule_run_new - per-message state, from the message arena */
+struct rule_run *
+rule_run_new(const struct rule_set *rs, struct msg *msg)
+{
+	struct arena *a = msg_arena(msg);
+	struct rule_run *run = arena_calloc(a, 1, sizeof(*run));
+	size_t nb = (rs->nlitstrs + 7) / 8;
+
+	if (run == NULL)
+		return NULL;
+	run->c.rs = rs;
+	run->c.msg = msg;
+	run->c.arena = a;
+	if ((run->c.counts = arena_calloc(a, rs->n + 1, sizeof(uint32_t))) ==
+	    NULL)
+		return NULL;
+	for (size_t i = 0; i < RULE_NTYPES; i++)
+		if ((run->c.seen_in[i] = arena_calloc(a, nb + 1, 1)) == NULL)
+			return NULL;
+	if ((run->c.md = pcre2_match_data_create(4, NULL)) == NULL)
+		return NULL;
+	if (arena_defer(a, md_release, run->c.md) < 0) {
+		pcre2_match_data_free(run->c.md);
+		return NULL;
+	}
+	return run;
+}
+
+/* Prefilter texts -------------------------------------------------------- */
+
+static void
+scan_texts(struct rule_run *run, enum rule_type t)
+{
+	const struct rule_set *rs = run->c.rs;
+	struct msg *m = run->c.msg;
+	uint8_t *seen = run->c.seen_in[t];
+	struct bstr s;
+
+	if (run->texts_done[t] || rs->ac == NULL)
+		return;
+	run->texts_done[t] = true;
+	switch (t) {
+	case RULE_HEADER:
+		s = msg_header_block(m);
+		rule__ac_scan(rs->ac, s.p, s.len, seen);
+		for (size_t i = 0, n = msg_header_count(m); i < n; i++) {
+			const struct msg_header *h = msg_header_at(m, i);
+
+			rule__ac_scan(rs->ac, h->value.p, h->value.len, seen);
+			if (!bstr_eq(h->decoded, h->value))
+				rule__ac_scan(rs->ac, h->decoded.p,
+				    h->decoded.len, seen);
+		}
+		break;
+	case RULE_BODY:
+		s = msg_body_text(m);
+		rule__ac_scan(rs->ac, s.p, s.len, seen);
+		break;
+	case RULE_RAWBODY:
+		s = msg_rawbody_text(m);
+		rule__ac_scan(rs->ac, s.p, s.len, seen);
+		break;
+	case RULE_URI: {
+		size_t n;
+		const struct msg_uri *u = msg_uris(m, &n);
+
+		for (size_t i = 0; i < n; i++) {
+			rule__ac_scan(rs->ac, u[i].uri.p, u[i].uri.len, seen);
+			rule__ac_scan(rs->ac, u[i].raw.p, u[i].raw.len, seen);
+		}
+		break;
+	}
+	case RULE_FULL:
+		s = msg_full(m);
+		rule__ac_scan(rs->ac, s.p, s.len, seen);
+		break;
+	default:
+		break;
+	}
+}
+
+static bool
+candidate(const struct rule *r, const uint8_t *seen)
+{
+	if (r->always)
+		return true;
+	for (size_t i = 0; i < r->nlits; i++)
+		if (seen[r->lits[i] >> 3] & (1u << (r->lits[i] & 7)))
+			return true;
+	return false;
+}
+
+/* Matching --------------------------------------------------------------- */
+
+/* match_count - matches of r in s: 0/1, or all (capped) for multiple */
+static unsigned
+match_one(struct rule_ctx *c, const pcre2_code *re, struct bstr s,
+    unsigned limit)
+{
+	PCRE2_SIZE off = 0;
+	unsigned n = 0;
+	static const unsigned char empty[1] = { 0 };
+	const unsigned char *p = s.p != NULL ? s.p : empty;
+
+	while (n < limit && off <= s.len) {
+		int rc = pcre2_match(re, p, s.len, off, 0, c->md,
+		    c->rs->mctx);
+		PCRE2_SIZE *ov;
+
+		if (rc < 0)
+			break; /* no match, or a limit: no hit */
+		n++;
+		ov = pcre2_get_ovector_pointer(c->md);
+		off = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+	}
+	return n;
+}
+
+static unsigned
+match_count(struct rule_ctx *c, const struct rule *r, struct bstr s,
+    unsigned limit)
+{
+	unsigned n = match_one(c, r->re, s, limit);
+
+	for (size_t i = 0; i < r->nmore && n < limit; i++)
+		n += match_one(c, r->more[i], s, limit - n);
+	return n;
+}
+
+static unsigned
+rule_limit(const struct rule *r)
+{
+	if (!(r->tflags & TF_MULTIPLE))
+		return 1;
+	return r->maxhits ? r->maxhits : 1000;
+}
+
+static int
+joined(struct rule_ctx *c, struct buf *b, const char *name, int mod)
+{
+	size_t n = msg_header_count_named(c->msg, name);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct msg_header *h = msg_header_get(c->msg, name, i);
+		struct bstr v = mod == HMOD_RAW ? h->raw : h->decoded;
+
+		if (buf_append(b, v.p, v.len) < 0 || buf_putc(b, '\n') < 0)
+			return -ENOMEM;
+	}
+	return (int)n;
+}
+
+/* header_text - the text a header rule matches; *unset when absent */
+static int
+header_text(struct rule_ctx *c, const struct rule *r, struct buf *b,
+    bool *unset)
+{
+	size_t n;
+	int k;
+
+	*unset = false;
+	switch (r->hkind) {
+	case HDR_ALL:
+		if (r->hmod == HMOD_RAW) {
+			struct bstr s = msg_header_block(c->msg);
+
+			return buf_append(b, s.p, s.len);
+		}
+		n = msg_header_count(c->msg);
+		for (size_t i = 0; i < n; i++) {
+			const struct msg_header *h = msg_header_at(c->msg, i);
+
+			if (buf_append(b, h->name.p, h->name.len) < 0 ||
+			    buf_puts(b, ": ") < 0 ||
+			    buf_append(b, h->decoded.p, h->decoded.len) < 0 ||
+			    buf_putc(b, '\n') < 0)
+				return -ENOMEM;
+		}
+		return 0;
+	case HDR_TOCC:
+		if ((k = joined(c, b, "To", r->hmod)) < 0)
+			return k;
+		if (k > 0 && b->len > 0) {
+			b->len--; /* chomp, then ", " as SA does */
+			if (buf_puts(b, ", ") < 0)
+				return -ENOMEM;
+		}
+		if (joined(c, b, "Cc", r->hmod) < 0)
+			return -ENOMEM;
+		*unset = b->len == 0;
+		return 0;
+	case HDR_MESSAGEID: {
+		static const char *const ids[] = { "Message-Id",
+			"Resent-Message-Id", "X-Message-Id", "X-Mailer-Id" };
+
+		for (size_t i = 0; i < 4; i++)
+			if (joined(c, b, ids[i], r->hmod) < 0)
+				return -ENOMEM;
+		*unset = b->len == 0;
+		return 0;
+	}
+	case HDR_ENVFROM: {
+		const struct msg_addr *a = msg_addrs(c->msg, "Return-Path", &n);
+
+		if (a == NULL || n == 0)
+			a = msg_addrs(c->msg, "X-Envelope-From", &n);
+		if (a == NULL || n == 0) {
+			*unset = true;
+			return 0;
+		}
+		return buf_append(b, a[0].addr.p, a[0].addr.len) < 0 ||
+			       buf_putc(b, '\n') < 0 ?
+			   -ENOMEM :
+			   0;
+	}
+	default:
+		break;
+	}
+	if (r->hmod == HMOD_ADDR || r->hmod == HMOD_NAME) {
+		const struct msg_addr *a = msg_addrs(c->msg, r->hdr, &n);
+		const struct msg_header *h;
+		struct msg_addr *ra;
+		struct bstr v;
+
+		if (r->hraw && (h = msg_header_get(c->msg, r->hdr, 0)) != NULL &&
+		    msg_addr_parse(c->arena, h->raw, &ra, &n) == 0)
+			a = ra;
+
+		if (a == NULL || n == 0) {
+			*unset = msg_header_count_named(c->msg, r->hdr) == 0;
+			return 0;
+		}
+		v = r->hmod == HMOD_ADDR ? a[0].addr : a[0].display;
+		return buf_append(b, v.p, v.len) < 0 || buf_putc(b, '\n') < 0 ?
+			   -ENOMEM :
+			   0;
+	}
+	if ((k = joined(c, b, r->hdr, r->hmod)) < 0)
+		return k;
+	*unset = k == 0;
+	return 0;
+}
+
+/* mimeheader: the named header in one part's raw header block */
+static unsigned
+mime_header_match(struct rule_ctx *c, const struct rule *r,
+    const struct msg_part *pt, struct buf *b)
+{
+	struct bstr blk = pt->headers;
+	size_t nl = strlen(r->hdr), i = 0;
+
+	buf_reset(b);
+	while (i < blk.len) {
+		size_t ls = i, le;
+
+		while (i < blk.len && blk.p[i] != '\n')
+			i++;
+		le = i++;
+		if (le - ls > nl && blk.p[ls + nl] == ':' &&
+		    bstr_caseeq(bstr_make(blk.p + ls, nl), bstr_cstr(r->hdr))) {
+			size_t vs = ls + nl + 1;
+
+			/* value, with folded continuation lines joined */
+			while (vs < le && (blk.p[vs] == ' ' || blk.p[vs] == '\t'))
+				vs++;
+			if (buf_append(b, blk.p + vs, le - vs) < 0)
+				return 0;
+			while (i < blk.len &&
+			    (blk.p[i] == ' ' || blk.p[i] == '\t')) {
+				size_t cs = i;
+
+				while (i < blk.len && blk.p[i] != '\n')
+					i++;
+				if (b->len && b->p[b->len - 1] == '\r')
+					b->len--;
+				if (r->hmod == HMOD_RAW &&
+				    buf_putc(b, '\n') < 0)
+					return 0;
+				if (buf_append(b, blk.p + cs, i - cs) < 0)
+					return 0;
+				i++;
+			}
+			if (b->len && b->p[b->len - 1] == '\r')
+				b->len--;
+			if (buf_putc(b, '\n') < 0)
+				return 0;
+		}
+	}
+	if (b->len == 0)
+		return 0;
+	return match_count(c, r, buf_bstr(b), rule_limit(r));
+}
+
+static unsigned
+run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
+{
+	unsigned limit = rule_limit(r), n = 0;
+	size_t nl;
+
+	if (r->evname != NULL)
+		return r->ev != NULL ? (unsigned)r->ev->fn(c, r) : 0;
+	switch (r->type) {
+	case RULE_HEADER: {
+		bool unset, cand = candidate(r, c->seen_in[RULE_HEADER]);
+		unsigned m;
+
+		if (r->hkind == HDR_EXISTS)
+			return msg_header_count_named(c->msg, r->hdr) > 0;
+		if (!cand && !r->neg)
+			return 0;
+		if (!cand) /* the literal is absent: cannot match */
+			return 1;
+		buf_reset(b);
+		if (header_text(c, r, b, &unset) < 0)
+			return 0;
+		if (unset && r->if_unset != NULL) {
+			buf_reset(b);
+			if (buf_puts(b, r->if_unset) < 0)
+				return 0;
+		}
+		m = match_count(c, r, buf_bstr(b), r->neg ? 1 : limit);
+		return r->neg ? m == 0 : m;
+	}
+	case RULE_BODY:
+	case RULE_RAWBODY: {
+		const struct bstr *l = r->type == RULE_BODY ?
+		    msg_body_lines(c->msg, &nl) :
+		    msg_rawbody_lines(c->msg, &nl);
+
+		if (!candidate(r, c->seen_in[r->type]))
+			return 0;
+		for (size_t i = 0; i < nl && n < limit; i++)
+			n += match_count(c, r, l[i], limit - n);
+		return n;
+	}
+	case RULE_URI: {
+		const struct msg_uri *u = msg_uris(c->msg, &nl);
+
+		if (!candidate(r, c->seen_in[RULE_URI]))
+			return 0;
+		for (size_t i = 0; i < nl && n < limit; i++)
+			n += match_count(c, r, u[i].uri, limit - n);
+		return n;
+	}
+	case RULE_FULL:
+		if (!candidate(r, c->seen_in[RULE_FULL]))
+			return 0;
+		return match_count(c, r, msg_full(c->msg), limit);
+	case RULE_MIMEHEADER:
+		for (size_t i = 0, np = msg_part_count(c->msg); i < np; i++)
+			if ((n = mime_header_match(c, r,
+				 msg_part_at(c->msg, i), b)) > 0)
+				return n;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static double
+rule_score(const struct rule_set *rs, const struct rule *r)
+{
+	if (r->has_score)
+		return r->score[rs->scoreset];
+	if (strncmp(r->name, "__", 2) == 0)
+		return 0;
+	if (strncmp(r->name, "T_", 2) == 0)
+		return 0.01;
+	return 1.0;
+}
+
+static int
+add_hit(struct rule_ctx *c, const struct rule *r, uint32_t count)
+{
+	double sc = rule_score(c->rs, r);
+	struct hit *h;
+
+	if (sc == 0 || strncmp(r->name, "__", 2) == 0)
+		return 0;
+	if (hits_add_score(c->hits, r->name, sc, NULL) < 0)
+		return -ENOMEM;
+	if ((h = hits_get(c->hits, r->name)) != NULL)
+		h->count = count;
+	return 0;
+}
+
+/* rule_run_exec - every non-meta rule */
+int
+rule_run_exec(struct rule_run *run, struct hits *hits)
+{
+	struct rule_ctx *c = &run->c;
+	const struct rule_set *rs = c->rs;
+	struct buf b;
+	int rc = 0;
+
+	c->hits = hits;
+	buf_init(&b, 4u << 20);
+	for (int t = 0; t < RULE_META; t++) {
+		if (rs->norder[t] == 0)
+			continue;
+		scan_texts(run, (enum rule_type)t);
+		for (size_t i = 0; i < rs->norder[t]; i++) {
+			uint32_t k = rs->order[t][i];
+			const struct rule *r = &rs->v[k];
+
+			if (r->claimed || r->broken)
+				continue;
+			c->counts[k] = run_rule(c, r, &b);
+			if (c->counts[k] > 0 &&
+			    (rc = add_hit(c, r, c->counts[k])) < 0)
+				goto out;
+		}
+	}
+	c->execd = true;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+static double
+meta_value(void *arg, const char *name, size_t len)
+{
+	struct rule_ctx *c = arg;
+	long k = rule__find(c->rs, name, len);
+	char tmp[128];
+	struct hit *h;
+
+	if (k >= 0 && c->rs->v[k].defined && !c->rs->v[k].claimed)
+		return c->counts[k];
+	/* a rule another module evaluates (DNS, Bayes): its hit, if any */
+	if (len >= sizeof(tmp))
+		return 0;
+	memcpy(tmp, name, len);
+	tmp[len] = '\0';
+	h = hits_get(c->hits, tmp);
+	return h != NULL ? (h->count ? h->count : 1) : 0;
+}
+
+/* rule_run_finish - metas in dependency order, then scores */
+int
+rule_run_finish(struct rule_run *run, struct hits *hits)
+{
+	struct rule_ctx *c = &run->c;
+	const struct rule_set *rs = c->rs;
+
+	c->hits = hits;
+	for (size_t i = 0; i < rs->nmeta; i++) {
+		uint32_t k = rs->meta_order[i];
+		const struct rule *r = &rs->v[k];
+		double v;
+
+		if (r->broken || r->meta == NULL)
+			continue;
+		v = rule__meta_run(r->meta, meta_value, c);
+		c->counts[k] = v != 0;
+		if (v != 0 && add_hit(c, r, 1) < 0)
+			return -ENOMEM;
+	}
+	/* hits from other modules get their score from the rule files */
+	for (size_t i = 0, n = hits_count(hits); i < n; i++) {
+		struct hit *h = hits_at(hits, i);
+		long k;
+
+		if (h->has_score)
+			continue;
+		if ((k = rule__find(rs, h->name, strlen(h->name))) < 0)
+			continue;
+		h->score = rule_score(rs, &rs->v[k]);
+		h->has_score = true;
+	}
+	return 0;
+}
+
+/* rule_set_check - exec and finish for callers without async work */
+int
+rule_set_check(const struct rule_set *rs, struct msg *msg, struct hits *hits)
+{
+	struct rule_run *run = rule_run_new(rs, msg);
+	int rc;
+
+	if (run == NULL)
+		return -ENOMEM;
+	if ((rc = rule_run_exec(run, hits)) < 0)
+		return rc;
+	return rule_run_finish(run, hits);
+}

@@ -1,0 +1,350 @@
+/*
+ * rules/meta - meta rule expressions: parse to postfix, evaluate
+ *
+ * Grammar (Perl precedence, as SpamAssassin evaluates metas with Perl):
+ *   ! and unary -, then * /, then + -, then < > <= >=, then == !=, then
+ *   &&, then ||; parentheses; numbers; rule names (value = hit count, 0 if
+ *   the rule did not fire). && and || return an operand, as in Perl.
+ * Memory: a program is one malloc'ed block, freed by rule__meta_free.
+ * Errors: NULL with a static reason. Limits: 4096 tokens per expression,
+ * nesting 256.
+ */
+#include "rules/rules_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define META_MAX_TOKENS 4096
+#define META_MAX_DEPTH 256
+
+enum op {
+	OP_NUM, OP_NAME, OP_NOT, OP_NEG, OP_MUL, OP_DIV, OP_ADD, OP_SUB,
+	OP_LT, OP_GT, OP_LE, OP_GE, OP_EQ, OP_NE, OP_AND, OP_OR,
+	OP_LPAREN
+};
+
+struct insn {
+	enum op op;
+	double num;
+	uint32_t name; /* index into names */
+};
+
+struct meta_prog {
+	struct insn *code;
+	size_t ncode;
+	const char **names;
+	size_t nnames;
+	size_t maxstack;
+};
+
+static int
+prec(enum op o)
+{
+	switch (o) {
+	case OP_NOT: case OP_NEG: return 7;
+	case OP_MUL: case OP_DIV: return 6;
+	case OP_ADD: case OP_SUB: return 5;
+	case OP_LT: case OP_GT: case OP_LE: case OP_GE: return 4;
+	case OP_EQ: case OP_NE: return 3;
+	case OP_AND: return 2;
+	case OP_OR: return 1;
+	default: return 0;
+	}
+}
+
+void
+rule__meta_free(struct meta_prog *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nnames; i++)
+		free((char *)p->names[i]);
+	free(p->names);
+	free(p->code);
+	free(p);
+}
+
+static int
+emit(struct meta_prog *p, size_t *cap, struct insn in)
+{
+	if (p->ncode == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct insn *nv = realloc(p->code, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return -ENOMEM;
+		p->code = nv;
+		*cap = nc;
+	}
+	p->code[p->ncode++] = in;
+	return 0;
+}
+
+static int
+add_name(struct meta_prog *p, const char *s, size_t len, uint32_t *idx)
+{
+	const char **nv;
+
+	for (size_t i = 0; i < p->nnames; i++)
+		if (strncmp(p->names[i], s, len) == 0 &&
+		    p->names[i][len] == '\0') {
+			*idx = (uint32_t)i;
+			return 0;
+		}
+	if ((nv = realloc(p->names, (p->nnames + 1) * sizeof(*nv))) == NULL)
+		return -ENOMEM;
+	p->names = nv;
+	if ((nv[p->nnames] = strndup(s, len)) == NULL)
+		return -ENOMEM;
+	*idx = (uint32_t)p->nnames++;
+	return 0;
+}
+
+/* rule__meta_compile - shunting-yard to postfix; checks operand balance */
+struct meta_prog *
+rule__meta_compile(const char *src, const char **why)
+{
+	struct meta_prog *p = calloc(1, sizeof(*p));
+	enum op stack[META_MAX_DEPTH];
+	size_t sp = 0, cap = 0, ntok = 0;
+	int depth = 0, vals = 0, maxvals = 0;
+	bool want_operand = true;
+	const char *s = src;
+
+	*why = "out of memory";
+	if (p == NULL)
+		return NULL;
+	while (*s != '\0') {
+		enum op o;
+		struct insn in = { 0 };
+
+		if (isspace((unsigned char)*s)) {
+			s++;
+			continue;
+		}
+		if (++ntok > META_MAX_TOKENS) {
+			*why = "expression too long";
+			goto fail;
+		}
+		if (want_operand) {
+			if (isdigit((unsigned char)*s) || *s == '.') {
+				char *end;
+
+				in.op = OP_NUM;
+				in.num = strtod(s, &end);
+				if (end == s) {
+					*why = "bad number";
+					goto fail;
+				}
+				s = end;
+				goto operand;
+			}
+			if (isalpha((unsigned char)*s) || *s == '_') {
+				const char *b = s;
+
+				while (isalnum((unsigned char)*s) || *s == '_')
+					s++;
+				in.op = OP_NAME;
+				if (add_name(p, b, (size_t)(s - b), &in.name) < 0)
+					goto fail;
+				goto operand;
+			}
+			if (*s == '(') {
+				if (sp >= META_MAX_DEPTH || ++depth > 200) {
+					*why = "nested too deep";
+					goto fail;
+				}
+				stack[sp++] = OP_LPAREN;
+				s++;
+				continue;
+			}
+			if (*s == '!' && s[1] != '=') {
+				o = OP_NOT;
+				s++;
+			} else if (*s == '-') {
+				o = OP_NEG;
+				s++;
+			} else if (*s == '+') { /* unary plus: no-op */
+				s++;
+				continue;
+			} else {
+				*why = "operand expected";
+				goto fail;
+			}
+			if (sp >= META_MAX_DEPTH) {
+				*why = "nested too deep";
+				goto fail;
+			}
+			stack[sp++] = o; /* prefix: right-assoc, just push */
+			continue;
+		}
+		/* operator or ')' */
+		if (*s == ')') {
+			while (sp > 0 && stack[sp - 1] != OP_LPAREN) {
+				in.op = stack[--sp];
+				if (emit(p, &cap, in) < 0)
+					goto fail;
+			}
+			if (sp == 0) {
+				*why = "unbalanced ')'";
+				goto fail;
+			}
+			sp--;
+			depth--;
+			s++;
+			continue;
+		}
+		if (s[0] == '&' && s[1] == '&')
+			o = OP_AND, s += 2;
+		else if (s[0] == '|' && s[1] == '|')
+			o = OP_OR, s += 2;
+		else if (s[0] == '>' && s[1] == '=')
+			o = OP_GE, s += 2;
+		else if (s[0] == '<' && s[1] == '=')
+			o = OP_LE, s += 2;
+		else if (s[0] == '=' && s[1] == '=')
+			o = OP_EQ, s += 2;
+		else if (s[0] == '!' && s[1] == '=')
+			o = OP_NE, s += 2;
+		else if (*s == '>')
+			o = OP_GT, s++;
+		else if (*s == '<')
+			o = OP_LT, s++;
+		else if (*s == '+')
+			o = OP_ADD, s++;
+		else if (*s == '-')
+			o = OP_SUB, s++;
+		else if (*s == '*')
+			o = OP_MUL, s++;
+		else if (*s == '/')
+			o = OP_DIV, s++;
+		else {
+			*why = "operator expected";
+			goto fail;
+		}
+		/* left-assoc binary: pop ops of >= precedence */
+		while (sp > 0 && stack[sp - 1] != OP_LPAREN &&
+		    prec(stack[sp - 1]) >= prec(o)) {
+			in.op = stack[--sp];
+			if (emit(p, &cap, in) < 0)
+				goto fail;
+			if (in.op != OP_NOT && in.op != OP_NEG)
+				vals--;
+		}
+		if (sp >= META_MAX_DEPTH) {
+			*why = "nested too deep";
+			goto fail;
+		}
+		stack[sp++] = o;
+		want_operand = true;
+		continue;
+	operand:
+		if (emit(p, &cap, in) < 0)
+			goto fail;
+		if (++vals > maxvals)
+			maxvals = vals;
+		want_operand = false;
+	}
+	if (want_operand) {
+		*why = ntok ? "operand expected at end" : "empty expression";
+		goto fail;
+	}
+	while (sp > 0) {
+		struct insn in = { 0 };
+
+		if (stack[sp - 1] == OP_LPAREN) {
+			*why = "unbalanced '('";
+			goto fail;
+		}
+		in.op = stack[--sp];
+		if (emit(p, &cap, in) < 0)
+			goto fail;
+	}
+	p->maxstack = (size_t)maxvals + 1;
+	*why = NULL;
+	return p;
+fail:
+	rule__meta_free(p);
+	return NULL;
+}
+
+/* rule__meta_run - evaluate; the program was checked at compile time */
+double
+rule__meta_run(const struct meta_prog *p, rule_meta_value_cb *val, void *arg)
+{
+	double st[64], *s = st, *heap = NULL;
+	size_t n = 0;
+
+	if (p->maxstack > 64) {
+		if ((heap = malloc(p->maxstack * sizeof(*heap))) == NULL)
+			return 0;
+		s = heap;
+	}
+	for (size_t i = 0; i < p->ncode; i++) {
+		const struct insn *in = &p->code[i];
+		double a, b;
+
+		switch (in->op) {
+		case OP_NUM:
+			s[n++] = in->num;
+			continue;
+		case OP_NAME:
+			s[n++] = val(arg, p->names[in->name],
+			    strlen(p->names[in->name]));
+			continue;
+		case OP_NOT:
+			s[n - 1] = s[n - 1] == 0;
+			continue;
+		case OP_NEG:
+			s[n - 1] = -s[n - 1];
+			continue;
+		default:
+			break;
+		}
+		b = s[--n];
+		a = s[n - 1];
+		switch (in->op) {
+		case OP_MUL: a = a * b; break;
+		case OP_DIV: a = b == 0 ? 0 : a / b; break;
+		case OP_ADD: a = a + b; break;
+		case OP_SUB: a = a - b; break;
+		case OP_LT: a = a < b; break;
+		case OP_GT: a = a > b; break;
+		case OP_LE: a = a <= b; break;
+		case OP_GE: a = a >= b; break;
+		case OP_EQ: a = a == b; break;
+		case OP_NE: a = a != b; break;
+		case OP_AND: a = a != 0 ? b : a; break;
+		case OP_OR: a = a != 0 ? a : b; break;
+		default: break;
+		}
+		s[n - 1] = a;
+	}
+	double r = n > 0 ? s[n - 1] : 0;
+	free(heap);
+	return r;
+}
+
+size_t
+rule__meta_names(const struct meta_prog *p, const char ***names)
+{
+	*names = p->names;
+	return p->nnames;
+}
+
+/* rule_meta_eval_str - compile and run once (tests, fuzzing, if-lines) */
+int
+rule_meta_eval_str(const char *expr, rule_meta_value_cb *val, void *arg,
+    double *v)
+{
+	const char *why;
+	struct meta_prog *p = rule__meta_compile(expr, &why);
+
+	if (p == NULL)
+		return -EINVAL;
+	*v = rule__meta_run(p, val, arg);
+	rule__meta_free(p);
+	return 0;
+}

@@ -1,0 +1,161 @@
+/*
+ * rules/rules_int.h - private to rules/: the rule set layout shared by
+ * parse.c, compile.c, meta.c, eval.c and evals.c
+ */
+#ifndef RULES_RULES_INT_H
+#define RULES_RULES_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rules/rules.h"
+#include "util/buf.h"
+
+struct msg;
+struct hits;
+
+enum rule_type {
+	RULE_HEADER, RULE_BODY, RULE_RAWBODY, RULE_URI, RULE_FULL,
+	RULE_MIMEHEADER, RULE_META, RULE_NTYPES
+};
+
+/* header targets */
+enum rule_hdr_kind { HDR_NAMED, HDR_ALL, HDR_TOCC, HDR_MESSAGEID,
+	HDR_ENVFROM, HDR_EXISTS };
+enum rule_hdr_mod { HMOD_NONE, HMOD_RAW, HMOD_ADDR, HMOD_NAME };
+
+#define TF_MULTIPLE 0x01u
+#define TF_NICE 0x02u
+#define TF_NET 0x04u
+#define TF_LEARN 0x08u
+#define TF_USERCONF 0x10u
+#define TF_NOAUTOLEARN 0x20u
+
+struct rule__evalfn;
+struct meta_prog;
+
+struct rule {
+	char *name;
+	enum rule_type type;
+	const char *file; /* interned in the rule set */
+	unsigned line;
+	/* regex rules */
+	char *re_src;     /* as written, "/.../flags" */
+	pcre2_code *re;
+	pcre2_code **more; /* a too-large alternation, split */
+	size_t nmore;
+	bool neg;         /* !~ */
+	/* header rules */
+	enum rule_hdr_kind hkind;
+	enum rule_hdr_mod hmod;
+	bool hraw;        /* :addr:raw, :name:raw */
+	char *hdr;        /* header name */
+	char *if_unset;   /* [if-unset: X] */
+	/* eval rules */
+	char *evname;
+	char **args;
+	size_t nargs;
+	const struct rule__evalfn *ev;
+	bool claimed;     /* another module provides it */
+	/* meta */
+	char *meta_src;
+	struct meta_prog *meta;
+	int meta_state;   /* topo sort: 0 new, 1 visiting, 2 done */
+	/* attributes */
+	double score[4];
+	bool has_score;
+	char *describe;
+	unsigned tflags, maxhits;
+	int priority;
+	bool defined;     /* has a rule line (not only score/describe) */
+	bool broken;      /* failed to compile: never fires */
+	bool runnable;
+	/* prefilter: literal alternatives, one of which must occur */
+	uint32_t *lits;
+	size_t nlits;
+	bool always;      /* no usable literal: always run */
+};
+
+struct rule__ac; /* Aho-Corasick automaton, compile.c */
+
+struct rule_set {
+	struct rule *v;
+	size_t n, cap;
+	/* name -> index+1, open addressing */
+	uint32_t *tab;
+	size_t tabsz;
+	/* per type, in run order */
+	uint32_t *order[RULE_NTYPES];
+	size_t norder[RULE_NTYPES];
+	uint32_t *meta_order; /* metas, dependencies first */
+	size_t nmeta;
+	/* lint diagnostics */
+	struct rule_diag *diag;
+	size_t ndiag, diagcap, nerrors;
+	char **strs; /* interned file names and diag messages */
+	size_t nstrs, strcap;
+	/* replace_tag */
+	struct rtag { char *name; char *val; int kind; } *tags;
+	size_t ntags;
+	char repl_start[8], repl_end[8];
+	unsigned scoreset;
+	/* prefilter */
+	struct rule__ac *ac;
+	size_t nlitstrs;
+	pcre2_match_context *mctx;
+	uint32_t max_lines; /* scratch sizes */
+};
+
+/* rule__find - index or -1 */
+long rule__find(const struct rule_set *, const char *name, size_t len);
+struct rule *rule__get(struct rule_set *, const char *name, bool create);
+void rule__diag(struct rule_set *, enum rule_diag_level, const char *file,
+    unsigned line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+char *rule__intern(struct rule_set *, const char *);
+
+/* compile.c */
+int rule__compile(struct rule_set *);
+void rule__compile_free(struct rule_set *);
+void rule__runnable_update(struct rule_set *);
+/* the literal ids present in a lowercased text: sets bit i in seen */
+void rule__ac_scan(const struct rule__ac *, const unsigned char *p,
+    size_t len, uint8_t *seen);
+size_t rule__ac_nlits(const struct rule__ac *);
+
+/* meta.c */
+struct meta_prog *rule__meta_compile(const char *src, const char **why);
+void rule__meta_free(struct meta_prog *);
+double rule__meta_run(const struct meta_prog *, rule_meta_value_cb *,
+    void *arg);
+/* names the program refers to */
+size_t rule__meta_names(const struct meta_prog *, const char ***names);
+
+/* evals.c: built-in eval functions */
+struct rule_ctx;
+typedef int rule__eval_fn(struct rule_ctx *, const struct rule *);
+struct rule__evalfn {
+	const char *name;
+	rule__eval_fn *fn;
+};
+const struct rule__evalfn *rule__eval_lookup(const char *name);
+bool rule__eval_external(const char *name);
+
+/* eval.c: context the eval functions see */
+struct rule_ctx {
+	const struct rule_set *rs;
+	struct msg *msg;
+	struct hits *hits;
+	struct arena *arena;
+	uint32_t *counts;  /* per rule */
+	uint8_t *seen;     /* prefilter literal bits */
+	uint8_t *seen_in[RULE_NTYPES];
+	pcre2_match_data *md;
+	bool execd;
+};
+
+#endif
