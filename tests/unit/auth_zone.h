@@ -22,6 +22,7 @@
 #include "plugins/authres.h"
 
 #define ZONE_ALL_TYPES 0
+#define ZONE_CNAME 5
 
 struct zone_rec {
 	char name[256];
@@ -101,8 +102,9 @@ zone_add(struct zone *z, const char *name, const char *type,
 		r->rr.txt = bstr_cstr((char *)r->data);
 		return 0;
 	}
-	if (strcasecmp(type, "PTR") == 0) {
-		r = zone_new_rec(z, name, strlen(name), AUTHRES_PTR);
+	if (strcasecmp(type, "PTR") == 0 || strcasecmp(type, "CNAME") == 0) {
+		r = zone_new_rec(z, name, strlen(name), toupper(type[0]) ==
+		    'P' ? AUTHRES_PTR : ZONE_CNAME);
 		zone_lc((char *)r->data, rdata, strlen(rdata));
 		r->rr.txt = bstr_cstr((char *)r->data);
 		return 0;
@@ -219,7 +221,8 @@ zone_below(const char *name, const char *origin)
 	    strcmp(name + n - o, origin) == 0);
 }
 
-/* zone_resolve - authres_resolve_fn over the zone */
+/* zone_resolve - authres_resolve_fn over the zone; CNAMEs are followed
+ * like a recursive resolver does (a loop answers NODATA) */
 static inline int
 zone_resolve(void *arg, const struct authres_query *q, struct authres_dns *d)
 {
@@ -227,17 +230,27 @@ zone_resolve(void *arg, const struct authres_query *q, struct authres_dns *d)
 	struct authres_rr rr[64];
 	size_t n = 0;
 	bool name_exists = false;
-	int mark_all = -1, mark_type = -1;
+	int mark_all = -1, mark_type = -1, hops = 0;
+	char cur[256];
 
 	z->queries++;
+	snprintf(cur, sizeof(cur), "%s", q->name);
+again:
 	for (size_t i = 0; i < z->nservfail; i++)
-		if (zone_below(q->name, z->servfail[i]))
+		if (zone_below(cur, z->servfail[i]))
 			return authres_dns_put(d, q->name, q->type,
 			    AUTHRES_DNS_SERVFAIL, NULL, 0);
 	for (size_t i = 0; i < z->n; i++) {
 		struct zone_rec *r = &z->r[i];
-		if (strcmp(r->name, q->name) != 0)
+		if (strcmp(r->name, cur) != 0)
 			continue;
+		if (r->type == ZONE_CNAME && q->type != ZONE_CNAME) {
+			if (++hops > 8)
+				return authres_dns_put(d, q->name, q->type,
+				    AUTHRES_DNS_NODATA, NULL, 0);
+			snprintf(cur, sizeof(cur), "%.255s", (char *)r->data);
+			goto again;
+		}
 		if (r->type == -1) {
 			mark_all = r->status;
 			continue;
