@@ -1,0 +1,842 @@
+/*
+ * mail/html.c - tolerant HTML tokenizer and text renderer
+ *
+ * One pass over the (UTF-8) source: text is entity-decoded and rendered
+ * with SpamAssassin's rules (Mail::SpamAssassin::HTML: whitespace runs
+ * become one space; br/div insert "\n", li/td/th/dd/dt/embed/h1-6 a space,
+ * p/hr/blockquote/pre/title "\n\n", on start and end tags; script and
+ * style content is not text). URIs from href/src/action/background, base
+ * href and meta refresh go to the message URI list; facts for the SA HTML
+ * eval tests go to msg->html. Broken markup never fails: an unclosed tag
+ * runs to the end, an unclosed comment too. Output lives in the arena and
+ * is never longer than the input plus a constant.
+ */
+#include "mail/mail_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STYLE_STACK 64
+
+struct style {
+	char tag[16];
+	int color;      /* 0xRRGGBB or -1: inherited */
+	int bgcolor;
+	bool hidden;    /* display:none, visibility:hidden, tiny font */
+};
+
+struct render {
+	struct msg *m;
+	unsigned char *o;
+	size_t n, cap;
+	bool last_ws;      /* last chunk was tag-inserted whitespace */
+	struct style st[STYLE_STACK];
+	int depth;
+	/* anchor being collected */
+	long a_uri;
+	size_t a_start;    /* offset in o where the anchor text began */
+	struct bstr base;
+	struct bstr part_cs;
+	bool in_title;
+};
+
+/* ---- entities ---------------------------------------------------------- */
+
+static const char *const latin1[96] = {
+	"nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect",
+	"uml", "copy", "ordf", "laquo", "not", "shy", "reg", "macr", "deg",
+	"plusmn", "sup2", "sup3", "acute", "micro", "para", "middot", "cedil",
+	"sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
+	"Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig",
+	"Ccedil", "Egrave", "Eacute", "Ecirc", "Euml", "Igrave", "Iacute",
+	"Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute", "Ocirc",
+	"Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc",
+	"Uuml", "Yacute", "THORN", "szlig", "agrave", "aacute", "acirc",
+	"atilde", "auml", "aring", "aelig", "ccedil", "egrave", "eacute",
+	"ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
+	"ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash",
+	"ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
+};
+
+static const struct {
+	const char *name;
+	uint32_t cp;
+} named[] = {
+	{ "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' },
+	{ "apos", '\'' }, { "euro", 0x20AC }, { "hellip", 0x2026 },
+	{ "mdash", 0x2014 }, { "ndash", 0x2013 }, { "lsquo", 0x2018 },
+	{ "rsquo", 0x2019 }, { "ldquo", 0x201C }, { "rdquo", 0x201D },
+	{ "sbquo", 0x201A }, { "bdquo", 0x201E }, { "bull", 0x2022 },
+	{ "trade", 0x2122 }, { "dagger", 0x2020 }, { "Dagger", 0x2021 },
+	{ "permil", 0x2030 }, { "lsaquo", 0x2039 }, { "rsaquo", 0x203A },
+	{ "OElig", 0x152 }, { "oelig", 0x153 }, { "Scaron", 0x160 },
+	{ "scaron", 0x161 }, { "Yuml", 0x178 }, { "fnof", 0x192 },
+	{ "circ", 0x2C6 }, { "tilde", 0x2DC }, { "ensp", 0x2002 },
+	{ "emsp", 0x2003 }, { "thinsp", 0x2009 }, { "zwnj", 0x200C },
+	{ "zwj", 0x200D }, { "lrm", 0x200E }, { "rlm", 0x200F },
+};
+
+static const uint16_t cp1252_80[32] = {
+	0x20AC, 0x81, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
+	0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x8D, 0x017D, 0x8F,
+	0x90, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
+};
+
+static int
+isalnum_(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/* Decode one entity at p[0] == '&'. Returns bytes consumed (0 if not an
+ * entity) and the code point. */
+static size_t
+entity(const unsigned char *p, size_t len, uint32_t *cp)
+{
+	size_t i = 1;
+
+	if (len < 3)
+		return 0;
+	if (p[1] == '#') {
+		uint32_t v = 0;
+		bool hex = i + 1 < len && (p[2] == 'x' || p[2] == 'X');
+		size_t d0;
+
+		i = hex ? 3 : 2;
+		d0 = i;
+		for (; i < len && i < d0 + 8; i++) {
+			unsigned char c = p[i];
+			int d;
+
+			if (c >= '0' && c <= '9')
+				d = c - '0';
+			else if (hex && (c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+				d = (c | 0x20) - 'a' + 10;
+			else
+				break;
+			v = v * (hex ? 16 : 10) + (uint32_t)d;
+		}
+		if (i == d0)
+			return 0;
+		if (i < len && p[i] == ';')
+			i++;
+		if (v >= 0x80 && v < 0xA0)
+			v = cp1252_80[v - 0x80];
+		if (v == 0 || v > 0x10FFFF)
+			v = 0xFFFD;
+		*cp = v;
+		return i;
+	}
+	while (i < len && i < 10 && isalnum_(p[i]))
+		i++;
+	size_t nl = i - 1;
+
+	if (nl < 2)
+		return 0;
+	for (size_t k = 0; k < sizeof(named) / sizeof(named[0]); k++)
+		if (strlen(named[k].name) == nl &&
+		    !memcmp(named[k].name, p + 1, nl)) {
+			*cp = named[k].cp;
+			return i + (i < len && p[i] == ';');
+		}
+	for (size_t k = 0; k < 96; k++)
+		if (strlen(latin1[k]) == nl && !memcmp(latin1[k], p + 1, nl)) {
+			*cp = 0xA0 + (uint32_t)k;
+			return i + (i < len && p[i] == ';');
+		}
+	return 0;
+}
+
+/* Entity-decode s into the arena (slice when nothing to decode). */
+static struct bstr
+decode_entities(struct arena *a, struct bstr s)
+{
+	unsigned char *o;
+	size_t n = 0;
+	uint32_t cp;
+
+	if (memchr(s.p, '&', s.len) == NULL)
+		return s;
+	if ((o = arena_alloc(a, s.len + 4)) == NULL)
+		return s;
+	for (size_t i = 0; i < s.len;) {
+		size_t k;
+
+		if (s.p[i] == '&' && (k = entity(s.p + i, s.len - i, &cp))) {
+			/* a code point never takes more bytes than its
+			 * entity (shortest, "&lt", is 3 for 1 byte) */
+			n += msg__utf8_put(o + n, cp);
+			i += k;
+		} else {
+			o[n++] = s.p[i++];
+		}
+	}
+	return bstr_make(o, n);
+}
+
+/* ---- tags -------------------------------------------------------------- */
+
+static const char *const known_tags[] = {
+	"a", "abbr", "acronym", "address", "applet", "area", "article",
+	"aside", "audio", "b", "base", "basefont", "bdi", "bdo", "bgsound",
+	"big", "blink", "blockquote", "body", "br", "button", "canvas",
+	"caption", "center", "cite", "code", "col", "colgroup", "dd", "del",
+	"dfn", "dir", "div", "dl", "dt", "em", "embed", "fieldset",
+	"figcaption", "figure", "font", "footer", "form", "frame",
+	"frameset", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header",
+	"hr", "html", "i", "iframe", "ilayer", "img", "input", "ins",
+	"isindex", "kbd", "label", "layer", "legend", "li", "link",
+	"listing", "main", "map", "marquee", "menu", "meta", "multicol",
+	"nav", "nobr", "noembed", "noframes", "nolayer", "noscript",
+	"object", "ol", "optgroup", "option", "p", "param", "plaintext",
+	"pre", "q", "s", "samp", "script", "section", "select", "small",
+	"spacer", "span", "strike", "strong", "style", "sub", "sup", "table",
+	"tbody", "td", "textarea", "tfoot", "th", "thead", "title", "tr",
+	"tt", "u", "ul", "var", "wbr", "xmp", "o:p",
+};
+
+static bool
+known_tag(const char *t)
+{
+	size_t lo = 0, hi = sizeof(known_tags) / sizeof(known_tags[0]);
+
+	/* the list is sorted except "o:p" at the end */
+	if (!strcmp(t, "o:p"))
+		return true;
+	hi--;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(t, known_tags[mid]);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
+#define MAX_ATTRS 24
+
+struct tag {
+	char name[16];
+	bool end, selfclose;
+	size_t nattr;
+	struct bstr an[MAX_ATTRS], av[MAX_ATTRS];
+};
+
+static struct bstr
+attr(const struct tag *t, const char *name)
+{
+	for (size_t i = 0; i < t->nattr; i++)
+		if (bstr_caseeq_cstr(t->an[i], name))
+			return t->av[i];
+	return BSTR_NULL;
+}
+
+/* Parse a tag starting after '<' (and '/' for end tags). Returns the
+ * offset just past '>' (or len). */
+static size_t
+parse_tag(const unsigned char *p, size_t len, struct tag *t)
+{
+	size_t i = 0, n = 0;
+
+	while (i < len && (isalnum_(p[i]) || p[i] == ':' || p[i] == '-' ||
+	    p[i] == '_')) {
+		if (n < sizeof(t->name) - 1)
+			t->name[n++] = (char)msg__lc(p[i]);
+		i++;
+	}
+	t->name[n] = '\0';
+	t->nattr = 0;
+	t->selfclose = false;
+	for (;;) {
+		while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
+		    p[i] == '\r' || p[i] == '/' || p[i] == '\f')) {
+			if (p[i] == '/')
+				t->selfclose = true;
+			i++;
+		}
+		if (i >= len)
+			return len;
+		if (p[i] == '>')
+			return i + 1;
+		t->selfclose = false;
+		size_t a0 = i;
+
+		while (i < len && p[i] != '=' && p[i] != '>' && p[i] != ' ' &&
+		    p[i] != '\t' && p[i] != '\n' && p[i] != '\r' &&
+		    p[i] != '/')
+			i++;
+		if (i == a0) { /* stray '=' or similar */
+			i++;
+			continue;
+		}
+		struct bstr an = bstr_make(p + a0, i - a0), av = BSTR_NULL;
+
+		while (i < len && (p[i] == ' ' || p[i] == '\t' ||
+		    p[i] == '\n' || p[i] == '\r'))
+			i++;
+		if (i < len && p[i] == '=') {
+			i++;
+			while (i < len && (p[i] == ' ' || p[i] == '\t' ||
+			    p[i] == '\n' || p[i] == '\r'))
+				i++;
+			if (i < len && (p[i] == '"' || p[i] == '\'')) {
+				unsigned char q = p[i++];
+				const unsigned char *e = memchr(p + i, q,
+				    len - i);
+				size_t v0 = i;
+
+				i = e ? (size_t)(e - p) : len;
+				av = bstr_make(p + v0, i - v0);
+				if (i < len)
+					i++;
+			} else {
+				size_t v0 = i;
+
+				while (i < len && p[i] != '>' && p[i] != ' ' &&
+				    p[i] != '\t' && p[i] != '\n' &&
+				    p[i] != '\r')
+					i++;
+				av = bstr_make(p + v0, i - v0);
+			}
+		}
+		if (t->nattr < MAX_ATTRS) {
+			t->an[t->nattr] = an;
+			t->av[t->nattr++] = av;
+		}
+	}
+}
+
+/* ---- colours and visibility ------------------------------------------- */
+
+static int
+parse_color(struct bstr v)
+{
+	static const struct {
+		const char *n;
+		int rgb;
+	} names[] = {
+		{ "white", 0xFFFFFF }, { "black", 0 }, { "red", 0xFF0000 },
+		{ "green", 0x008000 }, { "blue", 0x0000FF },
+		{ "yellow", 0xFFFF00 }, { "gray", 0x808080 },
+		{ "grey", 0x808080 }, { "silver", 0xC0C0C0 },
+		{ "navy", 0x000080 }, { "lime", 0x00FF00 },
+		{ "snow", 0xFFFAFA }, { "ivory", 0xFFFFF0 },
+		{ "whitesmoke", 0xF5F5F5 }, { "transparent", -2 },
+	};
+	char hex[7];
+	size_t n = 0;
+
+	v = bstr_trim(v);
+	if (v.len && v.p[0] == '#') {
+		v.p++;
+		v.len--;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (bstr_caseeq_cstr(v, names[i].n))
+			return names[i].rgb;
+	if (v.len == 3) {
+		for (size_t i = 0; i < 3; i++) {
+			if (!isalnum_(v.p[i]))
+				return -1;
+			hex[n++] = (char)v.p[i];
+			hex[n++] = (char)v.p[i];
+		}
+	} else if (v.len == 6) {
+		for (size_t i = 0; i < 6; i++)
+			hex[n++] = (char)v.p[i];
+	} else {
+		return -1;
+	}
+	hex[n] = '\0';
+	char *end;
+	long c = strtol(hex, &end, 16);
+
+	return *end == '\0' ? (int)c : -1;
+}
+
+/* value of property prop in a CSS declaration list */
+static struct bstr
+css_prop(struct bstr style, const char *prop)
+{
+	long at = bstr_casefind(style, bstr_cstr(prop));
+
+	while (at >= 0) {
+		size_t i = (size_t)at + strlen(prop);
+
+		/* must be a whole property name followed by ':' */
+		bool start_ok = at == 0 || style.p[at - 1] == ';' ||
+		    style.p[at - 1] == ' ' || style.p[at - 1] == '"' ||
+		    style.p[at - 1] == '\t' || style.p[at - 1] == '{';
+
+		while (i < style.len && style.p[i] == ' ')
+			i++;
+		if (start_ok && i < style.len && style.p[i] == ':') {
+			size_t v0 = ++i;
+
+			while (i < style.len && style.p[i] != ';')
+				i++;
+			return bstr_trim(bstr_make(style.p + v0, i - v0));
+		}
+		struct bstr rest = bstr_sub(style, (size_t)at + 1,
+		    style.len);
+		long nx = bstr_casefind(rest, bstr_cstr(prop));
+
+		at = nx < 0 ? -1 : at + 1 + nx;
+	}
+	return BSTR_NULL;
+}
+
+static bool
+color_close(int a, int b)
+{
+	if (a < 0 || b < 0)
+		return false;
+	int dr = ((a >> 16) & 255) - ((b >> 16) & 255);
+	int dg = ((a >> 8) & 255) - ((b >> 8) & 255);
+	int db = (a & 255) - (b & 255);
+
+	return dr * dr + dg * dg + db * db < 3 * 12 * 12;
+}
+
+static bool
+tiny_size(struct bstr v)
+{
+	v = bstr_trim(v);
+	if (v.len == 0)
+		return false;
+	long n = 0;
+	size_t i = 0;
+
+	while (i < v.len && v.p[i] >= '0' && v.p[i] <= '9')
+		n = n * 10 + (v.p[i++] - '0');
+	if (i == 0)
+		return false;
+	return n <= 1 || (i < v.len && v.p[i] == 'p' && n <= 3);
+}
+
+static void
+push_style(struct render *r, const struct tag *t)
+{
+	struct style s = r->depth > 0 ? r->st[r->depth - 1] :
+	    (struct style){ .color = 0, .bgcolor = 0xFFFFFF };
+	struct bstr v;
+	int c;
+
+	snprintf(s.tag, sizeof(s.tag), "%s", t->name);
+	if ((v = attr(t, "color")).p && (c = parse_color(v)) >= 0)
+		s.color = c;
+	if ((v = attr(t, "bgcolor")).p && (c = parse_color(v)) >= 0)
+		s.bgcolor = c;
+	if (!strcmp(t->name, "font") && (v = attr(t, "size")).p &&
+	    bstr_trim(v).len == 1 && bstr_trim(v).p[0] == '0')
+		s.hidden = true;
+	if ((v = attr(t, "style")).p) {
+		struct bstr d;
+
+		if ((d = css_prop(v, "color")).p && (c = parse_color(d)) >= 0)
+			s.color = c;
+		if ((d = css_prop(v, "background-color")).p &&
+		    (c = parse_color(d)) >= 0)
+			s.bgcolor = c;
+		if ((d = css_prop(v, "display")).p &&
+		    bstr_casestarts(d, "none"))
+			s.hidden = true;
+		if ((d = css_prop(v, "visibility")).p &&
+		    bstr_casestarts(d, "hidden"))
+			s.hidden = true;
+		if ((d = css_prop(v, "font-size")).p && tiny_size(d))
+			s.hidden = true;
+	}
+	if (r->depth < STYLE_STACK)
+		r->st[r->depth++] = s;
+}
+
+static void
+pop_style(struct render *r, const char *name)
+{
+	for (int i = r->depth - 1; i >= 0; i--)
+		if (!strcmp(r->st[i].tag, name)) {
+			r->depth = i;
+			return;
+		}
+}
+
+static bool
+invisible(const struct render *r)
+{
+	if (r->depth == 0)
+		return false;
+	const struct style *s = &r->st[r->depth - 1];
+
+	for (int i = 0; i < r->depth; i++)
+		if (r->st[i].hidden)
+			return true;
+	return color_close(s->color, s->bgcolor);
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+static void
+out_ws(struct render *r, const char *ws)
+{
+	size_t k = strlen(ws);
+
+	/* trim trailing space of the previous text chunk (SA display_text) */
+	if (!r->last_ws && r->n > 0 && r->o[r->n - 1] == ' ')
+		r->n--;
+	if (r->n + k <= r->cap) {
+		memcpy(r->o + r->n, ws, k);
+		r->n += k;
+	}
+	r->last_ws = true;
+}
+
+static void
+out_text(struct render *r, const unsigned char *p, size_t len)
+{
+	size_t start = r->n;
+	bool sp = false, any = false;
+	uint32_t cp;
+
+	for (size_t i = 0; i < len;) {
+		unsigned char c = p[i];
+		size_t k;
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+		    c == '\f' || c == '\v') {
+			sp = true;
+			i++;
+			continue;
+		}
+		if (c == 0xC2 && i + 1 < len && p[i + 1] == 0xA0) {
+			sp = true;
+			i += 2;
+			continue;
+		}
+		if (c == '&' && (k = entity(p + i, len - i, &cp)) != 0) {
+			i += k;
+			if (cp == 0xA0) {
+				sp = true;
+				continue;
+			}
+			if (sp) {
+				if (r->n < r->cap)
+					r->o[r->n++] = ' ';
+				sp = false;
+			}
+			if (r->n + 4 <= r->cap)
+				r->n += msg__utf8_put(r->o + r->n, cp);
+			any = true;
+			continue;
+		}
+		if (sp) {
+			if (r->n < r->cap)
+				r->o[r->n++] = ' ';
+			sp = false;
+		}
+		if (r->n < r->cap)
+			r->o[r->n++] = c;
+		any = true;
+		i++;
+	}
+	if (sp && r->n < r->cap)
+		r->o[r->n++] = ' ';
+	/* trim the leading space when the previous chunk was whitespace */
+	if (r->last_ws && r->n > start && r->o[start] == ' ') {
+		memmove(r->o + start, r->o + start + 1, r->n - start - 1);
+		r->n--;
+	}
+	if (r->n > start) {
+		r->last_ws = false;
+		if (any && invisible(r))
+			r->m->html.invisible_bytes += r->n - start;
+	}
+}
+
+/* ---- URIs -------------------------------------------------------------- */
+
+static long
+add_uri(struct render *r, struct bstr v, unsigned flags)
+{
+	v = bstr_trim(decode_entities(r->m->a, v));
+	if (v.len == 0)
+		return -1;
+	/* resolve a relative reference against <base href> */
+	if (r->base.len && !memchr(v.p, ':', v.len < 12 ? v.len : 12)) {
+		unsigned char *o = arena_alloc(r->m->a, r->base.len + v.len);
+
+		if (o != NULL) {
+			memcpy(o, r->base.p, r->base.len);
+			size_t n = r->base.len;
+
+			if (n && o[n - 1] == '/' && v.p[0] == '/')
+				n--;
+			memcpy(o + n, v.p, v.len);
+			v = bstr_make(o, n + v.len);
+		}
+	}
+	return msg__uri_add(r->m, v, flags);
+}
+
+/* registrable-ish part: the last two labels, three under a two-letter
+ * country code with a short second level (co.uk, com.au) */
+static struct bstr
+reg_domain(struct bstr h)
+{
+	size_t dots[3] = { 0 }, nd = 0;
+
+	for (size_t i = h.len; i-- > 0;)
+		if (h.p[i] == '.') {
+			dots[nd++] = i;
+			if (nd == 3)
+				break;
+		}
+	if (nd < 2)
+		return h;
+	size_t tld = h.len - dots[0] - 1, sld = dots[0] - dots[1] - 1;
+
+	if (tld == 2 && sld <= 3 && nd == 3)
+		return bstr_sub(h, dots[2] + 1, h.len);
+	if (tld == 2 && sld <= 3)
+		return nd >= 2 ? bstr_sub(h, dots[1] + 1, h.len) : h;
+	return bstr_sub(h, dots[1] + 1, h.len);
+}
+
+static void
+end_anchor(struct render *r)
+{
+	struct msg_uri *u;
+
+	if (r->a_uri < 0)
+		return;
+	u = &((struct msg_uri *)r->m->uris.v)[r->a_uri];
+	if (r->n > r->a_start) {
+		struct bstr t = bstr_trim(bstr_make(r->o + r->a_start,
+		    r->n - r->a_start));
+
+		u->anchor_text = t.len ? bstr_make(arena_memdup(r->m->a,
+		    t.p, t.len), t.len) : BSTR_NULL;
+		/* text that itself looks like a link to another domain */
+		if (t.len && u->host.len && (bstr_casestarts(t, "http") ||
+		    bstr_casestarts(t, "www."))) {
+			struct bstr th = msg__uri_host_of(r->m, t);
+
+			if (th.len && !bstr_caseeq(reg_domain(th),
+			    reg_domain(u->host)))
+				r->m->html.anchor_mismatch++;
+		}
+	}
+	r->a_uri = -1;
+}
+
+/* ---- tag handling ------------------------------------------------------ */
+
+static void
+handle_tag(struct render *r, struct tag *t)
+{
+	struct msg_html *h = &r->m->html;
+	const char *n = t->name;
+	struct bstr v;
+
+	h->tags++;
+	if (!known_tag(n))
+		h->bad_tags++;
+	/* whitespace (SA html_whitespace), start and end alike */
+	if (!strcmp(n, "br") || !strcmp(n, "div"))
+		out_ws(r, "\n");
+	else if (!strcmp(n, "li") || !strcmp(n, "td") || !strcmp(n, "th") ||
+	    !strcmp(n, "dd") || !strcmp(n, "dt") || !strcmp(n, "embed") ||
+	    (n[0] == 'h' && n[1] >= '1' && n[1] <= '6' && n[2] == '\0'))
+		out_ws(r, " ");
+	else if (!strcmp(n, "p") || !strcmp(n, "hr") ||
+	    !strcmp(n, "blockquote") || !strcmp(n, "pre") ||
+	    !strcmp(n, "listing") || !strcmp(n, "plaintext") ||
+	    !strcmp(n, "xmp") || !strcmp(n, "title"))
+		out_ws(r, "\n\n");
+
+	if (t->end) {
+		if (!strcmp(n, "a"))
+			end_anchor(r);
+		pop_style(r, n);
+		return;
+	}
+	if (!strcmp(n, "a")) {
+		end_anchor(r);
+		if ((v = attr(t, "href")).p) {
+			h->links++;
+			r->a_uri = add_uri(r, v, MSG_URI_HREF);
+			r->a_start = r->n;
+		}
+	} else if (!strcmp(n, "area") || !strcmp(n, "link")) {
+		if ((v = attr(t, "href")).p)
+			add_uri(r, v, MSG_URI_HREF);
+	} else if (!strcmp(n, "img")) {
+		h->images++;
+		struct bstr w = attr(t, "width"), ht = attr(t, "height");
+
+		if (w.p && ht.p)
+			h->image_area += (uint64_t)strtoul(arena_strndup(
+			    r->m->a, (const char *)w.p, w.len), NULL, 10) *
+			    strtoul(arena_strndup(r->m->a,
+			    (const char *)ht.p, ht.len), NULL, 10);
+		if ((v = attr(t, "src")).p)
+			add_uri(r, v, MSG_URI_SRC);
+	} else if (!strcmp(n, "iframe") || !strcmp(n, "frame") ||
+	    !strcmp(n, "embed") || !strcmp(n, "script") ||
+	    !strcmp(n, "bgsound")) {
+		if (!strcmp(n, "iframe"))
+			h->iframes++;
+		if (!strcmp(n, "embed"))
+			h->objects++;
+		if ((v = attr(t, "src")).p)
+			add_uri(r, v, MSG_URI_SRC);
+	} else if (!strcmp(n, "object") || !strcmp(n, "applet")) {
+		h->objects++;
+	} else if (!strcmp(n, "form")) {
+		h->forms++;
+		if ((v = attr(t, "action")).p)
+			add_uri(r, v, MSG_URI_FORM);
+	} else if (!strcmp(n, "base")) {
+		if ((v = attr(t, "href")).p) {
+			add_uri(r, v, MSG_URI_META);
+			r->base = bstr_trim(decode_entities(r->m->a, v));
+		}
+	} else if (!strcmp(n, "meta")) {
+		struct bstr he = attr(t, "http-equiv"), c = attr(t, "content");
+
+		if (he.p && bstr_caseeq_cstr(bstr_trim(he), "refresh") &&
+		    c.p) {
+			long u = bstr_casefind(c, BSTR_LIT("url="));
+
+			if (u >= 0)
+				add_uri(r, bstr_sub(c, (size_t)u + 4, c.len),
+				    MSG_URI_META);
+		}
+		if (c.p && r->part_cs.len) {
+			long cs = bstr_casefind(c, BSTR_LIT("charset="));
+
+			if (cs >= 0) {
+				struct bstr x = bstr_sub(c, (size_t)cs + 8,
+				    c.len);
+				size_t k = 0;
+
+				while (k < x.len && x.p[k] != ';' &&
+				    x.p[k] != '"' && x.p[k] != ' ')
+					k++;
+				if (!bstr_caseeq(bstr_make(x.p, k),
+				    r->part_cs))
+					h->charset_meta_mismatch = true;
+			}
+		}
+	} else if (!strcmp(n, "font")) {
+		h->font_tags++;
+		if (attr(t, "color").p)
+			h->font_color_tags++;
+	} else if (!strcmp(n, "title")) {
+		h->has_title = true;
+	} else if (!strcmp(n, "body")) {
+		h->has_body_tag = true;
+		if ((v = attr(t, "background")).p)
+			add_uri(r, v, MSG_URI_SRC);
+	} else if (!strcmp(n, "html")) {
+		h->has_html_tag = true;
+	}
+	if ((!strcmp(n, "table") || !strcmp(n, "td") || !strcmp(n, "tr")) &&
+	    (v = attr(t, "background")).p)
+		add_uri(r, v, MSG_URI_SRC);
+	if (!t->selfclose && strcmp(n, "br") && strcmp(n, "img") &&
+	    strcmp(n, "meta") && strcmp(n, "hr") && strcmp(n, "link") &&
+	    strcmp(n, "input") && strcmp(n, "base"))
+		push_style(r, t);
+}
+
+/* Skip raw text to "</name" (script, style); returns the offset of '<'. */
+static size_t
+skip_raw(const unsigned char *p, size_t len, size_t i, const char *name)
+{
+	size_t nl = strlen(name);
+
+	while (i < len) {
+		const unsigned char *lt = memchr(p + i, '<', len - i);
+
+		if (lt == NULL)
+			return len;
+		i = (size_t)(lt - p);
+		if (i + 2 + nl <= len && p[i + 1] == '/' &&
+		    bstr_caseeq(bstr_make(p + i + 2, nl), bstr_cstr(name)))
+			return i;
+		i++;
+	}
+	return len;
+}
+
+/* msg__html_render - render src to text; facts into msg->html */
+struct bstr
+msg__html_render(struct msg *m, struct bstr src, struct bstr part_cs)
+{
+	struct render r = { .m = m, .a_uri = -1, .part_cs = part_cs };
+	const unsigned char *p = src.p;
+	size_t len = src.len, i = 0;
+	struct tag t;
+
+	r.cap = len + 16;
+	if ((r.o = arena_alloc(m->a, r.cap)) == NULL)
+		return BSTR_NULL;
+	m->html.parts++;
+	m->html.html_bytes += len;
+	while (i < len) {
+		const unsigned char *lt = memchr(p + i, '<', len - i);
+		size_t j = lt ? (size_t)(lt - p) : len;
+
+		if (j > i)
+			out_text(&r, p + i, j - i);
+		i = j;
+		if (i >= len)
+			break;
+		/* at '<' */
+		if (i + 3 < len && p[i + 1] == '!' && p[i + 2] == '-' &&
+		    p[i + 3] == '-') {
+			struct bstr rest = bstr_sub(src, i + 4, len);
+			long e = bstr_find(rest, BSTR_LIT("-->"));
+
+			m->html.comments++;
+			i = e < 0 ? len : i + 4 + (size_t)e + 3;
+			continue;
+		}
+		if (i + 1 < len && (p[i + 1] == '!' || p[i + 1] == '?')) {
+			const unsigned char *gt = memchr(p + i, '>', len - i);
+
+			i = gt ? (size_t)(gt - p) + 1 : len;
+			continue;
+		}
+		bool end = i + 1 < len && p[i + 1] == '/';
+		size_t s = i + 1 + end;
+
+		if (s >= len || !((p[s] | 0x20) >= 'a' && (p[s] | 0x20) <= 'z')) {
+			/* not a tag: '<' is text */
+			out_text(&r, p + i, 1);
+			i++;
+			continue;
+		}
+		i = s + parse_tag(p + s, len - s, &t);
+		t.end = end;
+		handle_tag(&r, &t);
+		if (!end && (!strcmp(t.name, "script") ||
+		    !strcmp(t.name, "style"))) {
+			if (!strcmp(t.name, "script"))
+				m->html.scripts++;
+			i = skip_raw(p, len, i, t.name);
+		}
+	}
+	end_anchor(&r);
+	m->html.text_bytes += r.n;
+	return bstr_make(r.o, r.n);
+}

@@ -1,0 +1,534 @@
+/*
+ * mail/msg.c - parse a message once; the accessors and the text views
+ *
+ * msg_parse() runs the stages in order: header fields (header.c), the MIME
+ * tree with decoded and rendered text parts (mime.c, html.c), the body and
+ * rawbody views with SpamAssassin's semantics (here), URIs from the body
+ * text and HTML (uri.c) and the Received chain (received.c). All memory
+ * is in one arena per message, released by msg_free(). Errors: -ENOMEM
+ * only; malformed input sets MSG_ERR_* flags and parsing carries on.
+ * Limits: msg_opts (header bytes, text per view, parts, depth, URIs).
+ */
+#include "mail/mail_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* msg__vec_push - append a zeroed element, doubling into the arena */
+void *
+msg__vec_push(struct arena *a, struct msg__vec *v, size_t sz)
+{
+	if (v->n == v->cap) {
+		size_t nc = v->cap ? v->cap * 2 : 16;
+		void *nv = arena_alloc(a, nc * sz);
+
+		if (nv == NULL)
+			return NULL;
+		if (v->n)
+			memcpy(nv, v->v, v->n * sz);
+		v->v = nv;
+		v->cap = nc;
+	}
+	void *e = (unsigned char *)v->v + v->n++ * sz;
+
+	memset(e, 0, sz);
+	return e;
+}
+
+/* msg__lower_dup - lowercased copy (a slice when already lowercase) */
+struct bstr
+msg__lower_dup(struct arena *a, struct bstr s)
+{
+	unsigned char *o;
+	size_t i;
+
+	for (i = 0; i < s.len; i++)
+		if (s.p[i] >= 'A' && s.p[i] <= 'Z')
+			break;
+	if (i == s.len)
+		return s;
+	if ((o = arena_alloc(a, s.len + 1)) == NULL)
+		return s;
+	for (i = 0; i < s.len; i++)
+		o[i] = msg__lc(s.p[i]);
+	return bstr_make(o, s.len);
+}
+
+/* ---- text views -------------------------------------------------------- */
+
+/* Unicode whitespace as Perl's \s sees it, at p: its length or 0 */
+static size_t
+space_len(const unsigned char *p, size_t len)
+{
+	unsigned char c = p[0];
+
+	if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+	    c == '\v')
+		return 1;
+	if (c < 0xC2)
+		return 0;
+	if (c == 0xC2 && len >= 2 && (p[1] == 0xA0 || p[1] == 0x85))
+		return 2;
+	if (c == 0xE2 && len >= 3) {
+		if (p[1] == 0x80 && ((p[2] >= 0x80 && p[2] <= 0x8A) ||
+		    p[2] == 0xA8 || p[2] == 0xA9 || p[2] == 0xAF))
+			return 3;
+		if (p[1] == 0x81 && p[2] == 0x9F)
+			return 3;
+	}
+	if (c == 0xE3 && len >= 3 && p[1] == 0x80 && p[2] == 0x80)
+		return 3;
+	if (c == 0xE1 && len >= 3 && p[1] == 0x9A && p[2] == 0x80)
+		return 3;
+	return 0;
+}
+
+/* SA's body whitespace rules over t (in place, t is ours):
+ *   s/\n+\s*\n+/\0/g; s/\s+/ /g; tr/\0/\n/
+ * i.e. a whitespace run with two or more '\n' becomes [" "]"\n"[" "]
+ * (a space for whitespace before the first and after the last '\n'),
+ * any other run one space. */
+static size_t
+squash(unsigned char *t, size_t len)
+{
+	size_t i = 0, o = 0, k;
+
+	while (i < len) {
+		if ((k = space_len(t + i, len - i)) == 0) {
+			t[o++] = t[i++];
+			continue;
+		}
+		size_t r0 = i, first_nl = SIZE_MAX, last_nl = 0, nls = 0;
+
+		while (i < len && (k = space_len(t + i, len - i)) != 0) {
+			if (t[i] == '\n') {
+				if (first_nl == SIZE_MAX)
+					first_nl = i;
+				last_nl = i;
+				nls++;
+			}
+			i += k;
+		}
+		if (nls >= 2) {
+			if (first_nl > r0)
+				t[o++] = ' ';
+			t[o++] = '\n';
+			if (last_nl + 1 < i)
+				t[o++] = ' ';
+		} else {
+			t[o++] = ' ';
+		}
+	}
+	return o;
+}
+
+/* SA split_into_array_of_short_lines: split at '\n', then lines longer
+ * than 2048 bytes at the last space before the limit. Lines keep no '\n'
+ * here; n counts lines. */
+static int
+split_lines(struct arena *a, struct bstr text, struct bstr **out, size_t *n,
+    bool short_lines)
+{
+	size_t cnt = 1;
+	struct bstr *v;
+
+	for (size_t i = 0; i < text.len; i++)
+		if (text.p[i] == '\n')
+			cnt++;
+	if (short_lines)
+		cnt += text.len / (MSG__MAX_BODY_LINE / 2) + 1;
+	if ((v = arena_alloc(a, cnt * sizeof(*v))) == NULL)
+		return -ENOMEM;
+	size_t k = 0, s = 0;
+
+	while (s <= text.len && k < cnt) {
+		const unsigned char *nl = memchr(text.p + s, '\n',
+		    text.len - s);
+		size_t e = nl ? (size_t)(nl - text.p) : text.len;
+
+		/* SA: split (/^/m) gives no empty tail after a last '\n' */
+		if (nl == NULL && e == s && k > 0)
+			break;
+		while (short_lines && e - s > MSG__MAX_BODY_LINE && k < cnt) {
+			size_t cut = 0;
+
+			for (size_t j = s + MSG__MAX_BODY_LINE; j-- > s;)
+				if (text.p[j] == ' ') {
+					cut = j + 1 - s;
+					break;
+				}
+			if (cut == 0)
+				cut = MSG__MAX_BODY_LINE;
+			v[k++] = bstr_make(text.p + s, cut);
+			s += cut;
+		}
+		if (k < cnt)
+			v[k++] = bstr_make(text.p + s, e - s);
+		s = e + 1;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static struct bstr
+subject_line(struct msg *m)
+{
+	const struct msg_header *h = NULL;
+
+	/* SA get_header in scalar context: the last one */
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (bstr_caseeq_cstr(m->hdrs[i].name, "subject"))
+			h = &m->hdrs[i];
+	if (h == NULL)
+		return BSTR_NULL;
+	/* SA unfolds "\n[ \t]+" to one space, then decodes */
+	struct bstr v = bstr_trim(h->raw);
+	unsigned char *o = arena_alloc(m->a, v.len + 1);
+	size_t n = 0;
+
+	if (o == NULL)
+		return h->decoded;
+	for (size_t i = 0; i < v.len; i++) {
+		if (v.p[i] == '\r' && i + 1 < v.len && v.p[i + 1] == '\n')
+			continue;
+		if (v.p[i] == '\n') {
+			o[n++] = ' ';
+			while (i + 1 < v.len && (v.p[i + 1] == ' ' ||
+			    v.p[i + 1] == '\t'))
+				i++;
+			continue;
+		}
+		o[n++] = v.p[i];
+	}
+	return msg__rfc2047(m->a, &m->iconvs, bstr_make(o, n), &m->flags);
+}
+
+/* cap a part's text at max like SA body_part_scan_size: at the next
+ * newline (or space) within 1 KiB after the cap, else hard */
+static struct bstr
+cap_text(struct msg *m, struct bstr t, bool allow_space)
+{
+	size_t max = m->o.max_body_text;
+
+	if (t.len <= max)
+		return t;
+	m->flags |= MSG_ERR_TEXT_TRUNC;
+	struct bstr win = bstr_sub(t, max, 1025);
+	const unsigned char *nl = memchr(win.p, '\n', win.len);
+
+	if (nl == NULL && allow_space)
+		nl = memchr(win.p, ' ', win.len);
+	if (nl)
+		return bstr_make(t.p, (size_t)(nl + 1 - t.p));
+	return bstr_make(t.p, max);
+}
+
+static int
+build_body(struct msg *m)
+{
+	const struct msg_part *p = m->parts.v;
+	struct bstr subj = subject_line(m);
+	size_t total = subj.len + 2, n;
+	unsigned char *t;
+
+	for (size_t i = 0; i < m->parts.n; i++)
+		total += cap_text(m, p[i].rendered, true).len + 1;
+	if ((t = arena_alloc(m->a, total)) == NULL)
+		return -ENOMEM;
+	/* the subject line is not squashed: SA prepends it afterwards */
+	memcpy(t, subj.p, subj.len);
+	n = subj.len;
+	t[n++] = '\n';
+	size_t b0 = n;
+
+	for (size_t i = 0; i < m->parts.n; i++) {
+		if (p[i].is_multipart || p[i].is_message)
+			continue;
+		/* SA: "\n" between leaves once there is text */
+		if (n > b0)
+			t[n++] = '\n';
+		if (p[i].rendered.p == NULL)
+			continue;
+		struct bstr r = cap_text(m, p[i].rendered, true);
+
+		memcpy(t + n, r.p, r.len);
+		n += r.len;
+	}
+	n = b0 + squash(t + b0, n - b0);
+	m->body_text = bstr_make(t, n);
+	/* the joined view drops the trailing newline of the last line */
+	if (split_lines(m->a, m->body_text, &m->body_lines, &m->nbody,
+	    true) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+build_rawbody(struct msg *m)
+{
+	const struct msg_part *p = m->parts.v;
+	size_t total = 1, n = 0;
+	unsigned char *t;
+
+	for (size_t i = 0; i < m->parts.n; i++)
+		if (p[i].is_text && !bstr_caseeq_cstr(p[i].ctype,
+		    "text/calendar"))
+			total += cap_text(m, p[i].text, false).len + 1;
+	if ((t = arena_alloc(m->a, total)) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->parts.n; i++) {
+		/* SA: text and message leaves, not text/calendar */
+		if (!p[i].is_text || bstr_caseeq_cstr(p[i].ctype,
+		    "text/calendar"))
+			continue;
+		struct bstr r = cap_text(m, p[i].text, false);
+
+		if (n > 0 && t[n - 1] != '\n')
+			t[n++] = '\n';
+		memcpy(t + n, r.p, r.len);
+		n += r.len;
+	}
+	m->raw_text = bstr_make(t, n);
+	return split_lines(m->a, m->raw_text, &m->raw_lines, &m->nraw,
+	    false);
+}
+
+/* ---- parse / free ------------------------------------------------------ */
+
+/* msg_parse - parse raw[0..len) into *out */
+int
+msg_parse(const unsigned char *raw, size_t len, const struct msg_opts *o,
+    struct msg **out)
+{
+	struct arena *a;
+	struct msg *m;
+	size_t body_off;
+	int rc;
+
+	*out = NULL;
+	if ((a = arena_new(64 * 1024)) == NULL)
+		return -ENOMEM;
+	if ((m = arena_calloc(a, 1, sizeof(*m))) == NULL) {
+		arena_free(a);
+		return -ENOMEM;
+	}
+	m->a = a;
+	m->raw = raw;
+	m->len = len;
+	if (o)
+		m->o = *o;
+	if (!m->o.max_header_bytes)
+		m->o.max_header_bytes = MSG_DEF_MAX_HEADER_BYTES;
+	if (!m->o.max_body_text)
+		m->o.max_body_text = MSG_DEF_MAX_BODY_TEXT;
+	if (!m->o.max_parts)
+		m->o.max_parts = MSG_DEF_MAX_PARTS;
+	if (!m->o.max_depth)
+		m->o.max_depth = MSG_DEF_MAX_DEPTH;
+	if (!m->o.max_uris)
+		m->o.max_uris = MSG_DEF_MAX_URIS;
+	if (len && memchr(raw, '\0', len))
+		m->flags |= MSG_ERR_NUL;
+	if ((rc = msg__headers_parse(m, bstr_make(raw, len), 0, &m->hdrs,
+	    &m->nhdrs, &body_off, &m->flags)) < 0)
+		goto fail;
+	{
+		size_t he = body_off;
+
+		/* the header block excludes the blank line */
+		if (he > 0 && raw[he - 1] == '\n') {
+			he--;
+			if (he > 0 && raw[he - 1] == '\r')
+				he--;
+			if (he > 0 && raw[he - 1] == '\n' &&
+			    !(m->flags & MSG_ERR_NO_BODY_SEP)) {
+				he--;
+				if (he > 0 && raw[he - 1] == '\r')
+					he--;
+			}
+		}
+		m->hblock = bstr_make(raw, he);
+		m->body = bstr_make(raw + body_off, len - body_off);
+	}
+	if ((rc = msg__mime_parse(m)) < 0 || (rc = build_body(m)) < 0 ||
+	    (rc = build_rawbody(m)) < 0)
+		goto fail;
+	/* URIs: HTML ones were added while rendering; then the body text
+	 * (SA parses the rendered body), then List-Unsubscribe */
+	msg__uri_text(m, m->body_text);
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (bstr_caseeq_cstr(m->hdrs[i].name, "list-unsubscribe")) {
+			struct bstr v = m->hdrs[i].value;
+			size_t k = 0;
+
+			while (k < v.len) {
+				const unsigned char *lt = memchr(v.p + k, '<',
+				    v.len - k);
+				const unsigned char *gt;
+
+				if (lt == NULL || (gt = memchr(lt, '>',
+				    v.len - (size_t)(lt - v.p))) == NULL)
+					break;
+				msg__uri_add(m, bstr_make(lt + 1,
+				    (size_t)(gt - lt - 1)), MSG_URI_HEADER);
+				k = (size_t)(gt - v.p) + 1;
+			}
+		}
+	if ((rc = msg__uri_finish(m)) < 0 || (rc = msg__received_parse(m)) < 0)
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	arena_free(a);
+	return rc;
+}
+
+/* msg_free - release the message and everything from its arena */
+struct msg *
+msg_free(struct msg *m)
+{
+	if (m != NULL)
+		arena_free(m->a);
+	return NULL;
+}
+
+struct arena *
+msg_arena(const struct msg *m)
+{
+	return m->a;
+}
+
+unsigned
+msg_flags(const struct msg *m)
+{
+	return m->flags;
+}
+
+/* ---- accessors --------------------------------------------------------- */
+
+size_t
+msg_header_count(const struct msg *m)
+{
+	return m->nhdrs;
+}
+
+const struct msg_header *
+msg_header_at(const struct msg *m, size_t i)
+{
+	return i < m->nhdrs ? &m->hdrs[i] : NULL;
+}
+
+const struct msg_header *
+msg_header_get(const struct msg *m, const char *name, size_t nth)
+{
+	return msg__hdr_find(m->hdrs, m->nhdrs, name, nth);
+}
+
+size_t
+msg_header_count_named(const struct msg *m, const char *name)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (bstr_caseeq_cstr(m->hdrs[i].name, name))
+			n++;
+	return n;
+}
+
+struct bstr
+msg_header_block(const struct msg *m)
+{
+	return m->hblock;
+}
+
+struct bstr
+msg_raw_body(const struct msg *m)
+{
+	return m->body;
+}
+
+struct bstr
+msg_full(const struct msg *m)
+{
+	return bstr_make(m->raw, m->len);
+}
+
+size_t
+msg_part_count(const struct msg *m)
+{
+	return m->parts.n;
+}
+
+const struct msg_part *
+msg_part_at(const struct msg *m, size_t i)
+{
+	return i < m->parts.n ? &((const struct msg_part *)m->parts.v)[i] :
+	    NULL;
+}
+
+const struct bstr *
+msg_body_lines(const struct msg *m, size_t *n)
+{
+	*n = m->nbody;
+	return m->body_lines;
+}
+
+const struct bstr *
+msg_rawbody_lines(const struct msg *m, size_t *n)
+{
+	*n = m->nraw;
+	return m->raw_lines;
+}
+
+struct bstr
+msg_body_text(const struct msg *m)
+{
+	return m->body_text;
+}
+
+struct bstr
+msg_rawbody_text(const struct msg *m)
+{
+	return m->raw_text;
+}
+
+const struct msg_uri *
+msg_uris(const struct msg *m, size_t *n)
+{
+	*n = m->uris.n;
+	return m->uris.v;
+}
+
+const struct bstr *
+msg_uri_hosts(const struct msg *m, size_t *n)
+{
+	*n = m->nhosts;
+	return m->hosts;
+}
+
+const struct msg_html *
+msg_html(const struct msg *m)
+{
+	return &m->html;
+}
+
+const struct msg_relay *
+msg_relays(const struct msg *m, size_t *n)
+{
+	*n = m->nrelays;
+	return m->relays;
+}
+
+const struct msg_relay *
+msg_last_external(const struct msg *m)
+{
+	return m->last_external;
+}
+
+const struct msg_relay *
+msg_untrusted_relays(const struct msg *m, size_t *n)
+{
+	*n = m->nuntrusted;
+	return m->untrusted;
+}

@@ -1,0 +1,358 @@
+/*
+ * mail/received.c - the Received chain: relays and the trust split
+ *
+ * Each Received field (RFC 5321 4.4) with a "from" clause becomes a relay,
+ * newest first. The from clause is read the way Postfix, Sendmail, Exim,
+ * qmail, Exchange and Gmail write it:
+ *   Postfix/Sendmail  from HELO (RDNS [IP]) / (ident@RDNS [IP])
+ *   Exim              from RDNS ([IP] helo=HELO) / from [IP] (helo=HELO)
+ *   qmail             from RDNS (HELO helo) (IP)
+ *   Exchange          from HOST ([IP]) / from HOST (IP)
+ *   Gmail             from HELO (RDNS. [IP])
+ * Fields without a from clause ("by ... with local", qmail "invoked by")
+ * are not relays, as in SpamAssassin. A from clause without an address is
+ * kept with parsed = false and takes no part in the trust chain.
+ *
+ * Trust (SpamAssassin's Mail::SpamAssassin::Message::Metadata::Received):
+ * walking from the newest relay, a relay is trusted while every relay so
+ * far was: with trusted_networks, by membership (loopback always); without
+ * it, by inference: loopback and private addresses are trusted up to the
+ * first public one. internal_networks likewise, defaulting to trusted.
+ * The last external relay is the newest relay that is not internal.
+ * Strings are slices of the unfolded header values in the message arena.
+ */
+#include "mail/mail_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+static bool
+ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* next word (up to whitespace, '(' or ';') at *i */
+static struct bstr
+word(struct bstr s, size_t *i)
+{
+	size_t k = *i;
+
+	while (k < s.len && ws(s.p[k]))
+		k++;
+	size_t w0 = k;
+
+	while (k < s.len && !ws(s.p[k]) && s.p[k] != '(' && s.p[k] != ';')
+		k++;
+	*i = k;
+	return bstr_make(s.p + w0, k - w0);
+}
+
+/* position of keyword kw (" by ") outside parentheses from off, or -1 */
+static long
+find_kw(struct bstr s, size_t off, const char *kw)
+{
+	size_t kl = strlen(kw);
+	int depth = 0;
+
+	for (size_t i = off; i < s.len; i++) {
+		if (s.p[i] == '(')
+			depth++;
+		else if (s.p[i] == ')' && depth > 0)
+			depth--;
+		else if (depth == 0 && ws(s.p[i]) && i + kl + 1 < s.len &&
+		    bstr_caseeq(bstr_make(s.p + i + 1, kl),
+		    bstr_make(kw, kl)) && ws(s.p[i + 1 + kl]))
+			return (long)(i + 1);
+	}
+	return -1;
+}
+
+static bool
+parse_ip(struct bstr s, struct netaddr *ip)
+{
+	/* "IPv6:..." and ":port" suffixes are handled here */
+	if (bstr_casestarts(s, "ipv6:"))
+		s = bstr_sub(s, 5, s.len);
+	if (s.len == 0 || s.len > 60)
+		return false;
+	if (netaddr_parse((const char *)s.p, s.len, ip) == 0)
+		return true;
+	/* a.b.c.d:port */
+	const unsigned char *c = memchr(s.p, ':', s.len);
+
+	if (c && memchr(c + 1, ':', s.len - (size_t)(c + 1 - s.p)) == NULL)
+		return netaddr_parse((const char *)s.p, (size_t)(c - s.p),
+		    ip) == 0;
+	return false;
+}
+
+static struct bstr
+strip_dot(struct bstr s)
+{
+	while (s.len && s.p[s.len - 1] == '.')
+		s.len--;
+	return s;
+}
+
+static bool
+is_ipv4ish(struct bstr s)
+{
+	if (s.len < 7)
+		return false;
+	for (size_t i = 0; i < s.len; i++)
+		if (!((s.p[i] >= '0' && s.p[i] <= '9') || s.p[i] == '.'))
+			return false;
+	return true;
+}
+
+/* Parse the from clause f into r. */
+static void
+parse_from(struct bstr f, struct msg_relay *r)
+{
+	size_t i = 0;
+	struct bstr first = word(f, &i);
+	struct bstr helo_kw = BSTR_NULL, rdns_paren = BSTR_NULL;
+	bool have_ip = false;
+
+	/* walk the comments after the first word */
+	while (i < f.len) {
+		while (i < f.len && f.p[i] != '(')
+			i++;
+		if (i >= f.len)
+			break;
+		size_t c0 = ++i;
+		int depth = 1;
+
+		while (i < f.len && depth > 0) {
+			if (f.p[i] == '(')
+				depth++;
+			else if (f.p[i] == ')')
+				depth--;
+			i++;
+		}
+		struct bstr c = bstr_make(f.p + c0, i - c0 - (depth == 0));
+		size_t k = 0;
+
+		while (k < c.len) {
+			struct bstr w = word(c, &k);
+
+			if (w.len == 0) {
+				k++;
+				continue;
+			}
+			if (bstr_casestarts(w, "helo=")) {
+				helo_kw = bstr_sub(w, 5, w.len);
+				continue;
+			}
+			if (bstr_caseeq_cstr(w, "helo")) {
+				helo_kw = word(c, &k);
+				continue;
+			}
+			if (bstr_casestarts(w, "ident=")) {
+				r->ident = bstr_sub(w, 6, w.len);
+				continue;
+			}
+			if (bstr_casestarts(w, "envelope-from")) {
+				struct bstr e = word(c, &k);
+
+				if (e.len && e.p[0] == '<')
+					e = bstr_sub(e, 1, e.len);
+				if (e.len && e.p[e.len - 1] == '>')
+					e.len--;
+				r->envfrom = e;
+				continue;
+			}
+			if (bstr_casestarts(w, "authenticated"))
+				r->auth = true;
+			/* "[ip]" possibly with ":port" or trailing "]:" */
+			if (w.p[0] == '[' && !have_ip) {
+				const unsigned char *e = memchr(w.p, ']', w.len);
+				struct bstr in = bstr_make(w.p + 1, e ?
+				    (size_t)(e - w.p - 1) : w.len - 1);
+
+				if (parse_ip(in, &r->ip)) {
+					have_ip = true;
+					/* the word before is the rdns */
+					if (rdns_paren.len == 0 &&
+					    k > w.len + 1) {
+						size_t b = 0;
+						struct bstr pw = word(c, &b);
+
+						if (pw.p != w.p)
+							rdns_paren = pw;
+					}
+				}
+				continue;
+			}
+			if (!have_ip && is_ipv4ish(w) && parse_ip(w, &r->ip)) {
+				have_ip = true;
+				continue;
+			}
+		}
+	}
+	/* ident@rdns */
+	if (rdns_paren.len) {
+		const unsigned char *at = memchr(rdns_paren.p, '@',
+		    rdns_paren.len);
+
+		if (at) {
+			r->ident = bstr_make(rdns_paren.p,
+			    (size_t)(at - rdns_paren.p));
+			rdns_paren = bstr_sub(rdns_paren,
+			    (size_t)(at + 1 - rdns_paren.p), rdns_paren.len);
+		}
+		if (bstr_caseeq_cstr(rdns_paren, "unknown"))
+			rdns_paren = BSTR_NULL;
+	}
+	/* the first word may itself be the address: "from [1.2.3.4]" */
+	if (first.len && first.p[0] == '[' && !have_ip) {
+		const unsigned char *e = memchr(first.p, ']', first.len);
+
+		if (parse_ip(bstr_make(first.p + 1, e ?
+		    (size_t)(e - first.p - 1) : first.len - 1), &r->ip))
+			have_ip = true;
+	}
+	if (helo_kw.len) {
+		/* Exim / qmail: the first word is the reverse name */
+		r->helo = helo_kw;
+		if (first.len && first.p[0] != '[' &&
+		    !bstr_caseeq_cstr(first, "unknown"))
+			r->rdns = strip_dot(first);
+	} else {
+		r->helo = first;
+		r->rdns = strip_dot(rdns_paren);
+	}
+	r->has_ip = have_ip;
+}
+
+static int
+parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
+{
+	struct bstr v = h->value;
+	long semi;
+
+	memset(r, 0, sizeof(*r));
+	r->raw = v;
+	/* drop the date after the last ';' */
+	for (semi = (long)v.len - 1; semi >= 0 && v.p[semi] != ';'; semi--)
+		;
+	if (semi >= 0)
+		v.len = (size_t)semi;
+	v = bstr_trim(v);
+	if (!bstr_casestarts(v, "from") || v.len < 6 || !ws(v.p[4]))
+		return 0; /* not a relay */
+	long by = find_kw(v, 4, "by");
+	struct bstr from = bstr_sub(v, 5, (by < 0 ? (long)v.len : by) - 5);
+
+	parse_from(from, r);
+	if (by >= 0) {
+		size_t i = (size_t)by + 2;
+		struct bstr rest = bstr_sub(v, i, v.len);
+		long w, id;
+
+		r->by = strip_dot(word(v, &i));
+		if ((w = find_kw(rest, 0, "with")) >= 0) {
+			size_t k = (size_t)w + 4;
+
+			r->with = word(rest, &k);
+		}
+		if ((id = find_kw(rest, 0, "id")) >= 0) {
+			size_t k = (size_t)id + 2;
+
+			r->id = word(rest, &k);
+		}
+		/* Exim puts (envelope-from <x>) after "by" */
+		long ef = bstr_casefind(rest, BSTR_LIT("envelope-from "));
+
+		if (ef >= 0 && r->envfrom.len == 0) {
+			size_t k = (size_t)ef + 13;
+			struct bstr e = word(rest, &k);
+
+			while (e.len && (e.p[e.len - 1] == ')' ||
+			    e.p[e.len - 1] == '>'))
+				e.len--;
+			if (e.len && e.p[0] == '<')
+				e = bstr_sub(e, 1, e.len);
+			r->envfrom = e;
+		}
+		if (bstr_casefind(rest, BSTR_LIT("(authenticated")) >= 0 ||
+		    bstr_casefind(rest, BSTR_LIT("authenticated sender")) >= 0)
+			r->auth = true;
+	}
+	/* RFC 3848: ESMTPA, ESMTPSA, LMTPA, LMTPSA */
+	if (r->with.len >= 5 && msg__lc(r->with.p[r->with.len - 1]) == 'a' &&
+	    bstr_casefind(r->with, BSTR_LIT("smtp")) >= 0)
+		r->auth = true;
+	if (r->with.len >= 5 && msg__lc(r->with.p[r->with.len - 1]) == 'a' &&
+	    bstr_casestarts(r->with, "lmtp"))
+		r->auth = true;
+	r->parsed = r->has_ip;
+	(void)m;
+	return 1;
+}
+
+static bool
+in_list(const struct netlist *l, const struct netaddr *ip, bool infer)
+{
+	if (netaddr_loopback(ip))
+		return true;
+	if (l != NULL)
+		return netlist_match(l, ip);
+	return infer && netaddr_private(ip);
+}
+
+/* msg__received_parse - relays, trust split, last external */
+int
+msg__received_parse(struct msg *m)
+{
+	size_t nrecv = msg_header_count_named(m, "received");
+	size_t cap = nrecv + 1, n = 0;
+	struct msg_relay *rv = arena_calloc(m->a, cap, sizeof(*rv));
+
+	if (rv == NULL)
+		return -ENOMEM;
+	if (m->o.client_addr) {
+		struct msg_relay *r = &rv[n++];
+
+		r->ip = *m->o.client_addr;
+		r->has_ip = r->parsed = true;
+		r->rdns = bstr_cstr(m->o.client_name);
+		r->helo = bstr_cstr(m->o.client_helo);
+		r->raw = BSTR_LIT("(client)");
+	}
+	for (size_t i = 0; i < m->nhdrs; i++) {
+		if (!bstr_caseeq_cstr(m->hdrs[i].name, "received"))
+			continue;
+		if (parse_one(m, &m->hdrs[i], &rv[n]))
+			n++;
+	}
+	bool trusted = true, internal = true;
+	const struct netlist *tn = m->o.trusted_networks;
+	const struct netlist *in = m->o.internal_networks;
+
+	m->untrusted = arena_calloc(m->a, n + 1, sizeof(*m->untrusted));
+	if (m->untrusted == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct msg_relay *r = &rv[i];
+
+		if (!r->parsed)
+			continue;
+		if (trusted)
+			trusted = in_list(tn, &r->ip, true) ||
+			    (r->auth && tn == NULL);
+		if (internal)
+			internal = in != NULL ? in_list(in, &r->ip, false) ||
+			    (tn == NULL && trusted) : trusted;
+		r->trusted = trusted;
+		r->internal = internal;
+		if (!r->internal && m->last_external == NULL)
+			m->last_external = r;
+		if (!r->trusted)
+			m->untrusted[m->nuntrusted++] = *r;
+	}
+	m->relays = rv;
+	m->nrelays = n;
+	return 0;
+}
