@@ -535,62 +535,77 @@ set_score(struct dnsbl_set *s, const char *name, double v)
 	return 0;
 }
 
+static const struct {
+	const char *fn;
+	uint16_t qtype;
+	enum src src;
+} eval_fns[] = {
+	{ "check_rbl_txt", DNS_T_TXT, SRC_IP_DEFAULT },
+	{ "check_rbl_sub", 0, SRC_IP_DEFAULT },
+	{ "check_rbl_envfrom", DNS_T_A, SRC_ENVFROM },
+	{ "check_rbl_from_domain", DNS_T_A, SRC_FROMDOMAIN },
+	{ "check_rbl", DNS_T_A, SRC_IP_DEFAULT },
+};
+
+/* dnsbl_set_eval - see dnsbl.h */
+int
+dnsbl_set_eval(struct dnsbl_set *s, const char *fn, const char *rule,
+    const char *const *argv, size_t argc, char *err, size_t errsz)
+{
+	for (size_t i = 0; i < sizeof(eval_fns) / sizeof(eval_fns[0]); i++) {
+		enum src src = eval_fns[i].src;
+		ssize_t set;
+
+		if (strcmp(fn, eval_fns[i].fn) != 0)
+			continue;
+		if (eval_fns[i].qtype == 0) { /* check_rbl_sub('set', 'sub') */
+			if (argc != 2) {
+				seterr(err, errsz, "%s wants 2 arguments", fn);
+				return -EINVAL;
+			}
+			return add_rule(s, rule, -1, argv[0], argv[1], false,
+			    0, false, err, errsz);
+		}
+		if (argc < 2 || argc > 3) {
+			seterr(err, errsz, "%s wants 2 or 3 arguments", fn);
+			return -EINVAL;
+		}
+		if (src == SRC_IP_DEFAULT)
+			src = src_of_name(argv[0]);
+		set = get_set(s, argv[0], argv[1], eval_fns[i].qtype, src, err,
+		    errsz);
+		if (set < 0)
+			return (int)set;
+		return add_rule(s, rule, set, NULL, argc == 3 ? argv[2] : NULL,
+		    false, 0, false, err, errsz);
+	}
+	return 1; /* some other eval: the rules engine's */
+}
+
 static int
 line_eval(struct dnsbl_set *s, const char *name, char *ev, char *err,
     size_t errsz)
 {
-	static const struct {
-		const char *fn;
-		uint16_t qtype;
-		enum src src;
-	} fns[] = {
-		{ "check_rbl_txt", DNS_T_TXT, SRC_IP_DEFAULT },
-		{ "check_rbl_sub", 0, SRC_IP_DEFAULT },
-		{ "check_rbl_envfrom", DNS_T_A, SRC_ENVFROM },
-		{ "check_rbl_from_domain", DNS_T_A, SRC_FROMDOMAIN },
-		{ "check_rbl", DNS_T_A, SRC_IP_DEFAULT },
-	};
 	char *argv[4], *open;
 	int argc;
 
-	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-		size_t fl = strlen(fns[i].fn);
-		enum src src = fns[i].src;
-		ssize_t set;
+	for (size_t i = 0; i < sizeof(eval_fns) / sizeof(eval_fns[0]); i++) {
+		size_t fl = strlen(eval_fns[i].fn);
 
-		if (strncmp(ev, fns[i].fn, fl) != 0 ||
+		if (strncmp(ev, eval_fns[i].fn, fl) != 0 ||
 		    (ev[fl] != '(' && ev[fl] != ' '))
 			continue;
 		if ((open = strchr(ev + fl, '(')) == NULL ||
 		    strrchr(open, ')') == NULL ||
 		    (argc = split_args(open + 1, argv, 4)) < 0) {
-			seterr(err, errsz, "bad arguments to %s", fns[i].fn);
+			seterr(err, errsz, "bad arguments to %s",
+			    eval_fns[i].fn);
 			return -EINVAL;
 		}
-		if (fns[i].qtype == 0) { /* check_rbl_sub('set', 'sub') */
-			if (argc != 2) {
-				seterr(err, errsz, "%s wants 2 arguments",
-				    fns[i].fn);
-				return -EINVAL;
-			}
-			return add_rule(s, name, -1, argv[0], argv[1], false,
-			    0, false, err, errsz);
-		}
-		if (argc < 2 || argc > 3) {
-			seterr(err, errsz, "%s wants 2 or 3 arguments",
-			    fns[i].fn);
-			return -EINVAL;
-		}
-		if (src == SRC_IP_DEFAULT)
-			src = src_of_name(argv[0]);
-		set = get_set(s, argv[0], argv[1], fns[i].qtype, src, err,
-		    errsz);
-		if (set < 0)
-			return (int)set;
-		return add_rule(s, name, set, NULL, argc == 3 ? argv[2] : NULL,
-		    false, 0, false, err, errsz);
+		return dnsbl_set_eval(s, eval_fns[i].fn, name,
+		    (const char *const *)argv, (size_t)argc, err, errsz);
 	}
-	return 1; /* some other eval: the rules engine's */
+	return 1;
 }
 
 /* dnsbl_set_line - see dnsbl.h */

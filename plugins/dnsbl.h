@@ -66,6 +66,12 @@ struct dnsbl_set *dnsbl_set_free(struct dnsbl_set *);
  * reason in err. */
 int dnsbl_set_line(struct dnsbl_set *, const char *line, char *err,
     size_t errsz);
+/* dnsbl_set_eval - the same for a rule the rules engine parsed
+ * (rule_set_evals_named): fn "check_rbl", "check_rbl_sub", "check_rbl_txt",
+ * "check_rbl_envfrom", "check_rbl_from_domain", unquoted args; 0, 1 (not
+ * a DNSBL eval) or -EINVAL. */
+int dnsbl_set_eval(struct dnsbl_set *, const char *fn, const char *rule,
+    const char *const *args, size_t nargs, char *err, size_t errsz);
 /* dnsbl_set_load - every line of a file; -EINVAL with "file:line: why" */
 int dnsbl_set_load(struct dnsbl_set *, const char *path, char *err,
     size_t errsz);

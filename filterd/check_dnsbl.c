@@ -1,0 +1,320 @@
+/*
+ * filterd/check_dnsbl.c - the DNSBL/URIBL check: plugins/dnsbl lookups on
+ * plugins/dns, started before the CPU checks, waited for until dns_timeout
+ *
+ * init() (master, before fork) loads dnsbl_config into a read-only
+ * dnsbl_set and checks dns_servers. The resolver is opened lazily, one per
+ * event base per thread (workers: one; milter threads: one each), the
+ * first time start() sees that base. Per message: one dns_ctx on the scan
+ * arena with the dns_timeout deadline; every lookup is a scan_pending_add()
+ * and ends in scan_pending_done(). finish() cancels what is still out
+ * (scan.h: after finish() nothing may touch the scan) and logs one line if
+ * lookups failed or missed the deadline. A list answering with a Spamhaus
+ * error code or outside 127/8 is logged once as a configuration error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "filterd/cfg.h"
+#include "filterd/checks.h"
+#include "mail/msg.h"
+#include "plugins/dns.h"
+#include "plugins/dnsbl.h"
+#include "util/arena.h"
+#include "util/hits.h"
+#include "util/log.h"
+
+#define MAX_BASES 8
+
+struct dnsbl_state {
+	struct dnsbl_set *set;
+	struct dns_opts dopts;
+	char *servers;
+	unsigned deadline_ms;
+};
+
+/* One resolver per event base, per thread: nothing shared across threads. */
+static _Thread_local struct {
+	struct event_base *base;
+	struct dns_resolver *r;
+} tl_res[MAX_BASES];
+
+/* Scans of this thread with lookups out, for finish(). */
+struct pscan {
+	struct pscan *next, *prev;
+	struct scan *s;
+	struct dns_ctx *ctx;
+	unsigned failed, late;
+	bool linked;
+};
+static _Thread_local struct pscan *tl_active;
+
+static const char *
+qid_of(struct scan *s)
+{
+	const struct envelope *e = scan_envelope(s);
+
+	return e && e->qid ? e->qid : "-";
+}
+
+static void
+dnsbl_free(void *arg)
+{
+	struct dnsbl_state *st = arg;
+
+	if (st == NULL)
+		return;
+	dnsbl_set_free(st->set);
+	free(st->servers);
+	free(st);
+}
+
+static int
+dnsbl_init(const struct cfg *cfg, void **out)
+{
+	struct dnsbl_opts o = { 0 };
+	struct dnsbl_state *st;
+	struct event_base *b;
+	struct dns_resolver *r;
+	const char *path = cfg_str(cfg, "dnsbl_config");
+	char err[512];
+	int rc;
+
+	*out = NULL;
+	if (!cfg_bool(cfg, "use_dnsbl") || path == NULL || *path == '\0')
+		return 0;
+	/* The default path may be absent (no lists installed); a path
+	 * someone wrote into the config must exist. */
+	if (cfg_is_default(cfg, "dnsbl_config") && access(path, R_OK) != 0)
+		return 0;
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->set = dnsbl_set_new()) == NULL) {
+		dnsbl_free(st);
+		return -ENOMEM;
+	}
+	if ((rc = dnsbl_set_load(st->set, path, err, sizeof(err))) < 0) {
+		log_error("dnsbl_config: %s", err);
+		goto out_free;
+	}
+	o.dqs_key = cfg_str(cfg, "dnsbl_dqs_key");
+	o.all_untrusted = strcmp(cfg_str(cfg, "dnsbl_relays"),
+	    "untrusted") == 0;
+	o.uri_max = (unsigned)cfg_int(cfg, "uribl_max_domains");
+	o.uri_skip = cfg_str(cfg, "uribl_skip_domains");
+	o.psl_file = cfg_str(cfg, "psl_file");
+	if ((rc = dnsbl_set_finish(st->set, &o, err, sizeof(err))) < 0) {
+		log_error("%s: %s", path, err);
+		goto out_free;
+	}
+	if ((st->servers = strdup(cfg_str(cfg, "dns_servers"))) == NULL) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	st->dopts.servers = st->servers;
+	st->dopts.timeout_ms = (unsigned)cfg_time_ms(cfg, "dns_query_timeout");
+	st->dopts.tries = (unsigned)cfg_int(cfg, "dns_tries");
+	st->dopts.cache_max = (size_t)cfg_int(cfg, "dns_cache_size");
+	st->deadline_ms = (unsigned)cfg_time_ms(cfg, "dns_timeout");
+	/* Open a resolver once now so a bad dns_servers stops the load. */
+	if ((b = event_base_new()) == NULL) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	rc = dns_resolver_new(b, &st->dopts, &r);
+	dns_resolver_free(r);
+	event_base_free(b);
+	if (rc < 0) {
+		log_error("dns_servers: cannot use '%s'", st->servers);
+		goto out_free;
+	}
+	*out = st;
+	return 0;
+out_free:
+	dnsbl_free(st);
+	return rc;
+}
+
+static struct dns_resolver *
+resolver_for(struct event_base *base, const struct dnsbl_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < MAX_BASES && tl_res[i].base; i++)
+		if (tl_res[i].base == base)
+			return tl_res[i].r;
+	if (i == MAX_BASES)
+		return NULL;
+	if (dns_resolver_new(base, &st->dopts, &tl_res[i].r) < 0)
+		return NULL;
+	tl_res[i].base = base;
+	return tl_res[i].r;
+}
+
+static void
+unlink_ps(struct pscan *p)
+{
+	if (!p->linked)
+		return;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		tl_active = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	p->linked = false;
+}
+
+static void
+ps_cleanup(void *arg)
+{
+	unlink_ps(arg);
+}
+
+static void
+h_hit(void *arg, const char *rule, const char *detail, double score,
+    bool has_score)
+{
+	struct pscan *p = arg;
+
+	if (has_score)
+		hits_add_score(scan_hits(p->s), rule, score, detail);
+	else
+		scan_hit(p->s, rule, detail);
+}
+
+static void
+h_add(void *arg)
+{
+	scan_pending_add(((struct pscan *)arg)->s);
+}
+
+static void
+h_done(void *arg)
+{
+	scan_pending_done(((struct pscan *)arg)->s);
+}
+
+static void
+h_config_error(void *arg, const char *zone, const char *answer)
+{
+	struct pscan *p = arg;
+
+	log_error("%s: dnsbl: list %s answered %s, which is never a listing "
+	    "(query refused, public resolver or typo in the zone); check "
+	    "dns_servers and the list config", qid_of(p->s), zone, answer);
+}
+
+static void
+h_failed(void *arg, const char *qname, enum dns_status st, bool deadline)
+{
+	struct pscan *p = arg;
+
+	(void)qname;
+	(void)st;
+	if (deadline)
+		p->late++;
+	else
+		p->failed++;
+}
+
+static void
+str_domain(struct arena *a, const char *addr, size_t len, const char **out)
+{
+	const char *at = memrchr(addr, '@', len);
+
+	*out = NULL;
+	if (at != NULL && (size_t)(at - addr) + 1 < len)
+		*out = arena_strndup(a, at + 1, len - (size_t)(at - addr) - 1);
+}
+
+static void
+dnsbl_start_scan(struct scan *s, void *state)
+{
+	const struct dnsbl_state *st = state;
+	struct dnsbl_hooks h = { h_hit, h_add, h_done, h_config_error,
+		h_failed, NULL };
+	struct dnsbl_input in = { 0 };
+	struct arena *a = scan_arena(s);
+	struct msg *m = scan_msg(s);
+	const struct msg_relay *le, *un;
+	const struct envelope *env = scan_envelope(s);
+	const struct msg_addr *from;
+	struct dns_resolver *r;
+	struct netaddr *ips;
+	struct pscan *p;
+	size_t nun = 0, nfrom = 0;
+	int rc;
+
+	if (st == NULL || scan_evbase(s) == NULL)
+		return;
+	if ((r = resolver_for(scan_evbase(s), st)) == NULL) {
+		log_warn("%s: dnsbl skipped: no resolver", qid_of(s));
+		return;
+	}
+	if ((le = msg_last_external(m)) != NULL && le->has_ip)
+		in.last_external = &le->ip;
+	un = msg_untrusted_relays(m, &nun);
+	if (nun > 0 && (ips = arena_calloc(a, nun, sizeof(*ips))) != NULL) {
+		for (size_t i = 0; i < nun; i++)
+			if (un[i].has_ip)
+				ips[in.nuntrusted++] = un[i].ip;
+		in.untrusted = ips;
+	}
+	if (env->mail_from != NULL)
+		str_domain(a, env->mail_from, strlen(env->mail_from),
+		    &in.envfrom_domain);
+	if ((from = msg_addrs(m, "From", &nfrom)) != NULL && nfrom > 0 &&
+	    from[0].domain.len > 0)
+		in.from_domain = arena_strndup(a, (const char *)
+		    from[0].domain.p, from[0].domain.len);
+	in.uri_hosts = msg_uri_hosts(m, &in.nuri_hosts);
+
+	if ((p = arena_calloc(a, 1, sizeof(*p))) == NULL ||
+	    (p->ctx = dns_ctx_new(r, a, st->deadline_ms)) == NULL ||
+	    arena_defer(a, ps_cleanup, p) < 0) {
+		log_warn("%s: dnsbl skipped: out of memory", qid_of(s));
+		return;
+	}
+	p->s = s;
+	p->next = tl_active;
+	if (tl_active)
+		tl_active->prev = p;
+	tl_active = p;
+	p->linked = true;
+	h.arg = p;
+	if ((rc = dnsbl_start(st->set, p->ctx, a, &in, &h)) < 0)
+		log_warn("%s: dnsbl: %s", qid_of(s), strerror(-rc));
+}
+
+static void
+dnsbl_finish(struct scan *s, void *state)
+{
+	const struct dnsbl_state *st = state;
+	struct pscan *p;
+
+	for (p = tl_active; p; p = p->next)
+		if (p->s == s)
+			break;
+	if (p == NULL)
+		return;
+	/* Still out after the scan deadline: no answer, and no callback. */
+	p->late += (unsigned)dns_ctx_pending(p->ctx);
+	dns_ctx_cancel(p->ctx);
+	if (p->failed || p->late)
+		log_info("%s: dnsbl: lookups failed=%u late=%u (dns_timeout="
+		    "%ums): counted as not listed", qid_of(s), p->failed,
+		    p->late, st->deadline_ms);
+	unlink_ps(p);
+}
+
+const struct check check_dnsbl = {
+	.name = "dnsbl",
+	.init = dnsbl_init,
+	.start = dnsbl_start_scan,
+	.finish = dnsbl_finish,
+	.free = dnsbl_free,
+};
