@@ -43,7 +43,7 @@ include util/module.mk mail/module.mk rules/module.mk bayes/module.mk \
 	plugins/module.mk filterd/module.mk
 
 LIBSRCS  := $(filter-out $(MAINS),$(SRCS))
-LIBOBJS  := $(LIBSRCS:%.c=$(BUILD)/%.o)
+LIBOBJS  := $(LIBSRCS:%.c=$(BUILD)/obj/%.o)
 LIBA     := $(BUILD)/libfilterd.a
 
 UNIT_SRCS  := $(wildcard tests/unit/*_test.c)
@@ -63,11 +63,11 @@ REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%_fuzz.c=$(BUILD)/fuzz/%_replay)
 all: $(BINS) $(UNIT_BINS) $(REPLAY_BINS) $(BENCH_BINS)
 
 # Bench programs: tests/bench/<name>_bench.c -> build/bench/<name>.
-$(BUILD)/bench/%: $(BUILD)/tests/bench/%_bench.o $(LIBA)
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%_bench.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/%.o: %.c
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(XCFLAGS) -c -o $@ $<
 
@@ -76,19 +76,19 @@ $(LIBA): $(LIBOBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/filterd: $(BUILD)/filterd/main.o $(LIBA)
+$(BUILD)/filterd: $(BUILD)/obj/filterd/main.o $(LIBA)
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/filterctl: $(BUILD)/filterd/filterctl.o $(LIBA)
+$(BUILD)/filterctl: $(BUILD)/obj/filterd/filterctl.o $(LIBA)
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIBA)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 # Fuzz targets replayed over their seeds and crashers without libFuzzer.
-$(BUILD)/fuzz/%_replay: $(BUILD)/tests/fuzz/%_fuzz.o \
-    $(BUILD)/tests/fuzz/replay_main.o $(LIBA)
+$(BUILD)/fuzz/%_replay: $(BUILD)/obj/tests/fuzz/%_fuzz.o \
+    $(BUILD)/obj/tests/fuzz/replay_main.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $(XLDFLAGS) -o $@ $^ $(LIBS)
 
@@ -103,9 +103,9 @@ fuzz-bins:
 	  n=$$(basename $$s .c); \
 	  $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang \
 	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" \
-	    SANITIZE=address,undefined $(FUZZ_BUILD)/tests/fuzz/$$n.o \
+	    SANITIZE=address,undefined $(FUZZ_BUILD)/obj/tests/fuzz/$$n.o \
 	  && clang -fsanitize=fuzzer,address,undefined -o $(FUZZ_BUILD)/$$n \
-	    $(FUZZ_BUILD)/tests/fuzz/$$n.o $(FUZZ_BUILD)/libfilterd.a $(LIBS) \
+	    $(FUZZ_BUILD)/obj/tests/fuzz/$$n.o $(FUZZ_BUILD)/libfilterd.a $(LIBS) \
 	  || exit 1; \
 	done
 

@@ -1,2 +1,3 @@
 # filterd/
 SRCS += $(wildcard filterd/*.c)
+LIBS += -levent

@@ -75,4 +75,31 @@ bool scan_deadline_passed(const struct scan *);
 int scan_note(struct scan *, const char *key, const char *value);
 const char *scan_note_get(struct scan *, const char *key);
 
+/* The front doors' side ---------------------------------------------------
+ * checks_init() runs every check's init() once per config generation (in
+ * the master, before fork); a scan borrows that generation read-only. */
+struct checks;
+struct checks *checks_init(const struct cfg *, char *err, size_t errsz);
+struct checks *checks_free(struct checks *);
+
+typedef void scan_done_fn(struct scan *, void *arg);
+
+/* scan_new - a scan of raw[0..len) (kept alive by the caller until
+ * scan_free) with env (borrowed, likewise). base may be NULL: then async
+ * work cannot start and the scan completes inside scan_run(). */
+struct scan *scan_new(const struct cfg *, const struct checks *,
+    struct event_base *base, const unsigned char *raw, size_t len,
+    const struct envelope *env);
+/* scan_run - parse and run the checks; done(scan, arg) is called exactly
+ * once when the verdict is final, possibly before scan_run returns. 0 or
+ * -ENOMEM (then done is not called). */
+int scan_run(struct scan *, scan_done_fn *done, void *arg);
+/* scan_score - the verdict: hits_total() once done */
+double scan_score(const struct scan *);
+/* scan_tests - "A,B,C" (sorted names) or "none", from the scan arena */
+const char *scan_tests(struct scan *);
+/* scan_elapsed_ms - from scan_run to done */
+unsigned scan_elapsed_ms(const struct scan *);
+struct scan *scan_free(struct scan *);
+
 #endif

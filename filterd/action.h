@@ -1,0 +1,49 @@
+/*
+ * filterd/action.h - verdict to action (amavis semantics), header rewrite,
+ * quarantine
+ */
+#ifndef FILTERD_ACTION_H
+#define FILTERD_ACTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/buf.h"
+
+struct cfg;
+
+enum action {
+	ACTION_PASS,       /* below tag2_level (maybe tagged) */
+	ACTION_PASS_SPAM,  /* >= tag2_level, passed with the spam headers */
+	ACTION_DISCARD,
+	ACTION_REJECT,
+	ACTION_QUARANTINE,
+	ACTION_TEMPFAIL,   /* could not deliver; upstream retries */
+};
+
+#define ACTION_VERSION "filterd-0.1"
+
+/* action_decide - what cfg says for score (kill_level + destiny) */
+enum action action_decide(const struct cfg *, double score);
+const char *action_name(enum action);
+
+/* action_rewrite - the headers to send instead of raw's header section:
+ * X-Spam-* added at tag_level (Flag at tag2_level), existing X-Spam-Flag/
+ * Score/Level/Status dropped, Subject tagged at tag2_level. Appends to
+ * out; *body_off gets the offset in raw from which raw is sent unchanged
+ * (the blank line ending the header section). 0 or -ENOSPC/-ENOMEM. */
+int action_rewrite(const struct cfg *, double score, const char *tests,
+    const char *autolearn, struct bstr raw, struct buf *out,
+    size_t *body_off);
+
+/* action_status_header - the X-Spam-Status value (no name, no CRLF at
+ * the end; folded with CRLF TAB past 78 columns) */
+int action_status_header(struct buf *out, bool spam, double score,
+    double required, const char *tests, const char *autolearn);
+
+/* action_quarantine - write head + raw[body_off..] into the maildir dir
+ * (tmp/, fsync, rename into new/); file name into name. 0 or -errno. */
+int action_quarantine(const char *dir, const struct buf *head,
+    struct bstr raw, size_t body_off, char *name, size_t namesz);
+
+#endif

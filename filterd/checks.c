@@ -1,0 +1,69 @@
+/*
+ * filterd/checks.c - the table of check modules, and their generation
+ *
+ * Adding a check: define `const struct check check_<name>` in
+ * filterd/check_<name>.c, declare it in filterd/checks.h and add one line
+ * to checks_table[] below. Order matters only for run(): checks that read
+ * other checks' hits (rules: meta rules in finish()) go last.
+ */
+#include "filterd/checks.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const struct check *const checks_table[] = {
+	&check_basic,
+	&check_dnsbl,
+	NULL,
+};
+
+struct checks {
+	size_t n;
+	void **state;
+};
+
+struct checks *
+checks_init(const struct cfg *cfg, char *err, size_t errsz)
+{
+	struct checks *c = calloc(1, sizeof(*c));
+	size_t n = 0;
+
+	while (checks_table[n])
+		n++;
+	if (c == NULL || (c->state = calloc(n + 1, sizeof(void *))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		free(c);
+		return NULL;
+	}
+	for (c->n = 0; c->n < n; c->n++) {
+		const struct check *ck = checks_table[c->n];
+		int rc;
+
+		if (ck->init && (rc = ck->init(cfg, &c->state[c->n])) < 0) {
+			snprintf(err, errsz, "check %s: init failed (%d)",
+			    ck->name, rc);
+			return checks_free(c);
+		}
+	}
+	return c;
+}
+
+struct checks *
+checks_free(struct checks *c)
+{
+	if (c == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->n; i++)
+		if (checks_table[i]->free)
+			checks_table[i]->free(c->state[i]);
+	free(c->state);
+	free(c);
+	return NULL;
+}
+
+void *
+checks_state(const struct checks *c, size_t i)
+{
+	return c && i < c->n ? c->state[i] : NULL;
+}

@@ -1,0 +1,25 @@
+/*
+ * filterd/ctl.h - filterctl subcommands, each in filterd/ctl_<name>.c
+ *
+ * A subcommand is `int ctl_<name>(int argc, char **argv)` with argv[0] the
+ * subcommand name; it returns the process exit status. Add its prototype
+ * here and one row to ctl_cmds[] in filterd/filterctl.c.
+ */
+#ifndef FILTERD_CTL_H
+#define FILTERD_CTL_H
+
+struct cfg;
+
+int ctl_check(int argc, char **argv);  /* filterd/ctl_check.c */
+int ctl_lint(int argc, char **argv);   /* filterd/ctl_lint.c */
+int ctl_learn(int argc, char **argv);  /* filterd/ctl_learn.c */
+int ctl_bayes(int argc, char **argv);  /* filterd/ctl_bayes.c */
+
+/* ctl_load_cfg - the config named by -c (or FILTERD_CONF, else
+ * etc/filterd.conf when it exists, else /etc/filterd/filterd.conf);
+ * NULL after printing the error. */
+struct cfg *ctl_load_cfg(const char *path);
+/* ctl_read_file - whole file (or "-" = stdin) into malloc'd memory */
+unsigned char *ctl_read_file(const char *path, size_t *len);
+
+#endif

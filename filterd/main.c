@@ -1,0 +1,579 @@
+/*
+ * filterd/main.c - the daemon: master process and its workers
+ *
+ * The master loads the config (refusing to start on any error, with
+ * file:line), initialises the checks, opens the listening socket and forks
+ * `workers` children. Each worker runs one libevent loop with the SMTP/LMTP
+ * front door (filterd/smtp.c). The master restarts a worker that died
+ * (at most one restart per second per slot), reloads on SIGHUP (a new
+ * generation of workers with the new config; the old ones stop accepting,
+ * finish their connections and exit) and drains on SIGTERM/SIGINT.
+ * Messages left in spool_dir by a crash were never acknowledged upstream
+ * (or were, and were delivered): they are removed at start, the upstream
+ * MTA retries the former.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "filterd/cfg.h"
+#include "filterd/scan.h"
+#include "filterd/smtp.h"
+#include "util/log.h"
+
+#define MAX_WORKERS 256
+
+struct worker_slot {
+	pid_t pid;
+	unsigned gen;
+	time_t started;
+};
+
+static struct {
+	struct cfg *cfg;
+	struct checks *checks;
+	int lfd;
+	char *listen_addr;
+	unsigned gen;
+	struct worker_slot w[MAX_WORKERS * 2];
+	size_t nworkers; /* wanted in the current generation */
+	bool stopping, foreground;
+	struct event_base *base;
+	struct event *respawn_timer;
+	char pidfile[4096];
+	const char *cfgpath;
+	char **overrides;
+	int noverrides;
+} M = { .lfd = -1 };
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"NAME\n"
+"    filterd - spam-scoring mail content filter (SMTP/LMTP proxy)\n"
+"\n"
+"SYNOPSIS\n"
+"    filterd [-f] [-c FILE] [-k key=value]...\n"
+"    filterd -t [-c FILE]    check the configuration and exit\n"
+"    filterd -n [-c FILE]    print the keys that differ from their defaults\n"
+"    filterd -h              this help, with every configuration key\n"
+"\n"
+"DESCRIPTION\n"
+"    filterd accepts mail from an MTA over SMTP or LMTP on `listen`\n"
+"    (Postfix content_filter), spools it to disk with fsync, scores it with\n"
+"    the checks, adds X-Spam-* headers (amavis semantics: tag_level,\n"
+"    tag2_level, kill_level and final_spam_destiny) and hands it back over\n"
+"    SMTP to `reinject`. The client gets 250 only after the reinjection\n"
+"    returned 250; any failure gives 451 4.x.x, so the MTA keeps the mail.\n"
+"\n"
+"OPTIONS\n"
+"    -c FILE   configuration file (default /etc/filterd/filterd.conf)\n"
+"    -f        stay in the foreground and log to stderr\n"
+"    -k K=V    override one key after reading the file (repeatable)\n"
+"    -t        test the configuration: exit 0, or 1 with FILE:LINE: why\n"
+"    -n        print non-default settings as key = value\n"
+"    -h        help\n"
+"\n"
+"SIGNALS\n"
+"    SIGHUP    reload the configuration; on an error the old one stays\n"
+"    SIGTERM   stop accepting, finish messages in flight, exit\n"
+"\n"
+"CONFIGURATION KEYS (key = value, # comments)\n");
+	for (size_t i = 0; i < cfg_nkeys; i++)
+		fprintf(f, "    %-22s %-18s %s\n", cfg_keys[i].name,
+		    *cfg_keys[i].def ? cfg_keys[i].def : "\"\"",
+		    cfg_keys[i].doc);
+	fprintf(f,
+"\n"
+"    Sizes take k/M/G suffixes, times ms/s/m/h/d (a bare number is seconds).\n"
+"\n"
+"FILES\n"
+"    spool_dir/QID             messages in flight\n"
+"    state_dir/filterd.pid     the master's pid\n"
+"    quarantine_dir/new/       quarantined messages (maildir)\n");
+}
+
+static int
+mkdir_p(const char *dir)
+{
+	char tmp[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, dir, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static struct cfg *
+load_cfg(const char *path, char *err, size_t errsz)
+{
+	struct cfg *c = NULL;
+
+	if (cfg_load(path, &c, err, errsz) < 0)
+		return NULL;
+	for (int i = 0; i < M.noverrides; i++) {
+		char *kv = M.overrides[i], *eq = strchr(kv, '='), why[400];
+
+		if (eq == NULL) {
+			snprintf(err, errsz, "-k %s: expected key=value", kv);
+			return cfg_free(c);
+		}
+		*eq = '\0';
+		if (cfg_set(c, kv, eq + 1, why, sizeof(why)) < 0) {
+			snprintf(err, errsz, "-k %s: %s", kv, why);
+			*eq = '=';
+			return cfg_free(c);
+		}
+		*eq = '=';
+	}
+	return c;
+}
+
+static int
+open_listener(const char *addr)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss), fd, one = 1;
+
+	memset(&ss, 0, sizeof(ss));
+	if (evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss,
+	    &sslen) < 0)
+		return -EINVAL;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)sslen) < 0 ||
+	    listen(fd, 1024) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	evutil_make_socket_nonblocking(fd);
+	return fd;
+}
+
+static void
+clean_spool(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[4096];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) <
+		    (int)sizeof(p) && unlink(p) == 0)
+			log_warn("removed stale spool file %s (never "
+			    "acknowledged upstream, or already delivered)", p);
+	}
+	closedir(d);
+}
+
+/* Worker ---------------------------------------------------------------- */
+
+static struct event_base *wbase;
+static struct smtp_server *wsrv;
+
+static void
+worker_idle(void *arg)
+{
+	(void)arg;
+	event_base_loopexit(wbase, NULL);
+}
+
+static void
+worker_force_exit(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd, (void)ev, (void)arg;
+	log_warn("drain timeout: %zu connections cut",
+	    smtp_server_conns(wsrv));
+	event_base_loopexit(wbase, NULL);
+}
+
+static void
+worker_sigterm(evutil_socket_t fd, short ev, void *arg)
+{
+	static bool once;
+	uint64_t ms = cfg_time_ms(M.cfg, "drain_timeout");
+	struct timeval tv = { (time_t)(ms / 1000),
+		(suseconds_t)(ms % 1000) * 1000 };
+
+	(void)fd, (void)ev, (void)arg;
+	if (once)
+		return;
+	once = true;
+	event_base_once(wbase, -1, EV_TIMEOUT, worker_force_exit, NULL, &tv);
+	smtp_server_drain(wsrv, worker_idle, NULL);
+}
+
+static _Noreturn void
+worker_main(void)
+{
+	struct event *sterm, *sint;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	/* The master's loop is not ours: a fresh base after fork. */
+	if ((wbase = event_base_new()) == NULL)
+		log_fatal("worker: event_base_new failed");
+	wsrv = smtp_server_new(wbase, M.lfd, M.cfg, M.checks);
+	if (wsrv == NULL)
+		log_fatal("worker: cannot listen");
+	sterm = evsignal_new(wbase, SIGTERM, worker_sigterm, NULL);
+	sint = evsignal_new(wbase, SIGINT, worker_sigterm, NULL);
+	evsignal_add(sterm, NULL);
+	evsignal_add(sint, NULL);
+	event_base_dispatch(wbase);
+	wsrv = smtp_server_free(wsrv);
+	event_free(sterm);
+	event_free(sint);
+	event_base_free(wbase);
+	_exit(0);
+}
+
+/* Master ---------------------------------------------------------------- */
+
+static size_t
+want_workers(const struct cfg *c)
+{
+	long long n = cfg_int(c, "workers");
+
+	if (n <= 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = cpus > 0 ? cpus : 1;
+	}
+	return n > MAX_WORKERS ? MAX_WORKERS : (size_t)n;
+}
+
+static void
+spawn(struct worker_slot *s)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_error("fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		/* Give up the master's loop without touching its epoll fd
+		 * (shared after fork): reinit makes a private one first. */
+		event_reinit(M.base);
+		event_base_free(M.base);
+		M.base = NULL;
+		signal(SIGCHLD, SIG_DFL);
+		worker_main();
+	}
+	s->pid = pid;
+	s->gen = M.gen;
+	s->started = time(NULL);
+}
+
+static size_t
+live_workers(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(M.w) / sizeof(M.w[0]); i++)
+		if (M.w[i].pid > 0)
+			n++;
+	return n;
+}
+
+/* fill - start workers until the current generation has nworkers;
+ * slots that died less than a second ago wait for the timer. */
+static void
+fill(void)
+{
+	size_t have = 0;
+	time_t now = time(NULL);
+	bool later = false;
+
+	if (M.stopping)
+		return;
+	for (size_t i = 0; i < sizeof(M.w) / sizeof(M.w[0]); i++)
+		if (M.w[i].pid > 0 && M.w[i].gen == M.gen)
+			have++;
+	for (size_t i = 0; i < sizeof(M.w) / sizeof(M.w[0]) &&
+	    have < M.nworkers; i++) {
+		if (M.w[i].pid > 0)
+			continue;
+		if (M.w[i].pid < 0 && now - M.w[i].started < 1) {
+			later = true; /* crashed just now: back off */
+			continue;
+		}
+		spawn(&M.w[i]);
+		have++;
+	}
+	if (later || have < M.nworkers) {
+		struct timeval tv = { 1, 0 };
+
+		evtimer_add(M.respawn_timer, &tv);
+	}
+}
+
+static void
+on_respawn(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd, (void)ev, (void)arg;
+	fill();
+}
+
+static void
+on_sigchld(evutil_socket_t fd, short ev, void *arg)
+{
+	pid_t pid;
+	int st;
+
+	(void)fd, (void)ev, (void)arg;
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (size_t i = 0; i < sizeof(M.w) / sizeof(M.w[0]); i++) {
+			struct worker_slot *s = &M.w[i];
+
+			if (s->pid != pid)
+				continue;
+			if (s->gen == M.gen && !M.stopping) {
+				if (WIFSIGNALED(st))
+					log_error("worker %ld killed by "
+					    "signal %d; restarting", (long)pid,
+					    WTERMSIG(st));
+				else
+					log_error("worker %ld exited with %d; "
+					    "restarting", (long)pid,
+					    WEXITSTATUS(st));
+				s->pid = -1; /* "died" for the back-off */
+			} else {
+				s->pid = 0;
+			}
+		}
+	}
+	if (M.stopping && live_workers() == 0) {
+		event_base_loopexit(M.base, NULL);
+		return;
+	}
+	fill();
+}
+
+static void
+signal_gen(int sig, bool old_only)
+{
+	for (size_t i = 0; i < sizeof(M.w) / sizeof(M.w[0]); i++)
+		if (M.w[i].pid > 0 && (!old_only || M.w[i].gen != M.gen))
+			kill(M.w[i].pid, sig);
+}
+
+static void
+on_sigterm(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd, (void)ev, (void)arg;
+	if (M.stopping)
+		return;
+	log_info("stopping: draining %zu workers", live_workers());
+	M.stopping = true;
+	signal_gen(SIGTERM, false);
+	if (live_workers() == 0)
+		event_base_loopexit(M.base, NULL);
+}
+
+static void
+on_sighup(evutil_socket_t fd, short ev, void *arg)
+{
+	char err[1024];
+	struct cfg *c;
+	struct checks *ck;
+	int lfd = M.lfd;
+
+	(void)fd, (void)ev, (void)arg;
+	if (M.stopping)
+		return;
+	if ((c = load_cfg(M.cfgpath, err, sizeof(err))) == NULL) {
+		log_error("reload refused, old config stays: %s", err);
+		return;
+	}
+	if ((ck = checks_init(c, err, sizeof(err))) == NULL) {
+		log_error("reload refused, old config stays: %s", err);
+		cfg_free(c);
+		return;
+	}
+	if (strcmp(cfg_text(c, "listen"), M.listen_addr) != 0 &&
+	    (lfd = open_listener(cfg_text(c, "listen"))) < 0) {
+		log_error("reload refused: cannot listen on %s: %s",
+		    cfg_text(c, "listen"), strerror(-lfd));
+		checks_free(ck);
+		cfg_free(c);
+		return;
+	}
+	mkdir_p(cfg_str(c, "spool_dir"));
+	/* Old workers keep their copies (fork); ours can go. */
+	checks_free(M.checks);
+	cfg_free(M.cfg);
+	M.cfg = c;
+	M.checks = ck;
+	if (lfd != M.lfd) {
+		close(M.lfd);
+		M.lfd = lfd;
+		free(M.listen_addr);
+		M.listen_addr = strdup(cfg_text(c, "listen"));
+	}
+	M.gen++;
+	M.nworkers = want_workers(c);
+	fill();
+	signal_gen(SIGTERM, true);
+	log_info("reloaded %s: generation %u, %zu workers", M.cfgpath,
+	    M.gen, M.nworkers);
+}
+
+static void
+write_pidfile(void)
+{
+	FILE *f;
+
+	if (snprintf(M.pidfile, sizeof(M.pidfile), "%s/filterd.pid",
+	    cfg_str(M.cfg, "state_dir")) >= (int)sizeof(M.pidfile))
+		return;
+	if ((f = fopen(M.pidfile, "w")) == NULL) {
+		log_warn("cannot write %s: %s", M.pidfile, strerror(errno));
+		M.pidfile[0] = '\0';
+		return;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = "/etc/filterd/filterd.conf";
+	bool test = false, nondef = false;
+	char err[1024];
+	int opt, rc;
+	struct event *ev[4];
+
+	M.overrides = calloc((size_t)argc, sizeof(char *));
+	while ((opt = getopt(argc, argv, "c:fhk:nt")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			M.foreground = true;
+			break;
+		case 'k':
+			M.overrides[M.noverrides++] = optarg;
+			break;
+		case 'n':
+			nondef = true;
+			break;
+		case 't':
+			test = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	M.cfgpath = path;
+	if ((M.cfg = load_cfg(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "filterd: %s\n", err);
+		return 1;
+	}
+	if (nondef) {
+		cfg_print(M.cfg, stdout, true);
+		return 0;
+	}
+	log_init("filterd", M.foreground || !strcmp(cfg_str(M.cfg, "log"),
+	    "stderr") ? LOG_TO_STDERR : LOG_TO_SYSLOG,
+	    cfg_bool(M.cfg, "log_debug"));
+	if ((M.checks = checks_init(M.cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "filterd: %s: %s\n", path, err);
+		return 1;
+	}
+	if (test) {
+		printf("filterd: %s: configuration ok\n", path);
+		return 0;
+	}
+	if ((rc = mkdir_p(cfg_str(M.cfg, "spool_dir"))) < 0 ||
+	    (rc = mkdir_p(cfg_str(M.cfg, "state_dir"))) < 0) {
+		fprintf(stderr, "filterd: cannot create spool/state dir: %s\n",
+		    strerror(-rc));
+		return 1;
+	}
+	clean_spool(cfg_str(M.cfg, "spool_dir"));
+	if ((M.lfd = open_listener(cfg_text(M.cfg, "listen"))) < 0) {
+		fprintf(stderr, "filterd: cannot listen on %s: %s\n",
+		    cfg_text(M.cfg, "listen"), strerror(-M.lfd));
+		return 1;
+	}
+	M.listen_addr = strdup(cfg_text(M.cfg, "listen"));
+	if (!M.foreground && daemon(1, 0) < 0) {
+		fprintf(stderr, "filterd: daemon: %s\n", strerror(errno));
+		return 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((M.base = event_base_new()) == NULL)
+		log_fatal("event_base_new failed");
+	ev[0] = evsignal_new(M.base, SIGCHLD, on_sigchld, NULL);
+	ev[1] = evsignal_new(M.base, SIGTERM, on_sigterm, NULL);
+	ev[2] = evsignal_new(M.base, SIGINT, on_sigterm, NULL);
+	ev[3] = evsignal_new(M.base, SIGHUP, on_sighup, NULL);
+	for (int i = 0; i < 4; i++)
+		evsignal_add(ev[i], NULL);
+	M.respawn_timer = evtimer_new(M.base, on_respawn, NULL);
+	write_pidfile();
+	M.nworkers = want_workers(M.cfg);
+	fill();
+	log_info("ready pid=%ld listen=%s protocol=%s reinject=%s workers=%zu",
+	    (long)getpid(), M.listen_addr, cfg_str(M.cfg, "protocol"),
+	    cfg_text(M.cfg, "reinject"), M.nworkers);
+	event_base_dispatch(M.base);
+	log_info("stopped");
+	if (M.pidfile[0])
+		unlink(M.pidfile);
+	for (int i = 0; i < 4; i++)
+		event_free(ev[i]);
+	event_free(M.respawn_timer);
+	event_base_free(M.base);
+	close(M.lfd);
+	checks_free(M.checks);
+	cfg_free(M.cfg);
+	free(M.listen_addr);
+	free(M.overrides);
+	return 0;
+}

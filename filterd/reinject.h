@@ -1,0 +1,55 @@
+/*
+ * filterd/reinject.h - asynchronous SMTP client that hands a message back
+ * to the MTA (reinject = 127.0.0.1:10025)
+ */
+#ifndef FILTERD_REINJECT_H
+#define FILTERD_REINJECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+struct event_base;
+struct reinject;
+
+/* What to send. Every pointer is borrowed until the callback ran. */
+struct reinject_req {
+	const char *addr;       /* "127.0.0.1:10025", "[::1]:10025" */
+	const char *helo;       /* our EHLO name */
+	uint64_t timeout_ms;    /* per step */
+	const char *mail_from;  /* without <> ("" = null sender) */
+	const char *const *rcpts;
+	size_t nrcpts;
+	bool body_8bit;         /* upstream said BODY=8BITMIME */
+	/* XFORWARD attributes (decoded; NULL = not sent), sent only if the
+	 * server offers them (Postfix XFORWARD_README). */
+	const char *x_name, *x_addr, *x_proto, *x_helo, *x_ident, *x_source;
+	struct bstr head;       /* rewritten header section */
+	struct bstr body;       /* the rest of the raw message, CRLF lines */
+};
+
+struct reinject_reply {
+	int code;               /* 250, 451, 550 ... */
+	char text[256];         /* "2.0.0 Ok: queued as X" */
+};
+
+/* The outcome: one reply per recipient (the RCPT reply when it failed,
+ * else the reply to the end of data), in request order. */
+struct reinject_result {
+	const struct reinject_reply *rcpt; /* nrcpts entries */
+	size_t nrcpts;
+	size_t accepted;        /* recipients with a 2xx */
+};
+
+typedef void reinject_cb(void *arg, const struct reinject_result *);
+
+/* reinject_start - begin; cb runs exactly once, never before this
+ * returns. NULL on ENOMEM or a bad address (cb not called). */
+struct reinject *reinject_start(struct event_base *,
+    const struct reinject_req *, reinject_cb *cb, void *arg);
+/* reinject_cancel - abort; cb is not called */
+void reinject_cancel(struct reinject *);
+
+#endif

@@ -1,0 +1,304 @@
+/*
+ * filterd/scan.c - one message through the checks (implements scan.h)
+ *
+ * A scan owns an arena (hits, notes, strings for the verdict) and the
+ * parsed message; the raw bytes and the envelope are borrowed from the
+ * front door. Order: parse, every start(), every run(), wait until no
+ * async work is pending or msg_deadline passes (a libevent timer), every
+ * finish(), then the done callback. Completion after async work is
+ * deferred through an event so that a check calling scan_pending_done()
+ * never has the scan freed under its feet. After finish() checks must not
+ * touch the scan: finish() is where a check cancels its outstanding work.
+ */
+#include "filterd/scan.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "filterd/cfg.h"
+#include "filterd/checks.h"
+#include "mail/msg.h"
+#include "util/arena.h"
+#include "util/buf.h"
+#include "util/hits.h"
+
+struct note {
+	const char *key, *value;
+	struct note *next;
+};
+
+struct scan {
+	const struct cfg *cfg;
+	const struct checks *checks;
+	struct event_base *base;
+	const unsigned char *raw;
+	size_t len;
+	const struct envelope *env;
+	struct arena *arena;
+	struct hits *hits;
+	struct msg *msg;
+	struct note *notes;
+	struct netaddr client;
+	unsigned pending;
+	bool deadline_passed, finished, running;
+	struct event *timer, *finisher;
+	scan_done_fn *done;
+	void *done_arg;
+	struct timespec t0;
+	unsigned elapsed_ms;
+};
+
+struct msg *
+scan_msg(struct scan *s)
+{
+	return s->msg;
+}
+
+struct arena *
+scan_arena(struct scan *s)
+{
+	return s->arena;
+}
+
+struct hits *
+scan_hits(struct scan *s)
+{
+	return s->hits;
+}
+
+const struct envelope *
+scan_envelope(struct scan *s)
+{
+	return s->env;
+}
+
+const struct cfg *
+scan_cfg(struct scan *s)
+{
+	return s->cfg;
+}
+
+struct event_base *
+scan_evbase(struct scan *s)
+{
+	return s->base;
+}
+
+int
+scan_hit(struct scan *s, const char *name, const char *detail)
+{
+	return hits_add(s->hits, name, detail);
+}
+
+bool
+scan_deadline_passed(const struct scan *s)
+{
+	return s->deadline_passed;
+}
+
+int
+scan_note(struct scan *s, const char *key, const char *value)
+{
+	struct note *n;
+
+	for (n = s->notes; n; n = n->next) {
+		if (strcmp(n->key, key) == 0)
+			break;
+	}
+	if (n == NULL) {
+		if ((n = arena_alloc(s->arena, sizeof(*n))) == NULL)
+			return -ENOMEM;
+		n->key = key;
+		n->next = s->notes;
+		s->notes = n;
+	}
+	if ((n->value = arena_strndup(s->arena, value, strlen(value))) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+const char *
+scan_note_get(struct scan *s, const char *key)
+{
+	for (struct note *n = s->notes; n; n = n->next)
+		if (strcmp(n->key, key) == 0)
+			return n->value;
+	return NULL;
+}
+
+struct scan *
+scan_new(const struct cfg *cfg, const struct checks *checks,
+    struct event_base *base, const unsigned char *raw, size_t len,
+    const struct envelope *env)
+{
+	static const struct envelope none = { 0 };
+	struct scan *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = cfg;
+	s->checks = checks;
+	s->base = base;
+	s->raw = raw;
+	s->len = len;
+	s->env = env ? env : &none;
+	if ((s->arena = arena_new(0)) == NULL ||
+	    (s->hits = hits_new(s->arena)) == NULL)
+		return scan_free(s);
+	return s;
+}
+
+static void
+complete(struct scan *s)
+{
+	struct timespec t1;
+
+	if (s->finished)
+		return;
+	s->finished = true;
+	if (s->timer)
+		event_del(s->timer);
+	for (size_t i = 0; checks_table[i]; i++)
+		if (checks_table[i]->finish)
+			checks_table[i]->finish(s,
+			    checks_state(s->checks, i));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s->elapsed_ms = (unsigned)((t1.tv_sec - s->t0.tv_sec) * 1000 +
+	    (t1.tv_nsec - s->t0.tv_nsec) / 1000000);
+	s->done(s, s->done_arg);
+}
+
+static void
+on_deadline(evutil_socket_t fd, short ev, void *arg)
+{
+	struct scan *s = arg;
+
+	(void)fd, (void)ev;
+	s->deadline_passed = true;
+	complete(s);
+}
+
+static void
+on_finish(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd, (void)ev;
+	complete(arg);
+}
+
+void
+scan_pending_add(struct scan *s)
+{
+	s->pending++;
+}
+
+void
+scan_pending_done(struct scan *s)
+{
+	if (s->pending)
+		s->pending--;
+	/* Deferred: the caller is inside its own callback. */
+	if (s->pending == 0 && !s->running && !s->finished && s->finisher)
+		event_active(s->finisher, 0, 0);
+}
+
+int
+scan_run(struct scan *s, scan_done_fn *done, void *arg)
+{
+	struct msg_opts o = { 0 };
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &s->t0);
+	s->done = done;
+	s->done_arg = arg;
+	o.max_header_bytes = cfg_size(s->cfg, "msg_max_header_bytes");
+	o.max_body_text = cfg_size(s->cfg, "msg_max_body_text");
+	o.max_parts = (size_t)cfg_int(s->cfg, "msg_max_parts");
+	o.max_depth = (unsigned)cfg_int(s->cfg, "msg_max_depth");
+	o.max_uris = (size_t)cfg_int(s->cfg, "msg_max_uris");
+	o.trusted_networks = cfg_netlist(s->cfg, "trusted_networks");
+	o.internal_networks = cfg_netlist(s->cfg, "internal_networks");
+	if (s->env->client_addr && netaddr_parse(s->env->client_addr,
+	    strlen(s->env->client_addr), &s->client) == 0) {
+		o.client_addr = &s->client;
+		o.client_name = s->env->client_name;
+		o.client_helo = s->env->helo;
+	}
+	if ((rc = msg_parse(s->raw, s->len, &o, &s->msg)) < 0)
+		return rc;
+	if (s->base) {
+		s->timer = evtimer_new(s->base, on_deadline, s);
+		s->finisher = event_new(s->base, -1, 0, on_finish, s);
+		if (s->timer == NULL || s->finisher == NULL)
+			return -ENOMEM;
+	}
+	s->running = true;
+	for (size_t i = 0; checks_table[i]; i++)
+		if (checks_table[i]->start && s->base)
+			checks_table[i]->start(s, checks_state(s->checks, i));
+	for (size_t i = 0; checks_table[i]; i++)
+		if (checks_table[i]->run)
+			checks_table[i]->run(s, checks_state(s->checks, i));
+	s->running = false;
+	if (s->pending == 0 || s->base == NULL) {
+		complete(s);
+	} else {
+		uint64_t ms = cfg_time_ms(s->cfg, "msg_deadline");
+		struct timeval tv = { (time_t)(ms / 1000),
+			(suseconds_t)(ms % 1000) * 1000 };
+
+		evtimer_add(s->timer, &tv);
+	}
+	return 0;
+}
+
+double
+scan_score(const struct scan *s)
+{
+	return hits_total(s->hits);
+}
+
+const char *
+scan_tests(struct scan *s)
+{
+	struct buf b;
+	const char *out;
+	size_t n = hits_count(s->hits);
+
+	if (n == 0)
+		return "none";
+	hits_sort(s->hits);
+	buf_init(&b, 64 * 1024);
+	for (size_t i = 0; i < n; i++) {
+		if (i && buf_putc(&b, ',') < 0)
+			break;
+		if (buf_puts(&b, hits_at(s->hits, i)->name) < 0)
+			break;
+	}
+	out = arena_strndup(s->arena, (const char *)b.p, b.len);
+	buf_free(&b);
+	return out ? out : "none";
+}
+
+unsigned
+scan_elapsed_ms(const struct scan *s)
+{
+	return s->elapsed_ms;
+}
+
+struct scan *
+scan_free(struct scan *s)
+{
+	if (s == NULL)
+		return NULL;
+	if (s->timer)
+		event_free(s->timer);
+	if (s->finisher)
+		event_free(s->finisher);
+	msg_free(s->msg);
+	arena_free(s->arena);
+	free(s);
+	return NULL;
+}

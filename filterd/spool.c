@@ -1,0 +1,157 @@
+/*
+ * filterd/spool.c - messages in flight on disk
+ *
+ * One file per message under spool_dir, named by the local queue id. The
+ * front door writes the DATA bytes (un-dot-stuffed, CRLF lines) through a
+ * 64 KiB buffer, then spool_commit() fsyncs it before any reply; the file
+ * is removed only once the action completed (reinjected, quarantined,
+ * discarded or rejected). Write errors (ENOSPC on a full disk) are sticky
+ * so the caller reads the whole DATA phase and then answers 452.
+ */
+#include "filterd/spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SPOOL_WBUF (64 * 1024)
+
+void
+spool_id(char *out, size_t outsz)
+{
+	static unsigned counter;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(out, outsz, "%08llX%05lX%05lX%04X",
+	    (unsigned long long)ts.tv_sec & 0xffffffffull,
+	    (unsigned long)(ts.tv_nsec / 1000) & 0xfffff,
+	    (unsigned long)getpid() & 0xfffff, ++counter & 0xffff);
+}
+
+int
+spool_open(const char *dir, struct spool_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	for (int tries = 0; tries < 5; tries++) {
+		spool_id(f->id, sizeof(f->id));
+		if (snprintf(f->path, sizeof(f->path), "%s/%s", dir, f->id) >=
+		    (int)sizeof(f->path))
+			return -ENAMETOOLONG;
+		f->fd = open(f->path,
+		    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (f->fd >= 0)
+			break;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	if (f->fd < 0)
+		return -EEXIST;
+	buf_init(&f->wbuf, SPOOL_WBUF);
+	return 0;
+}
+
+static int
+flush(struct spool_file *f)
+{
+	size_t off = 0;
+
+	while (off < f->wbuf.len) {
+		ssize_t w = write(f->fd, f->wbuf.p + off, f->wbuf.len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += (size_t)w;
+	}
+	buf_reset(&f->wbuf);
+	return 0;
+}
+
+void
+spool_write(struct spool_file *f, const void *p, size_t n)
+{
+	if (f->err)
+		return;
+	f->size += n;
+	if (f->wbuf.len + n > SPOOL_WBUF && (f->err = flush(f)) < 0)
+		return;
+	if (n >= SPOOL_WBUF) {
+		const unsigned char *c = p;
+
+		while (n) {
+			ssize_t w = write(f->fd, c, n);
+
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				f->err = -errno;
+				return;
+			}
+			c += w;
+			n -= (size_t)w;
+		}
+		return;
+	}
+	if (buf_append(&f->wbuf, p, n) < 0)
+		f->err = -ENOMEM;
+}
+
+int
+spool_commit(struct spool_file *f)
+{
+	if (f->err)
+		return f->err;
+	if ((f->err = flush(f)) < 0)
+		return f->err;
+	if (fsync(f->fd) < 0)
+		return f->err = -errno;
+	return 0;
+}
+
+int
+spool_map(struct spool_file *f, struct bstr *out)
+{
+	if (f->size == 0) {
+		*out = bstr_make("", 0);
+		return 0;
+	}
+	if (f->map == NULL) {
+		void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, f->fd, 0);
+
+		if (m == MAP_FAILED)
+			return -errno;
+		f->map = m;
+	}
+	*out = bstr_make(f->map, f->size);
+	return 0;
+}
+
+void
+spool_close(struct spool_file *f)
+{
+	if (f->map)
+		munmap(f->map, f->size);
+	f->map = NULL;
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	buf_free(&f->wbuf);
+}
+
+void
+spool_remove(struct spool_file *f)
+{
+	int had = f->fd >= 0;
+
+	spool_close(f);
+	if (had)
+		unlink(f->path);
+}

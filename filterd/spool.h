@@ -1,0 +1,37 @@
+/*
+ * filterd/spool.h - messages in flight on disk
+ */
+#ifndef FILTERD_SPOOL_H
+#define FILTERD_SPOOL_H
+
+#include <stddef.h>
+
+#include "util/buf.h"
+
+struct spool_file {
+	int fd;
+	char id[32];        /* also the local queue id */
+	char path[4096];
+	size_t size;        /* bytes written */
+	int err;            /* first write error (-errno), sticky */
+	unsigned char *map; /* after spool_map */
+	struct buf wbuf;
+};
+
+/* spool_id - a new process-unique id (hex time, pid, counter) */
+void spool_id(char *out, size_t outsz);
+/* spool_open - create dir/<id> (O_EXCL); 0 or -errno */
+int spool_open(const char *dir, struct spool_file *);
+/* spool_write - buffered; errors are sticky and come back from
+ * spool_commit (so the DATA phase can read to the end first) */
+void spool_write(struct spool_file *, const void *, size_t);
+/* spool_commit - flush, fsync: durable before we answer; 0 or -errno */
+int spool_commit(struct spool_file *);
+/* spool_map - the committed bytes, read-only; 0 or -errno */
+int spool_map(struct spool_file *, struct bstr *out);
+/* spool_remove - unmap, close, unlink (after the action completed) */
+void spool_remove(struct spool_file *);
+/* spool_close - unmap and close, keep the file (crash recovery) */
+void spool_close(struct spool_file *);
+
+#endif

@@ -1,0 +1,87 @@
+/* spool_test - filterd/spool.c: write, commit, map, remove, errors */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "filterd/spool.h"
+
+static void
+test_roundtrip(void **state)
+{
+	(void)state;
+	char dir[64];
+	struct spool_file f;
+	struct bstr b;
+	struct stat st;
+	static unsigned char big[200000];
+
+	snprintf(dir, sizeof(dir), "/tmp/spool_test.%ld", (long)getpid());
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(spool_open(dir, &f), 0);
+	assert_true(strlen(f.id) >= 12);
+	spool_write(&f, "Subject: x\r\n\r\n", 14);
+	memset(big, 'a', sizeof(big));
+	spool_write(&f, big, sizeof(big)); /* larger than the buffer */
+	spool_write(&f, "\r\n", 2);
+	assert_int_equal(spool_commit(&f), 0);
+	assert_int_equal(f.size, 14 + sizeof(big) + 2);
+	assert_int_equal(stat(f.path, &st), 0);
+	assert_int_equal((size_t)st.st_size, f.size);
+	assert_int_equal(spool_map(&f, &b), 0);
+	assert_int_equal(b.len, f.size);
+	assert_memory_equal(b.p, "Subject: x\r\n\r\naaa", 17);
+	assert_int_equal(b.p[b.len - 1], '\n');
+	spool_remove(&f);
+	assert_int_equal(stat(f.path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void
+test_ids_unique(void **state)
+{
+	(void)state;
+	char a[32], b[32];
+
+	spool_id(a, sizeof(a));
+	spool_id(b, sizeof(b));
+	assert_string_not_equal(a, b);
+}
+
+static void
+test_errors(void **state)
+{
+	(void)state;
+	struct spool_file f;
+
+	assert_int_equal(spool_open("/nonexistent/dir", &f), -ENOENT);
+	/* /dev/full: every write fails with ENOSPC, reported at commit. */
+	memset(&f, 0, sizeof(f));
+	f.fd = open("/dev/full", 1);
+	assert_true(f.fd >= 0);
+	buf_init(&f.wbuf, 65536);
+	spool_write(&f, "hello\r\n", 7);
+	assert_int_equal(spool_commit(&f), -ENOSPC);
+	spool_close(&f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_ids_unique),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
