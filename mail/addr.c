@@ -37,14 +37,16 @@ squeeze_ws(struct arena *a, const struct buf *b, bool drop_all)
 {
 	unsigned char *p = arena_alloc(a, b->len + 1);
 	size_t n = 0;
-	bool sp = false;
+	bool sp = false, q = false;
 
 	if (p == NULL)
 		return BSTR_NULL;
 	for (size_t i = 0; i < b->len; i++) {
 		unsigned char c = b->p[i];
 
-		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+		if (c == '"' && drop_all)
+			q = !q;
+		if (!q && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
 			sp = n > 0;
 			continue;
 		}
