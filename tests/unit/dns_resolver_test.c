@@ -228,7 +228,7 @@ static void
 test_timeout(void **state)
 {
 	char addr[64];
-	int port, fd = dnstest_silent(&port);
+	int port = 0, fd = dnstest_silent(&port);
 	struct fx f;
 	struct got g;
 	double t0;
@@ -264,7 +264,7 @@ static void
 test_cancel(void **state)
 {
 	char addr[64];
-	int port, fd = dnstest_silent(&port);
+	int port = 0, fd = dnstest_silent(&port);
 	struct fx f;
 	struct got g = { 0 }, g2 = { 0 };
 
