@@ -38,6 +38,16 @@ bayes_seen_id(const struct msg *m, const uint8_t key[16], uint8_t out[16])
 	}
 }
 
+/* bayes_prepare - token set and seen id of one message */
+int
+bayes_prepare(const struct msg *m, const uint8_t key[16],
+    struct bayes_tokset *ts, uint8_t seen[16])
+{
+	bayes_tokset_init(ts, key);
+	bayes_seen_id(m, key, seen);
+	return bayes_tokenize(m, ts);
+}
+
 /* bayes_learn_msg - learn, relearn or forget one message */
 int
 bayes_learn_msg(struct bayes_store *st, const struct msg *m, int cls,

@@ -23,6 +23,11 @@ struct msg;
 void bayes_seen_id(const struct msg *, const uint8_t key[16],
     uint8_t out[16]);
 
+/* bayes_prepare - m's token set (under key) and seen id, for batches;
+ * ts is initialised here and freed by the caller. 0 or -ENOMEM */
+int bayes_prepare(const struct msg *, const uint8_t key[16],
+    struct bayes_tokset *ts, uint8_t seen[16]);
+
 /* bayes_learn_msg - learn m as cls (BAYES_SPAM/HAM/FORGET); returns
  * BAYES_LEARNED, BAYES_ALREADY, BAYES_NOTSEEN or -errno */
 int bayes_learn_msg(struct bayes_store *, const struct msg *, int cls,

@@ -68,6 +68,30 @@ bayes_store_learn(struct bayes_store *st, const uint8_t seen[16], int cls,
 }
 
 int
+bayes_store_learn_batch(struct bayes_store *st,
+    const struct bayes_learn_item *items, size_t n, uint32_t now,
+    int *result)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (items[i].cls != BAYES_SPAM && items[i].cls != BAYES_HAM &&
+		    items[i].cls != BAYES_FORGET)
+			return -EINVAL;
+	if (st->ops->learn_batch != NULL)
+		return st->ops->learn_batch(st, items, n, now, result);
+	/* backends without batches: one atomic learn per message */
+	for (size_t i = 0; i < n; i++) {
+		rc = st->ops->learn(st, items[i].seen, items[i].cls,
+		    items[i].toks, items[i].n, now);
+		if (rc < 0)
+			return rc;
+		result[i] = rc;
+	}
+	return 0;
+}
+
+int
 bayes_store_expire(struct bayes_store *st, uint32_t cutoff,
     uint64_t *removed)
 {

@@ -60,6 +60,21 @@ int bayes_store_get(struct bayes_store *, const uint64_t *toks, size_t n,
  * BAYES_LEARNED, BAYES_ALREADY, BAYES_NOTSEEN or -errno. */
 int bayes_store_learn(struct bayes_store *, const uint8_t seen[16], int cls,
     const uint64_t *toks, size_t n, uint32_t now);
+/* One message of a learning batch. */
+struct bayes_learn_item {
+	uint8_t seen[16];
+	int cls;
+	const uint64_t *toks;
+	size_t n;
+};
+/* bayes_store_learn_batch - learn items[0..n) in one transaction (BDB:
+ * token deltas merged, each token written once); result[i] gets each
+ * item's BAYES_LEARNED/ALREADY/NOTSEEN. 0 or -errno; on BDB an error
+ * means nothing of the batch was learned, Redis learns message by
+ * message. */
+int bayes_store_learn_batch(struct bayes_store *,
+    const struct bayes_learn_item *items, size_t n, uint32_t now,
+    int *result);
 /* bayes_store_expire - drop tokens with atime < cutoff; *removed */
 int bayes_store_expire(struct bayes_store *, uint32_t cutoff,
     uint64_t *removed);
@@ -97,6 +112,8 @@ struct bayes_store_ops {
 	    struct bayes_tokval *);
 	int (*learn)(struct bayes_store *, const uint8_t *, int,
 	    const uint64_t *, size_t, uint32_t);
+	int (*learn_batch)(struct bayes_store *,
+	    const struct bayes_learn_item *, size_t, uint32_t, int *);
 	int (*expire)(struct bayes_store *, uint32_t, uint64_t *);
 	int (*foreach_token)(struct bayes_store *, bayes_tok_cb *, void *);
 	int (*foreach_seen)(struct bayes_store *, bayes_seen_cb *, void *);

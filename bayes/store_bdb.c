@@ -349,6 +349,241 @@ bdb_learn(struct bayes_store *st, const uint8_t *seen, int cls,
 	return rc;
 }
 
+struct delta {
+	uint64_t tok;
+	int32_t ds, dh;
+};
+
+/* sort_deltas - LSD radix sort on the token, 16 bits a pass */
+static void
+sort_deltas(struct delta *d, size_t n)
+{
+	struct delta *tmp = n > 64 ? malloc(n * sizeof(*tmp)) : NULL;
+	static _Thread_local size_t cnt[65536];
+
+	if (tmp == NULL) {
+		/* small (or no memory): insertion sort */
+		for (size_t i = 1; i < n; i++) {
+			struct delta x = d[i];
+			size_t k = i;
+
+			for (; k > 0 && d[k - 1].tok > x.tok; k--)
+				d[k] = d[k - 1];
+			d[k] = x;
+		}
+		return;
+	}
+	struct delta *src = d, *dst = tmp, *sw;
+	for (int shift = 0; shift < 64; shift += 16) {
+		size_t sum = 0;
+
+		memset(cnt, 0, sizeof(cnt));
+		for (size_t i = 0; i < n; i++)
+			cnt[(src[i].tok >> shift) & 0xffff]++;
+		for (size_t b = 0; b < 65536; b++) {
+			size_t c = cnt[b];
+
+			cnt[b] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[cnt[(src[i].tok >> shift) & 0xffff]++] = src[i];
+		sw = src;
+		src = dst;
+		dst = sw;
+	}
+	/* four passes: the result is back in d */
+	free(tmp);
+}
+
+/* apply_deltas - merged per-token changes in key order, one cursor */
+static int
+apply_deltas(struct bdb_store *s, DB_TXN *txn, struct delta *d, size_t nd,
+    uint32_t now, int64_t *dtok)
+{
+	uint8_t kb[8], vb[12];
+	DBT k = { 0 }, v = { 0 };
+	DBC *c;
+	int rc;
+
+	if ((rc = s->tok->cursor(s->tok, txn, &c, 0)) != 0)
+		return errc(rc);
+	k.data = kb;
+	k.size = 8;
+	k.ulen = 8;
+	k.flags = DB_DBT_USERMEM;
+	v.data = vb;
+	v.ulen = sizeof(vb);
+	v.flags = DB_DBT_USERMEM;
+	for (size_t i = 0; i < nd; i++) {
+		int64_t sp = 0, hm = 0;
+		uint32_t at = 0;
+		bool found;
+
+		if (d[i].ds == 0 && d[i].dh == 0)
+			continue;
+		tokkey(kb, d[i].tok);
+		rc = c->get(c, &k, &v, DB_SET | DB_RMW);
+		if (rc != 0 && rc != DB_NOTFOUND)
+			goto out;
+		found = rc == 0 && v.size == 12;
+		if (found) {
+			sp = get32(vb);
+			hm = get32(vb + 4);
+			at = get32(vb + 8);
+		}
+		sp += d[i].ds;
+		hm += d[i].dh;
+		if (sp < 0)
+			sp = 0;
+		if (hm < 0)
+			hm = 0;
+		if ((d[i].ds > 0 || d[i].dh > 0) && now > at)
+			at = now;
+		if (sp + hm == 0) {
+			if (found) {
+				if ((rc = c->del(c, 0)) != 0)
+					goto out;
+				(*dtok)--;
+			}
+			continue;
+		}
+		put32(vb, (uint32_t)sp);
+		put32(vb + 4, (uint32_t)hm);
+		put32(vb + 8, at);
+		v.size = 12;
+		if (found) {
+			rc = c->put(c, &k, &v, DB_CURRENT);
+		} else {
+			rc = s->tok->put(s->tok, txn, &k, &v, 0);
+			(*dtok)++;
+		}
+		if (rc != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	c->close(c);
+	return errc(rc);
+}
+
+static int
+batch_once(struct bdb_store *s, const struct bayes_learn_item *items,
+    size_t n, uint32_t now, int *result, struct delta *d)
+{
+	DB_TXN *txn;
+	DBT k = { 0 }, v = { 0 };
+	uint64_t ns, nh, nt;
+	int64_t dtok = 0;
+	size_t nd = 0, j = 0;
+	int rc;
+
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0)
+		return rc;
+	if ((rc = var_get64(s, txn, "nspam", &ns, DB_RMW)) < 0 ||
+	    (rc = var_get64(s, txn, "nham", &nh, DB_RMW)) < 0 ||
+	    (rc = var_get64(s, txn, "ntokens", &nt, DB_RMW)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		const struct bayes_learn_item *it = &items[i];
+		uint8_t old = 0, nb = (uint8_t)it->cls;
+
+		k.data = (void *)it->seen;
+		k.size = BAYES_SEEN_LEN;
+		v.data = &old;
+		v.ulen = 1;
+		v.flags = DB_DBT_USERMEM;
+		/* earlier items of this batch are visible: same txn */
+		rc = s->seen->get(s->seen, txn, &k, &v, DB_RMW);
+		if (rc == DB_NOTFOUND)
+			old = 0;
+		else if (rc != 0) {
+			rc = errc(rc);
+			goto fail;
+		}
+		if (old == it->cls || (it->cls == BAYES_FORGET && old == 0)) {
+			result[i] = it->cls == BAYES_FORGET ? BAYES_NOTSEEN :
+			    BAYES_ALREADY;
+			continue;
+		}
+		if (old != 0) {
+			for (size_t t = 0; t < it->n; t++)
+				d[nd++] = (struct delta){ it->toks[t],
+					old == BAYES_SPAM ? -1 : 0,
+					old == BAYES_HAM ? -1 : 0 };
+			if (old == BAYES_SPAM && ns > 0)
+				ns--;
+			else if (old == BAYES_HAM && nh > 0)
+				nh--;
+		}
+		if (it->cls != BAYES_FORGET) {
+			for (size_t t = 0; t < it->n; t++)
+				d[nd++] = (struct delta){ it->toks[t],
+					it->cls == BAYES_SPAM,
+					it->cls == BAYES_HAM };
+			if (it->cls == BAYES_SPAM)
+				ns++;
+			else
+				nh++;
+			v.data = &nb;
+			v.size = 1;
+			v.flags = 0;
+			rc = s->seen->put(s->seen, txn, &k, &v, 0);
+		} else {
+			rc = s->seen->del(s->seen, txn, &k, 0);
+		}
+		if (rc != 0) {
+			rc = errc(rc);
+			goto fail;
+		}
+		result[i] = BAYES_LEARNED;
+	}
+	/* merge: each token read and written once per batch */
+	sort_deltas(d, nd);
+	for (size_t i = 0; i < nd; i++) {
+		if (j > 0 && d[j - 1].tok == d[i].tok) {
+			d[j - 1].ds += d[i].ds;
+			d[j - 1].dh += d[i].dh;
+		} else {
+			d[j++] = d[i];
+		}
+	}
+	if ((rc = apply_deltas(s, txn, d, j, now, &dtok)) < 0)
+		goto fail;
+	nt = (int64_t)nt + dtok < 0 ? 0 : (uint64_t)((int64_t)nt + dtok);
+	if ((rc = var_put64(s, txn, "nspam", ns)) < 0 ||
+	    (rc = var_put64(s, txn, "nham", nh)) < 0 ||
+	    (rc = var_put64(s, txn, "ntokens", nt)) < 0)
+		goto fail;
+	return errc(txn->commit(txn, 0));
+fail:
+	txn->abort(txn);
+	return rc;
+}
+
+static int
+bdb_learn_batch(struct bayes_store *st, const struct bayes_learn_item *items,
+    size_t n, uint32_t now, int *result)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	struct delta *d;
+	size_t total = 0;
+	int rc = -EAGAIN;
+
+	if (!s->rdwr)
+		return -EROFS;
+	for (size_t i = 0; i < n; i++)
+		total += 2 * items[i].n;
+	if ((d = malloc((total + 1) * sizeof(*d))) == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < BDB_RETRIES && rc == -EAGAIN; i++)
+		rc = batch_once(s, items, n, now, result, d);
+	free(d);
+	if (rc >= 0)
+		maybe_checkpoint(s);
+	return rc;
+}
+
 /* walk - run fn over every record of db in a snapshot (or, with del,
  * in a write transaction deleting records fn returns 1 for) */
 static int
@@ -580,6 +815,7 @@ static const struct bayes_store_ops bdb_ops = {
 	.vars = bdb_vars,
 	.get = bdb_get,
 	.learn = bdb_learn,
+	.learn_batch = bdb_learn_batch,
 	.expire = bdb_expire,
 	.foreach_token = bdb_foreach_token,
 	.foreach_seen = bdb_foreach_seen,

@@ -31,6 +31,9 @@ void bayes_tokset_free(struct bayes_tokset *);
  * message, as in SA and bogofilter); returns 0 or the first error. */
 int bayes_tokset_finish(struct bayes_tokset *);
 
+/* bayes_sort_u64 - sort v[0..n) ascending */
+void bayes_sort_u64(uint64_t *v, size_t n);
+
 /* bayes_siphash - SipHash-2-4 of p[0..len) under key */
 uint64_t bayes_siphash(const uint8_t key[16], const void *p, size_t len);
 

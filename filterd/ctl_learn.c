@@ -5,7 +5,8 @@
  *       PATH...
  * PATH is a maildir, an MH folder, a directory of message files, an mbox
  * or single message file, or "-" for one message on stdin. Each message is
- * parsed once and learned in one store transaction; a message that cannot
+ * parsed once; batches of 500 messages are learned in one store
+ * transaction (token changes merged, all or nothing); a message that cannot
  * be read or parsed is counted as skipped and the run goes on. A terminal
  * on stderr gets a progress line (count, rate, ETA); otherwise only the
  * summary line is printed:
@@ -305,13 +306,20 @@ ctl_count_msgs(const char *path)
 	return n;
 }
 
+#define LEARN_BATCH 500 /* messages per store transaction */
+
 struct learn {
 	struct bayes_store *st;
 	int cls;
+	uint8_t key[16];
 	size_t learned, already, bad, done, total;
 	bool tty;
 	double t0, last;
-	int err;
+	/* the pending batch */
+	struct bayes_learn_item items[LEARN_BATCH];
+	struct bayes_tokset sets[LEARN_BATCH];
+	int result[LEARN_BATCH];
+	size_t nitems;
 };
 
 static double
@@ -344,32 +352,54 @@ progress(struct learn *l, bool final)
 		fputc('\n', stderr);
 }
 
+/* flush - learn the pending batch in one transaction */
+static int
+flush(struct learn *l)
+{
+	int rc = 0;
+
+	if (l->nitems > 0)
+		rc = bayes_store_learn_batch(l->st, l->items, l->nitems,
+		    (uint32_t)time(NULL), l->result);
+	for (size_t i = 0; i < l->nitems; i++) {
+		if (rc == 0 && l->result[i] == BAYES_LEARNED)
+			l->learned++;
+		else if (rc == 0)
+			l->already++;
+		bayes_tokset_free(&l->sets[i]);
+	}
+	l->nitems = 0;
+	progress(l, false);
+	return rc; /* a store error stops the run; the batch is not half done */
+}
+
 static int
 learn_one(void *arg, const char *name, const unsigned char *raw, size_t len)
 {
 	struct learn *l = arg;
+	struct bayes_learn_item *it = &l->items[l->nitems];
+	struct bayes_tokset *ts = &l->sets[l->nitems];
 	struct msg *m = NULL;
-	int rc;
 
 	(void)name;
 	l->done++;
 	if (msg_parse(raw, len, NULL, &m) < 0 || msg_header_count(m) == 0) {
 		l->bad++; /* no header at all: not a message */
 		msg_free(m);
-		progress(l, false);
 		return 0;
 	}
-	rc = bayes_learn_msg(l->st, m, l->cls, (uint32_t)time(NULL));
-	msg_free(m);
-	if (rc == BAYES_LEARNED)
-		l->learned++;
-	else if (rc == BAYES_ALREADY || rc == BAYES_NOTSEEN)
-		l->already++;
-	else if (rc == -ENOMEM)
+	if (bayes_prepare(m, l->key, ts, it->seen) < 0) {
+		bayes_tokset_free(ts);
+		msg_free(m);
 		l->bad++;
-	else
-		return rc; /* the store failed: stop, nothing half-learned */
-	progress(l, false);
+		return 0;
+	}
+	msg_free(m);
+	it->cls = l->cls;
+	it->toks = ts->v;
+	it->n = ts->n;
+	if (++l->nitems == LEARN_BATCH)
+		return flush(l);
 	return 0;
 }
 
@@ -392,13 +422,16 @@ ctl_learn(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct learn l = { .cls = -1 };
+	static struct learn l;
+	struct bayes_vars v;
 	const char *conf = NULL, *store = NULL;
 	char spec[4096];
 	struct cfg *c = NULL;
 	bool quiet = false;
 	int ch, rc = 0;
 
+	memset(&l, 0, sizeof(l));
+	l.cls = -1;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:q", opts, NULL)) != -1) {
 		switch (ch) {
@@ -446,6 +479,14 @@ ctl_learn(int argc, char **argv)
 		cfg_free(c);
 		return 1;
 	}
+	if ((rc = bayes_store_vars(l.st, &v)) < 0) {
+		fprintf(stderr, "filterctl: bayes store %s: %s\n", store,
+		    strerror(-rc));
+		bayes_store_close(l.st);
+		cfg_free(c);
+		return 1;
+	}
+	memcpy(l.key, v.hashkey, 16);
 	l.tty = !quiet && isatty(STDERR_FILENO);
 	if (l.tty)
 		for (int i = optind; i < argc; i++)
@@ -453,6 +494,8 @@ ctl_learn(int argc, char **argv)
 	l.t0 = now_s();
 	for (int i = optind; i < argc && rc >= 0; i++)
 		rc = ctl_foreach_msg(argv[i], learn_one, &l, &l.bad);
+	if (rc >= 0)
+		rc = flush(&l);
 	progress(&l, true);
 	double el = now_s() - l.t0;
 	size_t total = l.learned + l.already + l.bad;
