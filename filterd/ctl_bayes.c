@@ -24,6 +24,7 @@
 
 #include "bayes/bayes.h"
 #include "filterd/cfg.h"
+#include "filterd/ctl.h"
 #include "mail/msg.h"
 
 struct tstats {
@@ -177,7 +178,7 @@ ctl_bayes(int argc, char **argv)
 			}
 		}
 	}
-	if ((c = ctl_bayes_cfg(conf)) == NULL)
+	if ((c = ctl_load_cfg(conf)) == NULL)
 		return 1;
 	if (store == NULL) {
 		if (ctl_bayes_spec(c, spec, sizeof(spec)) < 0) {

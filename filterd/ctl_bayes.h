@@ -1,8 +1,10 @@
 /*
- * filterd/ctl_bayes.h - filterctl learn and filterctl bayes
+ * filterd/ctl_bayes.h - helpers shared by filterctl learn, filterctl bayes
+ * and the Bayes check (entry points ctl_learn/ctl_bayes are in ctl.h)
  *
- * Both parse their own options (-c FILE, --store SPEC) and open the Bayes
- * store named by the config (bayes_store, bayes_path) or --store.
+ * Both subcommands parse their own options (-c FILE, --store SPEC) and
+ * open the Bayes store named by the config (bayes_store, bayes_path) or
+ * --store.
  */
 #ifndef FILTERD_CTL_BAYES_H
 #define FILTERD_CTL_BAYES_H
@@ -12,19 +14,9 @@
 
 struct cfg;
 
-/* ctl_learn - filterctl learn --spam|--ham|--forget PATH... (argv[0] is
- * "learn"); exit status */
-int ctl_learn(int argc, char **argv);
-/* ctl_bayes - filterctl bayes stats|dump|expire|backup|restore|classify */
-int ctl_bayes(int argc, char **argv);
-
 /* ctl_bayes_spec - the store spec the config names: "redis://..." as is,
  * "bdb" -> bayes_path, or state_dir/bayes when bayes_path is empty */
 int ctl_bayes_spec(const struct cfg *, char *out, size_t outsz);
-/* ctl_bayes_cfg - load -c path, or etc/filterd.conf if present, else
- * /etc/filterd/filterd.conf if present, else the defaults; NULL after
- * printing the error */
-struct cfg *ctl_bayes_cfg(const char *path);
 
 /* One message from a mail source: name is "path" or "path:N" (mbox). */
 typedef int ctl_msg_fn(void *arg, const char *name, const unsigned char *raw,

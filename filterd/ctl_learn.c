@@ -31,34 +31,11 @@
 
 #include "bayes/bayes.h"
 #include "filterd/cfg.h"
+#include "filterd/ctl.h"
 #include "mail/msg.h"
 #include "util/buf.h"
 
 #define CTL_MAX_MSG (64u << 20) /* larger stdin messages are refused */
-
-struct cfg *
-ctl_bayes_cfg(const char *path)
-{
-	struct cfg *c = NULL;
-	char err[512];
-
-	if (path == NULL) {
-		if (access("etc/filterd.conf", R_OK) == 0)
-			path = "etc/filterd.conf";
-		else if (access("/etc/filterd/filterd.conf", R_OK) == 0)
-			path = "/etc/filterd/filterd.conf";
-	}
-	if (path == NULL) {
-		if ((c = cfg_new()) == NULL)
-			fprintf(stderr, "filterctl: out of memory\n");
-		return c;
-	}
-	if (cfg_load(path, &c, err, sizeof(err)) < 0) {
-		fprintf(stderr, "filterctl: %s\n", err);
-		return NULL;
-	}
-	return c;
-}
 
 int
 ctl_bayes_spec(const struct cfg *c, char *out, size_t outsz)
@@ -463,7 +440,7 @@ ctl_learn(int argc, char **argv)
 		return 2;
 	}
 	if (store == NULL) {
-		if ((c = ctl_bayes_cfg(conf)) == NULL)
+		if ((c = ctl_load_cfg(conf)) == NULL)
 			return 1;
 		if (ctl_bayes_spec(c, spec, sizeof(spec)) < 0) {
 			fprintf(stderr, "filterctl: bad bayes_store '%s'\n",
