@@ -49,6 +49,25 @@ struct bayes_state {
 	time_t next_try;
 };
 
+/* ctl_bayes_spec - the store spec from the config (see ctl_bayes.h) */
+int
+ctl_bayes_spec(const struct cfg *c, char *out, size_t outsz)
+{
+	const char *st = cfg_str(c, "bayes_store");
+	const char *p = cfg_str(c, "bayes_path");
+	int n;
+
+	if (strncmp(st, "redis://", 8) == 0)
+		n = snprintf(out, outsz, "%s", st);
+	else if (strcmp(st, "bdb") != 0)
+		return -EINVAL;
+	else if (*p != '\0')
+		n = snprintf(out, outsz, "%s", p);
+	else
+		n = snprintf(out, outsz, "%s/bayes", cfg_str(c, "state_dir"));
+	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
+}
+
 static int
 bayes_init(const struct cfg *c, void **state)
 {

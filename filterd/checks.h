@@ -10,7 +10,10 @@
 
 /* One line per check module, defined in filterd/check_<name>.c. */
 extern const struct check check_basic;
+extern const struct check check_rules;
 extern const struct check check_dnsbl;
+extern const struct check check_auth;
+extern const struct check check_bayes;
 
 /* checks_table - NULL-terminated, in the order they run */
 extern const struct check *const checks_table[];

@@ -37,24 +37,6 @@
 
 #define CTL_MAX_MSG (64u << 20) /* larger stdin messages are refused */
 
-int
-ctl_bayes_spec(const struct cfg *c, char *out, size_t outsz)
-{
-	const char *st = cfg_str(c, "bayes_store");
-	const char *p = cfg_str(c, "bayes_path");
-	int n;
-
-	if (strncmp(st, "redis://", 8) == 0)
-		n = snprintf(out, outsz, "%s", st);
-	else if (strcmp(st, "bdb") != 0)
-		return -EINVAL;
-	else if (*p != '\0')
-		n = snprintf(out, outsz, "%s", p);
-	else
-		n = snprintf(out, outsz, "%s/bayes", cfg_str(c, "state_dir"));
-	return n < 0 || (size_t)n >= outsz ? -ENAMETOOLONG : 0;
-}
-
 /* mbox: a From_ line at the start or after a blank line begins a message;
  * the From_ line itself is not part of it (RFC 4155). */
 static bool
