@@ -237,7 +237,8 @@ build_body(struct msg *m)
 	if ((t = arena_alloc(m->a, total)) == NULL)
 		return -ENOMEM;
 	/* the subject line is not squashed: SA prepends it afterwards */
-	memcpy(t, subj.p, subj.len);
+	if (subj.len)
+		memcpy(t, subj.p, subj.len);
 	n = subj.len;
 	t[n++] = '\n';
 	size_t b0 = n;
@@ -252,7 +253,8 @@ build_body(struct msg *m)
 			continue;
 		struct bstr r = cap_text(m, p[i].rendered, true);
 
-		memcpy(t + n, r.p, r.len);
+		if (r.len)
+			memcpy(t + n, r.p, r.len);
 		n += r.len;
 	}
 	n = b0 + squash(t + b0, n - b0);
@@ -286,7 +288,8 @@ build_rawbody(struct msg *m)
 
 		if (n > 0 && t[n - 1] != '\n')
 			t[n++] = '\n';
-		memcpy(t + n, r.p, r.len);
+		if (r.len)
+			memcpy(t + n, r.p, r.len);
 		n += r.len;
 	}
 	m->raw_text = bstr_make(t, n);

@@ -95,15 +95,24 @@ strip_dot(struct bstr s)
 	return s;
 }
 
+/* a bare address in a comment: qmail "(1.2.3.4)", Exchange "(::1)" */
 static bool
-is_ipv4ish(struct bstr s)
+is_ipish(struct bstr s)
 {
-	if (s.len < 7)
+	int colons = 0;
+
+	if (s.len < 3)
 		return false;
-	for (size_t i = 0; i < s.len; i++)
-		if (!((s.p[i] >= '0' && s.p[i] <= '9') || s.p[i] == '.'))
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = s.p[i];
+
+		if (c == ':')
+			colons++;
+		else if (!((c >= '0' && c <= '9') || c == '.' ||
+		    ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')))
 			return false;
-	return true;
+	}
+	return colons >= 2 || s.len >= 7;
 }
 
 /* Parse the from clause f into r. */
@@ -185,7 +194,7 @@ parse_from(struct bstr f, struct msg_relay *r)
 				}
 				continue;
 			}
-			if (!have_ip && is_ipv4ish(w) && parse_ip(w, &r->ip)) {
+			if (!have_ip && is_ipish(w) && parse_ip(w, &r->ip)) {
 				have_ip = true;
 				continue;
 			}
