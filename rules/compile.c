@@ -842,31 +842,29 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	char *pat, lits[MAX_LITS_PER_RULE][MAX_LIT + 1];
 	size_t patsz;
 	unsigned opts;
-	const char *why, *src = r->re_src;
-	char *repl = NULL;
+	const char *why;
 	int ec;
 	PCRE2_SIZE eo;
 	size_t nl;
 
-	if (r->tflags & 0x100u) {
-		if ((repl = replace_tags(rs, r->re_src)) == NULL)
-			return -ENOMEM;
-		src = repl;
-	}
-	patsz = strlen(src) + 1;
-	if ((pat = malloc(patsz)) == NULL) {
-		free(repl);
+	patsz = strlen(r->re_src) + 1;
+	if ((pat = malloc(patsz)) == NULL)
 		return -ENOMEM;
-	}
-	if (rule_regex_translate(src, pat, patsz, &opts, &why) < 0) {
+	if (rule_regex_translate(r->re_src, pat, patsz, &opts, &why) < 0) {
 		rule__diag(rs, RULE_DIAG_ERROR, r->file, r->line,
 		    "%s: unsupported regex: %s", r->name, why);
 		r->broken = true;
-		free(repl);
 		free(pat);
 		return 0;
 	}
-	free(repl);
+	/* SA expands tags in the compiled pattern, delimiters already gone */
+	if (r->tflags & 0x100u) {
+		char *repl = replace_tags(rs, pat);
+
+		free(pat);
+		if ((pat = repl) == NULL)
+			return -ENOMEM;
+	}
 	r->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts,
 	    &ec, &eo, cc);
 	if (r->re == NULL && ec == PCRE2_ERROR_PATTERN_TOO_LARGE) {
@@ -1037,7 +1035,7 @@ rule__compile(struct rule_set *rs)
 				r->runnable = true;
 			else if (!r->claimed &&
 			    !rule__eval_external(r->evname))
-				rule__diag(rs, RULE_DIAG_INFO, r->file,
+				rule__diag(rs, RULE_DIAG_WARN, r->file,
 				    r->line, "%s: eval:%s not implemented, "
 				    "rule never fires", r->name, r->evname);
 			rs->order[r->type][rs->norder[r->type]++] =

@@ -119,9 +119,10 @@ scan_texts(struct rule_run *run, enum rule_type t)
 }
 
 static bool
-candidate(const struct rule *r, const uint8_t *seen)
+candidate(const struct rule_set *rs, const struct rule *r,
+    const uint8_t *seen)
 {
-	if (r->always)
+	if (r->always || rs->no_prefilter)
 		return true;
 	for (size_t i = 0; i < r->nlits; i++)
 		if (seen[r->lits[i] >> 3] & (1u << (r->lits[i] & 7)))
@@ -340,7 +341,8 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		return r->ev != NULL ? (unsigned)r->ev->fn(c, r) : 0;
 	switch (r->type) {
 	case RULE_HEADER: {
-		bool unset, cand = candidate(r, c->seen_in[RULE_HEADER]);
+		bool unset;
+		bool cand = candidate(c->rs, r, c->seen_in[RULE_HEADER]);
 		unsigned m;
 
 		if (r->hkind == HDR_EXISTS)
@@ -366,7 +368,7 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		    msg_body_lines(c->msg, &nl) :
 		    msg_rawbody_lines(c->msg, &nl);
 
-		if (!candidate(r, c->seen_in[r->type]))
+		if (!candidate(c->rs, r, c->seen_in[r->type]))
 			return 0;
 		for (size_t i = 0; i < nl && n < limit; i++)
 			n += match_count(c, r, l[i], limit - n);
@@ -375,14 +377,14 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 	case RULE_URI: {
 		const struct msg_uri *u = msg_uris(c->msg, &nl);
 
-		if (!candidate(r, c->seen_in[RULE_URI]))
+		if (!candidate(c->rs, r, c->seen_in[RULE_URI]))
 			return 0;
 		for (size_t i = 0; i < nl && n < limit; i++)
 			n += match_count(c, r, u[i].uri, limit - n);
 		return n;
 	}
 	case RULE_FULL:
-		if (!candidate(r, c->seen_in[RULE_FULL]))
+		if (!candidate(c->rs, r, c->seen_in[RULE_FULL]))
 			return 0;
 		return match_count(c, r, msg_full(c->msg), limit);
 	case RULE_MIMEHEADER:
@@ -500,9 +502,10 @@ rule_run_finish(struct rule_run *run, struct hits *hits)
 		struct hit *h = hits_at(hits, i);
 		long k;
 
-		if (h->has_score)
-			continue;
 		if ((k = rule__find(rs, h->name, strlen(h->name))) < 0)
+			continue;
+		/* a score line wins over the module's built-in score */
+		if (h->has_score && !rs->v[k].has_score)
 			continue;
 		h->score = rule_score(rs, &rs->v[k]);
 		h->has_score = true;

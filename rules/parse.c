@@ -97,6 +97,7 @@ struct pctx {
 	unsigned line;
 	int depth;
 	struct rule_err *err;
+	bool no_include;
 };
 
 static int load_path(struct pctx *, const char *path);
@@ -894,7 +895,12 @@ parse_lines(struct pctx *c, char *text)
 				snprintf(path, sizeof(path), "%.*s/%s",
 				    (int)(slash - c->file), c->file, rest);
 			struct pctx sub = { c->rs, NULL, 0, c->depth + 1,
-				c->err };
+				c->err, false };
+			if (c->no_include) {
+				rule__diag(c->rs, RULE_DIAG_ERROR, c->file,
+				    c->line, "include not allowed here");
+				continue;
+			}
 			if (c->depth + 1 > MAX_INCLUDE_DEPTH) {
 				rule__diag(c->rs, RULE_DIAG_ERROR, c->file,
 				    c->line, "include nested too deep");
@@ -1051,7 +1057,7 @@ rule_set_load(const char *const *paths, size_t n, struct rule_err *err)
 	strcpy(rs->repl_start, "<");
 	strcpy(rs->repl_end, ">");
 	for (size_t i = 0; i < n; i++) {
-		struct pctx c = { rs, NULL, 0, 0, err };
+		struct pctx c = { rs, NULL, 0, 0, err, false };
 
 		if ((rc = load_path(&c, paths[i])) < 0) {
 			if (err != NULL) {
@@ -1070,6 +1076,33 @@ rule_set_load(const char *const *paths, size_t n, struct rule_err *err)
 	}
 	return rs;
 nomem:
+	if (err != NULL)
+		snprintf(err->msg, sizeof(err->msg), "%s", strerror(ENOMEM));
+	return NULL;
+}
+
+struct rule_set *
+rule_set_load_mem(const char *text, size_t len, const char *name,
+    struct rule_err *err)
+{
+	struct rule_set *rs = calloc(1, sizeof(*rs));
+	struct pctx c = { rs, NULL, 0, 0, err, true };
+	char *copy = NULL;
+
+	if (err != NULL)
+		memset(err, 0, sizeof(*err));
+	if (rs == NULL || (copy = strndup(text, len)) == NULL)
+		goto nomem;
+	strcpy(rs->repl_start, "<");
+	strcpy(rs->repl_end, ">");
+	if ((c.file = rule__intern(rs, name)) == NULL ||
+	    parse_lines(&c, copy) < 0 || rule__compile(rs) < 0)
+		goto nomem;
+	free(copy);
+	return rs;
+nomem:
+	free(copy);
+	rule_set_free(rs);
 	if (err != NULL)
 		snprintf(err->msg, sizeof(err->msg), "%s", strerror(ENOMEM));
 	return NULL;
@@ -1112,6 +1145,12 @@ void
 rule_set_scoreset(struct rule_set *rs, unsigned set)
 {
 	rs->scoreset = set & 3u;
+}
+
+void
+rule_set_prefilter(struct rule_set *rs, bool on)
+{
+	rs->no_prefilter = !on;
 }
 
 size_t

@@ -44,10 +44,18 @@ struct rule_diag {
  * kept as diagnostics (rule_set_diag_*). */
 struct rule_set *rule_set_load(const char *const *paths, size_t n,
     struct rule_err *err);
+/* rule_set_load_mem - the same from one buffer named name (include is
+ * refused there: tests and fuzzing). */
+struct rule_set *rule_set_load_mem(const char *text, size_t len,
+    const char *name, struct rule_err *err);
 struct rule_set *rule_set_free(struct rule_set *);
 
 /* Score set 0..3 (SA: bit 0 = network tests, bit 1 = Bayes); default 0. */
 void rule_set_scoreset(struct rule_set *, unsigned set);
+
+/* rule_set_prefilter - turn the literal prefilter off (tests, bench):
+ * every rule then runs its regex on every text. */
+void rule_set_prefilter(struct rule_set *, bool on);
 
 size_t rule_set_diag_count(const struct rule_set *);
 const struct rule_diag *rule_set_diag_at(const struct rule_set *, size_t i);

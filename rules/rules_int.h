@@ -103,6 +103,7 @@ struct rule_set {
 	size_t ntags;
 	char repl_start[8], repl_end[8];
 	unsigned scoreset;
+	bool no_prefilter;
 	/* prefilter */
 	struct rule__ac *ac;
 	size_t nlitstrs;
