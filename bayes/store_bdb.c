@@ -844,6 +844,27 @@ open_db(struct bdb_store *s, DB **db, const char *file, bool create)
 	return 0;
 }
 
+/* mkdirs - mkdir -p: state_dir/bayes on a fresh install */
+static int
+mkdirs(const char *path)
+{
+	char tmp[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, len + 1);
+	for (size_t i = 1; i <= len; i++) {
+		if (tmp[i] != '/' && tmp[i] != '\0')
+			continue;
+		tmp[i] = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		tmp[i] = i < len ? '/' : '\0';
+	}
+	return 0;
+}
+
 int
 bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
 {
@@ -854,8 +875,8 @@ bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
 	if (stat(path, &sb) < 0) {
 		if (!rdwr)
 			return -ENOENT;
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return -errno;
+		if ((rc = mkdirs(path)) < 0)
+			return rc;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# tests/e2e/bayes_learn.sh - filterctl learn / bayes on a BDB store:
+# every folder format, idempotent relearn, move, forget, bad input,
+# classification of unseen mail, min counts, expiry, kill -9 mid-learn.
+set -u
+cd "$(dirname "$0")/../.."
+ctl=$PWD/build/filterctl
+t=$(mktemp -d /tmp/bayes_learn.XXXXXX)
+trap 'rm -rf "$t"' EXIT
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+nok() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { if eval "$2"; then ok "$1"; else nok "$1"; fi; }
+
+# gen KIND SEED COUNT - synthetic messages on stdout, separated by \0
+gen() {
+	awk -v kind="$1" -v seed="$2" -v count="$3" 'BEGIN {
+		srand(seed);
+		split("meeting project report schedule kernel patch review " \
+		    "lunch budget release notes thanks attached minutes " \
+		    "agenda build test merge branch debian package", ham);
+		split("viagra cheap pills winner lottery cash mortgage free " \
+		    "offer click unsubscribe refinance casino prize million " \
+		    "guaranteed bonus pharmacy discount", spam);
+		for (i = 0; i < count; i++) {
+			printf "From: %s%d@%s\n", kind, i,
+			    kind == "spam" ? "bulk-offers.example" : "lists.example.org";
+			printf "To: user@example.net\n";
+			printf "Subject: %s %d\n", kind == "spam" ? "Amazing offer" : "Weekly sync", i;
+			printf "Message-ID: <%s.%d.%d@example>\n", kind, seed, i;
+			printf "Date: Mon, 1 Sep 2025 10:00:00 +0000\n\n";
+			for (w = 0; w < 40; w++) {
+				if (kind == "spam") printf "%s ", spam[int(rand() * 20) + 1];
+				else printf "%s ", ham[int(rand() * 21) + 1];
+				if (w % 10 == 9) printf "\n";
+			}
+			printf "\nword%d%d\n", seed, i;
+			printf "%c", 0;
+		}
+	}'
+}
+# split NUL-separated messages into files DIR/PREFIX<n>
+split_to() {
+	mkdir -p "$1"
+	awk -v d="$1" -v p="${2:-}" 'BEGIN { RS = "\0"; i = 1 }
+		length($0) > 0 { f = d "/" p i; printf "%s", $0 > f; close(f); i++ }'
+}
+# mbox: From_ line + message + blank line
+to_mbox() {
+	awk 'BEGIN { RS = "\0" } length($0) > 0 {
+		printf "From sender@example Mon Sep  1 10:00:00 2025\n%s\n", $0 }'
+}
+conf=$t/f.conf
+cat >"$conf" <<EOC
+state_dir = $t/state
+bayes_min_spam_num = 200
+bayes_min_ham_num = 200
+EOC
+st=$t/state/bayes
+L() { "$ctl" learn -c "$conf" "$@"; }
+B() { "$ctl" bayes -c "$conf" "$@"; }
+
+# formats: maildir (cur+new), MH (numeric), plain dir, mbox, stdin
+gen spam 1 150 | split_to "$t/md/cur" "m."
+gen spam 2 60 | split_to "$t/md/new" "n."
+mkdir -p "$t/md/tmp"
+gen ham 3 120 | split_to "$t/mh"
+touch "$t/mh/.mh_sequences"
+gen ham 4 100 | to_mbox >"$t/ham.mbox"
+gen ham 5 1 | tr -d '\0' >"$t/one.eml"
+out=$(L --spam "$t/md")
+check "maildir: cur and new learned" \
+    '[ "$out" = "learned 210, already known 0, skipped (bad) 0, 210 messages in ${out##* in }" ]'
+out=$(L --ham "$t/mh" "$t/ham.mbox")
+check "MH folder and mbox learned (220)" '[[ $out == "learned 220, already known 0,"* ]]'
+out=$(L --ham - <"$t/one.eml")
+check "stdin message learned" '[[ $out == "learned 1, "* ]]'
+out=$(L --ham "$t/mh")
+check "relearning the same class is a no-op" \
+    '[[ $out == "learned 0, already known 120, skipped (bad) 0,"* ]]'
+stats=$(B stats)
+check "stats totals 210 spam / 221 ham" \
+    '[[ $stats == *"nspam	210"* && $stats == *"nham	221"* && $stats == *"consistent	yes"* ]]'
+
+# bad input never aborts: empty file, dangling symlink, headerless junk
+mkdir -p "$t/bad"
+: >"$t/bad/empty"
+ln -s "$t/nowhere" "$t/bad/dangling"
+gen spam 6 3 | split_to "$t/bad" "good."
+out=$(L --spam "$t/bad" "$t/missing-path"); rc=$?
+check "bad messages counted, run completes (rc=$rc)" \
+    '[ $rc -eq 0 ] && [[ $out == "learned 3, already known 0, skipped (bad) 3,"* ]]'
+
+# classification of unseen mail
+gen spam 7 5 | split_to "$t/newspam"
+gen ham 8 5 | split_to "$t/newham"
+cls=$(B classify "$t/newspam" "$t/newham")
+spamhi=$(echo "$cls" | awk -v d="$t/newspam" 'index($2, d) == 1 && $1 > 0.99' | wc -l)
+hamlo=$(echo "$cls" | awk -v d="$t/newham" 'index($2, d) == 1 && $1 < 0.01' | wc -l)
+check "unseen spam > 0.99 ($spamhi/5), unseen ham < 0.01 ($hamlo/5)" \
+    '[ "$spamhi" = 5 ] && [ "$hamlo" = 5 ]'
+
+# relearn as the other class moves counts; forget removes them
+before=$(B stats | awk '$1=="ntokens"{print $2}')
+out=$(L --spam "$t/mh")
+st2=$(B stats)
+check "relearning ham as spam moves 120 messages" \
+    '[[ $out == "learned 120,"* && $st2 == *"nspam	333"* && $st2 == *"nham	101"* ]]'
+out=$(L --forget "$t/mh")
+st3=$(B stats)
+check "forget removes them" \
+    '[[ $out == "forgot 120,"* && $st3 == *"nspam	213"* && $st3 == *"nham	101"* && $st3 == *"consistent	yes"* ]]'
+out=$(L --forget "$t/mh")
+check "forgetting again: nothing to forget" '[[ $out == "forgot 0, already known 120,"* ]]'
+L --ham "$t/mh" >/dev/null
+after=$(B stats | awk '$1=="ntokens"{print $2}')
+check "learn, move, forget, relearn: same token count ($before = $after)" \
+    '[ -n "$before" ] && [ "$before" -gt 0 ] && [ "$before" = "$after" ]'
+
+# too little training: no result
+cat >"$t/min.conf" <<EOC
+state_dir = $t/state
+bayes_min_spam_num = 1000
+EOC
+cls=$("$ctl" bayes -c "$t/min.conf" classify "$t/newspam" | awk '{print $1}' | sort -u)
+check "below bayes_min_spam_num: no result" '[ "$cls" = none ]'
+
+# backup / restore into a fresh BDB store is byte-identical
+B backup "$t/b1.txt"
+"$ctl" bayes -c "$conf" --store "$t/copy" restore "$t/b1.txt"
+"$ctl" bayes -c "$conf" --store "$t/copy" backup "$t/b2.txt"
+check "BDB backup -> restore -> backup identical" 'cmp -s "$t/b1.txt" "$t/b2.txt"'
+
+# expire: give every token its own atime, cap at 400 -> the newest 300
+awk -F'\t' -v OFS='\t' '$1 == "t" { $5 = 1000000 + NR } { print }' \
+    "$t/b1.txt" >"$t/b3.txt"
+"$ctl" bayes -c "$conf" --store "$t/copy" restore "$t/b3.txt"
+"$ctl" bayes -c "$conf" --store "$t/copy" expire --max-tokens 400 >"$t/exp.txt"
+left=$("$ctl" bayes -c "$conf" --store "$t/copy" stats | awk '$1=="ntokens"{print $2}')
+oldest=$("$ctl" bayes -c "$conf" --store "$t/copy" stats | awk '$1=="oldest_atime"{print $2}')
+want=$(awk -F'\t' '$1 == "t" { n++; a[n] = $5 } END { print a[n - 299] }' "$t/b3.txt")
+check "expire --max-tokens 400 keeps the 300 newest ($left, oldest $oldest)" \
+    '[ "$left" = 300 ] && [ "$oldest" = "$want" ] && grep -q "^expired $((before - 300)) tokens" "$t/exp.txt"'
+
+# kill -9 during learning, three times: stats stay consistent
+gen spam 9 12000 | to_mbox >"$t/big.mbox"
+good=1 mid=0
+for round in 1 2 3; do
+	"$ctl" learn --store "$t/k" --spam "$t/big.mbox" >/dev/null 2>&1 &
+	pid=$!
+	sleep 0.$((2 + round))
+	kill -9 $pid 2>/dev/null
+	wait $pid 2>/dev/null
+	s=$("$ctl" bayes -c "$conf" --store "$t/k" stats 2>&1) || good=0
+	[[ $s == *"consistent	yes"* ]] || good=0
+	ns=$(echo "$s" | awk '$1=="nspam"{print $2}')
+	[ "${ns:-0}" -lt 12000 ] && mid=1
+done
+echo "$s" | sed 's/^/# /'
+check "kill -9 mid-learn (x3): store consistent, stats exit 0" \
+    '[ $good = 1 ] && [ $mid = 1 ]'
+out=$("$ctl" learn --store "$t/k" --spam "$t/big.mbox")
+check "after the kills a full learn completes" \
+    '[[ $out == *"skipped (bad) 0, 12000 messages"* ]] && [[ $("$ctl" bayes -c "$conf" --store "$t/k" stats) == *"nspam	12000"* ]]'
+echo "1..$n"
