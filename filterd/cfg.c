@@ -133,6 +133,16 @@ const struct cfg_key cfg_keys[] = {
 	    "extra domains never looked up in URI lists" },
 	{ "psl_file", CFG_STR, "", NULL, NULL,
 	    "Public Suffix List file (empty: the system list)" },
+	{ "use_spf", CFG_BOOL, "yes", NULL, NULL,
+	    "SPF checks of MAIL FROM and HELO (RFC 7208)" },
+	{ "use_dkim", CFG_BOOL, "yes", NULL, NULL,
+	    "DKIM signature verification (RFC 6376)" },
+	{ "use_dmarc", CFG_BOOL, "yes", NULL, NULL,
+	    "DMARC evaluation (RFC 7489)" },
+	{ "authserv_id", CFG_STR, "", NULL, NULL,
+	    "Authentication-Results authserv-id (empty: myhostname)" },
+	{ "dmarc_policy_enforce", CFG_BOOL, "no", NULL, NULL,
+	    "a DMARC p=reject failure rejects the message (no: score only)" },
 };
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
 

@@ -15,6 +15,7 @@
 const struct check *const checks_table[] = {
 	&check_basic,
 	&check_dnsbl,
+	&check_auth,
 	&check_rules, /* finish(): meta rules and scores over all hits */
 	&check_auth,
 	&check_bayes, /* after every scoring check: autolearn reads scores */

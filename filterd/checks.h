@@ -13,6 +13,7 @@ extern const struct check check_basic;
 extern const struct check check_rules;
 extern const struct check check_dnsbl;
 extern const struct check check_auth;
+extern const struct check check_auth;
 extern const struct check check_bayes;
 
 /* checks_table - NULL-terminated, in the order they run */

@@ -237,6 +237,14 @@ authres_is_ours(struct bstr v, const char *authserv_id)
 	    bstr_cstr(authserv_id));
 }
 
+bool
+authres_strip(struct bstr name, struct bstr value, const char *authserv_id)
+{
+	return bstr_caseeq(bstr_trim(name),
+	    BSTR_LIT("Authentication-Results")) &&
+	    authres_is_ours(value, authserv_id);
+}
+
 /* RFC 2045 token: printable ASCII except SP and tspecials. The "@" and
  * "/" that RFC 8601 2.3 allows in a pvalue are accepted as well. */
 bool

@@ -98,6 +98,12 @@ int authres_dns_drive(struct authres_dns *, int (*step)(void *), void *sarg,
  * outside are forged and must be removed before ours is added). */
 bool authres_is_ours(struct bstr value, const char *authserv_id);
 
+/* authres_strip - should this incoming header field be removed before
+ * ours is added? True for Authentication-Results (name compared without
+ * case) whose value claims authserv_id. */
+bool authres_strip(struct bstr name, struct bstr value,
+    const char *authserv_id);
+
 /* authres_token_ok - s is usable as an RFC 8601 pvalue without quoting */
 bool authres_token_ok(const char *s);
 

@@ -890,9 +890,13 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	 * interpreter under the same limits */
 	if (r->nmore == 0)
 		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+	/* texts built from several headers ("To, Cc", "Name: value") are
+	 * not substrings of what the prefilter scans: always run those */
 	r->always = true;
 	if (r->if_unset != NULL || r->hmod == HMOD_ADDR ||
 	    r->hmod == HMOD_NAME || r->hkind == HDR_ENVFROM ||
+	    r->hkind == HDR_TOCC || r->hkind == HDR_MESSAGEID ||
+	    (r->hkind == HDR_ALL && r->hmod != HMOD_RAW) ||
 	    r->type == RULE_MIMEHEADER || !extract(pat, opts, lits, &nl)) {
 		free(pat);
 		return 0;

@@ -212,7 +212,7 @@ test_conditionals_include(void **state)
 	assert_true(rule_set_runnable(rs, "YES4"));
 	assert_true(rule_set_runnable(rs, "FROM_INC"));
 	for (int i = 1; i <= 5; i++) {
-		char n[8];
+		char n[16];
 
 		snprintf(n, sizeof(n), "NO%d", i);
 		assert_false(rule_set_runnable(rs, n));

@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# tests/e2e/auth.sh - SPF, DKIM and DMARC through the daemon against a real
+# authoritative DNS server on 127.0.0.1 (knotd via
+# ../shared/conformance/dns/serve-zone.sh), with mail signed at test time
+# by dkimsign (python3-dkim, keys from dknewkey: RSA and ed25519).
+#
+# Checked: an aligned, signed message from a permitted client gives
+# SPF_PASS, DKIM_VALID, DKIM_VALID_AU and DMARC_PASS; the same message
+# altered after signing from a client the SPF record does not list gives
+# SPF_FAIL, DKIM_INVALID and DMARC_REJECT; a domain without records gives
+# SPF_NONE and DMARC_MISSING; the Authentication-Results and Received-SPF
+# headers carry the results once the action code writes them (see
+# .notes/auth.md), and a forged Authentication-Results claiming our
+# authserv-id does not survive. No packet leaves 127.0.0.1.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib_filterd.sh"
+root=$E2E_ROOT
+serve=$root/../shared/conformance/dns/serve-zone.sh
+helper="python3 $here/dnsbl_helper.py"
+py=/usr/bin/python3
+work=$(mktemp -d /tmp/filterd-e2e-auth.XXXXXX)
+knot= sink=
+
+cleanup()
+{
+	fd_cleanup
+	[ -n "$sink" ] && kill "$sink" 2>/dev/null
+	[ -n "$knot" ] && "$serve" stop "$knot" >/dev/null 2>&1
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The ready line is "filterd: ready" or "filterd[PID]: ready" depending on
+# the log prefix; accept both (as tests/e2e/dnsbl.sh does).
+fd_restart()
+{
+	local from=0 i
+	[ -f "$FD_LOG" ] && from=$(wc -l <"$FD_LOG")
+	"$FILTERD_BIN" -f -c "$FD_CONF" >>"$FD_LOG" 2>&1 &
+	FD_PID=$!
+	for i in $(seq 100); do
+		tail -n +"$((from + 1))" "$FD_LOG" |
+		    grep -Eq 'filterd(\[[0-9]+\])?: ready' && return 0
+		kill -0 "$FD_PID" 2>/dev/null || {
+			tail -n 20 "$FD_LOG" | sed 's/^/#   /'
+			return 1
+		}
+		sleep 0.1
+	done
+	return 1
+}
+
+if [ ! -x "$serve" ] || ! command -v dkimsign >/dev/null 2>&1; then
+	not_ok "knotd ($serve) and dkimsign (python3-dkim) available"
+	tap_done
+	exit 1
+fi
+
+# Keys and the zone, made fresh for this run.
+(cd "$work" && dknewkey rsa >/dev/null 2>&1 &&
+    dknewkey --ktype ed25519 ed >/dev/null 2>&1) ||
+	{ not_ok "dknewkey made the test keys"; tap_done; exit 1; }
+txt() # one TXT record as 200-octet strings
+{
+	tr -d '\n' | sed 's/^[^"]*"\(.*\)"[^"]*$/\1/; s/" *"//g' |
+	    fold -w 200 | sed 's/.*/"&"/' | tr '\n' ' '
+}
+{
+	echo '$ORIGIN .'
+	echo '$TTL 300'
+	echo 'signer.test. TXT "v=spf1 ip4:192.0.2.10 -all"'
+	echo 'signer.test. A 192.0.2.10'
+	echo "rsa._domainkey.signer.test. TXT $(txt <"$work/rsa.dns")"
+	echo "ed._domainkey.signer.test. TXT $(txt <"$work/ed.dns")"
+	echo '_dmarc.signer.test. TXT "v=DMARC1; p=reject; adkim=r; aspf=r"'
+	echo 'mail.signer.test. TXT "v=spf1 a:signer.test -all"'
+	echo 'mail.signer.test. A 192.0.2.10'
+	echo 'nodmarc.test. A 192.0.2.20'
+} >"$work/auth.zone"
+
+read -r knot_port fd_port sink_port < <(e2e_ports 3)
+knot=$("$serve" -p "$knot_port" "$work/auth.zone" 2>"$work/knot.err") ||
+	{ not_ok "knotd started"; sed 's/^/# /' "$work/knot.err"; tap_done; exit 1; }
+ok "knotd serves SPF, DKIM and DMARC records on 127.0.0.1:$knot_port"
+
+mkdir -p "$work/out"
+$helper sink --port "$sink_port" --dir "$work/out" >"$work/sink.out" 2>&1 &
+sink=$!
+for i in $(seq 50); do
+	grep -q ready "$work/sink.out" 2>/dev/null && break
+	sleep 0.1
+done
+
+if ! fd_start "$fd_port" "$sink_port" "dns_servers = 127.0.0.1:$knot_port
+dns_timeout = 3s
+use_dnsbl = no
+authserv_id = mx.e2e.test
+msg_deadline = 20s"; then
+	not_ok "filterd started"
+	tap_done
+	exit 1
+fi
+ok "filterd started with SPF/DKIM/DMARC on"
+
+# msg NAME FROM [extra header line]
+msg()
+{
+	{
+		[ -n "${3:-}" ] && printf '%s\r\n' "$3"
+		printf 'From: Alice <%s>\r\nTo: rcpt@e2e.test\r\n' "$2"
+		printf 'Subject: auth %s\r\nDate: Thu, 26 Nov 2026 10:00:01 +0000\r\n' "$1"
+		printf 'Message-ID: <%s@e2e.test>\r\n\r\n' "$1"
+		printf 'Hello,\r\nthis is the %s test.\r\n' "$1"
+	} >"$work/$1.eml"
+}
+sign() # NAME SELECTOR KEYFILE [ALG]
+{
+	dkimsign ${4:+--signalg "$4"} --hcanon relaxed --bcanon relaxed \
+	    "$2" signer.test "$work/$3" <"$work/$1.eml" >"$work/$1.signed" &&
+	    mv "$work/$1.signed" "$work/$1.eml"
+}
+# send NAME ADDR MAILFROM HELO -> delivered copy in $work/got-NAME
+send()
+{
+	local before after
+	before=$(ls "$work/out" | wc -l)
+	$py - "$fd_port" "$2" "$3" "$4" "$work/$1.eml" >"$work/$1.res" 2>&1 <<'PY'
+import smtplib, sys
+port, addr, mfrom, helo, path = sys.argv[1:6]
+s = smtplib.SMTP("127.0.0.1", int(port), timeout=30)
+s.ehlo("e2e.test")
+s.docmd("XFORWARD", "ADDR=%s NAME=[UNAVAILABLE] HELO=%s" % (addr, helo))
+s.sendmail(mfrom, ["rcpt@e2e.test"], open(path, "rb").read())
+s.quit()
+print("250")
+PY
+	for i in $(seq 80); do
+		after=$(ls "$work/out" | wc -l)
+		[ "$after" -gt "$before" ] && break
+		sleep 0.1
+	done
+	cp "$work/out/$after.eml" "$work/got-$1" 2>/dev/null || : >"$work/got-$1"
+}
+hdr() # NAME HEADER -> the value(s), unfolded
+{
+	tr -d '\r' <"$work/got-$1" | sed '/^$/q' | sed '$!N;s/\n[ \t]\+/ /;P;D' |
+	    sed '$!N;s/\n[ \t]\+/ /;P;D' | grep -i "^$2:" 
+}
+has_test() { hdr "$1" X-Spam-Status | sed "s/, /,/g" | grep -Eq "tests=([^ ]*,)?$2(,| |$)"; }
+
+msg good alice@signer.test
+sign good rsa rsa.key
+send good 192.0.2.10 alice@signer.test mail.signer.test
+check "signed, aligned, permitted client: delivered" grep -q '^250' "$work/good.res"
+for t in SPF_PASS SPF_HELO_PASS DKIM_SIGNED DKIM_VALID DKIM_VALID_AU DMARC_PASS; do
+	check "good: $t" has_test good "$t"
+done
+diag "$(hdr good X-Spam-Status)"
+
+msg ed alice@signer.test
+sign ed ed ed.key ed25519-sha256
+send ed 192.0.2.10 alice@signer.test mail.signer.test
+check "ed25519-sha256 signature: DKIM_VALID" has_test ed DKIM_VALID
+
+msg bad alice@signer.test
+sign bad rsa rsa.key
+sed -i 's/this is the bad test/this is the BAD test/' "$work/bad.eml"
+send bad 203.0.113.5 alice@signer.test mail.signer.test
+for t in SPF_FAIL SPF_HELO_FAIL DKIM_SIGNED DKIM_INVALID DMARC_REJECT; do
+	check "altered, unlisted client: $t" has_test bad "$t"
+done
+has_test bad DKIM_VALID && not_ok "altered: no DKIM_VALID" || ok "altered: no DKIM_VALID"
+diag "$(hdr bad X-Spam-Status)"
+
+msg none bob@nodmarc.test "Authentication-Results: mx.e2e.test; spf=pass smtp.mailfrom=forged@signer.test; dkim=pass header.d=signer.test"
+send none 192.0.2.20 bob@nodmarc.test host.nodmarc.test
+check "no records: SPF_NONE" has_test none SPF_NONE
+check "no records: DMARC_MISSING" has_test none DMARC_MISSING
+
+if hdr good Authentication-Results | grep -q 'mx.e2e.test'; then
+	check "A-R: spf=pass for the good message" eval \
+	    "hdr good Authentication-Results | grep -q 'spf=pass smtp.mailfrom=\"alice@signer.test\"'"
+	check "A-R: dkim=pass header.d=signer.test header.s=rsa" eval \
+	    "hdr good Authentication-Results | grep -q 'dkim=pass header.d=signer.test header.i=@signer.test header.s=rsa'"
+	check "A-R: dmarc=pass header.from=signer.test" eval \
+	    "hdr good Authentication-Results | grep -q 'dmarc=pass (p=reject dis=none) header.from=signer.test'"
+	check "A-R: altered message dkim=fail, dmarc=fail" eval \
+	    "hdr bad Authentication-Results | grep -q 'dkim=fail (body hash mismatch).*dmarc=fail (p=reject dis=reject)'"
+	check "Received-SPF: Pass for the good message" eval \
+	    "hdr good Received-SPF | grep -q '^Received-SPF: Pass (mx.e2e.test: domain of alice@signer.test designates 192.0.2.10'"
+	check "forged A-R claiming mx.e2e.test removed" eval \
+	    "! grep -q 'forged@signer.test' '$work/got-none'"
+	check "exactly one A-R with our authserv-id" eval \
+	    "test \$(hdr none Authentication-Results | grep -c 'mx.e2e.test') -eq 1"
+else
+	ok "Authentication-Results not written yet # SKIP the action code does not add the \"authres\" note yet (.notes/auth.md)"
+fi
+tap_done

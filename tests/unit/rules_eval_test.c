@@ -1,0 +1,315 @@
+/* rules_eval_test - rule evaluation on crafted messages: header, body,
+ * rawbody, uri, full, mimeheader, eval and meta rules, tflags, scores, the
+ * prefilter (same hits with and without it) and the ReDoS bound */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mail/msg.h"
+#include "rules/rules.h"
+#include "util/arena.h"
+#include "util/hits.h"
+
+static const char rules_cf[] =
+    "header H_SUBJ    Subject =~ /\\bcheap\\b/i\n"
+    "header H_SUBJ_END Subject =~ /watches$/\n"
+    "header H_RAW     Subject:raw =~ /=\\?utf-8\\?/i\n"
+    "header H_DECODED Subject =~ /caf\\xc3\\xa9/\n"
+    "header H_ADDR    From:addr =~ /^bob\\@example\\.com$/\n"
+    "header H_NAME    From:name =~ /^Bob Smith$/\n"
+    "header H_NEG     X-Mailer !~ /Mutt/\n"
+    "header H_UNSET   X-None =~ /^dflt$/ [if-unset: dflt]\n"
+    "header H_EXISTS  exists:X-Spam-Bait\n"
+    "header H_NOEXIST exists:X-Not-There\n"
+    "header H_ALL     ALL =~ /^X-Spam-Bait: yes$/m\n"
+    "header H_TOCC    ToCc =~ /alice\\@a\\.example, carol\\@c\\.example/\n"
+    "header H_MID     MESSAGEID =~ /^<abc\\@example\\.com>$/\n"
+    "header H_TWO_RCVD Received =~ /by mx1[^\\n]*\\nfrom/\n"
+    "body   B_WORD    /replica rolex/i\n"
+    "body   B_SUBJ_IN_BODY /^Cheap replica watches$/\n"
+    "body   B_MULTI   /\\bbuy\\b/i\n"
+    "tflags B_MULTI   multiple maxhits=2\n"
+    "body   B_NOPE    /this text is not in the message/\n"
+    "rawbody R_HTML   /<b>bold<\\/b>/\n"
+    "body   B_RENDERED /bold text/\n"
+    "uri    U_HOST    /^https?:\\/\\/shop\\.example\\.net\\//\n"
+    "full   F_BOUNDARY /boundary=\"XYZ\"/\n"
+    "mimeheader M_ATTACH Content-Type =~ /name=\"?invoice\\.exe/i\n"
+    "header E_TO_RANGE eval:check_header_count_range('To','1','1')\n"
+    "header E_MISSING_TO eval:check_for_missing_to_header()\n"
+    "rawbody E_HTML   eval:html_test('html_message')\n"
+    "header E_UNKNOWN eval:no_such_function()\n"
+    "meta   META_AND  H_SUBJ && B_WORD\n"
+    "meta   META_CNT  (H_SUBJ + B_WORD + B_NOPE + FOREIGN_HIT) >= 3\n"
+    "meta   META_NOT  !B_NOPE && !FOREIGN_MISSING\n"
+    "meta   META_MULT B_MULTI == 2\n"
+    "meta   __META_SUB H_SUBJ\n"
+    "meta   META_OF_META __META_SUB && META_AND\n"
+    "score  H_SUBJ    1.5\n"
+    "score  B_WORD    0 0 2.5 3.5\n"
+    "score  META_AND  2.0\n"
+    "score  FOREIGN_HIT 4.0\n"
+    "score  H_NEG     0\n"
+    "score  T_TEST    1\n";
+
+static const char msg_text[] =
+    "Received: from relay.example.org by mx1.example.net; "
+    "Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+    "Received: from client by relay.example.org; "
+    "Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+    "From: Bob Smith <bob@example.com>\r\n"
+    "To: alice@a.example\r\n"
+    "Cc: carol@c.example\r\n"
+    "Subject: Cheap replica watches\r\n"
+    "Message-ID: <abc@example.com>\r\n"
+    "X-Spam-Bait: yes\r\n"
+    "X-Mailer: Ratware 1.0\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"XYZ\"\r\n"
+    "\r\n"
+    "--XYZ\r\n"
+    "Content-Type: text/html; charset=us-ascii\r\n"
+    "\r\n"
+    "<html><body><p>Get a replica Rolex. Buy buy BUY now.</p>\r\n"
+    "<p><b>bold</b> text "
+    "<a href=\"http://shop.example.net/x\">here</a></p></body></html>\r\n"
+    "--XYZ\r\n"
+    "Content-Type: application/octet-stream; name=\"invoice.exe\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "TVqQAAMAAAAEAAAA\r\n"
+    "--XYZ--\r\n";
+
+static const char msg2_text[] =
+    "From: x@y.example\r\n"
+    "Subject: =?utf-8?q?caf=C3=A9?=\r\n"
+    "X-Mailer: Mutt 2.0\r\n"
+    "\r\n"
+    "plain\r\n";
+
+struct fx {
+	struct rule_set *rs;
+};
+
+static int
+setup(void **state)
+{
+	static struct fx fx;
+	struct rule_err e;
+
+	fx.rs = rule_set_load_mem(rules_cf, sizeof(rules_cf) - 1, "t.cf", &e);
+	if (fx.rs == NULL)
+		return -1;
+	*state = &fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	rule_set_free(fx->rs);
+	return 0;
+}
+
+static struct hits *
+parse(const char *text, struct msg **m)
+{
+	struct hits *h;
+
+	assert_int_equal(msg_parse((const unsigned char *)text, strlen(text),
+			     NULL, m),
+	    0);
+	h = hits_new(msg_arena(*m));
+	assert_non_null(h);
+	return h;
+}
+
+static void
+test_hits(void **state)
+{
+	struct fx *fx = *state;
+	struct msg *m;
+	struct hits *h = parse(msg_text, &m);
+	static const char *const want[] = { "H_SUBJ", "H_SUBJ_END",
+		"H_ADDR", "H_NAME", "H_UNSET", "H_EXISTS", "H_ALL",
+		"H_TOCC", "H_MID", "H_TWO_RCVD",
+		"B_SUBJ_IN_BODY", "B_MULTI", "R_HTML", "B_RENDERED",
+		"U_HOST", "F_BOUNDARY", "M_ATTACH", "E_TO_RANGE", "E_HTML",
+		"META_AND", "META_CNT", "META_NOT", "META_MULT",
+		"META_OF_META", "FOREIGN_HIT" };
+	static const char *const not_want[] = { "H_RAW", "H_DECODED",
+		"H_NOEXIST", "B_NOPE", "E_MISSING_TO", "E_UNKNOWN",
+		"__META_SUB", "H_NEG", /* fired, but score 0 */
+		"B_WORD" /* set 0 score is 0 */ };
+	struct rule_run *run = rule_run_new(fx->rs, m);
+	struct hit *x;
+
+	assert_non_null(run);
+	assert_int_equal(rule_run_exec(run, h), 0);
+	/* another module's hit, before finish: metas see it */
+	assert_int_equal(hits_add(h, "FOREIGN_HIT", "dns"), 0);
+	assert_int_equal(rule_run_finish(run, h), 0);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (!hits_has(h, want[i]))
+			fail_msg("missing hit %s", want[i]);
+	for (size_t i = 0; i < sizeof(not_want) / sizeof(not_want[0]); i++)
+		if (hits_has(h, not_want[i]))
+			fail_msg("unexpected hit %s", not_want[i]);
+	/* scores: explicit, set 0 of four, default 1.0, foreign filled in */
+	assert_true(hits_get(h, "H_SUBJ")->score == 1.5);
+	assert_true(hits_get(h, "H_ADDR")->score == 1.0);
+	assert_true(hits_get(h, "FOREIGN_HIT")->score == 4.0);
+	x = hits_get(h, "B_MULTI");
+	assert_int_equal(x->count, 2); /* maxhits=2 of 3 "buy" */
+	msg_free(m);
+}
+
+static void
+test_decoded_and_neg(void **state)
+{
+	struct fx *fx = *state;
+	struct msg *m;
+	struct hits *h = parse(msg2_text, &m);
+
+	assert_int_equal(rule_set_check(fx->rs, m, h), 0);
+	assert_true(hits_has(h, "H_RAW"));
+	assert_true(hits_has(h, "H_DECODED"));
+	assert_true(hits_has(h, "E_MISSING_TO"));
+	assert_false(hits_has(h, "H_NEG")); /* Mutt: !~ does not fire */
+	assert_false(hits_has(h, "H_SUBJ"));
+	assert_true(hits_has(h, "META_NOT"));
+	msg_free(m);
+}
+
+static void
+test_scoreset(void **state)
+{
+	struct fx *fx = *state;
+	struct msg *m;
+	struct hits *h = parse(msg_text, &m);
+
+	rule_set_scoreset(fx->rs, 3);
+	assert_int_equal(rule_set_check(fx->rs, m, h), 0);
+	rule_set_scoreset(fx->rs, 0);
+	assert_true(hits_get(h, "B_WORD")->score == 3.5);
+	msg_free(m);
+}
+
+/* The prefilter must not change any result: the default ruleset over
+ * varied messages, with and without it. */
+static void
+test_prefilter_same(void **state)
+{
+	const char *path = "rules/default";
+	struct rule_err e;
+	struct rule_set *rs = rule_set_load(&path, 1, &e);
+	const char *texts[] = { msg_text, msg2_text,
+		"Subject: WORK FROM HOME!!\r\nTo: x@y\r\n\r\n"
+		"Earn $5,000 per week working from home. Click here! "
+		"100% guaranteed, no risk. To be removed from this list "
+		"reply with remove.\r\n",
+		"From: \"PayPal Security\" <support@hotmail.com>\r\n"
+		"Subject: Account suspended\r\n\r\nYour account has been "
+		"suspended. Verify your account within 24 hours at "
+		"http://10.1.2.3/login.php\r\n" };
+
+	(void)state;
+	assert_non_null(rs);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct msg *m1, *m2;
+		struct hits *h1, *h2;
+
+		h1 = parse(texts[i], &m1);
+		rule_set_prefilter(rs, true);
+		assert_int_equal(rule_set_check(rs, m1, h1), 0);
+		h2 = parse(texts[i], &m2);
+		rule_set_prefilter(rs, false);
+		assert_int_equal(rule_set_check(rs, m2, h2), 0);
+		rule_set_prefilter(rs, true);
+		hits_sort(h1);
+		hits_sort(h2);
+		assert_int_equal(hits_count(h1), hits_count(h2));
+		for (size_t k = 0; k < hits_count(h1); k++)
+			assert_string_equal(hits_at(h1, k)->name,
+			    hits_at(h2, k)->name);
+		if (i >= 2)
+			assert_true(hits_count(h1) >= 3);
+		msg_free(m1);
+		msg_free(m2);
+	}
+	rule_set_free(rs);
+}
+
+/* Classic catastrophic patterns on hostile input stay bounded by the
+ * PCRE2 match limit: well under 50 ms per message. */
+static void
+test_redos(void **state)
+{
+	static const char cf[] =
+	    "body R1 /(a+)+b/\n"
+	    "body R2 /(a|aa)+c/\n"
+	    "body R3 /(.*a){12}x/\n"
+	    "body R4 /^(\\w+\\s?)*\\$/\n"
+	    "rawbody R5 /(a*)*b/\n"
+	    "full R6 /(?:a|a?)+z/\n";
+	struct rule_err e;
+	struct rule_set *rs = rule_set_load_mem(cf, sizeof(cf) - 1, "r.cf",
+	    &e);
+	char *text = malloc(40000);
+	size_t n;
+	struct timespec t0, t1;
+	double ms;
+
+	(void)state;
+	assert_non_null(rs);
+	assert_non_null(text);
+	n = (size_t)snprintf(text, 100, "Subject: x\r\n\r\n");
+	for (int l = 0; l < 8; l++) {
+		memset(text + n, 'a', 3000);
+		n += 3000;
+		memcpy(text + n, "!\r\n", 3);
+		n += 3;
+	}
+	memset(text + n, 'a', 30);
+	strcpy(text + n + 30, " zzz\r\n");
+	for (int rep = 0; rep < 3; rep++) {
+		struct msg *m;
+		struct hits *h = parse(text, &m);
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(rule_set_check(rs, m, h), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+		if (ms >= 50)
+			fail_msg("ReDoS message took %.1f ms", ms);
+		assert_false(hits_has(h, "R1"));
+		msg_free(m);
+	}
+	free(text);
+	rule_set_free(rs);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hits),
+		cmocka_unit_test(test_decoded_and_neg),
+		cmocka_unit_test(test_scoreset),
+		cmocka_unit_test(test_prefilter_same),
+		cmocka_unit_test(test_redos),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
