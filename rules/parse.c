@@ -1181,6 +1181,20 @@ rule_set_rule_count(const struct rule_set *rs)
 	return k;
 }
 
+const char *
+rule_set_rule_at(const struct rule_set *rs, size_t i, bool *runnable)
+{
+	for (size_t k = 0; k < rs->n; k++) {
+		if (!rs->v[k].defined)
+			continue;
+		if (i-- == 0) {
+			*runnable = rs->v[k].runnable;
+			return rs->v[k].name;
+		}
+	}
+	return NULL;
+}
+
 bool
 rule_set_score(const struct rule_set *rs, const char *name, double *v)
 {

@@ -64,6 +64,11 @@ size_t rule_set_errors(const struct rule_set *);
 /* Counts for reports: rules defined, rules that can run. */
 size_t rule_set_rule_count(const struct rule_set *);
 
+/* rule_set_rule_at - the i-th defined rule's name, *runnable set;
+ * NULL past the end (for listing). */
+const char *rule_set_rule_at(const struct rule_set *, size_t i,
+    bool *runnable);
+
 /* rule_set_score - the score of a rule in the active set; false if it has
  * none (SA then uses 1.0, 0.01 for T_ rules, 0 for __ rules). */
 bool rule_set_score(const struct rule_set *, const char *name, double *);
