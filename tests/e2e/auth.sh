@@ -181,7 +181,7 @@ check "no records: DMARC_MISSING" has_test none DMARC_MISSING
 
 if hdr good Authentication-Results | grep -q 'mx.e2e.test'; then
 	check "A-R: spf=pass for the good message" eval \
-	    "hdr good Authentication-Results | grep -q 'spf=pass smtp.mailfrom=\"alice@signer.test\"'"
+	    "hdr good Authentication-Results | grep -q 'spf=pass smtp.mailfrom=alice@signer.test'"
 	check "A-R: dkim=pass header.d=signer.test header.s=rsa" eval \
 	    "hdr good Authentication-Results | grep -q 'dkim=pass header.d=signer.test header.i=@signer.test header.s=rsa'"
 	check "A-R: dmarc=pass header.from=signer.test" eval \
