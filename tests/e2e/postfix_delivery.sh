@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# tests/e2e/postfix_delivery.sh - swaks -> Postfix -> filterd -> Postfix ->
+# maildir, with a private Postfix instance and filterd on free loopback
+# ports.
+#
+# Checks: each recipient gets the message exactly once, with the X-Spam
+# headers; the envelope (sender, two recipients that differ from the To:
+# header) survives; the body comes back byte for byte (dot-stuffing, 8-bit);
+# the reinjection smtpd logs the original queue id and client it got by
+# XFORWARD; filterd logs one line for the message under the inbound queue
+# id.
+#
+# Where XFORWARD shows: Postfix's smtpd writes its own Received header from
+# the connection it sees (filterd's EHLO, 127.0.0.1); the XFORWARD data goes
+# to its log ("orig_queue_id=, orig_client=") and the queue file. The
+# original client's Received header (HELO orig-client.test) is the one the
+# inbound smtpd wrote, carried through filterd unchanged.
+set -u
+cd "$(dirname "$0")"
+. ./lib_postfix.sh
+. ./lib_filterd.sh
+
+cleanup()
+{
+	fd_cleanup
+	pf_stop
+	if [ -n "${E2E_KEEP:-}" ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi
+}
+work=$(mktemp -d /tmp/filterd-e2e-dlv.XXXXXX)
+trap cleanup EXIT
+
+read -r in_port fd_port re_port < <(e2e_ports 3)
+if ! pf_start "$in_port" "$fd_port" "$re_port"; then
+	not_ok "private postfix starts"
+	tap_done
+	exit 1
+fi
+if ! fd_start "$fd_port" "$re_port"; then
+	not_ok "filterd starts on 127.0.0.1:$fd_port"
+	tap_done
+	exit 1
+fi
+ok "postfix (in $in_port, reinject $re_port) and filterd ($fd_port) up"
+
+# --- 1. a message for two recipients; To: header names neither ------------
+printf '%s\r\n' \
+    "From: Header Sender <header-from@elsewhere.test>" \
+    "To: undisclosed-recipients:;" \
+    "Subject: e2e delivery" \
+    "Message-Id: <dlv-1@e2e.test>" \
+    "Date: Fri, 27 Nov 2026 12:00:00 +0000" \
+    "MIME-Version: 1.0" \
+    "Content-Type: text/plain; charset=iso-8859-1" \
+    "Content-Transfer-Encoding: 8bit" \
+    "" \
+    "first line" \
+    ".a line that starts with a dot" \
+    ".." \
+    "8-bit: $(printf '\xe9\xe8\xfc')" \
+    "last line" >"$work/msg1.eml"
+sed -n '/^\r$/,$p' "$work/msg1.eml" | tail -n +2 >"$work/body1"
+
+swaks -s 127.0.0.1 -p "$in_port" --helo orig-client.test \
+    -f env-sender@client.test -t u1@example.test,u2@example.test \
+    --data @"$work/msg1.eml" >"$work/swaks1.log" 2>&1
+check "postfix inbound accepted the message" \
+    grep -q '^<-  250 2.0.0 Ok: queued as' "$work/swaks1.log"
+qid1=$(sed -n 's/^<-  250 2.0.0 Ok: queued as \([0-9A-F]*\).*/\1/p' \
+    "$work/swaks1.log")
+
+pf_wait_delivered 2 30
+# the maildir holds one file per recipient
+files=$(grep -l '^Message-Id: <dlv-1@e2e.test>' "$PF_MAILDIR"/new/* \
+    2>/dev/null)
+n=$(echo "$files" | grep -c .)
+check "two copies delivered (one per recipient), got $n" [ "$n" -eq 2 ]
+f1=$(grep -l '^Delivered-To: u1@example.test' $files 2>/dev/null)
+f2=$(grep -l '^Delivered-To: u2@example.test' $files 2>/dev/null)
+check "u1@example.test got it exactly once" [ "$(echo "$f1" | grep -c .)" -eq 1 ]
+check "u2@example.test got it exactly once" [ "$(echo "$f2" | grep -c .)" -eq 1 ]
+f1=$(echo "$f1" | head -1)
+[ -n "$f1" ] || f1=/dev/null
+
+hdr() # FILE: the header section, unfolded
+{
+	sed '/^$/q' "$1" | sed ':a;N;$!ba;s/\n[ \t]\+/ /g'
+}
+hdr "$f1" >"$work/h1"
+diag "delivered header:" "$(cat "$work/h1")"
+check "envelope sender kept (Return-Path)" \
+    grep -q '^Return-Path: <env-sender@client.test>$' "$work/h1"
+# (SpamAssassin folds the tests= list after a comma, so unfolded it may
+# hold "A,B, C")
+check "X-Spam-Status in SpamAssassin format" \
+    grep -Eq '^X-Spam-Status: (Yes|No), score=-?[0-9]+\.[0-9] required=-?[0-9]+\.[0-9] tests=(none|[A-Z0-9_]+(,[[:space:]]*[A-Z0-9_]+)*)( autolearn=[a-z]+)?( version=[^ ]+)?$' \
+    "$work/h1"
+check "X-Spam-Score present" \
+    grep -Eq '^X-Spam-Score: -?[0-9]+\.[0-9]$' "$work/h1"
+check "X-Spam-Level present" grep -q '^X-Spam-Level: \**$' "$work/h1"
+check "X-Spam-Status exactly once" \
+    [ "$(grep -c '^X-Spam-Status:' "$work/h1")" -eq 1 ]
+# score in X-Spam-Status and X-Spam-Score agree
+s1=$(sed -n 's/^X-Spam-Status: [A-Za-z]*, score=\([-0-9.]*\) .*/\1/p' \
+    "$work/h1")
+s2=$(sed -n 's/^X-Spam-Score: //p' "$work/h1")
+check "X-Spam-Score ($s2) = X-Spam-Status score ($s1)" \
+    [ -n "$s1" -a "$s1" = "$s2" ]
+
+# Received chain: reinjection on top, then the inbound one with the client's
+# HELO and the first queue id.
+rcvd=$(grep '^Received:' "$work/h1")
+qid2=$(echo "$rcvd" | sed -n '1s/.* with E\?SMTP id \([0-9A-F]*\);.*/\1/p')
+check "top Received is the reinjection smtpd (id $qid2 != $qid1)" \
+    [ -n "$qid2" -a "$qid2" != "$qid1" ]
+check "inbound Received with the client's HELO and queue id $qid1 kept" \
+    grep -Eq "^Received: from orig-client.test \(localhost \[127.0.0.1\]\) by pf-e2e.test \(Postfix\) with ESMTP id $qid1;" \
+    "$work/h1"
+check "reinjection smtpd logged the XFORWARD client and queue id" \
+    grep -Eq "postfix/reinject/smtpd\[[0-9]+\]: $qid2: client=localhost\[127.0.0.1\], orig_queue_id=$qid1, orig_client=localhost\[127.0.0.1\]" \
+    "$PF_LOG"
+check "smtp-filterd delivered both recipients via filterd" \
+    [ "$(grep -Ec "postfix/smtp-filterd/smtp\[[0-9]+\]: $qid1: to=<u[12]@example.test>, relay=127.0.0.1\[127.0.0.1\]:$fd_port, .*status=sent" "$PF_LOG")" -eq 2 ]
+
+# swaks ends the data with one more CRLF: compare without trailing blanks
+sed -n '/^$/,$p' "$f1" | tail -n +2 | python3 -c \
+    'import sys; sys.stdout.buffer.write(sys.stdin.buffer.read().rstrip(b"\n"))' \
+    >"$work/body1.out"
+tr -d '\r' <"$work/body1" | python3 -c \
+    'import sys; sys.stdout.buffer.write(sys.stdin.buffer.read().rstrip(b"\n"))' \
+    >"$work/body1.lf"
+check "body unchanged (dot lines, 8-bit kept: no 8BITMIME downgrade)" \
+    cmp -s "$work/body1.lf" "$work/body1.out"
+
+# filterd's one log line, under the inbound queue id (XFORWARD IDENT)
+line=$(grep -E "filterd\[[0-9]+\]: $qid1: client=" "$FD_LOG")
+diag "filterd: $line"
+check "filterd logged one line for $qid1" \
+    [ "$(echo "$line" | grep -c .)" -eq 1 ]
+check "log line has client, from, rcpts, score, tests, action, time" \
+    grep -Eq "$qid1: client=localhost\[127.0.0.1\] from=<env-sender@client.test> rcpts=2 score=-?[0-9]+\.[0-9]/-?[0-9]+\.[0-9] tests=[^ ]+ action=pass size=[0-9]+ time=[0-9]+ms" \
+    <<<"$line"
+
+# --- 2. ten messages in a row, one connection each -------------------------
+before=$(pf_delivered)
+$E2E_SMTP send --port "$in_port" --count 10 --conc 2 --prefix dlv-seq \
+    --rcpt u3@example.test >"$work/send2.log" 2>&1
+check "postfix accepted 10 more messages" grep -q 'ok=10 ' "$work/send2.log"
+pf_wait_delivered $((before + 10)) 30
+dups=$(cat "$PF_MAILDIR"/new/* | grep -o '^Message-Id: <dlv-seq-[0-9]*@' |
+    sort | uniq -c | awk '$1 != 1' | wc -l)
+got=$(cat "$PF_MAILDIR"/new/* | grep -o '^Message-Id: <dlv-seq-[0-9]*@' |
+    sort -u | wc -l)
+check "10 of 10 delivered ($got), no duplicates ($dups)" \
+    [ "$got" -eq 10 -a "$dups" -eq 0 ]
+check "postfix queue empty" [ "$(pf_queued)" -eq 0 ]
+check "10 more filterd log lines" \
+    [ "$(grep -Ec 'filterd\[[0-9]+\]: [0-9A-F]+: client=.* action=pass ' "$FD_LOG")" -eq 11 ]
+
+tap_done
