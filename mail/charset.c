@@ -236,6 +236,28 @@ get_cd(struct arena *a, struct msg__iconv **cache, const char *name)
 	return c->cd;
 }
 
+/* replace every ill-formed byte with U+FFFD */
+static struct bstr
+repair_utf8(struct arena *a, struct bstr in)
+{
+	unsigned char *o = arena_alloc(a, in.len * 3 + 1);
+	size_t n = 0, k;
+
+	if (o == NULL)
+		return bstr_make("", 0);
+	for (size_t i = 0; i < in.len;) {
+		if ((k = utf8_seq(in.p + i, in.len - i)) == 0) {
+			n += msg__utf8_put(o + n, 0xFFFD);
+			i++;
+		} else {
+			memcpy(o + n, in.p + i, k);
+			n += k;
+			i += k;
+		}
+	}
+	return bstr_make(o, n);
+}
+
 static struct bstr
 via_iconv(struct arena *a, iconv_t cd, struct bstr in)
 {
@@ -262,7 +284,13 @@ via_iconv(struct arena *a, iconv_t cd, struct bstr in)
 		iconv(cd, NULL, NULL, NULL, NULL);
 	}
 	iconv(cd, NULL, NULL, &op, &ol);
-	return bstr_make(o, (size_t)(op - (char *)o));
+	struct bstr out = bstr_make(o, (size_t)(op - (char *)o));
+
+	/* Some converters (UCS-4, UTF-16 with lone surrogates) hand back
+	 * sequences that are not well-formed UTF-8: repair them. */
+	if (!msg__utf8_valid(out.p, out.len))
+		out = repair_utf8(a, out);
+	return out;
 }
 
 /* msg__to_utf8 - convert in (labelled cs) to UTF-8 */

@@ -21,9 +21,10 @@
 
 struct style {
 	char tag[16];
-	int color;      /* 0xRRGGBB or -1: inherited */
+	int color;      /* 0xRRGGBB */
 	int bgcolor;
-	bool hidden;    /* display:none, visibility:hidden, tiny font */
+	int size;       /* HTML font size, 3 by default */
+	bool hidden;    /* display:none, visibility:hidden */
 };
 
 struct render {
@@ -31,6 +32,7 @@ struct render {
 	unsigned char *o;
 	size_t n, cap;
 	bool last_ws;      /* last chunk was tag-inserted whitespace */
+	bool last_invis;   /* last chunk was invisible text */
 	struct style st[STYLE_STACK];
 	int depth;
 	/* anchor being collected */
@@ -314,7 +316,9 @@ parse_tag(const unsigned char *p, size_t len, struct tag *t)
 	}
 }
 
-/* ---- colours and visibility ------------------------------------------- */
+/* ---- colours and visibility (SA HTML.pm text_style) ------------------ */
+
+#define COLOR_INVALID (-1)
 
 static int
 parse_color(struct bstr v)
@@ -323,15 +327,23 @@ parse_color(struct bstr v)
 		const char *n;
 		int rgb;
 	} names[] = {
-		{ "white", 0xFFFFFF }, { "black", 0 }, { "red", 0xFF0000 },
-		{ "green", 0x008000 }, { "blue", 0x0000FF },
-		{ "yellow", 0xFFFF00 }, { "gray", 0x808080 },
-		{ "grey", 0x808080 }, { "silver", 0xC0C0C0 },
-		{ "navy", 0x000080 }, { "lime", 0x00FF00 },
+		/* HTML 4 colours and the CSS names seen in mail */
+		{ "aqua", 0x00FFFF }, { "black", 0 }, { "blue", 0x0000FF },
+		{ "fuchsia", 0xFF00FF }, { "gray", 0x808080 },
+		{ "grey", 0x808080 }, { "green", 0x008000 },
+		{ "lime", 0x00FF00 }, { "maroon", 0x800000 },
+		{ "navy", 0x000080 }, { "olive", 0x808000 },
+		{ "purple", 0x800080 }, { "red", 0xFF0000 },
+		{ "silver", 0xC0C0C0 }, { "teal", 0x008080 },
+		{ "white", 0xFFFFFF }, { "yellow", 0xFFFF00 },
+		{ "orange", 0xFFA500 }, { "darkblue", 0x00008B },
+		{ "darkred", 0x8B0000 }, { "darkgreen", 0x006400 },
 		{ "snow", 0xFFFAFA }, { "ivory", 0xFFFFF0 },
-		{ "whitesmoke", 0xF5F5F5 }, { "transparent", -2 },
+		{ "whitesmoke", 0xF5F5F5 }, { "lightgrey", 0xD3D3D3 },
+		{ "lightgray", 0xD3D3D3 }, { "darkgray", 0xA9A9A9 },
+		{ "darkgrey", 0xA9A9A9 }, { "gold", 0xFFD700 },
 	};
-	char hex[7];
+	unsigned v6 = 0;
 	size_t n = 0;
 
 	v = bstr_trim(v);
@@ -342,118 +354,141 @@ parse_color(struct bstr v)
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (bstr_caseeq_cstr(v, names[i].n))
 			return names[i].rgb;
-	if (v.len == 3) {
-		for (size_t i = 0; i < 3; i++) {
-			if (!isalnum_(v.p[i]))
-				return -1;
-			hex[n++] = (char)v.p[i];
-			hex[n++] = (char)v.p[i];
-		}
-	} else if (v.len == 6) {
-		for (size_t i = 0; i < 6; i++)
-			hex[n++] = (char)v.p[i];
-	} else {
-		return -1;
-	}
-	hex[n] = '\0';
-	char *end;
-	long c = strtol(hex, &end, 16);
+	if (v.len != 3 && v.len != 6)
+		return -2; /* unknown name: keep the inherited colour */
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned char c = v.p[i] | 0x20;
+		unsigned d;
 
-	return *end == '\0' ? (int)c : -1;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			return -2;
+		v6 = v6 << 4 | d;
+		if (v.len == 3)
+			v6 = v6 << 4 | d;
+		n++;
+	}
+	return (int)v6;
 }
 
 /* value of property prop in a CSS declaration list */
 static struct bstr
 css_prop(struct bstr style, const char *prop)
 {
-	long at = bstr_casefind(style, bstr_cstr(prop));
+	size_t pl = strlen(prop), i = 0;
 
-	while (at >= 0) {
-		size_t i = (size_t)at + strlen(prop);
+	while (i < style.len) {
+		size_t d0 = i;
 
-		/* must be a whole property name followed by ':' */
-		bool start_ok = at == 0 || style.p[at - 1] == ';' ||
-		    style.p[at - 1] == ' ' || style.p[at - 1] == '"' ||
-		    style.p[at - 1] == '\t' || style.p[at - 1] == '{';
-
-		while (i < style.len && style.p[i] == ' ')
+		while (i < style.len && style.p[i] != ';')
 			i++;
-		if (start_ok && i < style.len && style.p[i] == ':') {
-			size_t v0 = ++i;
+		struct bstr d = bstr_trim(bstr_make(style.p + d0, i - d0));
 
-			while (i < style.len && style.p[i] != ';')
-				i++;
-			return bstr_trim(bstr_make(style.p + v0, i - v0));
+		i++;
+		if (d.len > pl && bstr_casestarts(d, prop)) {
+			struct bstr rest = bstr_trim(bstr_sub(d, pl, d.len));
+
+			if (rest.len && rest.p[0] == ':')
+				return bstr_trim(bstr_sub(rest, 1, rest.len));
 		}
-		struct bstr rest = bstr_sub(style, (size_t)at + 1,
-		    style.len);
-		long nx = bstr_casefind(rest, bstr_cstr(prop));
-
-		at = nx < 0 ? -1 : at + 1 + nx;
 	}
 	return BSTR_NULL;
 }
 
 static bool
-color_close(int a, int b)
+low_contrast(int fg, int bg)
 {
-	if (a < 0 || b < 0)
+	if (fg < 0 || bg < 0)
 		return false;
-	int dr = ((a >> 16) & 255) - ((b >> 16) & 255);
-	int dg = ((a >> 8) & 255) - ((b >> 8) & 255);
-	int db = (a & 255) - (b & 255);
+	if (fg == bg)
+		return true;
+	double r = ((fg >> 16) & 255) - ((bg >> 16) & 255);
+	double g = ((fg >> 8) & 255) - ((bg >> 8) & 255);
+	double b = (fg & 255) - (bg & 255);
 
-	return dr * dr + dg * dg + db * db < 3 * 12 * 12;
+	/* SA: brightness-weighted distance under 12 */
+	return (0.2126 * r) * (0.2126 * r) + (0.7152 * g) * (0.7152 * g) +
+	    (0.0722 * b) * (0.0722 * b) < 144.0;
 }
 
 static bool
-tiny_size(struct bstr v)
+style_tag(const char *n)
 {
-	v = bstr_trim(v);
-	if (v.len == 0)
-		return false;
-	long n = 0;
-	size_t i = 0;
+	static const char *const t[] = { "body", "font", "table", "tr", "th",
+		"td", "big", "small", "marquee", "span", "p", "div", "a" };
 
-	while (i < v.len && v.p[i] >= '0' && v.p[i] <= '9')
-		n = n * 10 + (v.p[i++] - '0');
-	if (i == 0)
-		return false;
-	return n <= 1 || (i < v.len && v.p[i] == 'p' && n <= 3);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (!strcmp(n, t[i]))
+			return true;
+	return false;
+}
+
+static void
+set_color(int *dst, struct bstr v)
+{
+	int c = parse_color(v);
+
+	if (c >= 0)
+		*dst = c;
 }
 
 static void
 push_style(struct render *r, const struct tag *t)
 {
-	struct style s = r->depth > 0 ? r->st[r->depth - 1] :
-	    (struct style){ .color = 0, .bgcolor = 0xFFFFFF };
+	struct style s = r->st[r->depth - 1];
 	struct bstr v;
-	int c;
+	const char *n = t->name;
 
-	snprintf(s.tag, sizeof(s.tag), "%s", t->name);
-	if ((v = attr(t, "color")).p && (c = parse_color(v)) >= 0)
-		s.color = c;
-	if ((v = attr(t, "bgcolor")).p && (c = parse_color(v)) >= 0)
-		s.bgcolor = c;
-	if (!strcmp(t->name, "font") && (v = attr(t, "size")).p &&
-	    bstr_trim(v).len == 1 && bstr_trim(v).p[0] == '0')
-		s.hidden = true;
+	if (!style_tag(n))
+		return;
+	snprintf(s.tag, sizeof(s.tag), "%s", !strcmp(n, "th") ? "td" : n);
+	if (!strcmp(n, "big"))
+		s.size++;
+	else if (!strcmp(n, "small"))
+		s.size--;
+	if ((!strcmp(n, "font") && (v = attr(t, "color")).p) ||
+	    (!strcmp(n, "body") && (v = attr(t, "text")).p))
+		set_color(&s.color, v);
+	if (strcmp(n, "font") && strcmp(n, "a") && (v = attr(t, "bgcolor")).p)
+		set_color(&s.bgcolor, v);
+	if (!strcmp(n, "font") && (v = attr(t, "size")).p) {
+		v = bstr_trim(v);
+		int sign = 0, num = 0;
+		size_t i = 0;
+
+		if (v.len && (v.p[0] == '+' || v.p[0] == '-'))
+			sign = v.p[i++] == '+' ? 1 : -1;
+		size_t d0 = i;
+
+		while (i < v.len && v.p[i] >= '0' && v.p[i] <= '9' && num < 100)
+			num = num * 10 + (v.p[i++] - '0');
+		if (i > d0)
+			s.size = sign ? 3 + sign * num : num;
+	}
 	if ((v = attr(t, "style")).p) {
 		struct bstr d;
 
-		if ((d = css_prop(v, "color")).p && (c = parse_color(d)) >= 0)
-			s.color = c;
-		if ((d = css_prop(v, "background-color")).p &&
-		    (c = parse_color(d)) >= 0)
-			s.bgcolor = c;
-		if ((d = css_prop(v, "display")).p &&
-		    bstr_casestarts(d, "none"))
-			s.hidden = true;
-		if ((d = css_prop(v, "visibility")).p &&
-		    bstr_casestarts(d, "hidden"))
-			s.hidden = true;
-		if ((d = css_prop(v, "font-size")).p && tiny_size(d))
-			s.hidden = true;
+		if ((d = css_prop(v, "color")).p)
+			set_color(&s.color, d);
+		if ((d = css_prop(v, "background-color")).p)
+			set_color(&s.bgcolor, d);
+		if ((d = css_prop(v, "display")).p)
+			s.hidden = bstr_casestarts(d, "none");
+		if ((d = css_prop(v, "visibility")).p)
+			s.hidden = bstr_casestarts(d, "hidden");
+		if ((d = css_prop(v, "font-size")).p) {
+			d = bstr_trim(d);
+			long px = 0;
+			size_t i = 0;
+
+			while (i < d.len && d.p[i] >= '0' && d.p[i] <= '9')
+				px = px * 10 + (d.p[i++] - '0');
+			if (i > 0 && px <= 1)
+				s.size = 0;
+		}
 	}
 	if (r->depth < STYLE_STACK)
 		r->st[r->depth++] = s;
@@ -462,24 +497,23 @@ push_style(struct render *r, const struct tag *t)
 static void
 pop_style(struct render *r, const char *name)
 {
-	for (int i = r->depth - 1; i >= 0; i--)
+	if (!strcmp(name, "th"))
+		name = "td";
+	for (int i = r->depth - 1; i >= 1; i--)
 		if (!strcmp(r->st[i].tag, name)) {
 			r->depth = i;
 			return;
 		}
 }
 
+/* SA html_font_invisible: low contrast, size <= 1, display:none,
+ * visibility:hidden */
 static bool
 invisible(const struct render *r)
 {
-	if (r->depth == 0)
-		return false;
 	const struct style *s = &r->st[r->depth - 1];
 
-	for (int i = 0; i < r->depth; i++)
-		if (r->st[i].hidden)
-			return true;
-	return color_close(s->color, s->bgcolor);
+	return s->hidden || s->size <= 1 || low_contrast(s->color, s->bgcolor);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -489,21 +523,23 @@ out_ws(struct render *r, const char *ws)
 {
 	size_t k = strlen(ws);
 
-	/* trim trailing space of the previous text chunk (SA display_text) */
-	if (!r->last_ws && r->n > 0 && r->o[r->n - 1] == ' ')
+	/* trim the trailing space of the previous text chunk unless it was
+	 * whitespace or invisible (SA display_text) */
+	if (!r->last_ws && !r->last_invis && r->n > 0 && r->o[r->n - 1] == ' ')
 		r->n--;
 	if (r->n + k <= r->cap) {
 		memcpy(r->o + r->n, ws, k);
 		r->n += k;
 	}
 	r->last_ws = true;
+	r->last_invis = false;
 }
 
 static void
 out_text(struct render *r, const unsigned char *p, size_t len)
 {
 	size_t start = r->n;
-	bool sp = false, any = false;
+	bool sp = false, any = false, inv;
 	uint32_t cp;
 
 	for (size_t i = 0; i < len;) {
@@ -549,14 +585,19 @@ out_text(struct render *r, const unsigned char *p, size_t len)
 	}
 	if (sp && r->n < r->cap)
 		r->o[r->n++] = ' ';
-	/* trim the leading space when the previous chunk was whitespace */
-	if (r->last_ws && r->n > start && r->o[start] == ' ') {
+	/* whitespace-only text is never invisible (SA html_text) */
+	inv = any && invisible(r);
+	/* trim the leading space after a whitespace chunk, unless this text
+	 * is invisible */
+	if (r->last_ws && !inv && r->n > start && r->o[start] == ' ') {
 		memmove(r->o + start, r->o + start + 1, r->n - start - 1);
 		r->n--;
 	}
-	if (r->n > start) {
+	if (r->n > start || len > 0) {
+		/* SA pushes a chunk even when it renders empty */
 		r->last_ws = false;
-		if (any && invisible(r))
+		r->last_invis = inv;
+		if (inv)
 			r->m->html.invisible_bytes += r->n - start;
 	}
 }
@@ -788,6 +829,9 @@ msg__html_render(struct msg *m, struct bstr src, struct bstr part_cs)
 	struct tag t;
 
 	r.cap = len + 16;
+	r.st[0] = (struct style){ .tag = "", .color = 0, .bgcolor = 0xFFFFFF,
+		.size = 3 };
+	r.depth = 1;
 	if ((r.o = arena_alloc(m->a, r.cap)) == NULL)
 		return BSTR_NULL;
 	m->html.parts++;
