@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# corpus/eval.sh - `make eval`: held-out accuracy of filterd against
+# bogofilter and SpamAssassin+Bayes, all in one run.
+#
+# Every system is trained on the 2002 sets (spam-1; easy-ham-1 + hard-ham-1)
+# and tested on the 2003 sets (easy-ham-2, spam-2), which nothing ever
+# trains or tunes on. Autolearn is off everywhere, network tests too. Rows:
+#   filterd Bayes alone      filterctl bayes classify, spam iff p >= cutoff
+#                            (0.50: the chi-square midpoint; 0.99:
+#                            bogofilter's default spam_cutoff)
+#   filterd rules+Bayes      filterctl check, spam iff score >= 5.0
+#   bogofilter               bogofilter -t, spam iff p >= cutoff (same two)
+#   SpamAssassin+Bayes       spamassassin -L after sa-learn, score >= 5.0
+# FP = ham called spam, FN = spam not called spam ("no result" is not
+# spam). EVAL_KEEP=1 keeps the work directory; EVAL_SKIP_SA=1 skips the
+# slow SpamAssassin run (about 10 minutes).
+set -u
+cd "$(dirname "$0")/.."
+data=$(corpus/fetch.sh) || exit 1
+ctl=$PWD/build/filterctl
+[ -x "$ctl" ] || { echo "eval: build/filterctl missing (make)" >&2; exit 1; }
+work=$(mktemp -d /tmp/filterd-eval.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	[ -n "${EVAL_KEEP:-}" ] && echo "eval: work dir $work" || rm -rf "$work"
+}
+trap cleanup EXIT
+trs=$data/spam-1
+trh=("$data/easy-ham-1" "$data/hard-ham-1")
+tsh=$data/easy-ham-2
+tss=$data/spam-2
+nh=$(find "$tsh" -type f | wc -l)
+ns=$(find "$tss" -type f | wc -l)
+ntrain=$(find "$trs" "${trh[@]}" -type f | wc -l)
+now() { date +%s.%N; }
+
+# --- SpamAssassin (slowest: started first, runs beside the others) -------
+sa_run() {
+	local site=$work/sa/site home=$work/sa/home t0 t1
+	mkdir -p "$site" "$home"
+	cp /etc/spamassassin/*.pre "$site/"
+	cat >"$site/local.cf" <<EOC
+use_bayes 1
+bayes_auto_learn 0
+bayes_path $work/sa/bayes/bayes
+skip_rbl_checks 1
+dns_available no
+use_razor2 0
+use_pyzor 0
+add_header all Eval _YESNO_ _SCORE_
+EOC
+	export HOME=$home
+	t0=$(now)
+	sa-learn --siteconfigpath="$site" --spam "$trs" >/dev/null 2>&1
+	sa-learn --siteconfigpath="$site" --ham "${trh[@]}" >/dev/null 2>&1
+	t1=$(now)
+	echo "$t0 $t1" >"$work/sa.learntime"
+	# two scanners, one per test set; output order = argument order
+	for set in ham spam; do
+		d=$tsh; [ $set = spam ] && d=$tss
+		spamassassin -L -x --siteconfigpath="$site" \
+		    $(find "$d" -type f | sort) 2>/dev/null |
+		    grep -a '^X-Spam-Eval:' | awk '{print $3}' >"$work/sa.$set" &
+	done
+	wait
+}
+if [ -z "${EVAL_SKIP_SA:-}" ] && command -v spamassassin >/dev/null; then
+	sa_run &
+	pids+=($!)
+fi
+
+# --- filterd -------------------------------------------------------------
+conf=$work/filterd.conf
+cat >"$conf" <<EOC
+state_dir = $work/state
+bayes_auto_learn = no
+use_dnsbl = no
+use_spf = no
+use_dkim = no
+use_dmarc = no
+rules_local =
+rules_scoreset = 2
+EOC
+t0=$(now)
+"$ctl" learn -q -c "$conf" --spam "$trs" >"$work/fd.learn" || exit 1
+"$ctl" learn -q -c "$conf" --ham "${trh[@]}" >>"$work/fd.learn" || exit 1
+t1=$(now)
+echo "$t0 $t1" >"$work/fd.learntime"
+"$ctl" bayes -c "$conf" classify "$tsh" | awk '{print $1}' >"$work/fd.ham"
+"$ctl" bayes -c "$conf" classify "$tss" | awk '{print $1}' >"$work/fd.spam"
+full=no
+if FILTERD_CONF=$conf "$ctl" check $(find "$tsh" -type f | sort) \
+    >"$work/fc.ham.raw" 2>/dev/null &&
+    FILTERD_CONF=$conf "$ctl" check $(find "$tss" -type f | sort) \
+    >"$work/fc.spam.raw" 2>/dev/null; then
+	for s in ham spam; do
+		sed -n 's/^.*: score=\([-0-9.]*\)\/.*/\1/p' "$work/fc.$s.raw" \
+		    >"$work/fc.$s"
+	done
+	[ "$(wc -l <"$work/fc.ham")" = "$nh" ] && full=yes
+fi
+
+# --- bogofilter ----------------------------------------------------------
+mkdir -p "$work/bogo"
+t0=$(now)
+bogofilter -d "$work/bogo" -s -B "$trs"
+bogofilter -d "$work/bogo" -n -B "${trh[@]}"
+t1=$(now)
+echo "$t0 $t1" >"$work/bogo.learntime"
+bogofilter -d "$work/bogo" -t -B "$tsh" | awk '{print $2}' >"$work/bogo.ham"
+bogofilter -d "$work/bogo" -t -B "$tss" | awk '{print $2}' >"$work/bogo.spam"
+
+for p in "${pids[@]}"; do wait "$p"; done
+pids=()
+
+# --- report --------------------------------------------------------------
+# row NAME HAMFILE SPAMFILE CUTOFF: values >= cutoff are spam, "none" ham
+row() {
+	local fp fn
+	fp=$(awk -v c="$4" '$1 != "none" && $1 != "bad" && $1 + 0 >= c' "$2" | wc -l)
+	fn=$(awk -v c="$4" '$1 == "none" || $1 == "bad" || $1 + 0 < c' "$3" | wc -l)
+	local sh=$(wc -l <"$2") ss=$(wc -l <"$3")
+	if [ "$sh" != "$nh" ] || [ "$ss" != "$ns" ]; then
+		printf "%-34s (incomplete: %s/%s ham, %s/%s spam scored)\n" \
+		    "$1" "$sh" "$nh" "$ss" "$ns"
+		return
+	fi
+	printf "%-34s %5d %6.2f%%   %5d %6.2f%%\n" "$1" "$fp" \
+	    "$(echo "100 * $fp / $nh" | bc -l)" "$fn" \
+	    "$(echo "100 * $fn / $ns" | bc -l)"
+}
+rate() { # name file: messages/s of a learn run
+	read -r a b <"$2"
+	printf "  %-20s %6.0f msg/s\n" "$1" "$(echo "$ntrain / ($b - $a)" | bc -l)"
+}
+echo
+echo "filterd eval: trained on 2002 ($(find "$trs" -type f | wc -l) spam," \
+    "$(find "${trh[@]}" -type f | wc -l) ham), tested on 2003 ($nh ham, $ns spam)"
+printf "%-34s %13s   %13s\n" "system" "FP (ham)" "FN (spam)"
+row "filterd Bayes alone, p >= 0.50" "$work/fd.ham" "$work/fd.spam" 0.5
+row "filterd Bayes alone, p >= 0.99" "$work/fd.ham" "$work/fd.spam" 0.99
+row "bogofilter, p >= 0.50" "$work/bogo.ham" "$work/bogo.spam" 0.5
+row "bogofilter, p >= 0.99 (default)" "$work/bogo.ham" "$work/bogo.spam" 0.99
+if [ $full = yes ]; then
+	row "filterd rules+Bayes, score >= 5" "$work/fc.ham" "$work/fc.spam" 5.0
+else
+	echo "filterd rules+Bayes                (filterctl check failed; see $work)"
+fi
+if [ -f "$work/sa.ham" ]; then
+	row "SpamAssassin+Bayes, score >= 5" "$work/sa.ham" "$work/sa.spam" 5.0
+else
+	echo "SpamAssassin+Bayes                 (skipped)"
+fi
+echo "learning the 2002 sets ($ntrain messages):"
+rate "filterctl learn" "$work/fd.learntime"
+rate "bogofilter -s/-n" "$work/bogo.learntime"
+[ -f "$work/sa.learntime" ] && rate "sa-learn" "$work/sa.learntime"
+exit 0
