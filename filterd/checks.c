@@ -15,7 +15,6 @@
 const struct check *const checks_table[] = {
 	&check_basic,
 	&check_dnsbl,
-	&check_auth,
 	&check_rules, /* finish(): meta rules and scores over all hits */
 	&check_auth,
 	&check_bayes, /* after every scoring check: autolearn reads scores */
@@ -23,6 +22,7 @@ const struct check *const checks_table[] = {
 };
 
 struct checks {
+	const struct check *const *table;
 	size_t n;
 	void **state;
 };
@@ -30,18 +30,26 @@ struct checks {
 struct checks *
 checks_init(const struct cfg *cfg, char *err, size_t errsz)
 {
+	return checks_init_table(cfg, checks_table, err, errsz);
+}
+
+struct checks *
+checks_init_table(const struct cfg *cfg, const struct check *const *table,
+    char *err, size_t errsz)
+{
 	struct checks *c = calloc(1, sizeof(*c));
 	size_t n = 0;
 
-	while (checks_table[n])
+	while (table[n])
 		n++;
 	if (c == NULL || (c->state = calloc(n + 1, sizeof(void *))) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		free(c);
 		return NULL;
 	}
+	c->table = table;
 	for (c->n = 0; c->n < n; c->n++) {
-		const struct check *ck = checks_table[c->n];
+		const struct check *ck = table[c->n];
 		int rc;
 
 		if (ck->init && (rc = ck->init(cfg, &c->state[c->n])) < 0) {
@@ -59,8 +67,8 @@ checks_free(struct checks *c)
 	if (c == NULL)
 		return NULL;
 	for (size_t i = 0; i < c->n; i++)
-		if (checks_table[i]->free)
-			checks_table[i]->free(c->state[i]);
+		if (c->table[i]->free)
+			c->table[i]->free(c->state[i]);
 	free(c->state);
 	free(c);
 	return NULL;
@@ -70,4 +78,10 @@ void *
 checks_state(const struct checks *c, size_t i)
 {
 	return c && i < c->n ? c->state[i] : NULL;
+}
+
+const struct check *
+checks_at(const struct checks *c, size_t i)
+{
+	return c && i < c->n ? c->table[i] : NULL;
 }

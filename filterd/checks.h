@@ -13,13 +13,17 @@ extern const struct check check_basic;
 extern const struct check check_rules;
 extern const struct check check_dnsbl;
 extern const struct check check_auth;
-extern const struct check check_auth;
 extern const struct check check_bayes;
 
 /* checks_table - NULL-terminated, in the order they run */
 extern const struct check *const checks_table[];
 
-/* checks_state - the state init() gave check i in this generation */
+/* checks_init_table - checks_init() over another table (tests) */
+struct checks *checks_init_table(const struct cfg *,
+    const struct check *const *table, char *err, size_t errsz);
+/* checks_at / checks_state - check i of this generation and the state its
+ * init() gave; NULL past the end */
+const struct check *checks_at(const struct checks *, size_t i);
 void *checks_state(const struct checks *, size_t i);
 
 #endif

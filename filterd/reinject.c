@@ -21,7 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "filterd/smtp_parse.h"
 
@@ -441,7 +444,8 @@ reinject_start(struct event_base *base, const struct reinject_req *req,
 {
 	struct reinject *r = calloc(1, sizeof(*r));
 	struct sockaddr_storage ss;
-	int sslen = sizeof(ss);
+	int sslen = sizeof(ss), one = 1;
+	evutil_socket_t fd;
 	struct timeval tv;
 
 	if (r == NULL)
@@ -459,9 +463,18 @@ reinject_start(struct event_base *base, const struct reinject_req *req,
 	if (evutil_parse_sockaddr_port(req->addr, (struct sockaddr *)&ss,
 	    &sslen) < 0)
 		goto fail;
-	r->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (r->bev == NULL)
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0)
 		goto fail;
+	/* MAIL, RCPTs and DATA go out in one write, the body after 354:
+	 * no Nagle delay waiting for an ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	r->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (r->bev == NULL) {
+		close(fd);
+		goto fail;
+	}
 	bufferevent_setcb(r->bev, on_read, NULL, on_event, r);
 	tv.tv_sec = (time_t)(req->timeout_ms / 1000);
 	tv.tv_usec = (suseconds_t)(req->timeout_ms % 1000) * 1000;

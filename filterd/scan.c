@@ -154,6 +154,7 @@ scan_new(const struct cfg *cfg, const struct checks *checks,
 static void
 complete(struct scan *s)
 {
+	const struct check *ck;
 	struct timespec t1;
 
 	if (s->finished)
@@ -161,10 +162,9 @@ complete(struct scan *s)
 	s->finished = true;
 	if (s->timer)
 		event_del(s->timer);
-	for (size_t i = 0; checks_table[i]; i++)
-		if (checks_table[i]->finish)
-			checks_table[i]->finish(s,
-			    checks_state(s->checks, i));
+	for (size_t i = 0; (ck = checks_at(s->checks, i)) != NULL; i++)
+		if (ck->finish)
+			ck->finish(s, checks_state(s->checks, i));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	s->elapsed_ms = (unsigned)((t1.tv_sec - s->t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - s->t0.tv_nsec) / 1000000);
@@ -208,6 +208,7 @@ int
 scan_run(struct scan *s, scan_done_fn *done, void *arg)
 {
 	struct msg_opts o = { 0 };
+	const struct check *ck;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &s->t0);
@@ -235,12 +236,12 @@ scan_run(struct scan *s, scan_done_fn *done, void *arg)
 			return -ENOMEM;
 	}
 	s->running = true;
-	for (size_t i = 0; checks_table[i]; i++)
-		if (checks_table[i]->start && s->base)
-			checks_table[i]->start(s, checks_state(s->checks, i));
-	for (size_t i = 0; checks_table[i]; i++)
-		if (checks_table[i]->run)
-			checks_table[i]->run(s, checks_state(s->checks, i));
+	for (size_t i = 0; (ck = checks_at(s->checks, i)) != NULL; i++)
+		if (ck->start && s->base)
+			ck->start(s, checks_state(s->checks, i));
+	for (size_t i = 0; (ck = checks_at(s->checks, i)) != NULL; i++)
+		if (ck->run)
+			ck->run(s, checks_state(s->checks, i));
 	s->running = false;
 	if (s->pending == 0 || s->base == NULL) {
 		complete(s);

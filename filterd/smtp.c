@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,7 +69,8 @@ struct conn {
 	struct bufferevent *bev;
 	enum cstate st;
 	char peer[64];
-	bool greeted, in_mail, discard_line, closing, dead;
+	bool greeted, in_mail, discard_line, closing, dead, in_process;
+	struct buf line;
 	unsigned errors;
 	char *helo;
 	char *x[X_N];
@@ -93,6 +95,7 @@ struct conn {
 };
 
 static void conn_process(struct conn *);
+static void conn_process_lines(struct conn *, struct evbuffer *, size_t);
 static void conn_free(struct conn *);
 
 static void
@@ -484,8 +487,13 @@ on_reinjected(void *arg, const struct reinject_result *res)
 						  : c->spool.id,
 				    c->rcpts[i], res->rcpt[i].code,
 				    res->rcpt[i].text);
+	/* The log says tempfail when the upstream did not get a 250 for
+	 * the message (SMTP) or for any recipient (LMTP). */
 	if (res->accepted == 0)
 		c->action = ACTION_TEMPFAIL;
+	for (size_t i = 0; i < res->nrcpts && !c->srv->lmtp; i++)
+		if (res->rcpt[i].code / 100 == 4)
+			c->action = ACTION_TEMPFAIL;
 	if (!c->dead) {
 		if (c->srv->lmtp) {
 			for (size_t i = 0; i < res->nrcpts; i++)
@@ -691,6 +699,16 @@ conn_process(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t limit = cfg_size(c->srv->cfg, "line_length_limit");
 
+	if (c->in_process)
+		return; /* the outer call goes on reading */
+	c->in_process = true;
+	conn_process_lines(c, in, limit);
+	c->in_process = false;
+}
+
+static void
+conn_process_lines(struct conn *c, struct evbuffer *in, size_t limit)
+{
 	while (!c->closing && c->st != ST_BUSY) {
 		struct evbuffer_ptr eol;
 		size_t eol_len, len;
@@ -721,7 +739,17 @@ conn_process(struct conn *c)
 			return;
 		}
 		len = (size_t)eol.pos;
-		line = evbuffer_pullup(in, (ssize_t)len + 1);
+		/* Take the line out of the buffer before acting on it: the
+		 * end of data may complete the whole transaction (and read
+		 * on) before this returns. */
+		buf_reset(&c->line);
+		if (buf_reserve(&c->line, len + 1) < 0) {
+			reply(c, "421 4.3.0 Error: out of memory");
+			conn_close_after_flush(c);
+			return;
+		}
+		evbuffer_remove(in, c->line.p, len + 1);
+		line = c->line.p;
 		crlf = len > 0 && line[len - 1] == '\r';
 		if (crlf)
 			len--;
@@ -736,7 +764,6 @@ conn_process(struct conn *c)
 		} else {
 			data_line(c, line, len, crlf);
 		}
-		evbuffer_drain(in, (size_t)eol.pos + 1);
 	}
 }
 
@@ -790,6 +817,7 @@ conn_free(struct conn *c)
 	xforward_reset(c);
 	free(c->rcpts);
 	free(c->helo);
+	buf_free(&c->line);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	if (c->prev)
@@ -812,6 +840,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct conn *c;
 	struct timeval tv;
 	uint64_t ms = cfg_time_ms(s->cfg, "smtp_timeout");
+	int one = 1;
 
 	(void)lev, (void)salen;
 	if (s->draining || (c = calloc(1, sizeof(*c))) == NULL) {
@@ -820,6 +849,9 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	}
 	c->srv = s;
 	c->spool.fd = -1;
+	buf_init(&c->line, SIZE_MAX);
+	/* Replies are written once per read event; no Nagle delay. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
 		close(fd);
