@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "filterd/cfg.h"
+#include "plugins/authres.h"
 
 static const char *const names[] = {
 	[ACTION_PASS] = "pass",
@@ -112,9 +113,11 @@ is_ours(const unsigned char *p, size_t len)
 
 int
 action_rewrite(const struct cfg *cfg, double score, const char *tests,
-    const char *autolearn, struct bstr raw, struct buf *out,
+    const struct action_notes *notes, struct bstr raw, struct buf *out,
     size_t *body_off)
 {
+	static const struct action_notes none = { 0 };
+	char servid[256] = "";
 	double tag = cfg_double(cfg, "tag_level");
 	double tag2 = cfg_double(cfg, "tag2_level");
 	const char *stag = cfg_str(cfg, "spam_subject_tag");
@@ -122,6 +125,23 @@ action_rewrite(const struct cfg *cfg, double score, const char *tests,
 	size_t i = 0;
 	int rc;
 
+	if (notes == NULL)
+		notes = &none;
+	if (notes->authres) {
+		/* Our authserv-id is the note's first token (RFC 8601 2.2). */
+		size_t n = strcspn(notes->authres, "; \t\r\n");
+
+		if (n < sizeof(servid)) {
+			memcpy(servid, notes->authres, n);
+			servid[n] = '\0';
+		}
+		if ((rc = buf_printf(out, "Authentication-Results: %s\r\n",
+		    notes->authres)) < 0)
+			return rc;
+	}
+	if (notes->received_spf && (rc = buf_printf(out,
+	    "Received-SPF: %s\r\n", notes->received_spf)) < 0)
+		return rc;
 	if (score >= tag) {
 		int stars = score < 1 ? 0 : score > 50 ? 50 : (int)score;
 
@@ -136,7 +156,7 @@ action_rewrite(const struct cfg *cfg, double score, const char *tests,
 				return rc;
 		if ((rc = buf_puts(out, "\r\nX-Spam-Status: ")) < 0 ||
 		    (rc = action_status_header(out, spam, score, tag2, tests,
-			 autolearn)) < 0 ||
+			 notes->autolearn)) < 0 ||
 		    (rc = buf_puts(out, "\r\n")) < 0)
 			return rc;
 	}
@@ -164,6 +184,10 @@ action_rewrite(const struct cfg *cfg, double score, const char *tests,
 			break;
 		}
 		if (is_ours(raw.p + s, e - s))
+			continue;
+		if (*servid && authres_strip(bstr_make(raw.p + s,
+		    (size_t)(colon - (raw.p + s))), bstr_make(colon + 1,
+		    e - (size_t)(colon + 1 - raw.p)), servid))
 			continue;
 		if (spam && !tagged && *stag && e - s >= 8 &&
 		    strncasecmp((const char *)raw.p + s, "Subject:", 8) == 0) {

@@ -27,13 +27,22 @@ enum action {
 enum action action_decide(const struct cfg *, double score);
 const char *action_name(enum action);
 
+/* Header values the checks left as scan notes (NULL = none). */
+struct action_notes {
+	const char *autolearn;    /* "autolearn" note: X-Spam-Status */
+	const char *authres;      /* "authres": Authentication-Results */
+	const char *received_spf; /* "received-spf": Received-SPF */
+};
+
 /* action_rewrite - the headers to send instead of raw's header section:
- * X-Spam-* added at tag_level (Flag at tag2_level), existing X-Spam-Flag/
- * Score/Level/Status dropped, Subject tagged at tag2_level. Appends to
- * out; *body_off gets the offset in raw from which raw is sent unchanged
- * (the blank line ending the header section). 0 or -ENOSPC/-ENOMEM. */
+ * Authentication-Results and Received-SPF from the notes, X-Spam-* at
+ * tag_level (Flag at tag2_level), existing X-Spam-Flag/Score/Level/Status
+ * and Authentication-Results claiming our authserv-id dropped (RFC 8601
+ * section 5), Subject tagged at tag2_level. Appends to out; *body_off gets
+ * the offset in raw from which raw is sent unchanged (the blank line
+ * ending the header section). 0 or -ENOSPC/-ENOMEM. */
 int action_rewrite(const struct cfg *, double score, const char *tests,
-    const char *autolearn, struct bstr raw, struct buf *out,
+    const struct action_notes *, struct bstr raw, struct buf *out,
     size_t *body_off);
 
 /* action_status_header - the X-Spam-Status value (no name, no CRLF at

@@ -68,9 +68,14 @@ check_one(const struct cfg *cfg, const struct checks *ck,
 		size_t off;
 
 		buf_init(&head, 1024 * 1024);
-		if (action_rewrite(cfg, score, scan_tests(s),
-		    scan_note_get(s, "autolearn"), bstr_make(raw, len), &head,
-		    &off) == 0)
+		struct action_notes notes = {
+			.autolearn = scan_note_get(s, "autolearn"),
+			.authres = scan_note_get(s, "authres"),
+			.received_spf = scan_note_get(s, "received-spf"),
+		};
+
+		if (action_rewrite(cfg, score, scan_tests(s), &notes,
+		    bstr_make(raw, len), &head, &off) == 0)
 			fwrite(head.p, 1, head.len, stdout);
 		buf_free(&head);
 	}

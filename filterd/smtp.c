@@ -538,16 +538,26 @@ on_scanned(struct scan *s, void *arg)
 	size_t body_off = 0;
 	struct reinject_req rq = { 0 };
 	char qname[300];
+	struct action_notes notes = { 0 };
+	const char *auth_reject;
 	int rc;
 
 	c->score = scan_score(s);
 	c->tests = scan_tests(s);
 	c->action = action_decide(cfg, c->score);
+	/* A check may demand a rejection with its own reply (DMARC
+	 * p=reject with dmarc_policy_enforce): "5xx x.x.x text". */
+	if ((auth_reject = scan_note_get(s, "auth-reject")) != NULL &&
+	    auth_reject[0] == '5')
+		c->action = ACTION_REJECT;
+	else
+		auth_reject = NULL;
 	if (c->dead)
 		goto drop;
 	switch (c->action) {
 	case ACTION_REJECT:
-		reply_all(c, "554 5.7.0 Rejected: message looks like spam");
+		reply_all(c, auth_reject ? auth_reject
+			: "554 5.7.0 Rejected: message looks like spam");
 		goto drop;
 	case ACTION_DISCARD:
 		reply_all(c, "250 2.7.0 Ok: discarded as spam");
@@ -556,8 +566,11 @@ on_scanned(struct scan *s, void *arg)
 		break;
 	}
 	buf_init(&c->head, 1024 * 1024);
-	rc = action_rewrite(cfg, c->score, c->tests, scan_note_get(s,
-	    "autolearn"), c->raw, &c->head, &body_off);
+	notes.autolearn = scan_note_get(s, "autolearn");
+	notes.authres = scan_note_get(s, "authres");
+	notes.received_spf = scan_note_get(s, "received-spf");
+	rc = action_rewrite(cfg, c->score, c->tests, &notes, c->raw,
+	    &c->head, &body_off);
 	if (rc < 0) {
 		log_error("%s: header rewrite failed: %s", c->spool.id,
 		    strerror(-rc));

@@ -58,9 +58,13 @@ static const char msg[] =
     "\tworld\r\n"
     "x-spam-status: forged\r\n"
     " continued\r\n"
+    "Authentication-Results: mx.test; spf=pass\r\n"
+    "Authentication-Results: other.example; dkim=pass\r\n"
     "From: a@b\r\n"
     "\r\n"
     "Subject: not a header\r\n";
+
+static const struct action_notes *notes;
 
 static char *
 rewrite(struct cfg *c, double score, const char *tests, size_t *off)
@@ -69,7 +73,7 @@ rewrite(struct cfg *c, double score, const char *tests, size_t *off)
 	char *s;
 
 	buf_init(&b, 1 << 20);
-	assert_int_equal(action_rewrite(c, score, tests, NULL,
+	assert_int_equal(action_rewrite(c, score, tests, notes,
 	    bstr_make(msg, sizeof(msg) - 1), &b, off), 0);
 	assert_int_equal(buf_cstr(&b), 0);
 	s = strdup((char *)b.p);
@@ -88,8 +92,27 @@ test_headers_below_tag(void **state)
 	/* Below tag_level: nothing added, the forged ones still go. */
 	assert_string_equal(h, "Received: from a by b\r\n"
 			       "Subject: hello\r\n\tworld\r\n"
+			       "Authentication-Results: mx.test; spf=pass\r\n"
+			       "Authentication-Results: other.example; "
+			       "dkim=pass\r\n"
 			       "From: a@b\r\n");
 	assert_string_equal(msg + off, "\r\nSubject: not a header\r\n");
+	free(h);
+
+	/* With our own A-R: the forged one claiming mx.test goes. */
+	struct action_notes n = { .authres = "mx.test;\r\n\tspf=fail "
+	    "smtp.mailfrom=a@b", .received_spf = "fail (x) client-ip=1.2.3.4" };
+	notes = &n;
+	h = rewrite(c, 1.0, "none", &off);
+	notes = NULL;
+	assert_string_equal(h, "Authentication-Results: mx.test;\r\n"
+			       "\tspf=fail smtp.mailfrom=a@b\r\n"
+			       "Received-SPF: fail (x) client-ip=1.2.3.4\r\n"
+			       "Received: from a by b\r\n"
+			       "Subject: hello\r\n\tworld\r\n"
+			       "Authentication-Results: other.example; "
+			       "dkim=pass\r\n"
+			       "From: a@b\r\n");
 	free(h);
 	cfg_free(c);
 }
@@ -110,6 +133,8 @@ test_headers_tagged(void **state)
 	    "\tautolearn=no version=" ACTION_VERSION "\r\n"
 	    "Received: from a by b\r\n"
 	    "Subject: hello\r\n\tworld\r\n"
+	    "Authentication-Results: mx.test; spf=pass\r\n"
+	    "Authentication-Results: other.example; dkim=pass\r\n"
 	    "From: a@b\r\n");
 	free(h);
 	cfg_free(c);
@@ -131,6 +156,8 @@ test_headers_spam(void **state)
 	    "\tautolearn=no version=" ACTION_VERSION "\r\n"
 	    "Received: from a by b\r\n"
 	    "Subject: ***SPAM*** hello\r\n\tworld\r\n"
+	    "Authentication-Results: mx.test; spf=pass\r\n"
+	    "Authentication-Results: other.example; dkim=pass\r\n"
 	    "From: a@b\r\n");
 	free(h);
 	cfg_free(c);
