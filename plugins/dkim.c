@@ -17,13 +17,17 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/rsa.h>
-#include <openssl/x509.h>
 
 #include "plugins/authres.h"
 #include "util/arena.h"
@@ -659,86 +663,155 @@ hdr_canon(struct buf *o, struct bstr raw, bool relaxed, bool crlf)
 	return crlf ? buf_append(o, "\r\n", 2) : 0;
 }
 
+/* SHA-256, fetched once: an implicit fetch per digest costs more than
+ * hashing a short header block (OpenSSL 3 provider lookup). */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *
+sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md ? sha256_md : EVP_sha256();
+}
+
+/* Canonical body bytes go through a small staging buffer so the digest
+ * sees large updates, never one call per octet. */
+struct bfeed {
+	EVP_MD_CTX *ctx;
+	unsigned long long fed, want;
+	size_t n;
+	unsigned char b[8192];
+};
+
+static void
+bf_flush(struct bfeed *f)
+{
+	if (f->n)
+		EVP_DigestUpdate(f->ctx, f->b, f->n);
+	f->n = 0;
+}
+
+static void
+bf_put(struct bfeed *f, const unsigned char *p, size_t n)
+{
+	if (f->fed + n > f->want)
+		n = (size_t)(f->want - f->fed);
+	f->fed += n;
+	while (n) {
+		size_t k = sizeof(f->b) - f->n;
+		if (k > n)
+			k = n;
+		memcpy(f->b + f->n, p, k);
+		f->n += k;
+		p += k;
+		n -= k;
+		if (f->n == sizeof(f->b))
+			bf_flush(f);
+	}
+}
+
 /* Feed the canonical body into the digest, at most limit octets. */
 static int
 body_hash(struct bstr body, bool relaxed, bool has_l, unsigned long long l,
     unsigned char *md, unsigned *mdlen, bool *short_body)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	struct bfeed *f = malloc(sizeof(*f));
 	size_t i = 0, pending_crlf = 0;
-	unsigned long long fed = 0, want = has_l ? l : ULLONG_MAX;
+	bool content = false;
 	int rc = 0;
+	static const unsigned char crlf[2] = { '\r', '\n' };
 
-	if (ctx == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		EVP_MD_CTX_free(ctx);
+	if (f == NULL)
+		return -ENOMEM;
+	f->fed = f->n = 0;
+	f->want = has_l ? l : ULLONG_MAX;
+	if ((f->ctx = EVP_MD_CTX_new()) == NULL ||
+	    !EVP_DigestInit_ex(f->ctx, sha256(), NULL)) {
+		EVP_MD_CTX_free(f->ctx);
+		free(f);
 		return -ENOMEM;
 	}
-#define FEED(p, n)                                                        \
-	do {                                                              \
-		size_t n_ = (n);                                          \
-		if (fed + n_ > want)                                      \
-			n_ = (size_t)(want - fed);                        \
-		if (n_)                                                   \
-			EVP_DigestUpdate(ctx, (p), n_);                   \
-		fed += n_;                                                \
-	} while (0)
-	/* Line by line; empty lines are held back so trailing ones vanish. */
+	/* Line by line; empty lines are held back so trailing ones vanish
+	 * (3.4.3, 3.4.4). */
 	while (i < body.len) {
+		const unsigned char *nl = memchr(body.p + i, '\n',
+		    body.len - i);
 		size_t s = i, e;
-		bool had_eol;
 
-		while (i < body.len && !(body.p[i] == '\r' && i + 1 < body.len &&
-		    body.p[i + 1] == '\n'))
-			i++;
-		e = i;
-		had_eol = i < body.len;
-		if (had_eol)
-			i += 2;
-		if (relaxed) {
-			size_t te = e;
+		/* The line ends at a CRLF; a lone LF or CR is line data
+		 * (the message was made CRLF before this). */
+		for (;;) {
+			if (nl == NULL) {
+				e = i = body.len;
+				break;
+			}
+			size_t at = (size_t)(nl - body.p);
+			if (at > s && body.p[at - 1] == '\r') {
+				e = at - 1;
+				i = at + 1;
+				break;
+			}
+			nl = memchr(nl + 1, '\n', body.len - at - 1);
+		}
+		size_t te = e;
+		if (relaxed)
 			while (te > s && wsp(body.p[te - 1]))
 				te--;
-			if (te == s) {
-				pending_crlf++;
-				continue;
-			}
-			for (; pending_crlf; pending_crlf--)
-				FEED("\r\n", 2);
-			bool sp = false;
-			for (size_t k = s; k < te; k++) {
-				if (wsp(body.p[k])) {
-					sp = true;
-					continue;
-				}
-				if (sp)
-					FEED(" ", 1);
-				sp = false;
-				FEED(body.p + k, 1);
-			}
-			pending_crlf = 1;
-		} else {
-			if (e == s) {
-				pending_crlf++;
-				continue;
-			}
-			for (; pending_crlf; pending_crlf--)
-				FEED("\r\n", 2);
-			FEED(body.p + s, e - s);
-			pending_crlf = 1;
+		if (te == s) {
+			pending_crlf++;
+			continue;
 		}
+		for (; pending_crlf; pending_crlf--)
+			bf_put(f, crlf, 2);
+		bool plain = !relaxed;
+		if (relaxed) {
+			/* Most lines have no tab and no double space: then
+			 * relaxed changes nothing inside the line. */
+			plain = true;
+			for (size_t k = s; k < te && plain; k++)
+				if (body.p[k] == '\t' || (body.p[k] == ' ' &&
+				    k + 1 < te && body.p[k + 1] == ' '))
+					plain = false;
+		}
+		if (plain)
+			bf_put(f, body.p + s, te - s);
+		else {
+			/* Runs of WSP become one SP; copy the spans
+			 * between them in one piece. */
+			size_t k = s;
+			while (k < te) {
+				size_t run = k;
+				while (run < te && !wsp(body.p[run]))
+					run++;
+				bf_put(f, body.p + k, run - k);
+				if (run == te)
+					break;
+				bf_put(f, (const unsigned char *)" ", 1);
+				k = run;
+				while (k < te && wsp(body.p[k]))
+					k++;
+			}
+		}
+		content = true;
+		pending_crlf = 1;
 	}
 	/* 3.4.3: simple makes an empty body one CRLF; 3.4.4: relaxed
-	 * leaves it empty. A non-empty body ends in exactly one CRLF. */
-	if (fed > 0 || pending_crlf == 0) {
-		if (fed > 0 || !relaxed)
-			FEED("\r\n", 2);
-	} else if (!relaxed)
-		FEED("\r\n", 2);
-#undef FEED
-	*short_body = has_l && fed < l;
-	if (!EVP_DigestFinal_ex(ctx, md, mdlen))
+	 * leaves it empty. Otherwise the body ends in exactly one CRLF. */
+	if (content || !relaxed)
+		bf_put(f, crlf, 2);
+	bf_flush(f);
+	*short_body = has_l && f->fed < l;
+	if (!EVP_DigestFinal_ex(f->ctx, md, mdlen))
 		rc = -ENOMEM;
-	EVP_MD_CTX_free(ctx);
+	EVP_MD_CTX_free(f->ctx);
+	free(f);
 	return rc;
 }
 
@@ -750,6 +823,92 @@ sig_fail(struct sigstate *s, enum dkim_result r, const char *why)
 	s->pub.result = r;
 	s->pub.reason = why;
 	s->done = true;
+}
+
+/*
+ * RSA public key from DER: SubjectPublicKeyInfo with rsaEncryption
+ * (RFC 6376 3.6.1, RFC 3447 A.1.1), or a bare RSAPublicKey as some
+ * publish it. Parsed here and built with EVP_PKEY_fromdata(): OpenSSL 3's
+ * generic decoders (d2i_PUBKEY) cost far more than the RSA operation.
+ */
+static bool
+der_item(const unsigned char **p, const unsigned char *end, int tag,
+    const unsigned char **val, size_t *len)
+{
+	const unsigned char *q = *p;
+	size_t n;
+
+	if (end - q < 2 || *q++ != tag)
+		return false;
+	n = *q++;
+	if (n & 0x80) {
+		unsigned k = n & 0x7f;
+		if (k == 0 || k > 3 || (size_t)(end - q) < k)
+			return false;
+		for (n = 0; k--; )
+			n = (n << 8) | *q++;
+	}
+	if ((size_t)(end - q) < n)
+		return false;
+	*val = q;
+	*len = n;
+	*p = q + n;
+	return true;
+}
+
+static EVP_PKEY *
+rsa_from_der(const unsigned char *der, size_t len)
+{
+	static const unsigned char rsa_oid[] = { 0x2a, 0x86, 0x48, 0x86, 0xf7,
+		0x0d, 0x01, 0x01, 0x01 };
+	const unsigned char *p = der, *end = der + len, *v, *n, *e;
+	size_t vl, nl, el;
+	EVP_PKEY *pk = NULL;
+
+	if (!der_item(&p, end, 0x30, &v, &vl))
+		return NULL;
+	p = v;
+	end = v + vl;
+	if (p < end && *p == 0x30) {
+		/* SPKI: AlgorithmIdentifier, then BIT STRING. */
+		const unsigned char *alg, *oid, *bits;
+		size_t al, ol, bl;
+		if (!der_item(&p, end, 0x30, &alg, &al))
+			return NULL;
+		if (!der_item(&alg, alg + al, 0x06, &oid, &ol) ||
+		    ol != sizeof(rsa_oid) || memcmp(oid, rsa_oid, ol) != 0)
+			return NULL;
+		if (!der_item(&p, end, 0x03, &bits, &bl) || bl < 1 ||
+		    bits[0] != 0)
+			return NULL;
+		p = bits + 1;
+		end = bits + bl;
+		if (!der_item(&p, end, 0x30, &v, &vl))
+			return NULL;
+		p = v;
+		end = v + vl;
+	}
+	if (!der_item(&p, end, 0x02, &n, &nl) ||
+	    !der_item(&p, end, 0x02, &e, &el) || nl == 0 || el == 0)
+		return NULL;
+	BIGNUM *bn = BN_bin2bn(n, (int)nl, NULL), *be = BN_bin2bn(e, (int)el,
+	    NULL);
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	if (bn && be && bld &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) &&
+	    (params = OSSL_PARAM_BLD_to_param(bld)) != NULL &&
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) != NULL &&
+	    EVP_PKEY_fromdata_init(ctx) == 1)
+		(void)EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(bn);
+	BN_free(be);
+	return pk;
 }
 
 /* Build the key from p= for the signature's algorithm. */
@@ -773,14 +932,9 @@ load_key(struct sigstate *s, const struct dkim_keytags *k, unsigned char *der,
 		return pk;
 	}
 	(void)k;
-	pk = d2i_PUBKEY(NULL, &q, dlen);
+	(void)q;
+	pk = rsa_from_der(der, (size_t)dlen);
 	if (pk == NULL) {
-		/* Some publish the bare RSAPublicKey (PKCS#1). */
-		q = der;
-		pk = d2i_PublicKey(EVP_PKEY_RSA, NULL, &q, dlen);
-	}
-	if (pk == NULL || EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
-		EVP_PKEY_free(pk);
 		sig_fail(s, DKIM_PERMERROR, "bad rsa key");
 		return NULL;
 	}
@@ -891,7 +1045,7 @@ header_hash(struct dkim_verify *v, struct sigstate *s, unsigned char *md,
 		}
 		buf_free(&tmp);
 	}
-	if (!EVP_Digest(o.p, o.len, md, mdlen, EVP_sha256(), NULL))
+	if (!EVP_Digest(o.p, o.len, md, mdlen, sha256(), NULL))
 		rc = -ENOMEM;
 out:
 	buf_free(&o);
@@ -979,7 +1133,7 @@ verify_one(struct dkim_verify *v, struct sigstate *s,
 		pc = EVP_PKEY_CTX_new(pk, NULL);
 		ok = pc && EVP_PKEY_verify_init(pc) == 1 &&
 		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(pc, sha256()) == 1 &&
 		    EVP_PKEY_verify(pc, sig, (size_t)slen, hh, hhlen) == 1;
 		EVP_PKEY_CTX_free(pc);
 	}
