@@ -47,10 +47,11 @@ struct reinject {
 	bool data_ok;
 	struct buf reply;             /* multi-line reply text */
 	struct event *kick;           /* defers cb for early failures */
-	bool done;
+	bool done, reading;
 };
 
 static void finish(struct reinject *);
+static void reinject_free(struct reinject *);
 
 static void
 set_fail(struct reinject *r, int code, const char *fmt, const char *why)
@@ -323,11 +324,25 @@ on_reply(struct reinject *r, int code, const char *text)
 	}
 }
 
+static void on_read_lines(struct reinject *, struct evbuffer *);
+
+/* on_read - replies; finish() inside only marks the client done (and
+ * runs the callback), the memory goes when the loop is left */
 static void
 on_read(struct bufferevent *bev, void *arg)
 {
 	struct reinject *r = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+
+	r->reading = true;
+	on_read_lines(r, bufferevent_get_input(bev));
+	r->reading = false;
+	if (r->done)
+		reinject_free(r);
+}
+
+static void
+on_read_lines(struct reinject *r, struct evbuffer *in)
+{
 	char *line;
 	size_t n;
 
@@ -435,7 +450,8 @@ finish(struct reinject *r)
 	r->cb(r->arg, &res);
 	/* QUIT may still be in the output buffer: the close is abrupt but
 	 * the message was already acknowledged. */
-	reinject_free(r);
+	if (!r->reading)
+		reinject_free(r);
 }
 
 struct reinject *
