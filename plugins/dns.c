@@ -1249,6 +1249,16 @@ dns_resolver_free(struct dns_resolver *r)
 	return NULL;
 }
 
+/* dns_resolver_set_servers - see dns.h */
+int
+dns_resolver_set_servers(struct dns_resolver *r, const char *servers)
+{
+	if (servers == NULL || *servers == '\0' ||
+	    ares_set_servers_ports_csv(r->ch, servers) != ARES_SUCCESS)
+		return -EINVAL;
+	return 0;
+}
+
 void
 dns_resolver_stats(const struct dns_resolver *r, struct dns_stats *st)
 {

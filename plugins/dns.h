@@ -91,6 +91,10 @@ int dns_resolver_new(struct event_base *base, const struct dns_opts *,
 /* dns_resolver_free - cancel everything, release; returns NULL */
 struct dns_resolver *dns_resolver_free(struct dns_resolver *);
 
+/* dns_resolver_set_servers - replace the server list (queries in flight
+ * keep going to the old servers); 0 or -EINVAL */
+int dns_resolver_set_servers(struct dns_resolver *, const char *servers);
+
 struct dns_stats {
 	uint64_t queries, cache_hits, sent, joined, answers, timeouts;
 	size_t cache_entries, inflight;
