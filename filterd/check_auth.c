@@ -267,6 +267,7 @@ send_wanted(struct auth_scan *as)
 	for (size_t i = 0; i < n; i++) {
 		struct aq *q;
 		bool dup = false;
+		int rc;
 
 		for (q = as->inflight; q; q = q->next)
 			if (q->type == w[i].type && strcmp(q->name,
@@ -285,10 +286,14 @@ send_wanted(struct auth_scan *as)
 		memcpy(q->name, w[i].name, sizeof(q->name));
 		q->type = w[i].type;
 		scan_pending_add(as->s);
-		if (dns_query(as->ctx, q->name, (uint16_t)q->type, on_answer,
-		    q) < 0) {
+		if ((rc = dns_query(as->ctx, q->name, (uint16_t)q->type,
+		    on_answer, q)) < 0) {
+			/* -EINVAL: a name plugins/dns does not send (a
+			 * space from an SPF macro, a label over 63 octets):
+			 * no such name. Anything else is our failure. */
 			scan_pending_done(as->s);
 			authres_dns_put(as->dns, w[i].name, w[i].type,
+			    rc == -EINVAL ? AUTHRES_DNS_NXDOMAIN :
 			    AUTHRES_DNS_SERVFAIL, NULL, 0);
 			continue;
 		}

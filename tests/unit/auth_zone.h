@@ -38,6 +38,7 @@ struct zone {
 	char servfail[8][256];
 	size_t nservfail;
 	unsigned queries;
+	unsigned timeouts; /* answers given as AUTHRES_DNS_TIMEOUT */
 };
 
 static inline void
@@ -264,13 +265,17 @@ again:
 		if (r->type == (int)q->type && n < 64)
 			rr[n++] = r->rr;
 	}
-	if (mark_type >= 0)
+	if (mark_type >= 0) {
+		z->timeouts += mark_type == AUTHRES_DNS_TIMEOUT;
 		return authres_dns_put(d, q->name, q->type, mark_type, NULL, 0);
+	}
 	if (n)
 		return authres_dns_put(d, q->name, q->type, AUTHRES_DNS_OK, rr,
 		    n);
-	if (mark_all >= 0)
+	if (mark_all >= 0) {
+		z->timeouts += mark_all == AUTHRES_DNS_TIMEOUT;
 		return authres_dns_put(d, q->name, q->type, mark_all, NULL, 0);
+	}
 	return authres_dns_put(d, q->name, q->type, name_exists ?
 	    AUTHRES_DNS_NODATA : AUTHRES_DNS_NXDOMAIN, NULL, 0);
 }
