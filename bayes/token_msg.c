@@ -237,10 +237,11 @@ bayes_tokenize(const struct msg *m, struct bayes_tokset *ts)
 	}
 	tok_count(ts, "relays", n);
 
-	/* URI hosts */
-	const struct bstr *hosts = msg_uri_hosts(m, &n);
-	for (size_t i = 0; hosts != NULL && i < n; i++)
-		bayes_tok_domain(ts, "UD:", hosts[i]);
+	/* URI hosts: every URI's, not only msg_uri_hosts() (which keeps
+	 * hosts under a public suffix); duplicates fold in the set */
+	const struct msg_uri *u = msg_uris(m, &n);
+	for (size_t i = 0; u != NULL && i < n; i++)
+		bayes_tok_domain(ts, "UD:", u[i].host);
 	tok_count(ts, "uris", n);
 
 	tok_parts(ts, m);
