@@ -23,7 +23,7 @@
 
 #define MATCH_LIMIT 200000u
 #define DEPTH_LIMIT 2000u
-#define MAX_LITS_PER_RULE 16
+#define MAX_LITS_PER_RULE 64
 #define MIN_LIT 3
 #define MAX_LIT 64
 
@@ -231,9 +231,11 @@ quant(const char *p, const char *e, unsigned *min)
 
 /* one_alt - best required literal of one top-level alternative */
 static bool
-one_alt(const char *p, const char *e, struct litbuf *lb)
+one_alt(const char *p, const char *e, struct litbuf *lb, const char **gs,
+    const char **ge)
 {
 	lb->bestlen = lb->runlen = 0;
+	*gs = *ge = NULL;
 	while (p < e) {
 		unsigned min;
 		size_t ql;
@@ -265,6 +267,14 @@ one_alt(const char *p, const char *e, struct litbuf *lb)
 			    g[2] != ':' && g[2] != '=' && g[2] != '!' &&
 			    g[2] != '<')
 				return false;
+			/* a group that must match once: its own literals
+			 * can stand in when the run outside has none */
+			if ((g[1] != '?' || g[2] == ':') &&
+			    (quant(p, e, &min) == 0 || min > 0) &&
+			    (*gs == NULL || p - g > *ge - *gs)) {
+				*gs = g + (g[1] == '?' ? 3 : 1);
+				*ge = p - 1;
+			}
 		} else if (*p == '.' || *p == '^' || *p == '$') {
 			p++;
 		} else if (*p == ')' || *p == '|') {
@@ -293,17 +303,16 @@ one_alt(const char *p, const char *e, struct litbuf *lb)
 	return lb->bestlen >= MIN_LIT;
 }
 
-/* extract - literals of which one must occur; false: always run */
+/* extract_rec - literals of which one must occur in [p, e) */
 static bool
-extract(const char *pat, unsigned opts, char lits[][MAX_LIT + 1],
-    size_t *nlits)
+extract_rec(const char *p, const char *e, char lits[][MAX_LIT + 1],
+    size_t *nlits, int depth)
 {
-	const char *p = pat, *e = pat + strlen(pat), *a = pat;
-	int depth = 0;
+	const char *a = p, *gs, *ge;
+	int lvl = 0;
 	struct litbuf lb;
 
-	*nlits = 0;
-	if (opts & PCRE2_EXTENDED)
+	if (depth > 4)
 		return false;
 	for (;; p++) {
 		if (p < e && *p == '\\') {
@@ -317,21 +326,36 @@ extract(const char *pat, unsigned opts, char lits[][MAX_LIT + 1],
 			continue;
 		}
 		if (p < e && *p == '(')
-			depth++;
+			lvl++;
 		if (p < e && *p == ')')
-			depth--;
-		if (p >= e || (*p == '|' && depth == 0)) {
-			if (*nlits == MAX_LITS_PER_RULE ||
-			    !one_alt(a, p, &lb))
+			lvl--;
+		if (p >= e || (*p == '|' && lvl == 0)) {
+			if (one_alt(a, p, &lb, &gs, &ge)) {
+				if (*nlits == MAX_LITS_PER_RULE)
+					return false;
+				memcpy(lits[*nlits], lb.best, lb.bestlen + 1);
+				(*nlits)++;
+			} else if (gs == NULL ||
+			    !extract_rec(gs, ge, lits, nlits, depth + 1)) {
 				return false;
-			memcpy(lits[*nlits], lb.best, lb.bestlen + 1);
-			(*nlits)++;
+			}
 			if (p >= e)
 				break;
 			a = p + 1;
 		}
 	}
 	return *nlits > 0;
+}
+
+/* extract - literals of which one must occur; false: always run */
+static bool
+extract(const char *pat, unsigned opts, char lits[][MAX_LIT + 1],
+    size_t *nlits)
+{
+	*nlits = 0;
+	if (opts & PCRE2_EXTENDED)
+		return false;
+	return extract_rec(pat, pat + strlen(pat), lits, nlits, 0);
 }
 
 /* Aho-Corasick ----------------------------------------------------------- */
@@ -896,6 +920,7 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	if (r->if_unset != NULL || r->hmod == HMOD_ADDR ||
 	    r->hmod == HMOD_NAME || r->hkind == HDR_ENVFROM ||
 	    r->hkind == HDR_TOCC || r->hkind == HDR_MESSAGEID ||
+	    r->hkind == HDR_RELAYS ||
 	    (r->hkind == HDR_ALL && r->hmod != HMOD_RAW) ||
 	    r->type == RULE_MIMEHEADER || !extract(pat, opts, lits, &nl)) {
 		free(pat);
@@ -1035,6 +1060,25 @@ rule__compile(struct rule_set *rs)
 		}
 		if (r->evname != NULL) {
 			r->ev = rule__eval_lookup(r->evname);
+			if (r->ev != NULL && r->ev->arg0 != NULL) {
+				bool known = false;
+
+				for (size_t a = 0; r->nargs > 0 && r->ev->arg0[a];
+				     a++)
+					known |= strcmp(r->ev->arg0[a],
+					    r->args[0]) == 0;
+				if (!known) {
+					rule__diag(rs, RULE_DIAG_WARN, r->file,
+					    r->line, "%s: eval:%s('%s') not "
+					    "implemented, rule never fires",
+					    r->name, r->evname,
+					    r->nargs ? r->args[0] : "");
+					r->ev = NULL;
+					rs->order[r->type][rs->norder[r->type]++] =
+					    (uint32_t)k;
+					continue;
+				}
+			}
 			if (r->ev != NULL)
 				r->runnable = true;
 			else if (!r->claimed &&

@@ -25,6 +25,7 @@
 #include "mail/msg.h"
 #include "util/arena.h"
 #include "util/hits.h"
+#include "util/netaddr.h"
 
 struct rule_run {
 	struct rule_ctx c;
@@ -190,6 +191,71 @@ joined(struct rule_ctx *c, struct buf *b, const char *name, int mod)
 	return (int)n;
 }
 
+/* relays_text - SA's X-Spam-Relays-* pseudo-header: the parsed relays of
+ * the kind, newest first, "[ ip=.. rdns=.. helo=.. by=.. ident=..
+ * envfrom=.. intl=0|1 id=.. auth=.. msa=0 ]" joined by spaces */
+static int
+relays_text(struct rule_ctx *c, enum rule_relays kind, struct buf *b)
+{
+	size_t n;
+	const struct msg_relay *v = msg_relays(c->msg, &n);
+	bool first = true;
+
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		const struct msg_relay *r = &v[i];
+		char ip[64] = "";
+		bool want;
+
+		if (!r->parsed)
+			continue;
+		switch (kind) {
+		case RELAYS_TRUSTED: want = r->trusted; break;
+		case RELAYS_UNTRUSTED: want = !r->trusted; break;
+		case RELAYS_INTERNAL: want = r->internal; break;
+		default: want = !r->internal; break;
+		}
+		if (!want)
+			continue;
+		if (r->has_ip)
+			netaddr_str(&r->ip, ip, sizeof(ip));
+		if (buf_printf(b, "%s[ ip=%s rdns=%.*s helo=%.*s by=%.*s "
+			"ident=%.*s envfrom=%.*s intl=%d id=%.*s auth=%.*s "
+			"msa=0 ]",
+			first ? "" : " ", ip, (int)r->rdns.len,
+			(const char *)r->rdns.p, (int)r->helo.len,
+			(const char *)r->helo.p, (int)r->by.len,
+			(const char *)r->by.p, (int)r->ident.len,
+			(const char *)r->ident.p, (int)r->envfrom.len,
+			(const char *)r->envfrom.p, r->internal ? 1 : 0,
+			(int)r->id.len, (const char *)r->id.p,
+			r->auth ? (int)r->with.len : 0,
+			(const char *)r->with.p) < 0)
+			return -ENOMEM;
+		first = false;
+	}
+	return 0;
+}
+
+/* pseudo_exists - exists:Name for SA's composed names too */
+static bool
+pseudo_exists(struct rule_ctx *c, const char *name)
+{
+	struct msg *m = c->msg;
+
+	if (strcmp(name, "ToCc") == 0)
+		return msg_header_count_named(m, "To") +
+		    msg_header_count_named(m, "Cc") > 0;
+	if (strcmp(name, "MESSAGEID") == 0)
+		return msg_header_count_named(m, "Message-Id") +
+		    msg_header_count_named(m, "Resent-Message-Id") +
+		    msg_header_count_named(m, "X-Message-Id") +
+		    msg_header_count_named(m, "X-Mailer-Id") > 0;
+	if (strcmp(name, "EnvelopeFrom") == 0)
+		return msg_header_count_named(m, "Return-Path") +
+		    msg_header_count_named(m, "X-Envelope-From") > 0;
+	return msg_header_count_named(m, name) > 0;
+}
+
 /* header_text - the text a header rule matches; *unset when absent */
 static int
 header_text(struct rule_ctx *c, const struct rule *r, struct buf *b,
@@ -239,6 +305,11 @@ header_text(struct rule_ctx *c, const struct rule *r, struct buf *b,
 		*unset = b->len == 0;
 		return 0;
 	}
+	case HDR_RELAYS:
+		if (relays_text(c, r->relays, b) < 0)
+			return -ENOMEM;
+		*unset = b->len == 0;
+		return 0;
 	case HDR_ENVFROM: {
 		const struct msg_addr *a = msg_addrs(c->msg, "Return-Path", &n);
 
@@ -346,7 +417,7 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		unsigned m;
 
 		if (r->hkind == HDR_EXISTS)
-			return msg_header_count_named(c->msg, r->hdr) > 0;
+			return pseudo_exists(c, r->hdr);
 		if (!cand && !r->neg)
 			return 0;
 		if (!cand) /* the literal is absent: cannot match */
@@ -379,8 +450,14 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 
 		if (!candidate(c->rs, r, c->seen_in[RULE_URI]))
 			return 0;
-		for (size_t i = 0; i < nl && n < limit; i++)
-			n += match_count(c, r, u[i].uri, limit - n);
+		/* SA's URI list holds the URIs as written and cleaned up */
+		for (size_t i = 0; i < nl && n < limit; i++) {
+			unsigned k = match_count(c, r, u[i].uri, limit - n);
+
+			if (k == 0 && !bstr_eq(u[i].raw, u[i].uri))
+				k = match_count(c, r, u[i].raw, limit - n);
+			n += k;
+		}
 		return n;
 	}
 	case RULE_FULL:

@@ -169,19 +169,16 @@ ev_html_test(struct rule_ctx *c, const struct rule *r)
 
 	if (h == NULL || t == NULL)
 		return 0;
-	if (strcmp(t, "html_message") == 0)
-		return h->tags > 0;
-	if (strcmp(t, "title") == 0)
-		return h->has_title;
-	if (strcmp(t, "anchor_text_mismatch") == 0 ||
-	    strcmp(t, "anchor_mismatch") == 0)
+	/* SA sets "html" when it starts parsing any text/html part */
+	if (strcmp(t, "html") == 0)
+		return 1;
+	if (strcmp(t, "anchor_mismatch") == 0)
 		return h->anchor_mismatch > 0;
-	if (strcmp(t, "charset_farraway") == 0)
-		return h->charset_meta_mismatch;
 	return 0;
 }
 
-/* html_image_only(min, max) - images and min < visible text <= max */
+/* html_image_only(min, max) - images and min < HTML length <= max (SA
+ * counts the HTML source, not the rendered text) */
 static int
 ev_html_image_only(struct rule_ctx *c, const struct rule *r)
 {
@@ -189,20 +186,30 @@ ev_html_image_only(struct rule_ctx *c, const struct rule *r)
 
 	if (h == NULL || h->images == 0)
 		return 0;
-	return (double)h->text_bytes > argnum(r, 0, 0) &&
-	    (double)h->text_bytes <= argnum(r, 1, 0);
+	return (double)h->html_bytes > argnum(r, 0, 0) &&
+	    (double)h->html_bytes <= argnum(r, 1, 0);
 }
 
-/* html_image_ratio(min, max) - visible text per image pixel */
+/* html_image_ratio(min, max) - non-space rendered HTML text per image
+ * pixel (SA: non_space_len / image_area) */
 static int
 ev_html_image_ratio(struct rule_ctx *c, const struct rule *r)
 {
 	const struct msg_html *h = html(c);
+	size_t nonspace = 0;
 	double ratio;
 
 	if (h == NULL || h->image_area == 0)
 		return 0;
-	ratio = (double)h->text_bytes / (double)h->image_area;
+	for (size_t i = 0, n = msg_part_count(c->msg); i < n; i++) {
+		const struct msg_part *p = msg_part_at(c->msg, i);
+
+		if (!p->is_html)
+			continue;
+		for (size_t k = 0; k < p->rendered.len; k++)
+			nonspace += !isspace(p->rendered.p[k]);
+	}
+	ratio = (double)nonspace / (double)h->image_area;
 	return ratio > argnum(r, 0, 0) && ratio <= argnum(r, 1, 0);
 }
 
@@ -263,8 +270,10 @@ ev_for_mime(struct rule_ctx *c, const struct rule *r)
 			size_t len = 0;
 
 			for (size_t k = 0; k < b.len; k++) {
+				/* SA: lines over 78+1 bytes with the \n
+				 * (RFC 5322's limit, not RFC 2045's 76) */
 				if (b.p[k] == '\n') {
-					if (len > 77)
+					if (len > 78)
 						return 1;
 					len = 0;
 				} else if (b.p[k] != '\r') {
@@ -287,19 +296,25 @@ ev_body_length(struct rule_ctx *c, const struct rule *r)
 	return (double)msg_raw_body(c->msg).len <= argnum(r, 0, 0);
 }
 
+static const char *const html_tests[] = { "html", "anchor_mismatch", NULL };
+static const char *const mime_tests[] = { "mime_base64_encoded_text",
+	"mime_missing_boundary", "mime_qp_long_line", NULL };
+static const char *const parse_flags[] = { "missing_head_body_separator",
+	"truncated_header", NULL };
+
 static const struct rule__evalfn evals[] = {
-	{ "check_header_count_range", ev_header_count_range },
-	{ "check_for_missing_to_header", ev_missing_to },
-	{ "check_msg_parse_flags", ev_parse_flags },
-	{ "subject_is_all_caps", ev_subject_all_caps },
-	{ "check_unresolved_template", ev_unresolved_template },
-	{ "html_test", ev_html_test },
-	{ "html_image_only", ev_html_image_only },
-	{ "html_image_ratio", ev_html_image_ratio },
-	{ "check_for_mime_html", ev_mime_html },
-	{ "check_for_mime_html_only", ev_mime_html_only },
-	{ "check_for_mime", ev_for_mime },
-	{ "check_body_length", ev_body_length },
+	{ "check_header_count_range", ev_header_count_range, NULL },
+	{ "check_for_missing_to_header", ev_missing_to, NULL },
+	{ "check_msg_parse_flags", ev_parse_flags, parse_flags },
+	{ "subject_is_all_caps", ev_subject_all_caps, NULL },
+	{ "check_unresolved_template", ev_unresolved_template, NULL },
+	{ "html_test", ev_html_test, html_tests },
+	{ "html_image_only", ev_html_image_only, NULL },
+	{ "html_image_ratio", ev_html_image_ratio, NULL },
+	{ "check_for_mime_html", ev_mime_html, NULL },
+	{ "check_for_mime_html_only", ev_mime_html_only, NULL },
+	{ "check_for_mime", ev_for_mime, mime_tests },
+	{ "check_body_length", ev_body_length, NULL },
 };
 
 const struct rule__evalfn *

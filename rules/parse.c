@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #define MAX_LINE (64u * 1024)
@@ -565,7 +566,17 @@ parse_header_target(struct pctx *c, struct rule *r, char *rest)
 		r->hkind = HDR_MESSAGEID;
 	else if (strcmp(hdr, "EnvelopeFrom") == 0)
 		r->hkind = HDR_ENVFROM;
-	else
+	else if (strncasecmp(hdr, "X-Spam-Relays-", 14) == 0) {
+		static const char *const kinds[] = { "Trusted", "Untrusted",
+			"Internal", "External" };
+
+		r->hkind = HDR_NAMED;
+		for (int k = 0; k < 4; k++)
+			if (strcasecmp(hdr + 14, kinds[k]) == 0) {
+				r->hkind = HDR_RELAYS;
+				r->relays = (enum rule_relays)k;
+			}
+	} else
 		r->hkind = HDR_NAMED;
 	if ((r->hdr = strdup(hdr)) == NULL)
 		return -ENOMEM;

@@ -25,7 +25,10 @@ enum rule_type {
 
 /* header targets */
 enum rule_hdr_kind { HDR_NAMED, HDR_ALL, HDR_TOCC, HDR_MESSAGEID,
-	HDR_ENVFROM, HDR_EXISTS };
+	HDR_ENVFROM, HDR_EXISTS, HDR_RELAYS };
+/* SA's X-Spam-Relays-* pseudo-headers */
+enum rule_relays { RELAYS_TRUSTED, RELAYS_UNTRUSTED, RELAYS_INTERNAL,
+	RELAYS_EXTERNAL };
 enum rule_hdr_mod { HMOD_NONE, HMOD_RAW, HMOD_ADDR, HMOD_NAME };
 
 #define TF_MULTIPLE 0x01u
@@ -55,6 +58,7 @@ struct rule {
 	bool hraw;        /* :addr:raw, :name:raw */
 	char *hdr;        /* header name */
 	char *if_unset;   /* [if-unset: X] */
+	enum rule_relays relays;
 	/* eval rules */
 	char *evname;
 	char **args;
@@ -142,6 +146,9 @@ typedef int rule__eval_fn(struct rule_ctx *, const struct rule *);
 struct rule__evalfn {
 	const char *name;
 	rule__eval_fn *fn;
+	/* the first arguments this implementation knows, NULL-terminated;
+	 * NULL = any (other arguments: the rule is not runnable) */
+	const char *const *arg0;
 };
 const struct rule__evalfn *rule__eval_lookup(const char *name);
 bool rule__eval_external(const char *name);

@@ -45,7 +45,7 @@ static const char rules_cf[] =
     "mimeheader M_ATTACH Content-Type =~ /name=\"?invoice\\.exe/i\n"
     "header E_TO_RANGE eval:check_header_count_range('To','1','1')\n"
     "header E_MISSING_TO eval:check_for_missing_to_header()\n"
-    "rawbody E_HTML   eval:html_test('html_message')\n"
+    "rawbody E_HTML   eval:html_test('html')\n"
     "header E_UNKNOWN eval:no_such_function()\n"
     "meta   META_AND  H_SUBJ && B_WORD\n"
     "meta   META_CNT  (H_SUBJ + B_WORD + B_NOPE + FOREIGN_HIT) >= 3\n"
