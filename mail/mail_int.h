@@ -106,6 +106,7 @@ struct bstr msg__html_render(struct msg *, struct bstr src,
 long msg__uri_add(struct msg *, struct bstr raw, unsigned flags);
 void msg__uri_text(struct msg *, struct bstr text);
 int msg__uri_finish(struct msg *);
+bool msg__tld_valid(struct bstr label);
 /* the host of an URI-ish string, lowercased, into the arena */
 struct bstr msg__uri_host_of(struct msg *, struct bstr s);
 

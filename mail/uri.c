@@ -133,7 +133,8 @@ split_uri(struct bstr s, struct bstr *scheme, struct bstr *host,
 			if (at == NULL)
 				return false;
 			s = bstr_sub(s, (size_t)(at + 1 - s.p), s.len);
-			for (e = 0; e < s.len && s.p[e] != '?' &&
+			for (e = 0; e < s.len && s.p[e] != '?' && s.p[e] != ' ' &&
+			    s.p[e] != '<' && s.p[e] != '%' && s.p[e] != '&' &&
 			    s.p[e] != '>' && s.p[e] != ',' && s.p[e] != ';';
 			    e++)
 				;
@@ -246,7 +247,7 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 	}
 	if (host.len) {
 		bool mailto = bstr_caseeq_cstr(scheme, "mailto");
-		size_t cap = scheme.len + 3 + host.len + rest.len + 1;
+		size_t cap = scheme.len + 3 + s.len + host.len + rest.len + 1;
 
 		if (mailto)
 			flags |= MSG_URI_MAILTO;
@@ -293,6 +294,37 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 		}
 	}
 	struct bstr norm = o ? bstr_make(o, n) : s;
+
+	/* A redirector ("http://rd.example/-/http://target/"): the embedded
+	 * URI is added too, as SA's uri_list_canonicalize does. Each level
+	 * is shorter, so this ends. */
+	if (host.len && (bstr_caseeq_cstr(scheme, "http") ||
+	    bstr_caseeq_cstr(scheme, "https")) && rest.len > 8) {
+		long at = bstr_casefind(rest, BSTR_LIT("http"));
+
+		while (at >= 0) {
+			struct bstr e = bstr_sub(rest, (size_t)at, rest.len);
+			size_t k = 4;
+
+			if (k < e.len && (e.p[k] | 0x20) == 's')
+				k++;
+			if (k < e.len && e.p[k] == ':') {
+				size_t j = k + 1;
+
+				while (j < e.len && e.p[j] != '&' && e.p[j] != '#')
+					j++;
+				struct bstr t = bstr_make(e.p, j);
+
+				if (memchr(t.p, '.', t.len))
+					msg__uri_add(m, t, flags);
+				break;
+			}
+			struct bstr r2 = bstr_sub(e, 4, e.len);
+			long nx = bstr_casefind(r2, BSTR_LIT("http"));
+
+			at = nx < 0 ? -1 : at + 4 + nx;
+		}
+	}
 	uint64_t hv = hash(norm);
 
 	for (size_t i = 0; i < m->uris.n; i++) {
@@ -319,100 +351,327 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 	return (long)(m->uris.n - 1);
 }
 
+/* ---- URIs in text: SpamAssassin's "tbird" rules ------------------------
+ * PerMsgStatus::_tbirdurire: a known scheme or www./ftp. prefix, an
+ * e-mail address, or a schemeless host name ending in a valid TLD, each
+ * delimited the way Thunderbird linkifies. */
+
 static bool
-uri_char(unsigned char c)
+is_ws(unsigned char c)
 {
-	return c > 0x20 && c != '<' && c != '>' && c != '"' && c != 0x7f &&
-	    c != '`' && c != '{' && c != '}' && c != '|' && c != '^';
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+	    c == '\v';
 }
 
 static bool
-dom_char(unsigned char c)
+end_delim(unsigned char c)
 {
-	return alnum(c) || c == '-' || c == '.' || c >= 0x80;
+	return is_ws(c) || c == '>' || c == '<' || c == '"' || c == '`' ||
+	    c == '}' || c == ']' || c == '{' || c == '[' || c == '|' ||
+	    c == 0x1b || c == 0xa0;
 }
 
 static bool
-local_char(unsigned char c)
+start_delim(unsigned char c)
 {
-	return alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' ||
-	    c == '-' || c == '=' || c == '\'';
+	return is_ws(c) || c == '>' || c == '<' || c == '"' || c == '\'' ||
+	    c == '`' || c == ',' || c == '{' || c == '[' || c == '(' ||
+	    c == '|' || c == 0x1b || c == 0xa0;
 }
 
-/* trim trailing punctuation that ends a sentence, not the URI */
+static bool
+sc_start_delim(unsigned char c)
+{
+	return is_ws(c) || c == 0x1b || c == 0xa0 ||
+	    (c < 0x80 && strchr("!\"#$&'()*+,/:;<=>?@[\\]^`{|}~", c) && c);
+}
+
+static bool
+email_delim(unsigned char c)
+{
+	return end_delim(c) || c == ',' || c == '(' || c == '\'' || c >= 0x80;
+}
+
+static bool
+word(unsigned char c)
+{
+	return alnum(c) || c == '_';
+}
+
+static int
+tld_cmp(const void *k, const void *e)
+{
+	const struct bstr *key = k;
+	const char *t = *(const char *const *)e;
+	size_t i;
+
+	for (i = 0; i < key->len && t[i]; i++) {
+		int d = (int)msg__lc(key->p[i]) - (unsigned char)t[i];
+
+		if (d)
+			return d;
+	}
+	if (i < key->len)
+		return 1;
+	return t[i] ? -1 : 0;
+}
+
+#include "mail/tlds.h"
+
+/* msg__tld_valid - label is a top-level domain (case-insensitive) */
+bool
+msg__tld_valid(struct bstr label)
+{
+	return label.len > 0 && bsearch(&label, msg__tlds,
+	    sizeof(msg__tlds) / sizeof(msg__tlds[0]), sizeof(msg__tlds[0]),
+	    tld_cmp) != NULL;
+}
+
+/* a host whose last label is a valid TLD, or an address literal */
+static bool
+host_valid(struct bstr h, bool is_ip)
+{
+	size_t i = h.len;
+
+	if (is_ip)
+		return true;
+	/* SA is_fqdn_valid: LDH labels, none empty */
+	if (h.len == 0 || h.p[0] == '.' || h.len > 253)
+		return false;
+	for (size_t k = 0; k < h.len; k++)
+		if (!(alnum(h.p[k]) || h.p[k] == '-' || h.p[k] == '_' ||
+		    (h.p[k] == '.' && h.p[k - 1] != '.')))
+			return false;
+	while (i > 0 && h.p[i - 1] != '.')
+		i--;
+	if (i == 0)
+		return false; /* SA: a bare label is no FQDN */
+	return msg__tld_valid(bstr_sub(h, i, h.len - i));
+}
+
 static size_t
-trim_tail(const unsigned char *p, size_t n)
+match_known(const unsigned char *p, size_t len, size_t i)
 {
-	while (n > 0 && (p[n - 1] == '.' || p[n - 1] == ',' ||
-	    p[n - 1] == ';' || p[n - 1] == ':' || p[n - 1] == '!' ||
-	    p[n - 1] == '?' || p[n - 1] == ')' || p[n - 1] == '\'' ||
-	    p[n - 1] == ']'))
+	static const char *const pre[] = { "http://", "https://", "ftp://",
+		"ftp." };
+	size_t j = 0;
+
+	for (size_t k = 0; k < 4 && !j; k++)
+		if (bstr_casestarts(bstr_make(p + i, len - i), pre[k]))
+			j = i + strlen(pre[k]);
+	if (!j && len - i >= 4 && (p[i] | 0x20) == 'w' &&
+	    (p[i + 1] | 0x20) == 'w' && (p[i + 2] | 0x20) == 'w') {
+		size_t k = i + 3;
+
+		while (k < len && k < i + 5 && p[k] >= '0' && p[k] <= '9')
+			k++;
+		if (k < len && p[k] == '.')
+			j = k + 1;
+	}
+	if (!j)
+		return 0;
+	size_t e = j;
+
+	while (e < len && e - j < 2048 && !end_delim(p[e]))
+		e++;
+	return e > j ? e : 0;
+}
+
+static size_t
+match_mail(const unsigned char *p, size_t len, size_t i, size_t *run_s,
+    size_t *run_e)
+{
+	if (bstr_casestarts(bstr_make(p + i, len - i), "mailto:")) {
+		size_t e = i + 7;
+
+		while (e < len && e - i - 7 < 2048 && !email_delim(p[e]))
+			e++;
+		return e > i + 7 ? e : 0;
+	}
+	/* the local part: a run without delimiters or '@' (cached) */
+	if (!(i >= *run_s && i < *run_e)) {
+		size_t e = i;
+
+		while (e < len && !email_delim(p[e]) && p[e] != '@')
+			e++;
+		*run_s = i;
+		*run_e = e;
+	}
+	size_t a = *run_e;
+
+	if (a == i || a >= len || p[a] != '@' || a - i > 251)
+		return 0;
+	size_t d = a + 1;
+
+	while (d < len && d - a - 1 < 251 && !email_delim(p[d]))
+		d++;
+	return d > a + 1 ? d : 0;
+}
+
+static bool
+dns_char(unsigned char c)
+{
+	return alnum(c) || c == '.' || c == '_' || c == '-';
+}
+
+static size_t
+match_schemeless(const unsigned char *p, size_t len, size_t i)
+{
+	size_t r = i;
+
+	if (!alnum(p[i]))
+		return 0;
+	while (r < len && r - i < 252 && dns_char(p[r]))
+		r++;
+	/* longest host first, as the regex backtracks */
+	for (size_t e = r; e > i + 2; e--) {
+		if (e < r && p[e] != '.')
+			continue; /* the TLD ends a label */
+		size_t t = e;
+
+		while (t > i && p[t - 1] != '.')
+			t--;
+		if (t <= i + 1 || !msg__tld_valid(bstr_make(p + t, e - t)))
+			continue;
+		/* \.?(?::\d{1,5})?(?:/[^delim]{1,2048})? then a delimiter */
+		for (int dot = 1; dot >= 0; dot--) {
+			size_t j = e;
+
+			if (dot) {
+				if (j >= len || p[j] != '.')
+					continue;
+				j++;
+			}
+			if (j < len && p[j] == ':') {
+				size_t k = j + 1;
+
+				while (k < len && k - j <= 5 && p[k] >= '0' &&
+				    p[k] <= '9')
+					k++;
+				if (k > j + 1)
+					j = k;
+			}
+			if (j + 1 < len && p[j] == '/' && !end_delim(p[j + 1])) {
+				size_t k = j + 1;
+
+				while (k < len && k - j <= 2048 &&
+				    !end_delim(p[k]))
+					k++;
+				j = k;
+			}
+			if (j >= len || end_delim(p[j]))
+				return j;
+		}
+	}
+	return 0;
+}
+
+static void
+text_uri(struct msg *m, const unsigned char *p, size_t n, int type)
+{
+	static const char trail[] = "-~!@#^&*()_+=:;'?,.";
+	struct bstr u;
+	const unsigned char *close = memchr(p, ')', n);
+
+	/* ")" ends the URI unless a "(" comes before it (Thunderbird) */
+	if (close && memchr(p, '(', (size_t)(close - p)) == NULL)
+		n = (size_t)(close - p);
+	while (n > 0 && strchr(trail, p[n - 1]) && p[n - 1])
 		n--;
-	return n;
+	if (n == 0)
+		return;
+	u = bstr_make(p, n);
+	if (type == 1 && memchr(p, '@', n) == NULL)
+		return;
+	if (bstr_casestarts(u, "cid:") || bstr_casestarts(u, "mid:"))
+		return;
+	if (bstr_casestarts(u, "http://") || bstr_casestarts(u, "https://") ||
+	    bstr_casestarts(u, "ftp://") || bstr_casestarts(u, "mailto:")) {
+		if (bstr_casestarts(u, "mailto:")) {
+			const unsigned char *at = memchr(p, '@', n);
+			size_t h0, h1;
+
+			if (at == NULL)
+				return;
+			h0 = h1 = (size_t)(at + 1 - p);
+			while (h1 < n && p[h1] != '?' && p[h1] != '&' &&
+			    p[h1] != '>')
+				h1++;
+			if (!host_valid(bstr_make(p + h0, h1 - h0), false))
+				return;
+		}
+		msg__uri_add(m, u, MSG_URI_TEXT);
+		return;
+	}
+	const unsigned char *at = memchr(p, '@', n);
+	const unsigned char *sl = memchr(p, '/', n);
+
+	if (bstr_casestarts(u, "ftp.") || bstr_casestarts(u, "www") ||
+	    (sl && at && sl < at) || at == NULL) {
+		if (at == NULL && memchr(p, '.', n) == NULL)
+			return;
+		if (!bstr_casestarts(u, "www") && !bstr_casestarts(u, "ftp.")) {
+			/* schemeless: SA assumes http:// */
+			unsigned char *h = arena_alloc(m->a, n + 7);
+
+			if (h == NULL)
+				return;
+			memcpy(h, "http://", 7);
+			memcpy(h + 7, p, n);
+			u = bstr_make(h, n + 7);
+		}
+		msg__uri_add(m, u, MSG_URI_TEXT);
+		return;
+	}
+	/* an e-mail address: needs a dot after '@' and a valid domain */
+	const unsigned char *d = memchr(at, '.', n - (size_t)(at - p));
+
+	if (d == NULL || d == at + 1)
+		return;
+	if (bstr_find(u, BSTR_LIT("&nbsp;")) >= 0)
+		return;
+	size_t h1 = (size_t)(at + 1 - p);
+
+	while (h1 < n && p[h1] != '?' && p[h1] != '&' && p[h1] != '>')
+		h1++;
+	if (!host_valid(bstr_make(at + 1, h1 - (size_t)(at + 1 - p)), false))
+		return;
+	unsigned char *o = arena_alloc(m->a, n + 7);
+
+	if (o == NULL)
+		return;
+	memcpy(o, "mailto:", 7);
+	memcpy(o + 7, p, n);
+	msg__uri_add(m, bstr_make(o, n + 7), MSG_URI_TEXT);
 }
 
 /* msg__uri_text - find URIs and addresses in rendered text */
 void
 msg__uri_text(struct msg *m, struct bstr t)
 {
-	static const char *const pre[] = { "http://", "https://", "ftp://",
-		"mailto:", "www.", "ftp." };
 	const unsigned char *p = t.p;
-	size_t len = t.len;
+	size_t len = t.len, i = 0, run_s = 0, run_e = 0, e;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = p[i] | 0x20;
+	while (i < len) {
+		bool b = i == 0 || word(p[i]) != word(p[i - 1]) ||
+		    start_delim(p[i - 1]);
 
-		if (c == 'h' || c == 'f' || c == 'm' || c == 'w') {
-			if (i > 0 && (alnum(p[i - 1]) || p[i - 1] == '.' ||
-			    p[i - 1] == '@' || p[i - 1] == '/'))
-				continue;
-			for (size_t k = 0; k < 6; k++) {
-				if (!bstr_casestarts(bstr_make(p + i, len - i),
-				    pre[k]))
-					continue;
-				size_t e = i + strlen(pre[k]);
-
-				if (k >= 4 && (e >= len || !alnum(p[e])))
-					break;
-				while (e < len && uri_char(p[e]))
-					e++;
-				e = i + trim_tail(p + i, e - i);
-				if (e > i + strlen(pre[k]))
-					msg__uri_add(m, bstr_make(p + i, e - i),
-					    MSG_URI_TEXT);
-				i = e;
-				break;
-			}
-		} else if (p[i] == '@' && i > 0 && i + 3 < len) {
-			size_t b = i, e = i + 1;
-			bool dot = false;
-
-			while (b > 0 && local_char(p[b - 1]))
-				b--;
-			while (e < len && dom_char(p[e])) {
-				if (p[e] == '.')
-					dot = true;
-				e++;
-			}
-			e = i + 1 + trim_tail(p + i + 1, e - i - 1);
-			while (e > i + 1 && (p[e - 1] == '-' || p[e - 1] == '.'))
-				e--;
-			if (b == i || !dot || e <= i + 3 || p[e - 1] == '.')
-				continue;
-			/* skip addresses that are the userinfo of a URI */
-			if (b >= 3 && p[b - 1] == '/' && p[b - 2] == '/')
-				continue;
-			size_t l = 7 + (e - b);
-			unsigned char *o = arena_alloc(m->a, l);
-
-			if (o == NULL)
-				return;
-			memcpy(o, "mailto:", 7);
-			memcpy(o + 7, p + b, e - b);
-			msg__uri_add(m, bstr_make(o, l), MSG_URI_TEXT);
-			i = e;
+		if (!b) {
+			i++;
+			continue;
 		}
+		if ((e = match_known(p, len, i)) != 0) {
+			text_uri(m, p + i, e - i, 0);
+		} else if ((e = match_mail(p, len, i, &run_s, &run_e)) != 0) {
+			text_uri(m, p + i, e - i, 1);
+		} else if ((i == 0 || sc_start_delim(p[i - 1])) &&
+		    (e = match_schemeless(p, len, i)) != 0) {
+			text_uri(m, p + i, e - i, 2);
+		} else {
+			i++;
+			continue;
+		}
+		i = e;
 	}
 }
 
@@ -426,7 +685,10 @@ msg__uri_finish(struct msg *m)
 	for (size_t i = 0; i < m->uris.n; i++) {
 		bool dup = false;
 
-		if (u[i].host.len == 0)
+		/* SA: hosts of body URIs with a valid TLD (or an address) */
+		if (u[i].host.len == 0 || !(u[i].flags & (MSG_URI_TEXT |
+		    MSG_URI_HREF | MSG_URI_SRC | MSG_URI_FORM | MSG_URI_META)) ||
+		    !host_valid(u[i].host, u[i].host_is_ip))
 			continue;
 		for (size_t k = 0; k < hv.n && !dup; k++)
 			dup = bstr_eq(((struct bstr *)hv.v)[k], u[i].host);
