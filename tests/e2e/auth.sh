@@ -96,6 +96,7 @@ done
 if ! fd_start "$fd_port" "$sink_port" "dns_servers = 127.0.0.1:$knot_port
 dns_timeout = 3s
 use_dnsbl = no
+spamd_listen = none
 authserv_id = mx.e2e.test
 msg_deadline = 20s"; then
 	not_ok "filterd started"
