@@ -44,7 +44,7 @@ slurp(const char *path, size_t *len)
 static void
 check_one(const char *path, size_t *nparts, size_t *nuris, size_t *nrel)
 {
-	size_t len, n;
+	size_t len = 0, n;
 	unsigned char *raw = slurp(path, &len);
 	struct msg *m;
 
