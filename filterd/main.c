@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -453,6 +454,20 @@ on_sighup(evutil_socket_t fd, short ev, void *arg)
 	    M.gen, M.nworkers);
 }
 
+/* raise_nofile - every connection costs a socket, a spool file and a
+ * downstream socket: take the hard limit of descriptors */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("setrlimit NOFILE: %s", strerror(errno));
+	}
+}
+
 static void
 write_pidfile(void)
 {
@@ -547,6 +562,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
 	if ((M.base = event_base_new()) == NULL)
 		log_fatal("event_base_new failed");
 	ev[0] = evsignal_new(M.base, SIGCHLD, on_sigchld, NULL);

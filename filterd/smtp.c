@@ -71,6 +71,7 @@ struct conn {
 	char peer[64];
 	bool greeted, in_mail, discard_line, closing, dead, in_process;
 	struct buf line;
+	size_t line_limit, size_limit;
 	unsigned errors;
 	char *helo;
 	char *x[X_N];
@@ -327,7 +328,9 @@ cmd_data(struct conn *c)
 	    0) {
 		log_error("spool_open %s: %s", cfg_str(c->srv->cfg,
 		    "spool_dir"), strerror(-rc));
-		reply(c, "451 4.3.0 Error: cannot create spool file");
+		reply(c, rc == -ENOSPC || rc == -EDQUOT
+			? "452 4.3.1 Error: insufficient system storage"
+			: "451 4.3.0 Error: cannot create spool file");
 		return;
 	}
 	c->spooling = true;
@@ -687,14 +690,14 @@ static void
 data_line(struct conn *c, const unsigned char *p, size_t len, bool crlf)
 {
 	size_t skip;
-	size_t limit = cfg_size(c->srv->cfg, "message_size_limit");
+	size_t limit = c->size_limit;
 
 	if (smtp_data_line(p, len, crlf, c->prev_crlf, &skip) == 1) {
 		data_end(c);
 		return;
 	}
 	c->prev_crlf = crlf;
-	if (len > cfg_size(c->srv->cfg, "line_length_limit"))
+	if (len > c->line_limit)
 		c->too_long = true;
 	c->data_size += len - skip + 2;
 	if (c->data_size > limit)
@@ -714,6 +717,9 @@ conn_process(struct conn *c)
 
 	if (c->in_process)
 		return; /* the outer call goes on reading */
+	/* Looked up once per read event, not per line. */
+	c->line_limit = limit;
+	c->size_limit = cfg_size(c->srv->cfg, "message_size_limit");
 	c->in_process = true;
 	conn_process_lines(c, in, limit);
 	c->in_process = false;
@@ -743,8 +749,7 @@ conn_process_lines(struct conn *c, struct evbuffer *in, size_t limit)
 			} else {
 				c->too_long = true;
 				c->data_size += have - 1;
-				if (c->data_size >
-				    cfg_size(c->srv->cfg, "message_size_limit"))
+				if (c->data_size > c->size_limit)
 					c->too_big = true;
 				c->prev_crlf = false;
 			}
