@@ -31,8 +31,10 @@
 #include <unistd.h>
 
 #include "filterd/cfg.h"
+#include "filterd/milter.h"
 #include "filterd/scan.h"
 #include "filterd/smtp.h"
+#include "filterd/spamd.h"
 #include "util/log.h"
 
 #define MAX_WORKERS 256
@@ -58,7 +60,12 @@ static struct {
 	const char *cfgpath;
 	char **overrides;
 	int noverrides;
-} M = { .lfd = -1 };
+	/* front doors (.notes/frontdoors.md): spamd listener shared by the
+	 * workers, one milter process */
+	int sfd;
+	pid_t milter_pid;
+	time_t milter_started;
+} M = { .lfd = -1, .sfd = -1 };
 
 static void
 usage(FILE *f)
@@ -204,12 +211,15 @@ clean_spool(const char *dir)
 
 static struct event_base *wbase;
 static struct smtp_server *wsrv;
+static struct spamd_server *wspamd;
+static int widle_wait; /* servers still draining */
 
 static void
 worker_idle(void *arg)
 {
 	(void)arg;
-	event_base_loopexit(wbase, NULL);
+	if (--widle_wait <= 0)
+		event_base_loopexit(wbase, NULL);
 }
 
 static void
@@ -234,6 +244,9 @@ worker_sigterm(evutil_socket_t fd, short ev, void *arg)
 		return;
 	once = true;
 	event_base_once(wbase, -1, EV_TIMEOUT, worker_force_exit, NULL, &tv);
+	widle_wait = wspamd ? 2 : 1;
+	if (wspamd)
+		spamd_server_drain(wspamd, worker_idle, NULL);
 	smtp_server_drain(wsrv, worker_idle, NULL);
 }
 
@@ -250,12 +263,16 @@ worker_main(void)
 	wsrv = smtp_server_new(wbase, M.lfd, M.cfg, M.checks);
 	if (wsrv == NULL)
 		log_fatal("worker: cannot listen");
+	if (M.sfd >= 0 && (wspamd = spamd_server_new(wbase, M.sfd, M.cfg,
+	    M.checks)) == NULL)
+		log_fatal("worker: cannot listen (spamd)");
 	sterm = evsignal_new(wbase, SIGTERM, worker_sigterm, NULL);
 	sint = evsignal_new(wbase, SIGINT, worker_sigterm, NULL);
 	evsignal_add(sterm, NULL);
 	evsignal_add(sint, NULL);
 	event_base_dispatch(wbase);
 	wsrv = smtp_server_free(wsrv);
+	wspamd = spamd_server_free(wspamd);
 	event_free(sterm);
 	event_free(sint);
 	event_base_free(wbase);
@@ -308,7 +325,7 @@ live_workers(void)
 	for (size_t i = 0; i < sizeof(M.w) / sizeof(M.w[0]); i++)
 		if (M.w[i].pid > 0)
 			n++;
-	return n;
+	return n + (M.milter_pid > 0);
 }
 
 /* fill - start workers until the current generation has nworkers;
@@ -322,6 +339,16 @@ fill(void)
 
 	if (M.stopping)
 		return;
+	if (M.milter_pid == 0 && milter_enabled(M.cfg)) {
+		if (now - M.milter_started < 1) {
+			later = true;
+		} else {
+			M.milter_started = now;
+			M.milter_pid = milter_spawn(M.cfg, M.checks, M.base);
+			if (M.milter_pid < 0)
+				M.milter_pid = 0, later = true;
+		}
+	}
 	for (size_t i = 0; i < sizeof(M.w) / sizeof(M.w[0]); i++)
 		if (M.w[i].pid > 0 && M.w[i].gen == M.gen)
 			have++;
@@ -358,6 +385,14 @@ on_sigchld(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd, (void)ev, (void)arg;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == M.milter_pid) {
+			if (!M.stopping && !(WIFEXITED(st) &&
+			    WEXITSTATUS(st) == 0))
+				log_error("milter process %ld died (status "
+				    "%d); restarting", (long)pid, st);
+			M.milter_pid = 0;
+			continue;
+		}
 		for (size_t i = 0; i < sizeof(M.w) / sizeof(M.w[0]); i++) {
 			struct worker_slot *s = &M.w[i];
 
@@ -402,6 +437,8 @@ on_sigterm(evutil_socket_t fd, short ev, void *arg)
 	log_info("stopping: draining %zu workers", live_workers());
 	M.stopping = true;
 	signal_gen(SIGTERM, false);
+	if (M.milter_pid > 0)
+		kill(M.milter_pid, SIGTERM);
 	if (live_workers() == 0)
 		event_base_loopexit(M.base, NULL);
 }
@@ -448,6 +485,9 @@ on_sighup(evutil_socket_t fd, short ev, void *arg)
 	}
 	M.gen++;
 	M.nworkers = want_workers(c);
+	/* the milter process restarts with the new config when it exits */
+	if (M.milter_pid > 0)
+		kill(M.milter_pid, SIGTERM);
 	fill();
 	signal_gen(SIGTERM, true);
 	log_info("reloaded %s: generation %u, %zu workers", M.cfgpath,
@@ -557,6 +597,12 @@ main(int argc, char **argv)
 		return 1;
 	}
 	M.listen_addr = strdup(cfg_text(M.cfg, "listen"));
+	if (strcmp(cfg_str(M.cfg, "spamd_listen"), "none") != 0 &&
+	    (M.sfd = open_listener(cfg_str(M.cfg, "spamd_listen"))) < 0) {
+		fprintf(stderr, "filterd: cannot listen on %s (spamd_listen): "
+		    "%s\n", cfg_str(M.cfg, "spamd_listen"), strerror(-M.sfd));
+		return 1;
+	}
 	if (!M.foreground && daemon(1, 0) < 0) {
 		fprintf(stderr, "filterd: daemon: %s\n", strerror(errno));
 		return 1;
@@ -575,9 +621,12 @@ main(int argc, char **argv)
 	write_pidfile();
 	M.nworkers = want_workers(M.cfg);
 	fill();
-	log_info("ready pid=%ld listen=%s protocol=%s reinject=%s workers=%zu",
+	log_info("ready pid=%ld listen=%s protocol=%s reinject=%s workers=%zu "
+	    "spamd=%s milter=%s",
 	    (long)getpid(), M.listen_addr, cfg_str(M.cfg, "protocol"),
-	    cfg_text(M.cfg, "reinject"), M.nworkers);
+	    cfg_text(M.cfg, "reinject"), M.nworkers,
+	    M.sfd >= 0 ? cfg_str(M.cfg, "spamd_listen") : "none",
+	    cfg_str(M.cfg, "milter_socket"));
 	event_base_dispatch(M.base);
 	log_info("stopped");
 	if (M.pidfile[0])
@@ -587,6 +636,8 @@ main(int argc, char **argv)
 	event_free(M.respawn_timer);
 	event_base_free(M.base);
 	close(M.lfd);
+	if (M.sfd >= 0)
+		close(M.sfd);
 	checks_free(M.checks);
 	cfg_free(M.cfg);
 	free(M.listen_addr);
