@@ -41,6 +41,7 @@ struct dnsbl_state {
 static _Thread_local struct {
 	struct event_base *base;
 	struct dns_resolver *r;
+	char servers[256]; /* as configured when last used */
 } tl_res[MAX_BASES];
 
 /* Scans of this thread with lookups out, for finish(). */
@@ -143,14 +144,24 @@ resolver_for(struct event_base *base, const struct dnsbl_state *st)
 {
 	size_t i;
 
-	for (i = 0; i < MAX_BASES && tl_res[i].base; i++)
-		if (tl_res[i].base == base)
-			return tl_res[i].r;
+	for (i = 0; i < MAX_BASES && tl_res[i].base; i++) {
+		if (tl_res[i].base != base)
+			continue;
+		/* A reload may change dns_servers; the cache stays. */
+		if (strcmp(tl_res[i].servers, st->servers) != 0 &&
+		    st->servers[0] != '\0' &&
+		    dns_resolver_set_servers(tl_res[i].r, st->servers) == 0)
+			snprintf(tl_res[i].servers, sizeof(tl_res[i].servers),
+			    "%s", st->servers);
+		return tl_res[i].r;
+	}
 	if (i == MAX_BASES)
 		return NULL;
 	if (dns_resolver_new(base, &st->dopts, &tl_res[i].r) < 0)
 		return NULL;
 	tl_res[i].base = base;
+	snprintf(tl_res[i].servers, sizeof(tl_res[i].servers), "%s",
+	    st->servers);
 	return tl_res[i].r;
 }
 
@@ -271,7 +282,21 @@ dnsbl_start_scan(struct scan *s, void *state)
 	    from[0].domain.len > 0)
 		in.from_domain = arena_strndup(a, (const char *)
 		    from[0].domain.p, from[0].domain.len);
-	in.uri_hosts = msg_uri_hosts(m, &in.nuri_hosts);
+	/* Hosts of every URI, in message order: msg_uri_hosts() keeps only
+	 * hosts under known TLDs, while a list may well carry others; the
+	 * PSL reduction and uribl_max_domains bound what goes out. */
+	{
+		size_t nu = 0;
+		const struct msg_uri *u = msg_uris(m, &nu);
+		struct bstr *hv;
+
+		if (nu > 0 && (hv = arena_calloc(a, nu, sizeof(*hv))) != NULL) {
+			for (size_t i = 0; i < nu; i++)
+				if (u[i].host.len > 0)
+					hv[in.nuri_hosts++] = u[i].host;
+			in.uri_hosts = hv;
+		}
+	}
 
 	if ((p = arena_calloc(a, 1, sizeof(*p))) == NULL ||
 	    (p->ctx = dns_ctx_new(r, a, st->deadline_ms)) == NULL ||

@@ -87,12 +87,14 @@ urirhssub URIBL_T_BLACK multi.uribl.test. A 2
 score URIBL_T_BLACK 1.7
 CF
 
-if ! fd_start "$fd_port" "$sink_port" "dns_servers = 127.0.0.1:$proxy_port
+if ! fd_start "$fd_port" "$sink_port" "use_dnsbl = yes
+dns_servers = 127.0.0.1:$proxy_port
 dns_timeout = 1s
 dns_query_timeout = 5s
 dns_tries = 1
 dnsbl_config = $work/dnsbl.cf
-msg_deadline = 20s"; then
+msg_deadline = 20s
+spamd_listen = none"; then
 	not_ok "filterd started with the DNSBL config"
 	tap_done
 	exit 1
@@ -128,7 +130,7 @@ send()
 status() # NAME -> the X-Spam-Status value, unfolded
 {
 	tr -d '\r' <"$work/got-$1" | sed -n '/^X-Spam-Status:/,/^[^ \t]/p' |
-	    sed '$!N;s/\n[ \t]\+/ /;P;D' |
+	    sed ':a;$!N;s/,\n[ \t]\+/,/;s/\n[ \t]\+/ /;ta;P;D' |
 	    grep '^X-Spam-Status:' | head -n1
 }
 has_test() { status "$1" | grep -Eq "tests=([^ ]*,)?$2(,| |$)"; }

@@ -173,6 +173,28 @@ test_lines(void **state)
 	dnsbl_set_free(s);
 }
 
+/* the shipped list config loads, and DQS rewrites the Spamhaus zones */
+static void
+test_default_config(void **state)
+{
+	struct dnsbl_set *s = dnsbl_set_new();
+	struct dnsbl_opts o = { .dqs_key = "testkey" };
+	char err[512] = "";
+	double sc;
+
+	(void)state;
+	if (dnsbl_set_load(s, "etc/dnsbl.cf", err, sizeof(err)) < 0 ||
+	    dnsbl_set_finish(s, &o, err, sizeof(err)) < 0)
+		fail_msg("etc/dnsbl.cf: %s", err);
+	assert_true(dnsbl_set_rules(s) >= 20);
+	assert_true(dnsbl_set_lists(s) >= 8);
+	assert_true(dnsbl_set_score(s, "RCVD_IN_DNSWL_HI", &sc));
+	assert_true(sc < 0);
+	assert_true(dnsbl_set_score(s, "URIBL_BLACK", &sc));
+	assert_true(sc > 0);
+	dnsbl_set_free(s);
+}
+
 /* Whole lookups against knotd ------------------------------------------ */
 
 static int srv_pid, srv_port;
@@ -447,6 +469,7 @@ main(void)
 		cmocka_unit_test(test_valid),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_lines),
+		cmocka_unit_test(test_default_config),
 		cmocka_unit_test(test_relays),
 		cmocka_unit_test(test_refused_codes),
 		cmocka_unit_test(test_domains),
