@@ -122,12 +122,29 @@ parse_from(struct bstr f, struct msg_relay *r)
 	size_t i = 0;
 	struct bstr first = word(f, &i);
 	struct bstr helo_kw = BSTR_NULL, rdns_paren = BSTR_NULL;
-	bool have_ip = false;
+	bool have_ip = false, outside_ip = false;
 
-	/* walk the comments after the first word */
+	/* walk the comments after the first word; "[ip]" words outside
+	 * them are the MDaemon/SMTPD32 form "from HELO [IP] by" */
 	while (i < f.len) {
-		while (i < f.len && f.p[i] != '(')
+		while (i < f.len && f.p[i] != '(') {
+			if (f.p[i] == '[' && (i == 0 || ws(f.p[i - 1]))) {
+				size_t k = i;
+				struct bstr w = word(f, &k);
+				const unsigned char *e = memchr(w.p, ']', w.len);
+				struct netaddr ip;
+
+				if (e && parse_ip(bstr_make(w.p + 1,
+				    (size_t)(e - w.p - 1)), &ip)) {
+					r->ip = ip;
+					have_ip = true;
+					outside_ip = true;
+				}
+				i = k;
+				continue;
+			}
 			i++;
+		}
 		if (i >= f.len)
 			break;
 		size_t c0 = ++i;
@@ -198,6 +215,27 @@ parse_from(struct bstr f, struct msg_relay *r)
 				have_ip = true;
 				continue;
 			}
+			/* qmail "(ident@ip)", "(user@dom@ip)" */
+			const unsigned char *at = NULL;
+
+			for (size_t q = w.len; q-- > 0;)
+				if (w.p[q] == '@') {
+					at = w.p + q;
+					break;
+				}
+			if (!have_ip && at) {
+				struct bstr ipw = bstr_make(at + 1, w.len -
+				    (size_t)(at + 1 - w.p));
+
+				if (ipw.len > 2 && ipw.p[0] == '[' &&
+				    ipw.p[ipw.len - 1] == ']')
+					ipw = bstr_make(ipw.p + 1, ipw.len - 2);
+				if (is_ipish(ipw) && parse_ip(ipw, &r->ip)) {
+					have_ip = true;
+					r->ident = bstr_make(w.p,
+					    (size_t)(at - w.p));
+				}
+			}
 		}
 	}
 	/* ident@rdns */
@@ -214,7 +252,11 @@ parse_from(struct bstr f, struct msg_relay *r)
 		if (bstr_caseeq_cstr(rdns_paren, "unknown"))
 			rdns_paren = BSTR_NULL;
 	}
-	/* the first word may itself be the address: "from [1.2.3.4]" */
+	/* the first word may itself be the address: "from [1.2.3.4]",
+	 * "from 1.2.3.4 by" (Hotmail HTTP) */
+	if (!have_ip && is_ipish(first) && parse_ip(first, &r->ip))
+		have_ip = true;
+	(void)outside_ip;
 	if (first.len && first.p[0] == '[' && !have_ip) {
 		const unsigned char *e = memchr(first.p, ']', first.len);
 
@@ -251,6 +293,21 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 	v = bstr_trim(v);
 	if (!bstr_casestarts(v, "from") || v.len < 6 || !ws(v.p[4]))
 		return 0; /* not a relay */
+	/* SA ignores local deliveries and "from X by Y;" without detail */
+	if (bstr_casefind(v, BSTR_LIT(" with local for ")) >= 0)
+		return 0;
+	/* fetchmail's own hop is a mailbox download, not a relay (SA) */
+	if (bstr_casefind(v, BSTR_LIT("(fetchmail")) >= 0)
+		return 0;
+	{
+		size_t k = 4;
+		struct bstr x = word(v, &k), b = word(v, &k);
+		struct bstr y = word(v, &k);
+
+		if (bstr_caseeq_cstr(b, "by") && y.len && k >= v.len &&
+		    !(x.len && x.p[0] == '['))
+			return 0;
+	}
 	long by = find_kw(v, 4, "by");
 	struct bstr from = bstr_sub(v, 5, (by < 0 ? (long)v.len : by) - 5);
 
@@ -316,7 +373,8 @@ int
 msg__received_parse(struct msg *m)
 {
 	size_t nrecv = msg_header_count_named(m, "received");
-	size_t cap = nrecv + 1, n = 0;
+	/* client hop + Received fields + originating-IP headers */
+	size_t cap = nrecv + 1 + 5, n = 0;
 	struct msg_relay *rv = arena_calloc(m->a, cap, sizeof(*rv));
 
 	if (rv == NULL)
@@ -335,6 +393,45 @@ msg__received_parse(struct msg *m)
 			continue;
 		if (parse_one(m, &m->hdrs[i], &rv[n]))
 			n++;
+	}
+	/* SA originating_ip_headers (the stock rules' list): webmail
+	 * posting addresses become the oldest hops */
+	static const char *const orig[] = { "x-yahoo-post-ip",
+		"x-originating-ip", "x-apparently-from", "x-senderip",
+		"x-aol-ip" };
+
+	for (size_t k = 0; k < sizeof(orig) / sizeof(orig[0]); k++) {
+		const struct msg_header *h = NULL;
+		size_t cnt = msg_header_count_named(m, orig[k]);
+
+		if (cnt == 0)
+			continue;
+		/* SA get_header in scalar context: the last one */
+		h = msg_header_get(m, orig[k], cnt - 1);
+		if (h == NULL)
+			continue;
+		struct bstr v = h->value;
+
+		for (size_t q = 0; q < v.len; q++) {
+			size_t e = q;
+
+			while (e < v.len && ((v.p[e] >= '0' && v.p[e] <= '9') ||
+			    v.p[e] == '.'))
+				e++;
+			if (e - q >= 7 && parse_ip(bstr_make(v.p + q, e - q),
+			    &rv[n].ip)) {
+				struct msg_relay *r = &rv[n];
+				struct netaddr ip = r->ip;
+
+				memset(r, 0, sizeof(*r));
+				r->ip = ip;
+				r->raw = v;
+				r->has_ip = r->parsed = true;
+				n++;
+				break;
+			}
+			q = e;
+		}
 	}
 	bool trusted = true, internal = true;
 	const struct netlist *tn = m->o.trusted_networks;

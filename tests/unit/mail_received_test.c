@@ -81,6 +81,25 @@ static const struct rcv_case rcv_cases[] = {
 	  "sender: bob) by smtp.example (Postfix) with ESMTPSA id Z9; x",
 	  "198.51.100.77", "", "[192.168.1.20]", "smtp.example", "Z9",
 	  "ESMTPSA", "", true },
+	/* MDaemon / SMTPD32: "[ip]" outside the comment wins */
+	{ "from [10.0.0.3] [200.173.221.24] by interlize.com.br "
+	  "[200.244.92.2] with SMTP (MDaemon.PRO.v5.0.5.R) for <r@x>; x",
+	  "200.173.221.24", "", "[10.0.0.3]", "interlize.com.br", "", "SMTP",
+	  "", false },
+	/* qmail with ident@ip, Sendmail IDENT:user@[ip] */
+	{ "from localhost (HELO h.example) (jason@127.0.0.1) by localhost "
+	  "with SMTP; 27 Aug 2002",
+	  "127.0.0.1", "localhost", "h.example", "localhost", "", "SMTP", "",
+	  false },
+	{ "from chips.example (IDENT:root@[64.31.161.243]) by mx.example "
+	  "(8.11.6) with ESMTP id g7V; x",
+	  "64.31.161.243", "", "chips.example", "mx.example", "g7V", "ESMTP",
+	  "", false },
+	/* Hotmail web posting */
+	{ "from 194.130.102.81 by lw11fd.law11.hotmail.msn.com with HTTP; "
+	  "Mon, 07 Oct 2002",
+	  "194.130.102.81", "", "194.130.102.81",
+	  "lw11fd.law11.hotmail.msn.com", "", "HTTP", "", false },
 };
 
 static void
@@ -132,6 +151,9 @@ test_not_relays(void **state)
 	    "Received: (qmail 1234 invoked by uid 500); 1 Jan 2024\n"
 	    "Received: by 10.0.0.1 with SMTP id abc; Mon, 1 Jan 2024\n"
 	    "Received: from localhost by host.example with local; x\n"
+	    "Received: from mail.example [193.120.211.219] by localhost with "
+	    "POP3 (fetchmail-5.9.0) for u@localhost; x\n"
+	    "Received: from a.example by b.example ; x\n"
 	    "\nx\n";
 	struct msg *m;
 	size_t n;
@@ -215,6 +237,29 @@ test_trust_inferred(void **state)
 }
 
 static void
+test_originating_ip(void **state)
+{
+	(void)state;
+	static const char raw[] =
+	    "Received: from mail pickup service by hotmail.com with "
+	    "Microsoft SMTPSVC; x\n"
+	    "X-Originating-IP: [207.202.171.254]\n\nx\n";
+	struct msg *m;
+	char ip[64];
+	size_t n;
+
+	assert_int_equal(msg_parse((const unsigned char *)raw,
+	    sizeof(raw) - 1, NULL, &m), 0);
+	const struct msg_relay *r = msg_untrusted_relays(m, &n);
+
+	/* SA originating_ip_headers: a synthetic oldest hop */
+	assert_int_equal(n, 1);
+	assert_string_equal(netaddr_str(&r[0].ip, ip, sizeof(ip)),
+	    "207.202.171.254");
+	msg_free(m);
+}
+
+static void
 test_trust_configured(void **state)
 {
 	(void)state;
@@ -264,6 +309,7 @@ main(void)
 		cmocka_unit_test(test_formats),
 		cmocka_unit_test(test_not_relays),
 		cmocka_unit_test(test_trust_inferred),
+		cmocka_unit_test(test_originating_ip),
 		cmocka_unit_test(test_trust_configured),
 	};
 
