@@ -34,7 +34,8 @@ DEBS := build-essential pkg-config clang libevent-dev libpcre2-dev \
 	libc-ares-dev libdb-dev libcmocka-dev libssl-dev libidn2-dev \
 	libpsl-dev publicsuffix libhiredis-dev libmilter-dev zlib1g-dev \
 	postfix swaks redis-server knot knot-dnsutils spamc spamassassin \
-	bogofilter miltertest python3-dkim nodejs npm
+	bogofilter miltertest python3-dkim nodejs npm \
+	opendkim opendkim-tools
 
 SRCS  :=
 MAINS := filterd/main.c filterd/filterctl.c

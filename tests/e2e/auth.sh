@@ -2,7 +2,8 @@
 # tests/e2e/auth.sh - SPF, DKIM and DMARC through the daemon against a real
 # authoritative DNS server on 127.0.0.1 (knotd via
 # ../shared/conformance/dns/serve-zone.sh), with mail signed at test time
-# by dkimsign (python3-dkim, keys from dknewkey: RSA and ed25519).
+# by dkimsign (python3-dkim, keys from dknewkey: RSA and ed25519) and by
+# opendkim-testmsg (libopendkim, key from opendkim-genkey).
 #
 # Checked: an aligned, signed message from a permitted client gives
 # SPF_PASS, DKIM_VALID, DKIM_VALID_AU and DMARC_PASS; the same message
@@ -26,6 +27,7 @@ cleanup()
 {
 	fd_cleanup
 	[ -n "$sink" ] && kill "$sink" 2>/dev/null
+	[ -n "${od_pid:-}" ] && kill "$od_pid" 2>/dev/null
 	[ -n "$knot" ] && "$serve" stop "$knot" >/dev/null 2>&1
 	wait 2>/dev/null
 	rm -rf "$work"
@@ -62,6 +64,11 @@ fi
 (cd "$work" && dknewkey rsa >/dev/null 2>&1 &&
     dknewkey --ktype ed25519 ed >/dev/null 2>&1) ||
 	{ not_ok "dknewkey made the test keys"; tap_done; exit 1; }
+odgen=$(command -v opendkim-genkey || echo /usr/sbin/opendkim-genkey)
+odmsg=$(command -v opendkim-testmsg || echo /usr/sbin/opendkim-testmsg)
+have_od=no
+[ -x "$odgen" ] && [ -x "$odmsg" ] &&
+    "$odgen" -D "$work" -d signer.test -s od 2>/dev/null && have_od=yes
 txt() # one TXT record as 200-octet strings
 {
 	tr -d '\n' | sed 's/^[^"]*"\(.*\)"[^"]*$/\1/; s/" *"//g' |
@@ -74,6 +81,7 @@ txt() # one TXT record as 200-octet strings
 	echo 'signer.test. A 192.0.2.10'
 	echo "rsa._domainkey.signer.test. TXT $(txt <"$work/rsa.dns")"
 	echo "ed._domainkey.signer.test. TXT $(txt <"$work/ed.dns")"
+	[ $have_od = yes ] && echo "od._domainkey.signer.test. TXT $(grep -o '"[^"]*"' "$work/od.txt" | tr -d '"\n' | txt)"
 	echo '_dmarc.signer.test. TXT "v=DMARC1; p=reject; adkim=r; aspf=r"'
 	echo 'mail.signer.test. TXT "v=spf1 a:signer.test -all"'
 	echo 'mail.signer.test. A 192.0.2.10'
@@ -164,6 +172,89 @@ msg ed alice@signer.test
 sign ed ed ed.key ed25519-sha256
 send ed 192.0.2.10 alice@signer.test mail.signer.test
 check "ed25519-sha256 signature: DKIM_VALID" has_test ed DKIM_VALID
+
+# opendkim: the milter (rsa-sha256, driven by miltertest) signs od and
+# odbad; opendkim-testmsg, which is hard-wired to rsa-sha1, signs odsha1.
+od_sign() # NAME: the message msg() would write, signed by the milter
+{
+	cat >"$work/$1.lua" <<LUA
+conn = mt.connect("inet:$od_port@127.0.0.1", 40, 0.25)
+if conn == nil then error "connect" end
+mt.macro(conn, SMFIC_CONNECT, "j", "mx.e2e.test")
+if mt.conninfo(conn, "localhost", "127.0.0.1") ~= nil then error "conninfo" end
+mt.macro(conn, SMFIC_MAIL, "i", "Q$1")
+if mt.mailfrom(conn, "<alice@signer.test>") ~= nil then error "mailfrom" end
+if mt.rcptto(conn, "<rcpt@e2e.test>") ~= nil then error "rcptto" end
+mt.header(conn, "From", "Alice <alice@signer.test>")
+mt.header(conn, "To", "rcpt@e2e.test")
+mt.header(conn, "Subject", "auth $1")
+mt.header(conn, "Date", "Thu, 26 Nov 2026 10:00:01 +0000")
+mt.header(conn, "Message-ID", "<$1@e2e.test>")
+mt.eoh(conn)
+mt.bodystring(conn, "Hello,\r\nthis is the $1 test.\r\n")
+mt.eom(conn)
+print(mt.getheader(conn, "DKIM-Signature", 0))
+mt.disconnect(conn)
+LUA
+	miltertest -s "$work/$1.lua" >"$work/$1.sig" 2>"$work/$1.mterr" &&
+	    grep -q 'a=rsa-sha256' "$work/$1.sig" || return 1
+	msg "$1" alice@signer.test
+	{ printf 'DKIM-Signature:'; sed 's/$/\r/' "$work/$1.sig"; cat "$work/$1.eml"; } \
+	    >"$work/$1.signed" && mv "$work/$1.signed" "$work/$1.eml"
+}
+odbin=$(command -v opendkim || echo /usr/sbin/opendkim)
+if [ $have_od = yes ] && [ -x "$odbin" ] && command -v miltertest >/dev/null; then
+	read -r od_port < <(e2e_ports 1)
+	cat >"$work/od.conf" <<CONF
+Mode s
+Domain signer.test
+Selector od
+KeyFile $work/od.private
+Socket inet:$od_port@127.0.0.1
+SignatureAlgorithm rsa-sha256
+Canonicalization relaxed/relaxed
+Background no
+Syslog no
+RequireSafeKeys false
+PidFile $work/od.pid
+UserID $(id -un)
+CONF
+	"$odbin" -f -x "$work/od.conf" >"$work/od.log" 2>&1 &
+	od_pid=$!
+	if od_sign od; then
+		ok "opendkim milter signed a message (rsa-sha256)"
+		send od 192.0.2.10 alice@signer.test mail.signer.test
+		check "opendkim-signed: DKIM_VALID" has_test od DKIM_VALID
+		check "opendkim-signed: DKIM_VALID_AU" has_test od DKIM_VALID_AU
+		check "opendkim-signed: A-R dkim=pass header.s=od" eval \
+		    "hdr od Authentication-Results | grep -q 'dkim=pass header.d=signer.test header.i=@signer.test header.s=od'"
+	else
+		not_ok "opendkim milter signed a message"
+		sed 's/^/# /' "$work/od.log" "$work/od.mterr"
+	fi
+	if od_sign odbad; then
+		sed -i 's/^Subject: auth odbad/Subject: auth ODBAD/' "$work/odbad.eml"
+		send odbad 192.0.2.10 alice@signer.test mail.signer.test
+		check "opendkim-signed, Subject altered: DKIM_INVALID" has_test odbad DKIM_INVALID
+	else
+		not_ok "opendkim milter signed a second message"
+	fi
+	kill "$od_pid" 2>/dev/null
+	msg odsha1 alice@signer.test
+	if "$odmsg" -C -d signer.test -s od -k "$work/od.private" \
+	    <"$work/odsha1.eml" >"$work/odsha1.signed" &&
+	    grep -q 'a=rsa-sha1' "$work/odsha1.signed"; then
+		mv "$work/odsha1.signed" "$work/odsha1.eml"
+		send odsha1 192.0.2.10 alice@signer.test mail.signer.test
+		check "opendkim-testmsg rsa-sha1: DKIM_INVALID (RFC 8301)" has_test odsha1 DKIM_INVALID
+		check "opendkim-testmsg rsa-sha1: A-R dkim=permerror" eval \
+		    "hdr odsha1 Authentication-Results | grep -q 'dkim=permerror (rsa-sha1 not accepted'"
+	else
+		ok "opendkim-testmsg rsa-sha1 # SKIP it signed with another algorithm"
+	fi
+else
+	ok "opendkim round trip # SKIP opendkim/miltertest not installed"
+fi
 
 msg bad alice@signer.test
 sign bad rsa rsa.key
