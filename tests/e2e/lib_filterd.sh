@@ -92,7 +92,8 @@ fd_start()
 	FD_CONF=$FD_DIR/filterd.conf
 	FD_LOG=$FD_DIR/filterd.log
 	# nothing leaves 127.0.0.1: DNS goes to a closed loopback port (fails
-	# at once), no DNSBL lists; rules from this tree
+	# at once), no DNSBL lists; rules from this tree; only the SMTP front
+	# door listens (the spamd and milter ones are off)
 	local dnsport key line
 	dnsport=$(e2e_ports 1)
 	{
@@ -115,6 +116,8 @@ rules_local =
 dnsbl_config =
 use_dnsbl = no
 dns_servers = 127.0.0.1:$dnsport
+spamd_listen = none
+milter_socket = none
 EOF
 		echo "$extra"
 	} >"$FD_CONF"
