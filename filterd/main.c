@@ -599,9 +599,17 @@ main(int argc, char **argv)
 	M.listen_addr = strdup(cfg_text(M.cfg, "listen"));
 	if (strcmp(cfg_str(M.cfg, "spamd_listen"), "none") != 0 &&
 	    (M.sfd = open_listener(cfg_str(M.cfg, "spamd_listen"))) < 0) {
-		fprintf(stderr, "filterd: cannot listen on %s (spamd_listen): "
-		    "%s\n", cfg_str(M.cfg, "spamd_listen"), strerror(-M.sfd));
-		return 1;
+		/* The default port may belong to a real spamd (or another
+		 * filterd): only an explicit spamd_listen is fatal. */
+		if (!cfg_is_default(M.cfg, "spamd_listen")) {
+			fprintf(stderr, "filterd: cannot listen on %s "
+			    "(spamd_listen): %s\n",
+			    cfg_str(M.cfg, "spamd_listen"), strerror(-M.sfd));
+			return 1;
+		}
+		log_warn("spamd front door off: cannot listen on %s: %s",
+		    cfg_str(M.cfg, "spamd_listen"), strerror(-M.sfd));
+		M.sfd = -1;
 	}
 	if (!M.foreground && daemon(1, 0) < 0) {
 		fprintf(stderr, "filterd: daemon: %s\n", strerror(errno));
