@@ -877,9 +877,23 @@ dnsbl_set_score(const struct dnsbl_set *s, const char *name, double *out)
 
 /* Lookups ---------------------------------------------------------------- */
 
+#define NS_MAX_HOSTS 2  /* name servers followed per URI domain */
+#define NS_MAX_IPS 4    /* addresses used per name server */
+#define NS_MAX_SEEN 64  /* distinct name server IPs per message */
+
 struct bl_msg {
 	const struct dnsbl_set *s;
 	struct dnsbl_hooks h;
+	struct dns_ctx *ctx;
+	struct arena *a;
+	struct netaddr seen[NS_MAX_SEEN]; /* uridnsbl: NS IPs asked */
+	size_t nseen;
+};
+
+/* One step of a uridnsbl chain: URI domain -> NS -> A -> lists. */
+struct ns_look {
+	struct bl_msg *m;
+	const char *domain;
 };
 
 struct bl_look {
@@ -989,6 +1003,70 @@ seen_ip(const struct netaddr *v, size_t n, const struct netaddr *ip)
 	return false;
 }
 
+/*
+ * uridnsbl (SA URIDNSBL): the addresses of a URI domain's name servers are
+ * looked up in the list, so a spammer's fresh domains are caught by their
+ * listed DNS hosting. Each step counts as one lookup (hooks add/done), and
+ * later steps are started before the current one is reported done, so the
+ * scan never sees zero pending in between.
+ */
+static void
+ns_a_cb(const struct dns_result *r, void *arg)
+{
+	struct ns_look *l = arg;
+	struct bl_msg *m = l->m;
+	char item[320];
+
+	for (size_t i = 0; r->status == DNS_OK && i < r->n && i < NS_MAX_IPS;
+	    i++) {
+		const struct netaddr *ip = &r->rr[i].addr;
+		char txt[64];
+
+		if (r->rr[i].type != DNS_T_A || m->nseen == NS_MAX_SEEN ||
+		    seen_ip(m->seen, m->nseen, ip))
+			continue;
+		m->seen[m->nseen++] = *ip;
+		netaddr_str(ip, txt, sizeof(txt));
+		snprintf(item, sizeof(item), "%s (NS %s %s)", l->domain,
+		    r->name, txt);
+		for (size_t j = 0; j < m->s->nsets; j++)
+			if (m->s->sets[j].src == SRC_URI_IP &&
+			    launch(m, m->ctx, m->a, &m->s->sets[j], ip, NULL,
+			    item) < 0)
+				break;
+	}
+	m->h.done(m->h.arg);
+}
+
+static void
+ns_cb(const struct dns_result *r, void *arg)
+{
+	struct ns_look *l = arg;
+	struct bl_msg *m = l->m;
+
+	for (size_t i = 0; r->status == DNS_OK && i < r->n &&
+	    i < NS_MAX_HOSTS; i++)
+		if (r->rr[i].type == DNS_T_NS && dns_query(m->ctx,
+		    r->rr[i].name, DNS_T_A, ns_a_cb, l) == 0)
+			m->h.add(m->h.arg);
+	m->h.done(m->h.arg);
+}
+
+static int
+launch_ns(struct bl_msg *m, const char *domain)
+{
+	struct ns_look *l = arena_alloc(m->a, sizeof(*l));
+
+	if (l == NULL ||
+	    (l->domain = arena_strndup(m->a, domain, strlen(domain))) == NULL)
+		return -ENOMEM;
+	l->m = m;
+	if (dns_query(m->ctx, domain, DNS_T_NS, ns_cb, l) < 0)
+		return 0;
+	m->h.add(m->h.arg);
+	return 1;
+}
+
 /* dnsbl_start - see dnsbl.h */
 int
 dnsbl_start(const struct dnsbl_set *s, struct dns_ctx *ctx, struct arena *a,
@@ -1006,6 +1084,9 @@ dnsbl_start(const struct dnsbl_set *s, struct dns_ctx *ctx, struct arena *a,
 		return -ENOMEM;
 	m->s = s;
 	m->h = *hooks;
+	m->ctx = ctx;
+	m->a = a;
+	m->nseen = 0;
 	if (s->has_uri && in->nuri_hosts > 0 && s->psl != NULL) {
 		nuri = uribl_items(s->psl, s->skip, in->uri_hosts,
 		    in->nuri_hosts, s->uri_max, a, &uri, &capped);
@@ -1075,6 +1156,18 @@ dnsbl_start(const struct dnsbl_set *s, struct dns_ctx *ctx, struct arena *a,
 		case SRC_IP_DEFAULT:
 			break;
 		}
+	}
+	for (size_t i = 0; i < s->nsets; i++) {
+		if (s->sets[i].src != SRC_URI_IP || s->sets[i].nrules == 0)
+			continue;
+		for (int j = 0; j < nuri; j++) {
+			if (uri[j].is_ip)
+				continue;
+			if ((rc = launch_ns(m, uri[j].name)) < 0)
+				return rc;
+			total += rc;
+		}
+		break; /* one chain per domain serves every uridnsbl list */
 	}
 	return total;
 }

@@ -14,7 +14,8 @@
  *   header NAME eval:check_rbl_sub('set', 'subtest')
  *   header NAME eval:check_rbl_envfrom('set', 'zone'[, 'subtest'])
  *   header NAME eval:check_rbl_from_domain('set', 'zone'[, 'subtest'])
- *   uridnsbl NAME zone A          (IP-literal URI hosts, reversed)
+ *   uridnsbl NAME zone A          (IPs of the URI domains' name servers,
+ *                                  and IP-literal URI hosts)
  *   urirhsbl NAME zone A          (URI registered domains; any answer)
  *   urirhssub NAME zone A subtest
  *   dnsbl NAME zone [codes|mask] score   (filterd's short form: relay IPs)

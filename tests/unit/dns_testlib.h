@@ -3,8 +3,8 @@
  *
  * Included by the DNS unit tests only (static functions). The server comes
  * from ../shared/conformance/dns/serve-zone.sh (beside the repository) and
- * serves tests/e2e/zones/dnsbl.zone as the root zone, with everything under
- * servfail.test answering SERVFAIL. A port is picked per process so that
+ * serves tests/e2e/zones/dnsbl.zone as the root zone and nsdomain.zone as
+ * nsdomain.test, with everything under servfail.test answering SERVFAIL. A port is picked per process so that
  * concurrent test runs do not collide. A silent UDP socket (reads, never
  * answers) stands in for a server that drops queries.
  */
@@ -21,7 +21,8 @@
 #include <unistd.h>
 
 #define DNS_TEST_SERVE "../shared/conformance/dns/serve-zone.sh"
-#define DNS_TEST_ZONE "tests/e2e/zones/dnsbl.zone"
+#define DNS_TEST_ZONE "tests/e2e/zones/dnsbl.zone " \
+    "nsdomain.test=tests/e2e/zones/nsdomain.zone"
 
 /* dnstest_start - start knotd; its pid in *pid, port in *port; 0 or -1 */
 static inline int

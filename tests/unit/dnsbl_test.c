@@ -214,6 +214,7 @@ static const char *const cfg_lines[] = {
 	"urirhssub SURBL_PH multi.surbl.test. A 8",
 	"urirhssub SURBL_ABUSE multi.surbl.test. A 64",
 	"uridnsbl URIBL_SBL zen.dnsbl.test. A",
+	"uridnsbl URIBL_NS_T nsbl.dnsbl.test. A",
 	"header SF_TEST eval:check_rbl('sf', 'x.servfail.test.')",
 	"score RCVD_IN_ZEN_SBL 0 0 2.5 3.0",
 };
@@ -402,8 +403,8 @@ test_domains(void **state)
 {
 	static const char *hosts[] = { "www.evil-site.test",
 		"x.grey-site.test", "both.test", "203.0.113.7", "google.com",
-		"phish.test" };
-	struct bstr hv[6];
+		"phish.test", "www.nsdomain.test" };
+	struct bstr hv[7];
 	struct dnsbl_input in = { .envfrom_domain = "spammer.test",
 		.from_domain = "spammer.test" };
 	struct run r;
@@ -414,18 +415,22 @@ test_domains(void **state)
 	assert_true(has_hit(&r, "DBL_FROM"));
 
 	in.envfrom_domain = in.from_domain = NULL;
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 7; i++)
 		hv[i] = bstr_cstr(hosts[i]);
 	in.uri_hosts = hv;
-	in.nuri_hosts = 6;
+	in.nuri_hosts = 7;
 	lookup(&in, &r);
 	assert_true(has_hit(&r, "URIBL_BLACK"));
 	assert_true(has_hit(&r, "URIBL_GREY"));
 	assert_true(has_hit(&r, "SURBL_PH"));
 	assert_true(has_hit(&r, "SURBL_ABUSE"));
-	assert_true(has_hit(&r, "URIBL_SBL"));
-	/* 5 names (google.com skipped) x 2 URI lists + 1 IP x uridnsbl */
-	assert_int_equal(r.started, 11);
+	assert_true(has_hit(&r, "URIBL_SBL")); /* the IP literal */
+	/* nsdomain.test's name server ns1 (203.0.113.9) is listed */
+	assert_true(has_hit(&r, "URIBL_NS_T"));
+	/* 6 names (google.com skipped) x 2 URI lists, the IP literal x 2
+	 * uridnsbl lists, 5 NS lookups; then for nsdomain.test 2 NS hosts
+	 * -> 2 A lookups -> 2 IPs x 2 uridnsbl lists */
+	assert_int_equal(r.started, 12 + 2 + 5 + 2 + 4);
 }
 
 static int
