@@ -18,6 +18,7 @@
 #include "rules/rules_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +257,60 @@ pseudo_exists(struct rule_ctx *c, const char *name)
 	return msg_header_count_named(m, name) > 0;
 }
 
+/* all_part_text - SA's ALL-TRUSTED/-INTERNAL (headers down to and with
+ * the last trusted/internal Received line) and ALL-UNTRUSTED/-EXTERNAL
+ * (from the Received line after it on). The split is the Received line of
+ * the first untrusted (external) relay: Received lines the model keeps no
+ * relay for (fetchmail, qmail "invoked by") above it count as trusted, as
+ * SA parses them. Headers above the first Received go with the top part. */
+static int
+all_part_text(struct rule_ctx *c, const struct rule *r, struct buf *b)
+{
+	size_t nrel, nh = msg_header_count(c->msg);
+	const struct msg_relay *rel = msg_relays(c->msg, &nrel);
+	bool by_trust = r->relays == RELAYS_TRUSTED ||
+	    r->relays == RELAYS_UNTRUSTED;
+	bool upper = r->relays == RELAYS_TRUSTED ||
+	    r->relays == RELAYS_INTERNAL;
+	const struct msg_relay *split = NULL;
+	long cur = -1, split_idx = -1;
+
+	for (size_t i = 0; rel != NULL && i < nrel && split == NULL; i++)
+		if (!(by_trust ? rel[i].trusted : rel[i].internal))
+			split = &rel[i];
+	for (size_t i = 0; i < nh && split != NULL; i++) {
+		const struct msg_header *h = msg_header_at(c->msg, i);
+
+		if (!bstr_caseeq_cstr(h->name, "Received"))
+			continue;
+		cur++;
+		if (bstr_eq(h->value, split->raw) ||
+		    bstr_eq(h->decoded, split->raw)) {
+			split_idx = cur;
+			break;
+		}
+	}
+	if (split == NULL) /* all trusted: everything is the top part */
+		split_idx = LONG_MAX;
+	else if (split_idx < 0) /* not found: SA would trust none */
+		split_idx = 0;
+	cur = -1;
+	for (size_t i = 0; i < nh; i++) {
+		const struct msg_header *h = msg_header_at(c->msg, i);
+		struct bstr v = r->hmod == HMOD_RAW ? h->raw : h->decoded;
+
+		if (bstr_caseeq_cstr(h->name, "Received"))
+			cur++;
+		if (upper ? cur >= split_idx : cur < split_idx)
+			continue;
+		if (buf_append(b, h->name.p, h->name.len) < 0 ||
+		    buf_puts(b, r->hmod == HMOD_RAW ? ":" : ": ") < 0 ||
+		    buf_append(b, v.p, v.len) < 0 || buf_putc(b, '\n') < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* header_text - the text a header rule matches; *unset when absent */
 static int
 header_text(struct rule_ctx *c, const struct rule *r, struct buf *b,
@@ -267,6 +322,8 @@ header_text(struct rule_ctx *c, const struct rule *r, struct buf *b,
 	*unset = false;
 	switch (r->hkind) {
 	case HDR_ALL:
+		if (r->all_part)
+			return all_part_text(c, r, b);
 		if (r->hmod == HMOD_RAW) {
 			struct bstr s = msg_header_block(c->msg);
 
@@ -588,6 +645,20 @@ rule_run_finish(struct rule_run *run, struct hits *hits)
 		h->has_score = true;
 	}
 	return 0;
+}
+
+const char *
+rule_run_fired_at(const struct rule_run *run, size_t i, unsigned *count)
+{
+	const struct rule_set *rs = run->c.rs;
+
+	for (size_t k = 0; k < rs->n; k++) {
+		if (run->c.counts[k] == 0 || i-- > 0)
+			continue;
+		*count = run->c.counts[k];
+		return rs->v[k].name;
+	}
+	return NULL;
 }
 
 /* rule_set_check - exec and finish for callers without async work */

@@ -245,6 +245,20 @@ ev_mime_html_only(struct rule_ctx *c, const struct rule *r)
 	return h;
 }
 
+static bool
+ascii_charset(struct bstr cs)
+{
+	static const char *const v[] = { "us-ascii", "ansi_x3.4-1968",
+		"iso-ir-6", "ansi_x3.4-1986", "iso_646.irv:1991", "ascii",
+		"iso646-us", "us", "ibm367", "cp367", "csascii" };
+
+	/* SA matches these as substrings of the label */
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (bstr_casefind(cs, bstr_cstr(v[i])) >= 0)
+			return true;
+	return false;
+}
+
 /* check_for_mime(test) - a few of SA's per-part facts */
 static int
 ev_for_mime(struct rule_ctx *c, const struct rule *r)
@@ -258,8 +272,13 @@ ev_for_mime(struct rule_ctx *c, const struct rule *r)
 
 		if (strcmp(t, "mime_faraway_charset") == 0)
 			continue;
+		/* SA: a base64 text part in (or without) an ASCII charset,
+		 * not marked attachment/inline: nothing to hide but words */
 		if (strcmp(t, "mime_base64_encoded_text") == 0 &&
-		    p->is_text && p->encoding == MSG_ENC_BASE64)
+		    bstr_casestarts(p->ctype, "text") &&
+		    p->encoding == MSG_ENC_BASE64 &&
+		    (p->charset.len == 0 || ascii_charset(p->charset)) &&
+		    p->disposition.len == 0)
 			return 1;
 		if (strcmp(t, "mime_missing_boundary") == 0 &&
 		    (p->flags & MSG_ERR_MIME_BOUNDARY))

@@ -560,6 +560,17 @@ parse_header_target(struct pctx *c, struct rule *r, char *rest)
 	}
 	if (strcmp(hdr, "ALL") == 0)
 		r->hkind = HDR_ALL;
+	else if (strncmp(hdr, "ALL-", 4) == 0 &&
+	    (strcmp(hdr + 4, "TRUSTED") == 0 || strcmp(hdr + 4, "UNTRUSTED") == 0 ||
+		strcmp(hdr + 4, "INTERNAL") == 0 ||
+		strcmp(hdr + 4, "EXTERNAL") == 0)) {
+		r->hkind = HDR_ALL;
+		r->all_part = true;
+		r->relays = hdr[4] == 'T' ? RELAYS_TRUSTED :
+		    hdr[4] == 'U'	  ? RELAYS_UNTRUSTED :
+		    hdr[4] == 'I'	  ? RELAYS_INTERNAL :
+					    RELAYS_EXTERNAL;
+	}
 	else if (strcmp(hdr, "ToCc") == 0)
 		r->hkind = HDR_TOCC;
 	else if (strcmp(hdr, "MESSAGEID") == 0)

@@ -95,6 +95,11 @@ int rule_run_exec(struct rule_run *, struct hits *);
 /* rule_run_finish - meta rules over own and foreign hits, scores for
  * hits without one. 0 or -ENOMEM. */
 int rule_run_finish(struct rule_run *, struct hits *);
+/* rule_run_fired_at - the i-th rule of this run that fired, including
+ * __sub-rules and 0-scored ones (debugging, filterctl explain); NULL past
+ * the end. */
+const char *rule_run_fired_at(const struct rule_run *, size_t i,
+    unsigned *count);
 /* rule_set_check - exec + finish in one go. */
 int rule_set_check(const struct rule_set *, struct msg *, struct hits *);
 

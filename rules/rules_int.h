@@ -58,7 +58,8 @@ struct rule {
 	bool hraw;        /* :addr:raw, :name:raw */
 	char *hdr;        /* header name */
 	char *if_unset;   /* [if-unset: X] */
-	enum rule_relays relays;
+	enum rule_relays relays; /* also ALL-TRUSTED ... for HDR_ALL */
+	bool all_part;    /* ALL-TRUSTED/-INTERNAL/-UNTRUSTED/-EXTERNAL */
 	/* eval rules */
 	char *evname;
 	char **args;

@@ -9,7 +9,8 @@
  * (parse time reported apart). -P turns the literal prefilter off. -l
  * prints "file<TAB>HIT,HIT,..." per message (scored hits, sorted) instead
  * of timing; -R prints the names of the rules this engine can run (the
- * parity test restricts the comparison to them).
+ * parity test restricts the comparison to them); -D lists, with -l, every
+ * rule that fired, __sub-rules and 0-scored ones too.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -114,7 +115,7 @@ main(int argc, char **argv)
 	const char *rpaths[16];
 	size_t nr = 0, nfiles = 0, cap = 0, limit = (size_t)-1, done = 0;
 	char **files = NULL;
-	bool list = false, runnable = false, prefilter = true;
+	bool list = false, runnable = false, prefilter = true, all = false;
 	double t0, load_ms, *rule_ms, parse_total = 0, rule_total = 0;
 	struct rule_err err;
 	struct rule_set *rs;
@@ -129,6 +130,8 @@ main(int argc, char **argv)
 			list = true;
 		else if (strcmp(argv[i], "-R") == 0)
 			runnable = true;
+		else if (strcmp(argv[i], "-D") == 0)
+			all = list = true;
 		else if (strcmp(argv[i], "-P") == 0)
 			prefilter = false;
 		else
@@ -160,6 +163,7 @@ main(int argc, char **argv)
 		unsigned char *raw = slurp(files[i], &len);
 		struct msg *m;
 		struct hits *h;
+		struct rule_run *run;
 		double a, b, c;
 
 		if (raw == NULL)
@@ -171,7 +175,9 @@ main(int argc, char **argv)
 		}
 		b = now_ms();
 		h = hits_new(msg_arena(m));
-		if (h == NULL || rule_set_check(rs, m, h) < 0) {
+		run = h != NULL ? rule_run_new(rs, m) : NULL;
+		if (run == NULL || rule_run_exec(run, h) < 0 ||
+		    rule_run_finish(run, h) < 0) {
 			fprintf(stderr, "rules_bench: %s: out of memory\n",
 			    files[i]);
 			return 2;
@@ -182,10 +188,17 @@ main(int argc, char **argv)
 		rule_ms[done++] = c - b;
 		if (list) {
 			hits_sort(h);
+			const char *name;
+			unsigned cnt;
+
 			printf("%s\t", files[i]);
-			for (size_t k = 0; k < hits_count(h); k++)
+			for (size_t k = 0; !all && k < hits_count(h); k++)
 				printf("%s%s", k ? "," : "",
 				    hits_at(h, k)->name);
+			for (size_t k = 0;
+			     all && (name = rule_run_fired_at(run, k, &cnt));
+			     k++)
+				printf("%s%s", k ? "," : "", name);
 			printf("\n");
 		}
 		msg_free(m);
