@@ -33,6 +33,7 @@ struct render {
 	size_t n, cap;
 	bool last_ws;      /* last chunk was tag-inserted whitespace */
 	bool last_invis;   /* last chunk was invisible text */
+	size_t last_start; /* where the last chunk began in o */
 	struct style st[STYLE_STACK];
 	int depth;
 	/* anchor being collected */
@@ -444,6 +445,25 @@ push_style(struct render *r, const struct tag *t)
 
 	if (!style_tag(n))
 		return;
+	/* td and tr close an open font/td (and tr) first (SA
+	 * close_table_tag), as their end tags are optional */
+	if (!strcmp(n, "td") || !strcmp(n, "th") || !strcmp(n, "tr")) {
+		bool open = false;
+		const char *want = n[1] == 'r' ? "tr" : "td";
+
+		for (int i = 1; i < r->depth; i++)
+			open |= !strcmp(r->st[i].tag, want);
+		while (open && r->depth > 1) {
+			const char *top = r->st[r->depth - 1].tag;
+
+			if (!strcmp(top, "font") || !strcmp(top, "td") ||
+			    (want[1] == 'r' && !strcmp(top, "tr")))
+				r->depth--;
+			else
+				break;
+		}
+		s = r->st[r->depth - 1];
+	}
 	snprintf(s.tag, sizeof(s.tag), "%s", !strcmp(n, "th") ? "td" : n);
 	if (!strcmp(n, "big"))
 		s.size++;
@@ -452,8 +472,8 @@ push_style(struct render *r, const struct tag *t)
 	if ((!strcmp(n, "font") && (v = attr(t, "color")).p) ||
 	    (!strcmp(n, "body") && (v = attr(t, "text")).p))
 		set_color(&s.color, v);
-	if (strcmp(n, "font") && strcmp(n, "a") && (v = attr(t, "bgcolor")).p)
-		set_color(&s.bgcolor, v);
+	/* bgcolor= attributes do not count: SA's text_style drops them
+	 * (only CSS background-color does), and we follow SA here */
 	if (!strcmp(n, "font") && (v = attr(t, "size")).p) {
 		v = bstr_trim(v);
 		int sign = 0, num = 0;
@@ -499,6 +519,8 @@ pop_style(struct render *r, const char *name)
 {
 	if (!strcmp(name, "th"))
 		name = "td";
+	if (!strcmp(name, "body"))
+		return; /* browsers render text after </body> */
 	for (int i = r->depth - 1; i >= 1; i--)
 		if (!strcmp(r->st[i].tag, name)) {
 			r->depth = i;
@@ -525,8 +547,10 @@ out_ws(struct render *r, const char *ws)
 
 	/* trim the trailing space of the previous text chunk unless it was
 	 * whitespace or invisible (SA display_text) */
-	if (!r->last_ws && !r->last_invis && r->n > 0 && r->o[r->n - 1] == ' ')
+	if (!r->last_ws && !r->last_invis && r->n > r->last_start &&
+	    r->o[r->n - 1] == ' ')
 		r->n--;
+	r->last_start = r->n;
 	if (r->n + k <= r->cap) {
 		memcpy(r->o + r->n, ws, k);
 		r->n += k;
@@ -535,8 +559,24 @@ out_ws(struct render *r, const char *ws)
 	r->last_invis = false;
 }
 
+static void out_text_mode(struct render *, const unsigned char *, size_t,
+    bool);
+
 static void
 out_text(struct render *r, const unsigned char *p, size_t len)
+{
+	out_text_mode(r, p, len, true);
+}
+
+static void
+out_text_raw(struct render *r, const unsigned char *p, size_t len)
+{
+	out_text_mode(r, p, len, false);
+}
+
+static void
+out_text_mode(struct render *r, const unsigned char *p, size_t len,
+    bool decode)
 {
 	size_t start = r->n;
 	bool sp = false, any = false, inv;
@@ -557,7 +597,7 @@ out_text(struct render *r, const unsigned char *p, size_t len)
 			i += 2;
 			continue;
 		}
-		if (c == '&' && (k = entity(p + i, len - i, &cp)) != 0) {
+		if (decode && c == '&' && (k = entity(p + i, len - i, &cp)) != 0) {
 			i += k;
 			if (cp == 0xA0) {
 				sp = true;
@@ -595,6 +635,7 @@ out_text(struct render *r, const unsigned char *p, size_t len)
 	}
 	if (r->n > start || len > 0) {
 		/* SA pushes a chunk even when it renders empty */
+		r->last_start = start;
 		r->last_ws = false;
 		r->last_invis = inv;
 		if (inv)
@@ -878,6 +919,16 @@ msg__html_render(struct msg *m, struct bstr src, struct bstr part_cs)
 			if (!strcmp(t.name, "script"))
 				m->html.scripts++;
 			i = skip_raw(p, len, i, t.name);
+		} else if (!end && (!strcmp(t.name, "iframe") ||
+		    !strcmp(t.name, "textarea") || !strcmp(t.name, "xmp") ||
+		    !strcmp(t.name, "title"))) {
+			/* HTML::Parser reads these as literal text: markup
+			 * inside is not parsed and shows up in the text */
+			size_t e = skip_raw(p, len, i, t.name);
+
+			if (e > i)
+				out_text_raw(&r, p + i, e - i);
+			i = e;
 		}
 	}
 	end_anchor(&r);

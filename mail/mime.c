@@ -345,6 +345,28 @@ decode_leaf(struct msg *m, struct msg_part *p)
 	}
 }
 
+/* Text views use LF line ends, as SA squashes CRLF in text parts */
+static struct bstr
+crlf_to_lf(struct msg *m, struct bstr t)
+{
+	const unsigned char *cr = t.len ? memchr(t.p, '\r', t.len) : NULL;
+	unsigned char *o;
+	size_t n;
+
+	if (cr == NULL)
+		return t;
+	if ((o = arena_alloc(m->a, t.len)) == NULL)
+		return t;
+	n = (size_t)(cr - t.p);
+	memcpy(o, t.p, n);
+	for (size_t i = n; i < t.len; i++) {
+		if (t.p[i] == '\r' && i + 1 < t.len && t.p[i + 1] == '\n')
+			continue;
+		o[n++] = t.p[i];
+	}
+	return bstr_make(o, n);
+}
+
 static int
 parse_entity(struct msg *m, struct bstr ent, size_t off, unsigned depth,
     int parent, bool digest, bool is_root)
@@ -453,8 +475,8 @@ parse_entity(struct msg *m, struct bstr ent, size_t off, unsigned depth,
 	decode_leaf(m, p);
 	p->is_text = bstr_casestarts(p->ctype, "text/");
 	if (p->is_text) {
-		p->text = msg__to_utf8(m->a, &m->iconvs, p->charset,
-		    p->decoded, &p->flags);
+		p->text = crlf_to_lf(m, msg__to_utf8(m->a, &m->iconvs,
+		    p->charset, p->decoded, &p->flags));
 		m->flags |= p->flags;
 		p->is_html = bstr_caseeq_cstr(p->ctype, "text/html");
 		if (p->is_html)
