@@ -733,6 +733,25 @@ dnsbl_set_line(struct dnsbl_set *s, const char *line, char *err,
 	return 1;
 }
 
+/* companion_line - SA lines that go with list rules (describe, tflags,
+ * score, body eval:check_uridnsbl ...): accepted and left to the rules
+ * engine when a list file is loaded on its own. */
+static bool
+companion_line(const char *line)
+{
+	static const char *const words[] = { "describe", "tflags", "priority",
+		"reuse", "lang", "score" };
+	size_t n;
+
+	line += strspn(line, " \t");
+	n = strcspn(line, " \t");
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (n == strlen(words[i]) && strncmp(line, words[i], n) == 0)
+			return true;
+	return strncmp(line, "body", 4) == 0 &&
+	    strstr(line, "eval:check_uridnsbl(") != NULL;
+}
+
 /* dnsbl_set_load - see dnsbl.h */
 int
 dnsbl_set_load(struct dnsbl_set *s, const char *path, char *err,
@@ -757,6 +776,15 @@ dnsbl_set_load(struct dnsbl_set *s, const char *path, char *err,
 			if (err && errsz)
 				snprintf(err, errsz, "%s:%u: %s", path, lineno,
 				    why);
+			break;
+		}
+		/* A list file holds list rules only: a line nobody takes is
+		 * a typo, except SA's companions of list rules. */
+		if (rc == 1 && !companion_line(line)) {
+			if (err && errsz)
+				snprintf(err, errsz, "%s:%u: not a DNSBL rule "
+				    "line", path, lineno);
+			rc = -EINVAL;
 			break;
 		}
 		rc = 0;

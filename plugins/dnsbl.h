@@ -73,7 +73,9 @@ int dnsbl_set_line(struct dnsbl_set *, const char *line, char *err,
  * a DNSBL eval) or -EINVAL. */
 int dnsbl_set_eval(struct dnsbl_set *, const char *fn, const char *rule,
     const char *const *args, size_t nargs, char *err, size_t errsz);
-/* dnsbl_set_load - every line of a file; -EINVAL with "file:line: why" */
+/* dnsbl_set_load - every line of a file; -EINVAL with "file:line: why",
+ * also for a line that is neither a list rule nor one of its companions
+ * (describe, tflags, priority, reuse, lang, score, body check_uridnsbl) */
 int dnsbl_set_load(struct dnsbl_set *, const char *path, char *err,
     size_t errsz);
 /* dnsbl_set_finish - resolve references (check_rbl_sub of an unknown

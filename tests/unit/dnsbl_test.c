@@ -195,6 +195,44 @@ test_default_config(void **state)
 	dnsbl_set_free(s);
 }
 
+/* a list file is strict: typos stop the load with file:line */
+static void
+test_load_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		int want;
+		const char *msg;
+	} cases[] = {
+		{ "describe X listed\ntflags X net\n"
+		  "body X eval:check_uridnsbl('X')\ndnsbl X z.test 1\n", 0,
+		  "" },
+		{ "dnsbl X z.test 1\ndnsbll Y z.test 1\n", -EINVAL,
+		  ":2: not a DNSBL rule line" },
+		{ "\n\nheader X eval:check_rbl('a')\n", -EINVAL,
+		  ":3: check_rbl wants 2 or 3 arguments" },
+	};
+	char path[] = "/tmp/dnsbl_test.XXXXXX", err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd = mkstemp(path);
+		struct dnsbl_set *s = dnsbl_set_new();
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, cases[i].text,
+		    strlen(cases[i].text)), (ssize_t)strlen(cases[i].text));
+		close(fd);
+		err[0] = '\0';
+		assert_int_equal(dnsbl_set_load(s, path, err, sizeof(err)),
+		    cases[i].want);
+		assert_non_null(strstr(err, cases[i].msg));
+		unlink(path);
+		snprintf(path, sizeof(path), "/tmp/dnsbl_test.XXXXXX");
+		dnsbl_set_free(s);
+	}
+}
+
 /* Whole lookups against knotd ------------------------------------------ */
 
 static int srv_pid, srv_port;
@@ -475,6 +513,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_default_config),
+		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_relays),
 		cmocka_unit_test(test_refused_codes),
 		cmocka_unit_test(test_domains),
