@@ -961,8 +961,8 @@ look_cb(const struct dns_result *r, void *arg)
 					if (atomic_compare_exchange_strong(
 					    (atomic_bool *)&b->warned, &f,
 					    true) && h->config_error)
-						h->config_error(h->arg, b->qzone,
-						    text);
+						h->config_error(h->arg,
+						    b->qzone, text);
 					continue;
 				}
 			} else if (rr->type == DNS_T_TXT) {
@@ -974,7 +974,8 @@ look_cb(const struct dns_result *r, void *arg)
 				continue;
 			}
 			for (size_t j = 0; j < b->nrules; j++) {
-				const struct bl_rule *ru = &s->rules[b->rules[j]];
+				const struct bl_rule *ru =
+				    &s->rules[b->rules[j]];
 
 				if (!sub_match(&ru->st, v, text))
 					continue;

@@ -188,7 +188,8 @@ main(int argc, char **argv)
 		int fd = socket(AF_INET, SOCK_DGRAM, 0);
 
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+		if (fd < 0 ||
+		    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 		    getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
 			return 2;
 		snprintf(srv, sizeof(srv), "127.0.0.1:%u", ntohs(sa.sin_port));

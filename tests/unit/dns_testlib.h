@@ -4,9 +4,10 @@
  * Included by the DNS unit tests only (static functions). The server comes
  * from ../shared/conformance/dns/serve-zone.sh (beside the repository) and
  * serves tests/e2e/zones/dnsbl.zone as the root zone and nsdomain.zone as
- * nsdomain.test, with everything under servfail.test answering SERVFAIL. A port is picked per process so that
- * concurrent test runs do not collide. A silent UDP socket (reads, never
- * answers) stands in for a server that drops queries.
+ * nsdomain.test, with everything under servfail.test answering SERVFAIL.
+ * A port is picked per process so that concurrent test runs do not
+ * collide. A silent UDP socket (never read, never answers) stands in for
+ * a server that drops queries.
  */
 #ifndef TESTS_DNS_TESTLIB_H
 #define TESTS_DNS_TESTLIB_H
