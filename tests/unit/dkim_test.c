@@ -17,6 +17,7 @@
 #include "plugins/dkim.h"
 #include "util/arena.h"
 #include "tests/unit/auth_zone.h"
+#include "tests/unit/auth_realdns.h"
 
 /* RFC 8463 Appendix A.3: two signatures (ed25519, rsa-sha256). */
 static const char rfc8463_msg[] =
@@ -308,25 +309,67 @@ test_misc(void **state)
 /* Conformance runner ---------------------------------------------------- */
 
 static int tap_n, tap_fail;
+/* With realdns set, keys come from knotd through plugins/dns. */
+static struct realdns *realdns;
+static bool needed_timeout;
 
 static void
 tap(bool ok, const char *fmt, ...)
 {
 	va_list ap;
+	bool skip = !ok && realdns && needed_timeout;
 
-	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
+	printf("%sok %d - ", ok || skip ? "" : "not ", ++tap_n);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
+	if (skip)
+		printf(" # SKIP needs a DNS timeout, which a zone file cannot "
+		    "express (tested with the mock resolver)");
 	printf("\n");
-	if (!ok)
+	if (!ok && !skip)
 		tap_fail++;
+	needed_timeout = false;
 }
+
+/* In real-DNS mode: start knotd for a set, or report why not. */
+static bool
+dns_for(const char *serve, const char *extra, const char *zonefile)
+{
+	if (realdns == NULL)
+		return true;
+	realdns_stop(realdns);
+	if (realdns_start(realdns, serve, extra, zonefile) < 0) {
+		tap(false, "knotd serving %s", zonefile);
+		return false;
+	}
+	return true;
+}
+
+static const char *serve_path;
 
 /* Overall result of a message: pass if any signature passes, else the
  * first signature's result, none without signatures. */
+/* With realdns set, keys come from knotd through plugins/dns; the zone
+ * table still runs first so a case that needs a timeout is known. */
+static const char *overall1(struct zone *, const char *, char *, size_t,
+    bool);
+
 static const char *
 overall(struct zone *z, const char *path, char *per, size_t persz)
+{
+	unsigned before = z->timeouts;
+
+	if (realdns == NULL)
+		return overall1(z, path, per, persz, false);
+	overall1(z, path, per, persz, false);
+	needed_timeout = z->timeouts != before;
+	return overall1(z, path, per, persz, true);
+}
+
+static const char *
+overall1(struct zone *z, const char *path, char *per, size_t persz,
+    bool real)
 {
 	size_t len;
 	unsigned char *m = zone_slurp(path, &len);
@@ -342,7 +385,8 @@ overall(struct zone *z, const char *path, char *per, size_t persz)
 		res = "error";
 	else {
 		r.dns = authres_dns_new(a);
-		if (authres_dns_drive(r.dns, step, &r, zone_resolve, z, 8) < 0)
+		if (authres_dns_drive(r.dns, step, &r, real ? real_resolve :
+		    zone_resolve, real ? (void *)realdns : z, 8) < 0)
 			res = "error";
 		else {
 			size_t n = dkim_sig_count(r.v);
@@ -421,6 +465,10 @@ run_generated(const char *dir)
 	zone_servfail_below(&z, "servfail.example");
 	zone_mark(&z, "rsa2048._domainkey.timeout.example", ZONE_ALL_TYPES,
 	    AUTHRES_DNS_TIMEOUT);
+	if (!dns_for(serve_path, "-S servfail.example", path)) {
+		zone_free(&z);
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/generated/manifest.tsv", dir);
 	if ((f = fopen(path, "r")) == NULL) {
 		tap(false, "generated: no manifest");
@@ -463,6 +511,10 @@ run_rfc8463(const char *dir)
 	snprintf(path, sizeof(path), "%s/rfc8463/keys.zone", dir);
 	if (zone_load(&z, path) < 0) {
 		tap(false, "rfc8463: cannot load %s", path);
+		return;
+	}
+	if (!dns_for(serve_path, NULL, path)) {
+		zone_free(&z);
 		return;
 	}
 	for (size_t i = 0; i < 2; i++) {
@@ -510,6 +562,11 @@ run_mail_dkim(const char *dir)
 			zone_add_txt(&z, name, data, strlen(data));
 	}
 	fclose(f);
+	snprintf(path, sizeof(path), "%s/mail-dkim/fake-dns.zone", dir);
+	if (!dns_for(serve_path, "-S blackhole2.messiah.edu", path)) {
+		zone_free(&z);
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/mail-dkim/expected.tsv", dir);
 	if ((f = fopen(path, "r")) == NULL) {
 		tap(false, "mail-dkim: no expected.tsv");
@@ -544,10 +601,20 @@ run_mail_dkim(const char *dir)
 int
 main(int argc, char **argv)
 {
-	if (argc == 3 && strcmp(argv[1], "--conformance") == 0) {
+	if ((argc == 3 && strcmp(argv[1], "--conformance") == 0) ||
+	    (argc == 4 && strcmp(argv[1], "--conformance-dns") == 0)) {
+		struct realdns d;
+		if (argc == 4) {
+			memset(&d, 0, sizeof(d));
+			realdns = &d;
+			serve_path = argv[3];
+			printf("# keys from knotd through plugins/dns\n");
+		}
 		run_rfc8463(argv[2]);
 		run_generated(argv[2]);
 		run_mail_dkim(argv[2]);
+		if (realdns)
+			realdns_stop(realdns);
 		printf("1..%d\n# %d failed\n", tap_n, tap_fail);
 		return tap_fail ? 1 : 0;
 	}

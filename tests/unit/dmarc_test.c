@@ -18,6 +18,7 @@
 #include "util/arena.h"
 #include "tests/unit/auth_json.h"
 #include "tests/unit/auth_zone.h"
+#include "tests/unit/auth_realdns.h"
 
 static struct dmarc_psl *psl;
 
@@ -62,6 +63,9 @@ step(void *arg)
 	return dmarc_check(psl, r->a, r->in, r->dns, &r->out);
 }
 
+/* With realdns set, records come from knotd through plugins/dns. */
+static struct realdns *realdns;
+
 static int
 check(struct zone *z, struct arena *a, const struct dmarc_in *in,
     struct dmarc_out *out)
@@ -70,7 +74,8 @@ check(struct zone *z, struct arena *a, const struct dmarc_in *in,
 	int rc;
 
 	r.dns = authres_dns_new(a);
-	rc = authres_dns_drive(r.dns, step, &r, zone_resolve, z, 8);
+	rc = authres_dns_drive(r.dns, step, &r, realdns ? real_resolve :
+	    zone_resolve, realdns ? (void *)realdns : z, 8);
 	*out = r.out;
 	return rc;
 }
@@ -256,7 +261,7 @@ verdict_str(enum dmarc_verdict v)
 }
 
 static int
-run_conformance(const char *dir)
+run_conformance(const char *dir, const char *serve)
 {
 	char path[1024], line[2048];
 	struct zone z = { 0 };
@@ -309,6 +314,16 @@ run_conformance(const char *dir)
 	snprintf(path, sizeof(path), "%s/dmarc.zone", dir);
 	zone_load(&z, path);
 	zone_servfail_below(&z, "temp.example.org");
+	struct realdns d;
+	if (serve) {
+		printf("# records from knotd through plugins/dns\n");
+		if (realdns_start(&d, serve, "-S temp.example.org", path) < 0) {
+			printf("not ok %d - knotd serving %s\n", ++tap_n, path);
+			tap_fail++;
+			realdns_stop(&d);
+		} else
+			realdns = &d;
+	}
 	snprintf(path, sizeof(path), "%s/cases.json", dir);
 	unsigned char *text = zone_slurp(path, &len);
 	struct arena *ja = arena_new(0);
@@ -359,6 +374,9 @@ run_conformance(const char *dir)
 		pass += ok;
 		arena_free(a);
 	}
+	if (realdns)
+		realdns_stop(realdns);
+	realdns = NULL;
 	printf("# dmarc: %d of %d pass\n1..%d\n", pass, tap_n, tap_n);
 	free(text);
 	arena_free(ja);
@@ -371,7 +389,9 @@ int
 main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--conformance") == 0)
-		return run_conformance(argv[2]);
+		return run_conformance(argv[2], NULL);
+	if (argc == 4 && strcmp(argv[1], "--conformance-dns") == 0)
+		return run_conformance(argv[2], argv[3]);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_org_domain),
 		cmocka_unit_test(test_records),

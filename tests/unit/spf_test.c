@@ -12,18 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "plugins/authres.h"
-#include "plugins/dns.h"
 #include "plugins/spf.h"
 #include "util/arena.h"
 #include "tests/unit/auth_json.h"
 #include "tests/unit/auth_zone.h"
+#include "tests/unit/auth_realdns.h"
 
 struct run {
 	struct arena *a;
@@ -402,85 +398,6 @@ run_suite(const char *path)
 }
 
 
-/* Real DNS: plugins/dns (c-ares in a libevent loop) against knotd serving
- * the suite's per-scenario zone file (serve-zone.sh). */
-struct realdns {
-	struct event_base *base;
-	struct dns_resolver *r;
-	struct dns_ctx *ctx;
-	struct arena *a;
-	bool done;
-	struct authres_dns *into;
-	const struct authres_query *q;
-	int rc;
-	unsigned refused; /* names plugins/dns would not send */
-};
-
-static void
-real_cb(const struct dns_result *res, void *arg)
-{
-	struct realdns *d = arg;
-	struct authres_rr rr[64];
-	size_t n = 0;
-	enum authres_status st;
-
-	for (size_t i = 0; i < res->n && n < 64; i++) {
-		if (res->rr[i].type != (uint16_t)d->q->type)
-			continue;
-		memset(&rr[n], 0, sizeof(rr[n]));
-		rr[n].addr = res->rr[i].addr;
-		rr[n].pref = res->rr[i].pref;
-		rr[n].txt = d->q->type == AUTHRES_TXT ? res->rr[i].txt :
-		    bstr_cstr(res->rr[i].name);
-		n++;
-	}
-	switch (res->status) {
-	case DNS_OK: st = AUTHRES_DNS_OK; break;
-	case DNS_NXDOMAIN: st = AUTHRES_DNS_NXDOMAIN; break;
-	case DNS_NODATA: st = AUTHRES_DNS_NODATA; break;
-	case DNS_TIMEOUT: st = AUTHRES_DNS_TIMEOUT; break;
-	default: st = AUTHRES_DNS_SERVFAIL; break;
-	}
-	d->rc = authres_dns_put(d->into, d->q->name, d->q->type, st, rr, n);
-	d->done = true;
-}
-
-static int
-real_resolve(void *arg, const struct authres_query *q, struct authres_dns *dns)
-{
-	struct realdns *d = arg;
-
-	d->done = false;
-	d->into = dns;
-	d->q = q;
-	if (dns_query(d->ctx, q->name, (uint16_t)q->type, real_cb, d) < 0) {
-		/* A name plugins/dns does not send (spaces, a label over 63
-		 * octets): as check_auth does, no such name. */
-		d->refused++;
-		return authres_dns_put(dns, q->name, q->type,
-		    AUTHRES_DNS_NXDOMAIN, NULL, 0);
-	}
-	while (!d->done)
-		event_base_loop(d->base, EVLOOP_ONCE);
-	return d->rc;
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port = -1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 /*
  * run_suite_dns - every scenario's zone file served by knotd on 127.0.0.1,
  * every test through plugins/dns. A zone file cannot make a query time
@@ -504,34 +421,19 @@ run_suite_dns(const char *path, const char *zonedir, const char *serve)
 	struct json *sc = json_get(root, "scenarios");
 	for (size_t i = 0; sc && i < sc->n; i++) {
 		int num = (int)json_get(sc->v[i], "number")->num;
-		int port = free_port();
-		char cmd[2048], pid[32] = "", servers[64];
+		char zf[1024];
 		struct zone z = { 0 };
-		struct realdns d = { 0 };
-		struct dns_opts o = { .servers = servers, .timeout_ms = 1000,
-			.tries = 1, .no_cache = true };
-		FILE *p;
+		struct realdns d;
 
 		load_zone(&z, json_get(sc->v[i], "zonedata"));
-		snprintf(cmd, sizeof(cmd), "%s -p %d %s/%02d.zone 2>/dev/null",
-		    serve, port, zonedir, num);
-		if ((p = popen(cmd, "r")) == NULL ||
-		    fgets(pid, sizeof(pid), p) == NULL || pclose(p) != 0) {
-			printf("not ok %d - scenario %d: knotd did not start\n",
-			    ++n, num);
+		snprintf(zf, sizeof(zf), "%s/%02d.zone", zonedir, num);
+		if (realdns_start(&d, serve, NULL, zf) < 0) {
+			printf("not ok %d - scenario %d: knotd or the resolver "
+			    "did not start\n", ++n, num);
 			fails++;
+			realdns_stop(&d);
 			zone_free(&z);
 			continue;
-		}
-		pid[strcspn(pid, "\n")] = '\0';
-		snprintf(servers, sizeof(servers), "127.0.0.1:%d", port);
-		d.base = event_base_new();
-		d.a = arena_new(0);
-		if (d.base == NULL || dns_resolver_new(d.base, &o, &d.r) < 0 ||
-		    (d.ctx = dns_ctx_new(d.r, d.a, 0)) == NULL) {
-			printf("not ok %d - scenario %d: no resolver\n", ++n,
-			    num);
-			fails++;
 		}
 		struct json *tests = json_get(sc->v[i], "tests");
 		for (size_t k = 0; d.ctx && tests && k < tests->n; k++) {
@@ -582,16 +484,7 @@ run_suite_dns(const char *path, const char *zonedir, const char *serve)
 			}
 			arena_free(a);
 		}
-		if (d.ctx)
-			dns_ctx_cancel(d.ctx);
-		arena_free(d.a);
-		dns_resolver_free(d.r);
-		if (d.base)
-			event_base_free(d.base);
-		snprintf(cmd, sizeof(cmd), "%s stop %s >/dev/null 2>&1", serve,
-		    pid);
-		if (system(cmd) != 0)
-			printf("# could not stop knotd %s\n", pid);
+		realdns_stop(&d);
 		zone_free(&z);
 	}
 	printf("# %s via knotd: %d of %d pass (%d of them skips)\n1..%d\n",

@@ -1,0 +1,173 @@
+/*
+ * tests/unit/auth_realdns.h - real DNS for the auth conformance runners:
+ * plugins/dns (c-ares in a libevent loop) asking knotd, started on a free
+ * 127.0.0.1 port by ../shared/conformance/dns/serve-zone.sh; header-only.
+ *
+ *   realdns_start(&d, serve, "-S x.example", zonefile)  0 or -1
+ *   real_resolve                                        authres_resolve_fn
+ *   realdns_stop(&d)
+ */
+#ifndef TESTS_AUTH_REALDNS_H
+#define TESTS_AUTH_REALDNS_H
+
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "plugins/authres.h"
+#include "plugins/dns.h"
+#include "util/arena.h"
+
+struct realdns {
+	struct event_base *base;
+	struct dns_resolver *r;
+	struct dns_ctx *ctx;
+	struct arena *a;
+	bool done;
+	struct authres_dns *into;
+	const struct authres_query *q;
+	int rc;
+	unsigned refused; /* names plugins/dns would not send */
+	char pid[32], servers[64], serve[1024];
+};
+
+static inline void
+real_cb(const struct dns_result *res, void *arg)
+{
+	struct realdns *d = arg;
+	struct authres_rr rr[64];
+	size_t n = 0;
+	enum authres_status st;
+
+	for (size_t i = 0; i < res->n && n < 64; i++) {
+		if (res->rr[i].type != (uint16_t)d->q->type)
+			continue;
+		memset(&rr[n], 0, sizeof(rr[n]));
+		rr[n].addr = res->rr[i].addr;
+		rr[n].pref = res->rr[i].pref;
+		rr[n].txt = d->q->type == AUTHRES_TXT ? res->rr[i].txt :
+		    bstr_cstr(res->rr[i].name);
+		n++;
+	}
+	switch (res->status) {
+	case DNS_OK: st = AUTHRES_DNS_OK; break;
+	case DNS_NXDOMAIN: st = AUTHRES_DNS_NXDOMAIN; break;
+	case DNS_NODATA: st = AUTHRES_DNS_NODATA; break;
+	case DNS_TIMEOUT: st = AUTHRES_DNS_TIMEOUT; break;
+	default: st = AUTHRES_DNS_SERVFAIL; break;
+	}
+	d->rc = authres_dns_put(d->into, d->q->name, d->q->type, st, rr, n);
+	d->done = true;
+}
+
+static inline int
+real_resolve(void *arg, const struct authres_query *q, struct authres_dns *dns)
+{
+	struct realdns *d = arg;
+
+	d->done = false;
+	d->into = dns;
+	d->q = q;
+	if (dns_query(d->ctx, q->name, (uint16_t)q->type, real_cb, d) < 0) {
+		/* A name plugins/dns does not send (spaces, a label over 63
+		 * octets): as check_auth does, no such name. */
+		d->refused++;
+		return authres_dns_put(dns, q->name, q->type,
+		    AUTHRES_DNS_NXDOMAIN, NULL, 0);
+	}
+	while (!d->done)
+		event_base_loop(d->base, EVLOOP_ONCE);
+	return d->rc;
+}
+
+static inline int
+free_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), port = -1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+
+/* realdns_start - knotd serving zonefile (extra: serve-zone.sh options),
+ * and a resolver on it without cache */
+static inline int
+realdns_try(struct realdns *d, const char *serve, const char *extra,
+    const char *zonefile)
+{
+	char cmd[2048];
+	int port = free_port();
+	FILE *p;
+
+	/* -t 15: the box is shared, knotd may be slow to come up. */
+	snprintf(cmd, sizeof(cmd), "%s -t 15 -p %d %s %s 2>/dev/null", serve,
+	    port, extra ? extra : "", zonefile);
+	if ((p = popen(cmd, "r")) == NULL)
+		return -1;
+	if (fgets(d->pid, sizeof(d->pid), p) == NULL) {
+		pclose(p);
+		return -1;
+	}
+	if (pclose(p) != 0)
+		return -1;
+	d->pid[strcspn(d->pid, "\n")] = '\0';
+	snprintf(d->servers, sizeof(d->servers), "127.0.0.1:%d", port);
+	return 0;
+}
+
+/* realdns_start - knotd serving zonefile (extra: serve-zone.sh options),
+ * and a resolver on it without cache; one retry on another port */
+static inline int
+realdns_start(struct realdns *d, const char *serve, const char *extra,
+    const char *zonefile)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->serve, sizeof(d->serve), "%s", serve);
+	if (realdns_try(d, serve, extra, zonefile) < 0 &&
+	    realdns_try(d, serve, extra, zonefile) < 0)
+		return -1;
+	struct dns_opts o = { .servers = d->servers, .timeout_ms = 2000,
+		.tries = 2, .no_cache = true };
+	d->base = event_base_new();
+	d->a = arena_new(0);
+	if (d->base == NULL || dns_resolver_new(d->base, &o, &d->r) < 0 ||
+	    (d->ctx = dns_ctx_new(d->r, d->a, 0)) == NULL)
+		return -1;
+	return 0;
+}
+
+static inline void
+realdns_stop(struct realdns *d)
+{
+	char cmd[1200];
+
+	if (d->ctx)
+		dns_ctx_cancel(d->ctx);
+	d->a = arena_free(d->a);
+	d->ctx = NULL;
+	d->r = dns_resolver_free(d->r);
+	if (d->base)
+		event_base_free(d->base);
+	d->base = NULL;
+	if (d->pid[0]) {
+		snprintf(cmd, sizeof(cmd), "%s stop %s >/dev/null 2>&1",
+		    d->serve, d->pid);
+		if (system(cmd) != 0)
+			printf("# could not stop knotd %s\n", d->pid);
+		d->pid[0] = '\0';
+	}
+}
+
+#endif
