@@ -177,6 +177,8 @@ rule_limit(const struct rule *r)
 	return r->maxhits ? r->maxhits : 1000;
 }
 
+/* joined - every value of header name, each with "\n" (SA 4: values are
+ * unfolded; :raw ones keep their encoding) */
 static int
 joined(struct rule_ctx *c, struct buf *b, const char *name, int mod)
 {
@@ -186,10 +188,84 @@ joined(struct rule_ctx *c, struct buf *b, const char *name, int mod)
 		const struct msg_header *h = msg_header_get(c->msg, name, i);
 		struct bstr v = mod == HMOD_RAW ? h->raw : h->decoded;
 
-		if (buf_append(b, v.p, v.len) < 0 || buf_putc(b, '\n') < 0)
+		if (mod == HMOD_RAW) {
+			/* SA: s/\r?\n\s+/ /g on the raw value */
+			for (size_t k = 0; k < v.len; k++) {
+				size_t e = k;
+
+				if (v.p[e] == '\r' && e + 1 < v.len &&
+				    v.p[e + 1] == '\n')
+					e++;
+				if (v.p[e] == '\n' && e + 1 < v.len &&
+				    (v.p[e + 1] == ' ' || v.p[e + 1] == '\t')) {
+					for (e++; e < v.len &&
+					     (v.p[e] == ' ' || v.p[e] == '\t' ||
+						 v.p[e] == '\r' || v.p[e] == '\n');
+					     e++)
+						;
+					if (buf_putc(b, ' ') < 0)
+						return -ENOMEM;
+					k = e - 1;
+					continue;
+				}
+				if (buf_putc(b, v.p[k]) < 0)
+					return -ENOMEM;
+			}
+			while (b->len > 0 && (b->p[b->len - 1] == '\n' ||
+			    b->p[b->len - 1] == '\r'))
+				b->len--;
+		} else if (buf_append(b, v.p, v.len) < 0) {
+			return -ENOMEM;
+		}
+		if (buf_putc(b, '\n') < 0)
 			return -ENOMEM;
 	}
 	return (int)n;
+}
+
+/* addr_list - SA 4 :addr / :name: every address (or display name) of
+ * every value, one per line, no final newline */
+static int
+addr_list(struct rule_ctx *c, const struct rule *r, const char *name,
+    struct buf *b)
+{
+	size_t n;
+	const struct msg_addr *a = msg_addrs(c->msg, name, &n);
+
+	if (r->hraw && r->hmod == HMOD_NAME) {
+		/* :name:raw - the phrases as written */
+		for (size_t i = 0, nh = msg_header_count_named(c->msg, name);
+		     i < nh; i++) {
+			const struct msg_header *h = msg_header_get(c->msg, name,
+			    i);
+			struct msg_addr *ra;
+			size_t nr;
+
+			if (msg_addr_parse(c->arena, h->raw, &ra, &nr) < 0)
+				continue;
+			for (size_t k = 0; k < nr; k++)
+				if (ra[k].display.len > 0 &&
+				    ((b->len > 0 && buf_putc(b, '\n') < 0) ||
+					buf_append(b, ra[k].display.p,
+					    ra[k].display.len) < 0))
+					return -ENOMEM;
+		}
+		return 0;
+	}
+	for (size_t i = 0; a != NULL && i < n; i++) {
+		struct bstr v = r->hmod == HMOD_ADDR ? a[i].addr : a[i].display;
+
+		if (v.len == 0)
+			continue;
+		/* SA strips one pair of single quotes around a name */
+		if (r->hmod == HMOD_NAME && v.len >= 2 && v.p[0] == '\'' &&
+		    v.p[v.len - 1] == '\'')
+			v = bstr_sub(v, 1, v.len - 2);
+		if ((b->len > 0 && buf_putc(b, '\n') < 0) ||
+		    buf_append(b, v.p, v.len) < 0)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 /* relays_text - SA's X-Spam-Relays-* pseudo-header: the parsed relays of
@@ -341,20 +417,21 @@ header_text(struct rule_ctx *c, const struct rule *r, struct buf *b,
 		}
 		return 0;
 	case HDR_TOCC:
-		if ((k = joined(c, b, "To", r->hmod)) < 0)
-			return k;
-		if (k > 0 && b->len > 0) {
-			b->len--; /* chomp, then ", " as SA does */
-			if (buf_puts(b, ", ") < 0)
+		if (r->hmod == HMOD_ADDR || r->hmod == HMOD_NAME) {
+			/* addr_list separates from what b holds */
+			if (addr_list(c, r, "To", b) < 0 ||
+			    addr_list(c, r, "Cc", b) < 0)
 				return -ENOMEM;
-		}
-		if (joined(c, b, "Cc", r->hmod) < 0)
+		} else if (joined(c, b, "To", r->hmod) < 0 ||
+		    joined(c, b, "Cc", r->hmod) < 0) {
 			return -ENOMEM;
+		}
 		*unset = b->len == 0;
 		return 0;
 	case HDR_MESSAGEID: {
-		static const char *const ids[] = { "Message-Id",
-			"Resent-Message-Id", "X-Message-Id", "X-Mailer-Id" };
+		static const char *const ids[] = { "X-Message-Id",
+			"Resent-Message-Id", "X-Original-Message-ID",
+			"Message-Id" };
 
 		for (size_t i = 0; i < 4; i++)
 			if (joined(c, b, ids[i], r->hmod) < 0)
@@ -385,23 +462,10 @@ header_text(struct rule_ctx *c, const struct rule *r, struct buf *b,
 		break;
 	}
 	if (r->hmod == HMOD_ADDR || r->hmod == HMOD_NAME) {
-		const struct msg_addr *a = msg_addrs(c->msg, r->hdr, &n);
-		const struct msg_header *h;
-		struct msg_addr *ra;
-		struct bstr v;
-
-		if (r->hraw && (h = msg_header_get(c->msg, r->hdr, 0)) != NULL &&
-		    msg_addr_parse(c->arena, h->raw, &ra, &n) == 0)
-			a = ra;
-
-		if (a == NULL || n == 0) {
-			*unset = msg_header_count_named(c->msg, r->hdr) == 0;
-			return 0;
-		}
-		v = r->hmod == HMOD_ADDR ? a[0].addr : a[0].display;
-		return buf_append(b, v.p, v.len) < 0 || buf_putc(b, '\n') < 0 ?
-			   -ENOMEM :
-			   0;
+		if (addr_list(c, r, r->hdr, b) < 0)
+			return -ENOMEM;
+		*unset = b->len == 0;
+		return 0;
 	}
 	if ((k = joined(c, b, r->hdr, r->hmod)) < 0)
 		return k;

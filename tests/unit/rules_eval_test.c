@@ -30,7 +30,8 @@ static const char rules_cf[] =
     "header H_EXISTS  exists:X-Spam-Bait\n"
     "header H_NOEXIST exists:X-Not-There\n"
     "header H_ALL     ALL =~ /^X-Spam-Bait: yes$/m\n"
-    "header H_TOCC    ToCc =~ /alice\\@a\\.example, carol\\@c\\.example/\n"
+    "header H_TOCC    ToCc =~ /^alice\\@a\\.example\\ncarol\\@c\\.example\\n$/\n"
+    "header H_TOCC_ADDR ToCc:addr =~ /^alice\\@a\\.example\\ncarol\\@c\\.example$/\n"
     "header H_MID     MESSAGEID =~ /^<abc\\@example\\.com>$/\n"
     "header H_TWO_RCVD Received =~ /by mx1[^\\n]*\\nfrom/\n"
     "body   B_WORD    /replica rolex/i\n"
@@ -142,7 +143,7 @@ test_hits(void **state)
 	struct hits *h = parse(msg_text, &m);
 	static const char *const want[] = { "H_SUBJ", "H_SUBJ_END",
 		"H_ADDR", "H_NAME", "H_UNSET", "H_EXISTS", "H_ALL",
-		"H_TOCC", "H_MID", "H_TWO_RCVD",
+		"H_TOCC", "H_TOCC_ADDR", "H_MID", "H_TWO_RCVD",
 		"B_SUBJ_IN_BODY", "B_MULTI", "R_HTML", "B_RENDERED",
 		"U_HOST", "F_BOUNDARY", "M_ATTACH", "E_TO_RANGE", "E_HTML",
 		"META_AND", "META_CNT", "META_NOT", "META_MULT",
