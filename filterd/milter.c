@@ -336,6 +336,10 @@ m_envrcpt(SMFICTX *ctx, char **argv)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
+	/* Postfix opens the queue file (and knows "i") at the first
+	 * accepted RCPT (smtpd_delay_open_until_valid_rcpt) */
+	if (m->qid == NULL)
+		set_str(&m->qid, macro(ctx, "i"));
 	if (m->nrcpts >= MAX_RCPTS)
 		return SMFIS_CONTINUE; /* the MTA enforces its own limit */
 	if ((r = realloc(m->rcpts, (m->nrcpts + 1) * sizeof(*r))) == NULL)
@@ -536,6 +540,8 @@ m_eom(SMFICTX *ctx)
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
+	if (m->qid == NULL)
+		set_str(&m->qid, macro(ctx, "i"));
 	size = m->msg.len;
 	if (m->too_big) {
 		log_warn("%s: milter: message over message_size_limit, "

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# tests/e2e/milter_postfix.sh - a private Postfix with
+# smtpd_milters = inet:127.0.0.1:PORT talking to filterd's milter door
+#
+# Checks, through Postfix's own smtpd: ham is delivered with
+# X-Spam-Status: No; tag2-level spam is delivered tagged (X-Spam-Flag,
+# Subject); with final_spam_destiny = reject kill-level spam is refused in
+# the SMTP dialogue (550 5.7.1) and never queued; with quarantine it goes
+# to Postfix's hold queue; with filterd stopped Postfix applies
+# milter_default_action = tempfail (4xx to the client, nothing queued,
+# nothing lost: the client still has the message and it goes through once
+# filterd is back); the macros give filterd the Postfix queue id and the
+# client.
+set -u
+cd "$(dirname "$0")"
+. ./lib_postfix.sh
+. ./lib_filterd.sh
+. ./lib_milter.sh
+
+work=$(mktemp -d /tmp/filterd-e2e-mpf.XXXXXX)
+cleanup()
+{
+	fd_cleanup
+	pf_stop
+	if [ -n "${E2E_KEEP:-}" ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+# send PORT FILE - one SMTP transaction; prints the final reply line
+send()
+{
+	timeout 60 python3 - "$1" "$2" <<'PY'
+import smtplib, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+data = open(path, "rb").read()
+try:
+    s = smtplib.SMTP("127.0.0.1", port, timeout=50)
+    s.ehlo("client.e2e.test")
+    code, msg = s.mail("sender@sender.test")
+    if code != 250:
+        print(code, msg.decode(errors="replace"))
+        sys.exit(0)
+    code, msg = s.rcpt("rcpt@example.test")
+    if code != 250:
+        print(code, msg.decode(errors="replace"))
+        sys.exit(0)
+    code, msg = s.data(data)
+    print(code, msg.decode(errors="replace"))
+    s.quit()
+except smtplib.SMTPResponseException as e:
+    print(e.smtp_code, e.smtp_error.decode(errors="replace"))
+except Exception as e:
+    print("ERR", e)
+PY
+}
+
+fe_private_bins "$work"
+fe_mkmsg "$work/ham.eml" "lunch" "shall we meet for lunch on Friday?"
+fe_mkmsg "$work/tag.eml" "maybe" "XTAGTOKENX something"
+fe_mkmsg "$work/kill.eml" "offer" "XKILLTOKENX cheap offer"
+
+read -r in_port fd_port re_port mi_port < <(e2e_ports 4)
+if ! pf_start "$in_port" "$fd_port" "$re_port" nofilter ||
+    ! pf_milter "$mi_port" tempfail; then
+	not_ok "private postfix starts with smtpd_milters"
+	tap_done
+	exit 1
+fi
+if ! fd_start "$fd_port" "$re_port" "$(fe_extra "$work" none "$mi_port")
+final_spam_destiny = reject" || ! fe_wait_port "$mi_port"; then
+	not_ok "filterd starts with milter_socket = inet:$mi_port@127.0.0.1"
+	tap_done
+	exit 1
+fi
+ok "postfix (in $in_port, smtpd_milters inet:127.0.0.1:$mi_port) and filterd up"
+
+hdrs_of() # file: the header section of the newest delivered message
+{
+	sed '/^\r\?$/q' "$1"
+}
+
+r=$(send "$in_port" "$work/ham.eml")
+check "ham: 250 from Postfix ($r)" grep -q '^250' <<<"$r"
+r=$(send "$in_port" "$work/tag.eml")
+check "tag2 spam: 250 from Postfix ($r)" grep -q '^250' <<<"$r"
+pf_wait_delivered 2 20
+check "ham and tag2 spam delivered (2 in the maildir)" [ "$(pf_delivered)" -eq 2 ]
+hamf=$(grep -l '^Subject: lunch' "$PF_MAILDIR"/new/* 2>/dev/null | head -1)
+tagf=$(grep -l 'XTAGTOKENX' "$PF_MAILDIR"/new/* 2>/dev/null | head -1)
+check "ham: X-Spam-Status: No added by the milter" \
+    grep -q '^X-Spam-Status: No, score=' "${hamf:-/dev/null}"
+check "ham: no X-Spam-Flag" bash -c "! grep -q '^X-Spam-Flag' '${hamf:-/dev/null}'"
+check "tag2 spam: X-Spam-Flag: YES" grep -q '^X-Spam-Flag: YES' "${tagf:-/dev/null}"
+check "tag2 spam: Subject tagged" \
+    grep -q '^Subject: \*\*\*SPAM\*\*\* maybe' "${tagf:-/dev/null}"
+check "tag2 spam: X-Spam-Status lists T_FD_TAGTOKEN" \
+    bash -c "sed -n '/^X-Spam-Status/,/^[^ \t]/p' '${tagf:-/dev/null}' | grep -q T_FD_TAGTOKEN"
+qid=$(grep -o 'postfix/smtpd\[[0-9]*\]: [0-9A-F]*: client=' "$PF_LOG" | tail -1 |
+    sed 's/.*: \([0-9A-F]*\): client=/\1/')
+check "filterd logged the Postfix queue id ($qid) and client from the macros" \
+    grep -q "$qid: milter client=localhost\[127.0.0.1\] from=<sender@sender.test> rcpts=1 " "$FD_LOG"
+
+queued0=$(pf_queued)
+r=$(send "$in_port" "$work/kill.eml")
+check "kill spam, destiny reject: 550 5.7.1 in the SMTP dialogue ($r)" \
+    grep -q '^550 .*5.7.1 Message rejected as spam (score 2[0-9.]*)' <<<"$r"
+sleep 1
+check "kill spam: not queued, not delivered" \
+    [ "$(pf_queued)" -eq "$queued0" -a "$(pf_delivered)" -eq 2 ]
+
+# quarantine -> Postfix hold queue
+fd_stop
+sed -i 's/^final_spam_destiny = .*/final_spam_destiny = quarantine/' "$FD_CONF"
+fd_restart && fe_wait_port "$mi_port"
+r=$(send "$in_port" "$work/kill.eml")
+check "kill spam, destiny quarantine: 250 ($r)" grep -q '^250' <<<"$r"
+for i in $(seq 50); do
+	[ "$(find "$PF_QUEUE/hold" -type f | wc -l)" -ge 1 ] && break
+	sleep 0.2
+done
+check "kill spam: in Postfix's hold queue (smfi_quarantine)" \
+    [ "$(find "$PF_QUEUE/hold" -type f | wc -l)" -eq 1 ]
+
+# fault: filterd down -> milter_default_action = tempfail
+fd_stop
+r=$(send "$in_port" "$work/ham.eml")
+check "filterd down: Postfix answers 4xx (milter_default_action=tempfail): $r" \
+    grep -q '^451 4.7.1' <<<"$r"
+sleep 1
+check "filterd down: nothing queued or delivered" \
+    [ "$(pf_delivered)" -eq 2 -a "$(find "$PF_QUEUE/hold" -type f | wc -l)" -eq 1 \
+    -a "$(pf_queued)" -eq 1 ]
+fd_restart && fe_wait_port "$mi_port"
+r=$(send "$in_port" "$work/ham.eml")
+check "filterd back: the client's retry is accepted ($r)" grep -q '^250' <<<"$r"
+pf_wait_delivered 3 20
+check "filterd back: delivered (3 in the maildir)" [ "$(pf_delivered)" -eq 3 ]
+tap_done
