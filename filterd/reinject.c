@@ -40,8 +40,12 @@ struct reinject {
 	struct reinject_reply fail;   /* a failure before the end */
 	bool pipelining, has_size, has_8bit;
 	char xattrs[64];              /* " NAME ADDR ..." offered */
-	/* Replies still expected, in order; with pipelining several. */
-	enum step expect[8];
+	/* Replies still expected, in order, as runs of one step (with
+	 * pipelining: MAIL, n x RCPT, DATA). */
+	struct {
+		enum step s;
+		size_t n;
+	} expect[8];
 	size_t nexpect, rcpt_sent, rcpt_acked, xfwd_pending;
 	size_t accepted;
 	bool data_ok;
@@ -63,8 +67,24 @@ set_fail(struct reinject *r, int code, const char *fmt, const char *why)
 static void
 expect(struct reinject *r, enum step s)
 {
-	if (r->nexpect < sizeof(r->expect) / sizeof(r->expect[0]))
-		r->expect[r->nexpect++] = s;
+	if (r->nexpect && r->expect[r->nexpect - 1].s == s)
+		r->expect[r->nexpect - 1].n++;
+	else if (r->nexpect < sizeof(r->expect) / sizeof(r->expect[0])) {
+		r->expect[r->nexpect].s = s;
+		r->expect[r->nexpect++].n = 1;
+	}
+}
+
+/* expected_next - the step the next reply answers, popped */
+static enum step
+expected_next(struct reinject *r)
+{
+	enum step s = r->expect[0].s;
+
+	if (--r->expect[0].n == 0)
+		memmove(r->expect, r->expect + 1,
+		    --r->nexpect * sizeof(r->expect[0]));
+	return s;
 }
 
 static void
@@ -222,8 +242,7 @@ on_reply(struct reinject *r, int code, const char *text)
 		finish(r);
 		return;
 	}
-	s = r->expect[0];
-	memmove(r->expect, r->expect + 1, --r->nexpect * sizeof(r->expect[0]));
+	s = expected_next(r);
 	switch (s) {
 	case S_GREET:
 		if (code != 220) {
@@ -360,7 +379,7 @@ on_read_lines(struct reinject *r, struct evbuffer *in)
 			finish(r);
 			return;
 		}
-		if (r->expect[0] == S_EHLO && r->nexpect && code == 250)
+		if (r->nexpect && r->expect[0].s == S_EHLO && code == 250)
 			parse_ehlo_line(r, text);
 		if (r->reply.len == 0)
 			buf_append(&r->reply, text.p, text.len);

@@ -72,6 +72,8 @@ struct conn {
 	bool greeted, in_mail, discard_line, closing, dead, in_process;
 	struct buf line;
 	size_t line_limit, size_limit;
+	unsigned long nlines;     /* lines read, for the line deadline */
+	struct event *deadline;
 	unsigned errors;
 	char *helo;
 	char *x[X_N];
@@ -98,6 +100,7 @@ struct conn {
 static void conn_process(struct conn *);
 static void conn_process_lines(struct conn *, struct evbuffer *, size_t);
 static void conn_free(struct conn *);
+static void on_deadline(evutil_socket_t, short, void *);
 
 static void
 reply(struct conn *c, const char *fmt, ...)
@@ -715,6 +718,8 @@ conn_process(struct conn *c)
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	size_t limit = cfg_size(c->srv->cfg, "line_length_limit");
 
+	unsigned long before = c->nlines;
+
 	if (c->in_process)
 		return; /* the outer call goes on reading */
 	/* Looked up once per read event, not per line. */
@@ -723,6 +728,31 @@ conn_process(struct conn *c)
 	c->in_process = true;
 	conn_process_lines(c, in, limit);
 	c->in_process = false;
+	/* smtp_timeout bounds a whole line, not the gap between two bytes:
+	 * a client dribbling a byte at a time is cut off like an idle one
+	 * (the per-record deadline of Postfix's smtpd). */
+	if (c->closing || c->st == ST_BUSY || evbuffer_get_length(in) == 0) {
+		evtimer_del(c->deadline);
+	} else if (c->nlines != before ||
+	    !evtimer_pending(c->deadline, NULL)) {
+		uint64_t ms = cfg_time_ms(c->srv->cfg, "smtp_timeout");
+		struct timeval tv = { (time_t)(ms / 1000),
+			(suseconds_t)(ms % 1000) * 1000 };
+
+		evtimer_add(c->deadline, &tv);
+	}
+}
+
+static void
+on_deadline(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd, (void)ev;
+	if (c->closing || c->st == ST_BUSY)
+		return;
+	reply(c, "421 4.4.2 %s Error: timeout exceeded", c->srv->hostname);
+	conn_close_after_flush(c);
 }
 
 static void
@@ -767,6 +797,7 @@ conn_process_lines(struct conn *c, struct evbuffer *in, size_t limit)
 			return;
 		}
 		evbuffer_remove(in, c->line.p, len + 1);
+		c->nlines++;
 		line = c->line.p;
 		crlf = len > 0 && line[len - 1] == '\r';
 		if (crlf)
@@ -836,6 +867,8 @@ conn_free(struct conn *c)
 	free(c->rcpts);
 	free(c->helo);
 	buf_free(&c->line);
+	if (c->deadline)
+		event_free(c->deadline);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	if (c->prev)
@@ -871,8 +904,15 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	/* Replies are written once per read event; no Nagle delay. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		close(fd);
+	c->deadline = evtimer_new(s->base, on_deadline, c);
+	if (c->bev == NULL || c->deadline == NULL) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			close(fd);
+		if (c->deadline)
+			event_free(c->deadline);
+		buf_free(&c->line);
 		free(c);
 		return;
 	}

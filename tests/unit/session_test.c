@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,7 +54,7 @@ static const struct check *const table[] = { &check_test, NULL };
 static int sink_fd;
 static unsigned sink_port;
 static pthread_mutex_t sink_mu = PTHREAD_MUTEX_INITIALIZER;
-static char sink_cmds[8192];  /* commands of the last session */
+static char sink_cmds[32768];  /* commands of the last session */
 static char sink_data[65536]; /* DATA of the last session, as on the wire */
 static int sink_msgs;
 static int sink_dot_code = 250; /* reply to the end of data */
@@ -565,6 +566,66 @@ test_limits(void **state)
 	assert_int_equal(spool_files(), 0);
 }
 
+static void
+test_many_rcpts(void **state)
+{
+	(void)state;
+	int fd = session(smtp_port, "EHLO c\r\n");
+	static char batch[300 * 40];
+	size_t n = 0, rcpts = 0;
+	char *p;
+
+	/* 300 pipelined RCPTs in one write, and all of them downstream
+	 * (pipelined again by the reinjection client). */
+	n += (size_t)sprintf(batch, "MAIL FROM:<a@b>\r\n");
+	for (int i = 0; i < 300; i++)
+		n += (size_t)sprintf(batch + n, "RCPT TO:<r%d@example.net>\r\n",
+		    i);
+	sprintf(batch + n, "DATA\r\n");
+	say(fd, batch);
+	expect(fd, NULL, "250 2.1.0");
+	for (int i = 0; i < 300; i++)
+		expect(fd, NULL, "250 2.1.5");
+	expect(fd, NULL, "354 ");
+	expect(fd, "Subject: many\r\n\r\nx\r\n.\r\n", "250 2.0.0");
+	close(fd);
+	snapshot();
+	for (p = cmds; (p = strstr(p, "RCPT TO:<r")) != NULL; p++)
+		rcpts++;
+	assert_int_equal(rcpts, 300);
+	assert_non_null(strstr(cmds, "RCPT TO:<r299@example.net>\r\n"));
+}
+
+static void
+test_line_deadline(void **state)
+{
+	(void)state;
+	int fd;
+	const char *r = NULL;
+
+	/* One byte every 200 ms never lets the connection idle for 1 s,
+	 * but the line as a whole must arrive within smtp_timeout. */
+	set(cfg, "smtp_timeout", "1s");
+	fd = session(smtp_port, "EHLO c\r\n");
+	for (int i = 0; i < 15; i++) {
+		struct timeval tv = { 0, 200000 };
+		fd_set rs;
+
+		FD_ZERO(&rs);
+		FD_SET(fd, &rs);
+		if (select(fd + 1, &rs, NULL, NULL, &tv) > 0) {
+			r = reply(fd);
+			break;
+		}
+		if (send(fd, "N", 1, MSG_NOSIGNAL) != 1)
+			break;
+	}
+	set(cfg, "smtp_timeout", "5s");
+	assert_non_null(r);
+	assert_true(strncmp(r, "421 4.4.2", 9) == 0);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -575,6 +636,8 @@ main(void)
 		cmocka_unit_test(test_downstream_failures),
 		cmocka_unit_test(test_lmtp),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_many_rcpts),
+		cmocka_unit_test(test_line_deadline),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
