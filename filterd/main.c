@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -54,6 +55,7 @@ static struct {
 	struct worker_slot w[MAX_WORKERS * 2];
 	size_t nworkers; /* wanted in the current generation */
 	bool stopping, foreground;
+	pid_t master_pid;
 	struct event_base *base;
 	struct event *respawn_timer;
 	char pidfile[4096];
@@ -257,6 +259,13 @@ worker_main(void)
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+#ifdef __linux__
+	/* A worker outliving its master would keep the port: drain and go
+	 * when the master dies (kill -9 included). */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != M.master_pid)
+		_exit(0); /* it died before prctl: nothing in flight yet */
+#endif
 	/* The master's loop is not ours: a fresh base after fork. */
 	if ((wbase = event_base_new()) == NULL)
 		log_fatal("worker: event_base_new failed");
@@ -628,6 +637,7 @@ main(int argc, char **argv)
 	M.respawn_timer = evtimer_new(M.base, on_respawn, NULL);
 	write_pidfile();
 	M.nworkers = want_workers(M.cfg);
+	M.master_pid = getpid();
 	fill();
 	log_info("ready pid=%ld listen=%s protocol=%s reinject=%s workers=%zu "
 	    "spamd=%s milter=%s",
