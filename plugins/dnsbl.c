@@ -160,6 +160,14 @@ compile_alt(const char *s, struct sub_alt *alt)
 		}
 	}
 regex:
+	/* glibc's regcomp grows without bound on stacked quantifiers
+	 * ("a++++"; possessive in Perl, not POSIX): refuse them, and keep
+	 * list subtests short, as they are in practice. */
+	if (strlen(s) > 200)
+		return -EINVAL;
+	for (const char *c = s; c[0] && c[1]; c++)
+		if (strchr("*+?}", c[0]) && strchr("*+?{", c[1]))
+			return -EINVAL;
 	if (regcomp(&alt->re, s, REG_EXTENDED | REG_NOSUB) != 0)
 		return -EINVAL;
 	alt->kind = SUB_REGEX;
@@ -451,6 +459,7 @@ add_rule(struct dnsbl_set *s, const char *name, ssize_t set,
 	r = &s->rules[s->nrules];
 	memset(r, 0, sizeof(*r));
 	if (compile_sub(sub, list, &r->st) < 0) {
+		free_sub(&r->st); /* the alternatives compiled before */
 		seterr(err, errsz, "bad subtest '%s'", sub);
 		return -EINVAL;
 	}
