@@ -39,6 +39,9 @@ if [ ! -x "$exim" ]; then
 	for f in "$xdir"/dl/*.deb; do
 		[ -f "$f" ] && dpkg-deb -x "$f" "$xdir/root"
 	done
+	# the Makefile includes every build/**/*.d as a dependency file:
+	# the package's etc/init.d, cron.d ... must not be there
+	find "$xdir/root" -name '*.d' -prune -exec rm -rf {} +
 fi
 if [ ! -x "$exim" ] || ! "$exim" -bV -C /dev/null 2>/dev/null |
     grep -q Content_Scanning; then
