@@ -2,8 +2,10 @@
  * filterd/check_dnsbl.c - the DNSBL/URIBL check: plugins/dnsbl lookups on
  * plugins/dns, started before the CPU checks, waited for until dns_timeout
  *
- * init() (master, before fork) loads dnsbl_config into a read-only
- * dnsbl_set and checks dns_servers. The resolver is opened lazily, one per
+ * init() (master, before fork) loads dnsbl_config, then the list rules
+ * of the SA rule files (rules_dir, rules_local: check_rbl evals, urirhssub
+ * ...; check_rules leaves those evals to us) into a read-only dnsbl_set
+ * and checks dns_servers. The resolver is opened lazily, one per
  * event base per thread (workers: one; milter threads: one each), the
  * first time start() sees that base. Per message: one dns_ctx on the scan
  * arena with the dns_timeout deadline; every lookup is a scan_pending_add()
@@ -12,10 +14,12 @@
  * lookups failed or missed the deadline. A list answering with a Spamhaus
  * error code or outside 127/8 is logged once as a configuration error.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <event2/event.h>
 
@@ -74,6 +78,71 @@ dnsbl_free(void *arg)
 	free(st);
 }
 
+/* rules_file - the list rules (check_rbl evals, urirhssub ...) of one SA
+ * rule file; other lines belong to check_rules. A bad list rule is logged
+ * with file:line and skipped, as check_rules does with its own. */
+static void
+rules_file(struct dnsbl_set *set, const char *path)
+{
+	char line[1024], why[256];
+	FILE *f = fopen(path, "r");
+	unsigned lineno = 0;
+
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		line[strcspn(line, "\r\n")] = '\0';
+		/* cheap filter: most rule lines are not ours */
+		if (strstr(line, "rbl") == NULL && strstr(line, "uri") == NULL &&
+		    strncmp(line, "score", 5) != 0)
+			continue;
+		why[0] = '\0';
+		if (dnsbl_set_line(set, line, why, sizeof(why)) < 0)
+			log_warn("%s:%u: %s (list rule skipped)", path, lineno,
+			    why);
+	}
+	fclose(f);
+}
+
+static int
+cf_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 3 && strcmp(d->d_name + n - 3, ".cf") == 0;
+}
+
+/* rules_files - list rules from rules_dir (its *.cf sorted, as
+ * check_rules reads them) and rules_local, after dnsbl_config */
+static void
+rules_files(struct dnsbl_set *set, const struct cfg *cfg)
+{
+	const char *dir = cfg_str(cfg, "rules_dir");
+	const char *local = cfg_str(cfg, "rules_local");
+	struct dirent **ents;
+	struct stat sb;
+	char path[4096];
+	int n;
+
+	if (dir != NULL && *dir != '\0' && stat(dir, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode)) {
+			rules_file(set, dir);
+		} else if ((n = scandir(dir, &ents, cf_filter,
+		    alphasort)) >= 0) {
+			for (int i = 0; i < n; i++) {
+				snprintf(path, sizeof(path), "%s/%s", dir,
+				    ents[i]->d_name);
+				rules_file(set, path);
+				free(ents[i]);
+			}
+			free(ents);
+		}
+	}
+	if (local != NULL && *local != '\0')
+		rules_file(set, local);
+}
+
 static int
 dnsbl_init(const struct cfg *cfg, void **out)
 {
@@ -86,20 +155,29 @@ dnsbl_init(const struct cfg *cfg, void **out)
 	int rc;
 
 	*out = NULL;
-	if (!cfg_bool(cfg, "use_dnsbl") || path == NULL || *path == '\0')
+	if (!cfg_bool(cfg, "use_dnsbl"))
 		return 0;
-	/* The default path may be absent (no lists installed); a path
-	 * someone wrote into the config must exist. */
-	if (cfg_is_default(cfg, "dnsbl_config") && access(path, R_OK) != 0)
-		return 0;
+	if (path == NULL)
+		path = "";
+	/* The default dnsbl_config may be absent (no lists installed); a
+	 * path someone wrote into the config must exist. */
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->set = dnsbl_set_new()) == NULL) {
 		dnsbl_free(st);
 		return -ENOMEM;
 	}
-	if ((rc = dnsbl_set_load(st->set, path, err, sizeof(err))) < 0) {
+	if (*path != '\0' && !(cfg_is_default(cfg, "dnsbl_config") &&
+	    access(path, R_OK) != 0) &&
+	    (rc = dnsbl_set_load(st->set, path, err, sizeof(err))) < 0) {
 		log_error("dnsbl_config: %s", err);
 		goto out_free;
+	}
+	/* SA rule files may carry list rules too (20_dnsbl_tests.cf style);
+	 * the rules engine leaves check_rbl evals to us. */
+	rules_files(st->set, cfg);
+	if (dnsbl_set_rules(st->set) == 0) {
+		dnsbl_free(st);
+		return 0;
 	}
 	o.dqs_key = cfg_str(cfg, "dnsbl_dqs_key");
 	o.all_untrusted = strcmp(cfg_str(cfg, "dnsbl_relays"),

@@ -87,7 +87,16 @@ urirhssub URIBL_T_BLACK multi.uribl.test. A 2
 score URIBL_T_BLACK 1.7
 CF
 
+# an SA-style list rule in local.cf (rules_local) works too
+cat >"$work/local.cf" <<'CF'
+header RCVD_IN_T_LOCAL eval:check_rbl('zenlocal-lastexternal', 'zen.dnsbl.test.', '127.0.0.2')
+describe RCVD_IN_T_LOCAL Listed in the test list (from local.cf)
+tflags RCVD_IN_T_LOCAL net
+score RCVD_IN_T_LOCAL 0.5
+CF
+
 if ! fd_start "$fd_port" "$sink_port" "use_dnsbl = yes
+rules_local = $work/local.cf
 dns_servers = 127.0.0.1:$proxy_port
 dns_timeout = 1s
 dns_query_timeout = 5s
@@ -150,7 +159,8 @@ check "listed relay: RCVD_IN_T_ZEN in X-Spam-Status" has_test listed RCVD_IN_T_Z
 check "older relay in Received (XBL-listed) is not looked up" \
     lacks listed RCVD_IN_T_XBL
 check "SERVFAIL list is no hit" lacks listed RCVD_IN_T_SF
-check "score includes the list scores (3.5 + 0.1)" score_like listed '3\.6 '
+check "SA list rule from rules_local: RCVD_IN_T_LOCAL" has_test listed RCVD_IN_T_LOCAL
+check "score includes the list scores (3.5 + 0.1 + 0.5)" score_like listed '4\.1 '
 check "SERVFAIL logged as a failed lookup" \
     grep -q 'dnsbl: lookups failed=[1-9]' "$FD_LOG"
 diag "$(status listed)"
