@@ -35,7 +35,20 @@ if ! pf_start "$in_port" "$fd_port" "$re_port"; then
 	tap_done
 	exit 1
 fi
-if ! fd_start "$fd_port" "$re_port"; then
+# Two rules of this test's own on top of the shipped set: one scores as
+# spam (tag2_level), one reaches kill_level (quarantine).
+cat >"$work/e2e.cf" <<'EOF'
+body     E2E_SPAM_MARK  /E2E-SPAM-MARK-7f3a/
+describe E2E_SPAM_MARK  e2e test marker: spam
+score    E2E_SPAM_MARK  8.0
+body     E2E_KILL_MARK  /E2E-KILL-MARK-7f3a/
+describe E2E_KILL_MARK  e2e test marker: above kill_level
+score    E2E_KILL_MARK  25.0
+EOF
+if ! fd_start "$fd_port" "$re_port" "rules_local = $work/e2e.cf
+tag2_level = 5.0
+kill_level = 20.0
+final_spam_destiny = quarantine"; then
 	not_ok "filterd starts on 127.0.0.1:$fd_port"
 	tap_done
 	exit 1
@@ -81,6 +94,10 @@ check "u2@example.test got it exactly once" [ "$(echo "$f2" | grep -c .)" -eq 1 
 f1=$(echo "$f1" | head -1)
 [ -n "$f1" ] || f1=/dev/null
 
+swaks_qid() # FILE: the queue id from a swaks transcript
+{
+	sed -n 's/^<-  250 2.0.0 Ok: queued as \([0-9A-F]*\).*/\1/p' "$1"
+}
 hdr() # FILE: the header section, unfolded
 {
 	sed '/^$/q' "$1" | sed ':a;N;$!ba;s/\n[ \t]\+/ /g'
@@ -161,7 +178,51 @@ grep "$qidm: to=<m1@" "$PF_LOG" | tail -1 | sed 's/^/# /'
 check "12 recipients: filterd logged rcpts=12" \
     grep -Eq "$qidm: client=.* rcpts=12 .* action=pass " "$FD_LOG"
 
-# --- 3. ten messages in a row, one connection each -------------------------
+# --- 3. spam: tagged and passed; above kill_level: quarantined ------------
+swaks -s 127.0.0.1 -p "$in_port" -f spammer@client.test -t s1@example.test \
+    --header 'Message-Id: <dlv-spam@e2e.test>' \
+    --header 'Subject: cheap offer' \
+    --body 'buy now E2E-SPAM-MARK-7f3a' >"$work/swaks3.log" 2>&1
+swaks -s 127.0.0.1 -p "$in_port" -f spammer@client.test -t s2@example.test \
+    --header 'Message-Id: <dlv-kill@e2e.test>' \
+    --body 'E2E-KILL-MARK-7f3a' >"$work/swaks4.log" 2>&1
+qids=$(swaks_qid "$work/swaks3.log") qidk=$(swaks_qid "$work/swaks4.log")
+pf_wait_delivered 15 20
+fs=$(grep -l '^Message-Id: <dlv-spam@e2e.test>' "$PF_MAILDIR"/new/* \
+    2>/dev/null | head -1)
+[ -n "$fs" ] || fs=/dev/null
+hdr "$fs" >"$work/h3"
+check "spam: delivered, X-Spam-Flag: YES" grep -q '^X-Spam-Flag: YES$' "$work/h3"
+check "spam: X-Spam-Status: Yes with E2E_SPAM_MARK" \
+    grep -Eq '^X-Spam-Status: Yes, score=[0-9]+\.[0-9] required=5\.0 tests=.*E2E_SPAM_MARK' \
+    "$work/h3"
+check "spam: X-Spam-Level has at least 8 stars" \
+    grep -q '^X-Spam-Level: \*\*\*\*\*\*\*\*' "$work/h3"
+check "spam: subject tagged" grep -q '^Subject: \*\*\*SPAM\*\*\* cheap offer$' \
+    "$work/h3"
+check "spam: filterd logged action=pass-spam" \
+    grep -Eq "$qids: client=.* tests=[^ ]*E2E_SPAM_MARK[^ ]* action=pass-spam " \
+    "$FD_LOG"
+wait_quarantine()
+{
+	local i
+	for i in $(seq 100); do
+		grep -lq '^Message-Id: <dlv-kill@e2e.test>' \
+		    "$FD_DIR"/quarantine/new/* 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+check "kill_level: message in the quarantine maildir" wait_quarantine
+check "kill_level: filterd logged action=quarantine" \
+    grep -Eq "$qidk: client=.* action=quarantine " "$FD_LOG"
+check "kill_level: Postfix got 250 (sent, not deferred)" \
+    grep -Eq "smtp-filterd/smtp\[[0-9]+\]: $qidk: to=<s2@example.test>, .*status=sent" \
+    "$PF_LOG"
+check "kill_level: not delivered to the mailbox" \
+    [ -z "$(grep -l '^Message-Id: <dlv-kill@e2e.test>' "$PF_MAILDIR"/new/* 2>/dev/null)" ]
+
+# --- 4. ten messages in a row, one connection each -------------------------
 before=$(pf_delivered)
 $E2E_SMTP send --port "$in_port" --count 10 --conc 2 --prefix dlv-seq \
     --rcpt u3@example.test >"$work/send2.log" 2>&1
