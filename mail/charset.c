@@ -314,9 +314,12 @@ msg__to_utf8(struct arena *a, struct msg__iconv **cache, struct bstr cs,
 	for (size_t i = 0; i < cs.len && n < sizeof(name) - 1; i++)
 		name[n++] = (char)msg__lc(cs.p[i]);
 	name[n] = '\0';
+	/* 7-bit encodings that are not ASCII: ISO-2022 escapes, UTF-7,
+	 * HZ; and the wide ones */
 	bool wide = strstr(name, "utf-16") || strstr(name, "utf-32") ||
 	    strstr(name, "ucs") || strstr(name, "utf-7") ||
-	    strstr(name, "unicode");
+	    strstr(name, "unicode") || strstr(name, "2022") ||
+	    strstr(name, "hz-gb");
 
 	if (!wide && all_ascii(in.p, in.len))
 		return in;

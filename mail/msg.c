@@ -149,11 +149,14 @@ split_lines(struct arena *a, struct bstr text, struct bstr **out, size_t *n,
 		/* SA: split (/^/m) gives no empty tail after a last '\n' */
 		if (nl == NULL && e == s && k > 0)
 			break;
-		while (short_lines && e - s > MSG__MAX_BODY_LINE && k < cnt) {
+		/* SA measures the line with its '\n' and cuts after the
+		 * last space at or before offset 2048 (rindex) */
+		while (short_lines && e - s + (nl != NULL) > MSG__MAX_BODY_LINE &&
+		    k < cnt) {
 			size_t cut = 0;
 
-			for (size_t j = s + MSG__MAX_BODY_LINE; j-- > s;)
-				if (text.p[j] == ' ') {
+			for (size_t j = s + MSG__MAX_BODY_LINE + 1; j-- > s;)
+				if (j < e && text.p[j] == ' ') {
 					cut = j + 1 - s;
 					break;
 				}
@@ -209,7 +212,9 @@ subject_line(struct msg *m)
 static struct bstr
 cap_text(struct msg *m, struct bstr t, bool allow_space)
 {
-	size_t max = m->o.max_body_text;
+	/* body (rendered, allow_space): SA body_part_scan_size per part;
+	 * rawbody: rawbody_part_scan_size, ours max_body_text */
+	size_t max = allow_space ? m->o.max_body_part : m->o.max_body_text;
 
 	if (t.len <= max)
 		return t;
@@ -253,6 +258,12 @@ build_body(struct msg *m)
 			continue;
 		struct bstr r = cap_text(m, p[i].rendered, true);
 
+		/* the whole view stays within max_body_text */
+		if (n - b0 + r.len > m->o.max_body_text) {
+			m->flags |= MSG_ERR_TEXT_TRUNC;
+			r.len = n - b0 < m->o.max_body_text ?
+			    m->o.max_body_text - (n - b0) : 0;
+		}
 		if (r.len)
 			memcpy(t + n, r.p, r.len);
 		n += r.len;
@@ -288,6 +299,11 @@ build_rawbody(struct msg *m)
 
 		if (n > 0 && t[n - 1] != '\n')
 			t[n++] = '\n';
+		if (n + r.len > m->o.max_body_text) {
+			m->flags |= MSG_ERR_TEXT_TRUNC;
+			r.len = n < m->o.max_body_text ?
+			    m->o.max_body_text - n : 0;
+		}
 		if (r.len)
 			memcpy(t + n, r.p, r.len);
 		n += r.len;
@@ -331,6 +347,8 @@ msg_parse(const unsigned char *raw, size_t len, const struct msg_opts *o,
 		m->o.max_depth = MSG_DEF_MAX_DEPTH;
 	if (!m->o.max_uris)
 		m->o.max_uris = MSG_DEF_MAX_URIS;
+	if (!m->o.max_body_part)
+		m->o.max_body_part = MSG_DEF_MAX_BODY_PART;
 	if (len && memchr(raw, '\0', len))
 		m->flags |= MSG_ERR_NUL;
 	if ((rc = msg__headers_parse(m, bstr_make(raw, len), 0, &m->hdrs,

@@ -37,6 +37,9 @@ struct msg_opts {
 	 * {client_addr}, spamd has none): becomes the first relay. */
 	const struct netaddr *client_addr;
 	const char *client_name, *client_helo;
+	/* Added: each part's rendered text in the body view is cut here
+	 * (SA body_part_scan_size, 50000); rawbody parts at max_body_text. */
+	size_t max_body_part;
 };
 
 #define MSG_DEF_MAX_HEADER_BYTES (256u * 1024)
@@ -44,6 +47,7 @@ struct msg_opts {
 #define MSG_DEF_MAX_PARTS 1000u
 #define MSG_DEF_MAX_DEPTH 16u
 #define MSG_DEF_MAX_URIS 1000u
+#define MSG_DEF_MAX_BODY_PART 50000u
 
 /* Anomaly flags: set while parsing, parsing carries on. */
 #define MSG_ERR_HDR_TRUNC      0x0001u /* header section over the cap */

@@ -9,6 +9,7 @@
 #   body   get_decoded_stripped_body_text_array  (lines compared exactly)
 #   uri    get_uri_detail_list hosts             (set of hosts compared)
 #   relay  relays_external ip list               (list compared in order)
+#   body_cs  body, SA's undecoded 8-bit lines read as windows-1252
 # Prints agreement per view; with -v the differing messages; with -d the
 # two sides of every difference as files. Not run by make check (SA takes
 # a few seconds to load); tests/e2e/sa_compare.sh wraps it with a floor.
@@ -17,6 +18,7 @@ use warnings;
 use Getopt::Std;
 use Mail::SpamAssassin;
 use Mail::SpamAssassin::PerMsgStatus;
+use Encode ();
 
 my %o = (n => 200);
 getopts('n:vd:', \%o);
@@ -58,8 +60,18 @@ my $sa = Mail::SpamAssassin->new({
 });
 $sa->init(0);
 
-my %agree = (body => 0, uri => 0, relay => 0);
-my %diffs = (body => [], uri => [], relay => []);
+# SA keeps undecodable 8-bit text as raw octets; our views are always
+# UTF-8 (windows-1252 fallback). body_cs counts a message as agreeing when
+# SA's lines, so decoded, equal ours.
+sub cs_norm {
+	my $l = shift;
+	my $c = $l;
+	return $l if utf8::decode($c);
+	return Encode::encode('UTF-8', Encode::decode('cp1252', $l));
+}
+
+my %agree = (body => 0, body_cs => 0, uri => 0, relay => 0);
+my %diffs = (body => [], body_cs => [], uri => [], relay => []);
 mkdir $o{d} if $o{d};
 for my $f (@files) {
 	open(my $fh, '<:raw', $f) or die "$f: $!\n";
@@ -81,9 +93,11 @@ for my $f (@files) {
 	my $bs = join("\n", @body);
 	my $hu = join(' ', sort keys %{$me->{H}});
 	my $hs = join(' ', sort keys %hosts);
+	my $bsn = join("\n", map { cs_norm($_) } @body);
 	my $ro = join(' ', @{$me->{R}});
 	my $rs = join(' ', @rel);
-	for ([body => $bo, $bs], [uri => $hu, $hs], [relay => $ro, $rs]) {
+	for ([body => $bo, $bs], [body_cs => $bo, $bsn], [uri => $hu, $hs],
+	    [relay => $ro, $rs]) {
 		my ($view, $a, $b) = @$_;
 		if ($a eq $b) { $agree{$view}++; next }
 		push @{$diffs{$view}}, $f;
@@ -100,8 +114,8 @@ for my $f (@files) {
 	$mail->finish();
 }
 my $n = @files;
-for my $v (qw(body uri relay)) {
-	printf "%-5s %d/%d agree (%.1f%%)\n", $v, $agree{$v}, $n,
+for my $v (qw(body body_cs uri relay)) {
+	printf "%-7s %d/%d agree (%.1f%%)\n", $v, $agree{$v}, $n,
 	    100 * $agree{$v} / $n;
 	if ($o{v}) { print "  differs: $_\n" for @{$diffs{$v}} }
 }

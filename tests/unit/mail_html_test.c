@@ -43,7 +43,7 @@ static const struct render_case render_cases[] = {
 	/* entities: named, numeric, hex, no semicolon, unknown */
 	{ "&lt;tag&gt; &amp; &eacute;&#233;&#xE9; &amp &bogus;",
 	    "<tag> & \xc3\xa9\xc3\xa9\xc3\xa9 & &bogus;" },
-	{ "&#150;", "\xe2\x80\x93" },  /* cp1252 range maps like browsers */
+	{ "&#150;", "\xe2\x80\x93" },  /* windows-1252, as browsers */
 	/* script and style are not text; comments are dropped */
 	{ "a<script>var x='<b>';</script>b<style>p{}</style>c<!-- hid -->d",
 	    "abcd" },
