@@ -250,6 +250,14 @@ worker_sigterm(evutil_socket_t fd, short ev, void *arg)
 	if (wspamd)
 		spamd_server_drain(wspamd, worker_idle, NULL);
 	smtp_server_drain(wsrv, worker_idle, NULL);
+	/* The listeners are gone; give up our copies of the sockets so a
+	 * new master can bind the port while we finish (after kill -9 of
+	 * the old master). */
+	if (M.lfd >= 0)
+		close(M.lfd);
+	if (M.sfd >= 0)
+		close(M.sfd);
+	M.lfd = M.sfd = -1;
 }
 
 static _Noreturn void
