@@ -95,18 +95,30 @@ static const struct {
 	const char *name;
 	double score;
 } scores[] = {
-	{ "SPF_PASS", -0.001 }, { "SPF_FAIL", 0.001 },
-	{ "SPF_SOFTFAIL", 0.665 }, { "SPF_NEUTRAL", 0.779 },
-	{ "SPF_NONE", 0.001 }, { "SPF_HELO_PASS", -0.001 },
-	{ "SPF_HELO_FAIL", 0.001 }, { "SPF_HELO_SOFTFAIL", 0.732 },
-	{ "SPF_HELO_NEUTRAL", 0.112 }, { "SPF_HELO_NONE", 0.001 },
-	{ "T_SPF_TEMPERROR", 0.01 }, { "T_SPF_PERMERROR", 0.01 },
-	{ "T_SPF_HELO_TEMPERROR", 0.01 }, { "T_SPF_HELO_PERMERROR", 0.01 },
-	{ "DKIM_SIGNED", 0.1 }, { "DKIM_VALID", -0.1 },
-	{ "DKIM_VALID_AU", -0.1 }, { "DKIM_VALID_EF", -0.1 },
-	{ "DKIM_INVALID", 0.1 }, { "DMARC_PASS", -0.001 },
-	{ "DMARC_NONE", 0.898 }, { "DMARC_QUAR", 1.198 },
-	{ "DMARC_REJECT", 1.797 }, { "DMARC_MISSING", 0.001 },
+	{ "SPF_PASS", -0.001 },
+	{ "SPF_FAIL", 0.001 },
+	{ "SPF_SOFTFAIL", 0.665 },
+	{ "SPF_NEUTRAL", 0.779 },
+	{ "SPF_NONE", 0.001 },
+	{ "SPF_HELO_PASS", -0.001 },
+	{ "SPF_HELO_FAIL", 0.001 },
+	{ "SPF_HELO_SOFTFAIL", 0.732 },
+	{ "SPF_HELO_NEUTRAL", 0.112 },
+	{ "SPF_HELO_NONE", 0.001 },
+	{ "T_SPF_TEMPERROR", 0.01 },
+	{ "T_SPF_PERMERROR", 0.01 },
+	{ "T_SPF_HELO_TEMPERROR", 0.01 },
+	{ "T_SPF_HELO_PERMERROR", 0.01 },
+	{ "DKIM_SIGNED", 0.1 },
+	{ "DKIM_VALID", -0.1 },
+	{ "DKIM_VALID_AU", -0.1 },
+	{ "DKIM_VALID_EF", -0.1 },
+	{ "DKIM_INVALID", 0.1 },
+	{ "DMARC_PASS", -0.001 },
+	{ "DMARC_NONE", 0.898 },
+	{ "DMARC_QUAR", 1.198 },
+	{ "DMARC_REJECT", 1.797 },
+	{ "DMARC_MISSING", 0.001 },
 };
 
 static void
@@ -114,8 +126,8 @@ hit(struct auth_scan *as, const char *name, const char *detail)
 {
 	for (size_t i = 0; i < sizeof(scores) / sizeof(scores[0]); i++)
 		if (strcmp(scores[i].name, name) == 0) {
-			hits_add_score(scan_hits(as->s), name, scores[i].score,
-			    detail);
+			hits_add_score(
+			    scan_hits(as->s), name, scores[i].score, detail);
 			return;
 		}
 	scan_hit(as->s, name, detail);
@@ -161,20 +173,20 @@ auth_init(const struct cfg *cfg, void **out)
 	if (id == NULL || *id == '\0')
 		id = cfg_str(cfg, "myhostname");
 	if (id == NULL || *id == '\0') {
-		if (gethostname(st->authserv_id, sizeof(st->authserv_id) - 1)
-		    < 0)
+		if (gethostname(st->authserv_id, sizeof(st->authserv_id) - 1) <
+		    0)
 			snprintf(st->authserv_id, sizeof(st->authserv_id),
 			    "localhost");
 	} else
 		snprintf(st->authserv_id, sizeof(st->authserv_id), "%s", id);
 	if (!authres_token_ok(st->authserv_id)) {
-		log_error("authserv_id: '%s' is not a usable token",
-		    st->authserv_id);
+		log_error(
+		    "authserv_id: '%s' is not a usable token", st->authserv_id);
 		auth_free(st);
 		return -EINVAL;
 	}
-	if (st->dmarc && (st->psl = dmarc_psl_load(cfg_str(cfg,
-	    "psl_file"))) == NULL) {
+	if (st->dmarc &&
+	    (st->psl = dmarc_psl_load(cfg_str(cfg, "psl_file"))) == NULL) {
 		log_error("psl_file: cannot load the Public Suffix List");
 		auth_free(st);
 		return -EINVAL;
@@ -249,8 +261,8 @@ on_answer(const struct dns_result *r, void *arg)
 		n++;
 	}
 	q->answered = true;
-	authres_dns_put(as->dns, q->name, q->type, map_status(r->status), rr,
-	    n);
+	authres_dns_put(
+	    as->dns, q->name, q->type, map_status(r->status), rr, n);
 	/* Run again before saying this lookup is done, so follow-up
 	 * lookups are pending first and the scan does not end early. */
 	advance(as);
@@ -270,8 +282,8 @@ send_wanted(struct auth_scan *as)
 		int rc;
 
 		for (q = as->inflight; q; q = q->next)
-			if (q->type == w[i].type && strcmp(q->name,
-			    w[i].name) == 0)
+			if (q->type == w[i].type &&
+			    strcmp(q->name, w[i].name) == 0)
 				dup = true;
 		if (dup)
 			continue;
@@ -287,14 +299,15 @@ send_wanted(struct auth_scan *as)
 		q->type = w[i].type;
 		scan_pending_add(as->s);
 		if ((rc = dns_query(as->ctx, q->name, (uint16_t)q->type,
-		    on_answer, q)) < 0) {
+			 on_answer, q)) < 0) {
 			/* -EINVAL: a name plugins/dns does not send (a
 			 * space from an SPF macro, a label over 63 octets):
 			 * no such name. Anything else is our failure. */
 			scan_pending_done(as->s);
 			authres_dns_put(as->dns, w[i].name, w[i].type,
-			    rc == -EINVAL ? AUTHRES_DNS_NXDOMAIN :
-			    AUTHRES_DNS_SERVFAIL, NULL, 0);
+			    rc == -EINVAL ? AUTHRES_DNS_NXDOMAIN
+					  : AUTHRES_DNS_SERVFAIL,
+			    NULL, 0);
 			continue;
 		}
 		as->nqueries++;
@@ -305,8 +318,8 @@ send_wanted(struct auth_scan *as)
 }
 
 static int
-spf_step(struct auth_scan *as, struct spf_req *rq, struct spf_out *o,
-    bool *done)
+spf_step(
+    struct auth_scan *as, struct spf_req *rq, struct spf_out *o, bool *done)
 {
 	int rc;
 
@@ -329,8 +342,8 @@ static void
 prepare_dmarc(struct auth_scan *as)
 {
 	const struct envelope *env = scan_envelope(as->s);
-	bool null_sender = env == NULL || env->mail_from == NULL ||
-	    *env->mail_from == '\0';
+	bool null_sender =
+	    env == NULL || env->mail_from == NULL || *env->mail_from == '\0';
 	size_t n = as->dkim ? dkim_sig_count(as->dkim) : 0;
 
 	/* 7489 4.1: SPF's MAIL FROM identity, or HELO for a null sender. */
@@ -362,11 +375,9 @@ advance(struct auth_scan *as)
 		int rc;
 
 		authres_dns_clear_wanted(as->dns);
-		if (spf_step(as, &as->mfrom, &as->mfrom_out, &as->spf_done) <
-		    0)
+		if (spf_step(as, &as->mfrom, &as->mfrom_out, &as->spf_done) < 0)
 			need = true;
-		if (spf_step(as, &as->helo, &as->helo_out, &as->helo_done) <
-		    0)
+		if (spf_step(as, &as->helo, &as->helo_out, &as->helo_done) < 0)
 			need = true;
 		if (!as->dkim_done) {
 			rc = dkim_verify_run(as->dkim, as->dns);
@@ -377,8 +388,8 @@ advance(struct auth_scan *as)
 		}
 		if (!need && !as->dmarc_done) {
 			prepare_dmarc(as);
-			rc = dmarc_check(as->st->psl, as->a, &as->din,
-			    as->dns, &as->dmarc_out);
+			rc = dmarc_check(as->st->psl, as->a, &as->din, as->dns,
+			    &as->dmarc_out);
 			if (rc == -EAGAIN)
 				need = true;
 			else {
@@ -436,8 +447,8 @@ auth_start(struct scan *s, void *state)
 	as->st = st;
 	as->a = a;
 	/* The client: XFORWARD/milter first, else the last external relay. */
-	if (env && env->client_addr && netaddr_parse(env->client_addr,
-	    strlen(env->client_addr), &ip) == 0)
+	if (env && env->client_addr &&
+	    netaddr_parse(env->client_addr, strlen(env->client_addr), &ip) == 0)
 		have_ip = true;
 	else {
 		const struct msg_relay *le = msg_last_external(m);
@@ -445,17 +456,19 @@ auth_start(struct scan *s, void *state)
 			ip = le->ip;
 			have_ip = true;
 			if (helo == NULL && le->helo.len)
-				helo = arena_strndup(a, (const char *)
-				    le->helo.p, le->helo.len);
+				helo = arena_strndup(
+				    a, (const char *)le->helo.p, le->helo.len);
 		}
 	}
 	as->have_ip = have_ip;
 	time_t now = time(NULL);
 	if (st->spf && have_ip) {
-		as->mfrom = (struct spf_req){ .ip = ip, .sender = env ?
-			env->mail_from : NULL, .helo = helo,
+		as->mfrom = (struct spf_req){ .ip = ip,
+			.sender = env ? env->mail_from : NULL,
+			.helo = helo,
 			.receiver = st->authserv_id,
-			.identity = SPF_ID_MAILFROM, .now = now };
+			.identity = SPF_ID_MAILFROM,
+			.now = now };
 		as->helo = as->mfrom;
 		as->helo.identity = SPF_ID_HELO;
 		/* 2.3: HELO check only for a name (not an address
@@ -480,8 +493,8 @@ auth_start(struct scan *s, void *state)
 	for (size_t i = 0; i < nfrom; i++) {
 		if (from[i].domain.len == 0)
 			continue;
-		const char *d = arena_strndup(a, (const char *)
-		    from[i].domain.p, from[i].domain.len);
+		const char *d = arena_strndup(
+		    a, (const char *)from[i].domain.p, from[i].domain.len);
 		if (as->from_domain == NULL)
 			as->from_domain = d;
 		else if (d && strcasecmp(d, as->from_domain) != 0)
@@ -506,8 +519,8 @@ auth_start(struct scan *s, void *state)
 static void
 spf_hits(struct auth_scan *as, const struct spf_out *o, bool helo)
 {
-	static const char *const mf[] = { "SPF_NONE", "SPF_NEUTRAL",
-		"SPF_PASS", "SPF_FAIL", "SPF_SOFTFAIL", "T_SPF_TEMPERROR",
+	static const char *const mf[] = { "SPF_NONE", "SPF_NEUTRAL", "SPF_PASS",
+		"SPF_FAIL", "SPF_SOFTFAIL", "T_SPF_TEMPERROR",
 		"T_SPF_PERMERROR" };
 	static const char *const hl[] = { "SPF_HELO_NONE", "SPF_HELO_NEUTRAL",
 		"SPF_HELO_PASS", "SPF_HELO_FAIL", "SPF_HELO_SOFTFAIL",
@@ -523,8 +536,8 @@ results(struct auth_scan *as)
 	const struct envelope *env = scan_envelope(as->s);
 	struct buf ar, rs;
 	const char *fold = "\r\n\t";
-	bool null_sender = env == NULL || env->mail_from == NULL ||
-	    *env->mail_from == '\0';
+	bool null_sender =
+	    env == NULL || env->mail_from == NULL || *env->mail_from == '\0';
 	int rc = 0;
 
 	buf_init(&ar, 16384);
@@ -532,15 +545,16 @@ results(struct auth_scan *as)
 	rc = authres_start(&ar, st->authserv_id);
 	/* SPF */
 	if (st->spf && as->have_ip) {
-		const struct spf_out *o = null_sender ? &as->helo_out :
-		    &as->mfrom_out;
+		const struct spf_out *o =
+		    null_sender ? &as->helo_out : &as->mfrom_out;
 		const struct spf_req *rq = null_sender ? &as->helo : &as->mfrom;
 		if (!null_sender)
 			spf_hits(as, &as->mfrom_out, false);
 		if (as->helo.helo && *as->helo.helo && *as->helo.helo != '[')
 			spf_hits(as, &as->helo_out, true);
-		const char *props[] = { null_sender ? "smtp.helo" :
-			"smtp.mailfrom", null_sender ? rq->helo : o->sender };
+		const char *props[] = { null_sender ? "smtp.helo"
+						    : "smtp.mailfrom",
+			null_sender ? rq->helo : o->sender };
 		if (rc == 0)
 			rc = authres_add(&ar, fold, "spf",
 			    spf_result_str(o->result), o->problem, props, 1);
@@ -563,15 +577,15 @@ results(struct auth_scan *as)
 			if (sg->result != DKIM_PASS)
 				continue;
 			valid = true;
-			if (as->from_domain && strcasecmp(sg->d,
-			    as->from_domain) == 0)
+			if (as->from_domain &&
+			    strcasecmp(sg->d, as->from_domain) == 0)
 				au = true;
 			if (efd && strcasecmp(sg->d, efd) == 0)
 				ef = true;
 		}
 		if (n == 0 && rc == 0)
-			rc = authres_add(&ar, fold, "dkim", "none", NULL, NULL,
-			    0);
+			rc = authres_add(
+			    &ar, fold, "dkim", "none", NULL, NULL, 0);
 		if (n) {
 			hit(as, "DKIM_SIGNED", NULL);
 			hit(as, valid ? "DKIM_VALID" : "DKIM_INVALID", NULL);
@@ -589,31 +603,35 @@ results(struct auth_scan *as)
 			snprintf(why, sizeof(why), "p=%s dis=%s",
 			    dmarc_policy_str(d->policy),
 			    dmarc_policy_str(d->disposition));
-		const char *props[] = { "header.from", d->from_domain ?
-			d->from_domain : as->from_domain };
+		const char *props[] = { "header.from",
+			d->from_domain ? d->from_domain : as->from_domain };
 		if (rc == 0)
 			rc = authres_add(&ar, fold, "dmarc",
-			    dmarc_result_str(d->result), *why ? why :
-			    d->problem, props, 1);
+			    dmarc_result_str(d->result),
+			    *why ? why : d->problem, props, 1);
 		switch (d->result) {
 		case DMARC_RES_PASS:
 			hit(as, "DMARC_PASS", d->policy_domain);
 			break;
 		case DMARC_RES_FAIL:
-			hit(as, d->disposition == DMARC_P_REJECT ?
-			    "DMARC_REJECT" : d->disposition ==
-			    DMARC_P_QUARANTINE ? "DMARC_QUAR" : "DMARC_NONE",
+			hit(as,
+			    d->disposition == DMARC_P_REJECT ? "DMARC_REJECT"
+				: d->disposition == DMARC_P_QUARANTINE
+				? "DMARC_QUAR"
+				: "DMARC_NONE",
 			    d->policy_domain);
 			if (st->enforce && d->disposition == DMARC_P_REJECT) {
 				char msg[300];
-				snprintf(msg, sizeof(msg), "550 5.7.1 rejected "
-				    "by the DMARC policy of %s", d->from_domain);
+				snprintf(msg, sizeof(msg),
+				    "550 5.7.1 rejected "
+				    "by the DMARC policy of %s",
+				    d->from_domain);
 				scan_note(as->s, "auth-reject", msg);
 			}
 			break;
 		case DMARC_RES_NONE:
-			if (d->problem && strcmp(d->problem,
-			    "no DMARC record") == 0)
+			if (d->problem &&
+			    strcmp(d->problem, "no DMARC record") == 0)
 				hit(as, "DMARC_MISSING", NULL);
 			break;
 		default:
@@ -625,8 +643,8 @@ results(struct auth_scan *as)
 	if (rc == 0 && buf_cstr(&ar) == 0)
 		scan_note(as->s, "authres", (char *)ar.p);
 	else
-		log_warn("%s: auth: Authentication-Results too long",
-		    qid_of(as->s));
+		log_warn(
+		    "%s: auth: Authentication-Results too long", qid_of(as->s));
 	buf_free(&ar);
 	buf_free(&rs);
 }
@@ -663,7 +681,8 @@ auth_finish(struct scan *s, void *state)
 	advance(as);
 	if (late)
 		log_info("%s: auth: %u lookups unanswered by the deadline: "
-		    "temperror", qid_of(s), late);
+			 "temperror",
+		    qid_of(s), late);
 	results(as);
 }
 

@@ -71,9 +71,8 @@ find(const struct authres_dns *d, const char *name, enum authres_type type)
 
 /* authres_dns_put - store an answer, copying the records */
 int
-authres_dns_put(struct authres_dns *d, const char *name,
-    enum authres_type type, enum authres_status st,
-    const struct authres_rr *rr, size_t n)
+authres_dns_put(struct authres_dns *d, const char *name, enum authres_type type,
+    enum authres_status st, const struct authres_rr *rr, size_t n)
 {
 	char key[257];
 	struct entry *e;
@@ -87,8 +86,8 @@ authres_dns_put(struct authres_dns *d, const char *name,
 		for (size_t i = 0; i < n; i++) {
 			copy[i] = rr[i];
 			if (rr[i].txt.len) {
-				copy[i].txt.p = arena_memdup(d->arena,
-				    rr[i].txt.p, rr[i].txt.len);
+				copy[i].txt.p = arena_memdup(
+				    d->arena, rr[i].txt.p, rr[i].txt.len);
 				if (copy[i].txt.p == NULL)
 					return -ENOMEM;
 			}
@@ -113,8 +112,8 @@ authres_dns_put(struct authres_dns *d, const char *name,
 
 /* authres_dns_get - a stored answer or NULL */
 const struct authres_answer *
-authres_dns_get(const struct authres_dns *d, const char *name,
-    enum authres_type type)
+authres_dns_get(
+    const struct authres_dns *d, const char *name, enum authres_type type)
 {
 	char key[257];
 	struct entry *e;
@@ -127,8 +126,8 @@ authres_dns_get(const struct authres_dns *d, const char *name,
 
 /* authres_dns_want - remember a lookup the evaluator is waiting for */
 int
-authres_dns_want(struct authres_dns *d, const char *name,
-    enum authres_type type)
+authres_dns_want(
+    struct authres_dns *d, const char *name, enum authres_type type)
 {
 	char key[257];
 
@@ -233,15 +232,15 @@ authres_is_ours(struct bstr v, const char *authserv_id)
 		i++;
 	if (i - start == 0 || idlen == 0)
 		return false;
-	return bstr_caseeq(bstr_make(v.p + start, i - start),
-	    bstr_cstr(authserv_id));
+	return bstr_caseeq(
+	    bstr_make(v.p + start, i - start), bstr_cstr(authserv_id));
 }
 
 bool
 authres_strip(struct bstr name, struct bstr value, const char *authserv_id)
 {
-	return bstr_caseeq(bstr_trim(name),
-	    BSTR_LIT("Authentication-Results")) &&
+	return bstr_caseeq(
+		   bstr_trim(name), BSTR_LIT("Authentication-Results")) &&
 	    authres_is_ours(value, authserv_id);
 }
 

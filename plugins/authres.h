@@ -65,26 +65,24 @@ struct authres_dns;
 struct authres_dns *authres_dns_new(struct arena *a);
 /* authres_dns_put - store an answer (rr copied into the arena); a second
  * put for the same name and type replaces the first. 0 or -ENOMEM. */
-int authres_dns_put(struct authres_dns *, const char *name,
-    enum authres_type, enum authres_status, const struct authres_rr *rr,
-    size_t n);
+int authres_dns_put(struct authres_dns *, const char *name, enum authres_type,
+    enum authres_status, const struct authres_rr *rr, size_t n);
 /* authres_dns_get - the answer, or NULL when not looked up yet */
-const struct authres_answer *authres_dns_get(const struct authres_dns *,
-    const char *name, enum authres_type);
+const struct authres_answer *authres_dns_get(
+    const struct authres_dns *, const char *name, enum authres_type);
 /* authres_dns_want - record a missing lookup (deduplicated) */
-int authres_dns_want(struct authres_dns *, const char *name,
-    enum authres_type);
+int authres_dns_want(struct authres_dns *, const char *name, enum authres_type);
 /* authres_dns_wanted - the lookups recorded since the last clear */
-const struct authres_query *authres_dns_wanted(const struct authres_dns *,
-    size_t *n);
+const struct authres_query *authres_dns_wanted(
+    const struct authres_dns *, size_t *n);
 void authres_dns_clear_wanted(struct authres_dns *);
 /* authres_dns_lookups - answers stored so far (a cost measure) */
 size_t authres_dns_count(const struct authres_dns *);
 
 /* A synchronous resolver for tests and tools: answer one query into dns
  * (authres_dns_put); return 0, or a negative errno to stop. */
-typedef int authres_resolve_fn(void *arg, const struct authres_query *,
-    struct authres_dns *);
+typedef int authres_resolve_fn(
+    void *arg, const struct authres_query *, struct authres_dns *);
 /* authres_dns_drive - run step() until it stops asking for lookups,
  * answering each wanted query with fn; returns step()'s final result.
  * At most max_rounds rounds (a guard against a looping evaluator). */
@@ -101,8 +99,8 @@ bool authres_is_ours(struct bstr value, const char *authserv_id);
 /* authres_strip - should this incoming header field be removed before
  * ours is added? True for Authentication-Results (name compared without
  * case) whose value claims authserv_id. */
-bool authres_strip(struct bstr name, struct bstr value,
-    const char *authserv_id);
+bool authres_strip(
+    struct bstr name, struct bstr value, const char *authserv_id);
 
 /* authres_token_ok - s is usable as an RFC 8601 pvalue without quoting */
 bool authres_token_ok(const char *s);

@@ -45,7 +45,7 @@ struct field {
 struct sigstate {
 	struct dkim_sig pub;
 	struct dkim_sigtags t;
-	size_t field;      /* index of its DKIM-Signature header */
+	size_t field; /* index of its DKIM-Signature header */
 	bool parsed, done;
 	char keyname[300];
 };
@@ -108,12 +108,13 @@ tags_split(struct bstr s, struct tag *tags, const char **why)
 		if (i == s.len)
 			break;
 		ns = i;
-		while (i < s.len && (s.p[i] == '_' ||
-		    (s.p[i] >= '0' && s.p[i] <= '9') ||
-		    ((s.p[i] | 32) >= 'a' && (s.p[i] | 32) <= 'z')))
+		while (i < s.len &&
+		    (s.p[i] == '_' || (s.p[i] >= '0' && s.p[i] <= '9') ||
+			((s.p[i] | 32) >= 'a' && (s.p[i] | 32) <= 'z')))
 			i++;
 		ne = i;
-		if (ne == ns || !((s.p[ns] | 32) >= 'a' && (s.p[ns] | 32) <= 'z')) {
+		if (ne == ns ||
+		    !((s.p[ns] | 32) >= 'a' && (s.p[ns] | 32) <= 'z')) {
 			*why = "bad tag name";
 			return -EINVAL;
 		}
@@ -204,8 +205,7 @@ list_has(struct bstr v, const char *w)
 
 /* dkim_sigtags_parse - RFC 6376 3.5; the checks that make it a permerror */
 int
-dkim_sigtags_parse(struct bstr value, struct dkim_sigtags *t,
-    const char **why)
+dkim_sigtags_parse(struct bstr value, struct dkim_sigtags *t, const char **why)
 {
 	struct tag tags[MAX_TAGS];
 	int n;
@@ -220,19 +220,48 @@ dkim_sigtags_parse(struct bstr value, struct dkim_sigtags *t,
 
 		if (nm.len == 1) {
 			switch (nm.p[0]) {
-			case 'v': slot = &t->v; break;
-			case 'a': slot = &t->a; break;
-			case 'b': slot = &t->b; break;
-			case 'c': slot = &t->c; break;
-			case 'd': slot = &t->d; break;
-			case 'h': slot = &t->h; break;
-			case 'i': slot = &t->i; break;
-			case 'l': slot = &t->l; t->has_l = true; break;
-			case 'q': slot = &t->q; break;
-			case 's': slot = &t->s; break;
-			case 't': slot = &t->t; t->has_t = true; break;
-			case 'x': slot = &t->x; t->has_x = true; break;
-			case 'z': slot = &t->z; break;
+			case 'v':
+				slot = &t->v;
+				break;
+			case 'a':
+				slot = &t->a;
+				break;
+			case 'b':
+				slot = &t->b;
+				break;
+			case 'c':
+				slot = &t->c;
+				break;
+			case 'd':
+				slot = &t->d;
+				break;
+			case 'h':
+				slot = &t->h;
+				break;
+			case 'i':
+				slot = &t->i;
+				break;
+			case 'l':
+				slot = &t->l;
+				t->has_l = true;
+				break;
+			case 'q':
+				slot = &t->q;
+				break;
+			case 's':
+				slot = &t->s;
+				break;
+			case 't':
+				slot = &t->t;
+				t->has_t = true;
+				break;
+			case 'x':
+				slot = &t->x;
+				t->has_x = true;
+				break;
+			case 'z':
+				slot = &t->z;
+				break;
 			}
 		} else if (nm.len == 2 && nm.p[0] == 'b' && nm.p[1] == 'h')
 			slot = &t->bh;
@@ -244,8 +273,8 @@ dkim_sigtags_parse(struct bstr value, struct dkim_sigtags *t,
 		*why = t->v.len ? "unsupported v=" : "missing v=";
 		return -EINVAL;
 	}
-	if (t->a.len == 0 || t->b.len == 0 || t->bh.len == 0 ||
-	    t->d.len == 0 || t->h.len == 0 || t->s.len == 0) {
+	if (t->a.len == 0 || t->b.len == 0 || t->bh.len == 0 || t->d.len == 0 ||
+	    t->h.len == 0 || t->s.len == 0) {
 		*why = "missing required tag";
 		return -EINVAL;
 	}
@@ -336,11 +365,22 @@ dkim_keytags_parse(struct bstr rec, struct dkim_keytags *k, const char **why)
 			}
 			k->v = v;
 			break;
-		case 'h': k->h = v; break;
-		case 'k': k->k = v; break;
-		case 'n': k->n = v; break;
-		case 'p': k->p = v; k->has_p = true; break;
-		case 's': k->s = v; break;
+		case 'h':
+			k->h = v;
+			break;
+		case 'k':
+			k->k = v;
+			break;
+		case 'n':
+			k->n = v;
+			break;
+		case 'p':
+			k->p = v;
+			k->has_p = true;
+			break;
+		case 's':
+			k->s = v;
+			break;
 		case 't':
 			k->t = v;
 			k->testing = list_has(v, "y");
@@ -449,8 +489,8 @@ split_headers(struct dkim_verify *v)
 		if (v->nf == DKIM_MAX_HEADERS)
 			continue;
 		if (v->nf == cap) {
-			struct field *nf = arena_alloc(v->arena,
-			    2 * cap * sizeof(*nf));
+			struct field *nf =
+			    arena_alloc(v->arena, 2 * cap * sizeof(*nf));
 			if (nf == NULL)
 				return -ENOMEM;
 			memcpy(nf, v->f, cap * sizeof(*nf));
@@ -583,9 +623,10 @@ dkim_verify_new(struct arena *a, const unsigned char *msg, size_t len,
 			size_t il, dl = strlen(dom);
 			const char *id = iat ? iat + 1 : "";
 			il = strlen(id);
-			if (iat == NULL || !(strcasecmp(id, dom) == 0 ||
-			    (il > dl && id[il - dl - 1] == '.' &&
-			    strcasecmp(id + il - dl, dom) == 0))) {
+			if (iat == NULL ||
+			    !(strcasecmp(id, dom) == 0 ||
+				(il > dl && id[il - dl - 1] == '.' &&
+				    strcasecmp(id + il - dl, dom) == 0))) {
 				s->pub.result = DKIM_PERMERROR;
 				s->pub.reason = "i= not within d=";
 				s->done = true;
@@ -606,7 +647,7 @@ dkim_verify_new(struct arena *a, const unsigned char *msg, size_t len,
 			continue;
 		}
 		if (snprintf(s->keyname, sizeof(s->keyname), "%s._domainkey.%s",
-		    s->pub.s, dom) >= (int)sizeof(s->keyname) ||
+			s->pub.s, dom) >= (int)sizeof(s->keyname) ||
 		    strlen(dom) > 253) {
 			s->pub.result = DKIM_PERMERROR;
 			s->pub.reason = "key name too long";
@@ -636,8 +677,8 @@ hdr_canon(struct buf *o, struct bstr raw, bool relaxed, bool crlf)
 			unsigned char c = raw.p[i++];
 			if (wsp(c))
 				continue;
-			if ((rc = buf_putc(o, c >= 'A' && c <= 'Z' ? c + 32
-			    : c)) < 0)
+			if ((rc = buf_putc(
+				 o, c >= 'A' && c <= 'Z' ? c + 32 : c)) < 0)
 				return rc;
 		}
 		if ((rc = buf_putc(o, ':')) < 0)
@@ -741,8 +782,8 @@ body_hash(struct bstr body, bool relaxed, bool has_l, unsigned long long l,
 	/* Line by line; empty lines are held back so trailing ones vanish
 	 * (3.4.3, 3.4.4). */
 	while (i < body.len) {
-		const unsigned char *nl = memchr(body.p + i, '\n',
-		    body.len - i);
+		const unsigned char *nl =
+		    memchr(body.p + i, '\n', body.len - i);
 		size_t s = i, e;
 
 		/* The line ends at a CRLF; a lone LF or CR is line data
@@ -776,8 +817,9 @@ body_hash(struct bstr body, bool relaxed, bool has_l, unsigned long long l,
 			 * relaxed changes nothing inside the line. */
 			plain = true;
 			for (size_t k = s; k < te && plain; k++)
-				if (body.p[k] == '\t' || (body.p[k] == ' ' &&
-				    k + 1 < te && body.p[k + 1] == ' '))
+				if (body.p[k] == '\t' ||
+				    (body.p[k] == ' ' && k + 1 < te &&
+					body.p[k + 1] == ' '))
 					plain = false;
 		}
 		if (plain)
@@ -845,7 +887,7 @@ der_item(const unsigned char **p, const unsigned char *end, int tag,
 		unsigned k = n & 0x7f;
 		if (k == 0 || k > 3 || (size_t)(end - q) < k)
 			return false;
-		for (n = 0; k--; )
+		for (n = 0; k--;)
 			n = (n << 8) | *q++;
 	}
 	if ((size_t)(end - q) < n)
@@ -891,8 +933,8 @@ rsa_from_der(const unsigned char *der, size_t len)
 	if (!der_item(&p, end, 0x02, &n, &nl) ||
 	    !der_item(&p, end, 0x02, &e, &el) || nl == 0 || el == 0)
 		return NULL;
-	BIGNUM *bn = BN_bin2bn(n, (int)nl, NULL), *be = BN_bin2bn(e, (int)el,
-	    NULL);
+	BIGNUM *bn = BN_bin2bn(n, (int)nl, NULL),
+	       *be = BN_bin2bn(e, (int)el, NULL);
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY_CTX *ctx = NULL;
@@ -925,8 +967,8 @@ load_key(struct sigstate *s, const struct dkim_keytags *k, unsigned char *der,
 			sig_fail(s, DKIM_PERMERROR, "bad ed25519 key");
 			return NULL;
 		}
-		pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, der,
-		    32);
+		pk = EVP_PKEY_new_raw_public_key(
+		    EVP_PKEY_ED25519, NULL, der, 32);
 		if (pk == NULL)
 			sig_fail(s, DKIM_PERMERROR, "bad ed25519 key");
 		return pk;
@@ -985,7 +1027,8 @@ check_key(struct sigstate *s, const struct dkim_keytags *k)
 	if (k->strict_i) {
 		const char *at = strrchr(s->pub.i, '@');
 		if (at == NULL || strcasecmp(at + 1, s->pub.d) != 0) {
-			sig_fail(s, DKIM_PERMERROR, "key t=s forbids subdomain i=");
+			sig_fail(
+			    s, DKIM_PERMERROR, "key t=s forbids subdomain i=");
 			return -1;
 		}
 	}
@@ -1022,8 +1065,8 @@ header_hash(struct dkim_verify *v, struct sigstate *s, unsigned char *md,
 			if (used[k] || !bstr_caseeq(v->f[k].name, name))
 				continue;
 			used[k] = true;
-			if ((rc = hdr_canon(&o, v->f[k].raw, s->t.hdr_relaxed,
-			    true)) < 0)
+			if ((rc = hdr_canon(
+				 &o, v->f[k].raw, s->t.hdr_relaxed, true)) < 0)
 				goto out;
 			break;
 		}
@@ -1037,9 +1080,9 @@ header_hash(struct dkim_verify *v, struct sigstate *s, unsigned char *md,
 		buf_init(&tmp, raw.len + 1);
 		if ((rc = buf_append(&tmp, raw.p, off)) < 0 ||
 		    (rc = buf_append(&tmp, bval.p + bval.len,
-		    raw.len - off - bval.len)) < 0 ||
-		    (rc = hdr_canon(&o, buf_bstr(&tmp), s->t.hdr_relaxed,
-		    false)) < 0) {
+			 raw.len - off - bval.len)) < 0 ||
+		    (rc = hdr_canon(
+			 &o, buf_bstr(&tmp), s->t.hdr_relaxed, false)) < 0) {
 			buf_free(&tmp);
 			goto out;
 		}
@@ -1053,8 +1096,8 @@ out:
 }
 
 static void
-verify_one(struct dkim_verify *v, struct sigstate *s,
-    const struct authres_answer *ans)
+verify_one(
+    struct dkim_verify *v, struct sigstate *s, const struct authres_answer *ans)
 {
 	struct dkim_keytags k;
 	const char *why;
@@ -1080,7 +1123,8 @@ verify_one(struct dkim_verify *v, struct sigstate *s,
 		if (dkim_keytags_parse(ans->rr[r].txt, &k, &why) == 0)
 			break;
 	if (r == ans->n) {
-		sig_fail(s, DKIM_PERMERROR, ans->n == 1 ? why : "no usable key");
+		sig_fail(
+		    s, DKIM_PERMERROR, ans->n == 1 ? why : "no usable key");
 		return;
 	}
 	if (check_key(s, &k) < 0)
@@ -1104,7 +1148,7 @@ verify_one(struct dkim_verify *v, struct sigstate *s,
 	if ((pk = load_key(s, &k, key, klen)) == NULL)
 		return;
 	if (body_hash(v->body, s->t.body_relaxed, s->t.has_l, s->t.l_val, bh,
-	    &bhlen, &short_body) < 0) {
+		&bhlen, &short_body) < 0) {
 		sig_fail(s, DKIM_TEMPERROR, "out of memory");
 		goto out;
 	}
@@ -1126,7 +1170,8 @@ verify_one(struct dkim_verify *v, struct sigstate *s,
 	if (s->t.alg == DKIM_ALG_ED25519_SHA256) {
 		/* RFC 8463 3: Ed25519 over the SHA-256 of the headers. */
 		EVP_MD_CTX *mc = EVP_MD_CTX_new();
-		ok = mc && EVP_DigestVerifyInit(mc, NULL, NULL, NULL, pk) == 1 &&
+		ok = mc &&
+		    EVP_DigestVerifyInit(mc, NULL, NULL, NULL, pk) == 1 &&
 		    EVP_DigestVerify(mc, sig, (size_t)slen, hh, hhlen) == 1;
 		EVP_MD_CTX_free(mc);
 	} else {
@@ -1160,8 +1205,8 @@ dkim_verify_run(struct dkim_verify *v, struct authres_dns *dns)
 			continue;
 		ans = authres_dns_get(dns, s->keyname, AUTHRES_TXT);
 		if (ans == NULL) {
-			if ((rc = authres_dns_want(dns, s->keyname,
-			    AUTHRES_TXT)) < 0)
+			if ((rc = authres_dns_want(
+				 dns, s->keyname, AUTHRES_TXT)) < 0)
 				return rc;
 			missing = true;
 			continue;

@@ -20,7 +20,7 @@
 struct arena;
 struct authres_dns;
 
-#define DKIM_MAX_SIGS 8          /* signatures verified per message */
+#define DKIM_MAX_SIGS 8		   /* signatures verified per message */
 #define DKIM_MAX_SIGNED_HEADERS 64 /* h= entries */
 
 /* RFC 8601 2.7.1 result words, in the order the summary prefers them. */
@@ -34,8 +34,12 @@ enum dkim_result {
 	DKIM_PERMERROR,
 };
 
-enum dkim_alg { DKIM_ALG_UNKNOWN, DKIM_ALG_RSA_SHA256, DKIM_ALG_RSA_SHA1,
-	DKIM_ALG_ED25519_SHA256 };
+enum dkim_alg {
+	DKIM_ALG_UNKNOWN,
+	DKIM_ALG_RSA_SHA256,
+	DKIM_ALG_RSA_SHA1,
+	DKIM_ALG_ED25519_SHA256
+};
 
 /* The tags of one DKIM-Signature (RFC 6376 3.5). Slices point into the
  * parsed value; missing tags are empty. */
@@ -55,22 +59,22 @@ struct dkim_keytags {
 
 /* dkim_sigtags_parse - parse and check a DKIM-Signature value: 0, or
  * -EINVAL with *why set to a short static reason (permerror). */
-int dkim_sigtags_parse(struct bstr value, struct dkim_sigtags *,
-    const char **why);
+int dkim_sigtags_parse(
+    struct bstr value, struct dkim_sigtags *, const char **why);
 /* dkim_keytags_parse - parse a key record: 0 or -EINVAL (+ *why). An
  * empty p= (revoked) parses; the caller decides. */
-int dkim_keytags_parse(struct bstr rec, struct dkim_keytags *,
-    const char **why);
+int dkim_keytags_parse(
+    struct bstr rec, struct dkim_keytags *, const char **why);
 
 /* One verified signature. Strings are NUL-terminated, in the arena. */
 struct dkim_sig {
 	enum dkim_result result;
-	const char *reason;   /* static: "body hash mismatch", ... or NULL */
+	const char *reason;    /* static: "body hash mismatch", ... or NULL */
 	const char *d, *s, *i; /* d lower case; i = "@d" by default */
-	const char *a;        /* the a= value as written */
-	const char *b8;       /* the first 8 characters of b= (header.b) */
+	const char *a;	       /* the a= value as written */
+	const char *b8;	       /* the first 8 characters of b= (header.b) */
 	unsigned key_bits;
-	bool testing;         /* key t=y */
+	bool testing; /* key t=y */
 	enum dkim_alg alg;
 };
 

@@ -41,8 +41,9 @@ dmarc_result_str(enum dmarc_result r)
 const char *
 dmarc_policy_str(enum dmarc_policy p)
 {
-	return p == DMARC_P_REJECT ? "reject" : p == DMARC_P_QUARANTINE ?
-	    "quarantine" : "none";
+	return p == DMARC_P_REJECT    ? "reject"
+	    : p == DMARC_P_QUARANTINE ? "quarantine"
+				      : "none";
 }
 
 static bool
@@ -78,12 +79,13 @@ rua_valid(struct bstr v)
 			i++;
 		struct bstr u = bstr_trim(bstr_make(v.p + s, i - s));
 		size_t k = 0;
-		while (k < u.len && ((u.p[k] | 32) >= 'a' && (u.p[k] | 32) <=
-		    'z'))
+		while (
+		    k < u.len && ((u.p[k] | 32) >= 'a' && (u.p[k] | 32) <= 'z'))
 			k++;
-		while (k < u.len && (((u.p[k] | 32) >= 'a' && (u.p[k] | 32) <=
-		    'z') || (u.p[k] >= '0' && u.p[k] <= '9') ||
-		    u.p[k] == '+' || u.p[k] == '-' || u.p[k] == '.'))
+		while (k < u.len &&
+		    (((u.p[k] | 32) >= 'a' && (u.p[k] | 32) <= 'z') ||
+			(u.p[k] >= '0' && u.p[k] <= '9') || u.p[k] == '+' ||
+			u.p[k] == '-' || u.p[k] == '.'))
 			k++;
 		if (k > 0 && k + 1 < u.len && u.p[k] == ':')
 			return true;
@@ -118,8 +120,9 @@ dmarc_record_parse(struct bstr t, struct dmarc_record *r)
 		if (bstr_trim(tag).len == 0 && ntag > 0)
 			continue; /* "; ;" or a trailing ';' */
 		struct bstr name = has_eq ? bstr_make(t.p + s, eq - s) : tag;
-		struct bstr val = has_eq ? bstr_make(t.p + eq + 1, tag.len -
-		    (eq - s) - 1) : BSTR_NULL;
+		struct bstr val = has_eq
+		    ? bstr_make(t.p + eq + 1, tag.len - (eq - s) - 1)
+		    : BSTR_NULL;
 		/* 6.4: *WSP around names, "=" and values; no FWS. */
 		while (name.len && wsp(name.p[0]))
 			name.p++, name.len--;
@@ -146,11 +149,11 @@ dmarc_record_parse(struct bstr t, struct dmarc_record *r)
 			sp_ok = parse_policy(val, &r->sp);
 		} else if (bstr_caseeq_cstr(name, "adkim") ||
 		    bstr_caseeq_cstr(name, "aspf")) {
-			char *slot = (name.p[1] | 32) == 'd' ? &r->adkim :
-			    &r->aspf;
+			char *slot =
+			    (name.p[1] | 32) == 'd' ? &r->adkim : &r->aspf;
 			/* An invalid value keeps the default (6.3). */
-			if (val.len == 1 && ((val.p[0] | 32) == 'r' ||
-			    (val.p[0] | 32) == 's'))
+			if (val.len == 1 &&
+			    ((val.p[0] | 32) == 'r' || (val.p[0] | 32) == 's'))
 				*slot = (char)(val.p[0] | 32);
 		} else if (bstr_caseeq_cstr(name, "pct")) {
 			unsigned v = 0;
@@ -222,8 +225,8 @@ dmarc_psl_free(struct dmarc_psl *d)
 
 /* dmarc_org_domain - public suffix + one label (3.2), lower case */
 const char *
-dmarc_org_domain(const struct dmarc_psl *d, const char *dom, char *out,
-    size_t outsz)
+dmarc_org_domain(
+    const struct dmarc_psl *d, const char *dom, char *out, size_t outsz)
 {
 	char low[256];
 	size_t n = strlen(dom);
@@ -234,8 +237,8 @@ dmarc_org_domain(const struct dmarc_psl *d, const char *dom, char *out,
 	if (n >= sizeof(low) || n >= outsz)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		low[i] = (char)(dom[i] >= 'A' && dom[i] <= 'Z' ? dom[i] + 32 :
-		    dom[i]);
+		low[i] = (char)(dom[i] >= 'A' && dom[i] <= 'Z' ? dom[i] + 32
+							       : dom[i]);
 	low[n] = '\0';
 	reg = psl_registrable_domain(d->psl, low);
 	/* A public suffix itself (or a single label) is its own
@@ -301,8 +304,7 @@ weaker(enum dmarc_policy p)
 /* dmarc_check - discover the policy and evaluate alignment */
 int
 dmarc_check(const struct dmarc_psl *psl, struct arena *a,
-    const struct dmarc_in *in, struct authres_dns *dns,
-    struct dmarc_out *out)
+    const struct dmarc_in *in, struct authres_dns *dns, struct dmarc_out *out)
 {
 	char from[256], org[256];
 	enum dmarc_verdict verdict = DMARC_REC_NOT_DMARC;
@@ -314,8 +316,8 @@ dmarc_check(const struct dmarc_psl *psl, struct arena *a,
 	if (in->from_multiple || in->from_domain == NULL ||
 	    *in->from_domain == '\0') {
 		out->result = DMARC_RES_PERMERROR;
-		out->problem = in->from_multiple ? "multiple From domains" :
-		    "no From domain";
+		out->problem = in->from_multiple ? "multiple From domains"
+						 : "no From domain";
 		return 0;
 	}
 	if (dmarc_org_domain(psl, in->from_domain, from, sizeof(from)) ==
@@ -350,8 +352,9 @@ dmarc_check(const struct dmarc_psl *psl, struct arena *a,
 	}
 	if (rc == -2 || rc == 0 || verdict == DMARC_REC_NO_POLICY) {
 		out->result = DMARC_RES_NONE;
-		out->problem = rc == -2 ? "several DMARC records" : rc == 0 ?
-		    "no DMARC record" : "record has no usable policy";
+		out->problem = rc == -2 ? "several DMARC records"
+		    : rc == 0		? "no DMARC record"
+					: "record has no usable policy";
 		return 0;
 	}
 	out->have_policy = true;
@@ -359,13 +362,11 @@ dmarc_check(const struct dmarc_psl *psl, struct arena *a,
 	/* 6.3 sp=: for subdomains when the record came from the
 	 * organizational domain. */
 	out->policy = pdom == org ? out->rec.sp : out->rec.p;
-	out->spf_aligned = in->spf.pass && in->spf.domain &&
-	    *in->spf.domain && aligned(psl, in->spf.domain, from, org,
-	    out->rec.aspf);
+	out->spf_aligned = in->spf.pass && in->spf.domain && *in->spf.domain &&
+	    aligned(psl, in->spf.domain, from, org, out->rec.aspf);
 	for (size_t i = 0; i < in->ndkim && !out->dkim_aligned; i++)
 		out->dkim_aligned = in->dkim[i].pass && in->dkim[i].domain &&
-		    aligned(psl, in->dkim[i].domain, from, org,
-		    out->rec.adkim);
+		    aligned(psl, in->dkim[i].domain, from, org, out->rec.adkim);
 	if (out->spf_aligned || out->dkim_aligned) {
 		out->result = DMARC_RES_PASS;
 		out->disposition = DMARC_P_NONE;

@@ -24,17 +24,17 @@ enum dmarc_policy { DMARC_P_NONE, DMARC_P_QUARANTINE, DMARC_P_REJECT };
 
 /* What a TXT record at _dmarc.<domain> is (RFC 7489 6.6.3). */
 enum dmarc_verdict {
-	DMARC_REC_POLICY,       /* usable */
+	DMARC_REC_POLICY,	/* usable */
 	DMARC_REC_NONE_VIA_RUA, /* no valid p= (or bad sp=), valid rua=:
 				   act as p=none (6.6.3 step 6) */
-	DMARC_REC_NO_POLICY,    /* a DMARC record that cannot be used */
-	DMARC_REC_NOT_DMARC,    /* does not start with v=DMARC1: discarded */
+	DMARC_REC_NO_POLICY,	/* a DMARC record that cannot be used */
+	DMARC_REC_NOT_DMARC,	/* does not start with v=DMARC1: discarded */
 };
 
 struct dmarc_record {
-	enum dmarc_policy p, sp;  /* sp defaults to p */
-	char adkim, aspf;         /* 'r' or 's' */
-	unsigned pct;             /* 0..100, default 100 */
+	enum dmarc_policy p, sp; /* sp defaults to p */
+	char adkim, aspf;	 /* 'r' or 's' */
+	unsigned pct;		 /* 0..100, default 100 */
 	bool has_rua;
 };
 
@@ -42,7 +42,7 @@ struct dmarc_record {
 enum dmarc_verdict dmarc_record_parse(struct bstr txt, struct dmarc_record *);
 
 enum dmarc_result {
-	DMARC_RES_NONE,      /* no usable policy: DMARC not applied */
+	DMARC_RES_NONE, /* no usable policy: DMARC not applied */
 	DMARC_RES_PASS,
 	DMARC_RES_FAIL,
 	DMARC_RES_TEMPERROR, /* the record set is unknown (DNS error) */
@@ -57,12 +57,12 @@ struct dmarc_ident {
 };
 
 struct dmarc_in {
-	const char *from_domain;  /* RFC5322.From domain; NULL = none */
-	bool from_multiple;       /* From had several different domains */
+	const char *from_domain; /* RFC5322.From domain; NULL = none */
+	bool from_multiple;	 /* From had several different domains */
 	struct dmarc_ident spf;
 	const struct dmarc_ident *dkim;
 	size_t ndkim;
-	unsigned roll;            /* 0..99: "selected" when roll < pct
+	unsigned roll; /* 0..99: "selected" when roll < pct
 				     (6.6.4); the caller draws it */
 };
 
@@ -76,7 +76,7 @@ struct dmarc_out {
 	enum dmarc_policy policy;      /* p= or sp= that applies */
 	enum dmarc_policy disposition; /* after pct sampling */
 	bool spf_aligned, dkim_aligned;
-	const char *problem;           /* static */
+	const char *problem; /* static */
 };
 
 struct dmarc_psl;
@@ -88,8 +88,8 @@ struct dmarc_psl *dmarc_psl_load(const char *file);
 struct dmarc_psl *dmarc_psl_free(struct dmarc_psl *);
 /* dmarc_org_domain - RFC 7489 3.2 organizational domain of d (lower case)
  * into out; returns out, or NULL when d does not fit. */
-const char *dmarc_org_domain(const struct dmarc_psl *, const char *d,
-    char *out, size_t outsz);
+const char *dmarc_org_domain(
+    const struct dmarc_psl *, const char *d, char *out, size_t outsz);
 
 /* dmarc_check - 0 with *out filled, -EAGAIN (lookups wanted), -ENOMEM */
 int dmarc_check(const struct dmarc_psl *, struct arena *,

@@ -178,7 +178,7 @@ split_dual_cidr(struct bstr *arg, struct spf_term *t)
 		;
 	if (i >= 1 && s.p[i] == '/' && s.p[i - 1] == '/') {
 		if (!parse_cidr(bstr_make(s.p + i + 1, s.len - (size_t)i - 1),
-		    128, &t->cidr6))
+			128, &t->cidr6))
 			return false;
 		s.len = (size_t)i - 1;
 	} else if (i >= 0 && s.p[i] == '/' && (size_t)i + 1 == s.len)
@@ -187,7 +187,7 @@ split_dual_cidr(struct bstr *arg, struct spf_term *t)
 		;
 	if (i >= 0 && s.p[i] == '/' && (i == 0 || s.p[i - 1] != '/')) {
 		if (!parse_cidr(bstr_make(s.p + i + 1, s.len - (size_t)i - 1),
-		    32, &t->cidr4))
+			32, &t->cidr4))
 			return false;
 		s.len = (size_t)i;
 	}
@@ -245,8 +245,9 @@ parse_term(struct bstr w, struct spf_term *t, const char **why)
 	t->cidr4 = t->cidr6 = -1;
 	t->qual = '+';
 	/* A modifier: name "=" with a valid name (4.6.1, 6). */
-	while (i < w.len && (is_alnum(w.p[i]) || w.p[i] == '-' ||
-	    w.p[i] == '_' || w.p[i] == '.'))
+	while (i < w.len &&
+	    (is_alnum(w.p[i]) || w.p[i] == '-' || w.p[i] == '_' ||
+		w.p[i] == '.'))
 		i++;
 	if (i < w.len && w.p[i] == '=' && i > 0 && is_alpha(w.p[0])) {
 		t->mech = SPF_M_MODIFIER;
@@ -354,15 +355,15 @@ parse_term(struct bstr w, struct spf_term *t, const char **why)
 			;
 		if (j >= 0) {
 			int *c = v4 ? &t->cidr4 : &t->cidr6;
-			if (!parse_cidr(bstr_make(arg.p + j + 1, arg.len -
-			    (size_t)j - 1), v4 ? 32 : 128, c)) {
+			if (!parse_cidr(bstr_make(arg.p + j + 1,
+					    arg.len - (size_t)j - 1),
+				v4 ? 32 : 128, c)) {
 				*why = "bad cidr length";
 				return -EINVAL;
 			}
 			arg.len = (size_t)j;
 		}
-		if (!(v4 ? parse_ip4(arg, &t->net) : parse_ip6(arg,
-		    &t->net))) {
+		if (!(v4 ? parse_ip4(arg, &t->net) : parse_ip6(arg, &t->net))) {
 			*why = "bad ip address";
 			return -EINVAL;
 		}
@@ -377,8 +378,8 @@ parse_term(struct bstr w, struct spf_term *t, const char **why)
 
 /* spf_record_parse - parse every term; permerror on the first bad one */
 int
-spf_record_parse(struct arena *a, struct bstr rec, struct spf_record **out,
-    const char **why)
+spf_record_parse(
+    struct arena *a, struct bstr rec, struct spf_record **out, const char **why)
 {
 	struct spf_record *r;
 	size_t i = 6;
@@ -548,8 +549,8 @@ validated_names(struct eval *ev, const char **out, size_t max)
 {
 	char rev[80];
 	const struct authres_answer *ans;
-	enum authres_type t = ev->ip.family == AF_INET ? AUTHRES_A :
-	    AUTHRES_AAAA;
+	enum authres_type t =
+	    ev->ip.family == AF_INET ? AUTHRES_A : AUTHRES_AAAA;
 	size_t n = 0;
 	bool again = false;
 
@@ -576,7 +577,8 @@ validated_names(struct eval *ev, const char **out, size_t max)
 		for (size_t k = 0; k < aa->n; k++)
 			if (addr_in(&ev->ip, &aa->rr[k].addr, -1)) {
 				if (n < max)
-					out[n++] = arena_strndup(ev->a, name, l);
+					out[n++] =
+					    arena_strndup(ev->a, name, l);
 				break;
 			}
 	}
@@ -620,7 +622,8 @@ macro_value(struct eval *ev, int letter, const char *domain, struct buf *v)
 	case 'h':
 		return buf_puts(v, ev->req->helo ? ev->req->helo : "");
 	case 'v':
-		return buf_puts(v, ev->ip.family == AF_INET ? "in-addr" : "ip6");
+		return buf_puts(
+		    v, ev->ip.family == AF_INET ? "in-addr" : "ip6");
 	case 'i':
 		if (ev->ip.family == AF_INET)
 			return buf_printf(v, "%u.%u.%u.%u", ev->ip.a[0],
@@ -636,8 +639,8 @@ macro_value(struct eval *ev, int letter, const char *domain, struct buf *v)
 		inet_ntop(ev->ip.family, ev->ip.a, tmp, sizeof(tmp));
 		return buf_puts(v, tmp);
 	case 'r':
-		return buf_puts(v, ev->req->receiver ? ev->req->receiver :
-		    "unknown");
+		return buf_puts(
+		    v, ev->req->receiver ? ev->req->receiver : "unknown");
 	case 't':
 		return buf_printf(v, "%lld", (long long)ev->req->now);
 	case 'p': {
@@ -685,8 +688,9 @@ expand(struct eval *ev, struct bstr s, const char *domain, bool exp_ctx,
 			return -EINVAL;
 		c = s.p[i];
 		if (c == '%' || c == '_' || c == '-') {
-			rc = c == '%' ? buf_putc(out, '%') : c == '_' ?
-			    buf_putc(out, ' ') : buf_puts(out, "%20");
+			rc = c == '%'  ? buf_putc(out, '%')
+			    : c == '_' ? buf_putc(out, ' ')
+				       : buf_puts(out, "%20");
 			if (rc < 0)
 				return rc;
 			continue;
@@ -696,8 +700,8 @@ expand(struct eval *ev, struct bstr s, const char *domain, bool exp_ctx,
 		int letter = s.p[i];
 		bool upper = letter >= 'A' && letter <= 'Z';
 		letter |= 32;
-		if (!strchr("slodiphv", letter) && !(exp_ctx &&
-		    strchr("crt", letter)))
+		if (!strchr("slodiphv", letter) &&
+		    !(exp_ctx && strchr("crt", letter)))
 			return -EINVAL;
 		i++;
 		unsigned keep = 0;
@@ -759,8 +763,8 @@ expand(struct eval *ev, struct bstr s, const char *domain, bool exp_ctx,
 			if (k > first)
 				rc = buf_putc(out, '.');
 			if (rc == 0)
-				rc = upper ? put_url(out, parts[k], plen[k]) :
-				    buf_append(out, parts[k], plen[k]);
+				rc = upper ? put_url(out, parts[k], plen[k])
+					   : buf_append(out, parts[k], plen[k]);
 		}
 		buf_free(&v);
 		if (rc < 0)
@@ -772,8 +776,8 @@ expand(struct eval *ev, struct bstr s, const char *domain, bool exp_ctx,
 /* Expand a domain-spec into a target name: 7.3 says drop labels from the
  * left until it fits in 253 octets. */
 static int
-expand_domain(struct eval *ev, struct bstr spec, const char *domain,
-    char *out, size_t outsz)
+expand_domain(struct eval *ev, struct bstr spec, const char *domain, char *out,
+    size_t outsz)
 {
 	struct buf b;
 	int rc;
@@ -805,8 +809,8 @@ expand_domain(struct eval *ev, struct bstr spec, const char *domain,
 
 /* check_host() (4) ------------------------------------------------------- */
 
-static int check_host(struct eval *, const char *domain, int depth,
-    bool in_include);
+static int check_host(
+    struct eval *, const char *domain, int depth, bool in_include);
 
 static int
 permerror(struct eval *ev, const char *why)
@@ -839,11 +843,11 @@ lookup_over(struct eval *ev)
  * code (as a negative -100 - result) for temperror/permerror. */
 #define R(x) (-200 - (x))
 static int
-match_name(struct eval *ev, const char *name, int cidr4, int cidr6,
-    bool count_void)
+match_name(
+    struct eval *ev, const char *name, int cidr4, int cidr6, bool count_void)
 {
-	enum authres_type t = ev->ip.family == AF_INET ? AUTHRES_A :
-	    AUTHRES_AAAA;
+	enum authres_type t =
+	    ev->ip.family == AF_INET ? AUTHRES_A : AUTHRES_AAAA;
 	const struct authres_answer *ans = lookup(ev, name, t);
 
 	if (ans == NULL)
@@ -854,15 +858,15 @@ match_name(struct eval *ev, const char *name, int cidr4, int cidr6,
 		return R(SPF_RES_PERMERROR);
 	for (size_t i = 0; i < ans->n; i++)
 		if (addr_in(&ev->ip, &ans->rr[i].addr,
-		    ev->ip.family == AF_INET ? cidr4 : cidr6))
+			ev->ip.family == AF_INET ? cidr4 : cidr6))
 			return 1;
 	return 0;
 }
 
 /* Evaluate one mechanism: 1 match, 0 no match, SPF_AGAIN, or R(result). */
 static int
-mechanism(struct eval *ev, const struct spf_term *t, const char *domain,
-    int depth)
+mechanism(
+    struct eval *ev, const struct spf_term *t, const char *domain, int depth)
 {
 	char target[256];
 	int rc;
@@ -873,8 +877,8 @@ mechanism(struct eval *ev, const struct spf_term *t, const char *domain,
 		if (lookup_over(ev))
 			return R(SPF_RES_PERMERROR);
 		if (t->arg.len) {
-			rc = expand_domain(ev, t->arg, domain, target,
-			    sizeof(target));
+			rc = expand_domain(
+			    ev, t->arg, domain, target, sizeof(target));
 			if (rc == SPF_AGAIN)
 				return rc;
 			if (rc == -EINVAL)
@@ -891,8 +895,8 @@ mechanism(struct eval *ev, const struct spf_term *t, const char *domain,
 		return 1;
 	case SPF_M_IP4:
 	case SPF_M_IP6:
-		return addr_in(&ev->ip, &t->net, t->mech == SPF_M_IP4 ?
-		    t->cidr4 : t->cidr6);
+		return addr_in(&ev->ip, &t->net,
+		    t->mech == SPF_M_IP4 ? t->cidr4 : t->cidr6);
 	case SPF_M_A:
 		if (!domain_ok(target))
 			return 0; /* nothing to match at a bad name */
@@ -966,7 +970,8 @@ mechanism(struct eval *ev, const struct spf_term *t, const char *domain,
 		case SPF_RES_TEMPERROR:
 			return R(SPF_RES_TEMPERROR);
 		default: /* 5.2: none and permerror are permerror */
-			return R(permerror(ev, "include gave none or permerror"));
+			return R(
+			    permerror(ev, "include gave none or permerror"));
 		}
 	default:
 		return 0;
@@ -1014,8 +1019,8 @@ explain(struct eval *ev, const struct spf_term *t, const char *domain,
 static int
 default_explanation(struct eval *ev, const char *domain)
 {
-	const char *d = ev->req->default_exp ? ev->req->default_exp :
-	    SPF_DEFAULT_EXP;
+	const char *d =
+	    ev->req->default_exp ? ev->req->default_exp : SPF_DEFAULT_EXP;
 	struct buf b;
 	int rc;
 
@@ -1025,8 +1030,8 @@ default_explanation(struct eval *ev, const char *domain)
 		buf_free(&b);
 		return rc;
 	}
-	ev->explanation = rc == 0 ? arena_strndup(ev->a, (const char *)b.p,
-	    b.len) : d;
+	ev->explanation =
+	    rc == 0 ? arena_strndup(ev->a, (const char *)b.p, b.len) : d;
 	buf_free(&b);
 	return 0;
 }
@@ -1099,8 +1104,7 @@ check_host(struct eval *ev, const char *domain, int depth, bool in_include)
 				ev->explanation = e;
 			}
 			if (!in_include && ev->explanation == NULL &&
-			    (rc = default_explanation(ev, domain)) ==
-			    SPF_AGAIN)
+			    (rc = default_explanation(ev, domain)) == SPF_AGAIN)
 				return rc;
 			return SPF_RES_FAIL;
 		case '~':
@@ -1124,7 +1128,8 @@ check_host(struct eval *ev, const char *domain, int depth, bool in_include)
 		/* 6.1: the redirect's own exp applies, not ours. */
 		rc = check_host(ev, target, depth + 1, in_include);
 		if (rc == SPF_RES_NONE)
-			return permerror(ev, "redirect to a domain without SPF");
+			return permerror(
+			    ev, "redirect to a domain without SPF");
 		return rc;
 	}
 	if (depth == 0)
@@ -1134,8 +1139,8 @@ check_host(struct eval *ev, const char *domain, int depth, bool in_include)
 
 /* spf_check - check_host() for the identity in req */
 int
-spf_check(struct arena *a, const struct spf_req *req,
-    struct authres_dns *dns, struct spf_out *out)
+spf_check(struct arena *a, const struct spf_req *req, struct authres_dns *dns,
+    struct spf_out *out)
 {
 	struct eval ev = { .a = a, .dns = dns, .req = req, .ip = req->ip };
 	const char *s = req->sender, *at;
@@ -1187,11 +1192,13 @@ spf_check(struct arena *a, const struct spf_req *req,
 		return -EAGAIN;
 	out->result = (enum spf_result)rc;
 	out->mechanism = rc == SPF_RES_PASS || rc == SPF_RES_FAIL ||
-	    rc == SPF_RES_SOFTFAIL || rc == SPF_RES_NEUTRAL ? ev.mechanism :
-	    NULL;
+		rc == SPF_RES_SOFTFAIL || rc == SPF_RES_NEUTRAL
+	    ? ev.mechanism
+	    : NULL;
 	out->explanation = rc == SPF_RES_FAIL ? ev.explanation : NULL;
-	out->problem = rc == SPF_RES_PERMERROR || rc == SPF_RES_TEMPERROR ?
-	    ev.problem : NULL;
+	out->problem = rc == SPF_RES_PERMERROR || rc == SPF_RES_TEMPERROR
+	    ? ev.problem
+	    : NULL;
 	out->lookups = ev.lookups;
 	out->void_lookups = ev.voids;
 	return 0;
@@ -1207,8 +1214,8 @@ kv(struct buf *o, const char *key, const char *v)
 	int rc;
 
 	for (const char *p = v; *p; p++)
-		if (!is_alnum((unsigned char)*p) && !strchr("!#$%&'*+-/=?^_`{|}~.",
-		    *p))
+		if (!is_alnum((unsigned char)*p) &&
+		    !strchr("!#$%&'*+-/=?^_`{|}~.", *p))
 			atom = false;
 	if (atom)
 		return buf_printf(o, " %s=%s;", key, v);
@@ -1228,8 +1235,8 @@ kv(struct buf *o, const char *key, const char *v)
 
 /* spf_received_header - "pass (comment) key=value; ..." */
 int
-spf_received_header(struct buf *o, const struct spf_req *req,
-    const struct spf_out *r)
+spf_received_header(
+    struct buf *o, const struct spf_req *req, const struct spf_out *r)
 {
 	char ip[64];
 	const char *rcv = req->receiver ? req->receiver : "unknown";
@@ -1239,46 +1246,59 @@ spf_received_header(struct buf *o, const struct spf_req *req,
 	netaddr_str(&req->ip, ip, sizeof(ip));
 	switch (r->result) {
 	case SPF_RES_PASS:
-		rc = buf_printf(o, "Pass (%s: domain of %s designates %s as "
-		    "permitted sender)", rcv, who, ip);
+		rc = buf_printf(o,
+		    "Pass (%s: domain of %s designates %s as "
+		    "permitted sender)",
+		    rcv, who, ip);
 		break;
 	case SPF_RES_FAIL:
-		rc = buf_printf(o, "Fail (%s: domain of %s does not designate "
-		    "%s as permitted sender)", rcv, who, ip);
+		rc = buf_printf(o,
+		    "Fail (%s: domain of %s does not designate "
+		    "%s as permitted sender)",
+		    rcv, who, ip);
 		break;
 	case SPF_RES_SOFTFAIL:
-		rc = buf_printf(o, "Softfail (%s: domain of transitioning %s "
-		    "does not designate %s as permitted sender)", rcv, who, ip);
+		rc = buf_printf(o,
+		    "Softfail (%s: domain of transitioning %s "
+		    "does not designate %s as permitted sender)",
+		    rcv, who, ip);
 		break;
 	case SPF_RES_NEUTRAL:
-		rc = buf_printf(o, "Neutral (%s: %s is neither permitted nor "
-		    "denied by domain of %s)", rcv, ip, who);
+		rc = buf_printf(o,
+		    "Neutral (%s: %s is neither permitted nor "
+		    "denied by domain of %s)",
+		    rcv, ip, who);
 		break;
 	case SPF_RES_NONE:
-		rc = buf_printf(o, "None (%s: domain of %s does not provide an "
-		    "SPF record)", rcv, who);
+		rc = buf_printf(o,
+		    "None (%s: domain of %s does not provide an "
+		    "SPF record)",
+		    rcv, who);
 		break;
 	case SPF_RES_TEMPERROR:
-		rc = buf_printf(o, "Temperror (%s: error in processing during "
-		    "lookup of %s: %s)", rcv, who, r->problem ? r->problem :
-		    "DNS error");
+		rc = buf_printf(o,
+		    "Temperror (%s: error in processing during "
+		    "lookup of %s: %s)",
+		    rcv, who, r->problem ? r->problem : "DNS error");
 		break;
 	default:
-		rc = buf_printf(o, "Permerror (%s: permanent error in "
-		    "processing domain of %s: %s)", rcv, who, r->problem ?
-		    r->problem : "bad record");
+		rc = buf_printf(o,
+		    "Permerror (%s: permanent error in "
+		    "processing domain of %s: %s)",
+		    rcv, who, r->problem ? r->problem : "bad record");
 		break;
 	}
 	if (rc < 0)
 		return rc;
 	if ((rc = kv(o, "client-ip", ip)) < 0 ||
-	    (req->identity == SPF_ID_MAILFROM && (rc = kv(o, "envelope-from",
-	    req->sender ? req->sender : "")) < 0) ||
+	    (req->identity == SPF_ID_MAILFROM &&
+		(rc = kv(o, "envelope-from", req->sender ? req->sender : "")) <
+		    0) ||
 	    (rc = kv(o, "helo", req->helo ? req->helo : "")) < 0 ||
 	    (rc = kv(o, "receiver", rcv)) < 0 ||
 	    (r->mechanism && (rc = kv(o, "mechanism", r->mechanism)) < 0) ||
-	    (rc = kv(o, "identity", req->identity == SPF_ID_HELO ? "helo" :
-	    "mailfrom")) < 0)
+	    (rc = kv(o, "identity",
+		 req->identity == SPF_ID_HELO ? "helo" : "mailfrom")) < 0)
 		return rc;
 	o->len--; /* no ';' after the last pair */
 	return 0;

@@ -20,7 +20,7 @@
 struct arena;
 struct authres_dns;
 
-#define SPF_MAX_LOOKUPS 10    /* RFC 7208 4.6.4 */
+#define SPF_MAX_LOOKUPS 10 /* RFC 7208 4.6.4 */
 #define SPF_MAX_VOID_LOOKUPS 2
 #define SPF_MAX_MX 10
 #define SPF_MAX_PTR 10
@@ -36,54 +36,63 @@ enum spf_result {
 	SPF_RES_PERMERROR,
 };
 
-enum spf_mech { SPF_M_ALL, SPF_M_INCLUDE, SPF_M_A, SPF_M_MX, SPF_M_PTR,
-	SPF_M_IP4, SPF_M_IP6, SPF_M_EXISTS, SPF_M_MODIFIER };
+enum spf_mech {
+	SPF_M_ALL,
+	SPF_M_INCLUDE,
+	SPF_M_A,
+	SPF_M_MX,
+	SPF_M_PTR,
+	SPF_M_IP4,
+	SPF_M_IP6,
+	SPF_M_EXISTS,
+	SPF_M_MODIFIER
+};
 
 /* One term of a parsed record (RFC 7208 4.6.1). */
 struct spf_term {
 	enum spf_mech mech;
-	char qual;            /* '+', '-', '~', '?' */
-	struct bstr name;     /* modifier name */
-	struct bstr arg;      /* domain-spec / macro-string; empty if none */
-	struct netaddr net;   /* ip4:/ip6: */
-	int cidr4, cidr6;     /* -1 = none given */
+	char qual;	    /* '+', '-', '~', '?' */
+	struct bstr name;   /* modifier name */
+	struct bstr arg;    /* domain-spec / macro-string; empty if none */
+	struct netaddr net; /* ip4:/ip6: */
+	int cidr4, cidr6;   /* -1 = none given */
 };
 
 struct spf_record {
 	struct spf_term *t;
 	size_t n;
-	int redirect, exp;    /* term index, -1 if absent */
+	int redirect, exp; /* term index, -1 if absent */
 };
 
 /* spf_record_parse - parse a record already selected by its "v=spf1"
  * prefix; 0 or -EINVAL (permerror, *why a static reason). */
-int spf_record_parse(struct arena *, struct bstr rec, struct spf_record **,
-    const char **why);
+int spf_record_parse(
+    struct arena *, struct bstr rec, struct spf_record **, const char **why);
 /* spf_is_record - does this TXT string select as an SPF record (4.5)? */
 bool spf_is_record(struct bstr txt);
 
 enum spf_identity { SPF_ID_MAILFROM, SPF_ID_HELO };
 
 struct spf_req {
-	struct netaddr ip;        /* client address (v4-mapped v6 is v4) */
-	const char *sender;       /* MAIL FROM without <>; NULL/"" = null */
-	const char *helo;         /* HELO/EHLO name */
-	const char *receiver;     /* %{r}; NULL = "unknown" */
+	struct netaddr ip;    /* client address (v4-mapped v6 is v4) */
+	const char *sender;   /* MAIL FROM without <>; NULL/"" = null */
+	const char *helo;     /* HELO/EHLO name */
+	const char *receiver; /* %{r}; NULL = "unknown" */
 	enum spf_identity identity;
-	const char *default_exp;  /* explanation when the domain has none;
+	const char *default_exp; /* explanation when the domain has none;
 				     NULL = SPF_DEFAULT_EXP */
-	time_t now;               /* %{t} */
+	time_t now;		 /* %{t} */
 };
 
 #define SPF_DEFAULT_EXP "See http://www.open-spf.org/Why?s=%{S}&i=%{C}&r=%{R}"
 
 struct spf_out {
 	enum spf_result result;
-	const char *domain;       /* the domain checked (arena string) */
-	const char *sender;       /* <sender> as used (postmaster@ filled in) */
-	const char *mechanism;    /* the matching term or NULL ("default") */
-	const char *explanation;  /* fail only, expanded; else NULL */
-	const char *problem;      /* permerror/temperror reason, static */
+	const char *domain;	 /* the domain checked (arena string) */
+	const char *sender;	 /* <sender> as used (postmaster@ filled in) */
+	const char *mechanism;	 /* the matching term or NULL ("default") */
+	const char *explanation; /* fail only, expanded; else NULL */
+	const char *problem;	 /* permerror/temperror reason, static */
 	unsigned lookups, void_lookups;
 };
 
@@ -96,7 +105,7 @@ const char *spf_result_str(enum spf_result);
 
 /* spf_received_header - the value of a Received-SPF header (RFC 7208 9.1,
  * as policyd-spf writes it), appended to out; 0 or -ENOSPC. */
-int spf_received_header(struct buf *out, const struct spf_req *,
-    const struct spf_out *);
+int spf_received_header(
+    struct buf *out, const struct spf_req *, const struct spf_out *);
 
 #endif

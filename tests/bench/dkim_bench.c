@@ -34,7 +34,8 @@ now_us(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts); /* CPU, not wall: the box is shared */
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID,
+	    &ts); /* CPU, not wall: the box is shared */
 	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
 }
 
@@ -56,7 +57,8 @@ struct signed_msg {
 static int
 sign(struct signed_msg *m, EVP_PKEY *pk, const char *alg, size_t kb)
 {
-	static const char hdrs[] = "from:Alice <alice@bench.example>\r\n"
+	static const char hdrs[] =
+	    "from:Alice <alice@bench.example>\r\n"
 	    "to:bob@bench.example\r\nsubject:benchmark message\r\n"
 	    "date:Thu, 26 Nov 2026 10:00:00 +0000\r\n"
 	    "message-id:<bench@bench.example>\r\n";
@@ -67,15 +69,19 @@ sign(struct signed_msg *m, EVP_PKEY *pk, const char *alg, size_t kb)
 
 	buf_init(&body, 64u << 20);
 	while (body.len < kb * 1024)
-		buf_printf(&body, "line %zu of the benchmark body, plain ascii "
-		    "text as mail has it\r\n", body.len);
+		buf_printf(&body,
+		    "line %zu of the benchmark body, plain ascii "
+		    "text as mail has it\r\n",
+		    body.len);
 	EVP_Digest(body.p, body.len, bh, NULL, EVP_sha256(), NULL);
 	b64(bh, 32, bh64);
 
 	char sighdr[512];
-	snprintf(sighdr, sizeof(sighdr), "dkim-signature:v=1; a=%s; "
+	snprintf(sighdr, sizeof(sighdr),
+	    "dkim-signature:v=1; a=%s; "
 	    "c=relaxed/relaxed; d=bench.example; s=sel; t=1700000000; "
-	    "h=from:to:subject:date:message-id; bh=%s; b=", alg, bh64);
+	    "h=from:to:subject:date:message-id; bh=%s; b=",
+	    alg, bh64);
 	buf_init(&hin, 1 << 20);
 	buf_puts(&hin, hdrs);
 	buf_puts(&hin, sighdr);
@@ -91,8 +97,10 @@ sign(struct signed_msg *m, EVP_PKEY *pk, const char *alg, size_t kb)
 		EVP_MD_CTX_free(c);
 		EVP_PKEY_get_raw_public_key(pk, der, &dl);
 		b64(der, dl, der64);
-		snprintf(m->keyrec, sizeof(m->keyrec), "v=DKIM1; k=ed25519; "
-		    "p=%s", der64);
+		snprintf(m->keyrec, sizeof(m->keyrec),
+		    "v=DKIM1; k=ed25519; "
+		    "p=%s",
+		    der64);
 	} else {
 		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
 		unsigned char *dp = der;
@@ -135,8 +143,9 @@ run(const char *name, struct signed_msg *m, int n)
 		dns = authres_dns_new(a);
 		authres_dns_put(dns, "sel._domainkey.bench.example",
 		    AUTHRES_TXT, AUTHRES_DNS_OK, &rr, 1);
-		if (dkim_verify_new(a, m->msg.p, m->msg.len, 1700000100, &v)
-		    == 0 && dkim_verify_run(v, dns) == 0 &&
+		if (dkim_verify_new(a, m->msg.p, m->msg.len, 1700000100, &v) ==
+			0 &&
+		    dkim_verify_run(v, dns) == 0 &&
 		    dkim_sig_at(v, 0)->result == DKIM_PASS)
 			pass++;
 		arena_free(a);
@@ -168,9 +177,9 @@ run(const char *name, struct signed_msg *m, int n)
 	double th = (now_us() - t2) / n;
 	double per = (t1 - t0) / n, pk = tk / n;
 	printf("dkim %-24s %6.1f us CPU/signature: public-key op %5.1f, "
-	    "rest %5.1f (SHA-256 of the %zu-byte message alone %4.1f) "
-	    "%d/%d pass\n", name, per, pk, per - pk, m->msg.len, th, pass,
-	    n);
+	       "rest %5.1f (SHA-256 of the %zu-byte message alone %4.1f) "
+	       "%d/%d pass\n",
+	    name, per, pk, per - pk, m->msg.len, th, pass, n);
 	return pass == n ? 0 : 1;
 }
 

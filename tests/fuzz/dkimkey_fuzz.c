@@ -73,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	a = arena_new(0);
 	c.rec = bstr_make(data, size);
 	if (dkim_verify_new(a, (const unsigned char *)msg, sizeof(msg) - 1,
-	    (time_t)1700000000, &c.v) == 0 &&
+		(time_t)1700000000, &c.v) == 0 &&
 	    (c.dns = authres_dns_new(a)) != NULL)
 		(void)authres_dns_drive(c.dns, step, &c, resolve, &c, 4);
 	arena_free(a);

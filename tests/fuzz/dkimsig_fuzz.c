@@ -12,7 +12,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char key[] = "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNA"
+static const char key[] =
+    "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNA"
     "DCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Q"
     "vx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5Qjv"
     "HO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB";
@@ -46,7 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct dkim_sigtags t;
 	const char *why;
 	static const char rest[] = "\r\nFrom: a@example.com\r\nTo: b@example."
-	    "net\r\nSubject: x\r\n\r\nbody  \r\n\r\n";
+				   "net\r\nSubject: x\r\n\r\nbody  \r\n\r\n";
 	unsigned char msg[8192];
 	struct ctx c;
 
@@ -58,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(msg + 16, data, size);
 	memcpy(msg + 16 + size, rest, sizeof(rest) - 1);
 	if (dkim_verify_new(a, msg, 16 + size + sizeof(rest) - 1,
-	    (time_t)1700000000, &c.v) == 0 &&
+		(time_t)1700000000, &c.v) == 0 &&
 	    (c.dns = authres_dns_new(a)) != NULL)
 		(void)authres_dns_drive(c.dns, step, &c, resolve, NULL, 4);
 	arena_free(a);

@@ -36,16 +36,16 @@ resolve(void *arg, const struct authres_query *q, struct authres_dns *d)
 	struct authres_rr rr = { .txt = c->rec };
 
 	if (q->type == AUTHRES_TXT && strcmp(q->name, "fuzz.example") == 0)
-		return authres_dns_put(d, q->name, q->type, AUTHRES_DNS_OK,
-		    &rr, 1);
+		return authres_dns_put(
+		    d, q->name, q->type, AUTHRES_DNS_OK, &rr, 1);
 	if (q->type == AUTHRES_A) {
 		rr.txt = BSTR_NULL;
 		netaddr_parse("192.0.2.1", 9, &rr.addr);
-		return authres_dns_put(d, q->name, q->type, AUTHRES_DNS_OK,
-		    &rr, 1);
+		return authres_dns_put(
+		    d, q->name, q->type, AUTHRES_DNS_OK, &rr, 1);
 	}
-	return authres_dns_put(d, q->name, q->type, AUTHRES_DNS_NXDOMAIN, NULL,
-	    0);
+	return authres_dns_put(
+	    d, q->name, q->type, AUTHRES_DNS_NXDOMAIN, NULL, 0);
 }
 
 int

@@ -11,17 +11,16 @@
 
 #include "util/arena.h"
 
-enum json_type { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR,
-	JSON_OBJ };
+enum json_type { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ };
 
 struct json {
 	enum json_type type;
 	double num;
 	bool b;
-	char *s;      /* NUL-terminated; slen bytes */
+	char *s; /* NUL-terminated; slen bytes */
 	size_t slen;
 	struct json **v; /* array items / object values */
-	char **k;        /* object keys */
+	char **k;	 /* object keys */
 	size_t n;
 };
 
@@ -53,11 +52,21 @@ json_str(struct json_p *j, size_t *len)
 		if (c == '\\' && j->p < j->end) {
 			c = (unsigned char)*j->p++;
 			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'b': c = '\b'; break;
-			case 'f': c = '\f'; break;
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
 			case 'u': {
 				char h[5] = { 0 };
 				memcpy(h, j->p, 4);
@@ -65,9 +74,11 @@ json_str(struct json_p *j, size_t *len)
 				c = (unsigned)strtoul(h, NULL, 16);
 				if (c >= 0x100) {
 					if (c < 0x800) {
-						o[n++] = (char)(0xc0 | (c >> 6));
+						o[n++] =
+						    (char)(0xc0 | (c >> 6));
 					} else {
-						o[n++] = (char)(0xe0 | (c >> 12));
+						o[n++] =
+						    (char)(0xe0 | (c >> 12));
 						o[n++] = (char)(0x80 |
 						    ((c >> 6) & 63));
 					}
@@ -115,8 +126,8 @@ json_value(struct json_p *j)
 			}
 			if (v->n == cap) {
 				size_t nc = cap ? 2 * cap : 8;
-				struct json **nv = arena_calloc(j->a, nc,
-				    sizeof(*nv));
+				struct json **nv =
+				    arena_calloc(j->a, nc, sizeof(*nv));
 				char **nk = arena_calloc(j->a, nc, sizeof(*nk));
 				if (cap) {
 					memcpy(nv, v->v, cap * sizeof(*nv));

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "plugins/authres.h"
@@ -49,16 +50,27 @@ real_cb(const struct dns_result *res, void *arg)
 		memset(&rr[n], 0, sizeof(rr[n]));
 		rr[n].addr = res->rr[i].addr;
 		rr[n].pref = res->rr[i].pref;
-		rr[n].txt = d->q->type == AUTHRES_TXT ? res->rr[i].txt :
-		    bstr_cstr(res->rr[i].name);
+		rr[n].txt = d->q->type == AUTHRES_TXT
+		    ? res->rr[i].txt
+		    : bstr_cstr(res->rr[i].name);
 		n++;
 	}
 	switch (res->status) {
-	case DNS_OK: st = AUTHRES_DNS_OK; break;
-	case DNS_NXDOMAIN: st = AUTHRES_DNS_NXDOMAIN; break;
-	case DNS_NODATA: st = AUTHRES_DNS_NODATA; break;
-	case DNS_TIMEOUT: st = AUTHRES_DNS_TIMEOUT; break;
-	default: st = AUTHRES_DNS_SERVFAIL; break;
+	case DNS_OK:
+		st = AUTHRES_DNS_OK;
+		break;
+	case DNS_NXDOMAIN:
+		st = AUTHRES_DNS_NXDOMAIN;
+		break;
+	case DNS_NODATA:
+		st = AUTHRES_DNS_NODATA;
+		break;
+	case DNS_TIMEOUT:
+		st = AUTHRES_DNS_TIMEOUT;
+		break;
+	default:
+		st = AUTHRES_DNS_SERVFAIL;
+		break;
 	}
 	d->rc = authres_dns_put(d->into, d->q->name, d->q->type, st, rr, n);
 	d->done = true;
@@ -76,30 +88,47 @@ real_resolve(void *arg, const struct authres_query *q, struct authres_dns *dns)
 		/* A name plugins/dns does not send (spaces, a label over 63
 		 * octets): as check_auth does, no such name. */
 		d->refused++;
-		return authres_dns_put(dns, q->name, q->type,
-		    AUTHRES_DNS_NXDOMAIN, NULL, 0);
+		return authres_dns_put(
+		    dns, q->name, q->type, AUTHRES_DNS_NXDOMAIN, NULL, 0);
 	}
 	while (!d->done)
 		event_base_loop(d->base, EVLOOP_ONCE);
 	return d->rc;
 }
 
+static inline bool
+port_bindable(int type, int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, type, 0);
+	bool ok;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* A port free for both TCP and UDP, below the usual ephemeral range so
+ * the outgoing connections of tests running in parallel do not take it
+ * between our check and knotd's bind. */
 static inline int
 free_port(void)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), port = -1;
+	static unsigned seed;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
+	if (seed == 0)
+		seed = (unsigned)getpid() ^ (unsigned)time(NULL);
+	for (int i = 0; i < 200; i++) {
+		int port = 20000 + (int)(rand_r(&seed) % 12000);
+		if (port_bindable(SOCK_STREAM, port) &&
+		    port_bindable(SOCK_DGRAM, port))
+			return port;
+	}
+	return -1;
 }
-
 
 /* realdns_start - knotd serving zonefile (extra: serve-zone.sh options),
  * and a resolver on it without cache */
@@ -112,16 +141,37 @@ realdns_try(struct realdns *d, const char *serve, const char *extra,
 	FILE *p;
 
 	/* -t 15: the box is shared, knotd may be slow to come up. */
-	snprintf(cmd, sizeof(cmd), "%s -t 15 -p %d %s %s 2>/dev/null", serve,
-	    port, extra ? extra : "", zonefile);
-	if ((p = popen(cmd, "r")) == NULL)
+	char errf[] = "/tmp/auth_realdns_errXXXXXX";
+	int efd = mkstemp(errf);
+
+	if (efd < 0)
 		return -1;
-	if (fgets(d->pid, sizeof(d->pid), p) == NULL) {
-		pclose(p);
+	close(efd);
+	snprintf(cmd, sizeof(cmd), "%s -t 15 -p %d %s %s 2>%s", serve, port,
+	    extra ? extra : "", zonefile, errf);
+	bool got = false;
+	int st = -1;
+	if ((p = popen(cmd, "r")) != NULL) {
+		got = fgets(d->pid, sizeof(d->pid), p) != NULL;
+		st = pclose(p);
+	}
+	if (!got || st != 0) {
+		char line[512];
+		FILE *e;
+		printf("# serve-zone.sh on port %d: %s, status %d\n", port,
+		    got ? "pid read" : "no pid", st);
+		/* Say why as TAP diagnostics (a knotd that could not bind,
+		 * or was not ready in time). */
+		if ((e = fopen(errf, "r")) != NULL) {
+			while (fgets(line, sizeof(line), e))
+				printf("# %s", line);
+			fclose(e);
+		}
+		unlink(errf);
+		d->pid[0] = '\0';
 		return -1;
 	}
-	if (pclose(p) != 0)
-		return -1;
+	unlink(errf);
 	d->pid[strcspn(d->pid, "\n")] = '\0';
 	snprintf(d->servers, sizeof(d->servers), "127.0.0.1:%d", port);
 	return 0;
@@ -135,16 +185,23 @@ realdns_start(struct realdns *d, const char *serve, const char *extra,
 {
 	memset(d, 0, sizeof(*d));
 	snprintf(d->serve, sizeof(d->serve), "%s", serve);
-	if (realdns_try(d, serve, extra, zonefile) < 0 &&
-	    realdns_try(d, serve, extra, zonefile) < 0)
-		return -1;
-	struct dns_opts o = { .servers = d->servers, .timeout_ms = 2000,
-		.tries = 2, .no_cache = true };
+	int tries = 0;
+	while (realdns_try(d, serve, extra, zonefile) < 0)
+		if (++tries == 3)
+			return -1;
+	struct dns_opts o = { .servers = d->servers,
+		.timeout_ms = 2000,
+		.tries = 2,
+		.no_cache = true };
 	d->base = event_base_new();
 	d->a = arena_new(0);
-	if (d->base == NULL || dns_resolver_new(d->base, &o, &d->r) < 0 ||
-	    (d->ctx = dns_ctx_new(d->r, d->a, 0)) == NULL)
+	int rc = -1;
+	if (d->base == NULL ||
+	    (rc = dns_resolver_new(d->base, &o, &d->r)) < 0 ||
+	    (d->ctx = dns_ctx_new(d->r, d->a, 0)) == NULL) {
+		printf("# resolver for %s: %d\n", d->servers, rc);
 		return -1;
+	}
 	return 0;
 }
 

@@ -26,8 +26,8 @@
 
 struct zone_rec {
 	char name[256];
-	int type;    /* AUTHRES_*, or ZONE_ALL_TYPES for a status mark */
-	int status;  /* AUTHRES_DNS_OK for records */
+	int type;   /* AUTHRES_*, or ZONE_ALL_TYPES for a status mark */
+	int status; /* AUTHRES_DNS_OK for records */
 	struct authres_rr rr;
 	unsigned char data[2048];
 };
@@ -82,14 +82,13 @@ zone_add_txt(struct zone *z, const char *name, const void *txt, size_t len)
 
 /* zone_add - "A 1.2.3.4", "MX 10 mx.example", "PTR x.example" */
 static inline int
-zone_add(struct zone *z, const char *name, const char *type,
-    const char *rdata)
+zone_add(struct zone *z, const char *name, const char *type, const char *rdata)
 {
 	struct zone_rec *r;
 
 	if (strcasecmp(type, "A") == 0 || strcasecmp(type, "AAAA") == 0) {
-		r = zone_new_rec(z, name, strlen(name), toupper(type[1]) ==
-		    'A' ? AUTHRES_AAAA : AUTHRES_A);
+		r = zone_new_rec(z, name, strlen(name),
+		    toupper(type[1]) == 'A' ? AUTHRES_AAAA : AUTHRES_A);
 		return netaddr_parse(rdata, strlen(rdata), &r->rr.addr);
 	}
 	if (strcasecmp(type, "MX") == 0) {
@@ -104,8 +103,8 @@ zone_add(struct zone *z, const char *name, const char *type,
 		return 0;
 	}
 	if (strcasecmp(type, "PTR") == 0 || strcasecmp(type, "CNAME") == 0) {
-		r = zone_new_rec(z, name, strlen(name), toupper(type[0]) ==
-		    'P' ? AUTHRES_PTR : ZONE_CNAME);
+		r = zone_new_rec(z, name, strlen(name),
+		    toupper(type[0]) == 'P' ? AUTHRES_PTR : ZONE_CNAME);
 		zone_lc((char *)r->data, rdata, strlen(rdata));
 		r->rr.txt = bstr_cstr((char *)r->data);
 		return 0;
@@ -118,8 +117,8 @@ zone_add(struct zone *z, const char *name, const char *type,
 static inline void
 zone_mark(struct zone *z, const char *name, int type, int status)
 {
-	struct zone_rec *r = zone_new_rec(z, name, strlen(name),
-	    type == ZONE_ALL_TYPES ? -1 : type);
+	struct zone_rec *r = zone_new_rec(
+	    z, name, strlen(name), type == ZONE_ALL_TYPES ? -1 : type);
 
 	r->status = status;
 	if (type != ZONE_ALL_TYPES)
@@ -180,8 +179,8 @@ zone_load(struct zone *z, const char *path)
 		const char *p = line;
 		int off = 0;
 
-		if (line[0] == ';' || line[0] == '$' || isspace(
-		    (unsigned char)line[0]))
+		if (line[0] == ';' || line[0] == '$' ||
+		    isspace((unsigned char)line[0]))
 			continue;
 		if (sscanf(p, "%255s%n", name, &off) != 1)
 			continue;
@@ -218,8 +217,9 @@ zone_below(const char *name, const char *origin)
 {
 	size_t n = strlen(name), o = strlen(origin);
 
-	return strcmp(name, origin) == 0 || (n > o && name[n - o - 1] == '.' &&
-	    strcmp(name + n - o, origin) == 0);
+	return strcmp(name, origin) == 0 ||
+	    (n > o && name[n - o - 1] == '.' &&
+		strcmp(name + n - o, origin) == 0);
 }
 
 /* zone_resolve - authres_resolve_fn over the zone; CNAMEs are followed
@@ -239,8 +239,8 @@ zone_resolve(void *arg, const struct authres_query *q, struct authres_dns *d)
 again:
 	for (size_t i = 0; i < z->nservfail; i++)
 		if (zone_below(cur, z->servfail[i]))
-			return authres_dns_put(d, q->name, q->type,
-			    AUTHRES_DNS_SERVFAIL, NULL, 0);
+			return authres_dns_put(
+			    d, q->name, q->type, AUTHRES_DNS_SERVFAIL, NULL, 0);
 	for (size_t i = 0; i < z->n; i++) {
 		struct zone_rec *r = &z->r[i];
 		if (strcmp(r->name, cur) != 0)
@@ -270,14 +270,14 @@ again:
 		return authres_dns_put(d, q->name, q->type, mark_type, NULL, 0);
 	}
 	if (n)
-		return authres_dns_put(d, q->name, q->type, AUTHRES_DNS_OK, rr,
-		    n);
+		return authres_dns_put(
+		    d, q->name, q->type, AUTHRES_DNS_OK, rr, n);
 	if (mark_all >= 0) {
 		z->timeouts += mark_all == AUTHRES_DNS_TIMEOUT;
 		return authres_dns_put(d, q->name, q->type, mark_all, NULL, 0);
 	}
-	return authres_dns_put(d, q->name, q->type, name_exists ?
-	    AUTHRES_DNS_NODATA : AUTHRES_DNS_NXDOMAIN, NULL, 0);
+	return authres_dns_put(d, q->name, q->type,
+	    name_exists ? AUTHRES_DNS_NODATA : AUTHRES_DNS_NXDOMAIN, NULL, 0);
 }
 
 static inline void

@@ -31,16 +31,18 @@ test_dns_store(void **state)
 	assert_int_equal(n, 2);
 	assert_string_equal(w[0].name, "example.com");
 	assert_int_equal(authres_dns_put(d, "EXAMPLE.com.", AUTHRES_TXT,
-	    AUTHRES_DNS_OK, &rr, 1), 0);
+			     AUTHRES_DNS_OK, &rr, 1),
+	    0);
 	ans = authres_dns_get(d, "example.com", AUTHRES_TXT);
 	assert_non_null(ans);
 	assert_int_equal(ans->n, 1);
 	assert_memory_equal(ans->rr[0].txt.p, "v=spf1 -all", 11);
 	/* OK without records is NODATA; a second put replaces. */
 	assert_int_equal(authres_dns_put(d, "example.com", AUTHRES_TXT,
-	    AUTHRES_DNS_OK, NULL, 0), 0);
-	assert_int_equal(authres_dns_get(d, "example.com",
-	    AUTHRES_TXT)->status, AUTHRES_DNS_NODATA);
+			     AUTHRES_DNS_OK, NULL, 0),
+	    0);
+	assert_int_equal(authres_dns_get(d, "example.com", AUTHRES_TXT)->status,
+	    AUTHRES_DNS_NODATA);
 	assert_int_equal(authres_dns_count(d), 1);
 	authres_dns_clear_wanted(d);
 	authres_dns_wanted(d, &n);
@@ -69,11 +71,13 @@ test_header(void **state)
 	buf_reset(&b);
 	assert_int_equal(authres_start(&b, "mx.example.org"), 0);
 	assert_int_equal(authres_add(&b, " ", "spf", "pass", NULL, spf, 1), 0);
-	assert_int_equal(authres_add(&b, "\r\n\t", "dkim", "fail",
-	    "body (hash)\n", dk, 3), 0);
+	assert_int_equal(
+	    authres_add(&b, "\r\n\t", "dkim", "fail", "body (hash)\n", dk, 3),
+	    0);
 	assert_int_equal(authres_finish(&b), 0);
 	buf_cstr(&b);
-	assert_string_equal((char *)b.p, "mx.example.org; spf=pass "
+	assert_string_equal((char *)b.p,
+	    "mx.example.org; spf=pass "
 	    "smtp.mailfrom=joe@example.com;\r\n\tdkim=fail (body \\(hash\\)?) "
 	    "header.d=example.com header.b=\"a b\\\"c\"");
 	buf_free(&b);
@@ -86,14 +90,15 @@ static void
 test_strip(void **state)
 {
 	(void)state;
-	assert_true(authres_is_ours(bstr_cstr(" MX.example.org; spf=pass"),
-	    "mx.example.org"));
+	assert_true(authres_is_ours(
+	    bstr_cstr(" MX.example.org; spf=pass"), "mx.example.org"));
 	assert_true(authres_is_ours(bstr_cstr("(comment (nested)) "
-	    "mx.example.org 1; none"), "mx.example.org"));
-	assert_false(authres_is_ours(bstr_cstr("mx.example.org.evil; none"),
+					      "mx.example.org 1; none"),
 	    "mx.example.org"));
-	assert_false(authres_is_ours(bstr_cstr("other.example; none"),
-	    "mx.example.org"));
+	assert_false(authres_is_ours(
+	    bstr_cstr("mx.example.org.evil; none"), "mx.example.org"));
+	assert_false(authres_is_ours(
+	    bstr_cstr("other.example; none"), "mx.example.org"));
 	assert_false(authres_is_ours(bstr_cstr(""), "mx.example.org"));
 	assert_true(authres_strip(bstr_cstr("authentication-results "),
 	    bstr_cstr("mx.example.org; dkim=pass"), "mx.example.org"));

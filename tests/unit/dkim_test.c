@@ -21,37 +21,39 @@
 
 /* RFC 8463 Appendix A.3: two signatures (ed25519, rsa-sha256). */
 static const char rfc8463_msg[] =
-	"DKIM-Signature: v=1; a=ed25519-sha256; c=simple/simple; \r\n"
-	" d=football.example.com; i=@football.example.com; \r\n"
-	" q=dns/txt; s=brisbane; t=1518460054; h=from : to : \r\n"
-	" subject : date : message-id : from : subject : date; \r\n"
-	" bh=4bLNXImK9drULnmePzZNEBleUanJCX5PIsDIFoH4KTQ=; \r\n"
-	" b=9/dsDChY0YMTtD5Eyw3wx7x22BlSJP7M5ECbJ7GWrR45nXlTCGb8l0YB\r\n"
-	" o0wBLR++X5LqmsxXaOYLLJe46l10AQ==\r\n"
-	"DKIM-Signature: v=1; a=rsa-sha256; c=simple/simple; \r\n"
-	" d=football.example.com; i=@football.example.com; \r\n"
-	" q=dns/txt; s=test; t=1527915362; h=from : to : subject : \r\n"
-	" date : message-id : from : subject : date; \r\n"
-	" bh=4bLNXImK9drULnmePzZNEBleUanJCX5PIsDIFoH4KTQ=; \r\n"
-	" b=icKcLSEZYXJ95flvWE8FT6hl5iqd8MC/LEKYH0QjsqYy6MO/4pgVNCZH\r\n"
-	" l/RAXAuADxE/40Fg7uTlxwwD1hjN2Ple6J//cJfslBdDOq6zTVbne1dqtl\r\n"
-	" NOat7iamJ1AfRqyG+ja7a2AZsrpUuJ7VA6O+0zRYPqpwMEkEFIzI9i/Xk=\r\n"
-	"From: Joe SixPack <joe@football.example.com>\r\n"
-	"To: Suzie Q <suzie@shopping.example.net>\r\n"
-	"Subject: Is dinner ready?\r\n"
-	"Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
-	"Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
-	"\r\n"
-	"Hi.\r\n"
-	"\r\n"
-	"We lost the game.  Are you hungry yet?\r\n"
-	"\r\n"
-	"Joe.\r\n"
-	"\r\n";
+    "DKIM-Signature: v=1; a=ed25519-sha256; c=simple/simple; \r\n"
+    " d=football.example.com; i=@football.example.com; \r\n"
+    " q=dns/txt; s=brisbane; t=1518460054; h=from : to : \r\n"
+    " subject : date : message-id : from : subject : date; \r\n"
+    " bh=4bLNXImK9drULnmePzZNEBleUanJCX5PIsDIFoH4KTQ=; \r\n"
+    " b=9/dsDChY0YMTtD5Eyw3wx7x22BlSJP7M5ECbJ7GWrR45nXlTCGb8l0YB\r\n"
+    " o0wBLR++X5LqmsxXaOYLLJe46l10AQ==\r\n"
+    "DKIM-Signature: v=1; a=rsa-sha256; c=simple/simple; \r\n"
+    " d=football.example.com; i=@football.example.com; \r\n"
+    " q=dns/txt; s=test; t=1527915362; h=from : to : subject : \r\n"
+    " date : message-id : from : subject : date; \r\n"
+    " bh=4bLNXImK9drULnmePzZNEBleUanJCX5PIsDIFoH4KTQ=; \r\n"
+    " b=icKcLSEZYXJ95flvWE8FT6hl5iqd8MC/LEKYH0QjsqYy6MO/4pgVNCZH\r\n"
+    " l/RAXAuADxE/40Fg7uTlxwwD1hjN2Ple6J//cJfslBdDOq6zTVbne1dqtl\r\n"
+    " NOat7iamJ1AfRqyG+ja7a2AZsrpUuJ7VA6O+0zRYPqpwMEkEFIzI9i/Xk=\r\n"
+    "From: Joe SixPack <joe@football.example.com>\r\n"
+    "To: Suzie Q <suzie@shopping.example.net>\r\n"
+    "Subject: Is dinner ready?\r\n"
+    "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
+    "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
+    "\r\n"
+    "Hi.\r\n"
+    "\r\n"
+    "We lost the game.  Are you hungry yet?\r\n"
+    "\r\n"
+    "Joe.\r\n"
+    "\r\n";
 
-static const char rfc8463_ed[] = "v=DKIM1; k=ed25519; "
+static const char rfc8463_ed[] =
+    "v=DKIM1; k=ed25519; "
     "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
-static const char rfc8463_rsa[] = "v=DKIM1; k=rsa; "
+static const char rfc8463_rsa[] =
+    "v=DKIM1; k=rsa; "
     "p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08"
     "a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+"
     "yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/"
@@ -72,16 +74,16 @@ step(void *arg)
 
 /* Verify msg against zone z; fills res[] with per-signature results. */
 static size_t
-verify(struct zone *z, const void *msg, size_t len, time_t now,
-    struct arena *a, const struct dkim_sig **res, size_t max)
+verify(struct zone *z, const void *msg, size_t len, time_t now, struct arena *a,
+    const struct dkim_sig **res, size_t max)
 {
 	struct run r;
 	size_t n;
 
 	assert_int_equal(dkim_verify_new(a, msg, len, now, &r.v), 0);
 	r.dns = authres_dns_new(a);
-	assert_int_equal(authres_dns_drive(r.dns, step, &r, zone_resolve, z,
-	    8), 0);
+	assert_int_equal(
+	    authres_dns_drive(r.dns, step, &r, zone_resolve, z, 8), 0);
 	n = dkim_sig_count(r.v);
 	for (size_t i = 0; i < n && i < max; i++)
 		res[i] = dkim_sig_at(r.v, i);
@@ -92,8 +94,8 @@ static void
 rfc8463_zone(struct zone *z)
 {
 	memset(z, 0, sizeof(*z));
-	zone_add_txt(z, "brisbane._domainkey.football.example.com",
-	    rfc8463_ed, strlen(rfc8463_ed));
+	zone_add_txt(z, "brisbane._domainkey.football.example.com", rfc8463_ed,
+	    strlen(rfc8463_ed));
 	zone_add_txt(z, "test._domainkey.football.example.com", rfc8463_rsa,
 	    strlen(rfc8463_rsa));
 }
@@ -108,7 +110,8 @@ test_rfc8463_pass(void **state)
 
 	rfc8463_zone(&z);
 	assert_int_equal(verify(&z, rfc8463_msg, sizeof(rfc8463_msg) - 1,
-	    1700000000, a, s, 2), 2);
+			     1700000000, a, s, 2),
+	    2);
 	assert_int_equal(s[0]->result, DKIM_PASS);
 	assert_int_equal(s[0]->alg, DKIM_ALG_ED25519_SHA256);
 	assert_int_equal(s[1]->result, DKIM_PASS);
@@ -175,10 +178,11 @@ test_rfc8463_altered(void **state)
 
 	/* No ed25519 key, RSA key revoked, SERVFAIL. */
 	memset(&z, 0, sizeof(z));
-	zone_add_txt(&z, "test._domainkey.football.example.com",
-	    "v=DKIM1; p=", 11);
+	zone_add_txt(
+	    &z, "test._domainkey.football.example.com", "v=DKIM1; p=", 11);
 	assert_int_equal(verify(&z, rfc8463_msg, sizeof(rfc8463_msg) - 1,
-	    1700000000, a, s, 2), 2);
+			     1700000000, a, s, 2),
+	    2);
 	assert_int_equal(s[0]->result, DKIM_PERMERROR);
 	assert_string_equal(s[0]->reason, "no key");
 	assert_int_equal(s[1]->result, DKIM_PERMERROR);
@@ -187,7 +191,8 @@ test_rfc8463_altered(void **state)
 	memset(&z, 0, sizeof(z));
 	zone_servfail_below(&z, "football.example.com");
 	assert_int_equal(verify(&z, rfc8463_msg, sizeof(rfc8463_msg) - 1,
-	    1700000000, a, s, 2), 2);
+			     1700000000, a, s, 2),
+	    2);
 	assert_int_equal(s[0]->result, DKIM_TEMPERROR);
 	assert_int_equal(s[1]->result, DKIM_TEMPERROR);
 	zone_free(&z);
@@ -206,31 +211,34 @@ test_sigtags(void **state)
 	(void)state;
 	static const struct sigcase cases[] = {
 		{ "v=1; a=rsa-sha256; d=example.com; s=s; h=from; bh=AA==; "
-		  "b=AA==", 0, NULL },
+		  "b=AA==",
+		    0, NULL },
 		{ "v=1; a=rsa-sha256; d=example.com; s=s; h=from; bh=AA==; "
-		  "b=AA==;", 0, NULL },
+		  "b=AA==;",
+		    0, NULL },
 		{ " v = 1 ;\r\n a=ed25519-sha256; d=x; s=s; h=From : to; "
-		  "bh=A; b=A; foo=bar", 0, NULL },
+		  "bh=A; b=A; foo=bar",
+		    0, NULL },
 		{ "a=rsa-sha256; d=example.com; s=s; h=from; bh=A; b=A",
-		  -EINVAL, "missing v=" },
+		    -EINVAL, "missing v=" },
 		{ "v=2; a=rsa-sha256; d=example.com; s=s; h=from; bh=A; b=A",
-		  -EINVAL, "unsupported v=" },
+		    -EINVAL, "unsupported v=" },
 		{ "v=1; a=rsa-sha512; d=example.com; s=s; h=from; bh=A; b=A",
-		  -EINVAL, "unknown algorithm" },
+		    -EINVAL, "unknown algorithm" },
 		{ "v=1; a=rsa-sha256; d=example.com; s=s; h=to; bh=A; b=A",
-		  -EINVAL, "From not signed" },
+		    -EINVAL, "From not signed" },
 		{ "v=1; a=rsa-sha256; d=a; d=b; s=s; h=from; bh=A; b=A",
-		  -EINVAL, "duplicate tag" },
+		    -EINVAL, "duplicate tag" },
 		{ "v=1; a=rsa-sha256; d=a; s=s; h=from; bh=A; b=A; c=x/y",
-		  -EINVAL, "unknown canonicalization" },
+		    -EINVAL, "unknown canonicalization" },
 		{ "v=1; a=rsa-sha256; d=a; s=s; h=from; bh=A; b=A; l=1x",
-		  -EINVAL, "bad l=" },
+		    -EINVAL, "bad l=" },
 		{ "v=1; a=rsa-sha256; d=a; s=s; h=from; bh=A; b=A; t=5; x=4",
-		  -EINVAL, "x= before t=" },
+		    -EINVAL, "x= before t=" },
 		{ "v=1; a=rsa-sha256; d=a; s=s; h=from; bh=A; b=A; q=http",
-		  -EINVAL, "no usable query method" },
+		    -EINVAL, "no usable query method" },
 		{ "v=1; a=rsa-sha256; d=a; s=s; h=from; bh=A", -EINVAL,
-		  "missing required tag" },
+		    "missing required tag" },
 		{ "v=1; 9a=x", -EINVAL, "bad tag name" },
 		{ "v=1; a", -EINVAL, "tag without =" },
 		{ "", -EINVAL, "missing v=" },
@@ -238,8 +246,8 @@ test_sigtags(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct dkim_sigtags t;
 		const char *why;
-		int rc = dkim_sigtags_parse(bstr_cstr(cases[i].value), &t,
-		    &why);
+		int rc =
+		    dkim_sigtags_parse(bstr_cstr(cases[i].value), &t, &why);
 		if (rc != cases[i].rc)
 			fail_msg("case %zu: rc %d", i, rc);
 		if (cases[i].why)
@@ -248,8 +256,12 @@ test_sigtags(void **state)
 	/* Values: canonicalization defaults and c= variants. */
 	struct dkim_sigtags t;
 	const char *why;
-	assert_int_equal(dkim_sigtags_parse(bstr_cstr("v=1; a=rsa-sha256; "
-	    "d=a; s=s; h=from; bh=A; b=A; c=relaxed; l=10"), &t, &why), 0);
+	assert_int_equal(
+	    dkim_sigtags_parse(
+		bstr_cstr("v=1; a=rsa-sha256; "
+			  "d=a; s=s; h=from; bh=A; b=A; c=relaxed; l=10"),
+		&t, &why),
+	    0);
 	assert_true(t.hdr_relaxed);
 	assert_false(t.body_relaxed);
 	assert_true(t.has_l);
@@ -264,19 +276,23 @@ test_keytags(void **state)
 	const char *why;
 
 	assert_int_equal(dkim_keytags_parse(bstr_cstr("v=DKIM1; k=rsa; "
-	    "t=y:s; p=AAAA"), &k, &why), 0);
+						      "t=y:s; p=AAAA"),
+			     &k, &why),
+	    0);
 	assert_true(k.testing);
 	assert_true(k.strict_i);
 	assert_int_equal(dkim_keytags_parse(bstr_cstr("p="), &k, &why), 0);
 	assert_int_equal(k.p.len, 0);
-	assert_int_equal(dkim_keytags_parse(bstr_cstr("k=rsa; v=DKIM1; p=A"),
-	    &k, &why), -EINVAL);
+	assert_int_equal(
+	    dkim_keytags_parse(bstr_cstr("k=rsa; v=DKIM1; p=A"), &k, &why),
+	    -EINVAL);
 	assert_string_equal(why, "bad key v=");
-	assert_int_equal(dkim_keytags_parse(bstr_cstr("v=DKIM1; k=rsa"), &k,
-	    &why), -EINVAL);
+	assert_int_equal(
+	    dkim_keytags_parse(bstr_cstr("v=DKIM1; k=rsa"), &k, &why), -EINVAL);
 	assert_string_equal(why, "key without p=");
-	assert_int_equal(dkim_keytags_parse(bstr_cstr("v=DKIM1; p=A; p=B"),
-	    &k, &why), -EINVAL);
+	assert_int_equal(
+	    dkim_keytags_parse(bstr_cstr("v=DKIM1; p=A; p=B"), &k, &why),
+	    -EINVAL);
 }
 
 /* Body canonicalization through l=, expiry, no signature at all. */
@@ -288,16 +304,19 @@ test_misc(void **state)
 	struct dkim_verify *v;
 	struct authres_dns *d = authres_dns_new(a);
 	static const char unsigned_msg[] = "From: a@b\r\n\r\nhi\r\n";
-	static const char expired[] = "DKIM-Signature: v=1; a=rsa-sha256; "
+	static const char expired[] =
+	    "DKIM-Signature: v=1; a=rsa-sha256; "
 	    "d=b.example; s=s; h=from; bh=AA==; b=AA==; t=1; x=2\r\n"
 	    "From: a@b.example\r\n\r\nhi\r\n";
 
-	assert_int_equal(dkim_verify_new(a, (const unsigned char *)
-	    unsigned_msg, sizeof(unsigned_msg) - 1, 100, &v), 0);
+	assert_int_equal(dkim_verify_new(a, (const unsigned char *)unsigned_msg,
+			     sizeof(unsigned_msg) - 1, 100, &v),
+	    0);
 	assert_int_equal(dkim_verify_run(v, d), 0);
 	assert_int_equal(dkim_sig_count(v), 0);
 	assert_int_equal(dkim_verify_new(a, (const unsigned char *)expired,
-	    sizeof(expired) - 1, 100, &v), 0);
+			     sizeof(expired) - 1, 100, &v),
+	    0);
 	/* No DNS needed for an expired signature. */
 	assert_int_equal(dkim_verify_run(v, d), 0);
 	assert_int_equal(dkim_sig_at(v, 0)->result, DKIM_PERMERROR);
@@ -325,7 +344,7 @@ tap(bool ok, const char *fmt, ...)
 	va_end(ap);
 	if (skip)
 		printf(" # SKIP needs a DNS timeout, which a zone file cannot "
-		    "express (tested with the mock resolver)");
+		       "express (tested with the mock resolver)");
 	printf("\n");
 	if (!ok && !skip)
 		tap_fail++;
@@ -352,8 +371,7 @@ static const char *serve_path;
  * first signature's result, none without signatures. */
 /* With realdns set, keys come from knotd through plugins/dns; the zone
  * table still runs first so a case that needs a timeout is known. */
-static const char *overall1(struct zone *, const char *, char *, size_t,
-    bool);
+static const char *overall1(struct zone *, const char *, char *, size_t, bool);
 
 static const char *
 overall(struct zone *z, const char *path, char *per, size_t persz)
@@ -368,8 +386,7 @@ overall(struct zone *z, const char *path, char *per, size_t persz)
 }
 
 static const char *
-overall1(struct zone *z, const char *path, char *per, size_t persz,
-    bool real)
+overall1(struct zone *z, const char *path, char *per, size_t persz, bool real)
 {
 	size_t len;
 	unsigned char *m = zone_slurp(path, &len);
@@ -385,8 +402,9 @@ overall1(struct zone *z, const char *path, char *per, size_t persz,
 		res = "error";
 	else {
 		r.dns = authres_dns_new(a);
-		if (authres_dns_drive(r.dns, step, &r, real ? real_resolve :
-		    zone_resolve, real ? (void *)realdns : z, 8) < 0)
+		if (authres_dns_drive(r.dns, step, &r,
+			real ? real_resolve : zone_resolve,
+			real ? (void *)realdns : z, 8) < 0)
 			res = "error";
 		else {
 			size_t n = dkim_sig_count(r.v);
@@ -398,8 +416,9 @@ overall1(struct zone *z, const char *path, char *per, size_t persz,
 				    "%s%s", i ? "," : "",
 				    dkim_result_str(s->result));
 				if (s->reason)
-					snprintf(per + strlen(per), persz -
-					    strlen(per), "(%s)", s->reason);
+					snprintf(per + strlen(per),
+					    persz - strlen(per), "(%s)",
+					    s->reason);
 			}
 			if (n && strcmp(res, "pass") != 0) {
 				for (size_t i = 0; i < n; i++)
@@ -488,8 +507,8 @@ run_generated(const char *dir)
 		snprintf(path, sizeof(path), "%s/generated/%s", dir, file);
 		const char *got = overall(&z, path, per, sizeof(per));
 		strip_reasons(per, bare, sizeof(bare));
-		bool ok = one_of(got, want) && (strcmp(wantper, "-") == 0 ||
-		    strcmp(bare, wantper) == 0);
+		bool ok = one_of(got, want) &&
+		    (strcmp(wantper, "-") == 0 || strcmp(bare, wantper) == 0);
 		tap(ok, "dkim generated %s: want %s got %s [%s]", file, want,
 		    got, per);
 		total++;
@@ -505,7 +524,8 @@ run_rfc8463(const char *dir)
 {
 	char path[1024], per[512];
 	struct zone z;
-	const char *files[] = { "rfc8463-signed.eml", "rfc8463-signed.crlf.eml" };
+	const char *files[] = { "rfc8463-signed.eml",
+		"rfc8463-signed.crlf.eml" };
 
 	memset(&z, 0, sizeof(z));
 	snprintf(path, sizeof(path), "%s/rfc8463/keys.zone", dir);
@@ -553,11 +573,11 @@ run_mail_dkim(const char *dir)
 		if (strcmp(data, "NXDOMAIN") == 0)
 			continue; /* absent from the zone is NXDOMAIN */
 		if (strcmp(data, "~~Query timed out~~") == 0)
-			zone_mark(&z, name, ZONE_ALL_TYPES,
-			    AUTHRES_DNS_TIMEOUT);
+			zone_mark(
+			    &z, name, ZONE_ALL_TYPES, AUTHRES_DNS_TIMEOUT);
 		else if (strcmp(data, "~~SERVFAIL~~") == 0)
-			zone_mark(&z, name, ZONE_ALL_TYPES,
-			    AUTHRES_DNS_SERVFAIL);
+			zone_mark(
+			    &z, name, ZONE_ALL_TYPES, AUTHRES_DNS_SERVFAIL);
 		else
 			zone_add_txt(&z, name, data, strlen(data));
 	}
@@ -580,12 +600,12 @@ run_mail_dkim(const char *dir)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
 		for (p = strtok_r(line, "\t", &save); p && nc < 6;
-		    p = strtok_r(NULL, "\t", &save))
+		     p = strtok_r(NULL, "\t", &save))
 			cols[nc++] = p;
 		if (nc < 4)
 			continue;
-		snprintf(path, sizeof(path), "%s/mail-dkim/corpus/%s", dir,
-		    cols[0]);
+		snprintf(
+		    path, sizeof(path), "%s/mail-dkim/corpus/%s", dir, cols[0]);
 		const char *got = overall(&z, path, per, sizeof(per));
 		bool ok = one_of(got, cols[3]);
 		tap(ok, "dkim mail-dkim %s: want %s got %s [%s]", cols[0],

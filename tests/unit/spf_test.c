@@ -56,8 +56,8 @@ check(struct zone *z, struct arena *a, const char *ip, const char *sender,
 	r.req.receiver = "mx.test.example";
 	r.req.default_exp = "DEFAULT";
 	r.req.now = 1700000000;
-	rc = authres_dns_drive(r.dns, step, &r, resolver, resolver_arg ?
-	    resolver_arg : z, 64);
+	rc = authres_dns_drive(
+	    r.dns, step, &r, resolver, resolver_arg ? resolver_arg : z, 64);
 	*out = r.out;
 	return rc;
 }
@@ -74,8 +74,10 @@ test_parse(void **state)
 	static const struct pcase cases[] = {
 		{ "v=spf1", 0 },
 		{ "v=spf1 -all", 0 },
-		{ "v=spf1  ip4:192.0.2.0/24 ip6:2001:db8::/32 a mx ptr ~all", 0 },
-		{ "v=spf1 a:example.com/24//64 mx//0 exists:%{i}.x.example", 0 },
+		{ "v=spf1  ip4:192.0.2.0/24 ip6:2001:db8::/32 a mx ptr ~all",
+		    0 },
+		{ "v=spf1 a:example.com/24//64 mx//0 exists:%{i}.x.example",
+		    0 },
 		{ "v=spf1 include:_spf.example.com redirect=x.example", 0 },
 		{ "v=spf1 foo=bar -all", 0 },
 		{ "v=spf1 redirect=a.example redirect=b.example", -EINVAL },
@@ -102,13 +104,16 @@ test_parse(void **state)
 		const char *why;
 		int rc = spf_record_parse(a, bstr_cstr(cases[i].rec), &r, &why);
 		if (rc != cases[i].rc)
-			fail_msg("%s: rc %d (%s)", cases[i].rec, rc,
-			    why ? why : "");
+			fail_msg(
+			    "%s: rc %d (%s)", cases[i].rec, rc, why ? why : "");
 	}
 	struct spf_record *r;
 	const char *why;
-	assert_int_equal(spf_record_parse(a, bstr_cstr("v=spf1 a/24//64 "
-	    "?ip4:10.0.0.0/8 redirect=x.example"), &r, &why), 0);
+	assert_int_equal(spf_record_parse(a,
+			     bstr_cstr("v=spf1 a/24//64 "
+				       "?ip4:10.0.0.0/8 redirect=x.example"),
+			     &r, &why),
+	    0);
 	assert_int_equal(r->n, 3);
 	assert_int_equal(r->t[0].cidr4, 24);
 	assert_int_equal(r->t[0].cidr6, 64);
@@ -125,59 +130,57 @@ test_eval(void **state)
 	struct arena *a = arena_new(0);
 	struct spf_out o;
 
-	zone_add_txt(&z, "example.com", "v=spf1 ip4:192.0.2.0/24 mx "
+	zone_add_txt(&z, "example.com",
+	    "v=spf1 ip4:192.0.2.0/24 mx "
 	    "include:inc.example.net -all",
 	    strlen("v=spf1 ip4:192.0.2.0/24 mx "
-	    "include:inc.example.net -all"));
+		   "include:inc.example.net -all"));
 	zone_add(&z, "example.com", "MX", "10 mx.example.com");
 	zone_add(&z, "mx.example.com", "A", "198.51.100.7");
 	zone_add_txt(&z, "inc.example.net", "v=spf1 ip6:2001:db8::/32 ~all",
 	    strlen("v=spf1 ip6:2001:db8::/32 ~all"));
-	zone_add_txt(&z, "soft.example", "v=spf1 ~all",
-	    strlen("v=spf1 ~all"));
-	zone_add_txt(&z, "two.example", "v=spf1 -all",
-	    strlen("v=spf1 -all"));
-	zone_add_txt(&z, "two.example", "v=spf1 +all",
-	    strlen("v=spf1 +all"));
+	zone_add_txt(&z, "soft.example", "v=spf1 ~all", strlen("v=spf1 ~all"));
+	zone_add_txt(&z, "two.example", "v=spf1 -all", strlen("v=spf1 -all"));
+	zone_add_txt(&z, "two.example", "v=spf1 +all", strlen("v=spf1 +all"));
 	zone_add_txt(&z, "loop.example", "v=spf1 include:loop.example",
 	    strlen("v=spf1 include:loop.example"));
 	zone_mark(&z, "tf.example", ZONE_ALL_TYPES, AUTHRES_DNS_TIMEOUT);
 
-	assert_int_equal(check(&z, a, "192.0.2.9", "a@example.com", "h.x",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "192.0.2.9", "a@example.com", "h.x", &o), 0);
 	assert_int_equal(o.result, SPF_RES_PASS);
 	assert_string_equal(o.mechanism, "ip4");
-	assert_int_equal(check(&z, a, "198.51.100.7", "a@example.com", "h.x",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "198.51.100.7", "a@example.com", "h.x", &o), 0);
 	assert_int_equal(o.result, SPF_RES_PASS);
 	assert_string_equal(o.mechanism, "mx");
-	assert_int_equal(check(&z, a, "2001:db8::5", "a@example.com", "h.x",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "2001:db8::5", "a@example.com", "h.x", &o), 0);
 	assert_int_equal(o.result, SPF_RES_PASS);
 	assert_string_equal(o.mechanism, "include");
-	assert_int_equal(check(&z, a, "203.0.113.1", "a@example.com", "h.x",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "203.0.113.1", "a@example.com", "h.x", &o), 0);
 	assert_int_equal(o.result, SPF_RES_FAIL);
 	assert_string_equal(o.explanation, "DEFAULT");
 	/* v4-mapped IPv6 is the IPv4 address. */
-	assert_int_equal(check(&z, a, "::ffff:192.0.2.9", "a@example.com",
-	    "h.x", &o), 0);
+	assert_int_equal(
+	    check(&z, a, "::ffff:192.0.2.9", "a@example.com", "h.x", &o), 0);
 	assert_int_equal(o.result, SPF_RES_PASS);
-	assert_int_equal(check(&z, a, "203.0.113.1", "a@soft.example", "h",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "203.0.113.1", "a@soft.example", "h", &o), 0);
 	assert_int_equal(o.result, SPF_RES_SOFTFAIL);
-	assert_int_equal(check(&z, a, "203.0.113.1", "a@two.example", "h",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "203.0.113.1", "a@two.example", "h", &o), 0);
 	assert_int_equal(o.result, SPF_RES_PERMERROR);
 	assert_string_equal(o.problem, "more than one SPF record");
-	assert_int_equal(check(&z, a, "203.0.113.1", "a@none.example", "h",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "203.0.113.1", "a@none.example", "h", &o), 0);
 	assert_int_equal(o.result, SPF_RES_NONE);
-	assert_int_equal(check(&z, a, "203.0.113.1", "a@loop.example", "h",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "203.0.113.1", "a@loop.example", "h", &o), 0);
 	assert_int_equal(o.result, SPF_RES_PERMERROR);
-	assert_int_equal(check(&z, a, "203.0.113.1", "a@tf.example", "h",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "203.0.113.1", "a@tf.example", "h", &o), 0);
 	assert_int_equal(o.result, SPF_RES_TEMPERROR);
 	/* Null sender: postmaster@helo. */
 	assert_int_equal(check(&z, a, "192.0.2.1", "", "example.com", &o), 0);
@@ -185,15 +188,17 @@ test_eval(void **state)
 	assert_string_equal(o.sender, "postmaster@example.com");
 
 	struct buf b;
-	struct spf_req req = { .sender = "a@example.com", .helo = "h.x",
-		.receiver = "mx.test" };
+	struct spf_req req = {
+		.sender = "a@example.com", .helo = "h.x", .receiver = "mx.test"
+	};
 	netaddr_parse("192.0.2.9", 9, &req.ip);
-	assert_int_equal(check(&z, a, "192.0.2.9", "a@example.com", "h.x",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "192.0.2.9", "a@example.com", "h.x", &o), 0);
 	buf_init(&b, 1024);
 	assert_int_equal(spf_received_header(&b, &req, &o), 0);
 	buf_cstr(&b);
-	assert_string_equal((char *)b.p, "Pass (mx.test: domain of "
+	assert_string_equal((char *)b.p,
+	    "Pass (mx.test: domain of "
 	    "a@example.com designates 192.0.2.9 as permitted sender) "
 	    "client-ip=192.0.2.9; envelope-from=\"a@example.com\"; helo=h.x; "
 	    "receiver=mx.test; mechanism=ip4; identity=mailfrom");
@@ -212,11 +217,13 @@ test_limits(void **state)
 	struct spf_out o;
 	char rec[512];
 
-	snprintf(rec, sizeof(rec), "v=spf1 a:a1.example a:a2.example "
+	snprintf(rec, sizeof(rec),
+	    "v=spf1 a:a1.example a:a2.example "
 	    "a:a3.example a:a4.example a:a5.example a:a6.example a:a7.example "
 	    "a:a8.example a:a9.example a:a10.example -all");
 	zone_add_txt(&z, "ten.example", rec, strlen(rec));
-	snprintf(rec, sizeof(rec), "v=spf1 a:a1.example a:a2.example "
+	snprintf(rec, sizeof(rec),
+	    "v=spf1 a:a1.example a:a2.example "
 	    "a:a3.example a:a4.example a:a5.example a:a6.example a:a7.example "
 	    "a:a8.example a:a9.example a:a10.example a:a11.example -all");
 	zone_add_txt(&z, "eleven.example", rec, strlen(rec));
@@ -225,28 +232,30 @@ test_limits(void **state)
 		snprintf(n, sizeof(n), "a%d.example", i);
 		zone_add(&z, n, "A", "192.0.2.200");
 	}
-	zone_add_txt(&z, "void.example", "v=spf1 a:n1.example a:n2.example "
+	zone_add_txt(&z, "void.example",
+	    "v=spf1 a:n1.example a:n2.example "
 	    "a:n3.example -all",
 	    strlen("v=spf1 a:n1.example a:n2.example "
-	    "a:n3.example -all"));
-	zone_add_txt(&z, "void2.example", "v=spf1 a:n1.example a:n2.example "
+		   "a:n3.example -all"));
+	zone_add_txt(&z, "void2.example",
+	    "v=spf1 a:n1.example a:n2.example "
 	    "-all",
 	    strlen("v=spf1 a:n1.example a:n2.example "
-	    "-all"));
-	assert_int_equal(check(&z, a, "192.0.2.1", "x@ten.example", "h", &o),
-	    0);
+		   "-all"));
+	assert_int_equal(
+	    check(&z, a, "192.0.2.1", "x@ten.example", "h", &o), 0);
 	assert_int_equal(o.result, SPF_RES_FAIL);
 	assert_int_equal(o.lookups, 10);
-	assert_int_equal(check(&z, a, "192.0.2.1", "x@eleven.example", "h",
-	    &o), 0);
+	assert_int_equal(
+	    check(&z, a, "192.0.2.1", "x@eleven.example", "h", &o), 0);
 	assert_int_equal(o.result, SPF_RES_PERMERROR);
 	assert_string_equal(o.problem, "DNS lookup limit exceeded");
-	assert_int_equal(check(&z, a, "192.0.2.1", "x@void.example", "h", &o),
-	    0);
+	assert_int_equal(
+	    check(&z, a, "192.0.2.1", "x@void.example", "h", &o), 0);
 	assert_int_equal(o.result, SPF_RES_PERMERROR);
 	assert_string_equal(o.problem, "void lookup limit exceeded");
-	assert_int_equal(check(&z, a, "192.0.2.1", "x@void2.example", "h", &o),
-	    0);
+	assert_int_equal(
+	    check(&z, a, "192.0.2.1", "x@void2.example", "h", &o), 0);
 	assert_int_equal(o.result, SPF_RES_FAIL);
 	arena_free(a);
 	zone_free(&z);
@@ -297,12 +306,13 @@ load_zone(struct zone *z, const struct json *zd)
 				zone_add(z, name, t, json_sget(r, "value"));
 		}
 		if (to) {
-			const struct json *ex = json_get(to,
-			    "all_types_except");
+			const struct json *ex =
+			    json_get(to, "all_types_except");
 			for (size_t k = 0; k < 5; k++) {
 				bool except = false;
 				for (size_t x = 0; ex && x < ex->n; x++)
-					if (strcmp(ex->v[x]->s, types[k].n) == 0)
+					if (strcmp(ex->v[x]->s, types[k].n) ==
+					    0)
 						except = true;
 				if (!except)
 					zone_mark(z, name, types[k].t,
@@ -347,10 +357,10 @@ run_suite(const char *path)
 			const char *want_exp = json_sget(t, "explanation");
 			int rc = check(&z, a, json_sget(t, "host"),
 			    json_sget(t, "mailfrom"), json_sget(t, "helo"), &o);
-			const char *got = rc < 0 ? "error" :
-			    spf_result_str(o.result);
-			bool ok = rc == 0 && in_list(json_get(t, "result"),
-			    got);
+			const char *got =
+			    rc < 0 ? "error" : spf_result_str(o.result);
+			bool ok =
+			    rc == 0 && in_list(json_get(t, "result"), got);
 			bool exp_ok = true, case_only = false;
 			if (ok && want_exp && o.result == SPF_RES_FAIL) {
 				exp_ok = o.explanation &&
@@ -366,19 +376,22 @@ run_suite(const char *path)
 			}
 			ok = ok && (exp_ok || case_only);
 			printf("%sok %d - spf %s (scenario %d): got %s%s%s%s"
-			    "%s%s\n", ok ? "" : "not ", ++tap_n, id,
+			       "%s%s\n",
+			    ok ? "" : "not ", ++tap_n, id,
 			    (int)json_get(sc->v[i], "number")->num, got,
 			    o.problem ? " (" : "", o.problem ? o.problem : "",
-			    o.problem ? ")" : "", exp_ok || case_only ? "" :
-			    " [explanation differs]", case_only ?
-			    " # SKIP explanation differs only in the letter "
-			    "case of ip6.arpa nibbles (RFC 7208 7.3 leaves it "
-			    "open, RFC 4343: DNS names are case-insensitive)" :
-			    "");
+			    o.problem ? ")" : "",
+			    exp_ok || case_only ? "" : " [explanation differs]",
+			    case_only
+				? " # SKIP explanation differs only in the letter "
+				  "case of ip6.arpa nibbles (RFC 7208 7.3 leaves it "
+				  "open, RFC 4343: DNS names are case-insensitive)"
+				: "");
 			skips += case_only;
 			if (!ok) {
 				tap_fail++;
-				printf("#   want %s", json_get(t, "result")->v[0]->s);
+				printf("#   want %s",
+				    json_get(t, "result")->v[0]->s);
 				if (want_exp)
 					printf(" exp '%s' got '%s'", want_exp,
 					    o.explanation ? o.explanation : "");
@@ -396,7 +409,6 @@ run_suite(const char *path)
 	arena_free(ja);
 	return tap_fail ? 1 : 0;
 }
-
 
 /*
  * run_suite_dns - every scenario's zone file served by knotd on 127.0.0.1,
@@ -429,7 +441,8 @@ run_suite_dns(const char *path, const char *zonedir, const char *serve)
 		snprintf(zf, sizeof(zf), "%s/%02d.zone", zonedir, num);
 		if (realdns_start(&d, serve, NULL, zf) < 0) {
 			printf("not ok %d - scenario %d: knotd or the resolver "
-			    "did not start\n", ++n, num);
+			       "did not start\n",
+			    ++n, num);
 			fails++;
 			realdns_stop(&d);
 			zone_free(&z);
@@ -446,39 +459,48 @@ run_suite_dns(const char *path, const char *zonedir, const char *serve)
 			resolver = zone_resolve;
 			resolver_arg = NULL;
 			check(&z, a, json_sget(t, "host"),
-			    json_sget(t, "mailfrom"), json_sget(t, "helo"), &o1);
+			    json_sget(t, "mailfrom"), json_sget(t, "helo"),
+			    &o1);
 			bool needs_timeout = z.timeouts != before;
 			unsigned refused = d.refused;
 			resolver = real_resolve;
 			resolver_arg = &d;
 			int rc = check(&z, a, json_sget(t, "host"),
-			    json_sget(t, "mailfrom"), json_sget(t, "helo"), &o2);
+			    json_sget(t, "mailfrom"), json_sget(t, "helo"),
+			    &o2);
 			resolver = zone_resolve;
 			resolver_arg = NULL;
-			const char *got = rc < 0 ? "error" :
-			    spf_result_str(o2.result);
-			bool ok = rc == 0 && in_list(json_get(t, "result"), got);
+			const char *got =
+			    rc < 0 ? "error" : spf_result_str(o2.result);
+			bool ok =
+			    rc == 0 && in_list(json_get(t, "result"), got);
 			n++;
 			if (!ok && needs_timeout) {
-				printf("ok %d - spf/dns %s (scenario %d): got %s "
+				printf(
+				    "ok %d - spf/dns %s (scenario %d): got %s "
 				    "# SKIP needs a DNS timeout, which a zone "
 				    "file cannot express (tested with the mock "
-				    "resolver)\n", n, id, num, got);
+				    "resolver)\n",
+				    n, id, num, got);
 				skips++;
 				pass++;
 			} else if (!ok && d.refused != refused) {
 				/* macro-mania-in-domain: %_ puts spaces in a
 				 * label; RFC 2181 11 allows any octet, but
 				 * plugins/dns refuses such names. */
-				printf("ok %d - spf/dns %s (scenario %d): got %s "
+				printf(
+				    "ok %d - spf/dns %s (scenario %d): got %s "
 				    "# SKIP plugins/dns refuses to send this "
 				    "name (spaces in a label); passes with the "
-				    "mock resolver\n", n, id, num, got);
+				    "mock resolver\n",
+				    n, id, num, got);
 				skips++;
 				pass++;
 			} else {
-				printf("%sok %d - spf/dns %s (scenario %d): got "
-				    "%s\n", ok ? "" : "not ", n, id, num, got);
+				printf(
+				    "%sok %d - spf/dns %s (scenario %d): got "
+				    "%s\n",
+				    ok ? "" : "not ", n, id, num, got);
 				pass += ok;
 				fails += !ok;
 			}
