@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# tests/bench/spamc.sh - messages/s through Debian's spamc: filterd's spamd
+# front door vs SpamAssassin's spamd 4.0, side by side, same rules
+#
+# Both load Debian's stock SpamAssassin rules (/usr/share/spamassassin
+# plus /etc/spamassassin/local.cf, read at run time, never copied) with
+# no network tests and no Bayes: spamd -L, 2 children; filterd with
+# 2 workers, use_dnsbl/spf/dkim/dmarc/bayes = no. The same BENCH_COUNT
+# (default 300) messages from the SpamAssassin corpus (2002 sets, every
+# group; corpus/fetch.sh) go through `spamc -c` with BENCH_CONC (default
+# 4) clients in parallel, after a warm-up of 10. Prints per server
+# messages/s, the mean ms per message, and the ratio (goal >= 50x); also
+# how many CHECK verdicts (spam/ham) agree.
+set -u
+cd "$(dirname "$0")/../e2e"
+. ./lib_filterd.sh
+. ./lib_milter.sh
+
+N=${BENCH_COUNT:-300}
+CONC=${BENCH_CONC:-4}
+SA_RULES=/usr/share/spamassassin
+work=$(mktemp -d /tmp/filterd-bench-spamc.XXXXXX)
+chmod 755 "$work"
+spamd_pid=
+cleanup()
+{
+	[ -n "$spamd_pid" ] && kill "$spamd_pid" 2>/dev/null
+	sleep 0.3
+	[ -f "$work/spamd.pid" ] && kill "$(cat "$work/spamd.pid")" 2>/dev/null
+	fd_cleanup
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+for c in spamc spamd; do
+	command -v $c >/dev/null || { echo "bench spamc: $c missing (make deps)"; exit 1; }
+done
+data=$("$E2E_ROOT/corpus/fetch.sh" 2>/dev/null | tail -n 1)
+[ -d "$data" ] || data=$E2E_ROOT/corpus/data
+: >"$work/list"
+per=$(( (N + 2) / 3 ))
+for g in easy-ham-1 hard-ham-1 spam-1; do
+	[ -d "$data/$g" ] || continue
+	total=$(ls "$data/$g" | wc -l)
+	step=$(( total / per )); [ "$step" -lt 1 ] && step=1
+	ls "$data/$g" | sort | awk -v s="$step" -v n="$per" \
+	    'NR % s == 1 && c < n { print; c++ }' | sed "s|^|$data/$g/|" >>"$work/list"
+done
+if [ ! -s "$work/list" ]; then
+	echo "bench spamc: no corpus (corpus/fetch.sh)"
+	exit 1
+fi
+head -n "$N" "$work/list" >"$work/sample"
+N=$(wc -l <"$work/sample")
+bytes=$(cat $(cat "$work/sample") | wc -c)
+
+fe_private_bins "$work"
+read -r fd_port re_port fsp_port sa_port < <(e2e_ports 4)
+FD_WORKERS=2 fd_start "$fd_port" "$re_port" "rules_dir = $SA_RULES
+rules_local = /etc/spamassassin/local.cf
+dnsbl_config = $E2E_ROOT/etc/dnsbl.cf
+use_dnsbl = no
+use_spf = no
+use_dkim = no
+use_dmarc = no
+use_bayes = no
+spamd_listen = 127.0.0.1:$fsp_port
+milter_socket = none
+log = stderr" || { echo "bench spamc: filterd did not start"; exit 1; }
+
+spamd -L -x -s stderr -i 127.0.0.1 -p "$sa_port" -m 2 --min-children=2 \
+    -u nobody -C "$SA_RULES" --siteconfigpath=/etc/spamassassin \
+    -r "$work/spamd.pid" >"$work/spamd.log" 2>&1 &
+spamd_pid=$!
+for _ in $(seq 1 240); do
+	grep -q "server started" "$work/spamd.log" && break
+	sleep 0.5
+done
+grep -q "server started" "$work/spamd.log" ||
+    { echo "bench spamc: spamd did not start"; tail -5 "$work/spamd.log"; exit 1; }
+
+# run PORT OUT - every sample message through spamc -c, CONC at a time;
+# prints the elapsed seconds; OUT gets "file<TAB>score/threshold"
+run()
+{
+	local port=$1 out=$2 t0 t1
+	head -n 10 "$work/sample" | while read -r f; do
+		spamc -d 127.0.0.1 -p "$port" -c -s 5000000 -t 300 <"$f" >/dev/null
+	done
+	t0=$(date +%s%N)
+	xargs -P "$CONC" -n 1 sh -c 'printf "%s\t%s\n" "$0" \
+	    "$(spamc -d 127.0.0.1 -p '"$port"' -c -s 5000000 -t 300 <"$0")"' \
+	    <"$work/sample" >"$out"
+	t1=$(date +%s%N)
+	echo "$(( (t1 - t0) / 1000000 ))"
+}
+
+fd_ms=$(run "$fsp_port" "$work/fd.out")
+sa_ms=$(run "$sa_port" "$work/sa.out")
+python3 - "$N" "$bytes" "$CONC" "$fd_ms" "$sa_ms" "$work/fd.out" "$work/sa.out" <<'PY'
+import sys
+n, nbytes, conc, fd_ms, sa_ms = map(int, sys.argv[1:6])
+def load(p):
+    d = {}
+    for l in open(p):
+        f, _, v = l.rstrip("\n").partition("\t")
+        s, _, t = v.partition("/")
+        try:
+            d[f] = float(s) >= float(t)
+        except ValueError:
+            d[f] = None
+    return d
+fd, sa = load(sys.argv[6]), load(sys.argv[7])
+agree = sum(1 for f in fd if fd[f] is not None and fd[f] == sa.get(f))
+fd_rate = n * 1000.0 / max(fd_ms, 1)
+sa_rate = n * 1000.0 / max(sa_ms, 1)
+print("spamc -c, %d messages (%.1f KB avg), %d clients, SA stock rules, "
+      "no network, no Bayes" % (n, nbytes / n / 1024.0, conc))
+print("  filterd spamd door  %8.1f msg/s  %7.1f ms/msg wall" % (fd_rate, fd_ms / n))
+print("  spamd 4.0 (-m 2)    %8.1f msg/s  %7.1f ms/msg wall" % (sa_rate, sa_ms / n))
+print("  ratio               %8.1fx (goal >= 50x)" % (fd_rate / sa_rate))
+print("  spam/ham verdicts agree on %d/%d messages" % (agree, n))
+PY
