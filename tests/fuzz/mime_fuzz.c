@@ -45,7 +45,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct bstr *l = msg_body_lines(m, &n);
 
 	for (size_t i = 0; i < n; i++)
-		if (l[i].len > 2048)
+		if (l[i].len > 2049) /* SA: cut after a space at 2048 */
 			abort();
 	msg_rawbody_lines(m, &n);
 	msg_free(m);
