@@ -512,7 +512,7 @@ auth_start(struct scan *s, void *state)
 	tl_active = p;
 	as->din.from_domain = as->from_domain;
 	as->din.from_multiple = as->from_multiple;
-	as->din.roll = (unsigned)(random() % 100);
+	as->din.roll = arc4random_uniform(100); /* 7489 6.6.4 sampling */
 	advance(as);
 }
 

@@ -1071,12 +1071,22 @@ header_hash(struct dkim_verify *v, struct sigstate *s, unsigned char *md,
 			break;
 		}
 	}
-	/* 3.7: the DKIM-Signature itself, b= value removed, no CRLF. */
+	/* 3.7: the DKIM-Signature itself, no CRLF, with the b= value
+	 * "including all surrounding whitespace" deleted: everything from
+	 * the "=" to the ";" or the end of the field goes (libopendkim and
+	 * dkimpy do the same). */
 	{
 		struct bstr raw = v->f[s->field].raw;
 		struct bstr bval = s->t.b;
 		size_t off = (size_t)(bval.p - raw.p);
+		size_t end = off + bval.len;
 		struct buf tmp;
+
+		while (off > 0 && raw.p[off - 1] != '=')
+			off--;
+		while (end < raw.len && raw.p[end] != ';')
+			end++;
+		bval = bstr_make(raw.p + off, end - off);
 		buf_init(&tmp, raw.len + 1);
 		if ((rc = buf_append(&tmp, raw.p, off)) < 0 ||
 		    (rc = buf_append(&tmp, bval.p + bval.len,

@@ -146,6 +146,39 @@ test_rfc8463_lf(void **state)
 	zone_free(&z);
 }
 
+/* 3.7: whitespace around the b= value is deleted with it, so a relay
+ * that refolds b= (a CRLF SP before the value, a space after it) does not
+ * break even a c=simple signature. */
+static void
+test_b_refolded(void **state)
+{
+	(void)state;
+	struct zone z;
+	struct arena *a = arena_new(0);
+	const struct dkim_sig *s[2];
+	char m[sizeof(rfc8463_msg) + 16];
+	const char *b = strstr(rfc8463_msg, "b=9/ds"), *e;
+	size_t pre = (size_t)(b - rfc8463_msg) + 2, n;
+
+	/* "b=\r\n 9/ds...AQ== \r\n" */
+	memcpy(m, rfc8463_msg, pre);
+	memcpy(m + pre, "\r\n ", 3);
+	e = strstr(b, "AQ==\r\n") + 4;
+	n = pre + 3;
+	memcpy(m + n, b + 2, (size_t)(e - b - 2));
+	n += (size_t)(e - b - 2);
+	m[n++] = ' ';
+	memcpy(m + n, e, sizeof(rfc8463_msg) - (size_t)(e - rfc8463_msg));
+	n += sizeof(rfc8463_msg) - 1 - (size_t)(e - rfc8463_msg);
+	rfc8463_zone(&z);
+	assert_int_equal(verify(&z, m, n, 1700000000, a, s, 2), 2);
+	assert_int_equal(s[0]->result, DKIM_PASS);
+	assert_string_equal(s[0]->b8, "9/dsDChY");
+	assert_int_equal(s[1]->result, DKIM_PASS);
+	arena_free(a);
+	zone_free(&z);
+}
+
 /* Altered body, altered signed header, missing key, revoked key. */
 static void
 test_rfc8463_altered(void **state)
@@ -642,6 +675,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_rfc8463_pass),
 		cmocka_unit_test(test_rfc8463_lf),
 		cmocka_unit_test(test_rfc8463_altered),
+		cmocka_unit_test(test_b_refolded),
 		cmocka_unit_test(test_sigtags),
 		cmocka_unit_test(test_keytags),
 		cmocka_unit_test(test_misc),
