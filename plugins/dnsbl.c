@@ -79,6 +79,7 @@ struct bl_set {
 	enum src src;
 	size_t *rules;
 	size_t nrules;
+	size_t warn_set;  /* first set with the same qzone: owns the flag */
 	atomic_bool warned;
 };
 
@@ -850,6 +851,13 @@ dnsbl_set_finish(struct dnsbl_set *s, const struct dnsbl_opts *o,
 		b->nrules = 0;
 		if ((b->qzone = strdup(z)) == NULL)
 			return -ENOMEM;
+		/* one "not a listing" report per zone, whichever set asks */
+		b->warn_set = i;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(s->sets[j].qzone, b->qzone) == 0) {
+				b->warn_set = j;
+				break;
+			}
 		for (size_t j = 0; j < s->nrules; j++)
 			k += s->rules[j].set == i;
 		if (k && (b->rules = calloc(k, sizeof(*b->rules))) == NULL)
@@ -968,7 +976,8 @@ look_cb(const struct dns_result *r, void *arg)
 					 * that is the set's only mutable
 					 * state */
 					if (atomic_compare_exchange_strong(
-					    (atomic_bool *)&b->warned, &f,
+					    (atomic_bool *)&s->sets[b->warn_set]
+					    .warned, &f,
 					    true) && h->config_error)
 						h->config_error(h->arg,
 						    b->qzone, text);

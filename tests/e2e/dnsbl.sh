@@ -173,7 +173,7 @@ check "refused code 127.255.255.254: no hit" lacks refused 'RCVD_IN_T_'
 check "refused code: second message no hit either" lacks refused2 'RCVD_IN_T_'
 check "refused code: message delivered" grep -q '^250 ' "$work/refused2.res"
 n=$(grep -c 'answered 127.255.255.254' "$FD_LOG")
-# once per list per worker process
+# once per list (zone) per worker process, however many rules ask it
 check "refused code logged as a config error, once per worker ($n)" \
     test "$n" -ge 1 -a "$n" -le 2
 

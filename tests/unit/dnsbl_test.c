@@ -244,6 +244,7 @@ static const char *const cfg_lines[] = {
 	"header RCVD_IN_ZEN_XBL eval:check_rbl_sub('zen-lastexternal', '127.0.0.[45678]')",
 	"header RCVD_IN_ZEN_PBL eval:check_rbl_sub('zen-lastexternal', '127.0.0.10-127.0.0.11')",
 	"header RCVD_IN_ZEN_TXT eval:check_rbl_txt('zentxt-lastexternal', 'zen.dnsbl.test.', 'example\\.test/sbl')",
+	"header RCVD_IN_ZEN2 eval:check_rbl('zen2-lastexternal', 'zen.dnsbl.test.', '127.0.0.2')",
 	"header RCVD_IN_SPAMCOP eval:check_rbl('spamcop-untrusted', 'bl.spamcop.test.')",
 	"dnsbl RCVD_IN_DNSWL_T list.dnswl.test 127.0.15.0/255.255.255.0 -5",
 	"header DBL_ENVFROM eval:check_rbl_envfrom('dbl', 'dbl.dnsbl.test.', '127.0.1.2')",
@@ -431,7 +432,7 @@ test_refused_codes(void **state)
 	assert_int_equal(r.cfgerr, 1);
 	assert_string_equal(r.cfgerr_answer, "127.255.255.254");
 	lookup(&in, &r);
-	assert_int_equal(r.cfgerr, 0); /* logged once per list */
+	assert_int_equal(r.cfgerr, 0); /* logged once per list (zone) */
 	le = ip("198.0.2.13"); /* answers 10.0.0.1 */
 	lookup(&in, &r);
 	assert_string_equal(r.hits, "");
