@@ -67,6 +67,94 @@ rule_run_new(const struct rule_set *rs, struct msg *msg)
 	return run;
 }
 
+/* rawbody ---------------------------------------------------------------- */
+
+#define SA_MAX_BODY_LINE 2048 /* SA Constants MAX_BODY_LINE_LENGTH */
+
+static long
+find_from(struct bstr t, size_t from, unsigned char ch)
+{
+	for (size_t i = from; i < t.len; i++)
+		if (t.p[i] == ch)
+			return (long)i;
+	return -1;
+}
+
+/* split_paragraphs - SA split_into_array_of_short_paragraphs: pieces cut
+ * after a newline, else a '>', else a space found past 2 KiB, at most
+ * 4 KiB each */
+static int
+split_paragraphs(struct rule_ctx *c, struct bstr t, size_t *cap)
+{
+	size_t ofs = 0;
+
+	for (;;) {
+		size_t end;
+		long j;
+		struct bstr *nv;
+
+		if (t.len - ofs <= 2 * SA_MAX_BODY_LINE || t.len <= SA_MAX_BODY_LINE)
+			end = t.len;
+		else {
+			j = find_from(t, ofs + SA_MAX_BODY_LINE, '\n');
+			if (j < 0 || (size_t)j - ofs + 1 > 2 * SA_MAX_BODY_LINE)
+				j = find_from(t, ofs + SA_MAX_BODY_LINE, '>');
+			if (j < 0 || (size_t)j - ofs + 1 > 2 * SA_MAX_BODY_LINE)
+				j = find_from(t, ofs + SA_MAX_BODY_LINE, ' ');
+			if (j < 0 || (size_t)j - ofs + 1 > 2 * SA_MAX_BODY_LINE)
+				j = (long)(ofs + SA_MAX_BODY_LINE);
+			end = (size_t)j + 1;
+		}
+		if (end <= ofs)
+			return 0;
+		if (c->nraw == *cap) {
+			size_t ncap = *cap ? *cap * 2 : 16;
+
+			if ((nv = arena_alloc(c->arena, ncap * sizeof(*nv))) ==
+			    NULL)
+				return -ENOMEM;
+			if (c->nraw)
+				memcpy(nv, c->raw, c->nraw * sizeof(*nv));
+			c->raw = nv;
+			*cap = ncap;
+		}
+		c->raw[c->nraw++] = bstr_sub(t, ofs, end - ofs);
+		if (end >= t.len)
+			return 0;
+		ofs = end;
+	}
+}
+
+/* build_rawbody - SA get_decoded_body_text_array: every text and
+ * message leaf (not text/calendar), transfer-decoded, CRLF as LF */
+static int
+build_rawbody(struct rule_ctx *c)
+{
+	size_t cap = 0;
+
+	for (size_t i = 0, n = msg_part_count(c->msg); i < n; i++) {
+		const struct msg_part *p = msg_part_at(c->msg, i);
+		struct bstr d = p->decoded;
+		unsigned char *o;
+		size_t k = 0;
+
+		if (p->is_multipart || d.len == 0 ||
+		    !(bstr_casestarts(p->ctype, "text") ||
+			bstr_casestarts(p->ctype, "message")) ||
+		    bstr_caseeq_cstr(p->ctype, "text/calendar"))
+			continue;
+		if ((o = arena_alloc(c->arena, d.len)) == NULL)
+			return -ENOMEM;
+		for (size_t j = 0; j < d.len; j++)
+			if (!(d.p[j] == '\r' && j + 1 < d.len &&
+			    d.p[j + 1] == '\n'))
+				o[k++] = d.p[j];
+		if (split_paragraphs(c, bstr_make(o, k), &cap) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Prefilter texts -------------------------------------------------------- */
 
 static void
@@ -98,8 +186,9 @@ scan_texts(struct rule_run *run, enum rule_type t)
 		rule__ac_scan(rs->ac, s.p, s.len, seen);
 		break;
 	case RULE_RAWBODY:
-		s = msg_rawbody_text(m);
-		rule__ac_scan(rs->ac, s.p, s.len, seen);
+		for (size_t i = 0; i < run->c.nraw; i++)
+			rule__ac_scan(rs->ac, run->c.raw[i].p,
+			    run->c.raw[i].len, seen);
 		break;
 	case RULE_URI: {
 		size_t n;
@@ -556,9 +645,12 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 	}
 	case RULE_BODY:
 	case RULE_RAWBODY: {
-		const struct bstr *l = r->type == RULE_BODY ?
-		    msg_body_lines(c->msg, &nl) :
-		    msg_rawbody_lines(c->msg, &nl);
+		const struct bstr *l = msg_body_lines(c->msg, &nl);
+
+		if (r->type == RULE_RAWBODY) {
+			l = c->raw;
+			nl = c->nraw;
+		}
 
 		if (!candidate(c->rs, r, c->seen_in[r->type]))
 			return 0;
@@ -637,6 +729,8 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 	for (int t = 0; t < RULE_META; t++) {
 		if (rs->norder[t] == 0)
 			continue;
+		if (t == RULE_RAWBODY && (rc = build_rawbody(c)) < 0)
+			goto out;
 		scan_texts(run, (enum rule_type)t);
 		for (size_t i = 0; i < rs->norder[t]; i++) {
 			uint32_t k = rs->order[t][i];

@@ -165,6 +165,10 @@ struct rule_ctx {
 	uint8_t *seen_in[RULE_NTYPES];
 	pcre2_match_data *md;
 	bool execd;
+	/* rawbody as SA builds it: per text part, transfer-decoded, in
+	 * paragraphs of at most ~4 KiB */
+	struct bstr *raw;
+	size_t nraw;
 };
 
 #endif

@@ -44,7 +44,7 @@ for g in easy-ham-1 hard-ham-1 spam-1; do
 	total=$(ls "$data/$g" | wc -l)
 	step=$(( total / per )); [ "$step" -lt 1 ] && step=1
 	ls "$data/$g" | sort | awk -v s="$step" -v n="$per" \
-	    'NR % s == 1 && c < n { print; c++ }' | sed "s|^|$data/$g/|" >>"$tmp/list"
+	    '(NR - 1) % s == 0 && c < n { print; c++ }' | sed "s|^|$data/$g/|" >>"$tmp/list"
 done
 head -n "$N" "$tmp/list" >"$tmp/sample"
 
