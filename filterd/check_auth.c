@@ -90,6 +90,18 @@ struct pscan {
 };
 static _Thread_local struct pscan *tl_active;
 
+/* Unlink p (arena cleanup and finish()): a scan freed without finish()
+ * must not leave a dangling entry. */
+static void
+unlink_ps(void *arg)
+{
+	for (struct pscan **pp = &tl_active; *pp; pp = &(*pp)->next)
+		if (*pp == arg) {
+			*pp = ((struct pscan *)arg)->next;
+			return;
+		}
+}
+
 /* SpamAssassin 50_scores.cf, score set 3 (network and Bayes on). */
 static const struct {
 	const char *name;
@@ -508,6 +520,10 @@ auth_start(struct scan *s, void *state)
 	if (as->ctx == NULL)
 		as->sync = true; /* no DNS: everything missing times out */
 	p->as = as;
+	if (arena_defer(a, unlink_ps, p) < 0) {
+		log_warn("%s: auth skipped: out of memory", qid_of(s));
+		return;
+	}
 	p->next = tl_active;
 	tl_active = p;
 	as->din.from_domain = as->from_domain;
