@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MATCH_LIMIT 200000u
 #define DEPTH_LIMIT 2000u
@@ -1001,6 +1002,29 @@ cmp_prio(const void *a, const void *b, void *arg)
 	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
 }
 
+/* cmp_hdr - header rules: by priority, then by the text they read, so
+ * the evaluator builds each header text once */
+static int
+cmp_hdr(const void *a, const void *b, void *arg)
+{
+	const struct rule_set *rs = arg;
+	const struct rule *x = &rs->v[*(const uint32_t *)a];
+	const struct rule *y = &rs->v[*(const uint32_t *)b];
+	int d;
+
+	if (x->priority != y->priority)
+		return x->priority < y->priority ? -1 : 1;
+	if ((d = (int)x->hkind - (int)y->hkind) != 0 ||
+	    (d = (int)x->hmod - (int)y->hmod) != 0 ||
+	    (d = (int)x->hraw - (int)y->hraw) != 0 ||
+	    (d = (int)x->relays - (int)y->relays) != 0 ||
+	    (d = (int)x->all_part - (int)y->all_part) != 0)
+		return d;
+	if ((d = strcasecmp(x->hdr ? x->hdr : "", y->hdr ? y->hdr : "")) != 0)
+		return d;
+	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
 int
 rule__compile(struct rule_set *rs)
 {
@@ -1128,7 +1152,7 @@ rule__compile(struct rule_set *rs)
 	}
 	for (size_t i = 0; i < RULE_NTYPES; i++)
 		qsort_r(rs->order[i], rs->norder[i], sizeof(uint32_t),
-		    cmp_prio, rs);
+		    i == RULE_HEADER ? cmp_hdr : cmp_prio, rs);
 	if (st.n > 0 && (rs->ac = ac_build(st.v, st.n)) == NULL)
 		rc = -ENOMEM;
 	rs->nlitstrs = st.n;

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mail/msg.h"
 #include "util/arena.h"
@@ -612,6 +613,18 @@ mime_header_match(struct rule_ctx *c, const struct rule *r,
 	return match_count(c, r, buf_bstr(b), rule_limit(r));
 }
 
+/* same_target - two header rules read the same text */
+static bool
+same_target(const struct rule *a, const struct rule *b)
+{
+	return a->hkind == b->hkind && a->hmod == b->hmod &&
+	    a->hraw == b->hraw && a->relays == b->relays &&
+	    a->all_part == b->all_part &&
+	    (a->hdr == b->hdr ||
+		(a->hdr != NULL && b->hdr != NULL &&
+		    strcasecmp(a->hdr, b->hdr) == 0));
+}
+
 static unsigned
 run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 {
@@ -632,15 +645,20 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 			return 0;
 		if (!cand) /* the literal is absent: cannot match */
 			return 1;
-		buf_reset(b);
-		if (header_text(c, r, b, &unset) < 0)
-			return 0;
-		if (unset && r->if_unset != NULL) {
+		/* header rules run sorted by target (compile.c), so the
+		 * text of the previous rule is often the one needed */
+		if (c->hdr_last == NULL || !same_target(c->hdr_last, r)) {
 			buf_reset(b);
-			if (buf_puts(b, r->if_unset) < 0)
+			c->hdr_last = NULL;
+			if (header_text(c, r, b, &c->hdr_unset) < 0)
 				return 0;
+			c->hdr_last = r;
 		}
-		m = match_count(c, r, buf_bstr(b), r->neg ? 1 : limit);
+		unset = c->hdr_unset;
+		m = match_count(c, r,
+		    unset && r->if_unset != NULL ? bstr_cstr(r->if_unset) :
+						   buf_bstr(b),
+		    r->neg ? 1 : limit);
 		return r->neg ? m == 0 : m;
 	}
 	case RULE_BODY:
@@ -678,6 +696,7 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 			return 0;
 		return match_count(c, r, msg_full(c->msg), limit);
 	case RULE_MIMEHEADER:
+		c->hdr_last = NULL; /* b is reused below */
 		for (size_t i = 0, np = msg_part_count(c->msg); i < np; i++)
 			if ((n = mime_header_match(c, r,
 				 msg_part_at(c->msg, i), b)) > 0)

@@ -169,6 +169,9 @@ struct rule_ctx {
 	 * paragraphs of at most ~4 KiB */
 	struct bstr *raw;
 	size_t nraw;
+	/* the header text in the scratch buffer belongs to this rule */
+	const struct rule *hdr_last;
+	bool hdr_unset;
 };
 
 #endif
