@@ -38,7 +38,7 @@ struct reinject {
 	void *arg;
 	struct reinject_reply *replies;
 	struct reinject_reply fail;   /* a failure before the end */
-	bool pipelining, has_size, has_8bit;
+	bool pipelining, has_size, has_8bit, has_dsn, has_utf8;
 	char xattrs[64];              /* " NAME ADDR ..." offered */
 	/* Replies still expected, in order, as runs of one step (with
 	 * pipelining: MAIL, n x RCPT, DATA). */
@@ -103,16 +103,25 @@ send_mail(struct reinject *r)
 		n = snprintf(params, sizeof(params), " SIZE=%zu",
 		    r->req.head.len + r->req.body.len);
 	if (r->req.body_8bit && r->has_8bit && n >= 0)
-		snprintf(params + n, sizeof(params) - (size_t)n,
+		n += snprintf(params + n, sizeof(params) - (size_t)n,
 		    " BODY=8BITMIME");
-	send_line(r, "MAIL FROM:<%s>%s\r\n", r->req.mail_from, params);
+	if (r->req.smtputf8 && r->has_utf8 && n >= 0 &&
+	    (size_t)n < sizeof(params))
+		snprintf(params + n, sizeof(params) - (size_t)n, " SMTPUTF8");
+	evbuffer_add_printf(bufferevent_get_output(r->bev),
+	    "MAIL FROM:<%s>%s%s\r\n", r->req.mail_from, params,
+	    r->has_dsn && r->req.mail_dsn ? r->req.mail_dsn : "");
 	expect(r, S_MAIL);
 }
 
 static void
 send_rcpt(struct reinject *r)
 {
-	send_line(r, "RCPT TO:<%s>%s\r\n", r->req.rcpts[r->rcpt_sent++], "");
+	size_t i = r->rcpt_sent++;
+	const char *dsn = r->has_dsn && r->req.rcpt_dsn ? r->req.rcpt_dsn[i]
+							: NULL;
+
+	send_line(r, "RCPT TO:<%s>%s\r\n", r->req.rcpts[i], dsn ? dsn : "");
 	expect(r, S_RCPT);
 }
 
@@ -219,6 +228,10 @@ parse_ehlo_line(struct reinject *r, struct bstr t)
 		r->has_8bit = true;
 	else if (bstr_casestarts(t, "SIZE"))
 		r->has_size = true;
+	else if (bstr_caseeq_cstr(t, "DSN"))
+		r->has_dsn = true;
+	else if (bstr_caseeq_cstr(t, "SMTPUTF8"))
+		r->has_utf8 = true;
 	else if (bstr_casestarts(t, "XFORWARD ")) {
 		size_t n = t.len - 8 < sizeof(r->xattrs) - 2
 		    ? t.len - 8 : sizeof(r->xattrs) - 2;

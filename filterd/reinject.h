@@ -23,6 +23,12 @@ struct reinject_req {
 	const char *const *rcpts;
 	size_t nrcpts;
 	bool body_8bit;         /* upstream said BODY=8BITMIME */
+	bool smtputf8;          /* upstream said SMTPUTF8 */
+	/* DSN parameters as the upstream wrote them (" RET=HDRS ENVID=x",
+	 * per recipient " NOTIFY=.. ORCPT=.."), sent when the server offers
+	 * DSN; NULL = none. */
+	const char *mail_dsn;
+	const char *const *rcpt_dsn;
 	/* XFORWARD attributes (decoded; NULL = not sent), sent only if the
 	 * server offers them (Postfix XFORWARD_README). */
 	const char *x_name, *x_addr, *x_proto, *x_helo, *x_ident, *x_source;

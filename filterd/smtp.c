@@ -78,8 +78,10 @@ struct conn {
 	char *helo;
 	char *x[X_N];
 	char *mail_from;
-	bool body8;
+	bool body8, smtputf8;
+	char *mail_dsn;           /* " RET=.. ENVID=.." or NULL */
 	char **rcpts;
+	char **rcpt_dsn;          /* per recipient " NOTIFY=.. ORCPT=.." */
 	size_t nrcpts, rcap;
 	/* DATA */
 	struct spool_file spool;
@@ -139,11 +141,15 @@ txn_reset(struct conn *c)
 {
 	free(c->mail_from);
 	c->mail_from = NULL;
-	for (size_t i = 0; i < c->nrcpts; i++)
+	free(c->mail_dsn);
+	c->mail_dsn = NULL;
+	for (size_t i = 0; i < c->nrcpts; i++) {
 		free(c->rcpts[i]);
+		free(c->rcpt_dsn[i]);
+	}
 	c->nrcpts = 0;
 	c->in_mail = false;
-	c->body8 = false;
+	c->body8 = c->smtputf8 = false;
 	if (c->spooling)
 		spool_remove(&c->spool);
 	c->spooling = false;
@@ -183,6 +189,23 @@ dup_bstr(struct bstr s)
 	return p;
 }
 
+/* join_params - " A B" from the non-empty slices, NULL when none (the
+ * DSN parameters travel downstream as written) */
+static char *
+join_params(struct bstr a, struct bstr b)
+{
+	char *p;
+
+	if (a.len == 0 && b.len == 0)
+		return NULL;
+	if ((p = malloc(a.len + b.len + 3)) == NULL)
+		return NULL;
+	snprintf(p, a.len + b.len + 3, "%s%.*s%s%.*s", a.len ? " " : "",
+	    (int)a.len, (const char *)a.p, b.len ? " " : "", (int)b.len,
+	    (const char *)b.p);
+	return p;
+}
+
 static void
 cmd_ehlo(struct conn *c, const struct smtp_cmd *cmd)
 {
@@ -210,7 +233,9 @@ cmd_ehlo(struct conn *c, const struct smtp_cmd *cmd)
 	if (cfg_bool(s->cfg, "xforward"))
 		reply(c, "250-XFORWARD NAME ADDR PROTO HELO IDENT SOURCE");
 	reply(c, "250-ENHANCEDSTATUSCODES");
-	reply(c, "250 8BITMIME");
+	reply(c, "250-8BITMIME");
+	reply(c, "250-DSN");
+	reply(c, "250 SMTPUTF8");
 }
 
 static void
@@ -280,6 +305,8 @@ cmd_mail(struct conn *c, const struct smtp_cmd *cmd)
 	}
 	c->mail_from = dup_bstr(cmd->path);
 	c->body8 = cmd->body == SMTP_BODY_8BITMIME;
+	c->smtputf8 = cmd->smtputf8;
+	c->mail_dsn = join_params(cmd->ret, cmd->envid);
 	c->in_mail = true;
 	reply(c, "250 2.1.0 Ok");
 }
@@ -298,18 +325,25 @@ cmd_rcpt(struct conn *c, const struct smtp_cmd *cmd)
 	if (c->nrcpts == c->rcap) {
 		size_t n = c->rcap ? c->rcap * 2 : 8;
 		char **p = realloc(c->rcpts, n * sizeof(*p));
+		char **q;
 
 		if (p == NULL) {
 			reply(c, "452 4.3.0 Error: out of memory");
 			return;
 		}
 		c->rcpts = p;
+		if ((q = realloc(c->rcpt_dsn, n * sizeof(*q))) == NULL) {
+			reply(c, "452 4.3.0 Error: out of memory");
+			return;
+		}
+		c->rcpt_dsn = q;
 		c->rcap = n;
 	}
 	if ((c->rcpts[c->nrcpts] = dup_bstr(cmd->path)) == NULL) {
 		reply(c, "452 4.3.0 Error: out of memory");
 		return;
 	}
+	c->rcpt_dsn[c->nrcpts] = join_params(cmd->notify, cmd->orcpt);
 	c->nrcpts++;
 	reply(c, "250 2.1.5 Ok");
 }
@@ -604,6 +638,9 @@ on_scanned(struct scan *s, void *arg)
 	rq.rcpts = (const char *const *)c->rcpts;
 	rq.nrcpts = c->nrcpts;
 	rq.body_8bit = c->body8;
+	rq.smtputf8 = c->smtputf8;
+	rq.mail_dsn = c->mail_dsn;
+	rq.rcpt_dsn = (const char *const *)c->rcpt_dsn;
 	rq.x_name = c->x[X_NAME];
 	rq.x_addr = c->x[X_ADDR];
 	rq.x_proto = c->x[X_PROTO];
@@ -865,6 +902,7 @@ conn_free(struct conn *c)
 	txn_reset(c);
 	xforward_reset(c);
 	free(c->rcpts);
+	free(c->rcpt_dsn);
 	free(c->helo);
 	buf_free(&c->line);
 	if (c->deadline)

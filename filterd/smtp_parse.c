@@ -103,6 +103,51 @@ kw_eq(struct bstr kw, const char *name)
 	return bstr_caseeq_cstr(kw, name);
 }
 
+/* xtext_ok - RFC 3461 section 4 xtext: printable ASCII but '+' and '=',
+ * '+' followed by two upper-case hex digits */
+static bool
+xtext_ok(struct bstr v)
+{
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned char c = v.p[i];
+
+		if (c == '+') {
+			if (v.len - i < 3 || !isxdigit(v.p[i + 1]) ||
+			    !isxdigit(v.p[i + 2]))
+				return false;
+			i += 2;
+		} else if (c < 0x21 || c > 0x7e || c == '=') {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool
+notify_ok(struct bstr v)
+{
+	size_t i = 0;
+
+	if (bstr_caseeq_cstr(v, "NEVER"))
+		return true;
+	while (i < v.len) {
+		size_t j = i;
+		struct bstr w;
+
+		while (j < v.len && v.p[j] != ',')
+			j++;
+		w = bstr_sub(v, i, j - i);
+		if (!bstr_caseeq_cstr(w, "SUCCESS") &&
+		    !bstr_caseeq_cstr(w, "FAILURE") &&
+		    !bstr_caseeq_cstr(w, "DELAY"))
+			return false;
+		i = j + 1;
+		if (j + 1 == v.len)
+			return false; /* trailing comma */
+	}
+	return v.len > 0;
+}
+
 /* parse_params - RFC 5321 section 4.1.2 Mail-parameters */
 static int
 parse_params(struct bstr s, struct smtp_cmd *c)
@@ -142,6 +187,36 @@ parse_params(struct bstr s, struct smtp_cmd *c)
 			}
 			c->has_size = true;
 			c->size = n;
+		} else if (c->verb == SMTP_MAIL && kw_eq(kw, "SMTPUTF8")) {
+			if (val.len)
+				return SMTP_ESYNTAX;
+			c->smtputf8 = true;
+		} else if (c->verb == SMTP_MAIL && kw_eq(kw, "RET")) {
+			/* RFC 3461 section 4.3 */
+			if (!bstr_caseeq_cstr(val, "FULL") &&
+			    !bstr_caseeq_cstr(val, "HDRS"))
+				return SMTP_ESYNTAX;
+			c->ret = bstr_sub(s, ks, ve - ks);
+		} else if (c->verb == SMTP_MAIL && kw_eq(kw, "ENVID")) {
+			/* section 4.4: xtext, at most 100 characters */
+			if (val.len == 0 || val.len > 100 || !xtext_ok(val))
+				return SMTP_ESYNTAX;
+			c->envid = bstr_sub(s, ks, ve - ks);
+		} else if (c->verb == SMTP_RCPT && kw_eq(kw, "NOTIFY")) {
+			/* section 4.1: NEVER, or a list of SUCCESS, FAILURE,
+			 * DELAY */
+			if (!notify_ok(val))
+				return SMTP_ESYNTAX;
+			c->notify = bstr_sub(s, ks, ve - ks);
+		} else if (c->verb == SMTP_RCPT && kw_eq(kw, "ORCPT")) {
+			/* section 4.2: addr-type ";" xtext */
+			const unsigned char *semi = memchr(val.p, ';', val.len);
+
+			if (semi == NULL || semi == val.p || val.len > 500 ||
+			    !xtext_ok(bstr_sub(val, (size_t)(semi - val.p) + 1,
+				val.len - (size_t)(semi - val.p) - 1)))
+				return SMTP_ESYNTAX;
+			c->orcpt = bstr_sub(s, ks, ve - ks);
 		} else if (c->verb == SMTP_MAIL && kw_eq(kw, "BODY")) {
 			if (bstr_caseeq_cstr(val, "7BIT"))
 				c->body = SMTP_BODY_7BIT;

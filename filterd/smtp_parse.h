@@ -37,6 +37,10 @@ struct smtp_cmd {
 	bool has_size;
 	uint64_t size;           /* MAIL SIZE= (RFC 1870) */
 	enum smtp_body body;     /* MAIL BODY= (RFC 6152) */
+	bool smtputf8;           /* MAIL SMTPUTF8 (RFC 6531) */
+	/* DSN (RFC 3461) parameters as written ("RET=HDRS"), empty if
+	 * absent: MAIL RET, ENVID; RCPT NOTIFY, ORCPT. */
+	struct bstr ret, envid, notify, orcpt;
 	/* XFORWARD */
 	struct smtp_xattr xattrs[SMTP_MAX_XATTRS];
 	size_t nxattrs;

@@ -31,6 +31,10 @@ one_line(const uint8_t *line, size_t len, bool crlf, bool *prev_crlf)
 	if (smtp_parse_cmd(line, len, &c) == 0) {
 		check_slice(c.arg, line, len);
 		check_slice(c.path, line, len);
+		check_slice(c.ret, line, len);
+		check_slice(c.envid, line, len);
+		check_slice(c.notify, line, len);
+		check_slice(c.orcpt, line, len);
 		if (c.nxattrs > SMTP_MAX_XATTRS)
 			abort();
 		for (size_t i = 0; i < c.nxattrs; i++) {

@@ -122,7 +122,8 @@ sink_main(void *arg)
 				if (!strncmp(line, "EHLO", 4))
 					say(fd, "250-sink\r\n250-PIPELINING\r\n"
 						"250-SIZE 10000000\r\n"
-						"250-8BITMIME\r\n250-XFORWARD "
+						"250-8BITMIME\r\n250-DSN\r\n"
+						"250-SMTPUTF8\r\n250-XFORWARD "
 						"NAME ADDR PROTO HELO IDENT "
 						"SOURCE\r\n250 "
 						"ENHANCEDSTATUSCODES\r\n");
@@ -369,8 +370,9 @@ test_pass_through(void **state)
 		   "HELO=mx.example\r\n", "250 2.0.0");
 	expect(fd, "XFORWARD IDENT=QID1 SOURCE=REMOTE\r\n", "250 2.0.0");
 	/* Pipelined: MAIL, RCPT, RCPT, DATA in one write. */
-	say(fd, "MAIL FROM:<a@example.org> BODY=8BITMIME\r\n"
-		"RCPT TO:<b@example.net>\r\nRCPT TO:<c@example.net>\r\n"
+	say(fd, "MAIL FROM:<a@example.org> BODY=8BITMIME RET=HDRS ENVID=E1\r\n"
+		"RCPT TO:<b@example.net> NOTIFY=SUCCESS,FAILURE "
+		"ORCPT=rfc822;b+40example.net\r\nRCPT TO:<c@example.net>\r\n"
 		"DATA\r\n");
 	expect(fd, NULL, "250 2.1.0");
 	expect(fd, NULL, "250 2.1.5");
@@ -389,8 +391,10 @@ test_pass_through(void **state)
 	    "ADDR=192.0.2.1 PROTO=ESMTP HELO=mx.example IDENT=QID1 "
 	    "SOURCE=REMOTE\r\n"));
 	assert_non_null(strstr(cmds, "MAIL FROM:<a@example.org> SIZE="));
-	assert_non_null(strstr(cmds, " BODY=8BITMIME\r\n"));
-	assert_non_null(strstr(cmds, "RCPT TO:<b@example.net>\r\n"
+	/* DSN parameters pass through as written. */
+	assert_non_null(strstr(cmds, " BODY=8BITMIME RET=HDRS ENVID=E1\r\n"));
+	assert_non_null(strstr(cmds, "RCPT TO:<b@example.net> NOTIFY=SUCCESS,"
+	    "FAILURE ORCPT=rfc822;b+40example.net\r\n"
 	    "RCPT TO:<c@example.net>\r\n"));
 	/* Headers prepended, ours dropped, dots re-stuffed, the smuggled
 	 * "." line kept as (un-stuffed) data. */
@@ -529,7 +533,7 @@ test_limits(void **state)
 	expect(fd, "DATA\r\n", "503 5.5.1");
 	expect(fd, "VRFY root\r\n", "502 5.5.1");
 	expect(fd, "FOO\r\n", "500 5.5.1");
-	expect(fd, "MAIL FROM:<a@b> RET=HDRS\r\n", "555 5.5.4");
+	expect(fd, "MAIL FROM:<a@b> AUTH=<>\r\n", "555 5.5.4");
 	expect(fd, "MAIL FROM:<a@b> SIZE=999999999999\r\n", "552 5.3.4");
 	/* A command line over line_length_limit. */
 	memset(big, 'A', sizeof(big) - 3);

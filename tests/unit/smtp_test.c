@@ -34,7 +34,11 @@ static const struct {
 	    NULL, -1, 0 },
 	{ "MAIL FROM:<a@b> BODY=BINARYMIME", SMTP_EPARAM, SMTP_MAIL, NULL, -1,
 	    0 },
-	{ "MAIL FROM:<a@b> RET=FULL", SMTP_EPARAM, SMTP_MAIL, NULL, -1, 0 },
+	{ "MAIL FROM:<a@b> RET=FULL", 0, SMTP_MAIL, "a@b", -1, 0 },
+	{ "MAIL FROM:<a@b> RET=ALL", SMTP_ESYNTAX, SMTP_MAIL, NULL, -1, 0 },
+	{ "MAIL FROM:<a@b> ENVID=a=b", SMTP_ESYNTAX, SMTP_MAIL, NULL, -1, 0 },
+	{ "MAIL FROM:<a@b> AUTH=<>", SMTP_EPARAM, SMTP_MAIL, NULL, -1, 0 },
+	{ "MAIL FROM:<a@b> SMTPUTF8=yes", SMTP_ESYNTAX, SMTP_MAIL, NULL, -1, 0 },
 	{ "MAIL FROM:<a@b", SMTP_ESYNTAX, SMTP_MAIL, NULL, -1, 0 },
 	{ "MAIL FROM:<a@b>x", SMTP_ESYNTAX, SMTP_MAIL, NULL, -1, 0 },
 	{ "MAIL TO:<a@b>", SMTP_ESYNTAX, SMTP_MAIL, NULL, -1, 0 },
@@ -44,7 +48,13 @@ static const struct {
 	{ "RCPT TO:<u@d>", 0, SMTP_RCPT, "u@d", -1, 0 },
 	{ "RCPT TO:<>", SMTP_ESYNTAX, SMTP_RCPT, NULL, -1, 0 },
 	{ "RCPT TO:<u@d> SIZE=1", SMTP_EPARAM, SMTP_RCPT, NULL, -1, 0 },
-	{ "RCPT TO:<u@d> NOTIFY=NEVER", SMTP_EPARAM, SMTP_RCPT, NULL, -1, 0 },
+	{ "RCPT TO:<u@d> NOTIFY=NEVER", 0, SMTP_RCPT, "u@d", -1, 0 },
+	{ "RCPT TO:<u@d> NOTIFY=SUCCESS,", SMTP_ESYNTAX, SMTP_RCPT, NULL, -1, 0 },
+	{ "RCPT TO:<u@d> NOTIFY=SOMETIMES", SMTP_ESYNTAX, SMTP_RCPT, NULL, -1,
+	    0 },
+	{ "RCPT TO:<u@d> ORCPT=u@d", SMTP_ESYNTAX, SMTP_RCPT, NULL, -1, 0 },
+	{ "RCPT TO:<u@d> ORCPT=rfc822;u+4", SMTP_ESYNTAX, SMTP_RCPT, NULL, -1,
+	    0 },
 	{ "DATA", 0, SMTP_DATA, NULL, -1, 0 },
 	{ "DATA x", SMTP_ESYNTAX, SMTP_DATA, NULL, -1, 0 },
 	{ "QUIT", 0, SMTP_QUIT, NULL, -1, 0 },
@@ -92,6 +102,27 @@ test_commands(void **state)
 		}
 		assert_int_equal(c.body, cmds[i].body);
 	}
+}
+
+static void
+test_dsn_utf8(void **state)
+{
+	(void)state;
+	struct smtp_cmd c;
+	const char *m = "MAIL FROM:<a@b> RET=HDRS SIZE=10 ENVID=Q+2B1 SMTPUTF8";
+	const char *r = "RCPT TO:<u@d> NOTIFY=SUCCESS,FAILURE "
+			"ORCPT=rfc822;u+40d";
+
+	assert_int_equal(smtp_parse_cmd((const unsigned char *)m, strlen(m),
+	    &c), 0);
+	assert_true(c.smtputf8);
+	assert_true(bstr_eq(c.ret, BSTR_LIT("RET=HDRS")));
+	assert_true(bstr_eq(c.envid, BSTR_LIT("ENVID=Q+2B1")));
+	assert_int_equal(c.size, 10);
+	assert_int_equal(smtp_parse_cmd((const unsigned char *)r, strlen(r),
+	    &c), 0);
+	assert_true(bstr_eq(c.notify, BSTR_LIT("NOTIFY=SUCCESS,FAILURE")));
+	assert_true(bstr_eq(c.orcpt, BSTR_LIT("ORCPT=rfc822;u+40d")));
 }
 
 static void
@@ -192,6 +223,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_nul_and_cr),
+		cmocka_unit_test(test_dsn_utf8),
 		cmocka_unit_test(test_xforward),
 		cmocka_unit_test(test_data_lines),
 		cmocka_unit_test(test_replies),
