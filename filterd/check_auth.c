@@ -398,13 +398,17 @@ advance(struct auth_scan *as)
 			else
 				as->dkim_done = true;
 		}
-		if (!need && !as->dmarc_done) {
+		/* DMARC's record lookups depend only on the From domain:
+		 * run it every round so they go out with the first batch;
+		 * its result counts once SPF and DKIM are final. */
+		if (!as->dmarc_done) {
+			bool inputs_final = !need;
 			prepare_dmarc(as);
 			rc = dmarc_check(as->st->psl, as->a, &as->din, as->dns,
 			    &as->dmarc_out);
 			if (rc == -EAGAIN)
 				need = true;
-			else {
+			else if (inputs_final) {
 				if (rc < 0)
 					as->dmarc_out.result =
 					    DMARC_RES_TEMPERROR;
@@ -581,7 +585,7 @@ results(struct auth_scan *as)
 	/* DKIM */
 	if (st->dkim && as->dkim) {
 		size_t n = dkim_sig_count(as->dkim);
-		bool valid = false, au = false, ef = false;
+		bool valid = false, broken = false, au = false, ef = false;
 		const char *efd = env ? domain_of(as->a, env->mail_from) : NULL;
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			const struct dkim_sig *sg = dkim_sig_at(as->dkim, i);
@@ -590,6 +594,11 @@ results(struct auth_scan *as)
 				"header.b", sg->b8 };
 			rc = authres_add(&ar, fold, "dkim",
 			    dkim_result_str(sg->result), sg->reason, props, 5);
+			/* A DNS failure says nothing about the signature:
+			 * only fail/permerror make DKIM_INVALID. */
+			if (sg->result == DKIM_FAIL ||
+			    sg->result == DKIM_PERMERROR)
+				broken = true;
 			if (sg->result != DKIM_PASS)
 				continue;
 			valid = true;
@@ -604,7 +613,10 @@ results(struct auth_scan *as)
 			    &ar, fold, "dkim", "none", NULL, NULL, 0);
 		if (n) {
 			hit(as, "DKIM_SIGNED", NULL);
-			hit(as, valid ? "DKIM_VALID" : "DKIM_INVALID", NULL);
+			if (valid)
+				hit(as, "DKIM_VALID", NULL);
+			else if (broken)
+				hit(as, "DKIM_INVALID", NULL);
 			if (au)
 				hit(as, "DKIM_VALID_AU", NULL);
 			if (ef)

@@ -28,11 +28,13 @@ cleanup()
 	fd_cleanup
 	[ -n "$sink" ] && kill "$sink" 2>/dev/null
 	[ -n "${od_pid:-}" ] && kill "$od_pid" 2>/dev/null
+	[ -n "${proxy:-}" ] && kill "$proxy" 2>/dev/null
 	[ -n "$knot" ] && "$serve" stop "$knot" >/dev/null 2>&1
 	wait 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
+[ -n "${AUTH_KEEP:-}" ] && trap - EXIT
 
 # The ready line is "filterd: ready" or "filterd[PID]: ready" depending on
 # the log prefix; accept both (as tests/e2e/dnsbl.sh does).
@@ -81,6 +83,7 @@ txt() # one TXT record as 200-octet strings
 	echo 'signer.test. A 192.0.2.10'
 	echo "rsa._domainkey.signer.test. TXT $(txt <"$work/rsa.dns")"
 	echo "ed._domainkey.signer.test. TXT $(txt <"$work/ed.dns")"
+	echo "drop._domainkey.signer.test. TXT $(txt <"$work/ed.dns")"
 	[ $have_od = yes ] && echo "od._domainkey.signer.test. TXT $(grep -o '"[^"]*"' "$work/od.txt" | tr -d '"\n' | txt)"
 	echo '_dmarc.signer.test. TXT "v=DMARC1; p=reject; adkim=r; aspf=r"'
 	echo 'mail.signer.test. TXT "v=spf1 a:signer.test -all"'
@@ -306,5 +309,35 @@ if fd_restart; then
 else
 	not_ok "filterd restarted with dmarc_policy_enforce = yes"
 fi
+
+
+# A key lookup that is never answered (a UDP proxy drops it): the message
+# waits at most dns_timeout, DKIM says temperror, the rest still works.
+read -r proxy_port < <(e2e_ports 1)
+python3 "$here/dnsbl_helper.py" proxy --port "$proxy_port" --upstream "$knot_port" \
+    --drop drop._domainkey. >"$work/proxy.out" 2>&1 &
+proxy=$!
+for i in $(seq 50); do grep -q ready "$work/proxy.out" 2>/dev/null && break; sleep 0.1; done
+fd_stop
+printf 'dns_servers = 127.0.0.1:%s\ndns_timeout = 1s\n' "$proxy_port" >>"$FD_CONF"
+if fd_restart; then
+	msg late alice@signer.test
+	sign late drop ed.key ed25519-sha256
+	t0=$(date +%s.%N)
+	send late 192.0.2.10 alice@signer.test mail.signer.test
+	t1=$(date +%s.%N)
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	check "dropped key lookup: delivered in ${secs}s (dns_timeout 1s)" \
+	    awk -v s="$secs" 'BEGIN { exit !(s < 4) }'
+	check "dropped key lookup: A-R dkim=temperror" eval \
+	    "hdr late Authentication-Results | grep -q 'dkim=temperror (key lookup failed) header.d=signer.test'"
+	check "dropped key lookup: SPF and DMARC still pass" eval \
+	    "hdr late Authentication-Results | grep -q 'spf=pass.*dmarc=pass'"
+	check "dropped key lookup: no DKIM_VALID, no DKIM_INVALID" eval \
+	    "! has_test late DKIM_VALID && ! has_test late DKIM_INVALID"
+else
+	not_ok "filterd restarted behind the dropping proxy"
+fi
+kill "$proxy" 2>/dev/null
 
 tap_done
