@@ -94,13 +94,14 @@ rules_file(struct dnsbl_set *set, const char *path)
 		lineno++;
 		line[strcspn(line, "\r\n")] = '\0';
 		/* cheap filter: most rule lines are not ours */
-		if (strstr(line, "rbl") == NULL && strstr(line, "uri") == NULL &&
+		if (strstr(line, "rbl") == NULL &&
+		    strstr(line, "uri") == NULL &&
 		    strncmp(line, "score", 5) != 0)
 			continue;
 		why[0] = '\0';
 		if (dnsbl_set_line(set, line, why, sizeof(why)) < 0)
-			log_warn("%s:%u: %s (list rule skipped)", path, lineno,
-			    why);
+			log_warn(
+			    "%s:%u: %s (list rule skipped)", path, lineno, why);
 	}
 	fclose(f);
 }
@@ -128,8 +129,8 @@ rules_files(struct dnsbl_set *set, const struct cfg *cfg)
 	if (dir != NULL && *dir != '\0' && stat(dir, &sb) == 0) {
 		if (!S_ISDIR(sb.st_mode)) {
 			rules_file(set, dir);
-		} else if ((n = scandir(dir, &ents, cf_filter,
-		    alphasort)) >= 0) {
+		} else if ((n = scandir(dir, &ents, cf_filter, alphasort)) >=
+		    0) {
 			for (int i = 0; i < n; i++) {
 				snprintf(path, sizeof(path), "%s/%s", dir,
 				    ents[i]->d_name);
@@ -166,8 +167,8 @@ dnsbl_init(const struct cfg *cfg, void **out)
 		dnsbl_free(st);
 		return -ENOMEM;
 	}
-	if (*path != '\0' && !(cfg_is_default(cfg, "dnsbl_config") &&
-	    access(path, R_OK) != 0) &&
+	if (*path != '\0' &&
+	    !(cfg_is_default(cfg, "dnsbl_config") && access(path, R_OK) != 0) &&
 	    (rc = dnsbl_set_load(st->set, path, err, sizeof(err))) < 0) {
 		log_error("dnsbl_config: %s", err);
 		goto out_free;
@@ -180,8 +181,8 @@ dnsbl_init(const struct cfg *cfg, void **out)
 		return 0;
 	}
 	o.dqs_key = cfg_str(cfg, "dnsbl_dqs_key");
-	o.all_untrusted = strcmp(cfg_str(cfg, "dnsbl_relays"),
-	    "untrusted") == 0;
+	o.all_untrusted =
+	    strcmp(cfg_str(cfg, "dnsbl_relays"), "untrusted") == 0;
 	o.uri_max = (unsigned)cfg_int(cfg, "uribl_max_domains");
 	o.uri_skip = cfg_str(cfg, "uribl_skip_domains");
 	o.psl_file = cfg_str(cfg, "psl_file");
@@ -238,8 +239,8 @@ resolver_for(struct event_base *base, const struct dnsbl_state *st)
 	if (dns_resolver_new(base, &st->dopts, &tl_res[i].r) < 0)
 		return NULL;
 	tl_res[i].base = base;
-	snprintf(tl_res[i].servers, sizeof(tl_res[i].servers), "%s",
-	    st->servers);
+	snprintf(
+	    tl_res[i].servers, sizeof(tl_res[i].servers), "%s", st->servers);
 	return tl_res[i].r;
 }
 
@@ -293,8 +294,9 @@ h_config_error(void *arg, const char *zone, const char *answer)
 	struct pscan *p = arg;
 
 	log_error("%s: dnsbl: list %s answered %s, which is never a listing "
-	    "(query refused, public resolver or typo in the zone); check "
-	    "dns_servers and the list config", qid_of(p->s), zone, answer);
+		  "(query refused, public resolver or typo in the zone); check "
+		  "dns_servers and the list config",
+	    qid_of(p->s), zone, answer);
 }
 
 static void
@@ -324,8 +326,8 @@ static void
 dnsbl_start_scan(struct scan *s, void *state)
 {
 	const struct dnsbl_state *st = state;
-	struct dnsbl_hooks h = { h_hit, h_add, h_done, h_config_error,
-		h_failed, NULL };
+	struct dnsbl_hooks h = { h_hit, h_add, h_done, h_config_error, h_failed,
+		NULL };
 	struct dnsbl_input in = { 0 };
 	struct arena *a = scan_arena(s);
 	struct msg *m = scan_msg(s);
@@ -358,8 +360,8 @@ dnsbl_start_scan(struct scan *s, void *state)
 		    &in.envfrom_domain);
 	if ((from = msg_addrs(m, "From", &nfrom)) != NULL && nfrom > 0 &&
 	    from[0].domain.len > 0)
-		in.from_domain = arena_strndup(a, (const char *)
-		    from[0].domain.p, from[0].domain.len);
+		in.from_domain = arena_strndup(
+		    a, (const char *)from[0].domain.p, from[0].domain.len);
 	/* Hosts of every URI, in message order: msg_uri_hosts() keeps only
 	 * hosts under known TLDs, while a list may well carry others; the
 	 * PSL reduction and uribl_max_domains bound what goes out. */
@@ -409,8 +411,8 @@ dnsbl_finish(struct scan *s, void *state)
 	dns_ctx_cancel(p->ctx);
 	if (p->failed || p->late)
 		log_info("%s: dnsbl: lookups failed=%u late=%u (dns_timeout="
-		    "%ums): counted as not listed", qid_of(s), p->failed,
-		    p->late, st->deadline_ms);
+			 "%ums): counted as not listed",
+		    qid_of(s), p->failed, p->late, st->deadline_ms);
 	unlink_ps(p);
 }
 

@@ -38,9 +38,9 @@
 
 #include "util/arena.h"
 
-#define DNS_MAX_NAME 255      /* RFC 1035 section 2.3.4 */
-#define DNS_MAX_RR 64         /* answers kept per reply */
-#define DNS_MAX_PTRS 64       /* compression pointers followed per name */
+#define DNS_MAX_NAME 255 /* RFC 1035 section 2.3.4 */
+#define DNS_MAX_RR 64	 /* answers kept per reply */
+#define DNS_MAX_PTRS 64	 /* compression pointers followed per name */
 #define DNS_DEF_CACHE 10000
 #define DNS_DEF_MAX_TTL 86400
 #define DNS_DEF_NEG_TTL 60
@@ -73,8 +73,8 @@ get32(const unsigned char *p)
  * pointers, overlong names or truncation.
  */
 static int
-read_name(const unsigned char *pkt, size_t len, size_t *off, char *out,
-    size_t outsz)
+read_name(
+    const unsigned char *pkt, size_t len, size_t *off, char *out, size_t outsz)
 {
 	size_t pos = *off, o = 0;
 	int jumps = 0;
@@ -132,8 +132,8 @@ answer_new(enum dns_status st, uint16_t qtype, const char *name)
 	ans->refs = 1;
 	ans->res.status = st;
 	ans->res.type = qtype;
-	ans->res.name = arena_strndup(a, name ? name : "",
-	    name ? strlen(name) : 0);
+	ans->res.name =
+	    arena_strndup(a, name ? name : "", name ? strlen(name) : 0);
 	if (ans->res.name == NULL) {
 		arena_free(a);
 		return NULL;
@@ -170,8 +170,8 @@ dns_answer_result(const struct dns_answer *ans)
 
 /* parse_txt - the character-strings of one TXT RDATA (RFC 1035 3.3.14) */
 static int
-parse_txt(struct arena *a, const unsigned char *p, size_t len,
-    struct dns_rr *rr)
+parse_txt(
+    struct arena *a, const unsigned char *p, size_t len, struct dns_rr *rr)
 {
 	size_t n = 0, total = 0, i;
 	struct bstr *v;
@@ -200,8 +200,8 @@ parse_txt(struct arena *a, const unsigned char *p, size_t len,
 
 /* parse_rdata - one RR of the asked type into rr; -EBADMSG if malformed */
 static int
-parse_rdata(struct arena *a, const unsigned char *pkt, size_t len,
-    size_t off, size_t rdlen, uint16_t type, struct dns_rr *rr)
+parse_rdata(struct arena *a, const unsigned char *pkt, size_t len, size_t off,
+    size_t rdlen, uint16_t type, struct dns_rr *rr)
 {
 	char name[DNS_MAX_NAME + 2];
 	size_t o = off;
@@ -276,8 +276,8 @@ dns_reply_parse(const unsigned char *pkt, size_t len, uint16_t qtype,
 	if ((ans = answer_new(DNS_ERROR, qtype, qname)) == NULL)
 		return -ENOMEM;
 	res = &ans->res;
-	rrs = arena_calloc(ans->a, an < DNS_MAX_RR ? (an ? an : 1) : DNS_MAX_RR,
-	    sizeof(*rrs));
+	rrs = arena_calloc(
+	    ans->a, an < DNS_MAX_RR ? (an ? an : 1) : DNS_MAX_RR, sizeof(*rrs));
 	if (rrs == NULL) {
 		rc = -ENOMEM;
 		goto out_free;
@@ -334,8 +334,8 @@ dns_reply_parse(const unsigned char *pkt, size_t len, uint16_t qtype,
 		if (type == DNS_T_CNAME && qtype != DNS_T_CNAME) {
 			size_t o = off;
 
-			if (read_name(pkt, len, &o, target,
-			    sizeof(target)) < 0) {
+			if (read_name(pkt, len, &o, target, sizeof(target)) <
+			    0) {
 				rc = -EBADMSG;
 				goto out_free;
 			}
@@ -346,8 +346,8 @@ dns_reply_parse(const unsigned char *pkt, size_t len, uint16_t qtype,
 			goto next;
 		rrs[res->n].type = type;
 		rrs[res->n].ttl = ttl;
-		if ((rc = parse_rdata(ans->a, pkt, len, off, rdlen, type,
-		    &rrs[res->n])) < 0)
+		if ((rc = parse_rdata(
+			 ans->a, pkt, len, off, rdlen, type, &rrs[res->n])) < 0)
 			goto out_free;
 		minttl = ttl < minttl ? ttl : minttl;
 		res->n++;
@@ -400,29 +400,37 @@ dns_status_str(enum dns_status st)
 	static const char *const names[] = { "ok", "nxdomain", "nodata",
 		"servfail", "refused", "timeout", "error" };
 
-	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st] :
-	    "?";
+	return (unsigned)st < sizeof(names) / sizeof(names[0]) ? names[st]
+							       : "?";
 }
 
 const char *
 dns_type_str(uint16_t type)
 {
 	switch (type) {
-	case DNS_T_A: return "A";
-	case DNS_T_AAAA: return "AAAA";
-	case DNS_T_TXT: return "TXT";
-	case DNS_T_MX: return "MX";
-	case DNS_T_PTR: return "PTR";
-	case DNS_T_NS: return "NS";
-	case DNS_T_CNAME: return "CNAME";
-	default: return "?";
+	case DNS_T_A:
+		return "A";
+	case DNS_T_AAAA:
+		return "AAAA";
+	case DNS_T_TXT:
+		return "TXT";
+	case DNS_T_MX:
+		return "MX";
+	case DNS_T_PTR:
+		return "PTR";
+	case DNS_T_NS:
+		return "NS";
+	case DNS_T_CNAME:
+		return "CNAME";
+	default:
+		return "?";
 	}
 }
 
 /* dns_reverse_name - see dns.h */
 int
-dns_reverse_name(const struct netaddr *na, const char *suffix, char *out,
-    size_t outsz)
+dns_reverse_name(
+    const struct netaddr *na, const char *suffix, char *out, size_t outsz)
 {
 	static const char hex[] = "0123456789abcdef";
 	struct buf b;
@@ -491,10 +499,10 @@ struct inflight {
 };
 
 struct dns_q {
-	struct dns_q *cnext, *cprev;  /* all queries of the ctx */
-	struct dns_q *wnext, *wprev;  /* waiters of one inflight */
-	struct dns_q *rnext;          /* ready queue of the ctx */
-	struct inflight *inf;         /* NULL once an answer is attached */
+	struct dns_q *cnext, *cprev; /* all queries of the ctx */
+	struct dns_q *wnext, *wprev; /* waiters of one inflight */
+	struct dns_q *rnext;	     /* ready queue of the ctx */
+	struct inflight *inf;	     /* NULL once an answer is attached */
 	struct dns_answer *ans;
 	struct dns_ctx *ctx;
 	dns_cb *cb;
@@ -634,8 +642,8 @@ cache_get(struct dns_resolver *r, const char *key, uint32_t h)
 }
 
 static void
-cache_put(struct dns_resolver *r, const char *key, uint32_t h,
-    struct dns_answer *ans)
+cache_put(
+    struct dns_resolver *r, const char *key, uint32_t h, struct dns_answer *ans)
 {
 	struct hnode *old = htab_find(&r->cache, key, h);
 	size_t klen = strlen(key);
@@ -652,8 +660,9 @@ cache_put(struct dns_resolver *r, const char *key, uint32_t h,
 	if (ttl == 0 || r->o.no_cache)
 		return;
 	if (old != NULL)
-		cache_drop(r, (struct centry *)((char *)old -
-		    offsetof(struct centry, hn)));
+		cache_drop(r,
+		    (struct centry *)((char *)old -
+			offsetof(struct centry, hn)));
 	while (r->cache.n >= r->o.cache_max && r->lru_head)
 		cache_drop(r, r->lru_head);
 	if ((e = calloc(1, sizeof(*e) + klen + 1)) == NULL)
@@ -736,8 +745,10 @@ sock_state_cb(void *data, ares_socket_t fd, int readable, int writable)
 		s->next = r->socks;
 		r->socks = s;
 	}
-	s->ev = event_new(r->base, fd, (short)((readable ? EV_READ : 0) |
-	    (writable ? EV_WRITE : 0) | EV_PERSIST), sock_cb, r);
+	s->ev = event_new(r->base, fd,
+	    (short)((readable ? EV_READ : 0) | (writable ? EV_WRITE : 0) |
+		EV_PERSIST),
+	    sock_cb, r);
 	if (s->ev != NULL)
 		event_add(s->ev, NULL);
 }
@@ -830,8 +841,8 @@ static struct dns_answer *
 deadline_answer(struct dns_q *q)
 {
 	const char *name = q->inf ? q->inf->name : "";
-	struct dns_answer *ans = answer_new(DNS_TIMEOUT,
-	    q->inf ? q->inf->type : 0, name);
+	struct dns_answer *ans =
+	    answer_new(DNS_TIMEOUT, q->inf ? q->inf->type : 0, name);
 
 	if (ans != NULL)
 		ans->res.deadline = true;
@@ -910,8 +921,8 @@ dns_ctx_new(struct dns_resolver *r, struct arena *a, unsigned deadline_ms)
 			(deadline_ms % 1000) * 1000 };
 
 		c->deadline_ev = evtimer_new(r->base, deadline_cb, c);
-		if (c->deadline_ev == NULL || evtimer_add(c->deadline_ev,
-		    &tv) < 0)
+		if (c->deadline_ev == NULL ||
+		    evtimer_add(c->deadline_ev, &tv) < 0)
 			goto out_free;
 	}
 	if (arena_defer(a, ctx_cleanup, c) < 0)
@@ -954,8 +965,9 @@ ares_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 		if (abuf != NULL && alen > 0 &&
 		    dns_reply_parse(abuf, (size_t)alen, inf->type, &ans) == 0)
 			break;
-		st = status == ARES_ESERVFAIL ? DNS_SERVFAIL :
-		    status == ARES_EREFUSED ? DNS_REFUSED : DNS_ERROR;
+		st = status == ARES_ESERVFAIL ? DNS_SERVFAIL
+		    : status == ARES_EREFUSED ? DNS_REFUSED
+					      : DNS_ERROR;
 		ans = answer_new(st, inf->type, inf->name);
 		break;
 	case ARES_ETIMEOUT:
@@ -970,8 +982,8 @@ ares_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 	if (ans != NULL && !r->destroying) {
 		/* The question name as we asked it, not as echoed. */
 		if (strcmp(ans->res.name, inf->name) != 0) {
-			const char *nm = arena_strndup(ans->a, inf->name,
-			    strlen(inf->name));
+			const char *nm =
+			    arena_strndup(ans->a, inf->name, strlen(inf->name));
 
 			if (nm != NULL)
 				ans->res.name = nm;
@@ -993,8 +1005,7 @@ ares_cb(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 }
 
 static int
-make_key(char *key, size_t keysz, const char *name, uint16_t type,
-    char *lname)
+make_key(char *key, size_t keysz, const char *name, uint16_t type, char *lname)
 {
 	size_t n = strlen(name);
 
@@ -1007,8 +1018,8 @@ make_key(char *key, size_t keysz, const char *name, uint16_t type,
 
 		/* Names with spaces, controls or empty labels are not ours
 		 * to send (RFC 1035 section 2.3.1, RFC 2181 section 11). */
-		if (ch <= ' ' || ch >= 0x7f || (ch == '.' && (i == 0 ||
-		    name[i - 1] == '.')))
+		if (ch <= ' ' || ch >= 0x7f ||
+		    (ch == '.' && (i == 0 || name[i - 1] == '.')))
 			return -EINVAL;
 		lname[i] = (char)tolower(ch);
 	}
@@ -1019,8 +1030,8 @@ make_key(char *key, size_t keysz, const char *name, uint16_t type,
 
 /* dns_query - see dns.h */
 int
-dns_query(struct dns_ctx *c, const char *name, uint16_t type, dns_cb *cb,
-    void *arg)
+dns_query(
+    struct dns_ctx *c, const char *name, uint16_t type, dns_cb *cb, void *arg)
 {
 	struct dns_resolver *r = c->r;
 	char key[DNS_MAX_NAME + 16], lname[DNS_MAX_NAME + 2];
@@ -1144,14 +1155,15 @@ dns_query_mx(struct dns_ctx *c, const char *name, dns_cb *cb, void *arg)
 }
 
 int
-dns_query_ptr(struct dns_ctx *c, const struct netaddr *na, dns_cb *cb,
-    void *arg)
+dns_query_ptr(
+    struct dns_ctx *c, const struct netaddr *na, dns_cb *cb, void *arg)
 {
 	char name[DNS_MAX_NAME + 2];
 	int rc;
 
-	rc = dns_reverse_name(na, na->family == AF_INET ? "in-addr.arpa" :
-	    "ip6.arpa", name, sizeof(name));
+	rc = dns_reverse_name(na,
+	    na->family == AF_INET ? "in-addr.arpa" : "ip6.arpa", name,
+	    sizeof(name));
 	if (rc < 0)
 		return rc;
 	return dns_query(c, name, DNS_T_PTR, cb, arg);
@@ -1194,8 +1206,8 @@ dns_resolver_new(struct event_base *base, const struct dns_opts *opts,
 	memset(&ao, 0, sizeof(ao));
 	/* NOCHECKRESP: SERVFAIL/REFUSED come back as such instead of
 	 * "could not contact server"; NOSEARCH: names are used as given. */
-	ao.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH |
-	    ARES_FLAG_NOALIASES;
+	ao.flags =
+	    ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
 	ao.timeout = (int)r->o.timeout_ms;
 	ao.tries = (int)r->o.tries;
 	ao.ndots = 1;

@@ -36,7 +36,7 @@ struct dns_ctx;
 #define DNS_T_AAAA 28
 
 enum dns_status {
-	DNS_OK,       /* answers present */
+	DNS_OK,	      /* answers present */
 	DNS_NXDOMAIN, /* RCODE 3 */
 	DNS_NODATA,   /* NOERROR, no record of the type */
 	DNS_SERVFAIL, /* RCODE 2 */
@@ -49,11 +49,11 @@ enum dns_status {
 struct dns_rr {
 	uint16_t type;
 	uint32_t ttl;
-	struct netaddr addr;  /* A, AAAA */
-	uint16_t pref;        /* MX preference */
-	const char *name;     /* MX exchange, PTR target: lowercase, no
+	struct netaddr addr;	    /* A, AAAA */
+	uint16_t pref;		    /* MX preference */
+	const char *name;	    /* MX exchange, PTR target: lowercase, no
 				 trailing dot, NUL-terminated */
-	struct bstr txt;      /* TXT: the character-strings joined with no
+	struct bstr txt;	    /* TXT: the character-strings joined with no
 				 separator (SPF, DKIM, DMARC), NUL after it */
 	const struct bstr *strings; /* TXT: each character-string */
 	size_t nstrings;
@@ -62,26 +62,26 @@ struct dns_rr {
 struct dns_result {
 	enum dns_status status;
 	uint16_t type;
-	const char *name;     /* the name asked */
-	uint32_t ttl;         /* positive: min RR TTL; negative: RFC 2308
+	const char *name; /* the name asked */
+	uint32_t ttl;	  /* positive: min RR TTL; negative: RFC 2308
 				 section 5 min(SOA TTL, SOA MINIMUM) */
 	size_t n;
 	const struct dns_rr *rr;
 	bool cached;
-	bool deadline;        /* DNS_TIMEOUT because the ctx deadline passed */
+	bool deadline; /* DNS_TIMEOUT because the ctx deadline passed */
 };
 
 typedef void dns_cb(const struct dns_result *, void *arg);
 
 struct dns_opts {
-	const char *servers;   /* "127.0.0.1:5353,[::1]:53"; NULL/"": the
+	const char *servers; /* "127.0.0.1:5353,[::1]:53"; NULL/"": the
 				  system resolv.conf */
-	unsigned timeout_ms;   /* per try (default 1000) */
-	unsigned tries;        /* default 2 */
-	size_t cache_max;      /* entries (default 10000, 0 = default) */
-	bool no_cache;         /* bench/tests: every query goes out */
-	uint32_t max_ttl;      /* cap on cached TTLs (default 86400) */
-	uint32_t neg_ttl;      /* negative TTL without SOA (default 60) */
+	unsigned timeout_ms; /* per try (default 1000) */
+	unsigned tries;	     /* default 2 */
+	size_t cache_max;    /* entries (default 10000, 0 = default) */
+	bool no_cache;	     /* bench/tests: every query goes out */
+	uint32_t max_ttl;    /* cap on cached TTLs (default 86400) */
+	uint32_t neg_ttl;    /* negative TTL without SOA (default 60) */
 };
 
 /* dns_resolver_new - a channel whose sockets and timers live in base;
@@ -103,8 +103,8 @@ void dns_resolver_stats(const struct dns_resolver *, struct dns_stats *);
 
 /* dns_ctx_new - a per-message context; deadline_ms 0 = none. Freed with
  * the arena (pending queries cancelled silently); NULL on -ENOMEM. */
-struct dns_ctx *dns_ctx_new(struct dns_resolver *, struct arena *,
-    unsigned deadline_ms);
+struct dns_ctx *dns_ctx_new(
+    struct dns_resolver *, struct arena *, unsigned deadline_ms);
 /* dns_ctx_cancel - drop every pending query of ctx without callbacks */
 void dns_ctx_cancel(struct dns_ctx *);
 size_t dns_ctx_pending(const struct dns_ctx *);
@@ -113,20 +113,20 @@ bool dns_ctx_deadline_passed(const struct dns_ctx *);
 /* dns_query - ask name (no trailing dot needed) for type; cb runs exactly
  * once from the event loop, unless the query is cancelled. 0, or -EINVAL
  * (bad name/type), -ENOMEM; a failed call never runs cb. */
-int dns_query(struct dns_ctx *, const char *name, uint16_t type, dns_cb *,
-    void *arg);
+int dns_query(
+    struct dns_ctx *, const char *name, uint16_t type, dns_cb *, void *arg);
 int dns_query_a(struct dns_ctx *, const char *name, dns_cb *, void *arg);
 int dns_query_aaaa(struct dns_ctx *, const char *name, dns_cb *, void *arg);
 int dns_query_txt(struct dns_ctx *, const char *name, dns_cb *, void *arg);
 int dns_query_mx(struct dns_ctx *, const char *name, dns_cb *, void *arg);
 /* dns_query_ptr - reverse lookup of an address (in-addr.arpa / ip6.arpa) */
-int dns_query_ptr(struct dns_ctx *, const struct netaddr *, dns_cb *,
-    void *arg);
+int dns_query_ptr(
+    struct dns_ctx *, const struct netaddr *, dns_cb *, void *arg);
 
 /* dns_reverse_name - "4.3.2.1" for 1.2.3.4, 32 nibbles for IPv6, with
  * suffix appended after a dot if not NULL; 0 or -ENOSPC. */
-int dns_reverse_name(const struct netaddr *, const char *suffix, char *out,
-    size_t outsz);
+int dns_reverse_name(
+    const struct netaddr *, const char *suffix, char *out, size_t outsz);
 
 /* Reply parsing (exposed for tests and the fuzzer) ---------------------- */
 

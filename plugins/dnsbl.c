@@ -38,18 +38,25 @@
 #define MAX_ALTS 16
 
 enum src {
-	SRC_IP_DEFAULT,  /* last external, or untrusted per opts */
+	SRC_IP_DEFAULT, /* last external, or untrusted per opts */
 	SRC_IP_LAST,
 	SRC_IP_NOTFIRST,
 	SRC_IP_UNTRUSTED,
 	SRC_ENVFROM,
 	SRC_FROMDOMAIN,
-	SRC_URI_DOMAIN,  /* registered domains and IP literals */
-	SRC_URI_IP,      /* IP literals only */
+	SRC_URI_DOMAIN, /* registered domains and IP literals */
+	SRC_URI_IP,	/* IP literals only */
 };
 
-enum sub_kind { SUB_ANY, SUB_EXACT, SUB_RANGE, SUB_NETMASK, SUB_BITS8,
-	SUB_BITS32, SUB_REGEX };
+enum sub_kind {
+	SUB_ANY,
+	SUB_EXACT,
+	SUB_RANGE,
+	SUB_NETMASK,
+	SUB_BITS8,
+	SUB_BITS32,
+	SUB_REGEX
+};
 
 struct sub_alt {
 	enum sub_kind kind;
@@ -64,7 +71,7 @@ struct subtest {
 
 struct bl_rule {
 	char *name;
-	char *setname;  /* check_rbl_sub: resolved at finish */
+	char *setname; /* check_rbl_sub: resolved at finish */
 	size_t set;
 	struct subtest st;
 	double score;
@@ -73,13 +80,13 @@ struct bl_rule {
 
 struct bl_set {
 	char *name;
-	char *zone;     /* as configured */
-	char *qzone;    /* as asked (DQS applied) */
+	char *zone;  /* as configured */
+	char *qzone; /* as asked (DQS applied) */
 	uint16_t qtype;
 	enum src src;
 	size_t *rules;
 	size_t nrules;
-	size_t warn_set;  /* first set with the same qzone: owns the flag */
+	size_t warn_set; /* first set with the same qzone: owns the flag */
 	atomic_bool warned;
 };
 
@@ -141,8 +148,8 @@ compile_alt(const char *s, struct sub_alt *alt)
 	if ((sep = strchr(s, '-')) != NULL || (sep = strchr(s, '/')) != NULL) {
 		memcpy(buf, s, (size_t)(sep - s));
 		buf[sep - s] = '\0';
-		if (parse_ip4(buf, &alt->a) == 0 && parse_ip4(sep + 1,
-		    &alt->b) == 0) {
+		if (parse_ip4(buf, &alt->a) == 0 &&
+		    parse_ip4(sep + 1, &alt->b) == 0) {
 			alt->kind = *sep == '-' ? SUB_RANGE : SUB_NETMASK;
 			if (alt->kind == SUB_RANGE && alt->a > alt->b)
 				return -EINVAL;
@@ -273,8 +280,8 @@ dnsbl_answer_valid(uint32_t v)
 
 /* dnsbl_query_name - see dnsbl.h */
 int
-dnsbl_query_name(const struct netaddr *ip, const char *domain,
-    const char *zone, char *out, size_t outsz)
+dnsbl_query_name(const struct netaddr *ip, const char *domain, const char *zone,
+    char *out, size_t outsz)
 {
 	int n;
 
@@ -385,8 +392,8 @@ src_of_name(const char *set)
 {
 	size_t n = strlen(set);
 
-#define ENDS(sfx) (n > sizeof(sfx) - 1 && strcmp(set + n - (sizeof(sfx) - 1), \
-	sfx) == 0)
+#define ENDS(sfx) \
+	(n > sizeof(sfx) - 1 && strcmp(set + n - (sizeof(sfx) - 1), sfx) == 0)
 	if (ENDS("-lastexternal"))
 		return SRC_IP_LAST;
 	if (ENDS("-notfirsthop"))
@@ -399,8 +406,8 @@ src_of_name(const char *set)
 
 /* get_set - find or add the list (name, qtype) for zone */
 static ssize_t
-get_set(struct dnsbl_set *s, const char *name, const char *zone,
-    uint16_t qtype, enum src src, char *err, size_t errsz)
+get_set(struct dnsbl_set *s, const char *name, const char *zone, uint16_t qtype,
+    enum src src, char *err, size_t errsz)
 {
 	ssize_t i = find_set(s, name, qtype);
 	struct bl_set *ns, *b;
@@ -411,8 +418,8 @@ get_set(struct dnsbl_set *s, const char *name, const char *zone,
 	if (i >= 0) {
 		if (strlen(s->sets[i].zone) != zl ||
 		    strncasecmp(s->sets[i].zone, zone, zl) != 0) {
-			seterr(err, errsz, "set '%s' used with two zones",
-			    name);
+			seterr(
+			    err, errsz, "set '%s' used with two zones", name);
 			return -EINVAL;
 		}
 		return i;
@@ -573,8 +580,8 @@ dnsbl_set_eval(struct dnsbl_set *s, const char *fn, const char *rule,
 				seterr(err, errsz, "%s wants 2 arguments", fn);
 				return -EINVAL;
 			}
-			return add_rule(s, rule, -1, argv[0], argv[1], false,
-			    0, false, err, errsz);
+			return add_rule(s, rule, -1, argv[0], argv[1], false, 0,
+			    false, err, errsz);
 		}
 		if (argc < 2 || argc > 3) {
 			seterr(err, errsz, "%s wants 2 or 3 arguments", fn);
@@ -582,8 +589,8 @@ dnsbl_set_eval(struct dnsbl_set *s, const char *fn, const char *rule,
 		}
 		if (src == SRC_IP_DEFAULT)
 			src = src_of_name(argv[0]);
-		set = get_set(s, argv[0], argv[1], eval_fns[i].qtype, src, err,
-		    errsz);
+		set = get_set(
+		    s, argv[0], argv[1], eval_fns[i].qtype, src, err, errsz);
 		if (set < 0)
 			return (int)set;
 		return add_rule(s, rule, set, NULL, argc == 3 ? argv[2] : NULL,
@@ -593,8 +600,8 @@ dnsbl_set_eval(struct dnsbl_set *s, const char *fn, const char *rule,
 }
 
 static int
-line_eval(struct dnsbl_set *s, const char *name, char *ev, char *err,
-    size_t errsz)
+line_eval(
+    struct dnsbl_set *s, const char *name, char *ev, char *err, size_t errsz)
 {
 	char *argv[4], *open;
 	int argc;
@@ -608,8 +615,8 @@ line_eval(struct dnsbl_set *s, const char *name, char *ev, char *err,
 		if ((open = strchr(ev + fl, '(')) == NULL ||
 		    strrchr(open, ')') == NULL ||
 		    (argc = split_args(open + 1, argv, 4)) < 0) {
-			seterr(err, errsz, "bad arguments to %s",
-			    eval_fns[i].fn);
+			seterr(
+			    err, errsz, "bad arguments to %s", eval_fns[i].fn);
 			return -EINVAL;
 		}
 		return dnsbl_set_eval(s, eval_fns[i].fn, name,
@@ -620,8 +627,7 @@ line_eval(struct dnsbl_set *s, const char *name, char *ev, char *err,
 
 /* dnsbl_set_line - see dnsbl.h */
 int
-dnsbl_set_line(struct dnsbl_set *s, const char *line, char *err,
-    size_t errsz)
+dnsbl_set_line(struct dnsbl_set *s, const char *line, char *err, size_t errsz)
 {
 	char buf[1024], *tok[6], *p, *save = NULL;
 	int n = 0, rc;
@@ -664,7 +670,7 @@ dnsbl_set_line(struct dnsbl_set *s, const char *line, char *err,
 		return 0;
 	}
 	for (char *t = strtok_r(p, " \t\r\n", &save); t && n < 6;
-	    t = strtok_r(NULL, " \t\r\n", &save))
+	     t = strtok_r(NULL, " \t\r\n", &save))
 		tok[n++] = t;
 	if (n == 0)
 		return 0;
@@ -674,13 +680,15 @@ dnsbl_set_line(struct dnsbl_set *s, const char *line, char *err,
 		char sname[256];
 
 		if (n < 4 || n > 5 || parse_score(tok[n - 1], &sc) < 0) {
-			seterr(err, errsz, "usage: dnsbl NAME zone [codes] "
-			    "score%s", NULL);
+			seterr(err, errsz,
+			    "usage: dnsbl NAME zone [codes] "
+			    "score%s",
+			    NULL);
 			return -EINVAL;
 		}
 		snprintf(sname, sizeof(sname), "dnsbl:%s", tok[2]);
-		set = get_set(s, sname, tok[2], DNS_T_A, SRC_IP_DEFAULT, err,
-		    errsz);
+		set = get_set(
+		    s, sname, tok[2], DNS_T_A, SRC_IP_DEFAULT, err, errsz);
 		if (set < 0)
 			return (int)set;
 		return add_rule(s, tok[1], set, NULL, n == 5 ? tok[3] : NULL,
@@ -696,19 +704,20 @@ dnsbl_set_line(struct dnsbl_set *s, const char *line, char *err,
 		if (n != (sub ? 5 : 4)) {
 			seterr(err, errsz, "usage: %s NAME zone A%s", tok[0]);
 			if (sub)
-				strncat(err, " subtest", errsz - strlen(err) -
-				    1);
+				strncat(
+				    err, " subtest", errsz - strlen(err) - 1);
 			return -EINVAL;
 		}
 		if (strcmp(tok[3], "A") != 0 && strcmp(tok[3], "TXT") != 0) {
-			seterr(err, errsz, "unsupported query type '%s'",
-			    tok[3]);
+			seterr(
+			    err, errsz, "unsupported query type '%s'", tok[3]);
 			return -EINVAL;
 		}
-		snprintf(sname, sizeof(sname), "%s:%s:%s", ipsrc ? "uriip" :
-		    "uri", tok[3], tok[2]);
-		set = get_set(s, sname, tok[2], tok[3][0] == 'A' ? DNS_T_A :
-		    DNS_T_TXT, ipsrc ? SRC_URI_IP : SRC_URI_DOMAIN, err, errsz);
+		snprintf(sname, sizeof(sname), "%s:%s:%s",
+		    ipsrc ? "uriip" : "uri", tok[3], tok[2]);
+		set = get_set(s, sname, tok[2],
+		    tok[3][0] == 'A' ? DNS_T_A : DNS_T_TXT,
+		    ipsrc ? SRC_URI_IP : SRC_URI_DOMAIN, err, errsz);
 		if (set < 0)
 			return (int)set;
 		return add_rule(s, tok[1], set, NULL, sub ? tok[4] : NULL,
@@ -719,8 +728,7 @@ dnsbl_set_line(struct dnsbl_set *s, const char *line, char *err,
 
 		/* SA: one score, or four (no net/no bayes ... net+bayes);
 		 * DNS rules run with network tests on, bayes on: the last */
-		if (parse_score(tok[n - 1], &v) < 0 ||
-		    (n != 3 && n != 6)) {
+		if (parse_score(tok[n - 1], &v) < 0 || (n != 3 && n != 6)) {
 			seterr(err, errsz, "bad score for %s", tok[1]);
 			return -EINVAL;
 		}
@@ -764,8 +772,7 @@ companion_line(const char *line)
 
 /* dnsbl_set_load - see dnsbl.h */
 int
-dnsbl_set_load(struct dnsbl_set *s, const char *path, char *err,
-    size_t errsz)
+dnsbl_set_load(struct dnsbl_set *s, const char *path, char *err, size_t errsz)
 {
 	char line[1024], why[256];
 	FILE *f = fopen(path, "r");
@@ -784,16 +791,18 @@ dnsbl_set_load(struct dnsbl_set *s, const char *path, char *err,
 		why[0] = '\0';
 		if ((rc = dnsbl_set_line(s, line, why, sizeof(why))) < 0) {
 			if (err && errsz)
-				snprintf(err, errsz, "%s:%u: %s", path, lineno,
-				    why);
+				snprintf(
+				    err, errsz, "%s:%u: %s", path, lineno, why);
 			break;
 		}
 		/* A list file holds list rules only: a line nobody takes is
 		 * a typo, except SA's companions of list rules. */
 		if (rc == 1 && !companion_line(line)) {
 			if (err && errsz)
-				snprintf(err, errsz, "%s:%u: not a DNSBL rule "
-				    "line", path, lineno);
+				snprintf(err, errsz,
+				    "%s:%u: not a DNSBL rule "
+				    "line",
+				    path, lineno);
 			rc = -EINVAL;
 			break;
 		}
@@ -805,8 +814,8 @@ dnsbl_set_load(struct dnsbl_set *s, const char *path, char *err,
 
 /* dnsbl_set_finish - see dnsbl.h */
 int
-dnsbl_set_finish(struct dnsbl_set *s, const struct dnsbl_opts *o,
-    char *err, size_t errsz)
+dnsbl_set_finish(
+    struct dnsbl_set *s, const struct dnsbl_opts *o, char *err, size_t errsz)
 {
 	struct dnsbl_opts def = { 0 };
 	char z[256];
@@ -824,8 +833,10 @@ dnsbl_set_finish(struct dnsbl_set *s, const struct dnsbl_opts *o,
 		if (r->setname != NULL) {
 			if ((set = find_set(s, r->setname, DNS_T_A)) < 0 &&
 			    (set = find_set(s, r->setname, 0)) < 0) {
-				seterr(err, errsz, "check_rbl_sub: no list "
-				    "named '%s'", r->setname);
+				seterr(err, errsz,
+				    "check_rbl_sub: no list "
+				    "named '%s'",
+				    r->setname);
 				return -EINVAL;
 			}
 			r->set = (size_t)set;
@@ -870,20 +881,22 @@ dnsbl_set_finish(struct dnsbl_set *s, const struct dnsbl_opts *o,
 		const char *extra = o->uri_skip;
 		char *all = NULL;
 
-		if (s->psl == NULL && (rc = uribl_psl_load(o->psl_file,
-		    &s->psl)) < 0) {
-			seterr(err, errsz, "cannot load public suffix list "
-			    "%s", o->psl_file);
+		if (s->psl == NULL &&
+		    (rc = uribl_psl_load(o->psl_file, &s->psl)) < 0) {
+			seterr(err, errsz,
+			    "cannot load public suffix list "
+			    "%s",
+			    o->psl_file);
 			return rc;
 		}
 		if (s->skip_extra != NULL) {
-			size_t l = strlen(s->skip_extra) + (extra ?
-			    strlen(extra) : 0) + 2;
+			size_t l = strlen(s->skip_extra) +
+			    (extra ? strlen(extra) : 0) + 2;
 
 			if ((all = malloc(l)) == NULL)
 				return -ENOMEM;
-			snprintf(all, l, "%s %s", s->skip_extra, extra ?
-			    extra : "");
+			snprintf(
+			    all, l, "%s %s", s->skip_extra, extra ? extra : "");
 			extra = all;
 		}
 		uribl_skip_free(s->skip);
@@ -922,9 +935,9 @@ dnsbl_set_score(const struct dnsbl_set *s, const char *name, double *out)
 
 /* Lookups ---------------------------------------------------------------- */
 
-#define NS_MAX_HOSTS 2  /* name servers followed per URI domain */
-#define NS_MAX_IPS 4    /* addresses used per name server */
-#define NS_MAX_SEEN 64  /* distinct name server IPs per message */
+#define NS_MAX_HOSTS 2 /* name servers followed per URI domain */
+#define NS_MAX_IPS 4   /* addresses used per name server */
+#define NS_MAX_SEEN 64 /* distinct name server IPs per message */
 
 struct bl_msg {
 	const struct dnsbl_set *s;
@@ -967,8 +980,8 @@ look_cb(const struct dns_result *r, void *arg)
 				    (uint32_t)rr->addr.a[2] << 8 |
 				    rr->addr.a[3];
 				snprintf(text, sizeof(text), "%u.%u.%u.%u",
-				    rr->addr.a[0], rr->addr.a[1],
-				    rr->addr.a[2], rr->addr.a[3]);
+				    rr->addr.a[0], rr->addr.a[1], rr->addr.a[2],
+				    rr->addr.a[3]);
 				if (!dnsbl_answer_valid(v)) {
 					bool f = false;
 
@@ -976,11 +989,13 @@ look_cb(const struct dns_result *r, void *arg)
 					 * that is the set's only mutable
 					 * state */
 					if (atomic_compare_exchange_strong(
-					    (atomic_bool *)&s->sets[b->warn_set]
-					    .warned, &f,
-					    true) && h->config_error)
-						h->config_error(h->arg,
-						    b->qzone, text);
+						(atomic_bool *)&s
+						    ->sets[b->warn_set]
+						    .warned,
+						&f, true) &&
+					    h->config_error)
+						h->config_error(
+						    h->arg, b->qzone, text);
 					continue;
 				}
 			} else if (rr->type == DNS_T_TXT) {
@@ -1065,7 +1080,7 @@ ns_a_cb(const struct dns_result *r, void *arg)
 	char item[320];
 
 	for (size_t i = 0; r->status == DNS_OK && i < r->n && i < NS_MAX_IPS;
-	    i++) {
+	     i++) {
 		const struct netaddr *ip = &r->rr[i].addr;
 		char txt[64];
 
@@ -1079,7 +1094,7 @@ ns_a_cb(const struct dns_result *r, void *arg)
 		for (size_t j = 0; j < m->s->nsets; j++)
 			if (m->s->sets[j].src == SRC_URI_IP &&
 			    launch(m, m->ctx, m->a, &m->s->sets[j], ip, NULL,
-			    item) < 0)
+				item) < 0)
 				break;
 	}
 	m->h.done(m->h.arg);
@@ -1091,10 +1106,10 @@ ns_cb(const struct dns_result *r, void *arg)
 	struct ns_look *l = arg;
 	struct bl_msg *m = l->m;
 
-	for (size_t i = 0; r->status == DNS_OK && i < r->n &&
-	    i < NS_MAX_HOSTS; i++)
-		if (r->rr[i].type == DNS_T_NS && dns_query(m->ctx,
-		    r->rr[i].name, DNS_T_A, ns_a_cb, l) == 0)
+	for (size_t i = 0; r->status == DNS_OK && i < r->n && i < NS_MAX_HOSTS;
+	     i++)
+		if (r->rr[i].type == DNS_T_NS &&
+		    dns_query(m->ctx, r->rr[i].name, DNS_T_A, ns_a_cb, l) == 0)
 			m->h.add(m->h.arg);
 	m->h.done(m->h.arg);
 }
@@ -1156,8 +1171,8 @@ dnsbl_start(const struct dnsbl_set *s, struct dns_ctx *ctx, struct arena *a,
 		case SRC_IP_UNTRUSTED:
 			if (src == SRC_IP_LAST && in->last_external)
 				ips[nips++] = *in->last_external;
-			for (size_t j = 0; src != SRC_IP_LAST &&
-			    j < in->nuntrusted; j++) {
+			for (size_t j = 0;
+			     src != SRC_IP_LAST && j < in->nuntrusted; j++) {
 				const struct netaddr *ip = &in->untrusted[j];
 
 				if (src == SRC_IP_NOTFIRST &&
@@ -1169,16 +1184,16 @@ dnsbl_start(const struct dnsbl_set *s, struct dns_ctx *ctx, struct arena *a,
 			}
 			for (size_t j = 0; j < nips; j++) {
 				netaddr_str(&ips[j], txt, sizeof(txt));
-				if ((rc = launch(m, ctx, a, b, &ips[j], NULL,
-				    txt)) < 0)
+				if ((rc = launch(
+					 m, ctx, a, b, &ips[j], NULL, txt)) < 0)
 					return rc;
 				total += rc;
 			}
 			break;
 		case SRC_ENVFROM:
 		case SRC_FROMDOMAIN: {
-			const char *d = src == SRC_ENVFROM ?
-			    in->envfrom_domain : in->from_domain;
+			const char *d = src == SRC_ENVFROM ? in->envfrom_domain
+							   : in->from_domain;
 
 			if (d != NULL && *d != '\0') {
 				if ((rc = launch(m, ctx, a, b, NULL, d, d)) < 0)
@@ -1192,9 +1207,9 @@ dnsbl_start(const struct dnsbl_set *s, struct dns_ctx *ctx, struct arena *a,
 			for (int j = 0; j < nuri; j++) {
 				if (src == SRC_URI_IP && !uri[j].is_ip)
 					continue;
-				rc = launch(m, ctx, a, b, uri[j].is_ip ?
-				    &uri[j].ip : NULL, uri[j].name,
-				    uri[j].host);
+				rc = launch(m, ctx, a, b,
+				    uri[j].is_ip ? &uri[j].ip : NULL,
+				    uri[j].name, uri[j].host);
 				if (rc < 0)
 					return rc;
 				total += rc;

@@ -52,21 +52,21 @@ struct uribl_psl;
 struct uribl_skip;
 
 struct dnsbl_opts {
-	const char *dqs_key;   /* Spamhaus DQS: X.spamhaus.org becomes
+	const char *dqs_key;  /* Spamhaus DQS: X.spamhaus.org becomes
 				  KEY.X.dq.spamhaus.net */
-	bool all_untrusted;    /* sets without suffix: every untrusted
+	bool all_untrusted;   /* sets without suffix: every untrusted
 				  relay, not only the last external */
-	unsigned uri_max;      /* URI names per message (0: default) */
-	const char *uri_skip;  /* extra skip domains */
-	const char *psl_file;  /* NULL: the system list */
+	unsigned uri_max;     /* URI names per message (0: default) */
+	const char *uri_skip; /* extra skip domains */
+	const char *psl_file; /* NULL: the system list */
 };
 
 struct dnsbl_set *dnsbl_set_new(void);
 struct dnsbl_set *dnsbl_set_free(struct dnsbl_set *);
 /* dnsbl_set_line - one line; 0 taken, 1 not a DNSBL line, -EINVAL with a
  * reason in err. */
-int dnsbl_set_line(struct dnsbl_set *, const char *line, char *err,
-    size_t errsz);
+int dnsbl_set_line(
+    struct dnsbl_set *, const char *line, char *err, size_t errsz);
 /* dnsbl_set_eval - the same for a rule the rules engine parsed
  * (rule_set_evals_named): fn "check_rbl", "check_rbl_sub", "check_rbl_txt",
  * "check_rbl_envfrom", "check_rbl_from_domain", unquoted args; 0, 1 (not
@@ -76,12 +76,12 @@ int dnsbl_set_eval(struct dnsbl_set *, const char *fn, const char *rule,
 /* dnsbl_set_load - every line of a file; -EINVAL with "file:line: why",
  * also for a line that is neither a list rule nor one of its companions
  * (describe, tflags, priority, reuse, lang, score, body check_uridnsbl) */
-int dnsbl_set_load(struct dnsbl_set *, const char *path, char *err,
-    size_t errsz);
+int dnsbl_set_load(
+    struct dnsbl_set *, const char *path, char *err, size_t errsz);
 /* dnsbl_set_finish - resolve references (check_rbl_sub of an unknown
  * set), apply opts, load the PSL; after this the set is read-only. */
-int dnsbl_set_finish(struct dnsbl_set *, const struct dnsbl_opts *,
-    char *err, size_t errsz);
+int dnsbl_set_finish(
+    struct dnsbl_set *, const struct dnsbl_opts *, char *err, size_t errsz);
 size_t dnsbl_set_rules(const struct dnsbl_set *);
 size_t dnsbl_set_lists(const struct dnsbl_set *);
 /* dnsbl_set_score - the score of rule name; false if it has none */
@@ -90,11 +90,11 @@ bool dnsbl_set_score(const struct dnsbl_set *, const char *name, double *);
 /* What one message offers to look up. Addresses that are private or
  * loopback are skipped. */
 struct dnsbl_input {
-	const struct netaddr *last_external;  /* may be NULL */
-	const struct netaddr *untrusted;      /* newest first */
+	const struct netaddr *last_external; /* may be NULL */
+	const struct netaddr *untrusted;     /* newest first */
 	size_t nuntrusted;
-	const char *envfrom_domain;           /* may be NULL */
-	const char *from_domain;              /* may be NULL */
+	const char *envfrom_domain; /* may be NULL */
+	const char *from_domain;    /* may be NULL */
 	const struct bstr *uri_hosts;
 	size_t nuri_hosts;
 };
@@ -103,15 +103,15 @@ struct dnsbl_hooks {
 	/* hit - rule fired; detail is short and printable */
 	void (*hit)(void *arg, const char *rule, const char *detail,
 	    double score, bool has_score);
-	void (*add)(void *arg);   /* one lookup started */
-	void (*done)(void *arg);  /* one lookup ended (any outcome) */
+	void (*add)(void *arg);	 /* one lookup started */
+	void (*done)(void *arg); /* one lookup ended (any outcome) */
 	/* config_error - a list answered something that can never be a
 	 * listing (refused/public-resolver code, non-127/8 address); once
 	 * per list per process */
 	void (*config_error)(void *arg, const char *zone, const char *answer);
 	/* failed - a lookup ended in SERVFAIL/REFUSED/timeout/error */
-	void (*failed)(void *arg, const char *qname, enum dns_status,
-	    bool deadline);
+	void (*failed)(
+	    void *arg, const char *qname, enum dns_status, bool deadline);
 	void *arg;
 };
 
@@ -132,7 +132,6 @@ bool dnsbl_answer_valid(uint32_t answer);
 int dnsbl_query_name(const struct netaddr *ip, const char *domain,
     const char *zone, char *out, size_t outsz);
 /* dnsbl_dqs_zone - zone rewritten for a DQS key (or copied) */
-int dnsbl_dqs_zone(const char *zone, const char *key, char *out,
-    size_t outsz);
+int dnsbl_dqs_zone(const char *zone, const char *key, char *out, size_t outsz);
 
 #endif

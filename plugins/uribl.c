@@ -66,8 +66,8 @@ uribl_psl_free(struct uribl_psl *p)
 
 /* uribl_reg_domain - see uribl.h */
 int
-uribl_reg_domain(const struct uribl_psl *p, const char *host, char *out,
-    size_t outsz)
+uribl_reg_domain(
+    const struct uribl_psl *p, const char *host, char *out, size_t outsz)
 {
 	const char *rd;
 	size_t n = strlen(host);
@@ -78,7 +78,7 @@ uribl_reg_domain(const struct uribl_psl *p, const char *host, char *out,
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++)
 		if (!(isalnum((unsigned char)host[i]) || host[i] == '-' ||
-		    host[i] == '.' || host[i] == '_'))
+			host[i] == '.' || host[i] == '_'))
 			return -EINVAL;
 	if ((rd = psl_registrable_domain(p->psl, host)) == NULL)
 		return -EINVAL;
@@ -96,15 +96,44 @@ struct uribl_skip {
 
 /* Big benign domains, after SpamAssassin's 25_uribl.cf skip list. */
 static const char *const skip_builtin[] = {
-	"adobe.com", "akamai.net", "amazon.com", "aol.com", "apache.org",
-	"apple.com", "bing.com", "cloudflare.com", "debian.org",
-	"doubleclick.net", "ebay.com", "example.com", "example.net",
-	"example.org", "facebook.com", "github.com", "gmail.com",
-	"google.com", "googleapis.com", "googlemail.com", "gstatic.com",
-	"hotmail.com", "icloud.com", "instagram.com", "linkedin.com",
-	"live.com", "microsoft.com", "mozilla.org", "msn.com", "office.com",
-	"outlook.com", "paypal.com", "twitter.com", "w3.org",
-	"wikipedia.org", "x.com", "yahoo.com", "youtube.com",
+	"adobe.com",
+	"akamai.net",
+	"amazon.com",
+	"aol.com",
+	"apache.org",
+	"apple.com",
+	"bing.com",
+	"cloudflare.com",
+	"debian.org",
+	"doubleclick.net",
+	"ebay.com",
+	"example.com",
+	"example.net",
+	"example.org",
+	"facebook.com",
+	"github.com",
+	"gmail.com",
+	"google.com",
+	"googleapis.com",
+	"googlemail.com",
+	"gstatic.com",
+	"hotmail.com",
+	"icloud.com",
+	"instagram.com",
+	"linkedin.com",
+	"live.com",
+	"microsoft.com",
+	"mozilla.org",
+	"msn.com",
+	"office.com",
+	"outlook.com",
+	"paypal.com",
+	"twitter.com",
+	"w3.org",
+	"wikipedia.org",
+	"x.com",
+	"yahoo.com",
+	"youtube.com",
 };
 
 static int
@@ -165,8 +194,8 @@ uribl_skip_new(const char *extra, bool builtin)
 
 	if (s == NULL)
 		return NULL;
-	for (size_t i = 0; builtin && i < sizeof(skip_builtin) /
-	    sizeof(skip_builtin[0]); i++)
+	for (size_t i = 0;
+	     builtin && i < sizeof(skip_builtin) / sizeof(skip_builtin[0]); i++)
 		if (uribl_skip_add(s, skip_builtin[i]) < 0)
 			return uribl_skip_free(s);
 	while (extra != NULL && *extra != '\0') {
@@ -242,8 +271,7 @@ uribl_items(const struct uribl_psl *psl, const struct uribl_skip *skip,
 			if (dns_reverse_name(&ip, NULL, name, sizeof(name)) < 0)
 				continue;
 		} else {
-			if (uribl_reg_domain(psl, host, name,
-			    sizeof(name)) < 0)
+			if (uribl_reg_domain(psl, host, name, sizeof(name)) < 0)
 				continue;
 			if (uribl_skip_has(skip, name))
 				continue;
@@ -257,8 +285,8 @@ uribl_items(const struct uribl_psl *psl, const struct uribl_skip *skip,
 			break;
 		}
 		v[k].name = arena_strndup(a, name, strlen(name));
-		v[k].host = is_ip ? arena_strndup(a, host, strlen(host)) :
-		    v[k].name;
+		v[k].host =
+		    is_ip ? arena_strndup(a, host, strlen(host)) : v[k].name;
 		if (v[k].name == NULL || v[k].host == NULL)
 			return -ENOMEM;
 		v[k].is_ip = is_ip;

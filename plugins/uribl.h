@@ -26,8 +26,8 @@ struct uribl_psl *uribl_psl_free(struct uribl_psl *);
 /* uribl_reg_domain - registered domain ("eTLD+1") of a lowercase host
  * into out; -EINVAL if host is itself a public suffix or not a name,
  * -ENOSPC if out is short. */
-int uribl_reg_domain(const struct uribl_psl *, const char *host, char *out,
-    size_t outsz);
+int uribl_reg_domain(
+    const struct uribl_psl *, const char *host, char *out, size_t outsz);
 
 struct uribl_skip; /* set of domains never looked up */
 /* uribl_skip_new - built-in list plus extra (space/comma separated) */
@@ -37,9 +37,9 @@ bool uribl_skip_has(const struct uribl_skip *, const char *domain);
 struct uribl_skip *uribl_skip_free(struct uribl_skip *);
 
 struct uribl_item {
-	const char *name;  /* what to prepend to the zone: registered domain
+	const char *name; /* what to prepend to the zone: registered domain
 			      or reversed IPv4/IPv6 */
-	const char *host;  /* registered domain or IP, printable */
+	const char *host; /* registered domain or IP, printable */
 	bool is_ip;
 	struct netaddr ip; /* is_ip */
 };

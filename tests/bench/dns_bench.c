@@ -52,8 +52,7 @@ now(clockid_t c)
 }
 
 static void
-h_hit(void *arg, const char *rule, const char *detail, double score,
-    bool has)
+h_hit(void *arg, const char *rule, const char *detail, double score, bool has)
 {
 	(void)arg, (void)rule, (void)detail, (void)score, (void)has;
 	hits++;
@@ -139,8 +138,9 @@ main(int argc, char **argv)
 		"dnsbl B10 l10.dnsbl.test 1",
 	};
 	unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : 2000;
-	struct dns_opts o = { .timeout_ms = 2000, .tries = 3,
-		.cache_max = 200000 };
+	struct dns_opts o = {
+		.timeout_ms = 2000, .tries = 3, .cache_max = 200000
+	};
 	struct bmsg *slow[200];
 	double cpu0, wall1, cpu1, wall2, wall3, r2, r3, us;
 	char err[256];
@@ -165,14 +165,15 @@ main(int argc, char **argv)
 	cpu1 = now(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 	us = cpu1 / n * 1e6;
 	printf("lists=10 messages=%u uncached_wall=%.2fs "
-	    "cpu_per_msg_us=%.1f queries_per_msg=10\n", n, wall1, us);
+	       "cpu_per_msg_us=%.1f queries_per_msg=10\n",
+	    n, wall1, us);
 
 	struct dns_stats st;
 	dns_resolver_stats(res, &st);
 	printf("after uncached: queries=%llu sent=%llu cache_hits=%llu "
-	    "joined=%llu\n", (unsigned long long)st.queries,
-	    (unsigned long long)st.sent, (unsigned long long)st.cache_hits,
-	    (unsigned long long)st.joined);
+	       "joined=%llu\n",
+	    (unsigned long long)st.queries, (unsigned long long)st.sent,
+	    (unsigned long long)st.cache_hits, (unsigned long long)st.joined);
 	cpu0 = now(CLOCK_PROCESS_CPUTIME_ID);
 	wall2 = run(n, 50, 0);
 	r2 = n / wall2;
@@ -203,7 +204,8 @@ main(int argc, char **argv)
 	r3 = n / wall3;
 	dns_resolver_stats(res, &st);
 	printf("cached_rate_with_200_slow_pending=%.0f/s ratio=%.2f "
-	    "inflight=%zu\n", r3, r3 / r2, st.inflight);
+	       "inflight=%zu\n",
+	    r3, r3 / r2, st.inflight);
 	if (us > 200) {
 		printf("FAIL: CPU per message %.1f us > 200 us\n", us);
 		fail = 1;

@@ -63,7 +63,7 @@ knot=$("$serve" -p "$knot_port" -S servfail.test "$root/tests/e2e/zones/dnsbl.zo
 ok "knotd serves the fake lists on 127.0.0.1:$knot_port"
 
 $helper proxy --port "$proxy_port" --upstream "$knot_port" \
-    --drop 30.2.0.198. --slow 31.2.0.198. --delay 2.5 >"$work/proxy.out" 2>&1 &
+    --drop 30.2.0.198. --slow 31.2.0.198. --delay 4 >"$work/proxy.out" 2>&1 &
 proxy=$!
 mkdir -p "$work/out"
 $helper sink --port "$sink_port" --dir "$work/out" >"$work/sink.out" 2>&1 &
@@ -181,16 +181,16 @@ msg dropped
 send dropped 198.0.2.30
 secs=$(awk '{print $2}' "$work/dropped.res")
 check "dropped query: delivered (250)" grep -q '^250 ' "$work/dropped.res"
-check "dropped query costs at most the 1 s deadline (+0.8 s): ${secs}s" \
-    awk -v s="$secs" 'BEGIN { exit !(s < 1.8) }'
+check "dropped query costs at most the 1 s deadline (+2 s slack under load): ${secs}s" \
+    awk -v s="$secs" 'BEGIN { exit !(s < 3.0) }'
 check "dropped query: no hit" lacks dropped RCVD_IN_T_ZEN
 check "late lookups logged" grep -q 'dnsbl: lookups failed=[0-9]* late=[1-9]' "$FD_LOG"
 
 msg slow
 send slow 198.0.2.31
 secs=$(awk '{print $2}' "$work/slow.res")
-check "slow answer (2.5 s) does not hold the message: ${secs}s" \
-    awk -v s="$secs" 'BEGIN { exit !(s < 1.8) }'
+check "slow answer (4 s) does not hold the message: ${secs}s" \
+    awk -v s="$secs" 'BEGIN { exit !(s < 3.0) }'
 check "answer after the deadline is not counted" lacks slow RCVD_IN_T_ZEN
 
 msg uri "Visit http://www.evil-site.test/offer and http://www.google.com/ now"

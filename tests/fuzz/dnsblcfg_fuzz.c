@@ -25,8 +25,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (i < size) {
 		size_t n = 0;
 
-		while (i < size && data[i] != '\n' && n < sizeof(line) - 1)
-			{ line[n++] = data[i] ? (char)data[i] : ' '; i++; }
+		while (i < size && data[i] != '\n' && n < sizeof(line) - 1) {
+			line[n++] = data[i] ? (char)data[i] : ' ';
+			i++;
+		}
 		line[n] = '\0';
 		i++;
 		(void)dnsbl_set_line(s, line, err, sizeof(err));

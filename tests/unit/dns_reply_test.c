@@ -60,8 +60,8 @@ test_fixtures(void **state)
 	assert_int_equal(r->n, 2);
 	for (size_t i = 0; i < r->n; i++)
 		if (r->rr[i].nstrings == 2) {
-			assert_string_equal((const char *)r->rr[i].txt.p,
-			    "first-second");
+			assert_string_equal(
+			    (const char *)r->rr[i].txt.p, "first-second");
 			assert_int_equal(r->rr[i].strings[1].len, 6);
 		}
 	dns_answer_free(ans);

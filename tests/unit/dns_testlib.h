@@ -22,8 +22,9 @@
 #include <unistd.h>
 
 #define DNS_TEST_SERVE "../shared/conformance/dns/serve-zone.sh"
-#define DNS_TEST_ZONE "tests/e2e/zones/dnsbl.zone " \
-    "nsdomain.test=tests/e2e/zones/nsdomain.zone"
+#define DNS_TEST_ZONE                 \
+	"tests/e2e/zones/dnsbl.zone " \
+	"nsdomain.test=tests/e2e/zones/nsdomain.zone"
 
 /* dnstest_start - start knotd; its pid in *pid, port in *port; 0 or -1 */
 static inline int
@@ -34,8 +35,10 @@ dnstest_start(int *pid, int *port)
 		FILE *p;
 
 		*port = 20000 + (int)((getpid() * 7 + attempt * 1009) % 30000);
-		snprintf(cmd, sizeof(cmd), "%s -p %d -S servfail.test %s "
-		    "2>/dev/null", DNS_TEST_SERVE, *port, DNS_TEST_ZONE);
+		snprintf(cmd, sizeof(cmd),
+		    "%s -p %d -S servfail.test %s "
+		    "2>/dev/null",
+		    DNS_TEST_SERVE, *port, DNS_TEST_ZONE);
 		if ((p = popen(cmd, "r")) == NULL)
 			return -1;
 		line[0] = '\0';
@@ -54,8 +57,8 @@ dnstest_stop(int pid)
 
 	if (pid <= 0)
 		return;
-	snprintf(cmd, sizeof(cmd), "%s stop %d >/dev/null 2>&1",
-	    DNS_TEST_SERVE, pid);
+	snprintf(cmd, sizeof(cmd), "%s stop %d >/dev/null 2>&1", DNS_TEST_SERVE,
+	    pid);
 	if (system(cmd) != 0)
 		kill(pid, SIGTERM);
 }

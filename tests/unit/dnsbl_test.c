@@ -28,22 +28,20 @@ test_subtest(void **state)
 		uint32_t ans;
 		int want;
 	} cases[] = {
-		{ "127.0.0.2", 0x7f000002, 1 },
-		{ "127.0.0.2", 0x7f000003, 0 },
+		{ "127.0.0.2", 0x7f000002, 1 }, { "127.0.0.2", 0x7f000003, 0 },
 		{ "127.0.0.10-127.0.0.11", 0x7f00000b, 1 },
 		{ "127.0.0.10-127.0.0.11", 0x7f00000c, 0 },
 		{ "127.0.1.0/255.255.255.0", 0x7f000102, 1 },
 		{ "127.0.1.0/255.255.255.0", 0x7f000202, 0 },
-		{ "8", 0x7f000048, 1 },       /* SURBL PH in 72 */
-		{ "2", 0x7f000048, 0 },
-		{ "0x40", 0x7f000048, 1 },
+		{ "8", 0x7f000048, 1 }, /* SURBL PH in 72 */
+		{ "2", 0x7f000048, 0 }, { "0x40", 0x7f000048, 1 },
 		{ "127.0.0.[45678]", 0x7f000004, 1 },
 		{ "127.0.0.[45678]", 0x7f000002, 0 },
 		{ "^127\\.0\\.0\\.(2|3)$", 0x7f000003, 1 },
 		{ "^127\\.0\\.0\\.(2|3)$", 0x7f000021, 0 },
-		{ "127.0.0.5-127.0.0.4", 0, -EINVAL },
-		{ "([", 0, -EINVAL },
-		{ "e'+++++++++++++++++++++++++'", 0, -EINVAL }, /* regcomp blowup */
+		{ "127.0.0.5-127.0.0.4", 0, -EINVAL }, { "([", 0, -EINVAL },
+		{ "e'+++++++++++++++++++++++++'", 0,
+		    -EINVAL }, /* regcomp blowup */
 	};
 
 	(void)state;
@@ -78,31 +76,35 @@ test_names(void **state)
 
 	(void)state;
 	netaddr_parse("192.0.2.99", 10, &na);
-	assert_int_equal(dnsbl_query_name(&na, NULL, "zen.spamhaus.org.", out,
-	    sizeof(out)), 0);
+	assert_int_equal(
+	    dnsbl_query_name(&na, NULL, "zen.spamhaus.org.", out, sizeof(out)),
+	    0);
 	assert_string_equal(out, "99.2.0.192.zen.spamhaus.org");
 	netaddr_parse("2001:db8:1::ab", 14, &na);
-	assert_int_equal(dnsbl_query_name(&na, NULL, "zen.example", out,
-	    sizeof(out)), 0);
-	assert_string_equal(out, "b.a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+	assert_int_equal(
+	    dnsbl_query_name(&na, NULL, "zen.example", out, sizeof(out)), 0);
+	assert_string_equal(out,
+	    "b.a.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
 	    "1.0.0.0.8.b.d.0.1.0.0.2.zen.example");
 	assert_int_equal(dnsbl_query_name(NULL, "spam.test", "dbl.example.",
-	    out, sizeof(out)), 0);
+			     out, sizeof(out)),
+	    0);
 	assert_string_equal(out, "spam.test.dbl.example");
-	assert_int_equal(dnsbl_query_name(NULL, "spam.test", "dbl.example",
-	    out, 10), -ENOSPC);
+	assert_int_equal(
+	    dnsbl_query_name(NULL, "spam.test", "dbl.example", out, 10),
+	    -ENOSPC);
 
-	assert_int_equal(dnsbl_dqs_zone("zen.spamhaus.org.", "abc123", out,
-	    sizeof(out)), 0);
+	assert_int_equal(
+	    dnsbl_dqs_zone("zen.spamhaus.org.", "abc123", out, sizeof(out)), 0);
 	assert_string_equal(out, "abc123.zen.dq.spamhaus.net");
-	assert_int_equal(dnsbl_dqs_zone("dbl.spamhaus.org", "k", out,
-	    sizeof(out)), 0);
+	assert_int_equal(
+	    dnsbl_dqs_zone("dbl.spamhaus.org", "k", out, sizeof(out)), 0);
 	assert_string_equal(out, "k.dbl.dq.spamhaus.net");
-	assert_int_equal(dnsbl_dqs_zone("multi.surbl.org.", "k", out,
-	    sizeof(out)), 0);
+	assert_int_equal(
+	    dnsbl_dqs_zone("multi.surbl.org.", "k", out, sizeof(out)), 0);
 	assert_string_equal(out, "multi.surbl.org");
-	assert_int_equal(dnsbl_dqs_zone("zen.spamhaus.org", NULL, out,
-	    sizeof(out)), 0);
+	assert_int_equal(
+	    dnsbl_dqs_zone("zen.spamhaus.org", NULL, out, sizeof(out)), 0);
 	assert_string_equal(out, "zen.spamhaus.org");
 }
 
@@ -113,15 +115,19 @@ test_lines(void **state)
 		const char *line;
 		int want;
 	} cases[] = {
-		{ "header RCVD_IN_X eval:check_rbl('x-lastexternal', 'x.test.')", 0 },
-		{ "header RCVD_IN_X2 eval:check_rbl_sub('x-lastexternal', '127.0.0.2')", 0 },
-		{ "header  T  eval:check_rbl_txt(\"t\", \"x.test\", \"foo\")  # c", 0 },
+		{ "header RCVD_IN_X eval:check_rbl('x-lastexternal', 'x.test.')",
+		    0 },
+		{ "header RCVD_IN_X2 eval:check_rbl_sub('x-lastexternal', '127.0.0.2')",
+		    0 },
+		{ "header  T  eval:check_rbl_txt(\"t\", \"x.test\", \"foo\")  # c",
+		    0 },
 		{ "dnsbl D1 zen.test 127.0.0.2,127.0.0.3 1.5", 0 },
 		{ "dnsbl D2 zen.test -0.5", 0 },
 		{ "urirhssub U1 multi.test. A 2", 0 },
 		{ "urirhsbl U2 multi2.test. A", 0 },
 		{ "uridnsbl U3 sbl.test. A", 0 },
-		{ "uridnsbl_skip_domain a.test b.test c.test d.test e.test f.test", 0 },
+		{ "uridnsbl_skip_domain a.test b.test c.test d.test e.test f.test",
+		    0 },
 		{ "uridnsbl_max_domains 5", 0 },
 		{ "# comment", 0 },
 		{ "", 0 },
@@ -129,7 +135,8 @@ test_lines(void **state)
 		{ "header FOO eval:check_something('a')", 1 },
 		{ "header FOO From =~ /x/", 1 },
 		{ "score D1 2.0", 1 },
-		{ "header BAD eval:check_rbl('x-lastexternal', 'other.test.')", -EINVAL },
+		{ "header BAD eval:check_rbl('x-lastexternal', 'other.test.')",
+		    -EINVAL },
 		{ "header BAD eval:check_rbl('a')", -EINVAL },
 		{ "header BAD eval:check_rbl_sub('x', '([')", -EINVAL },
 		{ "dnsbl BAD zen.test", -EINVAL },
@@ -166,10 +173,12 @@ test_lines(void **state)
 
 	/* a sub-rule of a list nobody defined */
 	s = dnsbl_set_new();
-	assert_int_equal(dnsbl_set_line(s, "header S eval:check_rbl_sub("
-	    "'nosuch', '127.0.0.2')", err, sizeof(err)), 0);
-	assert_int_equal(dnsbl_set_finish(s, NULL, err, sizeof(err)),
-	    -EINVAL);
+	assert_int_equal(dnsbl_set_line(s,
+			     "header S eval:check_rbl_sub("
+			     "'nosuch', '127.0.0.2')",
+			     err, sizeof(err)),
+	    0);
+	assert_int_equal(dnsbl_set_finish(s, NULL, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "nosuch"));
 	dnsbl_set_free(s);
 }
@@ -206,12 +215,12 @@ test_load_errors(void **state)
 		const char *msg;
 	} cases[] = {
 		{ "describe X listed\ntflags X net\n"
-		  "body X eval:check_uridnsbl('X')\ndnsbl X z.test 1\n", 0,
-		  "" },
+		  "body X eval:check_uridnsbl('X')\ndnsbl X z.test 1\n",
+		    0, "" },
 		{ "dnsbl X z.test 1\ndnsbll Y z.test 1\n", -EINVAL,
-		  ":2: not a DNSBL rule line" },
+		    ":2: not a DNSBL rule line" },
 		{ "\n\nheader X eval:check_rbl('a')\n", -EINVAL,
-		  ":3: check_rbl wants 2 or 3 arguments" },
+		    ":3: check_rbl wants 2 or 3 arguments" },
 	};
 	char path[] = "/tmp/dnsbl_test.XXXXXX", err[512];
 
@@ -221,12 +230,13 @@ test_load_errors(void **state)
 		struct dnsbl_set *s = dnsbl_set_new();
 
 		assert_true(fd >= 0);
-		assert_int_equal(write(fd, cases[i].text,
-		    strlen(cases[i].text)), (ssize_t)strlen(cases[i].text));
+		assert_int_equal(
+		    write(fd, cases[i].text, strlen(cases[i].text)),
+		    (ssize_t)strlen(cases[i].text));
 		close(fd);
 		err[0] = '\0';
-		assert_int_equal(dnsbl_set_load(s, path, err, sizeof(err)),
-		    cases[i].want);
+		assert_int_equal(
+		    dnsbl_set_load(s, path, err, sizeof(err)), cases[i].want);
 		assert_non_null(strstr(err, cases[i].msg));
 		unlink(path);
 		snprintf(path, sizeof(path), "/tmp/dnsbl_test.XXXXXX");
@@ -342,8 +352,7 @@ lookup(const struct dnsbl_input *in, struct run *r)
 {
 	struct arena *a = arena_new(0);
 	struct dns_ctx *c = dns_ctx_new(res, a, 3000);
-	struct dnsbl_hooks h = { h_hit, h_add, h_done, h_cfgerr, h_failed,
-		r };
+	struct dnsbl_hooks h = { h_hit, h_add, h_done, h_cfgerr, h_failed, r };
 	int n;
 
 	memset(r, 0, sizeof(*r));
@@ -433,7 +442,7 @@ test_refused_codes(void **state)
 	assert_string_equal(r.cfgerr_answer, "127.255.255.254");
 	lookup(&in, &r);
 	assert_int_equal(r.cfgerr, 0); /* logged once per list (zone) */
-	le = ip("198.0.2.13"); /* answers 10.0.0.1 */
+	le = ip("198.0.2.13");	       /* answers 10.0.0.1 */
 	lookup(&in, &r);
 	assert_string_equal(r.hits, "");
 }
@@ -441,9 +450,9 @@ test_refused_codes(void **state)
 static void
 test_domains(void **state)
 {
-	static const char *hosts[] = { "www.evil-site.test",
-		"x.grey-site.test", "both.test", "203.0.113.7", "google.com",
-		"phish.test", "www.nsdomain.test" };
+	static const char *hosts[] = { "www.evil-site.test", "x.grey-site.test",
+		"both.test", "203.0.113.7", "google.com", "phish.test",
+		"www.nsdomain.test" };
 	struct bstr hv[7];
 	struct dnsbl_input in = { .envfrom_domain = "spammer.test",
 		.from_domain = "spammer.test" };

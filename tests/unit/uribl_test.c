@@ -26,10 +26,12 @@ test_reg_domain(void **state)
 		{ "www.example.com", "example.com" },
 		{ "a.b.c.example.co.uk", "example.co.uk" },
 		{ "example.co.uk", "example.co.uk" },
-		{ "co.uk", NULL },          /* a public suffix itself */
+		{ "co.uk", NULL }, /* a public suffix itself */
 		{ "com", NULL },
-		{ "foo.blogspot.com", "foo.blogspot.com" }, /* private PSL part */
-		{ "x.y.evil-site.test", "evil-site.test" }, /* unknown TLD: * rule */
+		{ "foo.blogspot.com",
+		    "foo.blogspot.com" }, /* private PSL part */
+		{ "x.y.evil-site.test",
+		    "evil-site.test" }, /* unknown TLD: * rule */
 		{ "bad host.com", NULL },
 		{ "", NULL },
 	};
@@ -37,8 +39,7 @@ test_reg_domain(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int rc = uribl_reg_domain(psl, cases[i].host, out,
-		    sizeof(out));
+		int rc = uribl_reg_domain(psl, cases[i].host, out, sizeof(out));
 
 		if (cases[i].want == NULL) {
 			assert_int_equal(rc, -EINVAL);
@@ -47,8 +48,8 @@ test_reg_domain(void **state)
 			assert_string_equal(out, cases[i].want);
 		}
 	}
-	assert_int_equal(uribl_reg_domain(psl, "www.example.com", out, 5),
-	    -ENOSPC);
+	assert_int_equal(
+	    uribl_reg_domain(psl, "www.example.com", out, 5), -ENOSPC);
 }
 
 static void
@@ -71,9 +72,16 @@ static void
 test_items(void **state)
 {
 	static const char *hosts[] = {
-		"www.evil-site.test", "EVIL-SITE.test", "mail.google.com",
-		"203.0.113.7", "10.1.2.3", "2001:db8::1", "a.grey-site.test",
-		"b.example.co.uk", "c.example.co.uk", "com",
+		"www.evil-site.test",
+		"EVIL-SITE.test",
+		"mail.google.com",
+		"203.0.113.7",
+		"10.1.2.3",
+		"2001:db8::1",
+		"a.grey-site.test",
+		"b.example.co.uk",
+		"c.example.co.uk",
+		"com",
 	};
 	struct bstr hv[10];
 	struct uribl_skip *skip = uribl_skip_new(NULL, true);
@@ -92,7 +100,8 @@ test_items(void **state)
 	assert_string_equal(it[1].name, "7.113.0.203");
 	assert_true(it[1].is_ip);
 	assert_string_equal(it[1].host, "203.0.113.7");
-	assert_string_equal(it[2].name, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+	assert_string_equal(it[2].name,
+	    "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
 	    "0.0.0.0.0.0.8.b.d.0.1.0.0.2");
 	assert_string_equal(it[3].name, "grey-site.test");
 	assert_string_equal(it[4].name, "example.co.uk");
