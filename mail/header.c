@@ -184,7 +184,8 @@ msg__hdr_find(const struct msg_header *h, size_t n, const char *name,
 	struct bstr want = bstr_cstr(name);
 
 	for (size_t i = 0; i < n; i++)
-		if (bstr_caseeq(h[i].name, want) && nth-- == 0)
+		if (h[i].name.len == want.len && bstr_caseeq(h[i].name, want) &&
+		    nth-- == 0)
 			return &h[i];
 	return NULL;
 }

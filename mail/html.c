@@ -280,8 +280,10 @@ struct tag {
 static struct bstr
 attr(const struct tag *t, const char *name)
 {
+	struct bstr want = bstr_cstr(name);
+
 	for (size_t i = 0; i < t->nattr; i++)
-		if (bstr_caseeq_cstr(t->an[i], name))
+		if (t->an[i].len == want.len && bstr_caseeq(t->an[i], want))
 			return t->av[i];
 	return BSTR_NULL;
 }
@@ -508,7 +510,12 @@ push_style(struct render *r, const struct tag *t)
 		}
 		s = r->st[r->depth - 1];
 	}
-	snprintf(s.tag, sizeof(s.tag), "%s", !strcmp(n, "th") ? "td" : n);
+	{
+		const char *tn = !strcmp(n, "th") ? "td" : n;
+		size_t tl = strlen(tn);
+
+		memcpy(s.tag, tn, tl + 1); /* tag names fit: see parse_tag */
+	}
 	if (!strcmp(n, "big"))
 		s.size++;
 	else if (!strcmp(n, "small"))
@@ -540,9 +547,9 @@ push_style(struct render *r, const struct tag *t)
 		if ((d = css_prop(v, "background-color")).p)
 			set_color(&s.bgcolor, d);
 		if ((d = css_prop(v, "display")).p)
-			s.hidden = bstr_casestarts(d, "none");
+			s.hidden = MSG__ISTARTS(d, "none");
 		if ((d = css_prop(v, "visibility")).p)
-			s.hidden = bstr_casestarts(d, "hidden");
+			s.hidden = MSG__ISTARTS(d, "hidden");
 		if ((d = css_prop(v, "font-size")).p) {
 			d = bstr_trim(d);
 			long px = 0;
@@ -751,8 +758,8 @@ end_anchor(struct render *r)
 		u->anchor_text = t.len ? bstr_make(arena_memdup(r->m->a,
 		    t.p, t.len), t.len) : BSTR_NULL;
 		/* text that itself looks like a link to another domain */
-		if (t.len && u->host.len && (bstr_casestarts(t, "http") ||
-		    bstr_casestarts(t, "www."))) {
+		if (t.len && u->host.len && (MSG__ISTARTS(t, "http") ||
+		    MSG__ISTARTS(t, "www."))) {
 			struct bstr th = msg__uri_host_of(r->m, t);
 
 			if (th.len && !bstr_caseeq(reg_domain(th),
@@ -838,16 +845,16 @@ handle_tag(struct render *r, struct tag *t)
 	} else if (!strcmp(n, "meta")) {
 		struct bstr he = attr(t, "http-equiv"), c = attr(t, "content");
 
-		if (he.p && bstr_caseeq_cstr(bstr_trim(he), "refresh") &&
+		if (he.p && MSG__IEQ(bstr_trim(he), "refresh") &&
 		    c.p) {
-			long u = bstr_casefind(c, BSTR_LIT("url="));
+			long u = MSG__IFIND(c, "url=");
 
 			if (u >= 0)
 				add_uri(r, bstr_sub(c, (size_t)u + 4, c.len),
 				    MSG_URI_META);
 		}
 		if (c.p && r->part_cs.len) {
-			long cs = bstr_casefind(c, BSTR_LIT("charset="));
+			long cs = MSG__IFIND(c, "charset=");
 
 			if (cs >= 0) {
 				struct bstr x = bstr_sub(c, (size_t)cs + 8,

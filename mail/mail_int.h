@@ -122,4 +122,14 @@ msg__lc(unsigned char c)
 
 struct bstr msg__lower_dup(struct arena *, struct bstr);
 
+/* Case-insensitive compare / prefix / find with a string literal: the
+ * length is known at compile time, no strlen per call. */
+#define MSG__IEQ(b, lit) \
+	((b).len == sizeof(lit) - 1 && bstr_caseeq((b), BSTR_LIT(lit)))
+#define MSG__ISTARTS(b, lit) \
+	((b).len >= sizeof(lit) - 1 && \
+	    bstr_caseeq(bstr_make((b).p, sizeof(lit) - 1), BSTR_LIT(lit)))
+long msg__ifind(struct bstr hay, struct bstr needle);
+#define MSG__IFIND(b, lit) msg__ifind((b), BSTR_LIT(lit))
+
 #endif

@@ -201,20 +201,20 @@ static enum msg_enc
 encoding_of(struct bstr v)
 {
 	v = bstr_trim(v);
-	if (bstr_caseeq_cstr(v, "base64"))
+	if (MSG__IEQ(v, "base64"))
 		return MSG_ENC_BASE64;
-	if (bstr_caseeq_cstr(v, "quoted-printable"))
+	if (MSG__IEQ(v, "quoted-printable"))
 		return MSG_ENC_QP;
-	if (v.len == 0 || bstr_caseeq_cstr(v, "7bit"))
+	if (v.len == 0 || MSG__IEQ(v, "7bit"))
 		return MSG_ENC_7BIT;
-	if (bstr_caseeq_cstr(v, "8bit"))
+	if (MSG__IEQ(v, "8bit"))
 		return MSG_ENC_8BIT;
-	if (bstr_caseeq_cstr(v, "binary"))
+	if (MSG__IEQ(v, "binary"))
 		return MSG_ENC_BINARY;
 	/* SA decodes by prefix too ("base64 " typos are common) */
-	if (bstr_casestarts(v, "base64"))
+	if (MSG__ISTARTS(v, "base64"))
 		return MSG_ENC_BASE64;
-	if (bstr_casestarts(v, "quoted-printable"))
+	if (MSG__ISTARTS(v, "quoted-printable"))
 		return MSG_ENC_QP;
 	return MSG_ENC_OTHER;
 }
@@ -442,11 +442,11 @@ parse_entity(struct msg *m, struct bstr ent, size_t off, unsigned depth,
 		p->filename = p->name;
 	if (cid)
 		p->content_id = cid->value;
-	p->is_attachment = bstr_caseeq_cstr(p->disposition, "attachment") ||
+	p->is_attachment = MSG__IEQ(p->disposition, "attachment") ||
 	    p->filename.len > 0;
 
-	bool multi = bstr_casestarts(p->ctype, "multipart/");
-	bool message = bstr_caseeq_cstr(p->ctype, "message/rfc822");
+	bool multi = MSG__ISTARTS(p->ctype, "multipart/");
+	bool message = MSG__IEQ(p->ctype, "message/rfc822");
 
 	if ((multi || message) && depth >= m->o.max_depth) {
 		p->flags |= MSG_ERR_MIME_DEPTH;
@@ -457,7 +457,7 @@ parse_entity(struct msg *m, struct bstr ent, size_t off, unsigned depth,
 		p->is_multipart = true;
 		return parse_multipart(m, p->boundary, self, p->raw_body,
 		    off + body_off, depth,
-		    bstr_caseeq_cstr(p->ctype, "multipart/digest"));
+		    MSG__IEQ(p->ctype, "multipart/digest"));
 	}
 	if (multi) {
 		/* no boundary: SA reads it as text/plain */
@@ -473,16 +473,16 @@ parse_entity(struct msg *m, struct bstr ent, size_t off, unsigned depth,
 	}
 	/* Leaf. */
 	decode_leaf(m, p);
-	p->is_text = bstr_casestarts(p->ctype, "text/");
+	p->is_text = MSG__ISTARTS(p->ctype, "text/");
 	if (p->is_text) {
 		p->text = crlf_to_lf(m, msg__to_utf8(m->a, &m->iconvs,
 		    p->charset, p->decoded, &p->flags));
 		m->flags |= p->flags;
-		p->is_html = bstr_caseeq_cstr(p->ctype, "text/html");
+		p->is_html = MSG__IEQ(p->ctype, "text/html");
 		if (p->is_html)
 			p->rendered = msg__html_render(m, p->text,
 			    p->charset);
-		else if (bstr_caseeq_cstr(p->ctype, "text/plain"))
+		else if (MSG__IEQ(p->ctype, "text/plain"))
 			p->rendered = p->text;
 	}
 	return 0;

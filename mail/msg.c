@@ -54,6 +54,40 @@ msg__lower_dup(struct arena *a, struct bstr s)
 	return bstr_make(o, s.len);
 }
 
+/* msg__ifind - offset of needle in hay ignoring ASCII case, or -1: memchr
+ * for both cases of the first byte, then compare */
+long
+msg__ifind(struct bstr hay, struct bstr needle)
+{
+	if (needle.len == 0)
+		return 0;
+	if (needle.len > hay.len)
+		return -1;
+	unsigned char lo = msg__lc(needle.p[0]);
+	unsigned char up = (lo >= 'a' && lo <= 'z') ? lo - 32 : lo;
+	const unsigned char *end = hay.p + hay.len - needle.len + 1;
+	const unsigned char *a = hay.p, *b = up != lo ? hay.p : NULL;
+
+	for (;;) {
+		/* next candidate of each case, found lazily */
+		if (a)
+			a = memchr(a, lo, (size_t)(end - a));
+		if (b)
+			b = memchr(b, up, (size_t)(end - b));
+		const unsigned char *c = a == NULL ? b : b == NULL ? a :
+		    a < b ? a : b;
+
+		if (c == NULL)
+			return -1;
+		if (bstr_caseeq(bstr_make(c, needle.len), needle))
+			return (long)(c - hay.p);
+		if (c == a)
+			a = a + 1 < end ? a + 1 : NULL;
+		else
+			b = b + 1 < end ? b + 1 : NULL;
+	}
+}
+
 /* ---- text views -------------------------------------------------------- */
 
 /* Unicode whitespace as Perl's \s sees it, at p: its length or 0 */
@@ -132,9 +166,9 @@ split_lines(struct arena *a, struct bstr text, struct bstr **out, size_t *n,
 	size_t cnt = 1;
 	struct bstr *v;
 
-	for (size_t i = 0; i < text.len; i++)
-		if (text.p[i] == '\n')
-			cnt++;
+	for (const unsigned char *q = text.p, *e = text.p + text.len;
+	    q < e && (q = memchr(q, '\n', (size_t)(e - q))) != NULL; q++)
+		cnt++;
 	if (short_lines)
 		cnt += text.len / (MSG__MAX_BODY_LINE / 2) + 1;
 	if ((v = arena_alloc(a, cnt * sizeof(*v))) == NULL)
@@ -181,7 +215,7 @@ subject_line(struct msg *m)
 
 	/* SA get_header in scalar context: the last one */
 	for (size_t i = 0; i < m->nhdrs; i++)
-		if (bstr_caseeq_cstr(m->hdrs[i].name, "subject"))
+		if (MSG__IEQ(m->hdrs[i].name, "subject"))
 			h = &m->hdrs[i];
 	if (h == NULL)
 		return BSTR_NULL;
@@ -379,7 +413,7 @@ msg_parse(const unsigned char *raw, size_t len, const struct msg_opts *o,
 	 * (SA parses the rendered body), then List-Unsubscribe */
 	msg__uri_text(m, m->body_text);
 	for (size_t i = 0; i < m->nhdrs; i++)
-		if (bstr_caseeq_cstr(m->hdrs[i].name, "list-unsubscribe")) {
+		if (MSG__IEQ(m->hdrs[i].name, "list-unsubscribe")) {
 			struct bstr v = m->hdrs[i].value;
 			size_t k = 0;
 
@@ -449,10 +483,12 @@ msg_header_get(const struct msg *m, const char *name, size_t nth)
 size_t
 msg_header_count_named(const struct msg *m, const char *name)
 {
+	struct bstr want = bstr_cstr(name);
 	size_t n = 0;
 
 	for (size_t i = 0; i < m->nhdrs; i++)
-		if (bstr_caseeq_cstr(m->hdrs[i].name, name))
+		if (m->hdrs[i].name.len == want.len &&
+		    bstr_caseeq(m->hdrs[i].name, want))
 			n++;
 	return n;
 }

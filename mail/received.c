@@ -72,7 +72,7 @@ static bool
 parse_ip(struct bstr s, struct netaddr *ip)
 {
 	/* "IPv6:..." and ":port" suffixes are handled here */
-	if (bstr_casestarts(s, "ipv6:"))
+	if (MSG__ISTARTS(s, "ipv6:"))
 		s = bstr_sub(s, 5, s.len);
 	if (s.len == 0 || s.len > 60)
 		return false;
@@ -167,19 +167,19 @@ parse_from(struct bstr f, struct msg_relay *r)
 				k++;
 				continue;
 			}
-			if (bstr_casestarts(w, "helo=")) {
+			if (MSG__ISTARTS(w, "helo=")) {
 				helo_kw = bstr_sub(w, 5, w.len);
 				continue;
 			}
-			if (bstr_caseeq_cstr(w, "helo")) {
+			if (MSG__IEQ(w, "helo")) {
 				helo_kw = word(c, &k);
 				continue;
 			}
-			if (bstr_casestarts(w, "ident=")) {
+			if (MSG__ISTARTS(w, "ident=")) {
 				r->ident = bstr_sub(w, 6, w.len);
 				continue;
 			}
-			if (bstr_casestarts(w, "envelope-from")) {
+			if (MSG__ISTARTS(w, "envelope-from")) {
 				struct bstr e = word(c, &k);
 
 				if (e.len && e.p[0] == '<')
@@ -189,7 +189,7 @@ parse_from(struct bstr f, struct msg_relay *r)
 				r->envfrom = e;
 				continue;
 			}
-			if (bstr_casestarts(w, "authenticated"))
+			if (MSG__ISTARTS(w, "authenticated"))
 				r->auth = true;
 			/* "[ip]" possibly with ":port" or trailing "]:" */
 			if (w.p[0] == '[' && !have_ip) {
@@ -249,7 +249,7 @@ parse_from(struct bstr f, struct msg_relay *r)
 			rdns_paren = bstr_sub(rdns_paren,
 			    (size_t)(at + 1 - rdns_paren.p), rdns_paren.len);
 		}
-		if (bstr_caseeq_cstr(rdns_paren, "unknown"))
+		if (MSG__IEQ(rdns_paren, "unknown"))
 			rdns_paren = BSTR_NULL;
 	}
 	/* the first word may itself be the address: "from [1.2.3.4]",
@@ -268,7 +268,7 @@ parse_from(struct bstr f, struct msg_relay *r)
 		/* Exim / qmail: the first word is the reverse name */
 		r->helo = helo_kw;
 		if (first.len && first.p[0] != '[' &&
-		    !bstr_caseeq_cstr(first, "unknown"))
+		    !MSG__IEQ(first, "unknown"))
 			r->rdns = strip_dot(first);
 	} else {
 		r->helo = first;
@@ -291,20 +291,20 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 	if (semi >= 0)
 		v.len = (size_t)semi;
 	v = bstr_trim(v);
-	if (!bstr_casestarts(v, "from") || v.len < 6 || !ws(v.p[4]))
+	if (!MSG__ISTARTS(v, "from") || v.len < 6 || !ws(v.p[4]))
 		return 0; /* not a relay */
 	/* SA ignores local deliveries and "from X by Y;" without detail */
-	if (bstr_casefind(v, BSTR_LIT(" with local for ")) >= 0)
+	if (MSG__IFIND(v, " with local for ") >= 0)
 		return 0;
 	/* fetchmail's own hop is a mailbox download, not a relay (SA) */
-	if (bstr_casefind(v, BSTR_LIT("(fetchmail")) >= 0)
+	if (MSG__IFIND(v, "(fetchmail") >= 0)
 		return 0;
 	{
 		size_t k = 4;
 		struct bstr x = word(v, &k), b = word(v, &k);
 		struct bstr y = word(v, &k);
 
-		if (bstr_caseeq_cstr(b, "by") && y.len && k >= v.len &&
+		if (MSG__IEQ(b, "by") && y.len && k >= v.len &&
 		    !(x.len && x.p[0] == '['))
 			return 0;
 	}
@@ -329,7 +329,7 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 			r->id = word(rest, &k);
 		}
 		/* Exim puts (envelope-from <x>) after "by" */
-		long ef = bstr_casefind(rest, BSTR_LIT("envelope-from "));
+		long ef = MSG__IFIND(rest, "envelope-from ");
 
 		if (ef >= 0 && r->envfrom.len == 0) {
 			size_t k = (size_t)ef + 13;
@@ -342,16 +342,16 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 				e = bstr_sub(e, 1, e.len);
 			r->envfrom = e;
 		}
-		if (bstr_casefind(rest, BSTR_LIT("(authenticated")) >= 0 ||
-		    bstr_casefind(rest, BSTR_LIT("authenticated sender")) >= 0)
+		if (MSG__IFIND(rest, "(authenticated") >= 0 ||
+		    MSG__IFIND(rest, "authenticated sender") >= 0)
 			r->auth = true;
 	}
 	/* RFC 3848: ESMTPA, ESMTPSA, LMTPA, LMTPSA */
 	if (r->with.len >= 5 && msg__lc(r->with.p[r->with.len - 1]) == 'a' &&
-	    bstr_casefind(r->with, BSTR_LIT("smtp")) >= 0)
+	    MSG__IFIND(r->with, "smtp") >= 0)
 		r->auth = true;
 	if (r->with.len >= 5 && msg__lc(r->with.p[r->with.len - 1]) == 'a' &&
-	    bstr_casestarts(r->with, "lmtp"))
+	    MSG__ISTARTS(r->with, "lmtp"))
 		r->auth = true;
 	r->parsed = r->has_ip;
 	(void)m;
@@ -389,7 +389,7 @@ msg__received_parse(struct msg *m)
 		r->raw = BSTR_LIT("(client)");
 	}
 	for (size_t i = 0; i < m->nhdrs; i++) {
-		if (!bstr_caseeq_cstr(m->hdrs[i].name, "received"))
+		if (!MSG__IEQ(m->hdrs[i].name, "received"))
 			continue;
 		if (parse_one(m, &m->hdrs[i], &rv[n]))
 			n++;

@@ -126,7 +126,7 @@ split_uri(struct bstr s, struct bstr *scheme, struct bstr *host,
 	    s.p[0] <= '9')) {
 		*scheme = bstr_make(s.p, i);
 		s = bstr_sub(s, i + 1, s.len);
-		if (bstr_caseeq_cstr(*scheme, "mailto")) {
+		if (MSG__IEQ(*scheme, "mailto")) {
 			const unsigned char *at = memchr(s.p, '@', s.len);
 			size_t e;
 
@@ -153,9 +153,9 @@ split_uri(struct bstr s, struct bstr *scheme, struct bstr *host,
 	} else if (s.len > 2 && s.p[0] == '/' && s.p[1] == '/') {
 		*implied = "http";
 		s = bstr_sub(s, 2, s.len);
-	} else if (bstr_casestarts(s, "www")) {
+	} else if (MSG__ISTARTS(s, "www")) {
 		*implied = "http";
-	} else if (bstr_casestarts(s, "ftp.")) {
+	} else if (MSG__ISTARTS(s, "ftp.")) {
 		*implied = "ftp";
 	} else {
 		return false;
@@ -246,7 +246,7 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 		    msg__lower_dup(m->a, scheme);
 	}
 	if (host.len) {
-		bool mailto = bstr_caseeq_cstr(scheme, "mailto");
+		bool mailto = MSG__IEQ(scheme, "mailto");
 		size_t cap = scheme.len + 3 + s.len + host.len + rest.len + 1;
 
 		if (mailto)
@@ -298,9 +298,9 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 	/* A redirector ("http://rd.example/-/http://target/"): the embedded
 	 * URI is added too, as SA's uri_list_canonicalize does. Each level
 	 * is shorter, so this ends. */
-	if (host.len && (bstr_caseeq_cstr(scheme, "http") ||
-	    bstr_caseeq_cstr(scheme, "https")) && rest.len > 8) {
-		long at = bstr_casefind(rest, BSTR_LIT("http"));
+	if (host.len && (MSG__IEQ(scheme, "http") ||
+	    MSG__IEQ(scheme, "https")) && rest.len > 8) {
+		long at = MSG__IFIND(rest, "http");
 
 		while (at >= 0) {
 			struct bstr e = bstr_sub(rest, (size_t)at, rest.len);
@@ -320,7 +320,7 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 				break;
 			}
 			struct bstr r2 = bstr_sub(e, 4, e.len);
-			long nx = bstr_casefind(r2, BSTR_LIT("http"));
+			long nx = MSG__IFIND(r2, "http");
 
 			at = nx < 0 ? -1 : at + 4 + nx;
 		}
@@ -356,46 +356,63 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
  * e-mail address, or a schemeless host name ending in a valid TLD, each
  * delimited the way Thunderbird linkifies. */
 
-static bool
-is_ws(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	    c == '\v';
-}
+/* byte classes for the text scanner, generated from the predicates
+ * they replace: 1 word (\w), 2 Thunderbird start delimiter, 4 end
+ * delimiter, 8 schemeless start delimiter, 16 e-mail end delimiter,
+ * 32 host-name character */
+#define UC_WORD 1
+#define UC_START 2
+#define UC_END 4
+#define UC_SCSTART 8
+#define UC_EMAIL 16
+#define UC_DNS 32
+static const unsigned char uclass[256] = {
+	 0,  0,  0,  0,  0,  0,  0,  0,  0, 30, 30, 30, 30, 30,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 30,  0,  0,  0,  0,
+	30,  8, 30,  8,  8,  0,  8, 26, 26,  8,  8,  8, 26, 32, 32,  8,
+	33, 33, 33, 33, 33, 33, 33, 33, 33, 33,  8,  8, 30,  8, 30,  8,
+	 8, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33,
+	33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 30,  8, 28,  8, 33,
+	30, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33,
+	33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 30, 30, 28,  8,  0,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	30, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+};
 
-static bool
+static inline bool
 end_delim(unsigned char c)
 {
-	return is_ws(c) || c == '>' || c == '<' || c == '"' || c == '`' ||
-	    c == '}' || c == ']' || c == '{' || c == '[' || c == '|' ||
-	    c == 0x1b || c == 0xa0;
+	return uclass[c] & UC_END;
 }
 
-static bool
+static inline bool
 start_delim(unsigned char c)
 {
-	return is_ws(c) || c == '>' || c == '<' || c == '"' || c == '\'' ||
-	    c == '`' || c == ',' || c == '{' || c == '[' || c == '(' ||
-	    c == '|' || c == 0x1b || c == 0xa0;
+	return uclass[c] & UC_START;
 }
 
-static bool
+static inline bool
 sc_start_delim(unsigned char c)
 {
-	return is_ws(c) || c == 0x1b || c == 0xa0 ||
-	    (c < 0x80 && strchr("!\"#$&'()*+,/:;<=>?@[\\]^`{|}~", c) && c);
+	return uclass[c] & UC_SCSTART;
 }
 
-static bool
+static inline bool
 email_delim(unsigned char c)
 {
-	return end_delim(c) || c == ',' || c == '(' || c == '\'' || c >= 0x80;
+	return uclass[c] & UC_EMAIL;
 }
 
-static bool
+static inline bool
 word(unsigned char c)
 {
-	return alnum(c) || c == '_';
+	return uclass[c] & UC_WORD;
 }
 
 static int
@@ -481,7 +498,7 @@ static size_t
 match_mail(const unsigned char *p, size_t len, size_t i, size_t *run_s,
     size_t *run_e)
 {
-	if (bstr_casestarts(bstr_make(p + i, len - i), "mailto:")) {
+	if (MSG__ISTARTS(bstr_make(p + i, len - i), "mailto:")) {
 		size_t e = i + 7;
 
 		while (e < len && e - i - 7 < 2048 && !email_delim(p[e]))
@@ -508,10 +525,20 @@ match_mail(const unsigned char *p, size_t len, size_t i, size_t *run_s,
 	return d > a + 1 ? d : 0;
 }
 
-static bool
+static inline bool
 dns_char(unsigned char c)
 {
-	return alnum(c) || c == '.' || c == '_' || c == '-';
+	return uclass[c] & UC_DNS;
+}
+
+/* a '.' inside the host-name run starting at i */
+static bool
+has_dot(const unsigned char *p, size_t len, size_t i)
+{
+	for (; i < len && dns_char(p[i]); i++)
+		if (p[i] == '.')
+			return true;
+	return false;
 }
 
 static size_t
@@ -583,11 +610,11 @@ text_uri(struct msg *m, const unsigned char *p, size_t n, int type)
 	u = bstr_make(p, n);
 	if (type == 1 && memchr(p, '@', n) == NULL)
 		return;
-	if (bstr_casestarts(u, "cid:") || bstr_casestarts(u, "mid:"))
+	if (MSG__ISTARTS(u, "cid:") || MSG__ISTARTS(u, "mid:"))
 		return;
-	if (bstr_casestarts(u, "http://") || bstr_casestarts(u, "https://") ||
-	    bstr_casestarts(u, "ftp://") || bstr_casestarts(u, "mailto:")) {
-		if (bstr_casestarts(u, "mailto:")) {
+	if (MSG__ISTARTS(u, "http://") || MSG__ISTARTS(u, "https://") ||
+	    MSG__ISTARTS(u, "ftp://") || MSG__ISTARTS(u, "mailto:")) {
+		if (MSG__ISTARTS(u, "mailto:")) {
 			const unsigned char *at = memchr(p, '@', n);
 			size_t h0, h1;
 
@@ -606,11 +633,11 @@ text_uri(struct msg *m, const unsigned char *p, size_t n, int type)
 	const unsigned char *at = memchr(p, '@', n);
 	const unsigned char *sl = memchr(p, '/', n);
 
-	if (bstr_casestarts(u, "ftp.") || bstr_casestarts(u, "www") ||
+	if (MSG__ISTARTS(u, "ftp.") || MSG__ISTARTS(u, "www") ||
 	    (sl && at && sl < at) || at == NULL) {
 		if (at == NULL && memchr(p, '.', n) == NULL)
 			return;
-		if (!bstr_casestarts(u, "www") && !bstr_casestarts(u, "ftp.")) {
+		if (!MSG__ISTARTS(u, "www") && !MSG__ISTARTS(u, "ftp.")) {
 			/* schemeless: SA assumes http:// */
 			unsigned char *h = arena_alloc(m->a, n + 7);
 
@@ -652,19 +679,36 @@ msg__uri_text(struct msg *m, struct bstr t)
 	const unsigned char *p = t.p;
 	size_t len = t.len, i = 0, run_s = 0, run_e = 0, e;
 
+	const unsigned char *next_at = len ? memchr(p, '@', len) : NULL;
+
 	while (i < len) {
 		bool b = i == 0 || word(p[i]) != word(p[i - 1]) ||
 		    start_delim(p[i - 1]);
 
 		if (!b) {
+			/* inside a word: no boundary until it ends */
 			i++;
+			while (i < len && (uclass[p[i]] & UC_WORD) &&
+			    (uclass[p[i - 1]] & UC_WORD))
+				i++;
 			continue;
 		}
-		if ((e = match_known(p, len, i)) != 0) {
+		/* cheap filters first: each alternative needs a particular
+		 * first byte, an '@' close by, or a '.' in the word */
+		unsigned char c = p[i] | 0x20;
+
+		if (next_at && next_at < p + i)
+			next_at = memchr(p + i, '@', len - i);
+		e = 0;
+		if (c == 'h' || c == 'f' || c == 'w')
+			e = match_known(p, len, i);
+		if (e) {
 			text_uri(m, p + i, e - i, 0);
-		} else if ((e = match_mail(p, len, i, &run_s, &run_e)) != 0) {
+		} else if ((c == 'm' || (next_at && next_at - (p + i) <= 251)) &&
+		    (e = match_mail(p, len, i, &run_s, &run_e)) != 0) {
 			text_uri(m, p + i, e - i, 1);
 		} else if ((i == 0 || sc_start_delim(p[i - 1])) &&
+		    has_dot(p, len, i) &&
 		    (e = match_schemeless(p, len, i)) != 0) {
 			text_uri(m, p + i, e - i, 2);
 		} else {
