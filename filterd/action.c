@@ -5,7 +5,8 @@
  * X-Spam-Flag: YES and spam_subject_tag on the Subject; >= kill_level:
  * final_spam_destiny. The new header block is built in a caller's buf;
  * the body is never copied (the caller streams raw from body_off).
- * Quarantine writes a maildir file with fsync + rename (maildir(5)).
+ * Quarantine writes a maildir file (LF line ends) with fsync + rename
+ * (maildir(5)).
  */
 #include "filterd/action.h"
 
@@ -228,6 +229,31 @@ write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+/* write_lf - write p with CRLF line ends turned into LF (maildir files
+ * use the local convention, maildir(5)) */
+static int
+write_lf(int fd, const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+	int rc;
+
+	while (i < n) {
+		const unsigned char *cr = memchr(p + i, '\r', n - i);
+		size_t end = cr ? (size_t)(cr - p) : n;
+
+		if ((rc = write_all(fd, p + i, end - i)) < 0)
+			return rc;
+		if (cr == NULL)
+			break;
+		/* A CR before LF is dropped, a lone CR is kept. */
+		if (end + 1 >= n || p[end + 1] != '\n')
+			if ((rc = write_all(fd, "\r", 1)) < 0)
+				return rc;
+		i = end + 1;
+	}
+	return 0;
+}
+
 static int
 mkdir_p(const char *dir)
 {
@@ -284,9 +310,9 @@ action_quarantine(const char *dir, const struct buf *head, struct bstr raw,
 		return -ENAMETOOLONG;
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) < 0)
 		return -errno;
-	if ((rc = write_all(fd, head->p, head->len)) < 0 ||
+	if ((rc = write_lf(fd, head->p, head->len)) < 0 ||
 	    (body_off < raw.len &&
-		(rc = write_all(fd, raw.p + body_off, raw.len - body_off)) <
+		(rc = write_lf(fd, raw.p + body_off, raw.len - body_off)) <
 		    0) ||
 	    (fsync(fd) < 0 && (rc = -errno) < 0)) {
 		close(fd);

@@ -211,8 +211,8 @@ test_quarantine(void **state)
 	n = fread(got, 1, sizeof(got) - 1, f);
 	got[n] = '\0';
 	fclose(f);
-	assert_string_equal(got, "X-Spam-Flag: YES\r\nSubject: x\r\n"
-				 "\r\nbody\r\n");
+	assert_string_equal(got, "X-Spam-Flag: YES\nSubject: x\n"
+				 "\nbody\n");
 	/* Nothing left in tmp/ */
 	snprintf(path, sizeof(path), "%s/tmp", dir);
 	DIR *d = opendir(path);
