@@ -50,8 +50,8 @@ bayes_prepare(const struct msg *m, const uint8_t key[16],
 
 /* bayes_learn_msg - learn, relearn or forget one message */
 int
-bayes_learn_msg(struct bayes_store *st, const struct msg *m, int cls,
-    uint32_t now)
+bayes_learn_msg(
+    struct bayes_store *st, const struct msg *m, int cls, uint32_t now)
 {
 	struct bayes_vars v;
 	struct bayes_tokset ts;
@@ -97,8 +97,8 @@ bayes_classify_toks(struct bayes_store *st, const struct bayes_vars *v,
 	if ((rc = bayes_store_get(st, toks, n, tv)) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		double p = bayes_token_prob(tv[i].spam, tv[i].ham, v->nspam,
-		    v->nham);
+		double p =
+		    bayes_token_prob(tv[i].spam, tv[i].ham, v->nspam, v->nham);
 
 		if (p >= 0)
 			probs[k++] = p;
@@ -131,8 +131,8 @@ bayes_classify_msg(struct bayes_store *st, const struct msg *m,
 	}
 	bayes_tokset_init(&ts, v.hashkey);
 	if ((rc = bayes_tokenize(m, &ts)) >= 0)
-		rc = bayes_classify_toks(st, &v, ts.v, ts.n, min_spam,
-		    min_ham, res);
+		rc = bayes_classify_toks(
+		    st, &v, ts.v, ts.n, min_spam, min_ham, res);
 	bayes_tokset_free(&ts);
 	return rc;
 }

@@ -20,8 +20,7 @@ struct msg;
 /* bayes_seen_id - 128-bit id of a message: SipHash of the Message-ID (or
  * "" when missing) and of the raw body, so a resent copy with the same
  * Message-ID but another body is a different message */
-void bayes_seen_id(const struct msg *, const uint8_t key[16],
-    uint8_t out[16]);
+void bayes_seen_id(const struct msg *, const uint8_t key[16], uint8_t out[16]);
 
 /* bayes_prepare - m's token set (under key) and seen id, for batches;
  * ts is initialised here and freed by the caller. 0 or -ENOMEM */
@@ -30,14 +29,14 @@ int bayes_prepare(const struct msg *, const uint8_t key[16],
 
 /* bayes_learn_msg - learn m as cls (BAYES_SPAM/HAM/FORGET); returns
  * BAYES_LEARNED, BAYES_ALREADY, BAYES_NOTSEEN or -errno */
-int bayes_learn_msg(struct bayes_store *, const struct msg *, int cls,
-    uint32_t now);
+int bayes_learn_msg(
+    struct bayes_store *, const struct msg *, int cls, uint32_t now);
 
 struct bayes_result {
-	double prob;            /* 0..1, valid when rc == 0 */
-	size_t ntokens;         /* tokens in the message */
-	size_t nused;           /* tokens found in the store */
-	uint64_t nspam, nham;   /* training totals */
+	double prob;	      /* 0..1, valid when rc == 0 */
+	size_t ntokens;	      /* tokens in the message */
+	size_t nused;	      /* tokens found in the store */
+	uint64_t nspam, nham; /* training totals */
 };
 
 /* bayes_classify_toks - classify an already tokenized set. Returns 0

@@ -70,8 +70,7 @@ bayes_combine(double *probs, size_t n, uint64_t ns, uint64_t nh)
 	if (ns + nh == 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (probs[i] >= 0 &&
-		    fabs(probs[i] - 0.5) >= BAYES_MIN_STRENGTH)
+		if (probs[i] >= 0 && fabs(probs[i] - 0.5) >= BAYES_MIN_STRENGTH)
 			probs[k++] = probs[i];
 	if (k == 0)
 		return -1;

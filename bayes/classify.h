@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 /* SpamAssassin Bayes::CombineChi and Plugin::Bayes constants. */
-#define BAYES_FW_X 0.538            /* Robinson's x: prior of a new token */
-#define BAYES_FW_S 0.030            /* Robinson's s: strength of x */
-#define BAYES_MIN_STRENGTH 0.346    /* |p - 0.5| below this is ignored */
-#define BAYES_N_SIGNIFICANT 150     /* tokens used at most */
+#define BAYES_FW_X 0.538	 /* Robinson's x: prior of a new token */
+#define BAYES_FW_S 0.030	 /* Robinson's s: strength of x */
+#define BAYES_MIN_STRENGTH 0.346 /* |p - 0.5| below this is ignored */
+#define BAYES_N_SIGNIFICANT 150	 /* tokens used at most */
 
 /* bayes_token_prob - Robinson's f(w) for a token seen in s of ns spam and
  * h of nh ham messages; -1 when the token was never seen. */

@@ -69,8 +69,7 @@ bayes_store_learn(struct bayes_store *st, const uint8_t seen[16], int cls,
 
 int
 bayes_store_learn_batch(struct bayes_store *st,
-    const struct bayes_learn_item *items, size_t n, uint32_t now,
-    int *result)
+    const struct bayes_learn_item *items, size_t n, uint32_t now, int *result)
 {
 	int rc;
 
@@ -92,22 +91,19 @@ bayes_store_learn_batch(struct bayes_store *st,
 }
 
 int
-bayes_store_expire(struct bayes_store *st, uint32_t cutoff,
-    uint64_t *removed)
+bayes_store_expire(struct bayes_store *st, uint32_t cutoff, uint64_t *removed)
 {
 	return st->ops->expire(st, cutoff, removed);
 }
 
 int
-bayes_store_foreach_token(struct bayes_store *st, bayes_tok_cb *cb,
-    void *arg)
+bayes_store_foreach_token(struct bayes_store *st, bayes_tok_cb *cb, void *arg)
 {
 	return st->ops->foreach_token(st, cb, arg);
 }
 
 int
-bayes_store_foreach_seen(struct bayes_store *st, bayes_seen_cb *cb,
-    void *arg)
+bayes_store_foreach_seen(struct bayes_store *st, bayes_seen_cb *cb, void *arg)
 {
 	return st->ops->foreach_seen(st, cb, arg);
 }
@@ -119,15 +115,15 @@ bayes_store_clear(struct bayes_store *st)
 }
 
 int
-bayes_store_put_tokens(struct bayes_store *st, const struct bayes_tokval *t,
-    size_t n)
+bayes_store_put_tokens(
+    struct bayes_store *st, const struct bayes_tokval *t, size_t n)
 {
 	return st->ops->put_tokens(st, t, n);
 }
 
 int
-bayes_store_put_seen(struct bayes_store *st, const uint8_t (*seen)[16],
-    const int *cls, size_t n)
+bayes_store_put_seen(
+    struct bayes_store *st, const uint8_t (*seen)[16], const int *cls, size_t n)
 {
 	return st->ops->put_seen(st, seen, cls, n);
 }
@@ -236,8 +232,9 @@ unhex(const char *s, uint8_t *out, size_t n)
 		else
 			out[i / 2] |= (uint8_t)v;
 	}
-	return s[2 * n] == '\0' || s[2 * n] == '\t' || s[2 * n] == '\n' ?
-	    0 : -EINVAL;
+	return s[2 * n] == '\0' || s[2 * n] == '\t' || s[2 * n] == '\n'
+	    ? 0
+	    : -EINVAL;
 }
 
 /* bayes_store_backup - the portable text form of the whole store */
@@ -260,14 +257,15 @@ bayes_store_backup(struct bayes_store *st, FILE *f)
 	qsort(sv.v, sv.n, sizeof(sv.v[0]), cmp_seen);
 	hex(hx, v.hashkey, 16);
 	fprintf(f, "filterd-bayes-backup 1\n");
-	fprintf(f, "v\tnspam\t%" PRIu64 "\nv\tnham\t%" PRIu64 "\n",
-	    v.nspam, v.nham);
+	fprintf(f, "v\tnspam\t%" PRIu64 "\nv\tnham\t%" PRIu64 "\n", v.nspam,
+	    v.nham);
 	fprintf(f, "v\tlast_expire\t%" PRIu64 "\nv\thashkey\t%s\n",
 	    v.last_expire, hx);
 	for (size_t i = 0; i < tv.n; i++)
-		fprintf(f, "t\t%016" PRIx64 "\t%" PRIu32 "\t%" PRIu32 "\t%"
-		    PRIu32 "\n", tv.v[i].tok, tv.v[i].spam, tv.v[i].ham,
-		    tv.v[i].atime);
+		fprintf(f,
+		    "t\t%016" PRIx64 "\t%" PRIu32 "\t%" PRIu32 "\t%" PRIu32
+		    "\n",
+		    tv.v[i].tok, tv.v[i].spam, tv.v[i].ham, tv.v[i].atime);
 	for (size_t i = 0; i < sv.n; i++) {
 		hex(hx, sv.v[i].id, 16);
 		fprintf(f, "s\t%s\t%c\n", hx,
@@ -289,7 +287,7 @@ bayes_store_restore(struct bayes_store *st, FILE *f, size_t *line)
 	char buf[256];
 	struct bayes_vars v = { 0 };
 	struct bayes_tokval *tb = NULL;
-	uint8_t (*sb)[16] = NULL;
+	uint8_t(*sb)[16] = NULL;
 	int *cb = NULL;
 	size_t nt = 0, ns = 0;
 	uint64_t ntok = 0;
@@ -352,7 +350,8 @@ bayes_store_restore(struct bayes_store *st, FILE *f, size_t *line)
 			nt++;
 			ntok++;
 			if (nt == RESTORE_BATCH) {
-				if ((rc = bayes_store_put_tokens(st, tb, nt)) < 0)
+				if ((rc = bayes_store_put_tokens(st, tb, nt)) <
+				    0)
 					goto out;
 				nt = 0;
 			}
@@ -364,7 +363,7 @@ bayes_store_restore(struct bayes_store *st, FILE *f, size_t *line)
 			ns++;
 			if (ns == RESTORE_BATCH) {
 				if ((rc = bayes_store_put_seen(st,
-				    (const uint8_t (*)[16])sb, cb, ns)) < 0)
+					 (const uint8_t(*)[16])sb, cb, ns)) < 0)
 					goto out;
 				ns = 0;
 			}
@@ -374,8 +373,9 @@ bayes_store_restore(struct bayes_store *st, FILE *f, size_t *line)
 	}
 	if (nt > 0 && (rc = bayes_store_put_tokens(st, tb, nt)) < 0)
 		goto out;
-	if (ns > 0 && (rc = bayes_store_put_seen(st,
-	    (const uint8_t (*)[16])sb, cb, ns)) < 0)
+	if (ns > 0 &&
+	    (rc = bayes_store_put_seen(st, (const uint8_t(*)[16])sb, cb, ns)) <
+		0)
 		goto out;
 	v.ntokens = ntok;
 	rc = bayes_store_set_vars(st, &v);

@@ -25,14 +25,14 @@
 
 /* bayes_store_learn results */
 #define BAYES_LEARNED 0
-#define BAYES_ALREADY 1   /* seen with this class already: no-op */
-#define BAYES_NOTSEEN 2   /* forget of a message never learned */
+#define BAYES_ALREADY 1 /* seen with this class already: no-op */
+#define BAYES_NOTSEEN 2 /* forget of a message never learned */
 
 #define BAYES_SEEN_LEN 16 /* seen id: 128 bits of Message-ID + body hash */
 
 struct bayes_vars {
 	uint64_t nspam, nham, ntokens;
-	uint64_t last_expire;     /* unix time of the last expiry run */
+	uint64_t last_expire; /* unix time of the last expiry run */
 	uint8_t hashkey[16];
 };
 
@@ -73,11 +73,10 @@ struct bayes_learn_item {
  * means nothing of the batch was learned, Redis learns message by
  * message. */
 int bayes_store_learn_batch(struct bayes_store *,
-    const struct bayes_learn_item *items, size_t n, uint32_t now,
-    int *result);
+    const struct bayes_learn_item *items, size_t n, uint32_t now, int *result);
 /* bayes_store_expire - drop tokens with atime < cutoff; *removed */
-int bayes_store_expire(struct bayes_store *, uint32_t cutoff,
-    uint64_t *removed);
+int bayes_store_expire(
+    struct bayes_store *, uint32_t cutoff, uint64_t *removed);
 
 /* Iteration and raw writes, for dump, backup and restore. */
 typedef int bayes_tok_cb(void *arg, const struct bayes_tokval *);
@@ -86,10 +85,10 @@ int bayes_store_foreach_token(struct bayes_store *, bayes_tok_cb *, void *);
 int bayes_store_foreach_seen(struct bayes_store *, bayes_seen_cb *, void *);
 /* bayes_store_clear - empty the store (restore starts with this) */
 int bayes_store_clear(struct bayes_store *);
-int bayes_store_put_tokens(struct bayes_store *, const struct bayes_tokval *,
-    size_t n);
-int bayes_store_put_seen(struct bayes_store *, const uint8_t (*seen)[16],
-    const int *cls, size_t n);
+int bayes_store_put_tokens(
+    struct bayes_store *, const struct bayes_tokval *, size_t n);
+int bayes_store_put_seen(
+    struct bayes_store *, const uint8_t (*seen)[16], const int *cls, size_t n);
 int bayes_store_set_vars(struct bayes_store *, const struct bayes_vars *);
 
 /* Portable text backup ("filterd-bayes-backup 1"): vars, then tokens and
@@ -118,10 +117,10 @@ struct bayes_store_ops {
 	int (*foreach_token)(struct bayes_store *, bayes_tok_cb *, void *);
 	int (*foreach_seen)(struct bayes_store *, bayes_seen_cb *, void *);
 	int (*clear)(struct bayes_store *);
-	int (*put_tokens)(struct bayes_store *, const struct bayes_tokval *,
-	    size_t);
-	int (*put_seen)(struct bayes_store *, const uint8_t (*)[16],
-	    const int *, size_t);
+	int (*put_tokens)(
+	    struct bayes_store *, const struct bayes_tokval *, size_t);
+	int (*put_seen)(
+	    struct bayes_store *, const uint8_t (*)[16], const int *, size_t);
 	int (*set_vars)(struct bayes_store *, const struct bayes_vars *);
 	void (*close)(struct bayes_store *);
 };

@@ -148,8 +148,8 @@ bdb_vars(struct bayes_store *st, struct bayes_vars *v)
 	DB_TXN *txn;
 	int rc;
 
-	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn,
-	    DB_TXN_SNAPSHOT))) < 0)
+	if ((rc = errc(
+		 s->env->txn_begin(s->env, NULL, &txn, DB_TXN_SNAPSHOT))) < 0)
 		return rc;
 	if ((rc = var_get64(s, txn, "nspam", &v->nspam, 0)) < 0 ||
 	    (rc = var_get64(s, txn, "nham", &v->nham, 0)) < 0 ||
@@ -172,8 +172,8 @@ bdb_get(struct bayes_store *st, const uint64_t *toks, size_t n,
 	DBT k = { 0 }, d = { 0 };
 	int rc;
 
-	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn,
-	    DB_TXN_SNAPSHOT))) < 0)
+	if ((rc = errc(
+		 s->env->txn_begin(s->env, NULL, &txn, DB_TXN_SNAPSHOT))) < 0)
 		return rc;
 	k.data = kb;
 	k.size = 8;
@@ -201,8 +201,8 @@ bdb_get(struct bayes_store *st, const uint64_t *toks, size_t n,
 /* apply - add d (+1/-1) to the cls count of every token; *dtok gets the
  * change in the number of distinct tokens */
 static int
-apply(struct bdb_store *s, DB_TXN *txn, int cls, int d,
-    const uint64_t *toks, size_t n, uint32_t now, int64_t *dtok)
+apply(struct bdb_store *s, DB_TXN *txn, int cls, int d, const uint64_t *toks,
+    size_t n, uint32_t now, int64_t *dtok)
 {
 	uint8_t kb[8], vb[12];
 	DBT k = { 0 }, v = { 0 };
@@ -468,8 +468,8 @@ out:
 }
 
 static int
-batch_once(struct bdb_store *s, const struct bayes_learn_item *items,
-    size_t n, uint32_t now, int *result, struct delta *d)
+batch_once(struct bdb_store *s, const struct bayes_learn_item *items, size_t n,
+    uint32_t now, int *result, struct delta *d)
 {
 	DB_TXN *txn;
 	DBT k = { 0 }, v = { 0 };
@@ -502,8 +502,8 @@ batch_once(struct bdb_store *s, const struct bayes_learn_item *items,
 			goto fail;
 		}
 		if (old == it->cls || (it->cls == BAYES_FORGET && old == 0)) {
-			result[i] = it->cls == BAYES_FORGET ? BAYES_NOTSEEN :
-			    BAYES_ALREADY;
+			result[i] = it->cls == BAYES_FORGET ? BAYES_NOTSEEN
+							    : BAYES_ALREADY;
 			continue;
 		}
 		if (old != 0) {
@@ -595,8 +595,8 @@ walk(struct bdb_store *s, DB *db, bool write,
 	DBT k = { 0 }, v = { 0 };
 	int rc, r = 0;
 
-	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn,
-	    write ? 0 : DB_TXN_SNAPSHOT))) < 0)
+	if ((rc = errc(s->env->txn_begin(
+		 s->env, NULL, &txn, write ? 0 : DB_TXN_SNAPSHOT))) < 0)
 		return rc;
 	if ((rc = db->cursor(db, txn, &c, write ? 0 : DB_TXN_SNAPSHOT)) != 0) {
 		txn->abort(txn);
@@ -747,8 +747,8 @@ bdb_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
 }
 
 static int
-bdb_put_seen(struct bayes_store *st, const uint8_t (*seen)[16],
-    const int *cls, size_t n)
+bdb_put_seen(
+    struct bayes_store *st, const uint8_t (*seen)[16], const int *cls, size_t n)
 {
 	struct bdb_store *s = (struct bdb_store *)st;
 	DB_TXN *txn;
@@ -841,8 +841,8 @@ tok_hash(DB *db, const void *k, u_int32_t len)
 }
 
 static int
-open_db(struct bdb_store *s, DB **db, const char *file, bool create,
-    DBTYPE type)
+open_db(
+    struct bdb_store *s, DB **db, const char *file, bool create, DBTYPE type)
 {
 	int rc;
 
@@ -854,7 +854,8 @@ open_db(struct bdb_store *s, DB **db, const char *file, bool create,
 	}
 	rc = (*db)->open(*db, NULL, file, NULL, type,
 	    DB_AUTO_COMMIT | DB_MULTIVERSION | DB_THREAD |
-	    (create ? DB_CREATE : 0), 0600);
+		(create ? DB_CREATE : 0),
+	    0600);
 	if (rc != 0) {
 		(*db)->close(*db, 0);
 		*db = NULL;
@@ -913,8 +914,9 @@ bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
 	s->env->set_lk_detect(s->env, DB_LOCK_DEFAULT);
 	s->env->set_flags(s->env, DB_TXN_WRITE_NOSYNC, 1);
 	s->env->log_set_config(s->env, DB_LOG_AUTO_REMOVE, 1);
-	rc = s->env->open(s->env, path, DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
-	    DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER | DB_REGISTER | DB_THREAD,
+	rc = s->env->open(s->env, path,
+	    DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
+		DB_INIT_MPOOL | DB_RECOVER | DB_REGISTER | DB_THREAD,
 	    0600);
 	if (rc != 0) {
 		rc = errc(rc);
@@ -934,8 +936,8 @@ bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
 			goto fail;
 		static const uint8_t zero[16];
 		if (memcmp(key, zero, 16) == 0 &&
-		    (rc = var_put(s, NULL, "hashkey", "filterd-bayes-01",
-		    16)) < 0)
+		    (rc = var_put(s, NULL, "hashkey", "filterd-bayes-01", 16)) <
+			0)
 			goto fail;
 	}
 	*out = &s->base;

@@ -67,8 +67,8 @@ static const char learn_lua[] =
 static int
 ctx_err(struct redis_store *s)
 {
-	if (s->c->err == REDIS_ERR_IO && (errno == EAGAIN ||
-	    errno == ETIMEDOUT))
+	if (s->c->err == REDIS_ERR_IO &&
+	    (errno == EAGAIN || errno == ETIMEDOUT))
 		return -ETIMEDOUT;
 	return -EIO;
 }
@@ -319,15 +319,15 @@ out:
 
 /* scan_tokens - SCAN fb:t:* in batches, HMGET each batch pipelined */
 static int
-scan_tokens(struct redis_store *s, bayes_tok_cb *cb, void *arg,
-    uint32_t cutoff, uint64_t *removed)
+scan_tokens(struct redis_store *s, bayes_tok_cb *cb, void *arg, uint32_t cutoff,
+    uint64_t *removed)
 {
 	char cursor[32] = "0";
 	int rc = 0;
 
 	do {
-		redisReply *r = cmd(s, &rc, "SCAN %s MATCH fb:t:* COUNT 1000",
-		    cursor);
+		redisReply *r =
+		    cmd(s, &rc, "SCAN %s MATCH fb:t:* COUNT 1000", cursor);
 		if (r == NULL)
 			return rc;
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -337,8 +337,8 @@ scan_tokens(struct redis_store *s, bayes_tok_cb *cb, void *arg,
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 		redisReply *keys = r->element[1];
 		uint64_t *toks = malloc((keys->elements + 1) * sizeof(*toks));
-		struct bayes_tokval *tv = malloc((keys->elements + 1) *
-		    sizeof(*tv));
+		struct bayes_tokval *tv =
+		    malloc((keys->elements + 1) * sizeof(*tv));
 		size_t n = 0;
 
 		if (toks == NULL || tv == NULL) {
@@ -349,7 +349,7 @@ scan_tokens(struct redis_store *s, bayes_tok_cb *cb, void *arg,
 			uint8_t b[8];
 
 			if (unhexn(keys->element[i]->str + 5,
-			    keys->element[i]->len - 5, b, 8) < 0)
+				keys->element[i]->len - 5, b, 8) < 0)
 				continue;
 			toks[n] = 0;
 			for (int j = 0; j < 8; j++)
@@ -372,14 +372,14 @@ scan_tokens(struct redis_store *s, bayes_tok_cb *cb, void *arg,
 				if (d->integer == 1) {
 					(*removed)++;
 					freeReplyObject(d);
-					d = cmd(s, &rc,
-					    "HINCRBY fb:v ntokens -1");
+					d = cmd(
+					    s, &rc, "HINCRBY fb:v ntokens -1");
 				}
 				if (d != NULL)
 					freeReplyObject(d);
 			}
 		}
-next:
+	next:
 		free(toks);
 		free(tv);
 		freeReplyObject(r);
@@ -425,8 +425,8 @@ r_foreach_seen(struct bayes_store *st, bayes_seen_cb *cb, void *arg)
 
 	pthread_mutex_lock(&s->mu);
 	do {
-		redisReply *r = cmd(s, &rc, "HSCAN fb:seen %s COUNT 1000",
-		    cursor);
+		redisReply *r =
+		    cmd(s, &rc, "HSCAN fb:seen %s COUNT 1000", cursor);
 		if (r == NULL)
 			break;
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -439,8 +439,8 @@ r_foreach_seen(struct bayes_store *st, bayes_seen_cb *cb, void *arg)
 		for (size_t i = 0; i + 1 < kv->elements && rc >= 0; i += 2) {
 			uint8_t id[16];
 
-			if (unhexn(kv->element[i]->str, kv->element[i]->len,
-			    id, 16) < 0)
+			if (unhexn(kv->element[i]->str, kv->element[i]->len, id,
+				16) < 0)
 				continue;
 			rc = cb(arg, id, (int)rnum(kv->element[i + 1]));
 		}
@@ -461,15 +461,15 @@ r_clear(struct bayes_store *st)
 		return -EROFS;
 	pthread_mutex_lock(&s->mu);
 	do {
-		redisReply *r = cmd(s, &rc, "SCAN %s MATCH fb:* COUNT 1000",
-		    cursor);
+		redisReply *r =
+		    cmd(s, &rc, "SCAN %s MATCH fb:* COUNT 1000", cursor);
 		if (r == NULL)
 			break;
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 		redisReply *keys = r->element[1];
 		for (size_t i = 0; i < keys->elements; i++)
-			redisAppendCommand(s->c, "DEL %b", keys->element[i]->str,
-			    keys->element[i]->len);
+			redisAppendCommand(s->c, "DEL %b",
+			    keys->element[i]->str, keys->element[i]->len);
 		for (size_t i = 0; i < keys->elements; i++) {
 			redisReply *d;
 
@@ -524,8 +524,8 @@ r_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
 }
 
 static int
-r_put_seen(struct bayes_store *st, const uint8_t (*seen)[16], const int *cls,
-    size_t n)
+r_put_seen(
+    struct bayes_store *st, const uint8_t (*seen)[16], const int *cls, size_t n)
 {
 	struct redis_store *s = (struct redis_store *)st;
 	int rc;
@@ -552,8 +552,9 @@ r_set_vars(struct bayes_store *st, const struct bayes_vars *v)
 
 	hexn(hx, v->hashkey, 16);
 	pthread_mutex_lock(&s->mu);
-	r = cmd(s, &rc, "HSET fb:v nspam %" PRIu64 " nham %" PRIu64
-	    " ntokens %" PRIu64 " last_expire %" PRIu64 " hashkey %s",
+	r = cmd(s, &rc,
+	    "HSET fb:v nspam %" PRIu64 " nham %" PRIu64 " ntokens %" PRIu64
+	    " last_expire %" PRIu64 " hashkey %s",
 	    v->nspam, v->nham, v->ntokens, v->last_expire, hx);
 	pthread_mutex_unlock(&s->mu);
 	if (r != NULL)

@@ -25,8 +25,8 @@ void
 bayes_tokset_init(struct bayes_tokset *ts, const uint8_t key[16])
 {
 	memset(ts, 0, sizeof(*ts));
-	memcpy(ts->key, key != NULL ? key :
-	    (const uint8_t *)BAYES_HASHKEY_DEFAULT, 16);
+	memcpy(ts->key,
+	    key != NULL ? key : (const uint8_t *)BAYES_HASHKEY_DEFAULT, 16);
 }
 
 void
@@ -47,8 +47,8 @@ bayes_sort_u64(uint64_t *v, size_t n)
 		uint64_t a = v[0], b = v[n / 2], c = v[n - 1], p, t;
 		size_t i = 0, j = n - 1;
 
-		p = a < b ? (b < c ? b : (a < c ? c : a)) :
-		    (a < c ? a : (b < c ? c : b));
+		p = a < b ? (b < c ? b : (a < c ? c : a))
+			  : (a < c ? a : (b < c ? c : b));
 		for (;;) {
 			while (v[i] < p)
 				i++;
@@ -97,12 +97,22 @@ bayes_tokset_finish(struct bayes_tokset *ts)
 
 /* SipHash-2-4 (Aumasson, Bernstein 2012), reference algorithm. */
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                        \
-	do {                                                            \
-		v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32); \
-		v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                  \
-		v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                  \
-		v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32); \
+#define SIPROUND                   \
+	do {                       \
+		v0 += v1;          \
+		v1 = ROTL(v1, 13); \
+		v1 ^= v0;          \
+		v0 = ROTL(v0, 32); \
+		v2 += v3;          \
+		v3 = ROTL(v3, 16); \
+		v3 ^= v2;          \
+		v0 += v3;          \
+		v3 = ROTL(v3, 21); \
+		v3 ^= v0;          \
+		v2 += v1;          \
+		v1 = ROTL(v1, 17); \
+		v1 ^= v2;          \
+		v2 = ROTL(v2, 32); \
 	} while (0)
 
 static uint64_t
@@ -215,11 +225,11 @@ utf8(const unsigned char *p, size_t n, size_t *adv)
 static bool
 is_cjk(uint32_t c)
 {
-	return (c >= 0x3040 && c <= 0x30ff) ||   /* hiragana, katakana */
-	    (c >= 0x3400 && c <= 0x4dbf) ||      /* CJK ext A */
-	    (c >= 0x4e00 && c <= 0x9fff) ||      /* CJK unified */
-	    (c >= 0xac00 && c <= 0xd7af) ||      /* hangul syllables */
-	    (c >= 0xf900 && c <= 0xfaff) ||      /* compatibility */
+	return (c >= 0x3040 && c <= 0x30ff) || /* hiragana, katakana */
+	    (c >= 0x3400 && c <= 0x4dbf) ||    /* CJK ext A */
+	    (c >= 0x4e00 && c <= 0x9fff) ||    /* CJK unified */
+	    (c >= 0xac00 && c <= 0xd7af) ||    /* hangul syllables */
+	    (c >= 0xf900 && c <= 0xfaff) ||    /* compatibility */
 	    (c >= 0x20000 && c <= 0x2fa1f);
 }
 
@@ -231,11 +241,11 @@ is_word(uint32_t c)
 	if (c < 0x80)
 		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '-' || c == ',' ||
-		    c == '@' || c == '*' || c == '!' || c == '_' ||
-		    c == '\'' || c == '$' || c == '.';
-	if (c >= 0x2000 && c <= 0x206f)  /* general punctuation */
+		    c == '@' || c == '*' || c == '!' || c == '_' || c == '\'' ||
+		    c == '$' || c == '.';
+	if (c >= 0x2000 && c <= 0x206f) /* general punctuation */
 		return false;
-	if (c >= 0x3000 && c <= 0x303f)  /* CJK punctuation */
+	if (c >= 0x3000 && c <= 0x303f) /* CJK punctuation */
 		return false;
 	if (c == 0xa0 || c == 0xfeff || (c >= 0xff00 && c <= 0xff0f))
 		return false;
@@ -272,7 +282,8 @@ add_word(struct bayes_tokset *ts, const char *prefix, const unsigned char *w,
 		while (k > 0 && (w[k] & 0xc0) == 0x80)
 			k--;
 		for (size_t i = 0; i < k; i++)
-			low[i] = (w[i] >= 'A' && w[i] <= 'Z') ? w[i] | 0x20 : w[i];
+			low[i] =
+			    (w[i] >= 'A' && w[i] <= 'Z') ? w[i] | 0x20 : w[i];
 		char pre[32];
 		size_t pl = strlen(prefix);
 
@@ -303,8 +314,8 @@ void
 bayes_tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text)
 {
 	const unsigned char *p = text.p, *end = text.p + text.len;
-	const unsigned char *ws = NULL;          /* start of current word */
-	const unsigned char *cprev = NULL;       /* previous CJK char */
+	const unsigned char *ws = NULL;	   /* start of current word */
+	const unsigned char *cprev = NULL; /* previous CJK char */
 	size_t cprevlen = 0, adv;
 	bool cjk_single = false;
 
@@ -319,8 +330,8 @@ bayes_tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text)
 				ws = NULL;
 			}
 			if (cprev != NULL) {
-				bayes_tok_add(ts, prefix, cprev,
-				    cprevlen + adv);
+				bayes_tok_add(
+				    ts, prefix, cprev, cprevlen + adv);
 				cjk_single = false;
 			} else {
 				cjk_single = true;
@@ -352,15 +363,15 @@ bayes_tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text)
 /* bayes_tok_domain - "prefix" + host and each parent domain with at least
  * one dot left (SA _tokenize_mail_addrs: D*a.b.c, D*b.c) */
 void
-bayes_tok_domain(struct bayes_tokset *ts, const char *prefix,
-    struct bstr host)
+bayes_tok_domain(struct bayes_tokset *ts, const char *prefix, struct bstr host)
 {
 	unsigned char low[256];
 	size_t n = host.len < sizeof(low) ? host.len : sizeof(low);
 
 	for (size_t i = 0; i < n; i++)
-		low[i] = (host.p[i] >= 'A' && host.p[i] <= 'Z') ?
-		    host.p[i] | 0x20 : host.p[i];
+		low[i] = (host.p[i] >= 'A' && host.p[i] <= 'Z')
+		    ? host.p[i] | 0x20
+		    : host.p[i];
 	while (n > 0 && low[n - 1] == '.')
 		n--;
 	if (n == 0)

@@ -13,8 +13,8 @@ struct msg;
  * bytes "filterd-bayes-01". A store keeps its key, so a backup restored
  * elsewhere still hashes tokens the same way. */
 #define BAYES_HASHKEY_DEFAULT "filterd-bayes-01"
-#define BAYES_MAX_TOKEN_LEN 15  /* longer words become "sk:" tokens (SA) */
-#define BAYES_MAX_TOKENS 20000  /* per message; more are dropped */
+#define BAYES_MAX_TOKEN_LEN 15 /* longer words become "sk:" tokens (SA) */
+#define BAYES_MAX_TOKENS 20000 /* per message; more are dropped */
 
 /* A message's token set: malloc'ed, sorted and unique after
  * bayes_tokset_finish(). */
@@ -22,7 +22,7 @@ struct bayes_tokset {
 	uint8_t key[16];
 	uint64_t *v;
 	size_t n, cap;
-	int err;        /* first error (-ENOMEM); adds after it are no-ops */
+	int err; /* first error (-ENOMEM); adds after it are no-ops */
 };
 
 void bayes_tokset_init(struct bayes_tokset *, const uint8_t key[16]);
@@ -43,11 +43,11 @@ void bayes_tok_add(struct bayes_tokset *, const char *prefix,
 /* bayes_tok_text - split UTF-8 text into words and add them with prefix
  * ("" for body text): lowercased ASCII, words of 3..15 bytes, longer ones
  * as "sk:" + first 7 bytes, CJK runs as character bigrams. */
-void bayes_tok_text(struct bayes_tokset *, const char *prefix,
-    struct bstr text);
+void bayes_tok_text(
+    struct bayes_tokset *, const char *prefix, struct bstr text);
 /* bayes_tok_domain - "prefix" + host and each parent domain */
-void bayes_tok_domain(struct bayes_tokset *, const char *prefix,
-    struct bstr host);
+void bayes_tok_domain(
+    struct bayes_tokset *, const char *prefix, struct bstr host);
 
 /* bayes_tokenize - all tokens of a parsed message (body words, selected
  * headers, URI hosts, MIME facts) into ts; returns bayes_tokset_finish(). */

@@ -26,28 +26,61 @@
 
 /* Headers never tokenized (SA ignored_hdrs plus time/location noise). */
 static const char *const skip_hdrs[] = {
-	"received", "date", "delivered-to", "delivery-date", "envelope-to",
-	"x-envelope-to", "x-envelope-from", "status", "x-status", "x-keywords",
-	"lines", "content-length", "x-uid", "x-uidl", "x-original-to",
-	"x-filterd-status", "x-bogosity", "x-razor", "x-pyzor",
-	"x-dcc", "x-virus", "x-mime-autoconverted", "x-mailscanner",
-	"x-spam", "x-antivirus", "x-filtered", "x-evolution",
-	"content-transfer-encoding", "references", "in-reply-to",
-	"message-id", "resent-date", "resent-message-id", "x-loop",
-	"x-egroups-return", "return-path",
+	"received",
+	"date",
+	"delivered-to",
+	"delivery-date",
+	"envelope-to",
+	"x-envelope-to",
+	"x-envelope-from",
+	"status",
+	"x-status",
+	"x-keywords",
+	"lines",
+	"content-length",
+	"x-uid",
+	"x-uidl",
+	"x-original-to",
+	"x-filterd-status",
+	"x-bogosity",
+	"x-razor",
+	"x-pyzor",
+	"x-dcc",
+	"x-virus",
+	"x-mime-autoconverted",
+	"x-mailscanner",
+	"x-spam",
+	"x-antivirus",
+	"x-filtered",
+	"x-evolution",
+	"content-transfer-encoding",
+	"references",
+	"in-reply-to",
+	"message-id",
+	"resent-date",
+	"resent-message-id",
+	"x-loop",
+	"x-egroups-return",
+	"return-path",
 };
 
 static const char *const addr_hdrs[] = {
-	"from", "to", "cc", "reply-to", "sender", "return-path",
-	"errors-to", "x-sender",
+	"from",
+	"to",
+	"cc",
+	"reply-to",
+	"sender",
+	"return-path",
+	"errors-to",
+	"x-sender",
 };
 
 static bool
 in_list(struct bstr name, const char *const *list, size_t n, bool prefix)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (prefix ? bstr_casestarts(name, list[i]) :
-		    bstr_caseeq_cstr(name, list[i]))
+		if (prefix ? bstr_casestarts(name, list[i])
+			   : bstr_caseeq_cstr(name, list[i]))
 			return true;
 	}
 	return false;
@@ -97,8 +130,8 @@ tok_ip(struct bayes_tokset *ts, const struct netaddr *ip)
 	netaddr_str(ip, s, sizeof(s));
 	bayes_tok_add(ts, "R:ip:", (const unsigned char *)s, strlen(s));
 	if (ip->family == AF_INET && (dot = strrchr(s, '.')))
-		bayes_tok_add(ts, "R:net:", (const unsigned char *)s,
-		    (size_t)(dot - s));
+		bayes_tok_add(
+		    ts, "R:net:", (const unsigned char *)s, (size_t)(dot - s));
 }
 
 static void
@@ -135,7 +168,8 @@ tok_parts(struct bayes_tokset *ts, const struct msg *m)
 
 		tok_fact(ts, "M:ct:", p->ctype);
 		tok_fact(ts, "M:cs:", p->charset);
-		bayes_tok_add(ts, "M:enc:", (const unsigned char *)enc[p->encoding],
+		bayes_tok_add(ts,
+		    "M:enc:", (const unsigned char *)enc[p->encoding],
 		    strlen(enc[p->encoding]));
 		if (p->disposition.len > 0)
 			tok_fact(ts, "M:disp:", p->disposition);
@@ -146,10 +180,12 @@ tok_parts(struct bayes_tokset *ts, const struct msg *m)
 			if (fn.p[k] == '.')
 				dot = fn.p + k;
 		if (dot != NULL)
-			tok_fact(ts, "M:ext:", bstr_make(dot + 1,
-			    (size_t)(fn.p + fn.len - dot - 1)));
+			tok_fact(ts, "M:ext:",
+			    bstr_make(
+				dot + 1, (size_t)(fn.p + fn.len - dot - 1)));
 		else if (p->is_attachment)
-			bayes_tok_add(ts, "M:ext:", (const unsigned char *)"-", 1);
+			bayes_tok_add(
+			    ts, "M:ext:", (const unsigned char *)"-", 1);
 	}
 }
 
@@ -172,8 +208,8 @@ tok_html(struct bayes_tokset *ts, const struct msg *m)
 	if (h->anchor_mismatch)
 		tok_count(ts, "html.mismatch", h->anchor_mismatch);
 	if (h->text_bytes < h->html_bytes / 8)
-		bayes_tok_add(ts, "M:", (const unsigned char *)"html.lowtext",
-		    12);
+		bayes_tok_add(
+		    ts, "M:", (const unsigned char *)"html.lowtext", 12);
 }
 
 /* bayes_tokenize - all tokens of a parsed message */
@@ -190,9 +226,9 @@ bayes_tokenize(const struct msg *m, struct bayes_tokset *ts)
 		const struct msg_header *h = msg_header_at(m, i);
 
 		if (in_list(h->name, skip_hdrs,
-		    sizeof(skip_hdrs) / sizeof(skip_hdrs[0]), true) ||
+			sizeof(skip_hdrs) / sizeof(skip_hdrs[0]), true) ||
 		    in_list(h->name, addr_hdrs,
-		    sizeof(addr_hdrs) / sizeof(addr_hdrs[0]), false))
+			sizeof(addr_hdrs) / sizeof(addr_hdrs[0]), false))
 			continue;
 		hdr_prefix(pre, sizeof(pre), "H", h->name);
 		if (bstr_caseeq_cstr(h->name, "subject"))
@@ -211,16 +247,16 @@ bayes_tokenize(const struct msg *m, struct bayes_tokset *ts)
 		long at = bstr_find(mid->value, BSTR_LIT("@"));
 
 		if (at >= 0) {
-			struct bstr d = bstr_sub(mid->value, (size_t)at + 1,
-			    mid->value.len);
+			struct bstr d = bstr_sub(
+			    mid->value, (size_t)at + 1, mid->value.len);
 			size_t k = 0;
 
 			while (k < d.len && d.p[k] != '>' && d.p[k] != ' ')
 				k++;
 			bayes_tok_domain(ts, "MID:", bstr_sub(d, 0, k));
 		} else {
-			bayes_tok_add(ts, "MID:", (const unsigned char *)"!@",
-			    2);
+			bayes_tok_add(
+			    ts, "MID:", (const unsigned char *)"!@", 2);
 		}
 	} else {
 		bayes_tok_add(ts, "MID:", (const unsigned char *)"none", 4);
@@ -252,8 +288,8 @@ bayes_tokenize(const struct msg *m, struct bayes_tokset *ts)
 			char s[16];
 			int k = snprintf(s, sizeof(s), "flag%u", b);
 
-			bayes_tok_add(ts, "M:", (const unsigned char *)s,
-			    (size_t)k);
+			bayes_tok_add(
+			    ts, "M:", (const unsigned char *)s, (size_t)k);
 		}
 	}
 	return bayes_tokset_finish(ts);

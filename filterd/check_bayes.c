@@ -44,7 +44,7 @@ struct bayes_state {
 	bool auto_learn;
 	double thr_ham, thr_spam;
 	pthread_mutex_t mu;
-	pid_t pid;                  /* the process the handle belongs to */
+	pid_t pid; /* the process the handle belongs to */
 	struct bayes_store *st;
 	time_t next_try;
 };
@@ -127,14 +127,14 @@ bayes_run(struct scan *scan, void *state)
 
 	if (s == NULL || (st = store(s)) == NULL)
 		return;
-	if (bayes_classify_msg(st, scan_msg(scan), s->min_spam, s->min_ham,
-	    &r) != 0)
+	if (bayes_classify_msg(
+		st, scan_msg(scan), s->min_spam, s->min_ham, &r) != 0)
 		return;
 	snprintf(detail, sizeof(detail), "p=%.4f", r.prob);
 	size_t n = bayes_rule_for(r.prob, rules);
 	for (size_t i = 0; i < n; i++)
-		hits_add_score(scan_hits(scan), rules[i]->name,
-		    rules[i]->score, detail);
+		hits_add_score(
+		    scan_hits(scan), rules[i]->name, rules[i]->score, detail);
 	scan_note(scan, "bayes", rules[0]->name);
 }
 
@@ -196,7 +196,8 @@ bayes_finish(struct scan *scan, void *state)
 	}
 	rc = bayes_learn_msg(st, scan_msg(scan), cls, (uint32_t)time(NULL));
 	if (rc == BAYES_LEARNED)
-		scan_note(scan, "autolearn", cls == BAYES_SPAM ? "spam" : "ham");
+		scan_note(
+		    scan, "autolearn", cls == BAYES_SPAM ? "spam" : "ham");
 	else
 		scan_note(scan, "autolearn", "no"); /* known, or store error */
 }

@@ -62,8 +62,9 @@ cmd_stats(struct bayes_store *st, const char *spec)
 	printf("nspam\t%" PRIu64 "\nnham\t%" PRIu64 "\n", v.nspam, v.nham);
 	printf("ntokens\t%" PRIu64 "\n", v.ntokens);
 	printf("tokens_counted\t%" PRIu64 "\n", s.n);
-	printf("spam_only\t%" PRIu64 "\nham_only\t%" PRIu64 "\nhapaxes\t%"
-	    PRIu64 "\n", s.spam_only, s.ham_only, s.hapax);
+	printf("spam_only\t%" PRIu64 "\nham_only\t%" PRIu64
+	       "\nhapaxes\t%" PRIu64 "\n",
+	    s.spam_only, s.ham_only, s.hapax);
 	printf("oldest_atime\t%" PRIu32 "\nnewest_atime\t%" PRIu32 "\n",
 	    s.oldest, s.newest);
 	printf("last_expire\t%" PRIu64 "\n", v.last_expire);
@@ -94,8 +95,7 @@ struct classify {
 };
 
 static int
-classify_one(void *arg, const char *name, const unsigned char *raw,
-    size_t len)
+classify_one(void *arg, const char *name, const unsigned char *raw, size_t len)
 {
 	struct classify *c = arg;
 	struct bayes_result r;
@@ -120,7 +120,8 @@ classify_one(void *arg, const char *name, const unsigned char *raw,
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: filterctl bayes [-c FILE] [--store SPEC] "
+	fprintf(stderr,
+	    "usage: filterctl bayes [-c FILE] [--store SPEC] "
 	    "stats|dump|backup [FILE]|restore FILE|\n"
 	    "       expire [--max-tokens N] [--max-age SECONDS]|"
 	    "classify PATH...\n");
@@ -229,8 +230,10 @@ ctl_bayes(int argc, char **argv)
 		} else {
 			rc = bayes_store_restore(st, f, &line);
 			if (rc == -EINVAL)
-				fprintf(stderr, "filterctl: %s:%zu: not a "
-				    "bayes backup line\n", argv[1], line);
+				fprintf(stderr,
+				    "filterctl: %s:%zu: not a "
+				    "bayes backup line\n",
+				    argv[1], line);
 			if (f != stdin)
 				fclose(f);
 		}
@@ -257,8 +260,8 @@ ctl_bayes(int argc, char **argv)
 	}
 	if (rc < 0 && rc != -EINVAL)
 		fprintf(stderr, "filterctl: bayes %s: %s\n", sub,
-		    rc == -EUCLEAN ? "token count does not match the totals" :
-		    strerror(-rc));
+		    rc == -EUCLEAN ? "token count does not match the totals"
+				   : strerror(-rc));
 	bayes_store_close(st);
 	cfg_free(c);
 	return rc < 0 ? 1 : 0;

@@ -19,15 +19,14 @@ struct cfg;
 int ctl_bayes_spec(const struct cfg *, char *out, size_t outsz);
 
 /* One message from a mail source: name is "path" or "path:N" (mbox). */
-typedef int ctl_msg_fn(void *arg, const char *name, const unsigned char *raw,
-    size_t len);
+typedef int ctl_msg_fn(
+    void *arg, const char *name, const unsigned char *raw, size_t len);
 /* ctl_foreach_msg - every message of path: "-" (stdin, one message), a
  * maildir (cur/ and new/), an MH folder or a plain directory of files
  * (sorted, numeric names numerically), an mbox (From_ lines) or a file
  * holding one message. Unreadable entries count in *nbad and are
  * skipped; fn returning < 0 stops the walk with that code. */
-int ctl_foreach_msg(const char *path, ctl_msg_fn *fn, void *arg,
-    size_t *nbad);
+int ctl_foreach_msg(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad);
 /* ctl_count_msgs - how many messages ctl_foreach_msg will visit (for the
  * progress bar; mbox files are scanned for From_ lines) */
 size_t ctl_count_msgs(const char *path);

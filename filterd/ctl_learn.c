@@ -43,9 +43,11 @@ static bool
 is_from_at(const unsigned char *p, size_t off, size_t len)
 {
 	return len - off >= 5 && memcmp(p + off, "From ", 5) == 0 &&
-	    (off == 0 || (off >= 2 && p[off - 1] == '\n' &&
-	    (p[off - 2] == '\n' || (off >= 3 && p[off - 2] == '\r' &&
-	    p[off - 3] == '\n'))));
+	    (off == 0 ||
+		(off >= 2 && p[off - 1] == '\n' &&
+		    (p[off - 2] == '\n' ||
+			(off >= 3 && p[off - 2] == '\r' &&
+			    p[off - 3] == '\n'))));
 }
 
 static size_t
@@ -88,11 +90,12 @@ each_in_buf(const char *path, const unsigned char *p, size_t len,
 
 			/* the blank line before the next From_ belongs to
 			 * the mbox, not to the message */
-			if (end < len && mlen > 0 && p[start + mlen - 1] == '\n')
+			if (end < len && mlen > 0 &&
+			    p[start + mlen - 1] == '\n')
 				mlen--;
 			snprintf(name, sizeof(name), "%s:%zu", path, n);
 			if ((rc = fn(arg, n == 1 && end >= len ? path : name,
-			    p + start, mlen)) < 0)
+				 p + start, mlen)) < 0)
 				return rc;
 		}
 		off = end;
@@ -101,15 +104,15 @@ each_in_buf(const char *path, const unsigned char *p, size_t len,
 }
 
 static int
-each_in_file(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad,
-    size_t *count)
+each_in_file(
+    const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad, size_t *count)
 {
 	struct stat sb;
 	void *map;
 	int fd, rc;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
-	    fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0 ||
+	    !S_ISREG(sb.st_mode)) {
 		if (fd >= 0)
 			close(fd);
 		if (count != NULL)
@@ -152,8 +155,8 @@ cmp_names(const void *a, const void *b)
 }
 
 static int
-each_in_dir(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad,
-    size_t *count)
+each_in_dir(
+    const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad, size_t *count)
 {
 	char sub[4096], file[4096];
 	struct stat sb;
@@ -214,8 +217,7 @@ out:
 }
 
 static int
-walk(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad,
-    size_t *count)
+walk(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad, size_t *count)
 {
 	struct stat sb;
 
@@ -302,8 +304,8 @@ progress(struct learn *l, bool final)
 	if (l->total > 0 && rate > 0 && l->done <= l->total) {
 		unsigned eta = (unsigned)((l->total - l->done) / rate);
 		fprintf(stderr, "\r  %zu/%zu %3zu%%  %.0f msg/s  ETA %u:%02u ",
-		    l->done, l->total, l->done * 100 / l->total, rate,
-		    eta / 60, eta % 60);
+		    l->done, l->total, l->done * 100 / l->total, rate, eta / 60,
+		    eta % 60);
 	} else {
 		fprintf(stderr, "\r  %zu  %.0f msg/s ", l->done, rate);
 	}
@@ -365,7 +367,8 @@ learn_one(void *arg, const char *name, const unsigned char *raw, size_t len)
 static void
 learn_usage(void)
 {
-	fprintf(stderr, "usage: filterctl learn [-c FILE] [--store SPEC] [-q] "
+	fprintf(stderr,
+	    "usage: filterctl learn [-c FILE] [--store SPEC] [-q] "
 	    "--spam|--ham|--forget PATH...\n"
 	    "  PATH: maildir, MH folder, directory, mbox, file, or - (stdin)\n");
 }
@@ -459,9 +462,9 @@ ctl_learn(int argc, char **argv)
 	double el = now_s() - l.t0;
 	size_t total = l.learned + l.already + l.bad;
 	printf("%s %zu, already known %zu, skipped (bad) %zu, %zu messages "
-	    "in %.1fs (%.0f/s)\n", l.cls == BAYES_FORGET ? "forgot" : "learned",
-	    l.learned, l.already, l.bad, total, el,
-	    el > 0 ? (double)total / el : 0.0);
+	       "in %.1fs (%.0f/s)\n",
+	    l.cls == BAYES_FORGET ? "forgot" : "learned", l.learned, l.already,
+	    l.bad, total, el, el > 0 ? (double)total / el : 0.0);
 	if (rc < 0)
 		fprintf(stderr, "filterctl: bayes store error: %s\n",
 		    strerror(-rc));

@@ -41,8 +41,8 @@ add_file(const char *path)
 		return;
 	}
 	p = malloc((size_t)st.st_size);
-	if (p == NULL || fread(p, 1, (size_t)st.st_size, f) !=
-	    (size_t)st.st_size) {
+	if (p == NULL ||
+	    fread(p, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
 		free(p);
 		fclose(f);
 		return;
@@ -121,7 +121,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if ((rc = bayes_store_open(argv[1], false, &st)) < 0) {
-		fprintf(stderr, "bayes bench: %s: %s\n", argv[1], strerror(-rc));
+		fprintf(
+		    stderr, "bayes bench: %s: %s\n", argv[1], strerror(-rc));
 		return 1;
 	}
 	for (int i = 2; i < argc; i++)
@@ -165,13 +166,14 @@ main(int argc, char **argv)
 	qsort(t, n, sizeof(*t), cmp_d);
 	qsort(tp, n, sizeof(*tp), cmp_d);
 	printf("bayes classify: %zu msgs (%zu with a result), store %s "
-	    "(%llu spam, %llu ham, %llu tokens)\n", n, res,
-	    bayes_store_kind(st), (unsigned long long)v.nspam,
+	       "(%llu spam, %llu ham, %llu tokens)\n",
+	    n, res, bayes_store_kind(st), (unsigned long long)v.nspam,
 	    (unsigned long long)v.nham, (unsigned long long)v.ntokens);
-	printf("  classify  p50 %.0f us  p99 %.0f us  max %.0f us  %.0f msg/s\n",
+	printf(
+	    "  classify  p50 %.0f us  p99 %.0f us  max %.0f us  %.0f msg/s\n",
 	    t[n / 2], t[n * 99 / 100], t[n - 1], n / (sum / 1e6));
-	printf("  (parse    p50 %.0f us  p99 %.0f us  %.0f msg/s)\n",
-	    tp[n / 2], tp[n * 99 / 100], n / (psum / 1e6));
+	printf("  (parse    p50 %.0f us  p99 %.0f us  %.0f msg/s)\n", tp[n / 2],
+	    tp[n * 99 / 100], n / (psum / 1e6));
 	bayes_store_close(st);
 	return t[n * 99 / 100] < 1000 ? 0 : 1;
 }

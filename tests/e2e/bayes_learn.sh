@@ -145,6 +145,7 @@ check "expire --max-tokens 400 keeps the 300 newest ($left, oldest $oldest)" \
 # kill -9 during learning, three times: stats stay consistent
 gen spam 9 12000 | to_mbox >"$t/big.mbox"
 good=1 mid=0
+"$ctl" learn --store "$t/k" --spam /dev/null >/dev/null 2>&1 # create it
 for round in 1 2 3; do
 	"$ctl" learn --store "$t/k" --spam "$t/big.mbox" >/dev/null 2>&1 &
 	pid=$!

@@ -51,8 +51,9 @@ test_words(void **state)
 	struct bayes_tokset ts;
 
 	bayes_tokset_init(&ts, NULL);
-	bayes_tok_text(&ts, "", bstr_cstr("Hello, World! FREE money!!! a to "
-	    "'quoted' ...dots... Hello supercalifragilistic"));
+	bayes_tok_text(&ts, "",
+	    bstr_cstr("Hello, World! FREE money!!! a to "
+		      "'quoted' ...dots... Hello supercalifragilistic"));
 	assert_int_equal(bayes_tokset_finish(&ts), 0);
 	const char *want[] = { "hello", "world!", "world", "free", "money!!!",
 		"money", "quoted", "dots", "sk:superca" };
@@ -94,20 +95,25 @@ test_utf8_cjk(void **state)
 
 	bayes_tokset_init(&ts, NULL);
 	/* 中文测试 (CJK: bigrams), "Grüße" (a Latin word with 8-bit), 日 alone */
-	bayes_tok_text(&ts, "", bstr_cstr("\xe4\xb8\xad\xe6\x96\x87\xe6\xb5\x8b"
-	    "\xe8\xaf\x95 Gr\xc3\xbc\xc3\x9f" "e \xe6\x97\xa5 ok"));
+	bayes_tok_text(&ts, "",
+	    bstr_cstr("\xe4\xb8\xad\xe6\x96\x87\xe6\xb5\x8b"
+		      "\xe8\xaf\x95 Gr\xc3\xbc\xc3\x9f"
+		      "e \xe6\x97\xa5 ok"));
 	bayes_tokset_finish(&ts);
 	assert_true(has(&ts, "\xe4\xb8\xad\xe6\x96\x87"));
 	assert_true(has(&ts, "\xe6\x96\x87\xe6\xb5\x8b"));
 	assert_true(has(&ts, "\xe6\xb5\x8b\xe8\xaf\x95"));
-	assert_true(has(&ts, "gr\xc3\xbc\xc3\x9f" "e"));
+	assert_true(has(&ts,
+	    "gr\xc3\xbc\xc3\x9f"
+	    "e"));
 	assert_true(has(&ts, "\xe6\x97\xa5"));
 	assert_int_equal(ts.n, 5);
 	/* a long UTF-8 word is cut at a character boundary */
 	bayes_tokset_free(&ts);
 	bayes_tokset_init(&ts, NULL);
-	bayes_tok_text(&ts, "", bstr_cstr("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
+	bayes_tok_text(&ts, "",
+	    bstr_cstr("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
 	bayes_tokset_finish(&ts);
 	assert_int_equal(ts.n, 1);
 	assert_true(has(&ts, "sk:\xc3\xa9\xc3\xa9\xc3\xa9"));
@@ -136,10 +142,10 @@ test_token_prob(void **state)
 {
 	(void)state;
 	/* f(w) = (s*x + n*p) / (s + n) with s=0.030, x=0.538 */
-	assert_float_equal(bayes_token_prob(1, 0, 1, 1),
-	    (0.030 * 0.538 + 1.0) / 1.030, 1e-12);
-	assert_float_equal(bayes_token_prob(0, 1, 1, 1),
-	    (0.030 * 0.538) / 1.030, 1e-12);
+	assert_float_equal(
+	    bayes_token_prob(1, 0, 1, 1), (0.030 * 0.538 + 1.0) / 1.030, 1e-12);
+	assert_float_equal(
+	    bayes_token_prob(0, 1, 1, 1), (0.030 * 0.538) / 1.030, 1e-12);
 	/* equal frequencies: p = 0.5, pulled to x a little */
 	assert_float_equal(bayes_token_prob(10, 30, 100, 300),
 	    (0.030 * 0.538 + 40 * 0.5) / 40.030, 1e-12);
@@ -155,15 +161,14 @@ test_combine_matches_sa(void **state)
 	double a[] = { 0.99 };
 	assert_float_equal(bayes_combine(a, 1, 1, 1), 0.745, 1e-9);
 	double b[] = { 0.99, 0.01, 0.9, 0.95, 0.02 };
-	assert_float_equal(bayes_combine(b, 5, 100, 300), 0.521887032812,
-	    1e-9);
+	assert_float_equal(bayes_combine(b, 5, 100, 300), 0.521887032812, 1e-9);
 	double c[] = { 0.1, 0.05, 0.01 };
-	assert_float_equal(bayes_combine(c, 3, 500, 2750), 0.168179270042,
-	    1e-9);
+	assert_float_equal(
+	    bayes_combine(c, 3, 500, 2750), 0.168179270042, 1e-9);
 	/* weak tokens (|p-0.5| < 0.346) are dropped before combining */
 	double d[] = { 0.1, 0.5, 0.6, 0.05, 0.3, 0.01 };
-	assert_float_equal(bayes_combine(d, 6, 500, 2750), 0.168179270042,
-	    1e-9);
+	assert_float_equal(
+	    bayes_combine(d, 6, 500, 2750), 0.168179270042, 1e-9);
 	double e[] = { 0.5, 0.6 };
 	assert_true(bayes_combine(e, 2, 10, 10) < 0);
 }
@@ -177,8 +182,7 @@ test_combine_cap(void **state)
 	/* 120 at 0.99 and 200 at 0.02: the 150 strongest are the 120 and 30 */
 	for (int i = 0; i < 320; i++)
 		p[i] = i % 8 < 3 ? 0.99 : 0.02;
-	assert_float_equal(bayes_combine(p, 320, 50, 50), 0.998146320271,
-	    1e-9);
+	assert_float_equal(bayes_combine(p, 320, 50, 50), 0.998146320271, 1e-9);
 }
 
 static void

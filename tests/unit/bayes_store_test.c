@@ -80,10 +80,10 @@ test_learn_relearn_forget(void **state)
 
 	n = toks_of(t, 1);
 	seen_of(seen, 1);
-	assert_int_equal(bayes_store_learn(st, seen, BAYES_SPAM, t, n, 100),
-	    BAYES_LEARNED);
-	assert_int_equal(bayes_store_learn(st, seen, BAYES_SPAM, t, n, 200),
-	    BAYES_ALREADY);
+	assert_int_equal(
+	    bayes_store_learn(st, seen, BAYES_SPAM, t, n, 100), BAYES_LEARNED);
+	assert_int_equal(
+	    bayes_store_learn(st, seen, BAYES_SPAM, t, n, 200), BAYES_ALREADY);
 	bayes_store_vars(st, &v);
 	assert_int_equal(v.nspam, 1);
 	assert_int_equal(v.nham, 0);
@@ -96,14 +96,14 @@ test_learn_relearn_forget(void **state)
 	/* a second message shares 50 tokens */
 	n = toks_of(t, 2);
 	seen_of(seen, 2);
-	assert_int_equal(bayes_store_learn(st, seen, BAYES_SPAM, t, n, 300),
-	    BAYES_LEARNED);
+	assert_int_equal(
+	    bayes_store_learn(st, seen, BAYES_SPAM, t, n, 300), BAYES_LEARNED);
 	get1(st, 7, &tv);
 	assert_int_equal(tv.spam, 2);
 	assert_int_equal(tv.atime, 300);
 	/* relearn as ham moves it */
-	assert_int_equal(bayes_store_learn(st, seen, BAYES_HAM, t, n, 300),
-	    BAYES_LEARNED);
+	assert_int_equal(
+	    bayes_store_learn(st, seen, BAYES_HAM, t, n, 300), BAYES_LEARNED);
 	get1(st, 7, &tv);
 	assert_int_equal(tv.spam, 1);
 	assert_int_equal(tv.ham, 1);
@@ -136,8 +136,8 @@ test_learn_relearn_forget(void **state)
 	bayes_store_vars(st, &v);
 	assert_int_equal(v.nspam, 1);
 	assert_int_equal(v.ntokens, 51);
-	assert_int_equal(bayes_store_learn(st, seen, BAYES_SPAM, t, n, 1),
-	    -EROFS);
+	assert_int_equal(
+	    bayes_store_learn(st, seen, BAYES_SPAM, t, n, 1), -EROFS);
 	bayes_store_close(st);
 }
 
@@ -169,11 +169,14 @@ test_backup_restore_expire(void **state)
 		size_t n = toks_of(t, i);
 
 		seen_of(seen, i);
-		assert_int_equal(bayes_store_learn(st, seen,
-		    i % 3 ? BAYES_HAM : BAYES_SPAM, t, n, 1000 + i), 0);
+		assert_int_equal(
+		    bayes_store_learn(st, seen, i % 3 ? BAYES_HAM : BAYES_SPAM,
+			t, n, 1000 + i),
+		    0);
 	}
 	b1 = backup_str(st, &l1);
-	assert_non_null(strstr(b1, "filterd-bayes-backup 1\nv\tnspam\t7\n"
+	assert_non_null(strstr(b1,
+	    "filterd-bayes-backup 1\nv\tnspam\t7\n"
 	    "v\tnham\t13\n"));
 	assert_non_null(strstr(b1, "t\t0000000000000007\t7\t13\t1019\n"));
 
@@ -191,8 +194,8 @@ test_backup_restore_expire(void **state)
 	/* the restored copy knows the messages it was taught */
 	toks_of(t, 4);
 	seen_of(seen, 4);
-	assert_int_equal(bayes_store_learn(c, seen, BAYES_HAM, t, 51, 5000),
-	    BAYES_ALREADY);
+	assert_int_equal(
+	    bayes_store_learn(c, seen, BAYES_HAM, t, 51, 5000), BAYES_ALREADY);
 	free(b2);
 
 	/* expiry: tokens last used before 1010 go (1000+0..9 unique) */
@@ -211,8 +214,8 @@ test_backup_restore_expire(void **state)
 	bayes_store_close(c);
 
 	/* malformed backups are refused with the line number */
-	f = fmemopen((void *)"filterd-bayes-backup 1\nv\tnspam\t1\nt\tzz\n",
-	    38, "r");
+	f = fmemopen(
+	    (void *)"filterd-bayes-backup 1\nv\tnspam\t1\nt\tzz\n", 38, "r");
 	assert_int_equal(bayes_store_open(sub, true, &c), 0);
 	assert_int_equal(bayes_store_restore(c, f, &line), -EINVAL);
 	assert_int_equal(line, 3);
@@ -222,9 +225,10 @@ test_backup_restore_expire(void **state)
 	bayes_store_close(st);
 }
 
-/* learner: message i has the 50 shared tokens; runs until killed or n */
+/* learner: message i has the 50 shared tokens; runs until killed or n;
+ * writes one byte to ready (if >= 0) after message 20 */
 static void
-learner(unsigned n)
+learner(unsigned n, int ready)
 {
 	struct bayes_store *st;
 	uint64_t t[64];
@@ -238,6 +242,8 @@ learner(unsigned n)
 		seen_of(seen, i);
 		if (bayes_store_learn(st, seen, BAYES_SPAM, t, k, 1) < 0)
 			_exit(3);
+		if (i == 20 && ready >= 0 && write(ready, "x", 1) != 1)
+			_exit(4);
 	}
 	bayes_store_close(st);
 	_exit(0);
@@ -258,7 +264,7 @@ assert_consistent(struct bayes_store *st, bool exact)
 	if (exact) {
 		assert_int_equal(bayes_store_vars(st, &v), 0);
 		assert_int_equal(v.nspam, tv[0].spam);
-		assert_int_equal(v.ntokens, 50 + v.nspam);
+		assert_int_equal(v.ntokens, v.nspam ? 50 + v.nspam : 0);
 	}
 }
 
@@ -274,7 +280,7 @@ test_concurrent_read(void **state)
 	assert_int_equal(bayes_store_open(dir, true, &st), 0);
 	bayes_store_close(st);
 	if ((pid = fork()) == 0)
-		learner(300);
+		learner(300, -1);
 	assert_int_equal(bayes_store_open(dir, false, &st), 0);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		assert_consistent(st, false); /* snapshots: never half a msg */
@@ -294,12 +300,21 @@ test_kill9_during_learn(void **state)
 	struct bayes_store *st;
 	struct bayes_vars v;
 	pid_t pid;
-	int status;
-	struct timespec ts = { 0, 300 * 1000 * 1000 };
+	int status, p[2];
+	char c;
 
 	for (int round = 0; round < 3; round++) {
-		if ((pid = fork()) == 0)
-			learner(1000000);
+		/* kill 10..50 ms after the learner is surely mid-stream */
+		struct timespec ts = { 0, (10 + 20 * round) * 1000 * 1000 };
+
+		assert_int_equal(pipe(p), 0);
+		if ((pid = fork()) == 0) {
+			close(p[0]);
+			learner(1000000, p[1]);
+		}
+		close(p[1]);
+		assert_int_equal(read(p[0], &c, 1), 1);
+		close(p[0]);
 		nanosleep(&ts, NULL);
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
@@ -308,7 +323,7 @@ test_kill9_during_learn(void **state)
 		assert_int_equal(bayes_store_open(dir, true, &st), 0);
 		assert_consistent(st, true);
 		bayes_store_vars(st, &v);
-		assert_true(v.nspam > 0);
+		assert_true(v.nspam >= 21);
 		bayes_store_close(st);
 	}
 }
@@ -317,14 +332,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_learn_relearn_forget,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_backup_restore_expire,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent_read, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_kill9_during_learn, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_learn_relearn_forget, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_backup_restore_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_concurrent_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_kill9_during_learn, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -57,23 +57,37 @@ test_message_tokens(void **state)
 	struct msg *m = NULL;
 	struct bayes_tokset ts;
 
-	assert_int_equal(msg_parse((const unsigned char *)msg1,
-	    sizeof(msg1) - 1, NULL, &m), 0);
+	assert_int_equal(
+	    msg_parse((const unsigned char *)msg1, sizeof(msg1) - 1, NULL, &m),
+	    0);
 	bayes_tokset_init(&ts, NULL);
 	assert_int_equal(bayes_tokenize(m, &ts), 0);
 	static const char *const want[] = {
-		"cheap", "pills", "shop",           /* rendered HTML body */
-		"pharmacy", "S:pharmacy",           /* Subject: body and S: */
-		"S:gr\xc3\xbc\xc3\x9f" "e",         /* RFC 2047 decoded */
-		"Hfrom:U*offers", "Hfrom:D*pharma.example.com",
-		"Hfrom:D*example.com", "Hfrom:cheap", "Hfrom:meds",
+		"cheap",
+		"pills",
+		"shop", /* rendered HTML body */
+		"pharmacy",
+		"S:pharmacy", /* Subject: body and S: */
+		"S:gr\xc3\xbc\xc3\x9f"
+		"e", /* RFC 2047 decoded */
+		"Hfrom:U*offers",
+		"Hfrom:D*pharma.example.com",
+		"Hfrom:D*example.com",
+		"Hfrom:cheap",
+		"Hfrom:meds",
 		"Hto:D*example.net",
 		"Hx-mailer:massmailer",
-		"MID:bulk.sender.example", "MID:sender.example",
-		"R:ip:192.0.2.77", "R:net:192.0.2",
-		"UD:www.shop.pills.example", "UD:pills.example",
-		"M:ct:text/html", "M:ct:application/octet-stream",
-		"M:ext:exe", "M:enc:base64", "M:cs:utf-8",
+		"MID:bulk.sender.example",
+		"MID:sender.example",
+		"R:ip:192.0.2.77",
+		"R:net:192.0.2",
+		"UD:www.shop.pills.example",
+		"UD:pills.example",
+		"M:ct:text/html",
+		"M:ct:application/octet-stream",
+		"M:ext:exe",
+		"M:enc:base64",
+		"M:cs:utf-8",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		if (!has(&ts, want[i]))
@@ -100,12 +114,15 @@ test_seen_id(void **state)
 
 	/* same Message-ID, different body: another message */
 	other[strlen(other) - 30] ^= 1;
-	assert_int_equal(msg_parse((const unsigned char *)msg1,
-	    sizeof(msg1) - 1, NULL, &a), 0);
-	assert_int_equal(msg_parse((const unsigned char *)msg1,
-	    sizeof(msg1) - 1, NULL, &b), 0);
-	assert_int_equal(msg_parse((const unsigned char *)other,
-	    strlen(other), NULL, &c), 0);
+	assert_int_equal(
+	    msg_parse((const unsigned char *)msg1, sizeof(msg1) - 1, NULL, &a),
+	    0);
+	assert_int_equal(
+	    msg_parse((const unsigned char *)msg1, sizeof(msg1) - 1, NULL, &b),
+	    0);
+	assert_int_equal(
+	    msg_parse((const unsigned char *)other, strlen(other), NULL, &c),
+	    0);
 	bayes_seen_id(a, (const uint8_t *)BAYES_HASHKEY_DEFAULT, ia);
 	bayes_seen_id(b, (const uint8_t *)BAYES_HASHKEY_DEFAULT, ib);
 	bayes_seen_id(c, (const uint8_t *)BAYES_HASHKEY_DEFAULT, ic);
@@ -135,24 +152,28 @@ test_learn_classify_msgs(void **state)
 		    "From: a%d@%s\nMessage-ID: <%d@x>\nSubject: %s\n\n%s %d\n",
 		    i, spam ? "bulk.example" : "team.example", i,
 		    spam ? "cheap pills" : "build report",
-		    spam ? "viagra casino lottery winner" :
-		    "kernel patch review merged", i);
+		    spam ? "viagra casino lottery winner"
+			 : "kernel patch review merged",
+		    i);
 		m = NULL;
-		assert_int_equal(msg_parse((unsigned char *)buf, (size_t)len,
-		    NULL, &m), 0);
-		assert_int_equal(bayes_learn_msg(st, m,
-		    spam ? BAYES_SPAM : BAYES_HAM, 100), BAYES_LEARNED);
-		assert_int_equal(bayes_learn_msg(st, m,
-		    spam ? BAYES_SPAM : BAYES_HAM, 100), BAYES_ALREADY);
+		assert_int_equal(
+		    msg_parse((unsigned char *)buf, (size_t)len, NULL, &m), 0);
+		assert_int_equal(
+		    bayes_learn_msg(st, m, spam ? BAYES_SPAM : BAYES_HAM, 100),
+		    BAYES_LEARNED);
+		assert_int_equal(
+		    bayes_learn_msg(st, m, spam ? BAYES_SPAM : BAYES_HAM, 100),
+		    BAYES_ALREADY);
 		msg_free(m);
 	}
 	static const char spam[] = "From: z@bulk.example\nSubject: cheap "
-	    "pills\n\nviagra lottery winner\n";
+				   "pills\n\nviagra lottery winner\n";
 	static const char ham[] = "From: q@team.example\nSubject: build "
-	    "report\n\nkernel patch review\n";
+				  "report\n\nkernel patch review\n";
 	m = NULL;
-	assert_int_equal(msg_parse((const unsigned char *)spam,
-	    sizeof(spam) - 1, NULL, &m), 0);
+	assert_int_equal(
+	    msg_parse((const unsigned char *)spam, sizeof(spam) - 1, NULL, &m),
+	    0);
 	assert_int_equal(bayes_classify_msg(st, m, 30, 30, &r), 0);
 	assert_true(r.prob > 0.99);
 	assert_int_equal(r.nspam, 30);
@@ -160,8 +181,9 @@ test_learn_classify_msgs(void **state)
 	assert_int_equal(bayes_classify_msg(st, m, 31, 30, &r), 1);
 	msg_free(m);
 	m = NULL;
-	assert_int_equal(msg_parse((const unsigned char *)ham,
-	    sizeof(ham) - 1, NULL, &m), 0);
+	assert_int_equal(
+	    msg_parse((const unsigned char *)ham, sizeof(ham) - 1, NULL, &m),
+	    0);
 	assert_int_equal(bayes_classify_msg(st, m, 30, 30, &r), 0);
 	assert_true(r.prob < 0.01);
 	msg_free(m);
