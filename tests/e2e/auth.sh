@@ -34,7 +34,6 @@ cleanup()
 	rm -rf "$work"
 }
 trap cleanup EXIT
-[ -n "${AUTH_KEEP:-}" ] && trap - EXIT
 
 # The ready line is "filterd: ready" or "filterd[PID]: ready" depending on
 # the log prefix; accept both (as tests/e2e/dnsbl.sh does).
