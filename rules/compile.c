@@ -860,6 +860,21 @@ split_compile(struct rule *r, const char *pat, unsigned opts,
 
 /* Compile ---------------------------------------------------------------- */
 
+/* gate_ok - a line's match is also a match in the joined text: no
+ * lookaround, subject anchors, atomic/possessive parts or flag resets */
+static bool
+gate_ok(const char *pat)
+{
+	static const char *const bad[] = { "(?=", "(?!", "(?<=", "(?<!",
+		"(?>", "(?-", "(?^", "\\A", "\\z", "\\Z", "\\G", "*+", "++",
+		"?+", "}+", "(*" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (strstr(pat, bad[i]) != NULL)
+			return false;
+	return true;
+}
+
 static int
 compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
     struct strtab *st)
@@ -890,10 +905,20 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 		if ((pat = repl) == NULL)
 			return -ENOMEM;
 	}
+	/* Body lines hold no newline, so ^ and $ mean the same with
+	 * PCRE2_MULTILINE; compiled that way, one match over all lines
+	 * joined by '\n' tells whether any line can match (gate_ok: no
+	 * construct that could see past a line's end). */
+	if (r->type == RULE_BODY && gate_ok(pat)) {
+		opts |= PCRE2_MULTILINE;
+		r->gate = true;
+	}
 	r->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts,
 	    &ec, &eo, cc);
 	if (r->re == NULL && ec == PCRE2_ERROR_PATTERN_TOO_LARGE) {
 		int src2 = split_compile(r, pat, opts, cc);
+
+		r->gate = false;
 
 		if (src2 == -ENOMEM) {
 			free(pat);

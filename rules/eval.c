@@ -156,6 +156,31 @@ build_rawbody(struct rule_ctx *c)
 	return 0;
 }
 
+/* build_body - the body lines joined by '\n': what the prefilter scans
+ * and the gate of body rules runs on */
+static int
+build_body(struct rule_ctx *c)
+{
+	size_t n, len = 0;
+	const struct bstr *l = msg_body_lines(c->msg, &n);
+	unsigned char *o;
+
+	for (size_t i = 0; i < n; i++)
+		len += l[i].len + 1;
+	if ((o = arena_alloc(c->arena, len + 1)) == NULL)
+		return -ENOMEM;
+	len = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			o[len++] = '\n';
+		if (l[i].len)
+			memcpy(o + len, l[i].p, l[i].len);
+		len += l[i].len;
+	}
+	c->body = bstr_make(o, len);
+	return 0;
+}
+
 /* Prefilter texts -------------------------------------------------------- */
 
 static void
@@ -183,8 +208,7 @@ scan_texts(struct rule_run *run, enum rule_type t)
 		}
 		break;
 	case RULE_BODY:
-		s = msg_body_text(m);
-		rule__ac_scan(rs->ac, s.p, s.len, seen);
+		rule__ac_scan(rs->ac, run->c.body.p, run->c.body.len, seen);
 		break;
 	case RULE_RAWBODY:
 		for (size_t i = 0; i < run->c.nraw; i++)
@@ -672,6 +696,11 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 
 		if (!candidate(c->rs, r, c->seen_in[r->type]))
 			return 0;
+		if (r->gate && r->type == RULE_BODY && !c->rs->no_prefilter &&
+		    pcre2_match(r->re, c->body.p ? c->body.p : (PCRE2_SPTR) "",
+			c->body.len, 0, 0, c->md, c->rs->mctx) ==
+			PCRE2_ERROR_NOMATCH)
+			return 0;
 		for (size_t i = 0; i < nl && n < limit; i++)
 			n += match_count(c, r, l[i], limit - n);
 		return n;
@@ -749,6 +778,8 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 		if (rs->norder[t] == 0)
 			continue;
 		if (t == RULE_RAWBODY && (rc = build_rawbody(c)) < 0)
+			goto out;
+		if (t == RULE_BODY && (rc = build_body(c)) < 0)
 			goto out;
 		scan_texts(run, (enum rule_type)t);
 		for (size_t i = 0; i < rs->norder[t]; i++) {

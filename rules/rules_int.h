@@ -83,6 +83,7 @@ struct rule {
 	uint32_t *lits;
 	size_t nlits;
 	bool always;      /* no usable literal: always run */
+	bool gate;        /* body rule: one run over all lines first */
 };
 
 struct rule__ac; /* Aho-Corasick automaton, compile.c */
@@ -172,6 +173,7 @@ struct rule_ctx {
 	/* the header text in the scratch buffer belongs to this rule */
 	const struct rule *hdr_last;
 	bool hdr_unset;
+	struct bstr body;  /* body lines joined with '\n' */
 };
 
 #endif
