@@ -782,6 +782,8 @@ handle_tag(struct render *r, struct tag *t)
 	h->tags++;
 	if (!known_tag(n))
 		h->bad_tags++;
+	if (!strchr("abdefhilmopstx", n[0]))
+		goto style; /* nothing below starts with another letter */
 	/* whitespace (SA html_whitespace), start and end alike */
 	if (!strcmp(n, "br") || !strcmp(n, "div"))
 		out_ws(r, "\n");
@@ -881,6 +883,11 @@ handle_tag(struct render *r, struct tag *t)
 			add_uri(r, v, MSG_URI_SRC);
 	} else if (!strcmp(n, "html")) {
 		h->has_html_tag = true;
+	}
+style:
+	if (t->end) {
+		pop_style(r, n);
+		return;
 	}
 	if ((!strcmp(n, "table") || !strcmp(n, "td") || !strcmp(n, "tr")) &&
 	    (v = attr(t, "background")).p)

@@ -531,13 +531,20 @@ dns_char(unsigned char c)
 	return uclass[c] & UC_DNS;
 }
 
-/* a '.' inside the host-name run starting at i */
+/* Scan the host-name run at i: true if it holds a '.'; *skip gets its
+ * end when no alternative can start inside it (no '.', no '-'). */
 static bool
-has_dot(const unsigned char *p, size_t len, size_t i)
+has_dot(const unsigned char *p, size_t len, size_t i, size_t *skip)
 {
-	for (; i < len && dns_char(p[i]); i++)
+	bool dash = false;
+
+	for (; i < len && dns_char(p[i]); i++) {
 		if (p[i] == '.')
 			return true;
+		dash |= p[i] == '-';
+	}
+	if (!dash)
+		*skip = i;
 	return false;
 }
 
@@ -680,6 +687,7 @@ msg__uri_text(struct msg *m, struct bstr t)
 	size_t len = t.len, i = 0, run_s = 0, run_e = 0, e;
 
 	const unsigned char *next_at = len ? memchr(p, '@', len) : NULL;
+	size_t skip = 0;
 
 	while (i < len) {
 		bool b = i == 0 || word(p[i]) != word(p[i - 1]) ||
@@ -708,11 +716,11 @@ msg__uri_text(struct msg *m, struct bstr t)
 		    (e = match_mail(p, len, i, &run_s, &run_e)) != 0) {
 			text_uri(m, p + i, e - i, 1);
 		} else if ((i == 0 || sc_start_delim(p[i - 1])) &&
-		    has_dot(p, len, i) &&
+		    has_dot(p, len, i, &skip) &&
 		    (e = match_schemeless(p, len, i)) != 0) {
 			text_uri(m, p + i, e - i, 2);
 		} else {
-			i++;
+			i = skip > i ? skip : i + 1;
 			continue;
 		}
 		i = e;

@@ -210,6 +210,7 @@ test_html_uris(void **state)
 	    "<a href=\"http://a.example/?a=1&amp;b=2\">amp</a>"
 	    "<a href=\"mailto:Sales@Shop.Example?subject=hi\">mail</a>"
 	    "<meta http-equiv=\"refresh\" content=\"0; URL=http://refresh.example/\">"
+	    "<script src=\"http://js.example/s.js\"></script>"
 	    "<a href=\"http://dup.example/\">1</a><img src=\"http://dup.example/\">"
 	    "<a href=\"http://\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80"
 	    ".example/\">idn</a>");
@@ -222,6 +223,7 @@ test_html_uris(void **state)
 		"mailto:Sales@shop.example?subject=hi",
 		"http://refresh.example/",
 		"http://xn--e1afmkfd.example/",
+		"http://js.example/s.js",
 	};
 
 	for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
