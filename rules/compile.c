@@ -918,7 +918,6 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	if (r->re == NULL && ec == PCRE2_ERROR_PATTERN_TOO_LARGE) {
 		int src2 = split_compile(r, pat, opts, cc);
 
-		r->gate = false;
 
 		if (src2 == -ENOMEM) {
 			free(pat);

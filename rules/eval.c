@@ -637,6 +637,23 @@ mime_header_match(struct rule_ctx *c, const struct rule *r,
 	return match_count(c, r, buf_bstr(b), rule_limit(r));
 }
 
+/* gate_open - some pattern of r matches the joined body (or a limit was
+ * hit: then the lines decide) */
+static bool
+gate_open(struct rule_ctx *c, const struct rule *r)
+{
+	PCRE2_SPTR p = c->body.p ? c->body.p : (PCRE2_SPTR) "";
+
+	if (pcre2_match(r->re, p, c->body.len, 0, 0, c->md, c->rs->mctx) !=
+	    PCRE2_ERROR_NOMATCH)
+		return true;
+	for (size_t i = 0; i < r->nmore; i++)
+		if (pcre2_match(r->more[i], p, c->body.len, 0, 0, c->md,
+			c->rs->mctx) != PCRE2_ERROR_NOMATCH)
+			return true;
+	return false;
+}
+
 /* same_target - two header rules read the same text */
 static bool
 same_target(const struct rule *a, const struct rule *b)
@@ -697,9 +714,7 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		if (!candidate(c->rs, r, c->seen_in[r->type]))
 			return 0;
 		if (r->gate && r->type == RULE_BODY && !c->rs->no_prefilter &&
-		    pcre2_match(r->re, c->body.p ? c->body.p : (PCRE2_SPTR) "",
-			c->body.len, 0, 0, c->md, c->rs->mctx) ==
-			PCRE2_ERROR_NOMATCH)
+		    !gate_open(c, r))
 			return 0;
 		for (size_t i = 0; i < nl && n < limit; i++)
 			n += match_count(c, r, l[i], limit - n);
