@@ -74,11 +74,12 @@ out:
 int
 bayes_classify_toks(struct bayes_store *st, const struct bayes_vars *v,
     const uint64_t *toks, size_t n, uint64_t min_spam, uint64_t min_ham,
-    struct bayes_result *res)
+    uint32_t touch, struct bayes_result *res)
 {
 	struct bayes_tokval *tv = NULL;
 	double *probs = NULL;
-	size_t k = 0;
+	uint64_t *stale = NULL;
+	size_t k = 0, nstale = 0;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
@@ -102,20 +103,32 @@ bayes_classify_toks(struct bayes_store *st, const struct bayes_vars *v,
 
 		if (p >= 0)
 			probs[k++] = p;
+		/* reuse the count array for the tokens to touch */
+		if (touch != 0 && p >= 0 &&
+		    tv[i].atime + (uint64_t)BAYES_TOUCH_AGE < touch)
+			tv[nstale++].tok = toks[i];
 	}
 	res->nused = k;
 	res->prob = bayes_combine(probs, k, v->nspam, v->nham);
 	rc = res->prob < 0 ? 1 : 0;
+	if (nstale > 0 && (stale = malloc(nstale * sizeof(*stale))) != NULL) {
+		for (size_t i = 0; i < nstale; i++)
+			stale[i] = tv[i].tok;
+		/* best effort: a busy store (a learner) skips the touch */
+		(void)bayes_store_touch(st, stale, nstale, touch);
+	}
 out:
+	free(stale);
 	free(tv);
 	free(probs);
 	return rc;
 }
 
-/* bayes_classify_msg - tokenize with the store's key and classify */
+/* bayes_classify_msg_touch - tokenize with the store's key and classify */
 int
-bayes_classify_msg(struct bayes_store *st, const struct msg *m,
-    uint64_t min_spam, uint64_t min_ham, struct bayes_result *res)
+bayes_classify_msg_touch(struct bayes_store *st, const struct msg *m,
+    uint64_t min_spam, uint64_t min_ham, uint32_t touch,
+    struct bayes_result *res)
 {
 	struct bayes_vars v;
 	struct bayes_tokset ts;
@@ -132,7 +145,15 @@ bayes_classify_msg(struct bayes_store *st, const struct msg *m,
 	bayes_tokset_init(&ts, v.hashkey);
 	if ((rc = bayes_tokenize(m, &ts)) >= 0)
 		rc = bayes_classify_toks(
-		    st, &v, ts.v, ts.n, min_spam, min_ham, res);
+		    st, &v, ts.v, ts.n, min_spam, min_ham, touch, res);
 	bayes_tokset_free(&ts);
 	return rc;
+}
+
+/* bayes_classify_msg - classify without touching the store */
+int
+bayes_classify_msg(struct bayes_store *st, const struct msg *m,
+    uint64_t min_spam, uint64_t min_ham, struct bayes_result *res)
+{
+	return bayes_classify_msg_touch(st, m, min_spam, min_ham, 0, res);
 }

@@ -44,6 +44,14 @@ struct bayes_result {
  * min_ham ham learned, or no usable token), or -errno. */
 int bayes_classify_toks(struct bayes_store *, const struct bayes_vars *,
     const uint64_t *toks, size_t n, uint64_t min_spam, uint64_t min_ham,
+    uint32_t touch, struct bayes_result *res);
+/* With touch != 0 (a unix time) the known tokens whose atime is more than
+ * BAYES_TOUCH_AGE older get atime = touch, as SA does after a scan; a busy
+ * store skips it. bayes_classify_msg never touches (filterctl, benches);
+ * bayes_classify_msg_touch is the scan's. */
+#define BAYES_TOUCH_AGE 3600
+int bayes_classify_msg_touch(struct bayes_store *, const struct msg *,
+    uint64_t min_spam, uint64_t min_ham, uint32_t touch,
     struct bayes_result *res);
 /* bayes_classify_msg - tokenize m and classify, as above */
 int bayes_classify_msg(struct bayes_store *, const struct msg *,

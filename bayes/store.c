@@ -91,6 +91,13 @@ bayes_store_learn_batch(struct bayes_store *st,
 }
 
 int
+bayes_store_touch(
+    struct bayes_store *st, const uint64_t *toks, size_t n, uint32_t now)
+{
+	return n == 0 ? 0 : st->ops->touch(st, toks, n, now);
+}
+
+int
 bayes_store_expire(struct bayes_store *st, uint32_t cutoff, uint64_t *removed)
 {
 	return st->ops->expire(st, cutoff, removed);

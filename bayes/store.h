@@ -74,6 +74,11 @@ struct bayes_learn_item {
  * message. */
 int bayes_store_learn_batch(struct bayes_store *,
     const struct bayes_learn_item *items, size_t n, uint32_t now, int *result);
+/* bayes_store_touch - set the atime of those of toks[0..n) that exist to
+ * now (SA touches the tokens a scan used, so expiry keeps live ones).
+ * Never waits for a lock: -EAGAIN when a learner holds one. */
+int bayes_store_touch(
+    struct bayes_store *, const uint64_t *toks, size_t n, uint32_t now);
 /* bayes_store_expire - drop tokens with atime < cutoff; *removed */
 int bayes_store_expire(
     struct bayes_store *, uint32_t cutoff, uint64_t *removed);
@@ -113,6 +118,7 @@ struct bayes_store_ops {
 	    const uint64_t *, size_t, uint32_t);
 	int (*learn_batch)(struct bayes_store *,
 	    const struct bayes_learn_item *, size_t, uint32_t, int *);
+	int (*touch)(struct bayes_store *, const uint64_t *, size_t, uint32_t);
 	int (*expire)(struct bayes_store *, uint32_t, uint64_t *);
 	int (*foreach_token)(struct bayes_store *, bayes_tok_cb *, void *);
 	int (*foreach_seen)(struct bayes_store *, bayes_seen_cb *, void *);

@@ -584,6 +584,45 @@ bdb_learn_batch(struct bayes_store *st, const struct bayes_learn_item *items,
 	return rc;
 }
 
+static int
+bdb_touch(struct bayes_store *st, const uint64_t *toks, size_t n, uint32_t now)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	uint8_t kb[8], vb[12];
+	DBT k = { 0 }, v = { 0 };
+	DB_TXN *txn;
+	int rc = 0;
+
+	if (!s->rdwr)
+		return -EROFS;
+	/* a scan must not wait behind a learning transaction: NOWAIT */
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, DB_TXN_NOWAIT))) <
+	    0)
+		return rc;
+	k.data = kb;
+	k.size = 8;
+	v.data = vb;
+	v.ulen = sizeof(vb);
+	v.flags = DB_DBT_USERMEM;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		tokkey(kb, toks[i]);
+		rc = s->tok->get(s->tok, txn, &k, &v, DB_RMW);
+		if (rc == DB_NOTFOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc != 0 || v.size != 12 || get32(vb + 8) >= now)
+			continue;
+		put32(vb + 8, now);
+		rc = s->tok->put(s->tok, txn, &k, &v, 0);
+	}
+	if (rc != 0) {
+		txn->abort(txn);
+		return errc(rc);
+	}
+	return errc(txn->commit(txn, 0));
+}
+
 /* walk - run fn over every record of db in a snapshot (or, with del,
  * in a write transaction deleting records fn returns 1 for) */
 static int
@@ -816,6 +855,7 @@ static const struct bayes_store_ops bdb_ops = {
 	.get = bdb_get,
 	.learn = bdb_learn,
 	.learn_batch = bdb_learn_batch,
+	.touch = bdb_touch,
 	.expire = bdb_expire,
 	.foreach_token = bdb_foreach_token,
 	.foreach_seen = bdb_foreach_seen,

@@ -64,6 +64,15 @@ static const char learn_lua[] =
     "redis.call('HINCRBY', 'fb:v', 'ntokens', dt)\n"
     "return 0\n";
 
+static const char touch_lua[] =
+    "for i = 2, #ARGV do\n"
+    "  local k = 'fb:t:' .. ARGV[i]\n"
+    "  local a = redis.call('HGET', k, 'a')\n"
+    "  if a and tonumber(a) < tonumber(ARGV[1]) then\n"
+    "    redis.call('HSET', k, 'a', ARGV[1]) end\n"
+    "end\n"
+    "return 0\n";
+
 static int
 ctx_err(struct redis_store *s)
 {
@@ -310,6 +319,46 @@ r_learn(struct bayes_store *st, const uint8_t *seen, int cls,
 		goto out;
 	rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -EIO;
 	freeReplyObject(r);
+out:
+	free(argv);
+	free(lens);
+	free(hx);
+	return rc;
+}
+
+static int
+r_touch(struct bayes_store *st, const uint64_t *toks, size_t n, uint32_t now)
+{
+	struct redis_store *s = (struct redis_store *)st;
+	size_t argc = n + 4;
+	const char **argv = malloc(argc * sizeof(*argv));
+	size_t *lens = malloc(argc * sizeof(*lens));
+	char *hx = malloc(n * 17 + 1), nowb[16];
+	redisReply *r;
+	int rc = -ENOMEM;
+
+	if (argv == NULL || lens == NULL || hx == NULL)
+		goto out;
+	if (!s->rdwr) {
+		rc = -EROFS;
+		goto out;
+	}
+	snprintf(nowb, sizeof(nowb), "%" PRIu32, now);
+	argv[0] = "EVAL";
+	argv[1] = touch_lua;
+	argv[2] = "0";
+	argv[3] = nowb;
+	for (size_t i = 0; i < n; i++) {
+		tokhex(hx + 17 * i, toks[i]);
+		argv[4 + i] = hx + 17 * i;
+	}
+	for (size_t i = 0; i < argc; i++)
+		lens[i] = strlen(argv[i]);
+	pthread_mutex_lock(&s->mu);
+	r = cmdv(s, &rc, (int)argc, argv, lens);
+	pthread_mutex_unlock(&s->mu);
+	if (r != NULL)
+		freeReplyObject(r);
 out:
 	free(argv);
 	free(lens);
@@ -578,6 +627,7 @@ static const struct bayes_store_ops redis_ops = {
 	.vars = r_vars,
 	.get = r_get,
 	.learn = r_learn,
+	.touch = r_touch,
 	.expire = r_expire,
 	.foreach_token = r_foreach_token,
 	.foreach_seen = r_foreach_seen,

@@ -106,8 +106,11 @@ store(struct bayes_state *s)
 		s->pid = getpid();
 		s->next_try = 0;
 	}
+	/* read-write for autolearn and atime touches; a store we may only
+	 * read (permissions) still classifies */
 	if (s->st == NULL && now >= s->next_try &&
-	    bayes_store_open(s->spec, s->auto_learn, &s->st) < 0) {
+	    bayes_store_open(s->spec, true, &s->st) < 0 &&
+	    bayes_store_open(s->spec, false, &s->st) < 0) {
 		s->st = NULL;
 		s->next_try = now + BAYES_REOPEN_SECS;
 	}
@@ -127,8 +130,9 @@ bayes_run(struct scan *scan, void *state)
 
 	if (s == NULL || (st = store(s)) == NULL)
 		return;
-	if (bayes_classify_msg(
-		st, scan_msg(scan), s->min_spam, s->min_ham, &r) != 0)
+	/* touching refreshes the atime of the tokens this scan used */
+	if (bayes_classify_msg_touch(st, scan_msg(scan), s->min_spam,
+		s->min_ham, (uint32_t)time(NULL), &r) != 0)
 		return;
 	snprintf(detail, sizeof(detail), "p=%.4f", r.prob);
 	size_t n = bayes_rule_for(r.prob, rules);

@@ -132,6 +132,28 @@ s=$("$ctl" bayes -c "$t/f.conf" stats)
 check "concurrent learners: nspam 520, consistent" \
     '[[ $s == *"nspam	520"* && $s == *"consistent	yes"* ]]'
 
+# a scan touches the tokens it used (SA): old atimes become "now"
+awk -F'\t' -v OFS='\t' '$1 == "t" { $5 = 1000 } { print }' "$t/b.bdb" >"$t/old.txt"
+"$ctl" bayes -c "$t/f.conf" restore "$t/old.txt"
+cat >"$t/scan.conf" <<EOC
+state_dir = $t/state
+bayes_store = $R
+bayes_min_spam_num = 10
+bayes_min_ham_num = 10
+bayes_auto_learn = no
+use_dnsbl = no
+use_spf = no
+use_dkim = no
+use_dmarc = no
+rules_local =
+EOC
+out=$(FILTERD_CONF=$t/scan.conf "$ctl" check "$t/new/s/0" 2>/dev/null)
+s=$("$ctl" bayes -c "$t/f.conf" stats)
+newest=$(echo "$s" | awk '$1=="newest_atime"{print $2}')
+oldest=$(echo "$s" | awk '$1=="oldest_atime"{print $2}')
+check "a scan on Redis: BAYES_99 and its tokens touched (atime $oldest -> $newest)" \
+    '[[ $out == *BAYES_99* ]] && [ "$oldest" = 1000 ] && [ "$newest" -gt $(( $(date +%s) - 600 )) ]'
+
 # a dead server is an error, not a crash
 kill "$rpid"; wait "$rpid" 2>/dev/null; rpid=
 "$ctl" learn --store "$R" --spam "$t/spam" >/dev/null 2>"$t/err"

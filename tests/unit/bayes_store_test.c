@@ -115,6 +115,16 @@ test_learn_relearn_forget(void **state)
 	assert_int_equal(v.nham, 1);
 	assert_int_equal(v.ntokens, 52);
 
+	/* touch: known tokens get the new atime, unknown ones stay absent */
+	uint64_t tt[2] = { 7, 999999 };
+	assert_int_equal(bayes_store_touch(st, tt, 2, 400), 0);
+	get1(st, 7, &tv);
+	assert_int_equal(tv.atime, 400);
+	get1(st, 999999, &tv);
+	assert_int_equal(tv.spam + tv.ham + tv.atime, 0);
+	bayes_store_vars(st, &v);
+	assert_int_equal(v.ntokens, 52);
+
 	/* forget it: gone, its unique token deleted */
 	assert_int_equal(bayes_store_learn(st, seen, BAYES_FORGET, t, n, 300),
 	    BAYES_LEARNED);
