@@ -10,7 +10,8 @@
  * prints "file<TAB>HIT,HIT,..." per message (scored hits, sorted) instead
  * of timing; -R prints the names of the rules this engine can run (the
  * parity test restricts the comparison to them); -D lists, with -l, every
- * rule that fired, __sub-rules and 0-scored ones too.
+ * rule that fired, __sub-rules and 0-scored ones too; -S adds the total
+ * score as a column after the file name.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -116,6 +117,7 @@ main(int argc, char **argv)
 	size_t nr = 0, nfiles = 0, cap = 0, limit = (size_t)-1, done = 0;
 	char **files = NULL;
 	bool list = false, runnable = false, prefilter = true, all = false;
+	bool score = false;
 	double t0, load_ms, *rule_ms, parse_total = 0, rule_total = 0;
 	struct rule_err err;
 	struct rule_set *rs;
@@ -130,6 +132,8 @@ main(int argc, char **argv)
 			list = true;
 		else if (strcmp(argv[i], "-R") == 0)
 			runnable = true;
+		else if (strcmp(argv[i], "-S") == 0)
+			score = list = true;
 		else if (strcmp(argv[i], "-D") == 0)
 			all = list = true;
 		else if (strcmp(argv[i], "-P") == 0)
@@ -192,6 +196,8 @@ main(int argc, char **argv)
 			unsigned cnt;
 
 			printf("%s\t", files[i]);
+			if (score)
+				printf("%.2f\t", hits_total(h));
 			for (size_t k = 0; !all && k < hits_count(h); k++)
 				printf("%s%s", k ? "," : "",
 				    hits_at(h, k)->name);
