@@ -21,7 +21,7 @@
 # downstream's). "delivered/s" counts until the last message is in the
 # maildir.
 set -u
-cd "$(dirname "$0")/../e2e"
+cd "$(dirname "$0")/../e2e" || exit 1
 . ./lib_postfix.sh
 . ./lib_filterd.sh
 

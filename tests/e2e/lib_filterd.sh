@@ -133,7 +133,7 @@ fd_restart()
 	"$FILTERD_BIN" -f -c "$FD_CONF" >>"$FD_LOG" 2>&1 &
 	FD_PID=$!
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 300); do
 		if tail -n +"$((from + 1))" "$FD_LOG" |
 		    grep -Eq 'filterd(\[[0-9]+\])?: ready'; then
 			return 0
@@ -145,7 +145,8 @@ fd_restart()
 		fi
 		sleep 0.1
 	done
-	echo "# filterd not ready after 10 s" >&2
+	echo "# filterd not ready after 30 s:" >&2
+	tail -n 20 "$FD_LOG" | sed 's/^/#   /' >&2
 	return 1
 }
 

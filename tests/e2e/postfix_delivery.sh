@@ -16,7 +16,7 @@
 # original client's Received header (HELO orig-client.test) is the one the
 # inbound smtpd wrote, carried through filterd unchanged.
 set -u
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 . ./lib_postfix.sh
 . ./lib_filterd.sh
 

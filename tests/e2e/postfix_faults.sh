@@ -10,6 +10,8 @@
 #      reinjection's 250, which no SMTP relay can tell apart (RFC 1047;
 #      Postfix logs "message may be sent more than once"); a duplicate of
 #      any other kind fails the test.
+#  A2. kill -9 the master alone: its workers notice, finish and exit by
+#      themselves; a new filterd binds the port; nothing lost.
 #   B. the reinjection smtpd is down: filterd answers 451 4.x.x, Postfix
 #      keeps the message in its deferred queue, delivers it once the
 #      listener is back.
@@ -19,7 +21,7 @@
 # FAULT_COUNT (default 200) and FAULT_ROUNDS (default 1) make it longer;
 # tests/soak/run.sh uses them.
 set -u
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 . ./lib_postfix.sh
 . ./lib_filterd.sh
 
@@ -105,13 +107,81 @@ if ! fd_start "$fd_port" "$re_port"; then
 fi
 ok "postfix (in $in_port, reinject $re_port) and filterd ($fd_port) up"
 
+# account NAME PREFIX [nodefer] - after a fault: wait for the injector and
+# the queue (Postfix log lines after line $mark belong to this fault);
+# nodefer: a clean drain may leave Postfix nothing to retry
+# then check that no message PREFIX-1..COUNT was lost or duplicated by
+# filterd (see the duplicate rules below)
+account()
+{
+	local name=$1 pfx=$2 nodefer=${3:-}
+	local uniq_n dup_n q_n lost deferred own unflagged mid f uq np bounced
+	wait "$inj"
+	inj=
+	check "$name: postfix accepted all $COUNT messages" \
+	    grep -q "ok=$COUNT " "$work/inject-$pfx.log"
+	pf_wait_queue_empty 120
+	msgids "$pfx" >"$work/ids-$pfx"
+	queued_ids "$pfx" >"$work/queued-$pfx"
+	uniq_n=$(wc -l <"$work/ids-$pfx")
+	dup_n=$(awk '$1 > 1' "$work/ids-$pfx" | wc -l)
+	q_n=$(wc -l <"$work/queued-$pfx")
+	lost=$(comm -23 \
+	    <(for i in $(seq "$COUNT"); do echo "Message-Id: <$pfx-$i@"; done |
+	    sort) \
+	    <({ sed 's/^ *[0-9]* //' "$work/ids-$pfx"; \
+	    cat "$work/queued-$pfx"; } | sort -u) | wc -l)
+	deferred=$(tail -n +"$((mark + 1))" "$PF_LOG" |
+	    grep -c "postfix/smtp-filterd/smtp.*status=deferred")
+	diag "$name: delivered $uniq_n, duplicates $dup_n, queued $q_n, lost $lost, deferrals $deferred"
+	[ "$dup_n" -gt 0 ] && diag "duplicates:" "$(awk '$1 > 1' "$work/ids-$pfx" | head)"
+	[ -z "$nodefer" ] &&
+	    check "$name: Postfix deferred and retried (the kills hit in-flight mail)" \
+	    [ "$deferred" -gt 0 ]
+	# a 5xx from filterd makes Postfix bounce: for a test message that
+	# is a loss too (the bounce itself waits in the queue, undeliverable)
+	bounced=$(tail -n +"$((mark + 1))" "$PF_LOG" |
+	    grep "postfix/smtp-filterd/smtp.*status=bounced")
+	[ -n "$bounced" ] && diag "bounced:" "$(head -5 <<<"$bounced")"
+	check "$name: filterd bounced none ($(grep -c . <<<"$bounced"))" \
+	    [ -z "$bounced" ]
+	check "$name: none lost ($lost)" [ "$lost" -eq 0 ]
+	# A duplicate has two causes. (1) filterd got the downstream 250 but
+	# died before its own 250 reached Postfix: filterd logged action=pass
+	# for both attempts of the same upstream queue id. That window is
+	# filterd's to close (answer upstream first, then clean up), so it
+	# must never show. (2) filterd died after sending the dot downstream
+	# and before reading the 250: no SMTP relay can know whether the
+	# message was taken (RFC 1047); Postfix logs "message may be sent
+	# more than once" for it. Any duplicate must be of that kind.
+	own=0 unflagged=0
+	for mid in $(awk '$1 > 1 { print $3 }' "$work/ids-$pfx"); do
+		f=$(grep -l "^Message-Id: $mid" "$PF_MAILDIR"/new/* | head -1)
+		uq=$(sed '/^$/q' "$f" | sed ':a;N;$!ba;s/\n[ \t]\+/ /g' |
+		    sed -n 's/^Received: from loadgen.client.test .* with ESMTP id \([0-9A-F]*\)[; ].*/\1/p')
+		np=$(grep -c "filterd\[[0-9]*\]: $uq: client=.* action=pass " \
+		    "$FD_LOG")
+		[ "$np" -gt 1 ] && own=$((own + 1))
+		[ -n "$uq" ] && grep -q "$uq: to=.*message may be sent more than once" \
+		    "$PF_LOG" || unflagged=$((unflagged + 1))
+		diag "duplicate $mid (queue id $uq): filterd passed it $np times"
+	done
+	check "$name: no message passed twice by filterd (its 250 got lost $own times)" \
+	    [ "$own" -eq 0 ]
+	check "$name: every duplicate ($dup_n) is one Postfix flagged 'may be sent more than once' ($unflagged not)" \
+	    [ "$unflagged" -eq 0 ]
+	check "$name: all $COUNT delivered after restart ($uniq_n)" \
+	    [ "$uniq_n" -eq "$COUNT" ]
+}
+
 # --- A. kill -9 with messages in flight ------------------------------------
 for round in $(seq "$ROUNDS"); do
 	pfx=flt$round
 	base=$(fd_lines)
+	mark=$(wc -l <"$PF_LOG")
 	$E2E_SMTP send --port "$in_port" --count "$COUNT" --conc 8 \
 	    --prefix "$pfx" --rcpt "f$round@example.test" --size 20000 \
-	    >"$work/inject$round.log" 2>&1 &
+	    >"$work/inject-$pfx.log" 2>&1 &
 	inj=$!
 
 	# one worker, as soon as filterd has passed the first message
@@ -135,54 +205,38 @@ for round in $(seq "$ROUNDS"); do
 	sleep 1 # Postfix meets a closed port and defers
 	check "round $round: filterd restarts" fd_restart
 
-	wait "$inj"
-	inj=
-	check "round $round: postfix accepted all $COUNT messages" \
-	    grep -q "ok=$COUNT " "$work/inject$round.log"
-	pf_wait_queue_empty 120
-	msgids "$pfx" >"$work/ids$round"
-	queued_ids "$pfx" >"$work/queued$round"
-	uniq_n=$(wc -l <"$work/ids$round")
-	dup_n=$(awk '$1 > 1' "$work/ids$round" | wc -l)
-	q_n=$(wc -l <"$work/queued$round")
-	lost=$(comm -23 \
-	    <(for i in $(seq "$COUNT"); do echo "Message-Id: <$pfx-$i@"; done |
-	    sort) \
-	    <({ sed 's/^ *[0-9]* //' "$work/ids$round"; \
-	    cat "$work/queued$round"; } | sort -u) | wc -l)
-	deferred=$(grep -c "postfix/smtp-filterd/smtp.*status=deferred" "$PF_LOG")
-	diag "round $round: delivered $uniq_n, duplicates $dup_n, queued $q_n, lost $lost, deferrals so far $deferred"
-	[ "$dup_n" -gt 0 ] && diag "duplicates:" "$(awk '$1 > 1' "$work/ids$round" | head)"
-	check "round $round: Postfix deferred and retried (the kills hit in-flight mail)" \
-	    [ "$deferred" -gt 0 ]
-	check "round $round: none lost ($lost)" [ "$lost" -eq 0 ]
-	# A duplicate has two causes. (1) filterd got the downstream 250 but
-	# died before its own 250 reached Postfix: filterd logged action=pass
-	# for both attempts of the same upstream queue id. That window is
-	# filterd's to close (answer upstream first, then clean up), so it
-	# must never show. (2) filterd died after sending the dot downstream
-	# and before reading the 250: no SMTP relay can know whether the
-	# message was taken (RFC 1047); Postfix logs "message may be sent
-	# more than once" for it. Any duplicate must be of that kind.
-	own=0 unflagged=0
-	for mid in $(awk '$1 > 1 { print $3 }' "$work/ids$round"); do
-		f=$(grep -l "^Message-Id: $mid" "$PF_MAILDIR"/new/* | head -1)
-		uq=$(sed '/^$/q' "$f" | sed ':a;N;$!ba;s/\n[ \t]\+/ /g' |
-		    sed -n 's/^Received: from loadgen.client.test .* with ESMTP id \([0-9A-F]*\)[; ].*/\1/p')
-		np=$(grep -c "filterd\[[0-9]*\]: $uq: client=.* action=pass " \
-		    "$FD_LOG")
-		[ "$np" -gt 1 ] && own=$((own + 1))
-		[ -n "$uq" ] && grep -q "$uq: to=.*message may be sent more than once" \
-		    "$PF_LOG" || unflagged=$((unflagged + 1))
-		diag "duplicate $mid (queue id $uq): filterd passed it $np times"
-	done
-	check "round $round: no message passed twice by filterd (its 250 got lost $own times)" \
-	    [ "$own" -eq 0 ]
-	check "round $round: every duplicate ($dup_n) is one Postfix flagged 'may be sent more than once' ($unflagged not)" \
-	    [ "$unflagged" -eq 0 ]
-	check "round $round: all $COUNT delivered after restart ($uniq_n)" \
-	    [ "$uniq_n" -eq "$COUNT" ]
+	account "round $round" "$pfx"
 done
+
+# --- A2. kill -9 the master alone: its workers must notice and go --------
+pfx=fltm
+base=$(fd_lines)
+mark=$(wc -l <"$PF_LOG")
+$E2E_SMTP send --port "$in_port" --count $((COUNT / 2)) --conc 8 \
+    --prefix "$pfx" --rcpt fm@example.test --size 20000 \
+    >"$work/inject-$pfx.log" 2>&1 &
+inj=$!
+wait_for 60 lines_ge $((base + 5))
+orphans=$(fd_workers)
+q=$(pf_queued)
+kill -9 "$FD_PID"
+wait "$FD_PID" 2>/dev/null
+check "master: kill -9 master alone in flight ($q queued)" [ "$q" -gt 0 ]
+gone() # PIDS...: none of them alive
+{
+	local p
+	for p in "$@"; do
+		kill -0 "$p" 2>/dev/null && return 1
+	done
+	return 0
+}
+# shellcheck disable=SC2086
+check "master: its workers ($(echo $orphans)) exit by themselves" \
+    wait_for 30 gone $orphans
+# shellcheck disable=SC2086
+kill -9 $orphans 2>/dev/null
+check "master: filterd restarts on the same port" fd_restart
+COUNT=$((COUNT / 2)) account master "$pfx" nodefer
 
 # --- B. reinjection port down -----------------------------------------------
 check "reinjection listener removed" pf_reinject_down

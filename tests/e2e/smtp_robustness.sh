@@ -20,7 +20,7 @@
 #                 dribbler is cut off within 15 s (the timeout bounds a
 #                 whole command line, not the gap between two bytes)
 set -u
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 1
 . ./lib_filterd.sh
 
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"

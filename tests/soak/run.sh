@@ -7,7 +7,7 @@
 # against a real Postfix / filterd pair on free 127.0.0.1 ports. Logs go
 # to build/test-logs/soak-*.log; the last line is "N passed, N failed".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 logdir=build/test-logs
 mkdir -p "$logdir"
 pass=0 fail=0
