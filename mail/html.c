@@ -226,46 +226,155 @@ decode_entities(struct arena *a, struct bstr s)
 
 /* ---- tags -------------------------------------------------------------- */
 
-static const char *const known_tags[] = {
-	"a", "abbr", "acronym", "address", "applet", "area", "article",
-	"aside", "audio", "b", "base", "basefont", "bdi", "bdo", "bgsound",
-	"big", "blink", "blockquote", "body", "br", "button", "canvas",
-	"caption", "center", "cite", "code", "col", "colgroup", "dd", "del",
-	"dfn", "dir", "div", "dl", "dt", "em", "embed", "fieldset",
-	"figcaption", "figure", "font", "footer", "form", "frame",
-	"frameset", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header",
-	"hr", "html", "i", "iframe", "ilayer", "img", "input", "ins",
-	"isindex", "kbd", "label", "layer", "legend", "li", "link",
-	"listing", "main", "map", "marquee", "menu", "meta", "multicol",
-	"nav", "nobr", "noembed", "noframes", "nolayer", "noscript",
-	"object", "ol", "optgroup", "option", "p", "param", "plaintext",
-	"pre", "q", "s", "samp", "script", "section", "select", "small",
-	"spacer", "span", "strike", "strong", "style", "sub", "sup", "table",
-	"tbody", "td", "textarea", "tfoot", "th", "thead", "title", "tr",
-	"tt", "u", "ul", "var", "wbr", "xmp", "o:p",
+/* Known elements, sorted (strcmp order) for bsearch, with what SA's
+ * HTML.pm does for them: whitespace on start and end tags
+ * (html_whitespace) and whether they carry text style (text_style). */
+#define TF_NL 1u     /* "\n" */
+#define TF_SP 2u     /* " " */
+#define TF_PARA 4u   /* "\n\n" */
+#define TF_STYLE 8u
+#define TF_KNOWN 16u /* set by tag_flags for every listed element */
+
+static const struct tag_info {
+	const char *name;
+	unsigned flags;
+} tag_info[] = {
+	{ "a", TF_STYLE },
+	{ "abbr", 0 },
+	{ "acronym", 0 },
+	{ "address", 0 },
+	{ "applet", 0 },
+	{ "area", 0 },
+	{ "article", 0 },
+	{ "aside", 0 },
+	{ "audio", 0 },
+	{ "b", 0 },
+	{ "base", 0 },
+	{ "basefont", 0 },
+	{ "bdi", 0 },
+	{ "bdo", 0 },
+	{ "bgsound", 0 },
+	{ "big", TF_STYLE },
+	{ "blink", 0 },
+	{ "blockquote", TF_PARA },
+	{ "body", TF_STYLE },
+	{ "br", TF_NL },
+	{ "button", 0 },
+	{ "canvas", 0 },
+	{ "caption", 0 },
+	{ "center", 0 },
+	{ "cite", 0 },
+	{ "code", 0 },
+	{ "col", 0 },
+	{ "colgroup", 0 },
+	{ "dd", TF_SP },
+	{ "del", 0 },
+	{ "dfn", 0 },
+	{ "dir", 0 },
+	{ "div", TF_NL | TF_STYLE },
+	{ "dl", 0 },
+	{ "dt", TF_SP },
+	{ "em", 0 },
+	{ "embed", TF_SP },
+	{ "fieldset", 0 },
+	{ "figcaption", 0 },
+	{ "figure", 0 },
+	{ "font", TF_STYLE },
+	{ "footer", 0 },
+	{ "form", 0 },
+	{ "frame", 0 },
+	{ "frameset", 0 },
+	{ "h1", TF_SP },
+	{ "h2", TF_SP },
+	{ "h3", TF_SP },
+	{ "h4", TF_SP },
+	{ "h5", TF_SP },
+	{ "h6", TF_SP },
+	{ "head", 0 },
+	{ "header", 0 },
+	{ "hr", TF_PARA },
+	{ "html", 0 },
+	{ "i", 0 },
+	{ "iframe", 0 },
+	{ "ilayer", 0 },
+	{ "img", 0 },
+	{ "input", 0 },
+	{ "ins", 0 },
+	{ "isindex", 0 },
+	{ "kbd", 0 },
+	{ "label", 0 },
+	{ "layer", 0 },
+	{ "legend", 0 },
+	{ "li", TF_SP },
+	{ "link", 0 },
+	{ "listing", TF_PARA },
+	{ "main", 0 },
+	{ "map", 0 },
+	{ "marquee", TF_STYLE },
+	{ "menu", 0 },
+	{ "meta", 0 },
+	{ "multicol", 0 },
+	{ "nav", 0 },
+	{ "nobr", 0 },
+	{ "noembed", 0 },
+	{ "noframes", 0 },
+	{ "nolayer", 0 },
+	{ "noscript", 0 },
+	{ "o:p", 0 },
+	{ "object", 0 },
+	{ "ol", 0 },
+	{ "optgroup", 0 },
+	{ "option", 0 },
+	{ "p", TF_PARA | TF_STYLE },
+	{ "param", 0 },
+	{ "plaintext", TF_PARA },
+	{ "pre", TF_PARA },
+	{ "q", 0 },
+	{ "s", 0 },
+	{ "samp", 0 },
+	{ "script", 0 },
+	{ "section", 0 },
+	{ "select", 0 },
+	{ "small", TF_STYLE },
+	{ "spacer", 0 },
+	{ "span", TF_STYLE },
+	{ "strike", 0 },
+	{ "strong", 0 },
+	{ "style", 0 },
+	{ "sub", 0 },
+	{ "sup", 0 },
+	{ "table", TF_STYLE },
+	{ "tbody", 0 },
+	{ "td", TF_SP | TF_STYLE },
+	{ "textarea", 0 },
+	{ "tfoot", 0 },
+	{ "th", TF_SP | TF_STYLE },
+	{ "thead", 0 },
+	{ "title", TF_PARA },
+	{ "tr", TF_STYLE },
+	{ "tt", 0 },
+	{ "u", 0 },
+	{ "ul", 0 },
+	{ "var", 0 },
+	{ "wbr", 0 },
+	{ "xmp", TF_PARA },
 };
 
-static bool
-known_tag(const char *t)
+static int
+tag_cmp(const void *k, const void *e)
 {
-	size_t lo = 0, hi = sizeof(known_tags) / sizeof(known_tags[0]);
+	return strcmp(k, ((const struct tag_info *)e)->name);
+}
 
-	/* the list is sorted except "o:p" at the end */
-	if (!strcmp(t, "o:p"))
-		return true;
-	hi--;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = strcmp(t, known_tags[mid]);
+/* tag_flags - TF_* for an element name, 0 if unknown */
+static unsigned
+tag_flags(const char *t)
+{
+	const struct tag_info *ti = bsearch(t, tag_info,
+	    sizeof(tag_info) / sizeof(tag_info[0]), sizeof(tag_info[0]),
+	    tag_cmp);
 
-		if (c == 0)
-			return true;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return false;
+	return ti ? ti->flags | TF_KNOWN : 0;
 }
 
 #define MAX_ATTRS 24
@@ -461,18 +570,6 @@ low_contrast(int fg, int bg)
 	    (0.0722 * b) * (0.0722 * b) < 144.0;
 }
 
-static bool
-style_tag(const char *n)
-{
-	static const char *const t[] = { "body", "font", "table", "tr", "th",
-		"td", "big", "small", "marquee", "span", "p", "div", "a" };
-
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-		if (!strcmp(n, t[i]))
-			return true;
-	return false;
-}
-
 static void
 set_color(int *dst, struct bstr v)
 {
@@ -489,8 +586,6 @@ push_style(struct render *r, const struct tag *t)
 	struct bstr v;
 	const char *n = t->name;
 
-	if (!style_tag(n))
-		return;
 	/* td and tr close an open font/td (and tr) first (SA
 	 * close_table_tag), as their end tags are optional */
 	if (!strcmp(n, "td") || !strcmp(n, "th") || !strcmp(n, "tr")) {
@@ -779,23 +874,20 @@ handle_tag(struct render *r, struct tag *t)
 	const char *n = t->name;
 	struct bstr v;
 
+	unsigned tf = tag_flags(n);
+
 	h->tags++;
-	if (!known_tag(n))
+	if (!(tf & TF_KNOWN))
 		h->bad_tags++;
-	if (!strchr("abdefhilmopstx", n[0]))
-		goto style; /* nothing below starts with another letter */
 	/* whitespace (SA html_whitespace), start and end alike */
-	if (!strcmp(n, "br") || !strcmp(n, "div"))
+	if (tf & TF_NL)
 		out_ws(r, "\n");
-	else if (!strcmp(n, "li") || !strcmp(n, "td") || !strcmp(n, "th") ||
-	    !strcmp(n, "dd") || !strcmp(n, "dt") || !strcmp(n, "embed") ||
-	    (n[0] == 'h' && n[1] >= '1' && n[1] <= '6' && n[2] == '\0'))
+	else if (tf & TF_SP)
 		out_ws(r, " ");
-	else if (!strcmp(n, "p") || !strcmp(n, "hr") ||
-	    !strcmp(n, "blockquote") || !strcmp(n, "pre") ||
-	    !strcmp(n, "listing") || !strcmp(n, "plaintext") ||
-	    !strcmp(n, "xmp") || !strcmp(n, "title"))
+	else if (tf & TF_PARA)
 		out_ws(r, "\n\n");
+	if (!strchr("abefhilmost", n[0]))
+		goto style; /* no element below starts with another letter */
 
 	if (t->end) {
 		if (!strcmp(n, "a"))
@@ -892,9 +984,7 @@ style:
 	if ((!strcmp(n, "table") || !strcmp(n, "td") || !strcmp(n, "tr")) &&
 	    (v = attr(t, "background")).p)
 		add_uri(r, v, MSG_URI_SRC);
-	if (!t->selfclose && strcmp(n, "br") && strcmp(n, "img") &&
-	    strcmp(n, "meta") && strcmp(n, "hr") && strcmp(n, "link") &&
-	    strcmp(n, "input") && strcmp(n, "base"))
+	if ((tf & TF_STYLE) && !t->selfclose)
 		push_style(r, t);
 }
 

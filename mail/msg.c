@@ -128,6 +128,15 @@ squash(unsigned char *t, size_t len)
 	size_t i = 0, o = 0, k;
 
 	while (i < len) {
+		unsigned char c = t[i];
+
+		/* fast path: printable ASCII and UTF-8 bytes that cannot
+		 * start a space (every Unicode space starts C2, E1, E2, E3) */
+		if ((c > ' ' && c < 0x80) || (c >= 0x80 && c != 0xC2 &&
+		    (c < 0xE1 || c > 0xE3))) {
+			t[o++] = t[i++];
+			continue;
+		}
 		if ((k = space_len(t + i, len - i)) == 0) {
 			t[o++] = t[i++];
 			continue;

@@ -359,30 +359,38 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 /* byte classes for the text scanner, generated from the predicates
  * they replace: 1 word (\w), 2 Thunderbird start delimiter, 4 end
  * delimiter, 8 schemeless start delimiter, 16 e-mail end delimiter,
- * 32 host-name character */
+ * 32 host-name character, 64 whitespace, 128 '.', '@' or ':' */
 #define UC_WORD 1
 #define UC_START 2
 #define UC_END 4
 #define UC_SCSTART 8
 #define UC_EMAIL 16
 #define UC_DNS 32
+#define UC_SPACE 64  /* \s: space, \t, \n, \r, \f, \v */
+#define UC_MARK 128  /* '.', '@', ':' */
 static const unsigned char uclass[256] = {
-	 0,  0,  0,  0,  0,  0,  0,  0,  0, 30, 30, 30, 30, 30,  0,  0,
-	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0, 30,  0,  0,  0,  0,
-	30,  8, 30,  8,  8,  0,  8, 26, 26,  8,  8,  8, 26, 32, 32,  8,
-	33, 33, 33, 33, 33, 33, 33, 33, 33, 33,  8,  8, 30,  8, 30,  8,
-	 8, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33,
-	33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 30,  8, 28,  8, 33,
-	30, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33,
-	33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 33, 30, 30, 28,  8,  0,
-	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
-	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
-	30, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
-	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
-	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
-	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
-	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
-	16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16,
+	  0,   0,   0,   0,   0,   0,   0,   0,   0,  94,  94,  94,
+	 94,  94,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+	  0,   0,   0,  30,   0,   0,   0,   0,  94,   8,  30,   8,
+	  8,   0,   8,  26,  26,   8,   8,   8,  26,  32, 160,   8,
+	 33,  33,  33,  33,  33,  33,  33,  33,  33,  33, 136,   8,
+	 30,   8,  30,   8, 136,  33,  33,  33,  33,  33,  33,  33,
+	 33,  33,  33,  33,  33,  33,  33,  33,  33,  33,  33,  33,
+	 33,  33,  33,  33,  33,  33,  33,  30,   8,  28,   8,  33,
+	 30,  33,  33,  33,  33,  33,  33,  33,  33,  33,  33,  33,
+	 33,  33,  33,  33,  33,  33,  33,  33,  33,  33,  33,  33,
+	 33,  33,  33,  30,  30,  28,   8,   0,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  30,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,  16,
+	 16,  16,  16,  16,
 };
 
 static inline bool
@@ -679,15 +687,13 @@ text_uri(struct msg *m, const unsigned char *p, size_t n, int type)
 	msg__uri_add(m, bstr_make(o, n + 7), MSG_URI_TEXT);
 }
 
-/* msg__uri_text - find URIs and addresses in rendered text */
-void
-msg__uri_text(struct msg *m, struct bstr t)
+/* Scan the token [i, len) (no whitespace inside) the way the regex
+ * would: at each boundary try scheme, e-mail, schemeless, in that order. */
+static void
+scan_token(struct msg *m, const unsigned char *p, size_t i, size_t len)
 {
-	const unsigned char *p = t.p;
-	size_t len = t.len, i = 0, run_s = 0, run_e = 0, e;
-
-	const unsigned char *next_at = len ? memchr(p, '@', len) : NULL;
-	size_t skip = 0;
+	size_t run_s = 0, run_e = 0, e, skip = 0;
+	const unsigned char *next_at = memchr(p + i, '@', len - i);
 
 	while (i < len) {
 		bool b = i == 0 || word(p[i]) != word(p[i - 1]) ||
@@ -724,6 +730,29 @@ msg__uri_text(struct msg *m, struct bstr t)
 			continue;
 		}
 		i = e;
+	}
+}
+
+/* msg__uri_text - find URIs and addresses in rendered text. Every
+ * alternative ends at whitespace and needs a '.', '@' or ':' (scheme,
+ * www./ftp., host, address), so only whitespace-separated tokens that
+ * hold one of those are scanned. */
+void
+msg__uri_text(struct msg *m, struct bstr t)
+{
+	const unsigned char *p = t.p;
+	size_t len = t.len, i = 0;
+
+	while (i < len) {
+		while (i < len && (uclass[p[i]] & UC_SPACE))
+			i++;
+		size_t t0 = i;
+		unsigned acc = 0;
+
+		while (i < len && !(uclass[p[i]] & UC_SPACE))
+			acc |= uclass[p[i++]];
+		if (acc & UC_MARK)
+			scan_token(m, p, t0, i);
 	}
 }
 
