@@ -34,7 +34,7 @@ const struct cfg_key cfg_keys[] = {
 	{ "max_connections", CFG_INT, "500", "1", "100000",
 	    "connections per worker; more get 421 4.3.2" },
 	{ "smtp_timeout", CFG_TIME, "300s", "1s", "1h",
-	    "idle time allowed per client command or DATA chunk" },
+	    "time allowed for one client line, command or data (idle too)" },
 	{ "reinject_timeout", CFG_TIME, "120s", "1s", "1h",
 	    "time allowed per step of the downstream SMTP dialogue" },
 	{ "drain_timeout", CFG_TIME, "120s", "1s", "1h",
