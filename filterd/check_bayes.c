@@ -4,7 +4,10 @@
  * init() only copies settings: the store (BDB handles, a Redis socket)
  * must not cross fork, so each worker opens it on its first scan, under a
  * mutex because milter threads share the worker's state; a failed open is
- * retried at most every 30 s and meanwhile the check adds nothing.
+ * retried at most every 30 s and meanwhile the check adds nothing; a
+ * store error retires the handle (closed when the last scan using it is
+ * done) so the next scan reopens, which is what BDB's DB_RUNRECOVERY
+ * after another process's crash requires.
  * run() classifies and adds BAYES_00..BAYES_999 with SpamAssassin's
  * default scores (50_scores.cf, net+bayes set); a rule file's "score"
  * line for the same name wins. Fewer than bayes_min_spam_num spam or
@@ -46,6 +49,8 @@ struct bayes_state {
 	pthread_mutex_t mu;
 	pid_t pid; /* the process the handle belongs to */
 	struct bayes_store *st;
+	unsigned refs;		  /* scans using st right now */
+	struct bayes_store *dead; /* failed handle, closed at refs == 0 */
 	time_t next_try;
 };
 
@@ -92,7 +97,8 @@ bayes_init(const struct cfg *c, void **state)
 	return 0;
 }
 
-/* store - this process's handle, opened on first use */
+/* store - this process's handle, opened on first use; a reference the
+ * caller returns with unstore() */
 static struct bayes_store *
 store(struct bayes_state *s)
 {
@@ -102,21 +108,46 @@ store(struct bayes_state *s)
 	pthread_mutex_lock(&s->mu);
 	if (s->pid != getpid()) {
 		/* inherited over fork: not ours to use or close */
-		s->st = NULL;
+		s->st = s->dead = NULL;
+		s->refs = 0;
 		s->pid = getpid();
 		s->next_try = 0;
 	}
 	/* read-write for autolearn and atime touches; a store we may only
 	 * read (permissions) still classifies */
-	if (s->st == NULL && now >= s->next_try &&
+	if (s->st == NULL && s->dead == NULL && now >= s->next_try &&
 	    bayes_store_open(s->spec, true, &s->st) < 0 &&
 	    bayes_store_open(s->spec, false, &s->st) < 0) {
 		s->st = NULL;
 		s->next_try = now + BAYES_REOPEN_SECS;
 	}
-	st = s->st;
+	if ((st = s->st) != NULL)
+		s->refs++;
 	pthread_mutex_unlock(&s->mu);
 	return st;
+}
+
+/* unstore - return the reference; rc < 0 from the store (BDB says
+ * DB_RUNRECOVERY to every process after another one died and recovery
+ * ran, Redis went away) retires the handle: it is closed once no scan
+ * uses it, and the next scan opens a fresh one */
+static void
+unstore(struct bayes_state *s, struct bayes_store *st, int rc)
+{
+	struct bayes_store *close_it = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	if (rc < 0 && rc != -ENOMEM && rc != -EAGAIN && rc != -EROFS &&
+	    st == s->st) {
+		s->dead = s->st;
+		s->st = NULL;
+	}
+	if (--s->refs == 0 && s->dead != NULL) {
+		close_it = s->dead;
+		s->dead = NULL;
+	}
+	pthread_mutex_unlock(&s->mu);
+	bayes_store_close(close_it);
 }
 
 static void
@@ -128,11 +159,15 @@ bayes_run(struct scan *scan, void *state)
 	const struct bayes_rule *rules[2];
 	char detail[32];
 
+	int rc;
+
 	if (s == NULL || (st = store(s)) == NULL)
 		return;
 	/* touching refreshes the atime of the tokens this scan used */
-	if (bayes_classify_msg_touch(st, scan_msg(scan), s->min_spam,
-		s->min_ham, (uint32_t)time(NULL), &r) != 0)
+	rc = bayes_classify_msg_touch(st, scan_msg(scan), s->min_spam,
+	    s->min_ham, (uint32_t)time(NULL), &r);
+	unstore(s, st, rc);
+	if (rc != 0)
 		return;
 	snprintf(detail, sizeof(detail), "p=%.4f", r.prob);
 	size_t n = bayes_rule_for(r.prob, rules);
@@ -199,6 +234,7 @@ bayes_finish(struct scan *scan, void *state)
 		return;
 	}
 	rc = bayes_learn_msg(st, scan_msg(scan), cls, (uint32_t)time(NULL));
+	unstore(s, st, rc);
 	if (rc == BAYES_LEARNED)
 		scan_note(
 		    scan, "autolearn", cls == BAYES_SPAM ? "spam" : "ham");
@@ -213,8 +249,10 @@ bayes_free(void *state)
 
 	if (s == NULL)
 		return;
-	if (s->pid == getpid())
+	if (s->pid == getpid()) {
 		bayes_store_close(s->st);
+		bayes_store_close(s->dead);
+	}
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
