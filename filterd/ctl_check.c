@@ -3,8 +3,8 @@
  * header rewrite on files, synchronously (an event loop runs until the
  * scan is done, so async checks work as in the daemon)
  *
- * Prints per file: score, the verdict (action), every hit with its score
- * and detail, and with -v the headers the daemon would add. Exit 0 when
+ * Prints per file: score, the verdict (action), every hit with its score,
+ * its rule description (describe lines) and detail, and with -v the headers the daemon would add. Exit 0 when
  * every file was scanned, 1 otherwise.
  */
 #include <errno.h>
@@ -15,8 +15,10 @@
 
 #include "filterd/action.h"
 #include "filterd/cfg.h"
+#include "filterd/checks.h"
 #include "filterd/ctl.h"
 #include "filterd/scan.h"
+#include "rules/rules.h"
 #include "util/buf.h"
 #include "util/hits.h"
 
@@ -37,6 +39,13 @@ check_one(const struct cfg *cfg, const struct checks *ck,
 	int done = 0;
 	struct hits *h;
 	double score;
+	const struct rule_set *rs = NULL;
+	const struct check *c;
+
+	/* The rules check's state is its rule set: the descriptions. */
+	for (size_t i = 0; (c = checks_at(ck, i)) != NULL; i++)
+		if (strcmp(c->name, "rules") == 0)
+			rs = checks_state(ck, i);
 
 	if (raw == NULL) {
 		fprintf(stderr, "filterctl check: %s: %s\n", path,
@@ -59,9 +68,11 @@ check_one(const struct cfg *cfg, const struct checks *ck,
 	h = scan_hits(s);
 	for (size_t i = 0; i < hits_count(h); i++) {
 		struct hit *x = hits_at(h, i);
+		const char *desc = rs ? rule_set_describe(rs, x->name) : NULL;
 
-		printf("  %6.2f %-28s %s\n", x->has_score ? x->score : 0.0,
-		    x->name, x->detail ? x->detail : "");
+		printf("  %6.2f %-28s %s%s%s\n", x->has_score ? x->score : 0.0,
+		    x->name, desc ? desc : "", desc && x->detail ? ": " : "",
+		    x->detail ? x->detail : "");
 	}
 	if (verbose) {
 		struct buf head;
