@@ -30,6 +30,9 @@ static const struct {
 	    "mbox, MH, dir, -)" },
 	{ "bayes", ctl_bayes,
 	    "bayes stats|dump|expire|backup|restore|classify" },
+	{ "tune", ctl_tune,
+	    "tune --spam PATH... --ham PATH... [--out FILE] [--dry-run]  "
+	    "fit rule scores" },
 };
 
 static const char *conf_path;
