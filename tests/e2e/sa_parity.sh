@@ -11,12 +11,12 @@
 # differ most.
 #
 #   PARITY_N     messages (default 50 in make check; 500 for the report)
-#   PARITY_MIN   % identical needed to pass (default 90)
+#   PARITY_MIN   % identical needed to pass (default 95)
 #   PARITY_LIST  file to write per-message differences to
 set -u
 cd "$(dirname "$0")/../.."
 N=${PARITY_N:-50}
-MIN=${PARITY_MIN:-90}
+MIN=${PARITY_MIN:-95}
 SA_RULES=/usr/share/spamassassin
 BENCH=${RULES_BENCH:-build/bench/rules}
 tmp=$(mktemp -d /tmp/sa_parity.XXXXXX)

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# tests/bench/rules.sh - rule-engine speed, in one run on the same machine:
+#   1. filterd's engine with Debian's stock SpamAssassin rules (read from
+#      /usr/share/spamassassin, never copied) on one core: load+compile
+#      time, messages/s, p50/p99 per message, RSS (build/bench/rules)
+#   2. spamd 4.0 -L (no network, no Bayes) with the same rules and one
+#      child, fed the same messages by spamc one after another: messages/s
+#   3. the ratio, and filterd's engine with rules/default
+# The messages: BENCH_N (default 300) from the 2002 training sets.
+# BENCH_SKIP_SA=1 skips spamd.
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+data=$(corpus/fetch.sh 2>/dev/null | tail -n 1)
+[ -d "$data" ] || data=corpus/data
+N=${BENCH_N:-300}
+bench=${RULES_BENCH:-build/bench/rules}
+t=$(mktemp -d /tmp/rules-bench.XXXXXX)
+spamd_pid=
+cleanup() {
+	[ -n "$spamd_pid" ] && kill "$spamd_pid" 2>/dev/null
+	rm -rf "$t"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+
+# the same mix every run: every k-th message of each 2002 group
+for g in easy-ham-1 hard-ham-1 spam-1; do
+	ls "$data/$g" | sort | sed "s|^|$data/$g/|"
+done | awk -v n="$N" 'BEGIN { srand(1) } { a[NR] = $0 }
+    END { s = NR / n; for (i = 0; i < n; i++) print a[int(i * s) + 1] }' \
+    >"$t/list"
+mkdir -p "$t/msgs"
+i=0
+while IFS= read -r f; do cp "$f" "$t/msgs/$(printf %05d $i)"; i=$((i + 1)); done <"$t/list"
+
+echo "== filterd rule engine, stock SpamAssassin rules, 1 core, $N messages"
+taskset -c 0 "$bench" -r /usr/share/spamassassin -r /etc/spamassassin/local.cf \
+    "$t/msgs" | tee "$t/fd.txt"
+echo "== filterd rule engine, rules/default"
+taskset -c 0 "$bench" -r rules/default "$t/msgs"
+
+[ "${BENCH_SKIP_SA:-0}" = 1 ] && exit 0
+port=$(( 20000 + RANDOM % 20000 ))
+spamd -L -x -s stderr -i 127.0.0.1 -p "$port" -m 1 -u nobody \
+    -r "$t/spamd.pid" >"$t/spamd.log" 2>&1 &
+spamd_pid=$!
+for _ in $(seq 1 120); do
+	grep -q "server started" "$t/spamd.log" && break
+	sleep 0.5
+done
+grep -q "server started" "$t/spamd.log" || { echo "spamd did not start"; exit 1; }
+# warm up the child (first message compiles lazily)
+spamc -d 127.0.0.1 -p "$port" -c <"$t/list" >/dev/null 2>&1
+: >"$t/sa_ms"
+a=$(now)
+for f in "$t"/msgs/*; do
+	s=$(date +%s%N)
+	spamc -d 127.0.0.1 -p "$port" -y -t 60 <"$f" >/dev/null
+	e=$(date +%s%N)
+	echo $(( (e - s) / 1000 )) >>"$t/sa_ms"
+done
+b=$(now)
+sa_rate=$(echo "$N / ($b - $a)" | bc -l)
+sort -n "$t/sa_ms" | awk '{ v[NR] = $1 } END {
+    printf "== spamd 4.0 -L, 1 child, same rules: p50 %.1f ms, p99 %.1f ms\n",
+    v[int(NR * 0.5) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000 }'
+fd_rate=$(sed -n 's/^messages: [0-9]*, rules \([0-9.]*\) msg\/s.*/\1/p' "$t/fd.txt")
+printf "spamd: %.1f msg/s; filterd engine: %s msg/s; ratio %.0fx\n" \
+    "$sa_rate" "$fd_rate" "$(echo "$fd_rate / $sa_rate" | bc -l)"
