@@ -41,7 +41,8 @@ echo "== filterd rule engine, rules/default"
 taskset -c 0 "$bench" -r rules/default "$t/msgs"
 
 [ "${BENCH_SKIP_SA:-0}" = 1 ] && exit 0
-port=$(( 20000 + RANDOM % 20000 ))
+# a free loopback port (the kernel picks it; spamd binds it right after)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 spamd -L -x -s stderr -i 127.0.0.1 -p "$port" -m 1 -u nobody \
     -r "$t/spamd.pid" >"$t/spamd.log" 2>&1 &
 spamd_pid=$!

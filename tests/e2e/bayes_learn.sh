@@ -142,6 +142,23 @@ want=$(awk -F'\t' '$1 == "t" { n++; a[n] = $5 } END { print a[n - 299] }' "$t/b3
 check "expire --max-tokens 400 keeps the 300 newest ($left, oldest $oldest)" \
     '[ "$left" = 300 ] && [ "$oldest" = "$want" ] && grep -q "^expired $((before - 300)) tokens" "$t/exp.txt"'
 
+# auto-expiry after learning (SA bayes_auto_expire): 3000 tokens with
+# distinct old atimes, a cap of 1000 -> the newest 750 stay, plus the new
+awk 'BEGIN { print "filterd-bayes-backup 1"; print "v\tnspam\t300";
+	print "v\tnham\t300"; print "v\tlast_expire\t0";
+	for (i = 1; i <= 3000; i++)
+		printf "t\t%016x\t1\t0\t%d\n", i * 7919, 1000000 + i }' >"$t/many.txt"
+printf 'state_dir = %s/state\nbayes_expiry_max_db_size = 1000\n' "$t" >"$t/exp.conf"
+"$ctl" bayes -c "$t/exp.conf" --store "$t/ae" restore "$t/many.txt"
+out=$("$ctl" learn -c "$t/exp.conf" --store "$t/ae" --ham "$t/one.eml" 2>&1)
+s=$("$ctl" bayes -c "$t/exp.conf" --store "$t/ae" stats)
+left=$(echo "$s" | awk '$1=="ntokens"{print $2}')
+oldest=$(echo "$s" | awk '$1=="oldest_atime"{print $2}')
+check "learn auto-expires over bayes_expiry_max_db_size ($left left)" \
+    '[[ $out == *"expired 2250 tokens"* ]] && [ "$oldest" = 1002251 ] && [ "$left" -gt 750 ] && [ "$left" -lt 1000 ]'
+out=$("$ctl" learn -c "$t/exp.conf" --store "$t/ae" --spam "$t/one.eml" 2>&1)
+check "no second expiry within 12 hours" '[[ $out != *expired* ]]'
+
 # kill -9 during learning, three times: stats stay consistent
 gen spam 9 12000 | to_mbox >"$t/big.mbox"
 good=1 mid=0

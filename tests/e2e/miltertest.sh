@@ -72,6 +72,17 @@ run_lua miltertest_headers.lua
 check "log: one line per message with queue id, client and sender" \
     grep -q 'QIDTAG1: milter client=mx.sender.test\[192.0.2.10\] from=<sender@sender.test> rcpts=1 score=[0-9.]*/5.0 tests=.*T_FD_TAGTOKEN.* action=pass-spam' "$FD_LOG"
 
+# 8 MTA connections at once: libmilter threads, one scan thread
+for i in $(seq 8); do
+	timeout 120 miltertest -D sock="inet:$mi_port@127.0.0.1" -D dir="$PWD" \
+	    -s miltertest_headers.lua >"$work/par.$i" 2>&1 &
+done
+wait
+npass=$(cat "$work"/par.* | grep -c '^ok - ')
+nfail=$(cat "$work"/par.* | grep -c '^not ok - ')
+check "8 parallel miltertest runs: $npass checks passed, $nfail failed" \
+    [ "$npass" -eq 80 -a "$nfail" -eq 0 ]
+
 start quarantine && run_lua miltertest_quarantine.lua
 check "log: quarantine action logged" \
     grep -q 'QIDQ1: milter .* action=quarantine' "$FD_LOG"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/e2e/postfix_faults.sh - filterd faults behind a real Postfix: no
-# message may be lost, none delivered twice.
+# message may be lost, none may be duplicated by filterd.
 #
 #   A. 200 messages in flight through Postfix -> filterd: kill -9 one
 #      worker, then kill -9 the master and every worker; restart filterd;
@@ -55,10 +55,6 @@ wait_for()
 fd_lines() # number of per-message log lines so far
 {
 	grep -c ' action=' "$FD_LOG" 2>/dev/null
-}
-ge() # A B: A >= B
-{
-	[ "$1" -ge "$2" ]
 }
 lines_ge()
 {

@@ -10,6 +10,7 @@
 #   uri    get_uri_detail_list hosts             (set of hosts compared)
 #   relay  relays_external ip list               (list compared in order)
 #   body_cs  body, SA's undecoded 8-bit lines read as windows-1252
+#   relay_full  external relays as ip/rdns/helo/by
 # Prints agreement per view; with -v the differing messages; with -d the
 # two sides of every difference as files. Not run by make check (SA takes
 # a few seconds to load); tests/e2e/sa_compare.sh wraps it with a floor.
@@ -40,10 +41,15 @@ my %ours;
 	my $cur;
 	while (my $l = <$p>) {
 		chomp $l;
-		if ($l =~ /^=== (.*)/) { $cur = $ours{$1} = { B => [], H => {}, R => [] }; next }
+		if ($l =~ /^=== (.*)/) { $cur = $ours{$1} = { B => [], H => {}, R => [], RF => [] }; next }
 		my ($k, $v) = ($l =~ /^(\w) ?(.*)$/s) or next;
 		$v =~ s/\\(n|\\)/$1 eq 'n' ? "\n" : "\\"/ge;
 		if ($k eq 'B') { push @{$cur->{B}}, $v }
+		elsif ($k eq 'R' && $v =~ /^(\S+) ext (.*)$/) {
+			push @{$cur->{R}}, $1;
+			push @{$cur->{RF}}, join('/', $1, split / /, $2, 3);
+			next;
+		}
 		elsif ($k eq 'H') { $cur->{H}{$v} = 1 }
 		elsif ($k eq 'R') {
 			my ($ip, $class) = split / /, $v;
@@ -70,8 +76,10 @@ sub cs_norm {
 	return Encode::encode('UTF-8', Encode::decode('cp1252', $l));
 }
 
-my %agree = (body => 0, body_cs => 0, uri => 0, relay => 0);
-my %diffs = (body => [], body_cs => [], uri => [], relay => []);
+my %agree = (body => 0, body_cs => 0, uri => 0, relay => 0,
+    relay_full => 0);
+my %diffs = (body => [], body_cs => [], uri => [], relay => [],
+    relay_full => []);
 mkdir $o{d} if $o{d};
 for my $f (@files) {
 	open(my $fh, '<:raw', $f) or die "$f: $!\n";
@@ -88,6 +96,8 @@ for my $f (@files) {
 		$hosts{lc $_} = 1 for keys %{$det->{$u}{hosts} || {}};
 	}
 	my @rel = map { $_->{ip} } @{$pms->{relays_external} || []};
+	my @relf = map { join('/', map { $_ // '' } @$_{qw(ip rdns helo by)}) }
+	    @{$pms->{relays_external} || []};
 	my $me = $ours{$f} or die "no dump for $f\n";
 	my $bo = join("\n", @{$me->{B}});
 	my $bs = join("\n", @body);
@@ -96,8 +106,10 @@ for my $f (@files) {
 	my $bsn = join("\n", map { cs_norm($_) } @body);
 	my $ro = join(' ', @{$me->{R}});
 	my $rs = join(' ', @rel);
+	my $rfo = join(' ', @{$me->{RF}});
+	my $rfs = join(' ', @relf);
 	for ([body => $bo, $bs], [body_cs => $bo, $bsn], [uri => $hu, $hs],
-	    [relay => $ro, $rs]) {
+	    [relay => $ro, $rs], [relay_full => $rfo, $rfs]) {
 		my ($view, $a, $b) = @$_;
 		if ($a eq $b) { $agree{$view}++; next }
 		push @{$diffs{$view}}, $f;
@@ -114,8 +126,8 @@ for my $f (@files) {
 	$mail->finish();
 }
 my $n = @files;
-for my $v (qw(body body_cs uri relay)) {
-	printf "%-7s %d/%d agree (%.1f%%)\n", $v, $agree{$v}, $n,
+for my $v (qw(body body_cs uri relay relay_full)) {
+	printf "%-10s %d/%d agree (%.1f%%)\n", $v, $agree{$v}, $n,
 	    100 * $agree{$v} / $n;
 	if ($o{v}) { print "  differs: $_\n" for @{$diffs{$v}} }
 }

@@ -48,7 +48,8 @@ for g in easy-ham-1 hard-ham-1 spam-1; do
 done
 head -n "$N" "$tmp/list" >"$tmp/sample"
 
-port=$(( 20000 + RANDOM % 20000 ))
+# a free loopback port (the kernel picks it; spamd binds it right after)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 spamd -L -x -s stderr -i 127.0.0.1 -p "$port" -m 1 -u nobody \
     -r "$tmp/spamd.pid" >"$tmp/spamd.log" 2>&1 &
 spamd_pid=$!
