@@ -124,6 +124,8 @@ const struct cfg_key cfg_keys[] = {
 	    "1000", "autolearn as spam at or above this non-Bayes score" },
 	{ "bayes_expiry_max_db_size", CFG_INT, "150000", "1000", "100000000",
 	    "tokens kept by filterctl bayes expire (SA default)" },
+	{ "bayes_auto_expire", CFG_BOOL, "yes", NULL, NULL,
+	    "filterctl learn expires when over the size, at most every 12h" },
 	{ "dns_servers", CFG_STR, "", NULL, NULL,
 	    "DNS servers host:port,... (empty: the system resolver config)" },
 	{ "dns_timeout", CFG_TIME, "3s", "50ms", "60s",

@@ -424,9 +424,12 @@ ctl_learn(int argc, char **argv)
 		learn_usage();
 		return 2;
 	}
-	if (store == NULL) {
+	/* the config also decides auto-expiry; --store names the store */
+	if (store == NULL || conf != NULL) {
 		if ((c = ctl_load_cfg(conf)) == NULL)
 			return 1;
+	}
+	if (store == NULL) {
 		if (ctl_bayes_spec(c, spec, sizeof(spec)) < 0) {
 			fprintf(stderr, "filterctl: bad bayes_store '%s'\n",
 			    cfg_str(c, "bayes_store"));
@@ -459,6 +462,19 @@ ctl_learn(int argc, char **argv)
 	if (rc >= 0)
 		rc = flush(&l);
 	progress(&l, true);
+	/* SA bayes_auto_expire: over the size cap, at most every 12 hours */
+	if (rc >= 0 && c != NULL && cfg_bool(c, "bayes_auto_expire") &&
+	    l.learned > 0 && bayes_store_vars(l.st, &v) == 0 &&
+	    v.ntokens > (uint64_t)cfg_int(c, "bayes_expiry_max_db_size") &&
+	    v.last_expire + 12 * 3600 < (uint64_t)time(NULL)) {
+		uint64_t removed = 0;
+
+		if ((rc = bayes_store_expire_auto(l.st,
+			 (uint64_t)cfg_int(c, "bayes_expiry_max_db_size"), 0,
+			 (uint32_t)time(NULL), &removed)) == 0)
+			fprintf(stderr, "filterctl: expired %llu tokens\n",
+			    (unsigned long long)removed);
+	}
 	double el = now_s() - l.t0;
 	size_t total = l.learned + l.already + l.bad;
 	printf("%s %zu, already known %zu, skipped (bad) %zu, %zu messages "

@@ -143,7 +143,8 @@ check "expire --max-tokens 400 keeps the 300 newest ($left, oldest $oldest)" \
     '[ "$left" = 300 ] && [ "$oldest" = "$want" ] && grep -q "^expired $((before - 300)) tokens" "$t/exp.txt"'
 
 # auto-expiry after learning (SA bayes_auto_expire): 3000 tokens with
-# distinct old atimes, a cap of 1000 -> the newest 750 stay, plus the new
+# distinct old atimes and a cap of 1000: the newest 750 stay (the new
+# message's tokens among them)
 awk 'BEGIN { print "filterd-bayes-backup 1"; print "v\tnspam\t300";
 	print "v\tnham\t300"; print "v\tlast_expire\t0";
 	for (i = 1; i <= 3000; i++)
@@ -155,7 +156,7 @@ s=$("$ctl" bayes -c "$t/exp.conf" --store "$t/ae" stats)
 left=$(echo "$s" | awk '$1=="ntokens"{print $2}')
 oldest=$(echo "$s" | awk '$1=="oldest_atime"{print $2}')
 check "learn auto-expires over bayes_expiry_max_db_size ($left left)" \
-    '[[ $out == *"expired 2250 tokens"* ]] && [ "$oldest" = 1002251 ] && [ "$left" -gt 750 ] && [ "$left" -lt 1000 ]'
+    '[[ $out =~ expired\ (22[5-9][0-9])\ tokens ]] && [ "$left" = 750 ] && [ "$oldest" -gt 1002250 ]'
 out=$("$ctl" learn -c "$t/exp.conf" --store "$t/ae" --spam "$t/one.eml" 2>&1)
 check "no second expiry within 12 hours" '[[ $out != *expired* ]]'
 
