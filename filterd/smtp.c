@@ -213,9 +213,13 @@ cmd_ehlo(struct conn *c, const struct smtp_cmd *cmd)
 	bool want_lhlo = s->lmtp;
 
 	if ((cmd->verb == SMTP_LHLO) != want_lhlo) {
-		reply(c, "500 5.5.1 Error: command not recognized%s",
-		    want_lhlo ? " (this is LMTP: use LHLO)" : "");
-		c->errors++;
+		/* An SMTP client at an LMTP filterd (or the reverse) is a
+		 * configuration mistake: defer the mail (421), never let a
+		 * 5xx greeting bounce it. */
+		reply(c, "421 4.3.5 %s Error: this is an %s server (%s), "
+		    "check protocol in filterd.conf", s->hostname,
+		    want_lhlo ? "LMTP" : "SMTP", want_lhlo ? "LHLO" : "EHLO");
+		conn_close_after_flush(c);
 		return;
 	}
 	txn_reset(c);
