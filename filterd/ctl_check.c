@@ -4,8 +4,9 @@
  * scan is done, so async checks work as in the daemon)
  *
  * Prints per file: score, the verdict (action), every hit with its score,
- * its rule description (describe lines) and detail, and with -v the headers the daemon would add. Exit 0 when
- * every file was scanned, 1 otherwise.
+ * its rule description (describe lines) and detail, and with -v the
+ * headers the daemon would add. Exit 0 when every file was scanned, 1
+ * otherwise.
  */
 #include <errno.h>
 #include <event2/event.h>
