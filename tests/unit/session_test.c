@@ -606,6 +606,25 @@ test_many_rcpts(void **state)
 }
 
 static void
+test_empty_message(void **state)
+{
+	(void)state;
+	int fd = session(smtp_port, "EHLO c\r\n");
+
+	/* Nothing between DATA and the dot: still scanned, tagged, passed. */
+	expect(fd, "MAIL FROM:<a@b>\r\n", "250 2.1.0");
+	expect(fd, "RCPT TO:<b@example.net>\r\n", "250 2.1.5");
+	expect(fd, "DATA\r\n", "354 ");
+	expect(fd, ".\r\n", "250 2.0.0");
+	close(fd);
+	snapshot();
+	if (strncmp(data, "X-Spam-Score: 0.0\r\nX-Spam-Level: \r\n"
+	    "X-Spam-Status: No, score=0.0 required=5.0 tests=none", 80) != 0)
+		fail_msg("downstream got:\n%s", data);
+	assert_int_equal(spool_files(), 0);
+}
+
+static void
 test_line_deadline(void **state)
 {
 	(void)state;
@@ -646,6 +665,7 @@ main(void)
 		cmocka_unit_test(test_lmtp),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_many_rcpts),
+		cmocka_unit_test(test_empty_message),
 		cmocka_unit_test(test_line_deadline),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
