@@ -15,6 +15,7 @@ int ctl_lint(int argc, char **argv);   /* filterd/ctl_lint.c */
 int ctl_learn(int argc, char **argv);  /* filterd/ctl_learn.c */
 int ctl_bayes(int argc, char **argv);  /* filterd/ctl_bayes.c */
 int ctl_tune(int argc, char **argv);   /* filterd/ctl_tune.c */
+int ctl_explain(int argc, char **argv); /* filterd/ctl_explain.c */
 
 /* ctl_load_cfg - the config named by -c (or FILTERD_CONF, else
  * etc/filterd.conf when it exists, else /etc/filterd/filterd.conf);

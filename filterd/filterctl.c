@@ -33,6 +33,9 @@ static const struct {
 	{ "tune", ctl_tune,
 	    "tune --spam PATH... --ham PATH... [--out FILE] [--dry-run]  "
 	    "fit rule scores" },
+	{ "explain", ctl_explain,
+	    "explain FILE [--json]  every hit, what it matched, Bayes clues, "
+	    "the action and why" },
 };
 
 static const char *conf_path;

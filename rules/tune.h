@@ -104,4 +104,12 @@ struct rule_set;
 unsigned tune_rule_info(const struct rule_set *, const char *name,
     bool *defined, const char **what, const char **target);
 
+/* tune_rule_match - for explain: the text name's regex matches in m,
+ * printable and truncated into out[outsz]; *where gets the header name,
+ * "body", "rawbody", "uri", "full" or "headers". 1 found, 0 nothing to
+ * show (evals, metas, negated rules, no match), -errno. */
+struct msg;
+int tune_rule_match(const struct rule_set *, const char *name, struct msg *,
+    char *out, size_t outsz, const char **where);
+
 #endif
