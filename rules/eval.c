@@ -181,6 +181,53 @@ build_body(struct rule_ctx *c)
 	return 0;
 }
 
+static int
+hexval(int ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch |= 0x20;
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* build_uri_forms - each URI as written with %XX decoded (SA adds that
+ * form to its URI list); empty when the URI has no escape */
+static int
+build_uri_forms(struct rule_ctx *c)
+{
+	size_t n;
+	const struct msg_uri *u = msg_uris(c->msg, &n);
+
+	if (n == 0)
+		return 0;
+	if ((c->udec = arena_calloc(c->arena, n, sizeof(*c->udec))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct bstr r = u[i].raw;
+		unsigned char *o;
+		size_t k = 0;
+
+		if (memchr(r.p, '%', r.len) == NULL)
+			continue;
+		if ((o = arena_alloc(c->arena, r.len)) == NULL)
+			return -ENOMEM;
+		for (size_t j = 0; j < r.len; j++) {
+			int hi, lo;
+
+			if (r.p[j] == '%' && j + 2 < r.len &&
+			    (hi = hexval(r.p[j + 1])) >= 0 &&
+			    (lo = hexval(r.p[j + 2])) >= 0) {
+				o[k++] = (unsigned char)(hi << 4 | lo);
+				j += 2;
+			} else {
+				o[k++] = r.p[j];
+			}
+		}
+		c->udec[i] = bstr_make(o, k);
+	}
+	return 0;
+}
+
 /* Prefilter texts -------------------------------------------------------- */
 
 static void
@@ -222,6 +269,9 @@ scan_texts(struct rule_run *run, enum rule_type t)
 		for (size_t i = 0; i < n; i++) {
 			rule__ac_scan(rs->ac, u[i].uri.p, u[i].uri.len, seen);
 			rule__ac_scan(rs->ac, u[i].raw.p, u[i].raw.len, seen);
+			if (run->c.udec != NULL)
+				rule__ac_scan(rs->ac, run->c.udec[i].p,
+				    run->c.udec[i].len, seen);
 		}
 		break;
 	}
@@ -725,12 +775,15 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 
 		if (!candidate(c->rs, r, c->seen_in[RULE_URI]))
 			return 0;
-		/* SA's URI list holds the URIs as written and cleaned up */
+		/* SA's URI list holds each URI as written, unescaped and
+		 * cleaned up: a rule matching any form counts once */
 		for (size_t i = 0; i < nl && n < limit; i++) {
 			unsigned k = match_count(c, r, u[i].uri, limit - n);
 
 			if (k == 0 && !bstr_eq(u[i].raw, u[i].uri))
 				k = match_count(c, r, u[i].raw, limit - n);
+			if (k == 0 && c->udec != NULL && c->udec[i].len > 0)
+				k = match_count(c, r, c->udec[i], limit - n);
 			n += k;
 		}
 		return n;
@@ -795,6 +848,8 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 		if (t == RULE_RAWBODY && (rc = build_rawbody(c)) < 0)
 			goto out;
 		if (t == RULE_BODY && (rc = build_body(c)) < 0)
+			goto out;
+		if (t == RULE_URI && (rc = build_uri_forms(c)) < 0)
 			goto out;
 		scan_texts(run, (enum rule_type)t);
 		for (size_t i = 0; i < rs->norder[t]; i++) {

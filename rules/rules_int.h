@@ -174,6 +174,7 @@ struct rule_ctx {
 	const struct rule *hdr_last;
 	bool hdr_unset;
 	struct bstr body;  /* body lines joined with '\n' */
+	struct bstr *udec; /* per URI: raw form percent-decoded (or empty) */
 };
 
 #endif
