@@ -1238,67 +1238,34 @@ int
 spf_received_header(
     struct buf *o, const struct spf_req *req, const struct spf_out *r)
 {
-	char ip[64];
+	static const char *const word[] = { "None", "Neutral", "Pass", "Fail",
+		"Softfail", "Temperror", "Permerror" };
+	const char *id = req->identity == SPF_ID_HELO ? "helo" : "mailfrom";
 	const char *rcv = req->receiver ? req->receiver : "unknown";
-	const char *who = r->sender ? r->sender : "";
+	const char *from = req->sender && *req->sender ? req->sender : "<>";
+	char ip[64];
 	int rc;
 
+	/* policyd-spf's shape: "Pass (mailfrom) identity=mailfrom;
+	 * client-ip=...; helo=...; envelope-from=...; receiver=...", the
+	 * comment "no SPF record" for none and the reason for errors. */
 	netaddr_str(&req->ip, ip, sizeof(ip));
-	switch (r->result) {
-	case SPF_RES_PASS:
-		rc = buf_printf(o,
-		    "Pass (%s: domain of %s designates %s as "
-		    "permitted sender)",
-		    rcv, who, ip);
-		break;
-	case SPF_RES_FAIL:
-		rc = buf_printf(o,
-		    "Fail (%s: domain of %s does not designate "
-		    "%s as permitted sender)",
-		    rcv, who, ip);
-		break;
-	case SPF_RES_SOFTFAIL:
-		rc = buf_printf(o,
-		    "Softfail (%s: domain of transitioning %s "
-		    "does not designate %s as permitted sender)",
-		    rcv, who, ip);
-		break;
-	case SPF_RES_NEUTRAL:
-		rc = buf_printf(o,
-		    "Neutral (%s: %s is neither permitted nor "
-		    "denied by domain of %s)",
-		    rcv, ip, who);
-		break;
-	case SPF_RES_NONE:
-		rc = buf_printf(o,
-		    "None (%s: domain of %s does not provide an "
-		    "SPF record)",
-		    rcv, who);
-		break;
-	case SPF_RES_TEMPERROR:
-		rc = buf_printf(o,
-		    "Temperror (%s: error in processing during "
-		    "lookup of %s: %s)",
-		    rcv, who, r->problem ? r->problem : "DNS error");
-		break;
-	default:
-		rc = buf_printf(o,
-		    "Permerror (%s: permanent error in "
-		    "processing domain of %s: %s)",
-		    rcv, who, r->problem ? r->problem : "bad record");
-		break;
-	}
+	if (r->result == SPF_RES_NONE)
+		rc = buf_printf(o, "None (no SPF record)");
+	else if (r->problem &&
+	    (r->result == SPF_RES_TEMPERROR || r->result == SPF_RES_PERMERROR))
+		rc = buf_printf(
+		    o, "%s (%s: %s)", word[r->result], id, r->problem);
+	else
+		rc = buf_printf(o, "%s (%s)", word[r->result % 7], id);
 	if (rc < 0)
 		return rc;
-	if ((rc = kv(o, "client-ip", ip)) < 0 ||
-	    (req->identity == SPF_ID_MAILFROM &&
-		(rc = kv(o, "envelope-from", req->sender ? req->sender : "")) <
-		    0) ||
+	if ((rc = kv(o, "identity", id)) < 0 ||
+	    (rc = kv(o, "client-ip", ip)) < 0 ||
 	    (rc = kv(o, "helo", req->helo ? req->helo : "")) < 0 ||
+	    (rc = kv(o, "envelope-from", from)) < 0 ||
 	    (rc = kv(o, "receiver", rcv)) < 0 ||
-	    (r->mechanism && (rc = kv(o, "mechanism", r->mechanism)) < 0) ||
-	    (rc = kv(o, "identity",
-		 req->identity == SPF_ID_HELO ? "helo" : "mailfrom")) < 0)
+	    (r->mechanism && (rc = kv(o, "mechanism", r->mechanism)) < 0))
 		return rc;
 	o->len--; /* no ';' after the last pair */
 	return 0;

@@ -198,10 +198,29 @@ test_eval(void **state)
 	assert_int_equal(spf_received_header(&b, &req, &o), 0);
 	buf_cstr(&b);
 	assert_string_equal((char *)b.p,
-	    "Pass (mx.test: domain of "
-	    "a@example.com designates 192.0.2.9 as permitted sender) "
-	    "client-ip=192.0.2.9; envelope-from=\"a@example.com\"; helo=h.x; "
-	    "receiver=mx.test; mechanism=ip4; identity=mailfrom");
+	    "Pass (mailfrom) identity=mailfrom; client-ip=192.0.2.9; "
+	    "helo=h.x; envelope-from=\"a@example.com\"; receiver=mx.test; "
+	    "mechanism=ip4");
+	/* none and the errors */
+	buf_reset(&b);
+	o.result = SPF_RES_NONE;
+	o.mechanism = NULL;
+	req.sender = "";
+	assert_int_equal(spf_received_header(&b, &req, &o), 0);
+	buf_cstr(&b);
+	assert_string_equal((char *)b.p,
+	    "None (no SPF record) identity=mailfrom; client-ip=192.0.2.9; "
+	    "helo=h.x; envelope-from=\"<>\"; receiver=mx.test");
+	buf_reset(&b);
+	o.result = SPF_RES_PERMERROR;
+	o.problem = "more than one SPF record";
+	req.identity = SPF_ID_HELO;
+	assert_int_equal(spf_received_header(&b, &req, &o), 0);
+	buf_cstr(&b);
+	assert_string_equal((char *)b.p,
+	    "Permerror (helo: more than one SPF record) identity=helo; "
+	    "client-ip=192.0.2.9; helo=h.x; envelope-from=\"<>\"; "
+	    "receiver=mx.test");
 	buf_free(&b);
 	arena_free(a);
 	zone_free(&z);
