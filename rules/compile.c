@@ -31,8 +31,8 @@
 /* Regex translation ------------------------------------------------------ */
 
 int
-rule_regex_translate(const char *src, char *out, size_t outsz,
-    unsigned *opts, const char **why)
+rule_regex_translate(
+    const char *src, char *out, size_t outsz, unsigned *opts, const char **why)
 {
 	const char *p = src, *body, *end;
 	char open, close;
@@ -45,11 +45,21 @@ rule_regex_translate(const char *src, char *out, size_t outsz,
 		p++;
 	open = *p;
 	switch (open) {
-	case '{': close = '}'; break;
-	case '(': close = ')'; break;
-	case '[': close = ']'; break;
-	case '<': close = '>'; break;
-	default: close = open; break;
+	case '{':
+		close = '}';
+		break;
+	case '(':
+		close = ')';
+		break;
+	case '[':
+		close = ']';
+		break;
+	case '<':
+		close = '>';
+		break;
+	default:
+		close = open;
+		break;
 	}
 	if (open == '\0' || isalnum((unsigned char)open) ||
 	    isspace((unsigned char)open)) {
@@ -74,11 +84,24 @@ rule_regex_translate(const char *src, char *out, size_t outsz,
 	end = p;
 	for (p++; *p != '\0'; p++) {
 		switch (*p) {
-		case 'i': *opts |= PCRE2_CASELESS; break;
-		case 'm': *opts |= PCRE2_MULTILINE; break;
-		case 's': *opts |= PCRE2_DOTALL; break;
-		case 'x': *opts |= PCRE2_EXTENDED; break;
-		case 'o': case 'g': case 'a': case 'u': case 'l': case 'd':
+		case 'i':
+			*opts |= PCRE2_CASELESS;
+			break;
+		case 'm':
+			*opts |= PCRE2_MULTILINE;
+			break;
+		case 's':
+			*opts |= PCRE2_DOTALL;
+			break;
+		case 'x':
+			*opts |= PCRE2_EXTENDED;
+			break;
+		case 'o':
+		case 'g':
+		case 'a':
+		case 'u':
+		case 'l':
+		case 'd':
 			break; /* no meaning for a match on bytes */
 		default:
 			*why = "unsupported regex flag";
@@ -350,8 +373,7 @@ extract_rec(const char *p, const char *e, char lits[][MAX_LIT + 1],
 
 /* extract - literals of which one must occur; false: always run */
 static bool
-extract(const char *pat, unsigned opts, char lits[][MAX_LIT + 1],
-    size_t *nlits)
+extract(const char *pat, unsigned opts, char lits[][MAX_LIT + 1], size_t *nlits)
 {
 	*nlits = 0;
 	if (opts & PCRE2_EXTENDED)
@@ -362,11 +384,11 @@ extract(const char *pat, unsigned opts, char lits[][MAX_LIT + 1],
 /* Aho-Corasick ----------------------------------------------------------- */
 
 struct rule__ac {
-	uint8_t cls[256];  /* byte -> class, case-folded */
+	uint8_t cls[256]; /* byte -> class, case-folded */
 	unsigned ncls;
-	int32_t *delta;    /* [state * ncls + cls] */
-	int32_t *lit;      /* literal ending at the state or -1 */
-	int32_t *dict;     /* next state on the suffix chain with a literal */
+	int32_t *delta; /* [state * ncls + cls] */
+	int32_t *lit;	/* literal ending at the state or -1 */
+	int32_t *dict;	/* next state on the suffix chain with a literal */
 	size_t nstates;
 	size_t nlits;
 };
@@ -501,7 +523,8 @@ rule__ac_scan(const struct rule__ac *ac, const unsigned char *p, size_t len,
 		s = ac->delta[(size_t)s * ac->ncls + ac->cls[p[i]]];
 		for (int32_t t = ac->lit[s] >= 0 ? s : ac->dict[s]; t != 0;
 		     t = ac->dict[t])
-			seen[ac->lit[t] >> 3] |= (uint8_t)(1u << (ac->lit[t] & 7));
+			seen[ac->lit[t] >> 3] |=
+			    (uint8_t)(1u << (ac->lit[t] & 7));
 	}
 }
 
@@ -699,8 +722,8 @@ struct codes {
 	size_t n;
 };
 
-static int split_rec(struct codes *, const char *pat, size_t len,
-    unsigned opts, pcre2_compile_context *cc, int depth);
+static int split_rec(struct codes *, const char *pat, size_t len, unsigned opts,
+    pcre2_compile_context *cc, int depth);
 
 /* try_compile - compile pat, or split it when PCRE2 finds it too large */
 static int
@@ -709,14 +732,14 @@ try_compile(struct codes *out, const char *pat, size_t len, unsigned opts,
 {
 	int ec;
 	PCRE2_SIZE eo;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, len, opts, &ec, &eo,
-	    cc);
+	pcre2_code *re =
+	    pcre2_compile((PCRE2_SPTR)pat, len, opts, &ec, &eo, cc);
 	pcre2_code **nv;
 
 	if (re == NULL)
-		return ec == PCRE2_ERROR_PATTERN_TOO_LARGE ?
-			   split_rec(out, pat, len, opts, cc, depth + 1) :
-			   -EINVAL;
+		return ec == PCRE2_ERROR_PATTERN_TOO_LARGE
+		    ? split_rec(out, pat, len, opts, cc, depth + 1)
+		    : -EINVAL;
 	if ((nv = realloc(out->v, (out->n + 1) * sizeof(*nv))) == NULL) {
 		pcre2_code_free(re);
 		return -ENOMEM;
@@ -729,8 +752,8 @@ try_compile(struct codes *out, const char *pat, size_t len, unsigned opts,
 /* build - prefix (?:alts) suffix */
 static int
 sub_pattern(struct codes *out, const char *pat, size_t len, const char *gs,
-    const char *ge, const char *cs, const char *ce, bool wrap,
-    unsigned opts, pcre2_compile_context *cc, int depth)
+    const char *ge, const char *cs, const char *ce, bool wrap, unsigned opts,
+    pcre2_compile_context *cc, int depth)
 {
 	struct buf b;
 	int rc;
@@ -821,8 +844,8 @@ split_rec(struct codes *out, const char *pat, size_t len, unsigned opts,
 		    opts, cc, depth);
 	} else {
 		half = nalt / 2;
-		rc = sub_pattern(out, pat, len, gs, ge, alts[0],
-		    alts[half] - 1, true, opts, cc, depth);
+		rc = sub_pattern(out, pat, len, gs, ge, alts[0], alts[half] - 1,
+		    true, opts, cc, depth);
 		if (rc == 0)
 			rc = sub_pattern(out, pat, len, gs, ge, alts[half],
 			    alts[nalt] - 1, true, opts, cc, depth);
@@ -833,8 +856,8 @@ split_rec(struct codes *out, const char *pat, size_t len, unsigned opts,
 
 /* split_compile - the rule's patterns from a too-large one */
 static int
-split_compile(struct rule *r, const char *pat, unsigned opts,
-    pcre2_compile_context *cc)
+split_compile(
+    struct rule *r, const char *pat, unsigned opts, pcre2_compile_context *cc)
 {
 	struct codes out = { NULL, 0 };
 	int rc = split_rec(&out, pat, strlen(pat), opts, cc, 0);
@@ -865,9 +888,9 @@ split_compile(struct rule *r, const char *pat, unsigned opts,
 static bool
 gate_ok(const char *pat)
 {
-	static const char *const bad[] = { "(?=", "(?!", "(?<=", "(?<!",
-		"(?>", "(?-", "(?^", "\\A", "\\z", "\\Z", "\\G", "*+", "++",
-		"?+", "}+", "(*" };
+	static const char *const bad[] = { "(?=", "(?!", "(?<=", "(?<!", "(?>",
+		"(?-", "(?^", "\\A", "\\z", "\\Z", "\\G", "*+", "++", "?+",
+		"}+", "(*" };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (strstr(pat, bad[i]) != NULL)
@@ -913,11 +936,10 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 		opts |= PCRE2_MULTILINE;
 		r->gate = true;
 	}
-	r->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts,
-	    &ec, &eo, cc);
+	r->re = pcre2_compile(
+	    (PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, cc);
 	if (r->re == NULL && ec == PCRE2_ERROR_PATTERN_TOO_LARGE) {
 		int src2 = split_compile(r, pat, opts, cc);
-
 
 		if (src2 == -ENOMEM) {
 			free(pat);
@@ -966,8 +988,7 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	return 0;
 }
 
-static bool
-meta_dep_runnable(struct rule_set *rs, struct rule *r);
+static bool meta_dep_runnable(struct rule_set *rs, struct rule *r);
 
 /* visit - depth-first over meta dependencies, post-order into meta_order */
 static int
@@ -1059,8 +1080,7 @@ rule__compile(struct rule_set *rs)
 	if (cc == NULL)
 		return -ENOMEM;
 	/* Perl reads an unknown escape like "\y" as the letter */
-	pcre2_set_compile_extra_options(cc,
-	    PCRE2_EXTRA_BAD_ESCAPE_IS_LITERAL);
+	pcre2_set_compile_extra_options(cc, PCRE2_EXTRA_BAD_ESCAPE_IS_LITERAL);
 	if ((rs->mctx = pcre2_match_context_create(NULL)) == NULL) {
 		rc = -ENOMEM;
 		goto out;
@@ -1087,9 +1107,8 @@ rule__compile(struct rule_set *rs)
 
 		if (!r->defined) {
 			if (r->has_score && r->file != NULL)
-				rule__diag(rs, RULE_DIAG_WARN, r->file,
-				    r->line, "score for undefined rule %s",
-				    r->name);
+				rule__diag(rs, RULE_DIAG_WARN, r->file, r->line,
+				    "score for undefined rule %s", r->name);
 			continue;
 		}
 		if (r->broken)
@@ -1097,8 +1116,8 @@ rule__compile(struct rule_set *rs)
 		if (r->type == RULE_META) {
 			const char *why;
 
-			if ((r->meta = rule__meta_compile(r->meta_src,
-				 &why)) == NULL) {
+			if ((r->meta = rule__meta_compile(r->meta_src, &why)) ==
+			    NULL) {
 				rule__diag(rs, RULE_DIAG_ERROR, r->file,
 				    r->line, "%s: bad meta expression: %s",
 				    r->name, why);
@@ -1111,31 +1130,32 @@ rule__compile(struct rule_set *rs)
 			if (r->ev != NULL && r->ev->arg0 != NULL) {
 				bool known = false;
 
-				for (size_t a = 0; r->nargs > 0 && r->ev->arg0[a];
-				     a++)
+				for (size_t a = 0;
+				     r->nargs > 0 && r->ev->arg0[a]; a++)
 					known |= strcmp(r->ev->arg0[a],
-					    r->args[0]) == 0;
+						     r->args[0]) == 0;
 				if (!known) {
 					rule__diag(rs, RULE_DIAG_WARN, r->file,
-					    r->line, "%s: eval:%s('%s') not "
+					    r->line,
+					    "%s: eval:%s('%s') not "
 					    "implemented, rule never fires",
 					    r->name, r->evname,
 					    r->nargs ? r->args[0] : "");
 					r->ev = NULL;
-					rs->order[r->type][rs->norder[r->type]++] =
+					rs->order[r->type]
+						 [rs->norder[r->type]++] =
 					    (uint32_t)k;
 					continue;
 				}
 			}
 			if (r->ev != NULL)
 				r->runnable = true;
-			else if (!r->claimed &&
-			    !rule__eval_external(r->evname))
-				rule__diag(rs, RULE_DIAG_WARN, r->file,
-				    r->line, "%s: eval:%s not implemented, "
-				    "rule never fires", r->name, r->evname);
-			rs->order[r->type][rs->norder[r->type]++] =
-			    (uint32_t)k;
+			else if (!r->claimed && !rule__eval_external(r->evname))
+				rule__diag(rs, RULE_DIAG_WARN, r->file, r->line,
+				    "%s: eval:%s not implemented, "
+				    "rule never fires",
+				    r->name, r->evname);
+			rs->order[r->type][rs->norder[r->type]++] = (uint32_t)k;
 			continue;
 		}
 		if (r->hkind == HDR_EXISTS) {
@@ -1147,8 +1167,7 @@ rule__compile(struct rule_set *rs)
 			r->runnable = true;
 		}
 		if (!r->broken)
-			rs->order[r->type][rs->norder[r->type]++] =
-			    (uint32_t)k;
+			rs->order[r->type][rs->norder[r->type]++] = (uint32_t)k;
 	}
 	/* metas: unknown names, dependency order, runnable closure */
 	for (size_t k = 0; k < rs->n; k++) {
@@ -1163,9 +1182,9 @@ rule__compile(struct rule_set *rs)
 			long d = rule__find(rs, names[i], strlen(names[i]));
 
 			if (d < 0 || !rs->v[d].defined)
-				rule__diag(rs, RULE_DIAG_WARN, r->file,
-				    r->line, "%s: meta uses unknown rule %s",
-				    r->name, names[i]);
+				rule__diag(rs, RULE_DIAG_WARN, r->file, r->line,
+				    "%s: meta uses unknown rule %s", r->name,
+				    names[i]);
 		}
 		visit(rs, k, 0);
 	}

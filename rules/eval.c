@@ -94,7 +94,8 @@ split_paragraphs(struct rule_ctx *c, struct bstr t, size_t *cap)
 		long j;
 		struct bstr *nv;
 
-		if (t.len - ofs <= 2 * SA_MAX_BODY_LINE || t.len <= SA_MAX_BODY_LINE)
+		if (t.len - ofs <= 2 * SA_MAX_BODY_LINE ||
+		    t.len <= SA_MAX_BODY_LINE)
 			end = t.len;
 		else {
 			j = find_from(t, ofs + SA_MAX_BODY_LINE, '\n');
@@ -148,7 +149,7 @@ build_rawbody(struct rule_ctx *c)
 			return -ENOMEM;
 		for (size_t j = 0; j < d.len; j++)
 			if (!(d.p[j] == '\r' && j + 1 < d.len &&
-			    d.p[j + 1] == '\n'))
+				d.p[j + 1] == '\n'))
 				o[k++] = d.p[j];
 		if (split_paragraphs(c, bstr_make(o, k), &cap) < 0)
 			return -ENOMEM;
@@ -250,8 +251,8 @@ scan_texts(struct rule_run *run, enum rule_type t)
 
 			rule__ac_scan(rs->ac, h->value.p, h->value.len, seen);
 			if (!bstr_eq(h->decoded, h->value))
-				rule__ac_scan(rs->ac, h->decoded.p,
-				    h->decoded.len, seen);
+				rule__ac_scan(
+				    rs->ac, h->decoded.p, h->decoded.len, seen);
 		}
 		break;
 	case RULE_BODY:
@@ -259,8 +260,8 @@ scan_texts(struct rule_run *run, enum rule_type t)
 		break;
 	case RULE_RAWBODY:
 		for (size_t i = 0; i < run->c.nraw; i++)
-			rule__ac_scan(rs->ac, run->c.raw[i].p,
-			    run->c.raw[i].len, seen);
+			rule__ac_scan(
+			    rs->ac, run->c.raw[i].p, run->c.raw[i].len, seen);
 		break;
 	case RULE_URI: {
 		size_t n;
@@ -285,8 +286,7 @@ scan_texts(struct rule_run *run, enum rule_type t)
 }
 
 static bool
-candidate(const struct rule_set *rs, const struct rule *r,
-    const uint8_t *seen)
+candidate(const struct rule_set *rs, const struct rule *r, const uint8_t *seen)
 {
 	if (r->always || rs->no_prefilter)
 		return true;
@@ -300,8 +300,8 @@ candidate(const struct rule_set *rs, const struct rule *r,
 
 /* match_count - matches of r in s: 0/1, or all (capped) for multiple */
 static unsigned
-match_one(struct rule_ctx *c, const pcre2_code *re, struct bstr s,
-    unsigned limit)
+match_one(
+    struct rule_ctx *c, const pcre2_code *re, struct bstr s, unsigned limit)
 {
 	PCRE2_SIZE off = 0;
 	unsigned n = 0;
@@ -309,8 +309,7 @@ match_one(struct rule_ctx *c, const pcre2_code *re, struct bstr s,
 	const unsigned char *p = s.p != NULL ? s.p : empty;
 
 	while (n < limit && off <= s.len) {
-		int rc = pcre2_match(re, p, s.len, off, 0, c->md,
-		    c->rs->mctx);
+		int rc = pcre2_match(re, p, s.len, off, 0, c->md, c->rs->mctx);
 		PCRE2_SIZE *ov;
 
 		if (rc < 0)
@@ -323,8 +322,8 @@ match_one(struct rule_ctx *c, const pcre2_code *re, struct bstr s,
 }
 
 static unsigned
-match_count(struct rule_ctx *c, const struct rule *r, struct bstr s,
-    unsigned limit)
+match_count(
+    struct rule_ctx *c, const struct rule *r, struct bstr s, unsigned limit)
 {
 	unsigned n = match_one(c, r->re, s, limit);
 
@@ -364,7 +363,8 @@ joined(struct rule_ctx *c, struct buf *b, const char *name, int mod)
 				    (v.p[e + 1] == ' ' || v.p[e + 1] == '\t')) {
 					for (e++; e < v.len &&
 					     (v.p[e] == ' ' || v.p[e] == '\t' ||
-						 v.p[e] == '\r' || v.p[e] == '\n');
+						 v.p[e] == '\r' ||
+						 v.p[e] == '\n');
 					     e++)
 						;
 					if (buf_putc(b, ' ') < 0)
@@ -375,8 +375,9 @@ joined(struct rule_ctx *c, struct buf *b, const char *name, int mod)
 				if (buf_putc(b, v.p[k]) < 0)
 					return -ENOMEM;
 			}
-			while (b->len > 0 && (b->p[b->len - 1] == '\n' ||
-			    b->p[b->len - 1] == '\r'))
+			while (b->len > 0 &&
+			    (b->p[b->len - 1] == '\n' ||
+				b->p[b->len - 1] == '\r'))
 				b->len--;
 		} else if (buf_append(b, v.p, v.len) < 0) {
 			return -ENOMEM;
@@ -390,8 +391,8 @@ joined(struct rule_ctx *c, struct buf *b, const char *name, int mod)
 /* addr_list - SA 4 :addr / :name: every address (or display name) of
  * every value, one per line, no final newline */
 static int
-addr_list(struct rule_ctx *c, const struct rule *r, const char *name,
-    struct buf *b)
+addr_list(
+    struct rule_ctx *c, const struct rule *r, const char *name, struct buf *b)
 {
 	size_t n;
 	const struct msg_addr *a = msg_addrs(c->msg, name, &n);
@@ -400,8 +401,8 @@ addr_list(struct rule_ctx *c, const struct rule *r, const char *name,
 		/* :name:raw - the phrases as written */
 		for (size_t i = 0, nh = msg_header_count_named(c->msg, name);
 		     i < nh; i++) {
-			const struct msg_header *h = msg_header_get(c->msg, name,
-			    i);
+			const struct msg_header *h =
+			    msg_header_get(c->msg, name, i);
 			struct msg_addr *ra;
 			size_t nr;
 
@@ -450,16 +451,25 @@ relays_text(struct rule_ctx *c, enum rule_relays kind, struct buf *b)
 		if (!r->parsed)
 			continue;
 		switch (kind) {
-		case RELAYS_TRUSTED: want = r->trusted; break;
-		case RELAYS_UNTRUSTED: want = !r->trusted; break;
-		case RELAYS_INTERNAL: want = r->internal; break;
-		default: want = !r->internal; break;
+		case RELAYS_TRUSTED:
+			want = r->trusted;
+			break;
+		case RELAYS_UNTRUSTED:
+			want = !r->trusted;
+			break;
+		case RELAYS_INTERNAL:
+			want = r->internal;
+			break;
+		default:
+			want = !r->internal;
+			break;
 		}
 		if (!want)
 			continue;
 		if (r->has_ip)
 			netaddr_str(&r->ip, ip, sizeof(ip));
-		if (buf_printf(b, "%s[ ip=%s rdns=%.*s helo=%.*s by=%.*s "
+		if (buf_printf(b,
+			"%s[ ip=%s rdns=%.*s helo=%.*s by=%.*s "
 			"ident=%.*s envfrom=%.*s intl=%d id=%.*s auth=%.*s "
 			"msa=0 ]",
 			first ? "" : " ", ip, (int)r->rdns.len,
@@ -485,15 +495,18 @@ pseudo_exists(struct rule_ctx *c, const char *name)
 
 	if (strcmp(name, "ToCc") == 0)
 		return msg_header_count_named(m, "To") +
-		    msg_header_count_named(m, "Cc") > 0;
+		    msg_header_count_named(m, "Cc") >
+		    0;
 	if (strcmp(name, "MESSAGEID") == 0)
 		return msg_header_count_named(m, "Message-Id") +
 		    msg_header_count_named(m, "Resent-Message-Id") +
 		    msg_header_count_named(m, "X-Message-Id") +
-		    msg_header_count_named(m, "X-Mailer-Id") > 0;
+		    msg_header_count_named(m, "X-Mailer-Id") >
+		    0;
 	if (strcmp(name, "EnvelopeFrom") == 0)
 		return msg_header_count_named(m, "Return-Path") +
-		    msg_header_count_named(m, "X-Envelope-From") > 0;
+		    msg_header_count_named(m, "X-Envelope-From") >
+		    0;
 	return msg_header_count_named(m, name) > 0;
 }
 
@@ -508,10 +521,10 @@ all_part_text(struct rule_ctx *c, const struct rule *r, struct buf *b)
 {
 	size_t nrel, nh = msg_header_count(c->msg);
 	const struct msg_relay *rel = msg_relays(c->msg, &nrel);
-	bool by_trust = r->relays == RELAYS_TRUSTED ||
-	    r->relays == RELAYS_UNTRUSTED;
-	bool upper = r->relays == RELAYS_TRUSTED ||
-	    r->relays == RELAYS_INTERNAL;
+	bool by_trust =
+	    r->relays == RELAYS_TRUSTED || r->relays == RELAYS_UNTRUSTED;
+	bool upper =
+	    r->relays == RELAYS_TRUSTED || r->relays == RELAYS_INTERNAL;
 	const struct msg_relay *split = NULL;
 	long cur = -1, split_idx = -1;
 
@@ -553,8 +566,8 @@ all_part_text(struct rule_ctx *c, const struct rule *r, struct buf *b)
 
 /* header_text - the text a header rule matches; *unset when absent */
 static int
-header_text(struct rule_ctx *c, const struct rule *r, struct buf *b,
-    bool *unset)
+header_text(
+    struct rule_ctx *c, const struct rule *r, struct buf *b, bool *unset)
 {
 	size_t n;
 	int k;
@@ -618,9 +631,9 @@ header_text(struct rule_ctx *c, const struct rule *r, struct buf *b,
 			return 0;
 		}
 		return buf_append(b, a[0].addr.p, a[0].addr.len) < 0 ||
-			       buf_putc(b, '\n') < 0 ?
-			   -ENOMEM :
-			   0;
+			buf_putc(b, '\n') < 0
+		    ? -ENOMEM
+		    : 0;
 	}
 	default:
 		break;
@@ -657,7 +670,8 @@ mime_header_match(struct rule_ctx *c, const struct rule *r,
 			size_t vs = ls + nl + 1;
 
 			/* value, with folded continuation lines joined */
-			while (vs < le && (blk.p[vs] == ' ' || blk.p[vs] == '\t'))
+			while (
+			    vs < le && (blk.p[vs] == ' ' || blk.p[vs] == '\t'))
 				vs++;
 			if (buf_append(b, blk.p + vs, le - vs) < 0)
 				return 0;
@@ -747,8 +761,8 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		}
 		unset = c->hdr_unset;
 		m = match_count(c, r,
-		    unset && r->if_unset != NULL ? bstr_cstr(r->if_unset) :
-						   buf_bstr(b),
+		    unset && r->if_unset != NULL ? bstr_cstr(r->if_unset)
+						 : buf_bstr(b),
 		    r->neg ? 1 : limit);
 		return r->neg ? m == 0 : m;
 	}
@@ -795,8 +809,8 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 	case RULE_MIMEHEADER:
 		c->hdr_last = NULL; /* b is reused below */
 		for (size_t i = 0, np = msg_part_count(c->msg); i < np; i++)
-			if ((n = mime_header_match(c, r,
-				 msg_part_at(c->msg, i), b)) > 0)
+			if ((n = mime_header_match(
+				 c, r, msg_part_at(c->msg, i), b)) > 0)
 				return n;
 		return 0;
 	default:

@@ -101,14 +101,15 @@ ev_subject_all_caps(struct rule_ctx *c, const struct rule *r)
 	s = bstr_trim(h->decoded);
 	/* strip (Re|Fwd|Fw|Aw|Antwort|Sv):\s* prefixes */
 	for (;;) {
-		static const char *const pre[] = { "re:", "fwd:", "fw:", "aw:",
-			"antwort:", "sv:" };
+		static const char *const pre[] = {
+			"re:", "fwd:", "fw:", "aw:", "antwort:", "sv:"
+		};
 		bool cut = false;
 
 		for (i = 0; i < 6; i++)
 			if (bstr_casestarts(s, pre[i])) {
-				s = bstr_trim(bstr_sub(s, strlen(pre[i]),
-				    s.len));
+				s = bstr_trim(
+				    bstr_sub(s, strlen(pre[i]), s.len));
 				cut = true;
 				break;
 			}
@@ -347,20 +348,46 @@ rule__eval_lookup(const char *name)
 
 /* Evals other modules provide (plugins/, bayes/): not "unknown". */
 static const char *const external_evals[] = {
-	"check_rbl", "check_rbl_sub", "check_rbl_txt", "check_rbl_envfrom",
-	"check_rbl_from_host", "check_rbl_from_domain", "check_rbl_headers",
-	"check_rbl_rcvd", "check_rbl_accreditor", "check_rbl_ns_from",
-	"check_uridnsbl", "check_uri_host_listed", "check_dns_sender",
-	"check_spf_pass", "check_spf_fail", "check_spf_softfail",
-	"check_spf_neutral", "check_spf_none", "check_spf_permerror",
-	"check_spf_temperror", "check_spf_helo_pass", "check_spf_helo_fail",
-	"check_spf_helo_softfail", "check_spf_helo_neutral",
-	"check_spf_helo_none", "check_spf_helo_permerror",
-	"check_spf_helo_temperror", "check_for_spf_pass",
-	"check_dkim_valid", "check_dkim_signed", "check_dkim_valid_author_sig",
-	"check_dkim_dependable", "check_dkim_testing", "check_arc_signed",
-	"check_arc_valid", "check_dmarc_pass", "check_dmarc_reject",
-	"check_dmarc_quarantine", "check_dmarc_none", "check_dmarc_missing",
+	"check_rbl",
+	"check_rbl_sub",
+	"check_rbl_txt",
+	"check_rbl_envfrom",
+	"check_rbl_from_host",
+	"check_rbl_from_domain",
+	"check_rbl_headers",
+	"check_rbl_rcvd",
+	"check_rbl_accreditor",
+	"check_rbl_ns_from",
+	"check_uridnsbl",
+	"check_uri_host_listed",
+	"check_dns_sender",
+	"check_spf_pass",
+	"check_spf_fail",
+	"check_spf_softfail",
+	"check_spf_neutral",
+	"check_spf_none",
+	"check_spf_permerror",
+	"check_spf_temperror",
+	"check_spf_helo_pass",
+	"check_spf_helo_fail",
+	"check_spf_helo_softfail",
+	"check_spf_helo_neutral",
+	"check_spf_helo_none",
+	"check_spf_helo_permerror",
+	"check_spf_helo_temperror",
+	"check_for_spf_pass",
+	"check_dkim_valid",
+	"check_dkim_signed",
+	"check_dkim_valid_author_sig",
+	"check_dkim_dependable",
+	"check_dkim_testing",
+	"check_arc_signed",
+	"check_arc_valid",
+	"check_dmarc_pass",
+	"check_dmarc_reject",
+	"check_dmarc_quarantine",
+	"check_dmarc_none",
+	"check_dmarc_missing",
 	"check_bayes",
 };
 

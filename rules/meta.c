@@ -20,8 +20,22 @@
 #define META_MAX_DEPTH 256
 
 enum op {
-	OP_NUM, OP_NAME, OP_NOT, OP_NEG, OP_MUL, OP_DIV, OP_ADD, OP_SUB,
-	OP_LT, OP_GT, OP_LE, OP_GE, OP_EQ, OP_NE, OP_AND, OP_OR,
+	OP_NUM,
+	OP_NAME,
+	OP_NOT,
+	OP_NEG,
+	OP_MUL,
+	OP_DIV,
+	OP_ADD,
+	OP_SUB,
+	OP_LT,
+	OP_GT,
+	OP_LE,
+	OP_GE,
+	OP_EQ,
+	OP_NE,
+	OP_AND,
+	OP_OR,
 	OP_LPAREN
 };
 
@@ -43,14 +57,29 @@ static int
 prec(enum op o)
 {
 	switch (o) {
-	case OP_NOT: case OP_NEG: return 7;
-	case OP_MUL: case OP_DIV: return 6;
-	case OP_ADD: case OP_SUB: return 5;
-	case OP_LT: case OP_GT: case OP_LE: case OP_GE: return 4;
-	case OP_EQ: case OP_NE: return 3;
-	case OP_AND: return 2;
-	case OP_OR: return 1;
-	default: return 0;
+	case OP_NOT:
+	case OP_NEG:
+		return 7;
+	case OP_MUL:
+	case OP_DIV:
+		return 6;
+	case OP_ADD:
+	case OP_SUB:
+		return 5;
+	case OP_LT:
+	case OP_GT:
+	case OP_LE:
+	case OP_GE:
+		return 4;
+	case OP_EQ:
+	case OP_NE:
+		return 3;
+	case OP_AND:
+		return 2;
+	case OP_OR:
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -147,7 +176,8 @@ rule__meta_compile(const char *src, const char **why)
 				while (isalnum((unsigned char)*s) || *s == '_')
 					s++;
 				in.op = OP_NAME;
-				if (add_name(p, b, (size_t)(s - b), &in.name) < 0)
+				if (add_name(p, b, (size_t)(s - b), &in.name) <
+				    0)
 					goto fail;
 				goto operand;
 			}
@@ -306,19 +336,44 @@ rule__meta_run(const struct meta_prog *p, rule_meta_value_cb *val, void *arg)
 		b = s[--n];
 		a = s[n - 1];
 		switch (in->op) {
-		case OP_MUL: a = a * b; break;
-		case OP_DIV: a = b == 0 ? 0 : a / b; break;
-		case OP_ADD: a = a + b; break;
-		case OP_SUB: a = a - b; break;
-		case OP_LT: a = a < b; break;
-		case OP_GT: a = a > b; break;
-		case OP_LE: a = a <= b; break;
-		case OP_GE: a = a >= b; break;
-		case OP_EQ: a = a == b; break;
-		case OP_NE: a = a != b; break;
-		case OP_AND: a = a != 0 ? b : a; break;
-		case OP_OR: a = a != 0 ? a : b; break;
-		default: break;
+		case OP_MUL:
+			a = a * b;
+			break;
+		case OP_DIV:
+			a = b == 0 ? 0 : a / b;
+			break;
+		case OP_ADD:
+			a = a + b;
+			break;
+		case OP_SUB:
+			a = a - b;
+			break;
+		case OP_LT:
+			a = a < b;
+			break;
+		case OP_GT:
+			a = a > b;
+			break;
+		case OP_LE:
+			a = a <= b;
+			break;
+		case OP_GE:
+			a = a >= b;
+			break;
+		case OP_EQ:
+			a = a == b;
+			break;
+		case OP_NE:
+			a = a != b;
+			break;
+		case OP_AND:
+			a = a != 0 ? b : a;
+			break;
+		case OP_OR:
+			a = a != 0 ? a : b;
+			break;
+		default:
+			break;
 		}
 		s[n - 1] = a;
 	}
@@ -336,8 +391,8 @@ rule__meta_names(const struct meta_prog *p, const char ***names)
 
 /* rule_meta_eval_str - compile and run once (tests, fuzzing, if-lines) */
 int
-rule_meta_eval_str(const char *expr, rule_meta_value_cb *val, void *arg,
-    double *v)
+rule_meta_eval_str(
+    const char *expr, rule_meta_value_cb *val, void *arg, double *v)
 {
 	const char *why;
 	struct meta_prog *p = rule__meta_compile(expr, &why);

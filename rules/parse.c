@@ -33,63 +33,176 @@
 /* Plugins whose rules filterd runs (in rules/ or another module), the
  * SpamAssassin default set: ifplugin on them is true. */
 static const char *const loaded_plugins[] = {
-	"Check", "HeaderEval", "BodyEval", "HTMLEval", "MIMEEval",
-	"RelayEval", "URIEval", "WLBLEval", "MIMEHeader", "ReplaceTags",
-	"DNSEval", "URIDNSBL", "SPF", "DKIM", "DMARC", "Bayes",
-	"Rule2XSBody", "AutoLearnThreshold", "WelcomeListSubject",
-	"WhiteListSubject", "HTTPSMismatch", "URIDetail", "VBounce",
-	"ImageInfo", "FreeMail",
+	"Check",
+	"HeaderEval",
+	"BodyEval",
+	"HTMLEval",
+	"MIMEEval",
+	"RelayEval",
+	"URIEval",
+	"WLBLEval",
+	"MIMEHeader",
+	"ReplaceTags",
+	"DNSEval",
+	"URIDNSBL",
+	"SPF",
+	"DKIM",
+	"DMARC",
+	"Bayes",
+	"Rule2XSBody",
+	"AutoLearnThreshold",
+	"WelcomeListSubject",
+	"WhiteListSubject",
+	"HTTPSMismatch",
+	"URIDetail",
+	"VBounce",
+	"ImageInfo",
+	"FreeMail",
 };
 
 static const char *const known_features[] = {
-	"feature_bug6558_free", "feature_welcomelist_blocklist",
-	"compat_welcomelist_blocklist", "perl_min_version_5010000",
-	"feature_capture_rules", "feature_dns_block_rule",
-	"feature_registryboundaries", "has_check_body_length", "has_arc",
-	"has_check_abundant_unicode_ratio", "feature_originating_ip_headers",
-	"feature_dns_local_ports_permit_avoid", "feature_yesno_takes_args",
-	"feature_subjprefix", "feature_bayes_stopwords", "feature_get_host",
-	"feature_blocklist_welcomelist", "feature_dns_query_restriction",
+	"feature_bug6558_free",
+	"feature_welcomelist_blocklist",
+	"compat_welcomelist_blocklist",
+	"perl_min_version_5010000",
+	"feature_capture_rules",
+	"feature_dns_block_rule",
+	"feature_registryboundaries",
+	"has_check_body_length",
+	"has_arc",
+	"has_check_abundant_unicode_ratio",
+	"feature_originating_ip_headers",
+	"feature_dns_local_ports_permit_avoid",
+	"feature_yesno_takes_args",
+	"feature_subjprefix",
+	"feature_bayes_stopwords",
+	"feature_get_host",
+	"feature_blocklist_welcomelist",
+	"feature_dns_query_restriction",
 };
 
 /* SpamAssassin settings that are understood as "not for filterd": the
  * daemon's own config covers them, or a plugin module reads them. */
 static const char *const ignored_directives[] = {
-	"report", "unsafe_report", "add_header", "remove_header",
-	"clear_headers", "clear_report_template", "report_contact",
-	"report_safe", "required_score", "required_hits", "rewrite_header",
-	"loadplugin", "tryplugin", "bayes_ignore_header", "bayes_auto_learn",
-	"bayes_path", "bayes_store_module", "use_bayes", "bayes_auto_expire",
-	"bayes_token_sources", "bayes_stopword", "bayes_stopword_languages",
-	"reuse", "test", "lang", "freemail_domains", "freemail_whitelist",
-	"freemail_welcomelist", "util_rb_tld", "util_rb_2tld", "util_rb_3tld",
-	"def_whitelist_auth", "def_welcomelist_auth", "whitelist_auth",
-	"welcomelist_auth", "def_whitelist_from_dkim",
-	"def_welcomelist_from_dkim", "def_whitelist_from_spf",
-	"def_welcomelist_from_spf", "whitelist_from", "welcomelist_from",
-	"blacklist_from", "blocklist_from", "whitelist_from_rcvd",
-	"welcomelist_from_rcvd", "unwhitelist_from", "unwelcomelist_from",
-	"enlist_uri_host", "delist_uri_host", "enlist_addrlist",
-	"url_shortener", "uridnsbl_skip_domain", "urirhssub", "uridnssub",
-	"urirhsbl", "uridnsbl", "askdns", "dns_local_ports_avoid",
-	"dns_block_rule", "dns_available", "dns_server", "adsp_override",
-	"redirector_pattern", "originating_ip_headers", "trusted_networks",
-	"internal_networks", "msa_networks", "clear_trusted_networks",
-	"clear_internal_networks", "envelope_sender_header", "skip_rbl_checks",
-	"use_auto_whitelist", "use_auto_welcomelist", "auto_whitelist_factor",
-	"auto_welcomelist_factor", "use_txrep", "use_pyzor", "use_razor2",
-	"use_dcc", "ok_locales", "ok_languages", "normalize_charset",
-	"body_part_scan_size", "rawbody_part_scan_size", "shortcircuit",
-	"whitelist_subject", "welcomelist_subject", "blacklist_subject",
-	"blocklist_subject", "whitelist_to", "welcomelist_to", "more_spam_to",
-	"all_spam_to", "blacklist_to", "blocklist_to", "report_charset",
-	"fold_headers", "lock_method", "hashcash_accept", "hashbl_ignore",
-	"dns_query_restriction", "check_rbl_sub", "enable_compat",
-	"replace_inter", "util_rb_tld", "rbl_timeout", "pyzor_options",
-	"razor_config", "dcc_path", "textcat_acceptable_languages",
-	"inactive_languages", "uri_block_cc", "uri_block_cont",
-	"geodb_module", "asn_lookup", "dkim_minimum_key_bits",
-	"bayes_sql_dsn", "allow_user_rules", "body_part_scan_size",
+	"report",
+	"unsafe_report",
+	"add_header",
+	"remove_header",
+	"clear_headers",
+	"clear_report_template",
+	"report_contact",
+	"report_safe",
+	"required_score",
+	"required_hits",
+	"rewrite_header",
+	"loadplugin",
+	"tryplugin",
+	"bayes_ignore_header",
+	"bayes_auto_learn",
+	"bayes_path",
+	"bayes_store_module",
+	"use_bayes",
+	"bayes_auto_expire",
+	"bayes_token_sources",
+	"bayes_stopword",
+	"bayes_stopword_languages",
+	"reuse",
+	"test",
+	"lang",
+	"freemail_domains",
+	"freemail_whitelist",
+	"freemail_welcomelist",
+	"util_rb_tld",
+	"util_rb_2tld",
+	"util_rb_3tld",
+	"def_whitelist_auth",
+	"def_welcomelist_auth",
+	"whitelist_auth",
+	"welcomelist_auth",
+	"def_whitelist_from_dkim",
+	"def_welcomelist_from_dkim",
+	"def_whitelist_from_spf",
+	"def_welcomelist_from_spf",
+	"whitelist_from",
+	"welcomelist_from",
+	"blacklist_from",
+	"blocklist_from",
+	"whitelist_from_rcvd",
+	"welcomelist_from_rcvd",
+	"unwhitelist_from",
+	"unwelcomelist_from",
+	"enlist_uri_host",
+	"delist_uri_host",
+	"enlist_addrlist",
+	"url_shortener",
+	"uridnsbl_skip_domain",
+	"urirhssub",
+	"uridnssub",
+	"urirhsbl",
+	"uridnsbl",
+	"askdns",
+	"dns_local_ports_avoid",
+	"dns_block_rule",
+	"dns_available",
+	"dns_server",
+	"adsp_override",
+	"redirector_pattern",
+	"originating_ip_headers",
+	"trusted_networks",
+	"internal_networks",
+	"msa_networks",
+	"clear_trusted_networks",
+	"clear_internal_networks",
+	"envelope_sender_header",
+	"skip_rbl_checks",
+	"use_auto_whitelist",
+	"use_auto_welcomelist",
+	"auto_whitelist_factor",
+	"auto_welcomelist_factor",
+	"use_txrep",
+	"use_pyzor",
+	"use_razor2",
+	"use_dcc",
+	"ok_locales",
+	"ok_languages",
+	"normalize_charset",
+	"body_part_scan_size",
+	"rawbody_part_scan_size",
+	"shortcircuit",
+	"whitelist_subject",
+	"welcomelist_subject",
+	"blacklist_subject",
+	"blocklist_subject",
+	"whitelist_to",
+	"welcomelist_to",
+	"more_spam_to",
+	"all_spam_to",
+	"blacklist_to",
+	"blocklist_to",
+	"report_charset",
+	"fold_headers",
+	"lock_method",
+	"hashcash_accept",
+	"hashbl_ignore",
+	"dns_query_restriction",
+	"check_rbl_sub",
+	"enable_compat",
+	"replace_inter",
+	"util_rb_tld",
+	"rbl_timeout",
+	"pyzor_options",
+	"razor_config",
+	"dcc_path",
+	"textcat_acceptable_languages",
+	"inactive_languages",
+	"uri_block_cc",
+	"uri_block_cont",
+	"geodb_module",
+	"asn_lookup",
+	"dkim_minimum_key_bits",
+	"bayes_sql_dsn",
+	"allow_user_rules",
+	"body_part_scan_size",
 };
 
 struct pctx {
@@ -194,8 +307,8 @@ tab_grow(struct rule_set *rs)
 	if (nt == NULL)
 		return -ENOMEM;
 	for (size_t k = 0; k < rs->n; k++) {
-		size_t i = hash_name(rs->v[k].name, strlen(rs->v[k].name)) &
-		    (nsz - 1);
+		size_t i =
+		    hash_name(rs->v[k].name, strlen(rs->v[k].name)) & (nsz - 1);
 
 		while (nt[i] != 0)
 			i = (i + 1) & (nsz - 1);
@@ -276,8 +389,8 @@ feature_known(const char *s, size_t len)
 	for (size_t i = 0; i + 1 < len; i++)
 		if (s[i] == ':' && s[i + 1] == ':')
 			c = s + i + 2;
-	return in_list(known_features, NELEM(known_features), c,
-	    len - (size_t)(c - s));
+	return in_list(
+	    known_features, NELEM(known_features), c, len - (size_t)(c - s));
 }
 
 static char *
@@ -342,13 +455,14 @@ eval_if(const char *expr, bool *val)
 		bool is_plug = strncmp(p, "plugin(", 7) == 0;
 
 		if (is_can || is_plug) {
-			const char *a = p + (is_can ? 4 : 7), *e = strchr(a, ')');
+			const char *a = p + (is_can ? 4 : 7),
+				   *e = strchr(a, ')');
 			bool t;
 
 			if (e == NULL)
 				return -EINVAL;
-			t = is_can ? feature_known(a, (size_t)(e - a)) :
-				     plugin_loaded(a, (size_t)(e - a));
+			t = is_can ? feature_known(a, (size_t)(e - a))
+				   : plugin_loaded(a, (size_t)(e - a));
 			out[o++] = t ? '1' : '0';
 			p = e + 1;
 			continue;
@@ -453,11 +567,21 @@ regex_end(const char *p)
 		p++;
 	open = *p;
 	switch (open) {
-	case '{': close = '}'; break;
-	case '(': close = ')'; break;
-	case '[': close = ']'; break;
-	case '<': close = '>'; break;
-	default: close = open; break;
+	case '{':
+		close = '}';
+		break;
+	case '(':
+		close = ')';
+		break;
+	case '[':
+		close = ']';
+		break;
+	case '<':
+		close = '>';
+		break;
+	default:
+		close = open;
+		break;
 	}
 	if (open == '\0' || isalnum((unsigned char)open) || open == ' ')
 		return NULL;
@@ -546,13 +670,17 @@ parse_header_target(struct pctx *c, struct rule *r, char *rest)
 			else if (strcmp(colon, "raw") == 0)
 				r->hraw = true;
 			else if (strcmp(colon, "addr") == 0)
-				r->hraw = r->hmod == HMOD_RAW, r->hmod = HMOD_ADDR;
+				r->hraw = r->hmod == HMOD_RAW,
+				r->hmod = HMOD_ADDR;
 			else if (strcmp(colon, "name") == 0)
-				r->hraw = r->hmod == HMOD_RAW, r->hmod = HMOD_NAME;
+				r->hraw = r->hmod == HMOD_RAW,
+				r->hmod = HMOD_NAME;
 			else {
 				rule__diag(c->rs, RULE_DIAG_ERROR, c->file,
-				    c->line, "%s: unsupported header "
-				    "modifier :%s", r->name, colon);
+				    c->line,
+				    "%s: unsupported header "
+				    "modifier :%s",
+				    r->name, colon);
 				return -EINVAL;
 			}
 			colon = nx;
@@ -561,17 +689,17 @@ parse_header_target(struct pctx *c, struct rule *r, char *rest)
 	if (strcmp(hdr, "ALL") == 0)
 		r->hkind = HDR_ALL;
 	else if (strncmp(hdr, "ALL-", 4) == 0 &&
-	    (strcmp(hdr + 4, "TRUSTED") == 0 || strcmp(hdr + 4, "UNTRUSTED") == 0 ||
+	    (strcmp(hdr + 4, "TRUSTED") == 0 ||
+		strcmp(hdr + 4, "UNTRUSTED") == 0 ||
 		strcmp(hdr + 4, "INTERNAL") == 0 ||
 		strcmp(hdr + 4, "EXTERNAL") == 0)) {
 		r->hkind = HDR_ALL;
 		r->all_part = true;
-		r->relays = hdr[4] == 'T' ? RELAYS_TRUSTED :
-		    hdr[4] == 'U'	  ? RELAYS_UNTRUSTED :
-		    hdr[4] == 'I'	  ? RELAYS_INTERNAL :
-					    RELAYS_EXTERNAL;
-	}
-	else if (strcmp(hdr, "ToCc") == 0)
+		r->relays = hdr[4] == 'T' ? RELAYS_TRUSTED
+		    : hdr[4] == 'U'	  ? RELAYS_UNTRUSTED
+		    : hdr[4] == 'I'	  ? RELAYS_INTERNAL
+					  : RELAYS_EXTERNAL;
+	} else if (strcmp(hdr, "ToCc") == 0)
 		r->hkind = HDR_TOCC;
 	else if (strcmp(hdr, "MESSAGEID") == 0)
 		r->hkind = HDR_MESSAGEID;
@@ -728,7 +856,8 @@ do_attr(struct pctx *c, const char *dir, char *rest)
 				r->maxhits = (unsigned)atoi(w + 8);
 			else if (strcmp(w, "publish") != 0 &&
 			    strcmp(w, "nopublish") != 0 &&
-			    strcmp(w, "a") != 0 && strcmp(w, "autolearn_force") &&
+			    strcmp(w, "a") != 0 &&
+			    strcmp(w, "autolearn_force") &&
 			    strcmp(w, "domains_only") != 0 &&
 			    strcmp(w, "nosubject") != 0 &&
 			    strcmp(w, "ips_only") != 0 &&
@@ -769,10 +898,10 @@ do_replace(struct pctx *c, const char *dir, char *rest)
 	}
 	/* replace_tag, replace_pre, replace_inter, replace_post */
 	{
-		int kind = strcmp(dir, "replace_tag") == 0 ? 0 :
-		    strcmp(dir, "replace_pre") == 0	   ? 1 :
-		    strcmp(dir, "replace_inter") == 0	   ? 2 :
-							     3;
+		int kind = strcmp(dir, "replace_tag") == 0 ? 0
+		    : strcmp(dir, "replace_pre") == 0	   ? 1
+		    : strcmp(dir, "replace_inter") == 0	   ? 2
+							   : 3;
 		char *name = next_word(&rest), *val;
 		struct rtag *nv;
 
@@ -939,7 +1068,8 @@ parse_lines(struct pctx *c, char *text)
 
 			if (v > SA_VERSION + 1e-9)
 				rule__diag(c->rs, RULE_DIAG_WARN, c->file,
-				    c->line, "require_version %s: newer than "
+				    c->line,
+				    "require_version %s: newer than "
 				    "the SpamAssassin 4.0.1 syntax supported",
 				    rest);
 		} else if (in_list(ignored_directives,
@@ -954,8 +1084,10 @@ parse_lines(struct pctx *c, char *text)
 			if (!dup && nseen < 64 && strlen(dir) < 24) {
 				strcpy(seen_ignored[nseen++], dir);
 				rule__diag(c->rs, RULE_DIAG_INFO, c->file,
-				    c->line, "%s: SpamAssassin setting "
-				    "ignored by the rule engine", dir);
+				    c->line,
+				    "%s: SpamAssassin setting "
+				    "ignored by the rule engine",
+				    dir);
 			}
 		} else {
 			rule__diag(c->rs, RULE_DIAG_WARN, c->file, c->line,
@@ -1104,8 +1236,8 @@ nomem:
 }
 
 struct rule_set *
-rule_set_load_mem(const char *text, size_t len, const char *name,
-    struct rule_err *err)
+rule_set_load_mem(
+    const char *text, size_t len, const char *name, struct rule_err *err)
 {
 	struct rule_set *rs = calloc(1, sizeof(*rs));
 	struct pctx c = { rs, NULL, 0, 0, err, true };
@@ -1245,8 +1377,8 @@ rule_set_runnable(const struct rule_set *rs, const char *name)
 }
 
 size_t
-rule_set_evals_named(struct rule_set *rs, const char *fn,
-    rule_eval_user_cb *cb, void *arg)
+rule_set_evals_named(
+    struct rule_set *rs, const char *fn, rule_eval_user_cb *cb, void *arg)
 {
 	size_t k = 0;
 

@@ -42,12 +42,12 @@ struct rule_diag {
  * later definitions and score lines win; then compile. Returns NULL with
  * *err filled when a file cannot be read; bad rule lines are skipped and
  * kept as diagnostics (rule_set_diag_*). */
-struct rule_set *rule_set_load(const char *const *paths, size_t n,
-    struct rule_err *err);
+struct rule_set *rule_set_load(
+    const char *const *paths, size_t n, struct rule_err *err);
 /* rule_set_load_mem - the same from one buffer named name (include is
  * refused there: tests and fuzzing). */
-struct rule_set *rule_set_load_mem(const char *text, size_t len,
-    const char *name, struct rule_err *err);
+struct rule_set *rule_set_load_mem(
+    const char *text, size_t len, const char *name, struct rule_err *err);
 struct rule_set *rule_set_free(struct rule_set *);
 
 /* Score set 0..3 (SA: bit 0 = network tests, bit 1 = Bayes); default 0. */
@@ -66,8 +66,7 @@ size_t rule_set_rule_count(const struct rule_set *);
 
 /* rule_set_rule_at - the i-th defined rule's name, *runnable set;
  * NULL past the end (for listing). */
-const char *rule_set_rule_at(const struct rule_set *, size_t i,
-    bool *runnable);
+const char *rule_set_rule_at(const struct rule_set *, size_t i, bool *runnable);
 
 /* rule_set_score - the score of a rule in the active set; false if it has
  * none (SA then uses 1.0, 0.01 for T_ rules, 0 for __ rules). */
@@ -82,10 +81,10 @@ bool rule_set_runnable(const struct rule_set *, const char *name);
  * rule name and arguments (unquoted). The module then adds the hit itself
  * under that rule name; the rule counts as provided (not unknown) from
  * now on. Returns the number of rules. Call at init, before sharing. */
-typedef void rule_eval_user_cb(void *arg, const char *rule,
-    const char *const *args, size_t nargs);
-size_t rule_set_evals_named(struct rule_set *, const char *fn,
-    rule_eval_user_cb *cb, void *arg);
+typedef void rule_eval_user_cb(
+    void *arg, const char *rule, const char *const *args, size_t nargs);
+size_t rule_set_evals_named(
+    struct rule_set *, const char *fn, rule_eval_user_cb *cb, void *arg);
 
 /* Per message ------------------------------------------------------------ */
 
@@ -98,8 +97,8 @@ int rule_run_finish(struct rule_run *, struct hits *);
 /* rule_run_fired_at - the i-th rule of this run that fired, including
  * __sub-rules and 0-scored ones (debugging, filterctl explain); NULL past
  * the end. */
-const char *rule_run_fired_at(const struct rule_run *, size_t i,
-    unsigned *count);
+const char *rule_run_fired_at(
+    const struct rule_run *, size_t i, unsigned *count);
 /* rule_set_check - exec + finish in one go. */
 int rule_set_check(const struct rule_set *, struct msg *, struct hits *);
 
@@ -111,7 +110,7 @@ int rule_regex_translate(const char *src, char *out, size_t outsz,
 /* Meta expressions on their own (tests, fuzzing): value_of gives a name's
  * value; returns 0 and *v, or -EINVAL on a syntax error. */
 typedef double rule_meta_value_cb(void *arg, const char *name, size_t len);
-int rule_meta_eval_str(const char *expr, rule_meta_value_cb *, void *arg,
-    double *v);
+int rule_meta_eval_str(
+    const char *expr, rule_meta_value_cb *, void *arg, double *v);
 
 #endif

@@ -19,16 +19,33 @@ struct msg;
 struct hits;
 
 enum rule_type {
-	RULE_HEADER, RULE_BODY, RULE_RAWBODY, RULE_URI, RULE_FULL,
-	RULE_MIMEHEADER, RULE_META, RULE_NTYPES
+	RULE_HEADER,
+	RULE_BODY,
+	RULE_RAWBODY,
+	RULE_URI,
+	RULE_FULL,
+	RULE_MIMEHEADER,
+	RULE_META,
+	RULE_NTYPES
 };
 
 /* header targets */
-enum rule_hdr_kind { HDR_NAMED, HDR_ALL, HDR_TOCC, HDR_MESSAGEID,
-	HDR_ENVFROM, HDR_EXISTS, HDR_RELAYS };
+enum rule_hdr_kind {
+	HDR_NAMED,
+	HDR_ALL,
+	HDR_TOCC,
+	HDR_MESSAGEID,
+	HDR_ENVFROM,
+	HDR_EXISTS,
+	HDR_RELAYS
+};
 /* SA's X-Spam-Relays-* pseudo-headers */
-enum rule_relays { RELAYS_TRUSTED, RELAYS_UNTRUSTED, RELAYS_INTERNAL,
-	RELAYS_EXTERNAL };
+enum rule_relays {
+	RELAYS_TRUSTED,
+	RELAYS_UNTRUSTED,
+	RELAYS_INTERNAL,
+	RELAYS_EXTERNAL
+};
 enum rule_hdr_mod { HMOD_NONE, HMOD_RAW, HMOD_ADDR, HMOD_NAME };
 
 #define TF_MULTIPLE 0x01u
@@ -47,43 +64,43 @@ struct rule {
 	const char *file; /* interned in the rule set */
 	unsigned line;
 	/* regex rules */
-	char *re_src;     /* as written, "/.../flags" */
+	char *re_src; /* as written, "/.../flags" */
 	pcre2_code *re;
 	pcre2_code **more; /* a too-large alternation, split */
 	size_t nmore;
-	bool neg;         /* !~ */
+	bool neg; /* !~ */
 	/* header rules */
 	enum rule_hdr_kind hkind;
 	enum rule_hdr_mod hmod;
-	bool hraw;        /* :addr:raw, :name:raw */
-	char *hdr;        /* header name */
-	char *if_unset;   /* [if-unset: X] */
+	bool hraw;		 /* :addr:raw, :name:raw */
+	char *hdr;		 /* header name */
+	char *if_unset;		 /* [if-unset: X] */
 	enum rule_relays relays; /* also ALL-TRUSTED ... for HDR_ALL */
-	bool all_part;    /* ALL-TRUSTED/-INTERNAL/-UNTRUSTED/-EXTERNAL */
+	bool all_part; /* ALL-TRUSTED/-INTERNAL/-UNTRUSTED/-EXTERNAL */
 	/* eval rules */
 	char *evname;
 	char **args;
 	size_t nargs;
 	const struct rule__evalfn *ev;
-	bool claimed;     /* another module provides it */
+	bool claimed; /* another module provides it */
 	/* meta */
 	char *meta_src;
 	struct meta_prog *meta;
-	int meta_state;   /* topo sort: 0 new, 1 visiting, 2 done */
+	int meta_state; /* topo sort: 0 new, 1 visiting, 2 done */
 	/* attributes */
 	double score[4];
 	bool has_score;
 	char *describe;
 	unsigned tflags, maxhits;
 	int priority;
-	bool defined;     /* has a rule line (not only score/describe) */
-	bool broken;      /* failed to compile: never fires */
+	bool defined; /* has a rule line (not only score/describe) */
+	bool broken;  /* failed to compile: never fires */
 	bool runnable;
 	/* prefilter: literal alternatives, one of which must occur */
 	uint32_t *lits;
 	size_t nlits;
-	bool always;      /* no usable literal: always run */
-	bool gate;        /* body rule: one run over all lines first */
+	bool always; /* no usable literal: always run */
+	bool gate;   /* body rule: one run over all lines first */
 };
 
 struct rule__ac; /* Aho-Corasick automaton, compile.c */
@@ -105,7 +122,11 @@ struct rule_set {
 	char **strs; /* interned file names and diag messages */
 	size_t nstrs, strcap;
 	/* replace_tag */
-	struct rtag { char *name; char *val; int kind; } *tags;
+	struct rtag {
+		char *name;
+		char *val;
+		int kind;
+	} * tags;
 	size_t ntags;
 	char repl_start[8], repl_end[8];
 	unsigned scoreset;
@@ -121,8 +142,7 @@ struct rule_set {
 long rule__find(const struct rule_set *, const char *name, size_t len);
 struct rule *rule__get(struct rule_set *, const char *name, bool create);
 void rule__diag(struct rule_set *, enum rule_diag_level, const char *file,
-    unsigned line, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+    unsigned line, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 char *rule__intern(struct rule_set *, const char *);
 
 /* compile.c */
@@ -130,15 +150,15 @@ int rule__compile(struct rule_set *);
 void rule__compile_free(struct rule_set *);
 void rule__runnable_update(struct rule_set *);
 /* the literal ids present in a lowercased text: sets bit i in seen */
-void rule__ac_scan(const struct rule__ac *, const unsigned char *p,
-    size_t len, uint8_t *seen);
+void rule__ac_scan(
+    const struct rule__ac *, const unsigned char *p, size_t len, uint8_t *seen);
 size_t rule__ac_nlits(const struct rule__ac *);
 
 /* meta.c */
 struct meta_prog *rule__meta_compile(const char *src, const char **why);
 void rule__meta_free(struct meta_prog *);
-double rule__meta_run(const struct meta_prog *, rule_meta_value_cb *,
-    void *arg);
+double rule__meta_run(
+    const struct meta_prog *, rule_meta_value_cb *, void *arg);
 /* names the program refers to */
 size_t rule__meta_names(const struct meta_prog *, const char ***names);
 
@@ -161,8 +181,8 @@ struct rule_ctx {
 	struct msg *msg;
 	struct hits *hits;
 	struct arena *arena;
-	uint32_t *counts;  /* per rule */
-	uint8_t *seen;     /* prefilter literal bits */
+	uint32_t *counts; /* per rule */
+	uint8_t *seen;	  /* prefilter literal bits */
 	uint8_t *seen_in[RULE_NTYPES];
 	pcre2_match_data *md;
 	bool execd;

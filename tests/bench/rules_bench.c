@@ -199,8 +199,8 @@ main(int argc, char **argv)
 			if (score)
 				printf("%.2f\t", hits_total(h));
 			for (size_t k = 0; !all && k < hits_count(h); k++)
-				printf("%s%s", k ? "," : "",
-				    hits_at(h, k)->name);
+				printf(
+				    "%s%s", k ? "," : "", hits_at(h, k)->name);
 			for (size_t k = 0;
 			     all && (name = rule_run_fired_at(run, k, &cnt));
 			     k++)

@@ -89,12 +89,11 @@ static const char msg_text[] =
     "TVqQAAMAAAAEAAAA\r\n"
     "--XYZ--\r\n";
 
-static const char msg2_text[] =
-    "From: x@y.example\r\n"
-    "Subject: =?utf-8?q?caf=C3=A9?=\r\n"
-    "X-Mailer: Mutt 2.0\r\n"
-    "\r\n"
-    "plain\r\n";
+static const char msg2_text[] = "From: x@y.example\r\n"
+				"Subject: =?utf-8?q?caf=C3=A9?=\r\n"
+				"X-Mailer: Mutt 2.0\r\n"
+				"\r\n"
+				"plain\r\n";
 
 struct fx {
 	struct rule_set *rs;
@@ -127,9 +126,8 @@ parse(const char *text, struct msg **m)
 {
 	struct hits *h;
 
-	assert_int_equal(msg_parse((const unsigned char *)text, strlen(text),
-			     NULL, m),
-	    0);
+	assert_int_equal(
+	    msg_parse((const unsigned char *)text, strlen(text), NULL, m), 0);
 	h = hits_new(msg_arena(*m));
 	assert_non_null(h);
 	return h;
@@ -141,13 +139,12 @@ test_hits(void **state)
 	struct fx *fx = *state;
 	struct msg *m;
 	struct hits *h = parse(msg_text, &m);
-	static const char *const want[] = { "H_SUBJ", "H_SUBJ_END",
-		"H_ADDR", "H_NAME", "H_UNSET", "H_EXISTS", "H_ALL",
-		"H_TOCC", "H_TOCC_ADDR", "H_MID", "H_TWO_RCVD",
-		"B_SUBJ_IN_BODY", "B_MULTI", "R_HTML", "B_RENDERED",
-		"U_HOST", "F_BOUNDARY", "M_ATTACH", "E_TO_RANGE", "E_HTML",
-		"META_AND", "META_CNT", "META_NOT", "META_MULT",
-		"META_OF_META", "FOREIGN_HIT" };
+	static const char *const want[] = { "H_SUBJ", "H_SUBJ_END", "H_ADDR",
+		"H_NAME", "H_UNSET", "H_EXISTS", "H_ALL", "H_TOCC",
+		"H_TOCC_ADDR", "H_MID", "H_TWO_RCVD", "B_SUBJ_IN_BODY",
+		"B_MULTI", "R_HTML", "B_RENDERED", "U_HOST", "F_BOUNDARY",
+		"M_ATTACH", "E_TO_RANGE", "E_HTML", "META_AND", "META_CNT",
+		"META_NOT", "META_MULT", "META_OF_META", "FOREIGN_HIT" };
 	static const char *const not_want[] = { "H_RAW", "H_DECODED",
 		"H_NOEXIST", "B_NOPE", "E_MISSING_TO", "E_UNKNOWN",
 		"__META_SUB", "H_NEG", /* fired, but score 0 */
@@ -241,8 +238,8 @@ test_prefilter_same(void **state)
 		hits_sort(h2);
 		assert_int_equal(hits_count(h1), hits_count(h2));
 		for (size_t k = 0; k < hits_count(h1); k++)
-			assert_string_equal(hits_at(h1, k)->name,
-			    hits_at(h2, k)->name);
+			assert_string_equal(
+			    hits_at(h1, k)->name, hits_at(h2, k)->name);
 		if (i >= 2)
 			assert_true(hits_count(h1) >= 3);
 		msg_free(m1);
@@ -256,16 +253,14 @@ test_prefilter_same(void **state)
 static void
 test_redos(void **state)
 {
-	static const char cf[] =
-	    "body R1 /(a+)+b/\n"
-	    "body R2 /(a|aa)+c/\n"
-	    "body R3 /(.*a){12}x/\n"
-	    "body R4 /^(\\w+\\s?)*\\$/\n"
-	    "rawbody R5 /(a*)*b/\n"
-	    "full R6 /(?:a|a?)+z/\n";
+	static const char cf[] = "body R1 /(a+)+b/\n"
+				 "body R2 /(a|aa)+c/\n"
+				 "body R3 /(.*a){12}x/\n"
+				 "body R4 /^(\\w+\\s?)*\\$/\n"
+				 "rawbody R5 /(a*)*b/\n"
+				 "full R6 /(?:a|a?)+z/\n";
 	struct rule_err e;
-	struct rule_set *rs = rule_set_load_mem(cf, sizeof(cf) - 1, "r.cf",
-	    &e);
+	struct rule_set *rs = rule_set_load_mem(cf, sizeof(cf) - 1, "r.cf", &e);
 	char *text = malloc(40000);
 	size_t n;
 	struct timespec t0, t1;

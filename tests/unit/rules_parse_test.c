@@ -105,8 +105,8 @@ test_basic_rules(void **state)
 	assert_int_equal(rule_set_rule_count(rs), 10);
 	assert_true(rule_set_score(rs, "FOO_SUBJ", &s));
 	assert_true(s == 2.5);
-	assert_string_equal(rule_set_describe(rs, "FOO_SUBJ"),
-	    "Subject says foo");
+	assert_string_equal(
+	    rule_set_describe(rs, "FOO_SUBJ"), "Subject says foo");
 	assert_true(rule_set_score(rs, "BAR", &s));
 	assert_true(s == 0);
 	rule_set_scoreset(rs, 3);
@@ -311,8 +311,8 @@ test_regex_translate(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int rc = rule_regex_translate(cases[i].in, out, sizeof(out),
-		    &opts, &why);
+		int rc = rule_regex_translate(
+		    cases[i].in, out, sizeof(out), &opts, &why);
 
 		assert_int_equal(rc, cases[i].rc);
 		if (rc == 0) {
@@ -360,11 +360,11 @@ test_meta(void **state)
 		{ "1 + 2 * 3", 7, 0 },
 		{ "(1 + 2) * 3", 9, 0 },
 		{ "-1 + A", 0, 0 },
-		{ "A || B && B", 1, 0 },  /* && binds tighter */
+		{ "A || B && B", 1, 0 }, /* && binds tighter */
 		{ "B && A || A", 1, 0 },
 		{ "C < 2 || C <= 3", 1, 0 },
 		{ "__X1 && UNKNOWN_RULE", 0, 0 },
-		{ "C && 2", 2, 0 },       /* Perl returns the operand */
+		{ "C && 2", 2, 0 }, /* Perl returns the operand */
 		{ "((((A))))", 1, 0 },
 		{ "A &&", 0, -EINVAL },
 		{ "(A", 0, -EINVAL },
@@ -415,8 +415,8 @@ test_evals_named(void **state)
 	    "meta   BOTH RBL1 && RBL3\n");
 	rs = load1("e.cf");
 	assert_false(rule_set_runnable(rs, "BOTH"));
-	assert_int_equal(rule_set_evals_named(rs, "check_rbl", count_cb, &k),
-	    2);
+	assert_int_equal(
+	    rule_set_evals_named(rs, "check_rbl", count_cb, &k), 2);
 	assert_int_equal(k, 2);
 	assert_true(rule_set_runnable(rs, "RBL1"));
 	assert_true(rule_set_runnable(rs, "BOTH"));
