@@ -23,7 +23,7 @@ chmod 755 "$work"
 EXIM_PID=
 cleanup()
 {
-	[ -n "$EXIM_PID" ] && kill "$EXIM_PID" 2>/dev/null
+	[ -n "$EXIM_PID" ] && kill "$EXIM_PID" 2>/dev/null && wait "$EXIM_PID"
 	fd_cleanup
 	if [ -n "${E2E_KEEP:-}" ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi
 }
@@ -104,7 +104,8 @@ box:
   delivery_date_add
 EOF
 chmod 644 "$work/exim.conf"
-"$exim" -C "$work/exim.conf" -bd -oP "$work/exim.pid" \
+# -bdf: stay in the foreground, so $! is the daemon and cleanup stops it
+"$exim" -C "$work/exim.conf" -bdf -oP "$work/exim.pid" \
     >"$work/exim.out" 2>&1 &
 EXIM_PID=$!
 if ! fe_wait_port "$ex_port"; then
