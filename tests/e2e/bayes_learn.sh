@@ -73,6 +73,11 @@ check "maildir: cur and new learned" \
     '[ "$out" = "learned 210, already known 0, skipped (bad) 0, 210 messages in ${out##* in }" ]'
 out=$(L --ham "$t/mh" "$t/ham.mbox")
 check "MH folder and mbox learned (220)" '[[ $out == "learned 220, already known 0,"* ]]'
+# a terminal gets a progress line (count, percent, rate, ETA); a pipe not
+tty=$(script -qc "$ctl learn --store $t/tty --spam $t/md" /dev/null | tr '\r' '\n')
+pipe=$("$ctl" learn --store "$t/tty2" --spam "$t/md" 2>&1)
+check "progress on a tty, quiet otherwise" \
+    '[[ $tty == *"210/210 100%"*"msg/s  ETA 0:00"* && $pipe != *ETA* ]]'
 out=$(L --ham - <"$t/one.eml")
 check "stdin message learned" '[[ $out == "learned 1, "* ]]'
 out=$(L --ham "$t/mh")
