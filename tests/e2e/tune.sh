@@ -7,7 +7,7 @@
 # matched text, the action and a JSON form.
 set -u
 cd "$(dirname "$0")/../.."
-ctl=$PWD/build/filterctl
+ctl=${CTL:-$PWD/build/filterctl}
 t=$(mktemp -d /tmp/tune_e2e.XXXXXX)
 trap 'rm -rf "$t"' EXIT
 n=0
