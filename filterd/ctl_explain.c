@@ -44,7 +44,7 @@ struct clue {
 };
 
 struct bayes_expl {
-	int rc;          /* 0 result, 1 no result, <0 error, 2 not used */
+	int rc;		 /* 0 result, 1 no result, <0 error, 2 not used */
 	const char *why; /* when rc != 0 */
 	double prob;
 	uint64_t nspam, nham;
@@ -125,8 +125,9 @@ label_words(struct labels *l, const uint8_t key[16], const char *prefix,
 	while (i < text.len) {
 		size_t s;
 
-		while (i < text.len && (text.p[i] == ' ' || text.p[i] == '\n' ||
-		    text.p[i] == '\t' || text.p[i] == '\r'))
+		while (i < text.len &&
+		    (text.p[i] == ' ' || text.p[i] == '\n' ||
+			text.p[i] == '\t' || text.p[i] == '\r'))
 			i++;
 		s = i;
 		while (i < text.len && text.p[i] != ' ' && text.p[i] != '\n' &&
@@ -178,12 +179,11 @@ bayes_explain(const struct cfg *cfg, const unsigned char *raw, size_t len,
 	}
 	if ((rc = bayes_store_open(spec, false, &st)) < 0) {
 		e->rc = rc;
-		e->why = rc == -ENOENT ? "no Bayes store yet" :
-		    "Bayes store cannot be opened";
+		e->why = rc == -ENOENT ? "no Bayes store yet"
+				       : "Bayes store cannot be opened";
 		return;
 	}
-	if (bayes_store_vars(st, &v) < 0 ||
-	    msg_parse(raw, len, NULL, &m) < 0) {
+	if (bayes_store_vars(st, &v) < 0 || msg_parse(raw, len, NULL, &m) < 0) {
 		e->why = "Bayes store or message unreadable";
 		goto out;
 	}
@@ -215,8 +215,8 @@ bayes_explain(const struct cfg *cfg, const unsigned char *raw, size_t len,
 	    bayes_store_get(st, ts.v, ts.n, tv) < 0)
 		goto out;
 	for (size_t i = 0; i < ts.n; i++) {
-		double p = bayes_token_prob(tv[i].spam, tv[i].ham, v.nspam,
-		    v.nham);
+		double p =
+		    bayes_token_prob(tv[i].spam, tv[i].ham, v.nspam, v.nham);
 
 		if (p < 0)
 			continue;
@@ -307,20 +307,26 @@ find_rules(const struct checks *ck)
 static void
 why(const struct cfg *cfg, double score, char *out, size_t outsz)
 {
-	double t2 = cfg_double(cfg, "tag2_level"), k = cfg_double(cfg,
-	    "kill_level");
+	double t2 = cfg_double(cfg, "tag2_level"),
+	       k = cfg_double(cfg, "kill_level");
 	const char *dest = cfg_str(cfg, "final_spam_destiny");
 
 	if (score >= k)
-		snprintf(out, outsz, "score %.1f >= kill_level %.1f: "
-		    "final_spam_destiny = %s", score, k, dest);
+		snprintf(out, outsz,
+		    "score %.1f >= kill_level %.1f: "
+		    "final_spam_destiny = %s",
+		    score, k, dest);
 	else if (score >= t2)
-		snprintf(out, outsz, "score %.1f >= tag2_level %.1f: spam, "
+		snprintf(out, outsz,
+		    "score %.1f >= tag2_level %.1f: spam, "
 		    "tagged (X-Spam-Flag: YES, subject tag) and passed; "
-		    "below kill_level %.1f", score, t2, k);
+		    "below kill_level %.1f",
+		    score, t2, k);
 	else
-		snprintf(out, outsz, "score %.1f < tag2_level %.1f: ham, "
-		    "passed", score, t2);
+		snprintf(out, outsz,
+		    "score %.1f < tag2_level %.1f: ham, "
+		    "passed",
+		    score, t2);
 }
 
 struct hitx {
@@ -361,8 +367,8 @@ print_text(const char *path, const struct cfg *cfg, double score,
 	printf("\nbayes: ");
 	if (be->rc == 0)
 		printf("p=%.4f (%zu of %zu tokens known; %" PRIu64 " spam, "
-		    "%" PRIu64 " ham learned)\n", be->prob, be->nused,
-		    be->ntokens, be->nspam, be->nham);
+		       "%" PRIu64 " ham learned)\n",
+		    be->prob, be->nused, be->ntokens, be->nspam, be->nham);
 	else
 		printf("no result: %s\n", be->why ? be->why : "?");
 	if (be->nclues > 0) {
@@ -373,8 +379,10 @@ print_text(const char *path, const struct cfg *cfg, double score,
 			    be->clues[i].word);
 	}
 	printf("\nauthentication:\n");
-	printf("  Authentication-Results: %s\n", authres ? authres :
-	    "(none: no envelope or the SPF/DKIM/DMARC checks are off)");
+	printf("  Authentication-Results: %s\n",
+	    authres
+		? authres
+		: "(none: no envelope or the SPF/DKIM/DMARC checks are off)");
 	if (rspf != NULL)
 		printf("  Received-SPF: %s\n", rspf);
 	if (al != NULL)
@@ -389,7 +397,8 @@ print_json(const char *path, const struct cfg *cfg, double score,
 	printf("{\"file\":");
 	jstr(stdout, path);
 	printf(",\"score\":%.3f,\"tag2_level\":%.3f,\"kill_level\":%.3f,"
-	    "\"action\":", score, cfg_double(cfg, "tag2_level"),
+	       "\"action\":",
+	    score, cfg_double(cfg, "tag2_level"),
 	    cfg_double(cfg, "kill_level"));
 	jstr(stdout, act);
 	printf(",\"why\":");
@@ -424,8 +433,8 @@ print_json(const char *path, const struct cfg *cfg, double score,
 		printf(",");
 	}
 	printf("\"tokens\":%zu,\"known\":%zu,\"nspam\":%" PRIu64
-	       ",\"nham\":%" PRIu64 ",\"clues\":[", be->ntokens, be->nused,
-	    be->nspam, be->nham);
+	       ",\"nham\":%" PRIu64 ",\"clues\":[",
+	    be->ntokens, be->nused, be->nspam, be->nham);
 	for (size_t i = 0; i < be->nclues; i++) {
 		printf("%s{\"token\":", i ? "," : "");
 		jstr(stdout, be->clues[i].word);
@@ -468,7 +477,8 @@ ctl_explain(int argc, char **argv)
 			path = NULL, i = argc;
 	}
 	if (path == NULL) {
-		fprintf(stderr, "usage: filterctl explain [-c FILE] FILE "
+		fprintf(stderr,
+		    "usage: filterctl explain [-c FILE] FILE "
 		    "[--json]\n");
 		return 2;
 	}
@@ -513,10 +523,10 @@ ctl_explain(int argc, char **argv)
 		if (rs == NULL)
 			continue;
 		hx[i].desc = rule_set_describe(rs, hx[i].h->name);
-		tune_rule_info(rs, hx[i].h->name, &def, &hx[i].what,
-		    &hx[i].target);
-		if (tune_rule_match(rs, hx[i].h->name, scan_msg(s),
-			hx[i].match, sizeof(hx[i].match), &hx[i].where) <= 0)
+		tune_rule_info(
+		    rs, hx[i].h->name, &def, &hx[i].what, &hx[i].target);
+		if (tune_rule_match(rs, hx[i].h->name, scan_msg(s), hx[i].match,
+			sizeof(hx[i].match), &hx[i].where) <= 0)
 			hx[i].match[0] = '\0';
 	}
 	why(cfg, score, reason, sizeof(reason));

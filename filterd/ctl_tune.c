@@ -15,7 +15,8 @@
  * a score <= 0 and every other rule keeps its sign (as SpamAssassin's
  * masses do: a spam sign never turns into a ham sign a spammer could
  * add); tflags userconf, informational rules (|score| <= 0.01) and
- * --fixed patterns (fnmatch) keep their score; everything stays inside --range (default -10:10).
+ * --fixed patterns (fnmatch) keep their score; everything stays inside
+ * --range (default -10:10).
  *
  * Reports k-fold cross-validated FP/FN before and after, the training
  * FP/FN, the rules that moved most, rules that never hit, and rules hit
@@ -53,10 +54,10 @@
 
 /* The hits table: one column per scored hit name, compressed rows. */
 struct table {
-	char **names;       /* column names */
-	double *score;      /* current score per column */
+	char **names;  /* column names */
+	double *score; /* current score per column */
 	size_t ncols, capcols;
-	uint32_t *tab;      /* name -> column + 1, open addressing */
+	uint32_t *tab; /* name -> column + 1, open addressing */
 	size_t tabsz;
 	uint32_t *off, *idx;
 	bool *spam;
@@ -220,10 +221,11 @@ progress(struct tune *u, bool final)
 		unsigned eta = (unsigned)((u->total - u->done) / rate);
 		size_t bar = u->done * 30 / u->total;
 
-		fprintf(stderr, "\r  scanning [%.*s%*s] %zu/%zu %.0f msg/s "
-		    "ETA %u:%02u ", (int)bar,
-		    "##############################", (int)(30 - bar), "",
-		    u->done, u->total, rate, eta / 60, eta % 60);
+		fprintf(stderr,
+		    "\r  scanning [%.*s%*s] %zu/%zu %.0f msg/s "
+		    "ETA %u:%02u ",
+		    (int)bar, "##############################", (int)(30 - bar),
+		    "", u->done, u->total, rate, eta / 60, eta % 60);
 	} else {
 		fprintf(stderr, "\r  scanning %zu %.0f msg/s ", u->done, rate);
 	}
@@ -428,12 +430,12 @@ make_boxes(const struct opts *o, const struct rule_set *rs,
 }
 
 static void
-print_count(const char *what, const struct tune_count *b,
-    const struct tune_count *a)
+print_count(
+    const char *what, const struct tune_count *b, const struct tune_count *a)
 {
 	printf("  %-24s FP %5zu/%zu (%5.2f%%) -> %5zu (%5.2f%%)   "
-	    "FN %5zu/%zu (%5.2f%%) -> %5zu (%5.2f%%)\n", what, b->fp, b->ham,
-	    b->ham ? 100.0 * b->fp / b->ham : 0, a->fp,
+	       "FN %5zu/%zu (%5.2f%%) -> %5zu (%5.2f%%)\n",
+	    what, b->fp, b->ham, b->ham ? 100.0 * b->fp / b->ham : 0, a->fp,
 	    a->ham ? 100.0 * a->fp / a->ham : 0, b->fn, b->spam,
 	    b->spam ? 100.0 * b->fn / b->spam : 0, a->fn,
 	    a->spam ? 100.0 * a->fn / a->spam : 0);
@@ -463,8 +465,8 @@ cross_validate(const struct tune_data *d, const struct tune_opts *to,
 		for (size_t i = 0; i < d->nmsgs; i++)
 			use[i] = fold[i] != k;
 		memcpy(w, w0, d->nrules * sizeof(*w));
-		if ((rc = tune_fit_target(d, use, to, o->fp_target, w,
-			 &hw)) < 0)
+		if ((rc = tune_fit_target(d, use, to, o->fp_target, w, &hw)) <
+		    0)
 			goto out;
 		tune_round(d, w);
 		tune_count(d, use, 0, w0, to->threshold, &cb);
@@ -505,13 +507,13 @@ cmp_name(const void *a, const void *b)
 
 static void
 report(const struct tune_data *d, const struct table *t,
-    const struct rule_set *rs, const double *w0, const double *w,
-    double thr)
+    const struct rule_set *rs, const double *w0, const double *w, double thr)
 {
 	size_t n = d->nrules, *ord = calloc(n + 1, sizeof(*ord));
 	double *key = calloc(n + 1, sizeof(*key));
-	size_t *ham = calloc(n + 1, sizeof(*ham)), *spam = calloc(n + 1,
-	    sizeof(*spam)), *fph = calloc(n + 1, sizeof(*fph)), shown = 0;
+	size_t *ham = calloc(n + 1, sizeof(*ham)),
+	       *spam = calloc(n + 1, sizeof(*spam)),
+	       *fph = calloc(n + 1, sizeof(*fph)), shown = 0;
 
 	if (!ord || !key || !ham || !spam || !fph)
 		goto out;
@@ -548,7 +550,7 @@ report(const struct tune_data *d, const struct table *t,
 	}
 	qsort(ord, n, sizeof(*ord), cmp_moved);
 	printf("\nrules in the false positives of the current scores "
-	    "(FP hits, spam/ham hits):\n");
+	       "(FP hits, spam/ham hits):\n");
 	for (size_t k = 0; k < n && k < 15 && key[ord[k]] > 0; k++, shown++)
 		printf("  %-30s %5zu  %zu/%zu  score %.3f -> %.3f\n",
 		    t->names[ord[k]], fph[ord[k]], spam[ord[k]], ham[ord[k]],
@@ -562,7 +564,8 @@ report(const struct tune_data *d, const struct table *t,
 		size_t never = 0;
 
 		printf("\nrules that never hit (candidates for removal):\n");
-		for (size_t i = 0; (name = rule_set_rule_at(rs, i, &run)); i++) {
+		for (size_t i = 0; (name = rule_set_rule_at(rs, i, &run));
+		     i++) {
 			double sc;
 
 			if (strncmp(name, "__", 2) == 0 ||
@@ -610,8 +613,8 @@ data_line(FILE *f, const char *what, const char *const *paths, size_t n,
  * to stdout with dry */
 static int
 write_scores(const struct opts *o, const struct table *t, const double *w0,
-    const double *w, const struct tune_count *cvb,
-    const struct tune_count *cva, double hw)
+    const double *w, const struct tune_count *cvb, const struct tune_count *cva,
+    double hw)
 {
 	char tmp[PATH_MAX], when[64];
 	size_t *ord = calloc(t->ncols + 1, sizeof(*ord)), changed = 0;
@@ -628,7 +631,8 @@ write_scores(const struct opts *o, const struct table *t, const double *w0,
 	qsort(ord, t->ncols, sizeof(*ord), cmp_name);
 	if (o->dry) {
 		printf("\n--- current scores\n+++ %s (not written: "
-		    "--dry-run)\n", o->out);
+		       "--dry-run)\n",
+		    o->out);
 		for (size_t k = 0; k < t->ncols; k++) {
 			size_t j = ord[k];
 
@@ -643,28 +647,34 @@ write_scores(const struct opts *o, const struct table *t, const double *w0,
 		return 0;
 	}
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", o->out) >=
-	    sizeof(tmp) || (f = fopen(tmp, "w")) == NULL) {
+		sizeof(tmp) ||
+	    (f = fopen(tmp, "w")) == NULL) {
 		free(ord);
 		return -errno ? -errno : -ENAMETOOLONG;
 	}
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	fprintf(f, "# %s - rule scores fitted by filterctl tune\n", o->out);
-	fprintf(f, "#\n# Written %s; do not edit by hand, rerun "
-	    "filterctl tune.\n", when);
+	fprintf(f,
+	    "#\n# Written %s; do not edit by hand, rerun "
+	    "filterctl tune.\n",
+	    when);
 	data_line(f, "spam", o->spam, o->nspam, t, true);
 	data_line(f, "ham", o->ham, o->nham, t, false);
-	fprintf(f, "# seed %llu, %u folds, fp-target %.4g%%, lambda %g, "
-	    "range %g:%g, ham weight %g%s\n", o->seed, o->folds,
-	    o->fp_target * 100, o->lambda, o->lo, o->hi, hw,
+	fprintf(f,
+	    "# seed %llu, %u folds, fp-target %.4g%%, lambda %g, "
+	    "range %g:%g, ham weight %g%s\n",
+	    o->seed, o->folds, o->fp_target * 100, o->lambda, o->lo, o->hi, hw,
 	    o->tune_bayes ? ", BAYES_* tuned" : "");
 	for (size_t i = 0; i < o->nfixed; i++)
 		fprintf(f, "# fixed: %s\n", o->fixed[i]);
 	if (o->folds >= 2)
-		fprintf(f, "# cross-validated: FP %zu -> %zu of %zu ham, "
-		    "FN %zu -> %zu of %zu spam\n", cvb->fp, cva->fp, cvb->ham,
-		    cvb->fn, cva->fn, cvb->spam);
-	fprintf(f, "#\n# Load it after the shipped rules: set\n"
+		fprintf(f,
+		    "# cross-validated: FP %zu -> %zu of %zu ham, "
+		    "FN %zu -> %zu of %zu spam\n",
+		    cvb->fp, cva->fp, cvb->ham, cvb->fn, cva->fn, cvb->spam);
+	fprintf(f,
+	    "#\n# Load it after the shipped rules: set\n"
 	    "#   rules_local = /path/to/this/file\n"
 	    "# in filterd.conf, or add `include /path/to/this/file` at the "
 	    "end of\n# the local.cf that rules_local names. Only changed "
@@ -674,8 +684,8 @@ write_scores(const struct opts *o, const struct table *t, const double *w0,
 
 		if (fabs(w[j] - w0[j]) < 0.0005)
 			continue;
-		fprintf(f, "score %-30s %.3f\t# was %.3f\n", t->names[j],
-		    w[j], w0[j]);
+		fprintf(f, "score %-30s %.3f\t# was %.3f\n", t->names[j], w[j],
+		    w0[j]);
 		changed++;
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
@@ -707,15 +717,20 @@ inside_rules_dir(const struct cfg *cfg, const char *out)
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - out + 1), out);
 	if (realpath(dir, od) == NULL)
 		return false;
-	return strcmp(rd, od) == 0 || (strncmp(od, rd, strlen(rd)) == 0 &&
-	    od[strlen(rd)] == '/');
+	return strcmp(rd, od) == 0 ||
+	    (strncmp(od, rd, strlen(rd)) == 0 && od[strlen(rd)] == '/');
 }
 
 int
 ctl_tune(int argc, char **argv)
 {
-	struct opts o = { .out = "local-scores.cf", .fp_target = 0.001,
-		.lo = -10, .hi = 10, .lambda = 1e-3, .folds = 5, .seed = 1 };
+	struct opts o = { .out = "local-scores.cf",
+		.fp_target = 0.001,
+		.lo = -10,
+		.hi = 10,
+		.lambda = 1e-3,
+		.folds = 5,
+		.seed = 1 };
 	static struct tune u;
 	struct cfg *cfg;
 	struct checks *ck = NULL;
@@ -735,8 +750,10 @@ ctl_tune(int argc, char **argv)
 	if ((cfg = ctl_load_cfg(o.conf)) == NULL)
 		return 1;
 	if (!o.dry && inside_rules_dir(cfg, o.out)) {
-		fprintf(stderr, "filterctl tune: %s is inside rules_dir; the "
-		    "shipped rules are never edited\n", o.out);
+		fprintf(stderr,
+		    "filterctl tune: %s is inside rules_dir; the "
+		    "shipped rules are never edited\n",
+		    o.out);
 		goto out;
 	}
 	/* the scan must not learn from what it scores */
@@ -763,14 +780,14 @@ ctl_tune(int argc, char **argv)
 	if (u.tty)
 		for (int c = 0; c < 2; c++)
 			for (size_t i = 0; i < (c ? o.nham : o.nspam); i++)
-				u.total += ctl_count_msgs(c ? o.ham[i] :
-				    o.spam[i]);
+				u.total +=
+				    ctl_count_msgs(c ? o.ham[i] : o.spam[i]);
 	u.t0 = now_s();
 	for (int c = 0; c < 2; c++) {
 		u.cls_spam = c == 0;
 		for (size_t i = 0; i < (c ? o.nham : o.nspam); i++) {
-			r = ctl_foreach_msg(c ? o.ham[i] : o.spam[i], scan_one,
-			    &u, &u.bad);
+			r = ctl_foreach_msg(
+			    c ? o.ham[i] : o.spam[i], scan_one, &u, &u.bad);
 			if (r < 0) {
 				fprintf(stderr, "filterctl tune: %s\n",
 				    strerror(-r));
@@ -786,7 +803,8 @@ ctl_tune(int argc, char **argv)
 		goto out;
 	}
 	printf("scanned %zu messages (%zu unreadable) in %.1fs: %zu scored "
-	    "rules hit\n", u.t.nmsgs, u.bad, now_s() - u.t0, u.t.ncols);
+	       "rules hit\n",
+	    u.t.nmsgs, u.bad, now_s() - u.t0, u.t.ncols);
 
 	rules = calloc(u.t.ncols + 1, sizeof(*rules));
 	w0 = calloc(u.t.ncols + 1, sizeof(*w0));
@@ -796,8 +814,11 @@ ctl_tune(int argc, char **argv)
 	make_boxes(&o, find_rules(ck), &u.t, rules);
 	for (size_t j = 0; j < u.t.ncols; j++)
 		w0[j] = w[j] = u.t.score[j];
-	d = (struct tune_data){ .nrules = u.t.ncols, .nmsgs = u.t.nmsgs,
-		.rules = rules, .off = u.t.off, .idx = u.t.idx,
+	d = (struct tune_data){ .nrules = u.t.ncols,
+		.nmsgs = u.t.nmsgs,
+		.rules = rules,
+		.off = u.t.off,
+		.idx = u.t.idx,
 		.spam = u.t.spam };
 	tune_opts_default(&to);
 	to.threshold = cfg_double(cfg, "tag2_level");
@@ -818,22 +839,22 @@ ctl_tune(int argc, char **argv)
 	tune_count(&d, NULL, 0, w0, to.threshold, &b);
 	tune_count(&d, NULL, 0, w, to.threshold, &a);
 	printf("fitted in %.1fs (threshold %.1f, fp-target %.3g%%, ham "
-	    "weight %g, seed %llu)\n", now_s() - t1, to.threshold,
-	    o.fp_target * 100, hw, o.seed);
+	       "weight %g, seed %llu)\n",
+	    now_s() - t1, to.threshold, o.fp_target * 100, hw, o.seed);
 	printf("\n  %-24s %-40s %s\n", "", "false positives (ham)",
 	    "false negatives (spam)");
 	if (o.folds >= 2) {
 		char what[64];
 
-		snprintf(what, sizeof(what), "%u-fold cross-validated",
-		    o.folds);
+		snprintf(
+		    what, sizeof(what), "%u-fold cross-validated", o.folds);
 		print_count(what, &cvb, &cva);
 	}
 	print_count("training (all data)", &b, &a);
 	report(&d, &u.t, find_rules(ck), w0, w, to.threshold);
 	if ((r = write_scores(&o, &u.t, w0, w, &cvb, &cva, hw)) < 0) {
-		fprintf(stderr, "filterctl tune: %s: %s\n", o.out,
-		    strerror(-r));
+		fprintf(
+		    stderr, "filterctl tune: %s: %s\n", o.out, strerror(-r));
 		goto out;
 	}
 	rc = 0;

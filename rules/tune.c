@@ -69,7 +69,7 @@ struct fit {
 	const struct tune_opts *o;
 	uint32_t *rows; /* used message indices */
 	size_t nrows;
-	double wsum;    /* W */
+	double wsum; /* W */
 };
 
 static double
@@ -99,8 +99,8 @@ objective(struct fit *f, const double *w, double *g)
 		size_t i = f->rows[r];
 		double y = d->spam[i] ? 1.0 : -1.0;
 		double c = d->spam[i] ? 1.0 : o->ham_weight;
-		double z = y * (tune_msg_score(d, w, i) - o->threshold) /
-		    o->temp;
+		double z =
+		    y * (tune_msg_score(d, w, i) - o->threshold) / o->temp;
 
 		F += c * softplus_neg(z);
 		if (g != NULL) {
@@ -200,9 +200,10 @@ tune_fit(const struct tune_data *d, const uint8_t *use,
 			maxcol = (double)colcnt[j];
 	/* Lipschitz bound of the gradient: |X'X| <= max row * max column
 	 * count, sigma' <= 1/4, c <= max(1, ham_weight) */
-	L = o->lambda + 0.25 / (o->temp * o->temp) *
-	    (o->ham_weight > 1 ? o->ham_weight : 1.0) * (double)maxrow *
-	    maxcol / f.wsum;
+	L = o->lambda +
+	    0.25 / (o->temp * o->temp) *
+		(o->ham_weight > 1 ? o->ham_weight : 1.0) * (double)maxrow *
+		maxcol / f.wsum;
 	eta = 4.0 / L;
 	memcpy(x, w, n * sizeof(*x));
 	memcpy(xp, w, n * sizeof(*xp));
@@ -279,8 +280,7 @@ tune_round(const struct tune_data *d, double *w)
 
 int
 tune_fit_target(const struct tune_data *d, const uint8_t *use,
-    const struct tune_opts *o, double fp_target, double *w,
-    double *ham_weight)
+    const struct tune_opts *o, double fp_target, double *w, double *ham_weight)
 {
 	struct tune_opts oo = *o;
 	double *wr = malloc((d->nrules + 1) * sizeof(*wr));
@@ -318,8 +318,7 @@ mix_next(uint64_t *s)
 }
 
 int
-tune_folds(const struct tune_data *d, unsigned k, uint64_t seed,
-    uint8_t *fold)
+tune_folds(const struct tune_data *d, unsigned k, uint64_t seed, uint8_t *fold)
 {
 	uint32_t *v;
 	uint64_t st = seed;

@@ -39,11 +39,11 @@ struct tune_data {
 
 struct tune_opts {
 	double threshold;  /* tag2_level: score >= threshold is spam */
-	double lambda;     /* L2 weight towards the current scores */
-	double temp;       /* logistic scale, in points */
+	double lambda;	   /* L2 weight towards the current scores */
+	double temp;	   /* logistic scale, in points */
 	double ham_weight; /* a ham's loss relative to a spam's */
 	unsigned max_iter;
-	double tol;        /* stop when no score moves more than this */
+	double tol; /* stop when no score moves more than this */
 };
 
 /* tune_opts_default - threshold 5, lambda 1e-3, temp 1, ham_weight 1 */
@@ -62,8 +62,7 @@ int tune_fit(const struct tune_data *, const uint8_t *use,
  * *ham_weight gets the weight used. 0 or -errno; the last fit is kept
  * when no weight reaches the target. */
 int tune_fit_target(const struct tune_data *, const uint8_t *use,
-    const struct tune_opts *, double fp_target, double *w,
-    double *ham_weight);
+    const struct tune_opts *, double fp_target, double *w, double *ham_weight);
 
 /* tune_round - round every tunable score to 3 decimals (SA's files),
  * staying inside its box */
@@ -83,8 +82,8 @@ void tune_count(const struct tune_data *, const uint8_t *use, uint8_t want,
 /* tune_folds - fold[i] in 0..k-1 for every message, stratified (spam and
  * ham dealt round-robin after a seeded shuffle); deterministic for seed.
  * 0 or -EINVAL / -ENOMEM. */
-int tune_folds(const struct tune_data *, unsigned k, uint64_t seed,
-    uint8_t *fold);
+int tune_folds(
+    const struct tune_data *, unsigned k, uint64_t seed, uint8_t *fold);
 
 /* Rule attributes tune needs from a loaded rule set (rules/tune_flags.c;
  * to be replaced by a public rules.h accessor). */

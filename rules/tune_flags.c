@@ -23,9 +23,12 @@ tune_rule_info(const struct rule_set *rs, const char *name, bool *defined,
     const char **what, const char **target)
 {
 	static const char *const kinds[RULE_NTYPES] = {
-		[RULE_HEADER] = "header", [RULE_BODY] = "body",
-		[RULE_RAWBODY] = "rawbody", [RULE_URI] = "uri",
-		[RULE_FULL] = "full", [RULE_MIMEHEADER] = "mimeheader",
+		[RULE_HEADER] = "header",
+		[RULE_BODY] = "body",
+		[RULE_RAWBODY] = "rawbody",
+		[RULE_URI] = "uri",
+		[RULE_FULL] = "full",
+		[RULE_MIMEHEADER] = "mimeheader",
 		[RULE_META] = "meta",
 	};
 	long k = rule__find(rs, name, strlen(name));
@@ -81,8 +84,9 @@ show(const unsigned char *p, size_t len, size_t s, size_t e, char *out,
 	for (size_t i = s; i < e && o < max; i++) {
 		unsigned char ch = p[i];
 
-		out[o++] = ch == '\n' || ch == '\r' || ch == '\t' ? ' ' :
-		    (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+		out[o++] = ch == '\n' || ch == '\r' || ch == '\t' ? ' '
+		    : (ch < 0x20 || ch == 0x7f)			  ? '?'
+								  : (char)ch;
 	}
 	if (e < len && e - s == max && o >= 3)
 		memcpy(out + o - 3, "...", 3);
@@ -147,8 +151,9 @@ tune_rule_match(const struct rule_set *rs, const char *name, struct msg *m,
 		*where = r->hdr;
 		for (size_t i = 0; i < msg_header_count(m) && rc == 0; i++) {
 			const struct msg_header *h = msg_header_at(m, i);
-			struct bstr v = r->hraw ? h->raw :
-			    h->decoded.p != NULL ? h->decoded : h->value;
+			struct bstr v = r->hraw	   ? h->raw
+			    : h->decoded.p != NULL ? h->decoded
+						   : h->value;
 
 			if (h->name.len == strlen(r->hdr) &&
 			    strncasecmp((const char *)h->name.p, r->hdr,

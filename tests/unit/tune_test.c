@@ -41,8 +41,8 @@ unif(uint64_t *s)
 }
 
 static void
-synth_make(struct synth *y, size_t nmsgs, size_t nrules,
-    const double *truew, double pfire, double noise, uint64_t seed)
+synth_make(struct synth *y, size_t nmsgs, size_t nrules, const double *truew,
+    double pfire, double noise, uint64_t seed)
 {
 	uint64_t st = seed;
 	size_t k = 0;
@@ -75,8 +75,11 @@ synth_make(struct synth *y, size_t nmsgs, size_t nrules,
 		y->spam[i] = s >= 5.0;
 	}
 	y->off[nmsgs] = (uint32_t)k;
-	y->d = (struct tune_data){ .nrules = nrules, .nmsgs = nmsgs,
-		.rules = y->rules, .off = y->off, .idx = y->idx,
+	y->d = (struct tune_data){ .nrules = nrules,
+		.nmsgs = nmsgs,
+		.rules = y->rules,
+		.off = y->off,
+		.idx = y->idx,
 		.spam = y->spam };
 }
 
@@ -191,8 +194,8 @@ test_deterministic(void **state)
 		nspam += y.spam[i];
 	}
 	for (int k = 0; k < 5; k++) {
-		assert_true(per[k][1] >= nspam / 5 &&
-		    per[k][1] <= nspam / 5 + 1);
+		assert_true(
+		    per[k][1] >= nspam / 5 && per[k][1] <= nspam / 5 + 1);
 		assert_true(per[k][0] >= (3000 - nspam) / 5 &&
 		    per[k][0] <= (3000 - nspam) / 5 + 1);
 	}
@@ -265,30 +268,29 @@ static void
 test_rule_info(void **state)
 {
 	(void)state;
-	static const char cf[] =
-	    "header A_NICE From =~ /x/\n"
-	    "tflags A_NICE nice\n"
-	    "body B_USER /buy/\n"
-	    "tflags B_USER userconf\n"
-	    "meta C_META A_NICE && B_USER\n"
-	    "score A_NICE -1\n";
+	static const char cf[] = "header A_NICE From =~ /x/\n"
+				 "tflags A_NICE nice\n"
+				 "body B_USER /buy/\n"
+				 "tflags B_USER userconf\n"
+				 "meta C_META A_NICE && B_USER\n"
+				 "score A_NICE -1\n";
 	struct rule_err err;
-	struct rule_set *rs = rule_set_load_mem(cf, sizeof(cf) - 1, "t.cf",
-	    &err);
+	struct rule_set *rs =
+	    rule_set_load_mem(cf, sizeof(cf) - 1, "t.cf", &err);
 	const char *what, *target;
 	bool def;
 
 	assert_non_null(rs);
-	assert_int_equal(tune_rule_info(rs, "A_NICE", &def, &what, &target),
-	    TUNE_TF_NICE);
+	assert_int_equal(
+	    tune_rule_info(rs, "A_NICE", &def, &what, &target), TUNE_TF_NICE);
 	assert_true(def);
 	assert_string_equal(what, "header");
 	assert_string_equal(target, "From");
-	assert_int_equal(tune_rule_info(rs, "B_USER", &def, &what, NULL),
-	    TUNE_TF_USERCONF);
+	assert_int_equal(
+	    tune_rule_info(rs, "B_USER", &def, &what, NULL), TUNE_TF_USERCONF);
 	assert_string_equal(what, "body");
-	assert_int_equal(tune_rule_info(rs, "C_META", &def, &what, NULL),
-	    TUNE_TF_META);
+	assert_int_equal(
+	    tune_rule_info(rs, "C_META", &def, &what, NULL), TUNE_TF_META);
 	assert_int_equal(tune_rule_info(rs, "BAYES_99", &def, NULL, NULL), 0);
 	assert_false(def);
 	rule_set_free(rs);
