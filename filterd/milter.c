@@ -664,6 +664,7 @@ milter_main(void)
 {
 	const char *sock = cfg_str(G.cfg, "milter_socket");
 	uint64_t to = cfg_time_ms(G.cfg, "milter_timeout");
+	sigset_t sigs;
 	int rc;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -676,6 +677,14 @@ milter_main(void)
 	if (evthread_use_pthreads() < 0 ||
 	    (G.sbase = event_base_new()) == NULL)
 		log_fatal("milter: cannot create the scan loop");
+	/* libmilter's own thread takes SIGTERM/SIGINT/SIGHUP with
+	 * sigwait(); a thread of ours with them unblocked would get them
+	 * first and die by the default action instead of a clean stop */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (pthread_create(&G.sthread, NULL, scan_thread, NULL) != 0)
 		log_fatal("milter: cannot start the scan thread");
 	if (smfi_register(desc) != MI_SUCCESS ||

@@ -84,6 +84,16 @@ nfail=$(cat "$work"/par.* | grep -c '^not ok - ')
 check "8 parallel miltertest runs: $npass checks passed, $nfail failed" \
     [ "$npass" -eq 88 -a "$nfail" -eq 0 ]
 
+# SIGHUP: the milter process stops cleanly and comes back with the config
+kill -HUP "$FD_PID"
+for i in $(seq 150); do
+	[ "$(grep -c 'milter: listening' "$FD_LOG")" -ge 2 ] && break
+	sleep 0.1
+done
+check "SIGHUP: milter process stopped cleanly and restarted" \
+    grep -q 'milter: stopped' "$FD_LOG"
+run_lua miltertest_headers.lua
+
 start quarantine && run_lua miltertest_quarantine.lua
 check "log: quarantine action logged" \
     grep -q 'QIDQ1: milter .* action=quarantine' "$FD_LOG"

@@ -264,6 +264,19 @@ out=$($SPAMC -L ham <"$work/tham.eml" 2>&1)
 check "TELL: spamc -L ham ($out)" \
     grep -q 'Message successfully un/learned' <<<"$out"
 
+# a client that connects and says nothing gets spamd's timeout error
+sed -i 's/^spamd_timeout = .*//' "$FD_CONF"
+fd_stop
+printf 'spamd_timeout = 2s\n' >>"$FD_CONF"
+fd_restart || not_ok "filterd restarts with spamd_timeout = 2s"
+out=$(timeout 15 python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=12)
+s.sendall(b"CHECK SPAMC/1.5\r\nContent-length: 100\r\n\r\nSubject: x\r\n")
+print(s.recv(4096).decode(errors="replace"))' "$sp_port")
+check "silent client: SPAMD/1.0 79 Timeout after spamd_timeout ($out)" \
+    grep -q '^SPAMD/1.0 79 Timeout: (2 second socket timeout' <<<"$out"
+
 fd_stop
 printf 'spamd_allowed_ips = 192.0.2.0/24\n' >>"$FD_CONF"
 fd_restart || not_ok "filterd restarts with spamd_allowed_ips = 192.0.2.0/24"
