@@ -11,6 +11,9 @@
  * named, the others shown as their hash); the Authentication-Results and
  * Received-SPF the scan produced; the final score, the levels and the
  * action with its reason. --json prints one JSON object instead.
+ * --ip, --helo and --from give the envelope SPF needs (as XFORWARD ADDR,
+ * HELO and MAIL FROM would); without them the checks see only the
+ * message, as with filterctl check.
  * Exit 0, 1 when the file cannot be read or scanned, 2 on usage.
  */
 #include <errno.h>
@@ -454,7 +457,8 @@ int
 ctl_explain(int argc, char **argv)
 {
 	const char *path = NULL, *conf = NULL;
-	bool json = false;
+	struct envelope env = { 0 };
+	bool json = false, have_env = false;
 	struct cfg *cfg;
 	struct checks *ck = NULL;
 	struct event_base *base = NULL;
@@ -471,6 +475,12 @@ ctl_explain(int argc, char **argv)
 			json = true;
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];
+		else if (strcmp(argv[i], "--ip") == 0 && i + 1 < argc)
+			env.client_addr = argv[++i], have_env = true;
+		else if (strcmp(argv[i], "--helo") == 0 && i + 1 < argc)
+			env.helo = argv[++i], have_env = true;
+		else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+			env.mail_from = argv[++i], have_env = true;
 		else if (path == NULL)
 			path = argv[i];
 		else
@@ -478,8 +488,8 @@ ctl_explain(int argc, char **argv)
 	}
 	if (path == NULL) {
 		fprintf(stderr,
-		    "usage: filterctl explain [-c FILE] FILE "
-		    "[--json]\n");
+		    "usage: filterctl explain [-c FILE] FILE [--json] "
+		    "[--ip ADDR] [--helo NAME] [--from ADDR]\n");
 		return 2;
 	}
 	if ((cfg = ctl_load_cfg(conf)) == NULL)
@@ -500,7 +510,7 @@ ctl_explain(int argc, char **argv)
 		goto out;
 	}
 	base = event_base_new();
-	s = scan_new(cfg, ck, base, raw, len, NULL);
+	s = scan_new(cfg, ck, base, raw, len, have_env ? &env : NULL);
 	if (s == NULL || scan_run(s, on_done, &done) < 0) {
 		fprintf(stderr, "filterctl explain: %s: scan failed\n", path);
 		goto out;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail/msg.h"
 #include "rules/rules.h"
 #include "rules/tune.h"
 
@@ -296,6 +297,67 @@ test_rule_info(void **state)
 	rule_set_free(rs);
 }
 
+/* explain's matched text: header (decoded), body, uri, truncation;
+ * nothing for negated rules, evals and metas */
+static void
+test_rule_match(void **state)
+{
+	(void)state;
+	static const char cf[] = "header S_SUBJ Subject =~ /caf\\S+ deal/\n"
+				 "body   S_BODY /\\bcheap\\w*/i\n"
+				 "uri    S_URI  /evil\\.example/\n"
+				 "body   S_LONG /x{100}/\n"
+				 "header S_NEG  Subject !~ /nothing/\n"
+				 "meta   S_META S_BODY && S_URI\n";
+	static const char raw[] =
+	    "From: a@example.com\r\n"
+	    "Subject: =?UTF-8?Q?caf=C3=A9_deal?=\r\n"
+	    "\r\n"
+	    "The CHEAPEST pills at http://www.evil.example/buy now.\r\n"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "\r\n";
+	struct rule_err err;
+	struct rule_set *rs =
+	    rule_set_load_mem(cf, sizeof(cf) - 1, "m.cf", &err);
+	struct msg *m = NULL;
+	const char *where;
+	char out[32];
+
+	assert_non_null(rs);
+	assert_int_equal(rule_set_errors(rs), 0);
+	assert_int_equal(
+	    msg_parse((const unsigned char *)raw, sizeof(raw) - 1, NULL, &m),
+	    0);
+	assert_int_equal(
+	    tune_rule_match(rs, "S_SUBJ", m, out, sizeof(out), &where), 1);
+	assert_string_equal(where, "Subject");
+	assert_string_equal(out, "caf\xc3\xa9 deal");
+	assert_int_equal(
+	    tune_rule_match(rs, "S_BODY", m, out, sizeof(out), &where), 1);
+	assert_string_equal(where, "body");
+	assert_string_equal(out, "CHEAPEST");
+	assert_int_equal(
+	    tune_rule_match(rs, "S_URI", m, out, sizeof(out), &where), 1);
+	assert_string_equal(where, "uri");
+	assert_string_equal(out, "evil.example");
+	/* a long match is cut to the buffer and marked */
+	assert_int_equal(
+	    tune_rule_match(rs, "S_LONG", m, out, sizeof(out), &where), 1);
+	assert_int_equal(strlen(out), sizeof(out) - 1);
+	assert_string_equal(out + strlen(out) - 3, "...");
+	assert_int_equal(
+	    tune_rule_match(rs, "S_NEG", m, out, sizeof(out), &where), 0);
+	assert_int_equal(
+	    tune_rule_match(rs, "S_META", m, out, sizeof(out), &where), 0);
+	assert_int_equal(
+	    tune_rule_match(rs, "NO_SUCH", m, out, sizeof(out), &where), 0);
+	assert_int_equal(
+	    tune_rule_match(rs, "S_BODY", m, out, 4, &where), -EINVAL);
+	msg_free(m);
+	rule_set_free(rs);
+}
+
 int
 main(void)
 {
@@ -306,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_fp_target),
 		cmocka_unit_test(test_bad_input),
 		cmocka_unit_test(test_rule_info),
+		cmocka_unit_test(test_rule_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
