@@ -116,13 +116,27 @@ is_ipish(struct bstr s)
 }
 
 /* Parse the from clause f into r. */
+/* w is the first word of comment c */
+static bool
+first_in_comment(struct bstr c, struct bstr w)
+{
+	size_t b = 0;
+
+	return word(c, &b).p == w.p;
+}
+
+struct from_kind {
+	bool exim, microsoft, bracket_rdns;
+};
+
 static void
-parse_from(struct bstr f, struct msg_relay *r)
+parse_from(struct bstr f, struct msg_relay *r, const struct from_kind *fk)
 {
 	size_t i = 0;
 	struct bstr first = word(f, &i);
 	struct bstr helo_kw = BSTR_NULL, rdns_paren = BSTR_NULL;
-	bool have_ip = false, outside_ip = false;
+	bool have_ip = false, outside_ip = false, lone = false;
+	bool have_bracket = false, ip_first = false, lone_bracket = false;
 
 	/* walk the comments after the first word; "[ip]" words outside
 	 * them are the MDaemon/SMTPD32 form "from HELO [IP] by" */
@@ -159,6 +173,7 @@ parse_from(struct bstr f, struct msg_relay *r)
 		}
 		struct bstr c = bstr_make(f.p + c0, i - c0 - (depth == 0));
 		size_t k = 0;
+		bool had_ip = have_ip;
 
 		while (k < c.len) {
 			struct bstr w = word(c, &k);
@@ -191,22 +206,31 @@ parse_from(struct bstr f, struct msg_relay *r)
 			}
 			if (MSG__ISTARTS(w, "authenticated"))
 				r->auth = true;
-			/* "[ip]" possibly with ":port" or trailing "]:" */
-			if (w.p[0] == '[' && !have_ip) {
-				const unsigned char *e = memchr(w.p, ']', w.len);
-				struct bstr in = bstr_make(w.p + 1, e ?
-				    (size_t)(e - w.p - 1) : w.len - 1);
+			/* "[ip]", "rdns[ip]" (no space), "[ip]:port"; a
+			 * bracketed address beats a bare one seen before */
+			const unsigned char *lb = memchr(w.p, '[', w.len);
+
+			if (lb && !have_bracket && (lb == w.p ||
+			    memchr(w.p, '@', (size_t)(lb - w.p)) == NULL)) {
+				const unsigned char *e = memchr(lb, ']',
+				    w.len - (size_t)(lb - w.p));
+				struct bstr in = bstr_make(lb + 1, e ?
+				    (size_t)(e - lb - 1) :
+				    w.len - (size_t)(lb + 1 - w.p));
 
 				if (parse_ip(in, &r->ip)) {
-					have_ip = true;
-					/* the word before is the rdns */
-					if (rdns_paren.len == 0 &&
-					    k > w.len + 1) {
+					have_ip = have_bracket = true;
+					ip_first = first_in_comment(c, w) &&
+					    lb == w.p;
+					if (lb > w.p) {
+						/* "rdns[ip]" */
+						rdns_paren = bstr_make(w.p,
+						    (size_t)(lb - w.p));
+					} else if (!ip_first) {
+						/* the word before is the rdns */
 						size_t b = 0;
-						struct bstr pw = word(c, &b);
 
-						if (pw.p != w.p)
-							rdns_paren = pw;
+						rdns_paren = word(c, &b);
 					}
 				}
 				continue;
@@ -237,6 +261,15 @@ parse_from(struct bstr f, struct msg_relay *r)
 				}
 			}
 		}
+		/* qmail "HOST (ip)", "HOST (ident@[ip])": the comment is
+		 * the address alone, HOST is the reverse name (SA) */
+		if (!had_ip && have_ip && !outside_ip) {
+			size_t q = 0;
+			struct bstr w1 = word(c, &q), w2 = word(c, &q);
+
+			lone = w1.len && w2.len == 0;
+			lone_bracket = lone && memchr(w1.p, '[', w1.len);
+		}
 	}
 	/* ident@rdns */
 	if (rdns_paren.len) {
@@ -254,15 +287,19 @@ parse_from(struct bstr f, struct msg_relay *r)
 	}
 	/* the first word may itself be the address: "from [1.2.3.4]",
 	 * "from 1.2.3.4 by" (Hotmail HTTP) */
+	bool bare_first = false;
+
 	if (!have_ip && is_ipish(first) && parse_ip(first, &r->ip))
-		have_ip = true;
+		have_ip = bare_first = true;
 	(void)outside_ip;
+	bool literal_only = false;
+
 	if (first.len && first.p[0] == '[' && !have_ip) {
 		const unsigned char *e = memchr(first.p, ']', first.len);
 
 		if (parse_ip(bstr_make(first.p + 1, e ?
 		    (size_t)(e - first.p - 1) : first.len - 1), &r->ip))
-			have_ip = true;
+			have_ip = literal_only = true;
 	}
 	if (helo_kw.len) {
 		/* Exim / qmail: the first word is the reverse name */
@@ -270,10 +307,21 @@ parse_from(struct bstr f, struct msg_relay *r)
 		if (first.len && first.p[0] != '[' &&
 		    !MSG__IEQ(first, "unknown"))
 			r->rdns = strip_dot(first);
+	} else if (((lone && !lone_bracket && !fk->microsoft) ||
+	    ((lone || ip_first) && fk->bracket_rdns) ||
+	    (outside_ip && fk->exim)) && first.len && first.p[0] != '[') {
+		/* qmail "HOST (ip)"; Exim/CommuniGate/QMQP "HOST ([ip])":
+		 * HOST is the name the receiver found (SA) */
+		r->helo = first;
+		if (!MSG__IEQ(first, "unknown"))
+			r->rdns = strip_dot(first);
 	} else {
 		r->helo = first;
 		r->rdns = strip_dot(rdns_paren);
 	}
+	/* "from [ip] by": SA records no HELO, only the address */
+	if ((literal_only || bare_first) && !helo_kw.len)
+		r->helo = BSTR_NULL;
 	r->has_ip = have_ip;
 }
 
@@ -296,8 +344,9 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 	/* SA ignores local deliveries and "from X by Y;" without detail */
 	if (MSG__IFIND(v, " with local for ") >= 0)
 		return 0;
-	/* fetchmail's own hop is a mailbox download, not a relay (SA) */
-	if (MSG__IFIND(v, "(fetchmail") >= 0)
+	/* a mailbox download (fetchmail, getmail) is no relay (SA) */
+	if (bstr_find(v, BSTR_LIT("with POP3")) >= 0 ||
+	    bstr_find(v, BSTR_LIT("with IMAP")) >= 0)
 		return 0;
 	{
 		size_t k = 4;
@@ -311,13 +360,36 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 	long by = find_kw(v, 4, "by");
 	struct bstr from = bstr_sub(v, 5, (by < 0 ? (long)v.len : by) - 5);
 
-	parse_from(from, r);
+	/* Which MTAs write "HOST ([ip])" / "HOST [ip]" with HOST being the
+	 * reverse name (SA's Received.pm): Exim, qmail-ish "with ... SMTP|
+	 * QMQP" (not followed by an id) and CommuniGate "verified"; a bare
+	 * "HOST (ip)" is the reverse name except from Exchange. Sendmail,
+	 * Domino and the rest give the HELO there. */
+	struct from_kind fk = { 0 };
+	long wp = find_kw(v, 4, "with");
+
+	fk.exim = bstr_find(v, BSTR_LIT("Exim")) >= 0;
+	fk.microsoft = MSG__IFIND(v, "Microsoft SMTP") >= 0 ||
+	    MSG__IFIND(v, " with mapi id") >= 0;
+	fk.bracket_rdns = fk.exim ||
+	    (bstr_find(v, BSTR_LIT("(CommuniGate Pro")) >= 0 &&
+	    bstr_find(v, BSTR_LIT("] verified)")) >= 0);
+	if (!fk.bracket_rdns && wp >= 0) {
+		size_t k = (size_t)wp + 4;
+		struct bstr w = word(v, &k);
+
+		if ((w.len >= 4 && (!memcmp(w.p + w.len - 4, "SMTP", 4) ||
+		    !memcmp(w.p + w.len - 4, "QMQP", 4))) &&
+		    !MSG__ISTARTS(bstr_sub(v, k, v.len), " id "))
+			fk.bracket_rdns = true;
+	}
+	parse_from(from, r, &fk);
 	if (by >= 0) {
 		size_t i = (size_t)by + 2;
 		struct bstr rest = bstr_sub(v, i, v.len);
 		long w, id;
 
-		r->by = strip_dot(word(v, &i));
+		r->by = word(v, &i); /* as written, trailing dot too (SA) */
 		if ((w = find_kw(rest, 0, "with")) >= 0) {
 			size_t k = (size_t)w + 4;
 

@@ -113,10 +113,11 @@ norm_host(struct arena *a, struct bstr h, bool *is_ip)
 /* Split s into scheme, host and rest. Returns false if it has no host. */
 static bool
 split_uri(struct bstr s, struct bstr *scheme, struct bstr *host,
-    struct bstr *rest, const char **implied)
+    struct bstr *rest, const char **implied, struct bstr *port)
 {
 	size_t i = 0;
 
+	*port = BSTR_NULL;
 	*implied = NULL;
 	*scheme = BSTR_NULL;
 	while (i < s.len && (alnum(s.p[i]) || s.p[i] == '+' || s.p[i] == '-' ||
@@ -178,8 +179,11 @@ split_uri(struct bstr s, struct bstr *scheme, struct bstr *host,
 	if (auth.len && auth.p[0] != '[') {
 		const unsigned char *c = memchr(auth.p, ':', auth.len);
 
-		if (c)
+		if (c) {
+			*port = bstr_make(c + 1, auth.len -
+			    (size_t)(c + 1 - auth.p));
 			auth.len = (size_t)(c - auth.p);
+		}
 	}
 	*host = auth;
 	return auth.len > 0;
@@ -193,7 +197,9 @@ msg__uri_host_of(struct msg *m, struct bstr s)
 	const char *imp;
 	bool ip;
 
-	if (!split_uri(bstr_trim(s), &sc, &h, &rest, &imp))
+	struct bstr port;
+
+	if (!split_uri(bstr_trim(s), &sc, &h, &rest, &imp, &port))
 		return BSTR_NULL;
 	return norm_host(m->a, h, &ip);
 }
@@ -234,7 +240,9 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 		s = bstr_make(c, n);
 		n = 0;
 	}
-	if (!split_uri(s, &scheme, &host, &rest, &implied)) {
+	struct bstr port;
+
+	if (!split_uri(s, &scheme, &host, &rest, &implied, &port)) {
 		/* relative or hostless ("#", "javascript:..."): kept raw */
 		scheme = scheme.p ? msg__lower_dup(m->a, scheme) : BSTR_NULL;
 		host = BSTR_NULL;
@@ -247,7 +255,7 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 	}
 	if (host.len) {
 		bool mailto = MSG__IEQ(scheme, "mailto");
-		size_t cap = scheme.len + 3 + s.len + host.len + rest.len + 1;
+		size_t cap = scheme.len + 3 + s.len + host.len + rest.len + 2;
 
 		if (mailto)
 			flags |= MSG_URI_MAILTO;
@@ -271,6 +279,15 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 		}
 		memcpy(o + n, host.p, host.len);
 		n += host.len;
+		/* a non-default port stays (SA keeps it; ":80" on http and
+		 * ":443" on https go, as SA's canonical variant) */
+		if (!mailto && port.len &&
+		    !(MSG__IEQ(scheme, "http") && MSG__IEQ(port, "80")) &&
+		    !(MSG__IEQ(scheme, "https") && MSG__IEQ(port, "443"))) {
+			o[n++] = ':';
+			memcpy(o + n, port.p, port.len);
+			n += port.len;
+		}
 		for (size_t i = 0; i < rest.len; i++) {
 			int h1, h2;
 			unsigned char c = rest.p[i];

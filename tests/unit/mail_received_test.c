@@ -93,8 +93,7 @@ static const struct rcv_case rcv_cases[] = {
 	  false },
 	{ "from chips.example (IDENT:root@[64.31.161.243]) by mx.example "
 	  "(8.11.6) with ESMTP id g7V; x",
-	  "64.31.161.243", "chips.example", "chips.example", "mx.example",
-	  "g7V", "ESMTP",
+	  "64.31.161.243", "", "chips.example", "mx.example", "g7V", "ESMTP",
 	  "", false },
 	/* qmail without HELO: HOST is the reverse name (SA) */
 	{ "from mx.sender.example (198.51.100.20) by q.example with SMTP; x",
@@ -103,8 +102,8 @@ static const struct rcv_case rcv_cases[] = {
 	/* Hotmail web posting */
 	{ "from 194.130.102.81 by lw11fd.law11.hotmail.msn.com with HTTP; "
 	  "Mon, 07 Oct 2002",
-	  "194.130.102.81", "", "194.130.102.81",
-	  "lw11fd.law11.hotmail.msn.com", "", "HTTP", "", false },
+	  "194.130.102.81", "", "", "lw11fd.law11.hotmail.msn.com", "", "HTTP",
+	  "", false },
 };
 
 static void
