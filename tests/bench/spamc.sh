@@ -69,6 +69,7 @@ milter_socket = none
 log = stderr" || { echo "bench spamc: filterd did not start"; exit 1; }
 
 spamd -L -x -s stderr -i 127.0.0.1 -p "$sa_port" -m 2 --min-children=2 \
+    --max-conn-per-child=100000 \
     -u nobody -C "$SA_RULES" --siteconfigpath=/etc/spamassassin \
     -r "$work/spamd.pid" >"$work/spamd.log" 2>&1 &
 spamd_pid=$!
@@ -79,27 +80,64 @@ done
 grep -q "server started" "$work/spamd.log" ||
     { echo "bench spamc: spamd did not start"; tail -5 "$work/spamd.log"; exit 1; }
 
-# run PORT OUT - every sample message through spamc -c, CONC at a time;
-# prints the elapsed seconds; OUT gets "file<TAB>score/threshold"
+# cpu_ms ROOT - CPU time (user+sys, ms) of a process tree: every live
+# process's own time plus what the root reaped from exited children
+cpu_ms()
+{
+	python3 - "$1" <<'PY'
+import os, sys
+root = int(sys.argv[1])
+hz = os.sysconf("SC_CLK_TCK")
+kids, stat = {}, {}
+for p in os.listdir("/proc"):
+    if not p.isdigit():
+        continue
+    try:
+        f = open("/proc/%s/stat" % p).read()
+    except OSError:
+        continue
+    v = f[f.rfind(")") + 2:].split()
+    stat[int(p)] = v
+    kids.setdefault(int(v[1]), []).append(int(p))
+tot, todo = 0, [root]
+while todo:
+    p = todo.pop()
+    if p not in stat:
+        continue
+    v = stat[p]
+    tot += int(v[11]) + int(v[12])
+    if p == root:
+        tot += int(v[13]) + int(v[14])
+    todo += kids.get(p, [])
+print(tot * 1000 // hz)
+PY
+}
+
+# run PORT PID OUT - every sample message through spamc -c, CONC at a
+# time; prints "wall_ms server_cpu_ms"; OUT gets "file<TAB>score/threshold"
 run()
 {
-	local port=$1 out=$2 t0 t1
+	local port=$1 pid=$2 out=$3 t0 t1 c0 c1
 	head -n 10 "$work/sample" | while read -r f; do
 		spamc -d 127.0.0.1 -p "$port" -c -s 5000000 -t 300 <"$f" >/dev/null
 	done
+	c0=$(cpu_ms "$pid")
 	t0=$(date +%s%N)
 	xargs -P "$CONC" -n 1 sh -c 'printf "%s\t%s\n" "$0" \
 	    "$(spamc -d 127.0.0.1 -p '"$port"' -c -s 5000000 -t 300 <"$0")"' \
 	    <"$work/sample" >"$out"
 	t1=$(date +%s%N)
-	echo "$(( (t1 - t0) / 1000000 ))"
+	c1=$(cpu_ms "$pid")
+	echo "$(( (t1 - t0) / 1000000 )) $((c1 - c0))"
 }
 
-fd_ms=$(run "$fsp_port" "$work/fd.out")
-sa_ms=$(run "$sa_port" "$work/sa.out")
-python3 - "$N" "$bytes" "$CONC" "$fd_ms" "$sa_ms" "$work/fd.out" "$work/sa.out" <<'PY'
+read -r fd_ms fd_cpu < <(run "$fsp_port" "$FD_PID" "$work/fd.out")
+read -r sa_ms sa_cpu < <(run "$sa_port" "$(cat "$work/spamd.pid")" "$work/sa.out")
+python3 - "$N" "$bytes" "$CONC" "$fd_ms" "$sa_ms" "$work/fd.out" "$work/sa.out" \
+    "$fd_cpu" "$sa_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)" <<'PY'
 import sys
 n, nbytes, conc, fd_ms, sa_ms = map(int, sys.argv[1:6])
+fd_cpu, sa_cpu = int(sys.argv[8]), int(sys.argv[9])
 def load(p):
     d = {}
     for l in open(p):
@@ -119,5 +157,10 @@ print("spamc -c, %d messages (%.1f KB avg), %d clients, SA stock rules, "
 print("  filterd spamd door  %8.1f msg/s  %7.1f ms/msg wall" % (fd_rate, fd_ms / n))
 print("  spamd 4.0 (-m 2)    %8.1f msg/s  %7.1f ms/msg wall" % (sa_rate, sa_ms / n))
 print("  ratio               %8.1fx (goal >= 50x)" % (fd_rate / sa_rate))
+print("  server CPU per message: filterd %.1f ms, spamd %.1f ms: %.1fx "
+      "(what the ratio becomes when the clients and other load do not "
+      "share the CPUs)" % (fd_cpu / n, sa_cpu / n,
+      (sa_cpu / max(fd_cpu, 1))))
+print("  load average at the end: %s" % sys.argv[10])
 print("  spam/ham verdicts agree on %d/%d messages" % (agree, n))
 PY
