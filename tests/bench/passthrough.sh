@@ -29,12 +29,11 @@ N=${BENCH_COUNT:-2000}
 SIZE=${BENCH_SIZE:-2000}
 CONC=${BENCH_CONC:-8}
 export FD_WORKERS=2
-sink=
 cleanup()
 {
 	fd_cleanup
 	pf_stop
-	[ -n "$sink" ] && kill "$sink" 2>/dev/null
+	e2e_sink_stop
 }
 trap cleanup EXIT
 
@@ -78,21 +77,18 @@ use_dkim = no
 use_dmarc = no"
 
 # 2. filterd -> smtp-sink, bare and with the checks
-read -r fport sport < <(e2e_ports 2)
-smtp-sink -u postfix 127.0.0.1:"$sport" 1024 >/dev/null 2>&1 &
-sink=$!
+e2e_sink || exit 1
+fport=$(e2e_ports 1)
 for mode in bare checks; do
 	extra=
 	[ "$mode" = bare ] && extra=$BARE
-	fd_start "$fport" "$sport" "$extra" || exit 1
+	fd_start "$fport" "$SINK_PORT" "$extra" || exit 1
 	load fs "$fport" >/dev/null # warm up
 	s=$(load fs "$fport")
 	report "filterd+sink/$mode" "$s"
 	fd_cleanup
 done
-kill "$sink"
-wait "$sink" 2>/dev/null
-sink=
+e2e_sink_stop
 
 # 3. filterd -> Postfix reinjection; 4. the whole chain
 read -r in fport re < <(e2e_ports 3)

@@ -3,6 +3,7 @@
 # Sourced by tests/e2e/*.sh, tests/bench and tests/soak.
 #
 #   e2e_ports N            print N free TCP ports on 127.0.0.1
+#   e2e_sink / e2e_sink_stop   smtp-sink on SINK_PORT (a downstream)
 #   fd_start LISTEN REINJECT [extra "key = value" lines]
 #                          generate a config under a temp dir (spool, state,
 #                          quarantine there too; extra lines replace the
@@ -70,6 +71,41 @@ for _ in range(int(sys.argv[1])):
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
+}
+
+# e2e_sink - start smtp-sink (postfix package) on a free loopback port as a
+# downstream that takes everything; SINK_PORT, SINK_PID; 0 once it listens
+e2e_sink()
+{
+	local try i
+	for try in 1 2 3; do
+		SINK_PORT=$(e2e_ports 1)
+		smtp-sink -u postfix 127.0.0.1:"$SINK_PORT" 1024 \
+		    >/dev/null 2>&1 &
+		SINK_PID=$!
+		for i in $(seq 50); do
+			if (exec 3<>/dev/tcp/127.0.0.1/"$SINK_PORT") \
+			    2>/dev/null; then
+				return 0
+			fi
+			kill -0 "$SINK_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill "$SINK_PID" 2>/dev/null
+		wait "$SINK_PID" 2>/dev/null
+	done
+	echo "# smtp-sink did not start" >&2
+	SINK_PID=
+	return 1
+}
+
+# e2e_sink_stop - stop the smtp-sink e2e_sink started
+e2e_sink_stop()
+{
+	[ -n "${SINK_PID:-}" ] || return 0
+	kill "$SINK_PID" 2>/dev/null
+	wait "$SINK_PID" 2>/dev/null
+	SINK_PID=
 }
 
 # fd_start LISTEN REINJECT [EXTRA] - start filterd on test ports

@@ -28,17 +28,19 @@ ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 cleanup()
 {
 	fd_cleanup
-	[ -n "${sink:-}" ] && kill "$sink" 2>/dev/null
-	[ -n "${sink:-}" ] && wait "$sink" 2>/dev/null
+	e2e_sink_stop
 	rm -rf "$work"
 }
 work=$(mktemp -d /tmp/filterd-e2e-rob.XXXXXX)
 trap cleanup EXIT
 
-read -r fd_port sink_port < <(e2e_ports 2)
-smtp-sink -u postfix 127.0.0.1:"$sink_port" 1024 >/dev/null 2>&1 &
-sink=$!
-if ! fd_start "$fd_port" "$sink_port" "max_connections = 1000
+if ! e2e_sink; then
+	not_ok "smtp-sink starts"
+	tap_done
+	exit 1
+fi
+fd_port=$(e2e_ports 1)
+if ! fd_start "$fd_port" "$SINK_PORT" "max_connections = 1000
 smtp_timeout = 2s
 max_recipients = 1000
 message_size_limit = 50M"; then
