@@ -159,6 +159,16 @@ const struct cfg_key cfg_keys[] = {
 	    "Authentication-Results authserv-id (empty: myhostname)" },
 	{ "dmarc_policy_enforce", CFG_BOOL, "no", NULL, NULL,
 	    "a DMARC p=reject failure rejects the message (no: score only)" },
+	/* Originating mail: DKIM signing (plugins/dkim_sign.c,
+	 * filterd/check_dkimsign.c) */
+	{ "mynetworks", CFG_NETLIST, "127.0.0.0/8 ::1", NULL, NULL,
+	    "clients whose mail is originating (signed, not scored)" },
+	{ "dkim_sign", CFG_BOOL, "no", NULL, NULL,
+	    "DKIM-sign originating mail (mynetworks or SASL-authenticated)" },
+	{ "dkim_key", CFG_STR, "", NULL, NULL,
+	    "'domain selector keyfile' entries split by ',' or a key table" },
+	{ "originating_scan", CFG_BOOL, "no", NULL, NULL,
+	    "also spam-score originating mail (no: sign only)" },
 };
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
 

@@ -16,6 +16,10 @@ int ctl_learn(int argc, char **argv);  /* filterd/ctl_learn.c */
 int ctl_bayes(int argc, char **argv);  /* filterd/ctl_bayes.c */
 int ctl_tune(int argc, char **argv);   /* filterd/ctl_tune.c */
 int ctl_explain(int argc, char **argv); /* filterd/ctl_explain.c */
+int ctl_dkim_keygen(int argc, char **argv); /* filterd/ctl_dkim.c */
+int ctl_dkim_sign(int argc, char **argv);   /* filterd/ctl_dkim.c */
+int ctl_check_domain(int argc, char **argv); /* filterd/ctl_domain.c */
+int ctl_dmarc_report(int argc, char **argv); /* filterd/ctl_dmarc.c */
 
 /* ctl_load_cfg - the config named by -c (or FILTERD_CONF, else
  * etc/filterd.conf when it exists, else /etc/filterd/filterd.conf);

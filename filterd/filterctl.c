@@ -36,6 +36,12 @@ static const struct {
 	{ "explain", ctl_explain,
 	    "explain FILE [--json]  every hit, what it matched, Bayes clues, "
 	    "the action and why" },
+	{ "dkim-keygen", ctl_dkim_keygen,
+	    "dkim-keygen --domain D [--selector S] [--type rsa|ed25519] "
+	    "[--testing]  new key + DNS record" },
+	{ "dkim-sign", ctl_dkim_sign,
+	    "dkim-sign [--key 'D S FILE'] FILE  sign as the daemon signs "
+	    "originating mail" },
 };
 
 static const char *conf_path;
@@ -100,7 +106,7 @@ help(FILE *f)
 	fprintf(f, "usage: filterctl [-c FILE] COMMAND [ARGS...]\n\n"
 	    "Commands:\n");
 	for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
-		fprintf(f, "  %-10s %s\n", ctl_cmds[i].name, ctl_cmds[i].help);
+		fprintf(f, "  %-13s %s\n", ctl_cmds[i].name, ctl_cmds[i].help);
 	fprintf(f, "\n  -c FILE   configuration (default: $FILTERD_CONF, "
 	    "etc/filterd.conf if present, /etc/filterd/filterd.conf)\n");
 }

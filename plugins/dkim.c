@@ -30,6 +30,7 @@
 #include <openssl/rsa.h>
 
 #include "plugins/authres.h"
+#include "plugins/dkim_int.h"
 #include "util/arena.h"
 
 #define DKIM_MIN_RSA_BITS 1024
@@ -1242,4 +1243,46 @@ const struct dkim_sig *
 dkim_sig_at(const struct dkim_verify *v, size_t i)
 {
 	return i < v->nsigs ? &v->sigs[i].pub : NULL;
+}
+
+/* Shared with the signer (plugins/dkim_int.h) --------------------------- */
+
+int
+dkim__hdr_canon(struct buf *o, struct bstr raw, bool relaxed, bool crlf)
+{
+	return hdr_canon(o, raw, relaxed, crlf);
+}
+
+int
+dkim__body_hash(struct bstr body, bool relaxed, unsigned char *md,
+    unsigned *mdlen)
+{
+	bool short_body;
+
+	return body_hash(body, relaxed, false, 0, md, mdlen, &short_body);
+}
+
+int
+dkim__sha256(const void *p, size_t len, unsigned char *md, unsigned *mdlen)
+{
+	return EVP_Digest(p, len, md, mdlen, sha256(), NULL) ? 0 : -ENOMEM;
+}
+
+long
+dkim__b64_decode(struct bstr in, unsigned char *out, size_t outsz)
+{
+	return b64_decode(in, out, outsz);
+}
+
+int
+dkim__rsa_bits(const unsigned char *der, size_t len)
+{
+	EVP_PKEY *pk = rsa_from_der(der, len);
+	int bits;
+
+	if (pk == NULL)
+		return -EINVAL;
+	bits = EVP_PKEY_get_bits(pk);
+	EVP_PKEY_free(pk);
+	return bits;
 }
