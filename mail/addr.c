@@ -44,7 +44,7 @@ squeeze_ws(struct arena *a, const struct buf *b, bool drop_all)
 	for (size_t i = 0; i < b->len; i++) {
 		unsigned char c = b->p[i];
 
-		if (c == '"' && drop_all)
+		if (c == '"' && drop_all && !(i > 0 && b->p[i - 1] == '\\'))
 			q = !q;
 		if (!q && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) {
 			sp = n > 0;
@@ -174,9 +174,11 @@ msg_addr_parse(struct arena *a, struct bstr v, struct msg_addr **out,
 
 				while (r < e && (*r == ' ' || *r == '\t'))
 					r++;
+				/* the quoted string itself, quotes included;
+				 * the whitespace after it is read again below */
 				if (r < e && *r == '@')
-					rc = put(tgt, q0 - 1, (size_t)(r - q0) +
-					    1);
+					rc = put(tgt, q0 - 1, (size_t)(p - q0) +
+					    1 + (p < e));
 				else
 					for (const unsigned char *x = q0;
 					    x < p && rc == 0; x++) {
