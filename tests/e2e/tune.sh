@@ -75,7 +75,7 @@ done
 T() { "$ctl" -c "$conf" tune -q --no-net --spam "$t/spam" --ham "$t/ham" "$@"; }
 score_of() { sed -n "s/^score $1 *\([-0-9.]*\).*/\1/p" "$2"; }
 
-T --out "$t/a.cf" --seed 7 >"$t/a.out" 2>"$t/a.err"
+T --out "$t/a.cf" --seed 7 --save-hits "$t/hits.tab" >"$t/a.out" 2>"$t/a.err"
 check "tune exits 0 and writes the score file" '[ $? = 0 ] && [ -s "$t/a.cf" ]'
 check "report: cross-validated and training FP/FN lines" \
     'grep -q "5-fold cross-validated" "$t/a.out" && grep -q "training (all data)" "$t/a.out"'
@@ -106,6 +106,15 @@ check "reloaded via rules_local: spam $s1 >= 5, ham $h1 < 5" \
 T --out "$t/b.cf" --seed 7 >/dev/null 2>&1
 check "same input and seed: identical scores" \
     'diff <(grep "^score" "$t/a.cf") <(grep "^score" "$t/b.cf") >/dev/null'
+"$ctl" -c "$conf" tune -q --hits "$t/hits.tab" --out "$t/c.cf" --seed 7 \
+    >"$t/c.out" 2>&1
+check "refit from the saved hits table: no rescan, same scores" \
+    'grep -q "^loaded 160 messages" "$t/c.out" &&
+     diff <(grep "^score" "$t/a.cf") <(grep "^score" "$t/c.cf") >/dev/null'
+printf 'filterd-tune-hits 1\ncol 1 A\nmsg S 0,7 x\n' >"$t/bad.tab"
+"$ctl" -c "$conf" tune -q --hits "$t/bad.tab" --out "$t/x.cf" >/dev/null 2>"$t/bad.err"
+check "a corrupt hits table is refused with its line" \
+    '[ $? = 1 ] && grep -q "bad.tab:3" "$t/bad.err" && [ ! -e "$t/x.cf" ]'
 T --out "$t/r.cf" --range -3:3 >/dev/null 2>&1
 check "--range keeps every score inside -3:3" \
     'awk "/^score/ { if (\$3 < -3 || \$3 > 3) bad = 1 } END { exit bad }" "$t/r.cf" &&
