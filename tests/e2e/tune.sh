@@ -9,7 +9,9 @@ set -u
 cd "$(dirname "$0")/../.."
 ctl=${CTL:-$PWD/build/filterctl}
 t=$(mktemp -d /tmp/tune_e2e.XXXXXX)
-trap 'rm -rf "$t"' EXIT
+serve=$PWD/../shared/conformance/dns/serve-zone.sh
+knot=
+trap '[ -n "$knot" ] && "$serve" stop "$knot" >/dev/null 2>&1; rm -rf "$t"' EXIT
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); echo "not ok $n - $1"; }
@@ -142,4 +144,25 @@ check "explain --json parses; action pass-spam after tuning" \
 assert d[\"action\"] == \"pass-spam\", d[\"action\"]
 assert any(h[\"name\"] == \"T_CHEAP\" and h[\"matched\"] == \"cheapest\" for h in d[\"hits\"])
 assert d[\"bayes\"][\"prob\"] is None" "$t/x.json"'
+
+# explain: the DNS answer behind a DNSBL hit, from a knotd on 127.0.0.1
+# serving tests/e2e/zones/dnsbl.zone (198.0.2.10 is listed in zen)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+if [ -x "$serve" ] && { command -v knotd >/dev/null || [ -x /usr/sbin/knotd ]; } &&
+    knot=$("$serve" -p "$port" tests/e2e/zones/dnsbl.zone 2>"$t/knot.err"); then
+	printf "header T_ZEN eval:check_rbl('zen', 'zen.dnsbl.test.')\n%s\n" \
+	    "score T_ZEN 2.5" >"$t/dnsbl.cf"
+	sed '/^use_dnsbl/d' "$conf" >"$t/n.conf"
+	printf 'dnsbl_config = %s\ndns_servers = 127.0.0.1:%s\n' \
+	    "$t/dnsbl.cf" "$port" >>"$t/n.conf"
+	printf 'dns_timeout = 2s\nuse_dnsbl = yes\n' >>"$t/n.conf"
+	"$ctl" -c "$t/n.conf" explain "$t/ham/3" --ip 198.0.2.10 --json \
+	    >"$t/n.json" 2>"$t/n.err"
+	check "explain --json: the DNSBL hit with the answer it used" \
+	    'python3 -c "import json,sys; d=json.load(open(sys.argv[1]))
+h=[h for h in d[\"hits\"] if h[\"name\"] == \"T_ZEN\"]
+assert h and \"198.0.2.10 in zen.dnsbl.test: 127.0.0.2\" in h[0][\"detail\"], d" "$t/n.json"'
+else
+	ok "# SKIP knotd not available for the DNSBL explain case"
+fi
 echo "1..$n"
