@@ -210,12 +210,13 @@ main(int argc, char **argv)
 		msg_free(m);
 		free(raw);
 	}
-	if (!list && done > 0) {
-		qsort(rule_ms, done, sizeof(double), cmp_dbl);
-		getrusage(RUSAGE_SELF, &ru);
+	if (!list)
 		printf("rules: %zu loaded in %.0f ms (%s)%s\n",
 		    rule_set_rule_count(rs), load_ms, rpaths[0],
 		    prefilter ? "" : " prefilter off");
+	if (!list && done > 0) {
+		qsort(rule_ms, done, sizeof(double), cmp_dbl);
+		getrusage(RUSAGE_SELF, &ru);
 		printf("messages: %zu, rules %.1f msg/s (parse+rules %.1f "
 		       "msg/s)\n",
 		    done, done / (rule_total / 1e3),

@@ -29,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "1..3"
+echo "1..4"
 if [ ! -d "$SA_RULES" ] || ! command -v spamd >/dev/null || [ ! -x "$BENCH" ]; then
 	echo "not ok 1 - needs spamassassin (spamd, $SA_RULES) and $BENCH"
 	exit 1
@@ -105,3 +105,12 @@ if len(sys.argv) > 5 and sys.argv[5]:
     open(sys.argv[5], "w").write("\n".join(out) + "\n")
 print("%s 3 - parity %.1f%% >= %.1f%%" % ("ok" if pct >= need else "not ok", pct, need))
 PY
+
+# load + compile of the whole stock ruleset stays under a second
+ms=$($BENCH -r "$SA_RULES" -r /etc/spamassassin/local.cf |
+    sed -n 's/^rules: [0-9]* loaded in \([0-9]*\) ms.*/\1/p')
+if [ -n "$ms" ] && [ "$ms" -lt 1000 ]; then
+	echo "ok 4 - stock ruleset loads and compiles in $ms ms"
+else
+	echo "not ok 4 - stock ruleset load took ${ms:-?} ms"
+fi
