@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -829,8 +830,17 @@ inside_rules_dir(const struct cfg *cfg, const char *out)
 	char rd[PATH_MAX], od[PATH_MAX], dir[PATH_MAX];
 	const char *slash = strrchr(out, '/');
 
+	struct stat sb;
+
 	if (realpath(cfg_str(cfg, "rules_dir"), rd) == NULL)
 		return false;
+	/* rules_dir may name one file: its directory is the shipped one */
+	if (stat(rd, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+		char *sl = strrchr(rd, '/');
+
+		if (sl != NULL && sl != rd)
+			*sl = '\0';
+	}
 	if (slash == NULL)
 		snprintf(dir, sizeof(dir), ".");
 	else
