@@ -128,6 +128,11 @@ check "--dry-run prints the diff and writes nothing" \
 T --out "$t/rules/99_local.cf" >"$t/e.out" 2>&1
 check "refuses to write into rules_dir" \
     '[ $? = 1 ] && [ ! -e "$t/rules/99_local.cf" ]'
+sed "s|^rules_dir =.*|rules_dir = $t/rules/10_test.cf|" "$conf" >"$t/one.conf"
+"$ctl" -c "$t/one.conf" tune -q --hits "$t/hits.tab" \
+    --out "$t/rules/10_test.cf" >/dev/null 2>&1
+check "rules_dir naming one file: neither it nor its directory is written" \
+    '[ $? = 1 ] && grep -q "^score    T_CHEAP      0.5" "$t/rules/10_test.cf"'
 "$ctl" -c "$conf" tune --spam "$t/spam" >/dev/null 2>&1
 check "usage error without --ham" '[ $? = 2 ]'
 
