@@ -2,7 +2,8 @@
 # tests/e2e/miltertest.sh - Debian's miltertest against filterd's milter
 # front door (milter_socket = inet:PORT@127.0.0.1): the Lua scripts
 # miltertest_headers.lua (X-Spam-* added/deleted, Subject tagged, body in
-# chunks, two messages per connection), miltertest_quarantine.lua
+# chunks, two messages per connection), miltertest_abort.lua (the MTA
+# disconnecting mid-message, abort, no body), miltertest_quarantine.lua
 # (final_spam_destiny = quarantine -> smfi_quarantine) and
 # miltertest_reject.lua (reject -> 550 5.7.1, discard -> SMFIR_DISCARD),
 # each with filterd restarted for its policy; then the log line per
@@ -71,6 +72,10 @@ ok "filterd up, milter on inet:$mi_port@127.0.0.1"
 run_lua miltertest_headers.lua
 check "log: one line per message with queue id, client and sender" \
     grep -q 'QIDTAG1: milter client=mx.sender.test\[192.0.2.10\] from=<sender@sender.test> rcpts=1 score=[0-9.]*/5.0 tests=.*T_FD_TAGTOKEN.* action=pass-spam' "$FD_LOG"
+
+run_lua miltertest_abort.lua
+check "log: no line for the cut or aborted transactions" \
+    [ -z "$(grep -E 'QIDAB[123]: milter' "$FD_LOG")" ]
 
 # 8 MTA connections at once: libmilter threads, one scan thread
 for i in $(seq 8); do
