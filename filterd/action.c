@@ -128,6 +128,13 @@ action_rewrite(const struct cfg *cfg, double score, const char *tests,
 
 	if (notes == NULL)
 		notes = &none;
+	if (notes->dkim_signature) {
+		/* originating mail (filterd/check_dkimsign.c): a tag on the
+		 * Subject would break the signature */
+		stag = "";
+		if ((rc = buf_puts(out, notes->dkim_signature)) < 0)
+			return rc;
+	}
 	if (notes->authres) {
 		/* Our authserv-id is the note's first token (RFC 8601 2.2). */
 		size_t n = strcspn(notes->authres, "; \t\r\n");

@@ -32,6 +32,9 @@ struct action_notes {
 	const char *autolearn;    /* "autolearn" note: X-Spam-Status */
 	const char *authres;      /* "authres": Authentication-Results */
 	const char *received_spf; /* "received-spf": Received-SPF */
+	/* "dkim-signature": whole DKIM-Signature fields (CRLF-terminated),
+	 * prepended first; the signed Subject is then never tagged */
+	const char *dkim_signature;
 };
 
 /* action_rewrite - the headers to send instead of raw's header section:

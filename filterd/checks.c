@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 const struct check *const checks_table[] = {
+	&check_dkimsign, /* first: originating mail is signed, not scored */
 	&check_basic,
 	&check_dnsbl,
 	&check_rules, /* finish(): meta rules and scores over all hits */

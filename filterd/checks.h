@@ -9,6 +9,7 @@
 #include "filterd/scan.h"
 
 /* One line per check module, defined in filterd/check_<name>.c. */
+extern const struct check check_dkimsign;
 extern const struct check check_basic;
 extern const struct check check_rules;
 extern const struct check check_dnsbl;

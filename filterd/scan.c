@@ -43,6 +43,8 @@ struct scan {
 	struct note *notes;
 	struct netaddr client;
 	unsigned pending;
+	size_t cur, skip_from; /* check running; checks from skip_from on
+				  are left out (scan_skip_rest) */
 	bool deadline_passed, finished, running;
 	struct event *timer, *finisher;
 	scan_done_fn *done;
@@ -120,6 +122,20 @@ scan_note(struct scan *s, const char *key, const char *value)
 	return 0;
 }
 
+const unsigned char *
+scan_raw(struct scan *s, size_t *len)
+{
+	*len = s->len;
+	return s->raw;
+}
+
+void
+scan_skip_rest(struct scan *s)
+{
+	if (s->cur + 1 < s->skip_from)
+		s->skip_from = s->cur + 1;
+}
+
 const char *
 scan_note_get(struct scan *s, const char *key)
 {
@@ -145,6 +161,7 @@ scan_new(const struct cfg *cfg, const struct checks *checks,
 	s->raw = raw;
 	s->len = len;
 	s->env = env ? env : &none;
+	s->skip_from = (size_t)-1;
 	if ((s->arena = arena_new(0)) == NULL ||
 	    (s->hits = hits_new(s->arena)) == NULL)
 		return scan_free(s);
@@ -162,7 +179,8 @@ complete(struct scan *s)
 	s->finished = true;
 	if (s->timer)
 		event_del(s->timer);
-	for (size_t i = 0; (ck = checks_at(s->checks, i)) != NULL; i++)
+	for (size_t i = 0; i < s->skip_from &&
+	    (ck = checks_at(s->checks, i)) != NULL; i++)
 		if (ck->finish)
 			ck->finish(s, checks_state(s->checks, i));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -236,12 +254,18 @@ scan_run(struct scan *s, scan_done_fn *done, void *arg)
 			return -ENOMEM;
 	}
 	s->running = true;
-	for (size_t i = 0; (ck = checks_at(s->checks, i)) != NULL; i++)
-		if (ck->start && s->base)
+	for (size_t i = 0; i < s->skip_from &&
+	    (ck = checks_at(s->checks, i)) != NULL; i++)
+		if (ck->start && s->base) {
+			s->cur = i;
 			ck->start(s, checks_state(s->checks, i));
-	for (size_t i = 0; (ck = checks_at(s->checks, i)) != NULL; i++)
-		if (ck->run)
+		}
+	for (size_t i = 0; i < s->skip_from &&
+	    (ck = checks_at(s->checks, i)) != NULL; i++)
+		if (ck->run) {
+			s->cur = i;
 			ck->run(s, checks_state(s->checks, i));
+		}
 	s->running = false;
 	if (s->pending == 0 || s->base == NULL) {
 		complete(s);

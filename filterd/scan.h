@@ -74,6 +74,12 @@ bool scan_deadline_passed(const struct scan *);
  * Authentication-Results pieces); key is a static string. */
 int scan_note(struct scan *, const char *key, const char *value);
 const char *scan_note_get(struct scan *, const char *key);
+/* scan_raw - the message bytes as received (borrowed from the front door) */
+const unsigned char *scan_raw(struct scan *, size_t *len);
+/* scan_skip_rest - the calling check takes the message over: the checks
+ * after it in the table get no start(), run() or finish() (originating
+ * mail is signed, not scored: filterd/check_dkimsign.c) */
+void scan_skip_rest(struct scan *);
 
 /* The front doors' side ---------------------------------------------------
  * checks_init() runs every check's init() once per config generation (in

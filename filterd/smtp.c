@@ -613,6 +613,7 @@ on_scanned(struct scan *s, void *arg)
 	notes.autolearn = scan_note_get(s, "autolearn");
 	notes.authres = scan_note_get(s, "authres");
 	notes.received_spf = scan_note_get(s, "received-spf");
+	notes.dkim_signature = scan_note_get(s, "dkim-signature");
 	rc = action_rewrite(cfg, c->score, c->tests, &notes, c->raw,
 	    &c->head, &body_off);
 	if (rc < 0) {
