@@ -936,6 +936,20 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 		opts |= PCRE2_MULTILINE;
 		r->gate = true;
 	}
+	/* SA 4 capture rules: (?<NAME>..) sets a tag, %{NAME} in another
+	 * rule is replaced by the tag's values when the message has them */
+	for (const char *q = pat; (q = strstr(q, "(?<")) != NULL; q++)
+		if (q[3] != '=' && q[3] != '!')
+			r->captures = true;
+	if (strstr(pat, "%{") != NULL) {
+		free(r->tmpl);
+		if ((r->tmpl = strdup(pat)) == NULL) {
+			free(pat);
+			return -ENOMEM;
+		}
+		r->tmpl_opts = opts;
+		r->gate = false;
+	}
 	r->re = pcre2_compile(
 	    (PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, cc);
 	if (r->re == NULL && ec == PCRE2_ERROR_PATTERN_TOO_LARGE) {
@@ -969,7 +983,8 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	    r->hkind == HDR_TOCC || r->hkind == HDR_MESSAGEID ||
 	    r->hkind == HDR_RELAYS ||
 	    (r->hkind == HDR_ALL && r->hmod != HMOD_RAW) ||
-	    r->type == RULE_MIMEHEADER || !extract(pat, opts, lits, &nl)) {
+	    r->type == RULE_MIMEHEADER || r->tmpl != NULL ||
+	    !extract(pat, opts, lits, &nl)) {
 		free(pat);
 		return 0;
 	}

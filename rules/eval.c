@@ -17,6 +17,7 @@
  */
 #include "rules/rules_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -63,6 +64,12 @@ rule_run_new(const struct rule_set *rs, struct msg *msg)
 		return NULL;
 	if (arena_defer(a, md_release, run->c.md) < 0) {
 		pcre2_match_data_free(run->c.md);
+		return NULL;
+	}
+	if ((run->c.md_big = pcre2_match_data_create(64, NULL)) == NULL)
+		return NULL;
+	if (arena_defer(a, md_release, run->c.md_big) < 0) {
+		pcre2_match_data_free(run->c.md_big);
 		return NULL;
 	}
 	return run;
@@ -298,10 +305,65 @@ candidate(const struct rule_set *rs, const struct rule *r, const uint8_t *seen)
 
 /* Matching --------------------------------------------------------------- */
 
-/* match_count - matches of r in s: 0/1, or all (capped) for multiple */
+/* save_captures - SA 4 capture tags: every named group that matched
+ * something becomes a value of the tag of that name */
+static void
+save_captures(struct rule_ctx *c, const pcre2_code *re, const unsigned char *p)
+{
+	uint32_t count, esize;
+	PCRE2_SPTR table;
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md_big);
+	uint32_t npairs = pcre2_get_ovector_count(c->md_big);
+
+	if (pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &count) != 0 ||
+	    pcre2_pattern_info(re, PCRE2_INFO_NAMEENTRYSIZE, &esize) != 0 ||
+	    pcre2_pattern_info(re, PCRE2_INFO_NAMETABLE, &table) != 0)
+		return;
+	for (uint32_t i = 0; i < count; i++) {
+		PCRE2_SPTR e = table + (size_t)i * esize;
+		uint32_t g = (uint32_t)e[0] << 8 | e[1];
+		const char *name = (const char *)e + 2;
+		struct bstr v;
+		struct rule_tag *nv;
+		bool dup = false;
+
+		if (g >= npairs || ov[2 * g] == PCRE2_UNSET ||
+		    ov[2 * g + 1] <= ov[2 * g])
+			continue;
+		v = bstr_make(p + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
+		for (size_t k = 0; k < c->ntags; k++)
+			dup |= strcmp(c->tags[k].name, name) == 0 &&
+			    bstr_eq(c->tags[k].val, v);
+		if (dup || c->ntags >= 256)
+			continue;
+		if (c->ntags == c->tagcap) {
+			size_t ncap = c->tagcap ? c->tagcap * 2 : 8;
+
+			if ((nv = arena_alloc(c->arena, ncap * sizeof(*nv))) ==
+			    NULL)
+				return;
+			if (c->ntags)
+				memcpy(nv, c->tags, c->ntags * sizeof(*nv));
+			c->tags = nv;
+			c->tagcap = ncap;
+		}
+		/* copy: the text may be a scratch buffer */
+		if ((c->tags[c->ntags].val.p =
+			    arena_memdup(c->arena, v.p, v.len)) == NULL)
+			return;
+		c->tags[c->ntags].val.len = v.len;
+		c->tags[c->ntags].name =
+		    arena_strndup(c->arena, name, strlen(name));
+		if (c->tags[c->ntags].name != NULL)
+			c->ntags++;
+	}
+}
+
+/* match_one - matches of one pattern in s: up to limit; cap: record
+ * named captures (needs the larger match data) */
 static unsigned
-match_one(
-    struct rule_ctx *c, const pcre2_code *re, struct bstr s, unsigned limit)
+match_one(struct rule_ctx *c, const pcre2_code *re, struct bstr s,
+    unsigned limit, bool cap)
 {
 	PCRE2_SIZE off = 0;
 	unsigned n = 0;
@@ -309,13 +371,16 @@ match_one(
 	const unsigned char *p = s.p != NULL ? s.p : empty;
 
 	while (n < limit && off <= s.len) {
-		int rc = pcre2_match(re, p, s.len, off, 0, c->md, c->rs->mctx);
+		int rc = pcre2_match(
+		    re, p, s.len, off, 0, cap ? c->md_big : c->md, c->rs->mctx);
 		PCRE2_SIZE *ov;
 
 		if (rc < 0)
 			break; /* no match, or a limit: no hit */
 		n++;
-		ov = pcre2_get_ovector_pointer(c->md);
+		if (cap)
+			save_captures(c, re, p);
+		ov = pcre2_get_ovector_pointer(cap ? c->md_big : c->md);
 		off = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
 	}
 	return n;
@@ -325,10 +390,11 @@ static unsigned
 match_count(
     struct rule_ctx *c, const struct rule *r, struct bstr s, unsigned limit)
 {
-	unsigned n = match_one(c, r->re, s, limit);
+	bool cap = r->captures && c->md_big != NULL;
+	unsigned n = match_one(c, r->re, s, limit, cap);
 
 	for (size_t i = 0; i < r->nmore && n < limit; i++)
-		n += match_one(c, r->more[i], s, limit - n);
+		n += match_one(c, r->more[i], s, limit - n, cap);
 	return n;
 }
 
@@ -818,6 +884,83 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 	}
 }
 
+/* run_template - SA capture_rules_replace: each %{NAME} becomes
+ * (?:v1|v2..) of the tag's values, quoted; without values the rule does
+ * not run. The pattern is compiled for this message only. */
+static unsigned
+run_template(struct rule_ctx *c, const struct rule *r, struct buf *b)
+{
+	struct buf pat;
+	const char *p = r->tmpl;
+	struct rule tmp;
+	pcre2_code *re;
+	int ec;
+	PCRE2_SIZE eo;
+	unsigned n;
+
+	buf_init(&pat, 1u << 20);
+	while (*p != '\0') {
+		const char *e;
+		size_t nl;
+		bool any = false;
+
+		if (p[0] == '\\' && p[1] != '\0') {
+			if (buf_append(&pat, p, 2) < 0)
+				goto fail;
+			p += 2;
+			continue;
+		}
+		if (p[0] != '%' || p[1] != '{' ||
+		    (e = strchr(p, '}')) == NULL) {
+			if (buf_putc(&pat, *p++) < 0)
+				goto fail;
+			continue;
+		}
+		nl = (size_t)(e - p - 2);
+		if (buf_puts(&pat, "(?:") < 0)
+			goto fail;
+		for (size_t k = 0; k < c->ntags; k++) {
+			struct bstr v = c->tags[k].val;
+
+			if (strlen(c->tags[k].name) != nl ||
+			    strncmp(c->tags[k].name, p + 2, nl) != 0)
+				continue;
+			if (any && buf_putc(&pat, '|') < 0)
+				goto fail;
+			any = true;
+			for (size_t j = 0; j < v.len; j++) /* quotemeta */
+				if ((isalnum(v.p[j]) || v.p[j] == '_'
+					    ? buf_putc(&pat, v.p[j])
+					    : buf_printf(&pat, "\\x{%02x}",
+						  v.p[j])) < 0)
+					goto fail;
+		}
+		if (!any) { /* SA: dependent tag not defined, rule not run */
+			buf_free(&pat);
+			return 0;
+		}
+		if (buf_putc(&pat, ')') < 0)
+			goto fail;
+		p = e + 1;
+	}
+	re = pcre2_compile(pat.p, pat.len, r->tmpl_opts, &ec, &eo, NULL);
+	buf_free(&pat);
+	if (re == NULL)
+		return 0;
+	tmp = *r;
+	tmp.re = re;
+	tmp.nmore = 0;
+	tmp.tmpl = NULL;
+	tmp.gate = false;
+	tmp.always = true;
+	n = run_rule(c, &tmp, b);
+	pcre2_code_free(re);
+	return n;
+fail:
+	buf_free(&pat);
+	return 0;
+}
+
 static double
 rule_score(const struct rule_set *rs, const struct rule *r)
 {
@@ -870,9 +1013,24 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 			uint32_t k = rs->order[t][i];
 			const struct rule *r = &rs->v[k];
 
-			if (r->claimed || r->broken)
+			if (r->claimed || r->broken || r->tmpl != NULL)
 				continue;
 			c->counts[k] = run_rule(c, r, &b);
+			if (c->counts[k] > 0 &&
+			    (rc = add_hit(c, r, c->counts[k])) < 0)
+				goto out;
+		}
+	}
+	/* template rules last, when every capture tag is known */
+	for (int t = 0; t < RULE_META; t++) {
+		for (size_t i = 0; i < rs->norder[t]; i++) {
+			uint32_t k = rs->order[t][i];
+			const struct rule *r = &rs->v[k];
+
+			if (r->tmpl == NULL || r->claimed || r->broken)
+				continue;
+			c->hdr_last = NULL;
+			c->counts[k] = run_template(c, r, &b);
 			if (c->counts[k] > 0 &&
 			    (rc = add_hit(c, r, c->counts[k])) < 0)
 				goto out;

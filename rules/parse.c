@@ -1275,6 +1275,7 @@ rule_set_free(struct rule_set *rs)
 		free(r->name);
 		free(r->describe);
 		free(r->lits);
+		free(r->tmpl);
 		rule__meta_free(r->meta);
 	}
 	free(rs->v);

@@ -99,8 +99,12 @@ struct rule {
 	/* prefilter: literal alternatives, one of which must occur */
 	uint32_t *lits;
 	size_t nlits;
-	bool always; /* no usable literal: always run */
-	bool gate;   /* body rule: one run over all lines first */
+	bool always;   /* no usable literal: always run */
+	bool gate;     /* body rule: one run over all lines first */
+	bool captures; /* has (?<NAME>...): sets SA capture tags */
+	char *tmpl;    /* pattern with %{NAME} templates (SA 4 capture
+			  rules), compiled per message; NULL if none */
+	unsigned tmpl_opts;
 };
 
 struct rule__ac; /* Aho-Corasick automaton, compile.c */
@@ -195,6 +199,13 @@ struct rule_ctx {
 	bool hdr_unset;
 	struct bstr body;  /* body lines joined with '\n' */
 	struct bstr *udec; /* per URI: raw form percent-decoded (or empty) */
+	/* capture tags set by rules with named groups */
+	struct rule_tag {
+		const char *name;
+		struct bstr val;
+	} * tags;
+	size_t ntags, tagcap;
+	pcre2_match_data *md_big;
 };
 
 #endif

@@ -67,7 +67,20 @@ echo "ok 1 - spamd -L on 127.0.0.1:$port"
 while IFS= read -r f; do
 	printf '%s\t%s\n' "$f" "$(spamc -d 127.0.0.1 -p "$port" -y -t 60 <"$f")" >>"$tmp/sa"
 done <"$tmp/sample"
-$BENCH -r "$SA_RULES" -r /etc/spamassassin/local.cf -R >"$tmp/runnable"
+# Rules with SA 4 capture templates (%{NAME}) and the metas over them are
+# left out: spamd 4.0.1 keeps capture tags from earlier messages in the
+# same child, so its result depends on the message order (spamassassin -t
+# on the same message does not fire them).
+$BENCH -r "$SA_RULES" -r /etc/spamassassin/local.cf -R >"$tmp/runnable.all"
+tmpl=$(cat "$SA_RULES"/*.cf | awk '/^[ \t]*(header|body|rawbody|uri|full)[ \t].*%\{/ { print $2 }')
+pat=$(echo $tmpl | tr ' ' '|')
+if [ -n "$pat" ]; then
+	deps=$(cat "$SA_RULES"/*.cf | awk -v p="$pat" '$1 == "meta" && $0 ~ p { print $2 }')
+	printf '%s\n' $tmpl $deps | sort -u >"$tmp/excluded"
+	grep -vxF -f "$tmp/excluded" "$tmp/runnable.all" >"$tmp/runnable"
+else
+	cp "$tmp/runnable.all" "$tmp/runnable"
+fi
 $BENCH -r "$SA_RULES" -r /etc/spamassassin/local.cf -l $(cat "$tmp/sample") >"$tmp/fd"
 echo "ok 2 - scanned $(wc -l <"$tmp/sample") messages with both"
 

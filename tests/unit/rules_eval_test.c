@@ -39,6 +39,9 @@ static const char rules_cf[] =
     "body   B_MULTI   /\\bbuy\\b/i\n"
     "tflags B_MULTI   multiple maxhits=2\n"
     "body   B_NOPE    /this text is not in the message/\n"
+    "header __H_CAP   Subject =~ /(?<WORD>rep\\w+)/\n"
+    "body   B_TMPL    /%{WORD} rolex/i\n"
+    "body   B_TMPL_UNSET /%{NOT_CAPTURED}|rolex/i\n"
     "rawbody R_HTML   /<b>bold<\\/b>/\n"
     "body   B_RENDERED /bold text/\n"
     "uri    U_HOST    /^https?:\\/\\/shop\\.example\\.net\\//\n"
@@ -142,12 +145,13 @@ test_hits(void **state)
 	static const char *const want[] = { "H_SUBJ", "H_SUBJ_END", "H_ADDR",
 		"H_NAME", "H_UNSET", "H_EXISTS", "H_ALL", "H_TOCC",
 		"H_TOCC_ADDR", "H_MID", "H_TWO_RCVD", "B_SUBJ_IN_BODY",
-		"B_MULTI", "R_HTML", "B_RENDERED", "U_HOST", "F_BOUNDARY",
-		"M_ATTACH", "E_TO_RANGE", "E_HTML", "META_AND", "META_CNT",
-		"META_NOT", "META_MULT", "META_OF_META", "FOREIGN_HIT" };
+		"B_TMPL", "B_MULTI", "R_HTML", "B_RENDERED", "U_HOST",
+		"F_BOUNDARY", "M_ATTACH", "E_TO_RANGE", "E_HTML", "META_AND",
+		"META_CNT", "META_NOT", "META_MULT", "META_OF_META",
+		"FOREIGN_HIT" };
 	static const char *const not_want[] = { "H_RAW", "H_DECODED",
 		"H_NOEXIST", "B_NOPE", "E_MISSING_TO", "E_UNKNOWN",
-		"__META_SUB", "H_NEG", /* fired, but score 0 */
+		"B_TMPL_UNSET", "__META_SUB", "H_NEG", /* fired, but score 0 */
 		"B_WORD" /* set 0 score is 0 */ };
 	struct rule_run *run = rule_run_new(fx->rs, m);
 	struct hit *x;
