@@ -235,6 +235,8 @@ got=$(cat "$PF_MAILDIR"/new/* | grep -o '^Message-Id: <dlv-seq-[0-9]*@' |
 check "10 of 10 delivered ($got), no duplicates ($dups)" \
     [ "$got" -eq 10 -a "$dups" -eq 0 ]
 check "postfix queue empty" [ "$(pf_queued)" -eq 0 ]
+check "no filterd worker died" \
+    [ "$(grep -Ec 'worker [0-9]+ (killed by signal|exited with)' "$FD_LOG")" -eq 0 ]
 check "10 more filterd log lines" \
     [ "$(grep -Ec 'filterd\[[0-9]+\]: [0-9A-F]+: client=.*from=<sender@client.test> .* action=pass ' "$FD_LOG")" -eq 10 ]
 

@@ -241,6 +241,12 @@ sys.exit(0 if {
 }[what]() else 1)
 EOF
 
+deaths() # worker deaths the master logged so far
+{
+	grep -Ec 'worker [0-9]+ (killed by signal|exited with)' "$FD_LOG"
+}
+deaths_before=0
+
 # attack NAME DESC - run one attack, then check the daemon still serves
 attack()
 {
@@ -254,6 +260,14 @@ attack()
 	while read -r _ v d; do
 		check "$d" [ "$v" = 1 ]
 	done < <(grep '^CHECK ' <<<"$out")
+	# the master would hide a crashed worker by restarting it: look
+	local died
+	died=$(deaths)
+	[ "$died" -gt "$deaths_before" ] &&
+	    diag "$(grep -E 'worker [0-9]+ (killed|exited)' "$FD_LOG" | tail -3)"
+	check "after $1: no worker died ($((died - deaths_before)))" \
+	    [ "$died" -eq "$deaths_before" ]
+	deaths_before=$died
 	check "after $1: filterd up, normal transaction passes" \
 	    fd_answers "$fd_port"
 }
