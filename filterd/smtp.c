@@ -494,10 +494,31 @@ elapsed_ms(const struct timespec *t0)
 	    (t1.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
+/* flush_now - write queued replies to the socket now, not at the next
+ * loop pass: the end-of-data reply must be on the wire before the spool
+ * file goes and before the log says the message was passed, so a kill -9
+ * in between cannot leave a passed message unconfirmed upstream. */
+static void
+flush_now(struct conn *c)
+{
+	struct evbuffer *out;
+
+	if (c->dead || c->bev == NULL)
+		return;
+	/* A socket bufferevent freezes the front of its output buffer (only
+	 * it drains it); thaw it for this one direct write. What does not
+	 * fit goes out with the bufferevent's own write as usual. */
+	out = bufferevent_get_output(c->bev);
+	evbuffer_unfreeze(out, 1);
+	evbuffer_write(out, bufferevent_getfd(c->bev));
+	evbuffer_freeze(out, 1);
+}
+
 /* busy_done - the end-of-data reply went out: log, clean up, go on */
 static void
 busy_done(struct conn *c)
 {
+	flush_now(c);
 	log_line(c, elapsed_ms(&c->t0));
 	c->scan = scan_free(c->scan);
 	c->rj = NULL;
@@ -569,6 +590,7 @@ on_reinjected(void *arg, const struct reinject_result *res)
 			    res->rcpt[0].text);
 		}
 	}
+	flush_now(c);
 	spool_remove(&c->spool);
 	c->spooling = false;
 	busy_done(c);
@@ -596,8 +618,11 @@ on_scanned(struct scan *s, void *arg)
 		c->action = ACTION_REJECT;
 	else
 		auth_reject = NULL;
-	if (c->dead)
+	if (c->dead) {
+		/* The client left during the scan: nothing was passed. */
+		c->action = ACTION_TEMPFAIL;
 		goto drop;
+	}
 	switch (c->action) {
 	case ACTION_REJECT:
 		reply_all(c, auth_reject ? auth_reject
@@ -664,6 +689,7 @@ on_scanned(struct scan *s, void *arg)
 	}
 	return;
 drop:
+	flush_now(c);
 	spool_remove(&c->spool);
 	c->spooling = false;
 	busy_done(c);
