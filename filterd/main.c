@@ -446,6 +446,17 @@ signal_gen(int sig, bool old_only)
 }
 
 static void
+on_stop_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd, (void)ev, (void)arg;
+	log_error("stop: %zu processes still running after drain_timeout; "
+	    "killing them", live_workers());
+	signal_gen(SIGKILL, false);
+	if (M.milter_pid > 0)
+		kill(M.milter_pid, SIGKILL);
+}
+
+static void
 on_sigterm(evutil_socket_t fd, short ev, void *arg)
 {
 	(void)fd, (void)ev, (void)arg;
@@ -456,8 +467,17 @@ on_sigterm(evutil_socket_t fd, short ev, void *arg)
 	signal_gen(SIGTERM, false);
 	if (M.milter_pid > 0)
 		kill(M.milter_pid, SIGTERM);
-	if (live_workers() == 0)
+	if (live_workers() == 0) {
 		event_base_loopexit(M.base, NULL);
+		return;
+	}
+	/* Workers give up after drain_timeout themselves; one that hangs
+	 * anyway is killed a little later so the stop always ends. */
+	uint64_t ms = cfg_time_ms(M.cfg, "drain_timeout") + 5000;
+	struct timeval tv = { (time_t)(ms / 1000),
+		(suseconds_t)(ms % 1000) * 1000 };
+
+	event_base_once(M.base, -1, EV_TIMEOUT, on_stop_timeout, NULL, &tv);
 }
 
 static void
