@@ -94,6 +94,16 @@ check "u2@example.test got it exactly once" [ "$(echo "$f2" | grep -c .)" -eq 1 
 f1=$(echo "$f1" | head -1)
 [ -n "$f1" ] || f1=/dev/null
 
+# wait_grep SECONDS ERE FILE - filterd logs after its reply: wait for it
+wait_grep()
+{
+	local i
+	for i in $(seq $(($1 * 10))); do
+		grep -Eq "$2" "$3" && return 0
+		sleep 0.1
+	done
+	return 1
+}
 swaks_qid() # FILE: the queue id from a swaks transcript
 {
 	sed -n 's/^<-  250 2.0.0 Ok: queued as \([0-9A-F]*\).*/\1/p' "$1"
@@ -149,6 +159,7 @@ check "body unchanged (dot lines, 8-bit kept: no 8BITMIME downgrade)" \
     cmp -s "$work/body1.lf" "$work/body1.out"
 
 # filterd's one log line, under the inbound queue id (XFORWARD IDENT)
+wait_grep 10 "filterd\[[0-9]+\]: $qid1: client=" "$FD_LOG"
 line=$(grep -E "filterd\[[0-9]+\]: $qid1: client=" "$FD_LOG")
 diag "filterd: $line"
 check "filterd logged one line for $qid1" \
@@ -176,7 +187,7 @@ qidm=$(sed -n 's/^<-  250 2.0.0 Ok: queued as \([0-9A-F]*\).*/\1/p' \
     "$work/swaks2.log")
 grep "$qidm: to=<m1@" "$PF_LOG" | tail -1 | sed 's/^/# /'
 check "12 recipients: filterd logged rcpts=12" \
-    grep -Eq "$qidm: client=.* rcpts=12 .* action=pass " "$FD_LOG"
+    wait_grep 10 "$qidm: client=.* rcpts=12 .* action=pass " "$FD_LOG"
 
 # --- 3. spam: tagged and passed; above kill_level: quarantined ------------
 swaks -s 127.0.0.1 -p "$in_port" -f spammer@client.test -t s1@example.test \
@@ -201,7 +212,7 @@ check "spam: X-Spam-Level has at least 8 stars" \
 check "spam: subject tagged" grep -q '^Subject: \*\*\*SPAM\*\*\* cheap offer$' \
     "$work/h3"
 check "spam: filterd logged action=pass-spam" \
-    grep -Eq "$qids: client=.* tests=[^ ]*E2E_SPAM_MARK[^ ]* action=pass-spam " \
+    wait_grep 10 "$qids: client=.* tests=[^ ]*E2E_SPAM_MARK[^ ]* action=pass-spam " \
     "$FD_LOG"
 wait_quarantine()
 {
@@ -215,7 +226,7 @@ wait_quarantine()
 }
 check "kill_level: message in the quarantine maildir" wait_quarantine
 check "kill_level: filterd logged action=quarantine" \
-    grep -Eq "$qidk: client=.* action=quarantine " "$FD_LOG"
+    wait_grep 10 "$qidk: client=.* action=quarantine " "$FD_LOG"
 check "kill_level: Postfix got 250 (sent, not deferred)" \
     grep -Eq "smtp-filterd/smtp\[[0-9]+\]: $qidk: to=<s2@example.test>, .*status=sent" \
     "$PF_LOG"
@@ -237,7 +248,11 @@ check "10 of 10 delivered ($got), no duplicates ($dups)" \
 check "postfix queue empty" [ "$(pf_queued)" -eq 0 ]
 check "no filterd worker died" \
     [ "$(grep -Ec 'worker [0-9]+ (killed by signal|exited with)' "$FD_LOG")" -eq 0 ]
-check "10 more filterd log lines" \
-    [ "$(grep -Ec 'filterd\[[0-9]+\]: [0-9A-F]+: client=.*from=<sender@client.test> .* action=pass ' "$FD_LOG")" -eq 10 ]
+seq_lines()
+{
+	[ "$(grep -Ec 'filterd\[[0-9]+\]: [0-9A-F]+: client=.*from=<sender@client.test> .* action=pass ' "$FD_LOG")" -eq 10 ]
+}
+for i in $(seq 50); do seq_lines && break; sleep 0.2; done
+check "10 more filterd log lines" seq_lines
 
 tap_done
