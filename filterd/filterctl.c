@@ -42,6 +42,9 @@ static const struct {
 	{ "dkim-sign", ctl_dkim_sign,
 	    "dkim-sign [--key 'D S FILE'] FILE  sign as the daemon signs "
 	    "originating mail" },
+	{ "check-domain", ctl_check_domain,
+	    "check-domain D [--selector S] [--ip A]  MX, SPF, DKIM, DMARC, "
+	    "PTR findings with fixes" },
 	{ "dmarc-report", ctl_dmarc_report,
 	    "dmarc-report [--json] FILE...  summarise DMARC aggregate "
 	    "reports (xml, gz, zip)" },
