@@ -186,7 +186,7 @@ static void
 check_mx(struct dctx *d, const char *dom)
 {
 	const struct authres_answer *a = lookup(d, dom, AUTHRES_MX);
-	char fix[400];
+	char fix[1024];
 
 	snprintf(fix, sizeof(fix), "publish e.g. \"%s. MX 10 mail.%s.\" "
 	    "with an A record for mail.%s", dom, dom, dom);
@@ -233,7 +233,7 @@ check_mx(struct dctx *d, const char *dom)
 			add(d, SEV_OK, "MX", NULL, "MX %u %s -> %s", a->rr[i].pref,
 			    host, ip);
 		} else {
-			char f2[400];
+			char f2[1024];
 			snprintf(f2, sizeof(f2), "add an A/AAAA record for %s "
 			    "(an MX must name a host, not a CNAME or an IP)",
 			    host);
@@ -287,7 +287,7 @@ check_spf(struct dctx *d, const char *dom, const char *ipstr)
 	struct bstr txt = BSTR_NULL;
 	const char *why = NULL;
 	size_t n = 0;
-	char fix[400];
+	char fix[1024];
 
 	snprintf(fix, sizeof(fix), "publish one TXT record at %s: "
 	    "\"v=spf1 mx -all\" (plus ip4:/include: for every other "
@@ -388,7 +388,7 @@ check_spf(struct dctx *d, const char *dom, const char *ipstr)
 	}
 	if (ipstr) {
 		struct netaddr ip;
-		char f2[400];
+		char f2[1024];
 		netaddr_parse(ipstr, strlen(ipstr), &ip);
 		if (spf_eval(d, dom, &ip, &out) < 0)
 			return;
@@ -422,7 +422,7 @@ check_dkim(struct dctx *d, const char *dom, const char *const *sel,
 		return;
 	}
 	for (size_t i = 0; i < nsel; i++) {
-		char name[300], f[400];
+		char name[300], f[1024];
 		const struct authres_answer *a;
 		struct dkim_keytags k;
 		const char *why = NULL;
@@ -598,7 +598,7 @@ check_report_uris(struct dctx *d, const struct dmarc_psl *psl,
 static void
 check_dmarc(struct dctx *d, const struct dmarc_psl *psl, const char *dom)
 {
-	char name[300], od[256], fix[400], v[512];
+	char name[300], od[256], fix[1024], v[512];
 	const struct authres_answer *a;
 	struct bstr rec = BSTR_NULL;
 	struct dmarc_record r;
@@ -702,7 +702,7 @@ static void
 check_ptr(struct dctx *d, const char *dom, const char *ipstr)
 {
 	struct netaddr ip;
-	char rev[200], f[400];
+	char rev[200], f[1024];
 	const struct authres_answer *a;
 
 	if (netaddr_parse(ipstr, strlen(ipstr), &ip) < 0 ||
@@ -749,7 +749,7 @@ check_ptr(struct dctx *d, const char *dom, const char *ipstr)
 				    "should be this name", "PTR name %s is "
 				    "not under %s", host, dom);
 		} else {
-			char f2[400], got[64] = "";
+			char f2[1024], got[64] = "";
 			snprintf(f2, sizeof(f2), "add \"%s. A %s\" or change "
 			    "the PTR", host, ipstr);
 			if (fw && fw->status == AUTHRES_DNS_OK && fw->n)
