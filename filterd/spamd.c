@@ -316,7 +316,6 @@ on_scanned(struct scan *s, void *arg)
 	struct buf out;
 	double score = scan_score(s);
 
-	(void)s;
 	if (c->gone) {
 		sconn_free(c);
 		return;
@@ -563,10 +562,18 @@ peer_allowed(const struct spamd_server *s, struct sockaddr *sa, char *peer,
 		snprintf(peer, peersz, "local");
 		return true; /* a unix socket is guarded by its permissions */
 	}
-	a = sa->sa_family == AF_INET ?
-	    (const void *)&((struct sockaddr_in *)sa)->sin_addr :
-	    (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr;
-	evutil_inet_ntop(sa->sa_family, a, peer, peersz);
+	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
+	    &((struct sockaddr_in6 *)sa)->sin6_addr)) {
+		/* [::]:783 sees IPv4 clients as ::ffff:a.b.c.d: match them
+		 * against the IPv4 entries */
+		a = ((struct sockaddr_in6 *)sa)->sin6_addr.s6_addr + 12;
+		evutil_inet_ntop(AF_INET, a, peer, peersz);
+	} else {
+		a = sa->sa_family == AF_INET ?
+		    (const void *)&((struct sockaddr_in *)sa)->sin_addr :
+		    (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr;
+		evutil_inet_ntop(sa->sa_family, a, peer, peersz);
+	}
 	if (netaddr_parse(peer, strlen(peer), &na) < 0)
 		return false;
 	return netlist_match(cfg_netlist(s->cfg, "spamd_allowed_ips"), &na);
