@@ -617,6 +617,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "filterd: %s: %s\n", path, err);
 		return 1;
 	}
+	if (milter_check(M.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "filterd: %s: %s\n", path, err);
+		return 1;
+	}
 	if (test) {
 		printf("filterd: %s: configuration ok\n", path);
 		return 0;

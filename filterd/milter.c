@@ -107,6 +107,43 @@ milter_enabled(const struct cfg *c)
 	return *s && strcmp(s, "none") != 0;
 }
 
+/* milter_check - see milter.h */
+int
+milter_check(const struct cfg *c, char *err, size_t errsz)
+{
+	const char *s = cfg_str(c, "milter_socket"), *p;
+	char *end;
+	long port;
+
+	if (!milter_enabled(c))
+		return 0;
+	if (strncmp(s, "unix:", 5) == 0 || strncmp(s, "local:", 6) == 0) {
+		p = strchr(s, ':') + 1;
+		if (*p == '/')
+			return 0;
+		snprintf(err, errsz, "milter_socket %s: the path must be "
+		    "absolute", s);
+		return -EINVAL;
+	}
+	if (strncmp(s, "inet:", 5) == 0)
+		p = s + 5;
+	else if (strncmp(s, "inet6:", 6) == 0)
+		p = s + 6;
+	else {
+		snprintf(err, errsz, "milter_socket %s: expected unix:/path "
+		    "or inet:PORT@HOST", s);
+		return -EINVAL;
+	}
+	port = strtol(p, &end, 10);
+	if (end == p || port < 1 || port > 65535 ||
+	    (*end != '\0' && (*end != '@' || end[1] == '\0'))) {
+		snprintf(err, errsz, "milter_socket %s: expected a port "
+		    "1..65535, then @HOST", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static char *
 dup_or_null(const char *s)
 {

@@ -6,6 +6,7 @@
 #define FILTERD_MILTER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct cfg;
@@ -14,6 +15,11 @@ struct event_base;
 
 /* milter_enabled - milter_socket is not "none" */
 bool milter_enabled(const struct cfg *);
+
+/* milter_check - milter_socket's syntax (libmilter's: unix:/path,
+ * local:/path, inet:PORT[@HOST], inet6:PORT[@HOST]); 0, or -EINVAL with
+ * the reason in err (for filterd -t and the start) */
+int milter_check(const struct cfg *, char *err, size_t errsz);
 
 /* milter_spawn - fork the milter process for this config generation; the
  * child gives up master_base (the master's loop), runs libmilter on
