@@ -169,6 +169,12 @@ const struct cfg_key cfg_keys[] = {
 	    "'domain selector keyfile' entries split by ',' or a key table" },
 	{ "originating_scan", CFG_BOOL, "no", NULL, NULL,
 	    "also spam-score originating mail (no: sign only)" },
+	/* Production (.notes/production.md): privileges, metrics,
+	 * policies */
+	{ "user", CFG_STR, "", NULL, NULL,
+	    "drop to this user (and its group) after binding; empty: stay" },
+	{ "metrics_listen", CFG_STR, "none", NULL, NULL,
+	    "Prometheus endpoint host:port (GET /metrics); none = off" },
 };
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
 

@@ -20,6 +20,8 @@ int ctl_dkim_keygen(int argc, char **argv); /* filterd/ctl_dkim.c */
 int ctl_dkim_sign(int argc, char **argv);   /* filterd/ctl_dkim.c */
 int ctl_check_domain(int argc, char **argv); /* filterd/ctl_domain.c */
 int ctl_dmarc_report(int argc, char **argv); /* filterd/ctl_dmarc.c */
+int ctl_quarantine(int argc, char **argv); /* filterd/ctl_quarantine.c */
+int ctl_status(int argc, char **argv);     /* filterd/ctl_status.c */
 
 /* ctl_load_cfg - the config named by -c (or FILTERD_CONF, else
  * etc/filterd.conf when it exists, else /etc/filterd/filterd.conf);

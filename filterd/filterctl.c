@@ -48,6 +48,12 @@ static const struct {
 	{ "dmarc-report", ctl_dmarc_report,
 	    "dmarc-report [--json] FILE...  summarise DMARC aggregate "
 	    "reports (xml, gz, zip)" },
+	{ "quarantine", ctl_quarantine,
+	    "quarantine list|show ID|release ID [--to A]|delete ID|"
+	    "expire --older-than 30d" },
+	{ "status", ctl_status,
+	    "status [--raw]  what the running daemon did: counters, "
+	    "Bayes state, warnings" },
 };
 
 static const char *conf_path;

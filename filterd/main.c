@@ -17,8 +17,11 @@
 #include <event2/event.h>
 #include <event2/util.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <getopt.h>
+#include <grp.h>
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,8 @@
 #include <unistd.h>
 
 #include "filterd/cfg.h"
+#include "filterd/metrics.h"
+#include "filterd/metrics_http.h"
 #include "filterd/milter.h"
 #include "filterd/scan.h"
 #include "filterd/smtp.h"
@@ -67,7 +72,10 @@ static struct {
 	int sfd;
 	pid_t milter_pid;
 	time_t milter_started;
-} M = { .lfd = -1, .sfd = -1 };
+	/* production (.notes/production.md): metrics endpoint */
+	int mfd;
+	struct metrics_http *mhttp;
+} M = { .lfd = -1, .sfd = -1, .mfd = -1 };
 
 static void
 usage(FILE *f)
@@ -425,6 +433,7 @@ on_sigchld(evutil_socket_t fd, short ev, void *arg)
 					    "restarting", (long)pid,
 					    WEXITSTATUS(st));
 				s->pid = -1; /* "died" for the back-off */
+				metrics_worker_restart();
 			} else {
 				s->pid = 0;
 			}
@@ -562,6 +571,59 @@ write_pidfile(void)
 	fclose(f);
 }
 
+/* Privileges (.notes/production.md) ------------------------------------ */
+
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int
+chown_one(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)flag, (void)f;
+	if (lchown(path, chown_uid, chown_gid) < 0)
+		log_warn("chown %s: %s", path, strerror(errno));
+	return 0;
+}
+
+/* drop_privileges - after every socket is bound: the state the daemon
+ * writes (spool, state incl. Bayes, quarantine) is handed to the user,
+ * then the groups, gid and uid are set; a failure stops the start. */
+static int
+drop_privileges(const char *user, char *err, size_t errsz)
+{
+	struct passwd *pw = getpwnam(user);
+	const char *dirs[] = { cfg_str(M.cfg, "spool_dir"),
+		cfg_str(M.cfg, "state_dir"), cfg_str(M.cfg, "quarantine_dir") };
+
+	if (pw == NULL) {
+		snprintf(err, errsz, "user = %s: no such user", user);
+		return -ENOENT;
+	}
+	if (geteuid() != 0) {
+		if (geteuid() == pw->pw_uid)
+			return 0; /* already that user (started by it) */
+		snprintf(err, errsz, "user = %s: cannot switch users when not "
+		    "started as root", user);
+		return -EPERM;
+	}
+	chown_uid = pw->pw_uid;
+	chown_gid = pw->pw_gid;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		mkdir_p(dirs[i]);
+		nftw(dirs[i], chown_one, 16, FTW_PHYS | FTW_MOUNT);
+	}
+	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		snprintf(err, errsz, "user = %s: %s", user, strerror(errno));
+		return -EPERM;
+	}
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+		snprintf(err, errsz, "user = %s: root could be regained", user);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -652,6 +714,32 @@ main(int argc, char **argv)
 		    cfg_str(M.cfg, "spamd_listen"), strerror(-M.sfd));
 		M.sfd = -1;
 	}
+	{
+		/* metrics (.notes/production.md): counters mapped before
+		 * the first fork, the endpoint bound before the drop */
+		char mp[4096];
+		const char *ml = cfg_str(M.cfg, "metrics_listen");
+
+		snprintf(mp, sizeof(mp), "%s/metrics.shm",
+		    cfg_str(M.cfg, "state_dir"));
+		if ((rc = metrics_init(mp)) < 0)
+			log_warn("metrics off: %s: %s", mp, strerror(-rc));
+		if (strcmp(ml, "none") != 0 && *ml &&
+		    (M.mfd = open_listener(ml)) < 0) {
+			fprintf(stderr, "filterd: cannot listen on %s "
+			    "(metrics_listen): %s\n", ml, strerror(-M.mfd));
+			return 1;
+		}
+		if (*cfg_str(M.cfg, "user") &&
+		    drop_privileges(cfg_str(M.cfg, "user"), err,
+		    sizeof(err)) < 0) {
+			fprintf(stderr, "filterd: %s\n", err);
+			return 1;
+		}
+		if (geteuid() == 0 && !*cfg_str(M.cfg, "user"))
+			log_warn("running as root: set user = filterd (the "
+			    "packaged config does)");
+	}
 	if (!M.foreground && daemon(1, 0) < 0) {
 		fprintf(stderr, "filterd: daemon: %s\n", strerror(errno));
 		return 1;
@@ -667,6 +755,9 @@ main(int argc, char **argv)
 	for (int i = 0; i < 4; i++)
 		evsignal_add(ev[i], NULL);
 	M.respawn_timer = evtimer_new(M.base, on_respawn, NULL);
+	if (M.mfd >= 0 && (M.mhttp = metrics_http_new(M.base, M.mfd,
+	    (const struct cfg *const *)&M.cfg)) == NULL)
+		log_fatal("metrics_listen: cannot serve");
 	write_pidfile();
 	M.nworkers = want_workers(M.cfg);
 	M.master_pid = getpid();
@@ -684,6 +775,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < 4; i++)
 		event_free(ev[i]);
 	event_free(M.respawn_timer);
+	M.mhttp = metrics_http_free(M.mhttp);
 	event_base_free(M.base);
 	close(M.lfd);
 	if (M.sfd >= 0)

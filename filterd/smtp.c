@@ -32,6 +32,8 @@
 
 #include "filterd/action.h"
 #include "filterd/cfg.h"
+#include "filterd/metrics.h"
+#include "filterd/quarantine.h"
 #include "filterd/reinject.h"
 #include "filterd/scan.h"
 #include "filterd/smtp_parse.h"
@@ -482,6 +484,7 @@ log_line(struct conn *c, unsigned ms)
 	    qbuf, name, addr, from, c->nrcpts, c->score,
 	    cfg_double(c->srv->cfg, "tag2_level"), c->tests ? c->tests : "none",
 	    action_name(c->action), c->spool.size, ms);
+	metrics_message((int)c->action, ms, c->tests, c->spool.size);
 }
 
 static unsigned
@@ -649,7 +652,9 @@ on_scanned(struct scan *s, void *arg)
 		goto drop;
 	}
 	if (c->action == ACTION_QUARANTINE) {
-		rc = action_quarantine(cfg_str(cfg, "quarantine_dir"),
+		/* the envelope goes with it for filterctl quarantine
+		 * release (filterd/quarantine.h) */
+		rc = quar_store(cfg_str(cfg, "quarantine_dir"), &c->env,
 		    &c->head, c->raw, body_off, qname, sizeof(qname));
 		if (rc < 0) {
 			log_error("%s: quarantine failed: %s", c->spool.id,

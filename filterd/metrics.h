@@ -1,0 +1,73 @@
+/*
+ * filterd/metrics.h - counters shared by the master and its workers, and
+ * their Prometheus text rendering
+ *
+ * The master maps state_dir/metrics.shm (MAP_SHARED) before the first
+ * fork; workers inherit the mapping and add with atomic operations, so no
+ * counter is lost when a worker dies. filterctl status maps the same file
+ * read-only. Without metrics_init() every update is a no-op.
+ */
+#ifndef FILTERD_METRICS_H
+#define FILTERD_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+
+struct cfg;
+struct metrics;
+
+#define METRICS_NACTIONS 6   /* enum action */
+#define METRICS_NBUCKETS 12  /* scan time histogram, last = +Inf */
+#define METRICS_NRULES 1024  /* rule names counted; more go to "other" */
+
+/* metrics_init - map path (created, sized) for this process and its
+ * future children; 0 or -errno. Counters survive a restart of the
+ * daemon only as long as the file does (the master truncates it). */
+int metrics_init(const char *path);
+/* metrics_open - read-only view of a daemon's counters (filterctl);
+ * NULL with errno set */
+const struct metrics *metrics_open(const char *path);
+void metrics_close(const struct metrics *);
+
+/* Updates (any process, lock-free). */
+void metrics_message(int action, unsigned ms, const char *tests,
+    size_t size);
+void metrics_worker_restart(void);
+
+/* A snapshot for printing. */
+struct metrics_rule {
+	char name[56];
+	uint64_t n;
+};
+struct metrics_snap {
+	uint64_t started;                       /* unix time */
+	uint64_t actions[METRICS_NACTIONS];
+	uint64_t buckets[METRICS_NBUCKETS];     /* not cumulative */
+	uint64_t scan_ms_sum, messages, bytes;
+	uint64_t restarts, rules_other;
+	struct metrics_rule *rules;             /* sorted by n, desc */
+	size_t nrules;
+};
+extern const unsigned metrics_bucket_ms[METRICS_NBUCKETS - 1];
+
+/* metrics_snapshot - NULL m = this process's mapping; rules are
+ * malloc'd (metrics_snap_free). 0 or -ENOENT (no mapping) / -ENOMEM. */
+int metrics_snapshot(const struct metrics *, struct metrics_snap *);
+void metrics_snap_free(struct metrics_snap *);
+
+/* metrics_render - the Prometheus text format (version 0.0.4) of the
+ * snapshot plus what is read at scrape time from cfg: spool depth, Bayes
+ * counts and whether Bayes is active. top = rules listed. */
+int metrics_render(struct buf *, const struct metrics_snap *,
+    const struct cfg *, size_t top);
+
+/* metrics_bayes - spam/ham learned from the configured store; 0 or
+ * -errno (no store yet: -ENOENT) */
+int metrics_bayes(const struct cfg *, uint64_t *nspam, uint64_t *nham);
+/* metrics_spool_depth - files in spool_dir (-errno when unreadable) */
+long metrics_spool_depth(const struct cfg *);
+
+#endif
