@@ -168,22 +168,30 @@ bdb_get(struct bayes_store *st, const uint64_t *toks, size_t n,
 {
 	struct bdb_store *s = (struct bdb_store *)st;
 	DB_TXN *txn;
+	DBC *c;
 	uint8_t kb[8], vb[12];
 	DBT k = { 0 }, d = { 0 };
-	int rc;
+	int rc = 0;
 
 	if ((rc = errc(
 		 s->env->txn_begin(s->env, NULL, &txn, DB_TXN_SNAPSHOT))) < 0)
 		return rc;
+	/* one cursor for all lookups: DB->get would build one per call */
+	if ((rc = s->tok->cursor(s->tok, txn, &c, DB_TXN_SNAPSHOT)) != 0) {
+		txn->abort(txn);
+		return errc(rc);
+	}
 	k.data = kb;
 	k.size = 8;
+	k.ulen = 8;
+	k.flags = DB_DBT_USERMEM;
 	d.data = vb;
 	d.ulen = sizeof(vb);
 	d.flags = DB_DBT_USERMEM;
 	for (size_t i = 0; i < n; i++) {
 		out[i].tok = toks[i];
 		tokkey(kb, toks[i]);
-		rc = s->tok->get(s->tok, txn, &k, &d, 0);
+		rc = c->get(c, &k, &d, DB_SET);
 		if (rc == 0 && d.size == 12) {
 			out[i].spam = get32(vb);
 			out[i].ham = get32(vb + 4);
@@ -191,9 +199,14 @@ bdb_get(struct bayes_store *st, const uint64_t *toks, size_t n,
 		} else if (rc == 0 || rc == DB_NOTFOUND) {
 			out[i].spam = out[i].ham = out[i].atime = 0;
 		} else {
-			txn->abort(txn);
-			return errc(rc);
+			break;
 		}
+		rc = 0;
+	}
+	c->close(c);
+	if (rc != 0) {
+		txn->abort(txn);
+		return errc(rc);
 	}
 	return errc(txn->commit(txn, 0));
 }
