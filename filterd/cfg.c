@@ -679,9 +679,12 @@ cfg_print(const struct cfg *c, FILE *f, bool only_changed)
 
 		if (only_changed && strcmp(t, cfg_keys[i].def) == 0)
 			continue;
+		/* Quote what would not read back as written: empty, edge
+		 * white space, a '#' that would start a comment. */
 		if (cfg_keys[i].type == CFG_STR &&
 		    (*t == '\0' || isspace((unsigned char)*t) ||
-			isspace((unsigned char)t[strlen(t) - 1])))
+			isspace((unsigned char)t[strlen(t) - 1]) ||
+			strchr(t, '#') != NULL))
 			fprintf(f, "%s = \"%s\"\n", cfg_keys[i].name, t);
 		else
 			fprintf(f, "%s = %s\n", cfg_keys[i].name, t);

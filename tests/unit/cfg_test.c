@@ -65,6 +65,7 @@ test_load(void **state)
 		   "xforward = no\n"
 		   "tag2_level = 6.5\n"
 		   "spam_subject_tag = \"[spam #1] \"\n"
+		   "myhostname = \"mx#1.example\"\n"
 		   "final_spam_destiny = quarantine\n"
 		   "trusted_networks = 10.0.0.0/8, 192.0.2.1\n");
 	if (cfg_load(path, &c, err, sizeof(err)) != 0)
@@ -90,6 +91,13 @@ test_load(void **state)
 	fclose(m);
 	assert_non_null(strstr(out, "workers = 3\n"));
 	assert_non_null(strstr(out, "spam_subject_tag = \"[spam #1] \"\n"));
+	/* and what -n prints reads back the same */
+	write_conf(out);
+	struct cfg *c2 = NULL;
+	assert_int_equal(cfg_load(path, &c2, err, sizeof(err)), 0);
+	assert_string_equal(cfg_str(c2, "spam_subject_tag"), "[spam #1] ");
+	assert_int_equal(cfg_int(c2, "workers"), 3);
+	cfg_free(c2);
 	assert_null(strstr(out, "protocol"));
 	free(out);
 	cfg_free(c);
