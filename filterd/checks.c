@@ -18,6 +18,7 @@ const struct check *const checks_table[] = {
 	&check_dnsbl,
 	&check_rules, /* finish(): meta rules and scores over all hits */
 	&check_auth,
+	&check_wblist, /* finish() after auth: reads its "authres" note */
 	&check_bayes, /* after every scoring check: autolearn reads scores */
 	NULL,
 };

@@ -13,6 +13,7 @@ extern const struct check check_dkimsign;
 extern const struct check check_basic;
 extern const struct check check_rules;
 extern const struct check check_dnsbl;
+extern const struct check check_wblist; /* filterd/check_wblist.c */
 extern const struct check check_auth;
 extern const struct check check_bayes;
 

@@ -28,6 +28,8 @@ cat >"$work/e2e.cf" <<'EOF2'
 body     E2E_KILL_MARK  /E2E-KILL-MARK-7f3a/
 describe E2E_KILL_MARK  e2e test marker: above kill_level
 score    E2E_KILL_MARK  25.0
+welcomelist_from       *@friend.test
+welcomelist_from_rcvd  *@partner.test localhost
 EOF2
 if ! fd_start "$fd_port" "$re_port" "rules_local = $work/e2e.cf
 use_bayes = no
@@ -169,4 +171,33 @@ check "status: top rules lists E2E_KILL_MARK" \
 "$CTL" status --raw >"$work/raw"
 check "status --raw is the Prometheus text" \
     grep -q '^filterd_messages_total{action="quarantine"} 2$' "$work/raw"
+
+# --- welcomelists: a forged From gets nothing --------------------------------
+# friend.test is on welcomelist_from, but nothing authenticates the sender
+# (DNS is closed: SPF temperror, no DKIM): the kill mark still quarantines.
+wl() # ID FROM
+{
+	printf '%s\r\n' "From: <$2>" "To: r5@example.test" "Subject: wl $1" \
+	    "Message-Id: <$1@e2e.test>" \
+	    "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" \
+	    "E2E-KILL-MARK-7f3a" >"$work/$1.eml"
+	swaks -s 127.0.0.1 -p "$in_port" -f "$2" -t r5@example.test \
+	    --data @"$work/$1.eml" >/dev/null 2>&1
+}
+wl wl1 boss@friend.test
+for i in $(seq 50); do
+	grep -q 'action=quarantine' <(grep 'from=<boss@friend.test>' "$FD_LOG") && break
+	sleep 0.2
+done
+check "forged welcomelist_from sender: no USER_IN_WELCOMELIST, quarantined" \
+    sh -c "grep 'from=<boss@friend.test>' '$FD_LOG' | grep 'action=quarantine' | grep -vq USER_IN_WELCOMELIST"
+# partner.test is welcomed when the relay is the named one (here the
+# client Postfix forwarded: localhost)
+wl wl2 p@partner.test
+for i in $(seq 50); do
+	grep -q 'from=<p@partner.test>.*action=' "$FD_LOG" && break
+	sleep 0.2
+done
+check "welcomelist_from_rcvd with the matching relay: USER_IN_WELCOMELIST, passed" \
+    sh -c "grep 'from=<p@partner.test>' '$FD_LOG' | grep USER_IN_WELCOMELIST | grep -q 'action=pass '"
 tap_done
