@@ -158,4 +158,4 @@ clean:
 format:
 	clang-format -i $(SRCS) $(wildcard */*.h) $(UNIT_SRCS) $(FUZZ_SRCS)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
