@@ -6,8 +6,11 @@
 #   2. spamd 4.0 -L (no network, no Bayes) with the same rules and one
 #      child, fed the same messages by spamc one after another: messages/s
 #   3. the ratio, and filterd's engine with rules/default
+#   4. rspamd 3.4 (its own default rules, network modules, Redis and Bayes
+#      off, one normal worker) fed the same messages by rspamc -n 1,
+#      against filterd's engine (parse + rules/default)
 # The messages: BENCH_N (default 300) from the 2002 training sets.
-# BENCH_SKIP_SA=1 skips spamd.
+# BENCH_SKIP_SA=1 skips spamd, BENCH_SKIP_RSPAMD=1 rspamd.
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -17,8 +20,10 @@ N=${BENCH_N:-300}
 bench=${RULES_BENCH:-build/bench/rules}
 t=$(mktemp -d /tmp/rules-bench.XXXXXX)
 spamd_pid=
+rspamd_pid=
 cleanup() {
 	[ -n "$spamd_pid" ] && kill "$spamd_pid" 2>/dev/null
+	[ -n "$rspamd_pid" ] && kill "$rspamd_pid" 2>/dev/null
 	rm -rf "$t"
 }
 trap cleanup EXIT
@@ -38,11 +43,54 @@ echo "== filterd rule engine, stock SpamAssassin rules, 1 core, $N messages"
 taskset -c 0 "$bench" -r /usr/share/spamassassin -r /etc/spamassassin/local.cf \
     "$t/msgs" | tee "$t/fd.txt"
 echo "== filterd rule engine, rules/default"
-taskset -c 0 "$bench" -r rules/default "$t/msgs"
+taskset -c 0 "$bench" -r rules/default "$t/msgs" | tee "$t/fd_default.txt"
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+if [ "${BENCH_SKIP_RSPAMD:-0}" != 1 ] && command -v rspamd >/dev/null; then
+	r=$t/rspamd
+	mkdir -p "$r/run" "$r/db" "$r/log" "$r/local.d"
+	rport=$(free_port)
+	for m in rbl spf dkim dmarc arc asn fuzzy_check mx_check dcc greylist \
+	    ratelimit neural reputation history_redis url_redirector replies \
+	    dkim_signing antivirus external_services clickhouse elastic \
+	    metadata_exporter metric_exporter p0f spamtrap bimi; do
+		echo "enabled = false;" >"$r/local.d/$m.conf"
+	done
+	echo "enabled = false;" >"$r/local.d/classifier-bayes.conf"
+	echo "enabled = false;" >"$r/local.d/worker-controller.inc"
+	echo "enabled = false;" >"$r/local.d/worker-proxy.inc"
+	printf 'bind_socket = "127.0.0.1:%s";\ncount = 1;\n' "$rport" \
+	    >"$r/local.d/worker-normal.inc"
+	printf 'type = "file";\nfilename = "%s";\nlevel = "error";\n' \
+	    "$r/log/rspamd.log" >"$r/local.d/logging.inc"
+	echo 'dns { timeout = 0.1s; retransmits = 0; }' >"$r/local.d/options.inc"
+	rspamd -f -i -c /etc/rspamd/rspamd.conf --var LOCAL_CONFDIR="$r" \
+	    --var RUNDIR="$r/run" --var DBDIR="$r/db" --var LOGDIR="$r/log" \
+	    >"$r/out.log" 2>&1 &
+	rspamd_pid=$!
+	# it compiles its TLD and regex databases first (tens of seconds)
+	for _ in $(seq 1 300); do
+		rspamc -h "127.0.0.1:$rport" -t 5 "$t/msgs/00000" >/dev/null 2>&1 && break
+		sleep 1
+	done
+	a=$(now)
+	rspamc -h "127.0.0.1:$rport" -n 1 -t 60 "$t"/msgs/* >"$r/result.txt" 2>&1
+	b=$(now)
+	done_n=$(grep -c '^Action' "$r/result.txt")
+	[ "$done_n" -gt 0 ] || { echo "rspamd answered nothing"; exit 1; }
+	rs_rate=$(echo "$done_n / ($b - $a)" | bc -l)
+	fd2=$(sed -n 's/.*(parse+rules \([0-9.]*\) msg\/s).*/\1/p' "$t/fd_default.txt")
+	printf "rspamd 3.4 (1 worker, rspamc -n 1): %.1f msg/s over %s messages; filterd parse+rules/default: %s msg/s; ratio %.0fx\n" \
+	    "$rs_rate" "$done_n" "$fd2" "$(echo "$fd2 / $rs_rate" | bc -l)"
+	kill "$rspamd_pid" 2>/dev/null
+	rspamd_pid=
+fi
 
 [ "${BENCH_SKIP_SA:-0}" = 1 ] && exit 0
-# a free loopback port (the kernel picks it; spamd binds it right after)
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 spamd -L -x -s stderr -i 127.0.0.1 -p "$port" -m 1 -u nobody \
     -r "$t/spamd.pid" >"$t/spamd.log" 2>&1 &
 spamd_pid=$!
