@@ -85,6 +85,7 @@ struct job {
 	/* results, valid when done && !failed */
 	double score;
 	char *tests, *autolearn, *authres, *received_spf, *auth_reject;
+	char *dkim_sig; /* "dkim-signature" note: originating mail */
 	unsigned ms;
 };
 
@@ -181,6 +182,7 @@ job_unref(struct job *j)
 	free(j->authres);
 	free(j->received_spf);
 	free(j->auth_reject);
+	free(j->dkim_sig);
 	pthread_cond_destroy(&j->cv);
 	pthread_mutex_destroy(&j->mu);
 	free(j);
@@ -209,6 +211,7 @@ on_scanned(struct scan *s, void *arg)
 	j->authres = dup_or_null(scan_note_get(s, "authres"));
 	j->received_spf = dup_or_null(scan_note_get(s, "received-spf"));
 	j->auth_reject = dup_or_null(scan_note_get(s, "auth-reject"));
+	j->dkim_sig = dup_or_null(scan_note_get(s, "dkim-signature"));
 	j->ms = scan_elapsed_ms(s);
 	/* the scan is done with the job's bytes: free it on this thread */
 	j->scan = scan_free(j->scan);
@@ -483,6 +486,42 @@ job_from(struct mctx *m)
 	return j;
 }
 
+/* insert_dkim - the DKIM-Signature fields of filterd/check_dkimsign.c
+ * ("DKIM-Signature: v...\r\n\t...\r\n" each) on top, in their order,
+ * folded with LF as libmilter wants */
+static int
+insert_dkim(SMFICTX *ctx, const char *note)
+{
+	static const char pfx[] = "DKIM-Signature: ";
+	const char *f[8];
+	size_t n = 0;
+	int rc = 0;
+
+	for (const char *p = note; n < 8 && (p = strstr(p, pfx)) != NULL;
+	     p += sizeof(pfx) - 1)
+		f[n++] = p + sizeof(pfx) - 1;
+	while (n-- > 0) {
+		const char *e = f[n];
+		char *v, *w;
+
+		/* the field ends at a CRLF not followed by WSP */
+		while (*e && !(e[0] == '\r' && e[1] == '\n' && e[2] != ' ' &&
+		    e[2] != '\t'))
+			e++;
+		if ((v = malloc((size_t)(e - f[n]) + 1)) == NULL)
+			return -ENOMEM;
+		w = v;
+		for (const char *c = f[n]; c < e; c++)
+			if (*c != '\r')
+				*w++ = *c;
+		*w = '\0';
+		if (smfi_insheader(ctx, 0, "DKIM-Signature", v) != MI_SUCCESS)
+			rc = -EIO;
+		free(v);
+	}
+	return rc;
+}
+
 /* add_headers - ours (as action_rewrite writes them), theirs removed,
  * the Subject tagged; libmilter wants folded values with LF only */
 static int
@@ -507,6 +546,8 @@ add_headers(SMFICTX *ctx, struct mctx *m, const struct job *j)
 		rc = -EIO;
 	if (j->authres && smfi_insheader(ctx, 0, "Authentication-Results",
 	    j->authres) != MI_SUCCESS)
+		rc = -EIO;
+	if (j->dkim_sig && insert_dkim(ctx, j->dkim_sig) < 0)
 		rc = -EIO;
 	if (j->score >= cfg_double(cfg, "tag_level")) {
 		if (spam && smfi_addheader(ctx, "X-Spam-Flag", "YES") !=
@@ -536,7 +577,7 @@ add_headers(SMFICTX *ctx, struct mctx *m, const struct job *j)
 		}
 		buf_free(&st);
 	}
-	if (spam && *stag) {
+	if (spam && *stag && j->dkim_sig == NULL) { /* signed: keep it */
 		const char *old = m->subject ? m->subject : "";
 		size_t n = strlen(stag) + strlen(old) + 1;
 		char *s = malloc(n);
