@@ -938,6 +938,20 @@ mkdirs(const char *path)
 	return 0;
 }
 
+/* env_setup - cache, lock table and log settings of every handle */
+static void
+env_setup(DB_ENV *env)
+{
+	env->set_cachesize(env, 0, 32u << 20, 1);
+	/* a learning batch locks and copies every page it writes */
+	env->set_lk_max_locks(env, 200000);
+	env->set_lk_max_objects(env, 200000);
+	env->set_lk_max_lockers(env, 2000);
+	env->set_lk_detect(env, DB_LOCK_DEFAULT);
+	env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1);
+	env->log_set_config(env, DB_LOG_AUTO_REMOVE, 1);
+}
+
 int
 bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
 {
@@ -959,18 +973,25 @@ bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
 		free(s);
 		return errc(rc);
 	}
-	s->env->set_cachesize(s->env, 0, 32u << 20, 1);
-	/* one learning transaction locks every token of a big message */
-	s->env->set_lk_max_locks(s->env, 200000);
-	s->env->set_lk_max_objects(s->env, 200000);
-	s->env->set_lk_max_lockers(s->env, 2000);
-	s->env->set_lk_detect(s->env, DB_LOCK_DEFAULT);
-	s->env->set_flags(s->env, DB_TXN_WRITE_NOSYNC, 1);
-	s->env->log_set_config(s->env, DB_LOG_AUTO_REMOVE, 1);
+	env_setup(s->env);
 	rc = s->env->open(s->env, path,
 	    DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
 		DB_INIT_MPOOL | DB_RECOVER | DB_REGISTER | DB_THREAD,
 	    0600);
+	if (rc == DB_RUNRECOVERY) {
+		/* a panicked environment (no dead process for DB_REGISTER to
+		 * notice): every user must reopen anyway, so recover now */
+		s->env->close(s->env, 0);
+		s->env = NULL;
+		if ((rc = db_env_create(&s->env, 0)) == 0) {
+			env_setup(s->env);
+			rc = s->env->open(s->env, path,
+			    DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK |
+				DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER |
+				DB_THREAD,
+			    0600);
+		}
+	}
 	if (rc != 0) {
 		rc = errc(rc);
 		goto fail;

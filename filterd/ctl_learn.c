@@ -267,7 +267,8 @@ ctl_count_msgs(const char *path)
 	return n;
 }
 
-#define LEARN_BATCH 500 /* messages per store transaction */
+#define LEARN_BATCH 500		 /* messages per store transaction */
+#define LEARN_BATCH_TOKENS 50000 /* or tokens: bounds one txn's pages */
 
 struct learn {
 	struct bayes_store *st;
@@ -280,6 +281,7 @@ struct learn {
 	struct bayes_learn_item items[LEARN_BATCH];
 	struct bayes_tokset sets[LEARN_BATCH];
 	int result[LEARN_BATCH];
+	size_t ntoks;
 	size_t nitems;
 };
 
@@ -313,15 +315,31 @@ progress(struct learn *l, bool final)
 		fputc('\n', stderr);
 }
 
-/* flush - learn the pending batch in one transaction */
+/* learn_range - items[a..b) in one transaction; a batch too big for the
+ * store's cache (-ENOMEM) is split in halves down to single messages */
+static int
+learn_range(struct learn *l, size_t a, size_t b)
+{
+	int rc = bayes_store_learn_batch(
+	    l->st, l->items + a, b - a, (uint32_t)time(NULL), l->result + a);
+
+	if (rc == -ENOMEM && b - a > 1) {
+		size_t mid = a + (b - a) / 2;
+
+		if ((rc = learn_range(l, a, mid)) == 0)
+			rc = learn_range(l, mid, b);
+	}
+	return rc;
+}
+
+/* flush - learn the pending batch */
 static int
 flush(struct learn *l)
 {
 	int rc = 0;
 
 	if (l->nitems > 0)
-		rc = bayes_store_learn_batch(l->st, l->items, l->nitems,
-		    (uint32_t)time(NULL), l->result);
+		rc = learn_range(l, 0, l->nitems);
 	for (size_t i = 0; i < l->nitems; i++) {
 		if (rc == 0 && l->result[i] == BAYES_LEARNED)
 			l->learned++;
@@ -330,6 +348,7 @@ flush(struct learn *l)
 		bayes_tokset_free(&l->sets[i]);
 	}
 	l->nitems = 0;
+	l->ntoks = 0;
 	progress(l, false);
 	return rc; /* a store error stops the run; the batch is not half done */
 }
@@ -359,7 +378,8 @@ learn_one(void *arg, const char *name, const unsigned char *raw, size_t len)
 	it->cls = l->cls;
 	it->toks = ts->v;
 	it->n = ts->n;
-	if (++l->nitems == LEARN_BATCH)
+	l->ntoks += ts->n;
+	if (++l->nitems == LEARN_BATCH || l->ntoks >= LEARN_BATCH_TOKENS)
 		return flush(l);
 	return 0;
 }
