@@ -938,10 +938,21 @@ mkdirs(const char *path)
 	return 0;
 }
 
+/* quiet - Berkeley DB prints its messages to stderr by default; the
+ * store reports through return codes only (STYLE: no logging here) */
+static void
+quiet(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	(void)msg;
+}
+
 /* env_setup - cache, lock table and log settings of every handle */
 static void
 env_setup(DB_ENV *env)
 {
+	env->set_errcall(env, quiet);
 	env->set_cachesize(env, 0, 32u << 20, 1);
 	/* a learning batch locks and copies every page it writes */
 	env->set_lk_max_locks(env, 200000);
