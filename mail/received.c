@@ -182,6 +182,10 @@ parse_from(struct bstr f, struct msg_relay *r, const struct from_kind *fk)
 				k++;
 				continue;
 			}
+			unsigned char w0 = msg__lc(w.p[0]);
+
+			if (w0 != 'h' && w0 != 'i' && w0 != 'e' && w0 != 'a')
+				goto addr; /* none of the keywords */
 			if (MSG__ISTARTS(w, "helo=")) {
 				helo_kw = bstr_sub(w, 5, w.len);
 				continue;
@@ -206,6 +210,7 @@ parse_from(struct bstr f, struct msg_relay *r, const struct from_kind *fk)
 			}
 			if (MSG__ISTARTS(w, "authenticated"))
 				r->auth = true;
+addr:;
 			/* "[ip]", "rdns[ip]" (no space), "[ip]:port"; a
 			 * bracketed address beats a bare one seen before */
 			const unsigned char *lb = memchr(w.p, '[', w.len);
@@ -342,7 +347,8 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 	if (!MSG__ISTARTS(v, "from") || v.len < 6 || !ws(v.p[4]))
 		return 0; /* not a relay */
 	/* SA ignores local deliveries and "from X by Y;" without detail */
-	if (MSG__IFIND(v, " with local for ") >= 0)
+	/* needles start with a rare byte: memchr skips ahead */
+	if (MSG__IFIND(v, "with local for ") >= 0)
 		return 0;
 	/* a mailbox download (fetchmail, getmail) is no relay (SA) */
 	if (bstr_find(v, BSTR_LIT("with POP3")) >= 0 ||
@@ -370,7 +376,7 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 
 	fk.exim = bstr_find(v, BSTR_LIT("Exim")) >= 0;
 	fk.microsoft = MSG__IFIND(v, "Microsoft SMTP") >= 0 ||
-	    MSG__IFIND(v, " with mapi id") >= 0;
+	    MSG__IFIND(v, "with mapi id") >= 0;
 	fk.bracket_rdns = fk.exim ||
 	    (bstr_find(v, BSTR_LIT("(CommuniGate Pro")) >= 0 &&
 	    bstr_find(v, BSTR_LIT("] verified)")) >= 0);
@@ -414,8 +420,9 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 				e = bstr_sub(e, 1, e.len);
 			r->envfrom = e;
 		}
-		if (MSG__IFIND(rest, "(authenticated") >= 0 ||
-		    MSG__IFIND(rest, "authenticated sender") >= 0)
+		if (MSG__IFIND(rest, "authenticated") >= 0 &&
+		    (MSG__IFIND(rest, "(authenticated") >= 0 ||
+		    MSG__IFIND(rest, "authenticated sender") >= 0))
 			r->auth = true;
 	}
 	/* RFC 3848: ESMTPA, ESMTPSA, LMTPA, LMTPSA */
