@@ -17,7 +17,7 @@
 set -u
 cd "$(dirname "$0")/.."
 data=$(corpus/fetch.sh) || exit 1
-ctl=$PWD/build/filterctl
+ctl=${FILTERCTL:-$PWD/build/filterctl} # FILTERCTL: a copy, so a rebuild mid-run cannot race
 [ -x "$ctl" ] || { echo "eval: build/filterctl missing (make)" >&2; exit 1; }
 work=$(mktemp -d /tmp/filterd-eval.XXXXXX)
 pids=()
