@@ -379,7 +379,8 @@ scan_tokens(struct redis_store *s, bayes_tok_cb *cb, void *arg, uint32_t cutoff,
 		    cmd(s, &rc, "SCAN %s MATCH fb:t:* COUNT 1000", cursor);
 		if (r == NULL)
 			return rc;
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING) {
 			freeReplyObject(r);
 			return -EIO;
 		}
@@ -397,9 +398,11 @@ scan_tokens(struct redis_store *s, bayes_tok_cb *cb, void *arg, uint32_t cutoff,
 		for (size_t i = 0; i < keys->elements; i++) {
 			uint8_t b[8];
 
-			if (unhexn(keys->element[i]->str + 5,
+			if (keys->element[i]->type != REDIS_REPLY_STRING ||
+			    keys->element[i]->len != 21 ||
+			    unhexn(keys->element[i]->str + 5,
 				keys->element[i]->len - 5, b, 8) < 0)
-				continue;
+				continue; /* not one of our fb:t:<16 hex> */
 			toks[n] = 0;
 			for (int j = 0; j < 8; j++)
 				toks[n] = (toks[n] << 8) | b[j];
@@ -478,7 +481,8 @@ r_foreach_seen(struct bayes_store *st, bayes_seen_cb *cb, void *arg)
 		    cmd(s, &rc, "HSCAN fb:seen %s COUNT 1000", cursor);
 		if (r == NULL)
 			break;
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING) {
 			freeReplyObject(r);
 			rc = -EIO;
 			break;
@@ -514,6 +518,12 @@ r_clear(struct bayes_store *st)
 		    cmd(s, &rc, "SCAN %s MATCH fb:* COUNT 1000", cursor);
 		if (r == NULL)
 			break;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING) {
+			freeReplyObject(r);
+			rc = -EIO;
+			break;
+		}
 		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
 		redisReply *keys = r->element[1];
 		for (size_t i = 0; i < keys->elements; i++)
