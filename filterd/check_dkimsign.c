@@ -43,8 +43,8 @@ sign_init(const struct cfg *cfg, void **state)
 		return 0;
 	if ((ks = dkim_keyset_new()) == NULL)
 		return -ENOMEM;
-	if ((rc = dkim_keyset_load(ks, cfg_str(cfg, "dkim_key"), err,
-	    sizeof(err))) < 0) {
+	if ((rc = dkim_keyset_load(
+		 ks, cfg_str(cfg, "dkim_key"), err, sizeof(err))) < 0) {
 		/* the config path is the boundary: say why once */
 		log_error("dkim_key: %s", err);
 		dkim_keyset_free(ks);

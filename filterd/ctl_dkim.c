@@ -78,14 +78,17 @@ ctl_dkim_keygen(int argc, char **argv)
 			char *e;
 			unsigned long b = strtoul(argv[++i], &e, 10);
 			if (*e || b < 1024 || b > 8192) {
-				fprintf(stderr, "filterctl dkim-keygen: "
+				fprintf(stderr,
+				    "filterctl dkim-keygen: "
 				    "--bits must be 1024..8192\n");
 				return 2;
 			}
 			bits = (unsigned)b;
 		} else {
-			fprintf(stderr, "filterctl dkim-keygen: bad argument "
-			    "'%s'\n\n", a);
+			fprintf(stderr,
+			    "filterctl dkim-keygen: bad argument "
+			    "'%s'\n\n",
+			    a);
 			keygen_help(stderr);
 			return 2;
 		}
@@ -99,7 +102,8 @@ ctl_dkim_keygen(int argc, char **argv)
 	else if (!strcmp(type, "ed25519"))
 		t = DKIM_KEY_ED25519;
 	else {
-		fprintf(stderr, "filterctl dkim-keygen: --type rsa or "
+		fprintf(stderr,
+		    "filterctl dkim-keygen: --type rsa or "
 		    "ed25519\n");
 		return 2;
 	}
@@ -113,8 +117,10 @@ ctl_dkim_keygen(int argc, char **argv)
 	for (const char *c = sel; *c; c++)
 		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
 			(*c >= '0' && *c <= '9') || *c == '-' || *c == '.')) {
-			fprintf(stderr, "filterctl dkim-keygen: bad selector "
-			    "'%s'\n", sel);
+			fprintf(stderr,
+			    "filterctl dkim-keygen: bad selector "
+			    "'%s'\n",
+			    sel);
 			return 2;
 		}
 	if (out == NULL) {
@@ -126,8 +132,10 @@ ctl_dkim_keygen(int argc, char **argv)
 	buf_init(&rec, 1 << 20);
 	buf_init(&split, 1 << 20);
 	if ((rc = dkim_keygen(t, bits, &pem, &pub)) < 0) {
-		fprintf(stderr, "filterctl dkim-keygen: key generation "
-		    "failed (%s)\n", strerror(-rc));
+		fprintf(stderr,
+		    "filterctl dkim-keygen: key generation "
+		    "failed (%s)\n",
+		    strerror(-rc));
 		goto done;
 	}
 	/* O_EXCL: an existing key is never overwritten (it may still be
@@ -153,14 +161,15 @@ ctl_dkim_keygen(int argc, char **argv)
 	    buf_cstr(&split) < 0)
 		goto done;
 	printf("; private key: %s (mode 0600)\n", out);
-	printf("; %s %s key, selector %s%s\n", t == DKIM_KEY_RSA ? "RSA" :
-	    "Ed25519", t == DKIM_KEY_RSA ? (bits == 2048 ? "2048-bit" :
-	    "custom-size") : "256-bit", sel, testing ? ", testing (t=y)" :
-	    "");
+	printf("; %s %s key, selector %s%s\n",
+	    t == DKIM_KEY_RSA ? "RSA" : "Ed25519",
+	    t == DKIM_KEY_RSA ? (bits == 2048 ? "2048-bit" : "custom-size")
+			      : "256-bit",
+	    sel, testing ? ", testing (t=y)" : "");
 	if (t == DKIM_KEY_RSA && bits != 2048)
 		printf("; RSA size: %u bits\n", bits);
-	printf("; BIND zone file:\n%s._domainkey.%s. IN TXT (\n\t%s )\n\n",
-	    sel, domain, split.p);
+	printf("; BIND zone file:\n%s._domainkey.%s. IN TXT (\n\t%s )\n\n", sel,
+	    domain, split.p);
 	printf("; single string (web DNS panels; name %s._domainkey):\n%s\n\n",
 	    sel, rec.p);
 	{
@@ -211,10 +220,10 @@ ctl_dkim_sign(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--no-time"))
 			o.now = 0;
 		else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
-			if (dkim_keyset_load(ks, argv[++i], err,
-			    sizeof(err)) < 0) {
-				fprintf(stderr, "filterctl dkim-sign: %s\n",
-				    err);
+			if (dkim_keyset_load(ks, argv[++i], err, sizeof(err)) <
+			    0) {
+				fprintf(
+				    stderr, "filterctl dkim-sign: %s\n", err);
 				goto out;
 			}
 			keys = true;
@@ -236,12 +245,12 @@ ctl_dkim_sign(int argc, char **argv)
 		struct cfg *c = ctl_load_cfg(NULL);
 		if (c == NULL)
 			goto out;
-		rc = dkim_keyset_load(ks, cfg_str(c, "dkim_key"), err,
-		    sizeof(err));
+		rc = dkim_keyset_load(
+		    ks, cfg_str(c, "dkim_key"), err, sizeof(err));
 		cfg_free(c);
 		if (rc < 0) {
-			fprintf(stderr, "filterctl dkim-sign: dkim_key: %s\n",
-			    err);
+			fprintf(
+			    stderr, "filterctl dkim-sign: dkim_key: %s\n", err);
 			goto out;
 		}
 	}
@@ -258,8 +267,10 @@ ctl_dkim_sign(int argc, char **argv)
 		fprintf(stderr, "filterctl dkim-sign: %s: %s\n", file,
 		    strerror(-rc));
 	else if (n == 0)
-		fprintf(stderr, "filterctl dkim-sign: %s: no key for the "
-		    "From domain\n", file);
+		fprintf(stderr,
+		    "filterctl dkim-sign: %s: no key for the "
+		    "From domain\n",
+		    file);
 	else {
 		/* the message's own line ends for the added fields */
 		bool lf = memmem(m, len, "\r\n", 2) == NULL;

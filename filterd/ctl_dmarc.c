@@ -151,18 +151,22 @@ hint(const struct src *s, char *out, size_t n)
 				third = s->dkim_dom[i];
 		}
 	if (s->pass && s->fail)
-		snprintf(out, n, "passes sometimes: probably forwarded or a "
+		snprintf(out, n,
+		    "passes sometimes: probably forwarded or a "
 		    "mailing list; DKIM-sign everything so forwards survive");
 	else if (third)
-		snprintf(out, n, "authenticated as %s, not aligned with %s: "
+		snprintf(out, n,
+		    "authenticated as %s, not aligned with %s: "
 		    "have that service sign with d=%s (or use a custom "
-		    "return-path under %s)", third, s->domain, s->domain,
-		    s->domain);
+		    "return-path under %s)",
+		    third, s->domain, s->domain, s->domain);
 	else if (spf_raw || dkim_raw)
-		snprintf(out, n, "passes SPF/DKIM but not in alignment mode: "
+		snprintf(out, n,
+		    "passes SPF/DKIM but not in alignment mode: "
 		    "check adkim/aspf or the signing domain");
 	else
-		snprintf(out, n, "no SPF or DKIM pass at all: a sender you do "
+		snprintf(out, n,
+		    "no SPF or DKIM pass at all: a sender you do "
 		    "not know (spoofing), or one to add to SPF and sign for");
 	return out;
 }
@@ -246,8 +250,8 @@ ctl_dmarc_report(int argc, char **argv)
 		for (size_t r = 0; r < rp->nrows; r++) {
 			const struct dmarc_report_row *w = &rp->rows[r];
 			struct src *s = NULL;
-			bool pass = !strcmp(w->dkim, "pass") ||
-			    !strcmp(w->spf, "pass");
+			bool pass =
+			    !strcmp(w->dkim, "pass") || !strcmp(w->spf, "pass");
 
 			for (size_t k = 0; k < nsrcs; k++)
 				if (!strcmp(srcs[k].ip, w->source_ip) &&
@@ -258,8 +262,8 @@ ctl_dmarc_report(int argc, char **argv)
 			if (s == NULL) {
 				if (nsrcs == capsrcs) {
 					size_t nc = capsrcs ? 2 * capsrcs : 16;
-					struct src *ns = realloc(srcs,
-					    nc * sizeof(*ns));
+					struct src *ns =
+					    realloc(srcs, nc * sizeof(*ns));
 					if (ns == NULL) {
 						st = 1;
 						goto out;
@@ -269,8 +273,8 @@ ctl_dmarc_report(int argc, char **argv)
 				}
 				s = &srcs[nsrcs++];
 				memset(s, 0, sizeof(*s));
-				snprintf(s->ip, sizeof(s->ip), "%s",
-				    w->source_ip);
+				snprintf(
+				    s->ip, sizeof(s->ip), "%s", w->source_ip);
 				snprintf(s->domain, sizeof(s->domain), "%s",
 				    rp->domain);
 				snprintf(s->from, sizeof(s->from), "%s",
@@ -290,8 +294,8 @@ ctl_dmarc_report(int argc, char **argv)
 				s->dkim_al += w->count;
 			tally(s->disp, 4, w->disposition, w->count);
 			for (unsigned k = 0; k < w->nspf; k++) {
-				tally(s->spf, 8, w->spf_auth[k].result,
-				    w->count);
+				tally(
+				    s->spf, 8, w->spf_auth[k].result, w->count);
 				remember(s->spf_dom, s->spf_dom_pass,
 				    &s->nspf_dom, w->spf_auth[k].domain,
 				    !strcmp(w->spf_auth[k].result, "pass"));
@@ -334,10 +338,9 @@ ctl_dmarc_report(int argc, char **argv)
 			printf(",\"sp\":");
 			json_str(stdout, rp->sp);
 			printf(",\"pct\":%u,\"adkim\":\"%c\",\"aspf\":\"%c\","
-			    "\"begin\":%lld,\"end\":%lld,\"records\":%zu}",
-			    rp->pct, rp->adkim, rp->aspf,
-			    (long long)rp->begin, (long long)rp->end,
-			    rp->nrows);
+			       "\"begin\":%lld,\"end\":%lld,\"records\":%zu}",
+			    rp->pct, rp->adkim, rp->aspf, (long long)rp->begin,
+			    (long long)rp->end, rp->nrows);
 		}
 		printf("],\"sources\":[");
 		bool first = true;
@@ -354,9 +357,9 @@ ctl_dmarc_report(int argc, char **argv)
 			printf(",\"header_from\":");
 			json_str(stdout, s->from);
 			printf(",\"messages\":%lu,\"dmarc_pass\":%lu,"
-			    "\"dmarc_fail\":%lu,\"spf_aligned_pass\":%lu,"
-			    "\"dkim_aligned_pass\":%lu,", s->msgs, s->pass,
-			    s->fail, s->spf_al, s->dkim_al);
+			       "\"dmarc_fail\":%lu,\"spf_aligned_pass\":%lu,"
+			       "\"dkim_aligned_pass\":%lu,",
+			    s->msgs, s->pass, s->fail, s->spf_al, s->dkim_al);
 			json_tally(stdout, "spf", s->spf, 8);
 			putchar(',');
 			json_tally(stdout, "dkim", s->dkim, 8);
@@ -380,8 +383,8 @@ ctl_dmarc_report(int argc, char **argv)
 			}
 			putchar('}');
 		}
-		printf("],\"messages\":%lu,\"dmarc_fail\":%lu}\n", total,
-		    failing);
+		printf(
+		    "],\"messages\":%lu,\"dmarc_fail\":%lu}\n", total, failing);
 		goto out;
 	}
 	for (size_t r = 0; r < nreps; r++) {
@@ -393,11 +396,11 @@ ctl_dmarc_report(int argc, char **argv)
 		day(rp->begin, b, sizeof(b));
 		day(rp->end, e, sizeof(e));
 		printf("report %s from %s (id %s): %s p=%s%s%s pct=%u "
-		    "adkim=%c aspf=%c, %s .. %s UTC, %zu records, %lu "
-		    "messages\n", names[r], rp->org_name, rp->report_id,
-		    rp->domain, rp->p[0] ? rp->p : "?",
-		    rp->sp[0] ? " sp=" : "", rp->sp, rp->pct, rp->adkim,
-		    rp->aspf, b, e, rp->nrows, m);
+		       "adkim=%c aspf=%c, %s .. %s UTC, %zu records, %lu "
+		       "messages\n",
+		    names[r], rp->org_name, rp->report_id, rp->domain,
+		    rp->p[0] ? rp->p : "?", rp->sp[0] ? " sp=" : "", rp->sp,
+		    rp->pct, rp->adkim, rp->aspf, b, e, rp->nrows, m);
 	}
 	printf("\n%-39s %8s %8s %8s %8s  %s\n", "source IP", "messages",
 	    "dmarc ok", "spf al.", "dkim al.", "details");
@@ -437,7 +440,7 @@ ctl_dmarc_report(int argc, char **argv)
 		}
 	} else if (nsrcs)
 		printf("every source passes DMARC: p=reject would not "
-		    "bounce any of this mail\n");
+		       "bounce any of this mail\n");
 out:
 	for (size_t r = 0; r < nreps; r++)
 		dmarc_report_free(reps[r]);

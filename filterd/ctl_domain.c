@@ -55,8 +55,7 @@ struct dctx {
 	size_t nf;
 };
 
-static void
-add(struct dctx *d, enum sev s, const char *area, const char *fix,
+static void add(struct dctx *d, enum sev s, const char *area, const char *fix,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static void
@@ -188,32 +187,43 @@ check_mx(struct dctx *d, const char *dom)
 	const struct authres_answer *a = lookup(d, dom, AUTHRES_MX);
 	char fix[1024];
 
-	snprintf(fix, sizeof(fix), "publish e.g. \"%s. MX 10 mail.%s.\" "
-	    "with an A record for mail.%s", dom, dom, dom);
+	snprintf(fix, sizeof(fix),
+	    "publish e.g. \"%s. MX 10 mail.%s.\" "
+	    "with an A record for mail.%s",
+	    dom, dom, dom);
 	if (dns_failed(a)) {
 		add(d, SEV_ERROR, "MX", "check the zone's name servers",
 		    "MX lookup for %s failed (%s)", dom, status_str(a));
 		return;
 	}
 	if (a->status == AUTHRES_DNS_NXDOMAIN) {
-		add(d, SEV_ERROR, "MX", "register/delegate the domain or fix "
-		    "the name", "%s does not exist (NXDOMAIN)", dom);
+		add(d, SEV_ERROR, "MX",
+		    "register/delegate the domain or fix "
+		    "the name",
+		    "%s does not exist (NXDOMAIN)", dom);
 		return;
 	}
 	if (a->status != AUTHRES_DNS_OK || a->n == 0) {
 		const struct authres_answer *ad = lookup(d, dom, AUTHRES_A);
-		add(d, ad && ad->status == AUTHRES_DNS_OK ? SEV_WARN
-							  : SEV_ERROR,
-		    "MX", fix, "no MX record: mail for %s goes to its A "
-		    "record%s (RFC 5321 5.1)", dom,
-		    ad && ad->status == AUTHRES_DNS_OK ? "" : ", and it has "
-		    "none: bounces for your mail cannot come back");
+		add(d,
+		    ad && ad->status == AUTHRES_DNS_OK ? SEV_WARN : SEV_ERROR,
+		    "MX", fix,
+		    "no MX record: mail for %s goes to its A "
+		    "record%s (RFC 5321 5.1)",
+		    dom,
+		    ad && ad->status == AUTHRES_DNS_OK
+			? ""
+			: ", and it has "
+			  "none: bounces for your mail cannot come back");
 		return;
 	}
 	if (a->n == 1 && a->rr[0].txt.len == 0) {
-		add(d, SEV_INFO, "MX", "remove the null MX if the domain "
-		    "should receive mail", "null MX (RFC 7505): %s "
-		    "receives no mail", dom);
+		add(d, SEV_INFO, "MX",
+		    "remove the null MX if the domain "
+		    "should receive mail",
+		    "null MX (RFC 7505): %s "
+		    "receives no mail",
+		    dom);
 		return;
 	}
 	for (size_t i = 0; i < a->n && i < 8; i++) {
@@ -230,15 +240,18 @@ check_mx(struct dctx *d, const char *dom)
 			const struct authres_answer *h =
 			    h4 && h4->status == AUTHRES_DNS_OK ? h4 : h6;
 			netaddr_str(&h->rr[0].addr, ip, sizeof(ip));
-			add(d, SEV_OK, "MX", NULL, "MX %u %s -> %s", a->rr[i].pref,
-			    host, ip);
+			add(d, SEV_OK, "MX", NULL, "MX %u %s -> %s",
+			    a->rr[i].pref, host, ip);
 		} else {
 			char f2[1024];
-			snprintf(f2, sizeof(f2), "add an A/AAAA record for %s "
+			snprintf(f2, sizeof(f2),
+			    "add an A/AAAA record for %s "
 			    "(an MX must name a host, not a CNAME or an IP)",
 			    host);
-			add(d, SEV_ERROR, "MX", f2, "MX %u %s has no address "
-			    "(%s)", a->rr[i].pref, host, status_str(h4));
+			add(d, SEV_ERROR, "MX", f2,
+			    "MX %u %s has no address "
+			    "(%s)",
+			    a->rr[i].pref, host, status_str(h4));
 		}
 	}
 }
@@ -289,9 +302,11 @@ check_spf(struct dctx *d, const char *dom, const char *ipstr)
 	size_t n = 0;
 	char fix[1024];
 
-	snprintf(fix, sizeof(fix), "publish one TXT record at %s: "
+	snprintf(fix, sizeof(fix),
+	    "publish one TXT record at %s: "
 	    "\"v=spf1 mx -all\" (plus ip4:/include: for every other "
-	    "sender)", dom);
+	    "sender)",
+	    dom);
 	if (dns_failed(a)) {
 		add(d, SEV_ERROR, "SPF", "check the zone's name servers",
 		    "TXT lookup for %s failed (%s)", dom, status_str(a));
@@ -303,22 +318,26 @@ check_spf(struct dctx *d, const char *dom, const char *ipstr)
 			n++;
 		}
 	if (n == 0) {
-		add(d, SEV_ERROR, "SPF", fix, "no SPF record at %s: receivers "
-		    "cannot tell your servers from forgers", dom);
+		add(d, SEV_ERROR, "SPF", fix,
+		    "no SPF record at %s: receivers "
+		    "cannot tell your servers from forgers",
+		    dom);
 		return;
 	}
 	if (n > 1) {
 		add(d, SEV_ERROR, "SPF", "merge them into one v=spf1 record",
 		    "%zu SPF records at %s: that is a permerror (RFC 7208 "
-		    "4.5), SPF fails everywhere", n, dom);
+		    "4.5), SPF fails everywhere",
+		    n, dom);
 		return;
 	}
 	add(d, SEV_OK, "SPF", NULL, "record: %.*s", (int)txt.len,
 	    (const char *)txt.p);
 	if (spf_record_parse(d->a, txt, &rec, &why) < 0) {
-		add(d, SEV_ERROR, "SPF", "fix the syntax (RFC 7208 12); test "
-		    "with filterctl check-domain again", "syntax error: %s",
-		    why ? why : "bad record");
+		add(d, SEV_ERROR, "SPF",
+		    "fix the syntax (RFC 7208 12); test "
+		    "with filterctl check-domain again",
+		    "syntax error: %s", why ? why : "bad record");
 		return;
 	}
 	char all = 0;
@@ -330,27 +349,36 @@ check_spf(struct dctx *d, const char *dom, const char *ipstr)
 			ptr = true;
 	}
 	if (ptr)
-		add(d, SEV_WARN, "SPF", "replace ptr with ip4:/ip6:/a "
-		    "mechanisms", "uses the ptr mechanism: slow, unreliable, "
+		add(d, SEV_WARN, "SPF",
+		    "replace ptr with ip4:/ip6:/a "
+		    "mechanisms",
+		    "uses the ptr mechanism: slow, unreliable, "
 		    "\"SHOULD NOT be used\" (RFC 7208 5.5)");
 	switch (all) {
 	case '-':
-		add(d, SEV_OK, "SPF", NULL, "ends in -all: other senders "
+		add(d, SEV_OK, "SPF", NULL,
+		    "ends in -all: other senders "
 		    "fail");
 		break;
 	case '~':
-		add(d, SEV_WARN, "SPF", "once DMARC reports show every real "
-		    "sender passing, change ~all to -all", "ends in ~all "
+		add(d, SEV_WARN, "SPF",
+		    "once DMARC reports show every real "
+		    "sender passing, change ~all to -all",
+		    "ends in ~all "
 		    "(softfail): forged mail is only marked, not refused");
 		break;
 	case '?':
-		add(d, SEV_WARN, "SPF", "end the record in -all (or ~all "
-		    "while testing)", "ends in ?all (neutral): says nothing "
+		add(d, SEV_WARN, "SPF",
+		    "end the record in -all (or ~all "
+		    "while testing)",
+		    "ends in ?all (neutral): says nothing "
 		    "about other senders");
 		break;
 	case '+':
-		add(d, SEV_ERROR, "SPF", "replace +all with -all", "+all "
-		    "lets anyone send as %s", dom);
+		add(d, SEV_ERROR, "SPF", "replace +all with -all",
+		    "+all "
+		    "lets anyone send as %s",
+		    dom);
 		break;
 	default:
 		if (rec->redirect < 0)
@@ -367,24 +395,32 @@ check_spf(struct dctx *d, const char *dom, const char *ipstr)
 	netaddr_parse("255.255.255.255", 15, &probe);
 	if (spf_eval(d, dom, &probe, &out) == 0) {
 		if (out.result == SPF_RES_PERMERROR)
-			add(d, SEV_ERROR, "SPF", "flatten includes into ip4:/"
-			    "ip6: ranges or drop unused ones", "evaluation "
+			add(d, SEV_ERROR, "SPF",
+			    "flatten includes into ip4:/"
+			    "ip6: ranges or drop unused ones",
+			    "evaluation "
 			    "gives permerror: %s (%u DNS lookups, %u void)",
 			    out.problem ? out.problem : "?", out.lookups,
 			    out.void_lookups);
 		else if (out.result == SPF_RES_TEMPERROR)
-			add(d, SEV_WARN, "SPF", "check the included domains' "
-			    "name servers", "evaluation gives temperror: %s",
+			add(d, SEV_WARN, "SPF",
+			    "check the included domains' "
+			    "name servers",
+			    "evaluation gives temperror: %s",
 			    out.problem ? out.problem : "DNS failure");
 		else if (out.lookups > 8)
-			add(d, SEV_WARN, "SPF", "flatten or remove includes "
-			    "before adding another service", "%u of %d DNS "
+			add(d, SEV_WARN, "SPF",
+			    "flatten or remove includes "
+			    "before adding another service",
+			    "%u of %d DNS "
 			    "lookups used (RFC 7208 4.6.4): close to the "
-			    "limit", out.lookups, SPF_MAX_LOOKUPS);
+			    "limit",
+			    out.lookups, SPF_MAX_LOOKUPS);
 		else
-			add(d, SEV_OK, "SPF", NULL, "%u of %d DNS lookups "
-			    "(RFC 7208 4.6.4), %u void", out.lookups,
-			    SPF_MAX_LOOKUPS, out.void_lookups);
+			add(d, SEV_OK, "SPF", NULL,
+			    "%u of %d DNS lookups "
+			    "(RFC 7208 4.6.4), %u void",
+			    out.lookups, SPF_MAX_LOOKUPS, out.void_lookups);
 	}
 	if (ipstr) {
 		struct netaddr ip;
@@ -392,17 +428,20 @@ check_spf(struct dctx *d, const char *dom, const char *ipstr)
 		netaddr_parse(ipstr, strlen(ipstr), &ip);
 		if (spf_eval(d, dom, &ip, &out) < 0)
 			return;
-		snprintf(f2, sizeof(f2), "add %s:%s to the SPF record of %s "
+		snprintf(f2, sizeof(f2),
+		    "add %s:%s to the SPF record of %s "
 		    "(or the include: of the service that sends from it)",
 		    ip.family == AF_INET ? "ip4" : "ip6", ipstr, dom);
 		if (out.result == SPF_RES_PASS)
 			add(d, SEV_OK, "SPF", NULL, "%s passes (%s)", ipstr,
 			    out.mechanism ? out.mechanism : "default");
 		else
-			add(d, out.result == SPF_RES_FAIL ||
-				out.result == SPF_RES_PERMERROR
-			    ? SEV_ERROR : SEV_WARN, "SPF", f2,
-			    "%s is not permitted: %s%s%s", ipstr,
+			add(d,
+			    out.result == SPF_RES_FAIL ||
+				    out.result == SPF_RES_PERMERROR
+				? SEV_ERROR
+				: SEV_WARN,
+			    "SPF", f2, "%s is not permitted: %s%s%s", ipstr,
 			    spf_result_str(out.result),
 			    out.mechanism ? " by " : "",
 			    out.mechanism ? out.mechanism : "");
@@ -412,12 +451,13 @@ check_spf(struct dctx *d, const char *dom, const char *ipstr)
 /* DKIM keys (RFC 6376 3.6.1, RFC 8301, RFC 8463) ------------------------- */
 
 static void
-check_dkim(struct dctx *d, const char *dom, const char *const *sel,
-    size_t nsel)
+check_dkim(struct dctx *d, const char *dom, const char *const *sel, size_t nsel)
 {
 	if (nsel == 0) {
-		add(d, SEV_INFO, "DKIM", "pass the selectors you sign with: "
-		    "--selector S (repeatable)", "no --selector given: DKIM "
+		add(d, SEV_INFO, "DKIM",
+		    "pass the selectors you sign with: "
+		    "--selector S (repeatable)",
+		    "no --selector given: DKIM "
 		    "keys cannot be discovered from DNS");
 		return;
 	}
@@ -429,37 +469,46 @@ check_dkim(struct dctx *d, const char *dom, const char *const *sel,
 		size_t r;
 
 		snprintf(name, sizeof(name), "%s._domainkey.%s", sel[i], dom);
-		snprintf(f, sizeof(f), "publish the record printed by "
-		    "filterctl dkim-keygen --domain %s --selector %s", dom,
-		    sel[i]);
+		snprintf(f, sizeof(f),
+		    "publish the record printed by "
+		    "filterctl dkim-keygen --domain %s --selector %s",
+		    dom, sel[i]);
 		a = lookup(d, name, AUTHRES_TXT);
 		if (dns_failed(a)) {
-			add(d, SEV_ERROR, "DKIM", "check the zone's name "
-			    "servers", "key lookup %s failed (%s)", name,
-			    status_str(a));
+			add(d, SEV_ERROR, "DKIM",
+			    "check the zone's name "
+			    "servers",
+			    "key lookup %s failed (%s)", name, status_str(a));
 			continue;
 		}
 		if (a->status != AUTHRES_DNS_OK || a->n == 0) {
-			add(d, SEV_ERROR, "DKIM", f, "no key at %s (%s): "
-			    "signatures with s=%s fail", name, status_str(a),
-			    sel[i]);
+			add(d, SEV_ERROR, "DKIM", f,
+			    "no key at %s (%s): "
+			    "signatures with s=%s fail",
+			    name, status_str(a), sel[i]);
 			continue;
 		}
 		for (r = 0; r < a->n; r++)
 			if (dkim_keytags_parse(a->rr[r].txt, &k, &why) == 0)
 				break;
 		if (r == a->n) {
-			add(d, SEV_ERROR, "DKIM", f, "%s: key record does not "
-			    "parse: %s", name, why ? why : "?");
+			add(d, SEV_ERROR, "DKIM", f,
+			    "%s: key record does not "
+			    "parse: %s",
+			    name, why ? why : "?");
 			continue;
 		}
 		if (a->n > 1)
-			add(d, SEV_WARN, "DKIM", "keep one TXT record per "
-			    "selector", "%s has %zu TXT records: verifiers may "
-			    "pick any (RFC 6376 3.6.2.2)", name, a->n);
+			add(d, SEV_WARN, "DKIM",
+			    "keep one TXT record per "
+			    "selector",
+			    "%s has %zu TXT records: verifiers may "
+			    "pick any (RFC 6376 3.6.2.2)",
+			    name, a->n);
 		struct bstr p = bstr_trim(k.p);
 		if (p.len == 0) {
-			add(d, SEV_WARN, "DKIM", "stop signing with this "
+			add(d, SEV_WARN, "DKIM",
+			    "stop signing with this "
 			    "selector (and remove the record after a while)",
 			    "%s: key revoked (empty p=)", name);
 			continue;
@@ -474,39 +523,55 @@ check_dkim(struct dctx *d, const char *dom, const char *const *sel,
 		}
 		if (ed) {
 			if (dl != 32)
-				add(d, SEV_ERROR, "DKIM", f, "%s: ed25519 key "
+				add(d, SEV_ERROR, "DKIM", f,
+				    "%s: ed25519 key "
 				    "of %ld octets, not 32 (RFC 8463 4.2)",
 				    name, dl);
 			else
-				add(d, SEV_OK, "DKIM", NULL, "%s: ed25519 key "
+				add(d, SEV_OK, "DKIM", NULL,
+				    "%s: ed25519 key "
 				    "(RFC 8463; publish an rsa key too for "
-				    "older verifiers)", name);
+				    "older verifiers)",
+				    name);
 		} else {
 			int bits = dkim__rsa_bits(der, (size_t)dl);
 			if (bits < 0)
-				add(d, SEV_ERROR, "DKIM", f, "%s: p= is not "
-				    "an RSA public key", name);
+				add(d, SEV_ERROR, "DKIM", f,
+				    "%s: p= is not "
+				    "an RSA public key",
+				    name);
 			else if (bits < 1024)
-				add(d, SEV_ERROR, "DKIM", f, "%s: RSA key of "
+				add(d, SEV_ERROR, "DKIM", f,
+				    "%s: RSA key of "
 				    "%d bits: verifiers must reject it (RFC "
-				    "8301 3.2); make a 2048-bit key", name,
-				    bits);
+				    "8301 3.2); make a 2048-bit key",
+				    name, bits);
 			else if (bits < 2048)
-				add(d, SEV_WARN, "DKIM", "rotate to a 2048-bit "
+				add(d, SEV_WARN, "DKIM",
+				    "rotate to a 2048-bit "
 				    "key under a new selector (filterctl "
-				    "dkim-keygen)", "%s: RSA key of %d bits: "
-				    "weak, 2048 recommended", name, bits);
+				    "dkim-keygen)",
+				    "%s: RSA key of %d bits: "
+				    "weak, 2048 recommended",
+				    name, bits);
 			else
-				add(d, SEV_OK, "DKIM", NULL, "%s: RSA key of "
-				    "%d bits", name, bits);
+				add(d, SEV_OK, "DKIM", NULL,
+				    "%s: RSA key of "
+				    "%d bits",
+				    name, bits);
 		}
 		if (k.testing)
-			add(d, SEV_WARN, "DKIM", "remove t=y from the record "
-			    "once signatures verify", "%s: t=y still on: "
-			    "verifiers treat failures as unsigned", name);
+			add(d, SEV_WARN, "DKIM",
+			    "remove t=y from the record "
+			    "once signatures verify",
+			    "%s: t=y still on: "
+			    "verifiers treat failures as unsigned",
+			    name);
 		if (k.h.len && bstr_casefind(k.h, BSTR_LIT("sha256")) < 0)
-			add(d, SEV_ERROR, "DKIM", f, "%s: h= does not allow "
-			    "sha256", name);
+			add(d, SEV_ERROR, "DKIM", f,
+			    "%s: h= does not allow "
+			    "sha256",
+			    name);
 	}
 }
 
@@ -528,11 +593,11 @@ tag(struct bstr rec, const char *t, char *out, size_t outsz)
 		if (eq == NULL)
 			continue;
 		struct bstr k = bstr_trim(bstr_make(kv.p, (size_t)(eq - kv.p)));
-		struct bstr v = bstr_trim(bstr_make(eq + 1,
-		    kv.len - (size_t)(eq - kv.p) - 1));
+		struct bstr v = bstr_trim(
+		    bstr_make(eq + 1, kv.len - (size_t)(eq - kv.p) - 1));
 		if (k.len == tl && strncasecmp((const char *)k.p, t, tl) == 0) {
-			snprintf(out, outsz, "%.*s", (int)v.len,
-			    (const char *)v.p);
+			snprintf(
+			    out, outsz, "%.*s", (int)v.len, (const char *)v.p);
 			return true;
 		}
 	}
@@ -542,8 +607,8 @@ tag(struct bstr rec, const char *t, char *out, size_t outsz)
 /* check_report_uris - RFC 7489 7.1: a mailto: outside the domain needs
  * <dom>._report._dmarc.<dest> with v=DMARC1 */
 static void
-check_report_uris(struct dctx *d, const struct dmarc_psl *psl,
-    const char *dom, const char *which, const char *list)
+check_report_uris(struct dctx *d, const struct dmarc_psl *psl, const char *dom,
+    const char *which, const char *list)
 {
 	char copy[512], *save = NULL, od[256], dd[256];
 
@@ -556,7 +621,8 @@ check_report_uris(struct dctx *d, const struct dmarc_psl *psl,
 		if (strncasecmp(u, "mailto:", 7) != 0) {
 			add(d, SEV_WARN, "DMARC", "use mailto: URIs",
 			    "%s=%s: not a mailto: URI; reporters only send "
-			    "mail", which, u);
+			    "mail",
+			    which, u);
 			continue;
 		}
 		char *at = strrchr(u, '@'), dest[256], name[600];
@@ -573,24 +639,29 @@ check_report_uris(struct dctx *d, const struct dmarc_psl *psl,
 		if (dmarc_org_domain(psl, dest, dd, sizeof(dd)) &&
 		    strcmp(dd, od) == 0)
 			continue;
-		snprintf(name, sizeof(name), "%s._report._dmarc.%s", dom,
-		    dest);
+		snprintf(name, sizeof(name), "%s._report._dmarc.%s", dom, dest);
 		const struct authres_answer *a = lookup(d, name, AUTHRES_TXT);
 		bool okv = false;
-		for (size_t i = 0; a && a->status == AUTHRES_DNS_OK &&
-		     i < a->n; i++)
+		for (size_t i = 0; a && a->status == AUTHRES_DNS_OK && i < a->n;
+		     i++)
 			if (bstr_casestarts(a->rr[i].txt, "v=DMARC1"))
 				okv = true;
 		if (okv)
-			add(d, SEV_OK, "DMARC", NULL, "%s to %s: authorized by "
-			    "%s", which, dest, name);
+			add(d, SEV_OK, "DMARC", NULL,
+			    "%s to %s: authorized by "
+			    "%s",
+			    which, dest, name);
 		else {
 			char f[1400];
-			snprintf(f, sizeof(f), "%s must publish \"%s. TXT "
-			    "\\\"v=DMARC1\\\"\"", dest, name);
-			add(d, SEV_WARN, "DMARC", f, "%s to %s (another "
+			snprintf(f, sizeof(f),
+			    "%s must publish \"%s. TXT "
+			    "\\\"v=DMARC1\\\"\"",
+			    dest, name);
+			add(d, SEV_WARN, "DMARC", f,
+			    "%s to %s (another "
 			    "domain): no authorization record, reporters will "
-			    "not send (RFC 7489 7.1)", which, dest);
+			    "not send (RFC 7489 7.1)",
+			    which, dest);
 		}
 	}
 }
@@ -605,9 +676,11 @@ check_dmarc(struct dctx *d, const struct dmarc_psl *psl, const char *dom)
 	size_t n = 0;
 	const char *where = dom;
 
-	snprintf(fix, sizeof(fix), "publish \"_dmarc.%s. TXT \\\"v=DMARC1; "
+	snprintf(fix, sizeof(fix),
+	    "publish \"_dmarc.%s. TXT \\\"v=DMARC1; "
 	    "p=none; rua=mailto:dmarc-reports@%s\\\"\", read the reports, "
-	    "then tighten p=", dom, dom);
+	    "then tighten p=",
+	    dom, dom);
 	snprintf(name, sizeof(name), "_dmarc.%s", dom);
 	a = lookup(d, name, AUTHRES_TXT);
 	if (dns_failed(a)) {
@@ -616,7 +689,8 @@ check_dmarc(struct dctx *d, const struct dmarc_psl *psl, const char *dom)
 		return;
 	}
 	for (size_t i = 0; a->status == AUTHRES_DNS_OK && i < a->n; i++)
-		if (dmarc_record_parse(a->rr[i].txt, &r) != DMARC_REC_NOT_DMARC) {
+		if (dmarc_record_parse(a->rr[i].txt, &r) !=
+		    DMARC_REC_NOT_DMARC) {
 			rec = a->rr[i].txt;
 			n++;
 		}
@@ -625,8 +699,8 @@ check_dmarc(struct dctx *d, const struct dmarc_psl *psl, const char *dom)
 		/* RFC 7489 6.6.3: fall back to the organizational domain */
 		snprintf(name, sizeof(name), "_dmarc.%s", od);
 		a = lookup(d, name, AUTHRES_TXT);
-		for (size_t i = 0; a && a->status == AUTHRES_DNS_OK &&
-		     i < a->n; i++)
+		for (size_t i = 0; a && a->status == AUTHRES_DNS_OK && i < a->n;
+		     i++)
 			if (dmarc_record_parse(a->rr[i].txt, &r) !=
 			    DMARC_REC_NOT_DMARC) {
 				rec = a->rr[i].txt;
@@ -635,15 +709,18 @@ check_dmarc(struct dctx *d, const struct dmarc_psl *psl, const char *dom)
 			}
 	}
 	if (n == 0) {
-		add(d, SEV_ERROR, "DMARC", fix, "no DMARC record at _dmarc.%s: "
+		add(d, SEV_ERROR, "DMARC", fix,
+		    "no DMARC record at _dmarc.%s: "
 		    "no policy, no reports, and big receivers (Gmail, Yahoo) "
-		    "require one from bulk senders", dom);
+		    "require one from bulk senders",
+		    dom);
 		return;
 	}
 	if (n > 1) {
 		add(d, SEV_ERROR, "DMARC", "keep exactly one v=DMARC1 record",
 		    "%zu DMARC records at _dmarc.%s: DMARC is not applied "
-		    "(RFC 7489 6.6.3)", n, where);
+		    "(RFC 7489 6.6.3)",
+		    n, where);
 		return;
 	}
 	add(d, SEV_OK, "DMARC", NULL, "record at _dmarc.%s%s: %.*s", where,
@@ -651,46 +728,61 @@ check_dmarc(struct dctx *d, const struct dmarc_psl *psl, const char *dom)
 	    (const char *)rec.p);
 	enum dmarc_verdict vd = dmarc_record_parse(rec, &r);
 	if (vd == DMARC_REC_NO_POLICY) {
-		add(d, SEV_ERROR, "DMARC", fix, "record unusable: no valid p= "
+		add(d, SEV_ERROR, "DMARC", fix,
+		    "record unusable: no valid p= "
 		    "tag (RFC 7489 6.3)");
 		return;
 	}
 	if (vd == DMARC_REC_NONE_VIA_RUA)
-		add(d, SEV_WARN, "DMARC", "write p=none|quarantine|reject "
-		    "right after v=DMARC1", "p= missing or invalid: treated "
+		add(d, SEV_WARN, "DMARC",
+		    "write p=none|quarantine|reject "
+		    "right after v=DMARC1",
+		    "p= missing or invalid: treated "
 		    "as p=none because rua= is valid (RFC 7489 6.6.3)");
 	if (r.p == DMARC_P_NONE)
-		add(d, SEV_WARN, "DMARC", "read the aggregate reports "
+		add(d, SEV_WARN, "DMARC",
+		    "read the aggregate reports "
 		    "(filterctl dmarc-report), fix the failing sources, "
 		    "then p=quarantine and p=reject",
 		    "p=none: monitoring only, forged mail is delivered");
 	else
 		add(d, SEV_OK, "DMARC", NULL, "p=%s", dmarc_policy_str(r.p));
 	if (r.sp < r.p)
-		add(d, SEV_INFO, "DMARC", "set sp= like p= unless "
-		    "subdomains send unauthenticated mail", "sp=%s is "
+		add(d, SEV_INFO, "DMARC",
+		    "set sp= like p= unless "
+		    "subdomains send unauthenticated mail",
+		    "sp=%s is "
 		    "weaker than p=%s: subdomains are easier to forge",
 		    dmarc_policy_str(r.sp), dmarc_policy_str(r.p));
 	if (r.pct < 100)
-		add(d, SEV_WARN, "DMARC", "raise pct to 100 once the reports "
-		    "look clean", "pct=%u: only %u%% of failing mail gets "
-		    "the policy", r.pct, r.pct);
+		add(d, SEV_WARN, "DMARC",
+		    "raise pct to 100 once the reports "
+		    "look clean",
+		    "pct=%u: only %u%% of failing mail gets "
+		    "the policy",
+		    r.pct, r.pct);
 	if (r.adkim == 's' || r.aspf == 's')
-		add(d, SEV_INFO, "DMARC", "use relaxed (the default) unless "
-		    "you need strict", "strict alignment (adkim=%c aspf=%c): "
-		    "mail signed or sent from subdomains fails", r.adkim,
-		    r.aspf);
+		add(d, SEV_INFO, "DMARC",
+		    "use relaxed (the default) unless "
+		    "you need strict",
+		    "strict alignment (adkim=%c aspf=%c): "
+		    "mail signed or sent from subdomains fails",
+		    r.adkim, r.aspf);
 	else
-		add(d, SEV_OK, "DMARC", NULL, "relaxed alignment for DKIM "
+		add(d, SEV_OK, "DMARC", NULL,
+		    "relaxed alignment for DKIM "
 		    "and SPF");
 	if (tag(rec, "rua", v, sizeof(v)))
 		check_report_uris(d, psl, where, "rua", v);
 	else
-		add(d, SEV_WARN, "DMARC", "add rua=mailto:dmarc-reports@<your "
-		    "domain>", "no rua=: you get no aggregate reports, so "
+		add(d, SEV_WARN, "DMARC",
+		    "add rua=mailto:dmarc-reports@<your "
+		    "domain>",
+		    "no rua=: you get no aggregate reports, so "
 		    "you cannot tell when p=reject is safe");
 	if (tag(rec, "ruf", v, sizeof(v))) {
-		add(d, SEV_INFO, "DMARC", NULL, "ruf= set: few providers send "
+		add(d, SEV_INFO, "DMARC", NULL,
+		    "ruf= set: few providers send "
 		    "failure reports, and they may carry personal data");
 		check_report_uris(d, psl, where, "ruf", v);
 	}
@@ -706,13 +798,14 @@ check_ptr(struct dctx *d, const char *dom, const char *ipstr)
 	const struct authres_answer *a;
 
 	if (netaddr_parse(ipstr, strlen(ipstr), &ip) < 0 ||
-	    dns_reverse_name(&ip, ip.family == AF_INET ? "in-addr.arpa"
-						       : "ip6.arpa",
-		rev, sizeof(rev)) < 0)
+	    dns_reverse_name(&ip,
+		ip.family == AF_INET ? "in-addr.arpa" : "ip6.arpa", rev,
+		sizeof(rev)) < 0)
 		return;
-	snprintf(f, sizeof(f), "ask whoever runs %s (your ISP/hoster) to set "
-	    "its PTR to a name like mail.%s that resolves back to it", ipstr,
-	    dom);
+	snprintf(f, sizeof(f),
+	    "ask whoever runs %s (your ISP/hoster) to set "
+	    "its PTR to a name like mail.%s that resolves back to it",
+	    ipstr, dom);
 	a = lookup(d, rev, AUTHRES_PTR);
 	if (dns_failed(a)) {
 		add(d, SEV_WARN, "PTR", f, "PTR lookup for %s failed (%s)",
@@ -720,44 +813,54 @@ check_ptr(struct dctx *d, const char *dom, const char *ipstr)
 		return;
 	}
 	if (a->status != AUTHRES_DNS_OK || a->n == 0) {
-		add(d, SEV_ERROR, "PTR", f, "%s has no PTR record: many "
-		    "receivers refuse or penalise such senders", ipstr);
+		add(d, SEV_ERROR, "PTR", f,
+		    "%s has no PTR record: many "
+		    "receivers refuse or penalise such senders",
+		    ipstr);
 		return;
 	}
 	for (size_t i = 0; i < a->n && i < 4; i++) {
 		char host[256];
 		snprintf(host, sizeof(host), "%.*s", (int)a->rr[i].txt.len,
 		    (const char *)a->rr[i].txt.p);
-		const struct authres_answer *fw = lookup(d, host,
-		    ip.family == AF_INET ? AUTHRES_A : AUTHRES_AAAA);
+		const struct authres_answer *fw = lookup(
+		    d, host, ip.family == AF_INET ? AUTHRES_A : AUTHRES_AAAA);
 		bool match = false;
-		for (size_t k = 0; fw && fw->status == AUTHRES_DNS_OK &&
-		     k < fw->n; k++)
+		for (size_t k = 0;
+		     fw && fw->status == AUTHRES_DNS_OK && k < fw->n; k++)
 			if (fw->rr[k].addr.family == ip.family &&
 			    memcmp(fw->rr[k].addr.a, ip.a,
 				ip.family == AF_INET ? 4 : 16) == 0)
 				match = true;
 		if (match) {
-			add(d, SEV_OK, "PTR", NULL, "%s -> %s -> %s: "
-			    "forward-confirmed", ipstr, host, ipstr);
+			add(d, SEV_OK, "PTR", NULL,
+			    "%s -> %s -> %s: "
+			    "forward-confirmed",
+			    ipstr, host, ipstr);
 			size_t hl = strlen(host), dl = strlen(dom);
-			if (!(hl == dl ? strcmp(host, dom) == 0 :
-			    hl > dl && host[hl - dl - 1] == '.' &&
-			    strcmp(host + hl - dl, dom) == 0))
-				add(d, SEV_INFO, "PTR", "fine if the server "
+			if (!(hl == dl ? strcmp(host, dom) == 0
+				       : hl > dl && host[hl - dl - 1] == '.' &&
+					strcmp(host + hl - dl, dom) == 0))
+				add(d, SEV_INFO, "PTR",
+				    "fine if the server "
 				    "sends for several domains; its HELO "
-				    "should be this name", "PTR name %s is "
-				    "not under %s", host, dom);
+				    "should be this name",
+				    "PTR name %s is "
+				    "not under %s",
+				    host, dom);
 		} else {
 			char f2[1024], got[64] = "";
-			snprintf(f2, sizeof(f2), "add \"%s. A %s\" or change "
-			    "the PTR", host, ipstr);
+			snprintf(f2, sizeof(f2),
+			    "add \"%s. A %s\" or change "
+			    "the PTR",
+			    host, ipstr);
 			if (fw && fw->status == AUTHRES_DNS_OK && fw->n)
 				netaddr_str(&fw->rr[0].addr, got, sizeof(got));
-			add(d, SEV_ERROR, "PTR", f2, "%s -> %s, but %s does "
-			    "not resolve back to %s (%s%s)", ipstr, host, host,
-			    ipstr, got[0] ? "it has " : "", got[0] ? got :
-			    status_str(fw));
+			add(d, SEV_ERROR, "PTR", f2,
+			    "%s -> %s, but %s does "
+			    "not resolve back to %s (%s%s)",
+			    ipstr, host, host, ipstr, got[0] ? "it has " : "",
+			    got[0] ? got : status_str(fw));
 		}
 	}
 }
@@ -822,8 +925,10 @@ ctl_check_domain(int argc, char **argv)
 			json = true;
 		else if (v && !strcmp(a, "--selector")) {
 			if (nsel == MAX_SELECTORS) {
-				fprintf(stderr, "filterctl check-domain: at "
-				    "most %d selectors\n", MAX_SELECTORS);
+				fprintf(stderr,
+				    "filterctl check-domain: at "
+				    "most %d selectors\n",
+				    MAX_SELECTORS);
 				return 2;
 			}
 			sel[nsel++] = argv[++i];
@@ -834,8 +939,10 @@ ctl_check_domain(int argc, char **argv)
 		else if (a[0] != '-' && dom == NULL)
 			dom = a;
 		else {
-			fprintf(stderr, "filterctl check-domain: bad argument "
-			    "'%s'\n\n", a);
+			fprintf(stderr,
+			    "filterctl check-domain: bad argument "
+			    "'%s'\n\n",
+			    a);
 			usage(stderr);
 			return 2;
 		}
@@ -853,23 +960,28 @@ ctl_check_domain(int argc, char **argv)
 	if (ip) {
 		struct netaddr na;
 		if (netaddr_parse(ip, strlen(ip), &na) < 0) {
-			fprintf(stderr, "filterctl check-domain: bad address "
-			    "'%s'\n", ip);
+			fprintf(stderr,
+			    "filterctl check-domain: bad address "
+			    "'%s'\n",
+			    ip);
 			return 2;
 		}
 	}
 	if ((d = calloc(1, sizeof(*d))) == NULL)
 		return 2;
-	struct dns_opts o = { .servers = server, .timeout_ms = 2000,
-		.tries = 2 };
+	struct dns_opts o = {
+		.servers = server, .timeout_ms = 2000, .tries = 2
+	};
 	psl = dmarc_psl_load(NULL);
 	if ((d->base = event_base_new()) == NULL ||
 	    (d->a = arena_new(0)) == NULL ||
 	    (d->dns = authres_dns_new(d->a)) == NULL ||
 	    dns_resolver_new(d->base, &o, &d->r) < 0 ||
 	    (d->ctx = dns_ctx_new(d->r, d->a, 0)) == NULL || psl == NULL) {
-		fprintf(stderr, "filterctl check-domain: cannot set up DNS%s"
-		    "%s\n", server ? " for " : "", server ? server : "");
+		fprintf(stderr,
+		    "filterctl check-domain: cannot set up DNS%s"
+		    "%s\n",
+		    server ? " for " : "", server ? server : "");
 		goto out;
 	}
 	check_mx(d, domain);
@@ -879,8 +991,10 @@ ctl_check_domain(int argc, char **argv)
 	if (ip)
 		check_ptr(d, domain, ip);
 	else
-		add(d, SEV_INFO, "PTR", "pass --ip with your outgoing "
-		    "address", "no --ip: PTR/FCrDNS and the SPF result for "
+		add(d, SEV_INFO, "PTR",
+		    "pass --ip with your outgoing "
+		    "address",
+		    "no --ip: PTR/FCrDNS and the SPF result for "
 		    "your server not checked");
 	size_t count[4] = { 0 };
 	for (size_t i = 0; i < d->nf; i++)
@@ -891,8 +1005,8 @@ ctl_check_domain(int argc, char **argv)
 		printf(",\"findings\":[");
 		for (size_t i = 0; i < d->nf; i++) {
 			printf("%s{\"area\":\"%s\",\"severity\":\"%s\","
-			    "\"text\":", i ? "," : "", d->f[i].area,
-			    sev_name[d->f[i].sev]);
+			       "\"text\":",
+			    i ? "," : "", d->f[i].area, sev_name[d->f[i].sev]);
 			json_str(d->f[i].text);
 			if (d->f[i].fix[0]) {
 				printf(",\"fix\":");
@@ -900,8 +1014,8 @@ ctl_check_domain(int argc, char **argv)
 			}
 			putchar('}');
 		}
-		printf("],\"errors\":%zu,\"warnings\":%zu}\n",
-		    count[SEV_ERROR], count[SEV_WARN]);
+		printf("],\"errors\":%zu,\"warnings\":%zu}\n", count[SEV_ERROR],
+		    count[SEV_WARN]);
 	} else {
 		printf("check-domain %s\n", domain);
 		for (size_t i = 0; i < d->nf; i++) {

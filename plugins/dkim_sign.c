@@ -48,14 +48,14 @@ struct dkim_keyset {
 
 /* RFC 6376 5.4.1 "SHOULD be included", minus the trace fields; the
  * list rspamd and OpenDKIM sign by default, give or take. */
-static const char *const default_headers[] = { "from", "sender",
-	"reply-to", "subject", "date", "message-id", "to", "cc",
-	"mime-version", "content-type", "content-transfer-encoding",
-	"content-id", "content-description", "resent-date", "resent-from",
-	"resent-sender", "resent-to", "resent-cc", "resent-message-id",
-	"in-reply-to", "references", "list-id", "list-help",
-	"list-unsubscribe", "list-unsubscribe-post", "list-subscribe",
-	"list-post", "list-owner", "list-archive" };
+static const char *const default_headers[] = { "from", "sender", "reply-to",
+	"subject", "date", "message-id", "to", "cc", "mime-version",
+	"content-type", "content-transfer-encoding", "content-id",
+	"content-description", "resent-date", "resent-from", "resent-sender",
+	"resent-to", "resent-cc", "resent-message-id", "in-reply-to",
+	"references", "list-id", "list-help", "list-unsubscribe",
+	"list-unsubscribe-post", "list-subscribe", "list-post", "list-owner",
+	"list-archive" };
 static const char *const default_oversign[] = { "from", "to", "subject",
 	"date" };
 
@@ -120,8 +120,8 @@ dkim_keyset_add(struct dkim_keyset *ks, const char *domain,
 	int id;
 
 	if (!name_ok(domain, true) || !name_ok(selector, true)) {
-		snprintf(err, errsz, "bad domain or selector '%s' '%s'",
-		    domain, selector);
+		snprintf(err, errsz, "bad domain or selector '%s' '%s'", domain,
+		    selector);
 		return -EINVAL;
 	}
 	if (ks->n == DKIM_SIGN_MAX_KEYS) {
@@ -143,8 +143,10 @@ dkim_keyset_add(struct dkim_keyset *ks, const char *domain,
 	if (id == EVP_PKEY_RSA) {
 		int bits = EVP_PKEY_get_bits(pk);
 		if (bits < 1024 || bits > 8192) {
-			snprintf(err, errsz, "%s: RSA key of %d bits (1024 to "
-			    "8192 verify, RFC 8301 3.2)", keyfile, bits);
+			snprintf(err, errsz,
+			    "%s: RSA key of %d bits (1024 to "
+			    "8192 verify, RFC 8301 3.2)",
+			    keyfile, bits);
 			EVP_PKEY_free(pk);
 			return -EINVAL;
 		}
@@ -205,8 +207,7 @@ add_entry(struct dkim_keyset *ks, char *line, const char *dir,
 		snprintf(path, sizeof(path), "%s/%s", dir, w[2]);
 	else
 		snprintf(path, sizeof(path), "%s", w[2]);
-	if ((rc = dkim_keyset_add(ks, w[0], w[1], path, why, sizeof(why))) <
-	    0)
+	if ((rc = dkim_keyset_add(ks, w[0], w[1], path, why, sizeof(why))) < 0)
 		snprintf(err, errsz, "%s: %s", where, why);
 	return rc;
 }
@@ -436,8 +437,7 @@ from_domain(const struct smsg *s, char *out, size_t outsz)
 }
 
 int
-dkim_from_domain(
-    const unsigned char *msg, size_t len, char *out, size_t outsz)
+dkim_from_domain(const unsigned char *msg, size_t len, char *out, size_t outsz)
 {
 	struct smsg s;
 	int rc;
@@ -479,11 +479,11 @@ build_hlist(const struct smsg *s, const struct dkim_sign_opts *o,
     const char **h, size_t *nh)
 {
 	const char *const *hd = o->headers ? o->headers : default_headers;
-	size_t nhd = o->headers ? o->nheaders
-				: sizeof(default_headers) / sizeof(*hd);
+	size_t nhd =
+	    o->headers ? o->nheaders : sizeof(default_headers) / sizeof(*hd);
 	const char *const *ov = o->oversign ? o->oversign : default_oversign;
-	size_t nov = o->oversign ? o->noversign
-				 : sizeof(default_oversign) / sizeof(*ov);
+	size_t nov =
+	    o->oversign ? o->noversign : sizeof(default_oversign) / sizeof(*ov);
 
 	*nh = 0;
 	for (size_t i = 0; i < nhd; i++) {
@@ -518,16 +518,18 @@ sign_one(const struct skey *k, const struct smsg *s,
 
 	buf_init(&hdr, 64 * 1024);
 	buf_init(&canon, 8u << 20);
-	if ((rc = buf_printf(&hdr, "DKIM-Signature: v=1; a=%s; "
-	    "c=relaxed/relaxed; d=%s; s=%s;\r\n\t",
-	    k->ed25519 ? "ed25519-sha256" : "rsa-sha256", k->domain,
-	    k->selector)) < 0)
+	if ((rc = buf_printf(&hdr,
+		 "DKIM-Signature: v=1; a=%s; "
+		 "c=relaxed/relaxed; d=%s; s=%s;\r\n\t",
+		 k->ed25519 ? "ed25519-sha256" : "rsa-sha256", k->domain,
+		 k->selector)) < 0)
 		goto out;
-	if (o->now && (rc = buf_printf(&hdr, "t=%lld; ",
-	    (long long)o->now)) < 0)
+	if (o->now &&
+	    (rc = buf_printf(&hdr, "t=%lld; ", (long long)o->now)) < 0)
 		goto out;
-	if (o->now && o->expire_secs && (rc = buf_printf(&hdr, "x=%lld; ",
-	    (long long)o->now + o->expire_secs)) < 0)
+	if (o->now && o->expire_secs &&
+	    (rc = buf_printf(
+		 &hdr, "x=%lld; ", (long long)o->now + o->expire_secs)) < 0)
 		goto out;
 	if ((rc = buf_puts(&hdr, "h=")) < 0)
 		goto out;
@@ -624,8 +626,7 @@ covers(const char *d, const char *dom)
 
 int
 dkim_keyset_sign(const struct dkim_keyset *ks, const unsigned char *msg,
-    size_t len, const struct dkim_sign_opts *o, struct buf *out,
-    size_t *nsigs)
+    size_t len, const struct dkim_sign_opts *o, struct buf *out, size_t *nsigs)
 {
 	static const struct dkim_sign_opts none = { 0 };
 	struct smsg s;
@@ -694,9 +695,9 @@ dkim_keygen(
 
 	if (t == DKIM_KEY_RSA && (bits < 1024 || bits > 8192))
 		return -EINVAL;
-	pk = t == DKIM_KEY_RSA ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
-				     (size_t)bits)
-			       : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	pk = t == DKIM_KEY_RSA
+	    ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits)
+	    : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	if (pk == NULL)
 		return -EIO;
 	if ((bio = BIO_new(BIO_s_mem())) == NULL ||

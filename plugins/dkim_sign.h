@@ -32,13 +32,13 @@ int dkim_keyset_add(struct dkim_keyset *, const char *domain,
  * separated by ',' or ';', or the path of a key table: one entry per
  * line, '#' comments (a relative keyfile is taken relative to the
  * table's directory). 0 or a negative errno with "where: why" in err. */
-int dkim_keyset_load(struct dkim_keyset *, const char *spec, char *err,
-    size_t errsz);
+int dkim_keyset_load(
+    struct dkim_keyset *, const char *spec, char *err, size_t errsz);
 size_t dkim_keyset_count(const struct dkim_keyset *);
 
 struct dkim_sign_opts {
-	time_t now;	       /* t= (0: no t=) */
-	unsigned expire_secs;  /* x= = t + this (0: no x=) */
+	time_t now;		    /* t= (0: no t=) */
+	unsigned expire_secs;	    /* x= = t + this (0: no x=) */
 	const char *const *headers; /* NULL: the default list */
 	size_t nheaders;
 	/* names signed once more than they occur, so that a copy added
@@ -53,13 +53,12 @@ struct dkim_sign_opts {
  * 0 (*nsigs set; 0 when no key matches or there is no From address),
  * -ENOMEM, -ENOSPC, -EIO (OpenSSL failed). */
 int dkim_keyset_sign(const struct dkim_keyset *, const unsigned char *msg,
-    size_t len, const struct dkim_sign_opts *, struct buf *out,
-    size_t *nsigs);
+    size_t len, const struct dkim_sign_opts *, struct buf *out, size_t *nsigs);
 
 /* dkim_from_domain - the domain of the first address in the (first) From
  * field of msg, lower case, into out; 0 or -ENOENT. */
-int dkim_from_domain(const unsigned char *msg, size_t len, char *out,
-    size_t outsz);
+int dkim_from_domain(
+    const unsigned char *msg, size_t len, char *out, size_t outsz);
 
 /* Key generation ---------------------------------------------------------*/
 
@@ -68,8 +67,8 @@ enum dkim_keytype { DKIM_KEY_RSA, DKIM_KEY_ED25519 };
 /* dkim_keygen - new key pair: the private key as PKCS#8 PEM into pem, the
  * p= value (base64: RSA SubjectPublicKeyInfo, Ed25519 the raw 32 octets,
  * RFC 8463 4.2) into pub. bits: RSA 1024..8192. 0, -EINVAL, -EIO. */
-int dkim_keygen(enum dkim_keytype, unsigned bits, struct buf *pem,
-    struct buf *pub);
+int dkim_keygen(
+    enum dkim_keytype, unsigned bits, struct buf *pem, struct buf *pub);
 
 /* dkim_txt_record - "v=DKIM1; k=rsa; [t=y; ]p=..." into out */
 int dkim_txt_record(

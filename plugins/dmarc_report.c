@@ -64,7 +64,8 @@ inflate_all(const unsigned char *in, size_t inlen, int wbits,
 				break;
 			}
 			cap = cap * 2 > DMARC_REPORT_MAX_XML
-			    ? DMARC_REPORT_MAX_XML : cap * 2;
+			    ? DMARC_REPORT_MAX_XML
+			    : cap * 2;
 			if ((nb = realloc(b, cap + 1)) == NULL) {
 				rc = -ENOMEM;
 				break;
@@ -138,8 +139,8 @@ unzip_xml(const unsigned char *d, size_t len, unsigned char **out,
 	cdlen = le32(d + eocd + 12);
 	cd = le32(d + eocd + 16);
 	if (cd > eocd || cdlen > eocd - cd) {
-		seterr(err, errsz, "zip: central directory out of range%s",
-		    NULL);
+		seterr(
+		    err, errsz, "zip: central directory out of range%s", NULL);
 		return -EINVAL;
 	}
 	for (int pass = 0; pass < 2; pass++) {
@@ -165,8 +166,9 @@ unzip_xml(const unsigned char *d, size_t len, unsigned char **out,
 				break;
 			p += 46 + (size_t)nlen + xlen + clen;
 			/* pass 0: .xml entries; pass 1: anything */
-			if (pass == 0 && !(nlen >= 4 &&
-			    strncasecmp(name + nlen - 4, ".xml", 4) == 0))
+			if (pass == 0 &&
+			    !(nlen >= 4 &&
+				strncasecmp(name + nlen - 4, ".xml", 4) == 0))
 				continue;
 			if (nlen && name[nlen - 1] == '/')
 				continue; /* a directory */
@@ -180,43 +182,50 @@ unzip_xml(const unsigned char *d, size_t len, unsigned char **out,
 			lxlen = le16(d + loff + 28);
 			data = loff + 30 + (size_t)lnlen + lxlen;
 			if (data > len || len - data < csize) {
-				seterr(err, errsz, "zip: entry data out of "
-				    "range%s", NULL);
+				seterr(err, errsz,
+				    "zip: entry data out of "
+				    "range%s",
+				    NULL);
 				return -EINVAL;
 			}
 			if (usize > DMARC_REPORT_MAX_XML) {
-				seterr(err, errsz, "zip: entry too large%s",
-				    NULL);
+				seterr(
+				    err, errsz, "zip: entry too large%s", NULL);
 				return -EFBIG;
 			}
 			if (method == 0) {
 				if (csize != usize ||
-				    (*out = malloc((size_t)csize + 1)) ==
-					NULL)
+				    (*out = malloc((size_t)csize + 1)) == NULL)
 					return csize != usize ? -EINVAL
 							      : -ENOMEM;
 				memcpy(*out, d + data, csize);
 				(*out)[csize] = '\0';
 				*outlen = csize;
 			} else if (method == 8) {
-				int rc = inflate_all(d + data, csize,
-				    -MAX_WBITS, out, outlen);
+				int rc = inflate_all(
+				    d + data, csize, -MAX_WBITS, out, outlen);
 				if (rc < 0) {
-					seterr(err, errsz, "zip: bad deflate "
-					    "data%s", NULL);
+					seterr(err, errsz,
+					    "zip: bad deflate "
+					    "data%s",
+					    NULL);
 					return rc;
 				}
 			} else {
-				seterr(err, errsz, "zip: compression method "
-				    "not stored/deflate%s", NULL);
+				seterr(err, errsz,
+				    "zip: compression method "
+				    "not stored/deflate%s",
+				    NULL);
 				return -EINVAL;
 			}
 			if (crc32(0L, *out, (uInt)*outlen) != crc ||
 			    *outlen != usize) {
 				free(*out);
 				*out = NULL;
-				seterr(err, errsz, "zip: CRC or size "
-				    "mismatch%s", NULL);
+				seterr(err, errsz,
+				    "zip: CRC or size "
+				    "mismatch%s",
+				    NULL);
 				return -EINVAL;
 			}
 			return 0;
@@ -236,9 +245,11 @@ dmarc_report_inflate(const unsigned char *d, size_t len, unsigned char **xml,
 		*fmt = DMARC_REPORT_GZIP;
 		/* 16 + MAX_WBITS: gzip wrapper (RFC 1952) */
 		if ((rc = inflate_all(d, len, 16 + MAX_WBITS, xml, xlen)) < 0)
-			seterr(err, errsz, rc == -EFBIG
+			seterr(err, errsz,
+			    rc == -EFBIG
 				? "gzip: inflates past the size limit%s"
-				: "gzip: bad or truncated data%s", NULL);
+				: "gzip: bad or truncated data%s",
+			    NULL);
 		return rc;
 	}
 	if (len >= 4 && le32(d) == 0x04034b50) {
@@ -280,11 +291,13 @@ text(const xmlNode *n, char *out, size_t outsz)
 		return;
 	for (const xmlNode *c = n->children; c; c = c->next) {
 		const char *s;
-		if (c->type != XML_TEXT_NODE && c->type != XML_CDATA_SECTION_NODE)
+		if (c->type != XML_TEXT_NODE &&
+		    c->type != XML_CDATA_SECTION_NODE)
 			continue;
 		for (s = (const char *)c->content; s && *s; s++) {
 			unsigned char ch = (unsigned char)*s;
-			if (o == 0 && (ch == ' ' || ch == '\t' || ch == '\r' ||
+			if (o == 0 &&
+			    (ch == ' ' || ch == '\t' || ch == '\r' ||
 				ch == '\n'))
 				continue;
 			if (ch < 0x20)
@@ -299,8 +312,8 @@ text(const xmlNode *n, char *out, size_t outsz)
 }
 
 static void
-path_text(const xmlNode *n, const char *a, const char *b, char *out,
-    size_t outsz)
+path_text(
+    const xmlNode *n, const char *a, const char *b, char *out, size_t outsz)
 {
 	const xmlNode *c = child(n, a);
 
@@ -337,8 +350,8 @@ read_record(const xmlNode *rec, struct dmarc_report_row *r)
 	path_text(row, "source_ip", NULL, r->source_ip, sizeof(r->source_ip));
 	r->count = (unsigned long)num(child(row, "count"));
 	pe = child(row, "policy_evaluated");
-	path_text(pe, "disposition", NULL, r->disposition,
-	    sizeof(r->disposition));
+	path_text(
+	    pe, "disposition", NULL, r->disposition, sizeof(r->disposition));
 	path_text(pe, "dkim", NULL, r->dkim, sizeof(r->dkim));
 	path_text(pe, "spf", NULL, r->spf, sizeof(r->spf));
 	path_text(pe, "reason", "type", r->reason, sizeof(r->reason));
@@ -346,8 +359,8 @@ read_record(const xmlNode *rec, struct dmarc_report_row *r)
 	lower(r->dkim);
 	lower(r->spf);
 	ids = child(rec, "identifiers");
-	path_text(ids, "header_from", NULL, r->header_from,
-	    sizeof(r->header_from));
+	path_text(
+	    ids, "header_from", NULL, r->header_from, sizeof(r->header_from));
 	path_text(ids, "envelope_from", NULL, r->envelope_from,
 	    sizeof(r->envelope_from));
 	lower(r->header_from);
@@ -361,8 +374,8 @@ read_record(const xmlNode *rec, struct dmarc_report_row *r)
 		else
 			continue;
 		path_text(c, "domain", NULL, a->domain, sizeof(a->domain));
-		path_text(c, "selector", NULL, a->selector,
-		    sizeof(a->selector));
+		path_text(
+		    c, "selector", NULL, a->selector, sizeof(a->selector));
 		path_text(c, "result", NULL, a->result, sizeof(a->result));
 		lower(a->domain);
 		lower(a->result);
@@ -371,8 +384,8 @@ read_record(const xmlNode *rec, struct dmarc_report_row *r)
 }
 
 static int
-read_feedback(const xmlNode *fb, struct dmarc_report *rp, char *err,
-    size_t errsz)
+read_feedback(
+    const xmlNode *fb, struct dmarc_report *rp, char *err, size_t errsz)
 {
 	const xmlNode *md = child(fb, "report_metadata");
 	const xmlNode *pp = child(fb, "policy_published");
@@ -381,8 +394,7 @@ read_feedback(const xmlNode *fb, struct dmarc_report *rp, char *err,
 
 	path_text(md, "org_name", NULL, rp->org_name, sizeof(rp->org_name));
 	path_text(md, "email", NULL, rp->email, sizeof(rp->email));
-	path_text(md, "report_id", NULL, rp->report_id,
-	    sizeof(rp->report_id));
+	path_text(md, "report_id", NULL, rp->report_id, sizeof(rp->report_id));
 	rp->begin = (time_t)num(child(child(md, "date_range"), "begin"));
 	rp->end = (time_t)num(child(child(md, "date_range"), "end"));
 	path_text(pp, "domain", NULL, rp->domain, sizeof(rp->domain));
@@ -437,8 +449,8 @@ dmarc_report_parse(const unsigned char *data, size_t len,
 	int rc;
 
 	*out = NULL;
-	if ((rc = dmarc_report_inflate(data, len, &xml, &xlen, &fmt, err,
-	    errsz)) < 0)
+	if ((rc = dmarc_report_inflate(
+		 data, len, &xml, &xlen, &fmt, err, errsz)) < 0)
 		return rc;
 	if (xlen > INT32_MAX) {
 		rc = -EFBIG;

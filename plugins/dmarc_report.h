@@ -28,9 +28,9 @@ struct dmarc_report_row {
 	char source_ip[64];
 	unsigned long count;
 	/* policy_evaluated: the DMARC view (aligned results) */
-	char disposition[16]; /* none, quarantine, reject */
-	char dkim[16], spf[16];	 /* pass / fail */
-	char reason[32];	 /* first reason type, "" if none */
+	char disposition[16];	/* none, quarantine, reject */
+	char dkim[16], spf[16]; /* pass / fail */
+	char reason[32];	/* first reason type, "" if none */
 	/* identifiers */
 	char header_from[256], envelope_from[256];
 	/* auth_results: the raw SPF/DKIM results */
@@ -71,7 +71,7 @@ struct dmarc_report *dmarc_report_free(struct dmarc_report *);
  * itself for plain XML: check *xml != data before freeing); fmt set.
  * Same return codes as dmarc_report_parse. */
 int dmarc_report_inflate(const unsigned char *data, size_t len,
-    unsigned char **xml, size_t *xlen, enum dmarc_report_fmt *fmt,
-    char *err, size_t errsz);
+    unsigned char **xml, size_t *xlen, enum dmarc_report_fmt *fmt, char *err,
+    size_t errsz);
 
 #endif

@@ -98,8 +98,8 @@ verify(const unsigned char *m, size_t len, const char *rsarec,
 	authres_dns_put(d, "rsa._domainkey.example.org", AUTHRES_TXT,
 	    AUTHRES_DNS_OK, rr, 1);
 	rr[0].txt = bstr_cstr(edrec);
-	authres_dns_put(d, "ed._domainkey.example.org", AUTHRES_TXT,
-	    AUTHRES_DNS_OK, rr, 1);
+	authres_dns_put(
+	    d, "ed._domainkey.example.org", AUTHRES_TXT, AUTHRES_DNS_OK, rr, 1);
 	assert_int_equal(dkim_verify_new(a, m, len, time(NULL), &v), 0);
 	assert_int_equal(dkim_verify_run(v, d), 0);
 	out->n = dkim_sig_count(v);
@@ -130,8 +130,8 @@ sign(const char *m, size_t len, size_t want_sigs)
 	assert_int_equal(dkim_keyset_load(ks, spec, err, sizeof(err)), 0);
 	assert_int_equal(dkim_keyset_count(ks), 2);
 	buf_init(&out, 1 << 24);
-	assert_int_equal(dkim_keyset_sign(ks, (const unsigned char *)m, len,
-			     &o, &out, &n),
+	assert_int_equal(
+	    dkim_keyset_sign(ks, (const unsigned char *)m, len, &o, &out, &n),
 	    0);
 	assert_int_equal(n, want_sigs);
 	assert_int_equal(buf_append(&out, m, len), 0);
@@ -282,13 +282,12 @@ test_key_choice(void **st)
 	assert_non_null(memmem(out.p, out.len, "d=example.org;", 14));
 	buf_free(&out);
 	/* errors */
-	assert_int_equal(dkim_keyset_load(ks, "example.org sel", err,
-			     sizeof(err)),
-	    -EINVAL);
+	assert_int_equal(
+	    dkim_keyset_load(ks, "example.org sel", err, sizeof(err)), -EINVAL);
 	assert_true(dkim_keyset_load(ks, "example.org s /nonexistent/k", err,
 			sizeof(err)) < 0);
-	assert_true(dkim_keyset_load(ks, "/nonexistent/table", err,
-			sizeof(err)) < 0);
+	assert_true(
+	    dkim_keyset_load(ks, "/nonexistent/table", err, sizeof(err)) < 0);
 	assert_int_equal(dkim_from_domain((const unsigned char *)msg,
 			     sizeof(msg) - 1, dom, sizeof(dom)),
 	    0);
@@ -306,8 +305,10 @@ test_key_table(void **st)
 
 	snprintf(tab, sizeof(tab), "%s/keytable", dir);
 	assert_non_null(f = fopen(tab, "w"));
-	fprintf(f, "# domain selector key\nexample.org rsa rsa.key\n\n"
-		   "example.org ed %s # absolute\n", ed_path);
+	fprintf(f,
+	    "# domain selector key\nexample.org rsa rsa.key\n\n"
+	    "example.org ed %s # absolute\n",
+	    ed_path);
 	fclose(f);
 	assert_int_equal(dkim_keyset_load(ks, tab, err, sizeof(err)), 0);
 	assert_int_equal(dkim_keyset_count(ks), 2);

@@ -30,8 +30,8 @@ slurp(const char *path, size_t *len)
 	long n;
 
 	if (f == NULL) {
-		printf("# %s: cannot open (run from the repository root)\n",
-		    path);
+		printf(
+		    "# %s: cannot open (run from the repository root)\n", path);
 		return NULL;
 	}
 	fseek(f, 0, SEEK_END);
@@ -87,8 +87,8 @@ check_google(const struct dmarc_report *rp)
 	assert_int_equal(rp->rows[0].ndkim, 1);
 	assert_string_equal(rp->rows[0].dkim_auth[0].selector, "20261101");
 	assert_string_equal(rp->rows[1].reason, "forwarded");
-	assert_string_equal(rp->rows[1].spf_auth[0].domain,
-	    "lists.forwarder.example");
+	assert_string_equal(
+	    rp->rows[1].spf_auth[0].domain, "lists.forwarder.example");
 	assert_string_equal(rp->rows[2].spf_auth[0].result, "softfail");
 	assert_int_equal(rp->rows[2].ndkim, 0);
 	assert_string_equal(rp->rows[3].source_ip, "2001:db8::25");
@@ -136,8 +136,8 @@ parse_str(const char *s, struct dmarc_report **rp)
 {
 	char err[256];
 
-	return dmarc_report_parse((const unsigned char *)s, strlen(s), rp,
-	    err, sizeof(err));
+	return dmarc_report_parse(
+	    (const unsigned char *)s, strlen(s), rp, err, sizeof(err));
 }
 
 static void
@@ -150,8 +150,8 @@ test_bad_xml(void **st)
 	assert_int_equal(parse_str("<feedback>", &rp), -EINVAL);
 	assert_int_equal(parse_str("<html><body/></html>", &rp), -EINVAL);
 	/* no policy domain */
-	assert_int_equal(parse_str("<feedback><record/></feedback>", &rp),
-	    -EINVAL);
+	assert_int_equal(
+	    parse_str("<feedback><record/></feedback>", &rp), -EINVAL);
 	assert_null(rp);
 	/* XXE: an external entity is neither fetched nor substituted */
 	assert_int_equal(parse_str("<?xml version=\"1.0\"?>\n"
@@ -192,8 +192,8 @@ mkzip(unsigned char *out, const char *name, const unsigned char *data,
 
 	if (defl) {
 		memset(&z, 0, sizeof(z));
-		deflateInit2(&z, 9, Z_DEFLATED, -MAX_WBITS, 8,
-		    Z_DEFAULT_STRATEGY);
+		deflateInit2(
+		    &z, 9, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
 		z.next_in = (unsigned char *)(uintptr_t)data;
 		z.avail_in = (uInt)len;
 		z.next_out = comp;
@@ -204,7 +204,8 @@ mkzip(unsigned char *out, const char *name, const unsigned char *data,
 		payload = comp;
 	} else
 		clen = len;
-#define P16(v) (out[o++] = (unsigned char)(v), out[o++] = (unsigned char)((v) >> 8))
+#define P16(v) \
+	(out[o++] = (unsigned char)(v), out[o++] = (unsigned char)((v) >> 8))
 #define P32(v) (P16((v)&0xffff), P16(((uint32_t)(v)) >> 16))
 	P32(0x04034b50u);
 	P16(20);
@@ -263,28 +264,27 @@ test_archives(void **st)
 	struct dmarc_report *rp;
 	char err[256];
 	size_t n;
-	uint32_t crc = (uint32_t)crc32(0, (const unsigned char *)x,
-	    sizeof(x) - 1);
+	uint32_t crc =
+	    (uint32_t)crc32(0, (const unsigned char *)x, sizeof(x) - 1);
 	(void)st;
 
 	assert_non_null(zip);
-	n = mkzip(zip, "r.xml", (const unsigned char *)x, sizeof(x) - 1, true,
-	    crc);
+	n = mkzip(
+	    zip, "r.xml", (const unsigned char *)x, sizeof(x) - 1, true, crc);
 	assert_int_equal(dmarc_report_parse(zip, n, &rp, err, sizeof(err)), 0);
 	assert_string_equal(rp->domain, "z.example");
 	dmarc_report_free(rp);
 	/* bad CRC */
 	n = mkzip(zip, "r.xml", (const unsigned char *)x, sizeof(x) - 1, true,
 	    crc ^ 1);
-	assert_int_equal(dmarc_report_parse(zip, n, &rp, err, sizeof(err)),
-	    -EINVAL);
+	assert_int_equal(
+	    dmarc_report_parse(zip, n, &rp, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "CRC"));
 	/* truncated archive */
-	n = mkzip(zip, "r.xml", (const unsigned char *)x, sizeof(x) - 1,
-	    false, crc);
-	assert_int_equal(dmarc_report_parse(zip, n - 10, &rp, err,
-			     sizeof(err)),
-	    -EINVAL);
+	n = mkzip(
+	    zip, "r.xml", (const unsigned char *)x, sizeof(x) - 1, false, crc);
+	assert_int_equal(
+	    dmarc_report_parse(zip, n - 10, &rp, err, sizeof(err)), -EINVAL);
 	/* bomb guard: 65 MiB of zeros deflate to ~65 kB, and stop at
 	 * the limit */
 	{
@@ -297,8 +297,8 @@ test_archives(void **st)
 		assert_non_null(zeros);
 		assert_non_null(gz);
 		memset(&z, 0, sizeof(z));
-		deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
-		    Z_DEFAULT_STRATEGY);
+		deflateInit2(
+		    &z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
 		z.next_in = zeros;
 		z.avail_in = (uInt)big;
 		z.next_out = gz;
@@ -306,16 +306,15 @@ test_archives(void **st)
 		assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
 		glen = z.total_out;
 		deflateEnd(&z);
-		assert_int_equal(dmarc_report_parse(gz, glen, &rp, err,
-				     sizeof(err)),
+		assert_int_equal(
+		    dmarc_report_parse(gz, glen, &rp, err, sizeof(err)),
 		    -EFBIG);
 		/* truncated gzip (half of it inflates to ~32 MiB) */
-		assert_int_equal(dmarc_report_parse(gz, glen / 2, &rp, err,
-				     sizeof(err)),
+		assert_int_equal(
+		    dmarc_report_parse(gz, glen / 2, &rp, err, sizeof(err)),
 		    -EINVAL);
-		assert_int_equal(dmarc_report_parse(gz, 20, &rp, err,
-				     sizeof(err)),
-		    -EINVAL);
+		assert_int_equal(
+		    dmarc_report_parse(gz, 20, &rp, err, sizeof(err)), -EINVAL);
 		free(zeros);
 		free(gz);
 	}
