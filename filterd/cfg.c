@@ -175,6 +175,10 @@ const struct cfg_key cfg_keys[] = {
 	    "drop to this user (and its group) after binding; empty: stay" },
 	{ "metrics_listen", CFG_STR, "none", NULL, NULL,
 	    "Prometheus endpoint host:port (GET /metrics); none = off" },
+	{ "policy_banks", CFG_STR, "", NULL, NULL,
+	    "file of 'BANK key = value' (MYNETS, ORIGINATING, port:N)" },
+	{ "recipient_policy", CFG_STR, "", NULL, NULL,
+	    "file of 'ADDR key=value...': per-recipient/domain levels" },
 };
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
 

@@ -38,6 +38,7 @@
 #include "filterd/metrics.h"
 #include "filterd/metrics_http.h"
 #include "filterd/milter.h"
+#include "filterd/policy.h"
 #include "filterd/scan.h"
 #include "filterd/smtp.h"
 #include "filterd/spamd.h"
@@ -495,6 +496,7 @@ on_sighup(evutil_socket_t fd, short ev, void *arg)
 	char err[1024];
 	struct cfg *c;
 	struct checks *ck;
+	struct policy *pol = NULL;
 	int lfd = M.lfd;
 
 	(void)fd, (void)ev, (void)arg;
@@ -509,16 +511,25 @@ on_sighup(evutil_socket_t fd, short ev, void *arg)
 		cfg_free(c);
 		return;
 	}
+	if (policy_load(c, ck, &pol, err, sizeof(err)) < 0) {
+		log_error("reload refused, old config stays: %s", err);
+		checks_free(ck);
+		cfg_free(c);
+		return;
+	}
 	if (strcmp(cfg_text(c, "listen"), M.listen_addr) != 0 &&
 	    (lfd = open_listener(cfg_text(c, "listen"))) < 0) {
 		log_error("reload refused: cannot listen on %s: %s",
 		    cfg_text(c, "listen"), strerror(-lfd));
+		policy_free(pol);
 		checks_free(ck);
 		cfg_free(c);
 		return;
 	}
 	mkdir_p(cfg_str(c, "spool_dir"));
 	/* Old workers keep their copies (fork); ours can go. */
+	policy_current = policy_free(policy_current);
+	policy_current = pol;
 	checks_free(M.checks);
 	cfg_free(M.cfg);
 	M.cfg = c;
@@ -679,6 +690,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "filterd: %s: %s\n", path, err);
 		return 1;
 	}
+	/* policy banks / recipient map (filterd/policy.c) */
+	if (policy_load(M.cfg, M.checks, &policy_current, err,
+	    sizeof(err)) < 0) {
+		fprintf(stderr, "filterd: %s: %s\n", path, err);
+		return 1;
+	}
 	if (milter_check(M.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "filterd: %s: %s\n", path, err);
 		return 1;
@@ -780,6 +797,7 @@ main(int argc, char **argv)
 	close(M.lfd);
 	if (M.sfd >= 0)
 		close(M.sfd);
+	policy_current = policy_free(policy_current);
 	checks_free(M.checks);
 	cfg_free(M.cfg);
 	free(M.listen_addr);

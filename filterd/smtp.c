@@ -33,6 +33,7 @@
 #include "filterd/action.h"
 #include "filterd/cfg.h"
 #include "filterd/metrics.h"
+#include "filterd/policy.h"
 #include "filterd/quarantine.h"
 #include "filterd/reinject.h"
 #include "filterd/scan.h"
@@ -100,6 +101,14 @@ struct conn {
 	double score;
 	const char *tests;
 	enum action action;
+	/* policy (filterd/policy.c): the bank the scan ran with, and a
+	 * split delivery when recipients' policies differ */
+	const struct policy_bank *bank;
+	struct policy_group *groups;
+	size_t ngroups;
+	struct policy_split *split;
+	struct policy_split_req sreq;
+	struct action_notes snotes;
 };
 
 static void conn_process(struct conn *);
@@ -558,7 +567,7 @@ on_reinjected(void *arg, const struct reinject_result *res)
 				    res->rcpt[i].text);
 	/* The log says tempfail when the upstream did not get a 250 for
 	 * the message (SMTP) or for any recipient (LMTP). */
-	if (res->accepted == 0)
+	if (res->accepted == 0 && c->action != ACTION_REJECT)
 		c->action = ACTION_TEMPFAIL;
 	for (size_t i = 0; i < res->nrcpts && !c->srv->lmtp; i++)
 		if (res->rcpt[i].code / 100 == 4)
@@ -600,11 +609,29 @@ on_reinjected(void *arg, const struct reinject_result *res)
 	busy_done(c);
 }
 
+static void on_scanned_split(struct conn *, struct scan *);
+
+/* on_split_done - every policy group was handled: one reply as if it
+ * was one reinjection (filterd/policy.c merged the per-recipient
+ * replies) */
+static void
+on_split_done(void *arg, const struct reinject_result *res,
+    enum action worst)
+{
+	struct conn *c = arg;
+
+	c->split = NULL;
+	policy_groups_free(c->groups, c->ngroups);
+	c->groups = NULL;
+	c->action = worst;
+	on_reinjected(c, res);
+}
+
 static void
 on_scanned(struct scan *s, void *arg)
 {
 	struct conn *c = arg;
-	const struct cfg *cfg = c->srv->cfg;
+	const struct cfg *cfg = c->bank ? c->bank->cfg : c->srv->cfg;
 	size_t body_off = 0;
 	struct reinject_req rq = { 0 };
 	char qname[300];
@@ -614,6 +641,18 @@ on_scanned(struct scan *s, void *arg)
 
 	c->score = scan_score(s);
 	c->tests = scan_tests(s);
+	if (c->bank && !c->dead && policy_groups(policy_current, c->bank,
+	    (const char *const *)c->rcpts, c->nrcpts, &c->groups,
+	    &c->ngroups) == 0) {
+		if (c->ngroups > 1) {
+			on_scanned_split(c, s);
+			return;
+		}
+		if (c->ngroups == 1)
+			cfg = c->groups[0].cfg;
+		policy_groups_free(c->groups, c->ngroups);
+		c->groups = NULL;
+	}
 	c->action = action_decide(cfg, c->score);
 	/* A check may demand a rejection with its own reply (DMARC
 	 * p=reject with dmarc_policy_enforce): "5xx x.x.x text". */
@@ -701,6 +740,60 @@ drop:
 	busy_done(c);
 }
 
+/* on_scanned_split - recipients with different policies: one delivery
+ * per group (filterd/policy.c), the reply when all are done */
+static void
+on_scanned_split(struct conn *c, struct scan *s)
+{
+	const struct cfg *cfg = c->bank->cfg;
+	struct policy_split_req *q = &c->sreq;
+	const char *ar = scan_note_get(s, "auth-reject");
+
+	c->action = ACTION_PASS;
+	c->snotes = (struct action_notes){
+		.autolearn = scan_note_get(s, "autolearn"),
+		.authres = scan_note_get(s, "authres"),
+		.received_spf = scan_note_get(s, "received-spf"),
+		.dkim_signature = scan_note_get(s, "dkim-signature"),
+	};
+	*q = (struct policy_split_req){ 0 };
+	q->rq.addr = cfg_text(cfg, "reinject");
+	q->rq.helo = c->srv->hostname;
+	q->rq.timeout_ms = cfg_time_ms(cfg, "reinject_timeout");
+	q->rq.mail_from = c->mail_from;
+	q->rq.rcpts = (const char *const *)c->rcpts;
+	q->rq.nrcpts = c->nrcpts;
+	q->rq.body_8bit = c->body8;
+	q->rq.smtputf8 = c->smtputf8;
+	q->rq.mail_dsn = c->mail_dsn;
+	q->rq.rcpt_dsn = (const char *const *)c->rcpt_dsn;
+	q->rq.x_name = c->x[X_NAME];
+	q->rq.x_addr = c->x[X_ADDR];
+	q->rq.x_proto = c->x[X_PROTO];
+	q->rq.x_helo = c->x[X_HELO];
+	q->rq.x_ident = c->x[X_IDENT];
+	q->rq.x_source = c->x[X_SOURCE];
+	q->env = &c->env;
+	q->score = c->score;
+	q->tests = c->tests;
+	q->notes = &c->snotes;
+	q->auth_reject = ar && ar[0] == '5' ? ar : NULL;
+	q->raw = c->raw;
+	q->qid = c->env.qid;
+	c->split = policy_split_start(c->srv->base, c->groups, c->ngroups, q,
+	    on_split_done, c);
+	if (c->split == NULL) {
+		policy_groups_free(c->groups, c->ngroups);
+		c->groups = NULL;
+		c->action = ACTION_TEMPFAIL;
+		reply_all(c, "451 4.3.0 Error: internal error");
+		flush_now(c);
+		spool_remove(&c->spool);
+		c->spooling = false;
+		busy_done(c);
+	}
+}
+
 /* envelope_fill - XFORWARD values into the scan's envelope; Postfix's
  * [UNAVAILABLE] / [TEMPUNAVAIL] markers mean "not known" */
 static const char *
@@ -748,7 +841,21 @@ data_end(struct conn *c)
 	c->env.mail_from = c->mail_from;
 	c->env.rcpts = (const char *const *)c->rcpts;
 	c->env.nrcpts = c->nrcpts;
-	c->scan = scan_new(c->srv->cfg, c->srv->checks, c->srv->base,
+	{
+		/* the policy bank for this client / listener */
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		unsigned port = 0;
+
+		if (getsockname(bufferevent_getfd(c->bev),
+		    (struct sockaddr *)&ss, &sl) == 0)
+			port = ss.ss_family == AF_INET6
+			    ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+			    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		c->bank = policy_bank_for(policy_current, &c->env, port);
+	}
+	c->scan = scan_new(c->bank ? c->bank->cfg : c->srv->cfg,
+	    c->bank ? c->bank->checks : c->srv->checks, c->srv->base,
 	    c->raw.p, c->raw.len, &c->env);
 	if (c->scan == NULL || scan_run(c->scan, on_scanned, c) < 0) {
 		log_error("%s: scan failed to start", c->spool.id);
@@ -918,11 +1025,16 @@ conn_free(struct conn *c)
 {
 	struct smtp_server *s = c->srv;
 
-	if (c->st == ST_BUSY && c->rj) {
+	if (c->st == ST_BUSY && (c->rj || c->split)) {
 		/* The client left before the reply: stop the reinjection
 		 * (it retries the message anyway), keep nothing. */
-		reinject_cancel(c->rj);
+		if (c->rj)
+			reinject_cancel(c->rj);
 		c->rj = NULL;
+		policy_split_cancel(c->split);
+		c->split = NULL;
+		policy_groups_free(c->groups, c->ngroups);
+		c->groups = NULL;
 		c->action = ACTION_TEMPFAIL;
 		log_line(c, elapsed_ms(&c->t0));
 	} else if (c->st == ST_BUSY && !c->dead) {

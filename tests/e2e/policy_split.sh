@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# tests/e2e/policy_split.sh - policy banks and the recipient policy map
+# through a private Postfix: one message for four recipients with four
+# different policies is delivered as one reinjection per policy group
+# (amavis style), so nobody gets another recipient's treatment.
+#
+#   normal@   the MYNETS bank (clients in mynetworks): subject tag [MYNETS]
+#   lover@    bypass=yes: no X-Spam headers, Subject untouched
+#   tagme@    tag2_level=3, its own subject tag (over the bank's)
+#   jail@     kill_level=5 + quarantine: held, envelope = jail@ only
+set -u
+cd "$(dirname "$0")" || exit 1
+. ./lib_postfix.sh
+. ./lib_filterd.sh
+
+cleanup()
+{
+	fd_cleanup
+	pf_stop
+	if [ -n "${E2E_KEEP:-}" ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi
+}
+work=$(mktemp -d /tmp/filterd-e2e-pol.XXXXXX)
+trap cleanup EXIT
+
+read -r in_port fd_port re_port < <(e2e_ports 3)
+cat >"$work/e2e.cf" <<'EOF2'
+body     E2E_SPAM_MARK  /E2E-SPAM-MARK-7f3a/
+score    E2E_SPAM_MARK  8.0
+EOF2
+cat >"$work/banks" <<'EOF2'
+# bank     key = value
+MYNETS     spam_subject_tag = "[MYNETS] "
+MYNETS     use_dnsbl = no
+port:1     tag2_level = 999
+EOF2
+cat >"$work/rcpts" <<'EOF2'
+lover@example.test   bypass=yes
+tagme@example.test   tag2_level=3 spam_subject_tag="[TAGGED] "
+jail@example.test    kill_level=5 final_spam_destiny=quarantine
+EOF2
+
+# config errors name the file and line
+printf 'x@example.test  tag2_level=abc\n' >"$work/bad_rcpts"
+cat >"$work/t.conf" <<EOF2
+rules_dir = $E2E_ROOT/rules/default
+rules_local =
+recipient_policy = $work/bad_rcpts
+EOF2
+out=$("$FILTERD_BIN" -t -c "$work/t.conf" 2>&1)
+check "bad recipient_policy value refused with file:line ($out)" \
+    grep -q "bad_rcpts:1:" <<<"$out"
+printf 'x@example.test  use_bayes=no\n' >"$work/bad_rcpts"
+out=$("$FILTERD_BIN" -t -c "$work/t.conf" 2>&1)
+check "non-action key per recipient refused" \
+    grep -q "cannot be set per recipient" <<<"$out"
+printf 'NOBANK tag2_level = 3\n' >"$work/bad_banks"
+sed -i "s|^recipient_policy.*|policy_banks = $work/bad_banks|" "$work/t.conf"
+out=$("$FILTERD_BIN" -t -c "$work/t.conf" 2>&1)
+check "unknown bank refused" grep -q "bad_banks:1: unknown bank" <<<"$out"
+
+if ! pf_start "$in_port" "$fd_port" "$re_port"; then
+	not_ok "private postfix starts"
+	tap_done
+	exit 1
+fi
+if ! fd_start "$fd_port" "$re_port" "rules_local = $work/e2e.cf
+use_bayes = no
+tag2_level = 5.0
+kill_level = 20.0
+mynetworks = 127.0.0.0/8
+policy_banks = $work/banks
+recipient_policy = $work/rcpts"; then
+	not_ok "filterd starts"
+	tap_done
+	exit 1
+fi
+ok "postfix and filterd with policy banks and a recipient map up"
+
+printf '%s\r\n' "From: <sender@client.test>" "To: list@example.test" \
+    "Subject: split me" "Message-Id: <split-1@e2e.test>" \
+    "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" \
+    "E2E-SPAM-MARK-7f3a" "last line" >"$work/m.eml"
+swaks -s 127.0.0.1 -p "$in_port" -f sender@client.test \
+    -t normal@example.test,lover@example.test,tagme@example.test,jail@example.test \
+    --data @"$work/m.eml" >"$work/swaks.log" 2>&1
+check "postfix accepted the message" \
+    grep -q '^<-  250 2.0.0 Ok: queued as' "$work/swaks.log"
+pf_wait_delivered 3 30
+sleep 0.5
+get() # RCPT: the delivered file
+{
+	grep -l "^Delivered-To: $1@example.test" "$PF_MAILDIR"/new/* \
+	    2>/dev/null | head -1
+}
+fn=$(get normal) fl=$(get lover) ft=$(get tagme) fj=$(get jail)
+check "normal, lover and tagme got it" [ -n "$fn" -a -n "$fl" -a -n "$ft" ]
+check "jail got nothing delivered" [ -z "$fj" ]
+check "exactly 3 deliveries" [ "$(pf_delivered)" -eq 3 ]
+: "${fn:=/dev/null}" "${fl:=/dev/null}" "${ft:=/dev/null}"
+hdr() { sed '/^$/q' "$1"; }
+check "normal: bank MYNETS subject tag" \
+    grep -q '^Subject: \[MYNETS\] split me' <(hdr "$fn")
+check "normal: X-Spam-Flag YES" grep -q '^X-Spam-Flag: YES' <(hdr "$fn")
+check "lover (bypass): Subject untouched" \
+    grep -q '^Subject: split me' <(hdr "$fl")
+check "lover (bypass): no X-Spam-Flag / X-Spam-Status" \
+    sh -c "! grep -q '^X-Spam-\(Flag\|Status\)' '$fl'"
+check "tagme: its own tag wins over the bank's" \
+    grep -q '^Subject: \[TAGGED\] split me' <(hdr "$ft")
+check "no copy carries another recipient's tag" \
+    sh -c "[ \$(grep -l 'TAGGED' $PF_MAILDIR/new/* | wc -l) -eq 1 ] && [ \$(grep -l '^Subject: \[MYNETS\]' $PF_MAILDIR/new/* | wc -l) -eq 1 ]"
+# each group is its own downstream transaction: 3 reinjections
+n=$(grep -c 'orig_queue_id=' "$PF_LOG" 2>/dev/null || echo 0)
+check "3 downstream transactions (one per delivered group), got $n" \
+    [ "$n" -eq 3 ]
+q=$(ls "$FD_DIR/quarantine/new/" 2>/dev/null | head -1)
+check "jail: quarantined" [ -n "$q" ]
+check "jail: its quarantined envelope has only jail@" \
+    grep -q '^X-Filterd-Envelope: v=1; rcpts=1; ' "$FD_DIR/quarantine/new/$q"
+check "jail: envelope To is jail@" \
+    grep -q '^X-Filterd-Envelope-To: <jail@example.test>' "$FD_DIR/quarantine/new/$q"
+check "filterd logs 4 policy groups" \
+    [ "$(grep -c 'policy group [0-9]/4' "$FD_LOG")" -eq 4 ]
+check "summary line: action=quarantine (most severe group)" \
+    grep -q 'rcpts=4 score=.* action=quarantine' "$FD_LOG"
+diag "$(grep -E 'policy group|rcpts=4' "$FD_LOG")"
+
+# one recipient: no split, normal path with the bank
+swaks -s 127.0.0.1 -p "$in_port" -f sender@client.test \
+    -t tagme@example.test --data @"$work/m.eml" >/dev/null 2>&1
+pf_wait_delivered 4 30
+check "single recipient: map applies without a split" \
+    [ "$(grep -l '^Subject: \[TAGGED\]' "$PF_MAILDIR"/new/* | wc -l)" -eq 2 ]
+check "no policy group lines for it" \
+    [ "$(grep -c 'policy group' "$FD_LOG")" -eq 4 ]
+tap_done
