@@ -53,80 +53,270 @@ static const uint16_t cp1252_80[32] = {
 	0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x9D, 0x017E, 0x0178,
 };
 
-static const char *const latin1[96] = {
-	"nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect",
-	"uml", "copy", "ordf", "laquo", "not", "shy", "reg", "macr", "deg",
-	"plusmn", "sup2", "sup3", "acute", "micro", "para", "middot", "cedil",
-	"sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
-	"Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig",
-	"Ccedil", "Egrave", "Eacute", "Ecirc", "Euml", "Igrave", "Iacute",
-	"Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute", "Ocirc",
-	"Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc",
-	"Uuml", "Yacute", "THORN", "szlig", "agrave", "aacute", "acirc",
-	"atilde", "auml", "aring", "aelig", "ccedil", "egrave", "eacute",
-	"ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
-	"ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash",
-	"ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
+/* HTML 4 character entities (Latin-1, symbols, specials), sorted by
+ * name in strcmp order for bsearch */
+static const struct entity_def {
+	const char *name;
+	unsigned char len;
+	uint32_t cp;
+} entities[] = {
+	{ "AElig", 5, 0xC6 },
+	{ "Aacute", 6, 0xC1 },
+	{ "Acirc", 5, 0xC2 },
+	{ "Agrave", 6, 0xC0 },
+	{ "Alpha", 5, 0x391 },
+	{ "Aring", 5, 0xC5 },
+	{ "Atilde", 6, 0xC3 },
+	{ "Auml", 4, 0xC4 },
+	{ "Beta", 4, 0x392 },
+	{ "Ccedil", 6, 0xC7 },
+	{ "Chi", 3, 0x3A7 },
+	{ "Dagger", 6, 0x2021 },
+	{ "Delta", 5, 0x394 },
+	{ "ETH", 3, 0xD0 },
+	{ "Eacute", 6, 0xC9 },
+	{ "Ecirc", 5, 0xCA },
+	{ "Egrave", 6, 0xC8 },
+	{ "Epsilon", 7, 0x395 },
+	{ "Eta", 3, 0x397 },
+	{ "Euml", 4, 0xCB },
+	{ "Gamma", 5, 0x393 },
+	{ "Iacute", 6, 0xCD },
+	{ "Icirc", 5, 0xCE },
+	{ "Igrave", 6, 0xCC },
+	{ "Iota", 4, 0x399 },
+	{ "Iuml", 4, 0xCF },
+	{ "Kappa", 5, 0x39A },
+	{ "Lambda", 6, 0x39B },
+	{ "Mu", 2, 0x39C },
+	{ "Ntilde", 6, 0xD1 },
+	{ "Nu", 2, 0x39D },
+	{ "OElig", 5, 0x152 },
+	{ "Oacute", 6, 0xD3 },
+	{ "Ocirc", 5, 0xD4 },
+	{ "Ograve", 6, 0xD2 },
+	{ "Omega", 5, 0x3A9 },
+	{ "Omicron", 7, 0x39F },
+	{ "Oslash", 6, 0xD8 },
+	{ "Otilde", 6, 0xD5 },
+	{ "Ouml", 4, 0xD6 },
+	{ "Phi", 3, 0x3A6 },
+	{ "Pi", 2, 0x3A0 },
+	{ "Prime", 5, 0x2033 },
+	{ "Psi", 3, 0x3A8 },
+	{ "Rho", 3, 0x3A1 },
+	{ "Scaron", 6, 0x160 },
+	{ "Sigma", 5, 0x3A3 },
+	{ "THORN", 5, 0xDE },
+	{ "Tau", 3, 0x3A4 },
+	{ "Theta", 5, 0x398 },
+	{ "Uacute", 6, 0xDA },
+	{ "Ucirc", 5, 0xDB },
+	{ "Ugrave", 6, 0xD9 },
+	{ "Upsilon", 7, 0x3A5 },
+	{ "Uuml", 4, 0xDC },
+	{ "Xi", 2, 0x39E },
+	{ "Yacute", 6, 0xDD },
+	{ "Yuml", 4, 0x178 },
+	{ "Zeta", 4, 0x396 },
+	{ "aacute", 6, 0xE1 },
+	{ "acirc", 5, 0xE2 },
+	{ "acute", 5, 0xB4 },
+	{ "aelig", 5, 0xE6 },
+	{ "agrave", 6, 0xE0 },
+	{ "alefsym", 7, 0x2135 },
+	{ "alpha", 5, 0x3B1 },
+	{ "amp", 3, 0x26 },
+	{ "and", 3, 0x2227 },
+	{ "ang", 3, 0x2220 },
+	{ "apos", 4, 0x27 },
+	{ "aring", 5, 0xE5 },
+	{ "asymp", 5, 0x2248 },
+	{ "atilde", 6, 0xE3 },
+	{ "auml", 4, 0xE4 },
+	{ "bdquo", 5, 0x201E },
+	{ "beta", 4, 0x3B2 },
+	{ "brvbar", 6, 0xA6 },
+	{ "bull", 4, 0x2022 },
+	{ "cap", 3, 0x2229 },
+	{ "ccedil", 6, 0xE7 },
+	{ "cedil", 5, 0xB8 },
+	{ "cent", 4, 0xA2 },
+	{ "chi", 3, 0x3C7 },
+	{ "circ", 4, 0x2C6 },
+	{ "clubs", 5, 0x2663 },
+	{ "cong", 4, 0x2245 },
+	{ "copy", 4, 0xA9 },
+	{ "crarr", 5, 0x21B5 },
+	{ "cup", 3, 0x222A },
+	{ "curren", 6, 0xA4 },
+	{ "dArr", 4, 0x21D3 },
+	{ "dagger", 6, 0x2020 },
+	{ "darr", 4, 0x2193 },
+	{ "deg", 3, 0xB0 },
+	{ "delta", 5, 0x3B4 },
+	{ "diams", 5, 0x2666 },
+	{ "divide", 6, 0xF7 },
+	{ "eacute", 6, 0xE9 },
+	{ "ecirc", 5, 0xEA },
+	{ "egrave", 6, 0xE8 },
+	{ "empty", 5, 0x2205 },
+	{ "emsp", 4, 0x2003 },
+	{ "ensp", 4, 0x2002 },
+	{ "epsilon", 7, 0x3B5 },
+	{ "equiv", 5, 0x2261 },
+	{ "eta", 3, 0x3B7 },
+	{ "eth", 3, 0xF0 },
+	{ "euml", 4, 0xEB },
+	{ "euro", 4, 0x20AC },
+	{ "exist", 5, 0x2203 },
+	{ "fnof", 4, 0x192 },
+	{ "forall", 6, 0x2200 },
+	{ "frac12", 6, 0xBD },
+	{ "frac14", 6, 0xBC },
+	{ "frac34", 6, 0xBE },
+	{ "frasl", 5, 0x2044 },
+	{ "gamma", 5, 0x3B3 },
+	{ "ge", 2, 0x2265 },
+	{ "gt", 2, 0x3E },
+	{ "hArr", 4, 0x21D4 },
+	{ "harr", 4, 0x2194 },
+	{ "hearts", 6, 0x2665 },
+	{ "hellip", 6, 0x2026 },
+	{ "iacute", 6, 0xED },
+	{ "icirc", 5, 0xEE },
+	{ "iexcl", 5, 0xA1 },
+	{ "igrave", 6, 0xEC },
+	{ "image", 5, 0x2111 },
+	{ "infin", 5, 0x221E },
+	{ "int", 3, 0x222B },
+	{ "iota", 4, 0x3B9 },
+	{ "iquest", 6, 0xBF },
+	{ "isin", 4, 0x2208 },
+	{ "iuml", 4, 0xEF },
+	{ "kappa", 5, 0x3BA },
+	{ "lArr", 4, 0x21D0 },
+	{ "lambda", 6, 0x3BB },
+	{ "lang", 4, 0x2329 },
+	{ "laquo", 5, 0xAB },
+	{ "larr", 4, 0x2190 },
+	{ "lceil", 5, 0x2308 },
+	{ "ldquo", 5, 0x201C },
+	{ "le", 2, 0x2264 },
+	{ "lfloor", 6, 0x230A },
+	{ "lowast", 6, 0x2217 },
+	{ "loz", 3, 0x25CA },
+	{ "lrm", 3, 0x200E },
+	{ "lsaquo", 6, 0x2039 },
+	{ "lsquo", 5, 0x2018 },
+	{ "lt", 2, 0x3C },
+	{ "macr", 4, 0xAF },
+	{ "mdash", 5, 0x2014 },
+	{ "micro", 5, 0xB5 },
+	{ "middot", 6, 0xB7 },
+	{ "minus", 5, 0x2212 },
+	{ "mu", 2, 0x3BC },
+	{ "nabla", 5, 0x2207 },
+	{ "nbsp", 4, 0xA0 },
+	{ "ndash", 5, 0x2013 },
+	{ "ne", 2, 0x2260 },
+	{ "ni", 2, 0x220B },
+	{ "not", 3, 0xAC },
+	{ "notin", 5, 0x2209 },
+	{ "nsub", 4, 0x2284 },
+	{ "ntilde", 6, 0xF1 },
+	{ "nu", 2, 0x3BD },
+	{ "oacute", 6, 0xF3 },
+	{ "ocirc", 5, 0xF4 },
+	{ "oelig", 5, 0x153 },
+	{ "ograve", 6, 0xF2 },
+	{ "oline", 5, 0x203E },
+	{ "omega", 5, 0x3C9 },
+	{ "omicron", 7, 0x3BF },
+	{ "oplus", 5, 0x2295 },
+	{ "or", 2, 0x2228 },
+	{ "ordf", 4, 0xAA },
+	{ "ordm", 4, 0xBA },
+	{ "oslash", 6, 0xF8 },
+	{ "otilde", 6, 0xF5 },
+	{ "otimes", 6, 0x2297 },
+	{ "ouml", 4, 0xF6 },
+	{ "para", 4, 0xB6 },
+	{ "part", 4, 0x2202 },
+	{ "permil", 6, 0x2030 },
+	{ "perp", 4, 0x22A5 },
+	{ "phi", 3, 0x3C6 },
+	{ "pi", 2, 0x3C0 },
+	{ "piv", 3, 0x3D6 },
+	{ "plusmn", 6, 0xB1 },
+	{ "pound", 5, 0xA3 },
+	{ "prime", 5, 0x2032 },
+	{ "prod", 4, 0x220F },
+	{ "prop", 4, 0x221D },
+	{ "psi", 3, 0x3C8 },
+	{ "quot", 4, 0x22 },
+	{ "rArr", 4, 0x21D2 },
+	{ "radic", 5, 0x221A },
+	{ "rang", 4, 0x232A },
+	{ "raquo", 5, 0xBB },
+	{ "rarr", 4, 0x2192 },
+	{ "rceil", 5, 0x2309 },
+	{ "rdquo", 5, 0x201D },
+	{ "real", 4, 0x211C },
+	{ "reg", 3, 0xAE },
+	{ "rfloor", 6, 0x230B },
+	{ "rho", 3, 0x3C1 },
+	{ "rlm", 3, 0x200F },
+	{ "rsaquo", 6, 0x203A },
+	{ "rsquo", 5, 0x2019 },
+	{ "sbquo", 5, 0x201A },
+	{ "scaron", 6, 0x161 },
+	{ "sdot", 4, 0x22C5 },
+	{ "sect", 4, 0xA7 },
+	{ "shy", 3, 0xAD },
+	{ "sigma", 5, 0x3C3 },
+	{ "sigmaf", 6, 0x3C2 },
+	{ "sim", 3, 0x223C },
+	{ "spades", 6, 0x2660 },
+	{ "sub", 3, 0x2282 },
+	{ "sube", 4, 0x2286 },
+	{ "sum", 3, 0x2211 },
+	{ "sup", 3, 0x2283 },
+	{ "sup1", 4, 0xB9 },
+	{ "sup2", 4, 0xB2 },
+	{ "sup3", 4, 0xB3 },
+	{ "supe", 4, 0x2287 },
+	{ "szlig", 5, 0xDF },
+	{ "tau", 3, 0x3C4 },
+	{ "there4", 6, 0x2234 },
+	{ "theta", 5, 0x3B8 },
+	{ "thetasym", 8, 0x3D1 },
+	{ "thinsp", 6, 0x2009 },
+	{ "thorn", 5, 0xFE },
+	{ "tilde", 5, 0x2DC },
+	{ "times", 5, 0xD7 },
+	{ "trade", 5, 0x2122 },
+	{ "uArr", 4, 0x21D1 },
+	{ "uacute", 6, 0xFA },
+	{ "uarr", 4, 0x2191 },
+	{ "ucirc", 5, 0xFB },
+	{ "ugrave", 6, 0xF9 },
+	{ "uml", 3, 0xA8 },
+	{ "upsih", 5, 0x3D2 },
+	{ "upsilon", 7, 0x3C5 },
+	{ "uuml", 4, 0xFC },
+	{ "weierp", 6, 0x2118 },
+	{ "xi", 2, 0x3BE },
+	{ "yacute", 6, 0xFD },
+	{ "yen", 3, 0xA5 },
+	{ "yuml", 4, 0xFF },
+	{ "zeta", 4, 0x3B6 },
+	{ "zwj", 3, 0x200D },
+	{ "zwnj", 4, 0x200C },
 };
 
-static const struct {
-	const char *name;
-	uint32_t cp;
-} named[] = {
-	{ "amp", '&' }, { "lt", '<' }, { "gt", '>' }, { "quot", '"' },
-	{ "apos", '\'' }, { "euro", 0x20AC }, { "hellip", 0x2026 },
-	{ "mdash", 0x2014 }, { "ndash", 0x2013 }, { "lsquo", 0x2018 },
-	{ "rsquo", 0x2019 }, { "ldquo", 0x201C }, { "rdquo", 0x201D },
-	{ "sbquo", 0x201A }, { "bdquo", 0x201E }, { "bull", 0x2022 },
-	{ "trade", 0x2122 }, { "dagger", 0x2020 }, { "Dagger", 0x2021 },
-	{ "permil", 0x2030 }, { "lsaquo", 0x2039 }, { "rsaquo", 0x203A },
-	{ "OElig", 0x152 }, { "oelig", 0x153 }, { "Scaron", 0x160 },
-	{ "scaron", 0x161 }, { "Yuml", 0x178 }, { "fnof", 0x192 },
-	{ "circ", 0x2C6 }, { "tilde", 0x2DC }, { "ensp", 0x2002 },
-	{ "emsp", 0x2003 }, { "thinsp", 0x2009 }, { "zwnj", 0x200C },
-	{ "zwj", 0x200D }, { "lrm", 0x200E }, { "rlm", 0x200F },
-	/* HTML 4 symbols (Greek, math, arrows) */
-	{ "Alpha", 0x391 }, { "Beta", 0x392 }, { "Gamma", 0x393 },
-	{ "Delta", 0x394 }, { "Epsilon", 0x395 }, { "Zeta", 0x396 },
-	{ "Eta", 0x397 }, { "Theta", 0x398 }, { "Iota", 0x399 },
-	{ "Kappa", 0x39A }, { "Lambda", 0x39B }, { "Mu", 0x39C },
-	{ "Nu", 0x39D }, { "Xi", 0x39E }, { "Omicron", 0x39F },
-	{ "Pi", 0x3A0 }, { "Rho", 0x3A1 }, { "Sigma", 0x3A3 },
-	{ "Tau", 0x3A4 }, { "Upsilon", 0x3A5 }, { "Phi", 0x3A6 },
-	{ "Chi", 0x3A7 }, { "Psi", 0x3A8 }, { "Omega", 0x3A9 },
-	{ "alpha", 0x3B1 }, { "beta", 0x3B2 }, { "gamma", 0x3B3 },
-	{ "delta", 0x3B4 }, { "epsilon", 0x3B5 }, { "zeta", 0x3B6 },
-	{ "eta", 0x3B7 }, { "theta", 0x3B8 }, { "iota", 0x3B9 },
-	{ "kappa", 0x3BA }, { "lambda", 0x3BB }, { "mu", 0x3BC },
-	{ "nu", 0x3BD }, { "xi", 0x3BE }, { "omicron", 0x3BF },
-	{ "pi", 0x3C0 }, { "rho", 0x3C1 }, { "sigmaf", 0x3C2 },
-	{ "sigma", 0x3C3 }, { "tau", 0x3C4 }, { "upsilon", 0x3C5 },
-	{ "phi", 0x3C6 }, { "chi", 0x3C7 }, { "psi", 0x3C8 },
-	{ "omega", 0x3C9 }, { "thetasym", 0x3D1 }, { "upsih", 0x3D2 },
-	{ "piv", 0x3D6 }, { "prime", 0x2032 }, { "Prime", 0x2033 },
-	{ "oline", 0x203E }, { "frasl", 0x2044 }, { "weierp", 0x2118 },
-	{ "image", 0x2111 }, { "real", 0x211C }, { "alefsym", 0x2135 },
-	{ "larr", 0x2190 }, { "uarr", 0x2191 }, { "rarr", 0x2192 },
-	{ "darr", 0x2193 }, { "harr", 0x2194 }, { "crarr", 0x21B5 },
-	{ "lArr", 0x21D0 }, { "uArr", 0x21D1 }, { "rArr", 0x21D2 },
-	{ "dArr", 0x21D3 }, { "hArr", 0x21D4 }, { "forall", 0x2200 },
-	{ "part", 0x2202 }, { "exist", 0x2203 }, { "empty", 0x2205 },
-	{ "nabla", 0x2207 }, { "isin", 0x2208 }, { "notin", 0x2209 },
-	{ "ni", 0x220B }, { "prod", 0x220F }, { "sum", 0x2211 },
-	{ "minus", 0x2212 }, { "lowast", 0x2217 }, { "radic", 0x221A },
-	{ "prop", 0x221D }, { "infin", 0x221E }, { "ang", 0x2220 },
-	{ "and", 0x2227 }, { "or", 0x2228 }, { "cap", 0x2229 },
-	{ "cup", 0x222A }, { "int", 0x222B }, { "there4", 0x2234 },
-	{ "sim", 0x223C }, { "cong", 0x2245 }, { "asymp", 0x2248 },
-	{ "ne", 0x2260 }, { "equiv", 0x2261 }, { "le", 0x2264 },
-	{ "ge", 0x2265 }, { "sub", 0x2282 }, { "sup", 0x2283 },
-	{ "nsub", 0x2284 }, { "sube", 0x2286 }, { "supe", 0x2287 },
-	{ "oplus", 0x2295 }, { "otimes", 0x2297 }, { "perp", 0x22A5 },
-	{ "sdot", 0x22C5 }, { "lceil", 0x2308 }, { "rceil", 0x2309 },
-	{ "lfloor", 0x230A }, { "rfloor", 0x230B }, { "lang", 0x2329 },
-	{ "rang", 0x232A }, { "loz", 0x25CA }, { "spades", 0x2660 },
-	{ "clubs", 0x2663 }, { "hearts", 0x2665 }, { "diams", 0x2666 },
-};
+
+
 
 
 static int
@@ -134,6 +324,19 @@ isalnum_(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9');
+}
+
+static int
+entity_cmp(const void *k, const void *e)
+{
+	const struct bstr *key = k;
+	const struct entity_def *d = e;
+	size_t n = key->len < d->len ? key->len : d->len;
+	int c = memcmp(key->p, d->name, n);
+
+	if (c)
+		return c;
+	return (int)key->len - (int)d->len;
 }
 
 /* Decode one entity at p[0] == '&'. Returns bytes consumed (0 if not an
@@ -183,17 +386,15 @@ entity(const unsigned char *p, size_t len, uint32_t *cp)
 
 	if (nl < 2)
 		return 0;
-	for (size_t k = 0; k < sizeof(named) / sizeof(named[0]); k++)
-		if (strlen(named[k].name) == nl &&
-		    !memcmp(named[k].name, p + 1, nl)) {
-			*cp = named[k].cp;
-			return i + (i < len && p[i] == ';');
-		}
-	for (size_t k = 0; k < 96; k++)
-		if (strlen(latin1[k]) == nl && !memcmp(latin1[k], p + 1, nl)) {
-			*cp = 0xA0 + (uint32_t)k;
-			return i + (i < len && p[i] == ';');
-		}
+	struct bstr key = bstr_make(p + 1, nl);
+	const struct entity_def *ed = bsearch(&key, entities,
+	    sizeof(entities) / sizeof(entities[0]), sizeof(entities[0]),
+	    entity_cmp);
+
+	if (ed != NULL) {
+		*cp = ed->cp;
+		return i + (i < len && p[i] == ';');
+	}
 	return 0;
 }
 
@@ -234,30 +435,33 @@ decode_entities(struct arena *a, struct bstr s)
 #define TF_PARA 4u   /* "\n\n" */
 #define TF_STYLE 8u
 #define TF_KNOWN 16u /* set by tag_flags for every listed element */
+#define TF_SPECIAL 32u /* handle_tag has more to do (URIs, facts) */
+#define TF_RAW 64u     /* content is not text: script, style */
+#define TF_LITERAL 128u /* content is literal text (HTML::Parser) */
 
 static const struct tag_info {
 	const char *name;
 	unsigned flags;
 } tag_info[] = {
-	{ "a", TF_STYLE },
+	{ "a", TF_STYLE | TF_SPECIAL },
 	{ "abbr", 0 },
 	{ "acronym", 0 },
 	{ "address", 0 },
-	{ "applet", 0 },
-	{ "area", 0 },
+	{ "applet", TF_SPECIAL },
+	{ "area", TF_SPECIAL },
 	{ "article", 0 },
 	{ "aside", 0 },
 	{ "audio", 0 },
 	{ "b", 0 },
-	{ "base", 0 },
+	{ "base", TF_SPECIAL },
 	{ "basefont", 0 },
 	{ "bdi", 0 },
 	{ "bdo", 0 },
-	{ "bgsound", 0 },
+	{ "bgsound", TF_SPECIAL },
 	{ "big", TF_STYLE },
 	{ "blink", 0 },
 	{ "blockquote", TF_PARA },
-	{ "body", TF_STYLE },
+	{ "body", TF_STYLE | TF_SPECIAL },
 	{ "br", TF_NL },
 	{ "button", 0 },
 	{ "canvas", 0 },
@@ -275,14 +479,14 @@ static const struct tag_info {
 	{ "dl", 0 },
 	{ "dt", TF_SP },
 	{ "em", 0 },
-	{ "embed", TF_SP },
+	{ "embed", TF_SP | TF_SPECIAL },
 	{ "fieldset", 0 },
 	{ "figcaption", 0 },
 	{ "figure", 0 },
-	{ "font", TF_STYLE },
+	{ "font", TF_STYLE | TF_SPECIAL },
 	{ "footer", 0 },
-	{ "form", 0 },
-	{ "frame", 0 },
+	{ "form", TF_SPECIAL },
+	{ "frame", TF_SPECIAL },
 	{ "frameset", 0 },
 	{ "h1", TF_SP },
 	{ "h2", TF_SP },
@@ -293,11 +497,11 @@ static const struct tag_info {
 	{ "head", 0 },
 	{ "header", 0 },
 	{ "hr", TF_PARA },
-	{ "html", 0 },
+	{ "html", TF_SPECIAL },
 	{ "i", 0 },
-	{ "iframe", 0 },
+	{ "iframe", TF_SPECIAL | TF_LITERAL },
 	{ "ilayer", 0 },
-	{ "img", 0 },
+	{ "img", TF_SPECIAL },
 	{ "input", 0 },
 	{ "ins", 0 },
 	{ "isindex", 0 },
@@ -306,13 +510,13 @@ static const struct tag_info {
 	{ "layer", 0 },
 	{ "legend", 0 },
 	{ "li", TF_SP },
-	{ "link", 0 },
+	{ "link", TF_SPECIAL },
 	{ "listing", TF_PARA },
 	{ "main", 0 },
 	{ "map", 0 },
 	{ "marquee", TF_STYLE },
 	{ "menu", 0 },
-	{ "meta", 0 },
+	{ "meta", TF_SPECIAL },
 	{ "multicol", 0 },
 	{ "nav", 0 },
 	{ "nobr", 0 },
@@ -321,7 +525,7 @@ static const struct tag_info {
 	{ "nolayer", 0 },
 	{ "noscript", 0 },
 	{ "o:p", 0 },
-	{ "object", 0 },
+	{ "object", TF_SPECIAL },
 	{ "ol", 0 },
 	{ "optgroup", 0 },
 	{ "option", 0 },
@@ -332,7 +536,7 @@ static const struct tag_info {
 	{ "q", 0 },
 	{ "s", 0 },
 	{ "samp", 0 },
-	{ "script", 0 },
+	{ "script", TF_SPECIAL | TF_RAW },
 	{ "section", 0 },
 	{ "select", 0 },
 	{ "small", TF_STYLE },
@@ -340,47 +544,51 @@ static const struct tag_info {
 	{ "span", TF_STYLE },
 	{ "strike", 0 },
 	{ "strong", 0 },
-	{ "style", 0 },
+	{ "style", TF_RAW },
 	{ "sub", 0 },
 	{ "sup", 0 },
-	{ "table", TF_STYLE },
+	{ "table", TF_STYLE | TF_SPECIAL },
 	{ "tbody", 0 },
-	{ "td", TF_SP | TF_STYLE },
-	{ "textarea", 0 },
+	{ "td", TF_SP | TF_STYLE | TF_SPECIAL },
+	{ "textarea", TF_LITERAL },
 	{ "tfoot", 0 },
 	{ "th", TF_SP | TF_STYLE },
 	{ "thead", 0 },
-	{ "title", TF_PARA },
-	{ "tr", TF_STYLE },
+	{ "title", TF_PARA | TF_SPECIAL | TF_LITERAL },
+	{ "tr", TF_STYLE | TF_SPECIAL },
 	{ "tt", 0 },
 	{ "u", 0 },
 	{ "ul", 0 },
 	{ "var", 0 },
 	{ "wbr", 0 },
-	{ "xmp", TF_PARA },
+	{ "xmp", TF_PARA | TF_LITERAL },
 };
 
-static int
-tag_cmp(const void *k, const void *e)
-{
-	return strcmp(k, ((const struct tag_info *)e)->name);
-}
+/* tag_first[c - 'a'] .. tag_first[c - 'a' + 1]: the entries starting
+ * with letter c (generated with the table) */
+static const unsigned short tag_first[27] = {
+	0, 9, 21, 28, 35, 37, 45, 45, 55, 62, 62, 63, 69, 75,
+	81, 86, 90, 91, 91, 104, 114, 116, 117, 118, 119, 119, 119,
+};
 
 /* tag_flags - TF_* for an element name, 0 if unknown */
 static unsigned
 tag_flags(const char *t)
 {
-	const struct tag_info *ti = bsearch(t, tag_info,
-	    sizeof(tag_info) / sizeof(tag_info[0]), sizeof(tag_info[0]),
-	    tag_cmp);
-
-	return ti ? ti->flags | TF_KNOWN : 0;
+	if (t[0] < 'a' || t[0] > 'z')
+		return 0;
+	for (unsigned i = tag_first[t[0] - 'a']; i < tag_first[t[0] - 'a' + 1];
+	    i++)
+		if (!strcmp(t + 1, tag_info[i].name + 1))
+			return tag_info[i].flags | TF_KNOWN;
+	return 0;
 }
 
 #define MAX_ATTRS 24
 
 struct tag {
 	char name[16];
+	unsigned flags; /* TF_* of the element */
 	bool end, selfclose;
 	size_t nattr;
 	struct bstr an[MAX_ATTRS], av[MAX_ATTRS];
@@ -874,7 +1082,7 @@ handle_tag(struct render *r, struct tag *t)
 	const char *n = t->name;
 	struct bstr v;
 
-	unsigned tf = tag_flags(n);
+	unsigned tf = t->flags = tag_flags(n);
 
 	h->tags++;
 	if (!(tf & TF_KNOWN))
@@ -886,8 +1094,8 @@ handle_tag(struct render *r, struct tag *t)
 		out_ws(r, " ");
 	else if (tf & TF_PARA)
 		out_ws(r, "\n\n");
-	if (!strchr("abefhilmost", n[0]))
-		goto style; /* no element below starts with another letter */
+	if (!(tf & TF_SPECIAL))
+		goto style; /* nothing below applies to it */
 
 	if (t->end) {
 		if (!strcmp(n, "a"))
@@ -1062,14 +1270,11 @@ msg__html_render(struct msg *m, struct bstr src, struct bstr part_cs)
 		i = s + parse_tag(p + s, len - s, &t);
 		t.end = end;
 		handle_tag(&r, &t);
-		if (!end && (!strcmp(t.name, "script") ||
-		    !strcmp(t.name, "style"))) {
-			if (!strcmp(t.name, "script"))
+		if (!end && (t.flags & TF_RAW)) {
+			if (t.name[1] == 'c') /* script */
 				m->html.scripts++;
 			i = skip_raw(p, len, i, t.name);
-		} else if (!end && (!strcmp(t.name, "iframe") ||
-		    !strcmp(t.name, "textarea") || !strcmp(t.name, "xmp") ||
-		    !strcmp(t.name, "title"))) {
+		} else if (!end && (t.flags & TF_LITERAL)) {
 			/* HTML::Parser reads these as literal text: markup
 			 * inside is not parsed and shows up in the text */
 			size_t e = skip_raw(p, len, i, t.name);

@@ -49,6 +49,8 @@ struct msg {
 
 	struct msg__vec uris;   /* struct msg_uri */
 	struct msg__vec urih;   /* uint64_t hash per URI, for dedup */
+	uint32_t *uri_ht;       /* hash index over urih (uri.c) */
+	size_t uri_cap, uri_nidx;
 	struct bstr *hosts;
 	size_t nhosts;
 	struct msg_html html;

@@ -214,6 +214,48 @@ hash(struct bstr s)
 	return h;
 }
 
+/* Open-addressing index of URI hashes -> position + 1, so duplicates are
+ * found in O(1); grown (rebuilt) at half load. */
+static void
+uri_index(struct msg *m, size_t pos, uint64_t hv)
+{
+	if ((m->uri_nidx + 1) * 2 > m->uri_cap) {
+		size_t nc = m->uri_cap ? m->uri_cap * 2 : 64;
+		uint32_t *nt = arena_calloc(m->a, nc, sizeof(*nt));
+
+		if (nt == NULL)
+			return; /* lookups fall back to "not found" */
+		m->uri_ht = nt;
+		m->uri_cap = nc;
+		m->uri_nidx = 0;
+		for (size_t i = 0; i < pos; i++)
+			uri_index(m, i, ((uint64_t *)m->urih.v)[i]);
+	}
+	size_t k = (size_t)hv & (m->uri_cap - 1);
+
+	while (m->uri_ht[k] != 0)
+		k = (k + 1) & (m->uri_cap - 1);
+	m->uri_ht[k] = (uint32_t)pos + 1;
+	m->uri_nidx++;
+}
+
+static long
+uri_lookup(const struct msg *m, struct bstr norm, uint64_t hv)
+{
+	if (m->uri_cap == 0)
+		return -1;
+	for (size_t k = (size_t)hv & (m->uri_cap - 1); m->uri_ht[k] != 0;
+	    k = (k + 1) & (m->uri_cap - 1)) {
+		size_t i = m->uri_ht[k] - 1;
+		const struct msg_uri *u = &((const struct msg_uri *)m->uris.v)[i];
+
+		if (((const uint64_t *)m->urih.v)[i] == hv &&
+		    bstr_eq(u->uri, norm))
+			return (long)i;
+	}
+	return -1;
+}
+
 /* msg__uri_add - normalise and keep one URI; index or -1 */
 long
 msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
@@ -343,13 +385,11 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 		}
 	}
 	uint64_t hv = hash(norm);
+	long dup = uri_lookup(m, norm, hv);
 
-	for (size_t i = 0; i < m->uris.n; i++) {
-		u = &((struct msg_uri *)m->uris.v)[i];
-		if (((uint64_t *)m->urih.v)[i] == hv && bstr_eq(u->uri, norm)) {
-			u->flags |= flags;
-			return (long)i;
-		}
+	if (dup >= 0) {
+		((struct msg_uri *)m->uris.v)[dup].flags |= flags;
+		return dup;
 	}
 	if (m->uris.n >= m->o.max_uris)
 		return -1;
@@ -359,6 +399,7 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 	    sizeof(*u))) == NULL)
 		return -1;
 	*hp = hv;
+	uri_index(m, m->uris.n - 1, hv);
 	u->raw = s;
 	u->uri = norm;
 	u->scheme = scheme;
@@ -757,19 +798,42 @@ scan_token(struct msg *m, const unsigned char *p, size_t i, size_t len)
 void
 msg__uri_text(struct msg *m, struct bstr t)
 {
-	const unsigned char *p = t.p;
+	const unsigned char *p = t.p, *end = t.p + t.len;
+	const unsigned char *nd, *na, *nc; /* next '.', '@', ':' */
 	size_t len = t.len, i = 0;
 
+	if (len == 0)
+		return;
+	nd = memchr(p, '.', len);
+	na = memchr(p, '@', len);
+	nc = memchr(p, ':', len);
 	while (i < len) {
-		while (i < len && (uclass[p[i]] & UC_SPACE))
-			i++;
-		size_t t0 = i;
-		unsigned acc = 0;
+		/* the next mark at or after i (memchr is fast; most of the
+		 * text is skipped without looking at it byte by byte) */
+		if (nd && nd < p + i)
+			nd = memchr(p + i, '.', len - i);
+		if (na && na < p + i)
+			na = memchr(p + i, '@', len - i);
+		if (nc && nc < p + i)
+			nc = memchr(p + i, ':', len - i);
+		const unsigned char *q = nd;
 
-		while (i < len && !(uclass[p[i]] & UC_SPACE))
-			acc |= uclass[p[i++]];
-		if (acc & UC_MARK)
-			scan_token(m, p, t0, i);
+		if (na && (q == NULL || na < q))
+			q = na;
+		if (nc && (q == NULL || nc < q))
+			q = nc;
+		if (q == NULL)
+			break;
+		/* widen to the whitespace-delimited token around it; i is
+		 * at a token boundary, so the token starts at or after i */
+		size_t t0 = (size_t)(q - p), t1 = t0;
+
+		while (t0 > i && !(uclass[p[t0 - 1]] & UC_SPACE))
+			t0--;
+		while (p + t1 < end && !(uclass[p[t1]] & UC_SPACE))
+			t1++;
+		scan_token(m, p, t0, t1);
+		i = t1;
 	}
 }
 

@@ -1,5 +1,6 @@
 /*
- * addr_fuzz - libFuzzer target: RFC 5322 address lists (groups, comments, obsolete syntax)
+ * addr_fuzz - libFuzzer target:
+ *   RFC 5322 address lists (groups, comments, obsolete syntax)
  * make check replays tests/fuzz/addr/ and corpus/regress/addr/ with
  * replay_main.c; make fuzz runs it under libFuzzer.
  */

@@ -1,5 +1,6 @@
 /*
- * hdr_fuzz - libFuzzer target: the header section (fields, folding, RFC 2047, addresses)
+ * hdr_fuzz - libFuzzer target:
+ *   the header section (fields, folding, RFC 2047, addresses)
  * make check replays tests/fuzz/hdr/ and corpus/regress/hdr/ with
  * replay_main.c; make fuzz runs it under libFuzzer.
  */

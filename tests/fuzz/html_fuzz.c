@@ -1,5 +1,6 @@
 /*
- * html_fuzz - libFuzzer target: the HTML tokenizer, renderer and URI extraction
+ * html_fuzz - libFuzzer target:
+ *   the HTML tokenizer, renderer and URI extraction
  * make check replays tests/fuzz/html/ and corpus/regress/html/ with
  * replay_main.c; make fuzz runs it under libFuzzer.
  */

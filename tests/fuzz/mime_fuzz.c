@@ -1,5 +1,6 @@
 /*
- * mime_fuzz - libFuzzer target: the MIME tree, transfer decoding, charsets and the text views
+ * mime_fuzz - libFuzzer target:
+ *   the MIME tree, transfer decoding, charsets and the text views
  * make check replays tests/fuzz/mime/ and corpus/regress/mime/ with
  * replay_main.c; make fuzz runs it under libFuzzer.
  */

@@ -1,5 +1,6 @@
 /*
- * qp_fuzz - libFuzzer target: quoted-printable decoding, body and header (RFC 2047 Q) modes
+ * qp_fuzz - libFuzzer target:
+ *   quoted-printable decoding, body and header (RFC 2047 Q) modes
  * make check replays tests/fuzz/qp/ and corpus/regress/qp/ with
  * replay_main.c; make fuzz runs it under libFuzzer.
  */

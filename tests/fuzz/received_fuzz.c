@@ -1,5 +1,6 @@
 /*
- * received_fuzz - libFuzzer target: Received header parsing and the trust split
+ * received_fuzz - libFuzzer target:
+ *   Received header parsing and the trust split
  * make check replays tests/fuzz/received/ and corpus/regress/received/ with
  * replay_main.c; make fuzz runs it under libFuzzer.
  */

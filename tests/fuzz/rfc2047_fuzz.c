@@ -1,5 +1,6 @@
 /*
- * rfc2047_fuzz - libFuzzer target: RFC 2047 encoded-word decoding and charset conversion
+ * rfc2047_fuzz - libFuzzer target:
+ *   RFC 2047 encoded-word decoding and charset conversion
  * make check replays tests/fuzz/rfc2047/ and corpus/regress/rfc2047/ with
  * replay_main.c; make fuzz runs it under libFuzzer.
  */
