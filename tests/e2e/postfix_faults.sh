@@ -74,14 +74,23 @@ msgids()
 	    xargs -0 -r grep -h -o "^Message-Id: <$1-[0-9]*@" |
 	    sort | uniq -c
 }
-# queued_ids PREFIX - Message-Ids of messages still in Postfix's queue
+# queued_ids PREFIX - Message-Ids of messages still in Postfix's queue.
+# While Postfix retries, queue files move between deferred/ and active/, so
+# one scan can miss a file in transit: take the union of five scans a
+# moment apart (a message seen queued once was not lost then; the
+# delivered set is read after this, so nothing falls between the two).
 queued_ids()
 {
-	local f
-	find "$PF_QUEUE/incoming" "$PF_QUEUE/active" "$PF_QUEUE/deferred" \
-	    "$PF_QUEUE/hold" -type f 2>/dev/null | while read -r f; do
-		postcat -c "$PF_CONF" -h "$f" 2>/dev/null |
-		    grep -o "^Message-Id: <$1-[0-9]*@"
+	local f n
+	for n in 1 2 3 4 5; do
+		find "$PF_QUEUE/incoming" "$PF_QUEUE/active" \
+		    "$PF_QUEUE/deferred" "$PF_QUEUE/hold" -type f 2>/dev/null |
+		    while read -r f; do
+			postcat -c "$PF_CONF" -h "$f" 2>/dev/null |
+			    grep -o "^Message-Id: <$1-[0-9]*@"
+		done
+		[ "$(pf_queued)" -eq 0 ] && break
+		sleep 0.3
 	done | sort -u
 }
 # swaks_qid FILE - the queue id from a swaks transcript
@@ -117,8 +126,8 @@ account()
 	check "$name: postfix accepted all $COUNT messages" \
 	    grep -q "ok=$COUNT " "$work/inject-$pfx.log"
 	pf_wait_queue_empty 120
-	msgids "$pfx" >"$work/ids-$pfx"
 	queued_ids "$pfx" >"$work/queued-$pfx"
+	msgids "$pfx" >"$work/ids-$pfx"
 	uniq_n=$(wc -l <"$work/ids-$pfx")
 	dup_n=$(awk '$1 > 1' "$work/ids-$pfx" | wc -l)
 	q_n=$(wc -l <"$work/queued-$pfx")
@@ -141,6 +150,11 @@ account()
 	[ -n "$bounced" ] && diag "bounced:" "$(head -5 <<<"$bounced")"
 	check "$name: filterd bounced none ($(grep -c . <<<"$bounced"))" \
 	    [ -z "$bounced" ]
+	[ "$lost" -gt 0 ] && diag "lost:" "$(comm -23 \
+	    <(for i in $(seq "$COUNT"); do echo "Message-Id: <$pfx-$i@"; done |
+	    sort) \
+	    <({ sed 's/^ *[0-9]* //' "$work/ids-$pfx"; \
+	    cat "$work/queued-$pfx"; } | sort -u) | head -5)"
 	check "$name: none lost ($lost)" [ "$lost" -eq 0 ]
 	# A duplicate has two causes. (1) filterd got the downstream 250 but
 	# died before its own 250 reached Postfix: filterd logged action=pass
