@@ -161,13 +161,10 @@ ctl_dkim_keygen(int argc, char **argv)
 	    buf_cstr(&split) < 0)
 		goto done;
 	printf("; private key: %s (mode 0600)\n", out);
-	printf("; %s %s key, selector %s%s\n",
+	printf("; %s %u-bit key, selector %s%s\n",
 	    t == DKIM_KEY_RSA ? "RSA" : "Ed25519",
-	    t == DKIM_KEY_RSA ? (bits == 2048 ? "2048-bit" : "custom-size")
-			      : "256-bit",
-	    sel, testing ? ", testing (t=y)" : "");
-	if (t == DKIM_KEY_RSA && bits != 2048)
-		printf("; RSA size: %u bits\n", bits);
+	    t == DKIM_KEY_RSA ? bits : 256, sel,
+	    testing ? ", testing (t=y)" : "");
 	printf("; BIND zone file:\n%s._domainkey.%s. IN TXT (\n\t%s )\n\n", sel,
 	    domain, split.p);
 	printf("; single string (web DNS panels; name %s._domainkey):\n%s\n\n",

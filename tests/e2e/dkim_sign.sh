@@ -63,6 +63,14 @@ check "--testing: t=y in the record" grep -q 'k=rsa; t=y; p=' "$work/tst.out"
 check "ed25519 record: k=ed25519, 44-character p=" \
     grep -Eq '^v=DKIM1; k=ed25519; p=[A-Za-z0-9+/]{43}=$' "$work/ed.out"
 check "dkim-keygen --help" eval "'$ctl' dkim-keygen --help | grep -q -- --selector"
+mkdir "$work/def"
+d0=$(date -u +%Y%m%d)
+(cd "$work/def" && "$ctl" dkim-keygen --domain sender.test --type ed25519 >out 2>&1)
+d1=$(date -u +%Y%m%d)
+check "default selector is today (UTC): $d0" eval \
+    "[ -f '$work/def/$d0.sender.test.key' ] || [ -f '$work/def/$d1.sender.test.key' ]"
+check "dkim_key line with the absolute key path" \
+    grep -q "^dkim_key = sender.test $d0 $work/def/$d0.sender.test.key\$" "$work/def/out"
 
 {
 	echo '$ORIGIN .'
