@@ -158,4 +158,7 @@ clean:
 format:
 	clang-format -i $(SRCS) $(wildcard */*.h) $(UNIT_SRCS) $(FUZZ_SRCS)
 
+# make install / man / deb / deb-test (.notes/production.md)
+include dist/install.mk
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -50,7 +50,7 @@ static const struct {
 	    "reports (xml, gz, zip)" },
 	{ "quarantine", ctl_quarantine,
 	    "quarantine list|show ID|release ID [--to A]|delete ID|"
-	    "expire --older-than 30d" },
+	    "expire --older-than 30d  held mail: look, release, remove" },
 	{ "status", ctl_status,
 	    "status [--raw]  what the running daemon did: counters, "
 	    "Bayes state, warnings" },

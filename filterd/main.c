@@ -700,6 +700,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "filterd: %s: %s\n", path, err);
 		return 1;
 	}
+	if (*cfg_str(M.cfg, "user") && getpwnam(cfg_str(M.cfg, "user")) ==
+	    NULL) {
+		fprintf(stderr, "filterd: %s: user = %s: no such user\n", path,
+		    cfg_str(M.cfg, "user"));
+		return 1;
+	}
 	if (test) {
 		printf("filterd: %s: configuration ok\n", path);
 		return 0;
