@@ -1,19 +1,23 @@
 /*
  * bayes/store_bdb - the Berkeley DB 5.3 backend (default)
  *
- * One transactional environment per store directory with three btrees:
- *   tokens.db  hash; key: token, 8 bytes big-endian (hash: its low bytes);
+ * One transactional environment per store directory with three DBs:
+ *   tokens.db  hash; key: token, 8 bytes big-endian (bucket: low bytes);
  *              value: spam, ham, atime as 3 x uint32 little-endian
- *   seen.db    key: 16-byte seen id; value: 1 byte, BAYES_SPAM/BAYES_HAM
- *   vars.db    key: name; value: uint64 little-endian, hashkey 16 bytes
- * Learning one message is one transaction (seen check, every token, the
- * totals), so kill -9 at any point leaves either all of it or none:
+ *   seen.db    btree; key: 16-byte seen id; value: 1 byte, SPAM/HAM
+ *   vars.db    btree; key: name; value: uint64 little-endian, hashkey 16
+ * Learning one message (or one batch: learn_batch merges the token
+ * changes of up to 500 messages and writes each token once) is one
+ * transaction (seen checks, tokens, totals), so kill -9 at any point
+ * leaves all of it or none:
  * DB_REGISTER|DB_RECOVER runs recovery when the next process opens the
  * environment after a crash. Commits use DB_TXN_WRITE_NOSYNC: the log
  * reaches the OS at commit (survives the process) and the disk at
  * checkpoint. Readers use DB_MULTIVERSION snapshots, so classification
  * never waits for a learning transaction. Deadlocks between writers are
- * retried. Errors: Berkeley DB codes become -EIO, -ENOENT, -EAGAIN.
+ * retried; a scan's atime touch never waits (DB_TXN_NOWAIT). A panicked
+ * environment is recovered at the next open. Errors: Berkeley DB codes
+ * become -EIO, -ENOENT, -EAGAIN, -ENOMEM; BDB's own messages are muted.
  * Memory: the DB handles are malloc'ed; close frees them.
  */
 #include "bayes/store.h"
