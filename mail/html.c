@@ -913,6 +913,18 @@ out_ws(struct render *r, const char *ws)
 	r->last_invis = false;
 }
 
+/* bytes out_text must look at: ASCII whitespace, '&', 0xC2 (NBSP) */
+static const unsigned char text_special[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 static void out_text_mode(struct render *, const unsigned char *, size_t,
     bool);
 
@@ -940,6 +952,26 @@ out_text_mode(struct render *r, const unsigned char *p, size_t len,
 		unsigned char c = p[i];
 		size_t k;
 
+		/* a run of ordinary bytes: one bounded copy */
+		if (!text_special[c]) {
+			size_t j = i + 1;
+
+			while (j < len && !text_special[p[j]])
+				j++;
+			if (sp) {
+				if (r->n < r->cap)
+					r->o[r->n++] = ' ';
+				sp = false;
+			}
+			k = j - i;
+			if (k > r->cap - r->n)
+				k = r->cap - r->n;
+			memcpy(r->o + r->n, p + i, k);
+			r->n += k;
+			any = true;
+			i = j;
+			continue;
+		}
 		if (c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
 		    c == '\f' || c == '\v') {
 			sp = true;
@@ -1100,7 +1132,8 @@ handle_tag(struct render *r, struct tag *t)
 	if (t->end) {
 		if (!strcmp(n, "a"))
 			end_anchor(r);
-		pop_style(r, n);
+		if (tf & TF_STYLE) /* only those are on the stack */
+			pop_style(r, n);
 		return;
 	}
 	if (!strcmp(n, "a")) {
@@ -1186,7 +1219,8 @@ handle_tag(struct render *r, struct tag *t)
 	}
 style:
 	if (t->end) {
-		pop_style(r, n);
+		if (tf & TF_STYLE) /* only those are on the stack */
+			pop_style(r, n);
 		return;
 	}
 	if ((!strcmp(n, "table") || !strcmp(n, "td") || !strcmp(n, "tr")) &&

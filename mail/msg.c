@@ -90,6 +90,19 @@ msg__ifind(struct bstr hay, struct bstr needle)
 
 /* ---- text views -------------------------------------------------------- */
 
+/* bytes that may start a \s (ASCII whitespace, lead bytes of the
+ * Unicode spaces) */
+static const unsigned char space_start[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 /* Unicode whitespace as Perl's \s sees it, at p: its length or 0 */
 static size_t
 space_len(const unsigned char *p, size_t len)
@@ -128,12 +141,9 @@ squash(unsigned char *t, size_t len)
 	size_t i = 0, o = 0, k;
 
 	while (i < len) {
-		unsigned char c = t[i];
-
-		/* fast path: printable ASCII and UTF-8 bytes that cannot
-		 * start a space (every Unicode space starts C2, E1, E2, E3) */
-		if ((c > ' ' && c < 0x80) || (c >= 0x80 && c != 0xC2 &&
-		    (c < 0xE1 || c > 0xE3))) {
+		/* fast path: a run of bytes that cannot start a space (every
+		 * Unicode space starts with C2, E1, E2 or E3) moves as one */
+		if (!space_start[t[i]]) {
 			t[o++] = t[i++];
 			continue;
 		}
