@@ -11,6 +11,7 @@
  * on stderr gets a progress line (count, rate, ETA); otherwise only the
  * summary line is printed:
  *   learned N, already known N, skipped (bad) N, N messages in Xs (R/s)
+ * (--forget: "forgot N, not learned N, ...").
  * Exit: 0, 1 on a store error (the store stays consistent: every message
  * is all or nothing), 2 on usage.
  * Memory: one file mapped at a time; each message's model freed after use.
@@ -497,9 +498,10 @@ ctl_learn(int argc, char **argv)
 	}
 	double el = now_s() - l.t0;
 	size_t total = l.learned + l.already + l.bad;
-	printf("%s %zu, already known %zu, skipped (bad) %zu, %zu messages "
-	       "in %.1fs (%.0f/s)\n",
-	    l.cls == BAYES_FORGET ? "forgot" : "learned", l.learned, l.already,
+	printf("%s %zu, %s %zu, skipped (bad) %zu, %zu messages in %.1fs "
+	       "(%.0f/s)\n",
+	    l.cls == BAYES_FORGET ? "forgot" : "learned", l.learned,
+	    l.cls == BAYES_FORGET ? "not learned" : "already known", l.already,
 	    l.bad, total, el, el > 0 ? (double)total / el : 0.0);
 	if (rc < 0)
 		fprintf(stderr, "filterctl: bayes store error: %s\n",
