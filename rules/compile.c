@@ -25,7 +25,7 @@
 #define MATCH_LIMIT 200000u
 #define DEPTH_LIMIT 2000u
 #define MAX_LITS_PER_RULE 64
-#define MIN_LIT 3
+#define MIN_LIT 2
 #define MAX_LIT 64
 
 /* Regex translation ------------------------------------------------------ */
@@ -1189,18 +1189,25 @@ rule__compile(struct rule_set *rs)
 		struct rule *r = &rs->v[k];
 		const char **names;
 		size_t nn;
+		int32_t *ids;
 
 		if (!r->defined || r->type != RULE_META || r->meta == NULL)
 			continue;
 		nn = rule__meta_names(r->meta, &names);
+		if ((ids = malloc((nn + 1) * sizeof(*ids))) == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
 		for (size_t i = 0; i < nn; i++) {
 			long d = rule__find(rs, names[i], strlen(names[i]));
 
+			ids[i] = (int32_t)d;
 			if (d < 0 || !rs->v[d].defined)
 				rule__diag(rs, RULE_DIAG_WARN, r->file, r->line,
 				    "%s: meta uses unknown rule %s", r->name,
 				    names[i]);
 		}
+		rule__meta_set_ids(r->meta, ids);
 		visit(rs, k, 0);
 	}
 	for (size_t i = 0; i < rs->nmeta; i++) {

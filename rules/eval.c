@@ -1043,21 +1043,15 @@ out:
 }
 
 static double
-meta_value(void *arg, const char *name, size_t len)
+meta_value_id(void *arg, int32_t k, const char *name)
 {
 	struct rule_ctx *c = arg;
-	long k = rule__find(c->rs, name, len);
-	char tmp[128];
 	struct hit *h;
 
 	if (k >= 0 && c->rs->v[k].defined && !c->rs->v[k].claimed)
 		return c->counts[k];
 	/* a rule another module evaluates (DNS, Bayes): its hit, if any */
-	if (len >= sizeof(tmp))
-		return 0;
-	memcpy(tmp, name, len);
-	tmp[len] = '\0';
-	h = hits_get(c->hits, tmp);
+	h = hits_get(c->hits, name);
 	return h != NULL ? (h->count ? h->count : 1) : 0;
 }
 
@@ -1076,7 +1070,7 @@ rule_run_finish(struct rule_run *run, struct hits *hits)
 
 		if (r->broken || r->meta == NULL)
 			continue;
-		v = rule__meta_run(r->meta, meta_value, c);
+		v = rule__meta_run_ids(r->meta, meta_value_id, c);
 		c->counts[k] = v != 0;
 		if (v != 0 && add_hit(c, r, 1) < 0)
 			return -ENOMEM;

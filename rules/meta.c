@@ -51,6 +51,7 @@ struct meta_prog {
 	const char **names;
 	size_t nnames;
 	size_t maxstack;
+	int32_t *ids; /* rule index per name, set by compile.c; -1 none */
 };
 
 static int
@@ -91,6 +92,7 @@ rule__meta_free(struct meta_prog *p)
 	for (size_t i = 0; i < p->nnames; i++)
 		free((char *)p->names[i]);
 	free(p->names);
+	free(p->ids);
 	free(p->code);
 	free(p);
 }
@@ -300,6 +302,92 @@ fail:
 	return NULL;
 }
 
+/* binop - the value of a binary operator; && and || return an operand
+ * as Perl does, division by zero gives 0 */
+static double
+binop(enum op op, double a, double b)
+{
+	switch (op) {
+	case OP_MUL:
+		return a * b;
+	case OP_DIV:
+		return b == 0 ? 0 : a / b;
+	case OP_ADD:
+		return a + b;
+	case OP_SUB:
+		return a - b;
+	case OP_LT:
+		return a < b;
+	case OP_GT:
+		return a > b;
+	case OP_LE:
+		return a <= b;
+	case OP_GE:
+		return a >= b;
+	case OP_EQ:
+		return a == b;
+	case OP_NE:
+		return a != b;
+	case OP_AND:
+		return a != 0 ? b : a;
+	case OP_OR:
+		return a != 0 ? a : b;
+	default:
+		return 0;
+	}
+}
+
+/* rule__meta_set_ids - the rule index of every name (the program owns
+ * ids from now on) */
+void
+rule__meta_set_ids(struct meta_prog *p, int32_t *ids)
+{
+	free(p->ids);
+	p->ids = ids;
+}
+
+/* rule__meta_run_ids - evaluate with names resolved to rule indexes */
+double
+rule__meta_run_ids(const struct meta_prog *p, rule__meta_id_cb *val, void *arg)
+{
+	double st[64], *s = st, *heap = NULL, r;
+	size_t n = 0;
+
+	if (p->maxstack > 64) {
+		if ((heap = malloc(p->maxstack * sizeof(*heap))) == NULL)
+			return 0;
+		s = heap;
+	}
+	for (size_t i = 0; i < p->ncode; i++) {
+		const struct insn *in = &p->code[i];
+		double a, b;
+
+		switch (in->op) {
+		case OP_NUM:
+			s[n++] = in->num;
+			continue;
+		case OP_NAME:
+			s[n++] = val(arg, p->ids ? p->ids[in->name] : -1,
+			    p->names[in->name]);
+			continue;
+		case OP_NOT:
+			s[n - 1] = s[n - 1] == 0;
+			continue;
+		case OP_NEG:
+			s[n - 1] = -s[n - 1];
+			continue;
+		default:
+			break;
+		}
+		b = s[--n];
+		a = s[n - 1];
+		s[n - 1] = binop(in->op, a, b);
+	}
+	r = n > 0 ? s[n - 1] : 0;
+	free(heap);
+	return r;
+}
+
 /* rule__meta_run - evaluate; the program was checked at compile time */
 double
 rule__meta_run(const struct meta_prog *p, rule_meta_value_cb *val, void *arg)
@@ -335,47 +423,7 @@ rule__meta_run(const struct meta_prog *p, rule_meta_value_cb *val, void *arg)
 		}
 		b = s[--n];
 		a = s[n - 1];
-		switch (in->op) {
-		case OP_MUL:
-			a = a * b;
-			break;
-		case OP_DIV:
-			a = b == 0 ? 0 : a / b;
-			break;
-		case OP_ADD:
-			a = a + b;
-			break;
-		case OP_SUB:
-			a = a - b;
-			break;
-		case OP_LT:
-			a = a < b;
-			break;
-		case OP_GT:
-			a = a > b;
-			break;
-		case OP_LE:
-			a = a <= b;
-			break;
-		case OP_GE:
-			a = a >= b;
-			break;
-		case OP_EQ:
-			a = a == b;
-			break;
-		case OP_NE:
-			a = a != b;
-			break;
-		case OP_AND:
-			a = a != 0 ? b : a;
-			break;
-		case OP_OR:
-			a = a != 0 ? a : b;
-			break;
-		default:
-			break;
-		}
-		s[n - 1] = a;
+		s[n - 1] = binop(in->op, a, b);
 	}
 	double r = n > 0 ? s[n - 1] : 0;
 	free(heap);

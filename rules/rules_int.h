@@ -165,6 +165,11 @@ double rule__meta_run(
     const struct meta_prog *, rule_meta_value_cb *, void *arg);
 /* names the program refers to */
 size_t rule__meta_names(const struct meta_prog *, const char ***names);
+/* names resolved to rule indexes (-1: not a rule) once at compile */
+typedef double rule__meta_id_cb(void *arg, int32_t id, const char *name);
+void rule__meta_set_ids(struct meta_prog *, int32_t *ids);
+double rule__meta_run_ids(
+    const struct meta_prog *, rule__meta_id_cb *, void *arg);
 
 /* evals.c: built-in eval functions */
 struct rule_ctx;
