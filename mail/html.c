@@ -13,6 +13,7 @@
  */
 #include "mail/mail_int.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -715,9 +716,12 @@ parse_color(struct bstr v)
 		v.p++;
 		v.len--;
 	}
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (bstr_caseeq_cstr(v, names[i].n))
-			return names[i].rgb;
+	/* names only for what is not a hex triplet; the length first */
+	if (v.len && !((v.len == 3 || v.len == 6) && isxdigit(v.p[0])))
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if ((names[i].n[0] | 0x20) == (v.p[0] | 0x20) &&
+			    bstr_caseeq_cstr(v, names[i].n))
+				return names[i].rgb;
 	if (v.len != 3 && v.len != 6)
 		return -2; /* unknown name: keep the inherited colour */
 	for (size_t i = 0; i < v.len; i++) {
