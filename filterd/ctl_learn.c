@@ -59,6 +59,41 @@ line_end(const unsigned char *p, size_t off, size_t len)
 	return nl ? (size_t)(nl - p) + 1 : len;
 }
 
+/* unquote - mboxrd: body lines ">From ", ">>From " ... lost one '>' when
+ * the mbox was written; a malloc'ed copy with it restored, or NULL when
+ * there is nothing to unquote (or no memory: then the bytes stay as
+ * they are, which only costs a token) */
+static unsigned char *
+unquote(const unsigned char *p, size_t *len)
+{
+	unsigned char *out = NULL;
+	size_t o = 0;
+
+	for (size_t i = 0; i < *len;) {
+		size_t e = line_end(p, i, *len), k = i;
+
+		while (k < e && p[k] == '>')
+			k++;
+		bool q = k > i && e - k >= 5 && memcmp(p + k, "From ", 5) == 0;
+		if (q && out == NULL) {
+			if ((out = malloc(*len)) == NULL)
+				return NULL;
+			memcpy(out, p, i);
+			o = i;
+		}
+		if (out != NULL) {
+			size_t from = q ? i + 1 : i;
+
+			memcpy(out + o, p + from, e - from);
+			o += e - from;
+		}
+		i = e;
+	}
+	if (out != NULL)
+		*len = o;
+	return out;
+}
+
 /* A file starting "From " holding more than the first From_ line is an
  * mbox; the SpamAssassin corpus stores single messages that way too, so
  * an mbox with one message is simply one message without its From_. */
@@ -89,14 +124,18 @@ each_in_buf(const char *path, const unsigned char *p, size_t len,
 		} else {
 			size_t mlen = end - start;
 
-			/* the blank line before the next From_ belongs to
-			 * the mbox, not to the message */
-			if (end < len && mlen > 0 &&
-			    p[start + mlen - 1] == '\n')
+			/* the blank line before the next From_ (or at the
+			 * end of the file) belongs to the mbox, not to the
+			 * message */
+			if (mlen >= 2 && p[start + mlen - 1] == '\n' &&
+			    p[start + mlen - 2] == '\n')
 				mlen--;
 			snprintf(name, sizeof(name), "%s:%zu", path, n);
-			if ((rc = fn(arg, n == 1 && end >= len ? path : name,
-				 p + start, mlen)) < 0)
+			unsigned char *u = unquote(p + start, &mlen);
+			rc = fn(arg, n == 1 && end >= len ? path : name,
+			    u != NULL ? u : p + start, mlen);
+			free(u);
+			if (rc < 0)
 				return rc;
 		}
 		off = end;

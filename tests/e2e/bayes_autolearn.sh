@@ -5,8 +5,9 @@
 # X-Spam-Status (autolearn=ham|spam|no) and written to the store.
 set -u
 cd "$(dirname "$0")/../.."
-ctl=$PWD/build/filterctl
 t=$(mktemp -d /tmp/bayes_autolearn.XXXXXX)
+. tests/e2e/lib_bayes.sh
+ctl=$(bayes_ctl "$t")
 trap 'rm -rf "$t"' EXIT
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }

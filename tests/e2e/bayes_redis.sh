@@ -4,8 +4,9 @@
 # and backup -> restore BDB -> Redis -> BDB byte-identical.
 set -u
 cd "$(dirname "$0")/../.."
-ctl=$PWD/build/filterctl
 t=$(mktemp -d /tmp/bayes_redis.XXXXXX)
+. tests/e2e/lib_bayes.sh
+ctl=$(bayes_ctl "$t")
 rpid=
 cleanup() {
 	[ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
