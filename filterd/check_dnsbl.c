@@ -25,6 +25,7 @@
 
 #include "filterd/cfg.h"
 #include "filterd/checks.h"
+#include "filterd/metrics.h"
 #include "mail/msg.h"
 #include "plugins/dns.h"
 #include "plugins/dnsbl.h"
@@ -279,6 +280,7 @@ h_hit(void *arg, const char *rule, const char *detail, double score,
 static void
 h_add(void *arg)
 {
+	metrics_dns_query();
 	scan_pending_add(((struct pscan *)arg)->s);
 }
 
@@ -293,6 +295,7 @@ h_config_error(void *arg, const char *zone, const char *answer)
 {
 	struct pscan *p = arg;
 
+	metrics_dns_blocked(zone);
 	log_error("%s: dnsbl: list %s answered %s, which is never a listing "
 		  "(query refused, public resolver or typo in the zone); check "
 		  "dns_servers and the list config",
@@ -409,6 +412,7 @@ dnsbl_finish(struct scan *s, void *state)
 	/* Still out after the scan deadline: no answer, and no callback. */
 	p->late += (unsigned)dns_ctx_pending(p->ctx);
 	dns_ctx_cancel(p->ctx);
+	metrics_dns_failed(p->failed, p->late);
 	if (p->failed || p->late)
 		log_info("%s: dnsbl: lookups failed=%u late=%u (dns_timeout="
 			 "%ums): counted as not listed",

@@ -124,6 +124,16 @@ ctl_status(int argc, char **argv)
 		    (double)s.scan_ms_sum / (double)s.messages,
 		    quantile(&s, 0.5, q1, sizeof(q1)),
 		    quantile(&s, 0.95, q2, sizeof(q2)));
+	for (size_t i = 0; i < s.nchecks; i++)
+		printf("%s  %-10s %8.1f ms/call (%llu calls)\n",
+		    i ? "          " : "check time:", s.checks[i].name,
+		    s.checks[i].calls ? (double)s.checks[i].us / 1000.0 /
+		    (double)s.checks[i].calls : 0.0,
+		    (unsigned long long)s.checks[i].calls);
+	printf("dns list lookups: %llu, failed %llu, timed out %llu\n",
+	    (unsigned long long)s.dns_queries,
+	    (unsigned long long)s.dns_failed,
+	    (unsigned long long)s.dns_late);
 	printf("worker restarts: %llu\n", (unsigned long long)s.restarts);
 	printf("spool depth: %ld\n", spool < 0 ? 0 : spool);
 	if (brc == 0)
@@ -167,12 +177,19 @@ ctl_status(int argc, char **argv)
 	if (s.restarts && ++warnings)
 		printf("warning: %llu worker restarts (see the log)\n",
 		    (unsigned long long)s.restarts);
-	for (size_t i = 0; i < s.nrules; i++)
-		if (strstr(s.rules[i].name, "BLOCKED") && ++warnings)
-			printf("warning: %s hit %llu times: a DNS list "
-			    "refuses your resolver (use a local caching "
-			    "resolver)\n", s.rules[i].name,
-			    (unsigned long long)s.rules[i].n);
+	for (size_t i = 0; i < s.nzones; i++)
+		if (s.zones[i].blocked && ++warnings)
+			printf("warning: %s answers 127.255.255.254 or another "
+			    "\"blocked\" code (%llu times): your resolver is "
+			    "blocked; use a local caching resolver\n",
+			    s.zones[i].name,
+			    (unsigned long long)s.zones[i].blocked);
+	if (s.dns_queries >= 20 && (s.dns_failed + s.dns_late) * 4 >
+	    s.dns_queries && ++warnings)
+		printf("warning: %llu of %llu DNS list lookups got no answer "
+		    "(check dns_servers, dns_timeout)\n",
+		    (unsigned long long)(s.dns_failed + s.dns_late),
+		    (unsigned long long)s.dns_queries);
 	if (warnings == 0)
 		printf("no warnings\n");
 out:

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,7 @@
 #include "filterd/cfg.h"
 #include "filterd/ctl_bayes.h"
 
-#define METRICS_MAGIC 0x66646d3100000001ULL /* "fdm1", version 1 */
+#define METRICS_MAGIC 0x66646d3100000002ULL /* "fdm1", version 2 */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "lock-free 64-bit atomics");
 _Static_assert(METRICS_NACTIONS == ACTION_TEMPFAIL + 1, "enum action");
@@ -40,6 +41,18 @@ struct mrule {
 	_Atomic uint64_t n;
 };
 
+struct mcheck {
+	_Atomic uint32_t state;
+	char name[24];
+	_Atomic uint64_t us, calls;
+};
+
+struct mzone {
+	_Atomic uint32_t state;
+	char name[64];
+	_Atomic uint64_t blocked;
+};
+
 struct metrics {
 	uint64_t magic;
 	uint64_t started;
@@ -48,6 +61,9 @@ struct metrics {
 	_Atomic uint64_t scan_ms_sum, messages, bytes;
 	_Atomic uint64_t restarts, rules_other;
 	struct mrule rules[METRICS_NRULES];
+	struct mcheck checks[METRICS_NCHECKS];
+	struct mzone zones[METRICS_NZONES];
+	_Atomic uint64_t dns_queries, dns_failed, dns_late;
 };
 
 const unsigned metrics_bucket_ms[METRICS_NBUCKETS - 1] = { 5, 10, 25, 50,
@@ -192,6 +208,82 @@ metrics_message(int action, unsigned ms, const char *tests, size_t size)
 	}
 }
 
+/* slot - claim or find the slot named name in an open-addressing table
+ * of n slots of size sz whose first members are the state and the name
+ * (namesz bytes); NULL when full or being written for too long */
+static void *
+slot(void *tab, size_t n, size_t sz, size_t nameoff, size_t namesz,
+    const char *name)
+{
+	size_t len = strlen(name);
+	uint32_t h = hash(name, len);
+
+	if (len == 0 || len >= namesz)
+		return NULL;
+	for (size_t k = 0; k < n; k++) {
+		unsigned char *e = (unsigned char *)tab + ((h + k) % n) * sz;
+		_Atomic uint32_t *state = (_Atomic uint32_t *)e;
+		char *nm = (char *)e + nameoff;
+		uint32_t st = atomic_load(state), want = 0;
+
+		if (st == 0 && atomic_compare_exchange_strong(state, &want,
+		    1)) {
+			memcpy(nm, name, len + 1);
+			atomic_store(state, 2);
+			return e;
+		}
+		st = atomic_load(state);
+		for (int spin = 0; st == 1 && spin < 1000; spin++)
+			st = atomic_load(state);
+		if (st == 2 && strcmp(nm, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+void
+metrics_check_time(const char *name, uint64_t us)
+{
+	struct mcheck *c;
+
+	if (M && (c = slot(M->checks, METRICS_NCHECKS, sizeof(*c),
+	    offsetof(struct mcheck, name), sizeof(c->name), name))) {
+		atomic_fetch_add(&c->us, us);
+		atomic_fetch_add(&c->calls, 1);
+	}
+}
+
+void
+metrics_dns_query(void)
+{
+	if (M)
+		atomic_fetch_add(&M->dns_queries, 1);
+}
+
+void
+metrics_dns_failed(unsigned failed, unsigned late)
+{
+	if (M) {
+		atomic_fetch_add(&M->dns_failed, failed);
+		atomic_fetch_add(&M->dns_late, late);
+	}
+}
+
+void
+metrics_dns_blocked(const char *zone)
+{
+	struct mzone *z;
+
+	/* label values: keep only host-name characters */
+	for (const char *p = zone; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789.-_", *p))
+			return;
+	if (M && (z = slot(M->zones, METRICS_NZONES, sizeof(*z),
+	    offsetof(struct mzone, name), sizeof(z->name), zone)))
+		atomic_fetch_add(&z->blocked, 1);
+}
+
 void
 metrics_worker_restart(void)
 {
@@ -241,6 +333,28 @@ metrics_snapshot(const struct metrics *m, struct metrics_snap *s)
 		s->rules[s->nrules++].n = atomic_load(&r->n);
 	}
 	qsort(s->rules, s->nrules, sizeof(*s->rules), by_count);
+	for (size_t i = 0; i < METRICS_NCHECKS; i++) {
+		struct mcheck *c = &w->checks[i];
+
+		if (atomic_load(&c->state) != 2)
+			continue;
+		memcpy(s->checks[s->nchecks].name, c->name, sizeof(c->name));
+		s->checks[s->nchecks].name[sizeof(c->name) - 1] = '\0';
+		s->checks[s->nchecks].us = atomic_load(&c->us);
+		s->checks[s->nchecks++].calls = atomic_load(&c->calls);
+	}
+	for (size_t i = 0; i < METRICS_NZONES; i++) {
+		struct mzone *z = &w->zones[i];
+
+		if (atomic_load(&z->state) != 2)
+			continue;
+		memcpy(s->zones[s->nzones].name, z->name, sizeof(z->name));
+		s->zones[s->nzones].name[sizeof(z->name) - 1] = '\0';
+		s->zones[s->nzones++].blocked = atomic_load(&z->blocked);
+	}
+	s->dns_queries = atomic_load(&w->dns_queries);
+	s->dns_failed = atomic_load(&w->dns_failed);
+	s->dns_late = atomic_load(&w->dns_late);
 	return 0;
 }
 
@@ -344,6 +458,34 @@ metrics_render(struct buf *b, const struct metrics_snap *s,
 		buf_printf(b, "filterd_rule_hits_total{rule=\"_other\"} "
 		    "%llu\n", (unsigned long long)other);
 	}
+	buf_printf(b, "# HELP filterd_check_seconds_total CPU time in each "
+	    "check (start, run, finish; parse = the message model).\n"
+	    "# TYPE filterd_check_seconds_total counter\n");
+	for (size_t i = 0; i < s->nchecks; i++)
+		buf_printf(b, "filterd_check_seconds_total{check=\"%s\"} "
+		    "%.6f\n", s->checks[i].name, s->checks[i].us / 1e6);
+	buf_printf(b, "# HELP filterd_check_calls_total Calls into each "
+	    "check.\n# TYPE filterd_check_calls_total counter\n");
+	for (size_t i = 0; i < s->nchecks; i++)
+		buf_printf(b, "filterd_check_calls_total{check=\"%s\"} %llu\n",
+		    s->checks[i].name, (unsigned long long)s->checks[i].calls);
+	buf_printf(b, "# HELP filterd_dns_queries_total DNS list lookups "
+	    "started.\n# TYPE filterd_dns_queries_total counter\n"
+	    "filterd_dns_queries_total %llu\n"
+	    "# HELP filterd_dns_failures_total DNS list lookups without an "
+	    "answer (failed, or late at the deadline).\n"
+	    "# TYPE filterd_dns_failures_total counter\n"
+	    "filterd_dns_failures_total{why=\"failed\"} %llu\n"
+	    "filterd_dns_failures_total{why=\"timeout\"} %llu\n",
+	    (unsigned long long)s->dns_queries,
+	    (unsigned long long)s->dns_failed,
+	    (unsigned long long)s->dns_late);
+	buf_printf(b, "# HELP filterd_dns_blocked_total Answers that mean "
+	    "the list refuses this resolver (127.255.255.254 ...).\n"
+	    "# TYPE filterd_dns_blocked_total counter\n");
+	for (size_t i = 0; i < s->nzones; i++)
+		buf_printf(b, "filterd_dns_blocked_total{zone=\"%s\"} %llu\n",
+		    s->zones[i].name, (unsigned long long)s->zones[i].blocked);
 	buf_printf(b, "# HELP filterd_worker_restarts_total Workers that "
 	    "died and were restarted.\n"
 	    "# TYPE filterd_worker_restarts_total counter\n"

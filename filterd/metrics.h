@@ -22,6 +22,8 @@ struct metrics;
 #define METRICS_NACTIONS 6   /* enum action */
 #define METRICS_NBUCKETS 12  /* scan time histogram, last = +Inf */
 #define METRICS_NRULES 1024  /* rule names counted; more go to "other" */
+#define METRICS_NCHECKS 32   /* check names timed */
+#define METRICS_NZONES 64    /* DNS list zones with blocked answers */
 
 /* metrics_init - map path (created, sized) for this process and its
  * future children; 0 or -errno. Counters survive a restart of the
@@ -36,11 +38,27 @@ void metrics_close(const struct metrics *);
 void metrics_message(int action, unsigned ms, const char *tests,
     size_t size);
 void metrics_worker_restart(void);
+/* metrics_check_time - us spent in one call of check name (static) */
+void metrics_check_time(const char *name, uint64_t us);
+/* DNS list lookups (filterd/check_dnsbl.c): one query sent; lookups
+ * that failed or were late at the deadline; a zone that answered with a
+ * "never a listing" code such as 127.255.255.254 (blocked resolver) */
+void metrics_dns_query(void);
+void metrics_dns_failed(unsigned failed, unsigned late);
+void metrics_dns_blocked(const char *zone);
 
 /* A snapshot for printing. */
 struct metrics_rule {
 	char name[56];
 	uint64_t n;
+};
+struct metrics_check {
+	char name[24];
+	uint64_t us, calls;
+};
+struct metrics_zone {
+	char name[64];
+	uint64_t blocked;
 };
 struct metrics_snap {
 	uint64_t started;                       /* unix time */
@@ -50,6 +68,11 @@ struct metrics_snap {
 	uint64_t restarts, rules_other;
 	struct metrics_rule *rules;             /* sorted by n, desc */
 	size_t nrules;
+	struct metrics_check checks[METRICS_NCHECKS];
+	size_t nchecks;
+	struct metrics_zone zones[METRICS_NZONES];
+	size_t nzones;
+	uint64_t dns_queries, dns_failed, dns_late;
 };
 extern const unsigned metrics_bucket_ms[METRICS_NBUCKETS - 1];
 

@@ -20,6 +20,7 @@
 
 #include "filterd/cfg.h"
 #include "filterd/checks.h"
+#include "filterd/metrics.h"
 #include "mail/msg.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -168,6 +169,21 @@ scan_new(const struct cfg *cfg, const struct checks *checks,
 	return s;
 }
 
+/* us_since - microseconds from *t to now, *t set to now (per-check CPU
+ * time for filterd/metrics.c) */
+static uint64_t
+us_since(struct timespec *t)
+{
+	struct timespec n;
+	uint64_t us;
+
+	clock_gettime(CLOCK_MONOTONIC, &n);
+	us = (uint64_t)((n.tv_sec - t->tv_sec) * 1000000 +
+	    (n.tv_nsec - t->tv_nsec) / 1000);
+	*t = n;
+	return us;
+}
+
 static void
 complete(struct scan *s)
 {
@@ -179,10 +195,13 @@ complete(struct scan *s)
 	s->finished = true;
 	if (s->timer)
 		event_del(s->timer);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	for (size_t i = 0; i < s->skip_from &&
 	    (ck = checks_at(s->checks, i)) != NULL; i++)
-		if (ck->finish)
+		if (ck->finish) {
 			ck->finish(s, checks_state(s->checks, i));
+			metrics_check_time(ck->name, us_since(&t1));
+		}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	s->elapsed_ms = (unsigned)((t1.tv_sec - s->t0.tv_sec) * 1000 +
 	    (t1.tv_nsec - s->t0.tv_nsec) / 1000000);
@@ -227,6 +246,7 @@ scan_run(struct scan *s, scan_done_fn *done, void *arg)
 {
 	struct msg_opts o = { 0 };
 	const struct check *ck;
+	struct timespec t;
 	int rc;
 
 	clock_gettime(CLOCK_MONOTONIC, &s->t0);
@@ -247,6 +267,8 @@ scan_run(struct scan *s, scan_done_fn *done, void *arg)
 	}
 	if ((rc = msg_parse(s->raw, s->len, &o, &s->msg)) < 0)
 		return rc;
+	t = s->t0;
+	metrics_check_time("parse", us_since(&t));
 	if (s->base) {
 		s->timer = evtimer_new(s->base, on_deadline, s);
 		s->finisher = event_new(s->base, -1, 0, on_finish, s);
@@ -259,12 +281,14 @@ scan_run(struct scan *s, scan_done_fn *done, void *arg)
 		if (ck->start && s->base) {
 			s->cur = i;
 			ck->start(s, checks_state(s->checks, i));
+			metrics_check_time(ck->name, us_since(&t));
 		}
 	for (size_t i = 0; i < s->skip_from &&
 	    (ck = checks_at(s->checks, i)) != NULL; i++)
 		if (ck->run) {
 			s->cur = i;
 			ck->run(s, checks_state(s->checks, i));
+			metrics_check_time(ck->name, us_since(&t));
 		}
 	s->running = false;
 	if (s->pending == 0 || s->base == NULL) {

@@ -142,6 +142,10 @@ check "metrics: rule hit counter E2E_KILL_MARK = 2" \
     [ "$(val 'filterd_rule_hits_total{rule="E2E_KILL_MARK"}')" = 2 ]
 check "metrics: spool depth 0, restarts 0" \
     [ "$(val filterd_spool_depth)" = 0 -a "$(val filterd_worker_restarts_total)" = 0 ]
+check "metrics: per-check time for parse and rules (3 calls each)" \
+    [ "$(val 'filterd_check_calls_total{check="parse"}')" = 3 -a "$(val 'filterd_check_calls_total{check="rules"}')" -ge 3 ]
+check "metrics: DNS list counters exported" \
+    grep -q '^filterd_dns_queries_total 0$' "$work/metrics"
 check "metrics: other paths 404" \
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$m_port/x")" = 404 ]
 # a worker killed is restarted and counted

@@ -1,0 +1,152 @@
+/* metrics_test - filterd/metrics.c: counters shared across fork (MAP_SHARED
+ * + atomics), rule and check tables, the Prometheus text, read-only open */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "filterd/action.h"
+#include "filterd/cfg.h"
+#include "filterd/metrics.h"
+
+static char path[64];
+
+static int
+setup(void **st)
+{
+	int fd;
+
+	(void)st;
+	strcpy(path, "/tmp/metrics_test.XXXXXX");
+	fd = mkstemp(path);
+	close(fd);
+	return metrics_init(path);
+}
+
+static int
+teardown(void **st)
+{
+	(void)st;
+	unlink(path);
+	return 0;
+}
+
+static uint64_t
+rule_n(const struct metrics_snap *s, const char *name)
+{
+	for (size_t i = 0; i < s->nrules; i++)
+		if (strcmp(s->rules[i].name, name) == 0)
+			return s->rules[i].n;
+	return 0;
+}
+
+static void
+test_fork_shared(void **st)
+{
+	struct metrics_snap s;
+	pid_t kids[4];
+
+	(void)st;
+	/* four processes x 500 messages, as workers would */
+	for (int k = 0; k < 4; k++) {
+		if ((kids[k] = fork()) == 0) {
+			for (int i = 0; i < 500; i++)
+				metrics_message(ACTION_PASS_SPAM, 7, "A_RULE,"
+				    "B_RULE", 100);
+			metrics_check_time("rules", 1500);
+			_exit(0);
+		}
+		assert_true(kids[k] > 0);
+	}
+	for (int k = 0; k < 4; k++)
+		waitpid(kids[k], NULL, 0);
+	metrics_message(ACTION_QUARANTINE, 20000, "A_RULE", 50);
+	metrics_worker_restart();
+	metrics_dns_query();
+	metrics_dns_failed(1, 2);
+	metrics_dns_blocked("zen.spamhaus.org");
+	metrics_dns_blocked("bad\"zone"); /* refused: not a host name */
+	assert_int_equal(metrics_snapshot(NULL, &s), 0);
+	assert_int_equal(s.messages, 2001);
+	assert_int_equal(s.actions[ACTION_PASS_SPAM], 2000);
+	assert_int_equal(s.actions[ACTION_QUARANTINE], 1);
+	assert_int_equal(s.bytes, 2000 * 100 + 50);
+	assert_int_equal(s.buckets[1], 2000);                 /* <= 10 ms */
+	assert_int_equal(s.buckets[METRICS_NBUCKETS - 1], 1); /* > 10 s */
+	assert_int_equal(rule_n(&s, "A_RULE"), 2001);
+	assert_int_equal(rule_n(&s, "B_RULE"), 2000);
+	assert_string_equal(s.rules[0].name, "A_RULE"); /* sorted */
+	assert_int_equal(s.restarts, 1);
+	assert_int_equal(s.nchecks, 1);
+	assert_int_equal(s.checks[0].calls, 4);
+	assert_int_equal(s.checks[0].us, 6000);
+	assert_int_equal(s.dns_queries, 1);
+	assert_int_equal(s.dns_late, 2);
+	assert_int_equal(s.nzones, 1);
+	assert_string_equal(s.zones[0].name, "zen.spamhaus.org");
+	metrics_snap_free(&s);
+}
+
+static void
+test_render_and_open(void **st)
+{
+	struct metrics_snap s;
+	const struct metrics *ro;
+	struct cfg *cfg = cfg_new();
+	char err[128];
+	struct buf b;
+	char *text;
+
+	(void)st;
+	assert_int_equal(metrics_init(path), 0); /* a restart: from zero */
+	metrics_message(ACTION_PASS, 3, "none", 10);
+	assert_int_equal(cfg_set(cfg, "use_bayes", "no", err, sizeof(err)),
+	    0);
+	assert_int_equal(cfg_set(cfg, "spool_dir", "/nonexistent", err,
+	    sizeof(err)), 0);
+	ro = metrics_open(path);
+	assert_non_null(ro);
+	assert_int_equal(metrics_snapshot(ro, &s), 0);
+	metrics_close(ro);
+	buf_init(&b, 1 << 20);
+	assert_int_equal(metrics_render(&b, &s, cfg, 1), 0);
+	buf_putc(&b, 0);
+	text = (char *)b.p;
+	assert_non_null(strstr(text, "filterd_messages_total{action=\"pass\"}"
+	    " 1\n"));
+	assert_non_null(strstr(text, "filterd_scan_seconds_bucket{le=\"0.005\"}"
+	    " 1\n"));
+	assert_non_null(strstr(text, "filterd_scan_seconds_count 1\n"));
+	assert_null(strstr(text, "rule=\"none\""));
+	/* every sample line is NAME{labels} VALUE or NAME VALUE */
+	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+		double v;
+		char name[200];
+
+		if (l[0] == '#')
+			continue;
+		assert_int_equal(sscanf(l, "%199s %lf", name, &v), 2);
+	}
+	buf_free(&b);
+	metrics_snap_free(&s);
+	cfg_free(cfg);
+	assert_null(metrics_open("/nonexistent/metrics.shm"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fork_shared),
+		cmocka_unit_test(test_render_and_open),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
