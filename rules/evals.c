@@ -151,6 +151,36 @@ ev_unresolved_template(struct rule_ctx *c, const struct rule *r)
 	return 0;
 }
 
+/* RelayEval -------------------------------------------------------------- */
+
+/* check_all_trusted - SA: some trusted relay, none untrusted or
+ * unparseable */
+static int
+ev_all_trusted(struct rule_ctx *c, const struct rule *r)
+{
+	size_t n, trusted = 0;
+	const struct msg_relay *v = msg_relays(c->msg, &n);
+
+	(void)r;
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if (!v[i].parsed || !v[i].trusted)
+			return 0;
+		trusted++;
+	}
+	return trusted > 0;
+}
+
+/* check_no_relays - SA: no Received header gave a relay */
+static int
+ev_no_relays(struct rule_ctx *c, const struct rule *r)
+{
+	size_t n = 0;
+
+	(void)r;
+	(void)msg_relays(c->msg, &n);
+	return n == 0;
+}
+
 /* HTMLEval --------------------------------------------------------------- */
 
 static const struct msg_html *
@@ -335,6 +365,8 @@ static const struct rule__evalfn evals[] = {
 	{ "check_for_mime_html_only", ev_mime_html_only, NULL },
 	{ "check_for_mime", ev_for_mime, mime_tests },
 	{ "check_body_length", ev_body_length, NULL },
+	{ "check_all_trusted", ev_all_trusted, NULL },
+	{ "check_no_relays", ev_no_relays, NULL },
 };
 
 const struct rule__evalfn *
