@@ -179,6 +179,9 @@ const struct cfg_key cfg_keys[] = {
 	    "file of 'BANK key = value' (MYNETS, ORIGINATING, port:N)" },
 	{ "recipient_policy", CFG_STR, "", NULL, NULL,
 	    "file of 'ADDR key=value...': per-recipient/domain levels" },
+	{ "policy_listen", CFG_STR, "", NULL, NULL,
+	    "more SMTP listeners host:port,... (bank port:N; restart to change)"
+	},
 };
 const size_t cfg_nkeys = sizeof(cfg_keys) / sizeof(cfg_keys[0]);
 

@@ -45,6 +45,7 @@
 #include "util/log.h"
 
 #define MAX_WORKERS 256
+#define MAX_PLISTEN 16
 
 struct worker_slot {
 	pid_t pid;
@@ -76,6 +77,9 @@ static struct {
 	/* production (.notes/production.md): metrics endpoint */
 	int mfd;
 	struct metrics_http *mhttp;
+	/* policy_listen: more SMTP listeners (bank port:N) */
+	int pfd[MAX_PLISTEN];
+	size_t npfd;
 } M = { .lfd = -1, .sfd = -1, .mfd = -1 };
 
 static void
@@ -222,6 +226,7 @@ clean_spool(const char *dir)
 
 static struct event_base *wbase;
 static struct smtp_server *wsrv;
+static struct smtp_server *wpsrv[MAX_PLISTEN]; /* policy_listen */
 static struct spamd_server *wspamd;
 static int widle_wait; /* servers still draining */
 
@@ -255,7 +260,11 @@ worker_sigterm(evutil_socket_t fd, short ev, void *arg)
 		return;
 	once = true;
 	event_base_once(wbase, -1, EV_TIMEOUT, worker_force_exit, NULL, &tv);
-	widle_wait = wspamd ? 2 : 1;
+	widle_wait = (wspamd ? 2 : 1) + (int)M.npfd;
+	for (size_t i = 0; i < M.npfd; i++) {
+		smtp_server_drain(wpsrv[i], worker_idle, NULL);
+		close(M.pfd[i]);
+	}
 	if (wspamd)
 		spamd_server_drain(wspamd, worker_idle, NULL);
 	smtp_server_drain(wsrv, worker_idle, NULL);
@@ -289,6 +298,10 @@ worker_main(void)
 	wsrv = smtp_server_new(wbase, M.lfd, M.cfg, M.checks);
 	if (wsrv == NULL)
 		log_fatal("worker: cannot listen");
+	for (size_t i = 0; i < M.npfd; i++)
+		if ((wpsrv[i] = smtp_server_new(wbase, M.pfd[i], M.cfg,
+		    M.checks)) == NULL)
+			log_fatal("worker: cannot listen (policy_listen)");
 	if (M.sfd >= 0 && (wspamd = spamd_server_new(wbase, M.sfd, M.cfg,
 	    M.checks)) == NULL)
 		log_fatal("worker: cannot listen (spamd)");
@@ -298,6 +311,8 @@ worker_main(void)
 	evsignal_add(sint, NULL);
 	event_base_dispatch(wbase);
 	wsrv = smtp_server_free(wsrv);
+	for (size_t i = 0; i < M.npfd; i++)
+		wpsrv[i] = smtp_server_free(wpsrv[i]);
 	wspamd = spamd_server_free(wspamd);
 	event_free(sterm);
 	event_free(sint);
@@ -527,6 +542,9 @@ on_sighup(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	mkdir_p(cfg_str(c, "spool_dir"));
+	if (strcmp(cfg_str(c, "policy_listen"), cfg_str(M.cfg,
+	    "policy_listen")) != 0)
+		log_warn("policy_listen changed: takes effect at restart");
 	/* Old workers keep their copies (fork); ours can go. */
 	policy_current = policy_free(policy_current);
 	policy_current = pol;
@@ -723,6 +741,25 @@ main(int argc, char **argv)
 		return 1;
 	}
 	M.listen_addr = strdup(cfg_text(M.cfg, "listen"));
+	{
+		/* policy_listen: one more SMTP listener per address */
+		char pl[4096], *save, *a;
+
+		snprintf(pl, sizeof(pl), "%s", cfg_str(M.cfg,
+		    "policy_listen"));
+		for (a = strtok_r(pl, ", \t", &save); a;
+		    a = strtok_r(NULL, ", \t", &save)) {
+			if (M.npfd == MAX_PLISTEN ||
+			    (M.pfd[M.npfd] = open_listener(a)) < 0) {
+				fprintf(stderr, "filterd: cannot listen on %s "
+				    "(policy_listen): %s\n", a,
+				    M.npfd == MAX_PLISTEN ? "too many"
+				    : strerror(-M.pfd[M.npfd]));
+				return 1;
+			}
+			M.npfd++;
+		}
+	}
 	if (strcmp(cfg_str(M.cfg, "spamd_listen"), "none") != 0 &&
 	    (M.sfd = open_listener(cfg_str(M.cfg, "spamd_listen"))) < 0) {
 		/* The default port may belong to a real spamd (or another
@@ -801,6 +838,8 @@ main(int argc, char **argv)
 	M.mhttp = metrics_http_free(M.mhttp);
 	event_base_free(M.base);
 	close(M.lfd);
+	for (size_t i = 0; i < M.npfd; i++)
+		close(M.pfd[i]);
 	if (M.sfd >= 0)
 		close(M.sfd);
 	policy_current = policy_free(policy_current);

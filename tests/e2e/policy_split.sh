@@ -22,16 +22,16 @@ cleanup()
 work=$(mktemp -d /tmp/filterd-e2e-pol.XXXXXX)
 trap cleanup EXIT
 
-read -r in_port fd_port re_port < <(e2e_ports 3)
+read -r in_port fd_port re_port pl_port < <(e2e_ports 4)
 cat >"$work/e2e.cf" <<'EOF2'
 body     E2E_SPAM_MARK  /E2E-SPAM-MARK-7f3a/
 score    E2E_SPAM_MARK  8.0
 EOF2
-cat >"$work/banks" <<'EOF2'
+cat >"$work/banks" <<EOF2
 # bank     key = value
 MYNETS     spam_subject_tag = "[MYNETS] "
 MYNETS     use_dnsbl = no
-port:1     tag2_level = 999
+port:$pl_port  spam_subject_tag = "[PORT] "
 EOF2
 cat >"$work/rcpts" <<'EOF2'
 lover@example.test   bypass=yes
@@ -68,6 +68,7 @@ use_bayes = no
 tag2_level = 5.0
 kill_level = 20.0
 mynetworks = 127.0.0.0/8
+policy_listen = 127.0.0.1:$pl_port
 policy_banks = $work/banks
 recipient_policy = $work/rcpts"; then
 	not_ok "filterd starts"
@@ -133,4 +134,13 @@ check "single recipient: map applies without a split" \
     [ "$(grep -l '^Subject: \[TAGGED\]' "$PF_MAILDIR"/new/* | wc -l)" -eq 2 ]
 check "no policy group lines for it" \
     [ "$(grep -c 'policy group' "$FD_LOG")" -eq 4 ]
+
+# the second listener (policy_listen) selects bank port:N over MYNETS
+swaks -s 127.0.0.1 -p "$pl_port" -f sender@client.test \
+    -t normal@example.test --data @"$work/m.eml" >"$work/swaks2.log" 2>&1
+check "policy_listen port accepts" \
+    grep -q '^<-  250 2.0.0 Ok: queued as' "$work/swaks2.log"
+pf_wait_delivered 5 30
+check "bank port:$pl_port applied (its subject tag)" \
+    grep -lq '^Subject: \[PORT\] split me' "$PF_MAILDIR"/new/*
 tap_done
