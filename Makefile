@@ -60,6 +60,7 @@ BENCH_BINS := $(BENCH_SRCS:tests/bench/%_bench.c=$(BUILD)/bench/%)
 BINS := $(if $(wildcard filterd/main.c),$(BUILD)/filterd) \
 	$(if $(wildcard filterd/filterctl.c),$(BUILD)/filterctl)
 
+.SECONDARY:
 .PHONY: all deps run check unit unit-asan fuzz-replay fuzz bench soak eval \
 	e2e clean format
 
