@@ -49,7 +49,9 @@ action_decide(const struct cfg *cfg, double score)
 	if (score < cfg_double(cfg, "kill_level"))
 		return ACTION_PASS_SPAM;
 	d = cfg_str(cfg, "final_spam_destiny");
-	if (strcmp(d, "discard") == 0)
+	/* bounce: not delivered; filterd/notify.c sends the DSN when the
+	 * sender authenticated */
+	if (strcmp(d, "discard") == 0 || strcmp(d, "bounce") == 0)
 		return ACTION_DISCARD;
 	if (strcmp(d, "reject") == 0)
 		return ACTION_REJECT;

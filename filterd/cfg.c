@@ -76,8 +76,9 @@ const struct cfg_key cfg_keys[] = {
 	{ "kill_level", CFG_DOUBLE, "10.0", "-1000", "1000",
 	    "score at which final_spam_destiny applies" },
 	{ "final_spam_destiny", CFG_ENUM, "pass",
-	    "pass|discard|reject|quarantine", NULL,
-	    "what happens at kill_level" },
+	    "pass|discard|reject|quarantine|bounce", NULL,
+	    "what happens at kill_level (bounce: a DSN to authenticated "
+	    "senders only, else discard)" },
 	{ "spam_subject_tag", CFG_STR, "***SPAM*** ", NULL, NULL,
 	    "prepended to Subject at tag2_level; empty = leave Subject" },
 	{ "msg_deadline", CFG_TIME, "60s", "1s", "250s",
@@ -179,6 +180,10 @@ const struct cfg_key cfg_keys[] = {
 	    "file of 'BANK key = value' (MYNETS, ORIGINATING, port:N)" },
 	{ "recipient_policy", CFG_STR, "", NULL, NULL,
 	    "file of 'ADDR key=value...': per-recipient/domain levels" },
+	{ "spam_admin", CFG_STR, "", NULL, NULL,
+	    "address that gets a short report per message at kill_level" },
+	{ "spam_admin_max_per_hour", CFG_INT, "20", "0", "100000",
+	    "spam_admin reports per clock hour, all workers together" },
 	{ "policy_listen", CFG_STR, "", NULL, NULL,
 	    "more SMTP listeners host:port,... (bank port:N; restart to change)"
 	},

@@ -30,7 +30,7 @@
 #include "filterd/cfg.h"
 #include "filterd/ctl_bayes.h"
 
-#define METRICS_MAGIC 0x66646d3100000002ULL /* "fdm1", version 2 */
+#define METRICS_MAGIC 0x66646d3100000003ULL /* "fdm1", version 3 */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "lock-free 64-bit atomics");
 _Static_assert(METRICS_NACTIONS == ACTION_TEMPFAIL + 1, "enum action");
@@ -64,6 +64,7 @@ struct metrics {
 	struct mcheck checks[METRICS_NCHECKS];
 	struct mzone zones[METRICS_NZONES];
 	_Atomic uint64_t dns_queries, dns_failed, dns_late;
+	_Atomic uint64_t rate_hour, rate_count;
 };
 
 const unsigned metrics_bucket_ms[METRICS_NBUCKETS - 1] = { 5, 10, 25, 50,
@@ -282,6 +283,23 @@ metrics_dns_blocked(const char *zone)
 	if (M && (z = slot(M->zones, METRICS_NZONES, sizeof(*z),
 	    offsetof(struct mzone, name), sizeof(z->name), zone)))
 		atomic_fetch_add(&z->blocked, 1);
+}
+
+bool
+metrics_rate_ok(unsigned per_hour)
+{
+	static struct {
+		_Atomic uint64_t rate_hour, rate_count;
+	} local; /* no shared mapping (tests, filterctl) */
+	_Atomic uint64_t *hp = M ? &M->rate_hour : &local.rate_hour;
+	_Atomic uint64_t *cp = M ? &M->rate_count : &local.rate_count;
+	uint64_t h = (uint64_t)time(NULL) / 3600, old = atomic_load(hp);
+
+	/* a new hour: whoever swaps the hour resets the count (a racing
+	 * process may get one extra token; that is all) */
+	if (old != h && atomic_compare_exchange_strong(hp, &old, h))
+		atomic_store(cp, 0);
+	return atomic_fetch_add(cp, 1) < per_hour;
 }
 
 void

@@ -46,6 +46,9 @@ void metrics_check_time(const char *name, uint64_t us);
 void metrics_dns_query(void);
 void metrics_dns_failed(unsigned failed, unsigned late);
 void metrics_dns_blocked(const char *zone);
+/* metrics_rate_ok - take one of per_hour tokens of the current clock hour,
+ * shared by every process (spam_admin reports); false when none left */
+bool metrics_rate_ok(unsigned per_hour);
 
 /* A snapshot for printing. */
 struct metrics_rule {

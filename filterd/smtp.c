@@ -33,6 +33,7 @@
 #include "filterd/action.h"
 #include "filterd/cfg.h"
 #include "filterd/metrics.h"
+#include "filterd/notify.h"
 #include "filterd/policy.h"
 #include "filterd/quarantine.h"
 #include "filterd/reinject.h"
@@ -666,6 +667,9 @@ on_scanned(struct scan *s, void *arg)
 		c->action = ACTION_TEMPFAIL;
 		goto drop;
 	}
+	/* spam_admin report, bounce DSN (filterd/notify.c) */
+	notify_message(c->srv->base, cfg, &c->env, c->score, c->tests,
+	    c->action, c->raw);
 	switch (c->action) {
 	case ACTION_REJECT:
 		reply_all(c, auth_reject ? auth_reject

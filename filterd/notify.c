@@ -1,0 +1,299 @@
+/*
+ * filterd/notify.c - spam_admin reports and bounce DSNs
+ *
+ * Both go downstream through `reinject` (the MTA delivers them) with the
+ * null reverse-path (RFC 5321 section 4.5.5: no notification about a
+ * notification) and Auto-Submitted: auto-generated (RFC 3834). The DSN
+ * is multipart/report (RFC 6522) with a message/delivery-status part
+ * (RFC 3464) and the original header section as text/rfc822-headers; it
+ * goes only to senders that authenticated (SASL, XFORWARD PROTO ESMTPA),
+ * whose address is therefore not forged: filterd never backscatters.
+ * Reports are rate-limited across workers through the shared counters
+ * (filterd/metrics.c). Text from the message is reduced to printable
+ * ASCII before it goes into a header. Each send owns its copies (malloc)
+ * until the reinjection's callback; a worker that exits drops what is
+ * still in flight (best effort, logged by nobody).
+ */
+#include "filterd/notify.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "filterd/cfg.h"
+#include "filterd/metrics.h"
+#include "filterd/reinject.h"
+#include "filterd/scan.h"
+#include "util/log.h"
+
+#define HDR_MAX (64 * 1024)   /* header section quoted in a DSN */
+
+/* ascii - printable ASCII of p[0..n), at most max bytes, into b */
+static int
+put_ascii(struct buf *b, const unsigned char *p, size_t n, size_t max)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && i < max && rc == 0; i++)
+		rc = buf_putc(b, p[i] >= 0x20 && p[i] < 0x7f ? p[i] : '?');
+	return rc;
+}
+
+/* header_section - raw up to the blank line */
+static struct bstr
+header_section(struct bstr raw)
+{
+	for (size_t i = 0; i + 1 < raw.len; i++)
+		if (raw.p[i] == '\n' && (raw.p[i + 1] == '\n' ||
+		    (raw.p[i + 1] == '\r' && i + 2 < raw.len &&
+		    raw.p[i + 2] == '\n')))
+			return bstr_make(raw.p, i + 1);
+	return raw;
+}
+
+/* subject - the first Subject line's value (not unfolded) */
+static struct bstr
+subject(struct bstr hs)
+{
+	for (size_t i = 0; i + 8 < hs.len; i++)
+		if ((i == 0 || hs.p[i - 1] == '\n') &&
+		    strncasecmp((const char *)hs.p + i, "Subject:", 8) == 0) {
+			size_t s = i + 8, e;
+
+			while (s < hs.len && (hs.p[s] == ' ' || hs.p[s] == '\t'))
+				s++;
+			for (e = s; e < hs.len && hs.p[e] != '\r' &&
+			    hs.p[e] != '\n'; e++)
+				;
+			return bstr_make(hs.p + s, e - s);
+		}
+	return bstr_make("", 0);
+}
+
+static const char *
+host(const struct cfg *cfg, char *buf, size_t sz)
+{
+	const char *h = cfg_str(cfg, "myhostname");
+
+	if (*h)
+		return h;
+	if (gethostname(buf, sz - 1) < 0)
+		snprintf(buf, sz, "localhost");
+	buf[sz - 1] = '\0';
+	return buf;
+}
+
+static int
+common_headers(struct buf *b, const struct cfg *cfg, const char *to,
+    const char *subj_fmt, const char *subj_arg)
+{
+	char h[256], date[64], idt[32];
+	time_t now = time(NULL);
+	struct timespec ts;
+	static unsigned seq;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
+	    gmtime(&now));
+	snprintf(idt, sizeof(idt), "%lld.%ld.%u", (long long)ts.tv_sec,
+	    (long)getpid(), ++seq);
+	host(cfg, h, sizeof(h));
+	if (buf_printf(b, "From: filterd <MAILER-DAEMON@%s>\r\nTo: <%s>\r\n"
+	    "Date: %s\r\nMessage-ID: <filterd.%s@%s>\r\n"
+	    "Auto-Submitted: auto-generated\r\nSubject: ", h, to, date, idt,
+	    h) < 0 || buf_printf(b, subj_fmt, subj_arg) < 0 ||
+	    buf_puts(b, "\r\nMIME-Version: 1.0\r\n") < 0)
+		return -ENOSPC;
+	return 0;
+}
+
+int
+notify_build_report(struct buf *b, const struct cfg *cfg,
+    const struct envelope *env, double score, const char *tests,
+    enum action a, struct bstr raw)
+{
+	struct bstr hs = header_section(raw);
+	char sc[32];
+	int rc;
+
+	snprintf(sc, sizeof(sc), "%.1f", score);
+	if ((rc = common_headers(b, cfg, cfg_str(cfg, "spam_admin"),
+	    "[filterd] spam, score %s", sc)) < 0)
+		return rc;
+	buf_printf(b, "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+	    "A message reached kill_level (%.1f) and was handled as: %s\r\n"
+	    "\r\nQueue id:   ", cfg_double(cfg, "kill_level"), action_name(a));
+	put_ascii(b, (const unsigned char *)(env->qid ? env->qid : "-"),
+	    strlen(env->qid ? env->qid : "-"), 64);
+	buf_puts(b, "\r\nClient:     ");
+	put_ascii(b, (const unsigned char *)(env->client_name ?
+	    env->client_name : "unknown"), strlen(env->client_name ?
+	    env->client_name : "unknown"), 255);
+	buf_printf(b, " [%s]\r\nSender:     <", env->client_addr ?
+	    env->client_addr : "-");
+	put_ascii(b, (const unsigned char *)(env->mail_from ? env->mail_from
+	    : ""), env->mail_from ? strlen(env->mail_from) : 0, 320);
+	buf_printf(b, ">\r\nRecipients: %zu\r\n", env->nrcpts);
+	for (size_t i = 0; i < env->nrcpts && i < 20; i++) {
+		buf_puts(b, "  <");
+		put_ascii(b, (const unsigned char *)env->rcpts[i],
+		    strlen(env->rcpts[i]), 320);
+		buf_puts(b, ">\r\n");
+	}
+	buf_printf(b, "Score:      %.1f\r\nTests:      %s\r\nSubject:    ",
+	    score, tests ? tests : "none");
+	put_ascii(b, subject(hs).p, subject(hs).len, 200);
+	rc = buf_puts(b, "\r\n\r\n(filterctl quarantine list shows held "
+	    "messages)\r\n");
+	return rc < 0 ? rc : 0;
+}
+
+int
+notify_build_dsn(struct buf *b, const struct cfg *cfg,
+    const struct envelope *env, double score, struct bstr raw)
+{
+	struct bstr hs = header_section(raw);
+	char h[256], bnd[64], date[64];
+	time_t now = time(NULL);
+	int rc;
+
+	host(cfg, h, sizeof(h));
+	snprintf(bnd, sizeof(bnd), "filterd-dsn-%lld-%ld", (long long)now,
+	    (long)getpid());
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
+	    gmtime(&now));
+	if ((rc = common_headers(b, cfg, env->mail_from,
+	    "Undelivered Mail: %s", "rejected as spam")) < 0)
+		return rc;
+	buf_printf(b, "Content-Type: multipart/report; "
+	    "report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n"
+	    "This is a MIME-encapsulated message.\r\n\r\n--%s\r\n"
+	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+	    "Your message was not delivered: the content filter at %s "
+	    "scored it\r\nas spam (score %.1f, limit %.1f). Its headers "
+	    "follow.\r\n\r\n--%s\r\nContent-Type: message/delivery-status"
+	    "\r\n\r\nReporting-MTA: dns; %s\r\nArrival-Date: %s\r\n", bnd,
+	    bnd, h, score, cfg_double(cfg, "kill_level"), bnd, h, date);
+	for (size_t i = 0; i < env->nrcpts; i++) {
+		buf_puts(b, "\r\nFinal-Recipient: rfc822; ");
+		put_ascii(b, (const unsigned char *)env->rcpts[i],
+		    strlen(env->rcpts[i]), 320);
+		buf_printf(b, "\r\nAction: failed\r\nStatus: 5.7.1\r\n"
+		    "Diagnostic-Code: smtp; 554 5.7.1 message scored as "
+		    "spam (%.1f)\r\n", score);
+	}
+	buf_printf(b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n",
+	    bnd);
+	/* the header section as it came, lines as CRLF */
+	for (size_t i = 0; i < hs.len && i < HDR_MAX; i++) {
+		if (hs.p[i] == '\n' && (i == 0 || hs.p[i - 1] != '\r'))
+			buf_putc(b, '\r');
+		buf_putc(b, hs.p[i]);
+	}
+	rc = buf_printf(b, "\r\n--%s--\r\n", bnd);
+	return rc < 0 ? rc : 0;
+}
+
+struct notif {
+	struct buf msg;
+	char *rcpt;
+	const char *rcpts[1];
+	char helo[256];
+	char what[16];
+};
+
+static void
+on_sent(void *arg, const struct reinject_result *res)
+{
+	struct notif *n = arg;
+
+	if (res->accepted == 0)
+		log_warn("notify: %s to <%.100s> refused downstream: %d %.200s",
+		    n->what, n->rcpt, res->nrcpts ? res->rcpt[0].code : 0,
+		    res->nrcpts ? res->rcpt[0].text : "");
+	buf_free(&n->msg);
+	free(n->rcpt);
+	free(n);
+}
+
+static void
+send_one(struct event_base *base, const struct cfg *cfg, const char *to,
+    struct buf *msg, const char *what)
+{
+	struct notif *n = calloc(1, sizeof(*n));
+	struct reinject_req rq = { 0 };
+	long sep;
+
+	if (n == NULL || (n->rcpt = strdup(to)) == NULL) {
+		free(n);
+		buf_free(msg);
+		return;
+	}
+	n->msg = *msg; /* owned by n from here */
+	n->rcpts[0] = n->rcpt;
+	snprintf(n->what, sizeof(n->what), "%s", what);
+	host(cfg, n->helo, sizeof(n->helo));
+	sep = bstr_find(buf_bstr(&n->msg), bstr_cstr("\r\n\r\n"));
+	rq.addr = cfg_text(cfg, "reinject");
+	rq.helo = n->helo;
+	rq.timeout_ms = cfg_time_ms(cfg, "reinject_timeout");
+	rq.mail_from = "";
+	rq.rcpts = n->rcpts;
+	rq.nrcpts = 1;
+	rq.head = bstr_sub(buf_bstr(&n->msg), 0, (size_t)sep + 2);
+	rq.body = bstr_sub(buf_bstr(&n->msg), (size_t)sep + 2,
+	    n->msg.len - (size_t)sep - 2);
+	if (sep < 0 || reinject_start(base, &rq, on_sent, n) == NULL) {
+		log_warn("notify: cannot send %s to <%.100s>", what, to);
+		buf_free(&n->msg);
+		free(n->rcpt);
+		free(n);
+	}
+}
+
+static bool
+authenticated(const struct envelope *env)
+{
+	size_t n;
+
+	if (env->auth && env->auth[0])
+		return true;
+	return env->proto && (n = strlen(env->proto)) > 1 &&
+	    (env->proto[n - 1] == 'A' || env->proto[n - 1] == 'a') &&
+	    strncasecmp(env->proto, "ESMTP", 5) == 0;
+}
+
+void
+notify_message(struct event_base *base, const struct cfg *cfg,
+    const struct envelope *env, double score, const char *tests,
+    enum action a, struct bstr raw)
+{
+	const char *admin = cfg_str(cfg, "spam_admin");
+	struct buf b;
+
+	if (base == NULL || a == ACTION_TEMPFAIL ||
+	    score < cfg_double(cfg, "kill_level"))
+		return;
+	if (*admin && metrics_rate_ok(
+	    (unsigned)cfg_int(cfg, "spam_admin_max_per_hour"))) {
+		buf_init(&b, 256 * 1024);
+		if (notify_build_report(&b, cfg, env, score, tests, a, raw) ==
+		    0)
+			send_one(base, cfg, admin, &b, "report");
+		else
+			buf_free(&b);
+	}
+	if (a == ACTION_DISCARD && strcmp(cfg_str(cfg,
+	    "final_spam_destiny"), "bounce") == 0 && env->mail_from &&
+	    *env->mail_from && authenticated(env)) {
+		buf_init(&b, HDR_MAX + 64 * 1024 + env->nrcpts * 512);
+		if (notify_build_dsn(&b, cfg, env, score, raw) == 0)
+			send_one(base, cfg, env->mail_from, &b, "DSN");
+		else
+			buf_free(&b);
+	}
+}

@@ -1,0 +1,33 @@
+/*
+ * filterd/notify.h - mail filterd sends itself: the spam_admin report for
+ * killed messages and the DSN of final_spam_destiny = bounce
+ */
+#ifndef FILTERD_NOTIFY_H
+#define FILTERD_NOTIFY_H
+
+#include "filterd/action.h"
+#include "util/buf.h"
+
+struct cfg;
+struct envelope;
+struct event_base;
+
+/* notify_message - after the action was decided, for score >= kill_level:
+ * a short report to spam_admin (at most spam_admin_max_per_hour over all
+ * workers), and for destiny bounce a DSN (RFC 3464) to the sender when
+ * the sender authenticated (SASL; otherwise bounce = discard: no
+ * backscatter). Sent over `reinject` with the null sender, fire and
+ * forget: what raw and env hold is copied at once. */
+void notify_message(struct event_base *, const struct cfg *,
+    const struct envelope *, double score, const char *tests,
+    enum action, struct bstr raw);
+
+/* notify_build_dsn / notify_build_report - the message texts (CRLF),
+ * for tests; 0 or -ENOSPC/-ENOMEM */
+int notify_build_report(struct buf *, const struct cfg *,
+    const struct envelope *, double score, const char *tests, enum action,
+    struct bstr raw);
+int notify_build_dsn(struct buf *, const struct cfg *,
+    const struct envelope *, double score, struct bstr raw);
+
+#endif
