@@ -7,8 +7,10 @@
  * other checks' hits (rules: meta rules in finish()) go last.
  */
 #include "filterd/checks.h"
+#include "rules/rules.h"
 
 #include <errno.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -86,4 +88,16 @@ const struct check *
 checks_at(const struct checks *c, size_t i)
 {
 	return c && i < c->n ? c->table[i] : NULL;
+}
+
+/* checks_describe - describe text from the rules check's rule set */
+const char *
+checks_describe(const struct checks *c, const char *name)
+{
+	const struct check *ck;
+
+	for (size_t i = 0; (ck = checks_at(c, i)) != NULL; i++)
+		if (strcmp(ck->name, "rules") == 0 && checks_state(c, i))
+			return rule_set_describe(checks_state(c, i), name);
+	return NULL;
 }

@@ -27,5 +27,7 @@ struct checks *checks_init_table(const struct cfg *,
  * init() gave; NULL past the end */
 const struct check *checks_at(const struct checks *, size_t i);
 void *checks_state(const struct checks *, size_t i);
+/* checks_describe - the rule files' describe text for a hit name, or NULL */
+const char *checks_describe(const struct checks *, const char *name);
 
 #endif

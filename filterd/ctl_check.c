@@ -40,13 +40,6 @@ check_one(const struct cfg *cfg, const struct checks *ck,
 	int done = 0;
 	struct hits *h;
 	double score;
-	const struct rule_set *rs = NULL;
-	const struct check *c;
-
-	/* The rules check's state is its rule set: the descriptions. */
-	for (size_t i = 0; (c = checks_at(ck, i)) != NULL; i++)
-		if (strcmp(c->name, "rules") == 0)
-			rs = checks_state(ck, i);
 
 	if (raw == NULL) {
 		fprintf(stderr, "filterctl check: %s: %s\n", path,
@@ -69,7 +62,7 @@ check_one(const struct cfg *cfg, const struct checks *ck,
 	h = scan_hits(s);
 	for (size_t i = 0; i < hits_count(h); i++) {
 		struct hit *x = hits_at(h, i);
-		const char *desc = rs ? rule_set_describe(rs, x->name) : NULL;
+		const char *desc = scan_describe(s, x->name);
 
 		printf("  %6.2f %-28s %s%s%s\n", x->has_score ? x->score : 0.0,
 		    x->name, desc ? desc : "", desc && x->detail ? ": " : "",

@@ -146,6 +146,12 @@ scan_note_get(struct scan *s, const char *key)
 	return NULL;
 }
 
+const char *
+scan_describe(const struct scan *s, const char *name)
+{
+	return checks_describe(s->checks, name);
+}
+
 struct scan *
 scan_new(const struct cfg *cfg, const struct checks *checks,
     struct event_base *base, const unsigned char *raw, size_t len,

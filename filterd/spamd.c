@@ -155,10 +155,11 @@ spamd_report(struct buf *out, struct scan *s, double required,
 	    "--------------\n", hostname, scan_score(s), required);
 	for (size_t i = 0; rc == 0 && i < hits_count(h); i++) {
 		struct hit *x = hits_at(h, i);
+		const char *desc = scan_describe(s, x->name);
 
-		rc = buf_printf(out, "%4.1f %-22s %s\n",
-		    x->has_score ? x->score : 0.0, x->name,
-		    x->detail ? x->detail : "");
+		rc = buf_printf(out, "%4.1f %-22s %s%s%s\n",
+		    x->has_score ? x->score : 0.0, x->name, desc ? desc : "",
+		    desc && x->detail ? ": " : "", x->detail ? x->detail : "");
 	}
 	return rc;
 }
