@@ -133,5 +133,12 @@ struct bstr msg__lower_dup(struct arena *, struct bstr);
 	    bstr_caseeq(bstr_make((b).p, sizeof(lit) - 1), BSTR_LIT(lit)))
 long msg__ifind(struct bstr hay, struct bstr needle);
 #define MSG__IFIND(b, lit) msg__ifind((b), BSTR_LIT(lit))
+/* msg__find - case-sensitive bstr_find without memmem's per-call setup:
+ * memchr for the first byte, then memcmp (needles here are short) */
+long msg__find(struct bstr hay, struct bstr needle);
+#define MSG__FIND(b, lit) msg__find((b), BSTR_LIT(lit))
+/* msg__ascii_prefix - length of the leading 7-bit run of p[0..len),
+ * eight bytes at a time */
+size_t msg__ascii_prefix(const unsigned char *p, size_t len);
 
 #endif

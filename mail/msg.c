@@ -88,6 +88,43 @@ msg__ifind(struct bstr hay, struct bstr needle)
 	}
 }
 
+/* msg__find - offset of needle in hay, or -1 */
+long
+msg__find(struct bstr hay, struct bstr needle)
+{
+	if (needle.len == 0)
+		return 0;
+	if (needle.len > hay.len)
+		return -1;
+	const unsigned char *p = hay.p;
+	const unsigned char *end = hay.p + hay.len - needle.len + 1;
+
+	while ((p = memchr(p, needle.p[0], (size_t)(end - p))) != NULL) {
+		if (memcmp(p + 1, needle.p + 1, needle.len - 1) == 0)
+			return (long)(p - hay.p);
+		p++;
+	}
+	return -1;
+}
+
+/* msg__ascii_prefix - bytes before the first one with the high bit set */
+size_t
+msg__ascii_prefix(const unsigned char *p, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (w & 0x8080808080808080ull)
+			break;
+	}
+	while (i < len && p[i] < 0x80)
+		i++;
+	return i;
+}
+
 /* ---- text views -------------------------------------------------------- */
 
 /* bytes that may start a \s (ASCII whitespace, lead bytes of the
@@ -142,9 +179,28 @@ squash(unsigned char *t, size_t len)
 
 	while (i < len) {
 		/* fast path: a run of bytes that cannot start a space (every
-		 * Unicode space starts with C2, E1, E2 or E3) moves as one */
-		if (!space_start[t[i]]) {
-			t[o++] = t[i++];
+		 * Unicode space starts with C2, E1, E2 or E3) moves as one,
+		 * and not at all while nothing has been squashed yet */
+		size_t j = i;
+
+		while (j + 4 <= len && !(space_start[t[j]] |
+		    space_start[t[j + 1]] | space_start[t[j + 2]] |
+		    space_start[t[j + 3]]))
+			j += 4;
+		while (j < len && !space_start[t[j]])
+			j++;
+		if (j > i) {
+			if (o != i)
+				memmove(t + o, t + i, j - i);
+			o += j - i;
+			i = j;
+			if (i >= len)
+				break;
+		}
+		/* the common case: one ASCII space between words */
+		if (t[i] == ' ' && (i + 1 == len || !space_start[t[i + 1]])) {
+			t[o++] = ' ';
+			i++;
 			continue;
 		}
 		if ((k = space_len(t + i, len - i)) == 0) {

@@ -25,11 +25,22 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+
+/* byte classes: whitespace, the other word ends, parentheses */
+#define C_WS 1
+#define C_END 2 /* '(' ';' */
+#define C_OPEN 4
+#define C_CLOSE 8
+static const unsigned char cls[256] = {
+	[' '] = C_WS, ['\t'] = C_WS, ['\r'] = C_WS, ['\n'] = C_WS,
+	['('] = C_END | C_OPEN, [';'] = C_END, [')'] = C_CLOSE,
+};
 
 static bool
 ws(unsigned char c)
 {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+	return cls[c] & C_WS;
 }
 
 /* next word (up to whitespace, '(' or ';') at *i */
@@ -38,29 +49,36 @@ word(struct bstr s, size_t *i)
 {
 	size_t k = *i;
 
-	while (k < s.len && ws(s.p[k]))
+	while (k < s.len && (cls[s.p[k]] & C_WS))
 		k++;
 	size_t w0 = k;
 
-	while (k < s.len && !ws(s.p[k]) && s.p[k] != '(' && s.p[k] != ';')
+	while (k < s.len && !(cls[s.p[k]] & (C_WS | C_END)))
 		k++;
 	*i = k;
 	return bstr_make(s.p + w0, k - w0);
 }
 
-/* position of keyword kw (" by ") outside parentheses from off, or -1 */
+/* position of keyword kw (" by ", lowercase) outside parentheses from
+ * off, or -1 */
 static long
 find_kw(struct bstr s, size_t off, const char *kw)
 {
 	size_t kl = strlen(kw);
 	int depth = 0;
+	unsigned char k0 = (unsigned char)kw[0];
 
 	for (size_t i = off; i < s.len; i++) {
-		if (s.p[i] == '(')
+		unsigned char c = cls[s.p[i]];
+
+		if (c == 0)
+			continue;
+		if (c & C_OPEN)
 			depth++;
-		else if (s.p[i] == ')' && depth > 0)
+		else if ((c & C_CLOSE) && depth > 0)
 			depth--;
-		else if (depth == 0 && ws(s.p[i]) && i + kl + 1 < s.len &&
+		else if (depth == 0 && (c & C_WS) && i + kl + 1 < s.len &&
+		    msg__lc(s.p[i + 1]) == k0 &&
 		    bstr_caseeq(bstr_make(s.p + i + 1, kl),
 		    bstr_make(kw, kl)) && ws(s.p[i + 1 + kl]))
 			return (long)(i + 1);
@@ -351,8 +369,8 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 	if (MSG__IFIND(v, "with local for ") >= 0)
 		return 0;
 	/* a mailbox download (fetchmail, getmail) is no relay (SA) */
-	if (bstr_find(v, BSTR_LIT("with POP3")) >= 0 ||
-	    bstr_find(v, BSTR_LIT("with IMAP")) >= 0)
+	if (MSG__FIND(v, "with POP3") >= 0 ||
+	    MSG__FIND(v, "with IMAP") >= 0)
 		return 0;
 	{
 		size_t k = 4;
@@ -374,12 +392,12 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 	struct from_kind fk = { 0 };
 	long wp = find_kw(v, 4, "with");
 
-	fk.exim = bstr_find(v, BSTR_LIT("Exim")) >= 0;
+	fk.exim = MSG__FIND(v, "Exim") >= 0;
 	fk.microsoft = MSG__IFIND(v, "Microsoft SMTP") >= 0 ||
 	    MSG__IFIND(v, "with mapi id") >= 0;
 	fk.bracket_rdns = fk.exim ||
-	    (bstr_find(v, BSTR_LIT("(CommuniGate Pro")) >= 0 &&
-	    bstr_find(v, BSTR_LIT("] verified)")) >= 0);
+	    (MSG__FIND(v, "(CommuniGate Pro") >= 0 &&
+	    MSG__FIND(v, "] verified)") >= 0);
 	if (!fk.bracket_rdns && wp >= 0) {
 		size_t k = (size_t)wp + 4;
 		struct bstr w = word(v, &k);
@@ -437,14 +455,52 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 	return 1;
 }
 
+/* netaddr_loopback() and netaddr_private() without parsing their CIDR
+ * strings on every call: the same ranges, as byte tests */
+static bool
+v6_all_zero(const uint8_t *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i])
+			return false;
+	return true;
+}
+
+static bool
+is_loopback(const struct netaddr *ip)
+{
+	if (ip->family == AF_INET)
+		return ip->a[0] == 127;
+	return ip->family == AF_INET6 && v6_all_zero(ip->a, 15) &&
+	    ip->a[15] == 1;
+}
+
+static bool
+is_private(const struct netaddr *ip)
+{
+	const uint8_t *a = ip->a;
+
+	if (ip->family == AF_INET)
+		return a[0] == 127 || a[0] == 10 || a[0] == 0 ||
+		    (a[0] == 172 && (a[1] & 0xF0) == 16) ||
+		    (a[0] == 192 && a[1] == 168) ||
+		    (a[0] == 169 && a[1] == 254) ||
+		    (a[0] == 100 && (a[1] & 0xC0) == 64);
+	if (ip->family != AF_INET6)
+		return false;
+	return (v6_all_zero(a, 15) && a[15] <= 1) || /* ::/128, ::1/128 */
+	    (a[0] & 0xFE) == 0xFC ||                  /* fc00::/7 */
+	    (a[0] == 0xFE && (a[1] & 0xC0) == 0x80);  /* fe80::/10 */
+}
+
 static bool
 in_list(const struct netlist *l, const struct netaddr *ip, bool infer)
 {
-	if (netaddr_loopback(ip))
+	if (is_loopback(ip))
 		return true;
 	if (l != NULL)
 		return netlist_match(l, ip);
-	return infer && netaddr_private(ip);
+	return infer && is_private(ip);
 }
 
 /* msg__received_parse - relays, trust split, last external */

@@ -47,9 +47,21 @@ encoded_word(const unsigned char *p, size_t len, struct bstr *cs,
 static bool
 has_8bit(struct bstr s)
 {
-	for (size_t i = 0; i < s.len; i++)
-		if (s.p[i] & 0x80)
+	return msg__ascii_prefix(s.p, s.len) < s.len;
+}
+
+/* whether v holds "=?" anywhere: memchr for the rarer '=' */
+static bool
+has_ew_start(struct bstr v)
+{
+	const unsigned char *p = v.p, *end = v.p + v.len;
+
+	while (p + 1 < end &&
+	    (p = memchr(p, '=', (size_t)(end - 1 - p))) != NULL) {
+		if (p[1] == '?')
 			return true;
+		p++;
+	}
 	return false;
 }
 
@@ -76,7 +88,7 @@ msg__rfc2047(struct arena *a, struct msg__iconv **ic, struct bstr v,
 	size_t n = 0, lit = 0, i = 0;
 	bool prev_ew = false;
 
-	if (v.len < 8 || bstr_find(v, BSTR_LIT("=?")) < 0) {
+	if (v.len < 8 || !has_ew_start(v)) {
 		if (has_8bit(v)) {
 			*flags |= MSG_ERR_8BIT_HDR;
 			return msg__to_utf8(a, ic, BSTR_NULL, v, flags);
