@@ -7,7 +7,7 @@ set -u
 cd "$(dirname "$0")" || exit 1
 . ./lib_postfix.sh
 . ./lib_filterd.sh
-CTL=$E2E_ROOT/build/filterctl
+CTL=${FILTERCTL_BIN:-$E2E_ROOT/build/filterctl}
 
 cleanup()
 {
