@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "filterd/cfg.h"
+#include "filterd/notify.h"
 #include "filterd/quarantine.h"
 #include "filterd/scan.h"
 #include "util/log.h"
@@ -721,6 +722,21 @@ group_start(struct policy_split *sp)
 
 	if (q->auth_reject)
 		a = ACTION_REJECT;
+	for (size_t i = 0; i < g->n; i++) {
+		sp->sub[i] = q->rq.rcpts[g->idx[i]];
+		sp->subdsn[i] = q->rq.rcpt_dsn ? q->rq.rcpt_dsn[g->idx[i]]
+					       : NULL;
+	}
+	{
+		/* spam_admin report / bounce DSN for this group's
+		 * recipients, with its levels */
+		struct envelope env = *q->env;
+
+		env.rcpts = sp->sub;
+		env.nrcpts = g->n;
+		notify_message(sp->base, g->cfg, &env, q->score, q->tests, a,
+		    q->raw);
+	}
 	log_info("%s: policy group %zu/%zu (%s): rcpts=%zu action=%s",
 	    q->qid, sp->cur + 1, sp->ng, g->name, g->n, action_name(a));
 	if (severity(a) > severity(sp->worst) || sp->cur == 0)
@@ -744,11 +760,6 @@ group_start(struct policy_split *sp)
 		set_group(sp, g, 451, "4.3.0 Error: internal error");
 		sp->worst = ACTION_TEMPFAIL;
 		return false;
-	}
-	for (size_t i = 0; i < g->n; i++) {
-		sp->sub[i] = q->rq.rcpts[g->idx[i]];
-		sp->subdsn[i] = q->rq.rcpt_dsn ? q->rq.rcpt_dsn[g->idx[i]]
-					       : NULL;
 	}
 	if (a == ACTION_QUARANTINE) {
 		struct envelope env = *q->env;

@@ -69,6 +69,7 @@ tag2_level = 5.0
 kill_level = 20.0
 mynetworks = 127.0.0.0/8
 policy_listen = 127.0.0.1:$pl_port
+spam_admin = admin@example.test
 policy_banks = $work/banks
 recipient_policy = $work/rcpts"; then
 	not_ok "filterd starts"
@@ -86,7 +87,7 @@ swaks -s 127.0.0.1 -p "$in_port" -f sender@client.test \
     --data @"$work/m.eml" >"$work/swaks.log" 2>&1
 check "postfix accepted the message" \
     grep -q '^<-  250 2.0.0 Ok: queued as' "$work/swaks.log"
-pf_wait_delivered 3 30
+pf_wait_delivered 4 30
 sleep 0.5
 get() # RCPT: the delivered file
 {
@@ -96,7 +97,10 @@ get() # RCPT: the delivered file
 fn=$(get normal) fl=$(get lover) ft=$(get tagme) fj=$(get jail)
 check "normal, lover and tagme got it" [ -n "$fn" -a -n "$fl" -a -n "$ft" ]
 check "jail got nothing delivered" [ -z "$fj" ]
-check "exactly 3 deliveries" [ "$(pf_delivered)" -eq 3 ]
+check "exactly 4 deliveries (3 groups + the spam_admin report)" \
+    [ "$(pf_delivered)" -eq 4 ]
+check "spam_admin report only for the killed group (jail@, 1 rcpt)" \
+    sh -c "grep -l '^Delivered-To: admin@example.test' $PF_MAILDIR/new/* | xargs grep -l '^Recipients: 1' | xargs grep -q '<jail@example.test>'"
 : "${fn:=/dev/null}" "${fl:=/dev/null}" "${ft:=/dev/null}"
 hdr() { sed '/^$/q' "$1"; }
 check "normal: bank MYNETS subject tag" \
@@ -129,7 +133,7 @@ diag "$(grep -E 'policy group|rcpts=4' "$FD_LOG")"
 # one recipient: no split, normal path with the bank
 swaks -s 127.0.0.1 -p "$in_port" -f sender@client.test \
     -t tagme@example.test --data @"$work/m.eml" >/dev/null 2>&1
-pf_wait_delivered 4 30
+pf_wait_delivered 5 30
 check "single recipient: map applies without a split" \
     [ "$(grep -l '^Subject: \[TAGGED\]' "$PF_MAILDIR"/new/* | wc -l)" -eq 2 ]
 check "no policy group lines for it" \
@@ -140,7 +144,7 @@ swaks -s 127.0.0.1 -p "$pl_port" -f sender@client.test \
     -t normal@example.test --data @"$work/m.eml" >"$work/swaks2.log" 2>&1
 check "policy_listen port accepts" \
     grep -q '^<-  250 2.0.0 Ok: queued as' "$work/swaks2.log"
-pf_wait_delivered 5 30
+pf_wait_delivered 6 30
 check "bank port:$pl_port applied (its subject tag)" \
     grep -lq '^Subject: \[PORT\] split me' "$PF_MAILDIR"/new/*
 tap_done
