@@ -147,8 +147,12 @@ from_cp1252(struct arena *a, struct bstr in, bool keep_utf8)
 		unsigned char c = in.p[i];
 
 		if (c < 0x80) {
-			o[n++] = c;
-			i++;
+			/* a 7-bit run is copied as it is */
+			size_t k7 = msg__ascii_prefix(in.p + i, in.len - i);
+
+			memcpy(o + n, in.p + i, k7);
+			n += k7;
+			i += k7;
 		} else if (keep_utf8 && (k = utf8_seq(in.p + i,
 		    in.len - i)) > 1) {
 			memcpy(o + n, in.p + i, k);

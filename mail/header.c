@@ -23,9 +23,19 @@
 static size_t
 field_name(const unsigned char *p, size_t len, size_t *colon)
 {
+	/* printable US-ASCII but ':' */
+	static const unsigned char name_ch[256] = {
+		[32] =
+		0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1,
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+		1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,
+	};
 	size_t i = 0, n;
 
-	while (i < len && p[i] >= 33 && p[i] <= 126 && p[i] != ':')
+	while (i < len && name_ch[p[i]])
 		i++;
 	if (i == 0)
 		return 0;
@@ -51,13 +61,21 @@ msg__unfold(struct arena *a, struct bstr raw)
 		return v;
 	if ((o = arena_alloc(a, v.len)) == NULL)
 		return v;
-	for (size_t i = 0; i < v.len; i++) {
-		if (v.p[i] == '\r' && i + 1 < v.len && v.p[i + 1] == '\n')
-			continue;
-		if (v.p[i] == '\n')
-			continue;
-		o[n++] = v.p[i];
+	/* copy the runs between line breaks; a CR right before LF goes
+	 * with it, other CRs are data */
+	const unsigned char *p = v.p, *end = v.p + v.len, *nl;
+
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		size_t k = (size_t)(nl - p);
+
+		if (k && nl[-1] == '\r')
+			k--;
+		memcpy(o + n, p, k);
+		n += k;
+		p = nl + 1;
 	}
+	memcpy(o + n, p, (size_t)(end - p));
+	n += (size_t)(end - p);
 	return bstr_make(o, n);
 }
 
