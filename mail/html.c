@@ -21,7 +21,7 @@
 #define STYLE_STACK 64
 
 struct style {
-	char tag[16];
+	int tag;        /* style_key() of the element, -1 at the root */
 	int color;      /* 0xRRGGBB */
 	int bgcolor;
 	int size;       /* HTML font size, 3 by default */
@@ -440,129 +440,134 @@ decode_entities(struct arena *a, struct bstr s)
 #define TF_RAW 64u     /* content is not text: script, style */
 #define TF_LITERAL 128u /* content is literal text (HTML::Parser) */
 
+/* the elements handle_tag and the style code name: compared as numbers,
+ * not strings */
+enum tag_kind { K_NONE, K_A, K_AREA, K_LINK, K_IMG, K_IFRAME, K_FRAME, K_EMBED, K_SCRIPT, K_BGSOUND, K_OBJECT, K_APPLET, K_FORM, K_BASE, K_META, K_FONT, K_TITLE, K_BODY, K_HTML, K_TABLE, K_TD, K_TH, K_TR, K_BIG, K_SMALL };
+
 static const struct tag_info {
 	const char *name;
 	unsigned flags;
+	enum tag_kind kind;
 } tag_info[] = {
-	{ "a", TF_STYLE | TF_SPECIAL },
-	{ "abbr", 0 },
-	{ "acronym", 0 },
-	{ "address", 0 },
-	{ "applet", TF_SPECIAL },
-	{ "area", TF_SPECIAL },
-	{ "article", 0 },
-	{ "aside", 0 },
-	{ "audio", 0 },
-	{ "b", 0 },
-	{ "base", TF_SPECIAL },
-	{ "basefont", 0 },
-	{ "bdi", 0 },
-	{ "bdo", 0 },
-	{ "bgsound", TF_SPECIAL },
-	{ "big", TF_STYLE },
-	{ "blink", 0 },
-	{ "blockquote", TF_PARA },
-	{ "body", TF_STYLE | TF_SPECIAL },
-	{ "br", TF_NL },
-	{ "button", 0 },
-	{ "canvas", 0 },
-	{ "caption", 0 },
-	{ "center", 0 },
-	{ "cite", 0 },
-	{ "code", 0 },
-	{ "col", 0 },
-	{ "colgroup", 0 },
-	{ "dd", TF_SP },
-	{ "del", 0 },
-	{ "dfn", 0 },
-	{ "dir", 0 },
-	{ "div", TF_NL | TF_STYLE },
-	{ "dl", 0 },
-	{ "dt", TF_SP },
-	{ "em", 0 },
-	{ "embed", TF_SP | TF_SPECIAL },
-	{ "fieldset", 0 },
-	{ "figcaption", 0 },
-	{ "figure", 0 },
-	{ "font", TF_STYLE | TF_SPECIAL },
-	{ "footer", 0 },
-	{ "form", TF_SPECIAL },
-	{ "frame", TF_SPECIAL },
-	{ "frameset", 0 },
-	{ "h1", TF_SP },
-	{ "h2", TF_SP },
-	{ "h3", TF_SP },
-	{ "h4", TF_SP },
-	{ "h5", TF_SP },
-	{ "h6", TF_SP },
-	{ "head", 0 },
-	{ "header", 0 },
-	{ "hr", TF_PARA },
-	{ "html", TF_SPECIAL },
-	{ "i", 0 },
-	{ "iframe", TF_SPECIAL | TF_LITERAL },
-	{ "ilayer", 0 },
-	{ "img", TF_SPECIAL },
-	{ "input", 0 },
-	{ "ins", 0 },
-	{ "isindex", 0 },
-	{ "kbd", 0 },
-	{ "label", 0 },
-	{ "layer", 0 },
-	{ "legend", 0 },
-	{ "li", TF_SP },
-	{ "link", TF_SPECIAL },
-	{ "listing", TF_PARA },
-	{ "main", 0 },
-	{ "map", 0 },
-	{ "marquee", TF_STYLE },
-	{ "menu", 0 },
-	{ "meta", TF_SPECIAL },
-	{ "multicol", 0 },
-	{ "nav", 0 },
-	{ "nobr", 0 },
-	{ "noembed", 0 },
-	{ "noframes", 0 },
-	{ "nolayer", 0 },
-	{ "noscript", 0 },
-	{ "o:p", 0 },
-	{ "object", TF_SPECIAL },
-	{ "ol", 0 },
-	{ "optgroup", 0 },
-	{ "option", 0 },
-	{ "p", TF_PARA | TF_STYLE },
-	{ "param", 0 },
-	{ "plaintext", TF_PARA },
-	{ "pre", TF_PARA },
-	{ "q", 0 },
-	{ "s", 0 },
-	{ "samp", 0 },
-	{ "script", TF_SPECIAL | TF_RAW },
-	{ "section", 0 },
-	{ "select", 0 },
-	{ "small", TF_STYLE },
-	{ "spacer", 0 },
-	{ "span", TF_STYLE },
-	{ "strike", 0 },
-	{ "strong", 0 },
-	{ "style", TF_RAW },
-	{ "sub", 0 },
-	{ "sup", 0 },
-	{ "table", TF_STYLE | TF_SPECIAL },
-	{ "tbody", 0 },
-	{ "td", TF_SP | TF_STYLE | TF_SPECIAL },
-	{ "textarea", TF_LITERAL },
-	{ "tfoot", 0 },
-	{ "th", TF_SP | TF_STYLE },
-	{ "thead", 0 },
-	{ "title", TF_PARA | TF_SPECIAL | TF_LITERAL },
-	{ "tr", TF_STYLE | TF_SPECIAL },
-	{ "tt", 0 },
-	{ "u", 0 },
-	{ "ul", 0 },
-	{ "var", 0 },
-	{ "wbr", 0 },
-	{ "xmp", TF_PARA | TF_LITERAL },
+	{ "a", TF_STYLE | TF_SPECIAL, K_A },
+	{ "abbr", 0, K_NONE },
+	{ "acronym", 0, K_NONE },
+	{ "address", 0, K_NONE },
+	{ "applet", TF_SPECIAL, K_APPLET },
+	{ "area", TF_SPECIAL, K_AREA },
+	{ "article", 0, K_NONE },
+	{ "aside", 0, K_NONE },
+	{ "audio", 0, K_NONE },
+	{ "b", 0, K_NONE },
+	{ "base", TF_SPECIAL, K_BASE },
+	{ "basefont", 0, K_NONE },
+	{ "bdi", 0, K_NONE },
+	{ "bdo", 0, K_NONE },
+	{ "bgsound", TF_SPECIAL, K_BGSOUND },
+	{ "big", TF_STYLE, K_BIG },
+	{ "blink", 0, K_NONE },
+	{ "blockquote", TF_PARA, K_NONE },
+	{ "body", TF_STYLE | TF_SPECIAL, K_BODY },
+	{ "br", TF_NL, K_NONE },
+	{ "button", 0, K_NONE },
+	{ "canvas", 0, K_NONE },
+	{ "caption", 0, K_NONE },
+	{ "center", 0, K_NONE },
+	{ "cite", 0, K_NONE },
+	{ "code", 0, K_NONE },
+	{ "col", 0, K_NONE },
+	{ "colgroup", 0, K_NONE },
+	{ "dd", TF_SP, K_NONE },
+	{ "del", 0, K_NONE },
+	{ "dfn", 0, K_NONE },
+	{ "dir", 0, K_NONE },
+	{ "div", TF_NL | TF_STYLE, K_NONE },
+	{ "dl", 0, K_NONE },
+	{ "dt", TF_SP, K_NONE },
+	{ "em", 0, K_NONE },
+	{ "embed", TF_SP | TF_SPECIAL, K_EMBED },
+	{ "fieldset", 0, K_NONE },
+	{ "figcaption", 0, K_NONE },
+	{ "figure", 0, K_NONE },
+	{ "font", TF_STYLE | TF_SPECIAL, K_FONT },
+	{ "footer", 0, K_NONE },
+	{ "form", TF_SPECIAL, K_FORM },
+	{ "frame", TF_SPECIAL, K_FRAME },
+	{ "frameset", 0, K_NONE },
+	{ "h1", TF_SP, K_NONE },
+	{ "h2", TF_SP, K_NONE },
+	{ "h3", TF_SP, K_NONE },
+	{ "h4", TF_SP, K_NONE },
+	{ "h5", TF_SP, K_NONE },
+	{ "h6", TF_SP, K_NONE },
+	{ "head", 0, K_NONE },
+	{ "header", 0, K_NONE },
+	{ "hr", TF_PARA, K_NONE },
+	{ "html", TF_SPECIAL, K_HTML },
+	{ "i", 0, K_NONE },
+	{ "iframe", TF_SPECIAL | TF_LITERAL, K_IFRAME },
+	{ "ilayer", 0, K_NONE },
+	{ "img", TF_SPECIAL, K_IMG },
+	{ "input", 0, K_NONE },
+	{ "ins", 0, K_NONE },
+	{ "isindex", 0, K_NONE },
+	{ "kbd", 0, K_NONE },
+	{ "label", 0, K_NONE },
+	{ "layer", 0, K_NONE },
+	{ "legend", 0, K_NONE },
+	{ "li", TF_SP, K_NONE },
+	{ "link", TF_SPECIAL, K_LINK },
+	{ "listing", TF_PARA, K_NONE },
+	{ "main", 0, K_NONE },
+	{ "map", 0, K_NONE },
+	{ "marquee", TF_STYLE, K_NONE },
+	{ "menu", 0, K_NONE },
+	{ "meta", TF_SPECIAL, K_META },
+	{ "multicol", 0, K_NONE },
+	{ "nav", 0, K_NONE },
+	{ "nobr", 0, K_NONE },
+	{ "noembed", 0, K_NONE },
+	{ "noframes", 0, K_NONE },
+	{ "nolayer", 0, K_NONE },
+	{ "noscript", 0, K_NONE },
+	{ "o:p", 0, K_NONE },
+	{ "object", TF_SPECIAL, K_OBJECT },
+	{ "ol", 0, K_NONE },
+	{ "optgroup", 0, K_NONE },
+	{ "option", 0, K_NONE },
+	{ "p", TF_PARA | TF_STYLE, K_NONE },
+	{ "param", 0, K_NONE },
+	{ "plaintext", TF_PARA, K_NONE },
+	{ "pre", TF_PARA, K_NONE },
+	{ "q", 0, K_NONE },
+	{ "s", 0, K_NONE },
+	{ "samp", 0, K_NONE },
+	{ "script", TF_SPECIAL | TF_RAW, K_SCRIPT },
+	{ "section", 0, K_NONE },
+	{ "select", 0, K_NONE },
+	{ "small", TF_STYLE, K_SMALL },
+	{ "spacer", 0, K_NONE },
+	{ "span", TF_STYLE, K_NONE },
+	{ "strike", 0, K_NONE },
+	{ "strong", 0, K_NONE },
+	{ "style", TF_RAW, K_NONE },
+	{ "sub", 0, K_NONE },
+	{ "sup", 0, K_NONE },
+	{ "table", TF_STYLE | TF_SPECIAL, K_TABLE },
+	{ "tbody", 0, K_NONE },
+	{ "td", TF_SP | TF_STYLE | TF_SPECIAL, K_TD },
+	{ "textarea", TF_LITERAL, K_NONE },
+	{ "tfoot", 0, K_NONE },
+	{ "th", TF_SP | TF_STYLE, K_TH },
+	{ "thead", 0, K_NONE },
+	{ "title", TF_PARA | TF_SPECIAL | TF_LITERAL, K_TITLE },
+	{ "tr", TF_STYLE | TF_SPECIAL, K_TR },
+	{ "tt", 0, K_NONE },
+	{ "u", 0, K_NONE },
+	{ "ul", 0, K_NONE },
+	{ "var", 0, K_NONE },
+	{ "wbr", 0, K_NONE },
+	{ "xmp", TF_PARA | TF_LITERAL, K_NONE },
 };
 
 /* tag_first[c - 'a'] .. tag_first[c - 'a' + 1]: the entries starting
@@ -572,23 +577,30 @@ static const unsigned short tag_first[27] = {
 	81, 86, 90, 91, 91, 104, 114, 116, 117, 118, 119, 119, 119,
 };
 
-/* tag_flags - TF_* for an element name, 0 if unknown */
-static unsigned
-tag_flags(const char *t)
+/* tag_lookup - the tag_info index of an element name (lowercase, NUL
+ * terminated), -1 if unknown */
+static int
+tag_lookup(const char *t)
 {
 	if (t[0] < 'a' || t[0] > 'z')
-		return 0;
+		return -1;
 	for (unsigned i = tag_first[t[0] - 'a']; i < tag_first[t[0] - 'a' + 1];
-	    i++)
-		if (!strcmp(t + 1, tag_info[i].name + 1))
-			return tag_info[i].flags | TF_KNOWN;
-	return 0;
+	    i++) {
+		const char *nm = tag_info[i].name;
+
+		/* the second byte first ('\0' for one-letter names) */
+		if (nm[1] == t[1] && (t[1] == '\0' || !strcmp(t + 2, nm + 2)))
+			return (int)i;
+	}
+	return -1;
 }
 
 #define MAX_ATTRS 24
 
 struct tag {
 	char name[16];
+	int id;         /* tag_info index, -1 if unknown */
+	enum tag_kind kind;
 	unsigned flags; /* TF_* of the element */
 	bool end, selfclose;
 	size_t nattr;
@@ -596,15 +608,18 @@ struct tag {
 };
 
 static struct bstr
-attr(const struct tag *t, const char *name)
+attr_n(const struct tag *t, const char *name, size_t nl)
 {
-	struct bstr want = bstr_cstr(name);
+	struct bstr want = bstr_make(name, nl);
 
 	for (size_t i = 0; i < t->nattr; i++)
-		if (t->an[i].len == want.len && bstr_caseeq(t->an[i], want))
+		if (t->an[i].len == nl && bstr_caseeq(t->an[i], want))
 			return t->av[i];
 	return BSTR_NULL;
 }
+
+/* attribute by literal name: its length is known at compile time */
+#define attr(t, lit) attr_n((t), lit, sizeof(lit) - 1)
 
 /* Parse a tag starting after '<' (and '/' for end tags). Returns the
  * offset just past '>' (or len). */
@@ -791,48 +806,55 @@ set_color(int *dst, struct bstr v)
 		*dst = c;
 }
 
+/* what the style stack records of an element: th counts as td (SA);
+ * the elements without a kind by their table index */
+static int
+style_key(const struct tag *t)
+{
+	if (t->kind == K_TH)
+		return K_TD;
+	if (t->kind != K_NONE)
+		return (int)t->kind;
+	return 1000 + t->id;
+}
+
 static void
 push_style(struct render *r, const struct tag *t)
 {
 	struct style s = r->st[r->depth - 1];
 	struct bstr v;
-	const char *n = t->name;
+	enum tag_kind k = t->kind;
 
 	/* td and tr close an open font/td (and tr) first (SA
 	 * close_table_tag), as their end tags are optional */
-	if (!strcmp(n, "td") || !strcmp(n, "th") || !strcmp(n, "tr")) {
+	if (k == K_TD || k == K_TH || k == K_TR) {
 		bool open = false;
-		const char *want = n[1] == 'r' ? "tr" : "td";
+		int want = k == K_TR ? K_TR : K_TD;
 
 		for (int i = 1; i < r->depth; i++)
-			open |= !strcmp(r->st[i].tag, want);
+			open |= r->st[i].tag == want;
 		while (open && r->depth > 1) {
-			const char *top = r->st[r->depth - 1].tag;
+			int top = r->st[r->depth - 1].tag;
 
-			if (!strcmp(top, "font") || !strcmp(top, "td") ||
-			    (want[1] == 'r' && !strcmp(top, "tr")))
+			if (top == K_FONT || top == K_TD ||
+			    (k == K_TR && top == K_TR))
 				r->depth--;
 			else
 				break;
 		}
 		s = r->st[r->depth - 1];
 	}
-	{
-		const char *tn = !strcmp(n, "th") ? "td" : n;
-		size_t tl = strlen(tn);
-
-		memcpy(s.tag, tn, tl + 1); /* tag names fit: see parse_tag */
-	}
-	if (!strcmp(n, "big"))
+	s.tag = style_key(t);
+	if (k == K_BIG)
 		s.size++;
-	else if (!strcmp(n, "small"))
+	else if (k == K_SMALL)
 		s.size--;
-	if ((!strcmp(n, "font") && (v = attr(t, "color")).p) ||
-	    (!strcmp(n, "body") && (v = attr(t, "text")).p))
+	if ((k == K_FONT && (v = attr(t, "color")).p) ||
+	    (k == K_BODY && (v = attr(t, "text")).p))
 		set_color(&s.color, v);
 	/* bgcolor= attributes do not count: SA's text_style drops them
 	 * (only CSS background-color does), and we follow SA here */
-	if (!strcmp(n, "font") && (v = attr(t, "size")).p) {
+	if (k == K_FONT && (v = attr(t, "size")).p) {
 		v = bstr_trim(v);
 		int sign = 0, num = 0;
 		size_t i = 0;
@@ -873,14 +895,14 @@ push_style(struct render *r, const struct tag *t)
 }
 
 static void
-pop_style(struct render *r, const char *name)
+pop_style(struct render *r, const struct tag *t)
 {
-	if (!strcmp(name, "th"))
-		name = "td";
-	if (!strcmp(name, "body"))
+	int id = style_key(t);
+
+	if (t->kind == K_BODY)
 		return; /* browsers render text after </body> */
 	for (int i = r->depth - 1; i >= 1; i--)
-		if (!strcmp(r->st[i].tag, name)) {
+		if (r->st[i].tag == id) {
 			r->depth = i;
 			return;
 		}
@@ -1115,10 +1137,13 @@ static void
 handle_tag(struct render *r, struct tag *t)
 {
 	struct msg_html *h = &r->m->html;
-	const char *n = t->name;
+	enum tag_kind kd;
 	struct bstr v;
 
-	unsigned tf = t->flags = tag_flags(n);
+	t->id = tag_lookup(t->name);
+	t->kind = kd = t->id < 0 ? K_NONE : tag_info[t->id].kind;
+	unsigned tf = t->flags = t->id < 0 ? 0 :
+	    tag_info[t->id].flags | TF_KNOWN;
 
 	h->tags++;
 	if (!(tf & TF_KNOWN))
@@ -1134,23 +1159,23 @@ handle_tag(struct render *r, struct tag *t)
 		goto style; /* nothing below applies to it */
 
 	if (t->end) {
-		if (!strcmp(n, "a"))
+		if (kd == K_A)
 			end_anchor(r);
 		if (tf & TF_STYLE) /* only those are on the stack */
-			pop_style(r, n);
+			pop_style(r, t);
 		return;
 	}
-	if (!strcmp(n, "a")) {
+	if (kd == K_A) {
 		end_anchor(r);
 		if ((v = attr(t, "href")).p) {
 			h->links++;
 			r->a_uri = add_uri(r, v, MSG_URI_HREF);
 			r->a_start = r->n;
 		}
-	} else if (!strcmp(n, "area") || !strcmp(n, "link")) {
+	} else if (kd == K_AREA || kd == K_LINK) {
 		if ((v = attr(t, "href")).p)
 			add_uri(r, v, MSG_URI_HREF);
-	} else if (!strcmp(n, "img")) {
+	} else if (kd == K_IMG) {
 		h->images++;
 		struct bstr w = attr(t, "width"), ht = attr(t, "height");
 
@@ -1161,27 +1186,27 @@ handle_tag(struct render *r, struct tag *t)
 			    (const char *)ht.p, ht.len), NULL, 10);
 		if ((v = attr(t, "src")).p)
 			add_uri(r, v, MSG_URI_SRC);
-	} else if (!strcmp(n, "iframe") || !strcmp(n, "frame") ||
-	    !strcmp(n, "embed") || !strcmp(n, "script") ||
-	    !strcmp(n, "bgsound")) {
-		if (!strcmp(n, "iframe"))
+	} else if (kd == K_IFRAME || kd == K_FRAME ||
+	    kd == K_EMBED || kd == K_SCRIPT ||
+	    kd == K_BGSOUND) {
+		if (kd == K_IFRAME)
 			h->iframes++;
-		if (!strcmp(n, "embed"))
+		if (kd == K_EMBED)
 			h->objects++;
 		if ((v = attr(t, "src")).p)
 			add_uri(r, v, MSG_URI_SRC);
-	} else if (!strcmp(n, "object") || !strcmp(n, "applet")) {
+	} else if (kd == K_OBJECT || kd == K_APPLET) {
 		h->objects++;
-	} else if (!strcmp(n, "form")) {
+	} else if (kd == K_FORM) {
 		h->forms++;
 		if ((v = attr(t, "action")).p)
 			add_uri(r, v, MSG_URI_FORM);
-	} else if (!strcmp(n, "base")) {
+	} else if (kd == K_BASE) {
 		if ((v = attr(t, "href")).p) {
 			add_uri(r, v, MSG_URI_META);
 			r->base = bstr_trim(decode_entities(r->m->a, v));
 		}
-	} else if (!strcmp(n, "meta")) {
+	} else if (kd == K_META) {
 		struct bstr he = attr(t, "http-equiv"), c = attr(t, "content");
 
 		if (he.p && MSG__IEQ(bstr_trim(he), "refresh") &&
@@ -1208,26 +1233,26 @@ handle_tag(struct render *r, struct tag *t)
 					h->charset_meta_mismatch = true;
 			}
 		}
-	} else if (!strcmp(n, "font")) {
+	} else if (kd == K_FONT) {
 		h->font_tags++;
 		if (attr(t, "color").p)
 			h->font_color_tags++;
-	} else if (!strcmp(n, "title")) {
+	} else if (kd == K_TITLE) {
 		h->has_title = true;
-	} else if (!strcmp(n, "body")) {
+	} else if (kd == K_BODY) {
 		h->has_body_tag = true;
 		if ((v = attr(t, "background")).p)
 			add_uri(r, v, MSG_URI_SRC);
-	} else if (!strcmp(n, "html")) {
+	} else if (kd == K_HTML) {
 		h->has_html_tag = true;
 	}
 style:
 	if (t->end) {
 		if (tf & TF_STYLE) /* only those are on the stack */
-			pop_style(r, n);
+			pop_style(r, t);
 		return;
 	}
-	if ((!strcmp(n, "table") || !strcmp(n, "td") || !strcmp(n, "tr")) &&
+	if ((kd == K_TABLE || kd == K_TD || kd == K_TR) &&
 	    (v = attr(t, "background")).p)
 		add_uri(r, v, MSG_URI_SRC);
 	if ((tf & TF_STYLE) && !t->selfclose)
@@ -1264,7 +1289,7 @@ msg__html_render(struct msg *m, struct bstr src, struct bstr part_cs)
 	struct tag t;
 
 	r.cap = len + 16;
-	r.st[0] = (struct style){ .tag = "", .color = 0, .bgcolor = 0xFFFFFF,
+	r.st[0] = (struct style){ .tag = -1, .color = 0, .bgcolor = 0xFFFFFF,
 		.size = 3 };
 	r.depth = 1;
 	if ((r.o = arena_alloc(m->a, r.cap)) == NULL)
