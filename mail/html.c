@@ -621,6 +621,23 @@ attr_n(const struct tag *t, const char *name, size_t nl)
 /* attribute by literal name: its length is known at compile time */
 #define attr(t, lit) attr_n((t), lit, sizeof(lit) - 1)
 
+/* byte classes of the tag tokenizer (parse_tag) */
+#define TC_NAME 1   /* element name: [A-Za-z0-9:_-] */
+#define TC_SKIP 2   /* between attributes: whitespace, '/', '\f' */
+#define TC_ANEND 4  /* ends an attribute name: = > / whitespace */
+#define TC_WS 8     /* around '=': space, tab, CR, LF */
+#define TC_VEND 16  /* ends an unquoted value: > whitespace */
+static const unsigned char tagc[256] = {
+	 0,  0,  0,  0,  0,  0,  0,  0,  0, 30, 30,  0,  2, 30,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	30,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  1,  0,  6,
+	 1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  0,  0,  4, 20,  0,
+	 0,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+	 1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  0,  0,  0,  0,  1,
+	 0,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,
+	 1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  1,  0,  0,  0,  0,  0,
+};
+
 /* Parse a tag starting after '<' (and '/' for end tags). Returns the
  * offset just past '>' (or len). */
 static size_t
@@ -628,8 +645,7 @@ parse_tag(const unsigned char *p, size_t len, struct tag *t)
 {
 	size_t i = 0, n = 0;
 
-	while (i < len && (isalnum_(p[i]) || p[i] == ':' || p[i] == '-' ||
-	    p[i] == '_')) {
+	while (i < len && (tagc[p[i]] & TC_NAME)) {
 		if (n < sizeof(t->name) - 1)
 			t->name[n++] = (char)msg__lc(p[i]);
 		i++;
@@ -638,8 +654,7 @@ parse_tag(const unsigned char *p, size_t len, struct tag *t)
 	t->nattr = 0;
 	t->selfclose = false;
 	for (;;) {
-		while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' ||
-		    p[i] == '\r' || p[i] == '/' || p[i] == '\f')) {
+		while (i < len && (tagc[p[i]] & TC_SKIP)) {
 			if (p[i] == '/')
 				t->selfclose = true;
 			i++;
@@ -651,9 +666,7 @@ parse_tag(const unsigned char *p, size_t len, struct tag *t)
 		t->selfclose = false;
 		size_t a0 = i;
 
-		while (i < len && p[i] != '=' && p[i] != '>' && p[i] != ' ' &&
-		    p[i] != '\t' && p[i] != '\n' && p[i] != '\r' &&
-		    p[i] != '/')
+		while (i < len && !(tagc[p[i]] & TC_ANEND))
 			i++;
 		if (i == a0) { /* stray '=' or similar */
 			i++;
@@ -661,13 +674,11 @@ parse_tag(const unsigned char *p, size_t len, struct tag *t)
 		}
 		struct bstr an = bstr_make(p + a0, i - a0), av = BSTR_NULL;
 
-		while (i < len && (p[i] == ' ' || p[i] == '\t' ||
-		    p[i] == '\n' || p[i] == '\r'))
+		while (i < len && (tagc[p[i]] & TC_WS))
 			i++;
 		if (i < len && p[i] == '=') {
 			i++;
-			while (i < len && (p[i] == ' ' || p[i] == '\t' ||
-			    p[i] == '\n' || p[i] == '\r'))
+			while (i < len && (tagc[p[i]] & TC_WS))
 				i++;
 			if (i < len && (p[i] == '"' || p[i] == '\'')) {
 				unsigned char q = p[i++];
@@ -682,9 +693,7 @@ parse_tag(const unsigned char *p, size_t len, struct tag *t)
 			} else {
 				size_t v0 = i;
 
-				while (i < len && p[i] != '>' && p[i] != ' ' &&
-				    p[i] != '\t' && p[i] != '\n' &&
-				    p[i] != '\r')
+				while (i < len && !(tagc[p[i]] & TC_VEND))
 					i++;
 				av = bstr_make(p + v0, i - v0);
 			}

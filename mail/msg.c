@@ -79,7 +79,9 @@ msg__ifind(struct bstr hay, struct bstr needle)
 
 		if (c == NULL)
 			return -1;
-		if (bstr_caseeq(bstr_make(c, needle.len), needle))
+		/* the second byte inline before the full compare */
+		if ((needle.len == 1 || msg__lc(c[1]) == msg__lc(needle.p[1])) &&
+		    bstr_caseeq(bstr_make(c, needle.len), needle))
 			return (long)(c - hay.p);
 		if (c == a)
 			a = a + 1 < end ? a + 1 : NULL;
@@ -190,7 +192,12 @@ squash(unsigned char *t, size_t len)
 		while (j < len && !space_start[t[j]])
 			j++;
 		if (j > i) {
-			if (o != i)
+			/* o < i: a forward byte copy is safe, and cheaper
+			 * than a call for the usual word-sized run */
+			if (o != i && j - i <= 16)
+				for (size_t q = i; q < j; q++)
+					t[o + q - i] = t[q];
+			else if (o != i)
 				memmove(t + o, t + i, j - i);
 			o += j - i;
 			i = j;

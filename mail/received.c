@@ -414,7 +414,11 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 		long w, id;
 
 		r->by = word(v, &i); /* as written, trailing dot too (SA) */
-		if ((w = find_kw(rest, 0, "with")) >= 0) {
+		/* " with " after " by ": the scan from the start found it
+		 * already unless it stood before "by" (the depth is 0 at
+		 * "by" in both scans) */
+		w = wp > by ? wp - by - 2 : find_kw(rest, 0, "with");
+		if (w >= 0) {
 			size_t k = (size_t)w + 4;
 
 			r->with = word(rest, &k);
@@ -507,7 +511,28 @@ in_list(const struct netlist *l, const struct netaddr *ip, bool infer)
 int
 msg__received_parse(struct msg *m)
 {
-	size_t nrecv = msg_header_count_named(m, "received");
+	/* SA originating_ip_headers (the stock rules' list): webmail
+	 * posting addresses become the oldest hops */
+	static const char *const orig[] = { "x-yahoo-post-ip",
+		"x-originating-ip", "x-apparently-from", "x-senderip",
+		"x-aol-ip" };
+	const struct msg_header *orig_h[5] = { NULL };
+	size_t nrecv = 0;
+
+	_Static_assert(sizeof(orig) / sizeof(orig[0]) == 5, "orig_h size");
+	/* one pass over the fields: the Received count and the last field
+	 * of each originating-IP name (SA get_header in scalar context) */
+	for (size_t i = 0; i < m->nhdrs; i++) {
+		struct bstr nm = m->hdrs[i].name;
+
+		if (MSG__IEQ(nm, "received"))
+			nrecv++;
+		else if (nm.len >= 8 && (nm.p[0] | 0x20) == 'x' &&
+		    nm.p[1] == '-')
+			for (size_t k = 0; k < 5; k++)
+				if (bstr_caseeq_cstr(nm, orig[k]))
+					orig_h[k] = &m->hdrs[i];
+	}
 	/* client hop + Received fields + originating-IP headers */
 	size_t cap = nrecv + 1 + 5, n = 0;
 	struct msg_relay *rv = arena_calloc(m->a, cap, sizeof(*rv));
@@ -529,20 +554,9 @@ msg__received_parse(struct msg *m)
 		if (parse_one(m, &m->hdrs[i], &rv[n]))
 			n++;
 	}
-	/* SA originating_ip_headers (the stock rules' list): webmail
-	 * posting addresses become the oldest hops */
-	static const char *const orig[] = { "x-yahoo-post-ip",
-		"x-originating-ip", "x-apparently-from", "x-senderip",
-		"x-aol-ip" };
+	for (size_t k = 0; k < 5; k++) {
+		const struct msg_header *h = orig_h[k];
 
-	for (size_t k = 0; k < sizeof(orig) / sizeof(orig[0]); k++) {
-		const struct msg_header *h = NULL;
-		size_t cnt = msg_header_count_named(m, orig[k]);
-
-		if (cnt == 0)
-			continue;
-		/* SA get_header in scalar context: the last one */
-		h = msg_header_get(m, orig[k], cnt - 1);
 		if (h == NULL)
 			continue;
 		struct bstr v = h->value;
