@@ -180,20 +180,31 @@ squash(unsigned char *t, size_t len)
 	size_t i = 0, o = 0, k;
 
 	while (i < len) {
-		/* fast path: a run of bytes that cannot start a space (every
-		 * Unicode space starts with C2, E1, E2 or E3) moves as one,
-		 * and not at all while nothing has been squashed yet */
+		/* fast path: bytes that cannot start a space (every Unicode
+		 * space starts with C2, E1, E2 or E3) and lone ASCII
+		 * whitespace bytes between them (a run of one, which becomes
+		 * one space) stay in one run; the run moves as one, and not
+		 * at all while nothing has been squashed yet */
 		size_t j = i;
 
-		while (j + 4 <= len && !(space_start[t[j]] |
-		    space_start[t[j + 1]] | space_start[t[j + 2]] |
-		    space_start[t[j + 3]]))
-			j += 4;
-		while (j < len && !space_start[t[j]])
-			j++;
+		for (;;) {
+			while (j + 4 <= len && !(space_start[t[j]] |
+			    space_start[t[j + 1]] | space_start[t[j + 2]] |
+			    space_start[t[j + 3]]))
+				j += 4;
+			while (j < len && !space_start[t[j]])
+				j++;
+			if (j + 1 < len && t[j] <= ' ' && !space_start[t[j + 1]]) {
+				/* t[j] is one of \t \n \v \f \r ' ' */
+				t[j] = ' ';
+				j += 2;
+				continue;
+			}
+			break;
+		}
 		if (j > i) {
 			/* o < i: a forward byte copy is safe, and cheaper
-			 * than a call for the usual word-sized run */
+			 * than a call for a short run */
 			if (o != i && j - i <= 16)
 				for (size_t q = i; q < j; q++)
 					t[o + q - i] = t[q];
@@ -203,12 +214,6 @@ squash(unsigned char *t, size_t len)
 			i = j;
 			if (i >= len)
 				break;
-		}
-		/* the common case: one ASCII space between words */
-		if (t[i] == ' ' && (i + 1 == len || !space_start[t[i + 1]])) {
-			t[o++] = ' ';
-			i++;
-			continue;
 		}
 		if ((k = space_len(t + i, len - i)) == 0) {
 			t[o++] = t[i++];
