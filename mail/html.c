@@ -991,8 +991,18 @@ out_text_mode(struct render *r, const unsigned char *p, size_t len,
 		if (!text_special[c]) {
 			size_t j = i + 1;
 
-			while (j < len && !text_special[p[j]])
-				j++;
+			/* one ' ' between ordinary bytes renders as itself:
+			 * it stays in the run */
+			for (;;) {
+				while (j < len && !text_special[p[j]])
+					j++;
+				if (j + 1 < len && p[j] == ' ' &&
+				    !text_special[p[j + 1]]) {
+					j += 2;
+					continue;
+				}
+				break;
+			}
 			if (sp) {
 				if (r->n < r->cap)
 					r->o[r->n++] = ' ';
