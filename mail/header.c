@@ -79,12 +79,16 @@ msg__unfold(struct arena *a, struct bstr raw)
 	return bstr_make(o, n);
 }
 
+/* add_field - the field from start to end; nl and colon are what
+ * field_name() found on its first line (nl 0: not a field). The name
+ * ends at the first byte that is not printable, so the first line
+ * decides for the whole field. */
 static int
 add_field(struct msg *m, struct msg__vec *vec, const unsigned char *start,
-    const unsigned char *end, size_t base_off, const unsigned char *blk0)
+    const unsigned char *end, size_t nl, size_t colon, size_t base_off,
+    const unsigned char *blk0)
 {
 	struct msg_header *h;
-	size_t colon, nl;
 	struct bstr raw;
 
 	/* Drop the final line ending of the field. */
@@ -92,7 +96,7 @@ add_field(struct msg *m, struct msg__vec *vec, const unsigned char *start,
 		end--;
 	if (end > start && end[-1] == '\r')
 		end--;
-	if ((nl = field_name(start, (size_t)(end - start), &colon)) == 0)
+	if (nl == 0)
 		return 0; /* not a field: SA skips it */
 	if ((h = msg__vec_push(m->a, vec, sizeof(*h))) == NULL)
 		return -ENOMEM;
@@ -113,6 +117,7 @@ msg__headers_parse(struct msg *m, struct bstr blk, size_t base_off,
 {
 	const unsigned char *p = blk.p, *end = blk.p + blk.len;
 	const unsigned char *fstart = NULL;
+	size_t fname = 0, fcolon = 0; /* field_name() of fstart's line */
 	struct msg__vec vec = { 0 };
 	size_t cap = m->o.max_header_bytes;
 	int bad = 0, rc;
@@ -123,13 +128,13 @@ msg__headers_parse(struct msg *m, struct bstr blk, size_t base_off,
 		const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
 		const unsigned char *next = nl ? nl + 1 : end;
 		size_t llen = (size_t)(next - p);
-		size_t colon;
+		size_t colon = 0;
 
 		if ((size_t)(p - blk.p) >= cap) {
 			/* Over the cap: keep what we have, find the body. */
 			*flags |= MSG_ERR_HDR_TRUNC;
 			if (fstart && (rc = add_field(m, &vec, fstart, p,
-			    base_off, blk.p)) < 0)
+			    fname, fcolon, base_off, blk.p)) < 0)
 				return rc;
 			fstart = NULL;
 			for (; p < end; p = next) {
@@ -156,8 +161,8 @@ msg__headers_parse(struct msg *m, struct bstr blk, size_t base_off,
 			p = next;
 			continue;
 		}
-		if (fstart && (rc = add_field(m, &vec, fstart, p, base_off,
-		    blk.p)) < 0)
+		if (fstart && (rc = add_field(m, &vec, fstart, p, fname,
+		    fcolon, base_off, blk.p)) < 0)
 			return rc;
 		fstart = NULL;
 		if (p[0] == '\n' || (p[0] == '\r' && llen >= 2 &&
@@ -172,7 +177,7 @@ msg__headers_parse(struct msg *m, struct bstr blk, size_t base_off,
 			*body_off = (size_t)(p - blk.p);
 			goto done;
 		}
-		if (field_name(p, llen, &colon) == 0) {
+		if ((fname = field_name(p, llen, &colon)) == 0) {
 			*flags |= MSG_ERR_BAD_HDR_LINE;
 			if (++bad > BAD_LINES_TOLERATED) {
 				*flags |= MSG_ERR_NO_BODY_SEP;
@@ -181,10 +186,11 @@ msg__headers_parse(struct msg *m, struct bstr blk, size_t base_off,
 			}
 		}
 		fstart = p;
+		fcolon = colon;
 		p = next;
 	}
-	if (fstart && (rc = add_field(m, &vec, fstart, end, base_off,
-	    blk.p)) < 0)
+	if (fstart && (rc = add_field(m, &vec, fstart, end, fname,
+	    fcolon, base_off, blk.p)) < 0)
 		return rc;
 	*flags |= MSG_ERR_NO_BODY_SEP;
 	*body_off = blk.len;
@@ -202,7 +208,7 @@ msg__hdr_find(const struct msg_header *h, size_t n, const char *name,
 	struct bstr want = bstr_cstr(name);
 
 	for (size_t i = 0; i < n; i++)
-		if (h[i].name.len == want.len && bstr_caseeq(h[i].name, want) &&
+		if (h[i].name.len == want.len && msg__caseeq(h[i].name, want) &&
 		    nth-- == 0)
 			return &h[i];
 	return NULL;

@@ -613,7 +613,7 @@ attr_n(const struct tag *t, const char *name, size_t nl)
 	struct bstr want = bstr_make(name, nl);
 
 	for (size_t i = 0; i < t->nattr; i++)
-		if (t->an[i].len == nl && bstr_caseeq(t->an[i], want))
+		if (t->an[i].len == nl && msg__caseeq(t->an[i], want))
 			return t->av[i];
 	return BSTR_NULL;
 }
@@ -1142,7 +1142,7 @@ end_anchor(struct render *r)
 		    MSG__ISTARTS(t, "www."))) {
 			struct bstr th = msg__uri_host_of(r->m, t);
 
-			if (th.len && !bstr_caseeq(reg_domain(th),
+			if (th.len && !msg__caseeq(reg_domain(th),
 			    reg_domain(u->host)))
 				r->m->html.anchor_mismatch++;
 		}
@@ -1247,7 +1247,7 @@ handle_tag(struct render *r, struct tag *t)
 				while (k < x.len && x.p[k] != ';' &&
 				    x.p[k] != '"' && x.p[k] != ' ')
 					k++;
-				if (!bstr_caseeq(bstr_make(x.p, k),
+				if (!msg__caseeq(bstr_make(x.p, k),
 				    r->part_cs))
 					h->charset_meta_mismatch = true;
 			}
@@ -1291,7 +1291,7 @@ skip_raw(const unsigned char *p, size_t len, size_t i, const char *name)
 			return len;
 		i = (size_t)(lt - p);
 		if (i + 2 + nl <= len && p[i + 1] == '/' &&
-		    bstr_caseeq(bstr_make(p + i + 2, nl), bstr_cstr(name)))
+		    msg__caseeq(bstr_make(p + i + 2, nl), bstr_cstr(name)))
 			return i;
 		i++;
 	}

@@ -124,13 +124,28 @@ msg__lc(unsigned char c)
 
 struct bstr msg__lower_dup(struct arena *, struct bstr);
 
+/* ASCII lowercase as a table (msg.c), for the compare loops */
+extern const unsigned char msg__lc_tab[256];
+
+/* msg__caseeq - bstr_caseeq inline: equal ignoring ASCII case */
+static inline bool
+msg__caseeq(struct bstr a, struct bstr b)
+{
+	if (a.len != b.len)
+		return false;
+	for (size_t i = 0; i < a.len; i++)
+		if (msg__lc_tab[a.p[i]] != msg__lc_tab[b.p[i]])
+			return false;
+	return true;
+}
+
 /* Case-insensitive compare / prefix / find with a string literal: the
  * length is known at compile time, no strlen per call. */
 #define MSG__IEQ(b, lit) \
-	((b).len == sizeof(lit) - 1 && bstr_caseeq((b), BSTR_LIT(lit)))
+	((b).len == sizeof(lit) - 1 && msg__caseeq((b), BSTR_LIT(lit)))
 #define MSG__ISTARTS(b, lit) \
 	((b).len >= sizeof(lit) - 1 && \
-	    bstr_caseeq(bstr_make((b).p, sizeof(lit) - 1), BSTR_LIT(lit)))
+	    msg__caseeq(bstr_make((b).p, sizeof(lit) - 1), BSTR_LIT(lit)))
 long msg__ifind(struct bstr hay, struct bstr needle);
 #define MSG__IFIND(b, lit) msg__ifind((b), BSTR_LIT(lit))
 /* msg__find - case-sensitive bstr_find without memmem's per-call setup:

@@ -105,7 +105,7 @@ msg__param(struct msg *m, struct bstr v, const char *name)
 				i++;
 			val = bstr_make(v.p + v0, i - v0);
 		}
-		if (attr.len < nl || !bstr_caseeq(bstr_make(attr.p, nl),
+		if (attr.len < nl || !msg__caseeq(bstr_make(attr.p, nl),
 		    bstr_make(name, nl)))
 			continue;
 		if (attr.len == nl) {

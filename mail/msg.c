@@ -14,6 +14,26 @@
 #include <errno.h>
 #include <string.h>
 
+/* ASCII lowercase (msg__caseeq) */
+const unsigned char msg__lc_tab[256] = {
+	  0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  10,  11,  12,  13,  14,  15,
+	 16,  17,  18,  19,  20,  21,  22,  23,  24,  25,  26,  27,  28,  29,  30,  31,
+	 32,  33,  34,  35,  36,  37,  38,  39,  40,  41,  42,  43,  44,  45,  46,  47,
+	 48,  49,  50,  51,  52,  53,  54,  55,  56,  57,  58,  59,  60,  61,  62,  63,
+	 64,  97,  98,  99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+	112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122,  91,  92,  93,  94,  95,
+	 96,  97,  98,  99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111,
+	112, 113, 114, 115, 116, 117, 118, 119, 120, 121, 122, 123, 124, 125, 126, 127,
+	128, 129, 130, 131, 132, 133, 134, 135, 136, 137, 138, 139, 140, 141, 142, 143,
+	144, 145, 146, 147, 148, 149, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159,
+	160, 161, 162, 163, 164, 165, 166, 167, 168, 169, 170, 171, 172, 173, 174, 175,
+	176, 177, 178, 179, 180, 181, 182, 183, 184, 185, 186, 187, 188, 189, 190, 191,
+	192, 193, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 204, 205, 206, 207,
+	208, 209, 210, 211, 212, 213, 214, 215, 216, 217, 218, 219, 220, 221, 222, 223,
+	224, 225, 226, 227, 228, 229, 230, 231, 232, 233, 234, 235, 236, 237, 238, 239,
+	240, 241, 242, 243, 244, 245, 246, 247, 248, 249, 250, 251, 252, 253, 254, 255,
+};
+
 /* msg__vec_push - append a zeroed element, doubling into the arena */
 void *
 msg__vec_push(struct arena *a, struct msg__vec *v, size_t sz)
@@ -81,7 +101,7 @@ msg__ifind(struct bstr hay, struct bstr needle)
 			return -1;
 		/* the second byte inline before the full compare */
 		if ((needle.len == 1 || msg__lc(c[1]) == msg__lc(needle.p[1])) &&
-		    bstr_caseeq(bstr_make(c, needle.len), needle))
+		    msg__caseeq(bstr_make(c, needle.len), needle))
 			return (long)(c - hay.p);
 		if (c == a)
 			a = a + 1 < end ? a + 1 : NULL;
@@ -575,7 +595,7 @@ msg_header_count_named(const struct msg *m, const char *name)
 
 	for (size_t i = 0; i < m->nhdrs; i++)
 		if (m->hdrs[i].name.len == want.len &&
-		    bstr_caseeq(m->hdrs[i].name, want))
+		    msg__caseeq(m->hdrs[i].name, want))
 			n++;
 	return n;
 }

@@ -79,7 +79,7 @@ find_kw(struct bstr s, size_t off, const char *kw)
 			depth--;
 		else if (depth == 0 && (c & C_WS) && i + kl + 1 < s.len &&
 		    msg__lc(s.p[i + 1]) == k0 &&
-		    bstr_caseeq(bstr_make(s.p + i + 1, kl),
+		    msg__caseeq(bstr_make(s.p + i + 1, kl),
 		    bstr_make(kw, kl)) && ws(s.p[i + 1 + kl]))
 			return (long)(i + 1);
 	}
