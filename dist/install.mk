@@ -45,7 +45,11 @@ install-files:
 	    >$(BUILD)/filterd.conf.dist
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' dist/filterd.service.in \
 	    >$(DESTDIR)$(UNITDIR)/filterd.service
-	chmod 644 $(DESTDIR)$(UNITDIR)/filterd.service
+	sed -e 's|@BINDIR@|$(BINDIR)|g' dist/filterd-digest.service.in \
+	    >$(DESTDIR)$(UNITDIR)/filterd-digest.service
+	$(INSTALL) -m 644 dist/filterd-digest.timer $(DESTDIR)$(UNITDIR)/
+	chmod 644 $(DESTDIR)$(UNITDIR)/filterd.service \
+	    $(DESTDIR)$(UNITDIR)/filterd-digest.service
 	@# an admin's config stays; the new sample goes beside it
 	if [ -e $(DESTDIR)$(SYSCONFDIR)/filterd/filterd.conf ]; then \
 	  $(INSTALL) -m 640 $(BUILD)/filterd.conf.dist \

@@ -184,6 +184,8 @@ const struct cfg_key cfg_keys[] = {
 	    "address that gets a short report per message at kill_level" },
 	{ "spam_admin_max_per_hour", CFG_INT, "20", "0", "100000",
 	    "spam_admin reports per clock hour, all workers together" },
+	{ "notify_recipient", CFG_BOOL, "no", NULL, NULL,
+	    "filterctl quarantine digest mails recipients what was held" },
 	{ "policy_listen", CFG_STR, "", NULL, NULL,
 	    "more SMTP listeners host:port,... (bank port:N; restart to change)"
 	},

@@ -11,6 +11,7 @@
  * every recipient counts as released. Exit status: 0 done, 1 failure, 2
  * usage.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
@@ -288,6 +289,175 @@ out:
 	return rc;
 }
 
+/* Digest (notify_recipient) -------------------------------------------- */
+
+struct held {
+	char *rcpt;       /* lowercase, for grouping */
+	char id[256], when[32], from[200], subj[120], score[16];
+};
+
+static int
+by_rcpt(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+	int c = strcmp(x->rcpt, y->rcpt);
+
+	return c ? c : strcmp(x->when, y->when);
+}
+
+/* send_sync - one message (head+body CRLF) to rcpt with the null sender;
+ * 0 when the downstream took it */
+static int
+send_sync(const struct cfg *cfg, const char *rcpt, struct buf *msg)
+{
+	struct reinject_req rq = { 0 };
+	struct reinject_result res = { 0 };
+	struct event_base *base;
+	const char *rcpts[1] = { rcpt };
+	char host[256] = "localhost";
+	long sep = bstr_find(buf_bstr(msg), bstr_cstr("\r\n\r\n"));
+	int rc = -EIO;
+
+	if (sep < 0 || (base = event_base_new()) == NULL)
+		return -EINVAL;
+	gethostname(host, sizeof(host) - 1);
+	rq.addr = cfg_text(cfg, "reinject");
+	rq.helo = host;
+	rq.timeout_ms = cfg_time_ms(cfg, "reinject_timeout");
+	rq.mail_from = "";
+	rq.rcpts = rcpts;
+	rq.nrcpts = 1;
+	rq.head = bstr_sub(buf_bstr(msg), 0, (size_t)sep + 2);
+	rq.body = bstr_sub(buf_bstr(msg), (size_t)sep + 2,
+	    msg->len - (size_t)sep - 2);
+	if (reinject_start(base, &rq, on_done, &res) != NULL) {
+		event_base_dispatch(base);
+		if (res.rcpt && res.accepted == 1)
+			rc = 0;
+		else if (res.rcpt)
+			fprintf(stderr, "filterctl: digest to <%s>: %d %s\n",
+			    rcpt, res.rcpt[0].code, res.rcpt[0].text);
+	}
+	free((void *)res.rcpt);
+	event_base_free(base);
+	return rc;
+}
+
+/* digest - one mail per recipient listing what is held for them
+ * (quarantined within the last secs), from the envelope in each file */
+static int
+digest(const struct cfg *cfg, long long secs, bool dry)
+{
+	char d[4096], path[8192], host[256] = "localhost";
+	struct held *h = NULL;
+	size_t n = 0, cap = 0, sent = 0, failed = 0;
+	time_t now = time(NULL);
+	DIR *dp;
+	struct dirent *e;
+
+	if (!cfg_bool(cfg, "notify_recipient") && !dry) {
+		printf("notify_recipient = no: no digest sent\n");
+		return 0;
+	}
+	gethostname(host, sizeof(host) - 1);
+	snprintf(d, sizeof(d), "%s/new", qdir);
+	if ((dp = opendir(d)) == NULL) {
+		printf("nothing held\n");
+		return 0;
+	}
+	while ((e = readdir(dp)) != NULL) {
+		unsigned char *p;
+		size_t len;
+		struct quar_env q;
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d, e->d_name);
+		if (stat(path, &st) < 0 || now - st.st_mtime > secs ||
+		    (p = ctl_read_file(path, &len)) == NULL)
+			continue;
+		if (quar_env_parse(p, len, &q) < 0) {
+			free(p);
+			continue;
+		}
+		for (size_t r = 0; r < q.nrcpts; r++) {
+			struct held *x;
+
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				if ((x = realloc(h, cap * sizeof(*h))) == NULL)
+					break;
+				h = x;
+			}
+			x = &h[n];
+			memset(x, 0, sizeof(*x));
+			if ((x->rcpt = strdup(q.rcpts[r])) == NULL)
+				break;
+			for (char *c = x->rcpt; *c; c++)
+				*c = (char)tolower((unsigned char)*c);
+			snprintf(x->id, sizeof(x->id), "%s", e->d_name);
+			strftime(x->when, sizeof(x->when), "%Y-%m-%d %H:%M",
+			    gmtime(&st.st_mtime));
+			snprintf(x->from, sizeof(x->from), "%s", q.from);
+			header(p, len, q.msg_off, "Subject", x->subj,
+			    sizeof(x->subj));
+			header(p, len, q.msg_off, "X-Spam-Score", x->score,
+			    sizeof(x->score));
+			n++;
+		}
+		quar_env_free(&q);
+		free(p);
+	}
+	closedir(dp);
+	qsort(h, n, sizeof(*h), by_rcpt);
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		struct buf b;
+		char date[64];
+
+		while (j < n && strcmp(h[j].rcpt, h[i].rcpt) == 0)
+			j++;
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
+		    gmtime(&now));
+		buf_init(&b, 1024 * 1024);
+		buf_printf(&b, "From: filterd <MAILER-DAEMON@%s>\r\n"
+		    "To: <%s>\r\nDate: %s\r\nSubject: [filterd] %zu "
+		    "message%s held for you\r\nAuto-Submitted: "
+		    "auto-generated\r\nMIME-Version: 1.0\r\nContent-Type: "
+		    "text/plain; charset=us-ascii\r\n\r\nThese messages "
+		    "to you were held as spam. To get one, ask your mail\r\n"
+		    "admin to release it by its id (filterctl quarantine "
+		    "release ID).\r\n\r\n", host, h[i].rcpt, date, j - i,
+		    j - i == 1 ? "" : "s");
+		for (size_t k = i; k < j; k++) {
+			buf_printf(&b, "%s  score %s  from <", h[k].when,
+			    *h[k].score ? h[k].score : "-");
+			for (const char *c = h[k].from; *c; c++)
+				buf_putc(&b, *c >= 0x20 && *c < 0x7f ? *c : '?');
+			buf_printf(&b, ">\r\n  subject: %s\r\n  id: %.*s"
+			    "\r\n\r\n", h[k].subj,
+			    (int)strcspn(h[k].id, ":"), h[k].id);
+		}
+		if (dry) {
+			fwrite(b.p, 1, b.len, stdout);
+			printf("----\n");
+		} else if (send_sync(cfg, h[i].rcpt, &b) == 0) {
+			sent++;
+		} else {
+			failed++;
+		}
+		buf_free(&b);
+		i = j;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(h[i].rcpt);
+	free(h);
+	if (!dry)
+		printf("digest: %zu sent, %zu failed\n", sent, failed);
+	return failed ? 1 : 0;
+}
+
 /* age - "30d", "12h", "90m", "3600s", bare = days */
 static long long
 age_seconds(const char *s)
@@ -355,7 +525,11 @@ usage(FILE *f)
 	    "       filterctl quarantine release ID [--to ADDR]...\n"
 	    "       filterctl quarantine delete ID...\n"
 	    "       filterctl quarantine expire --older-than AGE [--dry-run]"
-	    "   (AGE: 30d, 12h, 90m)\n");
+	    "   (AGE: 30d, 12h, 90m)\n"
+	    "       filterctl quarantine digest [--since AGE] [--dry-run]"
+	    "   (notify_recipient: one mail per\n"
+	    "           recipient listing what was held for them; default "
+	    "24h)\n");
 	return f == stdout ? 0 : 2;
 }
 
@@ -423,6 +597,22 @@ ctl_quarantine(int argc, char **argv)
 			return usage(stderr);
 		}
 		rc = expire(secs, dry);
+	} else if (!strcmp(sub, "digest")) {
+		long long secs = 86400;
+		bool dry = false;
+
+		for (int i = 2; i < argc; i++) {
+			if (!strcmp(argv[i], "--dry-run")) {
+				dry = true;
+			} else if (!strcmp(argv[i], "--since") && i + 1 < argc &&
+			    (secs = age_seconds(argv[i + 1])) >= 0) {
+				i++;
+			} else {
+				cfg_free(cfg);
+				return usage(stderr);
+			}
+		}
+		rc = digest(cfg, secs, dry);
 	} else {
 		cfg_free(cfg);
 		return usage(stderr);

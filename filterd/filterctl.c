@@ -50,7 +50,8 @@ static const struct {
 	    "reports (xml, gz, zip)" },
 	{ "quarantine", ctl_quarantine,
 	    "quarantine list|show ID|release ID [--to A]|delete ID|"
-	    "expire --older-than 30d  held mail: look, release, remove" },
+	    "expire --older-than 30d|digest  held mail: look, release, "
+	    "remove, tell recipients" },
 	{ "status", ctl_status,
 	    "status [--raw]  what the running daemon did: counters, "
 	    "Bayes state, warnings" },

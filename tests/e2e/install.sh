@@ -31,6 +31,8 @@ R=$D/root
 for f in usr/sbin/filterd usr/bin/filterctl etc/filterd/filterd.conf \
     usr/share/filterd/rules/10_structure.cf usr/share/filterd/dnsbl.cf \
     lib/systemd/system/filterd.service usr/share/man/man8/filterd.8 \
+    lib/systemd/system/filterd-digest.service \
+    lib/systemd/system/filterd-digest.timer \
     usr/share/man/man1/filterctl.1 usr/share/man/man5/filterd.conf.5; do
 	[ -f "$R/$f" ] || { not_ok "installed: $f"; continue; }
 done

@@ -204,4 +204,31 @@ for i in $(seq 50); do
 done
 check "welcomelist_from_rcvd with the matching relay: USER_IN_WELCOMELIST, passed" \
     sh -c "grep 'from=<p@partner.test>' '$FD_LOG' | grep USER_IN_WELCOMELIST | grep -q 'action=pass '"
+
+# --- digest of held mail per recipient (notify_recipient) -------------------
+mkmsg d1 E2E-KILL-MARK-7f3a >"$work/d1.eml"
+swaks -s 127.0.0.1 -p "$in_port" -f env-from@spam.test -t r9@example.test \
+    --data @"$work/d1.eml" >/dev/null 2>&1
+for i in $(seq 50); do
+	grep -lq 'Envelope-To: <r9@example.test>' "$FD_DIR"/quarantine/new/* 2>/dev/null && break
+	sleep 0.2
+done
+d1=$(grep -l 'Envelope-To: <r9@example.test>' "$FD_DIR"/quarantine/new/* | head -1)
+d1=$(basename "$d1")
+"$CTL" quarantine digest >"$work/dg0" 2>&1
+check "digest off by default (notify_recipient = no)" \
+    grep -q '^notify_recipient = no: no digest sent' "$work/dg0"
+"$CTL" quarantine digest --dry-run >"$work/dg1" 2>&1
+check "digest --dry-run lists d1 for r9" \
+    sh -c "grep -q '^To: <r9@example.test>' '$work/dg1' && grep -q 'id: $d1' '$work/dg1'"
+echo "notify_recipient = yes" >>"$FD_CONF"
+n0=$(pf_delivered)
+"$CTL" quarantine digest >"$work/dg2" 2>&1
+diag "$(cat "$work/dg2")"
+check "digest: one mail per recipient with held mail (r5, r9)" \
+    grep -q '^digest: 2 sent, 0 failed' "$work/dg2"
+pf_wait_delivered $((n0 + 2)) 30
+g=$(grep -l '^Delivered-To: r9@example.test' "$PF_MAILDIR"/new/* 2>/dev/null | xargs grep -l '^Subject: \[filterd\] 1 message held for you' 2>/dev/null | head -1)
+check "r9 got its digest naming the held message" \
+    sh -c "[ -n '$g' ] && grep -q 'id: $d1' '$g' && grep -q '^Return-Path: <>' '$g'"
 tap_done
