@@ -162,6 +162,35 @@ static const unsigned char space_start[256] = {
 	0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 };
 
+/* next_space_start - offset of the first byte at or after j that may
+ * start a space (space_start[]), or len. Eight bytes at a time: every
+ * such byte is below 0x21 or has the high bit set, and the lowest byte
+ * flagged by the borrow test below is exact; flagged bytes are checked
+ * against the table. */
+static inline size_t
+next_space_start(const unsigned char *t, size_t j, size_t len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	while (j + 8 <= len) {
+		uint64_t w, f;
+
+		memcpy(&w, t + j, 8);
+		f = (((w - 0x2121212121212121ull) & ~w) | w) &
+		    0x8080808080808080ull;
+		for (; f != 0; f &= f - 1) {
+			size_t b = (size_t)__builtin_ctzll(f) >> 3;
+
+			if (space_start[t[j + b]])
+				return j + b;
+		}
+		j += 8;
+	}
+#endif
+	while (j < len && !space_start[t[j]])
+		j++;
+	return j;
+}
+
 /* Unicode whitespace as Perl's \s sees it, at p: its length or 0 */
 static size_t
 space_len(const unsigned char *p, size_t len)
@@ -208,12 +237,7 @@ squash(unsigned char *t, size_t len)
 		size_t j = i;
 
 		for (;;) {
-			while (j + 4 <= len && !(space_start[t[j]] |
-			    space_start[t[j + 1]] | space_start[t[j + 2]] |
-			    space_start[t[j + 3]]))
-				j += 4;
-			while (j < len && !space_start[t[j]])
-				j++;
+			j = next_space_start(t, j, len);
 			if (j + 1 < len && t[j] <= ' ' && !space_start[t[j + 1]]) {
 				/* t[j] is one of \t \n \v \f \r ' ' */
 				t[j] = ' ';
