@@ -40,6 +40,7 @@
 #include "filterd/milter.h"
 #include "filterd/policy.h"
 #include "filterd/scan.h"
+#include "filterd/sdnotify.h"
 #include "filterd/smtp.h"
 #include "filterd/spamd.h"
 #include "util/log.h"
@@ -488,6 +489,7 @@ on_sigterm(evutil_socket_t fd, short ev, void *arg)
 	if (M.stopping)
 		return;
 	log_info("stopping: draining %zu workers", live_workers());
+	sdnotify("STOPPING=1");
 	M.stopping = true;
 	signal_gen(SIGTERM, false);
 	if (M.milter_pid > 0)
@@ -567,6 +569,7 @@ on_sighup(evutil_socket_t fd, short ev, void *arg)
 	signal_gen(SIGTERM, true);
 	log_info("reloaded %s: generation %u, %zu workers", M.cfgpath,
 	    M.gen, M.nworkers);
+	sdnotify("STATUS=reloaded");
 }
 
 /* raise_nofile - every connection costs a socket, a spool file and a
@@ -828,6 +831,7 @@ main(int argc, char **argv)
 	    cfg_text(M.cfg, "reinject"), M.nworkers,
 	    M.sfd >= 0 ? cfg_str(M.cfg, "spamd_listen") : "none",
 	    cfg_str(M.cfg, "milter_socket"));
+	sdnotify("READY=1\nSTATUS=accepting mail"); /* Type=notify */
 	event_base_dispatch(M.base);
 	log_info("stopped");
 	if (M.pidfile[0])

@@ -75,6 +75,22 @@ fi
 # --- run from the DESTDIR as root, dropping to nobody ----------------------
 e2e_sink || { not_ok "smtp-sink"; tap_done; exit 1; }
 read -r port mport < <(e2e_ports 2)
+# a stand-in for systemd's notify socket (Type=notify): every datagram
+# the daemon sends goes to $D/notify.log
+/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[1] + ".up", "w").close()
+while True:
+    d = s.recv(4096).decode()
+    with open(sys.argv[2], "a") as f:
+        f.write(d.replace("\n", " ") + "\n")
+' "$D/notify.sock" "$D/notify.log" &
+npid=$!
+for i in $(seq 50); do [ -e "$D/notify.sock.up" ] && break; sleep 0.1; done
+chmod 777 "$D/notify.sock" # the master sends after dropping to nobody
+export NOTIFY_SOCKET=$D/notify.sock
 FILTERD_BIN=$R/usr/sbin/filterd
 cp "$R/etc/filterd/filterd.conf" "$D/filterd.conf"
 fd_start "$port" "$SINK_PORT" "user = nobody
@@ -110,7 +126,17 @@ for i in $(seq 50); do grep -q 'reloaded' "$FD_LOG" && break; sleep 0.1; done
 check "SIGHUP reload works without root" grep -q 'reloaded' "$FD_LOG"
 check "still answers after the reload" fd_answers "$port"
 check "no 'running as root' warning" sh -c "! grep -q 'running as root' '$FD_LOG'"
+check "sd_notify: READY=1 with the master's MAINPID" \
+    grep -q "^READY=1 STATUS=accepting mail MAINPID=$FD_PID" "$D/notify.log"
+check "sd_notify: STATUS=reloaded after SIGHUP" \
+    grep -q "^STATUS=reloaded MAINPID=$FD_PID" "$D/notify.log"
+mpid=$FD_PID
 fd_cleanup
+check "sd_notify: STOPPING=1 on SIGTERM" \
+    grep -q "^STOPPING=1 MAINPID=$mpid" "$D/notify.log"
+kill "$npid" 2>/dev/null
+wait "$npid" 2>/dev/null
+unset NOTIFY_SOCKET
 
 # --- refusals and the root warning -------------------------------------------
 cat >"$D/t.conf" <<EOF2
