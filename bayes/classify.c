@@ -9,7 +9,7 @@
  *   p(w)  = the ratio of the token's spam
  *           and ham frequencies, pulled towards x with weight s for rare
  *           tokens (f(w) = (s*x + n*p) / (s + n));
- *   S, H  = Fisher's chi-square over the tokens with |p - 0.5| >= 0.346,
+ *   S, H  = Fisher's chi-square over the tokens with |p - 0.5| >= 0.1,
  *           at most the 150 strongest, starting from the class priors;
  *   I     = (1 + S - H) / 2.
  *

@@ -141,14 +141,14 @@ static void
 test_token_prob(void **state)
 {
 	(void)state;
-	/* f(w) = (s*x + n*p) / (s + n) with s=0.030, x=0.538 */
+	/* f(w) = (s*x + n*p) / (s + n) with s=0.100, x=0.538 */
 	assert_float_equal(
-	    bayes_token_prob(1, 0, 1, 1), (0.030 * 0.538 + 1.0) / 1.030, 1e-12);
+	    bayes_token_prob(1, 0, 1, 1), (0.100 * 0.538 + 1.0) / 1.100, 1e-12);
 	assert_float_equal(
-	    bayes_token_prob(0, 1, 1, 1), (0.030 * 0.538) / 1.030, 1e-12);
+	    bayes_token_prob(0, 1, 1, 1), (0.100 * 0.538) / 1.100, 1e-12);
 	/* equal frequencies: p = 0.5, pulled to x a little */
 	assert_float_equal(bayes_token_prob(10, 30, 100, 300),
-	    (0.030 * 0.538 + 40 * 0.5) / 40.030, 1e-12);
+	    (0.100 * 0.538 + 40 * 0.5) / 40.100, 1e-12);
 	assert_true(bayes_token_prob(0, 0, 10, 10) < 0);
 	assert_true(bayes_token_prob(1, 0, 0, 10) < 0);
 }
@@ -165,8 +165,8 @@ test_combine_matches_sa(void **state)
 	double c[] = { 0.1, 0.05, 0.01 };
 	assert_float_equal(
 	    bayes_combine(c, 3, 500, 2750), 0.168179270042, 1e-9);
-	/* weak tokens (|p-0.5| < 0.346) are dropped before combining */
-	double d[] = { 0.1, 0.5, 0.6, 0.05, 0.3, 0.01 };
+	/* weak tokens (|p-0.5| < 0.1) are dropped before combining */
+	double d[] = { 0.1, 0.5, 0.55, 0.05, 0.42, 0.01 };
 	assert_float_equal(
 	    bayes_combine(d, 6, 500, 2750), 0.168179270042, 1e-9);
 	double e[] = { 0.5, 0.6 };

@@ -88,6 +88,11 @@ test_message_tokens(void **state)
 		"M:ext:exe",
 		"M:enc:base64",
 		"M:cs:utf-8",
+		"T:html", /* HTML tag names, opening and closing */
+		"T:body",
+		"T:b",
+		"T:a",
+		"T:p",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		if (!has(&ts, want[i]))
@@ -97,6 +102,10 @@ test_message_tokens(void **state)
 	assert_false(has(&ts, "Hdate:sep"));
 	assert_false(has(&ts, "Hreceived:esmtp"));
 	assert_false(has(&ts, "2025"));
+	/* tag names only: no attributes, no tags from text/plain */
+	assert_false(has(&ts, "T:a.href"));
+	assert_false(has(&ts, "T:href"));
+	assert_false(has(&ts, "T:font"));
 	/* sorted and unique */
 	for (size_t i = 1; i < ts.n; i++)
 		assert_true(ts.v[i - 1] < ts.v[i]);
