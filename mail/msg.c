@@ -372,6 +372,17 @@ subject_line(struct msg *m)
 	return msg__rfc2047(m->a, &m->iconvs, bstr_make(o, n), &m->flags);
 }
 
+/* a hard cut of UTF-8 text at cut, moved back to a character boundary
+ * (the views stay valid UTF-8) */
+static size_t
+utf8_floor(const unsigned char *p, size_t len, size_t cut)
+{
+	for (int k = 0; k < 3 && cut > 0 && cut < len &&
+	    (p[cut] & 0xC0) == 0x80; k++)
+		cut--;
+	return cut;
+}
+
 /* cap a part's text at max like SA body_part_scan_size: at the next
  * newline (or space) within 1 KiB after the cap, else hard */
 static struct bstr
@@ -391,7 +402,7 @@ cap_text(struct msg *m, struct bstr t, bool allow_space)
 		nl = memchr(win.p, ' ', win.len);
 	if (nl)
 		return bstr_make(t.p, (size_t)(nl + 1 - t.p));
-	return bstr_make(t.p, max);
+	return bstr_make(t.p, utf8_floor(t.p, t.len, max));
 }
 
 static int
@@ -426,8 +437,9 @@ build_body(struct msg *m)
 		/* the whole view stays within max_body_text */
 		if (n - b0 + r.len > m->o.max_body_text) {
 			m->flags |= MSG_ERR_TEXT_TRUNC;
-			r.len = n - b0 < m->o.max_body_text ?
-			    m->o.max_body_text - (n - b0) : 0;
+			r.len = utf8_floor(r.p, r.len,
+			    n - b0 < m->o.max_body_text ?
+			    m->o.max_body_text - (n - b0) : 0);
 		}
 		if (r.len)
 			memcpy(t + n, r.p, r.len);
@@ -466,8 +478,9 @@ build_rawbody(struct msg *m)
 			t[n++] = '\n';
 		if (n + r.len > m->o.max_body_text) {
 			m->flags |= MSG_ERR_TEXT_TRUNC;
-			r.len = n < m->o.max_body_text ?
-			    m->o.max_body_text - n : 0;
+			r.len = utf8_floor(r.p, r.len,
+			    n < m->o.max_body_text ?
+			    m->o.max_body_text - n : 0);
 		}
 		if (r.len)
 			memcpy(t + n, r.p, r.len);

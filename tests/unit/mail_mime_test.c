@@ -364,6 +364,30 @@ test_views_cap(void **state)
 	assert_int_equal(k, 4);
 	assert_true(l[1].len <= 2048 && l[1].p[l[1].len - 1] == ' ');
 	msg_free(m);
+
+	/* a hard cut (no newline or space after the cap) never splits a
+	 * UTF-8 sequence: the views stay valid UTF-8 (fuzz) */
+	n = (size_t)snprintf(raw, sizeof(raw),
+	    "Content-Type: text/plain; charset=utf-8\n\nx");
+	while (n < 60000)
+		n += (size_t)snprintf(raw + n, sizeof(raw) - n, "\xc3\xa9");
+	struct msg_opts o2 = { .max_body_text = 40000 };
+
+	m = parse_o(raw, &o2);
+	assert_true(msg_flags(m) & MSG_ERR_TEXT_TRUNC);
+	struct bstr b = msg_body_text(m), rb = msg_rawbody_text(m);
+
+	assert_true(b.len > 30000 && b.len <= 40000 + 1);
+	assert_true(msg__utf8_valid(b.p, b.len));
+	assert_true(rb.len > 30000 && rb.len <= 40000);
+	assert_true(msg__utf8_valid(rb.p, rb.len));
+	msg_free(m);
+	/* the per-part cut (max_body_part, 50000 by default) likewise */
+	m = parse(raw);
+	b = msg_body_text(m);
+	assert_true(b.len > 40000 && b.len <= 50000 + 1);
+	assert_true(msg__utf8_valid(b.p, b.len));
+	msg_free(m);
 }
 
 static void
