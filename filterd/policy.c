@@ -416,7 +416,8 @@ bad_set:
 		return -EINVAL;
 	}
 	fclose(f);
-	qsort(p->map, p->nmap, sizeof(*p->map), by_pat);
+	if (p->nmap) /* an empty map: no array at all */
+		qsort(p->map, p->nmap, sizeof(*p->map), by_pat);
 	return 0;
 }
 
