@@ -31,7 +31,7 @@ double bayes_combine(double *probs, size_t n, uint64_t ns, uint64_t nh);
  * (min < p <= max, 0 and 1 inclusive). BAYES_999 also fires with 99. */
 struct bayes_rule {
 	const char *name;
-	double min, max, score; /* score: SA 50_scores.cf, net+bayes set */
+	double min, max, score; /* score: SA shape, refitted (classify.c) */
 };
 extern const struct bayes_rule bayes_rules[];
 extern const size_t bayes_nrules;
