@@ -39,7 +39,7 @@ DEBS := build-essential pkg-config clang libevent-dev libpcre2-dev \
 	bogofilter miltertest python3-dkim nodejs npm python3 procps \
 	opendkim opendkim-tools rspamd \
 	libgnutls-dane0 libmariadb3 libpq5 libspf2-2 libldap-2.5-0 libidn12 \
-	libnsl2 libxml2-dev
+	libnsl2 libxml2-dev libhyperscan-dev
 
 SRCS  :=
 MAINS := filterd/main.c filterd/filterctl.c

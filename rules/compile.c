@@ -27,6 +27,8 @@
 #define MAX_LITS_PER_RULE 64
 #define MIN_LIT 2
 #define MAX_LIT 64
+#define GATE_PREFIX "(?:^|\\s)"
+#define HS_BUDGET_MS 300.0 /* Hyperscan compile, CPU time per rule set */
 
 /* Regex translation ------------------------------------------------------ */
 
@@ -381,6 +383,194 @@ extract(const char *pat, unsigned opts, char lits[][MAX_LIT + 1], size_t *nlits)
 	return extract_rec(pat, pat + strlen(pat), lits, nlits, 0);
 }
 
+/* Factors: a regex prefilter for rules without literals ------------------ */
+
+/* A "factor" of an alternative is a run of consecutive atoms (literal
+ * bytes, classes, dots, simple groups copied verbatim) each of which must
+ * match exactly once, one after the other: wherever the whole pattern
+ * matches, its factor matches inside the same text. The factors of all
+ * top-level alternatives, joined by '|', make a pattern Hyperscan compiles
+ * quickly (no repeats, no lookaround) and whose absence from a text proves
+ * the rule cannot match there: SA's replace_tag rules (<A><B>... expanded
+ * to big byte alternations) have no literal but long factors. */
+
+#define FACTOR_MAX_ATOMS 4
+#define FACTOR_MIN_ATOMS 3
+
+/* group_simple - a group Hyperscan can take verbatim inside a factor:
+ * (?:...) or (...) without lookaround, backreference, inline flags or
+ * other (? constructs inside */
+static bool
+group_simple(const char *g, const char *ge)
+{
+	if (g[1] == '?' && g[2] != ':')
+		return false;
+	for (const char *q = g + 1; q < ge; q++) {
+		if (*q == '\\') {
+			q++;
+			if (q < ge && (isdigit((unsigned char)*q) || *q == 'g' ||
+			    *q == 'k' || *q == 'Q' || *q == 'E' || *q == 'G' ||
+			    *q == 'K' || *q == 'p' || *q == 'P' || *q == 'N' ||
+			    *q == 'R' || *q == 'X' || *q == 'A' || *q == 'z' ||
+			    *q == 'Z' || *q == 'c' || *q == 'o'))
+				return false;
+			continue;
+		}
+		if (*q == '[') {
+			if ((q = skip_class(q, ge)) == NULL)
+				return false;
+			q--;
+			continue;
+		}
+		if (*q == '(' && q[1] == '?' && q[2] != ':')
+			return false;
+		if (*q == '(' && q[1] == '*')
+			return false;
+	}
+	return true;
+}
+
+/* factor_alt - the longest factor of one alternative [p, e): its bytes
+ * into *fs..*fe (a slice of the pattern); false if none is long enough */
+static bool
+factor_alt(const char *p, const char *e, const char **fs, const char **fe)
+{
+	const char *rs = NULL, *re = NULL; /* current run */
+	size_t rn = 0, best = 0;
+
+	*fs = *fe = NULL;
+	while (p < e) {
+		const char *a = p, *ae;
+		unsigned min;
+		size_t ql;
+		bool atom = true;
+
+		if (*p == '\\') {
+			char c;
+
+			if (p + 1 >= e)
+				return false;
+			c = p[1];
+			if (c == 'x' && p + 2 < e && p[2] == '{') {
+				const char *q = memchr(p, '}', (size_t)(e - p));
+
+				if (q == NULL)
+					return false;
+				p = q + 1;
+			} else if (c == 'x') {
+				p += 2;
+				while (p < e && p - a < 4 &&
+				    isxdigit((unsigned char)*p))
+					p++;
+			} else if (!isalnum((unsigned char)c) ||
+			    strchr("dDwWsStnrfe", c) != NULL) {
+				p += 2;
+			} else if (strchr("bBAzZGKhHvVRX", c) != NULL) {
+				/* anchors, \K, other sets: the run ends */
+				atom = false;
+				p += 2;
+			} else {
+				/* arguments we do not parse (\c \o \p \g
+				 * \k \N \Q, octal, backreferences) */
+				return false;
+			}
+		} else if (*p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				return false;
+		} else if (*p == '(') {
+			if ((p = skip_group(p, e)) == NULL)
+				return false;
+			atom = group_simple(a, p - 1);
+		} else if (*p == '^' || *p == '$' || *p == '|' || *p == ')') {
+			atom = false;
+			p++;
+		} else {
+			p++; /* literal byte or '.' */
+		}
+		ae = p;
+		ql = quant(p, e, &min);
+		p += ql;
+		if (ql > 0 && min == 0)
+			atom = false;
+		if (atom) {
+			if (rn == 0)
+				rs = a;
+			re = ae;
+			rn++;
+		}
+		/* a repeated atom ends the run after it (one copy is sure,
+		 * what follows may come after more of them) */
+		if (!atom || ql > 0 || rn == FACTOR_MAX_ATOMS) {
+			if (rn > best) {
+				best = rn;
+				*fs = rs;
+				*fe = re;
+			}
+			rn = 0;
+		}
+	}
+	if (rn > best) {
+		best = rn;
+		*fs = rs;
+		*fe = re;
+	}
+	return best >= FACTOR_MIN_ATOMS;
+}
+
+/* factor_pattern - "(?:f1)|(?:f2)..." over the top-level alternatives
+ * of pat, or NULL (no factor for some alternative, /x, inline flags) */
+static char *
+factor_pattern(const char *pat, unsigned opts)
+{
+	const char *e = pat + strlen(pat), *a = pat;
+	struct buf b;
+	int lvl = 0;
+
+	if (opts & PCRE2_EXTENDED)
+		return NULL;
+	for (const char *q = pat; (q = strstr(q, "(?")) != NULL; q++)
+		if (isalpha((unsigned char)q[2]) || q[2] == '-' ||
+		    q[2] == '^')
+			return NULL; /* inline flags change the meaning */
+	buf_init(&b, 1u << 20);
+	for (const char *p = pat;; p++) {
+		const char *fs, *fe;
+
+		if (p < e && *p == '\\') {
+			p++;
+			continue;
+		}
+		if (p < e && *p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				goto fail;
+			p--;
+			continue;
+		}
+		if (p < e && *p == '(')
+			lvl++;
+		if (p < e && *p == ')')
+			lvl--;
+		if (p < e && !(*p == '|' && lvl == 0))
+			continue;
+		if (!factor_alt(a, p, &fs, &fe))
+			goto fail;
+		if ((b.len > 0 && buf_putc(&b, '|') < 0) ||
+		    buf_puts(&b, "(?:") < 0 ||
+		    buf_append(&b, fs, (size_t)(fe - fs)) < 0 ||
+		    buf_putc(&b, ')') < 0)
+			goto fail;
+		if (p >= e)
+			break;
+		a = p + 1;
+	}
+	if (buf_cstr(&b) < 0)
+		goto fail;
+	return (char *)b.p;
+fail:
+	buf_free(&b);
+	return NULL;
+}
+
 /* Aho-Corasick ----------------------------------------------------------- */
 
 struct rule__ac {
@@ -611,13 +801,111 @@ strtab_free(struct strtab *t)
 /* replace_tag ------------------------------------------------------------ */
 
 static const char *
-tag_value(const struct rule_set *rs, int kind, const char *name, size_t len)
+tag_value(const struct rule_set *rs, int kind, const char *name, size_t len,
+    bool ascii)
 {
 	for (size_t i = 0; i < rs->ntags; i++)
 		if (rs->tags[i].kind == kind &&
 		    strlen(rs->tags[i].name) == len &&
 		    strncmp(rs->tags[i].name, name, len) == 0)
-			return rs->tags[i].val;
+			return ascii && rs->tags[i].ascii != NULL
+			    ? rs->tags[i].ascii
+			    : rs->tags[i].val;
+	return NULL;
+}
+
+/* needs_8bit - the alternative [p, e) cannot match without a byte >=
+ * 0x80: its first atom, not optional, is such a byte or a class of only
+ * such bytes (SA's tags list UTF-8 look-alikes as [\xc3][\x80..]) */
+static bool
+needs_8bit(const char *p, const char *e)
+{
+	const char *q;
+	unsigned min;
+
+	if (p + 4 <= e && p[0] == '\\' && p[1] == 'x') {
+		q = p + 4;
+		if (!(isxdigit((unsigned char)p[2]) &&
+			isxdigit((unsigned char)p[3]) &&
+			strchr("89abcdefABCDEF", p[2]) != NULL))
+			return false;
+	} else if (p < e && *p == '[' && p + 1 < e && p[1] != '^') {
+		const char *c = p + 1;
+
+		if ((q = skip_class(p, e)) == NULL)
+			return false;
+		while (c < q - 1) {
+			if (*c == '-' && c > p + 1) { /* range */
+				c++;
+				continue;
+			}
+			if (c + 4 > q - 1 || c[0] != '\\' || c[1] != 'x' ||
+			    !isxdigit((unsigned char)c[3]) ||
+			    strchr("89abcdefABCDEF", c[2]) == NULL)
+				return false;
+			c += 4;
+		}
+	} else {
+		return false;
+	}
+	return quant(q, e, &min) == 0 || min > 0;
+}
+
+/* prune_8bit - tag value "(?:a|b|..)" without the alternatives that
+ * need a byte >= 0x80; NULL when nothing changes (or no memory: the
+ * caller then uses the value itself) */
+static char *
+prune_8bit(const char *v)
+{
+	size_t len = strlen(v);
+	const char *e = v + len - 1, *a, *p;
+	struct buf b;
+	int lvl = 0;
+	bool dropped = false, any = false;
+
+	if (len < 5 || strncmp(v, "(?:", 3) != 0 || v[len - 1] != ')' ||
+	    skip_group(v, v + len) != v + len)
+		return NULL;
+	buf_init(&b, 1u << 20);
+	if (buf_puts(&b, "(?:") < 0)
+		goto fail;
+	for (a = p = v + 3;; p++) {
+		if (p < e && *p == '\\') {
+			p++;
+			continue;
+		}
+		if (p < e && *p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				goto fail;
+			p--;
+			continue;
+		}
+		if (p < e && *p == '(')
+			lvl++;
+		else if (p < e && *p == ')')
+			lvl--;
+		if (p < e && !(*p == '|' && lvl == 0))
+			continue;
+		if (needs_8bit(a, p)) {
+			dropped = true;
+		} else {
+			if ((any && buf_putc(&b, '|') < 0) ||
+			    buf_append(&b, a, (size_t)(p - a)) < 0)
+				goto fail;
+			any = true;
+		}
+		if (p >= e)
+			break;
+		a = p + 1;
+	}
+	if (!dropped)
+		goto fail;
+	if ((!any && buf_puts(&b, "(*FAIL)") < 0) || buf_putc(&b, ')') < 0 ||
+	    buf_cstr(&b) < 0)
+		goto fail;
+	return (char *)b.p;
+fail:
+	buf_free(&b);
 	return NULL;
 }
 
@@ -649,7 +937,7 @@ cut_marker(char *s, const char *kind, char *name, size_t namesz)
  * inter between adjacent tags, pre/post around each tag, substitute tag
  * values; again (up to 5 passes) while values bring in new tags. */
 static char *
-replace_tags(const struct rule_set *rs, const char *src)
+replace_tags(const struct rule_set *rs, const char *src, bool ascii)
 {
 	char *cur = strdup(src);
 	bool again = true;
@@ -663,11 +951,11 @@ replace_tags(const struct rule_set *rs, const char *src)
 
 		again = false;
 		if (cut_marker(cur, "pre", pre, sizeof(pre)))
-			pv = tag_value(rs, 1, pre, strlen(pre));
+			pv = tag_value(rs, 1, pre, strlen(pre), ascii);
 		if (cut_marker(cur, "post", post, sizeof(post)))
-			qv = tag_value(rs, 3, post, strlen(post));
+			qv = tag_value(rs, 3, post, strlen(post), ascii);
 		if (cut_marker(cur, "inter", inter, sizeof(inter)))
-			iv = tag_value(rs, 2, inter, strlen(inter));
+			iv = tag_value(rs, 2, inter, strlen(inter), ascii);
 		buf_init(&b, 1u << 20);
 		while (*p != '\0') {
 			const char *e = NULL, *val;
@@ -690,7 +978,8 @@ replace_tags(const struct rule_set *rs, const char *src)
 				goto fail;
 			if (pv != NULL && buf_puts(&b, pv) < 0)
 				goto fail;
-			val = tag_value(rs, 0, p + 1, (size_t)(e - p - 1));
+			val = tag_value(
+			    rs, 0, p + 1, (size_t)(e - p - 1), ascii);
 			if (val != NULL) {
 				if (buf_puts(&b, val) < 0)
 					goto fail;
@@ -898,11 +1187,42 @@ gate_ok(const char *pat)
 	return true;
 }
 
+/* gate_compile - SA 4's replace_tag rules open with (?:^|\s): PCRE2
+ * then knows no start bytes and tries every position of the body. What
+ * follows that prefix matches wherever the whole pattern does, so it is
+ * the gate: a necessary condition PCRE2 can scan for quickly. NULL when
+ * the pattern does not open that way. */
+static pcre2_code *
+gate_compile(const char *pat, unsigned opts, pcre2_compile_context *cc)
+{
+	size_t pl = strlen(GATE_PREFIX);
+	pcre2_code *re;
+	int ec;
+	PCRE2_SIZE eo;
+
+	if (strncmp(pat, GATE_PREFIX, pl) != 0 || pat[pl] == '\0' ||
+	    pat[pl] == '|')
+		return NULL;
+	re = pcre2_compile(
+	    (PCRE2_SPTR)pat + pl, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, cc);
+	if (re != NULL)
+		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	return re;
+}
+
+/* hs_type - rules whose texts eval.c scans with Hyperscan */
+static bool
+hs_type(const struct rule *r)
+{
+	return r->type == RULE_BODY || r->type == RULE_RAWBODY ||
+	    r->type == RULE_URI || r->type == RULE_FULL;
+}
+
 static int
 compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
     struct strtab *st)
 {
-	char *pat, lits[MAX_LITS_PER_RULE][MAX_LIT + 1];
+	char *pat, *pat8 = NULL, lits[MAX_LITS_PER_RULE][MAX_LIT + 1];
 	size_t patsz;
 	unsigned opts;
 	const char *why;
@@ -922,11 +1242,19 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	}
 	/* SA expands tags in the compiled pattern, delimiters already gone */
 	if (r->tflags & 0x100u) {
-		char *repl = replace_tags(rs, pat);
+		char *repl = replace_tags(rs, pat, false);
 
+		if (repl != NULL && r->type == RULE_BODY)
+			pat8 = replace_tags(rs, pat, true);
 		free(pat);
-		if ((pat = repl) == NULL)
+		if ((pat = repl) == NULL) {
+			free(pat8);
 			return -ENOMEM;
+		}
+		if (pat8 != NULL && strcmp(pat8, pat) == 0) {
+			free(pat8);
+			pat8 = NULL;
+		}
 	}
 	/* Body lines hold no newline, so ^ and $ mean the same with
 	 * PCRE2_MULTILINE; compiled that way, one match over all lines
@@ -975,6 +1303,43 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	 * interpreter under the same limits */
 	if (r->nmore == 0)
 		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+	if (r->gate && r->nmore == 0 && r->tmpl == NULL)
+		r->gate_re = gate_compile(pat, opts, cc);
+	/* the ASCII form: used whole or not at all (no split) */
+	if (pat8 != NULL && r->tmpl == NULL) {
+		r->re_ascii = pcre2_compile(
+		    (PCRE2_SPTR)pat8, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, cc);
+		if (r->re_ascii != NULL) {
+			(void)pcre2_jit_compile(r->re_ascii, PCRE2_JIT_COMPLETE);
+			if (r->gate)
+				r->gate_ascii = gate_compile(pat8, opts, cc);
+		} else if (ec == PCRE2_ERROR_PATTERN_TOO_LARGE) {
+			struct rule tmp = { .re = NULL };
+
+			if (split_compile(&tmp, pat8, opts, cc) == -ENOMEM) {
+				free(pat8);
+				free(pat);
+				return -ENOMEM;
+			}
+			r->re_ascii = tmp.re;
+			r->ascii_more = tmp.more;
+			r->nascii_more = tmp.nmore;
+		}
+	}
+	free(pat8);
+	/* the whole pattern (also one PCRE2 had to split) goes to the
+	 * Hyperscan database of its type (build_hs) */
+	if (hs_type(r) && r->tmpl == NULL) {
+		free(r->hs_pat);
+		/* the factor compiles in a fraction of the time of most
+		 * whole patterns; without one, the pattern itself */
+		if ((r->hs_pat = factor_pattern(pat, opts)) == NULL &&
+		    (r->hs_pat = strdup(pat)) == NULL) {
+			free(pat);
+			return -ENOMEM;
+		}
+		r->hs_opts = opts;
+	}
 	/* texts built from several headers ("To, Cc", "Name: value") are
 	 * not substrings of what the prefilter scans: always run those */
 	r->always = true;
@@ -1085,6 +1450,118 @@ cmp_hdr(const void *a, const void *b, void *arg)
 	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
 }
 
+static int
+cmp_hslen(const void *a, const void *b, void *arg)
+{
+	const struct rule_set *rs = arg;
+	size_t x = strlen(rs->v[*(const uint32_t *)a].hs_pat);
+	size_t y = strlen(rs->v[*(const uint32_t *)b].hs_pat);
+
+	if (x != y)
+		return x < y ? -1 : 1;
+	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+/* build_hs - one Hyperscan database per rule type over the patterns
+ * compile_regex kept; rules left out keep the literal prefilter. Without
+ * Hyperscan (CPU, library refusal) everything stays on that path.
+ * Hyperscan compiles SA's patterns slowly (0.5-60 ms each, seconds for
+ * the largest): the compile stops after HS_BUDGET_MS of CPU time so that
+ * loading the stock ruleset stays well under a second; the rules it did
+ * not reach keep the literal prefilter too. */
+static int
+build_hs(struct rule_set *rs)
+{
+	struct rule__hsdb *dbs[RULE_NTYPES] = { NULL };
+	/* body first: most rules, longest texts */
+	static const enum rule_type types[] = { RULE_BODY, RULE_URI,
+		RULE_RAWBODY, RULE_FULL };
+	double budget = HS_BUDGET_MS;
+	int rc = 0;
+
+	for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++) {
+		enum rule_type t = types[ti];
+		size_t n = 0;
+		const char **pats;
+		unsigned *opts;
+		uint32_t *ids;
+		bool *in;
+
+		rule__hsdb_free(rs->hs[t]);
+		rs->hs[t] = NULL;
+		pats = calloc(rs->norder[t] + 1, sizeof(*pats));
+		opts = calloc(rs->norder[t] + 1, sizeof(*opts));
+		ids = calloc(rs->norder[t] + 1, sizeof(*ids));
+		in = calloc(rs->norder[t] + 1, sizeof(*in));
+		if (pats == NULL || opts == NULL || ids == NULL || in == NULL) {
+			rc = -ENOMEM;
+			goto next;
+		}
+		for (size_t i = 0; i < rs->norder[t]; i++) {
+			struct rule *r = &rs->v[rs->order[t][i]];
+
+			r->in_hs = false;
+			if (r->hs_pat == NULL || r->broken)
+				continue;
+			ids[n++] = rs->order[t][i];
+		}
+		/* shortest patterns first: the compile time grows with the
+		 * size, so the budget covers the most rules that way */
+		qsort_r(ids, n, sizeof(*ids), cmp_hslen, rs);
+		for (size_t i = 0; i < n; i++) {
+			pats[i] = rs->v[ids[i]].hs_pat;
+			opts[i] = rs->v[ids[i]].hs_opts;
+		}
+		if (n > 0) {
+			rc = rule__hsdb_new(
+			    &rs->hs[t], pats, opts, ids, n, in, &budget);
+			for (size_t i = 0; rc == 0 && i < n; i++)
+				rs->v[ids[i]].in_hs = in[i];
+		}
+	next:
+		free(pats);
+		free(opts);
+		free(ids);
+		free(in);
+		if (rc == -ENOTSUP) { /* no Hyperscan here: not an error */
+			rc = 0;
+			break;
+		}
+		if (rc < 0)
+			break;
+		dbs[t] = rs->hs[t];
+	}
+	for (size_t k = 0; k < rs->n; k++) {
+		free(rs->v[k].hs_pat);
+		rs->v[k].hs_pat = NULL;
+	}
+	rule__hspool_free(rs->hspool);
+	rs->hspool = NULL;
+	if (rc == 0)
+		rc = rule__hspool_new(&rs->hspool, dbs, RULE_NTYPES);
+	if (rc < 0 || rs->hspool == NULL) {
+		/* half-built: drop every database, run without */
+		for (size_t t = 0; t < RULE_NTYPES; t++) {
+			rule__hsdb_free(rs->hs[t]);
+			rs->hs[t] = NULL;
+		}
+		for (size_t k = 0; k < rs->n; k++)
+			rs->v[k].in_hs = false;
+	}
+	/* the Aho-Corasick pass over a text is only worth it when a rule
+	 * outside Hyperscan has literals there */
+	for (size_t t = 0; t < RULE_NTYPES; t++) {
+		rs->ac_needed[t] = false;
+		for (size_t i = 0; i < rs->norder[t]; i++) {
+			const struct rule *r = &rs->v[rs->order[t][i]];
+
+			if (!r->in_hs && r->nlits > 0)
+				rs->ac_needed[t] = true;
+		}
+	}
+	return rc;
+}
+
 int
 rule__compile(struct rule_set *rs)
 {
@@ -1094,6 +1571,9 @@ rule__compile(struct rule_set *rs)
 
 	if (cc == NULL)
 		return -ENOMEM;
+	for (size_t i = 0; i < rs->ntags; i++)
+		if (rs->tags[i].ascii == NULL)
+			rs->tags[i].ascii = prune_8bit(rs->tags[i].val);
 	/* Perl reads an unknown escape like "\y" as the letter */
 	pcre2_set_compile_extra_options(cc, PCRE2_EXTRA_BAD_ESCAPE_IS_LITERAL);
 	if ((rs->mctx = pcre2_match_context_create(NULL)) == NULL) {
@@ -1221,6 +1701,8 @@ rule__compile(struct rule_set *rs)
 	if (st.n > 0 && (rs->ac = ac_build(st.v, st.n)) == NULL)
 		rc = -ENOMEM;
 	rs->nlitstrs = st.n;
+	if (rc == 0)
+		rc = build_hs(rs);
 out:
 	strtab_free(&st);
 	pcre2_compile_context_free(cc);
@@ -1248,10 +1730,29 @@ rule__compile_free(struct rule_set *rs)
 			pcre2_code_free(rs->v[i].more[k]);
 		free(rs->v[i].more);
 		rs->v[i].more = NULL;
+		free(rs->v[i].hs_pat);
+		rs->v[i].hs_pat = NULL;
+		pcre2_code_free(rs->v[i].gate_re);
+		rs->v[i].gate_re = NULL;
+		pcre2_code_free(rs->v[i].re_ascii);
+		rs->v[i].re_ascii = NULL;
+		pcre2_code_free(rs->v[i].gate_ascii);
+		rs->v[i].gate_ascii = NULL;
+		for (size_t k = 0; k < rs->v[i].nascii_more; k++)
+			pcre2_code_free(rs->v[i].ascii_more[k]);
+		free(rs->v[i].ascii_more);
+		rs->v[i].ascii_more = NULL;
+		rs->v[i].nascii_more = 0;
 		rs->v[i].nmore = 0;
 	}
 	pcre2_match_context_free(rs->mctx);
 	rs->mctx = NULL;
+	for (size_t t = 0; t < RULE_NTYPES; t++) {
+		rule__hsdb_free(rs->hs[t]);
+		rs->hs[t] = NULL;
+	}
+	rule__hspool_free(rs->hspool);
+	rs->hspool = NULL;
 	ac_free(rs->ac);
 	rs->ac = NULL;
 }

@@ -186,6 +186,9 @@ build_body(struct rule_ctx *c)
 		len += l[i].len;
 	}
 	c->body = bstr_make(o, len);
+	c->body_ascii = true;
+	for (size_t i = 0; i < len && c->body_ascii; i++)
+		c->body_ascii = o[i] < 0x80;
 	return 0;
 }
 
@@ -246,7 +249,7 @@ scan_texts(struct rule_run *run, enum rule_type t)
 	uint8_t *seen = run->c.seen_in[t];
 	struct bstr s;
 
-	if (run->texts_done[t] || rs->ac == NULL)
+	if (run->texts_done[t] || rs->ac == NULL || !rs->ac_needed[t])
 		return;
 	run->texts_done[t] = true;
 	switch (t) {
@@ -290,6 +293,116 @@ scan_texts(struct rule_run *run, enum rule_type t)
 	default:
 		break;
 	}
+}
+
+static void
+hs_hit(void *arg, uint32_t id)
+{
+	struct rule_ctx *c = arg;
+	uint32_t i;
+
+	if (id >= c->rs->n)
+		return;
+	if (c->nhsm == c->hsmcap) {
+		size_t ncap = c->hsmcap ? c->hsmcap * 2 : 256;
+		struct rule_hsm *nv;
+
+		if (ncap > UINT32_MAX ||
+		    (nv = arena_alloc(c->arena, ncap * sizeof(*nv))) == NULL) {
+			c->hsfail = true; /* the type runs unfiltered */
+			return;
+		}
+		if (c->nhsm)
+			memcpy(nv, c->hsm, c->nhsm * sizeof(*nv));
+		c->hsm = nv;
+		c->hsmcap = ncap;
+	}
+	i = (uint32_t)c->nhsm++;
+	c->hsm[i].text = c->hscur;
+	c->hsm[i].next = 0;
+	if (c->hshead[id] == 0)
+		c->hshead[id] = i + 1;
+	else
+		c->hsm[c->hstail[id] - 1].next = i + 1;
+	c->hstail[id] = i + 1;
+}
+
+/* hs_scan_type - the Hyperscan pass over every text rules of type t
+ * read; each text scanned on its own, so a pattern reported for text i
+ * matched (or, in prefilter mode, may match) inside text i. A failed scan
+ * leaves hsdone false: the rules then run without the filter. */
+static void
+hs_scan_type(struct rule_run *run, enum rule_type t)
+{
+	struct rule_ctx *c = &run->c;
+	const struct rule_set *rs = c->rs;
+	const struct rule__hsdb *db = rs->hs[t];
+	int rc = 0;
+
+	if (db == NULL || c->hss == NULL || c->hshead == NULL)
+		return;
+	c->hsfail = false;
+	switch (t) {
+	case RULE_BODY: {
+		size_t n;
+		const struct bstr *l = msg_body_lines(c->msg, &n);
+
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			c->hscur = (uint32_t)i + 1;
+			rc = rule__hsdb_scan(db, c->hss, l[i].p, l[i].len,
+			    hs_hit, c);
+		}
+		break;
+	}
+	case RULE_RAWBODY:
+		for (size_t i = 0; i < c->nraw && rc == 0; i++) {
+			c->hscur = (uint32_t)i + 1;
+			rc = rule__hsdb_scan(db, c->hss, c->raw[i].p,
+			    c->raw[i].len, hs_hit, c);
+		}
+		break;
+	case RULE_URI: {
+		size_t n;
+		const struct msg_uri *u = msg_uris(c->msg, &n);
+
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			c->hscur = (uint32_t)i + 1;
+			rc = rule__hsdb_scan(db, c->hss, u[i].uri.p,
+			    u[i].uri.len, hs_hit, c);
+			if (rc == 0 && !bstr_eq(u[i].raw, u[i].uri))
+				rc = rule__hsdb_scan(db, c->hss, u[i].raw.p,
+				    u[i].raw.len, hs_hit, c);
+			if (rc == 0 && c->udec != NULL && c->udec[i].len > 0)
+				rc = rule__hsdb_scan(db, c->hss, c->udec[i].p,
+				    c->udec[i].len, hs_hit, c);
+		}
+		break;
+	}
+	case RULE_FULL: {
+		struct bstr f = msg_full(c->msg);
+
+		c->hscur = 1;
+		rc = rule__hsdb_scan(db, c->hss, f.p, f.len, hs_hit, c);
+		break;
+	}
+	default:
+		return;
+	}
+	c->hsdone[t] = rc == 0 && !c->hsfail;
+}
+
+/* hs_says - Hyperscan decides which texts rule r can match in */
+static bool
+hs_says(const struct rule_ctx *c, const struct rule *r)
+{
+	return r->in_hs && c->hsdone[r->type] && !c->rs->no_prefilter;
+}
+
+/* hs_texts - rule r's list of texts (index + 1 into hsm, 0: none) */
+static uint32_t
+hs_texts(const struct rule_ctx *c, const struct rule *r)
+{
+	return c->hshead[r - c->rs->v];
 }
 
 static bool
@@ -391,7 +504,15 @@ match_count(
     struct rule_ctx *c, const struct rule *r, struct bstr s, unsigned limit)
 {
 	bool cap = r->captures && c->md_big != NULL;
-	unsigned n = match_one(c, r->re, s, limit, cap);
+	unsigned n;
+
+	if (c->use_ascii && r->re_ascii != NULL) {
+		n = match_one(c, r->re_ascii, s, limit, cap);
+		for (size_t i = 0; i < r->nascii_more && n < limit; i++)
+			n += match_one(c, r->ascii_more[i], s, limit - n, cap);
+		return n;
+	}
+	n = match_one(c, r->re, s, limit, cap);
 
 	for (size_t i = 0; i < r->nmore && n < limit; i++)
 		n += match_one(c, r->more[i], s, limit - n, cap);
@@ -774,6 +895,25 @@ gate_open(struct rule_ctx *c, const struct rule *r)
 {
 	PCRE2_SPTR p = c->body.p ? c->body.p : (PCRE2_SPTR) "";
 
+	const pcre2_code *g = r->gate_re;
+
+	if (c->body_ascii && r->re_ascii != NULL) {
+		if (r->gate_ascii != NULL)
+			return pcre2_match(r->gate_ascii, p, c->body.len, 0,
+				   0, c->md,
+				   c->rs->mctx) != PCRE2_ERROR_NOMATCH;
+		if (pcre2_match(r->re_ascii, p, c->body.len, 0, 0, c->md,
+			c->rs->mctx) != PCRE2_ERROR_NOMATCH)
+			return true;
+		for (size_t i = 0; i < r->nascii_more; i++)
+			if (pcre2_match(r->ascii_more[i], p, c->body.len, 0, 0,
+				c->md, c->rs->mctx) != PCRE2_ERROR_NOMATCH)
+				return true;
+		return false;
+	}
+	if (g != NULL)
+		return pcre2_match(g, p, c->body.len, 0, 0, c->md,
+			   c->rs->mctx) != PCRE2_ERROR_NOMATCH;
 	if (pcre2_match(r->re, p, c->body.len, 0, 0, c->md, c->rs->mctx) !=
 	    PCRE2_ERROR_NOMATCH)
 		return true;
@@ -794,6 +934,21 @@ same_target(const struct rule *a, const struct rule *b)
 	    (a->hdr == b->hdr ||
 		(a->hdr != NULL && b->hdr != NULL &&
 		    strcasecmp(a->hdr, b->hdr) == 0));
+}
+
+/* uri_match - SA's URI list holds each URI as written, unescaped and
+ * cleaned up: a rule matching any form of URI i counts once */
+static unsigned
+uri_match(struct rule_ctx *c, const struct rule *r, const struct msg_uri *u,
+    size_t i, unsigned limit)
+{
+	unsigned k = match_count(c, r, u[i].uri, limit);
+
+	if (k == 0 && !bstr_eq(u[i].raw, u[i].uri))
+		k = match_count(c, r, u[i].raw, limit);
+	if (k == 0 && c->udec != NULL && c->udec[i].len > 0)
+		k = match_count(c, r, c->udec[i], limit);
+	return k;
 }
 
 static unsigned
@@ -841,35 +996,53 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 			nl = c->nraw;
 		}
 
+		if (hs_says(c, r)) {
+			/* only the lines where Hyperscan found the pattern
+			 * (or, prefilter mode, may have) */
+			for (uint32_t j = hs_texts(c, r); j != 0 && n < limit;
+			     j = c->hsm[j - 1].next) {
+				size_t i = c->hsm[j - 1].text - 1;
+
+				if (i < nl)
+					n += match_count(c, r, l[i], limit - n);
+			}
+			return n;
+		}
 		if (!candidate(c->rs, r, c->seen_in[r->type]))
 			return 0;
 		if (r->gate && r->type == RULE_BODY && !c->rs->no_prefilter &&
 		    !gate_open(c, r))
 			return 0;
+		/* an ASCII body: the smaller ASCII form of the pattern */
+		c->use_ascii = r->type == RULE_BODY && c->body_ascii &&
+		    !c->rs->no_prefilter;
 		for (size_t i = 0; i < nl && n < limit; i++)
 			n += match_count(c, r, l[i], limit - n);
+		c->use_ascii = false;
 		return n;
 	}
 	case RULE_URI: {
 		const struct msg_uri *u = msg_uris(c->msg, &nl);
 
+		if (hs_says(c, r)) {
+			for (uint32_t j = hs_texts(c, r); j != 0 && n < limit;
+			     j = c->hsm[j - 1].next) {
+				size_t i = c->hsm[j - 1].text - 1;
+
+				if (i < nl)
+					n += uri_match(c, r, u, i, limit - n);
+			}
+			return n;
+		}
 		if (!candidate(c->rs, r, c->seen_in[RULE_URI]))
 			return 0;
-		/* SA's URI list holds each URI as written, unescaped and
-		 * cleaned up: a rule matching any form counts once */
-		for (size_t i = 0; i < nl && n < limit; i++) {
-			unsigned k = match_count(c, r, u[i].uri, limit - n);
-
-			if (k == 0 && !bstr_eq(u[i].raw, u[i].uri))
-				k = match_count(c, r, u[i].raw, limit - n);
-			if (k == 0 && c->udec != NULL && c->udec[i].len > 0)
-				k = match_count(c, r, c->udec[i], limit - n);
-			n += k;
-		}
+		for (size_t i = 0; i < nl && n < limit; i++)
+			n += uri_match(c, r, u, i, limit - n);
 		return n;
 	}
 	case RULE_FULL:
-		if (!candidate(c->rs, r, c->seen_in[RULE_FULL]))
+		if (hs_says(c, r) ? hs_texts(c, r) == 0
+				  : !candidate(c->rs, r, c->seen_in[RULE_FULL]))
 			return 0;
 		return match_count(c, r, msg_full(c->msg), limit);
 	case RULE_MIMEHEADER:
@@ -999,6 +1172,14 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 
 	c->hits = hits;
 	buf_init(&b, 4u << 20);
+	/* one scratch space per message in flight; back to the pool at the
+	 * end of exec, since the rule set may go before the message */
+	if (rs->hspool != NULL && !rs->no_prefilter &&
+	    (c->hshead = arena_calloc(c->arena, rs->n + 1,
+		 sizeof(*c->hshead))) != NULL &&
+	    (c->hstail = arena_calloc(c->arena, rs->n + 1,
+		 sizeof(*c->hstail))) != NULL)
+		c->hss = rule__hspool_get(rs->hspool);
 	for (int t = 0; t < RULE_META; t++) {
 		if (rs->norder[t] == 0)
 			continue;
@@ -1009,6 +1190,7 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 		if (t == RULE_URI && (rc = build_uri_forms(c)) < 0)
 			goto out;
 		scan_texts(run, (enum rule_type)t);
+		hs_scan_type(run, (enum rule_type)t);
 		for (size_t i = 0; i < rs->norder[t]; i++) {
 			uint32_t k = rs->order[t][i];
 			const struct rule *r = &rs->v[k];
@@ -1038,6 +1220,8 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 	}
 	c->execd = true;
 out:
+	rule__hspool_put(rs->hspool, c->hss);
+	c->hss = NULL;
 	buf_free(&b);
 	return rc;
 }

@@ -1,3 +1,3 @@
 # rules/
 SRCS += $(wildcard rules/*.c)
-LIBS += -lpcre2-8
+LIBS += -lpcre2-8 -lhs

@@ -837,7 +837,7 @@ do_attr(struct pctx *c, const char *dir, char *rest)
 	} else if (strcmp(dir, "priority") == 0) {
 		r->priority = atoi(rest);
 	} else { /* tflags */
-		r->tflags = 0;
+		r->tflags &= 0x100u; /* replace_rules is not a tflag */
 		r->maxhits = 0;
 		while ((w = next_word(&rest)) != NULL) {
 			if (strcmp(w, "multiple") == 0)
@@ -912,6 +912,8 @@ do_replace(struct pctx *c, const char *dir, char *rest)
 			if (rs->tags[i].kind == kind &&
 			    strcmp(rs->tags[i].name, name) == 0) {
 				free(rs->tags[i].val);
+				free(rs->tags[i].ascii);
+				rs->tags[i].ascii = NULL;
 				rs->tags[i].val = strdup(val);
 				return rs->tags[i].val ? 0 : -ENOMEM;
 			}
@@ -920,6 +922,7 @@ do_replace(struct pctx *c, const char *dir, char *rest)
 			return -ENOMEM;
 		rs->tags = nv;
 		nv[rs->ntags].kind = kind;
+		nv[rs->ntags].ascii = NULL;
 		nv[rs->ntags].name = strdup(name);
 		nv[rs->ntags].val = strdup(val);
 		if (nv[rs->ntags].name == NULL || nv[rs->ntags].val == NULL)
@@ -1290,6 +1293,7 @@ rule_set_free(struct rule_set *rs)
 	for (size_t i = 0; i < rs->ntags; i++) {
 		free(rs->tags[i].name);
 		free(rs->tags[i].val);
+		free(rs->tags[i].ascii);
 	}
 	free(rs->tags);
 	free(rs);

@@ -101,13 +101,29 @@ struct rule {
 	size_t nlits;
 	bool always;   /* no usable literal: always run */
 	bool gate;     /* body rule: one run over all lines first */
+	pcre2_code *gate_re; /* the gate's pattern when not re (a weaker
+				one PCRE2 finds start bytes for) */
+	/* replace_tag rules: the pattern for texts of ASCII bytes only,
+	 * tag alternatives that need a byte >= 0x80 left out (the same
+	 * matches there, a fraction of the size) */
+	pcre2_code *re_ascii, *gate_ascii;
+	pcre2_code **ascii_more; /* re_ascii split, like more */
+	size_t nascii_more;
 	bool captures; /* has (?<NAME>...): sets SA capture tags */
 	char *tmpl;    /* pattern with %{NAME} templates (SA 4 capture
 			  rules), compiled per message; NULL if none */
 	unsigned tmpl_opts;
+	/* Hyperscan prefilter (hsdb.c): the pattern is in the database of
+	 * its type; hs_pat holds it between compile_regex and the build */
+	bool in_hs;
+	char *hs_pat;
+	unsigned hs_opts;
 };
 
 struct rule__ac; /* Aho-Corasick automaton, compile.c */
+struct rule__hsdb;    /* Hyperscan database, hsdb.c */
+struct rule__hspool;  /* Hyperscan scratch spaces, hsdb.c */
+struct rule__hsscratch;
 
 struct rule_set {
 	struct rule *v;
@@ -129,6 +145,7 @@ struct rule_set {
 	struct rtag {
 		char *name;
 		char *val;
+		char *ascii; /* val without what needs a byte >= 0x80 */
 		int kind;
 	} * tags;
 	size_t ntags;
@@ -140,6 +157,10 @@ struct rule_set {
 	size_t nlitstrs;
 	pcre2_match_context *mctx;
 	uint32_t max_lines; /* scratch sizes */
+	/* Hyperscan: per rule type, the patterns of its regex rules */
+	struct rule__hsdb *hs[RULE_NTYPES];
+	struct rule__hspool *hspool;
+	bool ac_needed[RULE_NTYPES]; /* a rule outside hs[] has literals */
 };
 
 /* rule__find - index or -1 */
@@ -157,6 +178,21 @@ void rule__runnable_update(struct rule_set *);
 void rule__ac_scan(
     const struct rule__ac *, const unsigned char *p, size_t len, uint8_t *seen);
 size_t rule__ac_nlits(const struct rule__ac *);
+
+/* hsdb.c */
+int rule__hsdb_new(struct rule__hsdb **, const char *const *pats,
+    const unsigned *opts, const uint32_t *ids, size_t n, bool *in,
+    double *budget_ms);
+size_t rule__hsdb_count(const struct rule__hsdb *);
+void rule__hsdb_free(struct rule__hsdb *);
+typedef void rule__hs_hit_cb(void *arg, uint32_t id);
+int rule__hsdb_scan(const struct rule__hsdb *, struct rule__hsscratch *,
+    const unsigned char *p, size_t len, rule__hs_hit_cb *, void *arg);
+int rule__hspool_new(
+    struct rule__hspool **, struct rule__hsdb *const *dbs, size_t n);
+struct rule__hsscratch *rule__hspool_get(struct rule__hspool *);
+void rule__hspool_put(struct rule__hspool *, struct rule__hsscratch *);
+void rule__hspool_free(struct rule__hspool *);
 
 /* meta.c */
 struct meta_prog *rule__meta_compile(const char *src, const char **why);
@@ -203,6 +239,8 @@ struct rule_ctx {
 	const struct rule *hdr_last;
 	bool hdr_unset;
 	struct bstr body;  /* body lines joined with '\n' */
+	bool body_ascii;   /* body has no byte >= 0x80 */
+	bool use_ascii;	   /* match_count: the text is ASCII */
 	struct bstr *udec; /* per URI: raw form percent-decoded (or empty) */
 	/* capture tags set by rules with named groups */
 	struct rule_tag {
@@ -211,6 +249,18 @@ struct rule_ctx {
 	} * tags;
 	size_t ntags, tagcap;
 	pcre2_match_data *md_big;
+	/* Hyperscan: the texts (lines, URIs) where rule k's pattern was
+	 * found, a list from hshead[k] (index + 1 into hsm, 0 = none) in
+	 * text order; valid when hsdone[type] */
+	struct rule__hsscratch *hss;
+	uint32_t *hshead, *hstail;
+	struct rule_hsm {
+		uint32_t text, next;
+	} * hsm;
+	size_t nhsm, hsmcap;
+	uint32_t hscur;
+	bool hsfail;
+	bool hsdone[RULE_NTYPES];
 };
 
 #endif

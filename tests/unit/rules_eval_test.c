@@ -15,6 +15,7 @@
 
 #include "mail/msg.h"
 #include "rules/rules.h"
+#include "rules/rules_int.h"
 #include "util/arena.h"
 #include "util/hits.h"
 
@@ -252,6 +253,126 @@ test_prefilter_same(void **state)
 	rule_set_free(rs);
 }
 
+/* The Hyperscan prefilter and the other shortcuts (gate without the
+ * (?:^|\s) prefix, ASCII form of replace_tag rules, factors) must not
+ * change any result either: rules that exercise prefilter mode
+ * (lookaround, backreference), counts (tflags multiple), flags, tags with
+ * 8-bit look-alikes, every text type; every fired rule and its count
+ * compared with the unfiltered run, on ASCII and 8-bit messages. */
+static const char hs_cf[] =
+    "replace_tag L (?:[lL1|]|[\\xc5][\\x82])\n"
+    "replace_tag O (?:[oO0]|[\\xc3][\\xb2-\\xb6]|[\\xd0][\\xbe])\n"
+    "replace_tag A (?:[aA4@]|[\\xc3][\\xa0-\\xa5]|[\\xd0][\\xb0])\n"
+    "replace_tag N (?:[nN]|[\\xc3][\\xb1])\n"
+    "body  T_LOOK    /\\bfree(?!dom)\\b/i\n"
+    "body  T_BEHIND  /(?<!not )guaranteed/i\n"
+    "body  T_BACKREF /\\b(\\w{3,}) \\1\\b/\n"
+    "body  T_MULTI   /\\bwin\\w*/i\n"
+    "tflags T_MULTI  multiple maxhits=5\n"
+    "body  T_DOTALL  /start.{0,30}end/s\n"
+    "body  T_ANCHOR  /^Dear friend/m\n"
+    "body  T_X       /c l i c k \\s here/x\n"
+    "body  T_TAG     /(?:^|\\s)<L><O><A><N>\\s/i\n"
+    "replace_rules T_TAG\n"
+    "body  T_TAG2    /(?:^|\\s)(?:<L><O><A><N>s?|p<A>yp<A><L>)\\b/i\n"
+    "replace_rules T_TAG2\n"
+    "body  T_TAGM    /<L><O><A><N>/i\n"
+    "replace_rules T_TAGM\n"
+    "tflags T_TAGM   multiple\n"
+    "body  T_EMPTY   /x*/\n"
+    "body  T_CLASS   /[0-9]{3}-[0-9]{4}/\n"
+    "rawbody T_RAW   /<font[^>]*color/i\n"
+    "uri   T_URI     /example\\.(?:com|net)\\/login/\n"
+    "uri   T_URI_NO  /nowhere\\.example/\n"
+    "full  T_FULL    /^Subject: .*loan/m\n";
+
+static const char *const hs_msgs[] = {
+	"Subject: cheap loan\r\nTo: a@b\r\n\r\nDear friend,\r\n"
+	"Get a free loan today, win win winner winning! 100% guaranteed.\r\n"
+	"start here and end there. click here\r\nthe the end\r\n"
+	"Call 555-1234 http://example.com/login?x=1\r\n",
+	"Subject: freedom\r\n\r\nnot guaranteed, freedom, l0an, L04N and "
+	"paypal at http://example.net/login\r\n",
+	"Subject: =?utf-8?q?l=C3=B3an?=\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: text/plain; charset=utf-8\r\n"
+	"Content-Transfer-Encoding: 8bit\r\n\r\n"
+	"Your l\xc3\xb3\xc3\xa0n and \xc5\x82oan p\xc3\xa0yp\xc3\xa0l "
+	"loans\r\nwin\r\n",
+	"Subject: html\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: text/html\r\n\r\n<html><body><font size=2 "
+	"color=red>Free LOAN</font> start<br>end "
+	"<a href=\"http://example.com/login\">x</a></body></html>\r\n",
+	"Subject: empty\r\n\r\n",
+};
+
+static size_t
+fired(struct rule_set *rs, const char *text, char names[][32],
+    unsigned *counts, size_t max)
+{
+	struct msg *m;
+	struct hits *h = parse(text, &m);
+	struct rule_run *run = rule_run_new(rs, m);
+	const char *nm;
+	size_t n = 0;
+
+	assert_non_null(run);
+	assert_int_equal(rule_run_exec(run, h), 0);
+	assert_int_equal(rule_run_finish(run, h), 0);
+	while (n < max && (nm = rule_run_fired_at(run, n, &counts[n])) != NULL)
+		snprintf(names[n++], 32, "%s", nm);
+	msg_free(m);
+	return n;
+}
+
+static void
+test_hyperscan_same(void **state)
+{
+	struct rule_err e;
+	struct rule_set *rs =
+	    rule_set_load_mem(hs_cf, sizeof(hs_cf) - 1, "hs.cf", &e);
+	char n1[64][32], n2[64][32];
+	unsigned c1[64], c2[64];
+	size_t in_hs = 0;
+	bool tag_hit = false, multi = false, tagm = false, x = false;
+
+	(void)state;
+	assert_non_null(rs);
+	assert_int_equal(rule_set_errors(rs), 0);
+	for (size_t i = 0; i < rs->n; i++)
+		in_hs += rs->v[i].in_hs;
+	/* Hyperscan needs SSSE3; elsewhere only the PCRE2 shortcuts run */
+	if (__builtin_cpu_supports("ssse3"))
+		assert_true(in_hs >= 8);
+	for (size_t i = 0; i < sizeof(hs_msgs) / sizeof(hs_msgs[0]); i++) {
+		size_t k1, k2;
+
+		rule_set_prefilter(rs, true);
+		k1 = fired(rs, hs_msgs[i], n1, c1, 64);
+		rule_set_prefilter(rs, false);
+		k2 = fired(rs, hs_msgs[i], n2, c2, 64);
+		rule_set_prefilter(rs, true);
+		assert_int_equal(k1, k2);
+		for (size_t k = 0; k < k1; k++) {
+			assert_string_equal(n1[k], n2[k]);
+			assert_int_equal(c1[k], c2[k]);
+			tag_hit |= i == 2 && strcmp(n1[k], "T_TAG2") == 0;
+			multi |= i == 0 && strcmp(n1[k], "T_MULTI") == 0 &&
+			    c1[k] == 4;
+			tagm |= i == 1 && strcmp(n1[k], "T_TAGM") == 0 &&
+			    c1[k] == 2;
+			x |= i == 0 && strcmp(n1[k], "T_X") == 0;
+		}
+		if (i == 0)
+			assert_true(k1 >= 9);
+	}
+	/* the 8-bit look-alikes match through the full pattern */
+	assert_true(tag_hit);
+	assert_true(multi);
+	assert_true(tagm); /* l0an, L04N */
+	assert_true(x);
+	rule_set_free(rs);
+}
+
 /* Classic catastrophic patterns on hostile input: each line holds the
  * characters the pattern requires (so PCRE2's required-character check
  * cannot skip the work) and fails only at its end. The PCRE2 match limit
@@ -316,6 +437,7 @@ main(void)
 		cmocka_unit_test(test_decoded_and_neg),
 		cmocka_unit_test(test_scoreset),
 		cmocka_unit_test(test_prefilter_same),
+		cmocka_unit_test(test_hyperscan_same),
 		cmocka_unit_test(test_redos),
 	};
 

@@ -1,0 +1,404 @@
+/*
+ * rules/hsdb - Hyperscan databases: the regex prefilter of rules/
+ *
+ * The only module that includes hs.h. A database holds the patterns of
+ * many rules (ids chosen by the caller, here rule indexes); one block-mode
+ * scan of a text reports each pattern that matches in it at most once
+ * (HS_FLAG_SINGLEMATCH). Patterns Hyperscan cannot run exactly
+ * (lookarounds, backreferences, atomic groups) are compiled with
+ * HS_FLAG_PREFILTER, which reports a superset of the true matches; so a
+ * pattern the scan does not report cannot match, and one it does report is
+ * confirmed by the rule's PCRE2 pattern (eval.c). Patterns Hyperscan
+ * rejects even then are left out (in[i] false): their rules keep the
+ * literal prefilter. On a CPU without SSSE3 (hs_valid_platform) no
+ * database is built at all.
+ *
+ * Scratch space: a scan needs an hs_scratch_t that no other thread uses at
+ * the same time. The pool hands them out (one per concurrent message),
+ * sized for every database of the rule set, and frees them with the pool.
+ *
+ * Memory: databases and pool are owned by the rule set (rule__hsdb_free,
+ * rule__hspool_free). Errors: -ENOMEM; -ENOTSUP when Hyperscan is unusable
+ * here (the caller then runs every rule the old way).
+ */
+#include "rules/rules_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hs/hs.h>
+
+#define HS_MAX_PAT 8192 /* bytes */
+#define HS_MAX_REPEAT 20 /* largest {n,m} bound */
+#define HS_MAX_REPEATS 3 /* most quantifiers in one pattern */
+#define HS_CHUNK 16	 /* patterns per database */
+
+struct rule__hsdb {
+	hs_database_t **db; /* chunks of at most HS_CHUNK patterns */
+	size_t ndb, npat;
+};
+
+struct rule__hspool {
+	pthread_mutex_t lock;
+	hs_scratch_t *proto; /* fits every database, cloned on demand */
+	hs_scratch_t **free;
+	size_t nfree, cap;
+};
+
+/* hs_flags - the PCRE2 compile options of a rule as Hyperscan flags;
+ * /x has no flag: the caller prefixes "(?x)". A pattern that can match
+ * the empty string is accepted (ALLOWEMPTY): it then reports every
+ * text, which only means its rule always runs. */
+static unsigned
+hs_flags(const char *p, unsigned opts)
+{
+	unsigned f = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
+	/* what Hyperscan only approximates (prefilter mode): lookaround,
+	 * backreferences, atomic groups, possessive quantifiers,
+	 * conditionals, \G \K \R \X; any other refusal drops the pattern */
+	static const char *const approx[] = { "(?=", "(?!", "(?<=", "(?<!",
+		"(?>", "(?(", "(?|", "*+", "++", "?+", "}+", "\\g", "\\k",
+		"\\G", "\\K", "\\R", "\\X", "(*" };
+
+	if (opts & PCRE2_CASELESS)
+		f |= HS_FLAG_CASELESS;
+	if (opts & PCRE2_DOTALL)
+		f |= HS_FLAG_DOTALL;
+	if (opts & PCRE2_MULTILINE)
+		f |= HS_FLAG_MULTILINE;
+	for (size_t i = 0; i < sizeof(approx) / sizeof(approx[0]); i++)
+		if (strstr(p, approx[i]) != NULL)
+			return f | HS_FLAG_PREFILTER;
+	for (const char *q = p; (q = strchr(q, '\\')) != NULL; q += 2) {
+		if (q[1] >= '1' && q[1] <= '9')
+			return f | HS_FLAG_PREFILTER; /* backreference */
+		if (q[1] == '\0')
+			break;
+	}
+	return f;
+}
+
+/* too_costly - Hyperscan's compile time grows with the size of the
+ * automaton: long patterns (replace_tag expansions) and wide bounded
+ * repeats ([^>]{0,2048}) take from 50 ms to seconds each, which would
+ * break the load-time budget of the whole rule set; those rules keep the
+ * literal prefilter. Limits measured on the stock SpamAssassin rules. */
+static bool
+too_costly(const char *p)
+{
+	size_t len = strlen(p), nrep = 0;
+
+	if (len > HS_MAX_PAT)
+		return true;
+	for (size_t i = 0; i < len; i++) {
+		unsigned long v;
+		char *e;
+
+		if (p[i] == '\\') {
+			i++;
+			continue;
+		}
+		/* optional parts between letters ([_\W]? in SA's
+		 * obfuscation rules) multiply Hyperscan's states */
+		if ((p[i] == '?' || p[i] == '*' || p[i] == '+') && i > 0 &&
+		    p[i - 1] != '(' && ++nrep > HS_MAX_REPEATS)
+			return true;
+		if (p[i] != '{' || !isdigit((unsigned char)p[i + 1]))
+			continue;
+		if (++nrep > HS_MAX_REPEATS)
+			return true;
+		v = strtoul(p + i + 1, &e, 10);
+		if (*e == ',' && isdigit((unsigned char)e[1]))
+			v = strtoul(e + 1, &e, 10);
+		else if (*e == ',')
+			v = HS_MAX_REPEAT + 1; /* {n,} */
+		if (*e == '}' && v > HS_MAX_REPEAT)
+			return true;
+	}
+	return false;
+}
+
+static double
+cpu_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* compile_chunk - ex[0..m) into one database; a pattern Hyperscan
+ * refuses is taken out (keep[] false) and the rest compiled again */
+static int
+compile_chunk(const char **ex, unsigned *fl, unsigned *id, bool *keep,
+    size_t m, hs_database_t **out)
+{
+	const char *e2[HS_CHUNK];
+	unsigned f2[HS_CHUNK], i2[HS_CHUNK];
+	size_t map[HS_CHUNK];
+
+	*out = NULL;
+	for (;;) {
+		hs_compile_error_t *err = NULL;
+		size_t k = 0;
+		int e;
+
+		for (size_t i = 0; i < m; i++) {
+			if (!keep[i])
+				continue;
+			e2[k] = ex[i];
+			f2[k] = fl[i];
+			i2[k] = id[i];
+			map[k++] = i;
+		}
+		if (k == 0)
+			return 0;
+		if (hs_compile_multi(e2, f2, i2, (unsigned)k, HS_MODE_BLOCK,
+			NULL, out, &err) == HS_SUCCESS)
+			return 0;
+		e = err != NULL ? err->expression : -1;
+		hs_free_compile_error(err);
+		*out = NULL;
+		if (e < 0 || (size_t)e >= k)
+			return -ENOTSUP;
+		keep[map[e]] = false;
+	}
+}
+
+/* rule__hsdb_new - one database over the patterns given: pats[i] with
+ * PCRE2 options opts[i] reported as ids[i]; in[i] tells whether pattern i
+ * made it in. Compiled in chunks, in the order given, while the CPU time
+ * spent stays within *budget_ms (decremented): what comes later stays
+ * out. *out is NULL when nothing went in. */
+int
+rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
+    const unsigned *opts, const uint32_t *ids, size_t n, bool *in,
+    double *budget_ms)
+{
+	struct rule__hsdb *d = NULL;
+	const char **ex = NULL;
+	unsigned *fl = NULL, *id = NULL;
+	size_t *pos = NULL;
+	bool *keep = NULL;
+	char **own = NULL;
+	size_t m = 0;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	for (size_t i = 0; i < n; i++)
+		in[i] = false;
+	if (hs_valid_platform() != HS_SUCCESS)
+		return -ENOTSUP;
+	if (n == 0 || *budget_ms <= 0)
+		return 0;
+	ex = calloc(n, sizeof(*ex));
+	fl = calloc(n, sizeof(*fl));
+	id = calloc(n, sizeof(*id));
+	pos = calloc(n, sizeof(*pos));
+	keep = calloc(n, sizeof(*keep));
+	own = calloc(n, sizeof(*own));
+	d = calloc(1, sizeof(*d));
+	if (ex == NULL || fl == NULL || id == NULL || pos == NULL ||
+	    keep == NULL || own == NULL || d == NULL ||
+	    (d->db = calloc(n / HS_CHUNK + 1, sizeof(*d->db))) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const char *p = pats[i];
+
+		if (opts[i] & PCRE2_EXTENDED) {
+			size_t l = strlen(p);
+
+			if ((own[i] = malloc(l + 5)) == NULL)
+				goto out;
+			memcpy(own[i], "(?x)", 4);
+			memcpy(own[i] + 4, p, l + 1);
+			p = own[i];
+		}
+		if (too_costly(p))
+			continue;
+		ex[m] = p;
+		fl[m] = hs_flags(p, opts[i]);
+		id[m] = ids[i];
+		pos[m] = i;
+		keep[m] = true;
+		m++;
+	}
+	for (size_t c = 0; c < m && *budget_ms > 0; c += HS_CHUNK) {
+		size_t k = m - c < HS_CHUNK ? m - c : HS_CHUNK;
+		double t0 = cpu_ms();
+		hs_database_t *db;
+
+		rc = compile_chunk(ex + c, fl + c, id + c, keep + c, k, &db);
+		*budget_ms -= cpu_ms() - t0;
+		if (rc < 0)
+			goto out;
+		if (db == NULL)
+			continue;
+		d->db[d->ndb++] = db;
+		for (size_t i = c; i < c + k; i++)
+			if (keep[i]) {
+				in[pos[i]] = true;
+				d->npat++;
+			}
+	}
+	if (d->ndb > 0) {
+		*out = d;
+		d = NULL;
+	}
+	rc = 0;
+out:
+	rule__hsdb_free(d);
+	for (size_t i = 0; own != NULL && i < n; i++)
+		free(own[i]);
+	free(own);
+	free(ex);
+	free(fl);
+	free(id);
+	free(pos);
+	free(keep);
+	return rc;
+}
+
+size_t
+rule__hsdb_count(const struct rule__hsdb *d)
+{
+	return d != NULL ? d->npat : 0;
+}
+
+void
+rule__hsdb_free(struct rule__hsdb *d)
+{
+	if (d == NULL)
+		return;
+	for (size_t i = 0; i < d->ndb; i++)
+		hs_free_database(d->db[i]);
+	free(d->db);
+	free(d);
+}
+
+struct scan_arg {
+	rule__hs_hit_cb *cb;
+	void *arg;
+};
+
+static int
+on_match(unsigned int id, unsigned long long from, unsigned long long to,
+    unsigned int flags, void *ctx)
+{
+	struct scan_arg *sa = ctx;
+
+	(void)from;
+	(void)to;
+	(void)flags;
+	sa->cb(sa->arg, id);
+	return 0;
+}
+
+/* rule__hsdb_scan - cb(arg, id) once for every pattern found in p */
+int
+rule__hsdb_scan(const struct rule__hsdb *d, struct rule__hsscratch *s,
+    const unsigned char *p, size_t len, rule__hs_hit_cb *cb, void *arg)
+{
+	struct scan_arg sa = { cb, arg };
+	static const char empty[1] = "";
+
+	if (d == NULL || s == NULL)
+		return 0;
+	if (len > UINT32_MAX)
+		len = UINT32_MAX; /* 4 GiB: beyond any message cap */
+	for (size_t i = 0; i < d->ndb; i++)
+		if (hs_scan(d->db[i], p != NULL ? (const char *)p : empty,
+			(unsigned)len, 0, (hs_scratch_t *)s, on_match,
+			&sa) != HS_SUCCESS)
+			return -EIO;
+	return 0;
+}
+
+/* Scratch pool ------------------------------------------------------------ */
+
+/* rule__hspool_new - a pool of scratch spaces fitting every database
+ * given (NULL entries skipped) */
+int
+rule__hspool_new(
+    struct rule__hspool **out, struct rule__hsdb *const *dbs, size_t n)
+{
+	struct rule__hspool *p;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; dbs[i] != NULL && k < dbs[i]->ndb; k++)
+			if (hs_alloc_scratch(dbs[i]->db[k], &p->proto) !=
+			    HS_SUCCESS) {
+				hs_free_scratch(p->proto);
+				free(p);
+				return -ENOMEM;
+			}
+	if (p->proto == NULL) { /* no database */
+		free(p);
+		return 0;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	*out = p;
+	return 0;
+}
+
+/* rule__hspool_get - a scratch space for one message; NULL: no memory
+ * (the caller then skips the Hyperscan path) */
+struct rule__hsscratch *
+rule__hspool_get(struct rule__hspool *p)
+{
+	hs_scratch_t *s = NULL;
+
+	if (p == NULL)
+		return NULL;
+	pthread_mutex_lock(&p->lock);
+	if (p->nfree > 0)
+		s = p->free[--p->nfree];
+	pthread_mutex_unlock(&p->lock);
+	if (s == NULL && hs_clone_scratch(p->proto, &s) != HS_SUCCESS)
+		return NULL;
+	return (struct rule__hsscratch *)s;
+}
+
+/* rule__hspool_put - back into the pool */
+void
+rule__hspool_put(struct rule__hspool *p, struct rule__hsscratch *s)
+{
+	hs_scratch_t **nv;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (p->nfree == p->cap) {
+		size_t nc = p->cap ? p->cap * 2 : 4;
+
+		if ((nv = realloc(p->free, nc * sizeof(*nv))) == NULL) {
+			pthread_mutex_unlock(&p->lock);
+			hs_free_scratch((hs_scratch_t *)s);
+			return;
+		}
+		p->free = nv;
+		p->cap = nc;
+	}
+	p->free[p->nfree++] = (hs_scratch_t *)s;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void
+rule__hspool_free(struct rule__hspool *p)
+{
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->nfree; i++)
+		hs_free_scratch(p->free[i]);
+	free(p->free);
+	hs_free_scratch(p->proto);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
