@@ -10,7 +10,7 @@
  *           and ham frequencies, pulled towards x with weight s for rare
  *           tokens (f(w) = (s*x + n*p) / (s + n));
  *   S, H  = Fisher's chi-square over the tokens with |p - 0.5| >= 0.1,
- *           at most the 150 strongest, starting from the class priors;
+ *           at most the 600 strongest (SA: 150), starting from the class priors;
  *   I     = (1 + S - H) / 2.
  *
  * No memory, no errors: pure functions. Underflow of the running products
@@ -104,16 +104,16 @@ bayes_combine(double *probs, size_t n, uint64_t ns, uint64_t nh)
  * rules/default/90_tuned_scores.cf): SA has 3.5 + 0.2 at the top. A rule
  * file's score line for the same name still wins. */
 const struct bayes_rule bayes_rules[] = {
-	{ "BAYES_00", 0.00, 0.01, -2.565 },
-	{ "BAYES_05", 0.01, 0.05, -0.527 },
+	{ "BAYES_00", 0.00, 0.01, -2.997 },
+	{ "BAYES_05", 0.01, 0.05, -0.476 },
 	{ "BAYES_20", 0.05, 0.20, -0.001 },
 	{ "BAYES_40", 0.20, 0.40, -0.001 },
-	{ "BAYES_50", 0.40, 0.60, 0.746 },
-	{ "BAYES_60", 0.60, 0.80, 1.364 },
-	{ "BAYES_80", 0.80, 0.95, 2.084 },
-	{ "BAYES_95", 0.95, 0.99, 3.024 },
-	{ "BAYES_99", 0.99, 1.00, 3.945 },
-	{ "BAYES_999", 0.999, 1.00, 0.592 },
+	{ "BAYES_50", 0.40, 0.60, 0.686 },
+	{ "BAYES_60", 0.60, 0.80, 1.247 },
+	{ "BAYES_80", 0.80, 0.95, 2.150 },
+	{ "BAYES_95", 0.95, 0.99, 3.043 },
+	{ "BAYES_99", 0.99, 1.00, 4.188 },
+	{ "BAYES_999", 0.999, 1.00, 0.790 },
 };
 const size_t bayes_nrules = sizeof(bayes_rules) / sizeof(bayes_rules[0]);
 

@@ -14,7 +14,7 @@
 #define BAYES_FW_X 0.538	/* Robinson's x: prior of a new token */
 #define BAYES_FW_S 0.100	/* Robinson's s: strength of x (SA: 0.030) */
 #define BAYES_MIN_STRENGTH 0.1 /* |p - 0.5| below this is ignored (0.346) */
-#define BAYES_N_SIGNIFICANT 150	 /* tokens used at most */
+#define BAYES_N_SIGNIFICANT 600 /* tokens used at most (SA: 150; 600 by CV) */
 
 /* bayes_token_prob - Robinson's f(w) for a token seen in s of ns spam and
  * h of nh ham messages; -1 when the token was never seen. */
@@ -22,7 +22,7 @@ double bayes_token_prob(uint32_t s, uint32_t h, uint64_t ns, uint64_t nh);
 /* bayes_chi2q - P(chi^2 >= x2) with 2*halfv degrees of freedom */
 double bayes_chi2q(double x2, unsigned halfv);
 /* bayes_combine - combine probs[0..n) (any order) with priors ns, nh into
- * a spam probability 0..1: drops the weak ones, keeps the 150 strongest,
+ * a spam probability 0..1: drops the weak ones, keeps the 600 strongest,
  * Fisher's method on both tails. Returns -1 when no token is usable. The
  * array is reordered. */
 double bayes_combine(double *probs, size_t n, uint64_t ns, uint64_t nh);

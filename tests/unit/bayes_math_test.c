@@ -177,12 +177,19 @@ static void
 test_combine_cap(void **state)
 {
 	(void)state;
-	double p[320];
+	static double p[1280], q[BAYES_N_SIGNIFICANT];
+	double want;
 
-	/* 120 at 0.99 and 200 at 0.02: the 150 strongest are the 120 and 30 */
-	for (int i = 0; i < 320; i++)
+	_Static_assert(BAYES_N_SIGNIFICANT == 600, "fixture assumes 600");
+	/* 480 at 0.99 and 800 at 0.02: the 600 strongest are the 480 and
+	 * 120 of the others, so the result is that of those 600 alone */
+	for (int i = 0; i < 1280; i++)
 		p[i] = i % 8 < 3 ? 0.99 : 0.02;
-	assert_float_equal(bayes_combine(p, 320, 50, 50), 0.998146320271, 1e-9);
+	for (int i = 0; i < BAYES_N_SIGNIFICANT; i++)
+		q[i] = i < 480 ? 0.99 : 0.02;
+	want = bayes_combine(q, BAYES_N_SIGNIFICANT, 50, 50);
+	assert_true(want > 0.99);
+	assert_float_equal(bayes_combine(p, 1280, 50, 50), want, 1e-12);
 }
 
 static void
