@@ -32,7 +32,7 @@
 
 #include <hs/hs.h>
 
-#define HS_MAX_PAT 8192 /* bytes */
+#define HS_MAX_PAT 8192	 /* bytes */
 #define HS_MAX_REPEAT 20 /* largest {n,m} bound */
 #define HS_MAX_REPEATS 3 /* most quantifiers in one pattern */
 #define HS_CHUNK 16	 /* patterns per database */
@@ -134,8 +134,8 @@ cpu_ms(void)
 /* compile_chunk - ex[0..m) into one database; a pattern Hyperscan
  * refuses is taken out (keep[] false) and the rest compiled again */
 static int
-compile_chunk(const char **ex, unsigned *fl, unsigned *id, bool *keep,
-    size_t m, hs_database_t **out)
+compile_chunk(const char **ex, unsigned *fl, unsigned *id, bool *keep, size_t m,
+    hs_database_t **out)
 {
 	const char *e2[HS_CHUNK];
 	unsigned f2[HS_CHUNK], i2[HS_CHUNK];
@@ -227,10 +227,13 @@ rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
 		keep[m] = true;
 		m++;
 	}
-	for (size_t c = 0; c < m && *budget_ms > 0; c += HS_CHUNK) {
+	for (size_t c = 0; c < m; c += HS_CHUNK) {
 		size_t k = m - c < HS_CHUNK ? m - c : HS_CHUNK;
 		double t0 = cpu_ms();
 		hs_database_t *db;
+
+		if (*budget_ms <= 0)
+			break;
 
 		rc = compile_chunk(ex + c, fl + c, id + c, keep + c, k, &db);
 		*budget_ms -= cpu_ms() - t0;
