@@ -127,7 +127,7 @@ cpu_ms(void)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); /* this thread: the compile */
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
