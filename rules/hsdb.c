@@ -127,7 +127,8 @@ cpu_ms(void)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t); /* this thread: the compile */
+	/* this thread's: other threads' work is not the compile's */
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
