@@ -36,6 +36,7 @@
 #define DKIM_MIN_RSA_BITS 1024
 #define DKIM_MAX_RSA_BITS 8192
 #define DKIM_MAX_HEADERS 1000
+#define DKIM_CLOCK_SKEW 300ULL /* seconds of drift allowed for x= and t= */
 
 struct field {
 	struct bstr name;  /* as written, without trailing WSP */
@@ -634,9 +635,21 @@ dkim_verify_new(struct arena *a, const unsigned char *msg, size_t len,
 				continue;
 			}
 		}
-		if (s->t.has_x && (unsigned long long)now > s->t.x_val) {
+		/* RFC 6376 3.5: x= expiry and t= "MAY ... allow for clock
+		 * drift": both are judged with DKIM_CLOCK_SKEW of slack, as
+		 * opendkim's ClockDrift does; a t= further in the future than
+		 * that cannot be a real signing time. */
+		if (s->t.has_x &&
+		    (unsigned long long)now > s->t.x_val + DKIM_CLOCK_SKEW) {
 			s->pub.result = DKIM_PERMERROR;
 			s->pub.reason = "signature expired";
+			s->done = true;
+			continue;
+		}
+		if (s->t.has_t &&
+		    s->t.t_val > (unsigned long long)now + DKIM_CLOCK_SKEW) {
+			s->pub.result = DKIM_PERMERROR;
+			s->pub.reason = "signature timestamp in the future";
 			s->done = true;
 			continue;
 		}

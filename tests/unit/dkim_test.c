@@ -347,13 +347,34 @@ test_misc(void **state)
 	    0);
 	assert_int_equal(dkim_verify_run(v, d), 0);
 	assert_int_equal(dkim_sig_count(v), 0);
+	/* Expired by more than the allowed clock drift (x=2, now=1000). */
 	assert_int_equal(dkim_verify_new(a, (const unsigned char *)expired,
-			     sizeof(expired) - 1, 100, &v),
+			     sizeof(expired) - 1, 1000, &v),
 	    0);
 	/* No DNS needed for an expired signature. */
 	assert_int_equal(dkim_verify_run(v, d), 0);
 	assert_int_equal(dkim_sig_at(v, 0)->result, DKIM_PERMERROR);
 	assert_string_equal(dkim_sig_at(v, 0)->reason, "signature expired");
+	/* Within the drift allowance (now = x + 100): not expired, so the
+	 * verifier goes on to the key lookup (a DNS answer is missing). */
+	assert_int_equal(dkim_verify_new(a, (const unsigned char *)expired,
+			     sizeof(expired) - 1, 102, &v),
+	    0);
+	dkim_verify_run(v, d);
+	assert_string_not_equal(dkim_sig_at(v, 0)->reason ?
+		dkim_sig_at(v, 0)->reason : "", "signature expired");
+	/* t= an hour in the future cannot be a signing time. */
+	static const char future[] =
+	    "DKIM-Signature: v=1; a=rsa-sha256; "
+	    "d=b.example; s=s; h=from; bh=AA==; b=AA==; t=5000\r\n"
+	    "From: a@b.example\r\n\r\nhi\r\n";
+	assert_int_equal(dkim_verify_new(a, (const unsigned char *)future,
+			     sizeof(future) - 1, 1400, &v),
+	    0);
+	assert_int_equal(dkim_verify_run(v, d), 0);
+	assert_int_equal(dkim_sig_at(v, 0)->result, DKIM_PERMERROR);
+	assert_string_equal(dkim_sig_at(v, 0)->reason,
+	    "signature timestamp in the future");
 	assert_string_equal(dkim_result_str(DKIM_TEMPERROR), "temperror");
 	arena_free(a);
 }
