@@ -26,7 +26,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 		targets+=("$(basename "$f" _fuzz.c)")
 	done
 fi
-[ -x "build-fuzz/${targets[0]}_fuzz" ] || make fuzz-bins >/dev/null
+make fuzz-bins >/dev/null || { echo "fuzz: build failed" >&2; exit 1; }
 
 run_one() {
 	local t=$1 out=build-fuzz/corpus/$1 log=build-fuzz/logs/$1.log
