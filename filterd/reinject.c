@@ -10,6 +10,23 @@
  * 451 4.4.x so the upstream MTA keeps the message. Downstream 4xx/5xx
  * replies are passed through per recipient. The body is added to the
  * output by reference (no copy of a large message).
+ *
+ * Connection pool (req.pool_max > 0): after a transaction that ended
+ * with the reply to the final dot (other than 421), the connection is
+ * kept idle for the next message to the same address from the same
+ * event base (one base per worker process), as amavis does, instead of
+ * QUIT. RFC 5321 section 4.1.1.4: the end of data clears the
+ * transaction, so the next MAIL needs no RSET. Postfix forgets the
+ * XFORWARD attributes with each transaction, so they are sent again
+ * for every message. At most pool_max idle connections per base; an
+ * idle one is closed on any input (a 421, EOF), error or after
+ * idle_timeout_ms. A reused connection that fails before MAIL FROM was
+ * accepted (the server closed it while we took it) is retried once on
+ * a fresh connection, so a stale connection never becomes a 451.
+ * Pooled connections are owned by the pool; reinject_pool_flush()
+ * closes them (before the base is freed). The pool is a process-wide
+ * list without a lock: every reinjection of a process runs in the
+ * thread of its event base, as the workers do.
  */
 #include "filterd/reinject.h"
 
@@ -31,15 +48,38 @@
 enum step { S_GREET, S_EHLO, S_XFWD, S_MAIL, S_RCPT, S_DATA, S_DOT,
 	S_QUIT };
 
+/* What the server's EHLO offered; kept with a pooled connection. */
+struct caps {
+	bool pipelining, has_size, has_8bit, has_dsn, has_utf8;
+	char xattrs[64];              /* " NAME ADDR ..." offered */
+};
+
+/* An idle pooled connection. */
+struct idle {
+	struct idle *next;
+	struct event_base *base;
+	struct bufferevent *bev;
+	struct caps caps;
+	char key[320];                /* "addr helo" */
+};
+
+static struct idle *pool;             /* this process's idle list */
+
 struct reinject {
 	struct reinject_req req;
+	struct event_base *base;
 	struct bufferevent *bev;
+	struct bufferevent *stale;    /* a failed reused one, freed later */
 	reinject_cb *cb;
 	void *arg;
 	struct reinject_reply *replies;
 	struct reinject_reply fail;   /* a failure before the end */
-	bool pipelining, has_size, has_8bit, has_dsn, has_utf8;
-	char xattrs[64];              /* " NAME ADDR ..." offered */
+	struct caps caps;
+	bool reused;                  /* bev came from the pool */
+	bool retried;                 /* the one retry was used */
+	bool restart;                 /* kick means: reconnect */
+	bool mail_ok;                 /* MAIL FROM got a 2xx */
+	bool keep;                    /* the dialogue may go to the pool */
 	/* Replies still expected, in order, as runs of one step (with
 	 * pipelining: MAIL, n x RCPT, DATA). */
 	struct {
@@ -55,6 +95,7 @@ struct reinject {
 };
 
 static void finish(struct reinject *);
+static void fail(struct reinject *);
 static void reinject_free(struct reinject *);
 
 static void
@@ -99,18 +140,18 @@ send_mail(struct reinject *r)
 	char params[96] = "";
 	int n = 0;
 
-	if (r->has_size)
+	if (r->caps.has_size)
 		n = snprintf(params, sizeof(params), " SIZE=%zu",
 		    r->req.head.len + r->req.body.len);
-	if (r->req.body_8bit && r->has_8bit && n >= 0)
+	if (r->req.body_8bit && r->caps.has_8bit && n >= 0)
 		n += snprintf(params + n, sizeof(params) - (size_t)n,
 		    " BODY=8BITMIME");
-	if (r->req.smtputf8 && r->has_utf8 && n >= 0 &&
+	if (r->req.smtputf8 && r->caps.has_utf8 && n >= 0 &&
 	    (size_t)n < sizeof(params))
 		snprintf(params + n, sizeof(params) - (size_t)n, " SMTPUTF8");
 	evbuffer_add_printf(bufferevent_get_output(r->bev),
 	    "MAIL FROM:<%s>%s%s\r\n", r->req.mail_from, params,
-	    r->has_dsn && r->req.mail_dsn ? r->req.mail_dsn : "");
+	    r->caps.has_dsn && r->req.mail_dsn ? r->req.mail_dsn : "");
 	expect(r, S_MAIL);
 }
 
@@ -118,7 +159,7 @@ static void
 send_rcpt(struct reinject *r)
 {
 	size_t i = r->rcpt_sent++;
-	const char *dsn = r->has_dsn && r->req.rcpt_dsn ? r->req.rcpt_dsn[i]
+	const char *dsn = r->caps.has_dsn && r->req.rcpt_dsn ? r->req.rcpt_dsn[i]
 							: NULL;
 
 	send_line(r, "RCPT TO:<%s>%s\r\n", r->req.rcpts[i], dsn ? dsn : "");
@@ -129,7 +170,7 @@ static void
 send_transaction(struct reinject *r)
 {
 	send_mail(r);
-	if (!r->pipelining)
+	if (!r->caps.pipelining)
 		return;
 	while (r->rcpt_sent < r->req.nrcpts)
 		send_rcpt(r);
@@ -148,7 +189,7 @@ xfwd_add(struct reinject *r, struct buf *line, const char *name,
 	if (value == NULL)
 		return;
 	snprintf(key, sizeof(key), " %s ", name);
-	if (strstr(r->xattrs, key) == NULL)
+	if (strstr(r->caps.xattrs, key) == NULL)
 		return;
 	if (smtp_xtext_encode(value, enc, sizeof(enc)) < 0)
 		return;
@@ -223,23 +264,23 @@ static void
 parse_ehlo_line(struct reinject *r, struct bstr t)
 {
 	if (bstr_caseeq_cstr(t, "PIPELINING"))
-		r->pipelining = true;
+		r->caps.pipelining = true;
 	else if (bstr_caseeq_cstr(t, "8BITMIME"))
-		r->has_8bit = true;
+		r->caps.has_8bit = true;
 	else if (bstr_casestarts(t, "SIZE"))
-		r->has_size = true;
+		r->caps.has_size = true;
 	else if (bstr_caseeq_cstr(t, "DSN"))
-		r->has_dsn = true;
+		r->caps.has_dsn = true;
 	else if (bstr_caseeq_cstr(t, "SMTPUTF8"))
-		r->has_utf8 = true;
+		r->caps.has_utf8 = true;
 	else if (bstr_casestarts(t, "XFORWARD ")) {
-		size_t n = t.len - 8 < sizeof(r->xattrs) - 2
-		    ? t.len - 8 : sizeof(r->xattrs) - 2;
+		size_t n = t.len - 8 < sizeof(r->caps.xattrs) - 2
+		    ? t.len - 8 : sizeof(r->caps.xattrs) - 2;
 
-		memcpy(r->xattrs, t.p + 8, n);
-		r->xattrs[n] = ' ';
-		r->xattrs[n + 1] = '\0';
-		for (char *p = r->xattrs; *p; p++)
+		memcpy(r->caps.xattrs, t.p + 8, n);
+		r->caps.xattrs[n] = ' ';
+		r->caps.xattrs[n + 1] = '\0';
+		for (char *p = r->caps.xattrs; *p; p++)
 			if (*p >= 'a' && *p <= 'z')
 				*p = (char)(*p - 32);
 	}
@@ -252,7 +293,7 @@ on_reply(struct reinject *r, int code, const char *text)
 
 	if (r->nexpect == 0) {
 		set_fail(r, 451, "4.4.0 reinject: unexpected reply: %s", text);
-		finish(r);
+		fail(r);
 		return;
 	}
 	s = expected_next(r);
@@ -278,7 +319,7 @@ on_reply(struct reinject *r, int code, const char *text)
 	case S_XFWD:
 		if (code / 100 != 2) {
 			set_fail(r, 451, "4.4.0 reinject XFORWARD: %s", text);
-			finish(r);
+			fail(r);
 			return;
 		}
 		if (--r->xfwd_pending == 0)
@@ -290,10 +331,16 @@ on_reply(struct reinject *r, int code, const char *text)
 			r->fail.code = code / 100 == 5 ? code : 451;
 			snprintf(r->fail.text, sizeof(r->fail.text), "%s",
 			    text);
-			finish(r);
+			/* 421: the server is closing (a pooled connection
+			 * that timed out there): worth the one retry. */
+			if (code == 421)
+				fail(r);
+			else
+				finish(r);
 			return;
 		}
-		if (!r->pipelining)
+		r->mail_ok = true;
+		if (!r->caps.pipelining)
 			send_rcpt(r);
 		break;
 	case S_RCPT: {
@@ -303,7 +350,7 @@ on_reply(struct reinject *r, int code, const char *text)
 		snprintf(rep->text, sizeof(rep->text), "%s", text);
 		if (code / 100 == 2)
 			r->accepted++;
-		if (r->pipelining)
+		if (r->caps.pipelining)
 			break;
 		if (r->rcpt_sent < r->req.nrcpts)
 			send_rcpt(r);
@@ -348,7 +395,11 @@ on_reply(struct reinject *r, int code, const char *text)
 		if (code / 100 != 2)
 			r->accepted = 0;
 		r->data_ok = code / 100 == 2;
-		send_line(r, "QUIT\r\n%s%s", "", "");
+		/* The transaction is over either way: the connection can
+		 * serve the next one unless the server is leaving. */
+		r->keep = r->req.pool_max > 0 && code != 421;
+		if (!r->keep)
+			send_line(r, "QUIT\r\n%s%s", "", "");
 		finish(r);
 		break;
 	case S_QUIT:
@@ -378,7 +429,7 @@ on_read_lines(struct reinject *r, struct evbuffer *in)
 	char *line;
 	size_t n;
 
-	while (!r->done &&
+	while (!r->done && !r->restart &&
 	    (line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF)) != NULL) {
 		int code;
 		bool last;
@@ -389,7 +440,7 @@ on_read_lines(struct reinject *r, struct evbuffer *in)
 			set_fail(r, 451, "4.4.0 reinject: bad reply '%.60s'",
 			    line);
 			free(line);
-			finish(r);
+			fail(r);
 			return;
 		}
 		if (r->nexpect && r->expect[0].s == S_EHLO && code == 250)
@@ -409,9 +460,9 @@ on_read_lines(struct reinject *r, struct evbuffer *in)
 			on_reply(r, code, t);
 		}
 	}
-	if (!r->done && evbuffer_get_length(in) > 4096) {
+	if (!r->done && !r->restart && evbuffer_get_length(in) > 4096) {
 		set_fail(r, 451, "4.4.0 reinject: %s", "reply line too long");
-		finish(r);
+		fail(r);
 	}
 }
 
@@ -431,14 +482,220 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	else
 		set_fail(r, 451, "4.4.1 reinject: %s",
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	finish(r);
+	fail(r);
+}
+
+/* Pool ------------------------------------------------------------- */
+
+static void
+pool_key(char *key, size_t sz, const struct reinject_req *req)
+{
+	snprintf(key, sz, "%s %s", req->addr, req->helo ? req->helo : "");
+}
+
+static void
+pool_drop(struct idle *id)
+{
+	for (struct idle **pp = &pool; *pp; pp = &(*pp)->next)
+		if (*pp == id) {
+			*pp = id->next;
+			break;
+		}
+	bufferevent_free(id->bev);
+	free(id);
+}
+
+/* idle_read - an idle connection spoke (a 421 before it closes): it is
+ * no longer in a state we know, drop it */
+static void
+idle_read(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	pool_drop(arg);
+}
+
+/* idle_event - EOF, error or idle_timeout_ms */
+static void
+idle_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev, (void)what;
+	pool_drop(arg);
+}
+
+/* pool_take - the most recently used idle connection for req, or NULL */
+static struct idle *
+pool_take(struct event_base *base, const struct reinject_req *req)
+{
+	char key[sizeof(pool->key)];
+
+	pool_key(key, sizeof(key), req);
+	for (struct idle **pp = &pool; *pp; pp = &(*pp)->next)
+		if ((*pp)->base == base && strcmp((*pp)->key, key) == 0) {
+			struct idle *id = *pp;
+
+			*pp = id->next;
+			return id;
+		}
+	return NULL;
+}
+
+/* pool_put - park r's connection; 0 when the pool took it */
+static int
+pool_put(struct reinject *r)
+{
+	struct idle *id;
+	struct timeval tv;
+
+	if (!r->keep || r->fail.code || r->nexpect || r->bev == NULL ||
+	    evbuffer_get_length(bufferevent_get_input(r->bev)) ||
+	    evbuffer_get_length(bufferevent_get_output(r->bev)) ||
+	    reinject_pool_idle(r->base) >= r->req.pool_max)
+		return -EAGAIN;
+	if ((id = calloc(1, sizeof(*id))) == NULL)
+		return -ENOMEM;
+	id->base = r->base;
+	id->bev = r->bev;
+	id->caps = r->caps;
+	pool_key(id->key, sizeof(id->key), &r->req);
+	tv.tv_sec = (time_t)(r->req.idle_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(r->req.idle_timeout_ms % 1000) * 1000;
+	bufferevent_setcb(id->bev, idle_read, NULL, idle_event, id);
+	bufferevent_set_timeouts(id->bev, &tv, NULL);
+	bufferevent_enable(id->bev, EV_READ);
+	id->next = pool;
+	pool = id;
+	r->bev = NULL;
+	return 0;
+}
+
+/* reinject_pool_idle - idle connections held for base */
+size_t
+reinject_pool_idle(struct event_base *base)
+{
+	size_t n = 0;
+
+	for (struct idle *id = pool; id; id = id->next)
+		n += id->base == base;
+	return n;
+}
+
+/* reinject_pool_flush - close the idle connections of base (NULL: all) */
+void
+reinject_pool_flush(struct event_base *base)
+{
+	struct idle **pp = &pool;
+
+	while (*pp) {
+		struct idle *id = *pp;
+
+		if (base && id->base != base) {
+			pp = &id->next;
+			continue;
+		}
+		*pp = id->next;
+		bufferevent_free(id->bev);
+		free(id);
+	}
+}
+
+/* Client ------------------------------------------------------------ */
+
+static void
+set_step_timeouts(struct reinject *r)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(r->req.timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(r->req.timeout_ms % 1000) * 1000;
+	bufferevent_set_timeouts(r->bev, &tv, &tv);
+}
+
+/* open_conn - a fresh connection; 0, or -errno (nothing to report yet:
+ * a failed connect is reported through the kick) */
+static int
+open_conn(struct reinject *r)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss), one = 1;
+	evutil_socket_t fd;
+
+	memset(&ss, 0, sizeof(ss));
+	if (evutil_parse_sockaddr_port(r->req.addr, (struct sockaddr *)&ss,
+	    &sslen) < 0)
+		return -EINVAL;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0)
+		return -errno;
+	/* MAIL, RCPTs and DATA go out in one write, the body after 354:
+	 * no Nagle delay waiting for an ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	r->bev = bufferevent_socket_new(r->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (r->bev == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	bufferevent_setcb(r->bev, on_read, NULL, on_event, r);
+	set_step_timeouts(r);
+	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+	expect(r, S_GREET);
+	if (bufferevent_socket_connect(r->bev, (struct sockaddr *)&ss,
+	    sslen) < 0) {
+		/* Report asynchronously: the caller expects cb later. */
+		set_fail(r, 451, "4.4.1 reinject: %s", "connect failed");
+		event_active(r->kick, 0, 0);
+	}
+	return 0;
+}
+
+/* fail - a failure (r->fail set): on a reused connection before MAIL
+ * FROM was accepted, start over once on a fresh connection; else the
+ * end */
+static void
+fail(struct reinject *r)
+{
+	if (!r->reused || r->retried || r->mail_ok || r->done) {
+		finish(r);
+		return;
+	}
+	r->retried = true;
+	r->reused = false;
+	/* We may be inside this bufferevent's callback: silence it now,
+	 * free it from the kick. */
+	bufferevent_setcb(r->bev, NULL, NULL, NULL, NULL);
+	bufferevent_disable(r->bev, EV_READ | EV_WRITE);
+	r->stale = r->bev;
+	r->bev = NULL;
+	memset(&r->fail, 0, sizeof(r->fail));
+	memset(&r->caps, 0, sizeof(r->caps));
+	memset(r->replies, 0, (r->req.nrcpts ? r->req.nrcpts : 1) *
+	    sizeof(*r->replies));
+	r->nexpect = r->rcpt_sent = r->rcpt_acked = r->xfwd_pending = 0;
+	r->accepted = 0;
+	r->data_ok = r->keep = false;
+	buf_reset(&r->reply);
+	r->restart = true;
+	event_active(r->kick, 0, 0);
 }
 
 static void
 on_kick(evutil_socket_t fd, short ev, void *arg)
 {
+	struct reinject *r = arg;
+
 	(void)fd, (void)ev;
-	finish(arg);
+	if (r->restart) {
+		r->restart = false;
+		bufferevent_free(r->stale);
+		r->stale = NULL;
+		if (open_conn(r) < 0) {
+			set_fail(r, 451, "4.4.1 reinject: %s",
+			    "cannot open a connection");
+			finish(r);
+		}
+		return;
+	}
+	finish(r);
 }
 
 static void
@@ -446,6 +703,8 @@ reinject_free(struct reinject *r)
 {
 	if (r->bev)
 		bufferevent_free(r->bev);
+	if (r->stale)
+		bufferevent_free(r->stale);
 	if (r->kick)
 		event_free(r->kick);
 	buf_free(&r->reply);
@@ -453,7 +712,8 @@ reinject_free(struct reinject *r)
 	free(r);
 }
 
-/* finish - fill in recipients without a reply from the failure, report */
+/* finish - fill in recipients without a reply from the failure, park
+ * the connection or let it go, report */
 static void
 finish(struct reinject *r)
 {
@@ -473,6 +733,9 @@ finish(struct reinject *r)
 	}
 	if (r->fail.code)
 		r->accepted = 0;
+	/* Before the callback: it may start the next transaction (the
+	 * next policy group) on this very connection. */
+	(void)pool_put(r);
 	res.rcpt = r->replies;
 	res.nrcpts = r->req.nrcpts;
 	res.accepted = 0;
@@ -491,14 +754,12 @@ reinject_start(struct event_base *base, const struct reinject_req *req,
     reinject_cb *cb, void *arg)
 {
 	struct reinject *r = calloc(1, sizeof(*r));
-	struct sockaddr_storage ss;
-	int sslen = sizeof(ss), one = 1;
-	evutil_socket_t fd;
-	struct timeval tv;
+	struct idle *id;
 
 	if (r == NULL)
 		return NULL;
 	r->req = *req;
+	r->base = base;
 	r->cb = cb;
 	r->arg = arg;
 	buf_init(&r->reply, 4096);
@@ -507,34 +768,21 @@ reinject_start(struct event_base *base, const struct reinject_req *req,
 	r->kick = event_new(base, -1, 0, on_kick, r);
 	if (r->replies == NULL || r->kick == NULL)
 		goto fail;
-	memset(&ss, 0, sizeof(ss));
-	if (evutil_parse_sockaddr_port(req->addr, (struct sockaddr *)&ss,
-	    &sslen) < 0)
-		goto fail;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0);
-	if (fd < 0)
-		goto fail;
-	/* MAIL, RCPTs and DATA go out in one write, the body after 354:
-	 * no Nagle delay waiting for an ACK. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	r->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (r->bev == NULL) {
-		close(fd);
-		goto fail;
+	if (req->pool_max && (id = pool_take(base, req)) != NULL) {
+		/* Straight to XFORWARD and MAIL: the greeting and EHLO
+		 * were done when the connection was opened. */
+		r->bev = id->bev;
+		r->caps = id->caps;
+		r->reused = true;
+		free(id);
+		bufferevent_setcb(r->bev, on_read, NULL, on_event, r);
+		set_step_timeouts(r);
+		bufferevent_enable(r->bev, EV_READ | EV_WRITE);
+		send_xforward(r);
+		return r;
 	}
-	bufferevent_setcb(r->bev, on_read, NULL, on_event, r);
-	tv.tv_sec = (time_t)(req->timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(req->timeout_ms % 1000) * 1000;
-	bufferevent_set_timeouts(r->bev, &tv, &tv);
-	bufferevent_enable(r->bev, EV_READ | EV_WRITE);
-	expect(r, S_GREET);
-	if (bufferevent_socket_connect(r->bev, (struct sockaddr *)&ss,
-	    sslen) < 0) {
-		/* Report asynchronously: the caller expects cb later. */
-		set_fail(r, 451, "4.4.1 reinject: %s", "connect failed");
-		event_active(r->kick, 0, 0);
-	}
+	if (open_conn(r) < 0)
+		goto fail;
 	return r;
 fail:
 	reinject_free(r);

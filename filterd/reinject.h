@@ -32,6 +32,10 @@ struct reinject_req {
 	/* XFORWARD attributes (decoded; NULL = not sent), sent only if the
 	 * server offers them (Postfix XFORWARD_README). */
 	const char *x_name, *x_addr, *x_proto, *x_helo, *x_ident, *x_source;
+	/* Connection pool (reinject.c): idle connections kept per event
+	 * base for the next message, 0 = one connection per message. */
+	size_t pool_max;
+	uint64_t idle_timeout_ms;
 	struct bstr head;       /* rewritten header section */
 	struct bstr body;       /* the rest of the raw message, CRLF lines */
 };
@@ -57,5 +61,10 @@ struct reinject *reinject_start(struct event_base *,
     const struct reinject_req *, reinject_cb *cb, void *arg);
 /* reinject_cancel - abort; cb is not called */
 void reinject_cancel(struct reinject *);
+/* reinject_pool_idle - idle pooled connections held for a base */
+size_t reinject_pool_idle(struct event_base *);
+/* reinject_pool_flush - close the idle connections of a base (NULL: of
+ * every base); call before event_base_free() */
+void reinject_pool_flush(struct event_base *);
 
 #endif

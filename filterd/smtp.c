@@ -713,6 +713,9 @@ on_scanned(struct scan *s, void *arg)
 	rq.addr = cfg_text(cfg, "reinject");
 	rq.helo = c->srv->hostname;
 	rq.timeout_ms = cfg_time_ms(cfg, "reinject_timeout");
+	rq.pool_max = (size_t)cfg_int(cfg, "reinject_pool");
+	rq.idle_timeout_ms = cfg_time_ms(cfg,
+	    "reinject_idle_timeout");
 	rq.mail_from = c->mail_from;
 	rq.rcpts = (const char *const *)c->rcpts;
 	rq.nrcpts = c->nrcpts;
@@ -764,6 +767,9 @@ on_scanned_split(struct conn *c, struct scan *s)
 	q->rq.addr = cfg_text(cfg, "reinject");
 	q->rq.helo = c->srv->hostname;
 	q->rq.timeout_ms = cfg_time_ms(cfg, "reinject_timeout");
+	q->rq.pool_max = (size_t)cfg_int(cfg, "reinject_pool");
+	q->rq.idle_timeout_ms = cfg_time_ms(cfg,
+	    "reinject_idle_timeout");
 	q->rq.mail_from = c->mail_from;
 	q->rq.rcpts = (const char *const *)c->rcpts;
 	q->rq.nrcpts = c->nrcpts;
@@ -1239,6 +1245,9 @@ smtp_server_free(struct smtp_server *s)
 		evconnlistener_free(s->lev);
 	if (s->resume)
 		event_free(s->resume);
+	/* Idle downstream connections live on the base: close them while
+	 * it is still there (every server of the worker is going). */
+	reinject_pool_flush(s->base);
 	free(s);
 	return NULL;
 }

@@ -24,6 +24,7 @@
 
 #include "filterd/cfg.h"
 #include "filterd/checks.h"
+#include "filterd/reinject.h"
 #include "filterd/scan.h"
 #include "filterd/smtp.h"
 #include "mail/msg.h"
@@ -54,10 +55,15 @@ static const struct check *const table[] = { &check_test, NULL };
 static int sink_fd;
 static unsigned sink_port;
 static pthread_mutex_t sink_mu = PTHREAD_MUTEX_INITIALIZER;
-static char sink_cmds[32768];  /* commands of the last session */
-static char sink_data[65536]; /* DATA of the last session, as on the wire */
+/* Commands and DATA of the last transaction (connections are reused:
+ * both start over with the first command after a dot). */
+static char sink_cmds[32768];
+static char sink_data[65536];
 static int sink_msgs;
+static int sink_conns;          /* connections accepted */
 static int sink_dot_code = 250; /* reply to the end of data */
+static bool sink_close_after_dot; /* close right after the next dot */
+static bool sink_421_next;      /* next command: 421, then close */
 
 static int
 readline_fd(int fd, char *buf, size_t sz)
@@ -90,11 +96,12 @@ sink_main(void *arg)
 	for (;;) {
 		int fd = accept(sink_fd, NULL, NULL);
 		char line[2048];
-		bool data = false;
+		bool data = false, fresh = false, quit = false;
 
 		if (fd < 0)
 			return NULL;
 		pthread_mutex_lock(&sink_mu);
+		sink_conns++;
 		sink_cmds[0] = sink_data[0] = '\0';
 		pthread_mutex_unlock(&sink_mu);
 		say(fd, "220 sink ESMTP\r\n");
@@ -111,11 +118,23 @@ sink_main(void *arg)
 					    ? "2.0.0 Ok: queued as S1"
 					    : "4.3.0 try later");
 					say(fd, r);
+					fresh = true;
+					if (sink_close_after_dot) {
+						sink_close_after_dot = false;
+						quit = true;
+					}
 				} else if (strlen(sink_data) + strlen(line) <
 				    sizeof(sink_data)) {
 					strcat(sink_data, line);
 				}
+			} else if (sink_421_next) {
+				sink_421_next = false;
+				say(fd, "421 4.4.2 sink: timeout exceeded\r\n");
+				quit = true;
 			} else {
+				if (fresh)
+					sink_cmds[0] = sink_data[0] = '\0';
+				fresh = false;
 				if (strlen(sink_cmds) + strlen(line) <
 				    sizeof(sink_cmds))
 					strcat(sink_cmds, line);
@@ -141,6 +160,8 @@ sink_main(void *arg)
 					say(fd, "250 2.0.0 ok\r\n");
 			}
 			pthread_mutex_unlock(&sink_mu);
+			if (quit)
+				break;
 		}
 		close(fd);
 	}
@@ -263,6 +284,10 @@ teardown(void **state)
 	(void)state;
 	assert_int_equal(write(stop_pipe[1], "x", 1), 1);
 	pthread_join(srv_thread, NULL);
+	/* The sink serves one connection at a time: let the pooled one go
+	 * so that it sees the shutdown. */
+	reinject_pool_flush(base);
+	event_base_loop(base, EVLOOP_NONBLOCK); /* libevent closes them */
 	shutdown(sink_fd, SHUT_RDWR);
 	close(sink_fd);
 	pthread_join(sink_thread, NULL);
@@ -668,6 +693,109 @@ test_line_deadline(void **state)
 	close(fd);
 }
 
+/* Connection pool (filterd/reinject.c) -------------------------------- */
+
+static int
+sink_get(const int *v)
+{
+	int n;
+
+	pthread_mutex_lock(&sink_mu);
+	n = *v;
+	pthread_mutex_unlock(&sink_mu);
+	return n;
+}
+
+static void
+sink_flag(bool *flag)
+{
+	pthread_mutex_lock(&sink_mu);
+	*flag = true;
+	pthread_mutex_unlock(&sink_mu);
+}
+
+/* one_message - a whole upstream session with XFORWARD IDENT=ident */
+static void
+one_message(const char *ident, const char *want)
+{
+	int fd = session(smtp_port, "EHLO mx\r\n");
+	char x[128];
+
+	snprintf(x, sizeof(x), "XFORWARD NAME=mx.example ADDR=192.0.2.7 "
+	    "IDENT=%s\r\n", ident);
+	expect(fd, x, "250 2.0.0");
+	send_scored(fd, "0", want);
+	expect(fd, "QUIT\r\n", "221");
+	close(fd);
+}
+
+static void
+test_pool_reuse(void **state)
+{
+	(void)state;
+	int conns = sink_get(&sink_conns), msgs = sink_get(&sink_msgs);
+	char x[128];
+
+	/* Ten messages in a row: one downstream connection at most (none
+	 * when an earlier test left one in the pool), and XFORWARD again
+	 * in every transaction, since Postfix forgets it after each. */
+	for (int i = 0; i < 10; i++) {
+		snprintf(x, sizeof(x), "POOL%d", i);
+		one_message(x, "250 2.0.0");
+		snapshot();
+		snprintf(x, sizeof(x), "XFORWARD NAME=mx.example "
+		    "ADDR=192.0.2.7 IDENT=POOL%d\r\nMAIL FROM:<a@b>", i);
+		if (strstr(cmds, x) == NULL)
+			fail_msg("message %d, downstream got:\n%s", i, cmds);
+		if (i > 0 && strstr(cmds, "EHLO") != NULL)
+			fail_msg("message %d: a new connection:\n%s", i,
+			    cmds);
+	}
+	assert_int_equal(sink_get(&sink_msgs), msgs + 10);
+	assert_true(sink_get(&sink_conns) - conns <= 1);
+	assert_int_equal(spool_settled(), 0);
+}
+
+static void
+test_pool_stale(void **state)
+{
+	(void)state;
+	int conns, msgs;
+
+	one_message("WARM", "250 2.0.0");
+	/* The server closes a pooled connection while it is idle: noticed
+	 * (EOF), dropped, the next message opens a new one. */
+	sink_flag(&sink_close_after_dot);
+	one_message("EOF1", "250 2.0.0");
+	usleep(100000);
+	conns = sink_get(&sink_conns);
+	one_message("EOF2", "250 2.0.0");
+	assert_int_equal(sink_get(&sink_conns), conns + 1);
+	/* The server gives up on it just as it is taken (421 to the
+	 * XFORWARD, then close): one transparent retry, a 250, not a 451. */
+	conns = sink_get(&sink_conns);
+	msgs = sink_get(&sink_msgs);
+	sink_flag(&sink_421_next);
+	one_message("RACE1", "250 2.0.0");
+	assert_int_equal(sink_get(&sink_conns), conns + 1);
+	assert_int_equal(sink_get(&sink_msgs), msgs + 1);
+	snapshot();
+	/* the retry sent the whole dialogue again, XFORWARD included */
+	assert_non_null(strstr(cmds, "EHLO filter.test\r\n"));
+	assert_non_null(strstr(cmds, "IDENT=RACE1\r\n"));
+	/* Same with no XFORWARD: the 421 answers MAIL FROM. */
+	{
+		int fd = session(smtp_port, "EHLO c\r\n");
+
+		sink_flag(&sink_421_next);
+		send_scored(fd, "0", "250 2.0.0");
+		close(fd);
+	}
+	assert_int_equal(sink_get(&sink_conns), conns + 2);
+	assert_int_equal(sink_get(&sink_msgs), msgs + 2);
+	assert_int_equal(spool_settled(), 0);
+}
+
 int
 main(void)
 {
@@ -681,6 +809,8 @@ main(void)
 		cmocka_unit_test(test_many_rcpts),
 		cmocka_unit_test(test_empty_message),
 		cmocka_unit_test(test_line_deadline),
+		cmocka_unit_test(test_pool_reuse),
+		cmocka_unit_test(test_pool_stale),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
