@@ -65,18 +65,37 @@ has_ew_start(struct bstr v)
 	return false;
 }
 
-static size_t
-put_literal(struct arena *a, struct msg__iconv **ic, unsigned char *o,
-    struct bstr lit, unsigned *flags)
+static struct bstr
+literal_utf8(struct arena *a, struct msg__iconv **ic, struct bstr lit,
+    unsigned *flags)
 {
-	struct bstr u = lit;
-
 	if (has_8bit(lit)) {
 		*flags |= MSG_ERR_8BIT_HDR;
-		u = msg__to_utf8(a, ic, BSTR_NULL, lit, flags);
+		return msg__to_utf8(a, ic, BSTR_NULL, lit, flags);
 	}
-	memcpy(o, u.p, u.len);
-	return u.len;
+	return lit;
+}
+
+/* append u to the output, growing it in the arena: a converter's output
+ * has no useful bound (UCS-4 garbage repaired to U+FFFD can be 12 times
+ * its input), so the size is never guessed from the input */
+static bool
+put(struct arena *a, unsigned char **o, size_t *cap, size_t *n,
+    struct bstr u)
+{
+	if (u.len > *cap - *n) {
+		size_t ncap = *cap * 2 > *n + u.len ? *cap * 2 : *n + u.len + 64;
+		unsigned char *no = arena_alloc(a, ncap);
+
+		if (no == NULL)
+			return false;
+		memcpy(no, *o, *n);
+		*o = no;
+		*cap = ncap;
+	}
+	memcpy(*o + *n, u.p, u.len);
+	*n += u.len;
+	return true;
 }
 
 /* msg__rfc2047 - decode encoded-words in value to UTF-8 */
@@ -85,7 +104,7 @@ msg__rfc2047(struct arena *a, struct msg__iconv **ic, struct bstr v,
     unsigned *flags)
 {
 	unsigned char *o, *tmp;
-	size_t n = 0, lit = 0, i = 0;
+	size_t n = 0, lit = 0, i = 0, cap;
 	bool prev_ew = false;
 
 	if (v.len < 8 || !has_ew_start(v)) {
@@ -95,9 +114,10 @@ msg__rfc2047(struct arena *a, struct msg__iconv **ic, struct bstr v,
 		}
 		return v;
 	}
-	/* Decoded bytes are never longer than the input; UTF-8 of any
-	 * charset needs at most 4x (plus windows-1252 3x). */
-	if ((o = arena_alloc(a, v.len * 4 + 16)) == NULL ||
+	/* Decoded bytes are never longer than the input (tmp); the UTF-8
+	 * output grows as needed (put). */
+	cap = v.len * 2 + 16;
+	if ((o = arena_alloc(a, cap)) == NULL ||
 	    (tmp = arena_alloc(a, v.len + 1)) == NULL)
 		return v;
 	while (i < v.len) {
@@ -123,8 +143,9 @@ msg__rfc2047(struct arena *a, struct msg__iconv **ic, struct bstr v,
 			if (gap.p[g] != ' ' && gap.p[g] != '\t' &&
 			    gap.p[g] != '\r' && gap.p[g] != '\n')
 				only_ws = false;
-		if (!(prev_ew && only_ws))
-			n += put_literal(a, ic, o + n, gap, flags);
+		if (!(prev_ew && only_ws) &&
+		    !put(a, &o, &cap, &n, literal_utf8(a, ic, gap, flags)))
+			return v;
 		/* RFC 2231 5: charset*language */
 		for (size_t c = 0; c < cs.len; c++)
 			if (cs.p[c] == '*') {
@@ -139,13 +160,14 @@ msg__rfc2047(struct arena *a, struct msg__iconv **ic, struct bstr v,
 			    flags, true);
 		dec.p = tmp;
 		u = msg__to_utf8(a, ic, cs, dec, flags);
-		memcpy(o + n, u.p, u.len);
-		n += u.len;
+		if (!put(a, &o, &cap, &n, u))
+			return v;
 		i = lit = j + k;
 		prev_ew = true;
 	}
-	n += put_literal(a, ic, o + n, bstr_make(v.p + lit, v.len - lit),
-	    flags);
+	if (!put(a, &o, &cap, &n, literal_utf8(a, ic,
+		bstr_make(v.p + lit, v.len - lit), flags)))
+		return v;
 	return bstr_make(o, n);
 }
 
