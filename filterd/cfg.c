@@ -178,6 +178,8 @@ const struct cfg_key cfg_keys[] = {
 	 * policies */
 	{ "user", CFG_STR, "", NULL, NULL,
 	    "drop to this user (and its group) after binding; empty: stay" },
+	{ "run_as_root", CFG_BOOL, "no", NULL, NULL,
+	    "allow a root start without user (tests, containers)" },
 	{ "metrics_listen", CFG_STR, "none", NULL, NULL,
 	    "Prometheus endpoint host:port (GET /metrics); none = off" },
 	{ "policy_banks", CFG_STR, "", NULL, NULL,

@@ -523,6 +523,14 @@ on_sighup(evutil_socket_t fd, short ev, void *arg)
 		log_error("reload refused, old config stays: %s", err);
 		return;
 	}
+	if (geteuid() == 0 && !*cfg_str(c, "user") &&
+	    !cfg_bool(c, "run_as_root")) {
+		log_error("reload refused, old config stays: %s: running as "
+		    "root without user: set user = filterd, or run_as_root = "
+		    "yes", M.cfgpath);
+		cfg_free(c);
+		return;
+	}
 	if ((ck = checks_init(c, err, sizeof(err))) == NULL) {
 		log_error("reload refused, old config stays: %s", err);
 		cfg_free(c);
@@ -727,6 +735,15 @@ main(int argc, char **argv)
 		    cfg_str(M.cfg, "user"));
 		return 1;
 	}
+	/* issue 12: a root start must be a decision, not a default left
+	 * alone; -t reports it too, so the unit's ExecStartPre catches it */
+	if (geteuid() == 0 && !*cfg_str(M.cfg, "user") &&
+	    !cfg_bool(M.cfg, "run_as_root")) {
+		fprintf(stderr, "filterd: %s: refusing to run as root without "
+		    "user: set user = filterd, or run_as_root = yes for a test "
+		    "or container setup\n", path);
+		return 1;
+	}
 	if (test) {
 		printf("filterd: %s: configuration ok\n", path);
 		return 0;
@@ -800,8 +817,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 		if (geteuid() == 0 && !*cfg_str(M.cfg, "user"))
-			log_warn("running as root: set user = filterd (the "
-			    "packaged config does)");
+			log_info("running as root (run_as_root = yes)");
 	}
 	if (!M.foreground && daemon(1, 0) < 0) {
 		fprintf(stderr, "filterd: daemon: %s\n", strerror(errno));

@@ -22,13 +22,18 @@
  *                      message's own X-Spam-* removed and Subject tagged
  *                      (SMFIF_CHGHDRS), accept
  *   quarantine         the same headers, smfi_quarantine (Postfix: hold
- *                      queue), accept
+ *                      queue, released with postsuper -H; the envelope
+ *                      stays with the MTA, so filterd's quarantine_dir
+ *                      and filterctl quarantine are not used), accept
  *   reject             550 5.7.1 with the score, in the SMTP dialogue
  *   discard            SMFIS_DISCARD
  *   internal error     SMFIS_TEMPFAIL (and when this process is down the
  *                      MTA applies milter_default_action: tempfail)
  * Memory: a job owns a copy of the message and envelope; the last of
- * the two threads to let go frees it. One log line per message.
+ * the two threads to let go frees it. One log line per message, counted
+ * in the metrics (metrics_message) like the SMTP door's. Policy banks and
+ * recipient_policy are not applied here: one verdict per message, with the
+ * global levels (README "Policies").
  */
 #include "filterd/milter.h"
 
@@ -50,6 +55,7 @@
 
 #include "filterd/action.h"
 #include "filterd/cfg.h"
+#include "filterd/metrics.h"
 #include "filterd/scan.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -593,8 +599,10 @@ add_headers(SMFICTX *ctx, struct mctx *m, const struct job *j)
 	return rc;
 }
 
+/* log_msg - the one summary line per message, and the same message in the
+ * shared counters (filterd/metrics.h: every process, any thread) */
 static void
-log_msg(const struct mctx *m, const struct job *j, const char *act,
+log_msg(const struct mctx *m, const struct job *j, enum action act,
     size_t size)
 {
 	log_info("%s: milter client=%s[%s] from=<%s> rcpts=%zu "
@@ -603,7 +611,9 @@ log_msg(const struct mctx *m, const struct job *j, const char *act,
 	    m->client_name ? m->client_name : "unknown",
 	    m->client_addr ? m->client_addr : "", m->from ? m->from : "",
 	    m->nrcpts, j ? j->score : 0.0, cfg_double(G.cfg, "tag2_level"),
-	    j && j->tests ? j->tests : "none", act, size, j ? j->ms : 0);
+	    j && j->tests ? j->tests : "none", action_name(act), size,
+	    j ? j->ms : 0);
+	metrics_message((int)act, j ? j->ms : 0, j ? j->tests : NULL, size);
 }
 
 static sfsistat
@@ -637,7 +647,7 @@ m_eom(SMFICTX *ctx)
 		    "timed out (milter_timeout)" : "failed");
 		smfi_setreply(ctx, "451", "4.7.1",
 		    "Content filter temporarily unavailable");
-		log_msg(m, NULL, "tempfail", size);
+		log_msg(m, NULL, ACTION_TEMPFAIL, size);
 		job_unref(j);
 		reset_msg(m);
 		return SMFIS_TEMPFAIL;
@@ -688,7 +698,7 @@ m_eom(SMFICTX *ctx)
 			ret = SMFIS_TEMPFAIL, a = ACTION_TEMPFAIL;
 		break;
 	}
-	log_msg(m, j, action_name(a), size);
+	log_msg(m, j, a, size);
 	job_unref(j);
 	reset_msg(m);
 	return ret;

@@ -14,6 +14,8 @@
  * spam = score >= tag2_level, symbols = scan_tests(); PROCESS/HEADERS
  * return the daemon's header rewrite (action_rewrite). spamd never
  * rejects, quarantines or discards: final_spam_destiny is the caller's.
+ * Each scan is counted in the metrics as pass or pass-spam; policy banks
+ * and recipient_policy do not apply (global levels, README "Policies").
  * TELL learns through the Bayes store (spamd_allow_tell). Memory: the
  * connection owns the body buffer and the scan; a client that goes away
  * mid-scan leaves the connection to be freed when the scan is done.
@@ -40,6 +42,7 @@
 #include "filterd/action.h"
 #include "filterd/cfg.h"
 #include "filterd/ctl_bayes.h"
+#include "filterd/metrics.h"
 #include "filterd/scan.h"
 #include "filterd/spamd_proto.h"
 #include "mail/msg.h"
@@ -315,7 +318,9 @@ on_scanned(struct scan *s, void *arg)
 {
 	struct sconn *c = arg;
 	struct buf out;
-	double score = scan_score(s);
+	double score = scan_score(s), req;
+	bool spam;
+	unsigned ms;
 
 	if (c->gone) {
 		sconn_free(c);
@@ -329,12 +334,17 @@ on_scanned(struct scan *s, void *arg)
 	}
 	send_buf(c, &out);
 	buf_free(&out);
+	req = cfg_double(c->srv->cfg, "tag2_level");
+	spam = score >= req;
+	ms = ms_since(&c->t0);
 	log_info("spamd: client=[%s] %s user=%s score=%.1f/%.1f tests=%s "
 	    "spam=%s size=%zu time=%ums", c->peer, spamd_cmd_name(c->req.cmd),
-	    c->req.user[0] ? c->req.user : "-", score,
-	    cfg_double(c->srv->cfg, "tag2_level"), scan_tests(s),
-	    score >= cfg_double(c->srv->cfg, "tag2_level") ? "yes" : "no",
-	    c->len, ms_since(&c->t0));
+	    c->req.user[0] ? c->req.user : "-", score, req, scan_tests(s),
+	    spam ? "yes" : "no", c->len, ms);
+	/* spamd only answers: the verdict is counted as what the caller
+	 * is told (pass / pass-spam); its own destiny is not ours to see */
+	metrics_message(spam ? ACTION_PASS_SPAM : ACTION_PASS, ms,
+	    scan_tests(s), c->len);
 	close_after_flush(c);
 }
 

@@ -138,7 +138,7 @@ kill "$npid" 2>/dev/null
 wait "$npid" 2>/dev/null
 unset NOTIFY_SOCKET
 
-# --- refusals and the root warning -------------------------------------------
+# --- refusals and the root start -------------------------------------------
 cat >"$D/t.conf" <<EOF2
 rules_dir = $R/usr/share/filterd/rules
 rules_local =
@@ -148,8 +148,21 @@ EOF2
 out=$("$R/usr/sbin/filterd" -t -c "$D/t.conf" 2>&1)
 check "-t: a missing user is a config error" \
     grep -q 'user = no-such-user-e2e: no such user' <<<"$out"
+# issue 12: root without user is refused (start and -t alike) unless the
+# config says run_as_root = yes (what lib_filterd.sh's config does)
+sed -i '/^user = /d' "$D/t.conf"
+out=$("$R/usr/sbin/filterd" -t -c "$D/t.conf" 2>&1)
+check "-t: root without user is refused, naming the fix" \
+    grep -q 'refusing to run as root without user: set user = filterd, or run_as_root = yes' <<<"$out"
+timeout 20 "$R/usr/sbin/filterd" -f -c "$D/t.conf" >"$D/root.out" 2>&1
+rc=$?
+check "start: root without user exits 1 before listening" \
+    sh -c "[ $rc -eq 1 ] && grep -q 'refusing to run as root' '$D/root.out' && ! grep -q 'ready pid=' '$D/root.out'"
+echo "run_as_root = yes" >>"$D/t.conf"
+check "-t: run_as_root = yes accepts it" \
+    "$R/usr/sbin/filterd" -t -c "$D/t.conf"
 fd_start "$port" "$SINK_PORT" "rules_dir = $R/usr/share/filterd/rules
 dnsbl_config = $R/usr/share/filterd/dnsbl.cf"
-check "without user, root gets a warning" \
-    grep -q 'running as root: set user = filterd' "$FD_LOG"
+check "run_as_root = yes: root start logs it" \
+    grep -q 'running as root (run_as_root = yes)' "$FD_LOG"
 tap_done

@@ -129,7 +129,8 @@ fd_start()
 	FD_LOG=$FD_DIR/filterd.log
 	# nothing leaves 127.0.0.1: DNS goes to a closed loopback port (fails
 	# at once), no DNSBL lists; rules from this tree; only the SMTP front
-	# door listens (the spamd and milter ones are off)
+	# door listens (the spamd and milter ones are off); tests run as root,
+	# which filterd refuses without user or run_as_root (issue 12)
 	local dnsport key line
 	dnsport=$(e2e_ports 1)
 	{
@@ -154,6 +155,7 @@ use_dnsbl = no
 dns_servers = 127.0.0.1:$dnsport
 spamd_listen = none
 milter_socket = none
+run_as_root = yes
 EOF
 		echo "$extra"
 	} >"$FD_CONF"

@@ -59,7 +59,7 @@ fe_mkmsg "$work/ham.eml" "lunch" "shall we meet for lunch on Friday?"
 fe_mkmsg "$work/tag.eml" "maybe" "XTAGTOKENX something"
 fe_mkmsg "$work/kill.eml" "offer" "XKILLTOKENX cheap offer"
 
-read -r in_port fd_port re_port mi_port < <(e2e_ports 4)
+read -r in_port fd_port re_port mi_port m_port < <(e2e_ports 5)
 if ! pf_start "$in_port" "$fd_port" "$re_port" nofilter ||
     ! pf_milter "$mi_port" tempfail; then
 	not_ok "private postfix starts with smtpd_milters"
@@ -67,6 +67,7 @@ if ! pf_start "$in_port" "$fd_port" "$re_port" nofilter ||
 	exit 1
 fi
 if ! fd_start "$fd_port" "$re_port" "$(fe_extra "$work" none "$mi_port")
+metrics_listen = 127.0.0.1:$m_port
 final_spam_destiny = reject" || ! fe_wait_port "$mi_port"; then
 	not_ok "filterd starts with milter_socket = inet:$mi_port@127.0.0.1"
 	tap_done
@@ -107,6 +108,17 @@ check "kill spam, destiny reject: 550 5.7.1 in the SMTP dialogue ($r)" \
 sleep 1
 check "kill spam: not queued, not delivered" \
     [ "$(pf_queued)" -eq "$queued0" -a "$(pf_delivered)" -eq 2 ]
+# the milter counts its messages like the SMTP door (issue 12); Postfix
+# has no content_filter here, so these are the milter's alone
+metric() # action: filterd_messages_total{action=...} from metrics_listen
+{
+	curl -s "http://127.0.0.1:$m_port/metrics" |
+	    awk -v k="filterd_messages_total{action=\"$1\"}" \
+	    '$1 == k { print $2 }'
+}
+mc="$(metric pass)/$(metric pass-spam)/$(metric reject)"
+check "metrics: milter messages by action pass/pass-spam/reject = 1/1/1 ($mc)" \
+    [ "$mc" = 1/1/1 ]
 
 # quarantine -> Postfix hold queue
 fd_stop

@@ -44,6 +44,7 @@ printf 'x@example.test  tag2_level=abc\n' >"$work/bad_rcpts"
 cat >"$work/t.conf" <<EOF2
 rules_dir = $E2E_ROOT/rules/default
 rules_local =
+run_as_root = yes
 recipient_policy = $work/bad_rcpts
 EOF2
 out=$("$FILTERD_BIN" -t -c "$work/t.conf" 2>&1)

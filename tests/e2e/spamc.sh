@@ -62,8 +62,9 @@ cp /usr/share/doc/spamc/sample-spam.txt "$work/sample.eml"
 # a private copy: others may relink build/filterd while this runs
 cp "$FILTERD_BIN" "$work/filterd" && FILTERD_BIN=$work/filterd
 cp "$E2E_ROOT/build/filterctl" "$work/filterctl"
-read -r fd_port re_port sp_port < <(e2e_ports 3)
+read -r fd_port re_port sp_port m_port < <(e2e_ports 4)
 EXTRA="spamd_listen = 127.0.0.1:$sp_port
+metrics_listen = 127.0.0.1:$m_port
 rules_dir = $E2E_ROOT/rules/default
 rules_local = $work/local.cf
 dnsbl_config = $E2E_ROOT/etc/dnsbl.cf
@@ -77,6 +78,21 @@ fi
 ok "filterd up, spamd protocol on 127.0.0.1:$sp_port"
 SPAMC="timeout 20 spamc -d 127.0.0.1 -p $sp_port"
 CTL="$work/filterctl -c $FD_CONF"
+
+# metrics: a spamd scan is counted as the verdict it answers (issue 12)
+metric() # action: filterd_messages_total{action=...} from metrics_listen
+{
+	curl -s "http://127.0.0.1:$m_port/metrics" |
+	    awk -v k="filterd_messages_total{action=\"$1\"}" \
+	    '$1 == k { print $2 }'
+}
+p0=$(metric pass)
+s0=$(metric pass-spam)
+$SPAMC -c <"$work/ham.eml" >/dev/null 2>&1
+$SPAMC -c <"$work/spam.eml" >/dev/null 2>&1
+check "metrics: spamd scans counted, pass ${p0:-?}->$(metric pass), pass-spam ${s0:-?}->$(metric pass-spam)" \
+    [ -n "$p0" -a -n "$s0" -a "$(metric pass)" = $((p0 + 1)) \
+    -a "$(metric pass-spam)" = $((s0 + 1)) ]
 
 # --- PING ---------------------------------------------------------------
 out=$($SPAMC -K 2>&1)
