@@ -4,9 +4,10 @@
  * Dialogue (RFC 5321 section 3.3): greeting, EHLO, XFORWARD (attributes
  * the server offers, Postfix XFORWARD_README), MAIL FROM with SIZE and
  * BODY=8BITMIME when offered, one RCPT per recipient, DATA, the message
- * dot-stuffed (section 4.5.2), ".". With PIPELINING (RFC 2920) MAIL, the
- * RCPTs and DATA go in one write. Every step has reinject_timeout; a
- * connection failure, timeout or protocol error gives every recipient
+ * dot-stuffed (section 4.5.2), ".". With PIPELINING (RFC 2920) XFORWARD,
+ * MAIL, the RCPTs and DATA go in one write. Every step has
+ * reinject_timeout; a connection failure, timeout or protocol error
+ * gives every recipient
  * 451 4.4.x so the upstream MTA keeps the message. Downstream 4xx/5xx
  * replies are passed through per recipient. The body is added to the
  * output by reference (no copy of a large message).
@@ -222,7 +223,9 @@ send_xforward(struct reinject *r)
 	buf_free(&line);
 	for (size_t i = 0; i < r->xfwd_pending; i++)
 		expect(r, S_XFWD);
-	if (r->xfwd_pending == 0)
+	/* XFORWARD may be pipelined (Postfix XFORWARD_README): with
+	 * PIPELINING, XFORWARD, MAIL, the RCPTs and DATA go in one write. */
+	if (r->xfwd_pending == 0 || r->caps.pipelining)
 		send_transaction(r);
 }
 
@@ -322,7 +325,7 @@ on_reply(struct reinject *r, int code, const char *text)
 			fail(r);
 			return;
 		}
-		if (--r->xfwd_pending == 0)
+		if (--r->xfwd_pending == 0 && !r->caps.pipelining)
 			send_transaction(r);
 		break;
 	case S_MAIL:
