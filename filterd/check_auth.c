@@ -145,14 +145,6 @@ hit(struct auth_scan *as, const char *name, const char *detail)
 	scan_hit(as->s, name, detail);
 }
 
-static const char *
-qid_of(struct scan *s)
-{
-	const struct envelope *e = scan_envelope(s);
-
-	return e && e->qid ? e->qid : "-";
-}
-
 static void
 auth_free(void *arg)
 {
@@ -456,7 +448,7 @@ auth_start(struct scan *s, void *state)
 	if ((as = arena_calloc(a, 1, sizeof(*as))) == NULL ||
 	    (as->dns = authres_dns_new(a)) == NULL ||
 	    (p = arena_calloc(a, 1, sizeof(*p))) == NULL) {
-		log_warn("%s: auth skipped: out of memory", qid_of(s));
+		log_warn("%s: auth skipped: out of memory", scan_qid(s));
 		return;
 	}
 	as->s = s;
@@ -525,7 +517,7 @@ auth_start(struct scan *s, void *state)
 		as->sync = true; /* no DNS: everything missing times out */
 	p->as = as;
 	if (arena_defer(a, unlink_ps, p) < 0) {
-		log_warn("%s: auth skipped: out of memory", qid_of(s));
+		log_warn("%s: auth skipped: out of memory", scan_qid(s));
 		return;
 	}
 	p->next = tl_active;
@@ -672,7 +664,7 @@ results(struct auth_scan *as)
 		scan_note(as->s, "authres", (char *)ar.p);
 	else
 		log_warn(
-		    "%s: auth: Authentication-Results too long", qid_of(as->s));
+		    "%s: auth: Authentication-Results too long", scan_qid(as->s));
 	buf_free(&ar);
 	buf_free(&rs);
 }
@@ -710,7 +702,7 @@ auth_finish(struct scan *s, void *state)
 	if (late)
 		log_info("%s: auth: %u lookups unanswered by the deadline: "
 			 "temperror",
-		    qid_of(s), late);
+		    scan_qid(s), late);
 	results(as);
 }
 

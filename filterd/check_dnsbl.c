@@ -59,14 +59,6 @@ struct pscan {
 };
 static _Thread_local struct pscan *tl_active;
 
-static const char *
-qid_of(struct scan *s)
-{
-	const struct envelope *e = scan_envelope(s);
-
-	return e && e->qid ? e->qid : "-";
-}
-
 static void
 dnsbl_free(void *arg)
 {
@@ -299,7 +291,7 @@ h_config_error(void *arg, const char *zone, const char *answer)
 	log_error("%s: dnsbl: list %s answered %s, which is never a listing "
 		  "(query refused, public resolver or typo in the zone); check "
 		  "dns_servers and the list config",
-	    qid_of(p->s), zone, answer);
+	    scan_qid(p->s), zone, answer);
 }
 
 static void
@@ -346,7 +338,7 @@ dnsbl_start_scan(struct scan *s, void *state)
 	if (st == NULL || scan_evbase(s) == NULL)
 		return;
 	if ((r = resolver_for(scan_evbase(s), st)) == NULL) {
-		log_warn("%s: dnsbl skipped: no resolver", qid_of(s));
+		log_warn("%s: dnsbl skipped: no resolver", scan_qid(s));
 		return;
 	}
 	if ((le = msg_last_external(m)) != NULL && le->has_ip)
@@ -384,7 +376,7 @@ dnsbl_start_scan(struct scan *s, void *state)
 	if ((p = arena_calloc(a, 1, sizeof(*p))) == NULL ||
 	    (p->ctx = dns_ctx_new(r, a, st->deadline_ms)) == NULL ||
 	    arena_defer(a, ps_cleanup, p) < 0) {
-		log_warn("%s: dnsbl skipped: out of memory", qid_of(s));
+		log_warn("%s: dnsbl skipped: out of memory", scan_qid(s));
 		return;
 	}
 	p->s = s;
@@ -395,7 +387,7 @@ dnsbl_start_scan(struct scan *s, void *state)
 	p->linked = true;
 	h.arg = p;
 	if ((rc = dnsbl_start(st->set, p->ctx, a, &in, &h)) < 0)
-		log_warn("%s: dnsbl: %s", qid_of(s), strerror(-rc));
+		log_warn("%s: dnsbl: %s", scan_qid(s), strerror(-rc));
 }
 
 static void
@@ -416,7 +408,7 @@ dnsbl_finish(struct scan *s, void *state)
 	if (p->failed || p->late)
 		log_info("%s: dnsbl: lookups failed=%u late=%u (dns_timeout="
 			 "%ums): counted as not listed",
-		    qid_of(s), p->failed, p->late, st->deadline_ms);
+		    scan_qid(s), p->failed, p->late, st->deadline_ms);
 	unlink_ps(p);
 }
 

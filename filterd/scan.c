@@ -147,6 +147,14 @@ scan_note_get(struct scan *s, const char *key)
 }
 
 const char *
+scan_qid(struct scan *s)
+{
+	const struct envelope *e = scan_envelope(s);
+
+	return e && e->qid ? e->qid : "-";
+}
+
+const char *
 scan_describe(const struct scan *s, const char *name)
 {
 	return checks_describe(s->checks, name);

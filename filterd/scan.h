@@ -74,6 +74,8 @@ bool scan_deadline_passed(const struct scan *);
  * Authentication-Results pieces); key is a static string. */
 int scan_note(struct scan *, const char *key, const char *value);
 const char *scan_note_get(struct scan *, const char *key);
+/* scan_qid - the queue id for log lines: the envelope's, or "-" */
+const char *scan_qid(struct scan *);
 /* scan_describe - the rule files' describe text for a hit, or NULL */
 const char *scan_describe(const struct scan *, const char *name);
 /* scan_raw - the message bytes as received (borrowed from the front door) */
