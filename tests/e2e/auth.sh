@@ -35,26 +35,6 @@ cleanup()
 }
 trap cleanup EXIT
 
-# The ready line is "filterd: ready" or "filterd[PID]: ready" depending on
-# the log prefix; accept both (as tests/e2e/dnsbl.sh does).
-fd_restart()
-{
-	local from=0 i
-	[ -f "$FD_LOG" ] && from=$(wc -l <"$FD_LOG")
-	"$FILTERD_BIN" -f -c "$FD_CONF" >>"$FD_LOG" 2>&1 &
-	FD_PID=$!
-	for i in $(seq 100); do
-		tail -n +"$((from + 1))" "$FD_LOG" |
-		    grep -Eq 'filterd(\[[0-9]+\])?: ready' && return 0
-		kill -0 "$FD_PID" 2>/dev/null || {
-			tail -n 20 "$FD_LOG" | sed 's/^/#   /'
-			return 1
-		}
-		sleep 0.1
-	done
-	return 1
-}
-
 if [ ! -x "$serve" ] || ! command -v dkimsign >/dev/null 2>&1; then
 	not_ok "knotd ($serve) and dkimsign (python3-dkim) available"
 	tap_done
