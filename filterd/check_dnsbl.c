@@ -50,11 +50,23 @@ static _Thread_local struct {
 } tl_res[MAX_BASES];
 
 /* Scans of this thread with lookups out, for finish(). */
+/* Per list zone of one message: lookups out, failed, late. Zones beyond
+ * PS_NZONES (and the uridnsbl name server steps, zone NULL) share the
+ * last slot, counted in the totals only. */
+#define PS_NZONES 16
+
+struct pzone {
+	const char *zone; /* the set's string: stable while we scan */
+	unsigned pending, failed, late;
+};
+
 struct pscan {
 	struct pscan *next, *prev;
 	struct scan *s;
 	struct dns_ctx *ctx;
 	unsigned failed, late;
+	struct pzone zones[PS_NZONES];
+	size_t nzones;
 	bool linked;
 };
 static _Thread_local struct pscan *tl_active;
@@ -269,17 +281,44 @@ h_hit(void *arg, const char *rule, const char *detail, double score,
 		scan_hit(p->s, rule, detail);
 }
 
-static void
-h_add(void *arg)
+/* pzone - the counters of zone in p (the shared last slot for NULL or
+ * when full) */
+static struct pzone *
+pzone(struct pscan *p, const char *zone)
 {
-	metrics_dns_query();
-	scan_pending_add(((struct pscan *)arg)->s);
+	struct pzone *other = &p->zones[PS_NZONES - 1];
+
+	if (zone == NULL)
+		return other;
+	for (size_t i = 0; i < p->nzones; i++)
+		if (p->zones[i].zone == zone ||
+		    strcmp(p->zones[i].zone, zone) == 0)
+			return &p->zones[i];
+	if (p->nzones == PS_NZONES - 1)
+		return other;
+	p->zones[p->nzones].zone = zone;
+	return &p->zones[p->nzones++];
 }
 
 static void
-h_done(void *arg)
+h_add(void *arg, const char *zone)
 {
-	scan_pending_done(((struct pscan *)arg)->s);
+	struct pscan *p = arg;
+
+	metrics_dns_query(zone);
+	pzone(p, zone)->pending++;
+	scan_pending_add(p->s);
+}
+
+static void
+h_done(void *arg, const char *zone)
+{
+	struct pscan *p = arg;
+	struct pzone *z = pzone(p, zone);
+
+	if (z->pending > 0)
+		z->pending--;
+	scan_pending_done(p->s);
 }
 
 static void
@@ -295,16 +334,21 @@ h_config_error(void *arg, const char *zone, const char *answer)
 }
 
 static void
-h_failed(void *arg, const char *qname, enum dns_status st, bool deadline)
+h_failed(void *arg, const char *zone, const char *qname, enum dns_status st,
+    bool deadline)
 {
 	struct pscan *p = arg;
+	struct pzone *z = pzone(p, zone);
 
 	(void)qname;
 	(void)st;
-	if (deadline)
+	if (deadline) {
 		p->late++;
-	else
+		z->late++;
+	} else {
 		p->failed++;
+		z->failed++;
+	}
 }
 
 static void
@@ -404,7 +448,13 @@ dnsbl_finish(struct scan *s, void *state)
 	/* Still out after the scan deadline: no answer, and no callback. */
 	p->late += (unsigned)dns_ctx_pending(p->ctx);
 	dns_ctx_cancel(p->ctx);
-	metrics_dns_failed(p->failed, p->late);
+	for (size_t i = 0; i < PS_NZONES; i++) {
+		struct pzone *z = &p->zones[i];
+
+		/* the last slot has no zone of its own: totals only */
+		metrics_dns_failed(i < p->nzones ? z->zone : NULL, z->failed,
+		    z->late + z->pending);
+	}
 	if (p->failed || p->late)
 		log_info("%s: dnsbl: lookups failed=%u late=%u (dns_timeout="
 			 "%ums): counted as not listed",

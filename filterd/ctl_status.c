@@ -134,6 +134,13 @@ ctl_status(int argc, char **argv)
 	    (unsigned long long)s.dns_queries,
 	    (unsigned long long)s.dns_failed,
 	    (unsigned long long)s.dns_late);
+	for (size_t i = 0; i < s.nzones; i++)
+		printf("  %-28s %llu, failed %llu, timed out %llu, blocked "
+		    "%llu\n", s.zones[i].name,
+		    (unsigned long long)s.zones[i].queries,
+		    (unsigned long long)s.zones[i].failed,
+		    (unsigned long long)s.zones[i].late,
+		    (unsigned long long)s.zones[i].blocked);
 	printf("worker restarts: %llu\n", (unsigned long long)s.restarts);
 	printf("spool depth: %ld\n", spool < 0 ? 0 : spool);
 	if (brc == 0)

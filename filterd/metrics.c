@@ -50,7 +50,7 @@ struct mcheck {
 struct mzone {
 	_Atomic uint32_t state;
 	char name[64];
-	_Atomic uint64_t blocked;
+	_Atomic uint64_t blocked, queries, failed, late;
 };
 
 struct metrics {
@@ -254,19 +254,49 @@ metrics_check_time(const char *name, uint64_t us)
 	}
 }
 
-void
-metrics_dns_query(void)
+/* zone_slot - the slot of a DNS list zone; NULL without a mapping, for
+ * a NULL zone, one that is not a host name (label values: keep only
+ * host-name characters) or a full table */
+static struct mzone *
+zone_slot(const char *zone)
 {
-	if (M)
-		atomic_fetch_add(&M->dns_queries, 1);
+	struct mzone *z;
+
+	if (M == NULL || zone == NULL)
+		return NULL;
+	for (const char *p = zone; *p; p++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789.-_", *p))
+			return NULL;
+	z = slot(M->zones, METRICS_NZONES, sizeof(*z),
+	    offsetof(struct mzone, name), sizeof(z->name), zone);
+	return z;
 }
 
 void
-metrics_dns_failed(unsigned failed, unsigned late)
+metrics_dns_query(const char *zone)
 {
-	if (M) {
-		atomic_fetch_add(&M->dns_failed, failed);
-		atomic_fetch_add(&M->dns_late, late);
+	struct mzone *z;
+
+	if (M == NULL)
+		return;
+	atomic_fetch_add(&M->dns_queries, 1);
+	if ((z = zone_slot(zone)) != NULL)
+		atomic_fetch_add(&z->queries, 1);
+}
+
+void
+metrics_dns_failed(const char *zone, unsigned failed, unsigned late)
+{
+	struct mzone *z;
+
+	if (M == NULL || (failed == 0 && late == 0))
+		return;
+	atomic_fetch_add(&M->dns_failed, failed);
+	atomic_fetch_add(&M->dns_late, late);
+	if ((z = zone_slot(zone)) != NULL) {
+		atomic_fetch_add(&z->failed, failed);
+		atomic_fetch_add(&z->late, late);
 	}
 }
 
@@ -275,13 +305,7 @@ metrics_dns_blocked(const char *zone)
 {
 	struct mzone *z;
 
-	/* label values: keep only host-name characters */
-	for (const char *p = zone; *p; p++)
-		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "0123456789.-_", *p))
-			return;
-	if (M && (z = slot(M->zones, METRICS_NZONES, sizeof(*z),
-	    offsetof(struct mzone, name), sizeof(z->name), zone)))
+	if ((z = zone_slot(zone)) != NULL)
 		atomic_fetch_add(&z->blocked, 1);
 }
 
@@ -368,6 +392,9 @@ metrics_snapshot(const struct metrics *m, struct metrics_snap *s)
 			continue;
 		memcpy(s->zones[s->nzones].name, z->name, sizeof(z->name));
 		s->zones[s->nzones].name[sizeof(z->name) - 1] = '\0';
+		s->zones[s->nzones].queries = atomic_load(&z->queries);
+		s->zones[s->nzones].failed = atomic_load(&z->failed);
+		s->zones[s->nzones].late = atomic_load(&z->late);
 		s->zones[s->nzones++].blocked = atomic_load(&z->blocked);
 	}
 	s->dns_queries = atomic_load(&w->dns_queries);
@@ -504,6 +531,23 @@ metrics_render(struct buf *b, const struct metrics_snap *s,
 	for (size_t i = 0; i < s->nzones; i++)
 		buf_printf(b, "filterd_dns_blocked_total{zone=\"%s\"} %llu\n",
 		    s->zones[i].name, (unsigned long long)s->zones[i].blocked);
+	buf_printf(b, "# HELP filterd_dns_zone_queries_total DNS list lookups "
+	    "started, per list zone.\n"
+	    "# TYPE filterd_dns_zone_queries_total counter\n");
+	for (size_t i = 0; i < s->nzones; i++)
+		buf_printf(b, "filterd_dns_zone_queries_total{zone=\"%s\"} "
+		    "%llu\n", s->zones[i].name,
+		    (unsigned long long)s->zones[i].queries);
+	buf_printf(b, "# HELP filterd_dns_zone_failures_total DNS list "
+	    "lookups without an answer, per list zone.\n"
+	    "# TYPE filterd_dns_zone_failures_total counter\n");
+	for (size_t i = 0; i < s->nzones; i++)
+		buf_printf(b, "filterd_dns_zone_failures_total{zone=\"%s\","
+		    "why=\"failed\"} %llu\n"
+		    "filterd_dns_zone_failures_total{zone=\"%s\","
+		    "why=\"timeout\"} %llu\n", s->zones[i].name,
+		    (unsigned long long)s->zones[i].failed, s->zones[i].name,
+		    (unsigned long long)s->zones[i].late);
 	buf_printf(b, "# HELP filterd_worker_restarts_total Workers that "
 	    "died and were restarted.\n"
 	    "# TYPE filterd_worker_restarts_total counter\n"

@@ -23,7 +23,7 @@ struct metrics;
 #define METRICS_NBUCKETS 12  /* scan time histogram, last = +Inf */
 #define METRICS_NRULES 1024  /* rule names counted; more go to "other" */
 #define METRICS_NCHECKS 32   /* check names timed */
-#define METRICS_NZONES 64    /* DNS list zones with blocked answers */
+#define METRICS_NZONES 64    /* DNS list zones counted */
 
 /* metrics_init - map path (created, sized) for this process and its
  * future children; 0 or -errno. Counters survive a restart of the
@@ -42,9 +42,12 @@ void metrics_worker_restart(void);
 void metrics_check_time(const char *name, uint64_t us);
 /* DNS list lookups (filterd/check_dnsbl.c): one query sent; lookups
  * that failed or were late at the deadline; a zone that answered with a
- * "never a listing" code such as 127.255.255.254 (blocked resolver) */
-void metrics_dns_query(void);
-void metrics_dns_failed(unsigned failed, unsigned late);
+ * "never a listing" code such as 127.255.255.254 (blocked resolver).
+ * Each adds to the totals, and to the zone's own counters when zone is
+ * not NULL and a host name (else only the totals: name server steps of
+ * uridnsbl, a label value that could not be printed, a full table). */
+void metrics_dns_query(const char *zone);
+void metrics_dns_failed(const char *zone, unsigned failed, unsigned late);
 void metrics_dns_blocked(const char *zone);
 /* metrics_rate_ok - take one of per_hour tokens of the current clock hour,
  * shared by every process (spam_admin reports); false when none left */
@@ -61,7 +64,7 @@ struct metrics_check {
 };
 struct metrics_zone {
 	char name[64];
-	uint64_t blocked;
+	uint64_t blocked, queries, failed, late;
 };
 struct metrics_snap {
 	uint64_t started;                       /* unix time */

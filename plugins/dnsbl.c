@@ -1025,9 +1025,9 @@ look_cb(const struct dns_result *r, void *arg)
 		}
 	} else if (r->status != DNS_NXDOMAIN && r->status != DNS_NODATA &&
 	    h->failed) {
-		h->failed(h->arg, r->name, r->status, r->deadline);
+		h->failed(h->arg, b->zone, r->name, r->status, r->deadline);
 	}
-	h->done(h->arg);
+	h->done(h->arg, b->zone);
 }
 
 static int
@@ -1051,7 +1051,7 @@ launch(struct bl_msg *m, struct dns_ctx *ctx, struct arena *a,
 	l->set = b;
 	if (dns_query(ctx, name, b->qtype, look_cb, l) < 0)
 		return 0; /* bad name from the message: nothing to ask */
-	m->h.add(m->h.arg);
+	m->h.add(m->h.arg, b->zone);
 	return 1;
 }
 
@@ -1097,7 +1097,7 @@ ns_a_cb(const struct dns_result *r, void *arg)
 				item) < 0)
 				break;
 	}
-	m->h.done(m->h.arg);
+	m->h.done(m->h.arg, NULL);
 }
 
 static void
@@ -1110,8 +1110,8 @@ ns_cb(const struct dns_result *r, void *arg)
 	     i++)
 		if (r->rr[i].type == DNS_T_NS &&
 		    dns_query(m->ctx, r->rr[i].name, DNS_T_A, ns_a_cb, l) == 0)
-			m->h.add(m->h.arg);
-	m->h.done(m->h.arg);
+			m->h.add(m->h.arg, NULL);
+	m->h.done(m->h.arg, NULL);
 }
 
 static int
@@ -1125,7 +1125,7 @@ launch_ns(struct bl_msg *m, const char *domain)
 	l->m = m;
 	if (dns_query(m->ctx, domain, DNS_T_NS, ns_cb, l) < 0)
 		return 0;
-	m->h.add(m->h.arg);
+	m->h.add(m->h.arg, NULL);
 	return 1;
 }
 

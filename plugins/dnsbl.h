@@ -103,15 +103,19 @@ struct dnsbl_hooks {
 	/* hit - rule fired; detail is short and printable */
 	void (*hit)(void *arg, const char *rule, const char *detail,
 	    double score, bool has_score);
-	void (*add)(void *arg);	 /* one lookup started */
-	void (*done)(void *arg); /* one lookup ended (any outcome) */
+	/* add, done - one lookup started / ended (any outcome); zone is
+	 * the list's zone without the trailing dot (not DQS-rewritten: no
+	 * key in it), NULL for the name server steps of uridnsbl */
+	void (*add)(void *arg, const char *zone);
+	void (*done)(void *arg, const char *zone);
 	/* config_error - a list answered something that can never be a
 	 * listing (refused/public-resolver code, non-127/8 address); once
 	 * per list per process */
 	void (*config_error)(void *arg, const char *zone, const char *answer);
-	/* failed - a lookup ended in SERVFAIL/REFUSED/timeout/error */
-	void (*failed)(
-	    void *arg, const char *qname, enum dns_status, bool deadline);
+	/* failed - a lookup ended in SERVFAIL/REFUSED/timeout/error; zone
+	 * as for add */
+	void (*failed)(void *arg, const char *zone, const char *qname,
+	    enum dns_status, bool deadline);
 	void *arg;
 };
 

@@ -59,16 +59,18 @@ h_hit(void *arg, const char *rule, const char *detail, double score, bool has)
 }
 
 static void
-h_add(void *arg)
+h_add(void *arg, const char *zone)
 {
+	(void)zone;
 	((struct bmsg *)arg)->pending++;
 }
 
 static void
-h_done(void *arg)
+h_done(void *arg, const char *zone)
 {
 	struct bmsg *m = arg;
 
+	(void)zone;
 	if (--m->pending == 0 && !m->slow) {
 		/* a message done: free it (from its own callback: the dns
 		 * layer must cope) */

@@ -36,7 +36,7 @@ if [ ! -x "$serve" ] || ! command -v knotd >/dev/null 2>&1 &&
 	tap_done
 	exit 1
 fi
-read -r knot_port proxy_port fd_port sink_port < <(e2e_ports 4)
+read -r knot_port proxy_port fd_port sink_port m_port < <(e2e_ports 5)
 knot=$("$serve" -p "$knot_port" -S servfail.test "$root/tests/e2e/zones/dnsbl.zone" 2>"$work/knot.err") ||
 	{ not_ok "knotd started"; cat "$work/knot.err" | sed 's/^/# /'; tap_done; exit 1; }
 ok "knotd serves the fake lists on 127.0.0.1:$knot_port"
@@ -82,6 +82,7 @@ dns_query_timeout = 5s
 dns_tries = 1
 dnsbl_config = $work/dnsbl.cf
 msg_deadline = 20s
+metrics_listen = 127.0.0.1:$m_port
 spamd_listen = none"; then
 	not_ok "filterd started with the DNSBL config"
 	tap_done
@@ -182,5 +183,29 @@ diag "$(status uri)"
 msg clean
 send clean 198.0.2.99
 check "unlisted relay: no list hits" lacks clean 'RCVD_IN_T_|URIBL_T_'
+
+# per-zone DNS figures in the metrics (issue 12): the lookups above, the
+# SERVFAIL list, the dropped/slow queries and the refused code, per zone
+curl -s "http://127.0.0.1:$m_port/metrics" >"$work/metrics"
+diag "$(grep '^filterd_dns' "$work/metrics")"
+val() { awk -v k="$1" '$1 == k { print $2 }' "$work/metrics"; }
+zq() { val "filterd_dns_zone_queries_total{zone=\"$1\"}"; }
+zf() { val "filterd_dns_zone_failures_total{zone=\"$1\",why=\"$2\"}"; }
+# 7 messages; zen.dnsbl.test is asked by two sets (zen, zenlocal)
+check "metrics: zen.dnsbl.test queried twice per message (14)" \
+    [ "$(zq zen.dnsbl.test)" = 14 ]
+check "metrics: x.servfail.test once per message: 5 failed, 2 timeouts" \
+    [ "$(zq x.servfail.test)" = 7 -a "$(zf x.servfail.test failed)" = 5 -a "$(zf x.servfail.test timeout)" = 2 ]
+check "metrics: zen.dnsbl.test timeouts (dropped, slow: 2 x 2), no failures" \
+    [ "$(zf zen.dnsbl.test timeout)" = 4 -a "$(zf zen.dnsbl.test failed)" = 0 ]
+check "metrics: zen.dnsbl.test blocked = 1 per worker (refused code)" \
+    [ "$(val 'filterd_dns_blocked_total{zone="zen.dnsbl.test"}')" -ge 1 ]
+check "metrics: multi.uribl.test queried" [ "$(zq multi.uribl.test)" -ge 1 ]
+check "metrics: per-zone queries add up to at most the total" \
+    [ "$(awk '/^filterd_dns_zone_queries_total/ { n += $2 } END { print n }' "$work/metrics")" -le "$(val filterd_dns_queries_total)" ]
+${FILTERCTL_BIN:-$root/build/filterctl} -c "$FD_CONF" status >"$work/status" 2>&1
+diag "$(grep -A5 '^dns list' "$work/status")"
+check "filterctl status: a line per zone (x.servfail.test: 7, failed 5, timed out 2)" \
+    grep -Eq '^  x\.servfail\.test +7, failed 5, timed out 2, blocked 0$' "$work/status"
 
 tap_done

@@ -132,7 +132,7 @@ pf_wait_delivered 4 30
 curl -s "http://127.0.0.1:$m_port/metrics" >"$work/metrics"
 diag "$(grep -v '^#' "$work/metrics" | head -30)"
 check "metrics: every sample line parses (name{labels} number)" \
-    sh -c "grep -v '^#' '$work/metrics' | grep -Evq '^[a-z_]+(\{[a-z]+=\"[^\"]*\"\})? [0-9.e+-]+$' && exit 1 || exit 0"
+    sh -c "grep -v '^#' '$work/metrics' | grep -Evq '^[a-z_]+(\{[a-z]+=\"[^\"]*\"(,[a-z]+=\"[^\"]*\")*\})? [0-9.e+-]+$' && exit 1 || exit 0"
 val() { awk -v k="$1" '$1 == k { print $2 }' "$work/metrics"; }
 check "metrics: 2 quarantined" [ "$(val 'filterd_messages_total{action="quarantine"}')" = 2 ]
 check "metrics: 1 passed" [ "$(val 'filterd_messages_total{action="pass"}')" = 1 ]

@@ -274,6 +274,7 @@ struct run {
 	double score_sbl;
 	int pending, started, cfgerr, failed;
 	enum dns_status fail_status;
+	char fail_zone[64];
 	char cfgerr_answer[64];
 };
 
@@ -293,15 +294,17 @@ h_hit(void *arg, const char *rule, const char *detail, double score,
 }
 
 static void
-h_add(void *arg)
+h_add(void *arg, const char *zone)
 {
+	(void)zone;
 	((struct run *)arg)->pending++;
 	((struct run *)arg)->started++;
 }
 
 static void
-h_done(void *arg)
+h_done(void *arg, const char *zone)
 {
+	(void)zone;
 	((struct run *)arg)->pending--;
 }
 
@@ -316,10 +319,12 @@ h_cfgerr(void *arg, const char *zone, const char *answer)
 }
 
 static void
-h_failed(void *arg, const char *qname, enum dns_status st, bool deadline)
+h_failed(void *arg, const char *zone, const char *qname, enum dns_status st,
+    bool deadline)
 {
 	struct run *r = arg;
 
+	snprintf(r->fail_zone, sizeof(r->fail_zone), "%s", zone ? zone : "");
 	(void)qname;
 	(void)deadline;
 	r->failed++;
@@ -397,6 +402,7 @@ test_relays(void **state)
 	assert_int_equal(r.cfgerr, 0);
 	assert_int_equal(r.failed, 1); /* the SERVFAIL list */
 	assert_int_equal(r.fail_status, DNS_SERVFAIL);
+	assert_string_equal(r.fail_zone, "x.servfail.test"); /* the list */
 
 	/* an older untrusted relay is listed only in SpamCop; the zen
 	 * lists look at the last external relay alone */

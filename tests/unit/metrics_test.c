@@ -47,6 +47,15 @@ rule_n(const struct metrics_snap *s, const char *name)
 	return 0;
 }
 
+static const struct metrics_zone *
+zone_of(const struct metrics_snap *s, const char *name)
+{
+	for (size_t i = 0; i < s->nzones; i++)
+		if (strcmp(s->zones[i].name, name) == 0)
+			return &s->zones[i];
+	return NULL;
+}
+
 static void
 test_fork_shared(void **st)
 {
@@ -61,6 +70,20 @@ test_fork_shared(void **st)
 				metrics_message(ACTION_PASS_SPAM, 7, "A_RULE,"
 				    "B_RULE", 100);
 			metrics_check_time("rules", 1500);
+			/* DNS per zone: one shared zone, one own zone
+			 * each, and name server steps (no zone) */
+			for (int i = 0; i < 250; i++) {
+				char own[32];
+
+				snprintf(own, sizeof(own), "k%d.dnsbl.test",
+				    k);
+				metrics_dns_query("zen.dnsbl.test");
+				metrics_dns_query(own);
+				metrics_dns_query(NULL);
+				metrics_dns_failed("zen.dnsbl.test", 1, 0);
+				if (i % 5 == 0)
+					metrics_dns_failed(own, 0, 3);
+			}
 			_exit(0);
 		}
 		assert_true(kids[k] > 0);
@@ -69,10 +92,11 @@ test_fork_shared(void **st)
 		waitpid(kids[k], NULL, 0);
 	metrics_message(ACTION_QUARANTINE, 20000, "A_RULE", 50);
 	metrics_worker_restart();
-	metrics_dns_query();
-	metrics_dns_failed(1, 2);
+	metrics_dns_query("zen.spamhaus.org");
+	metrics_dns_failed(NULL, 1, 2);
 	metrics_dns_blocked("zen.spamhaus.org");
 	metrics_dns_blocked("bad\"zone"); /* refused: not a host name */
+	metrics_dns_query("bad\"zone");    /* totals only */
 	assert_int_equal(metrics_snapshot(NULL, &s), 0);
 	assert_int_equal(s.messages, 2001);
 	assert_int_equal(s.actions[ACTION_PASS_SPAM], 2000);
@@ -87,10 +111,34 @@ test_fork_shared(void **st)
 	assert_int_equal(s.nchecks, 1);
 	assert_int_equal(s.checks[0].calls, 4);
 	assert_int_equal(s.checks[0].us, 6000);
-	assert_int_equal(s.dns_queries, 1);
-	assert_int_equal(s.dns_late, 2);
-	assert_int_equal(s.nzones, 1);
-	assert_string_equal(s.zones[0].name, "zen.spamhaus.org");
+	/* totals: 4 x 250 x 3 + 2; failed 4 x 250 + 1; late 4 x 50 x 3 + 2 */
+	assert_int_equal(s.dns_queries, 3002);
+	assert_int_equal(s.dns_failed, 1001);
+	assert_int_equal(s.dns_late, 602);
+	assert_int_equal(s.nzones, 6);
+	{
+		const struct metrics_zone *z = zone_of(&s, "zen.dnsbl.test");
+
+		assert_non_null(z);
+		assert_int_equal(z->queries, 1000);
+		assert_int_equal(z->failed, 1000);
+		assert_int_equal(z->late, 0);
+		assert_int_equal(z->blocked, 0);
+		for (int k = 0; k < 4; k++) {
+			char own[32];
+
+			snprintf(own, sizeof(own), "k%d.dnsbl.test", k);
+			assert_non_null(z = zone_of(&s, own));
+			assert_int_equal(z->queries, 250);
+			assert_int_equal(z->failed, 0);
+			assert_int_equal(z->late, 150);
+		}
+		assert_non_null(z = zone_of(&s, "zen.spamhaus.org"));
+		assert_int_equal(z->queries, 1);
+		assert_int_equal(z->blocked, 1);
+		assert_int_equal(z->failed + z->late, 0);
+		assert_null(zone_of(&s, "bad\"zone"));
+	}
 	metrics_snap_free(&s);
 }
 
@@ -107,6 +155,9 @@ test_render_and_open(void **st)
 	(void)st;
 	assert_int_equal(metrics_init(path), 0); /* a restart: from zero */
 	metrics_message(ACTION_PASS, 3, "none", 10);
+	metrics_dns_query("zen.dnsbl.test");
+	metrics_dns_query("zen.dnsbl.test");
+	metrics_dns_failed("zen.dnsbl.test", 1, 1);
 	assert_int_equal(cfg_set(cfg, "use_bayes", "no", err, sizeof(err)),
 	    0);
 	assert_int_equal(cfg_set(cfg, "spool_dir", "/nonexistent", err,
@@ -125,6 +176,15 @@ test_render_and_open(void **st)
 	    " 1\n"));
 	assert_non_null(strstr(text, "filterd_scan_seconds_count 1\n"));
 	assert_null(strstr(text, "rule=\"none\""));
+	assert_non_null(strstr(text, "filterd_dns_queries_total 2\n"));
+	assert_non_null(strstr(text, "filterd_dns_zone_queries_total{zone="
+	    "\"zen.dnsbl.test\"} 2\n"));
+	assert_non_null(strstr(text, "filterd_dns_zone_failures_total{zone="
+	    "\"zen.dnsbl.test\",why=\"failed\"} 1\n"));
+	assert_non_null(strstr(text, "filterd_dns_zone_failures_total{zone="
+	    "\"zen.dnsbl.test\",why=\"timeout\"} 1\n"));
+	assert_non_null(strstr(text, "filterd_dns_blocked_total{zone="
+	    "\"zen.dnsbl.test\"} 0\n"));
 	/* every sample line is NAME{labels} VALUE or NAME VALUE */
 	for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
 		double v;
