@@ -995,7 +995,7 @@ look_cb(const struct dns_result *r, void *arg)
 						&f, true) &&
 					    h->config_error)
 						h->config_error(
-						    h->arg, b->qzone, text);
+						    h->arg, b->zone, text);
 					continue;
 				}
 			} else if (rr->type == DNS_T_TXT) {

@@ -110,7 +110,8 @@ struct dnsbl_hooks {
 	void (*done)(void *arg, const char *zone);
 	/* config_error - a list answered something that can never be a
 	 * listing (refused/public-resolver code, non-127/8 address); once
-	 * per list per process */
+	 * per list per process; zone as for add (never with the DQS key, so
+	 * the key stays out of logs and metrics labels) */
 	void (*config_error)(void *arg, const char *zone, const char *answer);
 	/* failed - a lookup ended in SERVFAIL/REFUSED/timeout/error; zone
 	 * as for add */
