@@ -388,46 +388,28 @@ rule__meta_run_ids(const struct meta_prog *p, rule__meta_id_cb *val, void *arg)
 	return r;
 }
 
-/* rule__meta_run - evaluate; the program was checked at compile time */
+/* rule__meta_run - evaluate; the program was checked at compile time.
+ * The same machine as rule__meta_run_ids, with a callback by name. */
+struct by_name {
+	rule_meta_value_cb *val;
+	void *arg;
+};
+
+static double
+value_by_name(void *arg, int32_t id, const char *name)
+{
+	const struct by_name *b = arg;
+
+	(void)id;
+	return b->val(b->arg, name, strlen(name));
+}
+
 double
 rule__meta_run(const struct meta_prog *p, rule_meta_value_cb *val, void *arg)
 {
-	double st[64], *s = st, *heap = NULL;
-	size_t n = 0;
+	struct by_name b = { val, arg };
 
-	if (p->maxstack > 64) {
-		if ((heap = malloc(p->maxstack * sizeof(*heap))) == NULL)
-			return 0;
-		s = heap;
-	}
-	for (size_t i = 0; i < p->ncode; i++) {
-		const struct insn *in = &p->code[i];
-		double a, b;
-
-		switch (in->op) {
-		case OP_NUM:
-			s[n++] = in->num;
-			continue;
-		case OP_NAME:
-			s[n++] = val(arg, p->names[in->name],
-			    strlen(p->names[in->name]));
-			continue;
-		case OP_NOT:
-			s[n - 1] = s[n - 1] == 0;
-			continue;
-		case OP_NEG:
-			s[n - 1] = -s[n - 1];
-			continue;
-		default:
-			break;
-		}
-		b = s[--n];
-		a = s[n - 1];
-		s[n - 1] = binop(in->op, a, b);
-	}
-	double r = n > 0 ? s[n - 1] : 0;
-	free(heap);
-	return r;
+	return rule__meta_run_ids(p, value_by_name, &b);
 }
 
 size_t
