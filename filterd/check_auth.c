@@ -226,47 +226,14 @@ resolver_for(struct event_base *base, const struct auth_state *st)
 
 static void advance(struct auth_scan *);
 
-static enum authres_status
-map_status(enum dns_status s)
-{
-	switch (s) {
-	case DNS_OK:
-		return AUTHRES_DNS_OK;
-	case DNS_NXDOMAIN:
-		return AUTHRES_DNS_NXDOMAIN;
-	case DNS_NODATA:
-		return AUTHRES_DNS_NODATA;
-	case DNS_TIMEOUT:
-		return AUTHRES_DNS_TIMEOUT;
-	default:
-		return AUTHRES_DNS_SERVFAIL;
-	}
-}
-
 static void
 on_answer(const struct dns_result *r, void *arg)
 {
 	struct aq *q = arg;
 	struct auth_scan *as = q->as;
-	struct authres_rr rr[64];
-	size_t n = 0;
 
-	for (size_t i = 0; i < r->n && n < 64; i++) {
-		const struct dns_rr *x = &r->rr[i];
-		memset(&rr[n], 0, sizeof(rr[n]));
-		if (x->type != (uint16_t)q->type)
-			continue;
-		rr[n].addr = x->addr;
-		rr[n].pref = x->pref;
-		if (q->type == AUTHRES_TXT)
-			rr[n].txt = x->txt;
-		else if (x->name)
-			rr[n].txt = bstr_cstr(x->name);
-		n++;
-	}
 	q->answered = true;
-	authres_dns_put(
-	    as->dns, q->name, q->type, map_status(r->status), rr, n);
+	authres_dns_put_result(as->dns, q->name, q->type, r);
 	/* Run again before saying this lookup is done, so follow-up
 	 * lookups are pending first and the scan does not end early. */
 	advance(as);

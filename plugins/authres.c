@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "plugins/dns.h"
 #include "util/arena.h"
 
 #define AUTHRES_MAX_WANTED 64
@@ -108,6 +109,45 @@ authres_dns_put(struct authres_dns *d, const char *name, enum authres_type type,
 	if (st == AUTHRES_DNS_OK && n == 0)
 		e->ans.status = AUTHRES_DNS_NODATA;
 	return 0;
+}
+
+static enum authres_status
+map_status(enum dns_status s)
+{
+	switch (s) {
+	case DNS_OK:
+		return AUTHRES_DNS_OK;
+	case DNS_NXDOMAIN:
+		return AUTHRES_DNS_NXDOMAIN;
+	case DNS_NODATA:
+		return AUTHRES_DNS_NODATA;
+	case DNS_TIMEOUT:
+		return AUTHRES_DNS_TIMEOUT;
+	default:
+		return AUTHRES_DNS_SERVFAIL;
+	}
+}
+
+/* authres_dns_put_result - see authres.h */
+int
+authres_dns_put_result(struct authres_dns *d, const char *name,
+    enum authres_type type, const struct dns_result *r)
+{
+	struct authres_rr rr[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->n && n < 64; i++) {
+		const struct dns_rr *x = &r->rr[i];
+
+		if (x->type != (uint16_t)type)
+			continue;
+		memset(&rr[n], 0, sizeof(rr[n]));
+		rr[n].addr = x->addr;
+		rr[n].pref = x->pref;
+		rr[n].txt = type == AUTHRES_TXT ? x->txt : bstr_cstr(x->name);
+		n++;
+	}
+	return authres_dns_put(d, name, type, map_status(r->status), rr, n);
 }
 
 /* authres_dns_get - a stored answer or NULL */

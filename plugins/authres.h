@@ -67,6 +67,12 @@ struct authres_dns *authres_dns_new(struct arena *a);
  * put for the same name and type replaces the first. 0 or -ENOMEM. */
 int authres_dns_put(struct authres_dns *, const char *name, enum authres_type,
     enum authres_status, const struct authres_rr *rr, size_t n);
+/* authres_dns_put_result - store a plugins/dns answer to (name, type): the
+ * records of that type (at most 64), its status mapped (DNS_TIMEOUT ->
+ * timeout, refused/servfail/error -> servfail) */
+struct dns_result;
+int authres_dns_put_result(struct authres_dns *, const char *name,
+    enum authres_type, const struct dns_result *);
 /* authres_dns_get - the answer, or NULL when not looked up yet */
 const struct authres_answer *authres_dns_get(
     const struct authres_dns *, const char *name, enum authres_type);

@@ -40,39 +40,8 @@ static inline void
 real_cb(const struct dns_result *res, void *arg)
 {
 	struct realdns *d = arg;
-	struct authres_rr rr[64];
-	size_t n = 0;
-	enum authres_status st;
 
-	for (size_t i = 0; i < res->n && n < 64; i++) {
-		if (res->rr[i].type != (uint16_t)d->q->type)
-			continue;
-		memset(&rr[n], 0, sizeof(rr[n]));
-		rr[n].addr = res->rr[i].addr;
-		rr[n].pref = res->rr[i].pref;
-		rr[n].txt = d->q->type == AUTHRES_TXT
-		    ? res->rr[i].txt
-		    : bstr_cstr(res->rr[i].name);
-		n++;
-	}
-	switch (res->status) {
-	case DNS_OK:
-		st = AUTHRES_DNS_OK;
-		break;
-	case DNS_NXDOMAIN:
-		st = AUTHRES_DNS_NXDOMAIN;
-		break;
-	case DNS_NODATA:
-		st = AUTHRES_DNS_NODATA;
-		break;
-	case DNS_TIMEOUT:
-		st = AUTHRES_DNS_TIMEOUT;
-		break;
-	default:
-		st = AUTHRES_DNS_SERVFAIL;
-		break;
-	}
-	d->rc = authres_dns_put(d->into, d->q->name, d->q->type, st, rr, n);
+	d->rc = authres_dns_put_result(d->into, d->q->name, d->q->type, res);
 	d->done = true;
 }
 
