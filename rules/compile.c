@@ -329,46 +329,59 @@ one_alt(const char *p, const char *e, struct litbuf *lb, const char **gs,
 	return lb->bestlen >= MIN_LIT;
 }
 
+/* alt_end - end of the top-level alternative that starts at p: the next
+ * '|' outside groups and classes, or e; NULL on a broken class */
+static const char *
+alt_end(const char *p, const char *e)
+{
+	int lvl = 0;
+
+	for (; p < e; p++) {
+		if (*p == '\\') {
+			if (++p >= e)
+				return e;
+			continue;
+		}
+		if (*p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				return NULL;
+			p--;
+			continue;
+		}
+		if (*p == '(')
+			lvl++;
+		else if (*p == ')')
+			lvl--;
+		else if (*p == '|' && lvl == 0)
+			return p;
+	}
+	return e;
+}
+
 /* extract_rec - literals of which one must occur in [p, e) */
 static bool
 extract_rec(const char *p, const char *e, char lits[][MAX_LIT + 1],
     size_t *nlits, int depth)
 {
-	const char *a = p, *gs, *ge;
-	int lvl = 0;
+	const char *a, *q, *gs, *ge;
 	struct litbuf lb;
 
 	if (depth > 4)
 		return false;
-	for (;; p++) {
-		if (p < e && *p == '\\') {
-			p++;
-			continue;
-		}
-		if (p < e && *p == '[') {
-			if ((p = skip_class(p, e)) == NULL)
+	for (a = p;; a = q + 1) {
+		if ((q = alt_end(a, e)) == NULL)
+			return false;
+		if (one_alt(a, q, &lb, &gs, &ge)) {
+			if (*nlits == MAX_LITS_PER_RULE)
 				return false;
-			p--;
-			continue;
+			memcpy(lits[*nlits], lb.best, lb.bestlen + 1);
+			(*nlits)++;
+		} else if (gs == NULL ||
+		    !extract_rec(gs, ge, lits, nlits, depth + 1)) {
+			return false;
 		}
-		if (p < e && *p == '(')
-			lvl++;
-		if (p < e && *p == ')')
-			lvl--;
-		if (p >= e || (*p == '|' && lvl == 0)) {
-			if (one_alt(a, p, &lb, &gs, &ge)) {
-				if (*nlits == MAX_LITS_PER_RULE)
-					return false;
-				memcpy(lits[*nlits], lb.best, lb.bestlen + 1);
-				(*nlits)++;
-			} else if (gs == NULL ||
-			    !extract_rec(gs, ge, lits, nlits, depth + 1)) {
-				return false;
-			}
-			if (p >= e)
-				break;
-			a = p + 1;
-		}
+		if (q >= e)
+			break;
 	}
 	return *nlits > 0;
 }
@@ -522,46 +535,28 @@ factor_alt(const char *p, const char *e, const char **fs, const char **fe)
 static char *
 factor_pattern(const char *pat, unsigned opts)
 {
-	const char *e = pat + strlen(pat), *a = pat;
+	const char *e = pat + strlen(pat), *a, *q;
 	struct buf b;
-	int lvl = 0;
 
 	if (opts & PCRE2_EXTENDED)
 		return NULL;
-	for (const char *q = pat; (q = strstr(q, "(?")) != NULL; q++)
-		if (isalpha((unsigned char)q[2]) || q[2] == '-' ||
-		    q[2] == '^')
+	for (const char *x = pat; (x = strstr(x, "(?")) != NULL; x++)
+		if (isalpha((unsigned char)x[2]) || x[2] == '-' ||
+		    x[2] == '^')
 			return NULL; /* inline flags change the meaning */
 	buf_init(&b, 1u << 20);
-	for (const char *p = pat;; p++) {
+	for (a = pat;; a = q + 1) {
 		const char *fs, *fe;
 
-		if (p < e && *p == '\\') {
-			p++;
-			continue;
-		}
-		if (p < e && *p == '[') {
-			if ((p = skip_class(p, e)) == NULL)
-				goto fail;
-			p--;
-			continue;
-		}
-		if (p < e && *p == '(')
-			lvl++;
-		if (p < e && *p == ')')
-			lvl--;
-		if (p < e && !(*p == '|' && lvl == 0))
-			continue;
-		if (!factor_alt(a, p, &fs, &fe))
+		if ((q = alt_end(a, e)) == NULL || !factor_alt(a, q, &fs, &fe))
 			goto fail;
 		if ((b.len > 0 && buf_putc(&b, '|') < 0) ||
 		    buf_puts(&b, "(?:") < 0 ||
 		    buf_append(&b, fs, (size_t)(fe - fs)) < 0 ||
 		    buf_putc(&b, ')') < 0)
 			goto fail;
-		if (p >= e)
+		if (q >= e)
 			break;
-		a = p + 1;
 	}
 	if (buf_cstr(&b) < 0)
 		goto fail;
