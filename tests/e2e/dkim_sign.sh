@@ -17,7 +17,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib_filterd.sh"
 root=$E2E_ROOT
 serve=$root/../shared/conformance/dns/serve-zone.sh
-helper="python3 $here/dnsbl_helper.py"
 py=/usr/bin/python3
 ctl=$root/build/filterctl
 work=$(mktemp -d /tmp/filterd-e2e-dkimsign.XXXXXX)
@@ -86,13 +85,8 @@ knot=$("$serve" -p "$knot_port" "$work/z.zone" 2>"$work/knot.err") ||
 	{ not_ok "knotd serves the keygen records"; sed 's/^/# /' "$work/knot.err"; tap_done; exit 1; }
 ok "knotd loaded the zone with keygen's BIND lines pasted in"
 
-mkdir -p "$work/out"
-$helper sink --port "$sink_port" --dir "$work/out" >"$work/sink.out" 2>&1 &
-sink=$!
-for i in $(seq 50); do
-	grep -q ready "$work/sink.out" 2>/dev/null && break
-	sleep 0.1
-done
+e2e_msg_sink "$sink_port" "$work/out"
+sink=$MSINK_PID
 
 if ! fd_start "$fd_port" "$sink_port" "dns_servers = 127.0.0.1:$knot_port
 use_dnsbl = no

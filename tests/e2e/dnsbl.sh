@@ -44,11 +44,10 @@ ok "knotd serves the fake lists on 127.0.0.1:$knot_port"
 $helper proxy --port "$proxy_port" --upstream "$knot_port" \
     --drop 30.2.0.198. --slow 31.2.0.198. --delay 4 >"$work/proxy.out" 2>&1 &
 proxy=$!
-mkdir -p "$work/out"
-$helper sink --port "$sink_port" --dir "$work/out" >"$work/sink.out" 2>&1 &
-sink=$!
+e2e_msg_sink "$sink_port" "$work/out"
+sink=$MSINK_PID
 for i in $(seq 50); do
-	grep -q ready "$work/proxy.out" 2>/dev/null && grep -q ready "$work/sink.out" 2>/dev/null && break
+	grep -q ready "$work/proxy.out" 2>/dev/null && break
 	sleep 0.1
 done
 

@@ -108,6 +108,23 @@ e2e_sink_stop()
 	SINK_PID=
 }
 
+# e2e_msg_sink PORT DIR - dnsbl_helper.py's SMTP sink on 127.0.0.1:PORT,
+# one file per message in DIR (log DIR.log); MSINK_PID; 0 once it is ready
+e2e_msg_sink()
+{
+	local i
+	mkdir -p "$2"
+	python3 "$E2E_ROOT/tests/e2e/dnsbl_helper.py" sink --port "$1" \
+	    --dir "$2" >"$2.log" 2>&1 &
+	MSINK_PID=$!
+	for i in $(seq 50); do
+		grep -q ready "$2.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "# message sink on port $1 not ready" >&2
+	return 1
+}
+
 # fd_start LISTEN REINJECT [EXTRA] - start filterd on test ports
 fd_start()
 {
