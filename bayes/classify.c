@@ -9,8 +9,10 @@
  *   p(w)  = the ratio of the token's spam
  *           and ham frequencies, pulled towards x with weight s for rare
  *           tokens (f(w) = (s*x + n*p) / (s + n));
- *   S, H  = Fisher's chi-square over the tokens with |p - 0.5| >= 0.1,
- *           at most the 600 strongest (SA: 150), starting from the class priors;
+ *   S, H  = Fisher's chi-square over the tokens with |p - 0.5| >= 0.375
+ *           (bogofilter's min_dev), at most the 600 strongest (SA: 150),
+ *           starting from the class priors, the statistic and the degrees
+ *           of freedom scaled by bogofilter's effective size factor;
  *   I     = (1 + S - H) / 2.
  *
  * No memory, no errors: pure functions. Underflow of the running products
@@ -66,6 +68,7 @@ bayes_combine(double *probs, size_t n, uint64_t ns, uint64_t nh)
 	double S, H;
 	int Sexp = 0, Hexp = 0, e;
 	size_t k = 0;
+	unsigned df;
 
 	if (ns + nh == 0)
 		return -1;
@@ -94,8 +97,11 @@ bayes_combine(double *probs, size_t n, uint64_t ns, uint64_t nh)
 	}
 	S = log(S) + Sexp * M_LN2;
 	H = log(H) + Hexp * M_LN2;
-	S = 1.0 - bayes_chi2q(-2.0 * S, (unsigned)k);
-	H = 1.0 - bayes_chi2q(-2.0 * H, (unsigned)k);
+	df = (unsigned)lround((double)k * BAYES_ESF);
+	if (df < 1)
+		df = 1;
+	S = 1.0 - bayes_chi2q(-2.0 * BAYES_ESF * S, df);
+	H = 1.0 - bayes_chi2q(-2.0 * BAYES_ESF * H, df);
 	return ((S - H) + 1.0) / 2.0;
 }
 

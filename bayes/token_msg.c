@@ -7,7 +7,14 @@
  *             RFC 2047 decoded value, prefixed "H<name>:"; address headers
  *             as U*local, D*domain (and parents) and display-name words;
  *             Subject words also as "S:"; Message-ID by its domain
- *   relays    Received hops: client IP and its /24, rDNS and HELO domains
+ *   relays    Received hops: client IP and its /24, rDNS and HELO domains;
+ *             and the words of each Received field up to its last ';'
+ *             ("Hreceived:", the date after it left out), as bogofilter
+ *             chews them ("rcvd:"): the "by" hosts, software versions and
+ *             "for <rcpt>" of the local delivery path. 5-fold CV on the
+ *             2002 sets: FN 41 -> 26 of 500 at p 0.5, FP 2 -> 2 of 2750
+ *             (most of the gain is the "for" recipients: which addresses
+ *             get spam is a property of the site, learned like any word)
  *   URIs      every URI host and its parent domains, "UD:"
  *   MIME      content types, charsets, encodings, attachment extensions,
  *             message anomaly flags, HTML facts ("M:" prefixes)
@@ -240,6 +247,20 @@ tok_tags(struct bayes_tokset *ts, struct bstr src)
 	}
 }
 
+/* tok_received - the words of a Received field before its date: the
+ * date follows the last ';' (RFC 5321 4.4) and would only teach when
+ * the training mail arrived */
+static void
+tok_received(struct bayes_tokset *ts, struct bstr v)
+{
+	size_t k = v.len;
+
+	while (k > 0 && v.p[k - 1] != ';')
+		k--;
+	if (k > 0)
+		bayes_tok_text(ts, "Hreceived:", bstr_sub(v, 0, k - 1));
+}
+
 /* bayes_tokenize - all tokens of a parsed message */
 int
 bayes_tokenize(const struct msg *m, struct bayes_tokset *ts)
@@ -253,6 +274,10 @@ bayes_tokenize(const struct msg *m, struct bayes_tokset *ts)
 	for (size_t i = 0; i < msg_header_count(m); i++) {
 		const struct msg_header *h = msg_header_at(m, i);
 
+		if (bstr_caseeq_cstr(h->name, "received")) {
+			tok_received(ts, h->decoded);
+			continue;
+		}
 		if (in_list(h->name, skip_hdrs,
 			sizeof(skip_hdrs) / sizeof(skip_hdrs[0]), true) ||
 		    in_list(h->name, addr_hdrs,
