@@ -27,7 +27,6 @@
 #define MAX_LITS_PER_RULE 64
 #define MIN_LIT 2
 #define MAX_LIT 64
-#define GATE_PREFIX "(?:^|\\s)"
 #define HS_BUDGET_MS 300.0 /* Hyperscan compile, CPU time per rule set */
 
 /* Regex translation ------------------------------------------------------ */
@@ -1167,39 +1166,259 @@ split_compile(
 
 /* Compile ---------------------------------------------------------------- */
 
-/* gate_ok - a line's match is also a match in the joined text: no
- * lookaround, subject anchors, atomic/possessive parts or flag resets */
+/* gate_ok_kept - gate_ok for the part of a pattern a gate keeps:
+ * positive lookarounds may stay there (what they see inside one line they
+ * see in the joined body too), negative ones may not */
 static bool
-gate_ok(const char *pat)
+gate_ok_kept(const char *pat)
 {
-	static const char *const bad[] = { "(?=", "(?!", "(?<=", "(?<!", "(?>",
-		"(?-", "(?^", "\\A", "\\z", "\\Z", "\\G", "*+", "++", "?+",
-		"}+", "(*" };
+	static const char *const bad[] = { "(?!", "(?<!", "(?>", "(?-", "(?^",
+		"\\A", "\\z", "\\Z", "\\G", "*+", "++", "?+", "}+", "(*",
+		"(?|", "\\g", "\\k", "(?(" };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (strstr(pat, bad[i]) != NULL)
 			return false;
+	for (const char *q = pat; (q = strchr(q, '\\')) != NULL; q += 2) {
+		if (q[1] >= '1' && q[1] <= '9')
+			return false; /* backreference */
+		if (q[1] == '\0')
+			break;
+	}
 	return true;
 }
 
-/* gate_compile - SA 4's replace_tag rules open with (?:^|\s): PCRE2
- * then knows no start bytes and tries every position of the body. What
- * follows that prefix matches wherever the whole pattern does, so it is
- * the gate: a necessary condition PCRE2 can scan for quickly. NULL when
- * the pattern does not open that way. */
+/* gate_ok - a line's match is also a match in the joined text, for the
+ * whole pattern run as its own gate: gate_ok_kept, and no lookaround at
+ * all (a lookbehind at a line's start sees the '\n' before it there) */
+static bool
+gate_ok(const char *pat)
+{
+	return gate_ok_kept(pat) && strstr(pat, "(?=") == NULL &&
+	    strstr(pat, "(?<=") == NULL;
+}
+
+/* anchor_class - a character class PCRE2 can search for quickly: not
+ * negated, no \s \w \d (or their negations) or POSIX classes inside */
+static bool
+anchor_class(const char *p, const char *e)
+{
+	if (p + 1 < e && p[1] == '^')
+		return false;
+	for (const char *q = p + 1; q < e - 1; q++) {
+		if (*q == '[' && q + 1 < e && q[1] == ':')
+			return false;
+		if (*q != '\\')
+			continue;
+		if (strchr("sSwWdDhHvVpPXR", q[1]) != NULL)
+			return false;
+		q++;
+	}
+	return true;
+}
+
+static bool alts_anchored(const char *p, const char *e, int depth);
+
+/* atom_anchored - the element at p (ending at *next, quantifier
+ * included) must match a character PCRE2 can search for: a literal, an
+ * escaped literal, a narrow class, or a group every alternative of which
+ * opens that way; it is not optional */
+static bool
+atom_anchored(const char *p, const char *e, const char **next, int depth)
+{
+	const char *n = p + 1;
+	bool good = false;
+	unsigned min = 1;
+
+	*next = NULL;
+	switch (*p) {
+	case '(':
+		if ((n = skip_group(p, e)) == NULL)
+			return false;
+		if (p[1] != '?')
+			good = alts_anchored(p + 1, n - 1, depth + 1);
+		else if (p[2] == ':')
+			good = alts_anchored(p + 3, n - 1, depth + 1);
+		break;
+	case '[':
+		if ((n = skip_class(p, e)) == NULL)
+			return false;
+		good = anchor_class(p, n);
+		break;
+	case '\\':
+		if (p + 1 >= e)
+			return false;
+		n = p + 2;
+		if (p[1] == 'x' && n < e && *n == '{') {
+			while (n < e && *n != '}')
+				n++;
+			n = n < e ? n + 1 : e;
+			good = true;
+		} else if (p[1] == 'x') {
+			for (int k = 0;
+			     k < 2 && n < e && isxdigit((unsigned char)*n); k++)
+				n++;
+			good = true;
+		} else {
+			good = !isalnum((unsigned char)p[1]);
+		}
+		break;
+	case '.':
+	case '^':
+	case '$':
+	case ')':
+	case '|':
+		break;
+	default:
+		good = true;
+		break;
+	}
+	n += quant(n, e, &min);
+	*next = n;
+	return good && min >= 1;
+}
+
+/* alts_anchored - every top-level alternative of [p, e) opens with an
+ * anchored element */
+static bool
+alts_anchored(const char *p, const char *e, int depth)
+{
+	if (depth > 6)
+		return false;
+	while (p < e) {
+		const char *ae = alt_end(p, e), *n;
+
+		if (ae == NULL || ae == p || !atom_anchored(p, ae, &n, depth))
+			return false;
+		p = ae < e ? ae + 1 : e;
+		if (ae < e && p == e)
+			return false; /* trailing '|': empty alternative */
+	}
+	return true;
+}
+
+/* gate_tail - a pattern that opens with an anchored element
+ * (atom_anchored) and matches wherever [p, e) matches, ending at the
+ * same place: the tail of the sequence from its first anchored element;
+ * a required group on the way that is not anchored itself is replaced
+ * by the tails of its alternatives. malloc'd, NULL when there is none or
+ * a cut would change meaning ((?i) settings, named groups, backrefs). */
+static char *
+gate_tail(const char *p, const char *e, int depth)
+{
+	const char *ae;
+
+	if (depth > 8 || (ae = alt_end(p, e)) == NULL)
+		return NULL;
+	if (ae != e) { /* alternatives: (?:tail1|tail2|...) */
+		struct buf b;
+		char *out = NULL;
+
+		buf_init(&b, 1u << 20);
+		if (buf_puts(&b, "(?:") < 0)
+			goto alt_out;
+		for (const char *q = p; q <= e;) {
+			const char *qe = alt_end(q, e);
+			char *t;
+
+			if (qe == NULL || (t = gate_tail(q, qe, depth + 1)) ==
+			    NULL)
+				goto alt_out;
+			if ((q != p && buf_putc(&b, '|') < 0) ||
+			    buf_puts(&b, t) < 0) {
+				free(t);
+				goto alt_out;
+			}
+			free(t);
+			q = qe + 1;
+		}
+		if (buf_putc(&b, ')') == 0)
+			out = strndup((const char *)b.p, b.len);
+	alt_out:
+		buf_free(&b);
+		return out;
+	}
+	while (p < e) {
+		const char *n, *ge;
+		unsigned min = 0;
+
+		if (p[0] == '(' && p[1] == '?' && p[2] != ':' && p[2] != '=' &&
+		    p[2] != '!' && p[2] != '<' && p[2] != '>')
+			return NULL; /* (?i) and friends change what follows */
+		if (p[0] == '(' && p[1] == '?' && p[2] == '<' && p[3] != '=' &&
+		    p[3] != '!')
+			return NULL; /* a named group captures */
+		if (p[0] == '\\' && p[1] >= '1' && p[1] <= '9')
+			return NULL;
+		if (atom_anchored(p, e, &n, 0))
+			return strndup(p, (size_t)(e - p));
+		if (n == NULL)
+			return NULL;
+		/* a required group: the tail of its last repetition, then
+		 * what follows it */
+		if (p[0] == '(' && (p[1] != '?' || p[2] == ':') &&
+		    (ge = skip_group(p, e)) != NULL &&
+		    (quant(ge, e, &min) == 0 || min >= 1)) {
+			const char *in = p + (p[1] == '?' ? 3 : 1);
+			char *t = gate_tail(in, ge - 1, depth + 1), *out;
+			size_t tl, rl = (size_t)(e - n);
+
+			if (t != NULL) {
+				tl = strlen(t);
+				if ((out = malloc(tl + rl + 1)) != NULL) {
+					memcpy(out, t, tl);
+					memcpy(out + tl, n, rl);
+					out[tl + rl] = '\0';
+				}
+				free(t);
+				return out;
+			}
+		}
+		p = n;
+	}
+	return NULL;
+}
+
+/* gate_strip - a gate pattern for a body rule (SA semantics: it matches
+ * in one line): if the whole pattern A B matches, B matches where A ends,
+ * so any tail of the top-level sequence is a necessary condition (and of
+ * a required group, the tails of its alternatives). Rules that open with
+ * something PCRE2 cannot search for (\b, (?:^|\s), [_\W]{0,3},
+ * optional parts, lookarounds: SA's obfuscation and replace_tag rules)
+ * make PCRE2 try every position of the body; gate_tail's pattern opens
+ * with a character it can search for and is scanned at a fraction of
+ * that cost. NULL: no better gate, or one that could miss (negative
+ * lookarounds kept, /x). */
+static char *
+gate_strip(const char *pat, unsigned opts, int depth)
+{
+	char *t;
+
+	if ((opts & PCRE2_EXTENDED) ||
+	    (t = gate_tail(pat, pat + strlen(pat), depth)) == NULL)
+		return NULL;
+	if (strcmp(t, pat) == 0 || !gate_ok_kept(t)) {
+		free(t);
+		return NULL; /* nothing to gain, or unsafe */
+	}
+	return t;
+}
+
+/* gate_compile - the gate of a body rule (gate_strip) compiled for the
+ * body lines joined by '\n' (PCRE2_MULTILINE: ^ and $ at each line). */
 static pcre2_code *
 gate_compile(const char *pat, unsigned opts, pcre2_compile_context *cc)
 {
-	size_t pl = strlen(GATE_PREFIX);
+	char *g = gate_strip(pat, opts, 0);
 	pcre2_code *re;
 	int ec;
 	PCRE2_SIZE eo;
 
-	if (strncmp(pat, GATE_PREFIX, pl) != 0 || pat[pl] == '\0' ||
-	    pat[pl] == '|')
+	if (g == NULL)
 		return NULL;
-	re = pcre2_compile(
-	    (PCRE2_SPTR)pat + pl, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, cc);
+	re = pcre2_compile((PCRE2_SPTR)g, PCRE2_ZERO_TERMINATED,
+	    opts | PCRE2_MULTILINE, &ec, &eo, cc);
+	free(g);
 	if (re != NULL)
 		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
 	return re;
@@ -1257,7 +1476,7 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	 * construct that could see past a line's end). */
 	if (r->type == RULE_BODY && gate_ok(pat)) {
 		opts |= PCRE2_MULTILINE;
-		r->gate = true;
+		r->gate = r->gate_whole = true;
 	}
 	/* SA 4 capture rules: (?<NAME>..) sets a tag, %{NAME} in another
 	 * rule is replaced by the tag's values when the message has them */
@@ -1298,16 +1517,17 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	 * interpreter under the same limits */
 	if (r->nmore == 0)
 		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
-	if (r->gate && r->nmore == 0 && r->tmpl == NULL)
+	if (r->type == RULE_BODY && r->tmpl == NULL)
 		r->gate_re = gate_compile(pat, opts, cc);
+	if (r->gate_re != NULL)
+		r->gate = true;
 	/* the ASCII form: used whole or not at all (no split) */
 	if (pat8 != NULL && r->tmpl == NULL) {
 		r->re_ascii = pcre2_compile(
 		    (PCRE2_SPTR)pat8, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, cc);
 		if (r->re_ascii != NULL) {
 			(void)pcre2_jit_compile(r->re_ascii, PCRE2_JIT_COMPLETE);
-			if (r->gate)
-				r->gate_ascii = gate_compile(pat8, opts, cc);
+			r->gate_ascii = gate_compile(pat8, opts, cc);
 		} else if (ec == PCRE2_ERROR_PATTERN_TOO_LARGE) {
 			struct rule tmp = { .re = NULL };
 
@@ -1456,6 +1676,8 @@ cmp_hslen(const void *a, const void *b, void *arg)
 		return x < y ? -1 : 1;
 	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
 }
+
+static void mark_lazy(struct rule_set *);
 
 /* build_hs - one Hyperscan database per rule type over the patterns
  * compile_regex kept; rules left out keep the literal prefilter. Without
@@ -1693,6 +1915,7 @@ rule__compile(struct rule_set *rs)
 	for (size_t i = 0; i < RULE_NTYPES; i++)
 		qsort_r(rs->order[i], rs->norder[i], sizeof(uint32_t),
 		    i == RULE_HEADER ? cmp_hdr : cmp_prio, rs);
+	mark_lazy(rs);
 	if (st.n > 0 && (rs->ac = ac_build(st.v, st.n)) == NULL)
 		rc = -ENOMEM;
 	rs->nlitstrs = st.n;
@@ -1704,6 +1927,65 @@ out:
 	return rc;
 }
 
+static double
+lazy_cost(void *arg, int32_t k)
+{
+	const struct rule_set *rs = arg;
+
+	return k >= 0 && rs->v[k].lazy ? rs->v[k].cost : 0;
+}
+
+/* mark_lazy - SA's __ sub-rules only matter through the metas that read
+ * them: the unscored ones of the costly types (body, rawbody, uri, full)
+ * and __ metas are left to eval.c to compute on demand, and each &&
+ * reads its cheaper operand first (so "__FORM && !__VIA_ML" never runs
+ * __FORM's body scan on mailing-list mail). Not lazy: rules with a
+ * score (they are hits), eval: rules, capture and template rules (their
+ * tags feed other rules), header and mimeheader rules (cheap, and run in
+ * target order to share texts). Costs: relative, per text scan. */
+static void
+mark_lazy(struct rule_set *rs)
+{
+	for (size_t k = 0; k < rs->n; k++) {
+		struct rule *r = &rs->v[k];
+
+		r->lazy = false;
+		r->cost = 0;
+		if (!r->defined || r->broken || r->has_score ||
+		    strncmp(r->name, "__", 2) != 0 || r->evname != NULL ||
+		    r->tmpl != NULL || r->captures || r->claimed)
+			continue;
+		switch (r->type) {
+		case RULE_BODY:
+		case RULE_RAWBODY:
+		case RULE_FULL:
+			r->lazy = true;
+			r->cost = 8;
+			break;
+		case RULE_URI:
+			r->lazy = true;
+			r->cost = 2;
+			break;
+		case RULE_META:
+			r->lazy = r->meta != NULL;
+			break;
+		default:
+			break;
+		}
+	}
+	/* dependencies first: a meta's cost is known before its users' */
+	for (size_t i = 0; i < rs->nmeta; i++) {
+		struct rule *r = &rs->v[rs->meta_order[i]];
+		double c;
+
+		if (r->meta == NULL || r->broken)
+			continue;
+		c = rule__meta_order(r->meta, lazy_cost, rs);
+		if (r->lazy)
+			r->cost = c < 1e6 ? c + 0.01 : 1e6;
+	}
+}
+
 /* rule__runnable_update - after rule_set_evals_named claims rules */
 void
 rule__runnable_update(struct rule_set *rs)
@@ -1713,6 +1995,7 @@ rule__runnable_update(struct rule_set *rs)
 
 		r->runnable = !r->broken && meta_dep_runnable(rs, r);
 	}
+	mark_lazy(rs);
 }
 
 void

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "mail/msg.h"
 #include "util/arena.h"
@@ -55,8 +56,10 @@ rule_run_new(const struct rule_set *rs, struct msg *msg)
 	run->c.msg = msg;
 	run->c.arena = a;
 	if ((run->c.counts = arena_calloc(a, rs->n + 1, sizeof(uint32_t))) ==
-	    NULL)
+	    NULL ||
+	    (run->c.lazy_done = arena_calloc(a, rs->n + 1, 1)) == NULL)
 		return NULL;
+	run->c.lazy_on = !rs->no_prefilter;
 	for (size_t i = 0; i < RULE_NTYPES; i++)
 		if ((run->c.seen_in[i] = arena_calloc(a, nb + 1, 1)) == NULL)
 			return NULL;
@@ -895,13 +898,13 @@ gate_open(struct rule_ctx *c, const struct rule *r)
 {
 	PCRE2_SPTR p = c->body.p ? c->body.p : (PCRE2_SPTR) "";
 
-	const pcre2_code *g = r->gate_re;
-
 	if (c->body_ascii && r->re_ascii != NULL) {
 		if (r->gate_ascii != NULL)
 			return pcre2_match(r->gate_ascii, p, c->body.len, 0,
 				   0, c->md,
 				   c->rs->mctx) != PCRE2_ERROR_NOMATCH;
+		if (!r->gate_whole)
+			return true;
 		if (pcre2_match(r->re_ascii, p, c->body.len, 0, 0, c->md,
 			c->rs->mctx) != PCRE2_ERROR_NOMATCH)
 			return true;
@@ -911,9 +914,11 @@ gate_open(struct rule_ctx *c, const struct rule *r)
 				return true;
 		return false;
 	}
-	if (g != NULL)
-		return pcre2_match(g, p, c->body.len, 0, 0, c->md,
+	if (r->gate_re != NULL)
+		return pcre2_match(r->gate_re, p, c->body.len, 0, 0, c->md,
 			   c->rs->mctx) != PCRE2_ERROR_NOMATCH;
+	if (!r->gate_whole)
+		return true;
 	if (pcre2_match(r->re, p, c->body.len, 0, 0, c->md, c->rs->mctx) !=
 	    PCRE2_ERROR_NOMATCH)
 		return true;
@@ -1162,6 +1167,94 @@ add_hit(struct rule_ctx *c, const struct rule *r, uint32_t count)
 }
 
 /* rule_run_exec - every non-meta rule */
+/* Profiling (rule_set_profile): time around each rule and each stage,
+ * from the monotonic clock (vDSO: ~20 ns a read, where the thread CPU
+ * clock is a system call that would be most of a cheap rule's figure).
+ * The rule set is otherwise read-only; profiling is for one thread on an
+ * otherwise idle process (bench, filterctl), never the daemon's workers. */
+static uint64_t
+prof_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+prof_add(const struct rule_set *rs, size_t slot, uint64_t *t0)
+{
+	uint64_t t = prof_now();
+
+	((struct rule_set *)rs)->prof_stage_ns[slot] += t - *t0;
+	*t0 = t;
+}
+
+void
+rule_set_profile(struct rule_set *rs, bool on)
+{
+	free(rs->prof_ns);
+	free(rs->prof_runs);
+	rs->prof_ns = NULL;
+	rs->prof_runs = NULL;
+	memset(rs->prof_stage_ns, 0, sizeof(rs->prof_stage_ns));
+	if (on) {
+		rs->prof_ns = calloc(rs->n + 1, sizeof(*rs->prof_ns));
+		rs->prof_runs = calloc(rs->n + 1, sizeof(*rs->prof_runs));
+		if (rs->prof_ns == NULL || rs->prof_runs == NULL)
+			rule_set_profile(rs, false);
+	}
+}
+
+static const struct rule_set *prof_sort_rs;
+
+static int
+prof_cmp(const void *a, const void *b)
+{
+	uint64_t x = prof_sort_rs->prof_ns[*(const uint32_t *)a];
+	uint64_t y = prof_sort_rs->prof_ns[*(const uint32_t *)b];
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+void
+rule_set_profile_print(const struct rule_set *rs, void *file, size_t n)
+{
+	static const char *const stage[RULE_NTYPES + 1] = { "header", "body",
+		"rawbody", "uri", "full", "mimeheader", "meta+scores",
+		"texts+prefilter" };
+	FILE *f = file;
+	uint32_t *ix;
+	uint64_t total = 0;
+
+	if (rs->prof_ns == NULL || (ix = malloc(rs->n * sizeof(*ix))) == NULL)
+		return;
+	for (size_t i = 0; i <= RULE_NTYPES; i++)
+		total += rs->prof_stage_ns[i];
+	fprintf(f, "profile: %.1f ms in all\n", total / 1e6);
+	for (size_t i = 0; i <= RULE_NTYPES; i++)
+		fprintf(f, "  %-16s %9.1f ms %5.1f%%\n", stage[i],
+		    rs->prof_stage_ns[i] / 1e6,
+		    total ? 100.0 * rs->prof_stage_ns[i] / total : 0);
+	for (size_t i = 0; i < rs->n; i++)
+		ix[i] = (uint32_t)i;
+	prof_sort_rs = rs;
+	qsort(ix, rs->n, sizeof(*ix), prof_cmp);
+	for (size_t i = 0; i < n && i < rs->n; i++) {
+		const struct rule *r = &rs->v[ix[i]];
+
+		if (rs->prof_ns[ix[i]] == 0)
+			break;
+		fprintf(f, "  %8.2f ms %5.1f%% %7u runs  %-10s %s%s%s\n",
+		    rs->prof_ns[ix[i]] / 1e6,
+		    total ? 100.0 * rs->prof_ns[ix[i]] / total : 0,
+		    rs->prof_runs[ix[i]], stage[r->type], r->name,
+		    r->in_hs ? " [hs]" : "",
+		    r->nlits ? " [lit]" : "");
+	}
+	free(ix);
+}
+
 int
 rule_run_exec(struct rule_run *run, struct hits *hits)
 {
@@ -1169,6 +1262,7 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 	const struct rule_set *rs = c->rs;
 	struct buf b;
 	int rc = 0;
+	uint64_t t0 = rs->prof_ns != NULL ? prof_now() : 0;
 
 	c->hits = hits;
 	buf_init(&b, 4u << 20);
@@ -1191,13 +1285,25 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 			goto out;
 		scan_texts(run, (enum rule_type)t);
 		hs_scan_type(run, (enum rule_type)t);
+		if (t0 != 0)
+			prof_add(rs, RULE_NTYPES, &t0);
 		for (size_t i = 0; i < rs->norder[t]; i++) {
 			uint32_t k = rs->order[t][i];
 			const struct rule *r = &rs->v[k];
 
-			if (r->claimed || r->broken || r->tmpl != NULL)
+			if (r->claimed || r->broken || r->tmpl != NULL ||
+			    (r->lazy && c->lazy_on))
 				continue;
 			c->counts[k] = run_rule(c, r, &b);
+			if (t0 != 0) {
+				uint64_t t1 = prof_now();
+
+				rs->prof_ns[k] += t1 - t0;
+				rs->prof_runs[k]++;
+				((struct rule_set *)rs)->prof_stage_ns[t] +=
+				    t1 - t0;
+				t0 = t1;
+			}
 			if (c->counts[k] > 0 &&
 			    (rc = add_hit(c, r, c->counts[k])) < 0)
 				goto out;
@@ -1213,6 +1319,15 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 				continue;
 			c->hdr_last = NULL;
 			c->counts[k] = run_template(c, r, &b);
+			if (t0 != 0) {
+				uint64_t t1 = prof_now();
+
+				rs->prof_ns[k] += t1 - t0;
+				rs->prof_runs[k]++;
+				((struct rule_set *)rs)->prof_stage_ns[t] +=
+				    t1 - t0;
+				t0 = t1;
+			}
 			if (c->counts[k] > 0 &&
 			    (rc = add_hit(c, r, c->counts[k])) < 0)
 				goto out;
@@ -1226,14 +1341,48 @@ out:
 	return rc;
 }
 
+static double meta_value_id(void *arg, int32_t k, const char *name);
+
+/* lazy_count - a lazy rule's count (compile.c mark_lazy), computed the
+ * first time a meta asks; marked done first, so a cycle reads 0 */
+static uint32_t
+lazy_count(struct rule_ctx *c, uint32_t k)
+{
+	const struct rule_set *rs = c->rs;
+	const struct rule *r = &rs->v[k];
+	uint64_t t0 = rs->prof_ns != NULL ? prof_now() : 0;
+
+	if (c->lazy_done[k])
+		return c->counts[k];
+	c->lazy_done[k] = 1;
+	if (r->type == RULE_META) {
+		c->counts[k] =
+		    rule__meta_run_lazy(r->meta, meta_value_id, c) != 0;
+	} else {
+		struct buf b;
+
+		buf_init(&b, 4u << 20);
+		c->counts[k] = run_rule(c, r, &b);
+		buf_free(&b);
+		if (t0 != 0) {
+			rs->prof_ns[k] += prof_now() - t0;
+			rs->prof_runs[k]++;
+		}
+	}
+	return c->counts[k];
+}
+
 static double
 meta_value_id(void *arg, int32_t k, const char *name)
 {
 	struct rule_ctx *c = arg;
 	struct hit *h;
 
-	if (k >= 0 && c->rs->v[k].defined && !c->rs->v[k].claimed)
+	if (k >= 0 && c->rs->v[k].defined && !c->rs->v[k].claimed) {
+		if (c->rs->v[k].lazy && c->lazy_on && c->execd)
+			return lazy_count(c, (uint32_t)k);
 		return c->counts[k];
+	}
 	/* a rule another module evaluates (DNS, Bayes): its hit, if any */
 	h = hits_get(c->hits, name);
 	return h != NULL ? (h->count ? h->count : 1) : 0;
@@ -1245,6 +1394,8 @@ rule_run_finish(struct rule_run *run, struct hits *hits)
 {
 	struct rule_ctx *c = &run->c;
 	const struct rule_set *rs = c->rs;
+	uint64_t t0 = rs->prof_ns != NULL ? prof_now() : 0;
+	int rc = 0;
 
 	c->hits = hits;
 	for (size_t i = 0; i < rs->nmeta; i++) {
@@ -1252,12 +1403,15 @@ rule_run_finish(struct rule_run *run, struct hits *hits)
 		const struct rule *r = &rs->v[k];
 		double v;
 
-		if (r->broken || r->meta == NULL)
+		if (r->broken || r->meta == NULL ||
+		    (r->lazy && c->lazy_on && c->execd))
 			continue;
-		v = rule__meta_run_ids(r->meta, meta_value_id, c);
+		v = rule__meta_run_lazy(r->meta, meta_value_id, c);
 		c->counts[k] = v != 0;
-		if (v != 0 && add_hit(c, r, 1) < 0)
-			return -ENOMEM;
+		if (v != 0 && add_hit(c, r, 1) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
 	}
 	/* hits from other modules get their score from the rule files */
 	for (size_t i = 0, n = hits_count(hits); i < n; i++) {
@@ -1272,13 +1426,23 @@ rule_run_finish(struct rule_run *run, struct hits *hits)
 		h->score = rule_score(rs, &rs->v[k]);
 		h->has_score = true;
 	}
-	return 0;
+	if (t0 != 0)
+		prof_add(rs, RULE_META, &t0);
+	return rc;
 }
 
 const char *
 rule_run_fired_at(const struct rule_run *run, size_t i, unsigned *count)
 {
 	const struct rule_set *rs = run->c.rs;
+
+	/* a listing shows every rule: the lazy ones no meta asked for are
+	 * computed now (per-message state, so the cast is this run's own) */
+	if (i == 0 && run->c.lazy_on && run->c.execd && run->c.hits != NULL)
+		for (size_t k = 0; k < rs->n; k++)
+			if (rs->v[k].lazy && !run->c.lazy_done[k])
+				(void)lazy_count(
+				    (struct rule_ctx *)&run->c, (uint32_t)k);
 
 	for (size_t k = 0; k < rs->n; k++) {
 		if (run->c.counts[k] == 0 || i-- > 0)

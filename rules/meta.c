@@ -52,6 +52,12 @@ struct meta_prog {
 	size_t nnames;
 	size_t maxstack;
 	int32_t *ids; /* rule index per name, set by compile.c; -1 none */
+	/* for short-circuit evaluation: start[i] is the first instruction
+	 * of the operand that ends at i; swap[i] (AND nodes) evaluates the
+	 * right operand first, it being the cheaper; depth of the tree */
+	uint32_t *start;
+	uint8_t *swap;
+	size_t depth;
 };
 
 static int
@@ -94,6 +100,8 @@ rule__meta_free(struct meta_prog *p)
 	free(p->names);
 	free(p->ids);
 	free(p->code);
+	free(p->start);
+	free(p->swap);
 	free(p);
 }
 
@@ -134,6 +142,48 @@ add_name(struct meta_prog *p, const char *s, size_t len, uint32_t *idx)
 }
 
 /* rule__meta_compile - shunting-yard to postfix; checks operand balance */
+static bool
+is_binary(enum op o)
+{
+	return o != OP_NUM && o != OP_NAME && o != OP_NOT && o != OP_NEG;
+}
+
+/* spans - start[] and depth of a checked postfix program */
+static int
+spans(struct meta_prog *p)
+{
+	uint32_t *d;
+
+	if (p->ncode == 0)
+		return 0;
+	p->start = calloc(p->ncode, sizeof(*p->start));
+	d = calloc(p->ncode, sizeof(*d));
+	if (p->start == NULL || d == NULL) {
+		free(d);
+		return -1;
+	}
+	for (size_t i = 0; i < p->ncode; i++) {
+		enum op o = p->code[i].op;
+
+		if (o == OP_NUM || o == OP_NAME) {
+			p->start[i] = (uint32_t)i;
+			d[i] = 1;
+		} else if (!is_binary(o)) {
+			p->start[i] = p->start[i - 1];
+			d[i] = d[i - 1] + 1;
+		} else {
+			size_t r = i - 1, l = p->start[r] - 1;
+
+			p->start[i] = p->start[l];
+			d[i] = (d[l] > d[r] ? d[l] : d[r]) + 1;
+		}
+		if (d[i] > p->depth)
+			p->depth = d[i];
+	}
+	free(d);
+	return 0;
+}
+
 struct meta_prog *
 rule__meta_compile(const char *src, const char **why)
 {
@@ -295,6 +345,10 @@ rule__meta_compile(const char *src, const char **why)
 			goto fail;
 	}
 	p->maxstack = (size_t)maxvals + 1;
+	if (spans(p) < 0) {
+		*why = "out of memory";
+		goto fail;
+	}
 	*why = NULL;
 	return p;
 fail:
@@ -386,6 +440,106 @@ rule__meta_run_ids(const struct meta_prog *p, rule__meta_id_cb *val, void *arg)
 	r = n > 0 ? s[n - 1] : 0;
 	free(heap);
 	return r;
+}
+
+/* rule__meta_order - with cost(arg, rule index) the price of reading a
+ * name (0: known already), mark each && to evaluate its cheaper operand
+ * first; returns the price of the whole expression when nothing can be
+ * skipped. && and || only: the other operators need both values. */
+double
+rule__meta_order(struct meta_prog *p, double (*cost)(void *, int32_t),
+    void *arg)
+{
+	double *c;
+	double total;
+
+	if (p->ncode == 0 || p->start == NULL)
+		return 0;
+	if ((c = calloc(p->ncode, sizeof(*c))) == NULL)
+		return 0;
+	free(p->swap);
+	p->swap = calloc(p->ncode, 1);
+	for (size_t i = 0; i < p->ncode; i++) {
+		const struct insn *in = &p->code[i];
+
+		if (in->op == OP_NUM) {
+			c[i] = 0;
+		} else if (in->op == OP_NAME) {
+			c[i] = cost(arg, p->ids ? p->ids[in->name] : -1);
+		} else if (!is_binary(in->op)) {
+			c[i] = c[i - 1];
+		} else {
+			size_t r = i - 1, l = p->start[r] - 1;
+
+			c[i] = c[l] + c[r];
+			if (in->op == OP_AND && p->swap != NULL)
+				p->swap[i] = c[r] < c[l];
+		}
+	}
+	total = c[p->ncode - 1];
+	free(c);
+	return total;
+}
+
+static double
+eval_node(const struct meta_prog *p, size_t i, rule__meta_id_cb *val,
+    void *arg)
+{
+	const struct insn *in = &p->code[i];
+	size_t r, l;
+	double a, b;
+
+	switch (in->op) {
+	case OP_NUM:
+		return in->num;
+	case OP_NAME:
+		return val(arg, p->ids ? p->ids[in->name] : -1,
+		    p->names[in->name]);
+	case OP_NOT:
+		return eval_node(p, i - 1, val, arg) == 0;
+	case OP_NEG:
+		return -eval_node(p, i - 1, val, arg);
+	default:
+		break;
+	}
+	r = i - 1;
+	l = p->start[r] - 1;
+	switch (in->op) {
+	case OP_AND:
+		/* Perl: a && b is a when a is false, else b; a false value
+		 * is 0 here, so which false operand is seen first does not
+		 * change the result */
+		if (p->swap != NULL && p->swap[i]) {
+			if ((b = eval_node(p, r, val, arg)) == 0)
+				return b;
+			a = eval_node(p, l, val, arg);
+			return a != 0 ? b : a;
+		}
+		if ((a = eval_node(p, l, val, arg)) == 0)
+			return a;
+		return eval_node(p, r, val, arg);
+	case OP_OR:
+		if ((a = eval_node(p, l, val, arg)) != 0)
+			return a;
+		return eval_node(p, r, val, arg);
+	default:
+		a = eval_node(p, l, val, arg);
+		b = eval_node(p, r, val, arg);
+		return binop(in->op, a, b);
+	}
+}
+
+/* rule__meta_run_lazy - the same value as rule__meta_run_ids, reading
+ * only the names the result depends on (&& and || short-circuit), so
+ * a name whose value is costly to compute may be computed on demand by
+ * val. Deep expressions (recursion) go through the stack machine. */
+double
+rule__meta_run_lazy(const struct meta_prog *p, rule__meta_id_cb *val,
+    void *arg)
+{
+	if (p->ncode == 0 || p->start == NULL || p->depth > 512)
+		return rule__meta_run_ids(p, val, arg);
+	return eval_node(p, p->ncode - 1, val, arg);
 }
 
 /* rule__meta_run - evaluate; the program was checked at compile time.

@@ -1296,6 +1296,8 @@ rule_set_free(struct rule_set *rs)
 		free(rs->tags[i].ascii);
 	}
 	free(rs->tags);
+	free(rs->prof_ns);
+	free(rs->prof_runs);
 	free(rs);
 	return NULL;
 }

@@ -57,6 +57,12 @@ void rule_set_scoreset(struct rule_set *, unsigned set);
  * every rule then runs its regex on every text. */
 void rule_set_prefilter(struct rule_set *, bool on);
 
+/* rule_set_profile - count CPU time per rule from now on (one thread
+ * only: bench and filterctl, never the daemon); rule_set_profile_print
+ * writes the top n rules and the time per stage to f. */
+void rule_set_profile(struct rule_set *, bool on);
+void rule_set_profile_print(const struct rule_set *, void *file, size_t n);
+
 size_t rule_set_diag_count(const struct rule_set *);
 const struct rule_diag *rule_set_diag_at(const struct rule_set *, size_t i);
 /* Number of errors among the diagnostics. */

@@ -101,6 +101,7 @@ struct rule {
 	size_t nlits;
 	bool always;   /* no usable literal: always run */
 	bool gate;     /* body rule: one run over all lines first */
+	bool gate_whole; /* re (re_ascii) itself may run as the gate */
 	pcre2_code *gate_re; /* the gate's pattern when not re (a weaker
 				one PCRE2 finds start bytes for) */
 	/* replace_tag rules: the pattern for texts of ASCII bytes only,
@@ -110,6 +111,11 @@ struct rule {
 	pcre2_code **ascii_more; /* re_ascii split, like more */
 	size_t nascii_more;
 	bool captures; /* has (?<NAME>...): sets SA capture tags */
+	/* lazy: an unscored __ sub-rule (body, rawbody, uri, full, meta)
+	 * that runs only when a meta needs its value (eval.c); cost: the
+	 * price of that, for the order of && operands */
+	bool lazy;
+	double cost;
 	char *tmpl;    /* pattern with %{NAME} templates (SA 4 capture
 			  rules), compiled per message; NULL if none */
 	unsigned tmpl_opts;
@@ -161,6 +167,11 @@ struct rule_set {
 	struct rule__hsdb *hs[RULE_NTYPES];
 	struct rule__hspool *hspool;
 	bool ac_needed[RULE_NTYPES]; /* a rule outside hs[] has literals */
+	/* rule_set_profile: CPU ns per rule (index), NULL when off; one
+	 * thread only (bench, filterctl), so no locking */
+	uint64_t *prof_ns;
+	uint32_t *prof_runs;
+	uint64_t prof_stage_ns[RULE_NTYPES + 1]; /* + texts/prefilter */
 };
 
 /* rule__find - index or -1 */
@@ -206,6 +217,10 @@ typedef double rule__meta_id_cb(void *arg, int32_t id, const char *name);
 void rule__meta_set_ids(struct meta_prog *, int32_t *ids);
 double rule__meta_run_ids(
     const struct meta_prog *, rule__meta_id_cb *, void *arg);
+double rule__meta_run_lazy(
+    const struct meta_prog *, rule__meta_id_cb *, void *arg);
+double rule__meta_order(
+    struct meta_prog *, double (*cost)(void *, int32_t), void *arg);
 
 /* evals.c: built-in eval functions */
 struct rule_ctx;
@@ -259,6 +274,8 @@ struct rule_ctx {
 	} * hsm;
 	size_t nhsm, hsmcap;
 	uint32_t hscur;
+	uint8_t *lazy_done; /* per rule: lazy rule computed */
+	bool lazy_on;
 	bool hsfail;
 	bool hsdone[RULE_NTYPES];
 };

@@ -429,6 +429,198 @@ test_redos(void **state)
 	rule_set_free(rs);
 }
 
+/* Gates (a tail of the pattern PCRE2 can search for, compile.c
+ * gate_strip) and lazy __ sub-rules (run only when a meta needs them,
+ * && reading its cheaper operand first) must not change any result: the
+ * same hits, fired rules and counts as the run without shortcuts. */
+static const char lazy_cf[] =
+    "body  __DRUG  /(?:\\b|\\s)[_\\W]{0,3}p[_\\W]{0,3}h[_\\W]{0,3}[e3][_\\W]{0,3}n(?:\\b|\\s)/i\n"
+    "body  __PAYP  /(?:^|\\W)(?=[pP])(?!paypal)[pP][aA4@][yY][pP][aA4@][lL1](?:$|\\W)/\n"
+    "body  __FORM  /(?:(?:your\\s)?(?:full\\s)?(?:name|address|phone)[\\s:]{1,3}){3}/i\n"
+    "body  __OPT   /(?:dear\\s)?(?:sir|madam)\\b/i\n"
+    "body  __MULTI /\\bwin\\w*/i\n"
+    "tflags __MULTI multiple\n"
+    "body  __NEVER /zzqqxx/\n"
+    "uri   __URI   /example\\.com/\n"
+    "header __SUBJ_LOAN Subject =~ /loan/i\n"
+    "header __ML   exists:List-Id\n"
+    "meta  __FORM_NOT_ML  __FORM && !__ML\n"
+    "meta  DRUG_SPAM  __DRUG && __SUBJ_LOAN\n"
+    "meta  PAYP_OBFU  __PAYP || __NEVER\n"
+    "meta  FORM_SPAM  __FORM_NOT_ML && __SUBJ_LOAN\n"
+    "meta  OPT_ML     __ML && __OPT\n"
+    "meta  MANY_WIN   __MULTI > 2\n"
+    "meta  SUM3       (__DRUG + __PAYP + __FORM + __URI) > 2\n"
+    "meta  ARITH      (__OPT && __MULTI) + 1 > 2\n"
+    "body  NEED_GATE  /(?:^|\\s)[_\\W]{0,2}c[_\\W]{0,2}l[_\\W]{0,2}i[_\\W]{0,2}c[_\\W]{0,2}k\\b/i\n"
+    "score DRUG_SPAM 1\nscore PAYP_OBFU 1\nscore FORM_SPAM 1\n"
+    "score OPT_ML 1\nscore MANY_WIN 1\nscore SUM3 1\nscore ARITH 1\n"
+    "score NEED_GATE 1\n";
+
+static const char *const lazy_msgs[] = {
+	"Subject: loan offer\r\n\r\nBuy p-h-3-n now! Your full name: "
+	"address: phone: and p4ypal, win winner winning wins\r\n"
+	"http://example.com/ Dear sir, c.l.i.c.k here\r\n",
+	"Subject: loan\r\nList-Id: <x.example>\r\n\r\nname: address: "
+	"phone: dear madam win wins\r\npaypal and paypal\r\n",
+	"Subject: hello\r\n\r\nnothing here at all\r\n",
+	"Subject: loans\r\nList-Id: <y>\r\n\r\n _p_h_e_n_ sir win\r\n",
+};
+
+static void
+test_gate_lazy_same(void **state)
+{
+	struct rule_err e;
+	struct rule_set *rs =
+	    rule_set_load_mem(lazy_cf, sizeof(lazy_cf) - 1, "lazy.cf", &e);
+	char n1[64][32], n2[64][32];
+	unsigned c1[64], c2[64];
+	long k;
+
+	(void)state;
+	assert_non_null(rs);
+	assert_int_equal(rule_set_errors(rs), 0);
+	/* what the shortcuts were meant to catch */
+	k = rule__find(rs, "__DRUG", 6);
+	assert_true(k >= 0 && rs->v[k].lazy && rs->v[k].gate_re != NULL);
+	k = rule__find(rs, "NEED_GATE", 9);
+	assert_true(k >= 0 && !rs->v[k].lazy && rs->v[k].gate_re != NULL);
+	k = rule__find(rs, "__FORM_NOT_ML", 13);
+	assert_true(k >= 0 && rs->v[k].lazy);
+	k = rule__find(rs, "__SUBJ_LOAN", 11);
+	assert_true(k >= 0 && !rs->v[k].lazy); /* header rules run always */
+	for (size_t i = 0; i < sizeof(lazy_msgs) / sizeof(lazy_msgs[0]);
+	     i++) {
+		struct msg *m1, *m2;
+		struct hits *h1, *h2;
+		size_t k1, k2;
+
+		rule_set_prefilter(rs, true);
+		k1 = fired(rs, lazy_msgs[i], n1, c1, 64);
+		h1 = parse(lazy_msgs[i], &m1);
+		assert_int_equal(rule_set_check(rs, m1, h1), 0);
+		rule_set_prefilter(rs, false);
+		k2 = fired(rs, lazy_msgs[i], n2, c2, 64);
+		h2 = parse(lazy_msgs[i], &m2);
+		assert_int_equal(rule_set_check(rs, m2, h2), 0);
+		rule_set_prefilter(rs, true);
+		assert_int_equal(k1, k2);
+		for (size_t j = 0; j < k1; j++) {
+			assert_string_equal(n1[j], n2[j]);
+			assert_int_equal(c1[j], c2[j]);
+		}
+		hits_sort(h1);
+		hits_sort(h2);
+		assert_int_equal(hits_count(h1), hits_count(h2));
+		for (size_t j = 0; j < hits_count(h1); j++)
+			assert_string_equal(
+			    hits_at(h1, j)->name, hits_at(h2, j)->name);
+		if (i == 0) {
+			assert_true(hits_has(h1, "DRUG_SPAM"));
+			assert_true(hits_has(h1, "PAYP_OBFU"));
+			assert_true(hits_has(h1, "FORM_SPAM"));
+			assert_true(hits_has(h1, "MANY_WIN"));
+			assert_true(hits_has(h1, "SUM3"));
+			assert_true(hits_has(h1, "NEED_GATE"));
+			assert_true(hits_has(h1, "ARITH"));
+		}
+		if (i == 1) {
+			assert_true(hits_has(h1, "OPT_ML"));
+			assert_false(hits_has(h1, "PAYP_OBFU"));
+			assert_false(hits_has(h1, "FORM_SPAM"));
+		}
+		msg_free(m1);
+		msg_free(m2);
+	}
+	/* a lazy rule no meta needs is never run: on the message without
+	 * "loan" in the subject __FORM (only read behind __SUBJ_LOAN by
+	 * FORM_SPAM, and by SUM3 after cheaper names) may run for SUM3, but
+	 * __FORM_NOT_ML's && reads !__ML (a header, free) first on mailing
+	 * list mail; count the runs with the profiler */
+	{
+		struct msg *m;
+		struct hits *h = parse(
+		    "Subject: hi\r\nList-Id: <z>\r\n\r\nnothing\r\n", &m);
+		long kf = rule__find(rs, "__NEVER", 7);
+
+		rule_set_profile(rs, true);
+		assert_int_equal(rule_set_check(rs, m, h), 0);
+		/* PAYP_OBFU: __PAYP || __NEVER reads __NEVER only when
+		 * __PAYP is false, which it is here: it ran once */
+		assert_int_equal(rs->prof_runs[kf], 1);
+		kf = rule__find(rs, "__DRUG", 6);
+		/* DRUG_SPAM reads the header __SUBJ_LOAN first (cheaper):
+		 * false, so __DRUG runs only for SUM3 */
+		assert_int_equal(rs->prof_runs[kf], 1);
+		rule_set_profile(rs, false);
+		msg_free(m);
+	}
+	rule_set_free(rs);
+}
+
+/* rule__meta_run_lazy gives the stack machine's value for every
+ * expression shape, reading fewer names where && and || allow */
+struct mvals {
+	double v[8];
+	unsigned reads;
+};
+
+static double
+mval(void *arg, int32_t id, const char *name)
+{
+	struct mvals *mv = arg;
+
+	(void)id;
+	mv->reads++;
+	return mv->v[(name[0] - 'a') & 7];
+}
+
+static double
+mcost(void *arg, int32_t id)
+{
+	(void)arg;
+	(void)id;
+	return 1;
+}
+
+static void
+test_meta_lazy_same(void **state)
+{
+	static const char *const exprs[] = { "a && b", "a || b", "!a && b",
+		"a && b && c || d", "(a + b + c) > 1", "a && (b || c) && !d",
+		"(a && b) + c", "a * b - c / d", "-a < b && c >= d",
+		"(a || b) && (c || d) && e", "a == b || c != d", "!(a && !b)",
+		"a && 2", "0 || a", "(a && b) || (c && d) || (e && f)" };
+	struct mvals mv;
+	unsigned fewer = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++) {
+		const char *why;
+		struct meta_prog *p = rule__meta_compile(exprs[i], &why);
+
+		assert_non_null(p);
+		rule__meta_order(p, mcost, NULL);
+		for (unsigned bits = 0; bits < 64; bits++) {
+			double eager, lazy;
+			unsigned r_eager;
+
+			for (int j = 0; j < 8; j++)
+				mv.v[j] = (bits >> (j % 6)) & 1 ? j + 1 : 0;
+			mv.reads = 0;
+			eager = rule__meta_run_ids(p, mval, &mv);
+			r_eager = mv.reads;
+			mv.reads = 0;
+			lazy = rule__meta_run_lazy(p, mval, &mv);
+			assert_true(eager == lazy);
+			assert_true(mv.reads <= r_eager);
+			fewer += mv.reads < r_eager;
+		}
+		rule__meta_free(p);
+	}
+	assert_true(fewer > 100);
+}
+
 int
 main(void)
 {
@@ -439,6 +631,8 @@ main(void)
 		cmocka_unit_test(test_prefilter_same),
 		cmocka_unit_test(test_hyperscan_same),
 		cmocka_unit_test(test_redos),
+		cmocka_unit_test(test_gate_lazy_same),
+		cmocka_unit_test(test_meta_lazy_same),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
