@@ -13,7 +13,17 @@
 #                            rules/default/90_tuned_scores.cf) and, for
 #                            comparison, the hand-set ones (that file
 #                            left out, SA's BAYES_* scores)
+#   filterd with SA's rules  filterctl check with rules_dir = links to the
+#                            stock SpamAssassin rules (read where they are
+#                            installed, never copied), alone and with
+#                            rules/default: what an admin switching from
+#                            SpamAssassin would run; score >= 5.0
 #   bogofilter               bogofilter -t, spam iff p >= cutoff (same two)
+#   at equal FP              filterd's FN at the lowest cutoff where its FP
+#                            is no more than bogofilter's at p >= 0.50, and
+#                            bogofilter's FN where its FP is no more than
+#                            filterd's at 0.50 (both directions, so neither
+#                            side picks its cutoff alone)
 #   SpamAssassin+Bayes       spamassassin -L after sa-learn, score >= 5.0
 # FP = ham called spam, FN = spam not called spam ("no result" is not
 # spam). EVAL_KEEP=1 keeps the work directory; EVAL_SKIP_SA=1 skips the
@@ -134,6 +144,28 @@ if FILTERD_CONF=$work/hand.conf "$ctl" check $(find "$tsh" -type f | sort) \
 	[ "$(wc -l <"$work/fh.ham")" = "$nh" ] && hand=yes
 fi
 
+# stock SpamAssassin rules, linked from where they are installed
+sarules=${EVAL_SA_RULES:-/usr/share/spamassassin}
+sa_rows=no
+if [ -d "$sarules" ] && ls "$sarules"/*.cf >/dev/null 2>&1; then
+	mkdir -p "$work/rules-sa" "$work/rules-sa-fd"
+	ln -s "$sarules"/*.cf "$work/rules-sa/"
+	ln -s "$sarules"/*.cf "$work/rules-sa-fd/"
+	ln -s "$PWD"/rules/default/*.cf "$work/rules-sa-fd/"
+	sa_rows=yes
+	for v in sa sa-fd; do
+		sed -e "/^rules_dir =/d" "$conf" >"$work/$v.conf"
+		echo "rules_dir = $work/rules-$v" >>"$work/$v.conf"
+		for s in ham spam; do
+			d=$tsh; [ $s = spam ] && d=$tss
+			FILTERD_CONF=$work/$v.conf "$ctl" check \
+			    $(find "$d" -type f | sort) 2>/dev/null |
+			    sed -n 's/^.*: score=\([-0-9.]*\)\/.*/\1/p' \
+			    >"$work/f$v.$s"
+		done
+	done
+fi
+
 # --- bogofilter ----------------------------------------------------------
 mkdir -p "$work/bogo"
 t0=$(now)
@@ -163,6 +195,24 @@ row() {
 	    "$(echo "100 * $fp / $nh" | bc -l)" "$fn" \
 	    "$(echo "100 * $fn / $ns" | bc -l)"
 }
+# fpcount HAMFILE CUTOFF: ham at or above the cutoff
+fpcount() {
+	awk -v c="$2" '$1 != "none" && $1 != "bad" && $1 + 0 >= c' "$1" | wc -l
+}
+# at_fp NAME HAMFILE SPAMFILE K: spam iff p > t, t the (K+1)-th highest
+# ham value, so at most K ham are called spam
+at_fp() {
+	local t
+	t=$(awk '$1 != "none" && $1 != "bad" { print $1 + 0 }' "$2" |
+	    sort -gr | sed -n "$(($4 + 1))p")
+	[ -n "$t" ] || t=-1
+	local fp fn
+	fp=$(awk -v t="$t" '$1 != "none" && $1 != "bad" && $1 + 0 > t' "$2" | wc -l)
+	fn=$(awk -v t="$t" '$1 == "none" || $1 == "bad" || $1 + 0 <= t' "$3" | wc -l)
+	printf "%-34s %5d %6.2f%%   %5d %6.2f%%\n" "$1 (p > $t)" "$fp" \
+	    "$(echo "100 * $fp / $nh" | bc -l)" "$fn" \
+	    "$(echo "100 * $fn / $ns" | bc -l)"
+}
 rate() { # name file: messages/s of a learn run
 	read -r a b <"$2"
 	printf "  %-20s %6.0f msg/s\n" "$1" "$(echo "$ntrain / ($b - $a)" | bc -l)"
@@ -175,6 +225,11 @@ row "filterd Bayes alone, p >= 0.50" "$work/fd.ham" "$work/fd.spam" 0.5
 row "filterd Bayes alone, p >= 0.99" "$work/fd.ham" "$work/fd.spam" 0.99
 row "bogofilter, p >= 0.50" "$work/bogo.ham" "$work/bogo.spam" 0.5
 row "bogofilter, p >= 0.99 (default)" "$work/bogo.ham" "$work/bogo.spam" 0.99
+echo "at equal FP (cutoff set by the other's FP at p >= 0.50):"
+at_fp "  filterd Bayes" "$work/fd.ham" "$work/fd.spam" \
+    "$(fpcount "$work/bogo.ham" 0.5)"
+at_fp "  bogofilter" "$work/bogo.ham" "$work/bogo.spam" \
+    "$(fpcount "$work/fd.ham" 0.5)"
 if [ $full = yes ]; then
 	row "filterd rules+Bayes, score >= 5" "$work/fc.ham" "$work/fc.spam" 5.0
 else
@@ -184,6 +239,12 @@ if [ $hand = yes ]; then
 	row "  same, hand-set scores" "$work/fh.ham" "$work/fh.spam" 5.0
 else
 	echo "  same, hand-set scores            (filterctl check failed; see $work)"
+fi
+if [ $sa_rows = yes ]; then
+	row "filterd SA rules+Bayes, >= 5" "$work/fsa.ham" "$work/fsa.spam" 5.0
+	row "  + rules/default" "$work/fsa-fd.ham" "$work/fsa-fd.spam" 5.0
+else
+	echo "filterd SA rules+Bayes             (no SpamAssassin rules in $sarules)"
 fi
 if [ -f "$work/sa.ham" ]; then
 	row "SpamAssassin+Bayes, score >= 5" "$work/sa.ham" "$work/sa.spam" 5.0
