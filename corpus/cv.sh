@@ -13,6 +13,13 @@
 # selects another rules_dir, CV_LOCAL=FILE loads a local score file,
 # CV_NOFULL=1 skips the (slower) full-score scans, CV_BOGO=1 adds
 # bogofilter on the same folds, CV_FN=FILE writes the full-score errors.
+# CV_SPLIT picks the folds (drift proxies for the held-out 2003 sets):
+#   index  (default) file i of each set in fold i mod K
+#   time   one test fold: the newest 30 % of each set by Date header
+#          (trained on the older 70 %; unparseable dates count as old)
+#   group  ham by mailing list (List-Id, X-Mailing-List, Mailing-List,
+#          else the From domain), fold = hash of that mod K, so a list
+#          is never in training and test at once; spam by index
 set -u
 cd "$(dirname "$0")/.."
 data=$(corpus/fetch.sh) || exit 1
@@ -22,11 +29,59 @@ K=${CV_FOLDS:-5}
 work=$(mktemp -d /tmp/filterd-cv.XXXXXX)
 trap '[ -n "${CV_KEEP:-}" ] && echo "cv: work dir $work" || rm -rf "$work"' EXIT
 
-# fold SET K: the files of SET whose index mod K is (=K) or is not (!K)
+split=${CV_SPLIT:-index}
+# $work/assign: "SET FOLD PATH" for every file of the 2002 sets
+python3 - "$data" "$K" "$split" >"$work/assign" <<'EOP' || exit 1
+import email.utils, hashlib, os, re, sys
+data, K, split = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def headers(path):
+    h, last = {}, None
+    with open(path, 'rb') as f:
+        for raw in f:
+            line = raw.decode('latin-1').rstrip('\r\n')
+            if line == '':
+                break
+            if line[:1] in (' ', '\t') and last:
+                h[last] += ' ' + line.strip()
+                continue
+            m = re.match(r'([^:\s]+):\s*(.*)', line)
+            if m:
+                last = m.group(1).lower()
+                h.setdefault(last, m.group(2))
+    return h
+def when(h):
+    try:
+        t = email.utils.parsedate_to_datetime(h.get('date', '')).timestamp()
+    except Exception:
+        return 0.0
+    return t if 946684800 < t < 1104537600 else 0.0  # 2000..2004
+def group(h):
+    for k in ('list-id', 'x-mailing-list', 'mailing-list'):
+        if k in h:
+            return k + ':' + re.sub(r'.*<|>.*', '', h[k]).lower()
+    m = re.search(r'@([\w.-]+)', h.get('from', ''))
+    return 'from:' + (m.group(1).lower() if m else '?')
+for s in ('spam-1', 'easy-ham-1', 'hard-ham-1'):
+    files = sorted(os.path.join(data, s, f) for f in os.listdir(os.path.join(data, s)))
+    if split == 'time':
+        order = sorted(range(len(files)), key=lambda i: (when(headers(files[i])), i))
+        cut = int(len(files) * 0.7)
+        fold = {i: (0 if r >= cut else 1) for r, i in enumerate(order)}
+    elif split == 'group' and s != 'spam-1':
+        fold = {i: int(hashlib.md5(group(headers(f)).encode()).hexdigest(), 16) % K
+                for i, f in enumerate(files)}
+    else:
+        fold = {i: i % K for i in range(len(files))}
+    for i, f in enumerate(files):
+        print(s, fold[i], f)
+EOP
+# fold SET K 1|0: the files of SET in fold K (1) or in any other fold (0)
 fold() {
-	find "$data/$1" -type f | sort | awk -v k="$2" -v K="$K" -v want="$3" \
-	    '((NR - 1) % K == k) == (want == 1)'
+	awk -v s="$1" -v k="$2" -v want="$3" \
+	    '$1 == s && (($2 == k) == (want == 1)) { print $3 }' "$work/assign"
 }
+# the time split has one test fold
+[ "$split" = time ] && K=1
 for k in $(seq 0 $((K - 1))); do
 	d=$work/f$k
 	mkdir -p "$d"
@@ -86,7 +141,7 @@ report() { # name prefix cutoff
 	    $(( $(n easy-ham-1 "$2") + $(n hard-ham-1 "$2") )) "$fn" \
 	    "$(n spam-1 "$2")"
 }
-echo "cv: $K folds over the 2002 sets"
+echo "cv: $K folds ($split split) over the 2002 sets"
 report "Bayes p >= 0.50" b 0.5
 report "Bayes p >= 0.90" b 0.9
 report "Bayes p >= 0.99" b 0.99
