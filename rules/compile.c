@@ -21,6 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #define MATCH_LIMIT 200000u
 #define DEPTH_LIMIT 2000u
@@ -1677,6 +1681,167 @@ cmp_hslen(const void *a, const void *b, void *arg)
 	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
 }
 
+/* Hyperscan cache ---------------------------------------------------------
+ *
+ * File DIR/<key>.hsdb: the magic line, the key line, then per rule type
+ * (hs_types order) its number, the rule indexes in its database and the
+ * database set (hsdb.c rule__hsdb_write). The key covers everything the
+ * databases depend on: Hyperscan's version, and every pattern with its
+ * type, rule index, rule name and options; a changed rule file gives
+ * another key, so a stale file is never read. Written to a temporary
+ * name and renamed: a reader sees a whole file or none. A file that does
+ * not read back (truncated, other CPU) is ignored: the budget compile
+ * runs as without a cache. */
+#define HS_CACHE_MAGIC "filterd-hs-cache 1\n"
+
+static const enum rule_type hs_types[] = { RULE_BODY, RULE_URI, RULE_RAWBODY,
+	RULE_FULL };
+#define N_HS_TYPES (sizeof(hs_types) / sizeof(hs_types[0]))
+
+static int
+hs_cache_key(const struct rule_set *rs, char hex[65])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned char md[32];
+	unsigned mdlen = 0;
+	const char *v = rule__hs_version();
+	int ok;
+
+	if (ctx == NULL)
+		return -ENOMEM;
+	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
+	    EVP_DigestUpdate(ctx, HS_CACHE_MAGIC, strlen(HS_CACHE_MAGIC)) &&
+	    EVP_DigestUpdate(ctx, v, strlen(v) + 1);
+	for (size_t ti = 0; ok && ti < N_HS_TYPES; ti++) {
+		enum rule_type t = hs_types[ti];
+
+		for (size_t i = 0; ok && i < rs->norder[t]; i++) {
+			uint32_t k = rs->order[t][i];
+			const struct rule *r = &rs->v[k];
+			char h[64];
+
+			if (r->hs_pat == NULL || r->broken)
+				continue;
+			snprintf(h, sizeof(h), "%d %u %u ", (int)t, k,
+			    r->hs_opts);
+			ok = EVP_DigestUpdate(ctx, h, strlen(h)) &&
+			    EVP_DigestUpdate(ctx, r->name, strlen(r->name) + 1) &&
+			    EVP_DigestUpdate(
+				ctx, r->hs_pat, strlen(r->hs_pat) + 1);
+		}
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return -ENOMEM;
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+static void
+hs_drop_all(struct rule_set *rs)
+{
+	for (size_t t = 0; t < RULE_NTYPES; t++) {
+		rule__hsdb_free(rs->hs[t]);
+		rs->hs[t] = NULL;
+	}
+	for (size_t k = 0; k < rs->n; k++)
+		rs->v[k].in_hs = false;
+}
+
+/* hs_cache_load - 0 with rs->hs[] and in_hs set from the file; <0 and
+ * nothing set otherwise */
+static int
+hs_cache_load(struct rule_set *rs, const char *path, const char *key)
+{
+	FILE *f = fopen(path, "rb");
+	char line[128];
+	int rc = -EINVAL;
+
+	if (f == NULL)
+		return -errno;
+	hs_drop_all(rs);
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    strcmp(line, HS_CACHE_MAGIC) != 0 ||
+	    fgets(line, sizeof(line), f) == NULL ||
+	    strncmp(line, key, 64) != 0 || line[64] != '\n')
+		goto out;
+	for (size_t ti = 0; ti < N_HS_TYPES; ti++) {
+		uint32_t hdr[2];
+
+		if (fread(hdr, sizeof(hdr), 1, f) != 1 ||
+		    hdr[0] != (uint32_t)hs_types[ti] || hdr[1] > rs->n)
+			goto out;
+		for (uint32_t i = 0; i < hdr[1]; i++) {
+			uint32_t k;
+
+			if (fread(&k, sizeof(k), 1, f) != 1 || k >= rs->n ||
+			    rs->v[k].hs_pat == NULL ||
+			    rs->v[k].type != hs_types[ti])
+				goto out;
+			rs->v[k].in_hs = true;
+		}
+		if (rule__hsdb_read(&rs->hs[hs_types[ti]], f) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	fclose(f);
+	if (rc < 0)
+		hs_drop_all(rs);
+	return rc;
+}
+
+static int
+hs_cache_save(const struct rule_set *rs, const char *path, const char *key)
+{
+	char tmp[600];
+	FILE *f;
+	int rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if ((f = fopen(tmp, "wb")) == NULL)
+		return -errno;
+	if (fprintf(f, "%s%s\n", HS_CACHE_MAGIC, key) < 0)
+		rc = -EIO;
+	for (size_t ti = 0; rc == 0 && ti < N_HS_TYPES; ti++) {
+		enum rule_type t = hs_types[ti];
+		uint32_t hdr[2] = { (uint32_t)t, 0 };
+
+		for (size_t i = 0; i < rs->norder[t]; i++)
+			hdr[1] += rs->v[rs->order[t][i]].in_hs;
+		if (fwrite(hdr, sizeof(hdr), 1, f) != 1)
+			rc = -EIO;
+		for (size_t i = 0; rc == 0 && i < rs->norder[t]; i++) {
+			uint32_t k = rs->order[t][i];
+
+			if (rs->v[k].in_hs && fwrite(&k, sizeof(k), 1, f) != 1)
+				rc = -EIO;
+		}
+		if (rc == 0)
+			rc = rule__hsdb_write(rs->hs[t], f);
+	}
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		rc = rc ? rc : -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -EIO;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		(void)unlink(tmp);
+	return rc;
+}
+
+static double
+thread_cpu_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
 static void mark_lazy(struct rule_set *);
 
 /* build_hs - one Hyperscan database per rule type over the patterns
@@ -1691,13 +1856,23 @@ build_hs(struct rule_set *rs)
 {
 	struct rule__hsdb *dbs[RULE_NTYPES] = { NULL };
 	/* body first: most rules, longest texts */
-	static const enum rule_type types[] = { RULE_BODY, RULE_URI,
-		RULE_RAWBODY, RULE_FULL };
-	double budget = HS_BUDGET_MS;
+	double budget = HS_BUDGET_MS, t0 = thread_cpu_ms();
+	char key[65] = "";
 	int rc = 0;
 
-	for (size_t ti = 0; ti < sizeof(types) / sizeof(types[0]); ti++) {
-		enum rule_type t = types[ti];
+	memset(&rs->hs_info, 0, sizeof(rs->hs_info));
+	if (rs->hs_cache_dir != NULL && hs_cache_key(rs, key) == 0)
+		snprintf(rs->hs_info.cache_file, sizeof(rs->hs_info.cache_file),
+		    "%s/%s.hsdb", rs->hs_cache_dir, key);
+	if (rs->hs_info.cache_file[0] && !rs->hs_build &&
+	    hs_cache_load(rs, rs->hs_info.cache_file, key) == 0) {
+		rs->hs_info.from_cache = true;
+		for (size_t t = 0; t < RULE_NTYPES; t++)
+			dbs[t] = rs->hs[t];
+		goto built;
+	}
+	for (size_t ti = 0; ti < N_HS_TYPES; ti++) {
+		enum rule_type t = hs_types[ti];
 		size_t n = 0;
 		const char **pats;
 		unsigned *opts;
@@ -1730,8 +1905,8 @@ build_hs(struct rule_set *rs)
 			opts[i] = rs->v[ids[i]].hs_opts;
 		}
 		if (n > 0) {
-			rc = rule__hsdb_new(
-			    &rs->hs[t], pats, opts, ids, n, in, &budget);
+			rc = rule__hsdb_new(&rs->hs[t], pats, opts, ids, n, in,
+			    rs->hs_build ? NULL : &budget);
 			for (size_t i = 0; rc == 0 && i < n; i++)
 				rs->v[ids[i]].in_hs = in[i];
 		}
@@ -1748,6 +1923,12 @@ build_hs(struct rule_set *rs)
 			break;
 		dbs[t] = rs->hs[t];
 	}
+	rs->hs_info.compile_ms = thread_cpu_ms() - t0;
+	if (rc == 0 && rs->hs_build)
+		rs->hs_info.save_rc = rs->hs_info.cache_file[0]
+		    ? hs_cache_save(rs, rs->hs_info.cache_file, key)
+		    : -EINVAL;
+built:
 	for (size_t k = 0; k < rs->n; k++) {
 		free(rs->v[k].hs_pat);
 		rs->v[k].hs_pat = NULL;
@@ -1765,6 +1946,8 @@ build_hs(struct rule_set *rs)
 		for (size_t k = 0; k < rs->n; k++)
 			rs->v[k].in_hs = false;
 	}
+	for (size_t k = 0; k < rs->n; k++)
+		rs->hs_info.patterns += rs->v[k].in_hs;
 	/* the Aho-Corasick pass over a text is only worth it when a rule
 	 * outside Hyperscan has literals there */
 	for (size_t t = 0; t < RULE_NTYPES; t++) {
@@ -1915,12 +2098,12 @@ rule__compile(struct rule_set *rs)
 	for (size_t i = 0; i < RULE_NTYPES; i++)
 		qsort_r(rs->order[i], rs->norder[i], sizeof(uint32_t),
 		    i == RULE_HEADER ? cmp_hdr : cmp_prio, rs);
-	mark_lazy(rs);
 	if (st.n > 0 && (rs->ac = ac_build(st.v, st.n)) == NULL)
 		rc = -ENOMEM;
 	rs->nlitstrs = st.n;
 	if (rc == 0)
 		rc = build_hs(rs);
+	mark_lazy(rs); /* after build_hs: costs depend on in_hs */
 out:
 	strtab_free(&st);
 	pcre2_compile_context_free(cc);
@@ -1933,6 +2116,20 @@ lazy_cost(void *arg, int32_t k)
 	const struct rule_set *rs = arg;
 
 	return k >= 0 && rs->v[k].lazy ? rs->v[k].cost : 0;
+}
+
+/* pattern_kb - compiled size of a rule's PCRE2 patterns, KiB */
+static double
+pattern_kb(const struct rule *r)
+{
+	size_t sz, total = 0;
+
+	if (r->re != NULL && pcre2_pattern_info(r->re, PCRE2_INFO_SIZE, &sz) == 0)
+		total += sz;
+	for (size_t i = 0; i < r->nmore; i++)
+		if (pcre2_pattern_info(r->more[i], PCRE2_INFO_SIZE, &sz) == 0)
+			total += sz;
+	return (double)total / 1024;
 }
 
 /* mark_lazy - SA's __ sub-rules only matter through the metas that read
@@ -1959,12 +2156,14 @@ mark_lazy(struct rule_set *rs)
 		case RULE_BODY:
 		case RULE_RAWBODY:
 		case RULE_FULL:
+			/* Hyperscan mostly answers "no" at once; else a
+			 * PCRE2 pass, slower the bigger the pattern */
 			r->lazy = true;
-			r->cost = 8;
+			r->cost = r->in_hs ? 1 : 8 + pattern_kb(r);
 			break;
 		case RULE_URI:
 			r->lazy = true;
-			r->cost = 2;
+			r->cost = r->in_hs ? 0.5 : 2 + pattern_kb(r);
 			break;
 		case RULE_META:
 			r->lazy = r->meta != NULL;

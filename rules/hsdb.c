@@ -17,6 +17,16 @@
  * the same time. The pool hands them out (one per concurrent message),
  * sized for every database of the rule set, and frees them with the pool.
  *
+ * Two ways to build: within a CPU budget at load time (the shortest
+ * patterns first, costly ones left out), or "full" for the on-disk cache
+ * (compile.c, like sa-compile): every pattern, the costly ones in
+ * prefilter mode (Hyperscan may then simplify bounded repeats and
+ * alternations: a superset again, confirmed by PCRE2), no budget.
+ * rule__hsdb_write/read move a database set to and from a stream in
+ * Hyperscan's serialised form (hs_serialize_database), which is tied to
+ * the Hyperscan version and CPU features; the caller keys its files on
+ * both.
+ *
  * Memory: databases and pool are owned by the rule set (rule__hsdb_free,
  * rule__hspool_free). Errors: -ENOMEM; -ENOTSUP when Hyperscan is unusable
  * here (the caller then runs every rule the old way).
@@ -26,6 +36,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,6 +47,11 @@
 #define HS_MAX_REPEAT 20 /* largest {n,m} bound */
 #define HS_MAX_REPEATS 3 /* most quantifiers in one pattern */
 #define HS_CHUNK 16	 /* patterns per database */
+#define HS_FULL_CHUNK 64 /* full mode: the scan costs the same, compiles
+			   * faster than one huge database */
+/* full mode: longer patterns (SA's biggest replace_tag expansions) take
+ * seconds each in prefilter mode too and gain little: left out */
+#define HS_FULL_MAX_PAT 2048
 
 struct rule__hsdb {
 	hs_database_t **db; /* chunks of at most HS_CHUNK patterns */
@@ -138,9 +154,9 @@ static int
 compile_chunk(const char **ex, unsigned *fl, unsigned *id, bool *keep, size_t m,
     hs_database_t **out)
 {
-	const char *e2[HS_CHUNK];
-	unsigned f2[HS_CHUNK], i2[HS_CHUNK];
-	size_t map[HS_CHUNK];
+	const char *e2[HS_FULL_CHUNK];
+	unsigned f2[HS_FULL_CHUNK], i2[HS_FULL_CHUNK];
+	size_t map[HS_FULL_CHUNK];
 
 	*out = NULL;
 	for (;;) {
@@ -174,7 +190,8 @@ compile_chunk(const char **ex, unsigned *fl, unsigned *id, bool *keep, size_t m,
  * PCRE2 options opts[i] reported as ids[i]; in[i] tells whether pattern i
  * made it in. Compiled in chunks, in the order given, while the CPU time
  * spent stays within *budget_ms (decremented): what comes later stays
- * out. *out is NULL when nothing went in. */
+ * out. budget_ms NULL: full mode (no budget, costly patterns in prefilter
+ * mode). *out is NULL when nothing went in. */
 int
 rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
     const unsigned *opts, const uint32_t *ids, size_t n, bool *in,
@@ -187,6 +204,7 @@ rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
 	bool *keep = NULL;
 	char **own = NULL;
 	size_t m = 0;
+	size_t chunk = budget_ms != NULL ? HS_CHUNK : HS_FULL_CHUNK;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -194,7 +212,7 @@ rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
 		in[i] = false;
 	if (hs_valid_platform() != HS_SUCCESS)
 		return -ENOTSUP;
-	if (n == 0 || *budget_ms <= 0)
+	if (n == 0 || (budget_ms != NULL && *budget_ms <= 0))
 		return 0;
 	ex = calloc(n, sizeof(*ex));
 	fl = calloc(n, sizeof(*fl));
@@ -205,7 +223,7 @@ rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
 	d = calloc(1, sizeof(*d));
 	if (ex == NULL || fl == NULL || id == NULL || pos == NULL ||
 	    keep == NULL || own == NULL || d == NULL ||
-	    (d->db = calloc(n / HS_CHUNK + 1, sizeof(*d->db))) == NULL)
+	    (d->db = calloc(n / chunk + 1, sizeof(*d->db))) == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const char *p = pats[i];
@@ -219,25 +237,31 @@ rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
 			memcpy(own[i] + 4, p, l + 1);
 			p = own[i];
 		}
-		if (too_costly(p))
-			continue;
-		ex[m] = p;
 		fl[m] = hs_flags(p, opts[i]);
+		if (budget_ms == NULL && strlen(p) > HS_FULL_MAX_PAT)
+			continue;
+		if (too_costly(p)) {
+			if (budget_ms != NULL)
+				continue;
+			fl[m] |= HS_FLAG_PREFILTER;
+		}
+		ex[m] = p;
 		id[m] = ids[i];
 		pos[m] = i;
 		keep[m] = true;
 		m++;
 	}
-	for (size_t c = 0; c < m; c += HS_CHUNK) {
-		size_t k = m - c < HS_CHUNK ? m - c : HS_CHUNK;
+	for (size_t c = 0; c < m; c += chunk) {
+		size_t k = m - c < chunk ? m - c : chunk;
 		double t0 = cpu_ms();
 		hs_database_t *db;
 
-		if (*budget_ms <= 0)
+		if (budget_ms != NULL && *budget_ms <= 0)
 			break;
 
 		rc = compile_chunk(ex + c, fl + c, id + c, keep + c, k, &db);
-		*budget_ms -= cpu_ms() - t0;
+		if (budget_ms != NULL)
+			*budget_ms -= cpu_ms() - t0;
 		if (rc < 0)
 			goto out;
 		if (db == NULL)
@@ -282,6 +306,83 @@ rule__hsdb_free(struct rule__hsdb *d)
 		hs_free_database(d->db[i]);
 	free(d->db);
 	free(d);
+}
+
+/* rule__hsdb_write - "ndb npat" then per database its size and the
+ * serialised bytes; 0 or -EIO/-ENOMEM */
+int
+rule__hsdb_write(const struct rule__hsdb *d, FILE *f)
+{
+	uint32_t hdr[2] = { d != NULL ? (uint32_t)d->ndb : 0,
+		d != NULL ? (uint32_t)d->npat : 0 };
+
+	if (fwrite(hdr, sizeof(hdr), 1, f) != 1)
+		return -EIO;
+	for (size_t i = 0; d != NULL && i < d->ndb; i++) {
+		char *bytes = NULL;
+		size_t len = 0;
+		uint64_t l64;
+		int rc = 0;
+
+		if (hs_serialize_database(d->db[i], &bytes, &len) !=
+		    HS_SUCCESS)
+			return -ENOMEM;
+		l64 = len;
+		if (fwrite(&l64, sizeof(l64), 1, f) != 1 ||
+		    fwrite(bytes, 1, len, f) != len)
+			rc = -EIO;
+		free(bytes);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* rule__hsdb_read - what rule__hsdb_write wrote; *out NULL for an empty
+ * set. -EINVAL: truncated, corrupt, or not for this Hyperscan/CPU. */
+int
+rule__hsdb_read(struct rule__hsdb **out, FILE *f)
+{
+	uint32_t hdr[2];
+	struct rule__hsdb *d;
+	char *bytes = NULL;
+
+	*out = NULL;
+	if (fread(hdr, sizeof(hdr), 1, f) != 1 || hdr[0] > 1u << 16)
+		return -EINVAL;
+	if (hdr[0] == 0)
+		return 0;
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->db = calloc(hdr[0], sizeof(*d->db))) == NULL) {
+		free(d);
+		return -ENOMEM;
+	}
+	d->npat = hdr[1];
+	for (uint32_t i = 0; i < hdr[0]; i++) {
+		uint64_t len;
+
+		if (fread(&len, sizeof(len), 1, f) != 1 || len == 0 ||
+		    len > (1u << 30) || (bytes = malloc(len)) == NULL ||
+		    fread(bytes, 1, len, f) != len ||
+		    hs_deserialize_database(bytes, len, &d->db[i]) !=
+			HS_SUCCESS) {
+			free(bytes);
+			rule__hsdb_free(d);
+			return -EINVAL;
+		}
+		d->ndb++;
+		free(bytes);
+		bytes = NULL;
+	}
+	*out = d;
+	return 0;
+}
+
+/* rule__hs_version - Hyperscan's version and build, for cache keys */
+const char *
+rule__hs_version(void)
+{
+	return hs_version();
 }
 
 struct scan_arg {

@@ -1204,6 +1204,13 @@ out:
 struct rule_set *
 rule_set_load(const char *const *paths, size_t n, struct rule_err *err)
 {
+	return rule_set_load_opts(paths, n, NULL, err);
+}
+
+struct rule_set *
+rule_set_load_opts(const char *const *paths, size_t n,
+    const struct rule_load_opts *o, struct rule_err *err)
+{
 	struct rule_set *rs = calloc(1, sizeof(*rs));
 	int rc = 0;
 
@@ -1211,6 +1218,12 @@ rule_set_load(const char *const *paths, size_t n, struct rule_err *err)
 		memset(err, 0, sizeof(*err));
 	if (rs == NULL)
 		goto nomem;
+	if (o != NULL && o->hs_cache_dir != NULL && o->hs_cache_dir[0] &&
+	    (rs->hs_cache_dir = strdup(o->hs_cache_dir)) == NULL) {
+		free(rs);
+		goto nomem;
+	}
+	rs->hs_build = o != NULL && o->hs_build;
 	strcpy(rs->repl_start, "<");
 	strcpy(rs->repl_end, ">");
 	for (size_t i = 0; i < n; i++) {
@@ -1298,8 +1311,15 @@ rule_set_free(struct rule_set *rs)
 	free(rs->tags);
 	free(rs->prof_ns);
 	free(rs->prof_runs);
+	free(rs->hs_cache_dir);
 	free(rs);
 	return NULL;
+}
+
+void
+rule_set_hs_info(const struct rule_set *rs, struct rule_hs_info *info)
+{
+	*info = rs->hs_info;
 }
 
 void

@@ -46,6 +46,31 @@ struct rule_set *rule_set_load(
     const char *const *paths, size_t n, struct rule_err *err);
 /* rule_set_load_mem - the same from one buffer named name (include is
  * refused there: tests and fuzzing). */
+/* Load options. Hyperscan databases (the regex prefilter) are compiled
+ * within a CPU budget at load time, so loading stays well under a second
+ * but the costliest patterns stay out. With hs_cache_dir set, a database
+ * set compiled once for exactly these rules (key: SHA-256 of Hyperscan's
+ * version and every pattern, its flags and its rule) is read from
+ * DIR/<key>.hsdb instead; hs_build compiles every pattern Hyperscan can
+ * take (no budget: tens of seconds for SA's stock rules, as sa-compile
+ * takes) and writes that file (filterctl compile). */
+struct rule_load_opts {
+	const char *hs_cache_dir;
+	bool hs_build;
+};
+struct rule_set *rule_set_load_opts(const char *const *paths, size_t n,
+    const struct rule_load_opts *, struct rule_err *err);
+
+/* What the Hyperscan step of the load did. */
+struct rule_hs_info {
+	size_t patterns;   /* rules whose texts Hyperscan filters */
+	bool from_cache;   /* read from cache_file */
+	double compile_ms; /* CPU time compiling (0 from the cache) */
+	int save_rc;	   /* hs_build: 0 written, else -errno */
+	char cache_file[512];
+};
+void rule_set_hs_info(const struct rule_set *, struct rule_hs_info *);
+
 struct rule_set *rule_set_load_mem(
     const char *text, size_t len, const char *name, struct rule_err *err);
 struct rule_set *rule_set_free(struct rule_set *);

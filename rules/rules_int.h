@@ -11,8 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rules/rules.h"
+
 #include "util/buf.h"
 
 struct msg;
@@ -166,6 +168,10 @@ struct rule_set {
 	/* Hyperscan: per rule type, the patterns of its regex rules */
 	struct rule__hsdb *hs[RULE_NTYPES];
 	struct rule__hspool *hspool;
+	/* Hyperscan cache (rule_set_load_opts) and what the load did */
+	char *hs_cache_dir;
+	bool hs_build;
+	struct rule_hs_info hs_info;
 	bool ac_needed[RULE_NTYPES]; /* a rule outside hs[] has literals */
 	/* rule_set_profile: CPU ns per rule (index), NULL when off; one
 	 * thread only (bench, filterctl), so no locking */
@@ -195,6 +201,9 @@ int rule__hsdb_new(struct rule__hsdb **, const char *const *pats,
     const unsigned *opts, const uint32_t *ids, size_t n, bool *in,
     double *budget_ms);
 size_t rule__hsdb_count(const struct rule__hsdb *);
+int rule__hsdb_write(const struct rule__hsdb *, FILE *);
+int rule__hsdb_read(struct rule__hsdb **, FILE *);
+const char *rule__hs_version(void);
 void rule__hsdb_free(struct rule__hsdb *);
 typedef void rule__hs_hit_cb(void *arg, uint32_t id);
 int rule__hsdb_scan(const struct rule__hsdb *, struct rule__hsscratch *,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mail/msg.h"
 #include "rules/rules.h"
@@ -621,6 +622,92 @@ test_meta_lazy_same(void **state)
 	assert_true(fewer > 100);
 }
 
+/* The Hyperscan cache (rule_set_load_opts, filterctl compile): a full
+ * compile writes DIR/<key>.hsdb, a later load reads it instead of
+ * compiling and finds the same rules as the unfiltered run; a damaged
+ * file or one for other rules is never used. */
+static void
+test_hs_cache(void **state)
+{
+	char dir[] = "/tmp/rules-hscache.XXXXXX";
+	struct rule_load_opts o = { NULL, true };
+	struct rule_hs_info hi, hi2;
+	struct rule_set *rs, *rs2;
+	struct rule_err e;
+	const char *path;
+	char n1[64][32], n2[64][32];
+	unsigned c1[64], c2[64];
+	FILE *f;
+
+	(void)state;
+	if (!__builtin_cpu_supports("ssse3"))
+		skip(); /* no Hyperscan here: nothing to cache */
+	assert_non_null(mkdtemp(dir));
+	o.hs_cache_dir = dir;
+	/* rule_set_load_opts reads files: write hs_cf out */
+	{
+		char cf[128];
+
+		snprintf(cf, sizeof(cf), "%s/hs.cf", dir);
+		assert_non_null(f = fopen(cf, "w"));
+		assert_int_equal(fwrite(hs_cf, 1, sizeof(hs_cf) - 1, f),
+		    sizeof(hs_cf) - 1);
+		fclose(f);
+		path = cf;
+		rs = rule_set_load_opts(&path, 1, &o, &e);
+		assert_non_null(rs);
+		rule_set_hs_info(rs, &hi);
+		assert_int_equal(hi.save_rc, 0);
+		assert_false(hi.from_cache);
+		assert_true(hi.patterns >= 8);
+		assert_int_equal(access(hi.cache_file, R_OK), 0);
+		o.hs_build = false;
+		rs2 = rule_set_load_opts(&path, 1, &o, &e);
+		assert_non_null(rs2);
+		rule_set_hs_info(rs2, &hi2);
+		assert_true(hi2.from_cache);
+		assert_int_equal(hi2.patterns, hi.patterns);
+		assert_string_equal(hi2.cache_file, hi.cache_file);
+		for (size_t i = 0; i < sizeof(hs_msgs) / sizeof(hs_msgs[0]);
+		     i++) {
+			size_t k1, k2;
+
+			rule_set_prefilter(rs2, true);
+			k1 = fired(rs2, hs_msgs[i], n1, c1, 64);
+			rule_set_prefilter(rs2, false);
+			k2 = fired(rs2, hs_msgs[i], n2, c2, 64);
+			assert_int_equal(k1, k2);
+			for (size_t k = 0; k < k1; k++) {
+				assert_string_equal(n1[k], n2[k]);
+				assert_int_equal(c1[k], c2[k]);
+			}
+		}
+		rule_set_free(rs2);
+		/* a truncated file: ignored, the budget compile runs */
+		assert_int_equal(truncate(hi.cache_file, 100), 0);
+		rs2 = rule_set_load_opts(&path, 1, &o, &e);
+		assert_non_null(rs2);
+		rule_set_hs_info(rs2, &hi2);
+		assert_false(hi2.from_cache);
+		assert_true(hi2.patterns >= 8);
+		rule_set_free(rs2);
+		/* other rules, other key: the old file is not read */
+		assert_non_null(f = fopen(cf, "a"));
+		fputs("body T_NEW /brand new rule/\n", f);
+		fclose(f);
+		rs2 = rule_set_load_opts(&path, 1, &o, &e);
+		assert_non_null(rs2);
+		rule_set_hs_info(rs2, &hi2);
+		assert_false(hi2.from_cache);
+		assert_string_not_equal(hi2.cache_file, hi.cache_file);
+		rule_set_free(rs2);
+		unlink(hi.cache_file);
+		unlink(cf);
+		rmdir(dir);
+		rule_set_free(rs);
+	}
+}
+
 int
 main(void)
 {
@@ -633,6 +720,7 @@ main(void)
 		cmocka_unit_test(test_redos),
 		cmocka_unit_test(test_gate_lazy_same),
 		cmocka_unit_test(test_meta_lazy_same),
+		cmocka_unit_test(test_hs_cache),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
