@@ -132,6 +132,7 @@ deps:
 # Only the two programs: a test that does not build must not stop a run.
 run: deps $(BINS)
 	@mkdir -p var
+	$(BUILD)/filterctl -c etc/filterd.conf compile -q || true
 	$(BUILD)/filterd -f -c etc/filterd.conf
 
 unit: all

@@ -108,6 +108,9 @@ const struct cfg_key cfg_keys[] = {
 	    "rule files: a directory (its *.cf, sorted) or one .cf file" },
 	{ "rules_local", CFG_STR, "/etc/filterd/local.cf", NULL, NULL,
 	    "loaded last when it exists; its score lines win (empty: none)" },
+	{ "rules_cache_dir", CFG_STR, "", NULL, NULL,
+	    "Hyperscan cache written by filterctl compile (empty: "
+	    "state_dir/rules-cache; none = off)" },
 	{ "rules_scoreset", CFG_INT, "0", "0", "3",
 	    "SA score set: 0 plain, 1 +network, 2 +Bayes, 3 both" },
 	/* Bayes (bayes/, filterd/check_bayes.c, filterctl learn|bayes) */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "filterd/cfg.h"
+#include "filterd/check_rules.h"
 #include "filterd/checks.h"
 #include "rules/rules.h"
 #include "util/log.h"
@@ -27,22 +28,59 @@
 #define NOTE_KEY "rules.run"
 #define MAX_LOGGED_DIAGS 50
 
-static int
-rules_init(const struct cfg *cfg, void **state)
+size_t
+rules_cfg_paths(const struct cfg *cfg, const char *paths[2])
 {
-	const char *paths[2];
-	size_t n = 0, logged = 0;
-	struct rule_err err;
-	struct rule_set *rs;
 	const char *local = cfg_str(cfg, "rules_local");
+	size_t n = 0;
 
 	paths[n++] = cfg_str(cfg, "rules_dir");
 	if (local[0] != '\0' && access(local, R_OK) == 0)
 		paths[n++] = local;
-	if ((rs = rule_set_load(paths, n, &err)) == NULL) {
+	return n;
+}
+
+void
+rules_cfg_cache_dir(const struct cfg *cfg, char *out, size_t outsz)
+{
+	const char *d = cfg_str(cfg, "rules_cache_dir");
+
+	if (strcmp(d, "none") == 0)
+		snprintf(out, outsz, "%s", "");
+	else if (d[0] != '\0')
+		snprintf(out, outsz, "%s", d);
+	else
+		snprintf(out, outsz, "%s/rules-cache",
+		    cfg_str(cfg, "state_dir"));
+}
+
+static int
+rules_init(const struct cfg *cfg, void **state)
+{
+	const char *paths[2];
+	size_t n, logged = 0;
+	struct rule_err err;
+	struct rule_set *rs;
+	char dir[512];
+	struct rule_load_opts o = { dir, false };
+	struct rule_hs_info hi;
+
+	n = rules_cfg_paths(cfg, paths);
+	rules_cfg_cache_dir(cfg, dir, sizeof(dir));
+	if ((rs = rule_set_load_opts(paths, n, &o, &err)) == NULL) {
 		log_error("rules: %s:%u: %s", err.file, err.line, err.msg);
 		return -EINVAL;
 	}
+	rule_set_hs_info(rs, &hi);
+	if (hi.from_cache)
+		log_info("rules: Hyperscan databases for %zu rules from %s",
+		    hi.patterns, hi.cache_file);
+	else if (hi.patterns < hi.cacheable && dir[0] != '\0')
+		log_info("rules: no Hyperscan cache for these rules in %s "
+			 "(%zu of %zu rules compiled within the load "
+			 "budget); `filterctl compile` builds it for faster "
+			 "scans",
+		    dir, hi.patterns, hi.cacheable);
 	rule_set_scoreset(rs, (unsigned)cfg_int(cfg, "rules_scoreset"));
 	for (size_t i = 0; i < rule_set_diag_count(rs); i++) {
 		const struct rule_diag *d = rule_set_diag_at(rs, i);

@@ -12,6 +12,7 @@ struct cfg;
 
 int ctl_check(int argc, char **argv);  /* filterd/ctl_check.c */
 int ctl_lint(int argc, char **argv);   /* filterd/ctl_lint.c */
+int ctl_compile(int argc, char **argv); /* filterd/ctl_compile.c */
 int ctl_learn(int argc, char **argv);  /* filterd/ctl_learn.c */
 int ctl_bayes(int argc, char **argv);  /* filterd/ctl_bayes.c */
 int ctl_tune(int argc, char **argv);   /* filterd/ctl_tune.c */

@@ -12,9 +12,9 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "filterd/cfg.h"
+#include "filterd/check_rules.h"
 #include "filterd/ctl.h"
 #include "rules/rules.h"
 
@@ -37,14 +37,9 @@ ctl_lint(int argc, char **argv)
 			paths[n++] = argv[i];
 	}
 	if (n == 0) {
-		const char *local;
-
 		if ((cfg = ctl_load_cfg(NULL)) == NULL)
 			return 2;
-		paths[n++] = cfg_str(cfg, "rules_dir");
-		local = cfg_str(cfg, "rules_local");
-		if (local[0] != '\0' && access(local, R_OK) == 0)
-			paths[n++] = local;
+		n = rules_cfg_paths(cfg, paths);
 	}
 	if ((rs = rule_set_load(paths, n, &err)) == NULL) {
 		fprintf(stderr, "filterctl lint: %s: %s\n", err.file, err.msg);

@@ -25,6 +25,9 @@ static const struct {
 	{ "lint", ctl_lint,
 	    "lint [-v] [FILE|DIR...]  check rule files (default: the "
 	    "configured ones)" },
+	{ "compile", ctl_compile,
+	    "compile [--cache-dir DIR]  build the Hyperscan cache of the "
+	    "configured rules (like sa-compile)" },
 	{ "learn", ctl_learn,
 	    "learn --spam|--ham|--forget PATH...  train Bayes (maildir, "
 	    "mbox, MH, dir, -)" },

@@ -1861,6 +1861,10 @@ build_hs(struct rule_set *rs)
 	int rc = 0;
 
 	memset(&rs->hs_info, 0, sizeof(rs->hs_info));
+	for (size_t k = 0; k < rs->n; k++)
+		rs->hs_info.cacheable += rs->v[k].hs_pat != NULL &&
+		    !rs->v[k].broken &&
+		    rule__hs_full_takes(rs->v[k].hs_pat, rs->v[k].hs_opts);
 	if (rs->hs_cache_dir != NULL && hs_cache_key(rs, key) == 0)
 		snprintf(rs->hs_info.cache_file, sizeof(rs->hs_info.cache_file),
 		    "%s/%s.hsdb", rs->hs_cache_dir, key);

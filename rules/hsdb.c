@@ -378,6 +378,14 @@ rule__hsdb_read(struct rule__hsdb **out, FILE *f)
 	return 0;
 }
 
+/* rule__hs_full_takes - full mode tries this pattern */
+bool
+rule__hs_full_takes(const char *pat, unsigned opts)
+{
+	return strlen(pat) + ((opts & PCRE2_EXTENDED) ? 4 : 0) <=
+	    HS_FULL_MAX_PAT;
+}
+
 /* rule__hs_version - Hyperscan's version and build, for cache keys */
 const char *
 rule__hs_version(void)

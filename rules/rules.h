@@ -64,6 +64,7 @@ struct rule_set *rule_set_load_opts(const char *const *paths, size_t n,
 /* What the Hyperscan step of the load did. */
 struct rule_hs_info {
 	size_t patterns;   /* rules whose texts Hyperscan filters */
+	size_t cacheable;  /* rules a full compile would try */
 	bool from_cache;   /* read from cache_file */
 	double compile_ms; /* CPU time compiling (0 from the cache) */
 	int save_rc;	   /* hs_build: 0 written, else -errno */

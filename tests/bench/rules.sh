@@ -2,7 +2,9 @@
 # tests/bench/rules.sh - rule-engine speed, in one run on the same machine:
 #   1. filterd's engine with Debian's stock SpamAssassin rules (read from
 #      /usr/share/spamassassin, never copied) on one core: load+compile
-#      time, messages/s, p50/p99 per message, RSS (build/bench/rules)
+#      time, messages/s, p50/p99 per message, RSS (build/bench/rules),
+#      with the Hyperscan cache filterctl compile writes (its one-time
+#      compile reported first) and without it
 # Ratios are given twice: by wall time and by CPU time of the process that
 # does the scanning (our bench thread, the spamd child, the rspamd normal
 # worker, read from /proc), which stays meaningful on a busy shared host.
@@ -43,8 +45,15 @@ i=0
 while IFS= read -r f; do cp "$f" "$t/msgs/$(printf %05d $i)"; i=$((i + 1)); done <"$t/list"
 
 echo "== filterd rule engine, stock SpamAssassin rules, 1 core, $N messages"
+echo "-- Hyperscan cache, built once as filterctl compile does (like sa-compile)"
+"$bench" -B -C "$t/hscache" -r /usr/share/spamassassin \
+    -r /etc/spamassassin/local.cf
+echo "-- with the cache (what filterd runs after filterctl compile)"
+"$bench" -C "$t/hscache" -r /usr/share/spamassassin \
+    -r /etc/spamassassin/local.cf "$t/msgs" | tee "$t/fd.txt"
+echo "-- without it (budget compile at load: after a rule change, before the next filterctl compile)"
 "$bench" -r /usr/share/spamassassin -r /etc/spamassassin/local.cf \
-    "$t/msgs" | tee "$t/fd.txt"
+    "$t/msgs" | tee "$t/fd_nocache.txt"
 echo "== filterd rule engine, rules/default"
 "$bench" -r rules/default "$t/msgs" | tee "$t/fd_default.txt"
 
@@ -146,4 +155,9 @@ if [ -n "$child" ] && [ "$c1" -gt "$c0" ]; then
 	sa_cpu=$(echo "$N / (($c1 - $c0) / $hz)" | bc -l)
 	printf "spamd child CPU: %.1f msg/s; filterd engine CPU: %s msg/s; ratio %.0fx (cpu)\n" \
 	    "$sa_cpu" "$fd_cpu" "$(echo "$fd_cpu / $sa_cpu" | bc -l)"
+	nc_rate=$(sed -n 's/^messages: [0-9]*, rules \([0-9.]*\) msg\/s.*/\1/p' "$t/fd_nocache.txt")
+	nc_cpu=$(sed -n 's/^cpu: rules \([0-9.]*\) msg\/s.*/\1/p' "$t/fd_nocache.txt")
+	printf "without the Hyperscan cache: %s msg/s, %s msg/CPU-s; ratio %.0fx (wall), %.0fx (cpu)\n" \
+	    "$nc_rate" "$nc_cpu" "$(echo "$nc_rate / $sa_rate" | bc -l)" \
+	    "$(echo "$nc_cpu / $sa_cpu" | bc -l)"
 fi

@@ -1,0 +1,156 @@
+/*
+ * filterd/ctl_compile.c - `filterctl compile`: build the Hyperscan cache
+ *
+ * What sa-compile is to SpamAssassin: loading the rules, filterd compiles
+ * Hyperscan databases (the regex prefilter) only within a small CPU
+ * budget, so a start or reload stays well under a second; the costliest
+ * patterns then run through PCRE2 alone. `filterctl compile` compiles
+ * every pattern Hyperscan can take, once (seconds to a minute), and
+ * writes the result to rules_cache_dir (default state_dir/rules-cache)
+ * under a name that is a hash of the rules and the Hyperscan version.
+ * filterd reads it at its next start or reload (SIGHUP) when the rules
+ * are still exactly those; after a rule change it falls back to the
+ * budget compile until the next `filterctl compile`. Other *.hsdb files
+ * in the directory (older rule versions) are removed.
+ *
+ *   filterctl compile [-c CONF] [--cache-dir DIR] [-q]
+ *
+ * Exit 0 when the cache was written, 1 when it was not (message on
+ * stderr), 2 on a config or rule-file error.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "filterd/cfg.h"
+#include "filterd/check_rules.h"
+#include "filterd/ctl.h"
+#include "rules/rules.h"
+
+/* mkdirs - mkdir -p, 0755 */
+static int
+mkdirs(const char *dir)
+{
+	char p[512];
+
+	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* prune - remove DIR's *.hsdb files other than keep; their count */
+static unsigned
+prune(const char *dir, const char *keep)
+{
+	const char *base = strrchr(keep, '/') ? strrchr(keep, '/') + 1 : keep;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		size_t l = strlen(e->d_name);
+		char p[1024];
+
+		if (l < 6 || strcmp(e->d_name + l - 5, ".hsdb") != 0 ||
+		    strcmp(e->d_name, base) == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		n += unlink(p) == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+int
+ctl_compile(int argc, char **argv)
+{
+	const char *conf = NULL, *dir_arg = NULL, *paths[2];
+	struct rule_load_opts o = { NULL, true };
+	struct rule_hs_info hi;
+	struct rule_err err;
+	struct rule_set *rs;
+	struct cfg *cfg;
+	char dir[512];
+	bool quiet = false;
+	unsigned pruned;
+	size_t n;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			conf = argv[++i];
+		} else if (strcmp(argv[i], "--cache-dir") == 0 &&
+		    i + 1 < argc) {
+			dir_arg = argv[++i];
+		} else if (strcmp(argv[i], "-q") == 0) {
+			quiet = true;
+		} else {
+			fprintf(stderr,
+			    "usage: filterctl compile [-c CONF] "
+			    "[--cache-dir DIR] [-q]\n");
+			return 2;
+		}
+	}
+	if ((cfg = ctl_load_cfg(conf)) == NULL)
+		return 2;
+	if (dir_arg != NULL)
+		snprintf(dir, sizeof(dir), "%s", dir_arg);
+	else
+		rules_cfg_cache_dir(cfg, dir, sizeof(dir));
+	if (dir[0] == '\0') {
+		fprintf(stderr, "filterctl compile: rules_cache_dir = none: "
+				"nothing to write\n");
+		cfg_free(cfg);
+		return 1;
+	}
+	if ((rc = mkdirs(dir)) < 0) {
+		fprintf(stderr, "filterctl compile: %s: %s\n", dir,
+		    strerror(-rc));
+		cfg_free(cfg);
+		return 1;
+	}
+	o.hs_cache_dir = dir;
+	n = rules_cfg_paths(cfg, paths);
+	if (!quiet)
+		fprintf(stderr, "filterctl compile: compiling %s%s%s ...\n",
+		    paths[0], n > 1 ? " and " : "", n > 1 ? paths[1] : "");
+	if ((rs = rule_set_load_opts(paths, n, &o, &err)) == NULL) {
+		fprintf(stderr, "filterctl compile: %s:%u: %s\n", err.file,
+		    err.line, err.msg);
+		cfg_free(cfg);
+		return 2;
+	}
+	rule_set_hs_info(rs, &hi);
+	if (hi.save_rc < 0) {
+		fprintf(stderr, "filterctl compile: %s: %s\n",
+		    hi.cache_file[0] ? hi.cache_file : dir,
+		    strerror(-hi.save_rc));
+		rule_set_free(rs);
+		cfg_free(cfg);
+		return 1;
+	}
+	pruned = prune(dir, hi.cache_file);
+	if (!quiet)
+		printf("%zu rules in Hyperscan, compiled in %.1f s CPU, "
+		       "written to %s%s\n",
+		    hi.patterns, hi.compile_ms / 1e3, hi.cache_file,
+		    pruned ? " (older caches removed)" : "");
+	rule_set_free(rs);
+	cfg_free(cfg);
+	return 0;
+}
