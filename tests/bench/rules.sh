@@ -46,6 +46,7 @@ while IFS= read -r f; do cp "$f" "$t/msgs/$(printf %05d $i)"; i=$((i + 1)); done
 
 echo "== filterd rule engine, stock SpamAssassin rules, 1 core, $N messages"
 echo "-- Hyperscan cache, built once as filterctl compile does (like sa-compile)"
+mkdir -p "$t/hscache"
 "$bench" -B -C "$t/hscache" -r /usr/share/spamassassin \
     -r /etc/spamassassin/local.cf
 echo "-- with the cache (what filterd runs after filterctl compile)"
