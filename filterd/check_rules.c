@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "filterd/cfg.h"
@@ -54,6 +55,79 @@ rules_cfg_cache_dir(const struct cfg *cfg, char *out, size_t outsz)
 		    cfg_str(cfg, "state_dir"));
 }
 
+/* what the last load in this process did (rules_cache_wanted) */
+static struct {
+	bool wanted;
+	char file[512];
+} last_load;
+
+bool
+rules_cache_wanted(char *file, size_t filesz)
+{
+	snprintf(file, filesz, "%s", last_load.file);
+	return last_load.wanted;
+}
+
+/* mkdirs - mkdir -p, 0755 */
+static int
+mkdirs(const char *dir)
+{
+	char p[512];
+
+	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int
+rules_cache_build(const struct cfg *cfg, struct rule_hs_info *info,
+    char *why, size_t whysz)
+{
+	const char *paths[2];
+	char dir[512];
+	struct rule_load_opts o = { dir, true };
+	struct rule_hs_info hi;
+	struct rule_err err;
+	struct rule_set *rs;
+	size_t n = rules_cfg_paths(cfg, paths);
+	int rc;
+
+	rules_cfg_cache_dir(cfg, dir, sizeof(dir));
+	if (dir[0] == '\0') {
+		snprintf(why, whysz, "rules_cache_dir = none");
+		return -EINVAL;
+	}
+	if ((rc = mkdirs(dir)) < 0) {
+		snprintf(why, whysz, "%s: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if ((rs = rule_set_load_opts(paths, n, &o, &err)) == NULL) {
+		snprintf(why, whysz, "%s:%u: %s", err.file, err.line, err.msg);
+		return -EBADMSG;
+	}
+	rule_set_hs_info(rs, &hi);
+	rule_set_free(rs);
+	if (info != NULL)
+		*info = hi;
+	if (hi.save_rc < 0) {
+		snprintf(why, whysz, "%s: %s",
+		    hi.cache_file[0] ? hi.cache_file : dir,
+		    strerror(-hi.save_rc));
+		return hi.save_rc;
+	}
+	return 0;
+}
+
 static int
 rules_init(const struct cfg *cfg, void **state)
 {
@@ -72,6 +146,9 @@ rules_init(const struct cfg *cfg, void **state)
 		return -EINVAL;
 	}
 	rule_set_hs_info(rs, &hi);
+	last_load.wanted = !hi.from_cache && hi.patterns < hi.cacheable &&
+	    dir[0] != '\0' && hi.cache_file[0] != '\0';
+	snprintf(last_load.file, sizeof(last_load.file), "%s", hi.cache_file);
 	if (hi.from_cache)
 		log_info("rules: Hyperscan databases for %zu rules from %s",
 		    hi.patterns, hi.cache_file);
@@ -79,7 +156,7 @@ rules_init(const struct cfg *cfg, void **state)
 		log_info("rules: no Hyperscan cache for these rules in %s "
 			 "(%zu of %zu rules compiled within the load "
 			 "budget); `filterctl compile` builds it for faster "
-			 "scans",
+			 "scans (filterd builds it in the background too)",
 		    dir, hi.patterns, hi.cacheable);
 	rule_set_scoreset(rs, (unsigned)cfg_int(cfg, "rules_scoreset"));
 	for (size_t i = 0; i < rule_set_diag_count(rs); i++) {

@@ -22,34 +22,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "filterd/cfg.h"
 #include "filterd/check_rules.h"
 #include "filterd/ctl.h"
 #include "rules/rules.h"
-
-/* mkdirs - mkdir -p, 0755 */
-static int
-mkdirs(const char *dir)
-{
-	char p[512];
-
-	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 /* prune - remove DIR's *.hsdb files other than keep; their count */
 static unsigned
@@ -80,12 +58,9 @@ int
 ctl_compile(int argc, char **argv)
 {
 	const char *conf = NULL, *dir_arg = NULL, *paths[2];
-	struct rule_load_opts o = { NULL, true };
-	struct rule_hs_info hi;
-	struct rule_err err;
-	struct rule_set *rs;
+	struct rule_hs_info hi = { 0 };
 	struct cfg *cfg;
-	char dir[512];
+	char dir[512], why[600];
 	bool quiet = false;
 	unsigned pruned;
 	size_t n;
@@ -118,31 +93,20 @@ ctl_compile(int argc, char **argv)
 		cfg_free(cfg);
 		return 1;
 	}
-	if ((rc = mkdirs(dir)) < 0) {
-		fprintf(stderr, "filterctl compile: %s: %s\n", dir,
-		    strerror(-rc));
+	if (dir_arg != NULL && cfg_set(cfg, "rules_cache_dir", dir, why,
+	    sizeof(why)) < 0) {
+		fprintf(stderr, "filterctl compile: %s\n", why);
 		cfg_free(cfg);
-		return 1;
+		return 2;
 	}
-	o.hs_cache_dir = dir;
 	n = rules_cfg_paths(cfg, paths);
 	if (!quiet)
 		fprintf(stderr, "filterctl compile: compiling %s%s%s ...\n",
 		    paths[0], n > 1 ? " and " : "", n > 1 ? paths[1] : "");
-	if ((rs = rule_set_load_opts(paths, n, &o, &err)) == NULL) {
-		fprintf(stderr, "filterctl compile: %s:%u: %s\n", err.file,
-		    err.line, err.msg);
+	if ((rc = rules_cache_build(cfg, &hi, why, sizeof(why))) < 0) {
+		fprintf(stderr, "filterctl compile: %s\n", why);
 		cfg_free(cfg);
-		return 2;
-	}
-	rule_set_hs_info(rs, &hi);
-	if (hi.save_rc < 0) {
-		fprintf(stderr, "filterctl compile: %s: %s\n",
-		    hi.cache_file[0] ? hi.cache_file : dir,
-		    strerror(-hi.save_rc));
-		rule_set_free(rs);
-		cfg_free(cfg);
-		return 1;
+		return rc == -EBADMSG ? 2 : 1; /* rule files : cache */
 	}
 	pruned = prune(dir, hi.cache_file);
 	if (!quiet)
@@ -150,7 +114,6 @@ ctl_compile(int argc, char **argv)
 		       "written to %s%s\n",
 		    hi.patterns, hi.compile_ms / 1e3, hi.cache_file,
 		    pruned ? " (older caches removed)" : "");
-	rule_set_free(rs);
 	cfg_free(cfg);
 	return 0;
 }

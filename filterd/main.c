@@ -8,6 +8,10 @@
  * (at most one restart per second per slot), reloads on SIGHUP (a new
  * generation of workers with the new config; the old ones stop accepting,
  * finish their connections and exit) and drains on SIGTERM/SIGINT.
+ * When the rules load found no Hyperscan cache that would help (filterctl
+ * compile, .notes/rules.md), the master forks one low-priority builder
+ * that writes it and, once it has, reloads itself like on SIGHUP, once
+ * per cache file name.
  * Messages left in spool_dir by a crash were never acknowledged upstream
  * (or were, and were delivered): they are removed at start, the upstream
  * MTA retries the former.
@@ -35,6 +39,7 @@
 #include <unistd.h>
 
 #include "filterd/cfg.h"
+#include "filterd/check_rules.h"
 #include "filterd/metrics.h"
 #include "filterd/metrics_http.h"
 #include "filterd/milter.h"
@@ -43,6 +48,7 @@
 #include "filterd/sdnotify.h"
 #include "filterd/smtp.h"
 #include "filterd/spamd.h"
+#include "rules/rules.h"
 #include "util/log.h"
 
 #define MAX_WORKERS 256
@@ -81,6 +87,10 @@ static struct {
 	/* policy_listen: more SMTP listeners (bank port:N) */
 	int pfd[MAX_PLISTEN];
 	size_t npfd;
+	/* the background Hyperscan cache builder and the file it was
+	 * started for (never twice for one file) */
+	pid_t hs_builder;
+	char hs_tried[512];
 } M = { .lfd = -1, .sfd = -1, .mfd = -1 };
 
 static void
@@ -419,6 +429,53 @@ on_respawn(evutil_socket_t fd, short ev, void *arg)
 	fill();
 }
 
+/* maybe_build_hs_cache - after a rules load without a helpful cache:
+ * one nice'd child compiles and writes it (rules_cache_build); on_sigchld
+ * reloads when it succeeded. The child shares nothing with the loop. */
+static void
+maybe_build_hs_cache(void)
+{
+	char file[512], why[600];
+	pid_t pid;
+
+	if (M.stopping || M.hs_builder > 0 ||
+	    !rules_cache_wanted(file, sizeof(file)) ||
+	    strcmp(file, M.hs_tried) == 0)
+		return;
+	snprintf(M.hs_tried, sizeof(M.hs_tried), "%s", file);
+	if ((pid = fork()) < 0) {
+		log_warn("rules: cannot fork the Hyperscan cache builder: %s",
+		    strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		struct rule_hs_info hi;
+		int rc;
+
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGHUP, SIG_IGN);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (setpriority(PRIO_PROCESS, 0, 10) < 0)
+			(void)0; /* unprivileged and already niced: fine */
+		rc = rules_cache_build(M.cfg, &hi, why, sizeof(why));
+		if (rc < 0)
+			log_warn("rules: Hyperscan cache not written: %s", why);
+		else
+			log_info("rules: Hyperscan cache for %zu rules written "
+				 "to %s (%.1f s CPU)",
+			    hi.patterns, hi.cache_file, hi.compile_ms / 1e3);
+		_exit(rc < 0 ? 1 : 0);
+	}
+	M.hs_builder = pid;
+	log_info("rules: building the Hyperscan cache in the background "
+		 "(pid %ld); filterd reloads when it is done",
+	    (long)pid);
+}
+
+static void on_sighup(evutil_socket_t fd, short ev, void *arg);
+
 static void
 on_sigchld(evutil_socket_t fd, short ev, void *arg)
 {
@@ -427,6 +484,16 @@ on_sigchld(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd, (void)ev, (void)arg;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		if (pid == M.hs_builder) {
+			M.hs_builder = 0;
+			if (!M.stopping && WIFEXITED(st) &&
+			    WEXITSTATUS(st) == 0) {
+				log_info("rules: Hyperscan cache ready; "
+					 "reloading");
+				on_sighup(-1, 0, NULL);
+			}
+			continue;
+		}
 		if (pid == M.milter_pid) {
 			if (!M.stopping && !(WIFEXITED(st) &&
 			    WEXITSTATUS(st) == 0))
@@ -492,6 +559,8 @@ on_sigterm(evutil_socket_t fd, short ev, void *arg)
 	sdnotify("STOPPING=1");
 	M.stopping = true;
 	signal_gen(SIGTERM, false);
+	if (M.hs_builder > 0)
+		kill(M.hs_builder, SIGTERM);
 	if (M.milter_pid > 0)
 		kill(M.milter_pid, SIGTERM);
 	if (live_workers() == 0) {
@@ -578,6 +647,7 @@ on_sighup(evutil_socket_t fd, short ev, void *arg)
 	log_info("reloaded %s: generation %u, %zu workers", M.cfgpath,
 	    M.gen, M.nworkers);
 	sdnotify("STATUS=reloaded");
+	maybe_build_hs_cache();
 }
 
 /* raise_nofile - every connection costs a socket, a spool file and a
@@ -841,6 +911,7 @@ main(int argc, char **argv)
 	M.nworkers = want_workers(M.cfg);
 	M.master_pid = getpid();
 	fill();
+	maybe_build_hs_cache();
 	log_info("ready pid=%ld listen=%s protocol=%s reinject=%s workers=%zu "
 	    "spamd=%s milter=%s",
 	    (long)getpid(), M.listen_addr, cfg_str(M.cfg, "protocol"),

@@ -166,6 +166,7 @@ state_dir = $FD_DIR/state
 quarantine_dir = $FD_DIR/quarantine
 log = stderr
 rules_dir = $E2E_ROOT/rules/default
+rules_cache_dir = none
 rules_local =
 dnsbl_config =
 use_dnsbl = no
