@@ -21,6 +21,7 @@
  * Memory: the DB handles are malloc'ed; close frees them.
  */
 #include "bayes/store.h"
+#include "util/fs.h"
 
 #include <db.h>
 #include <errno.h>
@@ -922,26 +923,6 @@ open_db(
 }
 
 /* mkdirs - mkdir -p: state_dir/bayes on a fresh install */
-static int
-mkdirs(const char *path)
-{
-	char tmp[4096];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, path, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (tmp[i] != '/' && tmp[i] != '\0')
-			continue;
-		tmp[i] = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		tmp[i] = i < len ? '/' : '\0';
-	}
-	return 0;
-}
-
 /* quiet - Berkeley DB prints its messages to stderr by default; the
  * store reports through return codes only (STYLE: no logging here) */
 static void
@@ -977,7 +958,7 @@ bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
 	if (stat(path, &sb) < 0) {
 		if (!rdwr)
 			return -ENOENT;
-		if ((rc = mkdirs(path)) < 0)
+		if ((rc = fs_mkdirs(path, 0700)) < 0)
 			return rc;
 	}
 	if ((s = calloc(1, sizeof(*s))) == NULL)

@@ -21,6 +21,7 @@
 
 #include "filterd/cfg.h"
 #include "plugins/authres.h"
+#include "util/fs.h"
 
 static const char *const names[] = {
 	[ACTION_PASS] = "pass",
@@ -263,28 +264,6 @@ write_lf(int fd, const unsigned char *p, size_t n)
 	return 0;
 }
 
-static int
-mkdir_p(const char *dir)
-{
-	char tmp[4096];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, dir, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int
 action_quarantine(const char *dir, const struct buf *head, struct bstr raw,
     size_t body_off, char *name, size_t namesz)
@@ -299,7 +278,7 @@ action_quarantine(const char *dir, const struct buf *head, struct bstr raw,
 		if (snprintf(sub, sizeof(sub), "%s/%s", dir, subs[i]) >=
 		    (int)sizeof(sub))
 			return -ENAMETOOLONG;
-		if ((rc = mkdir_p(sub)) < 0)
+		if ((rc = fs_mkdirs(sub, 0750)) < 0)
 			return rc;
 	}
 	gethostname(host, sizeof(host) - 1);

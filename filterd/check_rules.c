@@ -24,6 +24,7 @@
 #include "filterd/check_rules.h"
 #include "filterd/checks.h"
 #include "rules/rules.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #define NOTE_KEY "rules.run"
@@ -68,27 +69,6 @@ rules_cache_wanted(char *file, size_t filesz)
 	return last_load.wanted;
 }
 
-/* mkdirs - mkdir -p, 0755 */
-static int
-mkdirs(const char *dir)
-{
-	char p[512];
-
-	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p))
-		return -ENAMETOOLONG;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(p, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int
 rules_cache_build(const struct cfg *cfg, struct rule_hs_info *info,
     char *why, size_t whysz)
@@ -107,7 +87,7 @@ rules_cache_build(const struct cfg *cfg, struct rule_hs_info *info,
 		snprintf(why, whysz, "rules_cache_dir = none");
 		return -EINVAL;
 	}
-	if ((rc = mkdirs(dir)) < 0) {
+	if ((rc = fs_mkdirs(dir, 0755)) < 0) {
 		snprintf(why, whysz, "%s: %s", dir, strerror(-rc));
 		return rc;
 	}

@@ -49,6 +49,7 @@
 #include "filterd/smtp.h"
 #include "filterd/spamd.h"
 #include "rules/rules.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #define MAX_WORKERS 256
@@ -139,28 +140,6 @@ usage(FILE *f)
 "    spool_dir/QID             messages in flight\n"
 "    state_dir/filterd.pid     the master's pid\n"
 "    quarantine_dir/new/       quarantined messages (maildir)\n");
-}
-
-static int
-mkdir_p(const char *dir)
-{
-	char tmp[4096];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(tmp))
-		return -ENAMETOOLONG;
-	memcpy(tmp, dir, n + 1);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0750) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 static struct cfg *
@@ -620,7 +599,7 @@ on_sighup(evutil_socket_t fd, short ev, void *arg)
 		cfg_free(c);
 		return;
 	}
-	mkdir_p(cfg_str(c, "spool_dir"));
+	fs_mkdirs(cfg_str(c, "spool_dir"), 0750);
 	if (strcmp(cfg_str(c, "policy_listen"), cfg_str(M.cfg,
 	    "policy_listen")) != 0)
 		log_warn("policy_listen changed: takes effect at restart");
@@ -719,7 +698,7 @@ drop_privileges(const char *user, char *err, size_t errsz)
 	chown_uid = pw->pw_uid;
 	chown_gid = pw->pw_gid;
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		mkdir_p(dirs[i]);
+		fs_mkdirs(dirs[i], 0750);
 		nftw(dirs[i], chown_one, 16, FTW_PHYS | FTW_MOUNT);
 	}
 	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
@@ -818,8 +797,8 @@ main(int argc, char **argv)
 		printf("filterd: %s: configuration ok\n", path);
 		return 0;
 	}
-	if ((rc = mkdir_p(cfg_str(M.cfg, "spool_dir"))) < 0 ||
-	    (rc = mkdir_p(cfg_str(M.cfg, "state_dir"))) < 0) {
+	if ((rc = fs_mkdirs(cfg_str(M.cfg, "spool_dir"), 0750)) < 0 ||
+	    (rc = fs_mkdirs(cfg_str(M.cfg, "state_dir"), 0750)) < 0) {
 		fprintf(stderr, "filterd: cannot create spool/state dir: %s\n",
 		    strerror(-rc));
 		return 1;

@@ -1833,15 +1833,6 @@ hs_cache_save(const struct rule_set *rs, const char *path, const char *key)
 	return rc;
 }
 
-static double
-thread_cpu_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
 static void mark_lazy(struct rule_set *);
 
 /* build_hs - one Hyperscan database per rule type over the patterns
@@ -1856,7 +1847,7 @@ build_hs(struct rule_set *rs)
 {
 	struct rule__hsdb *dbs[RULE_NTYPES] = { NULL };
 	/* body first: most rules, longest texts */
-	double budget = HS_BUDGET_MS, t0 = thread_cpu_ms();
+	double budget = HS_BUDGET_MS, t0 = rule__cpu_ms();
 	char key[65] = "";
 	int rc = 0;
 
@@ -1927,7 +1918,7 @@ build_hs(struct rule_set *rs)
 			break;
 		dbs[t] = rs->hs[t];
 	}
-	rs->hs_info.compile_ms = thread_cpu_ms() - t0;
+	rs->hs_info.compile_ms = rule__cpu_ms() - t0;
 	if (rc == 0 && rs->hs_build)
 		rs->hs_info.save_rc = rs->hs_info.cache_file[0]
 		    ? hs_cache_save(rs, rs->hs_info.cache_file, key)

@@ -1190,6 +1190,18 @@ prof_add(const struct rule_set *rs, size_t slot, uint64_t *t0)
 	*t0 = t;
 }
 
+/* prof_rule - the time since *t0 goes to rule k and stage t */
+static void
+prof_rule(const struct rule_set *rs, uint32_t k, size_t t, uint64_t *t0)
+{
+	uint64_t t1 = prof_now();
+
+	rs->prof_ns[k] += t1 - *t0;
+	rs->prof_runs[k]++;
+	((struct rule_set *)rs)->prof_stage_ns[t] += t1 - *t0;
+	*t0 = t1;
+}
+
 void
 rule_set_profile(struct rule_set *rs, bool on)
 {
@@ -1295,15 +1307,8 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 			    (r->lazy && c->lazy_on))
 				continue;
 			c->counts[k] = run_rule(c, r, &b);
-			if (t0 != 0) {
-				uint64_t t1 = prof_now();
-
-				rs->prof_ns[k] += t1 - t0;
-				rs->prof_runs[k]++;
-				((struct rule_set *)rs)->prof_stage_ns[t] +=
-				    t1 - t0;
-				t0 = t1;
-			}
+			if (t0 != 0)
+				prof_rule(rs, k, (size_t)t, &t0);
 			if (c->counts[k] > 0 &&
 			    (rc = add_hit(c, r, c->counts[k])) < 0)
 				goto out;
@@ -1319,15 +1324,8 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 				continue;
 			c->hdr_last = NULL;
 			c->counts[k] = run_template(c, r, &b);
-			if (t0 != 0) {
-				uint64_t t1 = prof_now();
-
-				rs->prof_ns[k] += t1 - t0;
-				rs->prof_runs[k]++;
-				((struct rule_set *)rs)->prof_stage_ns[t] +=
-				    t1 - t0;
-				t0 = t1;
-			}
+			if (t0 != 0)
+				prof_rule(rs, k, (size_t)t, &t0);
 			if (c->counts[k] > 0 &&
 			    (rc = add_hit(c, r, c->counts[k])) < 0)
 				goto out;

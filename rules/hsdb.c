@@ -138,12 +138,13 @@ too_costly(const char *p)
 	return false;
 }
 
-static double
-cpu_ms(void)
+/* rule__cpu_ms - this thread's CPU time: other threads' work is not a
+ * compile's */
+double
+rule__cpu_ms(void)
 {
 	struct timespec t;
 
-	/* this thread's: other threads' work is not the compile's */
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
@@ -253,7 +254,7 @@ rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
 	}
 	for (size_t c = 0; c < m; c += chunk) {
 		size_t k = m - c < chunk ? m - c : chunk;
-		double t0 = cpu_ms();
+		double t0 = rule__cpu_ms();
 		hs_database_t *db;
 
 		if (budget_ms != NULL && *budget_ms <= 0)
@@ -261,7 +262,7 @@ rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
 
 		rc = compile_chunk(ex + c, fl + c, id + c, keep + c, k, &db);
 		if (budget_ms != NULL)
-			*budget_ms -= cpu_ms() - t0;
+			*budget_ms -= rule__cpu_ms() - t0;
 		if (rc < 0)
 			goto out;
 		if (db == NULL)

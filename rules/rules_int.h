@@ -204,6 +204,7 @@ size_t rule__hsdb_count(const struct rule__hsdb *);
 int rule__hsdb_write(const struct rule__hsdb *, FILE *);
 int rule__hsdb_read(struct rule__hsdb **, FILE *);
 const char *rule__hs_version(void);
+double rule__cpu_ms(void);
 bool rule__hs_full_takes(const char *pat, unsigned opts);
 void rule__hsdb_free(struct rule__hsdb *);
 typedef void rule__hs_hit_cb(void *arg, uint32_t id);

@@ -325,14 +325,38 @@ fired(struct rule_set *rs, const char *text, char names[][32],
 	return n;
 }
 
+/* same_fired - rs fires the same rules, with the same counts, with its
+ * shortcuts (prefilter, Hyperscan, gates, lazy rules) and without; the
+ * rules and counts go to names/counts, their number is returned */
+static size_t
+same_fired(struct rule_set *rs, const char *text, char names[][32],
+    unsigned *counts, size_t max)
+{
+	char n2[64][32];
+	unsigned c2[64];
+	size_t k1, k2;
+
+	rule_set_prefilter(rs, true);
+	k1 = fired(rs, text, names, counts, max);
+	rule_set_prefilter(rs, false);
+	k2 = fired(rs, text, n2, c2, max < 64 ? max : 64);
+	rule_set_prefilter(rs, true);
+	assert_int_equal(k1, k2);
+	for (size_t k = 0; k < k1; k++) {
+		assert_string_equal(names[k], n2[k]);
+		assert_int_equal(counts[k], c2[k]);
+	}
+	return k1;
+}
+
 static void
 test_hyperscan_same(void **state)
 {
 	struct rule_err e;
 	struct rule_set *rs =
 	    rule_set_load_mem(hs_cf, sizeof(hs_cf) - 1, "hs.cf", &e);
-	char n1[64][32], n2[64][32];
-	unsigned c1[64], c2[64];
+	char n1[64][32];
+	unsigned c1[64];
 	size_t in_hs = 0;
 	bool tag_hit = false, multi = false, tagm = false, x = false;
 
@@ -345,17 +369,9 @@ test_hyperscan_same(void **state)
 	if (__builtin_cpu_supports("ssse3"))
 		assert_true(in_hs >= 8);
 	for (size_t i = 0; i < sizeof(hs_msgs) / sizeof(hs_msgs[0]); i++) {
-		size_t k1, k2;
+		size_t k1 = same_fired(rs, hs_msgs[i], n1, c1, 64);
 
-		rule_set_prefilter(rs, true);
-		k1 = fired(rs, hs_msgs[i], n1, c1, 64);
-		rule_set_prefilter(rs, false);
-		k2 = fired(rs, hs_msgs[i], n2, c2, 64);
-		rule_set_prefilter(rs, true);
-		assert_int_equal(k1, k2);
 		for (size_t k = 0; k < k1; k++) {
-			assert_string_equal(n1[k], n2[k]);
-			assert_int_equal(c1[k], c2[k]);
 			tag_hit |= i == 2 && strcmp(n1[k], "T_TAG2") == 0;
 			multi |= i == 0 && strcmp(n1[k], "T_MULTI") == 0 &&
 			    c1[k] == 4;
@@ -474,8 +490,8 @@ test_gate_lazy_same(void **state)
 	struct rule_err e;
 	struct rule_set *rs =
 	    rule_set_load_mem(lazy_cf, sizeof(lazy_cf) - 1, "lazy.cf", &e);
-	char n1[64][32], n2[64][32];
-	unsigned c1[64], c2[64];
+	char n1[64][32];
+	unsigned c1[64];
 	long k;
 
 	(void)state;
@@ -494,22 +510,14 @@ test_gate_lazy_same(void **state)
 	     i++) {
 		struct msg *m1, *m2;
 		struct hits *h1, *h2;
-		size_t k1, k2;
 
-		rule_set_prefilter(rs, true);
-		k1 = fired(rs, lazy_msgs[i], n1, c1, 64);
+		(void)same_fired(rs, lazy_msgs[i], n1, c1, 64);
 		h1 = parse(lazy_msgs[i], &m1);
 		assert_int_equal(rule_set_check(rs, m1, h1), 0);
 		rule_set_prefilter(rs, false);
-		k2 = fired(rs, lazy_msgs[i], n2, c2, 64);
 		h2 = parse(lazy_msgs[i], &m2);
 		assert_int_equal(rule_set_check(rs, m2, h2), 0);
 		rule_set_prefilter(rs, true);
-		assert_int_equal(k1, k2);
-		for (size_t j = 0; j < k1; j++) {
-			assert_string_equal(n1[j], n2[j]);
-			assert_int_equal(c1[j], c2[j]);
-		}
 		hits_sort(h1);
 		hits_sort(h2);
 		assert_int_equal(hits_count(h1), hits_count(h2));
@@ -635,8 +643,8 @@ test_hs_cache(void **state)
 	struct rule_set *rs, *rs2;
 	struct rule_err e;
 	const char *path;
-	char n1[64][32], n2[64][32];
-	unsigned c1[64], c2[64];
+	char n1[64][32];
+	unsigned c1[64];
 	FILE *f;
 
 	(void)state;
@@ -669,19 +677,8 @@ test_hs_cache(void **state)
 		assert_int_equal(hi2.patterns, hi.patterns);
 		assert_string_equal(hi2.cache_file, hi.cache_file);
 		for (size_t i = 0; i < sizeof(hs_msgs) / sizeof(hs_msgs[0]);
-		     i++) {
-			size_t k1, k2;
-
-			rule_set_prefilter(rs2, true);
-			k1 = fired(rs2, hs_msgs[i], n1, c1, 64);
-			rule_set_prefilter(rs2, false);
-			k2 = fired(rs2, hs_msgs[i], n2, c2, 64);
-			assert_int_equal(k1, k2);
-			for (size_t k = 0; k < k1; k++) {
-				assert_string_equal(n1[k], n2[k]);
-				assert_int_equal(c1[k], c2[k]);
-			}
-		}
+		     i++)
+			(void)same_fired(rs2, hs_msgs[i], n1, c1, 64);
 		rule_set_free(rs2);
 		/* a truncated file: ignored, the budget compile runs */
 		assert_int_equal(truncate(hi.cache_file, 100), 0);
