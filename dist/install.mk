@@ -31,12 +31,14 @@ install: $(BINS) man
 # install-files - copy what is built; builds nothing (tests/e2e/install.sh)
 install-files:
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
-	    $(DESTDIR)$(SHAREDIR)/rules $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(SHAREDIR)/rules $(DESTDIR)$(SHAREDIR)/rules-with-sa \
+	    $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(SYSCONFDIR)/filterd $(DESTDIR)$(UNITDIR)
 	$(INSTALL) -m 755 $(BUILD)/filterd $(DESTDIR)$(SBINDIR)/filterd
 	$(INSTALL) -m 755 $(BUILD)/filterctl $(DESTDIR)$(BINDIR)/filterctl
 	$(INSTALL) -m 644 rules/default/*.cf $(DESTDIR)$(SHAREDIR)/rules/
+	$(INSTALL) -m 644 rules/with-sa/*.cf $(DESTDIR)$(SHAREDIR)/rules-with-sa/
 	$(INSTALL) -m 644 etc/dnsbl.cf $(DESTDIR)$(SHAREDIR)/dnsbl.cf
 	$(INSTALL) -m 644 $(BUILD)/man/filterctl.1 $(DESTDIR)$(MANDIR)/man1/
 	$(INSTALL) -m 644 $(BUILD)/man/filterd.conf.5 $(DESTDIR)$(MANDIR)/man5/

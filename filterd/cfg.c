@@ -105,7 +105,8 @@ const struct cfg_key cfg_keys[] = {
 	{ "msg_max_uris", CFG_INT, "1000", "1", "100000", "URIs kept" },
 	/* Rules (rules/, filterd/check_rules.c, filterctl lint) */
 	{ "rules_dir", CFG_STR, "rules/default", NULL, NULL,
-	    "rule files: a directory (its *.cf, sorted) or one .cf file" },
+	    "rule files: directories (their *.cf, sorted) or .cf files, "
+	    "comma-separated, loaded in order" },
 	{ "rules_local", CFG_STR, "/etc/filterd/local.cf", NULL, NULL,
 	    "loaded last when it exists; its score lines win (empty: none)" },
 	{ "rules_cache_dir", CFG_STR, "", NULL, NULL,

@@ -31,15 +31,28 @@
 #define MAX_LOGGED_DIAGS 50
 
 size_t
-rules_cfg_paths(const struct cfg *cfg, const char *paths[2])
+rules_cfg_paths(const struct cfg *cfg, struct rules_paths *p)
 {
 	const char *local = cfg_str(cfg, "rules_local");
-	size_t n = 0;
+	char *save = NULL, *tok;
 
-	paths[n++] = cfg_str(cfg, "rules_dir");
+	p->n = 0;
+	snprintf(p->buf, sizeof(p->buf), "%s", cfg_str(cfg, "rules_dir"));
+	for (tok = strtok_r(p->buf, ",", &save);
+	     tok != NULL && p->n < RULES_MAX_PATHS;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *e = tok + strlen(tok);
+
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		while (e > tok && (e[-1] == ' ' || e[-1] == '\t'))
+			*--e = '\0';
+		if (*tok != '\0')
+			p->v[p->n++] = tok;
+	}
 	if (local[0] != '\0' && access(local, R_OK) == 0)
-		paths[n++] = local;
-	return n;
+		p->v[p->n++] = local;
+	return p->n;
 }
 
 void
@@ -73,13 +86,13 @@ int
 rules_cache_build(const struct cfg *cfg, struct rule_hs_info *info,
     char *why, size_t whysz)
 {
-	const char *paths[2];
+	struct rules_paths rp;
 	char dir[512];
 	struct rule_load_opts o = { dir, true };
 	struct rule_hs_info hi;
 	struct rule_err err;
 	struct rule_set *rs;
-	size_t n = rules_cfg_paths(cfg, paths);
+	size_t n = rules_cfg_paths(cfg, &rp);
 	int rc;
 
 	rules_cfg_cache_dir(cfg, dir, sizeof(dir));
@@ -91,7 +104,7 @@ rules_cache_build(const struct cfg *cfg, struct rule_hs_info *info,
 		snprintf(why, whysz, "%s: %s", dir, strerror(-rc));
 		return rc;
 	}
-	if ((rs = rule_set_load_opts(paths, n, &o, &err)) == NULL) {
+	if ((rs = rule_set_load_opts(rp.v, n, &o, &err)) == NULL) {
 		snprintf(why, whysz, "%s:%u: %s", err.file, err.line, err.msg);
 		return -EBADMSG;
 	}
@@ -111,7 +124,7 @@ rules_cache_build(const struct cfg *cfg, struct rule_hs_info *info,
 static int
 rules_init(const struct cfg *cfg, void **state)
 {
-	const char *paths[2];
+	struct rules_paths rp;
 	size_t n, logged = 0;
 	struct rule_err err;
 	struct rule_set *rs;
@@ -119,9 +132,9 @@ rules_init(const struct cfg *cfg, void **state)
 	struct rule_load_opts o = { dir, false };
 	struct rule_hs_info hi;
 
-	n = rules_cfg_paths(cfg, paths);
+	n = rules_cfg_paths(cfg, &rp);
 	rules_cfg_cache_dir(cfg, dir, sizeof(dir));
-	if ((rs = rule_set_load_opts(paths, n, &o, &err)) == NULL) {
+	if ((rs = rule_set_load_opts(rp.v, n, &o, &err)) == NULL) {
 		log_error("rules: %s:%u: %s", err.file, err.line, err.msg);
 		return -EINVAL;
 	}
@@ -136,7 +149,7 @@ rules_init(const struct cfg *cfg, void **state)
 		log_info("rules: no Hyperscan cache for these rules in %s "
 			 "(%zu of %zu rules compiled within the load "
 			 "budget); `filterctl compile` builds it for faster "
-			 "scans (filterd builds it in the background too)",
+			 "scans (the daemon builds it in the background too)",
 		    dir, hi.patterns, hi.cacheable);
 	rule_set_scoreset(rs, (unsigned)cfg_int(cfg, "rules_scoreset"));
 	for (size_t i = 0; i < rule_set_diag_count(rs); i++) {
@@ -152,7 +165,7 @@ rules_init(const struct cfg *cfg, void **state)
 		log_warn("rules: %zu more errors, see filterctl lint",
 		    logged - MAX_LOGGED_DIAGS);
 	log_info("rules: %zu rules loaded from %s%s%s", rule_set_rule_count(rs),
-	    paths[0], n > 1 ? " and " : "", n > 1 ? paths[1] : "");
+	    rp.v[0], n > 1 ? " and " : "", n > 1 ? rp.v[n - 1] : "");
 	*state = rs;
 	return 0;
 }

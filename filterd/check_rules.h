@@ -10,9 +10,16 @@
 
 struct cfg;
 
-/* rules_cfg_paths - rules_dir, then rules_local when it is readable;
- * returns how many (1 or 2) */
-size_t rules_cfg_paths(const struct cfg *, const char *paths[2]);
+/* rules_cfg_paths - the paths of rules_dir (a comma-separated list,
+ * loaded in that order: e.g. the stock SpamAssassin rules, then filterd's
+ * own), then rules_local when it is readable; p->n of them in p->v */
+#define RULES_MAX_PATHS 8
+struct rules_paths {
+	const char *v[RULES_MAX_PATHS + 1];
+	size_t n;
+	char buf[4096];
+};
+size_t rules_cfg_paths(const struct cfg *, struct rules_paths *p);
 /* rules_cfg_cache_dir - rules_cache_dir, or state_dir/rules-cache when
  * empty; "" when it is "none" (no cache) */
 void rules_cfg_cache_dir(const struct cfg *, char *out, size_t outsz);

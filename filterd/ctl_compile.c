@@ -57,7 +57,8 @@ prune(const char *dir, const char *keep)
 int
 ctl_compile(int argc, char **argv)
 {
-	const char *conf = NULL, *dir_arg = NULL, *paths[2];
+	const char *conf = NULL, *dir_arg = NULL;
+	struct rules_paths rp;
 	struct rule_hs_info hi = { 0 };
 	struct cfg *cfg;
 	char dir[512], why[600];
@@ -99,10 +100,10 @@ ctl_compile(int argc, char **argv)
 		cfg_free(cfg);
 		return 2;
 	}
-	n = rules_cfg_paths(cfg, paths);
+	n = rules_cfg_paths(cfg, &rp);
 	if (!quiet)
 		fprintf(stderr, "filterctl compile: compiling %s%s%s ...\n",
-		    paths[0], n > 1 ? " and " : "", n > 1 ? paths[1] : "");
+		    rp.v[0], n > 1 ? " and " : "", n > 1 ? rp.v[n - 1] : "");
 	if ((rc = rules_cache_build(cfg, &hi, why, sizeof(why))) < 0) {
 		fprintf(stderr, "filterctl compile: %s\n", why);
 		cfg_free(cfg);

@@ -29,6 +29,7 @@ ctl_lint(int argc, char **argv)
 	struct rule_err err;
 	struct rule_set *rs;
 	struct cfg *cfg = NULL;
+	struct rules_paths rp; /* paths[] may point into it */
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-v") == 0)
@@ -39,7 +40,9 @@ ctl_lint(int argc, char **argv)
 	if (n == 0) {
 		if ((cfg = ctl_load_cfg(NULL)) == NULL)
 			return 2;
-		n = rules_cfg_paths(cfg, paths);
+		n = rules_cfg_paths(cfg, &rp);
+		for (size_t i = 0; i < n; i++)
+			paths[i] = rp.v[i];
 	}
 	if ((rs = rule_set_load(paths, n, &err)) == NULL) {
 		fprintf(stderr, "filterctl lint: %s: %s\n", err.file, err.msg);

@@ -102,6 +102,18 @@ check "filterd still running" kill -0 "$FD_PID"
 check "filterctl compile rewrites it (a whole file again)" \
     [ "$(stat -c %s "$file")" -gt 1000 ]
 
+# rules_dir lists several paths, loaded in order (later score lines win)
+printf 'body FD_E2E_EXTRA /XEXTRATOKENX/\nscore FD_E2E_EXTRA 3.5\nscore FD_HTML_ONLY 0.05\n' \
+    >"$work/extra.cf"
+printf 'rules_dir = %s/rules/default, %s/extra.cf\nrules_local =\nrules_cache_dir = none\nuse_bayes = no\n' \
+    "$E2E_ROOT" "$work" >"$work/two.conf"
+mk "$work/extra.eml" "hello" "a XEXTRATOKENX here"
+out=$("$work/filterctl" -c "$work/two.conf" check "$work/extra.eml" 2>/dev/null | head -3)
+diag "$out"
+# 3.5 + FD_HTML_ONLY at 0.05 (not its shipped score) + FD_HTML_MESSAGE
+check "rules_dir with two paths: the second's rule fires, its score line wins" \
+    sh -c "echo '$out' | grep -q 'score=3\.6/5\.0 .*FD_E2E_EXTRA'"
+
 printf 'rules_dir = %s/rules/default\nrules_local =\nrules_cache_dir = none\n' \
     "$E2E_ROOT" >"$work/none.conf"
 out=$("$work/filterctl" -c "$work/none.conf" compile 2>&1)
