@@ -1750,17 +1750,16 @@ hs_drop_all(struct rule_set *rs)
 		rs->v[k].in_hs = false;
 }
 
-/* hs_cache_load - 0 with rs->hs[] and in_hs set from the file; <0 and
- * nothing set otherwise */
-static int
-hs_cache_load(struct rule_set *rs, const char *path, const char *key)
+/* rule__hs_cache_read - a cache file's contents from f (rules_int.h):
+ * 0 with rs->hs[] and in_hs set; <0 and nothing set otherwise. Every
+ * rule index is checked against this rule set (a Hyperscan id is a rule
+ * index), every size against a cap. */
+int
+rule__hs_cache_read(struct rule_set *rs, FILE *f, const char *key)
 {
-	FILE *f = fopen(path, "rb");
 	char line[128];
 	int rc = -EINVAL;
 
-	if (f == NULL)
-		return -errno;
 	hs_drop_all(rs);
 	if (fgets(line, sizeof(line), f) == NULL ||
 	    strcmp(line, HS_CACHE_MAGIC) != 0 ||
@@ -1777,8 +1776,7 @@ hs_cache_load(struct rule_set *rs, const char *path, const char *key)
 			uint32_t k;
 
 			if (fread(&k, sizeof(k), 1, f) != 1 || k >= rs->n ||
-			    rs->v[k].hs_pat == NULL ||
-			    rs->v[k].type != hs_types[ti])
+			    !rs->v[k].hs_ok || rs->v[k].type != hs_types[ti])
 				goto out;
 			rs->v[k].in_hs = true;
 		}
@@ -1787,9 +1785,21 @@ hs_cache_load(struct rule_set *rs, const char *path, const char *key)
 	}
 	rc = 0;
 out:
-	fclose(f);
 	if (rc < 0)
 		hs_drop_all(rs);
+	return rc;
+}
+
+static int
+hs_cache_load(struct rule_set *rs, const char *path, const char *key)
+{
+	FILE *f = fopen(path, "rb");
+	int rc;
+
+	if (f == NULL)
+		return -errno;
+	rc = rule__hs_cache_read(rs, f, key);
+	fclose(f);
 	return rc;
 }
 
@@ -1852,11 +1862,16 @@ build_hs(struct rule_set *rs)
 	int rc = 0;
 
 	memset(&rs->hs_info, 0, sizeof(rs->hs_info));
-	for (size_t k = 0; k < rs->n; k++)
-		rs->hs_info.cacheable += rs->v[k].hs_pat != NULL &&
-		    !rs->v[k].broken &&
-		    rule__hs_full_takes(rs->v[k].hs_pat, rs->v[k].hs_opts);
-	if (rs->hs_cache_dir != NULL && hs_cache_key(rs, key) == 0)
+	for (size_t k = 0; k < rs->n; k++) {
+		struct rule *r = &rs->v[k];
+
+		r->hs_ok = r->hs_pat != NULL && !r->broken;
+		rs->hs_info.cacheable += r->hs_ok &&
+		    rule__hs_full_takes(r->hs_pat, r->hs_opts);
+	}
+	if (hs_cache_key(rs, key) == 0)
+		memcpy(rs->hs_key, key, sizeof(rs->hs_key));
+	if (rs->hs_cache_dir != NULL && rs->hs_key[0] != '\0')
 		snprintf(rs->hs_info.cache_file, sizeof(rs->hs_info.cache_file),
 		    "%s/%s.hsdb", rs->hs_cache_dir, key);
 	if (rs->hs_info.cache_file[0] && !rs->hs_build &&

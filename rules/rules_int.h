@@ -124,6 +124,7 @@ struct rule {
 	/* Hyperscan prefilter (hsdb.c): the pattern is in the database of
 	 * its type; hs_pat holds it between compile_regex and the build */
 	bool in_hs;
+	bool hs_ok; /* had an hs_pat: may be in a cached database */
 	char *hs_pat;
 	unsigned hs_opts;
 };
@@ -171,6 +172,7 @@ struct rule_set {
 	/* Hyperscan cache (rule_set_load_opts) and what the load did */
 	char *hs_cache_dir;
 	bool hs_build;
+	char hs_key[65]; /* the cache key of these patterns ("" unknown) */
 	struct rule_hs_info hs_info;
 	bool ac_needed[RULE_NTYPES]; /* a rule outside hs[] has literals */
 	/* rule_set_profile: CPU ns per rule (index), NULL when off; one
@@ -205,6 +207,8 @@ int rule__hsdb_write(const struct rule__hsdb *, FILE *);
 int rule__hsdb_read(struct rule__hsdb **, FILE *);
 const char *rule__hs_version(void);
 double rule__cpu_ms(void);
+/* compile.c: read a Hyperscan cache file's contents (fuzzing, tests) */
+int rule__hs_cache_read(struct rule_set *, FILE *, const char *key);
 bool rule__hs_full_takes(const char *pat, unsigned opts);
 void rule__hsdb_free(struct rule__hsdb *);
 typedef void rule__hs_hit_cb(void *arg, uint32_t id);
