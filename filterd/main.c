@@ -436,6 +436,15 @@ maybe_build_hs_cache(void)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGHUP, SIG_IGN);
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* no listener stays open in a process that never accepts */
+		if (M.lfd >= 0)
+			close(M.lfd);
+		if (M.sfd >= 0)
+			close(M.sfd);
+		if (M.mfd >= 0)
+			close(M.mfd);
+		for (size_t i = 0; i < M.npfd; i++)
+			close(M.pfd[i]);
 		if (setpriority(PRIO_PROCESS, 0, 10) < 0)
 			(void)0; /* unprivileged and already niced: fine */
 		rc = rules_cache_build(M.cfg, &hi, why, sizeof(why));
