@@ -8,19 +8,8 @@ set -u
 cd "$(dirname "$0")"
 . ./lib_filterd.sh
 
-work=$(mktemp -d /tmp/filterd-e2e-hscache.XXXXXX)
-cleanup()
-{
-	fd_cleanup
-	if [ -n "${E2E_KEEP:-}" ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-if ! command -v spamc >/dev/null; then
-	not_ok "spamc installed (make deps)"
-	tap_done
-	exit 1
-fi
+e2e_workdir hscache
+e2e_require spamc
 cp "$FILTERD_BIN" "$work/filterd" && FILTERD_BIN=$work/filterd
 cp "$E2E_ROOT/build/filterctl" "$work/filterctl"
 

@@ -265,3 +265,28 @@ fd_answers()
 	$E2E_SMTP send --port "$1" --count 1 --prefix "alive-$RANDOM" \
 	    --timeout 20 >/dev/null 2>&1
 }
+
+# e2e_workdir NAME - $work = a fresh /tmp/filterd-e2e-NAME.XXXXXX, removed
+# at exit with filterd stopped (E2E_KEEP=1 keeps it)
+e2e_workdir()
+{
+	work=$(mktemp -d "/tmp/filterd-e2e-$1.XXXXXX") || exit 1
+	trap e2e_workdir_cleanup EXIT
+}
+e2e_workdir_cleanup()
+{
+	fd_cleanup
+	if [ -n "${E2E_KEEP:-}" ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi
+}
+# e2e_require CMD... - a failed TAP line and exit 1 unless every CMD is
+# installed (make deps installs them)
+e2e_require()
+{
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null && continue
+		not_ok "$c installed (make deps)"
+		tap_done
+		exit 1
+	done
+}

@@ -14,19 +14,8 @@ set -u
 cd "$(dirname "$0")"
 . ./lib_filterd.sh
 
-work=$(mktemp -d /tmp/filterd-e2e-spamc.XXXXXX)
-cleanup()
-{
-	fd_cleanup
-	if [ -n "${E2E_KEEP:-}" ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-
-if ! command -v spamc >/dev/null; then
-	not_ok "spamc installed (make deps)"
-	tap_done
-	exit 1
-fi
+e2e_workdir spamc
+e2e_require spamc
 
 # Test rules on top of the shipped ones: a kill-level and a tag2-level token.
 cat >"$work/local.cf" <<'EOF'
