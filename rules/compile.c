@@ -1398,7 +1398,9 @@ gate_strip(const char *pat, unsigned opts, int depth)
 {
 	char *t;
 
-	if ((opts & PCRE2_EXTENDED) ||
+	/* a pattern anchored at line starts is its own best gate: PCRE2
+	 * tries it only after each '\n' of the joined body */
+	if ((opts & PCRE2_EXTENDED) || pat[0] == '^' ||
 	    (t = gate_tail(pat, pat + strlen(pat), depth)) == NULL)
 		return NULL;
 	if (strcmp(t, pat) == 0 || !gate_ok_kept(t)) {
