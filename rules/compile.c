@@ -1438,6 +1438,49 @@ hs_type(const struct rule *r)
 	    r->type == RULE_URI || r->type == RULE_FULL;
 }
 
+/* tmpl_scan - r->tmpl_required and tmpl_name: the first %{NAME} at
+ * depth 0 of a pattern without a top-level '|' */
+static void
+tmpl_scan(struct rule *r)
+{
+	const char *p = r->tmpl, *e = p + strlen(p);
+	int depth = 0;
+
+	r->tmpl_required = false;
+	if (alt_end(p, e) != e)
+		return;
+	for (; p < e; p++) {
+		if (*p == '\\') {
+			if (++p >= e)
+				return;
+			continue;
+		}
+		if (*p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				return;
+			p--;
+			continue;
+		}
+		if (*p == '(')
+			depth++;
+		else if (*p == ')')
+			depth--;
+		else if (p[0] == '%' && p[1] == '{') {
+			const char *q = strchr(p, '}');
+			unsigned min = 1;
+
+			if (depth != 0 || q == NULL ||
+			    (size_t)(q - p - 2) >= sizeof(r->tmpl_name) ||
+			    (quant(q + 1, e, &min) > 0 && min == 0))
+				return;
+			memcpy(r->tmpl_name, p + 2, (size_t)(q - p - 2));
+			r->tmpl_name[q - p - 2] = '\0';
+			r->tmpl_required = true;
+			return;
+		}
+	}
+}
+
 static int
 compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
     struct strtab *st)
@@ -1497,6 +1540,7 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 		}
 		r->tmpl_opts = opts;
 		r->gate = false;
+		tmpl_scan(r);
 	}
 	r->re = pcre2_compile(
 	    (PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, cc);

@@ -1065,6 +1065,59 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 /* run_template - SA capture_rules_replace: each %{NAME} becomes
  * (?:v1|v2..) of the tag's values, quoted; without values the rule does
  * not run. The pattern is compiled for this message only. */
+/* tmpl_value_in - some value of tag name occurs in s */
+static bool
+tmpl_value_in(const struct rule_ctx *c, const char *name, struct bstr s,
+    bool nocase)
+{
+	for (size_t k = 0; k < c->ntags; k++) {
+		struct bstr v = c->tags[k].val;
+
+		if (strcmp(c->tags[k].name, name) != 0 || v.len == 0)
+			continue;
+		if ((nocase ? bstr_casefind(s, v) : bstr_find(s, v)) >= 0)
+			return true;
+	}
+	return false;
+}
+
+/* tmpl_possible - false when the rule's required tag value occurs in no
+ * text it reads (compile.c tmpl_scan): the per-message compile and scan
+ * are then skipped. Header templates are not checked. */
+static bool
+tmpl_possible(struct rule_ctx *c, const struct rule *r)
+{
+	bool nc = (r->tmpl_opts & PCRE2_CASELESS) != 0;
+	size_t n;
+
+	if (!r->tmpl_required || c->rs->no_prefilter)
+		return true;
+	switch (r->type) {
+	case RULE_URI: {
+		const struct msg_uri *u = msg_uris(c->msg, &n);
+
+		for (size_t i = 0; i < n; i++)
+			if (tmpl_value_in(c, r->tmpl_name, u[i].uri, nc) ||
+			    tmpl_value_in(c, r->tmpl_name, u[i].raw, nc) ||
+			    (c->udec != NULL &&
+				tmpl_value_in(c, r->tmpl_name, c->udec[i], nc)))
+				return true;
+		return false;
+	}
+	case RULE_BODY:
+		return tmpl_value_in(c, r->tmpl_name, c->body, nc);
+	case RULE_RAWBODY:
+		for (size_t i = 0; i < c->nraw; i++)
+			if (tmpl_value_in(c, r->tmpl_name, c->raw[i], nc))
+				return true;
+		return false;
+	case RULE_FULL:
+		return tmpl_value_in(c, r->tmpl_name, msg_full(c->msg), nc);
+	default:
+		return true;
+	}
+}
+
 static unsigned
 run_template(struct rule_ctx *c, const struct rule *r, struct buf *b)
 {
@@ -1076,6 +1129,8 @@ run_template(struct rule_ctx *c, const struct rule *r, struct buf *b)
 	PCRE2_SIZE eo;
 	unsigned n;
 
+	if (!tmpl_possible(c, r))
+		return 0;
 	buf_init(&pat, 1u << 20);
 	while (*p != '\0') {
 		const char *e;

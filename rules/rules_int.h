@@ -121,6 +121,11 @@ struct rule {
 	char *tmpl;    /* pattern with %{NAME} templates (SA 4 capture
 			  rules), compiled per message; NULL if none */
 	unsigned tmpl_opts;
+	/* the first %{NAME} of tmpl stands outside every group and there is
+	 * no top-level '|': a match contains one of NAME's values (eval.c
+	 * checks the texts for one before compiling) */
+	bool tmpl_required;
+	char tmpl_name[64];
 	/* Hyperscan prefilter (hsdb.c): the pattern is in the database of
 	 * its type; hs_pat holds it between compile_regex and the build */
 	bool in_hs;

@@ -472,7 +472,10 @@ static const char lazy_cf[] =
     "body  NEED_GATE  /(?:^|\\s)[_\\W]{0,2}c[_\\W]{0,2}l[_\\W]{0,2}i[_\\W]{0,2}c[_\\W]{0,2}k\\b/i\n"
     "score DRUG_SPAM 1\nscore PAYP_OBFU 1\nscore FORM_SPAM 1\n"
     "score OPT_ML 1\nscore MANY_WIN 1\nscore SUM3 1\nscore ARITH 1\n"
-    "score NEED_GATE 1\n";
+    "score NEED_GATE 1\n"
+    "header __T_CAP   To =~ /(?<TOADDR>[\\w.]+\\@[\\w.]+)/\n"
+    "uri   T_TMPL_URI m;^https?://.{5,100}\\#%{TOADDR};i\n"
+    "score T_TMPL_URI 1\n";
 
 static const char *const lazy_msgs[] = {
 	"Subject: loan offer\r\n\r\nBuy p-h-3-n now! Your full name: "
@@ -482,6 +485,11 @@ static const char *const lazy_msgs[] = {
 	"phone: dear madam win wins\r\npaypal and paypal\r\n",
 	"Subject: hello\r\n\r\nnothing here at all\r\n",
 	"Subject: loans\r\nList-Id: <y>\r\n\r\n _p_h_e_n_ sir win\r\n",
+	/* the template's value in a URI (fires), and not (skipped early) */
+	"To: Bob.Smith@Example.test\r\nSubject: doc\r\n\r\nsee "
+	"http://files.example.net/share#bob.smith@example.test now\r\n",
+	"To: bob.smith@example.test\r\nSubject: doc\r\n\r\nsee "
+	"http://files.example.net/share#someone@else.test now\r\n",
 };
 
 static void
@@ -533,6 +541,10 @@ test_gate_lazy_same(void **state)
 			assert_true(hits_has(h1, "NEED_GATE"));
 			assert_true(hits_has(h1, "ARITH"));
 		}
+		if (i == 4)
+			assert_true(hits_has(h1, "T_TMPL_URI"));
+		if (i == 5)
+			assert_false(hits_has(h1, "T_TMPL_URI"));
 		if (i == 1) {
 			assert_true(hits_has(h1, "OPT_ML"));
 			assert_false(hits_has(h1, "PAYP_OBFU"));
