@@ -49,23 +49,7 @@ rule_regex_translate(
 	if (*p == 'm' && p[1] != '\0' && !isalnum((unsigned char)p[1]))
 		p++;
 	open = *p;
-	switch (open) {
-	case '{':
-		close = '}';
-		break;
-	case '(':
-		close = ')';
-		break;
-	case '[':
-		close = ']';
-		break;
-	case '<':
-		close = '>';
-		break;
-	default:
-		close = open;
-		break;
-	}
+	close = rule__close_delim(open);
 	if (open == '\0' || isalnum((unsigned char)open) ||
 	    isspace((unsigned char)open)) {
 		*why = "regex must be /.../ or m{...}";

@@ -1273,13 +1273,12 @@ rule_set_profile(struct rule_set *rs, bool on)
 	}
 }
 
-static const struct rule_set *prof_sort_rs;
-
 static int
-prof_cmp(const void *a, const void *b)
+prof_cmp(const void *a, const void *b, void *arg)
 {
-	uint64_t x = prof_sort_rs->prof_ns[*(const uint32_t *)a];
-	uint64_t y = prof_sort_rs->prof_ns[*(const uint32_t *)b];
+	const struct rule_set *rs = arg;
+	uint64_t x = rs->prof_ns[*(const uint32_t *)a];
+	uint64_t y = rs->prof_ns[*(const uint32_t *)b];
 
 	return x < y ? 1 : x > y ? -1 : 0;
 }
@@ -1305,8 +1304,7 @@ rule_set_profile_print(const struct rule_set *rs, void *file, size_t n)
 		    total ? 100.0 * rs->prof_stage_ns[i] / total : 0);
 	for (size_t i = 0; i < rs->n; i++)
 		ix[i] = (uint32_t)i;
-	prof_sort_rs = rs;
-	qsort(ix, rs->n, sizeof(*ix), prof_cmp);
+	qsort_r(ix, rs->n, sizeof(*ix), prof_cmp, (void *)rs);
 	for (size_t i = 0; i < n && i < rs->n; i++) {
 		const struct rule *r = &rs->v[ix[i]];
 

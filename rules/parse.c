@@ -555,6 +555,25 @@ parse_eval(struct rule *r, const char *s)
 	return 0;
 }
 
+/* rule__close_delim - the delimiter that closes a Perl m// or s// opened
+ * with open: brackets pair, anything else closes itself */
+char
+rule__close_delim(char open)
+{
+	switch (open) {
+	case '{':
+		return '}';
+	case '(':
+		return ')';
+	case '[':
+		return ']';
+	case '<':
+		return '>';
+	default:
+		return open;
+	}
+}
+
 /* find_regex_end - the end (after flags) of a Perl match operator at p */
 static const char *
 regex_end(const char *p)
@@ -566,23 +585,7 @@ regex_end(const char *p)
 	    p[1] != ' ')
 		p++;
 	open = *p;
-	switch (open) {
-	case '{':
-		close = '}';
-		break;
-	case '(':
-		close = ')';
-		break;
-	case '[':
-		close = ']';
-		break;
-	case '<':
-		close = '>';
-		break;
-	default:
-		close = open;
-		break;
-	}
+	close = rule__close_delim(open);
 	if (open == '\0' || isalnum((unsigned char)open) || open == ' ')
 		return NULL;
 	for (p++; *p != '\0'; p++) {

@@ -187,6 +187,9 @@ struct rule_set {
 	uint64_t prof_stage_ns[RULE_NTYPES + 1]; /* + texts/prefilter */
 };
 
+/* parse.c: the closing delimiter of a Perl regex opened with open */
+char rule__close_delim(char open);
+
 /* rule__find - index or -1 */
 long rule__find(const struct rule_set *, const char *name, size_t len);
 struct rule *rule__get(struct rule_set *, const char *name, bool create);
