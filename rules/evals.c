@@ -20,16 +20,19 @@
 
 #include "mail/msg.h"
 
-static const char *
-arg(const struct rule *r, size_t i)
+#define arg rule__eval_arg
+#define argnum rule__eval_argnum
+
+const char *
+rule__eval_arg(const struct rule *r, size_t i)
 {
 	return i < r->nargs ? r->args[i] : NULL;
 }
 
-static double
-argnum(const struct rule *r, size_t i, double def)
+double
+rule__eval_argnum(const struct rule *r, size_t i, double def)
 {
-	const char *a = arg(r, i);
+	const char *a = rule__eval_arg(r, i);
 	char *end;
 	double v;
 
@@ -367,14 +370,19 @@ static const struct rule__evalfn evals[] = {
 	{ "check_body_length", ev_body_length, NULL },
 	{ "check_all_trusted", ev_all_trusted, NULL },
 	{ "check_no_relays", ev_no_relays, NULL },
+	{ NULL, NULL, NULL },
 };
 
 const struct rule__evalfn *
 rule__eval_lookup(const char *name)
 {
-	for (size_t i = 0; i < sizeof(evals) / sizeof(evals[0]); i++)
-		if (strcmp(evals[i].name, name) == 0)
-			return &evals[i];
+	static const struct rule__evalfn *const tables[] = { evals,
+		rule__evals_hdr, rule__evals_html };
+
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (const struct rule__evalfn *e = tables[t]; e->name; e++)
+			if (strcmp(e->name, name) == 0)
+				return e;
 	return NULL;
 }
 

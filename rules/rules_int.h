@@ -256,6 +256,14 @@ struct rule__evalfn {
 	const char *const *arg0;
 };
 const struct rule__evalfn *rule__eval_lookup(const char *name);
+/* argument i of an eval rule (NULL when absent), or as a number (def
+ * when absent or not a number) */
+const char *rule__eval_arg(const struct rule *r, size_t i);
+double rule__eval_argnum(const struct rule *r, size_t i, double def);
+/* more tables, each ended by { NULL }: evals_hdr.c (SA's HeaderEval,
+ * FreeMail, RelayEval), evals_html.c (HTMLEval, MIMEEval, BodyEval) */
+extern const struct rule__evalfn rule__evals_hdr[];
+extern const struct rule__evalfn rule__evals_html[];
 bool rule__eval_external(const char *name);
 
 /* eval.c: context the eval functions see */
