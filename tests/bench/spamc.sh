@@ -9,9 +9,11 @@
 # (default 300) messages from the SpamAssassin corpus (2002 sets, every
 # group; corpus/fetch.sh) go through `spamc -c` with BENCH_CONC (default
 # 4) clients in parallel (spamc exec'd from a thread pool), after a
-# warm-up of 10. Server CPU per message is measured from /proc for both. Prints per server
-# messages/s, the mean ms per message, and the ratio (goal >= 50x); also
-# how many CHECK verdicts (spam/ham) agree.
+# warm-up of 10. Server CPU per message is measured from /proc for both.
+# Prints per server messages/s, the mean ms per message, and the ratio
+# (goal >= 50x); the clients' ceiling (the same spamc processes sending
+# PING, which scans nothing: no server can be faster through spamc on
+# this machine); and how many CHECK verdicts (spam/ham) agree.
 set -u
 cd "$(dirname "$0")/../e2e"
 . ./lib_filterd.sh
@@ -125,9 +127,9 @@ PY
 
 # run PORT PID OUT - every sample message through spamc -c, CONC at a
 # time; prints "wall_ms server_cpu_ms"; OUT gets "file<TAB>score/threshold"
-run() # PORT PID OUT PASSES
+run() # PORT PID OUT PASSES [SPAMC-MODE]
 {
-	local port=$1 pid=$2 out=$3 passes=$4 t0 t1 c0 c1
+	local port=$1 pid=$2 out=$3 passes=$4 mode=${5:--c} t0 t1 c0 c1
 	head -n 10 "$work/sample" | while read -r f; do
 		spamc -d 127.0.0.1 -p "$port" -c -s 5000000 -t 300 <"$f" >/dev/null
 	done
@@ -135,7 +137,7 @@ run() # PORT PID OUT PASSES
 	# the clients: spamc exec'd straight from a thread pool (a shell per
 	# message would cost the 2 CPUs more than filterd's scan does)
 	t0=$(date +%s%N)
-	python3 - "$port" "$CONC" "$work/sample" "$out" "$passes" <<'PY'
+	python3 - "$port" "$CONC" "$work/sample" "$out" "$passes" "$mode" <<'PY'
 import subprocess, sys
 from concurrent.futures import ThreadPoolExecutor
 port, conc, files = sys.argv[1], int(sys.argv[2]), open(sys.argv[3]).read().split()
@@ -143,7 +145,7 @@ n = len(files)
 files = files * int(sys.argv[5])
 def one(f):
     with open(f, "rb") as fh:
-        r = subprocess.run(["spamc", "-d", "127.0.0.1", "-p", port, "-c",
+        r = subprocess.run(["spamc", "-d", "127.0.0.1", "-p", port, sys.argv[6],
             "-s", "5000000", "-t", "300"], stdin=fh, stdout=subprocess.PIPE)
     return "%s\t%s\n" % (f, r.stdout.decode(errors="replace").strip())
 with ThreadPoolExecutor(conc) as ex:
@@ -160,10 +162,15 @@ PY
 FD_PASSES=${FD_PASSES:-3}
 read -r fd_ms fd_cpu < <(run "$fsp_port" "$FD_PID" "$work/fd.out" "$FD_PASSES")
 read -r sa_ms sa_cpu < <(run "$sa_port" "$(cat "$work/spamd.pid")" "$work/sa.out" 1)
+# the clients' own ceiling on this machine: the same spamc processes from
+# the same pool, sending PING (-K, no message, no scan) to filterd
+read -r ping_ms _ < <(run "$fsp_port" "$FD_PID" "$work/ping.out" "$FD_PASSES" -K)
 python3 - "$N" "$bytes" "$CONC" "$fd_ms" "$sa_ms" "$work/fd.out" "$work/sa.out" \
-    "$fd_cpu" "$sa_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)" "$FD_PASSES" <<'PY'
+    "$fd_cpu" "$sa_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)" "$FD_PASSES" \
+    "$ping_ms" <<'PY'
 import sys
 n, nbytes, conc, fd_ms, sa_ms = map(int, sys.argv[1:6])
+ping_ms = int(sys.argv[12]) / int(sys.argv[11])
 fd_cpu, sa_cpu = int(sys.argv[8]), int(sys.argv[9])
 passes = int(sys.argv[11])
 fd_ms, fd_cpu = fd_ms / passes, fd_cpu / passes  # per pass of n messages
@@ -187,6 +194,9 @@ print("spamc -c, %d messages (%.1f KB avg; filterd %d passes), %d clients, "
 print("  filterd spamd door  %8.1f msg/s  %7.1f ms/msg wall" % (fd_rate, fd_ms / n))
 print("  spamd 4.0 (-m 2)    %8.1f msg/s  %7.1f ms/msg wall" % (sa_rate, sa_ms / n))
 print("  ratio               %8.1fx (goal >= 50x)" % (fd_rate / sa_rate))
+ping_rate = n * 1000.0 / max(ping_ms, 1e-3)
+print("  client ceiling      %8.1f msg/s  spamc -K (PING, no scan) from the "
+      "same pool: at most %.1fx spamd here" % (ping_rate, ping_rate / sa_rate))
 print("  server CPU per message: filterd %.1f ms, spamd %.1f ms: %.1fx "
       "(what the ratio becomes when the clients and other load do not "
       "share the CPUs)" % (fd_cpu / n, sa_cpu / n,
