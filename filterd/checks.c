@@ -3,8 +3,11 @@
  *
  * Adding a check: define `const struct check check_<name>` in
  * filterd/check_<name>.c, declare it in filterd/checks.h and add one line
- * to checks_table[] below. Order matters only for run(): checks that read
- * other checks' hits (rules: meta rules in finish()) go last.
+ * to checks_table[] below. Order matters for run() and finish(): checks
+ * that read other checks' hits go after them. The rules' finish() (meta
+ * rules, and scores from the rule files for every hit) must see the hits
+ * auth and wblist add in their finish(): SpamAssassin's metas read
+ * SPF_PASS, DKIM_VALID, DMARC_*, USER_IN_WELCOMELIST ...
  */
 #include "filterd/checks.h"
 #include "rules/rules.h"
@@ -18,10 +21,10 @@ const struct check *const checks_table[] = {
 	&check_dkimsign, /* first: originating mail is signed, not scored */
 	&check_basic,
 	&check_dnsbl,
-	&check_rules, /* finish(): meta rules and scores over all hits */
-	&check_auth,
+	&check_auth,   /* SPF/DKIM/DMARC hits in finish() */
 	&check_wblist, /* finish() after auth: reads its "authres" note */
-	&check_bayes, /* after every scoring check: autolearn reads scores */
+	&check_rules,  /* finish(): meta rules and scores over all hits */
+	&check_bayes,  /* after every scoring check: autolearn reads scores */
 	NULL,
 };
 

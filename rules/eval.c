@@ -1429,12 +1429,15 @@ meta_value_id(void *arg, int32_t k, const char *name)
 	struct rule_ctx *c = arg;
 	struct hit *h;
 
-	if (k >= 0 && c->rs->v[k].defined && !c->rs->v[k].claimed) {
+	/* a rule defined here whose eval this engine lacks (SA's
+	 * eval:check_for_spf_pass() ...) is another module's: its hit */
+	if (k >= 0 && c->rs->v[k].defined && !c->rs->v[k].claimed &&
+	    (c->rs->v[k].evname == NULL || c->rs->v[k].ev != NULL)) {
 		if (c->rs->v[k].lazy && c->lazy_on && c->execd)
 			return lazy_count(c, (uint32_t)k);
 		return c->counts[k];
 	}
-	/* a rule another module evaluates (DNS, Bayes): its hit, if any */
+	/* a rule another module evaluates (DNS, auth, Bayes): its hit */
 	h = hits_get(c->hits, name);
 	return h != NULL ? (h->count ? h->count : 1) : 0;
 }

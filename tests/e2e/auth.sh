@@ -77,7 +77,18 @@ ok "knotd serves SPF, DKIM and DMARC records on 127.0.0.1:$knot_port"
 e2e_msg_sink "$sink_port" "$work/out"
 sink=$MSINK_PID
 
+# SpamAssassin's way of naming the auth results in a rule file (its
+# 25_spf.cf / 25_dkim.cf): metas over them must see the auth module's hits
+mkdir -p "$work/sa-style"
+cat >"$work/sa-style/50_auth_meta.cf" <<'CF'
+header SPF_PASS   eval:check_for_spf_pass()
+header DKIM_VALID eval:check_dkim_valid()
+meta   AUTH_META_PASS  SPF_PASS && DKIM_VALID
+score  AUTH_META_PASS  0.01
+CF
+
 if ! fd_start "$fd_port" "$sink_port" "dns_servers = 127.0.0.1:$knot_port
+rules_dir = $E2E_ROOT/rules/default, $work/sa-style
 dns_timeout = 3s
 use_dnsbl = no
 spamd_listen = none
@@ -147,6 +158,8 @@ for t in SPF_PASS SPF_HELO_PASS DKIM_SIGNED DKIM_VALID DKIM_VALID_AU DMARC_PASS;
 	check "good: $t" has_test good "$t"
 done
 diag "$(hdr good X-Spam-Status)"
+check "good: a rule-file meta over SPF_PASS && DKIM_VALID fires" \
+    has_test good AUTH_META_PASS
 
 msg ed alice@signer.test
 sign ed ed ed.key ed25519-sha256
@@ -244,6 +257,7 @@ for t in SPF_FAIL SPF_HELO_FAIL DKIM_SIGNED DKIM_INVALID DMARC_REJECT; do
 	check "altered, unlisted client: $t" has_test bad "$t"
 done
 has_test bad DKIM_VALID && not_ok "altered: no DKIM_VALID" || ok "altered: no DKIM_VALID"
+has_test bad AUTH_META_PASS && not_ok "altered: no AUTH_META_PASS" || ok "altered: no AUTH_META_PASS"
 diag "$(hdr bad X-Spam-Status)"
 
 msg none bob@nodmarc.test "Authentication-Results: mx.e2e.test; spf=pass smtp.mailfrom=forged@signer.test; dkim=pass header.d=signer.test"

@@ -53,6 +53,10 @@ static const char rules_cf[] =
     "header E_MISSING_TO eval:check_for_missing_to_header()\n"
     "rawbody E_HTML   eval:html_test('html')\n"
     "header E_UNKNOWN eval:no_such_function()\n"
+    /* SA's SPF rule: the eval is the auth module's, which adds the hit */
+    "header SPF_PASS  eval:check_for_spf_pass()\n"
+    "score  SPF_PASS  -0.25\n"
+    "meta   META_AUTH SPF_PASS && H_SUBJ\n"
     "meta   META_AND  H_SUBJ && B_WORD\n"
     "meta   META_CNT  (H_SUBJ + B_WORD + B_NOPE + FOREIGN_HIT) >= 3\n"
     "meta   META_NOT  !B_NOPE && !FOREIGN_MISSING\n"
@@ -150,7 +154,7 @@ test_hits(void **state)
 		"B_TMPL", "B_MULTI", "R_HTML", "B_RENDERED", "U_HOST",
 		"F_BOUNDARY", "M_ATTACH", "E_TO_RANGE", "E_HTML", "META_AND",
 		"META_CNT", "META_NOT", "META_MULT", "META_OF_META",
-		"FOREIGN_HIT" };
+		"FOREIGN_HIT", "META_AUTH", "SPF_PASS" };
 	static const char *const not_want[] = { "H_RAW", "H_DECODED",
 		"H_NOEXIST", "B_NOPE", "E_MISSING_TO", "E_UNKNOWN",
 		"B_TMPL_UNSET", "__META_SUB", "H_NEG", /* fired, but score 0 */
@@ -162,6 +166,7 @@ test_hits(void **state)
 	assert_int_equal(rule_run_exec(run, h), 0);
 	/* another module's hit, before finish: metas see it */
 	assert_int_equal(hits_add(h, "FOREIGN_HIT", "dns"), 0);
+	assert_int_equal(hits_add(h, "SPF_PASS", "auth"), 0);
 	assert_int_equal(rule_run_finish(run, h), 0);
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		if (!hits_has(h, want[i]))
@@ -173,6 +178,8 @@ test_hits(void **state)
 	assert_true(hits_get(h, "H_SUBJ")->score == 1.5);
 	assert_true(hits_get(h, "H_ADDR")->score == 1.0);
 	assert_true(hits_get(h, "FOREIGN_HIT")->score == 4.0);
+	/* a rule file's score for a defined rule another module fires */
+	assert_true(hits_get(h, "SPF_PASS")->score == -0.25);
 	x = hits_get(h, "B_MULTI");
 	assert_int_equal(x->count, 2); /* maxhits=2 of 3 "buy" */
 	msg_free(m);
