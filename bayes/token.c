@@ -37,6 +37,13 @@ bayes_tokset_free(struct bayes_tokset *ts)
 	ts->n = ts->cap = 0;
 }
 
+void
+bayes_tokset_reset(struct bayes_tokset *ts)
+{
+	ts->n = 0;
+	ts->err = 0;
+}
+
 /* bayes_sort_u64 - in-place quicksort (median of three, insertion sort
  * for short runs); qsort()'s callback per comparison was a tenth of the
  * learning time */
