@@ -675,6 +675,10 @@ apply_scan(struct bdb_store *s, DB_TXN *txn, struct dtab *t, uint32_t now,
  * store holds reads the whole table instead of looking tokens up: a bulk
  * read costs about a tenth of a keyed search per record. */
 #define SCAN_FRACTION 8
+/* Distinct tokens one batch may write: MVCC copies every page a
+ * transaction writes, and the 32 MB cache must hold the table's pages
+ * and their copies (a single batch of 700k new tokens fails, 450k pass). */
+#define BDB_BATCH_MAX_TOKENS 250000
 
 static int
 batch_once(struct bdb_store *s, const struct bayes_learn_item *items, size_t n,
@@ -740,6 +744,12 @@ batch_once(struct bdb_store *s, const struct bayes_learn_item *items, size_t n,
 			goto fail;
 		}
 		result[i] = BAYES_LEARNED;
+	}
+	/* refuse before writing a token: the caller splits the batch (an
+	 * out-of-cache error mid-write can leave the environment panicked) */
+	if (t->n > BDB_BATCH_MAX_TOKENS && n > 1) {
+		rc = -ENOMEM;
+		goto fail;
 	}
 	if ((uint64_t)t->n * SCAN_FRACTION >= nt)
 		rc = apply_scan(s, txn, t, now, &dtok);
@@ -1121,9 +1131,15 @@ env_setup(DB_ENV *env)
 {
 	env->set_errcall(env, quiet);
 	env->set_cachesize(env, 0, 32u << 20, 1);
-	/* a learning batch locks and copies every page it writes */
+	/* a learning batch locks and copies every page it writes; the lock
+	 * table starts small and grows to the maximum (preallocating 200000
+	 * locks and objects made creating a store cost 60 MB of region and
+	 * 70 ms) */
 	env->set_lk_max_locks(env, 200000);
 	env->set_lk_max_objects(env, 200000);
+	env->set_memory_init(env, DB_MEM_LOCK, 4096);
+	env->set_memory_init(env, DB_MEM_LOCKOBJECT, 4096);
+	env->set_lk_tablesize(env, 16384);
 	env->set_lk_max_lockers(env, 2000);
 	env->set_lk_detect(env, DB_LOCK_DEFAULT);
 	env->set_flags(env, DB_TXN_WRITE_NOSYNC, 1);
