@@ -37,6 +37,13 @@ bayes_tokset_free(struct bayes_tokset *ts)
 	ts->n = ts->cap = 0;
 }
 
+void
+bayes_tokset_reset(struct bayes_tokset *ts)
+{
+	ts->n = 0;
+	ts->err = 0;
+}
+
 /* bayes_sort_u64 - in-place quicksort (median of three, insertion sort
  * for short runs); qsort()'s callback per comparison was a tenth of the
  * learning time */
@@ -80,13 +87,61 @@ bayes_sort_u64(uint64_t *v, size_t n)
 	}
 }
 
+/* sort_spread - sort v[0..n) via a counting pass on the top bits: the
+ * tokens are SipHash values, uniform over 64 bits, so with as many
+ * buckets as tokens each lands within a few places of its final one and
+ * an insertion pass finishes, O(n) expected (the quicksort was 7% of
+ * learning). Crafted words that crowd the buckets exceed the insertion
+ * budget and the quicksort takes over. false: no memory, v untouched. */
+static bool
+sort_spread(uint64_t *v, size_t n)
+{
+	unsigned bits = 1;
+
+	while (bits < 20 && ((size_t)1 << bits) < n)
+		bits++;
+	size_t nb = (size_t)1 << bits, moves = 0;
+	uint64_t *tmp = malloc(n * sizeof(*tmp) + nb * sizeof(uint32_t));
+
+	if (tmp == NULL)
+		return false;
+	uint32_t *cnt = (uint32_t *)(tmp + n);
+	memset(cnt, 0, nb * sizeof(*cnt));
+	for (size_t i = 0; i < n; i++)
+		cnt[v[i] >> (64 - bits)]++;
+	for (size_t b = 0, sum = 0; b < nb; b++) {
+		uint32_t c = cnt[b];
+
+		cnt[b] = (uint32_t)sum;
+		sum += c;
+	}
+	for (size_t i = 0; i < n; i++)
+		tmp[cnt[v[i] >> (64 - bits)]++] = v[i];
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = tmp[i];
+		size_t k = i;
+
+		for (; k > 0 && tmp[k - 1] > x; k--)
+			tmp[k] = tmp[k - 1];
+		tmp[k] = x;
+		if ((moves += i - k) > 8 * n) {
+			bayes_sort_u64(tmp, n);
+			break;
+		}
+	}
+	memcpy(v, tmp, n * sizeof(*v));
+	free(tmp);
+	return true;
+}
+
 int
 bayes_tokset_finish(struct bayes_tokset *ts)
 {
 	size_t j = 0;
 
 	if (ts->n > 1) {
-		bayes_sort_u64(ts->v, ts->n);
+		if (ts->n < 64 || !sort_spread(ts->v, ts->n))
+			bayes_sort_u64(ts->v, ts->n);
 		for (size_t i = 0; i < ts->n; i++)
 			if (j == 0 || ts->v[i] != ts->v[j - 1])
 				ts->v[j++] = ts->v[i];

@@ -27,6 +27,9 @@ struct bayes_tokset {
 
 void bayes_tokset_init(struct bayes_tokset *, const uint8_t key[16]);
 void bayes_tokset_free(struct bayes_tokset *);
+/* bayes_tokset_reset - empty the set for the next message, keeping its
+ * key and array (a learning loop allocates once) */
+void bayes_tokset_reset(struct bayes_tokset *);
 /* bayes_tokset_finish - sort and drop duplicates (a token counts once per
  * message, as in SA and bogofilter); returns 0 or the first error. */
 int bayes_tokset_finish(struct bayes_tokset *);

@@ -35,65 +35,75 @@
 
 #include "mail/msg.h"
 
-/* Headers never tokenized (SA ignored_hdrs plus time/location noise). */
-static const char *const skip_hdrs[] = {
-	"received",
-	"date",
-	"delivered-to",
-	"delivery-date",
-	"envelope-to",
-	"x-envelope-to",
-	"x-envelope-from",
-	"status",
-	"x-status",
-	"x-keywords",
-	"lines",
-	"content-length",
-	"x-uid",
-	"x-uidl",
-	"x-original-to",
-	"x-filterd-status",
-	"x-bogosity",
-	"x-razor",
-	"x-pyzor",
-	"x-dcc",
-	"x-virus",
-	"x-mime-autoconverted",
-	"x-mailscanner",
-	"x-spam",
-	"x-antivirus",
-	"x-filtered",
-	"x-evolution",
-	"content-transfer-encoding",
-	"references",
-	"in-reply-to",
-	"message-id",
-	"resent-date",
-	"resent-message-id",
-	"x-loop",
-	"x-egroups-return",
-	"return-path",
+/* Headers never tokenized (SA ignored_hdrs plus time/location noise);
+ * prefixes, with their lengths: this runs for every header. */
+static const struct bstr skip_hdrs[] = {
+	BSTR_LIT("received"),
+	BSTR_LIT("date"),
+	BSTR_LIT("delivered-to"),
+	BSTR_LIT("delivery-date"),
+	BSTR_LIT("envelope-to"),
+	BSTR_LIT("x-envelope-to"),
+	BSTR_LIT("x-envelope-from"),
+	BSTR_LIT("status"),
+	BSTR_LIT("x-status"),
+	BSTR_LIT("x-keywords"),
+	BSTR_LIT("lines"),
+	BSTR_LIT("content-length"),
+	BSTR_LIT("x-uid"),
+	BSTR_LIT("x-uidl"),
+	BSTR_LIT("x-original-to"),
+	BSTR_LIT("x-filterd-status"),
+	BSTR_LIT("x-bogosity"),
+	BSTR_LIT("x-razor"),
+	BSTR_LIT("x-pyzor"),
+	BSTR_LIT("x-dcc"),
+	BSTR_LIT("x-virus"),
+	BSTR_LIT("x-mime-autoconverted"),
+	BSTR_LIT("x-mailscanner"),
+	BSTR_LIT("x-spam"),
+	BSTR_LIT("x-antivirus"),
+	BSTR_LIT("x-filtered"),
+	BSTR_LIT("x-evolution"),
+	BSTR_LIT("content-transfer-encoding"),
+	BSTR_LIT("references"),
+	BSTR_LIT("in-reply-to"),
+	BSTR_LIT("message-id"),
+	BSTR_LIT("resent-date"),
+	BSTR_LIT("resent-message-id"),
+	BSTR_LIT("x-loop"),
+	BSTR_LIT("x-egroups-return"),
+	BSTR_LIT("return-path"),
 };
 
-static const char *const addr_hdrs[] = {
-	"from",
-	"to",
-	"cc",
-	"reply-to",
-	"sender",
-	"return-path",
-	"errors-to",
-	"x-sender",
+/* (BSTR_LIT bytes are NUL-terminated literals: .p is a C string too) */
+static const struct bstr addr_hdrs[] = {
+	BSTR_LIT("from"),
+	BSTR_LIT("to"),
+	BSTR_LIT("cc"),
+	BSTR_LIT("reply-to"),
+	BSTR_LIT("sender"),
+	BSTR_LIT("return-path"),
+	BSTR_LIT("errors-to"),
+	BSTR_LIT("x-sender"),
 };
 
 static bool
-in_list(struct bstr name, const char *const *list, size_t n, bool prefix)
+is_skipped(struct bstr name)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (prefix ? bstr_casestarts(name, list[i])
-			   : bstr_caseeq_cstr(name, list[i]))
+	for (size_t i = 0; i < sizeof(skip_hdrs) / sizeof(skip_hdrs[0]); i++)
+		if (name.len >= skip_hdrs[i].len &&
+		    bstr_caseeq(bstr_make(name.p, skip_hdrs[i].len), skip_hdrs[i]))
 			return true;
-	}
+	return false;
+}
+
+static bool
+is_addr_hdr(struct bstr name)
+{
+	for (size_t i = 0; i < sizeof(addr_hdrs) / sizeof(addr_hdrs[0]); i++)
+		if (bstr_caseeq(name, addr_hdrs[i]))
+			return true;
 	return false;
 }
 
@@ -274,24 +284,21 @@ bayes_tokenize(const struct msg *m, struct bayes_tokset *ts)
 	for (size_t i = 0; i < msg_header_count(m); i++) {
 		const struct msg_header *h = msg_header_at(m, i);
 
-		if (bstr_caseeq_cstr(h->name, "received")) {
+		if (bstr_caseeq(h->name, BSTR_LIT("received"))) {
 			tok_received(ts, h->decoded);
 			continue;
 		}
-		if (in_list(h->name, skip_hdrs,
-			sizeof(skip_hdrs) / sizeof(skip_hdrs[0]), true) ||
-		    in_list(h->name, addr_hdrs,
-			sizeof(addr_hdrs) / sizeof(addr_hdrs[0]), false))
+		if (is_skipped(h->name) || is_addr_hdr(h->name))
 			continue;
 		hdr_prefix(pre, sizeof(pre), "H", h->name);
-		if (bstr_caseeq_cstr(h->name, "subject"))
+		if (bstr_caseeq(h->name, BSTR_LIT("subject")))
 			bayes_tok_text(ts, "S:", h->decoded);
 		else
 			bayes_tok_text(ts, pre, h->decoded);
 	}
 	for (size_t i = 0; i < sizeof(addr_hdrs) / sizeof(addr_hdrs[0]); i++) {
-		hdr_prefix(pre, sizeof(pre), "H", bstr_cstr(addr_hdrs[i]));
-		tok_addrs(ts, m, addr_hdrs[i], pre);
+		hdr_prefix(pre, sizeof(pre), "H", addr_hdrs[i]);
+		tok_addrs(ts, m, (const char *)addr_hdrs[i].p, pre);
 	}
 
 	/* Message-ID: the generating host says more than the unique part */

@@ -1,5 +1,5 @@
-/* bayes_store_test - BDB store: learn/forget/relearn, backup/restore,
- * expiry, snapshot reads during learning, kill -9 during learning */
+/* bayes_store_test - BDB store: learn/forget/relearn, batches,
+ * backup/restore, expiry, snapshot reads during learning, kill -9 during learning */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,6 +235,167 @@ test_backup_restore_expire(void **state)
 	bayes_store_close(st);
 }
 
+/* Batches: message i has the 50 shared tokens and 20 of its own. */
+#define BT_UNIQ 20
+
+static size_t
+btoks_of(uint64_t *t, unsigned i)
+{
+	for (unsigned k = 0; k < 50; k++)
+		t[k] = k + 1;
+	for (unsigned k = 0; k < BT_UNIQ; k++)
+		t[50 + k] = 100000 + (uint64_t)i * BT_UNIQ + k;
+	return 50 + BT_UNIQ;
+}
+
+struct bop {
+	unsigned msg;
+	int cls;
+};
+
+/* run_ops - ops learned one message at a time into a and as one batch
+ * into b, at time now: same result codes */
+static void
+run_ops(struct bayes_store *a, struct bayes_store *b, const struct bop *ops,
+    size_t n, uint32_t now)
+{
+	struct bayes_learn_item *it = calloc(n, sizeof(*it));
+	uint64_t(*t)[50 + BT_UNIQ] = calloc(n, sizeof(*t));
+	int *res = calloc(n, sizeof(*res));
+
+	assert_non_null(it);
+	assert_non_null(t);
+	assert_non_null(res);
+	for (size_t i = 0; i < n; i++) {
+		seen_of(it[i].seen, ops[i].msg);
+		it[i].cls = ops[i].cls;
+		it[i].n = btoks_of(t[i], ops[i].msg);
+		it[i].toks = t[i];
+	}
+	assert_int_equal(bayes_store_learn_batch(b, it, n, now, res), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(bayes_store_learn(a, it[i].seen, it[i].cls,
+				     it[i].toks, it[i].n, now),
+		    res[i]);
+	free(it);
+	free(t);
+	free(res);
+}
+
+static void
+assert_same_store(struct bayes_store *a, struct bayes_store *b)
+{
+	size_t la, lb;
+	char *pa = backup_str(a, &la), *pb = backup_str(b, &lb);
+
+	assert_int_equal(la, lb);
+	assert_memory_equal(pa, pb, la);
+	free(pa);
+	free(pb);
+}
+
+/* test_learn_batch - a batch (merged token changes, one transaction)
+ * leaves exactly what learning its messages one by one leaves: duplicates
+ * in the batch are no-ops, relearns move counts, forgets delete tokens.
+ * The sizes take both BDB paths: a batch large against the store (table
+ * scan: the fresh store, then relearning all of it) and a small one
+ * (keyed lookups); the last step checks the clamping at 0. */
+static void
+test_learn_batch(void **state)
+{
+	(void)state;
+	struct bayes_store *a, *b;
+	struct bayes_vars v;
+	struct bayes_tokval tv;
+	struct bop ops[256];
+	char pa[96], pb[96];
+	size_t n = 0;
+
+	snprintf(pa, sizeof(pa), "%s/a", dir);
+	snprintf(pb, sizeof(pb), "%s/b", dir);
+	assert_int_equal(bayes_store_open(pa, true, &a), 0);
+	assert_int_equal(bayes_store_open(pb, true, &b), 0);
+
+	/* 1: into the empty store, 150 spam and 50 ham, and in the same
+	 * batch a duplicate, a relearn there and back, a learn+forget and a
+	 * forget of an unknown message */
+	for (unsigned i = 0; i < 200; i++)
+		ops[n++] = (struct bop){ i, i < 150 ? BAYES_SPAM : BAYES_HAM };
+	ops[n++] = (struct bop){ 3, BAYES_SPAM };
+	ops[n++] = (struct bop){ 4, BAYES_HAM };
+	ops[n++] = (struct bop){ 5, BAYES_FORGET };
+	ops[n++] = (struct bop){ 999, BAYES_FORGET };
+	ops[n++] = (struct bop){ 4, BAYES_SPAM };
+	run_ops(a, b, ops, n, 100);
+	assert_same_store(a, b);
+	assert_int_equal(bayes_store_vars(b, &v), 0);
+	assert_int_equal(v.nspam, 149);
+	assert_int_equal(v.nham, 50);
+	assert_int_equal(v.ntokens, 50 + 199 * BT_UNIQ);
+	get1(b, 1, &tv);
+	assert_int_equal(tv.spam, 149);
+	assert_int_equal(tv.ham, 50);
+	assert_int_equal(tv.atime, 100);
+	get1(b, 100000 + 5 * BT_UNIQ, &tv); /* learned and forgotten */
+	assert_int_equal(tv.spam + tv.ham + tv.atime, 0);
+	get1(b, 100000 + 4 * BT_UNIQ, &tv);
+	assert_int_equal(tv.spam, 1);
+	assert_int_equal(tv.ham, 0);
+
+	/* 2: a few messages against 4000 tokens: relearn, forget (its own
+	 * tokens deleted), a duplicate, a new one */
+	n = 0;
+	ops[n++] = (struct bop){ 10, BAYES_HAM };
+	ops[n++] = (struct bop){ 160, BAYES_FORGET };
+	ops[n++] = (struct bop){ 10, BAYES_HAM };
+	ops[n++] = (struct bop){ 500, BAYES_SPAM };
+	run_ops(a, b, ops, n, 200);
+	assert_same_store(a, b);
+	assert_int_equal(bayes_store_vars(b, &v), 0);
+	assert_int_equal(v.nspam, 149);
+	assert_int_equal(v.nham, 50);
+	assert_int_equal(v.ntokens, 50 + 199 * BT_UNIQ);
+	get1(b, 1, &tv);
+	assert_int_equal(tv.spam, 149);
+	assert_int_equal(tv.ham, 50);
+	assert_int_equal(tv.atime, 200);
+	get1(b, 100000 + 160 * BT_UNIQ, &tv);
+	assert_int_equal(tv.spam + tv.ham, 0);
+
+	/* 3: everything relearned as ham, message 7 forgotten */
+	n = 0;
+	for (unsigned i = 0; i < 200; i++)
+		ops[n++] = (struct bop){ i, BAYES_HAM };
+	ops[n++] = (struct bop){ 7, BAYES_FORGET };
+	run_ops(a, b, ops, n, 300);
+	assert_same_store(a, b);
+	assert_int_equal(bayes_store_vars(b, &v), 0);
+	assert_int_equal(v.nspam, 1); /* 500 */
+	assert_int_equal(v.nham, 199);
+	assert_int_equal(v.ntokens, 50 + 200 * BT_UNIQ);
+	get1(b, 1, &tv);
+	assert_int_equal(tv.spam, 1);
+	assert_int_equal(tv.ham, 199);
+	get1(b, 100000 + 7 * BT_UNIQ + 3, &tv);
+	assert_int_equal(tv.spam + tv.ham, 0);
+
+	/* 4: after expiry forgets the tokens, forgetting a message leaves
+	 * the (absent) counts at 0 before the next +1, not at -1 */
+	uint64_t removed;
+	assert_int_equal(bayes_store_expire(a, 1000, &removed), 0);
+	assert_int_equal(bayes_store_expire(b, 1000, &removed), 0);
+	n = 0;
+	ops[n++] = (struct bop){ 0, BAYES_FORGET };
+	ops[n++] = (struct bop){ 700, BAYES_HAM };
+	run_ops(a, b, ops, n, 2000);
+	assert_same_store(a, b);
+	get1(b, 1, &tv);
+	assert_int_equal(tv.spam, 0);
+	assert_int_equal(tv.ham, 1);
+	bayes_store_close(a);
+	bayes_store_close(b);
+}
+
 /* learner: message i has the 50 shared tokens; runs until killed or n;
  * writes one byte to ready (if >= 0) after message 20 */
 static void
@@ -346,6 +507,8 @@ main(void)
 		    test_learn_relearn_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_backup_restore_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_learn_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(

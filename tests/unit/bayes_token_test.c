@@ -207,6 +207,72 @@ test_learn_classify_msgs(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* check_finish - finish sorts ascending and drops duplicates: compare
+ * with qsort + unique of the same values */
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+check_finish(uint64_t *vals, size_t n)
+{
+	struct bayes_tokset ts;
+	uint64_t *want = malloc((n + 1) * sizeof(*want));
+	size_t nw = 0;
+
+	assert_non_null(want);
+	bayes_tokset_init(&ts, NULL);
+	ts.v = malloc((n + 1) * sizeof(*ts.v));
+	assert_non_null(ts.v);
+	memcpy(ts.v, vals, n * sizeof(*vals));
+	ts.n = ts.cap = n;
+	memcpy(want, vals, n * sizeof(*vals));
+	qsort(want, n, sizeof(*want), cmp_u64);
+	for (size_t i = 0; i < n; i++)
+		if (nw == 0 || want[nw - 1] != want[i])
+			want[nw++] = want[i];
+	assert_int_equal(bayes_tokset_finish(&ts), 0);
+	assert_int_equal(ts.n, nw);
+	if (nw > 0)
+		assert_memory_equal(ts.v, want, nw * sizeof(*want));
+	bayes_tokset_free(&ts);
+	free(want);
+}
+
+/* test_finish_sort - the bucket sort of token sets: random hashes of
+ * many sizes with duplicates, and sets crowded into one bucket (crafted
+ * words) that take the quicksort fallback */
+static void
+test_finish_sort(void **state)
+{
+	(void)state;
+	static const size_t sizes[] = { 0, 1, 2, 63, 64, 65, 300, 1000, 4097,
+		20000 };
+	uint64_t *v = malloc(20000 * sizeof(*v)), x = 88172645463325252ULL;
+
+	assert_non_null(v);
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		for (size_t i = 0; i < sizes[s]; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift */
+			v[i] = i % 5 == 4 ? v[i / 2] : x;
+		}
+		check_finish(v, sizes[s]);
+	}
+	/* one bucket, descending: the insertion pass gives up */
+	for (size_t i = 0; i < 5000; i++)
+		v[i] = 0xabc0000000000000ULL + (5000 - i) * 7;
+	check_finish(v, 5000);
+	/* all equal */
+	for (size_t i = 0; i < 3000; i++)
+		v[i] = 42;
+	check_finish(v, 3000);
+	free(v);
+}
+
 int
 main(void)
 {
@@ -214,6 +280,7 @@ main(void)
 		cmocka_unit_test(test_message_tokens),
 		cmocka_unit_test(test_seen_id),
 		cmocka_unit_test(test_learn_classify_msgs),
+		cmocka_unit_test(test_finish_sort),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
