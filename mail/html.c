@@ -25,7 +25,27 @@ struct style {
 	int color;      /* 0xRRGGBB */
 	int bgcolor;
 	int size;       /* HTML font size, 3 by default */
-	bool hidden;    /* display:none, visibility:hidden */
+	bool disp_none; /* style display: none */
+	bool vis_hidden; /* style visibility: hidden */
+	bool tiny;      /* CSS font-size <= 1px (not SA: invisible only) */
+};
+
+/* strings SA collects per part (comments, titles, anchor texts); the
+ * last one may still grow */
+#define SV_MAX 1000       /* strings kept per kind */
+#define SV_MAX_LEN 4096   /* bytes kept per string */
+struct strvec {
+	struct msg__vec vec; /* struct bstr */
+	size_t lastcap;      /* room of the last string's buffer */
+	bool full;           /* SV_MAX reached: appends are dropped */
+};
+
+/* SA's inside{}: tag name -> count, open addressing */
+#define INSIDE_MAX 4096
+struct inside_ent {
+	const unsigned char *name; /* the tag name as in the source */
+	uint32_t len, hash;
+	int count;
 };
 
 struct render {
@@ -43,6 +63,14 @@ struct render {
 	struct bstr base;
 	struct bstr part_cs;
 	bool in_title;
+	/* SA per-part results (msg_html_parts); NULL: not recorded */
+	struct msg_html_part *hp;
+	int basefont;      /* SA basefont size */
+	bool chunks;       /* SA's text array is not empty */
+	struct inside_ent *it;
+	size_t itcap, itn;
+	int in_a, in_title_n; /* inside{a}, inside{title} */
+	struct strvec comments, titles, anchors, charsets;
 };
 
 /* ---- entities ---------------------------------------------------------- */
@@ -439,142 +467,146 @@ decode_entities(struct arena *a, struct bstr s)
 #define TF_SPECIAL 32u /* handle_tag has more to do (URIs, facts) */
 #define TF_RAW 64u     /* content is not text: script, style */
 #define TF_LITERAL 128u /* content is literal text (HTML::Parser) */
+#define TF_ELEM 256u   /* in SA's %elements (HTML 4.01, XHTML 1.0) */
+#define TF_TRICK 512u  /* in SA's %tricks: rendered, not counted */
 
 /* the elements handle_tag and the style code name: compared as numbers,
  * not strings */
-enum tag_kind { K_NONE, K_A, K_AREA, K_LINK, K_IMG, K_IFRAME, K_FRAME, K_EMBED, K_SCRIPT, K_BGSOUND, K_OBJECT, K_APPLET, K_FORM, K_BASE, K_META, K_FONT, K_TITLE, K_BODY, K_HTML, K_TABLE, K_TD, K_TH, K_TR, K_BIG, K_SMALL };
+enum tag_kind { K_NONE, K_A, K_AREA, K_LINK, K_IMG, K_IFRAME, K_FRAME, K_EMBED, K_SCRIPT, K_BGSOUND, K_OBJECT, K_APPLET, K_FORM, K_BASE, K_META, K_FONT, K_TITLE, K_BODY, K_HTML, K_TABLE, K_TD, K_TH, K_TR, K_BIG, K_SMALL, K_BASEFONT, K_SPAN, K_P, K_DIV };
 
 static const struct tag_info {
 	const char *name;
 	unsigned flags;
 	enum tag_kind kind;
 } tag_info[] = {
-	{ "a", TF_STYLE | TF_SPECIAL, K_A },
-	{ "abbr", 0, K_NONE },
-	{ "acronym", 0, K_NONE },
-	{ "address", 0, K_NONE },
-	{ "applet", TF_SPECIAL, K_APPLET },
-	{ "area", TF_SPECIAL, K_AREA },
+	{ "a", TF_STYLE | TF_SPECIAL | TF_ELEM, K_A },
+	{ "abbr", TF_ELEM, K_NONE },
+	{ "acronym", TF_ELEM, K_NONE },
+	{ "address", TF_ELEM, K_NONE },
+	{ "applet", TF_SPECIAL | TF_ELEM, K_APPLET },
+	{ "area", TF_SPECIAL | TF_ELEM, K_AREA },
 	{ "article", 0, K_NONE },
 	{ "aside", 0, K_NONE },
 	{ "audio", 0, K_NONE },
-	{ "b", 0, K_NONE },
-	{ "base", TF_SPECIAL, K_BASE },
-	{ "basefont", 0, K_NONE },
+	{ "b", TF_ELEM, K_NONE },
+	{ "base", TF_SPECIAL | TF_ELEM, K_BASE },
+	{ "basefont", TF_STYLE | TF_ELEM, K_BASEFONT },
 	{ "bdi", 0, K_NONE },
-	{ "bdo", 0, K_NONE },
-	{ "bgsound", TF_SPECIAL, K_BGSOUND },
-	{ "big", TF_STYLE, K_BIG },
+	{ "bdo", TF_ELEM, K_NONE },
+	{ "bgsound", TF_SPECIAL | TF_TRICK, K_BGSOUND },
+	{ "big", TF_STYLE | TF_ELEM, K_BIG },
 	{ "blink", 0, K_NONE },
-	{ "blockquote", TF_PARA, K_NONE },
-	{ "body", TF_STYLE | TF_SPECIAL, K_BODY },
-	{ "br", TF_NL, K_NONE },
-	{ "button", 0, K_NONE },
+	{ "blockquote", TF_PARA | TF_ELEM, K_NONE },
+	{ "body", TF_STYLE | TF_SPECIAL | TF_ELEM, K_BODY },
+	{ "br", TF_NL | TF_ELEM, K_NONE },
+	{ "button", TF_ELEM, K_NONE },
 	{ "canvas", 0, K_NONE },
-	{ "caption", 0, K_NONE },
-	{ "center", 0, K_NONE },
-	{ "cite", 0, K_NONE },
-	{ "code", 0, K_NONE },
-	{ "col", 0, K_NONE },
-	{ "colgroup", 0, K_NONE },
-	{ "dd", TF_SP, K_NONE },
-	{ "del", 0, K_NONE },
-	{ "dfn", 0, K_NONE },
-	{ "dir", 0, K_NONE },
-	{ "div", TF_NL | TF_STYLE, K_NONE },
-	{ "dl", 0, K_NONE },
-	{ "dt", TF_SP, K_NONE },
-	{ "em", 0, K_NONE },
-	{ "embed", TF_SP | TF_SPECIAL, K_EMBED },
-	{ "fieldset", 0, K_NONE },
+	{ "caption", TF_ELEM, K_NONE },
+	{ "center", TF_ELEM, K_NONE },
+	{ "cite", TF_ELEM, K_NONE },
+	{ "code", TF_ELEM, K_NONE },
+	{ "col", TF_ELEM, K_NONE },
+	{ "colgroup", TF_ELEM, K_NONE },
+	{ "dd", TF_SP | TF_ELEM, K_NONE },
+	{ "del", TF_ELEM, K_NONE },
+	{ "dfn", TF_ELEM, K_NONE },
+	{ "dir", TF_ELEM, K_NONE },
+	{ "div", TF_NL | TF_STYLE | TF_ELEM, K_DIV },
+	{ "dl", TF_ELEM, K_NONE },
+	{ "dt", TF_SP | TF_ELEM, K_NONE },
+	{ "em", TF_ELEM, K_NONE },
+	{ "embed", TF_SP | TF_SPECIAL | TF_TRICK, K_EMBED },
+	{ "fieldset", TF_ELEM, K_NONE },
 	{ "figcaption", 0, K_NONE },
 	{ "figure", 0, K_NONE },
-	{ "font", TF_STYLE | TF_SPECIAL, K_FONT },
+	{ "font", TF_STYLE | TF_SPECIAL | TF_ELEM, K_FONT },
 	{ "footer", 0, K_NONE },
-	{ "form", TF_SPECIAL, K_FORM },
-	{ "frame", TF_SPECIAL, K_FRAME },
-	{ "frameset", 0, K_NONE },
-	{ "h1", TF_SP, K_NONE },
-	{ "h2", TF_SP, K_NONE },
-	{ "h3", TF_SP, K_NONE },
-	{ "h4", TF_SP, K_NONE },
-	{ "h5", TF_SP, K_NONE },
-	{ "h6", TF_SP, K_NONE },
-	{ "head", 0, K_NONE },
+	{ "form", TF_SPECIAL | TF_ELEM, K_FORM },
+	{ "frame", TF_SPECIAL | TF_ELEM, K_FRAME },
+	{ "frameset", TF_ELEM, K_NONE },
+	{ "h1", TF_SP | TF_ELEM, K_NONE },
+	{ "h2", TF_SP | TF_ELEM, K_NONE },
+	{ "h3", TF_SP | TF_ELEM, K_NONE },
+	{ "h4", TF_SP | TF_ELEM, K_NONE },
+	{ "h5", TF_SP | TF_ELEM, K_NONE },
+	{ "h6", TF_SP | TF_ELEM, K_NONE },
+	{ "head", TF_ELEM, K_NONE },
 	{ "header", 0, K_NONE },
-	{ "hr", TF_PARA, K_NONE },
-	{ "html", TF_SPECIAL, K_HTML },
-	{ "i", 0, K_NONE },
-	{ "iframe", TF_SPECIAL | TF_LITERAL, K_IFRAME },
+	{ "hr", TF_PARA | TF_ELEM, K_NONE },
+	{ "html", TF_SPECIAL | TF_ELEM, K_HTML },
+	{ "i", TF_ELEM, K_NONE },
+	{ "iframe", TF_SPECIAL | TF_LITERAL | TF_ELEM, K_IFRAME },
 	{ "ilayer", 0, K_NONE },
-	{ "img", TF_SPECIAL, K_IMG },
-	{ "input", 0, K_NONE },
-	{ "ins", 0, K_NONE },
-	{ "isindex", 0, K_NONE },
-	{ "kbd", 0, K_NONE },
-	{ "label", 0, K_NONE },
+	{ "img", TF_SPECIAL | TF_ELEM, K_IMG },
+	{ "input", TF_ELEM, K_NONE },
+	{ "ins", TF_ELEM, K_NONE },
+	{ "isindex", TF_ELEM, K_NONE },
+	{ "kbd", TF_ELEM, K_NONE },
+	{ "label", TF_ELEM, K_NONE },
 	{ "layer", 0, K_NONE },
-	{ "legend", 0, K_NONE },
-	{ "li", TF_SP, K_NONE },
-	{ "link", TF_SPECIAL, K_LINK },
-	{ "listing", TF_PARA, K_NONE },
+	{ "legend", TF_ELEM, K_NONE },
+	{ "li", TF_SP | TF_ELEM, K_NONE },
+	{ "link", TF_SPECIAL | TF_ELEM, K_LINK },
+	{ "listing", TF_PARA | TF_TRICK, K_NONE },
 	{ "main", 0, K_NONE },
-	{ "map", 0, K_NONE },
-	{ "marquee", TF_STYLE, K_NONE },
-	{ "menu", 0, K_NONE },
-	{ "meta", TF_SPECIAL, K_META },
+	{ "map", TF_ELEM, K_NONE },
+	{ "marquee", 0, K_NONE },
+	{ "menu", TF_ELEM, K_NONE },
+	{ "meta", TF_SPECIAL | TF_ELEM, K_META },
 	{ "multicol", 0, K_NONE },
 	{ "nav", 0, K_NONE },
-	{ "nobr", 0, K_NONE },
+	{ "nobr", TF_ELEM, K_NONE },
 	{ "noembed", 0, K_NONE },
-	{ "noframes", 0, K_NONE },
+	{ "noframes", TF_ELEM, K_NONE },
 	{ "nolayer", 0, K_NONE },
-	{ "noscript", 0, K_NONE },
+	{ "noscript", TF_ELEM, K_NONE },
 	{ "o:p", 0, K_NONE },
-	{ "object", TF_SPECIAL, K_OBJECT },
-	{ "ol", 0, K_NONE },
-	{ "optgroup", 0, K_NONE },
-	{ "option", 0, K_NONE },
-	{ "p", TF_PARA | TF_STYLE, K_NONE },
-	{ "param", 0, K_NONE },
-	{ "plaintext", TF_PARA, K_NONE },
-	{ "pre", TF_PARA, K_NONE },
-	{ "q", 0, K_NONE },
-	{ "s", 0, K_NONE },
-	{ "samp", 0, K_NONE },
-	{ "script", TF_SPECIAL | TF_RAW, K_SCRIPT },
+	{ "object", TF_SPECIAL | TF_ELEM, K_OBJECT },
+	{ "ol", TF_ELEM, K_NONE },
+	{ "optgroup", TF_ELEM, K_NONE },
+	{ "option", TF_ELEM, K_NONE },
+	{ "p", TF_PARA | TF_STYLE | TF_ELEM, K_P },
+	{ "param", TF_ELEM, K_NONE },
+	{ "plaintext", TF_PARA | TF_TRICK, K_NONE },
+	{ "pre", TF_PARA | TF_ELEM, K_NONE },
+	{ "q", TF_ELEM, K_NONE },
+	{ "s", TF_ELEM, K_NONE },
+	{ "samp", TF_ELEM, K_NONE },
+	{ "script", TF_SPECIAL | TF_RAW | TF_ELEM, K_SCRIPT },
 	{ "section", 0, K_NONE },
-	{ "select", 0, K_NONE },
-	{ "small", TF_STYLE, K_SMALL },
+	{ "select", TF_ELEM, K_NONE },
+	{ "small", TF_STYLE | TF_ELEM, K_SMALL },
 	{ "spacer", 0, K_NONE },
-	{ "span", TF_STYLE, K_NONE },
-	{ "strike", 0, K_NONE },
-	{ "strong", 0, K_NONE },
-	{ "style", TF_RAW, K_NONE },
-	{ "sub", 0, K_NONE },
-	{ "sup", 0, K_NONE },
-	{ "table", TF_STYLE | TF_SPECIAL, K_TABLE },
-	{ "tbody", 0, K_NONE },
-	{ "td", TF_SP | TF_STYLE | TF_SPECIAL, K_TD },
-	{ "textarea", TF_LITERAL, K_NONE },
-	{ "tfoot", 0, K_NONE },
-	{ "th", TF_SP | TF_STYLE, K_TH },
-	{ "thead", 0, K_NONE },
-	{ "title", TF_PARA | TF_SPECIAL | TF_LITERAL, K_TITLE },
-	{ "tr", TF_STYLE | TF_SPECIAL, K_TR },
-	{ "tt", 0, K_NONE },
-	{ "u", 0, K_NONE },
-	{ "ul", 0, K_NONE },
-	{ "var", 0, K_NONE },
+	{ "span", TF_STYLE | TF_ELEM, K_SPAN },
+	{ "strike", TF_ELEM, K_NONE },
+	{ "strong", TF_ELEM, K_NONE },
+	{ "style", TF_RAW | TF_ELEM, K_NONE },
+	{ "sub", TF_ELEM, K_NONE },
+	{ "sup", TF_ELEM, K_NONE },
+	{ "table", TF_STYLE | TF_SPECIAL | TF_ELEM, K_TABLE },
+	{ "tbody", TF_ELEM, K_NONE },
+	{ "td", TF_SP | TF_STYLE | TF_SPECIAL | TF_ELEM, K_TD },
+	{ "textarea", TF_LITERAL | TF_ELEM, K_NONE },
+	{ "tfoot", TF_ELEM, K_NONE },
+	{ "th", TF_SP | TF_STYLE | TF_ELEM, K_TH },
+	{ "thead", TF_ELEM, K_NONE },
+	{ "title", TF_PARA | TF_SPECIAL | TF_LITERAL | TF_ELEM, K_TITLE },
+	{ "tr", TF_STYLE | TF_SPECIAL | TF_ELEM, K_TR },
+	{ "tt", TF_ELEM, K_NONE },
+	{ "u", TF_ELEM, K_NONE },
+	{ "ul", TF_ELEM, K_NONE },
+	{ "var", TF_ELEM, K_NONE },
 	{ "wbr", 0, K_NONE },
-	{ "xmp", TF_PARA | TF_LITERAL, K_NONE },
+	{ "x-sigsep", TF_ELEM, K_NONE },
+	{ "x-tab", TF_ELEM, K_NONE },
+	{ "xmp", TF_PARA | TF_LITERAL | TF_TRICK, K_NONE },
 };
 
 /* tag_first[c - 'a'] .. tag_first[c - 'a' + 1]: the entries starting
  * with letter c (generated with the table) */
 static const unsigned short tag_first[27] = {
-	0, 9, 21, 28, 35, 37, 45, 45, 55, 62, 62, 63, 69, 75,
-	81, 86, 90, 91, 91, 104, 114, 116, 117, 118, 119, 119, 119,
+	0, 9, 21, 28, 35, 37, 45, 45, 55, 62, 62, 63, 69, 75, 81, 86, 90, 91,
+	91, 104, 114, 116, 117, 118, 121, 121, 121,
 };
 
 /* tag_lookup - the tag_info index of an element name (lowercase, NUL
@@ -598,11 +630,13 @@ tag_lookup(const char *t)
 #define MAX_ATTRS 24
 
 struct tag {
-	char name[16];
+	char name[16];  /* lowercase, "" when longer than 15 bytes */
+	struct bstr raw; /* the name as in the source (HTML::Parser's) */
 	int id;         /* tag_info index, -1 if unknown */
 	enum tag_kind kind;
 	unsigned flags; /* TF_* of the element */
 	bool end, selfclose;
+	bool closed; /* ended by '>' (not by the end of the document) */
 	size_t nattr;
 	struct bstr an[MAX_ATTRS], av[MAX_ATTRS];
 };
@@ -644,15 +678,33 @@ static size_t
 parse_tag(const unsigned char *p, size_t len, struct tag *t)
 {
 	size_t i = 0, n = 0;
-
-	while (i < len && (tagc[p[i]] & TC_NAME)) {
+	/* HTML::Parser: the name runs to whitespace or '>' */
+	while (i < len && !(tagc[p[i]] & TC_VEND) && p[i] != '\f') {
 		if (n < sizeof(t->name) - 1)
 			t->name[n++] = (char)msg__lc(p[i]);
+		else
+			n = sizeof(t->name); /* too long for any element */
 		i++;
 	}
+	/* SA rewrites <(\w+)\s*\/> to <$1> before parsing (bug 4695) */
+	if (i >= 2 && p[i - 1] == '/' && i < len && p[i] == '>') {
+		bool w = true;
+
+		for (size_t k = 0; k + 1 < i; k++)
+			w &= (tagc[p[k]] & TC_NAME) && p[k] != '-' &&
+			    p[k] != ':';
+		if (w) {
+			i--;
+			n = n > i ? i : n;
+		}
+	}
+	t->raw = bstr_make(p, i);
+	if (n >= sizeof(t->name))
+		n = 0;
 	t->name[n] = '\0';
 	t->nattr = 0;
 	t->selfclose = false;
+	t->closed = false;
 	for (;;) {
 		while (i < len && (tagc[p[i]] & TC_SKIP)) {
 			if (p[i] == '/')
@@ -661,8 +713,10 @@ parse_tag(const unsigned char *p, size_t len, struct tag *t)
 		}
 		if (i >= len)
 			return len;
-		if (p[i] == '>')
+		if (p[i] == '>') {
+			t->closed = true;
 			return i + 1;
+		}
 		t->selfclose = false;
 		size_t a0 = i;
 
@@ -707,87 +761,354 @@ parse_tag(const unsigned char *p, size_t len, struct tag *t)
 
 /* ---- colours and visibility (SA HTML.pm text_style) ------------------ */
 
-#define COLOR_INVALID (-1)
+/* A colour is 0xRRGGBB or one of these: SA keeps colours as strings and
+ * compares their last six characters, so "invalid" and a bare "#" are
+ * values of their own. */
+#define COLOR_INVALID (-1)     /* SA name_to_rgb "invalid" */
+#define COLOR_HASH (-3)        /* SA "#": a '#' without hex digits */
+#define COLOR_TRANSPARENT (-4) /* CSS "transparent", resolved at once */
+
+/* SA HTML.pm %html_color: HTML 4 and CSS3 colour names, sorted */
+static const struct color_name {
+	const char *n;
+	int rgb;
+} color_names[] = {
+	{ "aliceblue", 0xF0F8FF }, { "antiquewhite", 0xFAEBD7 },
+	{ "aqua", 0x00FFFF }, { "aquamarine", 0x7FFFD4 },
+	{ "azure", 0xF0FFFF }, { "beige", 0xF5F5DC }, { "bisque", 0xFFE4C4 },
+	{ "black", 0x000000 }, { "blanchedalmond", 0xFFEBCD },
+	{ "blue", 0x0000FF }, { "blueviolet", 0x8A2BE2 },
+	{ "brown", 0xA52A2A }, { "burlywood", 0xDEB887 },
+	{ "cadetblue", 0x5F9EA0 }, { "chartreuse", 0x7FFF00 },
+	{ "chocolate", 0xD2691E }, { "coral", 0xFF7F50 },
+	{ "cornflowerblue", 0x6495ED }, { "cornsilk", 0xFFF8DC },
+	{ "crimson", 0xDC143C }, { "cyan", 0x00FFFF },
+	{ "darkblue", 0x00008B }, { "darkcyan", 0x008B8B },
+	{ "darkgoldenrod", 0xB8860B }, { "darkgray", 0xA9A9A9 },
+	{ "darkgreen", 0x006400 }, { "darkgrey", 0xA9A9A9 },
+	{ "darkkhaki", 0xBDB76B }, { "darkmagenta", 0x8B008B },
+	{ "darkolivegreen", 0x556B2F }, { "darkorange", 0xFF8C00 },
+	{ "darkorchid", 0x9932CC }, { "darkred", 0x8B0000 },
+	{ "darksalmon", 0xE9967A }, { "darkseagreen", 0x8FBC8F },
+	{ "darkslateblue", 0x483D8B }, { "darkslategray", 0x2F4F4F },
+	{ "darkslategrey", 0x2F4F4F }, { "darkturquoise", 0x00CED1 },
+	{ "darkviolet", 0x9400D3 }, { "deeppink", 0xFF1493 },
+	{ "deepskyblue", 0x00BFFF }, { "dimgray", 0x696969 },
+	{ "dimgrey", 0x696969 }, { "dodgerblue", 0x1E90FF },
+	{ "firebrick", 0xB22222 }, { "floralwhite", 0xFFFAF0 },
+	{ "forestgreen", 0x228B22 }, { "fuchsia", 0xFF00FF },
+	{ "gainsboro", 0xDCDCDC }, { "ghostwhite", 0xF8F8FF },
+	{ "gold", 0xFFD700 }, { "goldenrod", 0xDAA520 },
+	{ "gray", 0x808080 }, { "green", 0x008000 },
+	{ "greenyellow", 0xADFF2F }, { "grey", 0x808080 },
+	{ "honeydew", 0xF0FFF0 }, { "hotpink", 0xFF69B4 },
+	{ "indianred", 0xCD5C5C }, { "indigo", 0x4B0082 },
+	{ "ivory", 0xFFFFF0 }, { "khaki", 0xF0E68C },
+	{ "lavender", 0xE6E6FA }, { "lavenderblush", 0xFFF0F5 },
+	{ "lawngreen", 0x7CFC00 }, { "lemonchiffon", 0xFFFACD },
+	{ "lightblue", 0xADD8E6 }, { "lightcoral", 0xF08080 },
+	{ "lightcyan", 0xE0FFFF }, { "lightgoldenrodyellow", 0xFAFAD2 },
+	{ "lightgray", 0xD3D3D3 }, { "lightgreen", 0x90EE90 },
+	{ "lightgrey", 0xD3D3D3 }, { "lightpink", 0xFFB6C1 },
+	{ "lightsalmon", 0xFFA07A }, { "lightseagreen", 0x20B2AA },
+	{ "lightskyblue", 0x87CEFA }, { "lightslategray", 0x778899 },
+	{ "lightslategrey", 0x778899 }, { "lightsteelblue", 0xB0C4DE },
+	{ "lightyellow", 0xFFFFE0 }, { "lime", 0x00FF00 },
+	{ "limegreen", 0x32CD32 }, { "linen", 0xFAF0E6 },
+	{ "magenta", 0xFF00FF }, { "maroon", 0x800000 },
+	{ "mediumaquamarine", 0x66CDAA }, { "mediumblue", 0x0000CD },
+	{ "mediumorchid", 0xBA55D3 }, { "mediumpurple", 0x9370DB },
+	{ "mediumseagreen", 0x3CB371 }, { "mediumslateblue", 0x7B68EE },
+	{ "mediumspringgreen", 0x00FA9A }, { "mediumturquoise", 0x48D1CC },
+	{ "mediumvioletred", 0xC71585 }, { "midnightblue", 0x191970 },
+	{ "mintcream", 0xF5FFFA }, { "mistyrose", 0xFFE4E1 },
+	{ "moccasin", 0xFFE4B5 }, { "navajowhite", 0xFFDEAD },
+	{ "navy", 0x000080 }, { "oldlace", 0xFDF5E6 }, { "olive", 0x808000 },
+	{ "olivedrab", 0x6B8E23 }, { "orange", 0xFFA500 },
+	{ "orangered", 0xFF4500 }, { "orchid", 0xDA70D6 },
+	{ "palegoldenrod", 0xEEE8AA }, { "palegreen", 0x98FB98 },
+	{ "paleturquoise", 0xAFEEEE }, { "palevioletred", 0xDB7093 },
+	{ "papayawhip", 0xFFEFD5 }, { "peachpuff", 0xFFDAB9 },
+	{ "peru", 0xCD853F }, { "pink", 0xFFC0CB }, { "plum", 0xDDA0DD },
+	{ "powderblue", 0xB0E0E6 }, { "purple", 0x800080 },
+	{ "red", 0xFF0000 }, { "rosybrown", 0xBC8F8F },
+	{ "royalblue", 0x4169E1 }, { "saddlebrown", 0x8B4513 },
+	{ "salmon", 0xFA8072 }, { "sandybrown", 0xF4A460 },
+	{ "seagreen", 0x2E8B57 }, { "seashell", 0xFFF5EE },
+	{ "sienna", 0xA0522D }, { "silver", 0xC0C0C0 },
+	{ "skyblue", 0x87CEEB }, { "slateblue", 0x6A5ACD },
+	{ "slategray", 0x708090 }, { "slategrey", 0x708090 },
+	{ "snow", 0xFFFAFA }, { "springgreen", 0x00FF7F },
+	{ "steelblue", 0x4682B4 }, { "tan", 0xD2B48C }, { "teal", 0x008080 },
+	{ "thistle", 0xD8BFD8 }, { "tomato", 0xFF6347 },
+	{ "turquoise", 0x40E0D0 }, { "violet", 0xEE82EE },
+	{ "wheat", 0xF5DEB3 }, { "white", 0xFFFFFF },
+	{ "whitesmoke", 0xF5F5F5 }, { "yellow", 0xFFFF00 },
+	{ "yellowgreen", 0x9ACD32 },
+};
 
 static int
-parse_color(struct bstr v)
+color_cmp(const void *k, const void *e)
 {
-	static const struct {
-		const char *n;
-		int rgb;
-	} names[] = {
-		/* HTML 4 colours and the CSS names seen in mail */
-		{ "aqua", 0x00FFFF }, { "black", 0 }, { "blue", 0x0000FF },
-		{ "fuchsia", 0xFF00FF }, { "gray", 0x808080 },
-		{ "grey", 0x808080 }, { "green", 0x008000 },
-		{ "lime", 0x00FF00 }, { "maroon", 0x800000 },
-		{ "navy", 0x000080 }, { "olive", 0x808000 },
-		{ "purple", 0x800080 }, { "red", 0xFF0000 },
-		{ "silver", 0xC0C0C0 }, { "teal", 0x008080 },
-		{ "white", 0xFFFFFF }, { "yellow", 0xFFFF00 },
-		{ "orange", 0xFFA500 }, { "darkblue", 0x00008B },
-		{ "darkred", 0x8B0000 }, { "darkgreen", 0x006400 },
-		{ "snow", 0xFFFAFA }, { "ivory", 0xFFFFF0 },
-		{ "whitesmoke", 0xF5F5F5 }, { "lightgrey", 0xD3D3D3 },
-		{ "lightgray", 0xD3D3D3 }, { "darkgray", 0xA9A9A9 },
-		{ "darkgrey", 0xA9A9A9 }, { "gold", 0xFFD700 },
-	};
-	unsigned v6 = 0;
-	size_t n = 0;
-
-	v = bstr_trim(v);
-	if (v.len && v.p[0] == '#') {
-		v.p++;
-		v.len--;
-	}
-	/* names only for what is not a hex triplet; the length first */
-	if (v.len && !((v.len == 3 || v.len == 6) && isxdigit(v.p[0])))
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-			if ((names[i].n[0] | 0x20) == (v.p[0] | 0x20) &&
-			    bstr_caseeq_cstr(v, names[i].n))
-				return names[i].rgb;
-	if (v.len != 3 && v.len != 6)
-		return -2; /* unknown name: keep the inherited colour */
-	for (size_t i = 0; i < v.len; i++) {
-		unsigned char c = v.p[i] | 0x20;
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else
-			return -2;
-		v6 = v6 << 4 | d;
-		if (v.len == 3)
-			v6 = v6 << 4 | d;
-		n++;
-	}
-	return (int)v6;
+	return strcmp(k, ((const struct color_name *)e)->n);
 }
 
-/* value of property prop in a CSS declaration list */
-static struct bstr
-css_prop(struct bstr style, const char *prop)
+/* append the hex digits of v as SA dec2hex does ("%lx", a leading 0
+ * under 16) */
+static size_t
+dec2hex(char *o, size_t n, size_t cap, unsigned long v)
 {
-	size_t pl = strlen(prop), i = 0;
+	char t[24];
+	int k = snprintf(t, sizeof(t), "%s%lx", v < 16 ? "0" : "", v);
 
-	while (i < style.len) {
-		size_t d0 = i;
+	for (int i = 0; i < k && n < cap; i++)
+		o[n++] = t[i];
+	return n;
+}
 
-		while (i < style.len && style.p[i] != ';')
-			i++;
-		struct bstr d = bstr_trim(bstr_make(style.p + d0, i - d0));
+/* rgb(N%, N%, N%) or rgb(N, N, N) at p (after "rgb("): the numbers */
+static bool
+rgb_args(const char *p, bool pct, unsigned long v[3])
+{
+	for (int k = 0; k < 3; k++) {
+		char *e;
 
-		i++;
-		if (d.len > pl && bstr_casestarts(d, prop)) {
-			struct bstr rest = bstr_trim(bstr_sub(d, pl, d.len));
-
-			if (rest.len && rest.p[0] == ':')
-				return bstr_trim(bstr_sub(rest, 1, rest.len));
+		if (*p < '0' || *p > '9')
+			return false;
+		v[k] = strtoul(p, &e, 10);
+		p = e;
+		if (pct && *p++ != '%')
+			return false;
+		if (k < 2) {
+			if (*p++ != ',')
+				return false;
+			while (*p == ' ' || *p == '\t' || *p == '\n' ||
+			    *p == '\r' || *p == '\f' || *p == '\v')
+				p++;
 		}
 	}
-	return BSTR_NULL;
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' ||
+	    *p == '\f' || *p == '\v')
+		p++;
+	return *p == ')';
+}
+
+/* SA name_to_rgb: a colour name, "#hex" (cut to 6 or 3 digits, padded,
+ * 3 doubled), rgb() in numbers or percent; anything else, including hex
+ * digits without '#', is "invalid" */
+static int
+name_to_rgb(struct bstr v)
+{
+	char c[128], h[160];
+	size_t n = 0, hn = 0;
+
+	v = bstr_trim(v);
+	if (v.len >= sizeof(c))
+		v.len = sizeof(c) - 1;
+	for (size_t i = 0; i < v.len; i++)
+		c[n++] = (char)msg__lc(v.p[i]);
+	c[n] = '\0';
+	if (n && isalpha((unsigned char)c[0])) {
+		const struct color_name *cn = bsearch(c, color_names,
+		    sizeof(color_names) / sizeof(color_names[0]),
+		    sizeof(color_names[0]), color_cmp);
+
+		if (cn != NULL)
+			return cn->rgb;
+	}
+	bool hexonly = strspn(c, "#0123456789abcdef") == n;
+	const char *rgb = strstr(c, "rgb(");
+
+	if (!hexonly) {
+		/* rgb\([\d%, ]*\) somewhere */
+		bool ok = false;
+
+		for (const char *q = rgb; q != NULL && !ok;
+		     q = strstr(q + 1, "rgb(")) {
+			size_t k = strspn(q + 4, "0123456789%, ");
+
+			ok = q[4 + k] == ')';
+		}
+		if (!ok)
+			return COLOR_INVALID;
+	}
+	if (rgb != NULL) {
+		unsigned long x[3];
+
+		if (rgb_args(rgb + 4, true, x)) {
+			h[hn++] = '#';
+			for (int k = 0; k < 3; k++)
+				hn = dec2hex(h, hn, sizeof(h) - 1,
+				    (unsigned long)((double)x[k] / 100 * 255));
+		} else if (rgb_args(rgb + 4, false, x)) {
+			h[hn++] = '#';
+			for (int k = 0; k < 3; k++)
+				hn = dec2hex(h, hn, sizeof(h) - 1, x[k]);
+		}
+	}
+	if (hn == 0) {
+		memcpy(h, c, n);
+		hn = n;
+	}
+	if (hn == 0 || h[0] != '#')
+		return COLOR_INVALID;
+	/* keep the hex digits, 6 at most, 3 when 4 or 5 */
+	size_t d = 0;
+
+	for (size_t i = 0; i < hn; i++)
+		if (isxdigit((unsigned char)h[i]) && !isupper((unsigned char)h[i]))
+			h[d++] = h[i];
+	if (d > 6)
+		d = 6;
+	if (d > 3 && d < 6)
+		d = 3;
+	while (d % 3)
+		h[d++] = '0';
+	if (d == 0)
+		return COLOR_HASH;
+	if (d == 3) {
+		h[5] = h[4] = h[2];
+		h[3] = h[2] = h[1];
+		h[1] = h[0];
+		d = 6;
+	}
+	unsigned rgbv = 0;
+
+	for (size_t i = 0; i < 6; i++)
+		rgbv = rgbv << 4 |
+		    (unsigned)(h[i] <= '9' ? h[i] - '0' : h[i] - 'a' + 10);
+	return (int)rgbv;
+}
+
+static bool
+css_ws(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+	    c == '\v';
+}
+
+/* SA's CSS colour value: "!important" dropped; anything with "rgb" is
+ * read as its digits and commas; inherit: no change (COLOR_NONE) */
+#define COLOR_NONE (-2)
+static int
+css_color(struct bstr v)
+{
+	char c[128];
+	size_t n = 0;
+
+	for (size_t i = 0; i < v.len && n < sizeof(c) - 1; i++)
+		c[n++] = (char)msg__lc(v.p[i]);
+	c[n] = '\0';
+	/* s/\s*!\s*important$// */
+	if (n >= 9 && !memcmp(c + n - 9, "important", 9)) {
+		size_t k = n - 9;
+
+		while (k > 0 && css_ws((unsigned char)c[k - 1]))
+			k--;
+		if (k > 0 && c[k - 1] == '!') {
+			k--;
+			while (k > 0 && css_ws((unsigned char)c[k - 1]))
+				k--;
+			c[n = k] = '\0';
+		}
+	}
+	if (strstr(c, "rgb") != NULL) {
+		unsigned long x[3] = { 0, 0, 0 };
+		int k = 0;
+		bool dig = false;
+
+		/* tr/0-9,//cd; split /,/ */
+		for (size_t i = 0; i < n && k < 3; i++) {
+			if (c[i] == ',') {
+				k++;
+				dig = false;
+			} else if (c[i] >= '0' && c[i] <= '9') {
+				if (x[k] < 1000)
+					x[k] = x[k] * 10 + (unsigned)(c[i] - '0');
+				dig = true;
+			}
+		}
+		(void)dig;
+		for (k = 0; k < 3; k++)
+			if (x[k] > 255)
+				x[k] = 255;
+		return (int)(x[0] << 16 | x[1] << 8 | x[2]);
+	}
+	if (strcmp(c, "inherit") == 0)
+		return COLOR_NONE;
+	if (strcmp(c, "transparent") == 0)
+		return COLOR_TRANSPARENT;
+	return name_to_rgb(bstr_make(c, n));
+}
+
+/* SA parse_css_background, the bottom (last) layer: its first value
+ * that is a colour */
+static int
+css_background(struct bstr v)
+{
+	size_t i, layer = 0;
+	int depth = 0;
+	unsigned char q = 0;
+
+	for (i = 0; i < v.len; i++) {
+		unsigned char c = v.p[i];
+
+		if (q) {
+			if (c == q)
+				q = 0;
+		} else if (c == '"' || c == '\'') {
+			q = c;
+		} else if (c == '(') {
+			depth++;
+		} else if (c == ')' && depth) {
+			depth--;
+		} else if (c == ',' && !depth) {
+			layer = i + 1;
+		}
+	}
+	for (i = layer; i < v.len;) {
+		size_t t0;
+
+		while (i < v.len && v.p[i] == ' ')
+			i++;
+		t0 = i;
+		depth = 0;
+		q = 0;
+		for (; i < v.len; i++) {
+			unsigned char c = v.p[i];
+
+			if (q) {
+				if (c == q)
+					q = 0;
+			} else if (c == '"' || c == '\'') {
+				q = c;
+			} else if (c == '(') {
+				depth++;
+			} else if (c == ')' && depth) {
+				/* a group ends the token (SA state 1) */
+				if (--depth == 0) {
+					i++;
+					break;
+				}
+			} else if (c == ' ' && !depth) {
+				break;
+			}
+		}
+		if (i > t0) {
+			int col = name_to_rgb(bstr_make(v.p + t0, i - t0));
+
+			if (col != COLOR_INVALID)
+				return col;
+		}
+	}
+	return COLOR_NONE;
+}
+
+/* SA html_font_invisible's two colour tests */
+static bool
+same_color(int a, int b)
+{
+	return a == b; /* SA: the last six characters are equal */
 }
 
 static bool
@@ -795,8 +1116,6 @@ low_contrast(int fg, int bg)
 {
 	if (fg < 0 || bg < 0)
 		return false;
-	if (fg == bg)
-		return true;
 	double r = ((fg >> 16) & 255) - ((bg >> 16) & 255);
 	double g = ((fg >> 8) & 255) - ((bg >> 8) & 255);
 	double b = (fg & 255) - (bg & 255);
@@ -804,15 +1123,6 @@ low_contrast(int fg, int bg)
 	/* SA: brightness-weighted distance under 12 */
 	return (0.2126 * r) * (0.2126 * r) + (0.7152 * g) * (0.7152 * g) +
 	    (0.0722 * b) * (0.0722 * b) < 144.0;
-}
-
-static void
-set_color(int *dst, struct bstr v)
-{
-	int c = parse_color(v);
-
-	if (c >= 0)
-		*dst = c;
 }
 
 /* what the style stack records of an element: th counts as td (SA);
@@ -827,13 +1137,145 @@ style_key(const struct tag *t)
 	return 1000 + t->id;
 }
 
+/* SA text_style "size" attribute: relative to the basefont or absolute */
+static bool
+font_size(const struct render *r, struct bstr v, int *size)
+{
+	size_t i = 0;
+	int sign = 0, num = 0;
+
+	while (i < v.len && css_ws(v.p[i]))
+		i++;
+	if (i < v.len && (v.p[i] == '+' || v.p[i] == '-'))
+		sign = v.p[i++] == '+' ? 1 : -1;
+	size_t d0 = i;
+
+	while (i < v.len && v.p[i] >= '0' && v.p[i] <= '9') {
+		if (num < 100000)
+			num = num * 10 + (v.p[i] - '0');
+		i++;
+	}
+	if (i == d0)
+		return false;
+	*size = sign ? r->basefont + sign * num : num;
+	return true;
+}
+
+/* SA text_style for a style="" attribute: (background-)color, background,
+ * display, visibility */
+static void
+apply_css(struct render *r, struct style *s, struct bstr v)
+{
+	size_t i = 0;
+
+	while (i <= v.len) {
+		size_t d0 = i;
+
+		while (i < v.len && v.p[i] != ';')
+			i++;
+		struct bstr d = bstr_make(v.p + d0, i - d0);
+
+		i++;
+		/* ^\s*(background-)?color:\s*(.+?)\s*$ */
+		size_t k = 0;
+
+		while (k < d.len && css_ws(d.p[k]))
+			k++;
+		struct bstr rest = bstr_sub(d, k, d.len);
+		bool bg = MSG__ISTARTS(rest, "background-color:");
+
+		if (bg || MSG__ISTARTS(rest, "color:")) {
+			struct bstr val = bstr_trim(bstr_sub(rest,
+			    bg ? 17 : 6, rest.len));
+			int c;
+
+			if (val.len == 0)
+				continue;
+			c = css_color(val);
+			if (c != COLOR_NONE)
+				*(bg ? &s->bgcolor : &s->color) = c;
+			continue;
+		}
+		/* ^\s*background:\s*(.+?)\s*$ (case-sensitive in SA) */
+		if (rest.len > 11 && !memcmp(rest.p, "background:", 11)) {
+			struct bstr val = bstr_trim(bstr_sub(rest, 11,
+			    rest.len));
+			char lc[256];
+			size_t n = 0;
+			int c;
+
+			for (size_t j = 0; j < val.len && n < sizeof(lc); j++)
+				lc[n++] = (char)msg__lc(val.p[j]);
+			if (n && (c = css_background(bstr_make(lc, n))) !=
+			    COLOR_NONE)
+				s->bgcolor = c;
+			continue;
+		}
+		/* ^\s*([a-z_-]+)\s*:\s*(\S.*?)\s*$ -> style_$1 (the name as
+		 * written: only lowercase display/visibility are read) */
+		size_t n0 = k;
+
+		while (k < d.len && (((d.p[k] | 0x20) >= 'a' &&
+		    (d.p[k] | 0x20) <= 'z') || d.p[k] == '_' || d.p[k] == '-'))
+			k++;
+		struct bstr name = bstr_make(d.p + n0, k - n0);
+
+		while (k < d.len && css_ws(d.p[k]))
+			k++;
+		if (name.len == 0 || k >= d.len || d.p[k] != ':')
+			continue;
+		struct bstr val = bstr_trim(bstr_sub(d, k + 1, d.len));
+
+		if (val.len == 0)
+			continue;
+		if (MSG__IEQ(name, "font-size")) {
+			/* not SA: text this small is invisible too, for the
+			 * invisible text views only (no SA result changes) */
+			size_t j = 0;
+			long px = 0;
+
+			while (j < val.len && val.p[j] >= '0' &&
+			    val.p[j] <= '9' && px < 100)
+				px = px * 10 + (val.p[j++] - '0');
+			s->tiny = j > 0 && px <= 1;
+			continue;
+		}
+		if (name.len == 7 && !memcmp(name.p, "display", 7))
+			s->disp_none = MSG__IEQ(val, "none");
+		else if (name.len == 10 && !memcmp(name.p, "visibility", 10))
+			s->vis_hidden = MSG__IEQ(val, "hidden");
+	}
+	/* transparent: the parent's background; text: this background */
+	if (s->bgcolor == COLOR_TRANSPARENT)
+		s->bgcolor = r->st[r->depth - 1].bgcolor;
+	if (s->color == COLOR_TRANSPARENT)
+		s->color = s->bgcolor;
+}
+
+/* SA text_style on a start tag */
 static void
 push_style(struct render *r, const struct tag *t)
 {
-	struct style s = r->st[r->depth - 1];
+	struct style s;
 	struct bstr v;
 	enum tag_kind k = t->kind;
+	bool any = false, sized = false;
 
+	/* basefont with a size changes the base size only */
+	if (k == K_BASEFONT && (v = attr(t, "size")).p) {
+		size_t i = 0;
+		int num = 0;
+
+		while (i < v.len && css_ws(v.p[i]))
+			i++;
+		if (i < v.len && v.p[i] >= '0' && v.p[i] <= '9') {
+			while (i < v.len && v.p[i] >= '0' && v.p[i] <= '9' &&
+			    num < 100000)
+				num = num * 10 + (v.p[i++] - '0');
+			r->basefont = num;
+			return;
+		}
+	}
 	/* td and tr close an open font/td (and tr) first (SA
 	 * close_table_tag), as their end tags are optional */
 	if (k == K_TD || k == K_TH || k == K_TR) {
@@ -851,54 +1293,57 @@ push_style(struct render *r, const struct tag *t)
 			else
 				break;
 		}
-		s = r->st[r->depth - 1];
 	}
+	s = r->st[r->depth - 1];
 	s.tag = style_key(t);
-	if (k == K_BIG)
-		s.size++;
-	else if (k == K_SMALL)
-		s.size--;
-	if ((k == K_FONT && (v = attr(t, "color")).p) ||
-	    (k == K_BODY && (v = attr(t, "text")).p))
-		set_color(&s.color, v);
-	/* bgcolor= attributes do not count: SA's text_style drops them
-	 * (only CSS background-color does), and we follow SA here */
-	if (k == K_FONT && (v = attr(t, "size")).p) {
-		v = bstr_trim(v);
-		int sign = 0, num = 0;
-		size_t i = 0;
-
-		if (v.len && (v.p[0] == '+' || v.p[0] == '-'))
-			sign = v.p[i++] == '+' ? 1 : -1;
-		size_t d0 = i;
-
-		while (i < v.len && v.p[i] >= '0' && v.p[i] <= '9' && num < 100)
-			num = num * 10 + (v.p[i++] - '0');
-		if (i > d0)
-			s.size = sign ? 3 + sign * num : num;
+	if (k == K_BIG || k == K_SMALL) {
+		/* no attributes, no min/max_size (SA returns early) */
+		s.size += k == K_BIG ? 1 : -1;
+		goto push;
 	}
-	if ((v = attr(t, "style")).p) {
-		struct bstr d;
+	/* the attributes SA's %ok_attributes allows, in source order (SA:
+	 * hash order) */
+	for (size_t i = 0; i < t->nattr; i++) {
+		struct bstr an = t->an[i], av = t->av[i];
+		bool fontish = k == K_FONT || k == K_BASEFONT;
+		bool tableish = k == K_TABLE || k == K_TD || k == K_TH ||
+		    k == K_TR;
 
-		if ((d = css_prop(v, "color")).p)
-			set_color(&s.color, d);
-		if ((d = css_prop(v, "background-color")).p)
-			set_color(&s.bgcolor, d);
-		if ((d = css_prop(v, "display")).p)
-			s.hidden = MSG__ISTARTS(d, "none");
-		if ((d = css_prop(v, "visibility")).p)
-			s.hidden = MSG__ISTARTS(d, "hidden");
-		if ((d = css_prop(v, "font-size")).p) {
-			d = bstr_trim(d);
-			long px = 0;
-			size_t i = 0;
+		if (av.p == NULL)
+			av = BSTR_LIT(""); /* SA: a bare attribute is "" */
+		if ((fontish && MSG__IEQ(an, "color")) ||
+		    (k == K_BODY && MSG__IEQ(an, "text"))) {
+			s.color = name_to_rgb(av);
+		} else if (fontish && MSG__IEQ(an, "size")) {
+			(void)font_size(r, av, &s.size);
+			sized = true;
+		} else if ((tableish || k == K_SPAN || k == K_P ||
+			       k == K_DIV || k == K_A) &&
+		    MSG__IEQ(an, "style")) {
+			apply_css(r, &s, av);
+		} else if (!((fontish && MSG__IEQ(an, "face")) ||
+			       ((tableish || k == K_BODY) &&
+				   MSG__IEQ(an, "bgcolor")) ||
+			       (k == K_BODY && (MSG__IEQ(an, "link") ||
+				   MSG__IEQ(an, "alink") ||
+				   MSG__IEQ(an, "vlink") ||
+				   MSG__IEQ(an, "background"))))) {
+			continue; /* not an ok attribute */
+		}
+		any = true;
+	}
+	/* SA compares the size after each ok attribute */
+	if (any && r->hp != NULL) {
+		int sz[2] = { r->st[r->depth - 1].size, s.size };
 
-			while (i < d.len && d.p[i] >= '0' && d.p[i] <= '9')
-				px = px * 10 + (d.p[i++] - '0');
-			if (i > 0 && px <= 1)
-				s.size = 0;
+		for (int j = sized ? 0 : 1; j < 2; j++) {
+			if (sz[j] > r->hp->max_size)
+				r->hp->max_size = sz[j];
+			else if (sz[j] < r->hp->min_size)
+				r->hp->min_size = sz[j];
 		}
 	}
+push:
 	if (r->depth < STYLE_STACK)
 		r->st[r->depth++] = s;
 }
@@ -917,14 +1362,30 @@ pop_style(struct render *r, const struct tag *t)
 		}
 }
 
-/* SA html_font_invisible: low contrast, size <= 1, display:none,
- * visibility:hidden */
+/* SA html_font_invisible: same or low-contrast colours (and the
+ * font_low_contrast result), an invalid colour (font_invalid_color),
+ * size <= 1, display:none, visibility:hidden */
 static bool
-invisible(const struct render *r)
+invisible(struct render *r)
 {
 	const struct style *s = &r->st[r->depth - 1];
+	unsigned f = 0;
+	bool inv = false;
 
-	return s->hidden || s->size <= 1 || low_contrast(s->color, s->bgcolor);
+	if (same_color(s->color, s->bgcolor) ||
+	    low_contrast(s->color, s->bgcolor)) {
+		f = MSG_HTML_FONT_LOW_CONTRAST;
+		inv = true;
+	} else if (s->color == COLOR_INVALID || s->bgcolor == COLOR_INVALID) {
+		f = MSG_HTML_FONT_INVALID_COLOR;
+		inv = true;
+	} else {
+		inv = s->size <= 1 || s->disp_none || s->vis_hidden ||
+		    s->tiny;
+	}
+	if (r->hp != NULL)
+		r->hp->flags |= f;
+	return inv;
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -946,6 +1407,7 @@ out_ws(struct render *r, const char *ws)
 	}
 	r->last_ws = true;
 	r->last_invis = false;
+	r->chunks = true;
 }
 
 /* bytes out_text must look at: ASCII whitespace, '&', 0xC2 (NBSP) */
@@ -1066,12 +1528,286 @@ out_text_mode(struct render *r, const unsigned char *p, size_t len,
 	}
 	if (r->n > start || len > 0) {
 		/* SA pushes a chunk even when it renders empty */
+		r->chunks = true;
 		r->last_start = start;
 		r->last_ws = false;
 		r->last_invis = inv;
 		if (inv)
 			r->m->html.invisible_bytes += r->n - start;
 	}
+}
+
+/* ---- SA's per-part results --------------------------------------------- */
+
+static size_t
+zmin(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static size_t
+zmax(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+/* sv_push - start a new (empty) string: SA push(@{...}, '') */
+static void
+sv_push(struct render *r, struct strvec *v, struct bstr init)
+{
+	struct bstr *e;
+
+	if (v->vec.n >= SV_MAX) {
+		v->full = true;
+		return;
+	}
+	if ((e = msg__vec_push(r->m->a, &v->vec, sizeof(*e))) == NULL) {
+		v->full = true;
+		return;
+	}
+	*e = init;
+	v->lastcap = 0; /* init is not ours to grow */
+}
+
+/* sv_append - SA $v->[-1] .= s, each string kept to SV_MAX_LEN bytes */
+static void
+sv_append(struct render *r, struct strvec *v, struct bstr s)
+{
+	struct bstr *e;
+	size_t k;
+
+	if (v->full || v->vec.n == 0 || s.len == 0)
+		return;
+	e = &((struct bstr *)v->vec.v)[v->vec.n - 1];
+	k = zmin(s.len, SV_MAX_LEN - zmin(e->len, SV_MAX_LEN));
+	if (k == 0)
+		return;
+	if (e->len + k > v->lastcap) {
+		size_t nc = zmax(zmax(v->lastcap * 2, e->len + k), 32);
+		unsigned char *o;
+
+		nc = zmin(nc, SV_MAX_LEN);
+		if ((o = arena_alloc(r->m->a, nc)) == NULL)
+			return;
+		if (e->len)
+			memcpy(o, e->p, e->len);
+		e->p = o;
+		v->lastcap = nc;
+	}
+	memcpy((unsigned char *)e->p + e->len, s.p, k);
+	e->len += k;
+}
+
+static uint32_t
+name_hash(struct bstr n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n.len; i++)
+		h = (h ^ msg__lc(n.p[i])) * 16777619u;
+	return h;
+}
+
+/* inside_get - SA's inside{name}: the entry, created with count 0 (and
+ * *isnew set) when new; NULL once INSIDE_MAX names are known */
+static struct inside_ent *
+inside_get(struct render *r, struct bstr name, bool *isnew)
+{
+	uint32_t h = name_hash(name);
+	size_t i;
+
+	*isnew = false;
+	if (r->itn * 2 >= r->itcap) {
+		size_t nc = r->itcap ? r->itcap * 2 : 64;
+		struct inside_ent *nt;
+
+		if (r->itn >= INSIDE_MAX ||
+		    (nt = arena_alloc(r->m->a, nc * sizeof(*nt))) == NULL)
+			goto find;
+		memset(nt, 0, nc * sizeof(*nt));
+		for (size_t k = 0; k < r->itcap; k++) {
+			if (r->it[k].name == NULL)
+				continue;
+			for (i = r->it[k].hash & (nc - 1); nt[i].name;
+			     i = (i + 1) & (nc - 1))
+				;
+			nt[i] = r->it[k];
+		}
+		r->it = nt;
+		r->itcap = nc;
+	}
+find:
+	if (r->itcap == 0)
+		return NULL;
+	for (i = h & (r->itcap - 1); r->it[i].name; i = (i + 1) & (r->itcap - 1))
+		if (r->it[i].hash == h &&
+		    msg__caseeq(bstr_make(r->it[i].name, r->it[i].len), name))
+			return &r->it[i];
+	if (r->itn * 2 >= r->itcap) /* full: the name is not recorded */
+		return NULL;
+	r->it[i] = (struct inside_ent){ .name = name.p,
+		.len = (uint32_t)name.len, .hash = h };
+	r->itn++;
+	*isnew = true;
+	return &r->it[i];
+}
+
+/* SA html_tag: tags, elements, *_seen, inside{}, closed_extra; returns
+ * false for namespace tags (o:p, st1:x), which SA counts and ignores */
+static bool
+sa_count(struct render *r, const struct tag *t)
+{
+	struct msg_html_part *hp = r->hp;
+	struct bstr nm = t->raw;
+	struct inside_ent *e;
+	bool isnew, elem, ns = false;
+
+	/* ^(?:o|st\d):[\w-]+/?$ */
+	size_t k = 0;
+
+	if (nm.len > 2 && (nm.p[0] | 0x20) == 'o' && nm.p[1] == ':')
+		k = 2;
+	else if (nm.len > 4 && (nm.p[0] | 0x20) == 's' &&
+	    (nm.p[1] | 0x20) == 't' && nm.p[2] >= '0' && nm.p[2] <= '9' &&
+	    nm.p[3] == ':')
+		k = 4;
+	if (k) {
+		size_t e0 = nm.len - (nm.p[nm.len - 1] == '/');
+
+		ns = e0 > k;
+		for (size_t j = k; j < e0; j++)
+			ns &= (tagc[nm.p[j]] & TC_NAME) && nm.p[j] != ':';
+	}
+	elem = ns || (t->flags & TF_ELEM);
+	e = inside_get(r, nm, &isnew);
+	if (elem) {
+		hp->elements++;
+		hp->elements_seen += isnew;
+	}
+	hp->tags++;
+	hp->tags_seen += isnew;
+	if (e != NULL) {
+		e->count += t->end ? -1 : 1;
+		if (e->count < 0) {
+			e->count = 0;
+			hp->closed_extra++;
+		}
+		if (t->kind == K_A)
+			r->in_a = e->count;
+		else if (t->kind == K_TITLE)
+			r->in_title_n = e->count;
+	}
+	return !ns;
+}
+
+/* SA html_tests font_face_bad: the face is not a list of plain names,
+ * ^\s*["'.]?[a-z ][a-z -]*[a-z]\d?["']?(?:,\s*["']?[a-z][a-z -]*[a-z]\d?["']?)*;?$ */
+static bool
+face_item_ok(struct bstr s, bool first)
+{
+	/* from the end: ["']? \d? [a-z] */
+	size_t e = s.len;
+
+	if (e && (s.p[e - 1] == '"' || s.p[e - 1] == '\''))
+		e--;
+	if (e && s.p[e - 1] >= '0' && s.p[e - 1] <= '9')
+		e--;
+	if (e == 0 || !isalpha(s.p[e - 1]))
+		return false;
+	e--;
+	/* s[0..e) is \s* Q? [a-z ][a-z -]* (first) or \s* ["']? [a-z][a-z -]* */
+	for (size_t w = 0; w <= e; w++) {
+		if (w > 0 && !css_ws(s.p[w - 1]))
+			break;
+		for (int q = 0; q < 2; q++) {
+			size_t c = w + (size_t)q;
+
+			if (q && (c > e || !(s.p[w] == '"' || s.p[w] == '\'' ||
+			    (first && s.p[w] == '.'))))
+				continue;
+			if (c >= e) {
+				/* the core is the final letter alone: needs
+				 * one more char before it */
+				continue;
+			}
+			if (!(isalpha(s.p[c]) || (first && s.p[c] == ' ')))
+				continue;
+			bool ok = true;
+
+			for (size_t j = c + 1; j < e && ok; j++)
+				ok = isalpha(s.p[j]) || s.p[j] == ' ' ||
+				    s.p[j] == '-';
+			if (ok)
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool
+face_bad(struct bstr v)
+{
+	size_t i = 0, n = v.len;
+
+	if (n && v.p[n - 1] == '\n') /* $ before a final newline */
+		n--;
+	if (n && v.p[n - 1] == ';')
+		n--;
+	for (bool first = true; i <= n; first = false) {
+		size_t e = i;
+
+		while (e < n && v.p[e] != ',')
+			e++;
+		if (!face_item_ok(bstr_make(v.p + i, e - i), first))
+			return true;
+		i = e + 1;
+		if (e >= n)
+			break;
+	}
+	return false;
+}
+
+/* SA's first character classes for obfuscation_ratio: a character that
+ * is neither space nor ASCII punctuation */
+static bool
+wordish(unsigned c)
+{
+	if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+	    c == '\v')
+		return false;
+	return !((c >= 0x21 && c <= 0x2f) || (c >= 0x3a && c <= 0x40) ||
+	    (c >= 0x5b && c <= 0x60) || (c >= 0x7b && c <= 0x7e));
+}
+
+/* SA html_text: one text event (the text between two pieces of markup) */
+static void
+text_event(struct render *r, const unsigned char *p, size_t len, bool decode)
+{
+	if (r->hp != NULL && len > 0) {
+		unsigned first = p[0];
+		uint32_t cp;
+
+		if (decode && p[0] == '&' && entity(p, len, &cp))
+			first = cp == 0xA0 ? ' ' : cp < 0x80 ? cp : 0x80;
+		if (r->in_a > 0 || r->in_title_n > 0) {
+			struct bstr d = bstr_make(p, len);
+
+			if (decode)
+				d = decode_entities(r->m->a, d);
+			if (r->in_a > 0)
+				sv_append(r, &r->anchors, d);
+			if (r->in_title_n > 0)
+				sv_append(r, &r->titles, d);
+		}
+		/* a word that markup splits in two ("wo<b></b>rd") */
+		if (r->chunks && wordish(first) && r->n > r->last_start &&
+		    wordish(r->o[r->n - 1]))
+			r->hp->obfuscation++;
+	}
+	if (decode)
+		out_text(r, p, len);
+	else
+		out_text_raw(r, p, len);
 }
 
 /* ---- URIs -------------------------------------------------------------- */
@@ -1082,6 +1818,8 @@ add_uri(struct render *r, struct bstr v, unsigned flags)
 	v = bstr_trim(decode_entities(r->m->a, v));
 	if (v.len == 0)
 		return -1;
+	if (v.len > 8192 && r->hp != NULL) /* SA MAX_URI_LENGTH */
+		r->hp->flags |= MSG_HTML_URI_TRUNCATED;
 	/* resolve a relative reference against <base href> */
 	if (r->base.len && !memchr(v.p, ':', v.len < 12 ? v.len : 12)) {
 		unsigned char *o = arena_alloc(r->m->a, r->base.len + v.len);
@@ -1152,6 +1890,112 @@ end_anchor(struct render *r)
 
 /* ---- tag handling ------------------------------------------------------ */
 
+/* SA html_tests image size: ^(\d+)(%)?$, percent of 800x600, else 200 */
+static uint64_t
+sa_dim(struct bstr v, unsigned pct)
+{
+	size_t i = 0;
+	uint64_t n = 0;
+
+	if (v.len && v.p[v.len - 1] == '\n')
+		v.len--;
+	while (i < v.len && v.p[i] >= '0' && v.p[i] <= '9') {
+		if (n < 1000000000)
+			n = n * 10 + (uint64_t)(v.p[i] - '0');
+		i++;
+	}
+	if (i == 0 || (i < v.len && !(v.p[i] == '%' && i + 1 == v.len)))
+		return 200;
+	if (i < v.len)
+		n *= pct;
+	return n ? n : 200;
+}
+
+/* SA html_tests (and the html_uri facts the evals read) on a start tag
+ * of an element SA knows */
+static void
+sa_tests(struct render *r, const struct tag *t)
+{
+	struct msg_html_part *hp = r->hp;
+	struct bstr v;
+
+	switch (t->kind) {
+	case K_FONT:
+		if ((v = attr(t, "face")).p &&
+		    face_bad(decode_entities(r->m->a, v)))
+			hp->flags |= MSG_HTML_FONT_FACE_BAD;
+		break;
+	case K_IMG: {
+		struct bstr w = attr(t, "width"), h = attr(t, "height");
+
+		if (r->in_a > 0)
+			sv_append(r, &r->anchors, BSTR_LIT("<img>\n"));
+		if (w.p && h.p)
+			hp->image_area += sa_dim(bstr_trim(w), 8) *
+			    sa_dim(bstr_trim(h), 6);
+		break;
+	}
+	case K_FORM:
+		if ((v = attr(t, "action")).p &&
+		    MSG__IFIND(decode_entities(r->m->a, v), "mailto:") >= 0)
+			hp->flags |= MSG_HTML_FORM_ACTION_MAILTO;
+		break;
+	case K_OBJECT:
+	case K_EMBED:
+		hp->flags |= MSG_HTML_EMBEDS;
+		break;
+	case K_A:
+		sv_push(r, &r->anchors, BSTR_LIT(""));
+		break;
+	case K_TITLE:
+		sv_push(r, &r->titles, BSTR_LIT(""));
+		break;
+	case K_IFRAME:
+		/* SA push_uri type iframe: a src that is not blank */
+		if ((v = attr(t, "src")).p && bstr_trim(v).len)
+			hp->flags |= MSG_HTML_URI_IFRAME;
+		break;
+	case K_META: {
+		struct bstr he = attr(t, "http-equiv"), c = attr(t, "content");
+		long k;
+
+		/* \bcharset\s*=\s*["']?([^"']+) */
+		if (he.p == NULL || c.p == NULL ||
+		    MSG__IFIND(he, "content-type") < 0 ||
+		    (k = MSG__IFIND(c, "charset")) < 0)
+			break;
+		if (k > 0 && (tagc[c.p[k - 1]] & TC_NAME) && c.p[k - 1] != '-' &&
+		    c.p[k - 1] != ':')
+			break;
+		size_t i = (size_t)k + 7;
+
+		while (i < c.len && css_ws(c.p[i]))
+			i++;
+		if (i >= c.len || c.p[i] != '=')
+			break;
+		i++;
+		while (i < c.len && css_ws(c.p[i]))
+			i++;
+		if (i < c.len && (c.p[i] == '"' || c.p[i] == '\''))
+			i++;
+		size_t v0 = i;
+
+		while (i < c.len && c.p[i] != '"' && c.p[i] != '\'')
+			i++;
+		if (i == v0)
+			break;
+		if (r->charsets.vec.n == 0)
+			sv_push(r, &r->charsets, BSTR_LIT(""));
+		else
+			sv_append(r, &r->charsets, BSTR_LIT(" "));
+		sv_append(r, &r->charsets, bstr_make(c.p + v0, i - v0));
+		break;
+	}
+	default:
+		break;
+	}
+}
+
 static void
 handle_tag(struct render *r, struct tag *t)
 {
@@ -1167,6 +2011,12 @@ handle_tag(struct render *r, struct tag *t)
 	h->tags++;
 	if (!(tf & TF_KNOWN))
 		h->bad_tags++;
+	if (r->hp != NULL) {
+		if (!sa_count(r, t))
+			return; /* SA counts namespace tags, nothing more */
+		if (!t->end && (tf & (TF_ELEM | TF_TRICK)))
+			sa_tests(r, t);
+	}
 	/* whitespace (SA html_whitespace), start and end alike */
 	if (tf & TF_NL)
 		out_ws(r, "\n");
@@ -1274,7 +2124,7 @@ style:
 	if ((kd == K_TABLE || kd == K_TD || kd == K_TR) &&
 	    (v = attr(t, "background")).p)
 		add_uri(r, v, MSG_URI_SRC);
-	if ((tf & TF_STYLE) && !t->selfclose)
+	if (tf & TF_STYLE) /* SA has no empty-element syntax: <p/> opens */
 		push_style(r, t);
 }
 
@@ -1298,11 +2148,161 @@ skip_raw(const unsigned char *p, size_t len, size_t i, const char *name)
 	return len;
 }
 
-/* msg__html_render - render src to text; facts into msg->html */
-struct bstr
-msg__html_render(struct msg *m, struct bstr src, struct bstr part_cs)
+/* HTML::Parser: does the '<' at p[i] open markup (else it is text)? */
+static bool
+markup_at(const unsigned char *p, size_t len, size_t i)
 {
-	struct render r = { .m = m, .a_uri = -1, .part_cs = part_cs };
+	unsigned char c;
+
+	if (i + 1 >= len)
+		return false;
+	c = p[i + 1];
+	if (isalpha(c) || c == '_' || c == ':')
+		return true;
+	return (c == '/' || c == '!' || c == '?') && i + 2 < len;
+}
+
+/* a comment event (SA html_comment) for p[i..e) */
+static void
+comment_event(struct render *r, const unsigned char *p, size_t i, size_t e)
+{
+	r->m->html.comments++;
+	if (r->hp != NULL)
+		sv_push(r, &r->comments, bstr_make(p + i, e - i));
+}
+
+/* markup that is not a tag at p[i] ("<!", "<?", "</" + junk): comments,
+ * declarations, processing instructions, CDATA; returns the offset after
+ * it. HTML::Parser: "<!-- ... --\s*>", "<!-->", bogus "<!x>" and "</ x>"
+ * are comments, unterminated markup is a comment to the end. */
+static size_t
+other_markup(struct render *r, struct bstr src, size_t i)
+{
+	const unsigned char *p = src.p, *gt;
+	size_t len = src.len, e;
+
+	if (p[i + 1] == '!' && i + 3 < len && p[i + 2] == '-' &&
+	    p[i + 3] == '-') {
+		if (i + 4 < len && p[i + 4] == '>') {
+			e = i + 5;
+		} else {
+			e = len;
+			for (size_t k = i + 4; k + 2 < len + 1;) {
+				long d = msg__find(bstr_sub(src, k, len),
+				    BSTR_LIT("--"));
+				size_t q;
+
+				if (d < 0)
+					break;
+				q = k + (size_t)d + 2;
+				while (q < len && css_ws(p[q]))
+					q++;
+				if (q < len && p[q] == '>') {
+					e = q + 1;
+					break;
+				}
+				k += (size_t)d + 1;
+			}
+		}
+		comment_event(r, p, i, e);
+		return e;
+	}
+	if (p[i + 1] == '!' && len - i >= 9 &&
+	    !memcmp(p + i + 2, "[CDATA[", 7)) {
+		long d = msg__find(bstr_sub(src, i + 9, len), BSTR_LIT("]]>"));
+
+		e = d < 0 ? len : i + 9 + (size_t)d;
+		if (e > i + 9)
+			text_event(r, p + i + 9, e - i - 9, false);
+		return d < 0 ? len : e + 3;
+	}
+	gt = memchr(p + i, '>', len - i);
+	e = gt ? (size_t)(gt - p) + 1 : len;
+	if (gt != NULL && p[i + 1] == '?')
+		return e; /* processing instruction */
+	if (gt != NULL && p[i + 1] == '!') {
+		struct bstr d = bstr_sub(src, i + 2, e);
+
+		if (MSG__ISTARTS(d, "doctype")) {
+			/* SA html_declaration: a counted element */
+			if (r->hp != NULL) {
+				bool isnew;
+				struct inside_ent *ie = inside_get(r,
+				    BSTR_LIT("!doctype"), &isnew);
+
+				r->hp->elements++;
+				r->hp->tags++;
+				if (ie != NULL)
+					ie->count = 0;
+			}
+			return e;
+		}
+		if (MSG__ISTARTS(d, "entity") || MSG__ISTARTS(d, "element") ||
+		    MSG__ISTARTS(d, "attlist") || MSG__ISTARTS(d, "notation"))
+			return e;
+	}
+	comment_event(r, p, i, e);
+	return e;
+}
+
+/* the end of an element SA closes at the end of the document (script
+ * and style: SA bug 7437; title: HTML::Parser at eof) */
+static void
+eof_end(struct render *r, struct tag *t)
+{
+	t->end = true;
+	t->nattr = 0;
+	handle_tag(r, t);
+}
+
+/* SA's per-part results from the render state */
+static void
+sa_finish(struct render *r, size_t length)
+{
+	struct msg_html_part *hp = r->hp;
+	struct msg_html_tag *v;
+	size_t n = 0, chars = 0, sp = 0;
+
+	hp->length = length;
+	for (size_t i = 0; i < r->n; i++) {
+		unsigned char c = r->o[i];
+
+		chars += (c & 0xC0) != 0x80;
+		sp += c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
+		    c == '\v' || c == '\f';
+	}
+	hp->html_length = chars;
+	hp->non_space_len = chars - sp;
+	if (r->itn && (v = arena_alloc(r->m->a, r->itn * sizeof(*v)))) {
+		for (size_t i = 0; i < r->itcap; i++)
+			if (r->it[i].name != NULL) {
+				struct bstr nm = bstr_make(r->it[i].name,
+				    r->it[i].len);
+
+				v[n].name = msg__lower_dup(r->m->a, nm);
+				v[n++].count = r->it[i].count;
+			}
+		hp->inside = v;
+		hp->ninside = n;
+	}
+	hp->comments = r->comments.vec.v;
+	hp->ncomments = r->comments.vec.n;
+	hp->titles = r->titles.vec.v;
+	hp->ntitles = r->titles.vec.n;
+	hp->anchors = r->anchors.vec.v;
+	hp->nanchors = r->anchors.vec.n;
+	if (r->charsets.vec.n)
+		hp->charsets = ((struct bstr *)r->charsets.vec.v)[0];
+}
+
+/* msg__html_render - render src to text; facts into msg->html and, for
+ * a part (part >= 0), SA's per-part results into msg->html_parts */
+struct bstr
+msg__html_render(struct msg *m, struct bstr src, struct bstr part_cs,
+    int part, size_t length)
+{
+	struct render r = { .m = m, .a_uri = -1, .part_cs = part_cs,
+		.basefont = 3 };
 	const unsigned char *p = src.p;
 	size_t len = src.len, i = 0;
 	struct tag t;
@@ -1313,60 +2313,72 @@ msg__html_render(struct msg *m, struct bstr src, struct bstr part_cs)
 	r.depth = 1;
 	if ((r.o = arena_alloc(m->a, r.cap)) == NULL)
 		return BSTR_NULL;
+	if (part >= 0 && len > 0 &&
+	    (r.hp = msg__vec_push(m->a, &m->html_parts, sizeof(*r.hp)))) {
+		r.hp->part = (unsigned)part;
+		r.hp->min_size = r.hp->max_size = 3;
+	}
 	m->html.parts++;
 	m->html.html_bytes += len;
 	while (i < len) {
-		const unsigned char *lt = memchr(p + i, '<', len - i);
-		size_t j = lt ? (size_t)(lt - p) : len;
+		size_t j = i;
 
+		/* one text event runs to the next markup */
+		for (;;) {
+			const unsigned char *lt = memchr(p + j, '<', len - j);
+
+			j = lt ? (size_t)(lt - p) : len;
+			if (j >= len || markup_at(p, len, j))
+				break;
+			j++;
+		}
 		if (j > i)
-			out_text(&r, p + i, j - i);
+			text_event(&r, p + i, j - i, true);
 		i = j;
 		if (i >= len)
 			break;
-		/* at '<' */
-		if (i + 3 < len && p[i + 1] == '!' && p[i + 2] == '-' &&
-		    p[i + 3] == '-') {
-			struct bstr rest = bstr_sub(src, i + 4, len);
-			long e = bstr_find(rest, BSTR_LIT("-->"));
+		/* at markup */
+		unsigned char c = p[i + 1];
+		bool end = c == '/';
 
-			m->html.comments++;
-			i = e < 0 ? len : i + 4 + (size_t)e + 3;
+		if (c == '!' || c == '?' || (end && !(isalnum(p[i + 2]) ||
+		    p[i + 2] == '_' || p[i + 2] == ':'))) {
+			i = other_markup(&r, src, i);
 			continue;
 		}
-		if (i + 1 < len && (p[i + 1] == '!' || p[i + 1] == '?')) {
-			const unsigned char *gt = memchr(p + i, '>', len - i);
+		size_t s = i + 1 + end, ni = s + parse_tag(p + s, len - s, &t);
 
-			i = gt ? (size_t)(gt - p) + 1 : len;
-			continue;
+		if (!t.closed) {
+			/* HTML::Parser: an unterminated tag is a comment */
+			comment_event(&r, p, i, len);
+			break;
 		}
-		bool end = i + 1 < len && p[i + 1] == '/';
-		size_t s = i + 1 + end;
-
-		if (s >= len || !((p[s] | 0x20) >= 'a' && (p[s] | 0x20) <= 'z')) {
-			/* not a tag: '<' is text */
-			out_text(&r, p + i, 1);
-			i++;
-			continue;
-		}
-		i = s + parse_tag(p + s, len - s, &t);
+		i = ni;
 		t.end = end;
 		handle_tag(&r, &t);
 		if (!end && (t.flags & TF_RAW)) {
 			if (t.name[1] == 'c') /* script */
 				m->html.scripts++;
 			i = skip_raw(p, len, i, t.name);
+			if (i >= len)
+				eof_end(&r, &t);
 		} else if (!end && (t.flags & TF_LITERAL)) {
 			/* HTML::Parser reads these as literal text: markup
-			 * inside is not parsed and shows up in the text */
+			 * inside is not parsed and shows up in the text;
+			 * entities are decoded in title and textarea */
 			size_t e = skip_raw(p, len, i, t.name);
 
 			if (e > i)
-				out_text_raw(&r, p + i, e - i);
+				text_event(&r, p + i, e - i,
+				    t.kind == K_TITLE || t.name[0] == 't');
 			i = e;
+			if (i >= len && t.kind == K_TITLE)
+				eof_end(&r, &t);
 		}
 	}
 	end_anchor(&r);
 	m->html.text_bytes += r.n;
+	if (r.hp != NULL)
+		sa_finish(&r, length);
 	return bstr_make(r.o, r.n);
 }

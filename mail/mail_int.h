@@ -54,6 +54,7 @@ struct msg {
 	struct bstr *hosts;
 	size_t nhosts;
 	struct msg_html html;
+	struct msg__vec html_parts; /* struct msg_html_part */
 
 	struct msg_relay *relays, *untrusted;
 	size_t nrelays, nuntrusted;
@@ -99,9 +100,10 @@ int msg__mime_parse(struct msg *);
 struct bstr msg__param(struct msg *, struct bstr value, const char *name);
 
 /* html.c: render src (UTF-8) into a new arena string, collect facts into
- * msg->html and URIs via msg__uri_add */
+ * msg->html and URIs via msg__uri_add; for part >= 0 also SA's per-part
+ * results (msg_html_parts), length being SA's length of the source */
 struct bstr msg__html_render(struct msg *, struct bstr src,
-    struct bstr part_charset);
+    struct bstr part_charset, int part, size_t length);
 
 /* uri.c */
 /* returns the index of the URI, or -1 when not kept */

@@ -367,6 +367,25 @@ crlf_to_lf(struct msg *m, struct bstr t)
 	return bstr_make(o, n);
 }
 
+/* SA Node::rendered: the length of the HTML source as it goes to the
+ * parser, in characters when a us-ascii/utf-8 part decodes as UTF-8,
+ * else in bytes (normalize_charset off) */
+static size_t
+sa_length(const struct msg_part *p)
+{
+	struct bstr d = p->decoded;
+	size_t n = 0;
+
+	if (!(p->charset.len == 0 || MSG__IEQ(p->charset, "us-ascii") ||
+		MSG__IEQ(p->charset, "utf-8")) ||
+	    msg__ascii_prefix(d.p, d.len) == d.len ||
+	    !msg__utf8_valid(d.p, d.len))
+		return d.len;
+	for (size_t i = 0; i < d.len; i++)
+		n += (d.p[i] & 0xC0) != 0x80;
+	return n;
+}
+
 static int
 parse_entity(struct msg *m, struct bstr ent, size_t off, unsigned depth,
     int parent, bool digest, bool is_root)
@@ -481,7 +500,7 @@ parse_entity(struct msg *m, struct bstr ent, size_t off, unsigned depth,
 		p->is_html = MSG__IEQ(p->ctype, "text/html");
 		if (p->is_html)
 			p->rendered = msg__html_render(m, p->text,
-			    p->charset);
+			    p->charset, self, sa_length(p));
 		else if (MSG__IEQ(p->ctype, "text/plain"))
 			p->rendered = p->text;
 	}

@@ -714,6 +714,13 @@ msg_html(const struct msg *m)
 	return &m->html;
 }
 
+const struct msg_html_part *
+msg_html_parts(const struct msg *m, size_t *n)
+{
+	*n = m->html_parts.n;
+	return m->html_parts.v;
+}
+
 const struct msg_relay *
 msg_relays(const struct msg *m, size_t *n)
 {

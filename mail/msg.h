@@ -142,6 +142,39 @@ struct msg_html {
 	bool charset_meta_mismatch;
 };
 
+/* SpamAssassin's per-part HTML results (Mail::SpamAssassin::HTML
+ * put_results and Message::Node::rendered), one per rendered text/html
+ * part in part order: what SA's HTMLEval functions read from html_all. */
+struct msg_html_tag {
+	struct bstr name;      /* lowercase, as HTML::Parser names it */
+	int count;             /* SA inside{}: starts - ends, never < 0 */
+};
+
+#define MSG_HTML_FONT_FACE_BAD      0x01u
+#define MSG_HTML_FONT_INVALID_COLOR 0x02u
+#define MSG_HTML_FONT_LOW_CONTRAST  0x04u
+#define MSG_HTML_FORM_ACTION_MAILTO 0x08u
+#define MSG_HTML_EMBEDS             0x10u
+#define MSG_HTML_URI_IFRAME         0x20u /* an iframe src URI */
+#define MSG_HTML_URI_TRUNCATED      0x40u /* a URI over 8 KiB was cut */
+
+struct msg_html_part {
+	unsigned part;         /* msg_part index */
+	size_t length;         /* source length, characters as SA counts */
+	size_t html_length;    /* rendered characters */
+	size_t non_space_len;  /* rendered characters that are not space */
+	uint64_t image_area;   /* <img width height>, 800x600 for %, 200 */
+	int min_size, max_size; /* font sizes seen (start 3) */
+	unsigned tags, elements, tags_seen, elements_seen;
+	unsigned closed_extra, obfuscation;
+	unsigned flags;        /* MSG_HTML_* */
+	const struct msg_html_tag *inside; /* every tag name seen */
+	size_t ninside;
+	const struct bstr *comments, *titles, *anchors; /* SA text arrays */
+	size_t ncomments, ntitles, nanchors;
+	struct bstr charsets;  /* <meta> Content-Type charsets, space-joined */
+};
+
 /* One Received hop, newest first. */
 struct msg_relay {
 	struct bstr raw;      /* the header value, unfolded */
@@ -219,6 +252,8 @@ const struct msg_uri *msg_uris(const struct msg *, size_t *n);
 /* Distinct hosts of all URIs, lowercase. */
 const struct bstr *msg_uri_hosts(const struct msg *, size_t *n);
 const struct msg_html *msg_html(const struct msg *);
+/* msg_html_parts - SA's html_all: the facts of each HTML part */
+const struct msg_html_part *msg_html_parts(const struct msg *, size_t *n);
 
 /* All relays newest first; trusted/internal marked per the opts. */
 const struct msg_relay *msg_relays(const struct msg *, size_t *n);

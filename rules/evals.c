@@ -194,23 +194,6 @@ html(struct rule_ctx *c)
 	return h != NULL && h->parts > 0 ? h : NULL;
 }
 
-/* html_test(name) - the named HTML fact */
-static int
-ev_html_test(struct rule_ctx *c, const struct rule *r)
-{
-	const struct msg_html *h = html(c);
-	const char *t = arg(r, 0);
-
-	if (h == NULL || t == NULL)
-		return 0;
-	/* SA sets "html" when it starts parsing any text/html part */
-	if (strcmp(t, "html") == 0)
-		return 1;
-	if (strcmp(t, "anchor_mismatch") == 0)
-		return h->anchor_mismatch > 0;
-	return 0;
-}
-
 /* html_image_only(min, max) - images and min < HTML length <= max (SA
  * counts the HTML source, not the rendered text) */
 static int
@@ -349,7 +332,6 @@ ev_body_length(struct rule_ctx *c, const struct rule *r)
 	return (double)msg_raw_body(c->msg).len <= argnum(r, 0, 0);
 }
 
-static const char *const html_tests[] = { "html", "anchor_mismatch", NULL };
 static const char *const mime_tests[] = { "mime_base64_encoded_text",
 	"mime_missing_boundary", "mime_qp_long_line", NULL };
 static const char *const parse_flags[] = { "missing_head_body_separator",
@@ -361,7 +343,6 @@ static const struct rule__evalfn evals[] = {
 	{ "check_msg_parse_flags", ev_parse_flags, parse_flags },
 	{ "subject_is_all_caps", ev_subject_all_caps, NULL },
 	{ "check_unresolved_template", ev_unresolved_template, NULL },
-	{ "html_test", ev_html_test, html_tests },
 	{ "html_image_only", ev_html_image_only, NULL },
 	{ "html_image_ratio", ev_html_image_ratio, NULL },
 	{ "check_for_mime_html", ev_mime_html, NULL },
