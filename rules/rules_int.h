@@ -309,6 +309,9 @@ struct rule_ctx {
 	bool lazy_on;
 	bool hsfail;
 	bool hsdone[RULE_NTYPES];
+	/* evals_hdr.c: per-message values several evals share (dates,
+	 * recipients, freemail addresses), built on first use */
+	struct rule__hdr_state *hdr;
 };
 
 #endif
