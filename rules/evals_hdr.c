@@ -269,23 +269,58 @@ rx_group(const PCRE2_SIZE *ov, struct bstr s, int g)
 
 /* SA's get() ------------------------------------------------------------- */
 
+/* sa_value - a header value the way SA's Node::header() stores it: a
+ * fold (\n[ \t]+) becomes ONE space (RFC 5322 unfolding, the model's
+ * value, keeps the whitespace run), trimmed, RFC 2047 decoded */
+static struct bstr
+sa_value(struct rule_ctx *c, const struct msg_header *h)
+{
+	struct bstr raw = bstr_trim(h->raw), v;
+	unsigned char *o;
+	size_t n = 0;
+
+	if (memchr(raw.p, '\n', raw.len) == NULL ||
+	    (o = arena_alloc(c->arena, raw.len)) == NULL)
+		return h->decoded;
+	for (size_t i = 0; i < raw.len; i++) {
+		if (raw.p[i] == '\r' && i + 1 < raw.len && raw.p[i + 1] == '\n')
+			continue;
+		if (raw.p[i] == '\n' && i + 1 < raw.len &&
+		    (raw.p[i + 1] == ' ' || raw.p[i + 1] == '\t')) {
+			while (i + 1 < raw.len &&
+			    (raw.p[i + 1] == ' ' || raw.p[i + 1] == '\t'))
+				i++;
+			o[n++] = ' ';
+			continue;
+		}
+		o[n++] = raw.p[i];
+	}
+	v = bstr_trim(bstr_make(o, n));
+	if (bstr_find(v, bstr_cstr("=?")) < 0)
+		return v;
+	return msg_rfc2047_decode(c->arena, v);
+}
+
 /* get - scalar $pms->get(name): each decoded value with "\n", joined */
 static struct bstr
 get(struct rule_ctx *c, const char *name)
 {
 	size_t n = msg_header_count_named(c->msg, name), len = 0;
+	struct bstr *v;
 	unsigned char *o;
 
-	for (size_t i = 0; i < n; i++)
-		len += msg_header_get(c->msg, name, i)->decoded.len + 1;
-	if (len == 0 || (o = arena_alloc(c->arena, len)) == NULL)
+	if (n == 0 || (v = arena_alloc(c->arena, n * sizeof(*v))) == NULL)
+		return bstr_make("", 0);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = sa_value(c, msg_header_get(c->msg, name, i));
+		len += v[i].len + 1;
+	}
+	if ((o = arena_alloc(c->arena, len)) == NULL)
 		return bstr_make("", 0);
 	len = 0;
 	for (size_t i = 0; i < n; i++) {
-		struct bstr v = msg_header_get(c->msg, name, i)->decoded;
-
-		memcpy(o + len, v.p, v.len);
-		len += v.len;
+		memcpy(o + len, v[i].p, v[i].len);
+		len += v[i].len;
 		o[len++] = '\n';
 	}
 	return bstr_make(o, len);
@@ -640,8 +675,8 @@ date_header_time(struct rule_ctx *c, long long *t)
 	for (size_t k = 0; k < 2; k++)
 		for (size_t i = 0, n = msg_header_count_named(c->msg, names[k]);
 		     i < n; i++)
-			if (parse_date(msg_header_get(c->msg, names[k], i)
-					   ->decoded,
+			if (parse_date(sa_value(c,
+					msg_header_get(c->msg, names[k], i)),
 				t))
 				return true;
 	return false;
