@@ -208,6 +208,9 @@ struct rule__hdr_state {
 	double date_diff;
 	/* _check_for_forged_hotmail_received_headers: -1 not yet */
 	int hotmail;
+	/* _check_recipients */
+	bool recips_done, sorted;
+	double similar;
 	/* get_envelope_from */
 	bool envfrom_done;
 	struct bstr envfrom;
@@ -1282,6 +1285,139 @@ ev_fake_aol(struct rule_ctx *c, const struct rule *r)
 	    !match(c, RX_AOL_ID, rcvd);
 }
 
+/* HeaderEval: recipients ------------------------------------------------- */
+
+#define TOCC_SORTED_COUNT 7
+#define TOCC_SIMILAR_COUNT 5
+#define TOCC_SIMILAR_LENGTH 2
+#define TOCC_MAX 256
+
+static int
+cmp_bstr(const void *a, const void *b)
+{
+	const struct bstr *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int k = memcmp(x->p, y->p, n);
+
+	if (k != 0)
+		return k;
+	return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* _check_recipients - HeaderEval: the ToCc addresses (Bcc too when there
+ * are fewer than 5), neighbours equal but for case dropped, at most 256:
+ * sorted = 7 or more in sort order; similar = share of pairs with the
+ * same first two bytes of the address, plus pairs of different domains
+ * with the same first two bytes of the domain */
+static void
+recipients(struct rule_ctx *c)
+{
+	struct rule__hdr_state *st = state(c);
+	static const char *const hdrs[] = { "To", "Cc", "Bcc" };
+	struct bstr *in, *v, *srt;
+	size_t nin = 0, nv = 0, tot = 0;
+
+	if (st == NULL || st->recips_done)
+		return;
+	st->recips_done = true;
+	for (size_t h = 0; h < 3; h++) {
+		size_t n;
+
+		(void)msg_addrs(c->msg, hdrs[h], &n);
+		tot += n;
+	}
+	if (tot == 0 || (in = arena_alloc(c->arena, tot * sizeof(*in))) ==
+		NULL ||
+	    (v = arena_alloc(c->arena, tot * sizeof(*v))) == NULL)
+		return;
+	for (size_t h = 0; h < 3; h++) {
+		size_t n;
+		const struct msg_addr *a;
+
+		/* Bcc only when To and Cc gave fewer than 5 */
+		if (h == 2 && nin >= TOCC_SIMILAR_COUNT)
+			break;
+		a = msg_addrs(c->msg, hdrs[h], &n);
+		for (size_t i = 0; a != NULL && i < n; i++)
+			if (a[i].addr.len > 0)
+				in[nin++] = a[i].addr;
+	}
+	for (size_t i = 0; i < nin && nv < TOCC_MAX; i++) {
+		/* while (my $current = shift @inputs): "0" ends it */
+		if (in[i].len == 1 && in[i].p[0] == '0')
+			break;
+		if (nv == 0 || !bstr_caseeq(in[i], v[nv - 1]))
+			v[nv++] = in[i];
+	}
+	if (nv >= TOCC_SORTED_COUNT &&
+	    (srt = arena_memdup(c->arena, v, nv * sizeof(*v))) != NULL) {
+		qsort(srt, nv, sizeof(*srt), cmp_bstr);
+		st->sorted = true;
+		for (size_t i = 0; i < nv && st->sorted; i++)
+			st->sorted = bstr_eq(srt[i], v[i]);
+	}
+	if (nv >= TOCC_SIMILAR_COUNT) {
+		/* @fqhn = map { m/\@(.*)/ } @address: addresses without an
+		 * '@' add no element, so later ones shift down (as SA) */
+		struct bstr *fq = arena_alloc(c->arena, nv * sizeof(*fq));
+		size_t nfq = 0, hits = 0, comb = 0;
+
+		if (fq == NULL)
+			return;
+		for (size_t i = 0; i < nv; i++) {
+			const unsigned char *at = memchr(v[i].p, '@', v[i].len);
+
+			if (at != NULL)
+				fq[nfq++] = bstr_make(at + 1,
+				    v[i].len - (size_t)(at + 1 - v[i].p));
+		}
+		for (size_t i = 0; i < nv; i++)
+			for (size_t j = i + 1; j < nv; j++) {
+				struct bstr ui = bstr_sub(v[i], 0,
+						TOCC_SIMILAR_LENGTH),
+					    uj = bstr_sub(v[j], 0,
+						TOCC_SIMILAR_LENGTH);
+
+				hits += bstr_eq(ui, uj);
+				if (j < nfq &&
+				    bstr_eq(bstr_sub(fq[i], 0,
+						TOCC_SIMILAR_LENGTH),
+					bstr_sub(fq[j], 0,
+					    TOCC_SIMILAR_LENGTH)) &&
+				    !bstr_eq(fq[i], fq[j]))
+					hits++;
+				comb++;
+			}
+		st->similar = (double)hits / (double)comb;
+	}
+}
+
+/* sorted_recipients - HeaderEval */
+static int
+ev_sorted_recipients(struct rule_ctx *c, const struct rule *r)
+{
+	(void)r;
+	recipients(c);
+	return c->hdr != NULL && c->hdr->sorted;
+}
+
+/* similar_recipients(min, max) - HeaderEval, 'undef' for an open end */
+static int
+ev_similar_recipients(struct rule_ctx *c, const struct rule *r)
+{
+	const char *lo = arg(r, 0), *hi = arg(r, 1);
+	double s;
+
+	if (lo == NULL || hi == NULL)
+		return 0;
+	recipients(c);
+	if (c->hdr == NULL)
+		return 0;
+	s = c->hdr->similar;
+	return (strcmp(lo, "undef") == 0 || s >= atof(lo)) &&
+	    (strcmp(hi, "undef") == 0 || s < atof(hi));
+}
+
 /* RelayEval -------------------------------------------------------------- */
 
 /* ipv4_str - the relay's address as SA's string when IPv4 */
@@ -1355,5 +1491,7 @@ const struct rule__evalfn rule__evals_hdr[] = {
 	{ "check_for_fake_aol_relay_in_rcvd", ev_fake_aol, NULL },
 	{ "helo_ip_mismatch", ev_helo_ip_mismatch, NULL },
 	{ "check_illegal_chars", ev_illegal_chars, NULL },
+	{ "sorted_recipients", ev_sorted_recipients, NULL },
+	{ "similar_recipients", ev_similar_recipients, NULL },
 	{ NULL, NULL, NULL },
 };
