@@ -105,6 +105,9 @@ enum rx_id {
 	RX_AOL_RLY,
 	RX_AOL_VIA,
 	RX_AOL_ID,
+	RX_RATWARE_MID,
+	RX_DOTCOM_HELO,
+	RX_FQDN,
 	RX_FM_WELCOME,
 	RX_FM_SKIP_ENVFROM,
 	RX_FM_EMAIL,
@@ -193,6 +196,13 @@ static const struct rx_src {
 	[RX_AOL_RLY] = { " rly-[a-z][a-z]\\d\\d\\.", PCRE2_CASELESS },
 	[RX_AOL_VIA] = { "\\/AOL-\\d+\\.\\d+\\.\\d+\\)", 0 },
 	[RX_AOL_ID] = { "ESMTP id (?:RELAY|MAILRELAY|MAILIN)", 0 },
+	[RX_RATWARE_MID] = { "<[A-Z]{28}\\.([^>]+?)>", 0 },
+	[RX_DOTCOM_HELO] = { "(?:\\.|^)(lycos\\.com|lycos\\.co\\.uk|hotmail\\.com"
+			     "|localhost\\.com|excite\\.com|caramail\\.com"
+			     "|cs\\.com|aol\\.com|msn\\.com|yahoo\\.com"
+			     "|drizzle\\.com)$",
+	    PCRE2_CASELESS },
+	[RX_FQDN] = { "^\\w+(?:[\\w.-]+\\.)+\\w+$", 0 },
 	/* FreeMail.pm $email_welcomelist, $skip_replyto_envfrom */
 	[RX_FM_WELCOME] = { "^(?:abuse|support|sales|info|helpdesk|contact"
 			    "|kontakt|(?:post|host|domain)master|undisclosed.*"
@@ -1092,7 +1102,8 @@ ev_gated(struct rule_ctx *c, const struct rule *r)
  * text unquoted, so it is a regex; one that does not compile is no
  * match), on s */
 static bool
-rx_dyn(struct rule_ctx *c, const char *pat, size_t plen, struct bstr s)
+rx_dyn(struct rule_ctx *c, const char *pat, size_t plen, struct bstr s,
+    uint32_t opts)
 {
 	struct rule__hdr_state *st = state(c);
 	pcre2_code *re;
@@ -1101,7 +1112,7 @@ rx_dyn(struct rule_ctx *c, const char *pat, size_t plen, struct bstr s)
 
 	if (st == NULL)
 		return false;
-	re = pcre2_compile((PCRE2_SPTR)pat, plen, 0, &err, &off, NULL);
+	re = pcre2_compile((PCRE2_SPTR)pat, plen, opts, &err, &off, NULL);
 	if (re == NULL)
 		return false;
 	rc = pcre2_match(re, s.p != NULL ? s.p : (PCRE2_SPTR) "", s.len, 0, 0,
@@ -1133,17 +1144,17 @@ msn_groups(struct rule_ctx *c)
 		n = snprintf(pat, sizeof(pat), "^<\\S+\\@%.*s>", (int)server.len,
 		    (const char *)server.p);
 		return n > 0 && (size_t)n < sizeof(pat) &&
-		    rx_dyn(c, pat, (size_t)n, get(c, "Message-Id"));
+		    rx_dyn(c, pat, (size_t)n, get(c, "Message-Id"), 0);
 	}
 	n = snprintf(pat, sizeof(pat), "^<%.*s-\\S+\\@groups\\.msn\\.com>",
 	    (int)list.len, (const char *)list.p);
 	if (n <= 0 || (size_t)n >= sizeof(pat) ||
-	    !rx_dyn(c, pat, (size_t)n, get(c, "Message-Id")))
+	    !rx_dyn(c, pat, (size_t)n, get(c, "Message-Id"), 0))
 		return false;
 	n = snprintf(pat, sizeof(pat), "%.*s-bounce\\@groups\\.msn\\.com",
 	    (int)list.len, (const char *)list.p);
 	return n > 0 && (size_t)n < sizeof(pat) &&
-	    rx_dyn(c, pat, (size_t)n, envfrom(c));
+	    rx_dyn(c, pat, (size_t)n, envfrom(c), 0);
 }
 
 /* _check_for_forged_hotmail_received_headers - HeaderEval: 1 = Received
@@ -1322,6 +1333,145 @@ ev_fake_aol(struct rule_ctx *c, const struct rule *r)
 	(void)r;
 	return match(c, RX_AOL_RLY, rcvd) && !match(c, RX_AOL_VIA, rcvd) &&
 	    !match(c, RX_AOL_ID, rcvd);
+}
+
+/* HeaderEval: addresses -------------------------------------------------- */
+
+/* second_level - HeaderEval check_equal_from_domains: the text after the
+ * last '@' cut to its last two labels (s/^.+\.([^\.]+\.[^\.]+)$/$1/) */
+static struct bstr
+second_level(struct bstr a)
+{
+	size_t at = SIZE_MAX, dots = 0;
+	struct bstr d;
+
+	for (size_t i = 0; i < a.len; i++)
+		if (a.p[i] == '@')
+			at = i;
+	if (at == SIZE_MAX)
+		return bstr_make("", 0);
+	d = bstr_sub(a, at + 1, a.len);
+	for (size_t i = d.len; i > 0; i--)
+		if (d.p[i - 1] == '.' && ++dots == 2) {
+			/* ".+" before: at least one byte; both labels
+			 * non-empty */
+			struct bstr t = bstr_sub(d, i, d.len);
+			const unsigned char *m = memchr(t.p, '.', t.len);
+
+			if (i - 1 >= 1 && m != NULL && m > t.p &&
+			    (size_t)(m - t.p) + 1 < t.len)
+				return t;
+			break;
+		}
+	return d;
+}
+
+/* check_equal_from_domains - HeaderEval (bug 6487): From and the envelope
+ * sender differ in their last two domain labels */
+static int
+ev_equal_from_domains(struct rule_ctx *c, const struct rule *r)
+{
+	struct bstr f = second_level(addr(c, "From")), e;
+
+	(void)r;
+	if (f.len == 0)
+		return 0;
+	e = second_level(envfrom(c));
+	return e.len > 0 && !bstr_caseeq(f, e);
+}
+
+/* check_for_matching_env_and_hdr_from - HeaderEval: envelope sender and
+ * From address equal but for case (both empty counts) */
+static int
+ev_env_hdr_from(struct rule_ctx *c, const struct rule *r)
+{
+	(void)r;
+	return bstr_caseeq(envfrom(c), addr(c, "From"));
+}
+
+/* quotemeta - Perl's \Q: every byte but [A-Za-z0-9_] escaped (PCRE2
+ * reads a backslash before a non-alphanumeric byte as that byte); false
+ * when it does not fit */
+static bool
+quotemeta(struct buf *b, struct bstr s)
+{
+	for (size_t i = 0; i < s.len; i++)
+		if ((!is_word(s.p[i]) && buf_putc(b, '\\') < 0) ||
+		    buf_putc(b, s.p[i]) < 0)
+			return false;
+	return true;
+}
+
+/* check_for_to_in_subject(test) - HeaderEval: the To address ('address')
+ * or its local part ('user', in the forms SA lists) in the Subject */
+static int
+ev_to_in_subject(struct rule_ctx *c, const struct rule *r)
+{
+	const char *t = arg(r, 0);
+	struct bstr to = addr(c, "To"), user;
+	struct buf b;
+	bool ok, hit;
+
+	if (t == NULL || to.len == 0)
+		return 0;
+	buf_init(&b, 8192);
+	if (strcmp(t, "address") == 0) {
+		ok = buf_puts(&b, "\\b") == 0 && quotemeta(&b, to) &&
+		    buf_puts(&b, "\\b") == 0;
+	} else if (strcmp(t, "user") == 0) {
+		const unsigned char *at = memchr(to.p, '@', to.len);
+
+		user = at != NULL ? bstr_make(to.p, (size_t)(at - to.p)) : to;
+		ok = buf_puts(&b, "^(?:(?:re|fw):\\s*(?:\\w+\\s+)?") == 0 &&
+		    quotemeta(&b, user) && buf_puts(&b, "$|(?-i:") == 0 &&
+		    quotemeta(&b, user) &&
+		    buf_puts(&b, ")\\s*[,:;!?-](?:$|\\s)|") == 0 &&
+		    quotemeta(&b, user) && buf_puts(&b, "$|,\\s*") == 0 &&
+		    quotemeta(&b, user) && buf_puts(&b, "[,:;!?-]$)") == 0;
+	} else {
+		return 0;
+	}
+	hit = ok && rx_dyn(c, (const char *)b.p, b.len, get(c, "Subject"),
+			PCRE2_CASELESS);
+	buf_free(&b);
+	return hit;
+}
+
+/* check_ratware_name_id - HeaderEval: a Message-ID of 28 capitals, a dot
+ * and X, and a From of "Name" <X> */
+static int
+ev_ratware_name_id(struct rule_ctx *c, const struct rule *r)
+{
+	static const char *const ids[] = { "X-Message-Id",
+		"Resent-Message-Id", "X-Original-Message-ID", "Message-Id" };
+	struct bstr mid = BSTR_NULL, x;
+	struct buf b;
+	PCRE2_SIZE *ov;
+	size_t len = 0;
+	unsigned char *o;
+	bool hit;
+
+	(void)r;
+	/* get('MESSAGEID'): all the non-empty values, joined */
+	for (size_t k = 0; k < NELEM(ids); k++)
+		len += get(c, ids[k]).len;
+	if (len == 0 || (o = arena_alloc(c->arena, len)) == NULL)
+		return 0;
+	for (size_t k = 0; k < NELEM(ids); k++) {
+		struct bstr v = get(c, ids[k]);
+
+		memcpy(o + mid.len, v.p, v.len);
+		mid = bstr_make(o, mid.len + v.len);
+	}
+	if (!rx_match(c, RX_RATWARE_MID, mid, 0, &ov))
+		return 0;
+	x = rx_group(ov, mid, 1);
+	buf_init(&b, 8192);
+	hit = buf_puts(&b, "\"[^\"]+\"\\s*<") == 0 && quotemeta(&b, x) &&
+	    buf_putc(&b, '>') == 0 &&
+	    rx_dyn(c, (const char *)b.p, b.len, get(c, "From"), 0);
+	buf_free(&b);
+	return hit;
 }
 
 /* HeaderEval: recipients ------------------------------------------------- */
@@ -2209,7 +2359,180 @@ ev_helo_ip_mismatch(struct rule_ctx *c, const struct rule *r)
 }
 
 
+/* sa_private - SA's IP_PRIVATE for a relay address (IPv4 ranges; IPv6
+ * link-local, loopback and mapped private IPv4) */
+static bool
+sa_private(const struct msg_relay *r)
+{
+	char ip[64];
+
+	if (!r->has_ip)
+		return false;
+	if (r->ip.family == AF_INET) {
+		netaddr_str(&r->ip, ip, sizeof(ip));
+		return sa_private4(ip);
+	}
+	if (r->ip.a[0] == 0xfe && (r->ip.a[1] & 0xc0) == 0x80)
+		return true;
+	for (size_t i = 0; i < 10; i++)
+		if (r->ip.a[i] != 0)
+			return false;
+	if (r->ip.a[10] == 0xff && r->ip.a[11] == 0xff) {
+		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", r->ip.a[12],
+		    r->ip.a[13], r->ip.a[14], r->ip.a[15]);
+		return sa_private4(ip);
+	}
+	for (size_t i = 10; i < 15; i++)
+		if (r->ip.a[i] != 0)
+			return false;
+	return r->ip.a[15] == 1;
+}
+
+/* check_for_no_rdns_dotcom_helo - RelayEval _check_received_helos: the
+ * verdict of the LAST untrusted public relay (SA resets it per relay): a
+ * big-dotcom HELO without reverse DNS. Difference: SA counts only MTAs
+ * its parser knows to look the name up (mta_looked_up_dns); the model has
+ * no such mark, so an empty reverse name counts unless the hop is from
+ * Microsoft SMTPSVC or Lotus Domino, the common ones that do not. */
+static int
+ev_no_rdns_dotcom_helo(struct rule_ctx *c, const struct rule *r)
+{
+	size_t n;
+	const struct msg_relay *v = msg_relays(c->msg, &n);
+	int hit = 0;
+
+	(void)r;
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if (!v[i].parsed || v[i].trusted || sa_private(&v[i]))
+			continue;
+		/* MS SMTPSVC and Domino do not look names up (SA) */
+		hit = match(c, RX_DOTCOM_HELO, v[i].helo) &&
+		    v[i].rdns.len == 0 &&
+		    bstr_find(v[i].raw, bstr_cstr("SMTPSVC")) < 0 &&
+		    bstr_find(v[i].raw, bstr_cstr("Lotus Domino")) < 0;
+	}
+	return hit;
+}
+
+/* hostname_to_domain - RelayEval: the last two labels when the last has
+ * 3+ characters or is ie/fr/de (Perl: /(?:\S{3,}|ie|fr|de)/ unanchored),
+ * else three; an IP address (no letter) as is; lowercase input */
+static struct bstr
+hostname_to_domain(struct bstr h)
+{
+	size_t nparts = 1, dots[3] = { 0 }, nd = 0;
+	struct bstr last;
+	bool letter = false, ok = false;
+
+	for (size_t i = 0; i < h.len; i++)
+		letter |= isalpha(h.p[i]) != 0;
+	if (!letter)
+		return h;
+	/* split(/\./): trailing empty fields are dropped */
+	while (h.len > 0 && h.p[h.len - 1] == '.')
+		h.len--;
+	for (size_t i = h.len; i > 0; i--)
+		if (h.p[i - 1] == '.') {
+			nparts++;
+			if (nd < 3)
+				dots[nd++] = i - 1;
+		}
+	last = nd > 0 ? bstr_sub(h, dots[0] + 1, h.len) : h;
+	for (size_t i = 0, run = 0; i < last.len && !ok; i++) {
+		run = isspace(last.p[i]) ? 0 : run + 1;
+		ok = run >= 3;
+	}
+	ok |= bstr_find(last, bstr_cstr("ie")) >= 0 ||
+	    bstr_find(last, bstr_cstr("fr")) >= 0 ||
+	    bstr_find(last, bstr_cstr("de")) >= 0;
+	if (nparts > 1 && ok)
+		return nd >= 2 ? bstr_sub(h, dots[1] + 1, h.len) : h;
+	if (nparts > 2)
+		return nd >= 3 ? bstr_sub(h, dots[2] + 1, h.len) : h;
+	return h;
+}
+
+/* forged_received - RelayEval _check_for_forged_received: per untrusted
+ * relay, the domain it was received by vs the reverse name the next-newer
+ * relay gave (mismatch_from); IPv4 HELOs of another /16 than the address
+ * (mismatch_ip_helo) */
+static void
+forged_received(struct rule_ctx *c, int *mfrom, int *mhelo)
+{
+	size_t n, k = 0;
+	const struct msg_relay *v = msg_relays(c->msg, &n);
+	struct bstr *from, by, prev;
+
+	*mfrom = *mhelo = 0;
+	if (v == NULL || n == 0 ||
+	    (from = arena_calloc(c->arena, n, sizeof(*from))) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct msg_relay *rl = &v[i];
+		char ip[64] = "";
+		struct bstr hlo;
+
+		if (!rl->parsed || rl->trusted)
+			continue;
+		by = hostname_to_domain(lc(c, rl->by));
+		from[k] = hostname_to_domain(lc(c, rl->rdns));
+		hlo = hostname_to_domain(lc(c, rl->helo));
+		if (rl->has_ip)
+			netaddr_str(&rl->ip, ip, sizeof(ip));
+		if (!match(c, RX_FQDN, by)) {
+			k++;
+			continue;
+		}
+		if ((bstr_eq(from[k], bstr_cstr("localhost")) ||
+			bstr_eq(from[k], bstr_cstr("localhost.localdomain"))) &&
+		    strcmp(ip, "127.0.0.1") == 0)
+			from[k] = BSTR_NULL;
+		if (rl->ip.family == AF_INET && hlo.len > 0 &&
+		    match(c, RX_IS_IPV4, hlo) && !bstr_eq(hlo, bstr_cstr(ip))) {
+			unsigned a1, a2, b1, b2;
+			char hb[64];
+
+			snprintf(hb, sizeof(hb), "%.*s", (int)hlo.len,
+			    (const char *)hlo.p);
+			if (sscanf(hb, "%u.%u", &a1, &a2) == 2 &&
+			    sscanf(ip, "%u.%u", &b1, &b2) == 2 &&
+			    (a1 != b1 || a2 != b2) && !sa_private4(hb))
+				(*mhelo)++;
+		}
+		prev = k > 0 ? from[k - 1] : BSTR_NULL;
+		if (k > 0 && prev.p != NULL && match(c, RX_FQDN, prev) &&
+		    !bstr_eq(by, prev) &&
+		    !(bstr_eq(by, bstr_cstr("msn.com")) &&
+			bstr_eq(prev, bstr_cstr("hotmail.com"))))
+			(*mfrom)++;
+		k++;
+	}
+}
+
+/* check_for_forged_received_trail - RelayEval: 2+ from/by mismatches */
+static int
+ev_forged_received_trail(struct rule_ctx *c, const struct rule *r)
+{
+	int mfrom, mhelo;
+
+	(void)r;
+	forged_received(c, &mfrom, &mhelo);
+	return mfrom > 1;
+}
+
+/* check_for_forged_received_ip_helo - RelayEval */
+static int
+ev_forged_received_ip_helo(struct rule_ctx *c, const struct rule *r)
+{
+	int mfrom, mhelo;
+
+	(void)r;
+	forged_received(c, &mfrom, &mhelo);
+	return mhelo > 0;
+}
+
 static const char *const fm_replyto_args[] = { "replyto", "reply", NULL };
+static const char *const to_subject_args[] = { "address", "user", NULL };
 
 const struct rule__evalfn rule__evals_hdr[] = {
 	{ "check_for_shifted_date", ev_shifted_date, NULL },
@@ -2228,6 +2551,14 @@ const struct rule__evalfn rule__evals_hdr[] = {
 	{ "helo_ip_mismatch", ev_helo_ip_mismatch, NULL },
 	{ "check_illegal_chars", ev_illegal_chars, NULL },
 	{ "sorted_recipients", ev_sorted_recipients, NULL },
+	{ "check_equal_from_domains", ev_equal_from_domains, NULL },
+	{ "check_for_matching_env_and_hdr_from", ev_env_hdr_from, NULL },
+	{ "check_for_to_in_subject", ev_to_in_subject, to_subject_args },
+	{ "check_ratware_name_id", ev_ratware_name_id, NULL },
+	{ "check_for_no_rdns_dotcom_helo", ev_no_rdns_dotcom_helo, NULL },
+	{ "check_for_forged_received_trail", ev_forged_received_trail, NULL },
+	{ "check_for_forged_received_ip_helo", ev_forged_received_ip_helo,
+	    NULL },
 	{ "check_freemail_header", ev_freemail_header, NULL },
 	{ "check_freemail_from", ev_freemail_from, NULL },
 	{ "check_freemail_body", ev_freemail_body, NULL },
