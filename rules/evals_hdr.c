@@ -1414,14 +1414,21 @@ ev_to_in_subject(struct rule_ctx *c, const struct rule *r)
 
 	if (t == NULL || to.len == 0)
 		return 0;
+	user = to;
+	if (strcmp(t, "user") == 0) {
+		const unsigned char *at = memchr(to.p, '@', to.len);
+
+		if (at != NULL)
+			user = bstr_make(to.p, (size_t)(at - to.p));
+	}
+	/* every form needs the text itself: skip the compile without it */
+	if (bstr_casefind(get(c, "Subject"), user) < 0)
+		return 0;
 	buf_init(&b, 8192);
 	if (strcmp(t, "address") == 0) {
 		ok = buf_puts(&b, "\\b") == 0 && quotemeta(&b, to) &&
 		    buf_puts(&b, "\\b") == 0;
 	} else if (strcmp(t, "user") == 0) {
-		const unsigned char *at = memchr(to.p, '@', to.len);
-
-		user = at != NULL ? bstr_make(to.p, (size_t)(at - to.p)) : to;
 		ok = buf_puts(&b, "^(?:(?:re|fw):\\s*(?:\\w+\\s+)?") == 0 &&
 		    quotemeta(&b, user) && buf_puts(&b, "$|(?-i:") == 0 &&
 		    quotemeta(&b, user) &&
