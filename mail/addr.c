@@ -285,3 +285,10 @@ msg_addrs(const struct msg *cm, const char *name, size_t *n)
 	*n = all.n;
 	return all.v;
 }
+
+/* msg_tld_valid - the TLD table of the URI parser, for readers of msg.h */
+bool
+msg_tld_valid(struct bstr label)
+{
+	return msg__tld_valid(label);
+}

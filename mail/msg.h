@@ -226,6 +226,9 @@ const struct msg_addr *msg_addrs(const struct msg *, const char *name,
 /* msg_addr_parse - the same parser on any value, results in arena a */
 int msg_addr_parse(struct arena *, struct bstr value, struct msg_addr **v,
     size_t *n);
+/* msg_tld_valid - label is a top-level domain the URI parser accepts
+ * (SA's util_rb_tld list), case-insensitive */
+bool msg_tld_valid(struct bstr label);
 /* msg_rfc2047_decode - decode encoded-words to UTF-8 into the arena */
 struct bstr msg_rfc2047_decode(struct arena *, struct bstr value);
 

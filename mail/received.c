@@ -341,6 +341,17 @@ addr:;
 	} else {
 		r->helo = first;
 		r->rdns = strip_dot(rdns_paren);
+		/* "from HELO(comment)": SA's HELO is the whole \S+ run,
+		 * the comment with it ("68.17.46.205([217.125.101.38])") */
+		if (first.len && first.p + first.len < f.p + f.len &&
+		    first.p[first.len] == '(') {
+			size_t e = (size_t)(first.p - f.p) + first.len;
+
+			while (e < f.len && !ws(f.p[e]))
+				e++;
+			r->helo = bstr_make(first.p,
+			    e - (size_t)(first.p - f.p));
+		}
 	}
 	/* "from [ip] by": SA records no HELO, only the address */
 	if ((literal_only || bare_first) && !helo_kw.len)
@@ -408,6 +419,22 @@ parse_one(struct msg *m, const struct msg_header *h, struct msg_relay *r)
 			fk.bracket_rdns = true;
 	}
 	parse_from(from, r, &fk);
+	/* SquirrelMail/NaSMail webmail (SA Received.pm): "from IP
+	 * (proxying for IP2) (SquirrelMail authenticated user U) by H with
+	 * HTTP": the first address, no HELO, authenticated */
+	if ((MSG__FIND(v, "(SquirrelMail") >= 0 ||
+	    MSG__FIND(v, "(NaSMail") >= 0) &&
+	    MSG__FIND(v, "authenticated user ") >= 0 &&
+	    MSG__FIND(v, "with HTTP") >= 0) {
+		size_t k = 4;
+		struct bstr w = word(v, &k);
+
+		if (is_ipish(w) && parse_ip(w, &r->ip)) {
+			r->has_ip = true;
+			r->helo = r->rdns = BSTR_NULL;
+			r->auth = true;
+		}
+	}
 	if (by >= 0) {
 		size_t i = (size_t)by + 2;
 		struct bstr rest = bstr_sub(v, i, v.len);

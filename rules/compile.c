@@ -2022,6 +2022,9 @@ rule__compile(struct rule_set *rs)
 	}
 	pcre2_set_match_limit(rs->mctx, MATCH_LIMIT);
 	pcre2_set_depth_limit(rs->mctx, DEPTH_LIMIT);
+	/* FreeMail domain lists (evals_hdr.c) */
+	if ((rc = rule__hdr_conf_finish(rs)) < 0)
+		goto out;
 	for (size_t i = 0; i < RULE_NTYPES; i++) {
 		free(rs->order[i]);
 		rs->order[i] = calloc(rs->n + 1, sizeof(uint32_t));

@@ -109,9 +109,6 @@ static const char *const ignored_directives[] = {
 	"reuse",
 	"test",
 	"lang",
-	"freemail_domains",
-	"freemail_whitelist",
-	"freemail_welcomelist",
 	"util_rb_tld",
 	"util_rb_2tld",
 	"util_rb_3tld",
@@ -1078,6 +1075,8 @@ parse_lines(struct pctx *c, char *text)
 				    "require_version %s: newer than "
 				    "the SpamAssassin 4.0.1 syntax supported",
 				    rest);
+		} else if (rule__hdr_conf(c->rs, dir, rest, c->file, c->line)) {
+			/* evals_hdr.c: FreeMail settings */
 		} else if (in_list(ignored_directives,
 			       NELEM(ignored_directives), dir, strlen(dir)) ||
 		    strncmp(dir, "bayes_", 6) == 0 ||
@@ -1287,6 +1286,7 @@ rule_set_free(struct rule_set *rs)
 	if (rs == NULL)
 		return NULL;
 	rule__compile_free(rs);
+	rule__hdr_conf_free(rs);
 	for (size_t i = 0; i < rs->n; i++) {
 		struct rule *r = &rs->v[i];
 

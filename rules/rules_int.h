@@ -134,6 +134,20 @@ struct rule {
 	unsigned hs_opts;
 };
 
+/* evals_hdr.c: the FreeMail plugin's settings (freemail_* lines) and the
+ * welcomelist_auth entries freemail_import_*welcomelist_auth reads */
+struct rule__freemail {
+	char **dom, **wild, **welcome, **auth;
+	size_t ndom, nwild, nwelcome, nauth;
+	size_t capdom, capwild, capwelcome, capauth;
+	bool *auth_def;	     /* per auth entry: a def_welcomelist_auth one */
+	pcre2_code *wild_re; /* \@(?:wildcards)$, built by finish */
+	double max_body_emails, max_body_freemails;
+	double skip_when_over_max, skip_bulk_envfrom;
+	double import_auth, import_def_auth;
+	unsigned set; /* which of the numbers a line set (else defaults) */
+};
+
 struct rule__ac; /* Aho-Corasick automaton, compile.c */
 struct rule__hsdb;    /* Hyperscan database, hsdb.c */
 struct rule__hspool;  /* Hyperscan scratch spaces, hsdb.c */
@@ -185,6 +199,7 @@ struct rule_set {
 	uint64_t *prof_ns;
 	uint32_t *prof_runs;
 	uint64_t prof_stage_ns[RULE_NTYPES + 1]; /* + texts/prefilter */
+	struct rule__freemail fm;
 };
 
 /* parse.c: the closing delimiter of a Perl regex opened with open */
@@ -263,6 +278,13 @@ double rule__eval_argnum(const struct rule *r, size_t i, double def);
 /* more tables, each ended by { NULL }: evals_hdr.c (SA's HeaderEval,
  * FreeMail, RelayEval), evals_html.c (HTMLEval, MIMEEval, BodyEval) */
 extern const struct rule__evalfn rule__evals_hdr[];
+/* evals_hdr.c: a config line for the header evals (FreeMail settings);
+ * true when it was one (welcomelist_auth lines are noted, not taken) */
+bool rule__hdr_conf(struct rule_set *, const char *dir, const char *rest,
+    const char *file, unsigned line);
+/* after parsing: sort and compile what the lines gave (compile.c) */
+int rule__hdr_conf_finish(struct rule_set *);
+void rule__hdr_conf_free(struct rule_set *);
 extern const struct rule__evalfn rule__evals_html[];
 bool rule__eval_external(const char *name);
 
@@ -309,6 +331,9 @@ struct rule_ctx {
 	bool lazy_on;
 	bool hsfail;
 	bool hsdone[RULE_NTYPES];
+	/* evals_hdr.c: per-message values several evals share (dates,
+	 * recipients, freemail addresses), built on first use */
+	struct rule__hdr_state *hdr;
 };
 
 #endif
