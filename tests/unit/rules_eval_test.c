@@ -57,6 +57,9 @@ static const char rules_cf[] =
     "header SPF_PASS  eval:check_for_spf_pass()\n"
     "score  SPF_PASS  -0.25\n"
     "meta   META_AUTH SPF_PASS && H_SUBJ\n"
+    /* no score line: SA's default 1.0, negated for tflags nice */
+    "meta   META_NICE H_SUBJ\n"
+    "tflags META_NICE nice\n"
     "meta   META_AND  H_SUBJ && B_WORD\n"
     "meta   META_CNT  (H_SUBJ + B_WORD + B_NOPE + FOREIGN_HIT) >= 3\n"
     "meta   META_NOT  !B_NOPE && !FOREIGN_MISSING\n"
@@ -154,7 +157,7 @@ test_hits(void **state)
 		"B_TMPL", "B_MULTI", "R_HTML", "B_RENDERED", "U_HOST",
 		"F_BOUNDARY", "M_ATTACH", "E_TO_RANGE", "E_HTML", "META_AND",
 		"META_CNT", "META_NOT", "META_MULT", "META_OF_META",
-		"FOREIGN_HIT", "META_AUTH", "SPF_PASS" };
+		"FOREIGN_HIT", "META_AUTH", "SPF_PASS", "META_NICE" };
 	static const char *const not_want[] = { "H_RAW", "H_DECODED",
 		"H_NOEXIST", "B_NOPE", "E_MISSING_TO", "E_UNKNOWN",
 		"B_TMPL_UNSET", "__META_SUB", "H_NEG", /* fired, but score 0 */
@@ -180,6 +183,8 @@ test_hits(void **state)
 	assert_true(hits_get(h, "FOREIGN_HIT")->score == 4.0);
 	/* a rule file's score for a defined rule another module fires */
 	assert_true(hits_get(h, "SPF_PASS")->score == -0.25);
+	assert_true(hits_get(h, "META_NICE")->score == -1.0);
+	assert_true(hits_get(h, "META_CNT")->score == 1.0);
 	x = hits_get(h, "B_MULTI");
 	assert_int_equal(x->count, 2); /* maxhits=2 of 3 "buy" */
 	msg_free(m);
