@@ -921,7 +921,7 @@ sa_node(struct sa_walk *w, int parent, unsigned depth, const struct sa_hdrs *h,
 	p->parent = parent;
 	p->depth = depth;
 	p->leaf = true;
-	p->type = ct->type;
+	p->type = p->ctype = ct->type;
 	p->charset = ct->charset;
 	p->has_charset = ct->has_charset;
 	p->ct_missing = ct->missing;
@@ -1126,8 +1126,20 @@ sa_decode(struct msg *m, const struct msg_sa_part *p,
 	unsigned char *b, *d;
 	unsigned fl = 0;
 
-	for (size_t i = 0; i < n; i++)
+	bool slice = true;
+
+	for (size_t i = 0; i < n; i++) {
 		len += l[i].len + l[i].nl;
+		/* one run of the message: a slice, so that the parts'
+		 * lines point into the message (readers map them to the
+		 * RFC tree's parts by address) */
+		if ((l[i].nl && l[i].p[l[i].len] != '\n') ||
+		    (i + 1 < n && l[i + 1].p != l[i].p + l[i].len + l[i].nl))
+			slice = false;
+	}
+	if (slice && n > 0 && !MSG__IEQ(p->cte, "base64") &&
+	    !MSG__IEQ(p->cte, "quoted-printable"))
+		return bstr_make(l[0].p, len);
 	if ((b = arena_alloc(m->a, len + 1)) == NULL)
 		return BSTR_NULL;
 	for (size_t i = 0; i < n; i++) {

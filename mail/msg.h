@@ -195,8 +195,14 @@ struct msg_sa_part {
 	int parent;             /* index, -1 for the message */
 	unsigned depth;
 	bool leaf;              /* SA is_leaf: no body parts */
-	struct bstr type;       /* SA's type: lowercased, "text/plain" for
-				   a missing one and unknown text/ types */
+	struct bstr type;       /* SA's type (find_parts matches it):
+				   "text/plain" for a missing one and
+				   unknown text/ types, a digest's parts
+				   message/rfc822, a multipart without
+				   boundary text/plain */
+	struct bstr ctype;      /* parse_content_type of the part's
+				   Content-Type field (what MIMEEval's
+				   _check_attachments reads) */
 	struct bstr charset;    /* lowercased; has_charset: a charset=
 				   parameter was given (SA defined) */
 	bool has_charset;

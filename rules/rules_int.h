@@ -264,6 +264,10 @@ double rule__eval_argnum(const struct rule *r, size_t i, double def);
  * FreeMail, RelayEval), evals_html.c (HTMLEval, MIMEEval, BodyEval) */
 extern const struct rule__evalfn rule__evals_hdr[];
 extern const struct rule__evalfn rule__evals_html[];
+/* evals_mime.c: MIMEEval, BodyEval, ImageInfo, URI evals over SA's MIME
+ * tree (msg_sa_parts) */
+extern const struct rule__evalfn rule__evals_mime[];
+struct rule__mime;
 bool rule__eval_external(const char *name);
 
 /* eval.c: context the eval functions see */
@@ -305,6 +309,7 @@ struct rule_ctx {
 	} * hsm;
 	size_t nhsm, hsmcap;
 	uint32_t hscur;
+	struct rule__mime *mime; /* evals_mime.c: per-message results */
 	uint8_t *lazy_done; /* per rule: lazy rule computed */
 	bool lazy_on;
 	bool hsfail;
