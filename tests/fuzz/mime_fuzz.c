@@ -58,7 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((i == 0) != (sp[i].parent < 0) ||
 		    (sp[i].parent >= 0 && (size_t)sp[i].parent >= i) ||
 		    (sp[i].parent >= 0 && sp[sp[i].parent].leaf) ||
-		    (!sp[i].leaf && sp[i].nlines) || sp[i].type.len == 0)
+		    (!sp[i].leaf && sp[i].nlines))
 			abort();
 		for (size_t k = 0; k < sp[i].nlines; k++)
 			if ((size_t)sp[i].lines[k].len + sp[i].lines[k].nl >
