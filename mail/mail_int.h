@@ -62,6 +62,11 @@ struct msg {
 
 	struct msg__addrcache *addrs;
 	struct msg__iconv *iconvs;  /* per-message iconv handle cache */
+
+	/* SA's MIME tree (mime.c msg_sa_parts), built on first use */
+	struct msg__vec sa_parts; /* struct msg_sa_part */
+	unsigned sa_flags;
+	bool sa_done;
 };
 
 /* vec.c-ish helper in msg.c: pointer to a new zeroed element or NULL */

@@ -175,6 +175,56 @@ struct msg_html_part {
 	struct bstr charsets;  /* <meta> Content-Type charsets, space-joined */
 };
 
+/* SpamAssassin's own MIME tree (Mail::SpamAssassin::Message new and
+ * parse_body, Message::Node), built from the message's lines as SA reads
+ * them. It differs from the parts above where SA's line parser does: a
+ * part's raw lines keep the blank line before a boundary unless it is
+ * the only one, runs of more than 20 blank lines shrink to 20, lines over
+ * 2048 bytes are cut, a part without a boundary parameter inherits its
+ * parent's, default types follow parse_content_type. The MIMEEval,
+ * BodyEval and ImageInfo evals measure these lines. */
+struct msg_sa_line {
+	const unsigned char *p; /* without the "\n" (and without the "\r"
+				   of a CRLF line when SA squashes CRLF) */
+	uint32_t len;
+	bool nl;                /* SA's line ends in "\n": its length is
+				   len + 1 */
+};
+
+struct msg_sa_part {
+	int parent;             /* index, -1 for the message */
+	unsigned depth;
+	bool leaf;              /* SA is_leaf: no body parts */
+	struct bstr type;       /* SA's type (find_parts matches it):
+				   "text/plain" for a missing one and
+				   unknown text/ types, a digest's parts
+				   message/rfc822, a multipart without
+				   boundary text/plain */
+	struct bstr ctype;      /* parse_content_type of the part's
+				   Content-Type field (what MIMEEval's
+				   _check_attachments reads) */
+	struct bstr charset;    /* lowercased; has_charset: a charset=
+				   parameter was given (SA defined) */
+	bool has_charset;
+	bool ct_missing;        /* no usable Content-Type */
+	struct bstr name;       /* Content-Disposition name= or Content-Type
+				   name=, as written */
+	struct bstr cte, cd;    /* the last such field, lowercased, unfolded
+				   and trimmed; "" if none */
+	const struct msg_sa_line *lines; /* leaves: SA's raw() */
+	size_t nlines;
+};
+
+/* SA's parse flags (Message.pm, check_msg_parse_flags) */
+#define MSG_SA_MISSING_HB_SEP        0x01u /* missing_head_body_separator */
+#define MSG_SA_TRUNCATED_HEADER      0x02u /* truncated_header */
+#define MSG_SA_MISSING_MIME_HEADERS  0x04u /* missing_mime_headers */
+#define MSG_SA_MISSING_MIME_HB_SEP   0x08u /* missing_mime_head_body_separator */
+#define MSG_SA_MIME_EPILOGUE         0x10u /* mime_epilogue_exists */
+#define MSG_SA_MIMEPART_LIMIT        0x20u /* mimepart_limit_exceeded */
+#define MSG_SA_MISSING_BOUNDARY      0x40u /* a boundary opened and not
+						closed (mime_boundary_state) */
+
 /* One Received hop, newest first. */
 struct msg_relay {
 	struct bstr raw;      /* the header value, unfolded */
@@ -257,6 +307,13 @@ const struct bstr *msg_uri_hosts(const struct msg *, size_t *n);
 const struct msg_html *msg_html(const struct msg *);
 /* msg_html_parts - SA's html_all: the facts of each HTML part */
 const struct msg_html_part *msg_html_parts(const struct msg *, size_t *n);
+
+/* msg_sa_parts - SA's MIME tree in find_parts order (depth first, the
+ * message first), built on the first call into the message's arena (not
+ * thread-safe on one message); *n 0 and NULL when out of memory. */
+const struct msg_sa_part *msg_sa_parts(struct msg *, size_t *n);
+/* msg_sa_flags - MSG_SA_* (builds the tree if needed) */
+unsigned msg_sa_flags(struct msg *);
 
 /* All relays newest first; trusted/internal marked per the opts. */
 const struct msg_relay *msg_relays(const struct msg *, size_t *n);

@@ -71,24 +71,6 @@ ev_missing_to(struct rule_ctx *c, const struct rule *r)
 	return !has_header(c, "To") && !has_header(c, "Apparently-To");
 }
 
-/* check_msg_parse_flags(flag) - SA's parse anomalies */
-static int
-ev_parse_flags(struct rule_ctx *c, const struct rule *r)
-{
-	const char *f = arg(r, 0);
-	unsigned fl = msg_flags(c->msg);
-
-	if (f == NULL)
-		return 0;
-	if (strcmp(f, "missing_head_body_separator") == 0)
-		return (fl & MSG_ERR_NO_BODY_SEP) != 0;
-	if (strcmp(f, "truncated_header") == 0)
-		return (fl & MSG_ERR_HDR_TRUNC) != 0;
-	if (strcmp(f, "missing_mime_head_body_separator") == 0)
-		return 0; /* not tracked per part by the model */
-	return 0;
-}
-
 /* subject_is_all_caps - SA HeaderEval, same steps */
 static int
 ev_subject_all_caps(struct rule_ctx *c, const struct rule *r)
@@ -184,52 +166,6 @@ ev_no_relays(struct rule_ctx *c, const struct rule *r)
 	return n == 0;
 }
 
-/* HTMLEval --------------------------------------------------------------- */
-
-static const struct msg_html *
-html(struct rule_ctx *c)
-{
-	const struct msg_html *h = msg_html(c->msg);
-
-	return h != NULL && h->parts > 0 ? h : NULL;
-}
-
-/* html_image_only(min, max) - images and min < HTML length <= max (SA
- * counts the HTML source, not the rendered text) */
-static int
-ev_html_image_only(struct rule_ctx *c, const struct rule *r)
-{
-	const struct msg_html *h = html(c);
-
-	if (h == NULL || h->images == 0)
-		return 0;
-	return (double)h->html_bytes > argnum(r, 0, 0) &&
-	    (double)h->html_bytes <= argnum(r, 1, 0);
-}
-
-/* html_image_ratio(min, max) - non-space rendered HTML text per image
- * pixel (SA: non_space_len / image_area) */
-static int
-ev_html_image_ratio(struct rule_ctx *c, const struct rule *r)
-{
-	const struct msg_html *h = html(c);
-	size_t nonspace = 0;
-	double ratio;
-
-	if (h == NULL || h->image_area == 0)
-		return 0;
-	for (size_t i = 0, n = msg_part_count(c->msg); i < n; i++) {
-		const struct msg_part *p = msg_part_at(c->msg, i);
-
-		if (!p->is_html)
-			continue;
-		for (size_t k = 0; k < p->rendered.len; k++)
-			nonspace += !isspace(p->rendered.p[k]);
-	}
-	ratio = (double)nonspace / (double)h->image_area;
-	return ratio > argnum(r, 0, 0) && ratio <= argnum(r, 1, 0);
-}
-
 /* MIMEEval --------------------------------------------------------------- */
 
 /* check_for_mime_html - some text/html part */
@@ -262,65 +198,6 @@ ev_mime_html_only(struct rule_ctx *c, const struct rule *r)
 	return h;
 }
 
-static bool
-ascii_charset(struct bstr cs)
-{
-	static const char *const v[] = { "us-ascii", "ansi_x3.4-1968",
-		"iso-ir-6", "ansi_x3.4-1986", "iso_646.irv:1991", "ascii",
-		"iso646-us", "us", "ibm367", "cp367", "csascii" };
-
-	/* SA matches these as substrings of the label */
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		if (bstr_casefind(cs, bstr_cstr(v[i])) >= 0)
-			return true;
-	return false;
-}
-
-/* check_for_mime(test) - a few of SA's per-part facts */
-static int
-ev_for_mime(struct rule_ctx *c, const struct rule *r)
-{
-	const char *t = arg(r, 0);
-
-	if (t == NULL)
-		return 0;
-	for (size_t i = 0, n = msg_part_count(c->msg); i < n; i++) {
-		const struct msg_part *p = msg_part_at(c->msg, i);
-
-		if (strcmp(t, "mime_faraway_charset") == 0)
-			continue;
-		/* SA: a base64 text part in (or without) an ASCII charset,
-		 * not marked attachment/inline: nothing to hide but words */
-		if (strcmp(t, "mime_base64_encoded_text") == 0 &&
-		    bstr_casestarts(p->ctype, "text") &&
-		    p->encoding == MSG_ENC_BASE64 &&
-		    (p->charset.len == 0 || ascii_charset(p->charset)) &&
-		    p->disposition.len == 0)
-			return 1;
-		if (strcmp(t, "mime_missing_boundary") == 0 &&
-		    (p->flags & MSG_ERR_MIME_BOUNDARY))
-			return 1;
-		if (strcmp(t, "mime_qp_long_line") == 0 &&
-		    p->encoding == MSG_ENC_QP) {
-			struct bstr b = p->raw_body;
-			size_t len = 0;
-
-			for (size_t k = 0; k < b.len; k++) {
-				/* SA: lines over 78+1 bytes with the \n
-				 * (RFC 5322's limit, not RFC 2045's 76) */
-				if (b.p[k] == '\n') {
-					if (len > 78)
-						return 1;
-					len = 0;
-				} else if (b.p[k] != '\r') {
-					len++;
-				}
-			}
-		}
-	}
-	return 0;
-}
-
 /* BodyEval --------------------------------------------------------------- */
 
 /* check_body_length(max) - the raw body is at most max bytes */
@@ -332,22 +209,13 @@ ev_body_length(struct rule_ctx *c, const struct rule *r)
 	return (double)msg_raw_body(c->msg).len <= argnum(r, 0, 0);
 }
 
-static const char *const mime_tests[] = { "mime_base64_encoded_text",
-	"mime_missing_boundary", "mime_qp_long_line", NULL };
-static const char *const parse_flags[] = { "missing_head_body_separator",
-	"truncated_header", NULL };
-
 static const struct rule__evalfn evals[] = {
 	{ "check_header_count_range", ev_header_count_range, NULL },
 	{ "check_for_missing_to_header", ev_missing_to, NULL },
-	{ "check_msg_parse_flags", ev_parse_flags, parse_flags },
 	{ "subject_is_all_caps", ev_subject_all_caps, NULL },
 	{ "check_unresolved_template", ev_unresolved_template, NULL },
-	{ "html_image_only", ev_html_image_only, NULL },
-	{ "html_image_ratio", ev_html_image_ratio, NULL },
 	{ "check_for_mime_html", ev_mime_html, NULL },
 	{ "check_for_mime_html_only", ev_mime_html_only, NULL },
-	{ "check_for_mime", ev_for_mime, mime_tests },
 	{ "check_body_length", ev_body_length, NULL },
 	{ "check_all_trusted", ev_all_trusted, NULL },
 	{ "check_no_relays", ev_no_relays, NULL },
@@ -358,7 +226,7 @@ const struct rule__evalfn *
 rule__eval_lookup(const char *name)
 {
 	static const struct rule__evalfn *const tables[] = { evals,
-		rule__evals_hdr, rule__evals_html };
+		rule__evals_hdr, rule__evals_html, rule__evals_mime };
 
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const struct rule__evalfn *e = tables[t]; e->name; e++)

@@ -71,6 +71,8 @@ static const char *const known_features[] = {
 	"has_check_body_length",
 	"has_arc",
 	"has_check_abundant_unicode_ratio",
+	"has_check_for_ascii_text_illegal",
+	"has_check_qp_ratio",
 	"feature_originating_ip_headers",
 	"feature_dns_local_ports_permit_avoid",
 	"feature_yesno_takes_args",

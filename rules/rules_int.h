@@ -286,6 +286,10 @@ bool rule__hdr_conf(struct rule_set *, const char *dir, const char *rest,
 int rule__hdr_conf_finish(struct rule_set *);
 void rule__hdr_conf_free(struct rule_set *);
 extern const struct rule__evalfn rule__evals_html[];
+/* evals_mime.c: MIMEEval, BodyEval, ImageInfo, URI evals over SA's MIME
+ * tree (msg_sa_parts) */
+extern const struct rule__evalfn rule__evals_mime[];
+struct rule__mime;
 bool rule__eval_external(const char *name);
 
 /* eval.c: context the eval functions see */
@@ -327,6 +331,7 @@ struct rule_ctx {
 	} * hsm;
 	size_t nhsm, hsmcap;
 	uint32_t hscur;
+	struct rule__mime *mime; /* evals_mime.c: per-message results */
 	uint8_t *lazy_done; /* per rule: lazy rule computed */
 	bool lazy_on;
 	bool hsfail;

@@ -1,6 +1,7 @@
 /*
  * mime_fuzz - libFuzzer target:
- *   the MIME tree, transfer decoding, charsets and the text views
+ *   the MIME tree, transfer decoding, charsets and the text views, and
+ *   SpamAssassin's own MIME tree (msg_sa_parts)
  * make check replays tests/fuzz/mime/ and corpus/regress/mime/ with
  * replay_main.c; make fuzz runs it under libFuzzer.
  */
@@ -49,6 +50,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (l[i].len > 2049) /* SA: cut after a space at 2048 */
 			abort();
 	msg_rawbody_lines(m, &n);
+	/* SA's tree: parents first, lines cut at 2048 (+ "\n"), lines of
+	 * leaves only */
+	const struct msg_sa_part *sp = msg_sa_parts(m, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		if ((i == 0) != (sp[i].parent < 0) ||
+		    (sp[i].parent >= 0 && (size_t)sp[i].parent >= i) ||
+		    (sp[i].parent >= 0 && sp[sp[i].parent].leaf) ||
+		    (!sp[i].leaf && sp[i].nlines))
+			abort();
+		for (size_t k = 0; k < sp[i].nlines; k++)
+			if ((size_t)sp[i].lines[k].len + sp[i].lines[k].nl >
+			    2048 + (sp[i].lines[k].len == 2048))
+				abort();
+	}
+	(void)msg_sa_flags(m);
 	msg_free(m);
 	return 0;
 }
