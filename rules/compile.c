@@ -1043,6 +1043,145 @@ sub_pattern(struct codes *out, const char *pat, size_t len, const char *gs,
 	return rc;
 }
 
+/* has_backref - pat refers to a group by number or name (\\1, \\g, \\k,
+ * (?P=, (?1), (?&, (?R): group numbers must then stay as they are */
+static bool
+has_backref(const char *pat, const char *e)
+{
+	for (const char *p = pat; p < e; p++) {
+		if (*p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				return true;
+			p--;
+			continue;
+		}
+		if (*p == '\\' && p + 1 < e) {
+			p++;
+			if ((*p >= '1' && *p <= '9') || *p == 'g' || *p == 'k')
+				return true;
+			continue;
+		}
+		if (*p == '(' && p + 2 < e && p[1] == '?' &&
+		    (isdigit((unsigned char)p[2]) || p[2] == '&' || p[2] == 'R' ||
+			p[2] == '+' || p[2] == '-' ||
+			(p[2] == 'P' && p + 3 < e && (p[3] == '=' || p[3] == '>'))))
+			return true;
+	}
+	return false;
+}
+
+/* groups_before - capturing groups opened in [pat, end): plain '(' and
+ * named ones, not (?: (?= (?<= (?! (?<! and the like */
+static unsigned
+groups_before(const char *pat, const char *end)
+{
+	unsigned n = 0;
+
+	for (const char *p = pat; p < end; p++) {
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (*p == '[') {
+			if ((p = skip_class(p, end)) == NULL)
+				return n;
+			p--;
+			continue;
+		}
+		if (*p != '(')
+			continue;
+		if (p + 1 >= end || p[1] != '?')
+			n++;
+		else if (p + 2 < end &&
+		    ((p[2] == '<' && p + 3 < end && p[3] != '=' && p[3] != '!') ||
+			p[2] == '\'' || (p[2] == 'P' && p + 3 < end && p[3] == '<')))
+			n++;
+	}
+	return n;
+}
+
+/* repeat_rewrite - the other shape SA's replace_tag rules take: a top-level
+ * (?:X){n,m} that PCRE2 compiles into n copies of a huge X (SA's
+ * __FILL_THIS_FORM_LONG1/2: (?:<FF_...>...){5}). Written as (X)(?N){n-1,
+ * m-1} the group is compiled once and called again; since PCRE2 10.30 a
+ * subroutine call backtracks like the group itself (pcre2pattern,
+ * "Backtracking into subroutine calls"), so the same texts match. Only
+ * without backreferences (the new group shifts the numbers after it) and
+ * for n >= 1 with a greedy quantifier. */
+static int
+repeat_rewrite(struct codes *out, const char *pat, size_t len, unsigned opts,
+    pcre2_compile_context *cc, int depth)
+{
+	const char *e = pat + len, *gs = NULL, *ge = NULL, *qe = NULL;
+	unsigned min = 0, lo = 0, hi = 0, n;
+	bool open_hi = false, has_hi = false;
+	struct buf b;
+	char tail[64];
+	int rc;
+
+	if (has_backref(pat, e))
+		return -E2BIG;
+	for (const char *p = pat; p < e; p++) {
+		const char *q;
+		size_t ql;
+
+		if (*p == '\\') {
+			p++;
+			continue;
+		}
+		if (*p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				return -E2BIG;
+			p--;
+			continue;
+		}
+		if (*p != '(')
+			continue;
+		if ((q = skip_group(p, e)) == NULL)
+			return -E2BIG;
+		if (p[1] == '?' && p[2] == ':' && q < e && *q == '{' &&
+		    (ql = quant(q, e, &min)) > 0 && min >= 1 &&
+		    q[ql - 1] == '}' && (gs == NULL || q - p > ge - gs)) {
+			gs = p;
+			ge = q;
+			qe = q + ql;
+		}
+		p = q - 1;
+	}
+	if (gs == NULL)
+		return -E2BIG;
+	/* {lo}, {lo,} or {lo,hi} */
+	lo = (unsigned)strtoul(ge + 1, NULL, 10);
+	for (const char *q = ge + 1; q < qe; q++)
+		if (*q == ',') {
+			open_hi = q[1] == '}';
+			if (!open_hi) {
+				hi = (unsigned)strtoul(q + 1, NULL, 10);
+				has_hi = true;
+			}
+		}
+	if (lo < 1 || (has_hi && hi < lo))
+		return -E2BIG;
+	n = groups_before(pat, gs) + 1;
+	if (has_hi)
+		snprintf(tail, sizeof(tail), ")(?%u){%u,%u}", n, lo - 1, hi - 1);
+	else
+		snprintf(tail, sizeof(tail), ")(?%u){%u%s}", n, lo - 1,
+		    open_hi ? "," : "");
+	buf_init(&b, 1u << 24);
+	if (buf_append(&b, pat, (size_t)(gs - pat)) < 0 ||
+	    buf_puts(&b, "(") < 0 ||
+	    buf_append(&b, gs + 3, (size_t)(ge - 1 - (gs + 3))) < 0 ||
+	    buf_puts(&b, tail) < 0 ||
+	    buf_append(&b, qe, (size_t)(e - qe)) < 0) {
+		buf_free(&b);
+		return -ENOMEM;
+	}
+	rc = try_compile(out, (const char *)b.p, b.len, opts, cc, depth);
+	buf_free(&b);
+	return rc;
+}
+
 /* split_rec - PCRE2 (link size 2) refuses patterns that Perl takes, like
  * SA's word lists after replace_tag. The largest top-level (?:a|b|..)
  * group that is not quantified is split in two halves (or unwrapped when
@@ -1085,7 +1224,7 @@ split_rec(struct codes *out, const char *pat, size_t len, unsigned opts,
 		p = q - 1;
 	}
 	if (gs == NULL)
-		return -E2BIG;
+		return repeat_rewrite(out, pat, len, opts, cc, depth);
 	if ((alts = malloc(((size_t)(ge - gs) + 2) * sizeof(*alts))) == NULL)
 		return -ENOMEM;
 	alts[nalt++] = gs + 3;

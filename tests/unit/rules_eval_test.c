@@ -18,6 +18,7 @@
 #include "rules/rules.h"
 #include "rules/rules_int.h"
 #include "util/arena.h"
+#include "util/buf.h"
 #include "util/hits.h"
 
 static const char rules_cf[] =
@@ -462,6 +463,51 @@ test_redos(void **state)
  * gate_strip) and lazy __ sub-rules (run only when a meta needs them,
  * && reading its cheaper operand first) must not change any result: the
  * same hits, fired rules and counts as the run without shortcuts. */
+/* a top-level (?:X){n} too large for PCRE2 (link size 2) compiles as
+ * (X)(?1){n-1} and matches the same texts (SA's __FILL_THIS_FORM_LONG1) */
+static void
+test_repeat_rewrite(void **state)
+{
+	struct buf cf;
+	struct rule_err e;
+	struct rule_set *rs;
+	static const char *const texts[] = {
+		"Subject: x\r\n\r\nsend wq17 then wq2002 and wq9 now\r\n",
+		"Subject: x\r\n\r\nsend wq17 then wq2002 now\r\n",
+		"Subject: x\r\n\r\nsend wq17 wq17 (wq17 and wq3)\r\n",
+	};
+	static const bool want[] = { true, false, true };
+	static const bool want_all[] = { false, false, true };
+
+	(void)state;
+	buf_init(&cf, 1u << 20);
+	assert_int_equal(buf_puts(&cf, "body REP /(?:(?:"), 0);
+	for (int i = 0; i < 3000; i++)
+		assert_int_equal(buf_printf(&cf, "%swq%d", i ? "|" : "", i), 0);
+	assert_int_equal(buf_puts(&cf, ")\\b(?:\\s\\(?|\\s\\w+\\s)?){3}/\n"
+	    "body REP_ALL /(?:(?:"), 0);
+	for (int i = 0; i < 3000; i++)
+		assert_int_equal(buf_printf(&cf, "%swq%d", i ? "|" : "", i), 0);
+	assert_int_equal(buf_puts(&cf, ")\\b\\W*){2,}/\n"), 0);
+	rs = rule_set_load_mem((const char *)cf.p, cf.len, "rep.cf", &e);
+	assert_non_null(rs);
+	assert_true(rule_set_runnable(rs, "REP"));
+	assert_true(rule_set_runnable(rs, "REP_ALL"));
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct msg *m;
+		struct hits *h = parse(texts[i], &m);
+
+		assert_int_equal(rule_set_check(rs, m, h), 0);
+		if (hits_has(h, "REP") != want[i])
+			fail_msg("REP on text %zu: %d", i, hits_has(h, "REP"));
+		if (hits_has(h, "REP_ALL") != want_all[i])
+			fail_msg("REP_ALL on text %zu", i);
+		msg_free(m);
+	}
+	rule_set_free(rs);
+	buf_free(&cf);
+}
+
 static const char lazy_cf[] =
     "body  __DRUG  /(?:\\b|\\s)[_\\W]{0,3}p[_\\W]{0,3}h[_\\W]{0,3}[e3][_\\W]{0,3}n(?:\\b|\\s)/i\n"
     "body  __PAYP  /(?:^|\\W)(?=[pP])(?!paypal)[pP][aA4@][yY][pP][aA4@][lL1](?:$|\\W)/\n"
@@ -739,6 +785,7 @@ main(void)
 		cmocka_unit_test(test_prefilter_same),
 		cmocka_unit_test(test_hyperscan_same),
 		cmocka_unit_test(test_redos),
+		cmocka_unit_test(test_repeat_rewrite),
 		cmocka_unit_test(test_gate_lazy_same),
 		cmocka_unit_test(test_meta_lazy_same),
 		cmocka_unit_test(test_hs_cache),
