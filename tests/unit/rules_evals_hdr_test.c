@@ -214,31 +214,7 @@ static const struct eval_case {
 	    0 },
 };
 
-struct fx {
-	struct rule_set *rs;
-};
-
-static int
-setup(void **state)
-{
-	static struct fx fx;
-	struct rule_err e;
-
-	fx.rs = rule_set_load_mem(rules_cf, sizeof(rules_cf) - 1, "t.cf", &e);
-	if (fx.rs == NULL)
-		return -1;
-	*state = &fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	rule_set_free(fx->rs);
-	return 0;
-}
+#include "rules_fixture.h"
 
 static void
 test_cases(void **state)

@@ -107,31 +107,7 @@ static const struct hcase {
 	{ HDR "</head>x", "EXTRA_CLOSE", "BAL_HEAD_NEG" },
 };
 
-struct fx {
-	struct rule_set *rs;
-};
-
-static int
-setup(void **state)
-{
-	static struct fx fx;
-	struct rule_err e;
-
-	fx.rs = rule_set_load_mem(rules_cf, sizeof(rules_cf) - 1, "h.cf", &e);
-	if (fx.rs == NULL)
-		return -1;
-	*state = &fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	rule_set_free(fx->rs);
-	return 0;
-}
+#include "rules_fixture.h"
 
 static void
 check_names(const struct hits *h, const char *names, bool want, size_t ci)

@@ -1,0 +1,36 @@
+/*
+ * rules_fixture.h - the cmocka group fixture the rules unit tests share:
+ * setup() loads the including file's rules_cf[] (define it before the
+ * #include) into fx.rs, teardown() frees it. Test functions get the
+ * struct fx through *state.
+ */
+#ifndef RULES_FIXTURE_H
+#define RULES_FIXTURE_H
+
+struct fx {
+	struct rule_set *rs;
+};
+
+static int
+setup(void **state)
+{
+	static struct fx fx;
+	struct rule_err e;
+
+	fx.rs = rule_set_load_mem(rules_cf, sizeof(rules_cf) - 1, "t.cf", &e);
+	if (fx.rs == NULL)
+		return -1;
+	*state = &fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	rule_set_free(fx->rs);
+	return 0;
+}
+
+#endif
