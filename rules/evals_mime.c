@@ -614,8 +614,9 @@ struct tok {
 };
 
 struct toks {
+	struct arena *arena;
 	struct tok *v;
-	size_t cap, n;
+	size_t cap, n; /* cap a power of two, n < cap / 2 */
 };
 
 static uint64_t
@@ -629,18 +630,40 @@ tok_hash(struct bstr w)
 }
 
 static struct tok *
+tok_slot(struct tok *v, size_t cap, struct bstr w)
+{
+	size_t i = (size_t)tok_hash(w) & (cap - 1);
+
+	while (v[i].w.p != NULL && !bstr_eq(v[i].w, w))
+		i = (i + 1) & (cap - 1);
+	return &v[i];
+}
+
+/* tok_get - w's entry, added when new; the table doubles when half full,
+ * so a probe always ends at an empty slot. NULL: out of memory. */
+static struct tok *
 tok_get(struct toks *t, struct bstr w)
 {
-	size_t i = (size_t)tok_hash(w) & (t->cap - 1);
+	struct tok *x = tok_slot(t->v, t->cap, w);
 
-	while (t->v[i].w.p != NULL) {
-		if (bstr_eq(t->v[i].w, w))
-			return &t->v[i];
-		i = (i + 1) & (t->cap - 1);
+	if (x->w.p != NULL)
+		return x;
+	if ((t->n + 1) * 2 > t->cap) {
+		size_t ncap = t->cap * 2;
+		struct tok *nv = arena_calloc(t->arena, ncap, sizeof(*nv));
+
+		if (nv == NULL)
+			return NULL;
+		for (size_t i = 0; i < t->cap; i++)
+			if (t->v[i].w.p != NULL)
+				*tok_slot(nv, ncap, t->v[i].w) = t->v[i];
+		t->v = nv;
+		t->cap = ncap;
+		x = tok_slot(t->v, t->cap, w);
 	}
-	t->v[i].w = w;
+	x->w = w;
 	t->n++;
-	return &t->v[i];
+	return x;
 }
 
 /* split /\s+/, keep tokens with a word character (ASCII \w, or any
@@ -664,8 +687,11 @@ tok_add(struct toks *t, struct bstr s, bool html, size_t *distinct)
 		if (i > start && w) {
 			struct tok *x = tok_get(t, bstr_make(s.p + start,
 			    i - start));
-			uint32_t *cnt = html ? &x->html : &x->text;
+			uint32_t *cnt;
 
+			if (x == NULL)
+				return;
+			cnt = html ? &x->html : &x->text;
 			if (*cnt == 0)
 				(*distinct)++;
 			(*cnt)++;
@@ -752,6 +778,7 @@ madiff(struct rule_ctx *c, struct rule__mime *f)
 		if (!bstr_casestarts(v[a].type, "multipart/alternative") ||
 		    (v[a].type.len > 21 && word(v[a].type.p[21])))
 			continue;
+		t.arena = c->arena;
 		t.cap = 64;
 		while (t.cap < words * 2)
 			t.cap *= 2;
