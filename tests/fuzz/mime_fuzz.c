@@ -51,9 +51,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (l[i].len > 2049) /* SA: cut after a space at 2048 */
 			abort();
 	msg_rawbody_lines(m, &n);
-	/* SA's tree: parents first, lines of multipart parts cut at 2048
-	 * (+ "\n"), lines of
-	 * leaves only */
+	/* SA's tree: parents first, lines of leaves only, those of
+	 * multipart parts cut at 2048 (+ "\n") */
 	const struct msg_sa_part *sp = msg_sa_parts(m, &n);
 
 	for (size_t i = 0; i < n; i++) {
