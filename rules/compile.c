@@ -1043,6 +1043,38 @@ sub_pattern(struct codes *out, const char *pat, size_t len, const char *gs,
 	return rc;
 }
 
+/* top_group - the next top-level group from *p on: its '(' returned, *end
+ * set just past its ')' and *p moved there; NULL at the end (*bad false)
+ * or where the pattern cannot be parsed (*bad true) */
+static const char *
+top_group(const char **p, const char *e, const char **end, bool *bad)
+{
+	*bad = false;
+	for (const char *q = *p; q < e; q++) {
+		if (*q == '\\') {
+			q++;
+			continue;
+		}
+		if (*q == '[') {
+			if ((q = skip_class(q, e)) == NULL) {
+				*bad = true;
+				return NULL;
+			}
+			q--;
+			continue;
+		}
+		if (*q != '(')
+			continue;
+		if ((*end = skip_group(q, e)) == NULL) {
+			*bad = true;
+			return NULL;
+		}
+		*p = *end;
+		return q;
+	}
+	return NULL;
+}
+
 /* has_backref - pat refers to a group by number or name (\\1, \\g, \\k,
  * (?P=, (?1), (?&, (?R): group numbers must then stay as they are */
 static bool
@@ -1114,40 +1146,26 @@ repeat_rewrite(struct codes *out, const char *pat, size_t len, unsigned opts,
 {
 	const char *e = pat + len, *gs = NULL, *ge = NULL, *qe = NULL;
 	unsigned min = 0, lo = 0, hi = 0, n;
-	bool open_hi = false, has_hi = false;
+	bool open_hi = false, has_hi = false, bad;
 	struct buf b;
 	char tail[64];
 	int rc;
 
 	if (has_backref(pat, e))
 		return -E2BIG;
-	for (const char *p = pat; p < e; p++) {
-		const char *q;
+	for (const char *p = pat, *g, *q; (g = top_group(&p, e, &q, &bad));) {
 		size_t ql;
 
-		if (*p == '\\') {
-			p++;
-			continue;
-		}
-		if (*p == '[') {
-			if ((p = skip_class(p, e)) == NULL)
-				return -E2BIG;
-			p--;
-			continue;
-		}
-		if (*p != '(')
-			continue;
-		if ((q = skip_group(p, e)) == NULL)
-			return -E2BIG;
-		if (p[1] == '?' && p[2] == ':' && q < e && *q == '{' &&
+		if (g[1] == '?' && g[2] == ':' && q < e && *q == '{' &&
 		    (ql = quant(q, e, &min)) > 0 && min >= 1 &&
-		    q[ql - 1] == '}' && (gs == NULL || q - p > ge - gs)) {
-			gs = p;
+		    q[ql - 1] == '}' && (gs == NULL || q - g > ge - gs)) {
+			gs = g;
 			ge = q;
 			qe = q + ql;
 		}
-		p = q - 1;
 	}
+	if (bad)
+		return -E2BIG;
 	if (gs == NULL)
 		return -E2BIG;
 	/* {lo}, {lo,} or {lo,hi} */
@@ -1196,33 +1214,18 @@ split_rec(struct codes *out, const char *pat, size_t len, unsigned opts,
 	size_t nalt = 0, half;
 	unsigned min;
 	int rc, lvl = 0;
+	bool bad;
 
 	if (depth > 12 || out->n > 256)
 		return -E2BIG;
-	for (p = pat; p < e; p++) {
-		const char *q;
-
-		if (*p == '\\') {
-			p++;
-			continue;
-		}
-		if (*p == '[') {
-			if ((p = skip_class(p, e)) == NULL)
-				return -E2BIG;
-			p--;
-			continue;
-		}
-		if (*p != '(')
-			continue;
-		if ((q = skip_group(p, e)) == NULL)
-			return -E2BIG;
-		if (p[1] == '?' && p[2] == ':' && quant(q, e, &min) == 0 &&
-		    (gs == NULL || q - p > ge - gs)) {
-			gs = p;
+	for (const char *g, *q, *at = pat; (g = top_group(&at, e, &q, &bad));)
+		if (g[1] == '?' && g[2] == ':' && quant(q, e, &min) == 0 &&
+		    (gs == NULL || q - g > ge - gs)) {
+			gs = g;
 			ge = q;
 		}
-		p = q - 1;
-	}
+	if (bad)
+		return -E2BIG;
 	if (gs == NULL)
 		return repeat_rewrite(out, pat, len, opts, cc, depth);
 	if ((alts = malloc(((size_t)(ge - gs) + 2) * sizeof(*alts))) == NULL)
