@@ -840,6 +840,30 @@ header_text(
 	return 0;
 }
 
+/* mh_lowered - c->mh_lc: every part's header block lowercased after a
+ * '\n' (mime_header_match matches names at line starts, case-blind);
+ * left NULL when the arena is full: then every part is scanned */
+static void
+mh_lowered(struct rule_ctx *c, size_t np)
+{
+	struct bstr *v = arena_calloc(c->arena, np + 1, sizeof(*v));
+
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < np; i++) {
+		struct bstr blk = msg_part_at(c->msg, i)->headers;
+		unsigned char *p = arena_alloc(c->arena, blk.len + 1);
+
+		if (p == NULL)
+			return;
+		p[0] = '\n';
+		for (size_t k = 0; k < blk.len; k++)
+			p[k + 1] = (unsigned char)tolower(blk.p[k]);
+		v[i] = bstr_make(p, blk.len + 1);
+	}
+	c->mh_lc = v;
+}
+
 /* mimeheader: the named header in one part's raw header block */
 static unsigned
 mime_header_match(struct rule_ctx *c, const struct rule *r,
@@ -1050,13 +1074,28 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 				  : !candidate(c->rs, r, c->seen_in[RULE_FULL]))
 			return 0;
 		return match_count(c, r, msg_full(c->msg), limit);
-	case RULE_MIMEHEADER:
+	case RULE_MIMEHEADER: {
+		size_t np = msg_part_count(c->msg), kl = strlen(r->hdr);
+		char key[128];
+
 		c->hdr_last = NULL; /* b is reused below */
-		for (size_t i = 0, np = msg_part_count(c->msg); i < np; i++)
+		if (c->mh_lc == NULL && kl + 2 <= sizeof(key))
+			mh_lowered(c, np);
+		for (size_t i = 0; i < kl && kl + 2 <= sizeof(key); i++)
+			key[i + 1] = (char)tolower((unsigned char)r->hdr[i]);
+		key[0] = '\n';
+		key[kl + 1] = ':';
+		for (size_t i = 0; i < np; i++) {
+			if (c->mh_lc != NULL && kl + 2 <= sizeof(key) &&
+			    memmem(c->mh_lc[i].p, c->mh_lc[i].len, key,
+				kl + 2) == NULL)
+				continue;
 			if ((n = mime_header_match(
 				 c, r, msg_part_at(c->msg, i), b)) > 0)
 				return n;
+		}
 		return 0;
+	}
 	default:
 		return 0;
 	}

@@ -339,6 +339,10 @@ struct rule_ctx {
 	/* evals_hdr.c: per-message values several evals share (dates,
 	 * recipients, freemail addresses), built on first use */
 	struct rule__hdr_state *hdr;
+	/* mimeheader rules: each part's header block lowercased, after a
+	 * '\n', built on first use (a rule's "\nname:" absent there skips
+	 * the part's line scan) */
+	struct bstr *mh_lc;
 };
 
 #endif
