@@ -1294,6 +1294,26 @@ split_compile(
 	return 0;
 }
 
+/* empty_hit - r->empty_hit: does r's pattern match the empty text (one
+ * match, whatever the limit)? Not for capture or template rules, whose
+ * matches do more than count. */
+static void
+empty_hit(struct rule *r)
+{
+	pcre2_match_data *md;
+
+	if (r->captures || r->tmpl != NULL || r->re == NULL ||
+	    (md = pcre2_match_data_create(1, NULL)) == NULL)
+		return;
+	r->empty_hit = pcre2_match(r->re, (PCRE2_SPTR) "", 0, 0, 0, md,
+			   NULL) >= 0;
+	for (size_t i = 0; i < r->nmore && !r->empty_hit; i++)
+		r->empty_hit = pcre2_match(r->more[i], (PCRE2_SPTR) "", 0, 0,
+				   0, md, NULL) >= 0;
+	pcre2_match_data_free(md);
+	r->empty_known = true;
+}
+
 /* Compile ---------------------------------------------------------------- */
 
 /* gate_ok_kept - gate_ok for the part of a pattern a gate keeps:
@@ -1693,6 +1713,8 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	 * interpreter under the same limits */
 	if (r->nmore == 0)
 		(void)pcre2_jit_compile(r->re, PCRE2_JIT_COMPLETE);
+	if (r->type == RULE_HEADER)
+		empty_hit(r);
 	if (r->type == RULE_BODY && r->tmpl == NULL)
 		r->gate_re = gate_compile(pat, opts, cc);
 	if (r->gate_re != NULL)

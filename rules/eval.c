@@ -1010,10 +1010,15 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 			c->hdr_last = r;
 		}
 		unset = c->hdr_unset;
-		m = match_count(c, r,
-		    unset && r->if_unset != NULL ? bstr_cstr(r->if_unset)
-						 : buf_bstr(b),
-		    r->neg ? 1 : limit);
+		if (r->empty_known && b->len == 0 &&
+		    !(unset && r->if_unset != NULL))
+			m = r->empty_hit; /* the header is absent or empty */
+		else
+			m = match_count(c, r,
+			    unset && r->if_unset != NULL
+				? bstr_cstr(r->if_unset)
+				: buf_bstr(b),
+			    r->neg ? 1 : limit);
 		return r->neg ? m == 0 : m;
 	}
 	case RULE_BODY:

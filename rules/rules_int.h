@@ -113,6 +113,9 @@ struct rule {
 	pcre2_code **ascii_more; /* re_ascii split, like more */
 	size_t nascii_more;
 	bool captures; /* has (?<NAME>...): sets SA capture tags */
+	/* header rules: whether the pattern matches the empty text, known
+	 * at compile time (a missing header then needs no match call) */
+	bool empty_known, empty_hit;
 	/* lazy: an unscored __ sub-rule (body, rawbody, uri, full, meta)
 	 * that runs only when a meta needs its value (eval.c); cost: the
 	 * price of that, for the order of && operands */

@@ -31,6 +31,10 @@ static const char rules_cf[] =
     "header H_NEG     X-Mailer !~ /Mutt/\n"
     "header H_UNSET   X-None =~ /^dflt$/ [if-unset: dflt]\n"
     "header H_EXISTS  exists:X-Spam-Bait\n"
+    /* a missing header is matched as the empty text (SA: undef) */
+    "header H_MISS_EMPTY X-Not-There =~ /^$/\n"
+    "header H_MISS_DOT   X-Not-There =~ /./\n"
+    "header H_MISS_NEG   X-Not-There !~ /./\n"
     "header H_NOEXIST exists:X-Not-There\n"
     "header H_ALL     ALL =~ /^X-Spam-Bait: yes$/m\n"
     "header H_TOCC    ToCc =~ /^alice\\@a\\.example\\ncarol\\@c\\.example\\n$/\n"
@@ -134,9 +138,10 @@ test_hits(void **state)
 		"B_TMPL", "B_MULTI", "R_HTML", "B_RENDERED", "U_HOST",
 		"F_BOUNDARY", "M_ATTACH", "E_TO_RANGE", "E_HTML", "META_AND",
 		"META_CNT", "META_NOT", "META_MULT", "META_OF_META",
-		"FOREIGN_HIT", "META_AUTH", "SPF_PASS", "META_NICE" };
+		"FOREIGN_HIT", "META_AUTH", "SPF_PASS", "META_NICE",
+		"H_MISS_EMPTY", "H_MISS_NEG" };
 	static const char *const not_want[] = { "H_RAW", "H_DECODED",
-		"H_NOEXIST", "B_NOPE", "E_MISSING_TO", "E_UNKNOWN",
+		"H_NOEXIST", "B_NOPE", "E_MISSING_TO", "E_UNKNOWN", "H_MISS_DOT",
 		"B_TMPL_UNSET", "__META_SUB", "H_NEG", /* fired, but score 0 */
 		"B_WORD" /* set 0 score is 0 */ };
 	struct rule_run *run = rule_run_new(fx->rs, m);
