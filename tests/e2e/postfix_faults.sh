@@ -263,12 +263,13 @@ check "reinject down: filterd answered 451 4.x.x ($qid deferred)" \
 grep "$qid: to=" "$PF_LOG" | tail -1 | sed 's/^/# /'
 sleep 3 # several retries come and go
 # postqueue -p lists a deferred message with the last reason under it
+# (not while a retry has it in the active queue: the checks poll)
 pq_reason() # QID ERE: postqueue -p shows QID with that reason
 {
 	postqueue -c "$PF_CONF" -p | grep -A1 -E "^$1[*!]? " | grep -Eq "$2"
 }
 check "reinject down: postqueue -p lists $qid with the 451 reason" \
-    pq_reason "$qid" 'said: 451 4\.[0-9]+\.[0-9]+ '
+    wait_for 20 pq_reason "$qid" 'said: 451 4\.[0-9]+\.[0-9]+ '
 check "reinject down: its queue file is in deferred/ (or active/ for a retry)" \
     bash -c "find '$PF_QUEUE/deferred' '$PF_QUEUE/active' -name '$qid' | grep -q ."
 check "reinject down: not delivered" \
@@ -303,7 +304,7 @@ check "disk full: filterd answered 452 4.x.x ($qid deferred)" \
     wait_for 30 said452
 grep "$qid: to=" "$PF_LOG" | tail -1 | sed 's/^/# /'
 check "disk full: postqueue -p lists $qid with the 452 reason" \
-    pq_reason "$qid" 'said: 452 4\.[0-9]+\.[0-9]+ '
+    wait_for 20 pq_reason "$qid" 'said: 452 4\.[0-9]+\.[0-9]+ '
 
 check "disk full: not delivered" [ "$(msgids full | wc -l)" -eq 0 ]
 $E2E_SMTP send --port "$fd_port" --count 1 --prefix probe --timeout 20 \
