@@ -199,11 +199,55 @@ test_facts(void **state)
 	msg_free(m);
 }
 
+/* check_uri_truncated: an href over 8192 bytes fires, the same URI in
+ * plain text does not (perl SA 4.0 gives the same), nor a 8000-byte href */
+static void
+test_uri_truncated(void **state)
+{
+	struct fx *fx = *state;
+	static const struct {
+		const char *pre, *post;
+		size_t len;
+		bool want;
+	} k[] = {
+		{ HDR "<a href=\"http://x.example/", "\">x</a>\r\n", 9000,
+		    true },
+		{ HDR "<a href=\"http://x.example/", "\">x</a>\r\n", 8000,
+		    false },
+		{ "Subject: s\r\n\r\nsee http://x.example/", " now\r\n",
+		    9000, false },
+	};
+
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		size_t pl = strlen(k[i].pre), ql = strlen(k[i].post);
+		char *buf = malloc(pl + k[i].len + ql);
+		struct msg *m;
+		struct hits *h;
+
+		assert_non_null(buf);
+		memcpy(buf, k[i].pre, pl);
+		memset(buf + pl, 'a', k[i].len);
+		memcpy(buf + pl + k[i].len, k[i].post, ql);
+		assert_int_equal(msg_parse((const unsigned char *)buf,
+				     pl + k[i].len + ql, NULL, &m),
+		    0);
+		h = hits_new(msg_arena(m));
+		assert_non_null(h);
+		assert_int_equal(rule_set_check(fx->rs, m, h), 0);
+		if (hits_has(h, "URI_TRUNC") != k[i].want)
+			fail_msg("case %zu: URI_TRUNC %s", i,
+			    k[i].want ? "did not fire" : "fired");
+		msg_free(m);
+		free(buf);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_uri_truncated),
 		cmocka_unit_test(test_facts),
 	};
 
