@@ -785,6 +785,10 @@ stock_init(void)
 	/* Perl's $ matches before a final newline too: PCRE2's default */
 	stock_word = pcre2_compile((PCRE2_SPTR)stock_word_src,
 	    PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
+	if (stock_label != NULL)
+		(void)pcre2_jit_compile(stock_label, PCRE2_JIT_COMPLETE);
+	if (stock_word != NULL)
+		(void)pcre2_jit_compile(stock_word, PCRE2_JIT_COMPLETE);
 }
 
 /* SA Message::split_into_array_of_short_paragraphs: the end (exclusive)
@@ -829,11 +833,14 @@ ev_check_stock_info(struct rule_ctx *c, const struct rule *r)
 	t = q->is_html ? q->rendered : q->text;
 	md = pcre2_match_data_create_from_pattern(stock_label, NULL);
 	wd = pcre2_match_data_create_from_pattern(stock_word, NULL);
-	for (size_t ofs = 0, end; md && wd && ofs < t.len; ofs = end) {
+	/* SA counts every word; only found >= min matters, so stop there */
+	for (size_t ofs = 0, end; md && wd && ofs < t.len &&
+	    (double)found < min; ofs = end) {
 		PCRE2_SIZE at = 0, *ov;
 
 		end = stock_chunk_end(t, ofs);
-		while (at <= end - ofs && pcre2_match(stock_label,
+		while (at <= end - ofs && (double)found < min &&
+		    pcre2_match(stock_label,
 		    t.p + ofs, end - ofs, at, 0, md, NULL) > 1) {
 			unsigned char w[32];
 			size_t wl = 0;
