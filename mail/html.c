@@ -71,6 +71,7 @@ struct render {
 	size_t itcap, itn;
 	int in_a, in_title_n; /* inside{a}, inside{title} */
 	struct strvec comments, titles, anchors, charsets;
+	struct msg__vec hrefs; /* struct bstr, one per anchors string */
 };
 
 /* ---- entities ---------------------------------------------------------- */
@@ -1911,6 +1912,44 @@ sa_dim(struct bstr v, unsigned pct)
 	return n ? n : 200;
 }
 
+/* SA HTML.pm canon_uri: the <a href> an anchor text is filed under in
+ * uri_detail (no <base> resolution: SA keys anchor_text by anchor_last),
+ * entities decoded as HTML::Parser does for attribute values, leading
+ * and trailing [\s\xA0] trimmed, cut at MAX_URI_LENGTH (8192); "" for an
+ * <a> without href */
+static struct bstr
+sa_canon_uri(struct render *r, struct bstr v)
+{
+	if (v.p == NULL)
+		return BSTR_LIT("");
+	v = decode_entities(r->m->a, v);
+	for (;;) {
+		if (v.len && (v.p[0] == ' ' || (v.p[0] >= '\t' &&
+		    v.p[0] <= '\r') || v.p[0] == 0xA0))
+			v = bstr_sub(v, 1, v.len);
+		else if (v.len >= 2 && v.p[0] == 0xC2 && v.p[1] == 0xA0)
+			v = bstr_sub(v, 2, v.len);
+		else
+			break;
+	}
+	for (;;) {
+		unsigned char c = v.len ? v.p[v.len - 1] : 'x';
+
+		if (c == ' ' || (c >= '\t' && c <= '\r'))
+			v.len--;
+		else if (c == 0xA0)
+			v.len -= v.len >= 2 && v.p[v.len - 2] == 0xC2 ? 2 : 1;
+		else
+			break;
+	}
+	if (v.len > 8192) {
+		if (r->hp != NULL)
+			r->hp->flags |= MSG_HTML_URI_TRUNCATED;
+		v.len = 8192;
+	}
+	return v;
+}
+
 /* SA html_tests (and the html_uri facts the evals read) on a start tag
  * of an element SA knows */
 static void
@@ -1944,9 +1983,16 @@ sa_tests(struct render *r, const struct tag *t)
 	case K_EMBED:
 		hp->flags |= MSG_HTML_EMBEDS;
 		break;
-	case K_A:
+	case K_A: {
+		size_t n0 = r->anchors.vec.n;
+		struct bstr *e;
+
 		sv_push(r, &r->anchors, BSTR_LIT(""));
+		if (r->anchors.vec.n > n0 && (e = msg__vec_push(r->m->a,
+		    &r->hrefs, sizeof(*e))) != NULL)
+			*e = sa_canon_uri(r, attr(t, "href"));
 		break;
+	}
 	case K_TITLE:
 		sv_push(r, &r->titles, BSTR_LIT(""));
 		break;
@@ -2291,6 +2337,8 @@ sa_finish(struct render *r, size_t length)
 	hp->ntitles = r->titles.vec.n;
 	hp->anchors = r->anchors.vec.v;
 	hp->nanchors = r->anchors.vec.n;
+	if (r->hrefs.n == r->anchors.vec.n)
+		hp->anchor_hrefs = r->hrefs.v;
 	if (r->charsets.vec.n)
 		hp->charsets = ((struct bstr *)r->charsets.vec.v)[0];
 }

@@ -172,6 +172,10 @@ struct msg_html_part {
 	size_t ninside;
 	const struct bstr *comments, *titles, *anchors; /* SA text arrays */
 	size_t ncomments, ntitles, nanchors;
+	const struct bstr *anchor_hrefs; /* SA canon_uri of each anchor's
+					   href ("" without one), same
+					   index as anchors; NULL when
+					   out of memory */
 	struct bstr charsets;  /* <meta> Content-Type charsets, space-joined */
 };
 

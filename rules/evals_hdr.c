@@ -23,6 +23,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <libpsl.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -2395,6 +2396,147 @@ sa_private(const struct msg_relay *r)
 	return r->ip.a[15] == 1;
 }
 
+/* RegistryBoundaries ------------------------------------------------------
+ * SA's split_domain/trim_domain cut a host at util_rb_tld/_2tld/_3tld
+ * (20_aux_tlds.cf, a hand-kept subset of the Public Suffix List with its
+ * own private entries such as blogspot.com and dyndns.org). Here the
+ * Public Suffix List itself decides (libpsl: the distribution's list,
+ * else the built-in one), the TLD check is the URI parser's ICANN table.
+ * Difference: hosts are lowercased bytes, not idn_to_ascii'd. */
+static psl_ctx_t *rb_psl;
+static pthread_once_t rb_once = PTHREAD_ONCE_INIT;
+
+static void
+rb_init(void)
+{
+	if ((rb_psl = psl_latest(NULL)) == NULL)
+		rb_psl = (psl_ctx_t *)psl_builtin();
+}
+
+/* rule__rb_trim_domain - see rules_int.h */
+struct bstr
+rule__rb_trim_domain(struct arena *a, struct bstr host)
+{
+	unsigned char *o;
+	const char *rd;
+	size_t n = 0;
+
+	if ((o = arena_alloc(a, host.len + 1)) == NULL)
+		return bstr_make("", 0);
+	/* SA: lc, tr/././s, s/^\.+//, s/\.+$// */
+	for (size_t i = 0; i < host.len; i++) {
+		unsigned char ch = (unsigned char)tolower(host.p[i]);
+
+		if (ch == '.' && (n == 0 || o[n - 1] == '.'))
+			continue;
+		o[n++] = ch;
+	}
+	while (n > 0 && o[n - 1] == '.')
+		n--;
+	o[n] = '\0';
+	if (n == 0 || memchr(o, '\0', n) != NULL)
+		return bstr_make(o, n);
+	pthread_once(&rb_once, rb_init);
+	if (rb_psl == NULL ||
+	    (rd = psl_registrable_domain(rb_psl, (const char *)o)) == NULL)
+		return bstr_make(o, n); /* a public suffix itself: as SA */
+	return bstr_make(rd, n - (size_t)((const unsigned char *)rd - o));
+}
+
+/* rule__rb_domain_valid - see rules_int.h */
+bool
+rule__rb_domain_valid(struct bstr d)
+{
+	const unsigned char *dot;
+
+	for (size_t i = 0; i < d.len; i++)
+		if (isspace(d.p[i]))
+			return false;
+	if ((dot = memrchr(d.p, '.', d.len)) == NULL)
+		return false;
+	return msg_tld_valid(bstr_sub(d, (size_t)(dot - d.p) + 1,
+	    d.len - (size_t)(dot - d.p) - 1));
+}
+
+/* check_ratware_envelope_from - HeaderEval: the envelope sender embeds
+ * the To address as "DOMAIN?USER@" (/\b\Q$dom\E.\Q$user\E@/i), dom the
+ * registrable domain of the To domain, which must have a valid TLD; not
+ * for SRS senders */
+static int
+ev_ratware_envelope_from(struct rule_ctx *c, const struct rule *r)
+{
+	struct bstr to = addr(c, "To"), from = envfrom(c), user, dom;
+	const unsigned char *at;
+
+	(void)r;
+	if (from.len == 0 || to.len == 0)
+		return 0;
+	if (from.len >= 5 && (from.p[0] | 0x20) == 's' &&
+	    (from.p[1] | 0x20) == 'r' && (from.p[2] | 0x20) == 's' &&
+	    isdigit(from.p[3]) && memchr("=+-", from.p[4], 3) != NULL)
+		return 0;
+	if ((at = memchr(to.p, '@', to.len)) == NULL || at == to.p ||
+	    at == to.p + to.len - 1)
+		return 0;
+	user = bstr_make(to.p, (size_t)(at - to.p));
+	dom = bstr_make(at + 1, to.len - user.len - 1);
+	for (size_t i = 0; i < dom.len; i++) /* (.+) stops at a newline */
+		if (dom.p[i] == '\n')
+			return 0;
+	dom = rule__rb_trim_domain(c->arena, dom);
+	if (!rule__rb_domain_valid(dom))
+		return 0;
+	for (size_t i = 0; i + dom.len + 1 + user.len + 1 <= from.len; i++) {
+		size_t j = i + dom.len;
+
+		if ((i > 0 && is_word(from.p[i - 1])) == is_word(dom.p[0]))
+			continue; /* \b */
+		if (bstr_caseeq(bstr_sub(from, i, dom.len), dom) &&
+		    from.p[j] != '\n' &&
+		    bstr_caseeq(bstr_sub(from, j + 1, user.len), user) &&
+		    from.p[j + 1 + user.len] == '@')
+			return 1;
+	}
+	return 0;
+}
+
+/* check_mailfrom_matches_rcvd - WLBLEval _check_addr_matches_rcvd: the
+ * envelope sender's registrable domain equals that of the reverse name
+ * of the first untrusted relay (else of any trusted one) */
+static int
+ev_mailfrom_matches_rcvd(struct rule_ctx *c, const struct rule *r)
+{
+	struct bstr e = envfrom(c), d;
+	const unsigned char *at;
+	const struct msg_relay *v;
+	size_t n, first = SIZE_MAX;
+	bool untrusted = false;
+
+	(void)r;
+	if (e.len == 0 || (at = memrchr(e.p, '@', e.len)) == NULL)
+		return 0;
+	d = bstr_make(at + 1, e.len - (size_t)(at - e.p) - 1);
+	if (d.len < 3 || memchr(d.p + 1, '.', d.len - 2) == NULL)
+		return 0; /* [^@]+ \. [^@]+ */
+	d = rule__rb_trim_domain(c->arena, d);
+	v = msg_relays(c->msg, &n);
+	for (size_t i = 0; v != NULL && i < n; i++)
+		if (v[i].parsed && !v[i].trusted) {
+			untrusted = true;
+			first = i;
+			break;
+		}
+	for (size_t i = 0; v != NULL && i < n; i++) {
+		if (!v[i].parsed || (untrusted ? i != first : !v[i].trusted))
+			continue;
+		if (v[i].rdns.len == 0)
+			continue;
+		if (bstr_eq(rule__rb_trim_domain(c->arena, v[i].rdns), d))
+			return 1;
+	}
+	return 0;
+}
+
 /* check_for_no_rdns_dotcom_helo - RelayEval _check_received_helos: the
  * verdict of the LAST untrusted public relay (SA resets it per relay): a
  * big-dotcom HELO without reverse DNS. Difference: SA counts only MTAs
@@ -2563,6 +2705,8 @@ const struct rule__evalfn rule__evals_hdr[] = {
 	{ "check_for_to_in_subject", ev_to_in_subject, to_subject_args },
 	{ "check_ratware_name_id", ev_ratware_name_id, NULL },
 	{ "check_for_no_rdns_dotcom_helo", ev_no_rdns_dotcom_helo, NULL },
+	{ "check_ratware_envelope_from", ev_ratware_envelope_from, NULL },
+	{ "check_mailfrom_matches_rcvd", ev_mailfrom_matches_rcvd, NULL },
 	{ "check_for_forged_received_trail", ev_forged_received_trail, NULL },
 	{ "check_for_forged_received_ip_helo", ev_forged_received_ip_helo,
 	    NULL },

@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mail/msg.h"
 
@@ -334,6 +335,269 @@ ev_check_iframe_src(struct rule_ctx *c, const struct rule *r)
 	return 0;
 }
 
+/* URIEval / HTTPSMismatch ------------------------------------------------- */
+
+/* quad - /\d+\.\d+\.\d+\.\d+/ at s[i] (a prefix) */
+static bool
+quad(struct bstr s, size_t i)
+{
+	for (int k = 0; k < 4; k++) {
+		size_t j = i;
+
+		while (i < s.len && s.p[i] >= '0' && s.p[i] <= '9')
+			i++;
+		if (i == j)
+			return false;
+		if (k < 3) {
+			if (i >= s.len || s.p[i] != '.')
+				return false;
+			i++;
+		}
+	}
+	return true;
+}
+
+/* ip_link - SA's m%^https?:/{0,}(?:[^\@/]+\@)?\d+\.\d+\.\d+\.\d+%i, only
+ * "https" when https */
+static bool
+ip_link(struct bstr s, bool https)
+{
+	size_t i = 4, j;
+
+	if (s.len < 5 || strncasecmp((const char *)s.p, "http", 4) != 0)
+		return false;
+	if ((s.p[i] | 0x20) == 's')
+		i++;
+	else if (https)
+		return false;
+	if (i >= s.len || s.p[i++] != ':')
+		return false;
+	while (i < s.len && s.p[i] == '/')
+		i++;
+	for (j = i; j < s.len && s.p[j] != '@' && s.p[j] != '/'; j++)
+		;
+	if (j > i && j < s.len && s.p[j] == '@' && quad(s, j + 1))
+		return true;
+	return quad(s, i);
+}
+
+static bool
+has_https(struct bstr s, size_t *at)
+{
+	for (size_t i = 0; i + 6 <= s.len; i++)
+		if (strncasecmp((const char *)s.p + i, "https:", 6) == 0) {
+			if (at != NULL)
+				*at = i;
+			return true;
+		}
+	return false;
+}
+
+/* check_https_ip_mismatch() - URIEval: an <a href> to an IP address
+ * (http or https) whose anchor text says "https:" but is not itself an
+ * https link to an IP address. SA walks uri_detail (anchor texts filed
+ * under the canon_uri'd href), the same pairs as anchor_hrefs/anchors. */
+static int
+ev_https_ip_mismatch(struct rule_ctx *c, const struct rule *r)
+{
+	size_t n;
+	const struct msg_html_part *v = html_parts(c, &n);
+
+	(void)r;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].anchor_hrefs == NULL)
+			continue;
+		for (size_t k = 0; k < v[i].nanchors; k++)
+			if (ip_link(v[i].anchor_hrefs[k], false) &&
+			    !ip_link(v[i].anchors[k], true) &&
+			    has_https(v[i].anchors[k], NULL))
+				return 1;
+	}
+	return 0;
+}
+
+/* ipv4 - SA IS_IPV4_ADDRESS (the host has no ':' here, so no IPv6) */
+static bool
+ipv4(struct bstr s)
+{
+	size_t i = 0;
+
+	for (int k = 0; k < 4; k++) {
+		size_t j = i;
+		unsigned v = 0;
+
+		while (i < s.len && i - j < 3 && s.p[i] >= '0' && s.p[i] <= '9')
+			v = v * 10 + (unsigned)(s.p[i++] - '0');
+		if (i == j || v > 255 || (i - j > 1 && s.p[j] == '0'))
+			return false;
+		if (k < 3 && (i >= s.len || s.p[i++] != '.'))
+			return false;
+	}
+	return i == s.len;
+}
+
+/* fqdn_valid - SA Util::is_fqdn_valid on a lowercase host */
+static bool
+fqdn_valid(struct bstr h)
+{
+	size_t nl = 1, cnt, st = 0;
+
+	while (h.len && h.p[h.len - 1] == '.')
+		h.len--;
+	if (h.len > 253)
+		return false;
+	for (size_t i = 0; i < h.len; i++)
+		nl += h.p[i] == '.';
+	if (nl < 2)
+		return false;
+	cnt = nl;
+	for (size_t i = 0; i <= h.len; i++) {
+		if (i < h.len && h.p[i] != '.')
+			continue;
+		struct bstr l = bstr_make(h.p + st, i - st);
+
+		if (l.len < 1 || l.len > 63 || l.p[0] == '-' ||
+		    l.p[l.len - 1] == '-')
+			return false;
+		for (size_t k = 0; k < l.len; k++)
+			if (!(islower(l.p[k]) || isdigit(l.p[k]) ||
+			    l.p[k] == '-' || (l.p[k] == '_' && cnt > 2)))
+				return false;
+		cnt--;
+		st = i + 1;
+	}
+	return true;
+}
+
+/* href_domain - HTTPSMismatch's reading of a uri_detail key: the host of
+ * ^https?://([^/:?#]+), skipped when an IP address, trim_domain'd, then
+ * RegistryBoundaries uri_to_domain (port/user stripped, fqdn and TLD
+ * checked, "%xx" of a printable char refused) and is_domain_valid;
+ * empty when SA's $uri is undef */
+static struct bstr
+href_domain(struct rule_ctx *c, struct bstr k)
+{
+	size_t i, j;
+	struct bstr h, t;
+	const unsigned char *o;
+
+	if (k.len < 8 || strncasecmp((const char *)k.p, "http", 4) != 0)
+		return BSTR_NULL;
+	i = (k.p[4] | 0x20) == 's' ? 5 : 4;
+	if (k.len < i + 3 || memcmp(k.p + i, "://", 3) != 0)
+		return BSTR_NULL;
+	for (i += 3, j = i; j < k.len && !memchr("/:?#", k.p[j], 4); j++)
+		;
+	if (j == i || ipv4(bstr_make(k.p + i, j - i)))
+		return BSTR_NULL;
+	h = rule__rb_trim_domain(c->arena, bstr_make(k.p + i, j - i));
+	/* uri_to_domain on the trimmed name (already lowercase) */
+	if ((o = memrchr(h.p, '@', h.len)) != NULL)
+		h = bstr_make(o + 1, h.len - (size_t)(o + 1 - h.p));
+	for (size_t x = 0; x + 2 < h.len; x++)
+		if (h.p[x] == '%') {
+			unsigned hi = h.p[x + 1], lo = h.p[x + 2] | 0x20;
+
+			if ((hi == '2' && ((lo >= '1' && lo <= '9') ||
+			    (lo >= 'a' && lo <= 'f'))) ||
+			    (hi >= '3' && hi <= '6' && (isdigit(lo) ||
+			    (lo >= 'a' && lo <= 'f'))) ||
+			    (hi == '7' && (isdigit(lo) || (lo >= 'a' &&
+			    lo <= 'e'))))
+				return BSTR_NULL;
+		}
+	if (ipv4(h))
+		t = h;
+	else if (!fqdn_valid(h) || !rule__rb_domain_valid(h))
+		return BSTR_NULL;
+	else
+		t = rule__rb_trim_domain(c->arena, h);
+	return rule__rb_domain_valid(t) ? h : BSTR_NULL;
+}
+
+/* check_https_http_mismatch([min, max]) - HTTPSMismatch: in one HTML
+ * part, an anchor text names "https://HOST" whose registrable domain
+ * (an IP as is) differs from that of its href, with min <= (distinct
+ * hrefs with a valid domain and anchor text) < max */
+static int
+ev_https_http_mismatch(struct rule_ctx *c, const struct rule *r)
+{
+	double mn = argnum(r, 0, 0), mx = argnum(r, 1, NAN);
+	size_t n;
+	const struct msg_html_part *v = html_parts(c, &n);
+
+	if (!(mn > 0))
+		mn = 1; /* $minanchors ||= 1 */
+	for (size_t i = 0; i < n; i++) {
+		const struct msg_html_part *h = &v[i];
+		size_t anchors = 0;
+		bool hit = false;
+
+		if (h->anchor_hrefs == NULL)
+			continue;
+		for (size_t k = 0; k < h->nanchors; k++) {
+			struct bstr uri;
+			size_t dup = 0;
+
+			for (; dup < k; dup++) /* uri_detail keys are unique */
+				if (bstr_eq(h->anchor_hrefs[dup],
+				    h->anchor_hrefs[k]))
+					break;
+			if (dup < k)
+				continue;
+			if ((uri = href_domain(c, h->anchor_hrefs[k])).len == 0)
+				continue;
+			anchors++;
+			for (size_t a = k; a < h->nanchors && !hit; a++) {
+				struct bstr t = h->anchors[a], hs;
+				size_t at, e;
+
+				if (!bstr_eq(h->anchor_hrefs[a],
+				    h->anchor_hrefs[k]) ||
+				    !has_https(t, &at) || t.len < at + 8 ||
+				    memcmp(t.p + at + 6, "//", 2) != 0)
+					continue;
+				for (at += 8, e = at; e < t.len &&
+				    !isspace(t.p[e]) && !memchr("/:?#",
+				    t.p[e], 4); e++)
+					;
+				if (e == at)
+					continue;
+				hs = bstr_make(t.p + at, e - at);
+				if (!ipv4(hs)) {
+					hs = rule__rb_trim_domain(c->arena, hs);
+					if (!rule__rb_domain_valid(hs))
+						continue;
+				}
+				if (!bstr_eq(hs, uri))
+					hit = true;
+			}
+		}
+		if (hit && (double)anchors >= mn &&
+		    (isnan(mx) || (double)anchors < mx))
+			return 1;
+	}
+	return 0;
+}
+
+/* check_uri_truncated() - URIEval: SA cut some URI at MAX_URI_LENGTH
+ * (8192). In practice only HTML.pm canon_uri does (an href/src over 8192
+ * after trimming): text URIs come from body lines SA already split at
+ * 2048 bytes, so add_uri_detail_list never sees a longer one (checked
+ * with perl SA 4.0 on a 9000-byte URI in text: no hit). */
+static int
+ev_uri_truncated(struct rule_ctx *c, const struct rule *r)
+{
+	size_t n;
+	const struct msg_html_part *v = html_parts(c, &n);
+
+	(void)r;
+	for (size_t i = 0; i < n; i++)
+		if (v[i].flags & MSG_HTML_URI_TRUNCATED)
+			return 1;
+	return 0;
+}
+
 static const char *const html_tests[] = { "html", "anchor_mismatch",
 	"font_face_bad", "font_invalid_color", "font_low_contrast",
 	"form_action_mailto", "embeds", "uri_truncated", "length",
@@ -352,5 +616,8 @@ const struct rule__evalfn rule__evals_html[] = {
 	{ "html_text_match", ev_html_text_match, html_texts },
 	{ "html_title_subject_ratio", ev_html_title_subject_ratio, NULL },
 	{ "check_iframe_src", ev_check_iframe_src, NULL },
+	{ "check_https_ip_mismatch", ev_https_ip_mismatch, NULL },
+	{ "check_https_http_mismatch", ev_https_http_mismatch, NULL },
+	{ "check_uri_truncated", ev_uri_truncated, NULL },
 	{ NULL, NULL, NULL },
 };

@@ -17,7 +17,9 @@
  */
 #include "rules/rules_int.h"
 
+#include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -753,6 +755,132 @@ effective_type(const struct msg_sa_part *p)
 	return p->type;
 }
 
+/* check_stock_info(min) - BodyEval _check_stock_info: in the rendered
+ * text of the first text/plain part, cut as split_into_array_of_short_
+ * paragraphs (2048), the labels of "label: value" lines
+ * (/^\s*([^:\s][^:\n]{2,29})\s*:\s*\S/mg), lowercased and left with
+ * a-z only, that end in one of SA's stock-trading words; hit when the
+ * distinct words found number >= min, or always for min 0 (SA).
+ * Difference: lengths count bytes, not Perl characters. */
+static const char stock_label_src[] =
+    "^\\s*([^:\\s][^:\\n]{2,29})\\s*:\\s*\\S";
+static const char stock_word_src[] =
+    "(^trad(?:e|ing)date|company(?:name)?|"
+    "s\\w?(?:t\\w?o\\w?c\\w?k|y\\w?m(?:\\w?b\\w?o\\w?l)?)|"
+    "t(?:arget|icker)|(?:opening|current)p(?:rice)?|"
+    "p(?:rojected|osition)|expectations|weeks?high|marketperformance|"
+    "(?:year|week|month|day|price)(?:target|estimates?)|sector|"
+    "r(?:ecommendation|ating))$";
+static pcre2_code *stock_label, *stock_word;
+static pthread_once_t stock_once = PTHREAD_ONCE_INIT;
+
+static void
+stock_init(void)
+{
+	int err;
+	PCRE2_SIZE off;
+
+	stock_label = pcre2_compile((PCRE2_SPTR)stock_label_src,
+	    PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &err, &off, NULL);
+	/* Perl's $ matches before a final newline too: PCRE2's default */
+	stock_word = pcre2_compile((PCRE2_SPTR)stock_word_src,
+	    PCRE2_ZERO_TERMINATED, 0, &err, &off, NULL);
+	if (stock_label != NULL)
+		(void)pcre2_jit_compile(stock_label, PCRE2_JIT_COMPLETE);
+	if (stock_word != NULL)
+		(void)pcre2_jit_compile(stock_word, PCRE2_JIT_COMPLETE);
+}
+
+/* SA Message::split_into_array_of_short_paragraphs: the end (exclusive)
+ * of the chunk starting at ofs */
+static size_t
+stock_chunk_end(struct bstr t, size_t ofs)
+{
+	const size_t M = 2048;
+	const char *const seps = "\n> ";
+
+	if (t.len - ofs <= 2 * M)
+		return t.len;
+	for (size_t k = 0; k < 3; k++) {
+		const unsigned char *j = memchr(t.p + ofs + M, seps[k],
+		    t.len - ofs - M);
+
+		if (j != NULL && (size_t)(j - t.p) - ofs + 1 <= 2 * M)
+			return (size_t)(j - t.p) + 1;
+	}
+	return ofs + M + 1;
+}
+
+static int
+ev_check_stock_info(struct rule_ctx *c, const struct rule *r)
+{
+	double min = argnum(r, 0, 0);
+	size_t n, found = 0;
+	const struct msg_sa_part *v = msg_sa_parts(c->msg, &n);
+	const struct msg_part *q = NULL;
+	struct bstr t, seen[16];
+	pcre2_match_data *md, *wd;
+
+	if (min == 0)
+		return 1;
+	for (size_t i = 0; v != NULL && i < n && q == NULL; i++)
+		if (bstr_eq(v[i].type, BSTR_LIT("text/plain")))
+			if ((q = rfc_part(c, &v[i])) == NULL)
+				return 0; /* SA: a part without rendered text */
+	pthread_once(&stock_once, stock_init);
+	if (q == NULL || stock_label == NULL || stock_word == NULL)
+		return 0;
+	t = q->is_html ? q->rendered : q->text;
+	md = pcre2_match_data_create_from_pattern(stock_label, NULL);
+	wd = pcre2_match_data_create_from_pattern(stock_word, NULL);
+	/* SA counts every word; only found >= min matters, so stop there */
+	for (size_t ofs = 0, end; md && wd && ofs < t.len &&
+	    (double)found < min; ofs = end) {
+		PCRE2_SIZE at = 0, *ov;
+
+		end = stock_chunk_end(t, ofs);
+		while (at <= end - ofs && (double)found < min &&
+		    pcre2_match(stock_label,
+		    t.p + ofs, end - ofs, at, 0, md, NULL) > 1) {
+			unsigned char w[32];
+			size_t wl = 0;
+
+			ov = pcre2_get_ovector_pointer(md);
+			for (size_t k = ov[2]; k < ov[3]; k++) {
+				unsigned char ch = (unsigned char)
+				    tolower(t.p[ofs + k]);
+
+				if (ch >= 'a' && ch <= 'z' && wl < sizeof(w))
+					w[wl++] = ch;
+			}
+			if (pcre2_match(stock_word, w, wl, 0, 0, wd,
+			    NULL) > 1) {
+				PCRE2_SIZE *wv = pcre2_get_ovector_pointer(wd);
+				struct bstr k = bstr_make(w + wv[2],
+				    wv[3] - wv[2]);
+				size_t s = 0;
+
+				while (s < found && !bstr_eq(seen[s], k))
+					s++;
+				if (s == found && found < 16) {
+					unsigned char *o = arena_alloc(c->arena,
+					    k.len ? k.len : 1);
+
+					if (o != NULL) {
+						memcpy(o, k.p, k.len);
+						seen[found++] = bstr_make(o,
+						    k.len);
+					}
+				}
+			}
+			at = ov[1] > ov[0] ? ov[1] : ov[1] + 1;
+		}
+	}
+	pcre2_match_data_free(md);
+	pcre2_match_data_free(wd);
+	return (double)found >= min;
+}
+
 /* SA BodyEval::_multipart_alternative_difference */
 static void
 madiff(struct rule_ctx *c, struct rule__mime *f)
@@ -1361,5 +1489,6 @@ const struct rule__evalfn rule__evals_mime[] = {
 	{ "image_to_text_ratio", ev_image_to_text_ratio, img_types },
 	{ "html_image_only", ev_html_image_only, NULL },
 	{ "html_image_ratio", ev_html_image_ratio, NULL },
+	{ "check_stock_info", ev_check_stock_info, NULL },
 	{ NULL, NULL, NULL },
 };

@@ -281,6 +281,13 @@ double rule__eval_argnum(const struct rule *r, size_t i, double def);
 /* more tables, each ended by { NULL }: evals_hdr.c (SA's HeaderEval,
  * FreeMail, RelayEval), evals_html.c (HTMLEval, MIMEEval, BodyEval) */
 extern const struct rule__evalfn rule__evals_hdr[];
+/* SA RegistryBoundaries (evals_hdr.c): trim_domain - the registrable
+ * domain of host (lowercased, dots squeezed; the host itself when it is a
+ * public suffix), from the Public Suffix List; is_domain_valid - d has a
+ * dot and a known TLD */
+struct arena;
+struct bstr rule__rb_trim_domain(struct arena *, struct bstr host);
+bool rule__rb_domain_valid(struct bstr d);
 /* evals_hdr.c: a config line for the header evals (FreeMail settings);
  * true when it was one (welcomelist_auth lines are noted, not taken) */
 bool rule__hdr_conf(struct rule_set *, const char *dir, const char *rest,

@@ -39,6 +39,8 @@ static const char rules_cf[] =
     "header FAKE_AOL eval:check_for_fake_aol_relay_in_rcvd()\n"
     "header DOTCOM_HELO eval:check_for_no_rdns_dotcom_helo()\n"
     "header RATWARE_ID eval:check_ratware_name_id()\n"
+    "header RATWARE_EFROM eval:check_ratware_envelope_from()\n"
+    "header RP_RCVD eval:check_mailfrom_matches_rcvd()\n"
     "freemail_domains freemail.example fmfree.com *.wild.example "
     "bad_dom!ain\n"
     "freemail_welcomelist listed@freemail.example\n";
@@ -212,6 +214,33 @@ static const struct eval_case {
 	    RCVD "Message-ID: <ABCDEFGHIJKLMNOPQRSTUVWXYZAB.joe@a.example>\n"
 		 "From: \"Joe\" <ann@a.example>\n\nx\n",
 	    0 },
+	/* the envelope sender embeds the To domain (registrable: co.uk is
+	 * a public suffix) and user */
+	{ "RATWARE_EFROM",
+	    "Return-Path: <rcpt.co.uk-joe@bulk.example>\n" RCVD
+		 "To: joe@mx.rcpt.co.uk\n\nx\n",
+	    1 },
+	{ "RATWARE_EFROM",
+	    "Return-Path: <SRS0=rcpt.co.uk-joe@bulk.example>\n" RCVD
+		 "To: joe@mx.rcpt.co.uk\n\nx\n",
+	    0 },
+	{ "RATWARE_EFROM",
+	    "Return-Path: <co.uk-joe@bulk.example>\n" RCVD
+		 "To: joe@mx.rcpt.co.uk\n\nx\n",
+	    0 },
+	/* the envelope sender's domain is the relay's */
+	{ "RP_RCVD", "Return-Path: <bob@sender.example>\n" RCVD "\nx\n", 1 },
+	{ "RP_RCVD", "Return-Path: <bob@other.example>\n" RCVD "\nx\n", 0 },
+	{ "RP_RCVD",
+	    "Return-Path: <bob@a.co.uk>\n"
+	    "Received: from mail.b.co.uk (mail.b.co.uk [192.0.2.10]) by "
+	    "mx.rcpt.example; Mon, 1 Jan 2024 00:00:00 +0000\n\nx\n",
+	    0 },
+	{ "RP_RCVD",
+	    "Return-Path: <bob@x.b.co.uk>\n"
+	    "Received: from mail.b.co.uk (mail.b.co.uk [192.0.2.10]) by "
+	    "mx.rcpt.example; Mon, 1 Jan 2024 00:00:00 +0000\n\nx\n",
+	    1 },
 };
 
 #include "rules_fixture.h"

@@ -41,7 +41,11 @@ static const char rules_cf[] =
     "body LINK_IMG eval:html_text_match('anchor', '<img>')\n"
     "body TITLE_120 eval:html_text_match('title', '.{120}')\n"
     "body TITLE_SUBJ eval:html_title_subject_ratio('3.5')\n"
-    "body IFRAME_SRC eval:check_iframe_src()\n";
+    "body IFRAME_SRC eval:check_iframe_src()\n"
+    "body HTTPS_IP eval:check_https_ip_mismatch()\n"
+    "body HTTPS_HTTP eval:check_https_http_mismatch('1','10')\n"
+    "body HTTPS_HTTP2 eval:check_https_http_mismatch('2')\n"
+    "body URI_TRUNC eval:check_uri_truncated()\n";
 
 #define HDR "Subject: hello there\r\nMIME-Version: 1.0\r\n" \
 	    "Content-Type: text/html\r\n\r\n"
@@ -105,6 +109,27 @@ static const struct hcase {
 	{ HDR "<title>hi there</title>", "", "TITLE_120 TITLE_SUBJ" },
 	{ HDR "<body>x</body></body>", "EXTRA_CLOSE", "BAL_BODY" },
 	{ HDR "</head>x", "EXTRA_CLOSE", "BAL_HEAD_NEG" },
+	/* URIEval: an IP href under "https:" text, not itself an https IP
+	 * (HTTPSMismatch skips IP hrefs) */
+	{ HDR "<a href=\"http://192.0.2.1/login\">https://www.bank.example/"
+	      "</a>",
+	    "HTTPS_IP", "HTTPS_HTTP HTTPS_HTTP2 URI_TRUNC" },
+	{ HDR "<a href=\"http://192.0.2.1/\">https://192.0.2.1/</a>"
+	      "<a href=\"https://bank.example/\">https://bank.example/</a>",
+	    "", "HTTPS_IP HTTPS_HTTP" },
+	/* HTTPSMismatch: registrable domains differ (www.bank vs
+	 * evil), but not a host of the same domain nor under co.uk */
+	{ HDR "<a href=\"http://evil.example.com/x\">https://www.bank.com"
+	      "/</a><a href=\"http://b.example.org/\">hi</a>",
+	    "HTTPS_HTTP HTTPS_HTTP2", "HTTPS_IP" },
+	{ HDR "<a href=\"http://login.bank.co.uk/x\">https://www.bank.co.uk"
+	      "/</a>",
+	    "", "HTTPS_HTTP" },
+	{ HDR "<a href=\"http://login.a.co.uk/x\">https://www.b.co.uk/</a>",
+	    "HTTPS_HTTP", "HTTPS_HTTP2" },
+	/* "https:" text without "//" names no host */
+	{ HDR "<a href=\"http://evil.example.com/\">https:bank.com</a>", "",
+	    "HTTPS_HTTP" },
 };
 
 #include "rules_fixture.h"
@@ -174,11 +199,55 @@ test_facts(void **state)
 	msg_free(m);
 }
 
+/* check_uri_truncated: an href over 8192 bytes fires, the same URI in
+ * plain text does not (perl SA 4.0 gives the same), nor a 8000-byte href */
+static void
+test_uri_truncated(void **state)
+{
+	struct fx *fx = *state;
+	static const struct {
+		const char *pre, *post;
+		size_t len;
+		bool want;
+	} k[] = {
+		{ HDR "<a href=\"http://x.example/", "\">x</a>\r\n", 9000,
+		    true },
+		{ HDR "<a href=\"http://x.example/", "\">x</a>\r\n", 8000,
+		    false },
+		{ "Subject: s\r\n\r\nsee http://x.example/", " now\r\n",
+		    9000, false },
+	};
+
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		size_t pl = strlen(k[i].pre), ql = strlen(k[i].post);
+		char *buf = malloc(pl + k[i].len + ql);
+		struct msg *m;
+		struct hits *h;
+
+		assert_non_null(buf);
+		memcpy(buf, k[i].pre, pl);
+		memset(buf + pl, 'a', k[i].len);
+		memcpy(buf + pl + k[i].len, k[i].post, ql);
+		assert_int_equal(msg_parse((const unsigned char *)buf,
+				     pl + k[i].len + ql, NULL, &m),
+		    0);
+		h = hits_new(msg_arena(m));
+		assert_non_null(h);
+		assert_int_equal(rule_set_check(fx->rs, m, h), 0);
+		if (hits_has(h, "URI_TRUNC") != k[i].want)
+			fail_msg("case %zu: URI_TRUNC %s", i,
+			    k[i].want ? "did not fire" : "fired");
+		msg_free(m);
+		free(buf);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_uri_truncated),
 		cmocka_unit_test(test_facts),
 	};
 

@@ -52,7 +52,8 @@ static const char rules_cf[] =
     "body ALL_AREA eval:pixel_coverage('all',62500,300000)\n"
     "body IMG_TEXT eval:image_to_text_ratio('all', '0.000', '0.008')\n"
     "body IMG_ONLY eval:html_image_only('0000','0400')\n"
-    "body IMG_RATIO eval:html_image_ratio('0.000','0.002')\n";
+    "body IMG_RATIO eval:html_image_ratio('0.000','0.002')\n"
+    "body STOCK eval:check_stock_info('2')\n";
 
 #define ALL_RULES \
 	"MIME_B64 MIME_QP QP_LONG B64_TEXT ATTACH BAD_ISO HTML_MOSTLY " \
@@ -197,6 +198,25 @@ static const struct mcase {
 	{ "Subject: x\nContent-Type: text/html\n\n"
 	  "<html><body>" WORDS "</body></html>\n",
 	    "", "IMG_ONLY IMG_RATIO" },
+	/* BodyEval check_stock_info: two stock labels in the text/plain
+	 * part (what perl SA 4.0 says of each) */
+	{ "Subject: s\n\nCompany Name: Acme Corp\nTicker:  ACME\n"
+	  "Current Price: $0.10\n",
+	    "STOCK", "" },
+	{ "Subject: s\n\nCompany Name: Acme Corp\nhello: there\n", "",
+	    "STOCK" },
+	/* the HTML part is not read; in the text part "Sector" (its value
+	 * on the next line) and "My Symbol" count, "Target Price" not */
+	{ "Subject: s\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+	  "Content-Type: text/html\n\n<p>Company: x</p><p>Symbol: y</p>\n"
+	  "--b\nContent-Type: text/plain\n\nSector:\n: no\n"
+	  "Target Price: 3\n--b--\n",
+	    "", "STOCK" },
+	{ "Subject: s\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+	  "Content-Type: text/html\n\n<p>Company: x</p><p>Symbol: y</p>\n"
+	  "--b\nContent-Type: text/plain\n\nSector:\n: no\n"
+	  "Target Price: 3\nMy Symbol : z\n--b--\n",
+	    "STOCK", "" },
 };
 
 #include "rules_fixture.h"
