@@ -1024,6 +1024,10 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 	case RULE_BODY:
 	case RULE_RAWBODY: {
 		const struct bstr *l = msg_body_lines(c->msg, &nl);
+		/* SA tflags nosubject: the body's first line is the Subject
+		 * (msg.c build_body: always there, maybe empty) */
+		size_t first = r->type == RULE_BODY &&
+		    (r->tflags & TF_NOSUBJECT) ? 1 : 0;
 
 		if (r->type == RULE_RAWBODY) {
 			l = c->raw;
@@ -1037,7 +1041,7 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 			     j = c->hsm[j - 1].next) {
 				size_t i = c->hsm[j - 1].text - 1;
 
-				if (i < nl)
+				if (i < nl && i >= first)
 					n += match_count(c, r, l[i], limit - n);
 			}
 			return n;
@@ -1050,7 +1054,7 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		/* an ASCII body: the smaller ASCII form of the pattern */
 		c->use_ascii = r->type == RULE_BODY && c->body_ascii &&
 		    !c->rs->no_prefilter;
-		for (size_t i = 0; i < nl && n < limit; i++)
+		for (size_t i = first; i < nl && n < limit; i++)
 			n += match_count(c, r, l[i], limit - n);
 		c->use_ascii = false;
 		return n;

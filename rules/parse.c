@@ -854,6 +854,8 @@ do_attr(struct pctx *c, const char *dir, char *rest)
 				r->tflags |= TF_USERCONF;
 			else if (strcmp(w, "noautolearn") == 0)
 				r->tflags |= TF_NOAUTOLEARN;
+			else if (strcmp(w, "nosubject") == 0)
+				r->tflags |= TF_NOSUBJECT;
 			else if (strncmp(w, "maxhits=", 8) == 0)
 				r->maxhits = (unsigned)atoi(w + 8);
 			else if (strcmp(w, "publish") != 0 &&
@@ -861,7 +863,6 @@ do_attr(struct pctx *c, const char *dir, char *rest)
 			    strcmp(w, "a") != 0 &&
 			    strcmp(w, "autolearn_force") &&
 			    strcmp(w, "domains_only") != 0 &&
-			    strcmp(w, "nosubject") != 0 &&
 			    strcmp(w, "ips_only") != 0 &&
 			    strcmp(w, "notrim") != 0 &&
 			    strncmp(w, "range=", 6) != 0 &&

@@ -56,6 +56,7 @@ enum rule_hdr_mod { HMOD_NONE, HMOD_RAW, HMOD_ADDR, HMOD_NAME };
 #define TF_LEARN 0x08u
 #define TF_USERCONF 0x10u
 #define TF_NOAUTOLEARN 0x20u
+#define TF_NOSUBJECT 0x40u /* body rule: not on the Subject line (SA) */
 
 struct rule__evalfn;
 struct meta_prog;

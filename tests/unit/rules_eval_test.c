@@ -43,6 +43,11 @@ static const char rules_cf[] =
     "header H_TWO_RCVD Received =~ /by mx1[^\\n]*\\nfrom/\n"
     "body   B_WORD    /replica rolex/i\n"
     "body   B_SUBJ_IN_BODY /^Cheap replica watches$/\n"
+    /* tflags nosubject: the Subject line (the body's first) is skipped */
+    "body   B_NOSUBJ_SUBJ /^Cheap replica watches$/\n"
+    "tflags B_NOSUBJ_SUBJ nosubject\n"
+    "body   B_NOSUBJ_BODY /replica rolex/i\n"
+    "tflags B_NOSUBJ_BODY nosubject\n"
     "body   B_MULTI   /\\bbuy\\b/i\n"
     "tflags B_MULTI   multiple maxhits=2\n"
     "body   B_NOPE    /this text is not in the message/\n"
@@ -139,9 +144,10 @@ test_hits(void **state)
 		"F_BOUNDARY", "M_ATTACH", "E_TO_RANGE", "E_HTML", "META_AND",
 		"META_CNT", "META_NOT", "META_MULT", "META_OF_META",
 		"FOREIGN_HIT", "META_AUTH", "SPF_PASS", "META_NICE",
-		"H_MISS_EMPTY", "H_MISS_NEG" };
+		"H_MISS_EMPTY", "H_MISS_NEG", "B_NOSUBJ_BODY" };
 	static const char *const not_want[] = { "H_RAW", "H_DECODED",
 		"H_NOEXIST", "B_NOPE", "E_MISSING_TO", "E_UNKNOWN", "H_MISS_DOT",
+		"B_NOSUBJ_SUBJ",
 		"B_TMPL_UNSET", "__META_SUB", "H_NEG", /* fired, but score 0 */
 		"B_WORD" /* set 0 score is 0 */ };
 	struct rule_run *run = rule_run_new(fx->rs, m);
