@@ -530,10 +530,16 @@ ev_https_http_mismatch(struct rule_ctx *c, const struct rule *r)
 		mn = 1; /* $minanchors ||= 1 */
 	for (size_t i = 0; i < n; i++) {
 		const struct msg_html_part *h = &v[i];
-		size_t anchors = 0;
-		bool hit = false;
+		size_t anchors = 0, pos;
+		bool hit = false, any = false;
 
 		if (h->anchor_hrefs == NULL)
+			continue;
+		/* no anchor text with "https": no hit in this part, so its
+		 * hrefs need no domain lookups */
+		for (size_t a = 0; a < h->nanchors && !any; a++)
+			any = has_https(h->anchors[a], &pos);
+		if (!any)
 			continue;
 		for (size_t k = 0; k < h->nanchors; k++) {
 			struct bstr uri;
