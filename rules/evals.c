@@ -226,7 +226,8 @@ const struct rule__evalfn *
 rule__eval_lookup(const char *name)
 {
 	static const struct rule__evalfn *const tables[] = { evals,
-		rule__evals_hdr, rule__evals_html, rule__evals_mime };
+		rule__evals_hdr, rule__evals_freemail, rule__evals_html,
+		rule__evals_mime };
 
 	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const struct rule__evalfn *e = tables[t]; e->name; e++)

@@ -1,7 +1,8 @@
 /*
  * rules/evals_hdr - SpamAssassin's header evals computed from the message
- * model: HeaderEval.pm, RelayEval.pm and the FreeMail plugin (the parts
- * that need no network)
+ * model: HeaderEval.pm and RelayEval.pm (the parts that need no network);
+ * the FreeMail plugin is evals_freemail.c, which shares this file's regex
+ * table, get() and state (evals_hdr_int.h)
  *
  * The Perl sources are the specification; each function names the sub it
  * follows and any deliberate difference. SA's $pms->get() views are built
@@ -19,6 +20,7 @@
  * each other only (HeaderEval _check_date_diff does the same).
  */
 #include "rules/rules_int.h"
+#include "rules/evals_hdr_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -63,59 +65,6 @@
 	"\\@(?:[a-z0-9](?:[a-z0-9-]{0,59}[a-z0-9])?\\.){1,4}"                \
 	"(?<![a-zA-Z0-9-])([a-z0-9-]+)(?!(?:[a-zA-Z0-9-]|\\.[a-zA-Z0-9])))"
 
-enum rx_id {
-	RX_RCVD_DATE,
-	RX_OUTLOOK_ID,
-	RX_FETCH_LOCAL,
-	RX_FETCH_QMAIL,
-	RX_FETCHMAIL,
-	RX_IP_ADDRESS,
-	RX_IS_IPV4,
-	RX_EZMLM_LIST,
-	RX_EZMLM_DLTO,
-	RX_EZMLM_RCVD,
-	RX_MSN_GROUPS_RCVD,
-	RX_MSN_TO,
-	RX_MSN_PICKUP,
-	RX_HM_PICKUP,
-	RX_HM_1,
-	RX_HM_2,
-	RX_HM_3,
-	RX_HM_4,
-	RX_HM_5,
-	RX_HM_6,
-	RX_HM_FORGED,
-	RX_HM_ORIGINATOR,
-	RX_YH_WEB,
-	RX_YH_SONIC,
-	RX_YH_SMTP,
-	RX_YH_NNFMP,
-	RX_YH_BULK,
-	RX_YH_REPLY,
-	RX_YH_STORY,
-	RX_JUNO_RCVD,
-	RX_JUNO_COOKIE,
-	RX_JUNO_MAILCOM,
-	RX_JUNO_XM_MAILCOM,
-	RX_JUNO_WEBMAIL,
-	RX_JUNO_XM_WEBMAIL,
-	RX_GM_XRCVD_1,
-	RX_GM_XRCVD_2,
-	RX_GM_RCVD,
-	RX_EUDORA_BY,
-	RX_AOL_RLY,
-	RX_AOL_VIA,
-	RX_AOL_ID,
-	RX_RATWARE_MID,
-	RX_DOTCOM_HELO,
-	RX_FQDN,
-	RX_FM_WELCOME,
-	RX_FM_SKIP_ENVFROM,
-	RX_FM_EMAIL,
-	RX_FM_STRIP_URL,
-	RX_FM_STRIP_EMAIL,
-	RX_N
-};
 
 static const struct rx_src {
 	const char *pat;
@@ -247,33 +196,14 @@ rx_init(void)
 	}
 }
 
-struct rule__hdr_state {
-	pcre2_match_data *md;
-	/* check_for_shifted_date */
-	bool date_done;
-	double date_diff;
-	/* _check_for_forged_hotmail_received_headers: -1 not yet */
-	int hotmail;
-	/* _check_recipients */
-	bool recips_done, sorted;
-	double similar;
-	/* FreeMail _parse_body: the body's freemail addresses */
-	bool fm_body_done, fm_skip_body;
-	struct bstr *fm_body;
-	size_t nfm_body;
-	/* get_envelope_from */
-	bool envfrom_done;
-	struct bstr envfrom;
-};
-
 static void
 md_free(void *p)
 {
 	pcre2_match_data_free(p);
 }
 
-static struct rule__hdr_state *
-state(struct rule_ctx *c)
+struct rule__hdr_state *
+rule__eh_state(struct rule_ctx *c)
 {
 	struct rule__hdr_state *st = c->hdr;
 
@@ -295,11 +225,11 @@ state(struct rule_ctx *c)
 
 /* rx_match - pattern id in s from off; true with the offsets of the match
  * (and its groups) in *ov */
-static bool
-rx_match(struct rule_ctx *c, enum rx_id id, struct bstr s, size_t off,
+bool
+rule__eh_rx_match(struct rule_ctx *c, enum rx_id id, struct bstr s, size_t off,
     PCRE2_SIZE **ov)
 {
-	struct rule__hdr_state *st = state(c);
+	struct rule__hdr_state *st = rule__eh_state(c);
 
 	if (st == NULL || rx[id] == NULL || off > s.len)
 		return false;
@@ -312,15 +242,15 @@ rx_match(struct rule_ctx *c, enum rx_id id, struct bstr s, size_t off,
 }
 
 /* rx_group - group g of the last rx_match on s */
-static struct bstr
-rx_group(const PCRE2_SIZE *ov, struct bstr s, int g)
+struct bstr
+rule__eh_rx_group(const PCRE2_SIZE *ov, struct bstr s, int g)
 {
 	if (ov[2 * g] == PCRE2_UNSET)
 		return bstr_make(s.p, 0);
 	return bstr_make(s.p + ov[2 * g], ov[2 * g + 1] - ov[2 * g]);
 }
 
-/* SA's get() ------------------------------------------------------------- */
+/* SA's rule__eh_get() ------------------------------------------------------------- */
 
 /* sa_value - a header value the way SA's Node::header() stores it: a
  * fold (\n[ \t]+) becomes ONE space (RFC 5322 unfolding, the model's
@@ -355,8 +285,8 @@ sa_value(struct rule_ctx *c, const struct msg_header *h)
 }
 
 /* get - scalar $pms->get(name): each decoded value with "\n", joined */
-static struct bstr
-get(struct rule_ctx *c, const char *name)
+struct bstr
+rule__eh_get(struct rule_ctx *c, const char *name)
 {
 	size_t n = msg_header_count_named(c->msg, name), len = 0;
 	struct bstr *v;
@@ -507,8 +437,8 @@ days_from_civil(long long y, unsigned m, unsigned d)
 	return era * 146097 + (long long)doe - 719468;
 }
 
-static bool
-is_word(unsigned char ch)
+bool
+rule__eh_is_word(unsigned char ch)
 {
 	return isalnum(ch) || ch == '_';
 }
@@ -522,17 +452,17 @@ tz_word(struct bstr s, int *tz)
 	for (size_t p = 0; p < s.len; p++) {
 		size_t n = 0, e;
 
-		if (!isupper(s.p[p]) || (p > 0 && is_word(s.p[p - 1])))
+		if (!isupper(s.p[p]) || (p > 0 && rule__eh_is_word(s.p[p - 1])))
 			continue;
 		while (p + n < s.len && isupper(s.p[p + n]))
 			n++;
 		e = p + n;
-		if (n < 2 || n > 4 || (e < s.len && is_word(s.p[e]))) {
+		if (n < 2 || n > 4 || (e < s.len && rule__eh_is_word(s.p[e]))) {
 			p = e;
 			continue;
 		}
 		if (e + 4 <= s.len && memcmp(s.p + e, "-DST", 4) == 0 &&
-		    (e + 4 == s.len || !is_word(s.p[e + 4])))
+		    (e + 4 == s.len || !rule__eh_is_word(s.p[e + 4])))
 			return 0; /* "XXX-DST": not in SA's table */
 		for (size_t i = 0; i < NELEM(tzs); i++)
 			if (strlen(tzs[i].name) == n &&
@@ -744,7 +674,7 @@ date_header_time(struct rule_ctx *c, long long *t)
 static double
 date_diff(struct rule_ctx *c)
 {
-	struct rule__hdr_state *st = state(c);
+	struct rule__hdr_state *st = rule__eh_state(c);
 	struct bstr rl[MAX_RCVD], all;
 	long long dt, diffs[MAX_RCVD], best;
 	size_t nr, first = 0, nd = 0;
@@ -758,23 +688,23 @@ date_diff(struct rule_ctx *c)
 	st->date_diff = 0;
 	if (!date_header_time(c, &dt))
 		return 0;
-	all = get(c, "Received");
+	all = rule__eh_get(c, "Received");
 	if ((nr = lines(all, rl, MAX_RCVD)) == 0)
 		return 0;
 	/* @local: a localhost or qmail-invoked top line, kept aside only
 	 * when a fetchmail line follows it; a fetchmail line is set aside */
-	if (rx_match(c, RX_FETCH_LOCAL, rl[0], 0, NULL) ||
-	    rx_match(c, RX_FETCH_QMAIL, rl[0], 0, NULL)) {
-		if (nr > 1 && rx_match(c, RX_FETCHMAIL, rl[1], 0, NULL))
+	if (rule__eh_rx_match(c, RX_FETCH_LOCAL, rl[0], 0, NULL) ||
+	    rule__eh_rx_match(c, RX_FETCH_QMAIL, rl[0], 0, NULL)) {
+		if (nr > 1 && rule__eh_rx_match(c, RX_FETCHMAIL, rl[1], 0, NULL))
 			first = 2;
-	} else if (rx_match(c, RX_FETCHMAIL, rl[0], 0, NULL)) {
+	} else if (rule__eh_rx_match(c, RX_FETCHMAIL, rl[0], 0, NULL)) {
 		first = 1;
 	}
 	for (size_t i = first; i < nr; i++) {
 		long long t;
 
-		if (rx_match(c, RX_RCVD_DATE, rl[i], 0, &ov) &&
-		    parse_date(rx_group(ov, rl[i], 1), &t))
+		if (rule__eh_rx_match(c, RX_RCVD_DATE, rl[i], 0, &ov) &&
+		    parse_date(rule__eh_rx_group(ov, rl[i], 1), &t))
 			diffs[nd++] = dt - t;
 	}
 	if (nd == 0)
@@ -822,22 +752,22 @@ ev_outlook_message_id(struct rule_ctx *c, const struct rule *r)
 	char hex[9];
 
 	(void)r;
-	/* get('MESSAGEID'): the first non-empty value of these */
+	/* rule__eh_get('MESSAGEID'): the first non-empty value of these */
 	for (size_t k = 0; k < NELEM(ids) && id.len == 0; k++)
 		for (size_t i = 0, n = msg_header_count_named(c->msg, ids[k]);
 		     i < n && id.len == 0; i++)
 			id = msg_header_get(c->msg, ids[k], i)->decoded;
-	if (!rx_match(c, RX_OUTLOOK_ID, id, 0, &ov))
+	if (!rule__eh_rx_match(c, RX_OUTLOOK_ID, id, 0, &ov))
 		return 0;
 	memcpy(hex, id.p + ov[2], 8);
 	hex[8] = '\0';
 	token = strtoll(hex, NULL, 16);
-	if (!parse_date(get(c, "Date"), &t))
+	if (!parse_date(rule__eh_get(c, "Date"), &t))
 		t = 0;
 	expected = (long long)((double)t * x + y);
 	if (llabs(token - expected) < 250)
 		return 0;
-	if (!parse_date(get(c, "Received"), &t))
+	if (!parse_date(rule__eh_get(c, "Received"), &t))
 		t = 0;
 	expected = (long long)((double)t * x + y);
 	return llabs(token - expected) >= 250;
@@ -864,7 +794,7 @@ squash(struct rule_ctx *c, struct bstr s)
 	return bstr_make(o, n);
 }
 
-/* addr - scalar get("name:addr"): the first address of the header's
+/* addr - scalar rule__eh_get("name:addr"): the first address of the header's
  * values ("" when none) */
 static struct bstr
 addr(struct rule_ctx *c, const char *name)
@@ -886,7 +816,7 @@ ends_domain(struct bstr s, const char *dom)
 
 	if (s.len < n || !bstr_caseeq_cstr(bstr_sub(s, s.len - n, n), dom))
 		return false;
-	return s.len == n || !is_word(s.p[s.len - n - 1]);
+	return s.len == n || !rule__eh_is_word(s.p[s.len - n - 1]);
 }
 
 static bool
@@ -895,13 +825,13 @@ has(struct rule_ctx *c, const char *name)
 	return msg_header_count_named(c->msg, name) > 0;
 }
 
-static bool
-match(struct rule_ctx *c, enum rx_id id, struct bstr s)
+bool
+rule__eh_match(struct rule_ctx *c, enum rx_id id, struct bstr s)
 {
-	return rx_match(c, id, s, 0, NULL);
+	return rule__eh_rx_match(c, id, s, 0, NULL);
 }
 
-/* first_addr - get("name:first:addr"): the first address of the first
+/* first_addr - rule__eh_get("name:first:addr"): the first address of the first
  * such header; false when there is none */
 static bool
 first_addr(struct rule_ctx *c, const char *name, struct bstr *out)
@@ -921,7 +851,7 @@ first_addr(struct rule_ctx *c, const char *name, struct bstr *out)
 }
 
 /* rcvd_before - some Received header comes before a header named name
- * (SA: get("ALL") =~ /^Received:.*?^NAME:/smi) */
+ * (SA: rule__eh_get("ALL") =~ /^Received:.*?^NAME:/smi) */
 static bool
 rcvd_before(struct rule_ctx *c, const char *name)
 {
@@ -943,10 +873,10 @@ rcvd_before(struct rule_ctx *c, const char *name)
  * trusted one), else X-Envelope-From, Envelope-Sender or Return-Path
  * when no Received header precedes it; "" when unknown. Difference: the
  * model keeps no "<>" envelope-from apart from an absent one. */
-static struct bstr
-envfrom(struct rule_ctx *c)
+struct bstr
+rule__eh_envfrom(struct rule_ctx *c)
 {
-	struct rule__hdr_state *st = state(c);
+	struct rule__hdr_state *st = rule__eh_state(c);
 	const struct msg_relay *v, *hop = NULL;
 	struct bstr e, xs;
 	size_t n;
@@ -973,7 +903,7 @@ envfrom(struct rule_ctx *c)
 	}
 	/* X-Sender and a fetchmail Received line: nothing to trust */
 	if (first_addr(c, "X-Sender", &xs) && memchr(xs.p, '@', xs.len) &&
-	    bstr_find(get(c, "Received"), bstr_cstr("(fetchmail")) >= 0)
+	    bstr_find(rule__eh_get(c, "Received"), bstr_cstr("(fetchmail")) >= 0)
 		return st->envfrom;
 	if (first_addr(c, "X-Envelope-From", &e))
 		return st->envfrom =
@@ -1083,13 +1013,13 @@ static bool
 gated(struct rule_ctx *c)
 {
 	if (has(c, "Mailing-List") &&
-	    match(c, RX_EZMLM_LIST, get(c, "Mailing-List")) &&
-	    match(c, RX_EZMLM_DLTO, get(c, "Delivered-To")) &&
-	    match(c, RX_EZMLM_RCVD, get(c, "Received")))
+	    rule__eh_match(c, RX_EZMLM_LIST, rule__eh_get(c, "Mailing-List")) &&
+	    rule__eh_match(c, RX_EZMLM_DLTO, rule__eh_get(c, "Delivered-To")) &&
+	    rule__eh_match(c, RX_EZMLM_RCVD, rule__eh_get(c, "Received")))
 		return true;
 	if (!has(c, "Received"))
 		return true;
-	return match(c, RX_MSN_GROUPS_RCVD, get(c, "Received"));
+	return rule__eh_match(c, RX_MSN_GROUPS_RCVD, rule__eh_get(c, "Received"));
 }
 
 static int
@@ -1106,7 +1036,7 @@ static bool
 rx_dyn(struct rule_ctx *c, const char *pat, size_t plen, struct bstr s,
     uint32_t opts)
 {
-	struct rule__hdr_state *st = state(c);
+	struct rule__hdr_state *st = rule__eh_state(c);
 	pcre2_code *re;
 	int err, rc;
 	PCRE2_SIZE off;
@@ -1127,35 +1057,35 @@ rx_dyn(struct rule_ctx *c, const char *pat, size_t plen, struct bstr s,
 static bool
 msn_groups(struct rule_ctx *c)
 {
-	struct bstr to = get(c, "To"), rcvd, list, server;
+	struct bstr to = rule__eh_get(c, "To"), rcvd, list, server;
 	PCRE2_SIZE *ov;
 	char pat[512];
 	int n;
 
-	if (!rx_match(c, RX_MSN_TO, to, 0, &ov))
+	if (!rule__eh_rx_match(c, RX_MSN_TO, to, 0, &ov))
 		return false;
-	list = rx_group(ov, to, 1);
-	rcvd = get(c, "Received");
-	if (!rx_match(c, RX_MSN_PICKUP, rcvd, 0, &ov))
+	list = rule__eh_rx_group(ov, to, 1);
+	rcvd = rule__eh_get(c, "Received");
+	if (!rule__eh_rx_match(c, RX_MSN_PICKUP, rcvd, 0, &ov))
 		return false;
-	server = rx_group(ov, rcvd, 1);
+	server = rule__eh_rx_group(ov, rcvd, 1);
 	if (list.len > 200 || server.len > 200)
 		return false;
 	if (bstr_eq(list, bstr_cstr("notifications"))) {
 		n = snprintf(pat, sizeof(pat), "^<\\S+\\@%.*s>", (int)server.len,
 		    (const char *)server.p);
 		return n > 0 && (size_t)n < sizeof(pat) &&
-		    rx_dyn(c, pat, (size_t)n, get(c, "Message-Id"), 0);
+		    rx_dyn(c, pat, (size_t)n, rule__eh_get(c, "Message-Id"), 0);
 	}
 	n = snprintf(pat, sizeof(pat), "^<%.*s-\\S+\\@groups\\.msn\\.com>",
 	    (int)list.len, (const char *)list.p);
 	if (n <= 0 || (size_t)n >= sizeof(pat) ||
-	    !rx_dyn(c, pat, (size_t)n, get(c, "Message-Id"), 0))
+	    !rx_dyn(c, pat, (size_t)n, rule__eh_get(c, "Message-Id"), 0))
 		return false;
 	n = snprintf(pat, sizeof(pat), "%.*s-bounce\\@groups\\.msn\\.com",
 	    (int)list.len, (const char *)list.p);
 	return n > 0 && (size_t)n < sizeof(pat) &&
-	    rx_dyn(c, pat, (size_t)n, envfrom(c), 0);
+	    rx_dyn(c, pat, (size_t)n, rule__eh_envfrom(c), 0);
 }
 
 /* _check_for_forged_hotmail_received_headers - HeaderEval: 1 = Received
@@ -1164,7 +1094,7 @@ msn_groups(struct rule_ctx *c)
 static int
 hotmail(struct rule_ctx *c)
 {
-	struct rule__hdr_state *st = state(c);
+	struct rule__hdr_state *st = rule__eh_state(c);
 	struct bstr rcvd;
 	bool ip, orig;
 
@@ -1173,20 +1103,20 @@ hotmail(struct rule_ctx *c)
 	if (st->hotmail >= 0)
 		return st->hotmail;
 	st->hotmail = 0;
-	rcvd = squash(c, get(c, "Received"));
-	if (match(c, RX_HM_PICKUP, rcvd) || msn_groups(c))
+	rcvd = squash(c, rule__eh_get(c, "Received"));
+	if (rule__eh_match(c, RX_HM_PICKUP, rcvd) || msn_groups(c))
 		return 0;
 	ip = has(c, "X-Originating-Ip") &&
-	    match(c, RX_IP_ADDRESS, get(c, "X-Originating-Ip"));
+	    rule__eh_match(c, RX_IP_ADDRESS, rule__eh_get(c, "X-Originating-Ip"));
 	orig = has(c, "X-OriginatorOrg") &&
-	    match(c, RX_HM_ORIGINATOR, get(c, "X-OriginatorOrg"));
+	    rule__eh_match(c, RX_HM_ORIGINATOR, rule__eh_get(c, "X-OriginatorOrg"));
 	if (gated(c))
 		return 0;
-	if ((ip && (match(c, RX_HM_1, rcvd) || match(c, RX_HM_4, rcvd) ||
-		       match(c, RX_HM_5, rcvd) || match(c, RX_HM_6, rcvd))) ||
-	    (orig && (match(c, RX_HM_2, rcvd) || match(c, RX_HM_3, rcvd))))
+	if ((ip && (rule__eh_match(c, RX_HM_1, rcvd) || rule__eh_match(c, RX_HM_4, rcvd) ||
+		       rule__eh_match(c, RX_HM_5, rcvd) || rule__eh_match(c, RX_HM_6, rcvd))) ||
+	    (orig && (rule__eh_match(c, RX_HM_2, rcvd) || rule__eh_match(c, RX_HM_3, rcvd))))
 		return 0;
-	if (match(c, RX_HM_FORGED, rcvd))
+	if (rule__eh_match(c, RX_HM_FORGED, rcvd))
 		st->hotmail = 1;
 	else if (ends_domain(addr(c, "From"), "hotmail.com"))
 		st->hotmail = 2;
@@ -1240,10 +1170,10 @@ ev_forged_yahoo(struct rule_ctx *c, const struct rule *r)
 	(void)r;
 	if (!ends_domain(from, "yahoo.com"))
 		return 0;
-	rcvd = get(c, "Received");
-	if (get(c, "Resent-From").len > 0 && get(c, "Resent-To").len > 0 &&
-	    get(c, "X-Received").len > 0)
-		rcvd = get(c, "X-Received");
+	rcvd = rule__eh_get(c, "Received");
+	if (rule__eh_get(c, "Resent-From").len > 0 && rule__eh_get(c, "Resent-To").len > 0 &&
+	    rule__eh_get(c, "X-Received").len > 0)
+		rcvd = rule__eh_get(c, "X-Received");
 	rcvd = squash(c, rcvd);
 	if (gated(c))
 		return 0;
@@ -1259,12 +1189,12 @@ ev_forged_yahoo(struct rule_ctx *c, const struct rule *r)
 		if (!v[i].trusted)
 			first_untrusted = false;
 	}
-	if (match(c, RX_YH_WEB, rcvd) || match(c, RX_YH_SONIC, rcvd) ||
-	    match(c, RX_YH_SMTP, rcvd) || match(c, RX_YH_NNFMP, rcvd))
+	if (rule__eh_match(c, RX_YH_WEB, rcvd) || rule__eh_match(c, RX_YH_SONIC, rcvd) ||
+	    rule__eh_match(c, RX_YH_SMTP, rcvd) || rule__eh_match(c, RX_YH_NNFMP, rcvd))
 		return 0;
-	if (match(c, RX_YH_BULK, rcvd) && match(c, RX_YH_REPLY, from))
+	if (rule__eh_match(c, RX_YH_BULK, rcvd) && rule__eh_match(c, RX_YH_REPLY, from))
 		return 0;
-	return !match(c, RX_YH_STORY, rcvd);
+	return !rule__eh_match(c, RX_YH_STORY, rcvd);
 }
 
 /* check_for_forged_juno_received_headers - HeaderEval, as written: with
@@ -1278,12 +1208,12 @@ ev_forged_juno(struct rule_ctx *c, const struct rule *r)
 	(void)r;
 	if (!ends_domain(addr(c, "From"), "juno.com") || gated(c))
 		return 0;
-	xorig = get(c, "X-Originating-IP");
-	xmailer = get(c, "X-Mailer");
-	rcvd = get(c, "Received");
+	xorig = rule__eh_get(c, "X-Originating-IP");
+	xmailer = rule__eh_get(c, "X-Mailer");
+	rcvd = rule__eh_get(c, "Received");
 	if (xorig.len > 0) {
-		if (!match(c, RX_JUNO_RCVD, rcvd) &&
-		    !match(c, RX_JUNO_COOKIE, rcvd))
+		if (!rule__eh_match(c, RX_JUNO_RCVD, rcvd) &&
+		    !rule__eh_match(c, RX_JUNO_COOKIE, rcvd))
 			return 1;
 		return bstr_find(xmailer, bstr_cstr("Juno ")) < 0;
 	}
@@ -1299,13 +1229,13 @@ ev_forged_gmail(struct rule_ctx *c, const struct rule *r)
 	(void)r;
 	if (!ends_domain(addr(c, "From"), "gmail.com"))
 		return 0;
-	xr = get(c, "X-Received");
-	if (match(c, RX_GM_XRCVD_1, xr) || match(c, RX_GM_XRCVD_2, xr) ||
-	    match(c, RX_GM_RCVD, get(c, "Received")))
+	xr = rule__eh_get(c, "X-Received");
+	if (rule__eh_match(c, RX_GM_XRCVD_1, xr) || rule__eh_match(c, RX_GM_XRCVD_2, xr) ||
+	    rule__eh_match(c, RX_GM_RCVD, rule__eh_get(c, "Received")))
 		return 0;
 	/* GOOGLE_MESSAGE_STATE/SMTP_SOURCE_LENGTH_MIN, "\n" counted */
-	return !(get(c, "X-Gm-Message-State").len >= 60 &&
-	    get(c, "X-Google-Smtp-Source").len >= 60);
+	return !(rule__eh_get(c, "X-Gm-Message-State").len >= 60 &&
+	    rule__eh_get(c, "X-Google-Smtp-Source").len >= 60);
 }
 
 /* check_for_forged_eudoramail_received_headers - HeaderEval */
@@ -1318,10 +1248,10 @@ ev_forged_eudoramail(struct rule_ctx *c, const struct rule *r)
 	if (!ends_domain(addr(c, "From"), "eudoramail.com"))
 		return 0;
 	ip = has(c, "X-Sender-Ip") &&
-	    match(c, RX_IP_ADDRESS, get(c, "X-Sender-Ip"));
+	    rule__eh_match(c, RX_IP_ADDRESS, rule__eh_get(c, "X-Sender-Ip"));
 	if (gated(c))
 		return 0;
-	return !(ip && match(c, RX_EUDORA_BY, squash(c, get(c, "Received"))));
+	return !(ip && rule__eh_match(c, RX_EUDORA_BY, squash(c, rule__eh_get(c, "Received"))));
 }
 
 /* check_for_fake_aol_relay_in_rcvd - HeaderEval: an AOL relay name
@@ -1329,11 +1259,11 @@ ev_forged_eudoramail(struct rule_ctx *c, const struct rule *r)
 static int
 ev_fake_aol(struct rule_ctx *c, const struct rule *r)
 {
-	struct bstr rcvd = squash(c, get(c, "Received"));
+	struct bstr rcvd = squash(c, rule__eh_get(c, "Received"));
 
 	(void)r;
-	return match(c, RX_AOL_RLY, rcvd) && !match(c, RX_AOL_VIA, rcvd) &&
-	    !match(c, RX_AOL_ID, rcvd);
+	return rule__eh_match(c, RX_AOL_RLY, rcvd) && !rule__eh_match(c, RX_AOL_VIA, rcvd) &&
+	    !rule__eh_match(c, RX_AOL_ID, rcvd);
 }
 
 /* HeaderEval: addresses -------------------------------------------------- */
@@ -1377,7 +1307,7 @@ ev_equal_from_domains(struct rule_ctx *c, const struct rule *r)
 	(void)r;
 	if (f.len == 0)
 		return 0;
-	e = second_level(envfrom(c));
+	e = second_level(rule__eh_envfrom(c));
 	return e.len > 0 && !bstr_caseeq(f, e);
 }
 
@@ -1387,7 +1317,7 @@ static int
 ev_env_hdr_from(struct rule_ctx *c, const struct rule *r)
 {
 	(void)r;
-	return bstr_caseeq(envfrom(c), addr(c, "From"));
+	return bstr_caseeq(rule__eh_envfrom(c), addr(c, "From"));
 }
 
 /* quotemeta - Perl's \Q: every byte but [A-Za-z0-9_] escaped (PCRE2
@@ -1397,7 +1327,7 @@ static bool
 quotemeta(struct buf *b, struct bstr s)
 {
 	for (size_t i = 0; i < s.len; i++)
-		if ((!is_word(s.p[i]) && buf_putc(b, '\\') < 0) ||
+		if ((!rule__eh_is_word(s.p[i]) && buf_putc(b, '\\') < 0) ||
 		    buf_putc(b, s.p[i]) < 0)
 			return false;
 	return true;
@@ -1423,7 +1353,7 @@ ev_to_in_subject(struct rule_ctx *c, const struct rule *r)
 			user = bstr_make(to.p, (size_t)(at - to.p));
 	}
 	/* every form needs the text itself: skip the compile without it */
-	if (bstr_casefind(get(c, "Subject"), user) < 0)
+	if (bstr_casefind(rule__eh_get(c, "Subject"), user) < 0)
 		return 0;
 	buf_init(&b, 8192);
 	if (strcmp(t, "address") == 0) {
@@ -1439,7 +1369,7 @@ ev_to_in_subject(struct rule_ctx *c, const struct rule *r)
 	} else {
 		return 0;
 	}
-	hit = ok && rx_dyn(c, (const char *)b.p, b.len, get(c, "Subject"),
+	hit = ok && rx_dyn(c, (const char *)b.p, b.len, rule__eh_get(c, "Subject"),
 			PCRE2_CASELESS);
 	buf_free(&b);
 	return hit;
@@ -1460,24 +1390,24 @@ ev_ratware_name_id(struct rule_ctx *c, const struct rule *r)
 	bool hit;
 
 	(void)r;
-	/* get('MESSAGEID'): all the non-empty values, joined */
+	/* rule__eh_get('MESSAGEID'): all the non-empty values, joined */
 	for (size_t k = 0; k < NELEM(ids); k++)
-		len += get(c, ids[k]).len;
+		len += rule__eh_get(c, ids[k]).len;
 	if (len == 0 || (o = arena_alloc(c->arena, len)) == NULL)
 		return 0;
 	for (size_t k = 0; k < NELEM(ids); k++) {
-		struct bstr v = get(c, ids[k]);
+		struct bstr v = rule__eh_get(c, ids[k]);
 
 		memcpy(o + mid.len, v.p, v.len);
 		mid = bstr_make(o, mid.len + v.len);
 	}
-	if (!rx_match(c, RX_RATWARE_MID, mid, 0, &ov))
+	if (!rule__eh_rx_match(c, RX_RATWARE_MID, mid, 0, &ov))
 		return 0;
-	x = rx_group(ov, mid, 1);
+	x = rule__eh_rx_group(ov, mid, 1);
 	buf_init(&b, 8192);
 	hit = buf_puts(&b, "\"[^\"]+\"\\s*<") == 0 && quotemeta(&b, x) &&
 	    buf_putc(&b, '>') == 0 &&
-	    rx_dyn(c, (const char *)b.p, b.len, get(c, "From"), 0);
+	    rx_dyn(c, (const char *)b.p, b.len, rule__eh_get(c, "From"), 0);
 	buf_free(&b);
 	return hit;
 }
@@ -1509,7 +1439,7 @@ cmp_bstr(const void *a, const void *b)
 static void
 recipients(struct rule_ctx *c)
 {
-	struct rule__hdr_state *st = state(c);
+	struct rule__hdr_state *st = rule__eh_state(c);
 	static const char *const hdrs[] = { "To", "Cc", "Bcc" };
 	struct bstr *in, *v, *srt;
 	size_t nin = 0, nv = 0, tot = 0;
@@ -1615,347 +1545,9 @@ ev_similar_recipients(struct rule_ctx *c, const struct rule *r)
 	    (strcmp(hi, "undef") == 0 || s < atof(hi));
 }
 
-/* FreeMail plugin -------------------------------------------------------- */
-
-#define FM_SET_MAX_EMAILS 0x01u
-#define FM_SET_MAX_FREEMAILS 0x02u
-#define FM_SET_SKIP_OVER_MAX 0x04u
-#define FM_SET_SKIP_BULK 0x08u
-#define FM_MAX_BODY_EMAILS 40 /* _parse_body: "sanity" */
-#define FM_MAX_URI_EMAILS 20
-
-static int
-strv_push(char ***v, size_t *n, size_t *cap, const char *s, size_t len)
-{
-	char *d;
-
-	if (*n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 64;
-		char **nv = realloc(*v, nc * sizeof(*nv));
-
-		if (nv == NULL)
-			return -ENOMEM;
-		*v = nv;
-		*cap = nc;
-	}
-	if ((d = malloc(len + 1)) == NULL)
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++)
-		d[i] = (char)tolower((unsigned char)s[i]);
-	d[len] = '\0';
-	(*v)[(*n)++] = d;
-	return 0;
-}
-
-/*
- * rule__hdr_conf - FreeMail.pm parse_config and set_config:
- * freemail_domains (a-z 0-9 . - with ? and * wildcards, lowercased),
- * freemail_welcomelist/_whitelist (an address or a domain), the numeric
- * freemail_* settings and freemail_import_(def_)welcomelist_auth. The
- * (def_)welcomelist_auth entries are noted for the import but stay
- * "ignored" for lint (false). A bad entry is a warning, the rest of the
- * line is taken.
- */
-bool
-rule__hdr_conf(struct rule_set *rs, const char *dir, const char *rest,
-    const char *file, unsigned line)
-{
-	static const struct {
-		const char *name;
-		unsigned bit;
-		size_t off;
-	} nums[] = {
-		{ "freemail_max_body_emails", FM_SET_MAX_EMAILS,
-		    offsetof(struct rule__freemail, max_body_emails) },
-		{ "freemail_max_body_freemails", FM_SET_MAX_FREEMAILS,
-		    offsetof(struct rule__freemail, max_body_freemails) },
-		{ "freemail_skip_when_over_max", FM_SET_SKIP_OVER_MAX,
-		    offsetof(struct rule__freemail, skip_when_over_max) },
-		{ "freemail_skip_bulk_envfrom", FM_SET_SKIP_BULK,
-		    offsetof(struct rule__freemail, skip_bulk_envfrom) },
-		{ "freemail_import_welcomelist_auth", 0,
-		    offsetof(struct rule__freemail, import_auth) },
-		{ "freemail_import_whitelist_auth", 0,
-		    offsetof(struct rule__freemail, import_auth) },
-		{ "freemail_import_def_welcomelist_auth", 0,
-		    offsetof(struct rule__freemail, import_def_auth) },
-		{ "freemail_import_def_whitelist_auth", 0,
-		    offsetof(struct rule__freemail, import_def_auth) },
-		{ "freemail_add_describe_email", 0, SIZE_MAX },
-	};
-	struct rule__freemail *fm = &rs->fm;
-	bool is_dom = strcmp(dir, "freemail_domains") == 0;
-	bool is_wl = strcmp(dir, "freemail_welcomelist") == 0 ||
-	    strcmp(dir, "freemail_whitelist") == 0;
-	bool is_auth = strcmp(dir, "welcomelist_auth") == 0 ||
-	    strcmp(dir, "whitelist_auth") == 0;
-	bool is_def_auth = strcmp(dir, "def_welcomelist_auth") == 0 ||
-	    strcmp(dir, "def_whitelist_auth") == 0;
-
-	for (size_t i = 0; i < NELEM(nums); i++) {
-		char *end;
-		double v;
-
-		if (strcmp(dir, nums[i].name) != 0)
-			continue;
-		v = strtod(rest, &end);
-		if (end == rest) {
-			rule__diag(rs, RULE_DIAG_WARN, file, line,
-			    "%s: not a number: %.40s", dir, rest);
-			return true;
-		}
-		if (nums[i].off != SIZE_MAX) {
-			*(double *)((char *)fm + nums[i].off) = v;
-			fm->set |= nums[i].bit;
-		}
-		return true;
-	}
-	if (!is_dom && !is_wl && !is_auth && !is_def_auth)
-		return false;
-	for (const char *p = rest; *p != '\0';) {
-		const char *w;
-		size_t len;
-		int rc = 0;
-
-		while (isspace((unsigned char)*p))
-			p++;
-		w = p;
-		while (*p != '\0' && !isspace((unsigned char)*p))
-			p++;
-		if ((len = (size_t)(p - w)) == 0)
-			break;
-		if (is_dom) {
-			bool ok = true, wild = false;
-
-			for (size_t i = 0; i < len; i++) {
-				unsigned char ch = (unsigned char)w[i];
-
-				if (ch == '*' || ch == '?')
-					wild = true;
-				else if (!isalnum(ch) && ch != '.' && ch != '-')
-					ok = false;
-			}
-			if (!ok)
-				rule__diag(rs, RULE_DIAG_WARN, file, line,
-				    "freemail: invalid freemail_domains: %.*s",
-				    (int)len, w);
-			else if (wild)
-				rc = strv_push(&fm->wild, &fm->nwild,
-				    &fm->capwild, w, len);
-			else
-				rc = strv_push(&fm->dom, &fm->ndom,
-				    &fm->capdom, w, len);
-		} else if (is_wl) {
-			/* SA: /\w[.@]\w/ */
-			bool ok = false;
-
-			for (size_t i = 1; i + 1 < len && !ok; i++)
-				ok = (w[i] == '.' || w[i] == '@') &&
-				    is_word((unsigned char)w[i - 1]) &&
-				    is_word((unsigned char)w[i + 1]);
-			if (!ok)
-				rule__diag(rs, RULE_DIAG_WARN, file, line,
-				    "freemail: invalid freemail_welcomelist: "
-				    "%.*s",
-				    (int)len, w);
-			else
-				rc = strv_push(&fm->welcome, &fm->nwelcome,
-				    &fm->capwelcome, w, len);
-		} else {
-			size_t cap = fm->capauth;
-
-			/* welcomelist_auth ADDR...: globs; only the
-			 * addresses, no "rcvd" forms in these lines */
-			if ((rc = strv_push(&fm->auth, &fm->nauth,
-				 &fm->capauth, w, len)) == 0 &&
-			    cap != fm->capauth) {
-				bool *nd = realloc(fm->auth_def,
-				    fm->capauth * sizeof(*nd));
-
-				if (nd == NULL)
-					rc = -ENOMEM;
-				else
-					fm->auth_def = nd;
-			}
-			if (rc == 0)
-				fm->auth_def[fm->nauth - 1] = is_def_auth;
-		}
-		if (rc < 0) {
-			rule__diag(rs, RULE_DIAG_ERROR, file, line,
-			    "%s: out of memory", dir);
-			break;
-		}
-	}
-	return is_dom || is_wl;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* rule__hdr_conf_finish - FreeMail finish_parsing_end: domains sorted
- * for lookup, the wildcards as one regex (. literal, ? one character,
- * * a run without dots) */
-int
-rule__hdr_conf_finish(struct rule_set *rs)
-{
-	struct rule__freemail *fm = &rs->fm;
-	struct buf b;
-	int err;
-	PCRE2_SIZE off;
-
-	if (fm->ndom > 1)
-		qsort(fm->dom, fm->ndom, sizeof(*fm->dom), cmp_str);
-	pcre2_code_free(fm->wild_re);
-	fm->wild_re = NULL;
-	if (fm->nwild == 0)
-		return 0;
-	buf_init(&b, 1u << 20);
-	if (buf_puts(&b, "\\@(?:") < 0)
-		goto nomem;
-	for (size_t i = 0; i < fm->nwild; i++) {
-		if (i > 0 && buf_putc(&b, '|') < 0)
-			goto nomem;
-		for (const char *p = fm->wild[i]; *p; p++)
-			if ((*p == '.' ? buf_puts(&b, "\\.")
-				: *p == '?' ? buf_putc(&b, '.')
-				: *p == '*' ? buf_puts(&b, "[^.]*")
-					    : buf_putc(&b, *p)) < 0)
-				goto nomem;
-	}
-	if (buf_puts(&b, ")$") < 0)
-		goto nomem;
-	fm->wild_re = pcre2_compile(b.p, b.len, 0, &err, &off, NULL);
-	buf_free(&b);
-	return fm->wild_re != NULL ? 0 : -EINVAL;
-nomem:
-	buf_free(&b);
-	return -ENOMEM;
-}
-
-static void
-strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-void
-rule__hdr_conf_free(struct rule_set *rs)
-{
-	struct rule__freemail *fm = &rs->fm;
-
-	strv_free(fm->dom, fm->ndom);
-	strv_free(fm->wild, fm->nwild);
-	strv_free(fm->welcome, fm->nwelcome);
-	strv_free(fm->auth, fm->nauth);
-	free(fm->auth_def);
-	pcre2_code_free(fm->wild_re);
-	memset(fm, 0, sizeof(*fm));
-}
-
-static double
-fm_num(const struct rule__freemail *fm, unsigned bit, double v, double def)
-{
-	return fm->set & bit ? v : def;
-}
-
-/* glob_match - an address against a welcomelist_auth glob (SA: * any
- * run, ? one character, case-insensitive, whole string) */
-static bool
-glob_match(const char *g, struct bstr s)
-{
-	for (size_t i = 0;; g++, i++) {
-		if (*g == '*') {
-			while (*g == '*')
-				g++;
-			for (size_t k = i; k <= s.len; k++)
-				if (glob_match(g, bstr_sub(s, k, s.len)))
-					return true;
-			return false;
-		}
-		if (i == s.len)
-			return *g == '\0';
-		if (*g == '\0' ||
-		    (*g != '?' &&
-			tolower((unsigned char)*g) != tolower(s.p[i])))
-			return false;
-	}
-}
-
-/* fm_domain_listed - the lowercased domain is a freemail_domains entry */
-static bool
-fm_domain_listed(const struct rule__freemail *fm, struct bstr d)
-{
-	size_t lo = 0, hi = fm->ndom;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const char *e = fm->dom[mid];
-		size_t el = strlen(e), n = el < d.len ? el : d.len;
-		int k = memcmp(e, d.p, n);
-
-		if (k == 0)
-			k = el < d.len ? -1 : el > d.len;
-		if (k == 0)
-			return true;
-		if (k < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
-static bool
-fm_welcome(const struct rule__freemail *fm, struct bstr s)
-{
-	for (size_t i = 0; i < fm->nwelcome; i++)
-		if (bstr_eq(s, bstr_cstr(fm->welcome[i])))
-			return true;
-	return false;
-}
-
-/* is_freemail - FreeMail _is_freemail on a lowercased address: not
- * welcomelisted (address, domain, the built-in local parts, imported
- * welcomelist_auth entries) and a listed or wildcard domain. Difference:
- * SA's import loop matches with /$regexp/o, i.e. its first entry only;
- * here every entry counts. */
-static bool
-is_freemail(struct rule_ctx *c, struct bstr e)
-{
-	const struct rule__freemail *fm = &c->rs->fm;
-	struct rule__hdr_state *st = state(c);
-	struct bstr dom = e;
-
-	if (e.len == 0 || st == NULL)
-		return false;
-	for (size_t i = e.len; i > 0; i--)
-		if (e.p[i - 1] == '@') {
-			dom = bstr_sub(e, i, e.len);
-			break;
-		}
-	if (fm_welcome(fm, e) || fm_welcome(fm, dom) ||
-	    match(c, RX_FM_WELCOME, e))
-		return false;
-	for (size_t i = 0; i < fm->nauth; i++)
-		if ((fm->auth_def[i] ? fm->import_def_auth : fm->import_auth) !=
-			0 &&
-		    glob_match(fm->auth[i], e))
-			return false;
-	if (fm_domain_listed(fm, dom))
-		return true;
-	return fm->wild_re != NULL &&
-	    pcre2_match(fm->wild_re, e.p, e.len, 0, 0, st->md, c->rs->mctx) >=
-	    0;
-}
-
 /* lc - a lowercased copy in the arena */
-static struct bstr
-lc(struct rule_ctx *c, struct bstr s)
+struct bstr
+rule__eh_lc(struct rule_ctx *c, struct bstr s)
 {
 	unsigned char *o;
 
@@ -1964,350 +1556,6 @@ lc(struct rule_ctx *c, struct bstr s)
 	for (size_t i = 0; i < s.len; i++)
 		o[i] = (unsigned char)tolower(s.p[i]);
 	return bstr_make(o, s.len);
-}
-
-/* email_find - the leftmost FreeMail email_regex match in s from off
- * whose TLD is valid (RX_FM_EMAIL or RX_FM_STRIP_EMAIL); the whole match
- * in [*a, *b), the address in *email */
-static bool
-email_find(struct rule_ctx *c, enum rx_id id, struct bstr s, size_t off,
-    size_t *a, size_t *b, struct bstr *email)
-{
-	PCRE2_SIZE *ov;
-
-	while (off <= s.len && rx_match(c, id, s, off, &ov)) {
-		if (msg_tld_valid(rx_group(ov, s, 2))) {
-			*a = ov[0];
-			*b = ov[1];
-			*email = rx_group(ov, s, 1);
-			return true;
-		}
-		off = ov[0] + 1; /* the next start, as the regex would */
-	}
-	return false;
-}
-
-/* strip - s with every match of pattern id (email ones with a valid TLD)
- * made one space (s{...}{ }gi) */
-static struct bstr
-strip(struct rule_ctx *c, enum rx_id id, struct bstr s)
-{
-	unsigned char *o = NULL;
-	size_t n = 0, off = 0, a, b;
-	PCRE2_SIZE *ov;
-	struct bstr e;
-
-	for (;;) {
-		if (id == RX_FM_STRIP_EMAIL) {
-			if (!email_find(c, id, s, off, &a, &b, &e))
-				break;
-		} else {
-			if (!rx_match(c, id, s, off, &ov))
-				break;
-			a = ov[0];
-			b = ov[1];
-		}
-		if (o == NULL && (o = arena_alloc(c->arena, s.len + 1)) == NULL)
-			return s;
-		memcpy(o + n, s.p + off, a - off);
-		n += a - off;
-		o[n++] = ' ';
-		if (b == a) { /* an empty match: step over one byte */
-			if (b < s.len)
-				o[n++] = s.p[b];
-			b++;
-		}
-		off = b;
-		if (off > s.len)
-			break;
-	}
-	if (o == NULL)
-		return s;
-	if (off < s.len) {
-		memcpy(o + n, s.p + off, s.len - off);
-		n += s.len - off;
-	}
-	return bstr_make(o, n);
-}
-
-static bool
-fm_add(struct rule_ctx *c, struct bstr *v, size_t *n, struct bstr e)
-{
-	e = lc(c, e);
-	for (size_t i = 0; i < *n; i++)
-		if (bstr_eq(v[i], e))
-			return false;
-	v[(*n)++] = e;
-	return true;
-}
-
-/* fm_body - FreeMail _parse_body: addresses of <a href="mailto:"> links
- * (not seen in the text) and of the body text with URLs holding an '@'
- * and <address> / "address wrote:" forms removed; too many addresses or
- * freemail addresses (freemail_max_body_emails/_freemails) and the body
- * is skipped (false). The freemail ones are kept in the state. */
-static bool
-fm_body(struct rule_ctx *c)
-{
-	struct rule__hdr_state *st = state(c);
-	const struct rule__freemail *fm = &c->rs->fm;
-	struct bstr all[FM_MAX_BODY_EMAILS], e;
-	size_t nall = 0, nu, nl, a, b, count_fm = 0;
-	const struct msg_uri *u;
-	const struct bstr *l;
-	double max_all, max_fm;
-	bool skip_over;
-
-	if (st == NULL)
-		return false;
-	if (st->fm_body_done)
-		return !st->fm_skip_body;
-	st->fm_body_done = true;
-	u = msg_uris(c->msg, &nu);
-	for (size_t i = 0; u != NULL && i < nu && nall < FM_MAX_URI_EMAILS;
-	     i++) {
-		if (!(u[i].flags & MSG_URI_HREF) || (u[i].flags & MSG_URI_TEXT) ||
-		    !bstr_casestarts(u[i].raw, "mailto:"))
-			continue;
-		if (email_find(c, RX_FM_EMAIL, u[i].raw, 7, &a, &b, &e) &&
-		    a == 7)
-			fm_add(c, all, &nall, e);
-	}
-	l = msg_body_lines(c->msg, &nl);
-	for (size_t i = 0; l != NULL && i < nl && nall < FM_MAX_BODY_EMAILS;
-	     i++) {
-		struct bstr t = strip(c, RX_FM_STRIP_EMAIL,
-		    strip(c, RX_FM_STRIP_URL, l[i]));
-		size_t off = 0;
-
-		while (nall < FM_MAX_BODY_EMAILS &&
-		    email_find(c, RX_FM_EMAIL, t, off, &a, &b, &e)) {
-			fm_add(c, all, &nall, e);
-			off = b > a ? b : a + 1;
-		}
-	}
-	max_all = fm_num(fm, FM_SET_MAX_EMAILS, fm->max_body_emails, 5);
-	max_fm = fm_num(fm, FM_SET_MAX_FREEMAILS, fm->max_body_freemails, 3);
-	skip_over =
-	    fm_num(fm, FM_SET_SKIP_OVER_MAX, fm->skip_when_over_max, 1) != 0;
-	if ((st->fm_body = arena_alloc(c->arena,
-		 (nall + 1) * sizeof(*st->fm_body))) == NULL)
-		return false;
-	for (size_t i = 0; i < nall; i++) {
-		if ((double)(i + 1) == max_all && skip_over) {
-			st->fm_skip_body = true;
-			return false;
-		}
-		if (!is_freemail(c, all[i]))
-			continue;
-		if ((double)++count_fm == max_fm && skip_over) {
-			st->fm_skip_body = true;
-			return false;
-		}
-		st->fm_body[st->nfm_body++] = all[i];
-	}
-	return true;
-}
-
-/* fm_regex - the optional regex argument (SA compile_regexp: as is) */
-static pcre2_code *
-fm_regex(const struct rule *r, size_t i, bool *bad)
-{
-	const char *re = arg(r, i);
-	int err;
-	PCRE2_SIZE off;
-	pcre2_code *code;
-
-	*bad = false;
-	if (re == NULL)
-		return NULL;
-	code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0, &err,
-	    &off, NULL);
-	*bad = code == NULL;
-	return code;
-}
-
-static bool
-re_ok(struct rule_ctx *c, pcre2_code *re, struct bstr s)
-{
-	return re == NULL ||
-	    pcre2_match(re, s.p, s.len, 0, 0, c->hdr->md, c->rs->mctx) >= 0;
-}
-
-/* hdr_addrs - list get("name:addr") lowercased; name may carry :addr
- * already, EnvelopeFrom is the envelope sender */
-static size_t
-hdr_addrs(struct rule_ctx *c, const char *name, struct bstr *v, size_t max)
-{
-	char h[128];
-	size_t len = strlen(name), n, k = 0;
-	const struct msg_addr *a;
-
-	if (len >= sizeof(h))
-		return 0;
-	memcpy(h, name, len + 1);
-	while (len > 5 && strcmp(h + len - 5, ":addr") == 0)
-		h[len -= 5] = '\0';
-	if (strcmp(h, "EnvelopeFrom") == 0) {
-		struct bstr e = envfrom(c);
-
-		if (e.len > 0 && max > 0)
-			v[k++] = lc(c, e);
-		return k;
-	}
-	a = msg_addrs(c->msg, h, &n);
-	for (size_t i = 0; a != NULL && i < n && k < max; i++)
-		if (a[i].addr.len > 0)
-			v[k++] = lc(c, a[i].addr);
-	return k;
-}
-
-#define FM_MAX_ADDRS 64
-
-/* check_freemail_header(header [, regex]) - FreeMail: an address of the
- * header is freemail (and matches the regex) */
-static int
-ev_freemail_header(struct rule_ctx *c, const struct rule *r)
-{
-	struct bstr v[FM_MAX_ADDRS];
-	size_t n;
-	bool bad;
-	pcre2_code *re;
-	int hit = 0;
-
-	if (arg(r, 0) == NULL || c->rs->fm.ndom + c->rs->fm.nwild == 0 ||
-	    state(c) == NULL)
-		return 0;
-	if ((n = hdr_addrs(c, arg(r, 0), v, FM_MAX_ADDRS)) == 0)
-		return 0;
-	re = fm_regex(r, 1, &bad);
-	for (size_t i = 0; !bad && i < n && !hit; i++)
-		hit = is_freemail(c, v[i]) && re_ok(c, re, v[i]);
-	pcre2_code_free(re);
-	return hit;
-}
-
-/* check_freemail_from([regex]) - FreeMail on PerMsgStatus all_from_addrs:
- * the first Resent-From's addresses, else those of From, Envelope-Sender,
- * Resent-Sender, X-Envelope-From and the envelope sender (runs of dots
- * squeezed) */
-static int
-ev_freemail_from(struct rule_ctx *c, const struct rule *r)
-{
-	static const char *const hdrs[] = { "From", "Envelope-Sender",
-		"Resent-Sender", "X-Envelope-From", "EnvelopeFrom" };
-	struct bstr v[FM_MAX_ADDRS];
-	size_t n = 0;
-	bool bad;
-	pcre2_code *re;
-	int hit = 0;
-
-	if (c->rs->fm.ndom + c->rs->fm.nwild == 0 || state(c) == NULL)
-		return 0;
-	{
-		const struct msg_header *h =
-		    msg_header_get(c->msg, "Resent-From", 0);
-		struct msg_addr *a;
-		size_t na;
-
-		if (h != NULL && msg_addr_parse(c->arena, h->raw, &a, &na) == 0)
-			for (size_t i = 0; i < na && n < FM_MAX_ADDRS; i++)
-				if (a[i].addr.len > 0)
-					v[n++] = lc(c, a[i].addr);
-	}
-	for (size_t k = 0; n == 0 && k < NELEM(hdrs); k++) {
-		size_t m = hdr_addrs(c, hdrs[k], v + n, FM_MAX_ADDRS - n);
-
-		for (size_t i = n; i < n + m; i++) {
-			/* tr/././s */
-			unsigned char *o = arena_alloc(c->arena, v[i].len);
-			size_t len = 0;
-
-			if (o == NULL)
-				continue;
-			for (size_t j = 0; j < v[i].len; j++)
-				if (!(v[i].p[j] == '.' && len > 0 &&
-					o[len - 1] == '.'))
-					o[len++] = v[i].p[j];
-			v[i] = bstr_make(o, len);
-		}
-		n += m;
-		if (k == 0 && n == FM_MAX_ADDRS)
-			break;
-	}
-	re = fm_regex(r, 0, &bad);
-	for (size_t i = 0; !bad && i < n && !hit; i++)
-		hit = is_freemail(c, v[i]) && re_ok(c, re, v[i]);
-	pcre2_code_free(re);
-	return hit;
-}
-
-/* check_freemail_body([regex]) - FreeMail: a freemail address in the
- * body */
-static int
-ev_freemail_body(struct rule_ctx *c, const struct rule *r)
-{
-	bool bad;
-	pcre2_code *re;
-	int hit = 0;
-
-	if (c->rs->fm.ndom + c->rs->fm.nwild == 0 || !fm_body(c))
-		return 0;
-	re = fm_regex(r, 0, &bad);
-	for (size_t i = 0; !bad && i < c->hdr->nfm_body && !hit; i++)
-		hit = re_ok(c, re, c->hdr->fm_body[i]);
-	pcre2_code_free(re);
-	return hit;
-}
-
-/* check_freemail_replyto(['replyto'|'reply']) - FreeMail: From and
- * Reply-To are different freemail addresses, or a freemail Reply-To
- * ('reply': or From, when there is no Reply-To) differs from a freemail
- * address in the body; not for bulk-looking envelope senders */
-static int
-ev_freemail_replyto(struct rule_ctx *c, const struct rule *r)
-{
-	const struct rule__freemail *fm = &c->rs->fm;
-	const char *what = arg(r, 0);
-	struct bstr from[FM_MAX_ADDRS], rt[FM_MAX_ADDRS], *reply;
-	size_t nf, nr, nreply;
-	bool from_fm = false, rt_fm = false, not_in = true, replyto;
-
-	if (what == NULL)
-		what = "replyto";
-	if (strcmp(what, "replyto") != 0 && strcmp(what, "reply") != 0)
-		return 0;
-	replyto = what[5] != '\0';
-	if (fm->ndom + fm->nwild == 0 || state(c) == NULL)
-		return 0;
-	if (fm_num(fm, FM_SET_SKIP_BULK, fm->skip_bulk_envfrom, 1) != 0 &&
-	    match(c, RX_FM_SKIP_ENVFROM, envfrom(c)))
-		return 0;
-	nf = hdr_addrs(c, "From", from, FM_MAX_ADDRS);
-	nr = hdr_addrs(c, "Reply-To", rt, FM_MAX_ADDRS);
-	for (size_t i = 0; i < nf; i++)
-		from_fm |= is_freemail(c, from[i]);
-	for (size_t i = 0; i < nr; i++)
-		rt_fm |= is_freemail(c, rt[i]);
-	for (size_t i = 0; i < nf; i++)
-		for (size_t k = 0; k < nr; k++)
-			if (bstr_eq(from[i], rt[k]))
-				not_in = false;
-	if (from_fm && rt_fm && not_in)
-		return 1;
-	/* 'reply': a Reply-To that is not freemail, or a From that is not
-	 * (even with a freemail Reply-To: SA's elsif) ends it */
-	if (replyto ? !rt_fm : (nr > 0 && !rt_fm) || !from_fm)
-		return 0;
-	if (!fm_body(c))
-		return 0;
-	reply = replyto || rt_fm ? rt : from;
-	nreply = replyto || rt_fm ? nr : nf;
-	for (size_t i = 0; i < c->hdr->nfm_body; i++)
-		for (size_t k = 0; k < nreply; k++)
-			if (!bstr_eq(c->hdr->fm_body[i], reply[k]))
-				return 1;
-	return 0;
 }
 
 /* RelayEval -------------------------------------------------------------- */
@@ -2353,7 +1601,7 @@ ev_helo_ip_mismatch(struct rule_ctx *c, const struct rule *r)
 			continue;
 		memcpy(helo, v[i].helo.p, v[i].helo.len);
 		helo[v[i].helo.len] = '\0';
-		if (!match(c, RX_IS_IPV4, v[i].helo) || sa_private4(helo))
+		if (!rule__eh_match(c, RX_IS_IPV4, v[i].helo) || sa_private4(helo))
 			continue;
 		if (!ipv4_str(&v[i], ip, sizeof(ip)) || sa_private4(ip) ||
 		    strcmp(helo, ip) == 0)
@@ -2465,7 +1713,7 @@ rule__rb_domain_valid(struct bstr d)
 static int
 ev_ratware_envelope_from(struct rule_ctx *c, const struct rule *r)
 {
-	struct bstr to = addr(c, "To"), from = envfrom(c), user, dom;
+	struct bstr to = addr(c, "To"), from = rule__eh_envfrom(c), user, dom;
 	const unsigned char *at;
 
 	(void)r;
@@ -2489,7 +1737,7 @@ ev_ratware_envelope_from(struct rule_ctx *c, const struct rule *r)
 	for (size_t i = 0; i + dom.len + 1 + user.len + 1 <= from.len; i++) {
 		size_t j = i + dom.len;
 
-		if ((i > 0 && is_word(from.p[i - 1])) == is_word(dom.p[0]))
+		if ((i > 0 && rule__eh_is_word(from.p[i - 1])) == rule__eh_is_word(dom.p[0]))
 			continue; /* \b */
 		if (bstr_caseeq(bstr_sub(from, i, dom.len), dom) &&
 		    from.p[j] != '\n' &&
@@ -2506,7 +1754,7 @@ ev_ratware_envelope_from(struct rule_ctx *c, const struct rule *r)
 static int
 ev_mailfrom_matches_rcvd(struct rule_ctx *c, const struct rule *r)
 {
-	struct bstr e = envfrom(c), d;
+	struct bstr e = rule__eh_envfrom(c), d;
 	const unsigned char *at;
 	const struct msg_relay *v;
 	size_t n, first = SIZE_MAX;
@@ -2555,7 +1803,7 @@ ev_no_rdns_dotcom_helo(struct rule_ctx *c, const struct rule *r)
 		if (!v[i].parsed || v[i].trusted || sa_private(&v[i]))
 			continue;
 		/* MS SMTPSVC and Domino do not look names up (SA) */
-		hit = match(c, RX_DOTCOM_HELO, v[i].helo) &&
+		hit = rule__eh_match(c, RX_DOTCOM_HELO, v[i].helo) &&
 		    v[i].rdns.len == 0 &&
 		    bstr_find(v[i].raw, bstr_cstr("SMTPSVC")) < 0 &&
 		    bstr_find(v[i].raw, bstr_cstr("Lotus Domino")) < 0;
@@ -2623,12 +1871,12 @@ forged_received(struct rule_ctx *c, int *mfrom, int *mhelo)
 
 		if (!rl->parsed || rl->trusted)
 			continue;
-		by = hostname_to_domain(lc(c, rl->by));
-		from[k] = hostname_to_domain(lc(c, rl->rdns));
-		hlo = hostname_to_domain(lc(c, rl->helo));
+		by = hostname_to_domain(rule__eh_lc(c, rl->by));
+		from[k] = hostname_to_domain(rule__eh_lc(c, rl->rdns));
+		hlo = hostname_to_domain(rule__eh_lc(c, rl->helo));
 		if (rl->has_ip)
 			netaddr_str(&rl->ip, ip, sizeof(ip));
-		if (!match(c, RX_FQDN, by)) {
+		if (!rule__eh_match(c, RX_FQDN, by)) {
 			k++;
 			continue;
 		}
@@ -2637,7 +1885,7 @@ forged_received(struct rule_ctx *c, int *mfrom, int *mhelo)
 		    strcmp(ip, "127.0.0.1") == 0)
 			from[k] = BSTR_NULL;
 		if (rl->ip.family == AF_INET && hlo.len > 0 &&
-		    match(c, RX_IS_IPV4, hlo) && !bstr_eq(hlo, bstr_cstr(ip))) {
+		    rule__eh_match(c, RX_IS_IPV4, hlo) && !bstr_eq(hlo, bstr_cstr(ip))) {
 			unsigned a1, a2, b1, b2;
 			char hb[64];
 
@@ -2649,7 +1897,7 @@ forged_received(struct rule_ctx *c, int *mfrom, int *mhelo)
 				(*mhelo)++;
 		}
 		prev = k > 0 ? from[k - 1] : BSTR_NULL;
-		if (k > 0 && prev.p != NULL && match(c, RX_FQDN, prev) &&
+		if (k > 0 && prev.p != NULL && rule__eh_match(c, RX_FQDN, prev) &&
 		    !bstr_eq(by, prev) &&
 		    !(bstr_eq(by, bstr_cstr("msn.com")) &&
 			bstr_eq(prev, bstr_cstr("hotmail.com"))))
@@ -2680,7 +1928,6 @@ ev_forged_received_ip_helo(struct rule_ctx *c, const struct rule *r)
 	return mhelo > 0;
 }
 
-static const char *const fm_replyto_args[] = { "replyto", "reply", NULL };
 static const char *const to_subject_args[] = { "address", "user", NULL };
 
 const struct rule__evalfn rule__evals_hdr[] = {
@@ -2710,10 +1957,6 @@ const struct rule__evalfn rule__evals_hdr[] = {
 	{ "check_for_forged_received_trail", ev_forged_received_trail, NULL },
 	{ "check_for_forged_received_ip_helo", ev_forged_received_ip_helo,
 	    NULL },
-	{ "check_freemail_header", ev_freemail_header, NULL },
-	{ "check_freemail_from", ev_freemail_from, NULL },
-	{ "check_freemail_body", ev_freemail_body, NULL },
-	{ "check_freemail_replyto", ev_freemail_replyto, fm_replyto_args },
 	{ "similar_recipients", ev_similar_recipients, NULL },
 	{ NULL, NULL, NULL },
 };

@@ -280,7 +280,8 @@ const struct rule__evalfn *rule__eval_lookup(const char *name);
 const char *rule__eval_arg(const struct rule *r, size_t i);
 double rule__eval_argnum(const struct rule *r, size_t i, double def);
 /* more tables, each ended by { NULL }: evals_hdr.c (SA's HeaderEval,
- * FreeMail, RelayEval), evals_html.c (HTMLEval, MIMEEval, BodyEval) */
+ * RelayEval), evals_freemail.c (FreeMail), evals_html.c (HTMLEval),
+ * evals_mime.c (MIMEEval, BodyEval, ImageInfo) */
 extern const struct rule__evalfn rule__evals_hdr[];
 /* SA RegistryBoundaries (evals_hdr.c): trim_domain - the registrable
  * domain of host (lowercased, dots squeezed; the host itself when it is a
@@ -297,6 +298,7 @@ bool rule__hdr_conf(struct rule_set *, const char *dir, const char *rest,
 int rule__hdr_conf_finish(struct rule_set *);
 void rule__hdr_conf_free(struct rule_set *);
 extern const struct rule__evalfn rule__evals_html[];
+extern const struct rule__evalfn rule__evals_freemail[];
 /* evals_mime.c: MIMEEval, BodyEval, ImageInfo, URI evals over SA's MIME
  * tree (msg_sa_parts) */
 extern const struct rule__evalfn rule__evals_mime[];
