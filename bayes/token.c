@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,26 @@ bayes_tokset_reset(struct bayes_tokset *ts)
 {
 	ts->n = 0;
 	ts->err = 0;
+}
+
+/* insertion_sort - sort v[0..n) by insertion; false once more than
+ * budget element moves were needed (v is then only partly sorted) */
+static bool
+insertion_sort(uint64_t *v, size_t n, size_t budget)
+{
+	size_t moves = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		uint64_t x = v[i];
+		size_t k = i;
+
+		for (; k > 0 && v[k - 1] > x; k--)
+			v[k] = v[k - 1];
+		v[k] = x;
+		if ((moves += i - k) > budget)
+			return false;
+	}
+	return true;
 }
 
 /* bayes_sort_u64 - in-place quicksort (median of three, insertion sort
@@ -77,14 +98,7 @@ bayes_sort_u64(uint64_t *v, size_t n)
 			n = j + 1;
 		}
 	}
-	for (size_t i = 1; i < n; i++) {
-		uint64_t x = v[i];
-		size_t k = i;
-
-		for (; k > 0 && v[k - 1] > x; k--)
-			v[k] = v[k - 1];
-		v[k] = x;
-	}
+	(void)insertion_sort(v, n, SIZE_MAX);
 }
 
 /* sort_spread - sort v[0..n) via a counting pass on the top bits: the
@@ -100,7 +114,7 @@ sort_spread(uint64_t *v, size_t n)
 
 	while (bits < 20 && ((size_t)1 << bits) < n)
 		bits++;
-	size_t nb = (size_t)1 << bits, moves = 0;
+	size_t nb = (size_t)1 << bits;
 	uint64_t *tmp = malloc(n * sizeof(*tmp) + nb * sizeof(uint32_t));
 
 	if (tmp == NULL)
@@ -117,18 +131,8 @@ sort_spread(uint64_t *v, size_t n)
 	}
 	for (size_t i = 0; i < n; i++)
 		tmp[cnt[v[i] >> (64 - bits)]++] = v[i];
-	for (size_t i = 1; i < n; i++) {
-		uint64_t x = tmp[i];
-		size_t k = i;
-
-		for (; k > 0 && tmp[k - 1] > x; k--)
-			tmp[k] = tmp[k - 1];
-		tmp[k] = x;
-		if ((moves += i - k) > 8 * n) {
-			bayes_sort_u64(tmp, n);
-			break;
-		}
-	}
+	if (!insertion_sort(tmp, n, 8 * n))
+		bayes_sort_u64(tmp, n);
 	memcpy(v, tmp, n * sizeof(*v));
 	free(tmp);
 	return true;

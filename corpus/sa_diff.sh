@@ -14,6 +14,7 @@
 # filterd fires and SA does not. Only the 2002 (training) sets are read.
 set -u
 cd "$(dirname "$0")/.."
+. tests/e2e/lib_spamd.sh
 rows=${1:-40}
 data=$(corpus/fetch.sh 2>/dev/null | tail -n 1)
 [ -d "$data" ] || data=corpus/data
@@ -38,11 +39,7 @@ if [ ! -s "$hits" ]; then
 	    --siteconfigpath=/etc/spamassassin -r "$work/spamd.pid" \
 	    >"$work/spamd.log" 2>&1 &
 	spamd_pid=$!
-	for _ in $(seq 1 240); do
-		grep -q "server started" "$work/spamd.log" && break
-		sleep 0.5
-	done
-	grep -q "server started" "$work/spamd.log" ||
+	spamd_up "$work/spamd.log" ||
 	    { echo "sa_diff: spamd did not start"; exit 1; }
 	python3 - "$port" "$work/list" "$hits.tmp" <<'PY' || exit 1
 import subprocess, sys

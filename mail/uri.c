@@ -204,16 +204,6 @@ msg__uri_host_of(struct msg *m, struct bstr s)
 	return norm_host(m->a, h, &ip);
 }
 
-static uint64_t
-hash(struct bstr s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < s.len; i++)
-		h = (h ^ s.p[i]) * 1099511628211ull;
-	return h;
-}
-
 /* Open-addressing index of URI hashes -> position + 1, so duplicates are
  * found in O(1); grown (rebuilt) at half load. */
 static void
@@ -384,7 +374,7 @@ msg__uri_add(struct msg *m, struct bstr raw, unsigned flags)
 			at = nx < 0 ? -1 : at + 4 + nx;
 		}
 	}
-	uint64_t hv = hash(norm);
+	uint64_t hv = bstr_hash(norm);
 	long dup = uri_lookup(m, norm, hv);
 
 	if (dup >= 0) {

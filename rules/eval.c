@@ -1084,20 +1084,15 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 			return 0;
 		return match_count(c, r, msg_full(c->msg), limit);
 	case RULE_MIMEHEADER: {
-		size_t np = msg_part_count(c->msg), kl = strlen(r->hdr);
-		char key[128];
+		size_t np = msg_part_count(c->msg);
 
 		c->hdr_last = NULL; /* b is reused below */
-		if (c->mh_lc == NULL && kl + 2 <= sizeof(key))
+		if (c->mh_lc == NULL)
 			mh_lowered(c, np);
-		for (size_t i = 0; i < kl && kl + 2 <= sizeof(key); i++)
-			key[i + 1] = (char)tolower((unsigned char)r->hdr[i]);
-		key[0] = '\n';
-		key[kl + 1] = ':';
 		for (size_t i = 0; i < np; i++) {
-			if (c->mh_lc != NULL && kl + 2 <= sizeof(key) &&
-			    memmem(c->mh_lc[i].p, c->mh_lc[i].len, key,
-				kl + 2) == NULL)
+			if (c->mh_lc != NULL && r->mh_key != NULL &&
+			    memmem(c->mh_lc[i].p, c->mh_lc[i].len, r->mh_key,
+				strlen(r->mh_key)) == NULL)
 				continue;
 			if ((n = mime_header_match(
 				 c, r, msg_part_at(c->msg, i), b)) > 0)

@@ -621,20 +621,10 @@ struct toks {
 	size_t cap, n; /* cap a power of two, n < cap / 2 */
 };
 
-static uint64_t
-tok_hash(struct bstr w)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (size_t i = 0; i < w.len; i++)
-		h = (h ^ w.p[i]) * 1099511628211ull;
-	return h;
-}
-
 static struct tok *
 tok_slot(struct tok *v, size_t cap, struct bstr w)
 {
-	size_t i = (size_t)tok_hash(w) & (cap - 1);
+	size_t i = (size_t)bstr_hash(w) & (cap - 1);
 
 	while (v[i].w.p != NULL && !bstr_eq(v[i].w, w))
 		i = (i + 1) & (cap - 1);
@@ -1344,32 +1334,31 @@ result_check(const struct rule *r, size_t mi, double value, bool nomaxeq)
 	return true;
 }
 
-/* image_count(type, min[, max]) - SA ImageInfo */
+/* image_count / pixel_coverage (type, min[, max]) - SA ImageInfo: the
+ * number of images of the type, or their summed pixel area */
+static int
+image_check(struct rule_ctx *c, const struct rule *r, bool want_area)
+{
+	int t = img_type(arg(r, 0));
+	struct rule__mime *f;
+	double count, area;
+
+	if (t == -2 || arg(r, 1) == NULL || (f = images(c)) == NULL)
+		return 0;
+	img_values(f, t, &count, &area);
+	return result_check(r, 1, want_area ? area : count, false);
+}
+
 static int
 ev_image_count(struct rule_ctx *c, const struct rule *r)
 {
-	int t = img_type(arg(r, 0));
-	struct rule__mime *f;
-	double count, area;
-
-	if (t == -2 || arg(r, 1) == NULL || (f = images(c)) == NULL)
-		return 0;
-	img_values(f, t, &count, &area);
-	return result_check(r, 1, count, false);
+	return image_check(c, r, false);
 }
 
-/* pixel_coverage(type, min[, max]) - SA ImageInfo: summed pixel area */
 static int
 ev_pixel_coverage(struct rule_ctx *c, const struct rule *r)
 {
-	int t = img_type(arg(r, 0));
-	struct rule__mime *f;
-	double count, area;
-
-	if (t == -2 || arg(r, 1) == NULL || (f = images(c)) == NULL)
-		return 0;
-	img_values(f, t, &count, &area);
-	return result_check(r, 1, area, false);
+	return image_check(c, r, true);
 }
 
 /* image_to_text_ratio(type, min, max) - SA ImageInfo: characters of the

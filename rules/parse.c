@@ -482,6 +482,7 @@ reset_def(struct rule *r)
 {
 	free(r->re_src);
 	free(r->hdr);
+	free(r->mh_key);
 	free(r->if_unset);
 	free(r->evname);
 	for (size_t i = 0; i < r->nargs; i++)
@@ -489,6 +490,7 @@ reset_def(struct rule *r)
 	free(r->args);
 	free(r->meta_src);
 	r->re_src = r->hdr = r->if_unset = r->evname = r->meta_src = NULL;
+	r->mh_key = NULL;
 	r->args = NULL;
 	r->nargs = 0;
 	r->neg = false;
@@ -721,6 +723,19 @@ parse_header_target(struct pctx *c, struct rule *r, char *rest)
 		r->hkind = HDR_NAMED;
 	if ((r->hdr = strdup(hdr)) == NULL)
 		return -ENOMEM;
+	/* mimeheader: what a part's lowercased header block holds when it
+	 * has the field (eval.c) */
+	if (r->type == RULE_MIMEHEADER) {
+		size_t n = strlen(hdr);
+
+		if ((r->mh_key = malloc(n + 3)) == NULL)
+			return -ENOMEM;
+		r->mh_key[0] = '\n';
+		for (size_t i = 0; i < n; i++)
+			r->mh_key[i + 1] = (char)tolower((unsigned char)hdr[i]);
+		r->mh_key[n + 1] = ':';
+		r->mh_key[n + 2] = '\0';
+	}
 	return set_regex(c, r, skip_ws(rest));
 bad:
 	rule__diag(c->rs, RULE_DIAG_ERROR, c->file, c->line,

@@ -77,6 +77,7 @@ struct rule {
 	enum rule_hdr_mod hmod;
 	bool hraw;		 /* :addr:raw, :name:raw */
 	char *hdr;		 /* header name */
+	char *mh_key;		 /* mimeheader: "\n" lowercased name ":" */
 	char *if_unset;		 /* [if-unset: X] */
 	enum rule_relays relays; /* also ALL-TRUSTED ... for HDR_ALL */
 	bool all_part; /* ALL-TRUSTED/-INTERNAL/-UNTRUSTED/-EXTERNAL */

@@ -20,6 +20,16 @@ lower(int c)
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
+uint64_t
+bstr_hash(struct bstr s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < s.len; i++)
+		h = (h ^ s.p[i]) * 1099511628211ull;
+	return h;
+}
+
 bool
 bstr_eq(struct bstr a, struct bstr b)
 {

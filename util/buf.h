@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 /* A read-only slice: message data is bytes, never assume a NUL. */
@@ -29,6 +30,8 @@ bstr_cstr(const char *s)
 }
 
 bool bstr_eq(struct bstr, struct bstr);
+/* 64-bit FNV-1a of the bytes, for in-memory hash tables */
+uint64_t bstr_hash(struct bstr);
 bool bstr_caseeq(struct bstr, struct bstr);
 bool bstr_caseeq_cstr(struct bstr, const char *);
 bool bstr_casestarts(struct bstr, const char *prefix);

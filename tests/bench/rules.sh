@@ -19,6 +19,7 @@
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
+. tests/e2e/lib_spamd.sh
 data=$(corpus/fetch.sh 2>/dev/null | tail -n 1)
 [ -d "$data" ] || data=corpus/data
 N=${BENCH_N:-300}
@@ -125,11 +126,7 @@ port=$(free_port)
 spamd -L -x -s stderr -i 127.0.0.1 -p "$port" -m 1 --max-conn-per-child=1000000 -u nobody \
     -r "$t/spamd.pid" >"$t/spamd.log" 2>&1 &
 spamd_pid=$!
-for _ in $(seq 1 120); do
-	grep -q "server started" "$t/spamd.log" && break
-	sleep 0.5
-done
-grep -q "server started" "$t/spamd.log" || { echo "spamd did not start"; exit 1; }
+spamd_up "$t/spamd.log" || { echo "spamd did not start"; exit 1; }
 # warm up the child (first message compiles lazily)
 spamc -d 127.0.0.1 -p "$port" -c <"$t/list" >/dev/null 2>&1
 child=$(pgrep -P "$(cat "$t/spamd.pid" 2>/dev/null || echo "$spamd_pid")" | head -n 1)

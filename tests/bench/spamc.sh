@@ -18,6 +18,7 @@ set -u
 cd "$(dirname "$0")/../e2e"
 . ./lib_filterd.sh
 . ./lib_milter.sh
+. ./lib_spamd.sh
 
 N=${BENCH_COUNT:-300}
 CONC=${BENCH_CONC:-4}
@@ -85,11 +86,7 @@ spamd -L -x -s stderr -i 127.0.0.1 -p "$sa_port" -m 2 --min-children=2 \
     -u nobody -C "$SA_RULES" --siteconfigpath=/etc/spamassassin \
     -r "$work/spamd.pid" >"$work/spamd.log" 2>&1 &
 spamd_pid=$!
-for _ in $(seq 1 240); do
-	grep -q "server started" "$work/spamd.log" && break
-	sleep 0.5
-done
-grep -q "server started" "$work/spamd.log" ||
+spamd_up "$work/spamd.log" ||
     { echo "bench spamc: spamd did not start"; tail -5 "$work/spamd.log"; exit 1; }
 
 # cpu_ms ROOT - CPU time (user+sys, ms) of a process tree: every live

@@ -15,6 +15,7 @@
 #   PARITY_LIST  file to write per-message differences to
 set -u
 cd "$(dirname "$0")/../.."
+. tests/e2e/lib_spamd.sh
 N=${PARITY_N:-50}
 MIN=${PARITY_MIN:-95}
 SA_RULES=/usr/share/spamassassin
@@ -53,11 +54,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 spamd -L -x -s stderr -i 127.0.0.1 -p "$port" -m 1 -u nobody \
     -r "$tmp/spamd.pid" >"$tmp/spamd.log" 2>&1 &
 spamd_pid=$!
-for _ in $(seq 1 120); do
-	grep -q "server started" "$tmp/spamd.log" && break
-	sleep 0.5
-done
-if ! grep -q "server started" "$tmp/spamd.log"; then
+if ! spamd_up "$tmp/spamd.log"; then
 	echo "not ok 1 - spamd did not start"; tail -n 5 "$tmp/spamd.log"
 	exit 1
 fi

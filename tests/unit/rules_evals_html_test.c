@@ -135,21 +135,6 @@ static const struct hcase {
 #include "rules_fixture.h"
 
 static void
-check_names(const struct hits *h, const char *names, bool want, size_t ci)
-{
-	char buf[512], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", names);
-	for (char *t = strtok_r(buf, " ", &save); t != NULL;
-	     t = strtok_r(NULL, " ", &save))
-		if (hits_has(h, t) != want) {
-			print_error("case %zu: %s %s\n", ci, t,
-			    want ? "did not fire" : "fired");
-			fail();
-		}
-}
-
-static void
 test_cases(void **state)
 {
 	struct fx *fx = *state;

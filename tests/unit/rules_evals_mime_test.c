@@ -222,21 +222,6 @@ static const struct mcase {
 #include "rules_fixture.h"
 
 static void
-check_names(const struct hits *h, const char *names, bool want, size_t ci)
-{
-	char buf[1024], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", names);
-	for (char *t = strtok_r(buf, " ", &save); t != NULL;
-	     t = strtok_r(NULL, " ", &save))
-		if (hits_has(h, t) != want) {
-			print_error("case %zu: %s %s\n", ci, t,
-			    want ? "did not fire" : "fired");
-			fail();
-		}
-}
-
-static void
 run_case(struct fx *fx, const char *msg, size_t len, const char *yes,
     const char *no, size_t ci)
 {
