@@ -8,12 +8,13 @@
 # 2 workers, use_dnsbl/spf/dkim/dmarc/bayes = no. The same BENCH_COUNT
 # (default 300) messages from the SpamAssassin corpus (2002 sets, every
 # group; corpus/fetch.sh) go through `spamc -c` with BENCH_CONC (default
-# 4) clients in parallel (spamc exec'd from a thread pool), after a
-# warm-up of 10. Server CPU per message is measured from /proc for both.
+# 4) clients in parallel (spamc posix_spawn'ed by build/bench/spamcdrive),
+# after a warm-up of 10. Server CPU per message is measured from /proc for both.
 # Prints per server messages/s, the mean ms per message, and the ratio
 # (goal >= 50x); the clients' ceiling (the same spamc processes sending
 # PING, which scans nothing: no server can be faster through spamc on
-# this machine); and how many CHECK verdicts (spam/ham) agree.
+# this machine); spamc's own CPU per message and the CPU ratio with it;
+# and how many CHECK verdicts (spam/ham) agree.
 set -u
 cd "$(dirname "$0")/../e2e"
 . ./lib_filterd.sh
@@ -123,7 +124,8 @@ PY
 }
 
 # run PORT PID OUT - every sample message through spamc -c, CONC at a
-# time; prints "wall_ms server_cpu_ms"; OUT gets "file<TAB>score/threshold"
+# time; prints "wall_ms server_cpu_ms client_cpu_ms"; OUT gets
+# "file<TAB>score/threshold"
 run() # PORT PID OUT PASSES [SPAMC-MODE]
 {
 	local port=$1 pid=$2 out=$3 passes=$4 mode=${5:--c} t0 t1 c0 c1
@@ -131,40 +133,28 @@ run() # PORT PID OUT PASSES [SPAMC-MODE]
 		spamc -d 127.0.0.1 -p "$port" -c -s 5000000 -t 300 <"$f" >/dev/null
 	done
 	c0=$(cpu_ms "$pid")
-	# the clients: spamc exec'd straight from a thread pool (a shell per
-	# message would cost the 2 CPUs more than filterd's scan does)
+	# the clients: spamc posix_spawn'ed from one C loop (spamcdrive;
+	# a script's pool cost as much CPU as spamc itself); its own output
+	# line is "wall_ms client_cpu_ms"
 	t0=$(date +%s%N)
-	python3 - "$port" "$CONC" "$work/sample" "$out" "$passes" "$mode" <<'PY'
-import subprocess, sys
-from concurrent.futures import ThreadPoolExecutor
-port, conc, files = sys.argv[1], int(sys.argv[2]), open(sys.argv[3]).read().split()
-n = len(files)
-files = files * int(sys.argv[5])
-def one(f):
-    with open(f, "rb") as fh:
-        r = subprocess.run(["spamc", "-d", "127.0.0.1", "-p", port, sys.argv[6],
-            "-s", "5000000", "-t", "300"], stdin=fh, stdout=subprocess.PIPE)
-    return "%s\t%s\n" % (f, r.stdout.decode(errors="replace").strip())
-with ThreadPoolExecutor(conc) as ex:
-    lines = list(ex.map(one, files))
-open(sys.argv[4], "w").write("".join(lines[:n]))
-PY
+	read -r _ cl < <("$E2E_ROOT/build/bench/spamcdrive" -p "$port" \
+	    -c "$CONC" -m "$mode" -n "$passes" -o "$out" "$work/sample")
 	t1=$(date +%s%N)
 	c1=$(cpu_ms "$pid")
-	echo "$(( (t1 - t0) / 1000000 )) $((c1 - c0))"
+	echo "$(( (t1 - t0) / 1000000 )) $((c1 - c0)) ${cl:-0}"
 }
 
 # filterd's side runs the sample FD_PASSES times (default 3): one pass is
 # about a second of its CPU, read in clock ticks, too coarse alone
 FD_PASSES=${FD_PASSES:-3}
-read -r fd_ms fd_cpu < <(run "$fsp_port" "$FD_PID" "$work/fd.out" "$FD_PASSES")
-read -r sa_ms sa_cpu < <(run "$sa_port" "$(cat "$work/spamd.pid")" "$work/sa.out" 1)
+read -r fd_ms fd_cpu fd_cl < <(run "$fsp_port" "$FD_PID" "$work/fd.out" "$FD_PASSES")
+read -r sa_ms sa_cpu sa_cl < <(run "$sa_port" "$(cat "$work/spamd.pid")" "$work/sa.out" 1)
 # the clients' own ceiling on this machine: the same spamc processes from
 # the same pool, sending PING (-K, no message, no scan) to filterd
-read -r ping_ms _ < <(run "$fsp_port" "$FD_PID" "$work/ping.out" "$FD_PASSES" -K)
+read -r ping_ms _ ping_cl < <(run "$fsp_port" "$FD_PID" "$work/ping.out" "$FD_PASSES" -K)
 python3 - "$N" "$bytes" "$CONC" "$fd_ms" "$sa_ms" "$work/fd.out" "$work/sa.out" \
     "$fd_cpu" "$sa_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)" "$FD_PASSES" \
-    "$ping_ms" <<'PY'
+    "$ping_ms" "$fd_cl" "$sa_cl" "$ping_cl" <<'PY'
 import sys
 n, nbytes, conc, fd_ms, sa_ms = map(int, sys.argv[1:6])
 ping_ms = int(sys.argv[12]) / int(sys.argv[11])
@@ -198,6 +188,20 @@ print("  server CPU per message: filterd %.1f ms, spamd %.1f ms: %.1fx "
       "(what the ratio becomes when the clients and other load do not "
       "share the CPUs)" % (fd_cpu / n, sa_cpu / n,
       (sa_cpu / max(fd_cpu, 1))))
+# spamc's own CPU (its rusage, reaped by spamcdrive): a process start
+# that links libssl/libcrypto; every message through spamc pays it on
+# the same CPUs as the server, so CPU-bound throughput goes as
+# 1 / (server + spamc) and no server beats (spamd + spamc) / spamc
+fd_cl = int(sys.argv[13]) / passes / n
+sa_cl = int(sys.argv[14]) / n
+ping_cl = int(sys.argv[15]) / passes / n
+sa_per = sa_cpu / n + sa_cl
+print("  spamc's own CPU per message: %.2f ms (PING %.2f ms)" % (fd_cl,
+      ping_cl))
+print("  server + spamc CPU per message: filterd %.2f ms, spamd %.1f ms: "
+      "%.1fx; a server that cost nothing would reach %.1fx" % (
+      fd_cpu / n + fd_cl, sa_per, sa_per / max(fd_cpu / n + fd_cl, 1e-3),
+      sa_per / max(fd_cl, 1e-3)))
 print("  load average at the end: %s" % sys.argv[10])
 print("  spam/ham verdicts agree on %d/%d messages" % (agree, n))
 PY
