@@ -48,9 +48,9 @@ trap '[ -n "${CV_KEEP:-}" ] && echo "cv: work dir $work" || rm -rf "$work"' EXIT
 
 split=${CV_SPLIT:-index}
 # $work/assign: "SET FOLD PATH" for every file of the 2002 sets
-python3 - "$data" "$K" "$split" >"$work/assign" <<'EOP' || exit 1
+python3 - "$data" "$K" "$split" "$work" "${CV_SWAP:-}" >"$work/assign" <<'EOP' || exit 1
 import email.utils, hashlib, ipaddress, os, re, sys
-data, K, split = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+data, K, split, work, swap = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 def headers(path):
     h, last = {}, None
     with open(path, 'rb') as f:
@@ -149,6 +149,53 @@ def spam_folds(files, hamfiles):
             fold[i] = k
     return fold
 ls = lambda s: sorted(os.path.join(data, s, f) for f in os.listdir(os.path.join(data, s)))
+# CV_SWAP: the delivery path of the collector, not of the sender: the
+# Received (local: names localhost, 127.0.0.1 or fetchmail), Delivered-To,
+# X-Original-To, (X-)Envelope-To and Delivery-Date fields above the first
+# Received field that is not local; and the "for <rcpt>" clause of that
+# first non-local
+# Received field (the collector's MX: which trap or mailbox got it)
+LOCAL = re.compile(rb'localhost|127\.0\.0\.1|fetchmail', re.I)
+PATH = re.compile(rb'(received|delivered-to|x-original-to|envelope-to|'
+                  rb'x-envelope-to|delivery-date):', re.I)
+FOR = re.compile(rb'(\sfor\s+)(<[^>]*>|[^\s;]+)', re.I)
+def split_fields(raw):  # header fields (continuations joined), body
+    end = raw.find(b'\n\n')
+    head, body = (raw, b'') if end < 0 else (raw[:end + 1], raw[end + 1:])
+    fields = []
+    for line in head.splitlines(keepends=True):
+        if line[:1] in (b' ', b'\t') and fields:
+            fields[-1] += line
+        else:
+            fields.append(line)
+    return fields, body
+def collector(fields):  # indexes of the collector's fields, its MX hop
+    idx = []
+    for i, f in enumerate(fields):
+        low = f[:12].lower()
+        if low.startswith(b'received:') and not LOCAL.search(f):
+            return idx, i
+        if PATH.match(f):
+            idx.append(i)
+    return idx, None
+def swap_path(path, donor):
+    with open(path, 'rb') as f:
+        fields, body = split_fields(f.read())
+    with open(donor, 'rb') as f:
+        dfields, _ = split_fields(f.read())
+    didx, dmx = collector(dfields)
+    m = FOR.search(dfields[dmx]) if dmx is not None else None
+    to = m.group(2) if m else None
+    idx, mx = collector(fields)
+    if mx is not None:
+        fields[mx] = FOR.sub(lambda m: m.group(1) + to if to else b'',
+                             fields[mx], count=1)
+    keep = [f for i, f in enumerate(fields) if i not in idx]
+    lead = [f for f in keep[:2] if f.startswith(b'From ') or
+            f[:12].lower().startswith(b'return-path:')]
+    return b''.join(lead + [dfields[i] for i in didx] +
+                    keep[len(lead):]) + body
+rows = []
 for s in ('spam-1', 'easy-ham-1', 'hard-ham-1'):
     files = ls(s)
     if split == 'time':
@@ -163,12 +210,30 @@ for s in ('spam-1', 'easy-ham-1', 'hard-ham-1'):
     else:
         fold = {i: i % K for i in range(len(files))}
     for i, f in enumerate(files):
-        print(s, fold[i], f)
+        rows.append([s, fold[i], f])
+if swap:
+    # every test file gets the delivery path of a training message of the
+    # other class (chosen by a hash of its name, so runs repeat)
+    os.makedirs(os.path.join(work, 'swap'), exist_ok=True)
+    for r in rows:
+        ham = r[0] != 'spam-1'
+        donors = sorted(d[2] for d in rows if (d[0] != 'spam-1') != ham and
+                        d[1] != r[1] and not (split == 'time' and d[1] == 0))
+        if r[1] == 1 and split == 'time':
+            continue  # time: fold 1 is training only
+        h = int(hashlib.md5(os.path.basename(r[2]).encode()).hexdigest(), 16)
+        out = os.path.join(work, 'swap', r[0] + '.' + os.path.basename(r[2]))
+        with open(out, 'wb') as f:
+            f.write(swap_path(r[2], donors[h % len(donors)]))
+        r.append(out)
+for r in rows:
+    print(*r, *([] if len(r) > 3 else [r[2]]))
 EOP
-# fold SET K 1|0: the files of SET in fold K (1) or in any other fold (0)
+# fold SET K 1|0: the files of SET in fold K (1, the test copies when
+# CV_SWAP) or in any other fold (0)
 fold() {
 	awk -v s="$1" -v k="$2" -v want="$3" \
-	    '$1 == s && (($2 == k) == (want == 1)) { print $3 }' "$work/assign"
+	    '$1 == s && (($2 == k) == (want == 1)) { print want == 1 ? $4 : $3 }' "$work/assign"
 }
 # the time split has one test fold
 [ "$split" = time ] && K=1
