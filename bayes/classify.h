@@ -15,8 +15,8 @@
  * ham false positives on mail from sources not seen in training. */
 #define BAYES_FW_X 0.520	/* Robinson's x: prior of a new token */
 #define BAYES_FW_S 0.0178	/* Robinson's s: strength of x */
-#define BAYES_MIN_STRENGTH 0.375 /* |p - 0.5| below this is ignored */
-#define BAYES_N_SIGNIFICANT 600 /* tokens used at most (bounds the CPU) */
+#define BAYES_MIN_STRENGTH 0.25 /* |p - 0.5| below this is ignored */
+#define BAYES_N_SIGNIFICANT 150 /* tokens used at most (bounds the CPU) */
 /* bogofilter's effective size factor (sp_esf = ns_esf; its default 1.0
  * is off): the k tokens of a message are not independent, so Fisher's
  * statistic counts as ESF * -2 ln(prod) with 2 * ESF * k degrees of
@@ -24,7 +24,7 @@
  * saturate on long messages and many land on exactly 0.5. CV on 2002:
  * p >= 0.5 FP 5 -> 3 of 2750, FN 14 -> 21 of 500; a 30 % split by Date
  * (train on the older 70 %): FP 13 -> 9, FN 2 -> 9 (bogofilter 10 and 10). */
-#define BAYES_ESF 0.5
+#define BAYES_ESF 0.35
 
 /* bayes_token_prob - Robinson's f(w) for a token seen in s of ns spam and
  * h of nh ham messages; -1 when the token was never seen. */
