@@ -434,9 +434,10 @@ bayes_tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text)
 
 /* bayes_tok_body - body text: the words of bayes_tok_text, and each word
  * with capitals once more as written ("C:FREE", "C:Dear"), as bogofilter
- * keeps case. Capitals are how bulk mail shouts and greets; on the 2002
- * sets they cost no ham and helped novel spam (corpus/cv.sh: see
- * .notes/accuracy.md, 2026-11-27) */
+ * keeps case. Capitals are how bulk mail shouts and greets: on the 2002
+ * sets (corpus/cv.sh, index split) Bayes p >= 0.5 FP 5 -> 3 of 2750, FN
+ * 30 -> 27 of 500 with them; source split FN 54 -> 51, FP 121 -> 120.
+ * ~35 more tokens per message (+13 %, before the Received cut) */
 void
 bayes_tok_body(struct bayes_tokset *ts, struct bstr text)
 {
