@@ -37,6 +37,15 @@
 #          ADV: and numbers dropped, at least two words). Groups are the
 #          connected components of that relation (largest ~1/5 of spam);
 #          largest first, each goes to the fold with the fewest spam.
+# CV_SWAP=1 (any split): each test message is copied with the delivery
+# path of a training message of the other class (chosen by a hash of its
+# name): the collector's local Received hops and Delivered-To/X-Original-
+# To/Envelope-To/Delivery-Date above its MX hop, and that hop's "for
+# <rcpt>". filterd and bogofilter classify the same copies. On the 2002
+# sets spam-1 was collected in one mailbox and most easy-ham-1 in another;
+# what a classifier learned from that shows up here as errors (session
+# 2's FN loss on the 2003 sets showed up in 2002 CV only with the swap:
+# .notes/accuracy.md, session 4).
 set -u
 cd "$(dirname "$0")/.."
 data=$(corpus/fetch.sh) || exit 1
@@ -78,8 +87,8 @@ def group(h):
             return k + ':' + re.sub(r'.*<|>.*', '', h[k]).lower()
     m = re.search(r'@([\w.-]+)', h.get('from', ''))
     return 'from:' + (m.group(1).lower() if m else '?')
-def fields(path):  # all header fields in order (Received is repeated)
-    h, out = {}, []
+def all_fields(path):  # all header fields in order (Received repeats)
+    out = []
     with open(path, 'rb') as f:
         for raw in f:
             line = raw.decode('latin-1').rstrip('\r\n')
@@ -94,7 +103,7 @@ def fields(path):  # all header fields in order (Received is repeated)
     return out
 def relay_nets(path):  # public /16s of the Received "from" parts, top down
     nets = []
-    for name, v in fields(path):
+    for name, v in all_fields(path):
         if name != 'received' or 'fetchmail' in v:
             continue
         fr = re.split(r'\bby\b', v, 1)[0]
@@ -153,8 +162,8 @@ ls = lambda s: sorted(os.path.join(data, s, f) for f in os.listdir(os.path.join(
 # Received (local: names localhost, 127.0.0.1 or fetchmail), Delivered-To,
 # X-Original-To, (X-)Envelope-To and Delivery-Date fields above the first
 # Received field that is not local; and the "for <rcpt>" clause of that
-# first non-local
-# Received field (the collector's MX: which trap or mailbox got it)
+# first non-local Received field (the collector's MX: which trap or
+# mailbox got the message)
 LOCAL = re.compile(rb'localhost|127\.0\.0\.1|fetchmail', re.I)
 PATH = re.compile(rb'(received|delivered-to|x-original-to|envelope-to|'
                   rb'x-envelope-to|delivery-date):', re.I)
