@@ -39,7 +39,7 @@
 #          largest first, each goes to the fold with the fewest spam.
 # CV_SWAP=1 (any split): each test message is copied with the delivery
 # path of a training message of the other class (chosen by a hash of its
-# name): the collector's local Received hops and Delivered-To/X-Original-
+# name; CV_SWAP=2, 3, ... pick other donors): the collector's local Received hops and Delivered-To/X-Original-
 # To/Envelope-To/Delivery-Date above its MX hop, and that hop's "for
 # <rcpt>". filterd and bogofilter classify the same copies. On the 2002
 # sets spam-1 was collected in one mailbox and most easy-ham-1 in another;
@@ -230,7 +230,8 @@ if swap:
                         d[1] != r[1] and not (split == 'time' and d[1] == 0))
         if r[1] == 1 and split == 'time':
             continue  # time: fold 1 is training only
-        h = int(hashlib.md5(os.path.basename(r[2]).encode()).hexdigest(), 16)
+        salt = '' if swap == '1' else swap
+        h = int(hashlib.md5((salt + os.path.basename(r[2])).encode()).hexdigest(), 16)
         out = os.path.join(work, 'swap', r[0] + '.' + os.path.basename(r[2]))
         with open(out, 'wb') as f:
             f.write(swap_path(r[2], donors[h % len(donors)]))
