@@ -9,8 +9,8 @@
  *   p(w)  = the ratio of the token's spam
  *           and ham frequencies, pulled towards x with weight s for rare
  *           tokens (f(w) = (s*x + n*p) / (s + n));
- *   S, H  = Fisher's chi-square over the tokens with |p - 0.5| >= 0.375
- *           (bogofilter's min_dev), at most the 600 strongest (SA: 150),
+ *   S, H  = Fisher's chi-square over the tokens with |p - 0.5| >= 0.25
+ *           (bogofilter's min_dev: 0.375), at most the 150 strongest,
  *           starting from the class priors, the statistic and the degrees
  *           of freedom scaled by bogofilter's effective size factor;
  *   I     = (1 + S - H) / 2.

@@ -317,13 +317,15 @@ is_trim(unsigned char c)
 	return c == '-' || c == '\'' || c == '.' || c == ',' || c == '_';
 }
 
+/* add_word - the token(s) of one word; cased: also "C:" + the word as
+ * written when it has capitals (body text, see bayes_tok_body) */
 static void
 add_word(struct bayes_tokset *ts, const char *prefix, const unsigned char *w,
-    size_t len)
+    size_t len, bool cased)
 {
 	unsigned char low[BAYES_MAX_TOKEN_LEN], alnum[BAYES_MAX_TOKEN_LEN];
 	size_t an = 0;
-	bool high = false;
+	bool high = false, upper = false;
 
 	while (len > 0 && is_trim(w[0]))
 		w++, len--;
@@ -356,6 +358,7 @@ add_word(struct bayes_tokset *ts, const char *prefix, const unsigned char *w,
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = w[i];
 
+		upper |= c >= 'A' && c <= 'Z';
 		low[i] = (c >= 'A' && c <= 'Z') ? c | 0x20 : c;
 		if (c >= 0x80 || (c >= '0' && c <= '9') ||
 		    (low[i] >= 'a' && low[i] <= 'z'))
@@ -366,11 +369,14 @@ add_word(struct bayes_tokset *ts, const char *prefix, const unsigned char *w,
 	 * the bare word, so obfuscation does not hide it completely */
 	if (an != len && an >= 3)
 		bayes_tok_add(ts, prefix, alnum, an);
+	if (cased && upper)
+		bayes_tok_add(ts, "C:", w, len);
 }
 
-/* bayes_tok_text - split UTF-8 text into words and add them */
-void
-bayes_tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text)
+/* tok_text - split UTF-8 text into words and add them */
+static void
+tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text,
+    bool cased)
 {
 	const unsigned char *p = text.p, *end = text.p + text.len;
 	const unsigned char *ws = NULL;	   /* start of current word */
@@ -385,7 +391,7 @@ bayes_tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text)
 
 		if (is_cjk(c)) {
 			if (ws != NULL) {
-				add_word(ts, prefix, ws, (size_t)(p - ws));
+				add_word(ts, prefix, ws, (size_t)(p - ws), cased);
 				ws = NULL;
 			}
 			if (cprev != NULL) {
@@ -408,15 +414,34 @@ bayes_tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text)
 			if (ws == NULL)
 				ws = p;
 		} else if (ws != NULL) {
-			add_word(ts, prefix, ws, (size_t)(p - ws));
+			add_word(ts, prefix, ws, (size_t)(p - ws), cased);
 			ws = NULL;
 		}
 		p += adv;
 	}
 	if (ws != NULL)
-		add_word(ts, prefix, ws, (size_t)(p - ws));
+		add_word(ts, prefix, ws, (size_t)(p - ws), cased);
 	if (cprev != NULL && cjk_single)
 		bayes_tok_add(ts, prefix, cprev, cprevlen);
+}
+
+/* bayes_tok_text - split UTF-8 text into words and add them */
+void
+bayes_tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text)
+{
+	tok_text(ts, prefix, text, false);
+}
+
+/* bayes_tok_body - body text: the words of bayes_tok_text, and each word
+ * with capitals once more as written ("C:FREE", "C:Dear"), as bogofilter
+ * keeps case. Capitals are how bulk mail shouts and greets: on the 2002
+ * sets (corpus/cv.sh, index split) Bayes p >= 0.5 FP 5 -> 3 of 2750, FN
+ * 30 -> 27 of 500 with them; source split FN 54 -> 51, FP 121 -> 120.
+ * ~35 more tokens per message (+13 %, before the Received cut) */
+void
+bayes_tok_body(struct bayes_tokset *ts, struct bstr text)
+{
+	tok_text(ts, "", text, true);
 }
 
 /* bayes_tok_domain - "prefix" + host and each parent domain with at least

@@ -48,6 +48,9 @@ void bayes_tok_add(struct bayes_tokset *, const char *prefix,
  * as "sk:" + first 7 bytes, CJK runs as character bigrams. */
 void bayes_tok_text(
     struct bayes_tokset *, const char *prefix, struct bstr text);
+/* bayes_tok_body - body text: bayes_tok_text(ts, "", text) plus "C:" and
+ * each word of 3..15 bytes with ASCII capitals, case kept. */
+void bayes_tok_body(struct bayes_tokset *, struct bstr text);
 /* bayes_tok_domain - "prefix" + host and each parent domain */
 void bayes_tok_domain(
     struct bayes_tokset *, const char *prefix, struct bstr host);

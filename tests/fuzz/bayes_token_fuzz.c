@@ -1,7 +1,8 @@
 /*
  * bayes_token_fuzz - the Bayes tokenizer over arbitrary bytes: the first
- * byte picks the prefix, the rest is text for bayes_tok_text() and a host
- * for bayes_tok_domain(); the set must come out sorted and unique.
+ * byte picks the prefix (bits 0-1) and bayes_tok_body() instead of
+ * bayes_tok_text() (bit 2), the rest is the text and a host for
+ * bayes_tok_domain(); the set must come out sorted and unique.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +21,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	bayes_tokset_init(&ts, NULL);
-	bayes_tok_text(&ts, pre[data[0] & 3], bstr_make(data + 1, size - 1));
+	if (data[0] & 4)
+		bayes_tok_body(&ts, bstr_make(data + 1, size - 1));
+	else
+		bayes_tok_text(
+		    &ts, pre[data[0] & 3], bstr_make(data + 1, size - 1));
 	bayes_tok_domain(&ts, "D*", bstr_make(data + 1, size - 1));
 	bayes_tokset_finish(&ts);
 	for (size_t i = 1; i < ts.n; i++)

@@ -159,20 +159,23 @@ test_combine_matches_sa(void **state)
 	(void)state;
 	/* With ESF 1 these inputs give SA 4's Bayes::Combine::combine()
 	 * values (0.745 and 0.521887032812, checked in Perl); the expected
-	 * values below are the same formula with ESF 0.5 (statistic halved,
-	 * df = round(k / 2), at least 1), computed outside this code. */
-	_Static_assert(BAYES_ESF == 0.5, "fixture assumes ESF 0.5");
+	 * values below are the same formula with ESF 0.35 (statistic times
+	 * 0.35, df = round(0.35 k), at least 1), computed outside this code
+	 * (with ESF 0.5 the same script gives the earlier fixture values
+	 * 0.816425842927 and 0.548103949303). */
+	_Static_assert(BAYES_ESF == 0.35, "fixture assumes ESF 0.35");
+	_Static_assert(BAYES_MIN_STRENGTH == 0.25, "fixture assumes 0.25");
 	double a[] = { 0.99 };
-	assert_float_equal(bayes_combine(a, 1, 1, 1), 0.816425842927, 1e-9);
+	assert_float_equal(bayes_combine(a, 1, 1, 1), 0.812641985576, 1e-9);
 	double b[] = { 0.99, 0.01, 0.9, 0.95, 0.02 };
-	assert_float_equal(bayes_combine(b, 5, 100, 300), 0.548103949303, 1e-9);
+	assert_float_equal(bayes_combine(b, 5, 100, 300), 0.542391175399, 1e-9);
 	double c[] = { 0.1, 0.05, 0.01 };
 	assert_float_equal(
-	    bayes_combine(c, 3, 500, 2750), 0.155289780725, 1e-9);
-	/* weak tokens (|p-0.5| < 0.375) are dropped before combining */
-	double d[] = { 0.1, 0.5, 0.55, 0.05, 0.42, 0.01, 0.86 };
+	    bayes_combine(c, 3, 500, 2750), 0.269761668376, 1e-9);
+	/* weak tokens (|p-0.5| < 0.25) are dropped before combining */
+	double d[] = { 0.1, 0.5, 0.55, 0.05, 0.7, 0.01, 0.3 };
 	assert_float_equal(
-	    bayes_combine(d, 7, 500, 2750), 0.155289780725, 1e-9);
+	    bayes_combine(d, 7, 500, 2750), 0.269761668376, 1e-9);
 	double e[] = { 0.5, 0.6 };
 	assert_true(bayes_combine(e, 2, 10, 10) < 0);
 }
@@ -181,19 +184,20 @@ static void
 test_combine_cap(void **state)
 {
 	(void)state;
-	static double p[1280], q[BAYES_N_SIGNIFICANT];
+	static double p[320], q[BAYES_N_SIGNIFICANT];
 	double want;
 
-	_Static_assert(BAYES_N_SIGNIFICANT == 600, "fixture assumes 600");
-	/* 480 at 0.99 and 800 at 0.02: the 600 strongest are the 480 and
-	 * 120 of the others, so the result is that of those 600 alone */
-	for (int i = 0; i < 1280; i++)
+	_Static_assert(BAYES_N_SIGNIFICANT == 150, "fixture assumes 150");
+	/* 120 at 0.99 and 200 at 0.02: the 150 strongest are the 120 and
+	 * 30 of the others, so the result is that of those 150 alone
+	 * (0.973978127269 by the formula outside this code) */
+	for (int i = 0; i < 320; i++)
 		p[i] = i % 8 < 3 ? 0.99 : 0.02;
 	for (int i = 0; i < BAYES_N_SIGNIFICANT; i++)
-		q[i] = i < 480 ? 0.99 : 0.02;
+		q[i] = i < 120 ? 0.99 : 0.02;
 	want = bayes_combine(q, BAYES_N_SIGNIFICANT, 50, 50);
-	assert_true(want > 0.99);
-	assert_float_equal(bayes_combine(p, 1280, 50, 50), want, 1e-12);
+	assert_float_equal(want, 0.973978127269, 1e-9);
+	assert_float_equal(bayes_combine(p, 320, 50, 50), want, 1e-12);
 }
 
 static void

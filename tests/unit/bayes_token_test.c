@@ -14,8 +14,12 @@
 #include "mail/msg.h"
 
 static const char msg1[] =
+    "Received: from localhost (localhost [127.0.0.1])\r\n"
+    "\tby mail.example.net (Postfix) with ESMTP id LOC1\r\n"
+    "\tfor <user@localhost>; Mon, 1 Sep 2025 10:00:01 +0000\r\n"
     "Received: from mx.sender.example (mx.sender.example [192.0.2.77])\r\n"
-    "\tby mail.example.net with ESMTP id ABC; Mon, 1 Sep 2025 10:00:00 +0000\r\n"
+    "\tby mail.example.net with ESMTP id ABC\r\n"
+    "\tfor <user@example.net>; Mon, 1 Sep 2025 10:00:00 +0000\r\n"
     "From: \"Cheap Meds\" <offers@pharma.example.com>\r\n"
     "To: user@example.net\r\n"
     "Subject: =?UTF-8?B?R3LDvMOfZSBmcm9t?= Pharmacy\r\n"
@@ -106,6 +110,19 @@ test_message_tokens(void **state)
 	assert_false(has(&ts, "Hreceived:sep"));
 	assert_false(has(&ts, "Hreceived:2025"));
 	assert_false(has(&ts, "Hreceived:mon"));
+	/* ... but not its "for <rcpt>" clause, nor a local hop (localhost,
+	 * 127.0.0.1, fetchmail): they name the collecting mailbox */
+	assert_false(has(&ts, "Hreceived:for"));
+	assert_false(has(&ts, "Hreceived:user@example.net"));
+	assert_false(has(&ts, "Hreceived:user@localhost"));
+	assert_false(has(&ts, "Hreceived:localhost"));
+	assert_false(has(&ts, "Hreceived:postfix"));
+	assert_false(has(&ts, "Hreceived:loc1"));
+	/* body words with capitals also count as written, others not */
+	assert_true(has(&ts, "C:Buy"));
+	assert_true(has(&ts, "C:Pharmacy"));
+	assert_false(has(&ts, "C:cheap"));
+	assert_false(has(&ts, "C:MassMailer")); /* a header, not the body */
 	assert_false(has(&ts, "Hdate:sep"));
 	assert_false(has(&ts, "2025"));
 	/* tag names only: no attributes, no tags from text/plain */
