@@ -115,6 +115,23 @@ label_add(struct labels *l, const uint8_t key[16], const char *prefix,
 	bayes_tok_text(&one, prefix, w);
 	for (size_t i = 0; i < one.n; i++)
 		label_push(l, one.v[i], prefix, w);
+	/* a body word with capitals also gives "C:" + the word as written
+	 * (bayes_tok_body): the tokens that only the body form adds */
+	if (prefix[0] == '\0') {
+		struct bayes_tokset body;
+
+		bayes_tokset_init(&body, key);
+		bayes_tok_body(&body, w);
+		for (size_t i = 0; i < body.n; i++) {
+			bool plain = false;
+
+			for (size_t k = 0; k < one.n && !plain; k++)
+				plain = one.v[k] == body.v[i];
+			if (!plain)
+				label_push(l, body.v[i], "C:", w);
+		}
+		bayes_tokset_free(&body);
+	}
 	bayes_tokset_free(&one);
 }
 
