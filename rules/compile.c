@@ -1576,6 +1576,242 @@ gate_compile(const char *pat, unsigned opts, pcre2_compile_context *cc)
 	return re;
 }
 
+/* Repeat gates ------------------------------------------------------------
+ *
+ * SA's form rules repeat one big group: (?:<FF_YOUR><FF_ALL><FF_SUFFIX>
+ * (?:<FF_BLANK2>|<ANDOR>)){5}. Their optional prefixes give PCRE2 no start
+ * bytes, so it runs the whole group at every position of every line. A
+ * match of A (?:X){n} B passes through n consecutive matches of X, each
+ * on its own stretch of the text; an element E that X requires (at X's
+ * top level, not optional) then matched n times, each at least E's
+ * minimum length L after the previous start (and ending L after the
+ * previous end). E relaxed (elem_relax: its zero-width assertions
+ * dropped) sees nothing but the characters it consumes and matches
+ * wherever E does, so run alone it matches at each of those places.
+ * Counting its matches from the left, each search resumed L after the
+ * last start found, finds at least n of them whenever n such starts
+ * exist (the i-th start found is never right of the i-th of those:
+ * induction); the same holds for ends (Hyperscan, which reports every
+ * match end: eval.c rgate_hs_fill). Fewer than n: the rule cannot match
+ * that text, and is not run there (eval.c rgate_open). SA runs a body
+ * rule on each line (paragraph) on its own (Check.pm run_body_fn), which
+ * is the text counted here. */
+
+/* elem_relax - [p, e) as a pattern that sees only what it consumes and
+ * matches at least where [p, e) does, with the same lengths: zero-width
+ * assertions (^ $ \b \B \A \z \Z \G, lookarounds) become "(?:)", which
+ * only adds paths, and an atomic group a plain one, which only adds
+ * backtracking. NULL (malloc'd otherwise) for what cannot be relaxed that
+ * way: backreferences, recursion, \K, \Q, verbs, possessive quantifiers,
+ * option settings and named groups. */
+static char *
+elem_relax(const char *p, const char *e)
+{
+	struct buf b;
+	char *out = NULL;
+
+	buf_init(&b, 1u << 20);
+	for (const char *q; p < e; p = q) {
+		q = p + 1;
+		if (*p == '[') {
+			if ((q = skip_class(p, e)) == NULL)
+				goto out;
+		} else if (*p == '\\') {
+			if (p + 1 >= e ||
+			    strchr("KQEcgk123456789", p[1]) != NULL)
+				goto out;
+			q = p + 2;
+			if (strchr("bBAzZG", p[1]) != NULL) {
+				if (buf_puts(&b, "(?:)") < 0)
+					goto out;
+				continue;
+			}
+		} else if (*p == '^' || *p == '$') {
+			if (buf_puts(&b, "(?:)") < 0)
+				goto out;
+			continue;
+		} else if (*p == '(' && q < e && *q == '*') {
+			goto out;
+		} else if (*p == '(' && q < e && *q == '?') {
+			if (p + 2 >= e)
+				goto out;
+			if (p[2] == '=' || p[2] == '!' ||
+			    (p[2] == '<' && p + 3 < e &&
+				(p[3] == '=' || p[3] == '!'))) {
+				if ((q = skip_group(p, e)) == NULL ||
+				    buf_puts(&b, "(?:)") < 0)
+					goto out;
+				continue;
+			}
+			if (p[2] != ':' && p[2] != '>')
+				goto out;
+			if (buf_puts(&b, "(?:") < 0)
+				goto out;
+			q = p + 3;
+			continue;
+		} else if ((*p == '*' || *p == '+' || *p == '?' ||
+			       *p == '}') &&
+		    q < e && *q == '+') {
+			goto out; /* possessive (or "}+" after a literal) */
+		}
+		if (buf_append(&b, p, (size_t)(q - p)) < 0)
+			goto out;
+	}
+	out = strndup((const char *)b.p, b.len);
+out:
+	buf_free(&b);
+	return out;
+}
+
+/* no_opts - pat changes no option inline ("(?i)", "(?x:" ...) and has no
+ * \Q quoting: what E means alone is what it means in pat */
+static bool
+no_opts(const char *p, const char *e)
+{
+	for (; p < e; p++) {
+		if (*p == '[') {
+			if ((p = skip_class(p, e)) == NULL)
+				return false;
+			p--;
+			continue;
+		}
+		if (*p == '\\') {
+			if (++p >= e || *p == 'Q' || *p == 'c')
+				return false;
+			continue;
+		}
+		if (*p == '(' && p + 2 < e && p[1] == '?' &&
+		    strchr(":=!<>|'P", p[2]) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* group_inner - p at '(' of a plain or (?: group ending before ge: its
+ * contents' start, NULL for any other kind of group */
+static const char *
+group_inner(const char *p)
+{
+	if (p[1] != '?')
+		return p + 1;
+	return p[2] == ':' ? p + 3 : NULL;
+}
+
+/* repeat_elem - for a pattern with a top-level group repeated n >= 2
+ * times, the longest element that group requires and that passes
+ * elem_relax, as "(?:E)" relaxed, *n set; NULL if none */
+static char *
+repeat_elem(const char *pat, unsigned opts, unsigned *nrep)
+{
+	const char *e = pat + strlen(pat), *xs = NULL, *xe = NULL;
+	const char *es = NULL, *n;
+	unsigned best = 0, min;
+	size_t elen = 0;
+	char *rel, *out;
+
+	if ((opts & PCRE2_EXTENDED) || !no_opts(pat, e) ||
+	    alt_end(pat, e) != e)
+		return NULL;
+	for (const char *p = pat; p < e; p = n) {
+		(void)atom_anchored(p, e, &n, 0);
+		if (n == NULL)
+			return NULL;
+		min = 1;
+		if (*p == '(' && group_inner(p) != NULL &&
+		    quant(skip_group(p, e), e, &min) > 0 && min >= 2 &&
+		    min > best) {
+			best = min;
+			xs = group_inner(p);
+			xe = skip_group(p, e) - 1;
+		}
+	}
+	if (best < 2 || alt_end(xs, xe) != xe)
+		return NULL;
+	for (const char *p = xs; p < xe; p = n) {
+		const char *ge, *in;
+
+		(void)atom_anchored(p, xe, &n, 0);
+		if (n == NULL)
+			return NULL;
+		min = 1;
+		if (*p != '(' || (in = group_inner(p)) == NULL)
+			continue;
+		ge = skip_group(p, xe);
+		(void)quant(ge, xe, &min);
+		if (min >= 1 && (size_t)(ge - 1 - in) > elen &&
+		    (rel = elem_relax(in, ge - 1)) != NULL) {
+			free(rel);
+			es = in;
+			elen = (size_t)(ge - 1 - in);
+		}
+	}
+	if (es == NULL || (rel = elem_relax(es, es + elen)) == NULL)
+		return NULL;
+	if ((out = malloc(strlen(rel) + 5)) != NULL)
+		snprintf(out, strlen(rel) + 5, "(?:%s)", rel);
+	free(rel);
+	*nrep = best;
+	return out;
+}
+
+/* rgate_add - r's repeat gate: the element compiled once per rule set
+ * (same text and options: one entry, its cap the largest n). Not when
+ * it compiles with no minimum length (it could match empty), nor for n
+ * over RGATE_MAX_N (eval.c keeps counts in a byte). */
+static int
+rgate_add(struct rule_set *rs, struct rule *r, const char *pat, unsigned opts,
+    pcre2_compile_context *cc)
+{
+	unsigned n, ml = 0;
+	char *el = repeat_elem(pat, opts, &n);
+	struct rule__rgate *g, *nv;
+	pcre2_code *re;
+	int ec;
+	PCRE2_SIZE eo;
+
+	opts &= ~(unsigned)PCRE2_MULTILINE; /* no ^ $ in el */
+	if (el == NULL)
+		return 0;
+	if (n > RGATE_MAX_N) {
+		free(el);
+		return 0;
+	}
+	for (size_t i = 0; i < rs->nrgates; i++) {
+		g = &rs->rgates[i];
+		if (g->opts == opts && strcmp(g->pat, el) == 0) {
+			free(el);
+			if (g->cap < n)
+				g->cap = n;
+			g->types |= 1u << r->type;
+			r->rgate = (uint32_t)i + 1;
+			r->rgate_n = n;
+			return 0;
+		}
+	}
+	re = pcre2_compile(
+	    (PCRE2_SPTR)el, PCRE2_ZERO_TERMINATED, opts, &ec, &eo, cc);
+	if (re == NULL ||
+	    pcre2_pattern_info(re, PCRE2_INFO_MINLENGTH, &ml) != 0 || ml < 1) {
+		pcre2_code_free(re);
+		free(el);
+		return 0;
+	}
+	if ((nv = realloc(rs->rgates, (rs->nrgates + 1) * sizeof(*nv))) ==
+	    NULL) {
+		pcre2_code_free(re);
+		free(el);
+		return -ENOMEM;
+	}
+	rs->rgates = nv;
+	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+	rs->rgates[rs->nrgates] = (struct rule__rgate){ .pat = el,
+		.opts = opts, .re = re, .minlen = ml, .cap = n,
+		.types = 1u << r->type };
+	r->rgate = (uint32_t)++rs->nrgates;
+	r->rgate_n = n;
+	return 0;
+}
+
 /* hs_type - rules whose texts eval.c scans with Hyperscan */
 static bool
 hs_type(const struct rule *r)
@@ -1719,6 +1955,14 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 		r->gate_re = gate_compile(pat, opts, cc);
 	if (r->gate_re != NULL)
 		r->gate = true;
+	r->rgate = 0;
+	if ((r->type == RULE_BODY || r->type == RULE_RAWBODY) &&
+	    r->tmpl == NULL && !r->captures &&
+	    rgate_add(rs, r, pat, opts, cc) < 0) {
+		free(pat8);
+		free(pat);
+		return -ENOMEM;
+	}
 	/* the ASCII form: used whole or not at all (no split) */
 	if (pat8 != NULL && r->tmpl == NULL) {
 		r->re_ascii = pcre2_compile(
@@ -1886,7 +2130,7 @@ cmp_hslen(const void *a, const void *b, void *arg)
  * name and renamed: a reader sees a whole file or none. A file that does
  * not read back (truncated, other CPU) is ignored: the budget compile
  * runs as without a cache. */
-#define HS_CACHE_MAGIC "filterd-hs-cache 1\n"
+#define HS_CACHE_MAGIC "filterd-hs-cache 2\n"
 
 static const enum rule_type hs_types[] = { RULE_BODY, RULE_URI, RULE_RAWBODY,
 	RULE_FULL };
@@ -1924,6 +2168,14 @@ hs_cache_key(const struct rule_set *rs, char hex[65])
 				ctx, r->hs_pat, strlen(r->hs_pat) + 1);
 		}
 	}
+	for (size_t i = 0; ok && i < rs->nrgates; i++) {
+		char h[32];
+
+		snprintf(h, sizeof(h), "rg %zu %u ", i, rs->rgates[i].opts);
+		ok = EVP_DigestUpdate(ctx, h, strlen(h)) &&
+		    EVP_DigestUpdate(ctx, rs->rgates[i].pat,
+			strlen(rs->rgates[i].pat) + 1);
+	}
 	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
@@ -1942,6 +2194,10 @@ hs_drop_all(struct rule_set *rs)
 	}
 	for (size_t k = 0; k < rs->n; k++)
 		rs->v[k].in_hs = false;
+	rule__hsdb_free(rs->rg_hs);
+	rs->rg_hs = NULL;
+	for (size_t i = 0; i < rs->nrgates; i++)
+		rs->rgates[i].in_hs = false;
 }
 
 /* rule__hs_cache_read - a cache file's contents from f (rules_int.h):
@@ -1975,6 +2231,24 @@ rule__hs_cache_read(struct rule_set *rs, FILE *f, const char *key)
 			rs->v[k].in_hs = true;
 		}
 		if (rule__hsdb_read(&rs->hs[hs_types[ti]], f) < 0)
+			goto out;
+	}
+	/* then the repeat-gate elements: count, indexes, database */
+	{
+		uint32_t nrg;
+
+		if (fread(&nrg, sizeof(nrg), 1, f) != 1 || nrg > rs->nrgates)
+			goto out;
+		for (uint32_t i = 0; i < nrg; i++) {
+			uint32_t k;
+
+			if (fread(&k, sizeof(k), 1, f) != 1 ||
+			    k >= rs->nrgates)
+				goto out;
+			rs->rgates[k].in_hs = true;
+		}
+		if (rule__hsdb_read(&rs->rg_hs, f) < 0 ||
+		    (nrg > 0) != (rs->rg_hs != NULL))
 			goto out;
 	}
 	rc = 0;
@@ -2026,6 +2300,20 @@ hs_cache_save(const struct rule_set *rs, const char *path, const char *key)
 		if (rc == 0)
 			rc = rule__hsdb_write(rs->hs[t], f);
 	}
+	if (rc == 0) {
+		uint32_t nrg = 0;
+
+		for (size_t i = 0; i < rs->nrgates; i++)
+			nrg += rs->rgates[i].in_hs;
+		if (fwrite(&nrg, sizeof(nrg), 1, f) != 1)
+			rc = -EIO;
+		for (uint32_t i = 0; rc == 0 && i < rs->nrgates; i++)
+			if (rs->rgates[i].in_hs &&
+			    fwrite(&i, sizeof(i), 1, f) != 1)
+				rc = -EIO;
+		if (rc == 0)
+			rc = rule__hsdb_write(rs->rg_hs, f);
+	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
 		rc = rc ? rc : -EIO;
 	if (fclose(f) != 0 && rc == 0)
@@ -2039,6 +2327,62 @@ hs_cache_save(const struct rule_set *rs, const char *path, const char *key)
 
 static void mark_lazy(struct rule_set *);
 
+/* rgate_keep - repeat gates only for rules Hyperscan does not already
+ * narrow to the lines where they (may) match; an element no rule keeps
+ * is not counted (types 0) */
+static void
+rgate_keep(struct rule_set *rs)
+{
+	for (size_t i = 0; i < rs->nrgates; i++)
+		rs->rgates[i].types = 0;
+	for (size_t k = 0; k < rs->n; k++) {
+		struct rule *r = &rs->v[k];
+
+		if (r->rgate == 0)
+			continue;
+		if (r->in_hs)
+			r->rgate = 0;
+		else
+			rs->rgates[r->rgate - 1].types |= 1u << r->type;
+	}
+}
+
+/* rg_hs_build - rs->rg_hs: the repeat-gate elements Hyperscan runs
+ * exactly, every match end reported (eval.c rgate_hs_fill counts them
+ * there instead of with PCRE2). Seconds-scale patterns are fine here:
+ * only the cache build compiles them. */
+static int
+rg_hs_build(struct rule_set *rs)
+{
+	const char **pats = calloc(rs->nrgates + 1, sizeof(*pats));
+	unsigned *opts = calloc(rs->nrgates + 1, sizeof(*opts));
+	uint32_t *ids = calloc(rs->nrgates + 1, sizeof(*ids));
+	bool *in = calloc(rs->nrgates + 1, sizeof(*in));
+	int rc = -ENOMEM;
+
+	rule__hsdb_free(rs->rg_hs);
+	rs->rg_hs = NULL;
+	if (pats != NULL && opts != NULL && ids != NULL && in != NULL) {
+		for (size_t i = 0; i < rs->nrgates; i++) {
+			pats[i] = rs->rgates[i].pat;
+			opts[i] = rs->rgates[i].opts;
+			ids[i] = (uint32_t)i;
+		}
+		rc = rs->nrgates == 0 ? 0
+				      : rule__hsdb_new_ends(&rs->rg_hs, pats,
+					    opts, ids, rs->nrgates, in);
+		for (size_t i = 0; rc == 0 && i < rs->nrgates; i++)
+			rs->rgates[i].in_hs = in[i];
+		if (rc == -ENOTSUP)
+			rc = 0;
+	}
+	free(pats);
+	free(opts);
+	free(ids);
+	free(in);
+	return rc;
+}
+
 /* build_hs - one Hyperscan database per rule type over the patterns
  * compile_regex kept; rules left out keep the literal prefilter. Without
  * Hyperscan (CPU, library refusal) everything stays on that path.
@@ -2049,7 +2393,7 @@ static void mark_lazy(struct rule_set *);
 static int
 build_hs(struct rule_set *rs)
 {
-	struct rule__hsdb *dbs[RULE_NTYPES] = { NULL };
+	struct rule__hsdb *dbs[RULE_NTYPES + 1] = { NULL };
 	/* body first: most rules, longest texts */
 	double budget = HS_BUDGET_MS, t0 = rule__cpu_ms();
 	char key[65] = "";
@@ -2073,6 +2417,7 @@ build_hs(struct rule_set *rs)
 		rs->hs_info.from_cache = true;
 		for (size_t t = 0; t < RULE_NTYPES; t++)
 			dbs[t] = rs->hs[t];
+		dbs[RULE_NTYPES] = rs->rg_hs;
 		goto built;
 	}
 	for (size_t ti = 0; ti < N_HS_TYPES; ti++) {
@@ -2127,6 +2472,9 @@ build_hs(struct rule_set *rs)
 			break;
 		dbs[t] = rs->hs[t];
 	}
+	if (rc == 0 && rs->hs_build)
+		rc = rg_hs_build(rs);
+	dbs[RULE_NTYPES] = rs->rg_hs;
 	rs->hs_info.compile_ms = rule__cpu_ms() - t0;
 	if (rc == 0 && rs->hs_build)
 		rs->hs_info.save_rc = rs->hs_info.cache_file[0]
@@ -2140,18 +2488,12 @@ built:
 	rule__hspool_free(rs->hspool);
 	rs->hspool = NULL;
 	if (rc == 0)
-		rc = rule__hspool_new(&rs->hspool, dbs, RULE_NTYPES);
-	if (rc < 0 || rs->hspool == NULL) {
-		/* half-built: drop every database, run without */
-		for (size_t t = 0; t < RULE_NTYPES; t++) {
-			rule__hsdb_free(rs->hs[t]);
-			rs->hs[t] = NULL;
-		}
-		for (size_t k = 0; k < rs->n; k++)
-			rs->v[k].in_hs = false;
-	}
+		rc = rule__hspool_new(&rs->hspool, dbs, RULE_NTYPES + 1);
+	if (rc < 0 || rs->hspool == NULL)
+		hs_drop_all(rs); /* half-built: run without */
 	for (size_t k = 0; k < rs->n; k++)
 		rs->hs_info.patterns += rs->v[k].in_hs;
+	rgate_keep(rs);
 	/* the Aho-Corasick pass over a text is only worth it when a rule
 	 * outside Hyperscan has literals there */
 	for (size_t t = 0; t < RULE_NTYPES; t++) {
@@ -2429,6 +2771,15 @@ rule__compile_free(struct rule_set *rs)
 		rs->v[i].nascii_more = 0;
 		rs->v[i].nmore = 0;
 	}
+	for (size_t i = 0; i < rs->nrgates; i++) {
+		pcre2_code_free(rs->rgates[i].re);
+		free(rs->rgates[i].pat);
+	}
+	free(rs->rgates);
+	rs->rgates = NULL;
+	rs->nrgates = 0;
+	rule__hsdb_free(rs->rg_hs);
+	rs->rg_hs = NULL;
 	pcre2_match_context_free(rs->mctx);
 	rs->mctx = NULL;
 	for (size_t t = 0; t < RULE_NTYPES; t++) {

@@ -953,6 +953,141 @@ gate_open(struct rule_ctx *c, const struct rule *r)
 	return false;
 }
 
+/* rgate_count - spaced matches of repeat-gate element g in s (compile.c
+ * "Repeat gates": each search resumes minlen after the last start), up
+ * to g->cap; a PCRE2 error (a limit) counts as cap: the lines decide */
+static unsigned
+rgate_count(struct rule_ctx *c, const struct rule__rgate *g, struct bstr s)
+{
+	static const unsigned char empty[1] = { 0 };
+	const unsigned char *p = s.p != NULL ? s.p : empty;
+	PCRE2_SIZE off = 0;
+	unsigned n = 0;
+
+	while (n < g->cap && off <= s.len) {
+		int rc = pcre2_match(g->re, p, s.len, off, 0, c->md,
+		    c->rs->mctx);
+
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break;
+		if (rc < 0)
+			return g->cap;
+		n++;
+		off = pcre2_get_ovector_pointer(c->md)[0] + g->minlen;
+	}
+	return n;
+}
+
+/* rg_slot - the per-line counts of element gi for the texts of kind t
+ * (nl lines), all 0xff (not counted) at first; NULL: no memory */
+static uint8_t *
+rg_slot(struct rule_ctx *c, size_t gi, enum rule_type t, size_t nl)
+{
+	uint8_t **slot;
+
+	if (c->rg_cnt == NULL &&
+	    (c->rg_cnt = arena_calloc(c->arena, c->rs->nrgates * 2,
+		 sizeof(*c->rg_cnt))) == NULL)
+		return NULL;
+	slot = &c->rg_cnt[gi * 2 + (t == RULE_RAWBODY)];
+	if (*slot == NULL && (*slot = arena_alloc(c->arena, nl + 1)) != NULL)
+		memset(*slot, 0xff, nl + 1);
+	return *slot;
+}
+
+/* rgate_open - r's repeat gate lets line i (of nl, body or rawbody) of
+ * text s through: its element matched rgate_n times there. Counts are
+ * kept per element and line, for every rule sharing the element. */
+static bool
+rgate_open(struct rule_ctx *c, const struct rule *r, size_t i, size_t nl,
+    struct bstr s)
+{
+	const struct rule__rgate *g;
+	uint8_t *cnt;
+
+	if (r->rgate == 0 || c->rs->no_prefilter)
+		return true;
+	g = &c->rs->rgates[r->rgate - 1];
+	cnt = rg_slot(c, r->rgate - 1, r->type, nl);
+	if (cnt == NULL || i >= nl)
+		return rgate_count(c, g, s) >= r->rgate_n;
+	if (cnt[i] == 0xff) /* cap <= RGATE_MAX_N < 0xff */
+		cnt[i] = (uint8_t)rgate_count(c, g, s);
+	return cnt[i] >= r->rgate_n;
+}
+
+/* Hyperscan reports each element's match ends in any order: marked in
+ * ends (bit id of byte end), counted once the scan is over */
+struct rg_ends {
+	uint8_t *ends;
+	size_t len;
+};
+
+static void
+rg_end(void *arg, uint32_t id, size_t end)
+{
+	struct rg_ends *e = arg;
+
+	if (end <= e->len && id < 8)
+		e->ends[end] |= (uint8_t)(1u << id);
+}
+
+/* rgate_hs_fill - the counts of every element Hyperscan holds, for every
+ * text of type t, from one scan each: the same count as rgate_count
+ * mirrored (n non-overlapping matches at least minlen long end at least
+ * minlen apart; taking the first end, then the first one minlen or more
+ * after it, finds n of them whenever they exist) */
+static void
+rgate_hs_fill(struct rule_ctx *c, enum rule_type t)
+{
+	const struct rule_set *rs = c->rs;
+	const struct bstr *l;
+	size_t nl, maxlen = 0, ng = rs->nrgates < 8 ? rs->nrgates : 8;
+	uint8_t *cnt[8] = { NULL };
+	bool any = false;
+	struct rg_ends e;
+
+	if (rs->rg_hs == NULL || c->hss == NULL || rs->no_prefilter)
+		return;
+	if (t == RULE_RAWBODY) {
+		l = c->raw;
+		nl = c->nraw;
+	} else {
+		l = msg_body_lines(c->msg, &nl);
+	}
+	for (size_t g = 0; g < ng; g++)
+		if (rs->rgates[g].in_hs && (rs->rgates[g].types & (1u << t)) &&
+		    (cnt[g] = rg_slot(c, g, t, nl)) != NULL)
+			any = true;
+	for (size_t i = 0; i < nl; i++)
+		if (l[i].len > maxlen)
+			maxlen = l[i].len;
+	if (!any || (e.ends = malloc(maxlen + 1)) == NULL)
+		return;
+	for (size_t i = 0; i < nl; i++) {
+		e.len = l[i].len;
+		memset(e.ends, 0, e.len + 1);
+		if (rule__hsdb_scan_ends(rs->rg_hs, c->hss, l[i].p, l[i].len,
+			rg_end, &e) < 0)
+			continue; /* left uncounted: PCRE2 counts it */
+		for (size_t g = 0; g < ng; g++) {
+			const struct rule__rgate *rg = &rs->rgates[g];
+			unsigned n = 0, cap = rg->cap;
+			size_t next = 0;
+
+			if (cnt[g] == NULL)
+				continue;
+			for (size_t k = 0; k <= e.len && n < cap; k++)
+				if (k >= next && (e.ends[k] & (1u << g))) {
+					n++;
+					next = k + rg->minlen;
+				}
+			cnt[g][i] = (uint8_t)n;
+		}
+	}
+	free(e.ends);
+}
+
 /* same_target - two header rules read the same text */
 static bool
 same_target(const struct rule *a, const struct rule *b)
@@ -1048,14 +1183,18 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		}
 		if (!candidate(c->rs, r, c->seen_in[r->type]))
 			return 0;
+		/* a repeat gate replaces the joined-body one: that one runs
+		 * the whole pattern over every line, which is the cost the
+		 * per-line counts save (both only skip what cannot match) */
 		if (r->gate && r->type == RULE_BODY && !c->rs->no_prefilter &&
-		    !gate_open(c, r))
+		    r->rgate == 0 && !gate_open(c, r))
 			return 0;
 		/* an ASCII body: the smaller ASCII form of the pattern */
 		c->use_ascii = r->type == RULE_BODY && c->body_ascii &&
 		    !c->rs->no_prefilter;
 		for (size_t i = first; i < nl && n < limit; i++)
-			n += match_count(c, r, l[i], limit - n);
+			if (rgate_open(c, r, i, nl, l[i]))
+				n += match_count(c, r, l[i], limit - n);
 		c->use_ascii = false;
 		return n;
 	}
@@ -1396,6 +1535,8 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 			goto out;
 		scan_texts(run, (enum rule_type)t);
 		hs_scan_type(run, (enum rule_type)t);
+		if (t == RULE_BODY || t == RULE_RAWBODY)
+			rgate_hs_fill(c, (enum rule_type)t);
 		if (t0 != 0)
 			prof_add(rs, RULE_NTYPES, &t0);
 		for (size_t i = 0; i < rs->norder[t]; i++) {

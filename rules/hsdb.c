@@ -292,6 +292,58 @@ out:
 	return rc;
 }
 
+/* rule__hsdb_new_ends - one database (at most HS_FULL_CHUNK patterns)
+ * that reports every end offset of every match of each pattern: no
+ * HS_FLAG_SINGLEMATCH, and no prefilter mode (its matches are not the
+ * pattern's), so a pattern Hyperscan could only approximate or refuses
+ * stays out (in[i] false). No budget: the caller compiles it for the
+ * cache only. */
+int
+rule__hsdb_new_ends(struct rule__hsdb **out, const char *const *pats,
+    const unsigned *opts, const uint32_t *ids, size_t n, bool *in)
+{
+	const char *ex[HS_FULL_CHUNK];
+	unsigned fl[HS_FULL_CHUNK], id[HS_FULL_CHUNK];
+	bool keep[HS_FULL_CHUNK];
+	size_t pos[HS_FULL_CHUNK], m = 0;
+	hs_database_t *db = NULL;
+	struct rule__hsdb *d;
+	int rc;
+
+	*out = NULL;
+	for (size_t i = 0; i < n; i++)
+		in[i] = false;
+	if (hs_valid_platform() != HS_SUCCESS)
+		return -ENOTSUP;
+	for (size_t i = 0; i < n && m < HS_FULL_CHUNK; i++) {
+		unsigned f = hs_flags(pats[i], opts[i]);
+
+		if ((f & HS_FLAG_PREFILTER) || (opts[i] & PCRE2_EXTENDED))
+			continue;
+		ex[m] = pats[i];
+		fl[m] = f & ~(unsigned)HS_FLAG_SINGLEMATCH;
+		id[m] = ids[i];
+		keep[m] = true;
+		pos[m++] = i;
+	}
+	if ((rc = compile_chunk(ex, fl, id, keep, m, &db)) < 0 || db == NULL)
+		return rc;
+	if ((d = calloc(1, sizeof(*d))) == NULL ||
+	    (d->db = calloc(1, sizeof(*d->db))) == NULL) {
+		free(d);
+		hs_free_database(db);
+		return -ENOMEM;
+	}
+	d->db[d->ndb++] = db;
+	for (size_t i = 0; i < m; i++)
+		if (keep[i]) {
+			in[pos[i]] = true;
+			d->npat++;
+		}
+	*out = d;
+	return 0;
+}
+
 size_t
 rule__hsdb_count(const struct rule__hsdb *d)
 {
@@ -428,6 +480,42 @@ rule__hsdb_scan(const struct rule__hsdb *d, struct rule__hsscratch *s,
 		if (hs_scan(d->db[i], p != NULL ? (const char *)p : empty,
 			(unsigned)len, 0, (hs_scratch_t *)s, on_match,
 			&sa) != HS_SUCCESS)
+			return -EIO;
+	return 0;
+}
+
+struct ends_arg {
+	rule__hs_end_cb *cb;
+	void *arg;
+};
+
+static int
+on_end(unsigned int id, unsigned long long from, unsigned long long to,
+    unsigned int flags, void *ctx)
+{
+	struct ends_arg *ea = ctx;
+
+	(void)from;
+	(void)flags;
+	ea->cb(ea->arg, id, (size_t)to);
+	return 0;
+}
+
+/* rule__hsdb_scan_ends - cb(arg, id, end) for every match end in p of a
+ * rule__hsdb_new_ends database (in no particular order) */
+int
+rule__hsdb_scan_ends(const struct rule__hsdb *d, struct rule__hsscratch *s,
+    const unsigned char *p, size_t len, rule__hs_end_cb *cb, void *arg)
+{
+	struct ends_arg ea = { cb, arg };
+	static const char empty[1] = "";
+
+	if (d == NULL || s == NULL || len > UINT32_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < d->ndb; i++)
+		if (hs_scan(d->db[i], p != NULL ? (const char *)p : empty,
+			(unsigned)len, 0, (hs_scratch_t *)s, on_end,
+			&ea) != HS_SUCCESS)
 			return -EIO;
 	return 0;
 }

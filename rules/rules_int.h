@@ -61,6 +61,8 @@ enum rule_hdr_mod { HMOD_NONE, HMOD_RAW, HMOD_ADDR, HMOD_NAME };
 struct rule__evalfn;
 struct meta_prog;
 
+#define RGATE_MAX_N 200u /* largest repeat a gate counts (a byte) */
+
 struct rule {
 	char *name;
 	enum rule_type type;
@@ -135,6 +137,12 @@ struct rule {
 	 * its type; hs_pat holds it between compile_regex and the build */
 	bool in_hs;
 	bool hs_ok; /* had an hs_pat: may be in a cached database */
+	/* repeat gate (compile.c repeat_elem): index + 1 into rs->rgates,
+	 * 0 none; a text the rule matches holds rgate_n matches of that
+	 * element, each starting at least its minimum length after the
+	 * previous one (eval.c rgate_open) */
+	uint32_t rgate;
+	unsigned rgate_n;
 	char *hs_pat;
 	unsigned hs_opts;
 };
@@ -205,6 +213,20 @@ struct rule_set {
 	uint32_t *prof_runs;
 	uint64_t prof_stage_ns[RULE_NTYPES + 1]; /* + texts/prefilter */
 	struct rule__freemail fm;
+	/* repeat-gate elements, shared by the rules with the same one */
+	struct rule__rgate {
+		char *pat;
+		unsigned opts;
+		pcre2_code *re;
+		unsigned minlen; /* PCRE2_INFO_MINLENGTH, >= 1 */
+		unsigned cap;	 /* largest rgate_n of its rules */
+		unsigned types;	 /* 1 << type of its rules */
+		bool in_hs;	 /* in rg_hs, id = its index */
+	} * rgates;
+	size_t nrgates;
+	/* the elements Hyperscan takes, every match end reported; built
+	 * for the cache (compile.c build_hs), so only loaded from it */
+	struct rule__hsdb *rg_hs;
 };
 
 /* parse.c: the closing delimiter of a Perl regex opened with open */
@@ -230,6 +252,11 @@ size_t rule__ac_nlits(const struct rule__ac *);
 int rule__hsdb_new(struct rule__hsdb **, const char *const *pats,
     const unsigned *opts, const uint32_t *ids, size_t n, bool *in,
     double *budget_ms);
+int rule__hsdb_new_ends(struct rule__hsdb **, const char *const *pats,
+    const unsigned *opts, const uint32_t *ids, size_t n, bool *in);
+typedef void rule__hs_end_cb(void *arg, uint32_t id, size_t end);
+int rule__hsdb_scan_ends(const struct rule__hsdb *, struct rule__hsscratch *,
+    const unsigned char *p, size_t len, rule__hs_end_cb *, void *arg);
 size_t rule__hsdb_count(const struct rule__hsdb *);
 int rule__hsdb_write(const struct rule__hsdb *, FILE *);
 int rule__hsdb_read(struct rule__hsdb **, FILE *);
@@ -357,6 +384,10 @@ struct rule_ctx {
 	 * '\n', built on first use (a rule's "\nname:" absent there skips
 	 * the part's line scan) */
 	struct bstr *mh_lc;
+	/* per repeat-gate element and text kind (body, rawbody): per line,
+	 * the element's spaced matches counted up to its cap, 0xff not yet
+	 * counted; built on first use */
+	uint8_t **rg_cnt;
 };
 
 #endif

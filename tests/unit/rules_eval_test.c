@@ -762,6 +762,156 @@ test_hs_cache(void **state)
 	}
 }
 
+/* Repeat gates (compile.c repeat_elem, eval.c rgate_open/rgate_hs_fill):
+ * a rule (?:..E..){n} only runs on lines where its element E matched n
+ * times; with Hyperscan (the cache build) the counts come from there. The
+ * hits must be those of the rules run on every line. Gates are kept only
+ * for rules outside Hyperscan: "@" becomes four optional groups (too
+ * costly for the budget compile) and "%" 400 alternatives no text holds
+ * (over the cache build's 2 KiB), like SA's replace_tag rules. */
+static const char rg_cf[] =
+    "body  __RG_FORM  /@(?:(?:your\\s)?(?:full\\s)?(?:name|address|ph(?:one)?\\b|e-?mail%)[\\s:,]{1,3}){3}/i\n"
+    "body  RG_AB  /@(?:x?(?:ab|abab%)-){2}/\n"
+    "body  RG_LB  /@(?:(?:(?<=\\s)cat|dog%)s?\\W){2}/\n"
+    "rawbody RG_RAW /@(?:(?:foo|bar%)\\s?){4}/\n"
+    "body  RG_BACKREF /@(?:(a%)\\1-){2}/\n"
+    "body  RG_NONE  /@(?:(?:a++|b%)c){2}/\n"
+    "meta  RG_FORM_M  __RG_FORM\n";
+
+/* rg_rules - rg_cf with "@" and "%" expanded */
+static void
+rg_rules(struct buf *b)
+{
+	buf_init(b, 1u << 20);
+	for (const char *p = rg_cf; *p; p++) {
+		if (*p == '@')
+			assert_int_equal(
+			    buf_puts(b, "(?:zz)?(?:zz)?(?:zz)?(?:zz)?"), 0);
+		else if (*p == '%')
+			for (int i = 0; i < 400; i++)
+				assert_int_equal(buf_printf(b, "|zq%d", i), 0);
+		else
+			assert_int_equal(buf_putc(b, *p), 0);
+	}
+}
+
+static const char *const rg_msgs[] = {
+	"Subject: x\r\n\r\nYour name: address, phone:\r\nname name\r\n"
+	"abab-ab- cats dog, foofoobar bar aa-aa-\r\n",
+	/* the element three times, the rule not: "nickname" has no
+	 * separator before the next one */
+	"Subject: x\r\n\r\nnicknames phonebook e-mailing\r\nab-x ab-\r\n"
+	"catdog dogcat foo foo foo\r\n",
+	/* n - 1 elements per line */
+	"Subject: x\r\n\r\nname, address\r\nab- ab\r\ncats\r\nbar bar bar\r\n",
+	"Subject: x\r\n\r\nfull name, your full address, email\r\n",
+};
+
+static void
+rg_check(struct rule_set *rs)
+{
+	char n1[64][32];
+	unsigned c1[64];
+	bool form = false, ab = false, lb = false, raw = false, br = false;
+
+	for (size_t i = 0; i < sizeof(rg_msgs) / sizeof(rg_msgs[0]); i++) {
+		size_t k1 = same_fired(rs, rg_msgs[i], n1, c1, 64);
+
+		for (size_t k = 0; k < k1; k++) {
+			bool first = i == 0 || i == 3;
+
+			if (!first && strcmp(n1[k], "RG_BACKREF") != 0)
+				fail_msg("%s fired on message %zu", n1[k], i);
+			form |= strcmp(n1[k], "RG_FORM_M") == 0;
+			ab |= strcmp(n1[k], "RG_AB") == 0;
+			lb |= strcmp(n1[k], "RG_LB") == 0;
+			raw |= strcmp(n1[k], "RG_RAW") == 0;
+			br |= strcmp(n1[k], "RG_BACKREF") == 0;
+		}
+	}
+	assert_true(form && ab && lb && raw && br);
+}
+
+static void
+test_repeat_gate(void **state)
+{
+	char dir[] = "/tmp/rules-rgate.XXXXXX", cf[128];
+	struct rule_load_opts o = { NULL, true };
+	struct rule_hs_info hi;
+	struct rule_set *rs;
+	struct rule_err e;
+	const char *path = cf;
+	struct buf b;
+	bool gated = false;
+	FILE *f;
+	long k;
+
+	(void)state;
+	rg_rules(&b);
+	rs = rule_set_load_mem((const char *)b.p, b.len, "rg.cf", &e);
+	assert_non_null(rs);
+	assert_int_equal(rule_set_errors(rs), 0);
+	k = rule__find(rs, "__RG_FORM", 9);
+	assert_true(k >= 0 && rs->v[k].rgate != 0 && rs->v[k].rgate_n == 3);
+	/* \b dropped from the element: "ph" may now end anywhere */
+	assert_non_null(
+	    strstr(rs->rgates[rs->v[k].rgate - 1].pat, "ph(?:one)?(?:)"));
+	k = rule__find(rs, "RG_AB", 5);
+	assert_true(k >= 0 && rs->v[k].rgate != 0 && rs->v[k].rgate_n == 2);
+	assert_int_equal(rs->rgates[rs->v[k].rgate - 1].minlen, 2);
+	k = rule__find(rs, "RG_LB", 5);
+	assert_true(k >= 0 && rs->v[k].rgate != 0);
+	k = rule__find(rs, "RG_RAW", 6);
+	assert_true(k >= 0 && rs->v[k].rgate != 0 && rs->v[k].rgate_n == 4);
+	/* a backreference outside the element does not matter */
+	k = rule__find(rs, "RG_BACKREF", 10);
+	assert_true(k >= 0 && rs->v[k].rgate != 0);
+	/* a possessive quantifier cannot be relaxed: no gate */
+	k = rule__find(rs, "RG_NONE", 7);
+	assert_true(k >= 0 && rs->v[k].rgate == 0);
+	rg_check(rs); /* PCRE2 counts */
+	rule_set_free(rs);
+	/* Hyperscan counts: the elements are in the cache build */
+	if (!__builtin_cpu_supports("ssse3")) {
+		buf_free(&b);
+		return;
+	}
+	assert_non_null(mkdtemp(dir));
+	o.hs_cache_dir = dir;
+	snprintf(cf, sizeof(cf), "%s/rg.cf", dir);
+	assert_non_null(f = fopen(cf, "w"));
+	assert_int_equal(fwrite(b.p, 1, b.len, f), b.len);
+	fclose(f);
+	buf_free(&b);
+	for (int pass = 0; pass < 2; pass++) {
+		o.hs_build = pass == 0;
+		rs = rule_set_load_opts(&path, 1, &o, &e);
+		assert_non_null(rs);
+		rule_set_hs_info(rs, &hi);
+		assert_true(hi.from_cache == (pass == 1));
+		assert_non_null(rs->rg_hs);
+		for (size_t i = 0; i < rs->nrgates; i++)
+			assert_true(rs->rgates[i].in_hs);
+		/* gated unless in Hyperscan: some are (by a factor) */
+		for (size_t i = 0, n = 0; i < rs->n; i++) {
+			if (strstr(rs->v[i].name, "RG_") == NULL ||
+			    strcmp(rs->v[i].name, "RG_NONE") == 0 ||
+			    (rs->v[i].type != RULE_BODY &&
+				rs->v[i].type != RULE_RAWBODY))
+				continue;
+			assert_true(rs->v[i].in_hs || rs->v[i].rgate != 0);
+			if ((n += rs->v[i].rgate != 0) >= 2)
+				gated = true;
+		}
+		assert_true(gated);
+		rg_check(rs);
+		rule_set_free(rs);
+	}
+	unlink(hi.cache_file);
+	unlink(cf);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -776,6 +926,7 @@ main(void)
 		cmocka_unit_test(test_gate_lazy_same),
 		cmocka_unit_test(test_meta_lazy_same),
 		cmocka_unit_test(test_hs_cache),
+		cmocka_unit_test(test_repeat_gate),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
