@@ -2326,6 +2326,7 @@ hs_cache_save(const struct rule_set *rs, const char *path, const char *key)
 }
 
 static void mark_lazy(struct rule_set *);
+static void build_mplan(struct rule_set *);
 
 /* rgate_keep - repeat gates only for rules Hyperscan does not already
  * narrow to the lines where they (may) match; an element no rule keeps
@@ -2732,6 +2733,94 @@ mark_lazy(struct rule_set *rs)
 		if (r->lazy)
 			r->cost = c < 1e6 ? c + 0.01 : 1e6;
 	}
+	build_mplan(rs); /* leaves depend on the lazy flags */
+}
+
+/* the leaves of rs->mplan, decided as eval.c's meta_value_id decides at
+ * run time: a rule this engine computes reads its count (lazy ones on
+ * demand), any other name another module's hit */
+struct leaf_st {
+	struct rule_set *rs;
+	struct rule__mplan *pl;
+	int32_t *hitj; /* per rule: its hit index, -1 none yet */
+	int rc;
+};
+
+static uint32_t
+hit_index(struct leaf_st *st, int32_t k, const char *name)
+{
+	struct rule__mplan *pl = st->pl;
+	const char **nv;
+
+	if (k >= 0 && st->hitj[k] >= 0)
+		return (uint32_t)st->hitj[k];
+	for (size_t j = 0; k < 0 && j < pl->nhits; j++)
+		if (strcmp(pl->hit_names[j], name) == 0)
+			return (uint32_t)j;
+	if ((nv = realloc(pl->hit_names, (pl->nhits + 1) * sizeof(*nv))) ==
+	    NULL) {
+		st->rc = -ENOMEM;
+		return 0;
+	}
+	pl->hit_names = nv;
+	nv[pl->nhits] = name;
+	if (k >= 0)
+		st->hitj[k] = (int32_t)pl->nhits;
+	return (uint32_t)pl->nhits++;
+}
+
+static struct rule__mop
+meta_leaf(void *arg, int32_t k, const char *name)
+{
+	struct leaf_st *st = arg;
+	const struct rule *r = k >= 0 ? &st->rs->v[k] : NULL;
+
+	if (r != NULL && r->defined && !r->claimed &&
+	    (r->evname == NULL || r->ev != NULL))
+		return (struct rule__mop){
+			r->lazy ? RULE__MOP_LAZY : RULE__MOP_COUNT, (uint32_t)k
+		};
+	return (struct rule__mop){ RULE__MOP_HIT, hit_index(st, k, name) };
+}
+
+/* build_mplan - rs->mplan for the lazy flags and claims as they are now;
+ * without memory none (eval.c then walks each meta's tree) */
+static void
+build_mplan(struct rule_set *rs)
+{
+	struct rule__mplan *pl = calloc(1, sizeof(*pl));
+	struct leaf_st st = { rs, pl, NULL, 0 };
+
+	rule__mplan_free(rs->mplan);
+	rs->mplan = NULL;
+	if (pl == NULL ||
+	    (pl->at = malloc((rs->n + 1) * sizeof(*pl->at))) == NULL ||
+	    (pl->steps = calloc(rs->nmeta + 1, sizeof(*pl->steps))) == NULL ||
+	    (st.hitj = malloc((rs->n + 1) * sizeof(*st.hitj))) == NULL)
+		goto fail;
+	for (size_t k = 0; k < rs->n; k++) {
+		pl->at[k] = RULE__MPLAN_NONE;
+		st.hitj[k] = -1;
+	}
+	for (size_t i = 0; i < rs->nmeta; i++) {
+		uint32_t k = rs->meta_order[i];
+		const struct rule *r = &rs->v[k];
+
+		if (r->broken || r->meta == NULL)
+			continue;
+		if (rule__mplan_add(pl, r->meta, meta_leaf, &st, &pl->at[k]) <
+			0 ||
+		    st.rc < 0)
+			goto fail;
+		pl->steps[pl->nsteps++] =
+		    (struct rule__mstep){ k, pl->at[k], r->lazy };
+	}
+	free(st.hitj);
+	rs->mplan = pl;
+	return;
+fail:
+	free(st.hitj);
+	rule__mplan_free(pl);
 }
 
 /* rule__runnable_update - after rule_set_evals_named claims rules */
@@ -2790,4 +2879,6 @@ rule__compile_free(struct rule_set *rs)
 	rs->hspool = NULL;
 	ac_free(rs->ac);
 	rs->ac = NULL;
+	rule__mplan_free(rs->mplan);
+	rs->mplan = NULL;
 }

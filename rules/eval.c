@@ -42,6 +42,8 @@ md_release(void *p)
 	pcre2_match_data_free(p);
 }
 
+static double meta_leaf_slow(void *arg, enum rule__mleaf, uint32_t x);
+
 /* rule_run_new - per-message state, from the message arena */
 struct rule_run *
 rule_run_new(const struct rule_set *rs, struct msg *msg)
@@ -60,6 +62,8 @@ rule_run_new(const struct rule_set *rs, struct msg *msg)
 	    (run->c.lazy_done = arena_calloc(a, rs->n + 1, 1)) == NULL)
 		return NULL;
 	run->c.lazy_on = !rs->no_prefilter;
+	run->c.mvals = (struct rule__mvals){ run->c.counts,
+		run->c.lazy_done, meta_leaf_slow, &run->c };
 	for (size_t i = 0; i < RULE_NTYPES; i++)
 		if ((run->c.seen_in[i] = arena_calloc(a, nb + 1, 1)) == NULL)
 			return NULL;
@@ -1579,7 +1583,7 @@ out:
 	return rc;
 }
 
-static double meta_value_id(void *arg, int32_t k, const char *name);
+static double meta_value(struct rule_ctx *c, uint32_t k);
 
 /* lazy_count - a lazy rule's count (compile.c mark_lazy), computed the
  * first time a meta asks; marked done first, so a cycle reads 0 */
@@ -1587,15 +1591,21 @@ static uint32_t
 lazy_count(struct rule_ctx *c, uint32_t k)
 {
 	const struct rule_set *rs = c->rs;
-	const struct rule *r = &rs->v[k];
-	uint64_t t0 = rs->prof_ns != NULL ? prof_now() : 0;
+	const struct rule__mplan *pl = rs->mplan;
+	const struct rule *r;
+	uint64_t t0;
 
 	if (c->lazy_done[k])
 		return c->counts[k];
 	c->lazy_done[k] = 1;
+	/* a meta of the compact program: no struct rule to read */
+	if (pl != NULL && pl->at[k] < RULE__MPLAN_SLOW)
+		return c->counts[k] =
+			   rule__mplan_run(pl, pl->at[k], &c->mvals) != 0;
+	r = &rs->v[k];
+	t0 = rs->prof_ns != NULL ? prof_now() : 0;
 	if (r->type == RULE_META) {
-		c->counts[k] =
-		    rule__meta_run_lazy(r->meta, meta_value_id, c) != 0;
+		c->counts[k] = meta_value(c, k) != 0;
 	} else {
 		struct buf b;
 
@@ -1629,6 +1639,88 @@ meta_value_id(void *arg, int32_t k, const char *name)
 	return h != NULL ? (h->count ? h->count : 1) : 0;
 }
 
+/* meta_leaf_slow - the leaves of rs->mplan that counts[] does not answer:
+ * a lazy rule not computed yet, another module's hit (looked up once per
+ * finish: only rules/ adds hits while metas run, and never those names) */
+static double
+meta_leaf_slow(void *arg, enum rule__mleaf kind, uint32_t x)
+{
+	struct rule_ctx *c = arg;
+	const char *name;
+	struct hit *h;
+
+	if (kind == RULE__MLEAF_LAZY)
+		return c->lazy_on && c->execd ? lazy_count(c, x)
+					      : c->counts[x];
+	if (c->hitv != NULL && c->hitv[x] >= 0)
+		return c->hitv[x];
+	name = c->rs->mplan->hit_names[x];
+	h = hits_get(c->hits, name);
+	if (c->hitv == NULL)
+		return h != NULL ? (h->count ? h->count : 1) : 0;
+	return c->hitv[x] = h != NULL ? (h->count ? h->count : 1) : 0;
+}
+
+/* meta_value - the value of meta k */
+static double
+meta_value(struct rule_ctx *c, uint32_t k)
+{
+	const struct rule__mplan *pl = c->rs->mplan;
+	uint32_t at = pl != NULL ? pl->at[k] : RULE__MPLAN_SLOW;
+
+	if (at >= RULE__MPLAN_SLOW)
+		return rule__meta_run_lazy(c->rs->v[k].meta, meta_value_id, c);
+	return rule__mplan_run(pl, at, &c->mvals);
+}
+
+/* finish_meta - run meta k, add its hit */
+static int
+finish_meta(struct rule_ctx *c, uint32_t k)
+{
+	double v = meta_value(c, k);
+
+	c->counts[k] = v != 0;
+	return v != 0 ? add_hit(c, &c->rs->v[k], 1) : 0;
+}
+
+/* finish_metas - every meta not left to laziness, dependencies first */
+static int
+finish_metas(struct rule_ctx *c)
+{
+	const struct rule_set *rs = c->rs;
+	const struct rule__mplan *pl = rs->mplan;
+	bool skip_lazy = c->lazy_on && c->execd;
+
+	if (pl == NULL) {
+		for (size_t i = 0; i < rs->nmeta; i++) {
+			uint32_t k = rs->meta_order[i];
+			const struct rule *r = &rs->v[k];
+
+			if (r->broken || r->meta == NULL ||
+			    (r->lazy && skip_lazy))
+				continue;
+			if (finish_meta(c, k) < 0)
+				return -ENOMEM;
+		}
+		return 0;
+	}
+	if (pl->nhits > 0 && c->hitv == NULL &&
+	    (c->hitv = arena_alloc(c->arena, pl->nhits * sizeof(double))) ==
+		NULL)
+		return -ENOMEM;
+	for (size_t j = 0; j < pl->nhits; j++)
+		c->hitv[j] = -1;
+	for (size_t i = 0; i < pl->nsteps; i++) {
+		const struct rule__mstep *st = &pl->steps[i];
+
+		if (st->lazy && skip_lazy)
+			continue;
+		if (finish_meta(c, st->k) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 /* rule_run_finish - metas in dependency order, then scores */
 int
 rule_run_finish(struct rule_run *run, struct hits *hits)
@@ -1639,21 +1731,8 @@ rule_run_finish(struct rule_run *run, struct hits *hits)
 	int rc = 0;
 
 	c->hits = hits;
-	for (size_t i = 0; i < rs->nmeta; i++) {
-		uint32_t k = rs->meta_order[i];
-		const struct rule *r = &rs->v[k];
-		double v;
-
-		if (r->broken || r->meta == NULL ||
-		    (r->lazy && c->lazy_on && c->execd))
-			continue;
-		v = rule__meta_run_lazy(r->meta, meta_value_id, c);
-		c->counts[k] = v != 0;
-		if (v != 0 && add_hit(c, r, 1) < 0) {
-			rc = -ENOMEM;
-			break;
-		}
-	}
+	rc = finish_metas(c);
+	c->hitv = NULL; /* hits may change once finish returns */
 	/* hits from other modules get their score from the rule files */
 	for (size_t i = 0, n = hits_count(hits); i < n; i++) {
 		struct hit *h = hits_at(hits, i);

@@ -542,6 +542,254 @@ rule__meta_run_lazy(const struct meta_prog *p, rule__meta_id_cb *val,
 	return eval_node(p, p->ncode - 1, val, arg);
 }
 
+/* The compact form (struct rule__mplan): the tree of each meta emitted in
+ * eval_node's order of reads, into one array shared by all metas of a
+ * rule set, so finish walks consecutive memory instead of one malloc'ed
+ * program, names and rule struct per meta. Leaves are resolved by the
+ * caller once; && and || become jumps over their second operand. */
+#define MPLAN_STACK 64 /* deeper programs stay on the tree walk */
+
+enum mop {
+	/* OP_NUM, OP_NOT, OP_NEG and the binary operators keep their
+	 * values; leaves are RULE__MOP_COUNT/LAZY/HIT */
+	MOP_JF = 100, /* &&: false -> jump, keeping it; else drop it */
+	MOP_JFK,      /* && read right first: false -> jump; else keep */
+	MOP_ANDSW,    /* ... then the left value a: a != 0 ? b : a */
+	MOP_JT,	      /* ||: true -> jump, keeping it; else drop it */
+	MOP_END
+};
+
+struct emit_st {
+	struct rule__mplan *pl;
+	const struct meta_prog *p;
+	rule__mleaf_fn *leaf;
+	void *arg;
+	size_t sp, maxsp; /* value stack depth while emitting */
+};
+
+static int
+mpush(struct rule__mplan *pl, unsigned op, uint32_t arg)
+{
+	if (pl->ncode == pl->capcode) {
+		size_t nc = pl->capcode ? pl->capcode * 2 : 1024;
+		struct rule__mop *nv;
+
+		if (nc >= RULE__MPLAN_SLOW)
+			return -E2BIG;
+		if ((nv = realloc(pl->code, nc * sizeof(*nv))) == NULL)
+			return -ENOMEM;
+		pl->code = nv;
+		pl->capcode = nc;
+	}
+	pl->code[pl->ncode++] = (struct rule__mop){ (uint8_t)op, arg };
+	return 0;
+}
+
+static int
+mpush_num(struct rule__mplan *pl, double num)
+{
+	if (pl->nnums == pl->capnums) {
+		size_t nc = pl->capnums ? pl->capnums * 2 : 64;
+		double *nv;
+
+		if (nc >= RULE__MPLAN_SLOW)
+			return -E2BIG;
+		if ((nv = realloc(pl->nums, nc * sizeof(*nv))) == NULL)
+			return -ENOMEM;
+		pl->nums = nv;
+		pl->capnums = nc;
+	}
+	pl->nums[pl->nnums] = num;
+	return mpush(pl, OP_NUM, (uint32_t)pl->nnums++);
+}
+
+/* a value pushed (sp up) or popped */
+static void
+spmove(struct emit_st *e, int d)
+{
+	e->sp = (size_t)((long)e->sp + d);
+	if (e->sp > e->maxsp)
+		e->maxsp = e->sp;
+}
+
+static int emit_node(struct emit_st *e, size_t i);
+
+/* emit_jump - l, a jump over r (patched after it), r; tail op if any */
+static int
+emit_jump(struct emit_st *e, size_t first, unsigned jop, size_t second,
+    unsigned tail)
+{
+	size_t j;
+	int rc;
+
+	if ((rc = emit_node(e, first)) < 0)
+		return rc;
+	j = e->pl->ncode;
+	if ((rc = mpush(e->pl, jop, 0)) < 0)
+		return rc;
+	if (jop != MOP_JFK)
+		spmove(e, -1); /* the fall-through drops the first value */
+	if ((rc = emit_node(e, second)) < 0)
+		return rc;
+	if (tail != 0) {
+		if ((rc = mpush(e->pl, tail, 0)) < 0)
+			return rc;
+		spmove(e, -1);
+	}
+	e->pl->code[j].arg = (uint32_t)e->pl->ncode;
+	return 0;
+}
+
+static int
+emit_node(struct emit_st *e, size_t i)
+{
+	const struct meta_prog *p = e->p;
+	const struct insn *in = &p->code[i];
+	size_t r, l;
+	int rc;
+
+	switch (in->op) {
+	case OP_NUM:
+		spmove(e, 1);
+		return mpush_num(e->pl, in->num);
+	case OP_NAME: {
+		struct rule__mop o = e->leaf(e->arg,
+		    p->ids ? p->ids[in->name] : -1, p->names[in->name]);
+
+		spmove(e, 1);
+		return mpush(e->pl, o.op, o.arg);
+	}
+	case OP_NOT:
+	case OP_NEG:
+		if ((rc = emit_node(e, i - 1)) < 0)
+			return rc;
+		return mpush(e->pl, in->op, 0);
+	default:
+		break;
+	}
+	r = i - 1;
+	l = p->start[r] - 1;
+	switch (in->op) {
+	case OP_AND:
+		if (p->swap != NULL && p->swap[i])
+			return emit_jump(e, r, MOP_JFK, l, MOP_ANDSW);
+		return emit_jump(e, l, MOP_JF, r, 0);
+	case OP_OR:
+		return emit_jump(e, l, MOP_JT, r, 0);
+	default:
+		if ((rc = emit_node(e, l)) < 0 || (rc = emit_node(e, r)) < 0)
+			return rc;
+		spmove(e, -1);
+		return mpush(e->pl, in->op, 0);
+	}
+}
+
+/* rule__mplan_add - append p's compact code (leaf(arg, rule index, name)
+ * resolves each name); *at = its start, or RULE__MPLAN_SLOW when p
+ * stays on the tree walk (rule__meta_run_lazy). Negative errno. */
+int
+rule__mplan_add(struct rule__mplan *pl, const struct meta_prog *p,
+    rule__mleaf_fn *leaf, void *arg, uint32_t *at)
+{
+	struct emit_st e = { pl, p, leaf, arg, 0, 0 };
+	size_t n0 = pl->ncode, nn0 = pl->nnums;
+	int rc;
+
+	*at = RULE__MPLAN_SLOW;
+	/* rule__meta_run_lazy's own limits: those go to the stack machine */
+	if (p->ncode == 0 || p->start == NULL || p->depth > 512)
+		return 0;
+	if ((rc = emit_node(&e, p->ncode - 1)) == 0)
+		rc = mpush(pl, MOP_END, 0);
+	if (rc == 0 && e.maxsp > MPLAN_STACK)
+		rc = -E2BIG;
+	if (rc < 0) {
+		pl->ncode = n0;
+		pl->nnums = nn0;
+		return rc == -E2BIG ? 0 : rc;
+	}
+	*at = (uint32_t)n0;
+	return 0;
+}
+
+/* rule__mplan_run - the value of the meta whose code starts at at; the
+ * same as rule__meta_run_lazy, reading the same leaves in the same order */
+double
+rule__mplan_run(
+    const struct rule__mplan *pl, uint32_t at, const struct rule__mvals *v)
+{
+	const struct rule__mop *code = pl->code;
+	double s[MPLAN_STACK];
+	size_t n = 0;
+
+	for (size_t i = at;; i++) {
+		const struct rule__mop o = code[i];
+
+		switch (o.op) {
+		case RULE__MOP_COUNT:
+			s[n++] = v->counts[o.arg];
+			continue;
+		case RULE__MOP_LAZY:
+			s[n++] = v->done[o.arg] ? v->counts[o.arg]
+						: v->slow(v->arg,
+						      RULE__MLEAF_LAZY, o.arg);
+			continue;
+		case RULE__MOP_HIT:
+			s[n++] = v->slow(v->arg, RULE__MLEAF_HIT, o.arg);
+			continue;
+		case OP_NUM:
+			s[n++] = pl->nums[o.arg];
+			continue;
+		case OP_NOT:
+			s[n - 1] = s[n - 1] == 0;
+			continue;
+		case OP_NEG:
+			s[n - 1] = -s[n - 1];
+			continue;
+		case MOP_JF:
+			if (s[n - 1] == 0)
+				i = o.arg - 1;
+			else
+				n--;
+			continue;
+		case MOP_JFK:
+			if (s[n - 1] == 0)
+				i = o.arg - 1;
+			continue;
+		case MOP_ANDSW:
+			n--;
+			if (s[n] == 0)
+				s[n - 1] = s[n];
+			continue;
+		case MOP_JT:
+			if (s[n - 1] != 0)
+				i = o.arg - 1;
+			else
+				n--;
+			continue;
+		case MOP_END:
+			return s[n - 1];
+		default:
+			n--;
+			s[n - 1] = binop((enum op)o.op, s[n - 1], s[n]);
+			continue;
+		}
+	}
+}
+
+void
+rule__mplan_free(struct rule__mplan *pl)
+{
+	if (pl == NULL)
+		return;
+	free(pl->code);
+	free(pl->nums);
+	free(pl->at);
+	free(pl->steps);
+	free(pl->hit_names);
+	free(pl);
+}
+
 /* rule__meta_run - evaluate; the program was checked at compile time.
  * The same machine as rule__meta_run_ids, with a callback by name. */
 struct by_name {

@@ -227,6 +227,7 @@ struct rule_set {
 	/* the elements Hyperscan takes, every match end reported; built
 	 * for the cache (compile.c build_hs), so only loaded from it */
 	struct rule__hsdb *rg_hs;
+	struct rule__mplan *mplan; /* NULL: metas run by their trees */
 };
 
 /* parse.c: the closing delimiter of a Perl regex opened with open */
@@ -291,6 +292,54 @@ double rule__meta_run_lazy(
     const struct meta_prog *, rule__meta_id_cb *, void *arg);
 double rule__meta_order(
     struct meta_prog *, double (*cost)(void *, int32_t), void *arg);
+
+/* meta.c: every meta of a rule set as one compact program (compile.c
+ * builds it with the lazy flags, again when a module claims rules): each
+ * name resolved once to a rule's count, a lazy rule or another module's
+ * hit (index into hit_names), so evaluating does no name lookups and reads
+ * no struct rule; && and || are jumps. Same values and the same order of
+ * reads as rule__meta_run_lazy (lazy rules run in the same order). */
+struct rule__mop {
+	uint8_t op;
+	uint32_t arg;
+};
+enum rule__mleaf { RULE__MLEAF_LAZY, RULE__MLEAF_HIT };
+/* what a leaf reads: counts[k] (and done[k], lazy rules computed); the
+ * rest through slow(arg, RULE__MLEAF_*, k or hit index) */
+struct rule__mvals {
+	const uint32_t *counts;
+	const uint8_t *done;
+	double (*slow)(void *arg, enum rule__mleaf, uint32_t);
+	void *arg;
+};
+#define RULE__MPLAN_NONE UINT32_MAX	    /* at[k]: not a runnable meta */
+#define RULE__MPLAN_SLOW (UINT32_MAX - 1) /* at[k]: too deep, use the tree */
+struct rule__mplan {
+	struct rule__mop *code;
+	size_t ncode, capcode;
+	double *nums;
+	size_t nnums, capnums;
+	uint32_t *at; /* per rule index: start of its meta's code */
+	/* the metas finish runs, dependencies first (meta_order without
+	 * broken ones); lazy: skipped when laziness is on */
+	struct rule__mstep {
+		uint32_t k, at;
+		bool lazy;
+	} * steps;
+	size_t nsteps;
+	const char **hit_names; /* point into the metas' names */
+	size_t nhits;
+};
+/* leaf(arg, rule index or -1, name) -> the leaf instruction: op
+ * RULE__MOP_COUNT/LAZY with the rule index or RULE__MOP_HIT with a hit
+ * index */
+enum { RULE__MOP_COUNT = 200, RULE__MOP_LAZY, RULE__MOP_HIT };
+typedef struct rule__mop rule__mleaf_fn(void *arg, int32_t id, const char *);
+int rule__mplan_add(struct rule__mplan *, const struct meta_prog *,
+    rule__mleaf_fn *, void *arg, uint32_t *at);
+double rule__mplan_run(
+    const struct rule__mplan *, uint32_t at, const struct rule__mvals *);
+void rule__mplan_free(struct rule__mplan *);
 
 /* evals.c: built-in eval functions */
 struct rule_ctx;
@@ -374,6 +423,10 @@ struct rule_ctx {
 	uint32_t hscur;
 	struct rule__mime *mime; /* evals_mime.c: per-message results */
 	uint8_t *lazy_done; /* per rule: lazy rule computed */
+	struct rule__mvals mvals; /* rs->mplan's view of this run */
+	/* in rule_run_finish: other modules' hits by rs->mplan hit index,
+	 * -1 not looked up yet (they cannot change while metas run) */
+	double *hitv;
 	bool lazy_on;
 	bool hsfail;
 	bool hsdone[RULE_NTYPES];

@@ -3,7 +3,10 @@
  * (NUL-terminated copy); every name evaluates to its length mod 3. Each
  * expression that compiles is evaluated twice: by the stack machine and
  * by the short-circuit tree walk with && operands reordered by a cost;
- * the two values must be the same (abort otherwise).
+ * the two values must be the same (abort otherwise). A third run goes
+ * through the compact form (rule__mplan_*), names resolved by their
+ * length to each kind of leaf (a count, a lazy rule computed or not,
+ * another module's hit).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +41,51 @@ cost(void *arg, int32_t id)
 	return (double)((uint32_t)id % 5);
 }
 
+#define MAXID (16 * 1024 + 1)
+static uint32_t counts[MAXID];
+static uint8_t done[MAXID];
+
+static struct rule__mop
+leaf(void *arg, int32_t id, const char *name)
+{
+	static const uint8_t kind[3] = { RULE__MOP_COUNT, RULE__MOP_LAZY,
+		RULE__MOP_HIT };
+
+	(void)arg;
+	(void)name;
+	return (struct rule__mop){ kind[(uint32_t)id % 3], (uint32_t)id };
+}
+
+static double
+slow(void *arg, enum rule__mleaf k, uint32_t x)
+{
+	(void)arg;
+	(void)k;
+	return (double)(x % 3);
+}
+
+/* plan_run - p through the compact form; a when it stays on the tree */
+static double
+plan_run(const struct meta_prog *p, double a)
+{
+	struct rule__mplan pl = { 0 };
+	struct rule__mvals v = { counts, done, slow, NULL };
+	uint32_t at;
+	double r = a;
+
+	if (counts[2] == 0)
+		for (uint32_t i = 0; i < MAXID; i++) {
+			counts[i] = i % 3;
+			done[i] = (i / 3) & 1;
+		}
+	if (rule__mplan_add(&pl, p, leaf, NULL, &at) == 0 &&
+	    at != RULE__MPLAN_SLOW)
+		r = rule__mplan_run(&pl, at, &v);
+	free(pl.code);
+	free(pl.nums);
+	return r;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -67,6 +115,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		b = rule__meta_run_lazy(p, val_id, NULL);
 		if (!(a == b || (a != a && b != b)))
 			abort();
+		if (ids != NULL) {
+			double c = plan_run(p, b);
+
+			if (!(b == c || (b != b && c != c)))
+				abort();
+		}
 		rule__meta_free(p);
 	}
 	free(s);

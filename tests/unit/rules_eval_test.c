@@ -687,6 +687,119 @@ test_meta_lazy_same(void **state)
 	assert_true(fewer > 100);
 }
 
+/* the compact form (rule__mplan_*, what rule_run_finish runs) gives the
+ * tree walk's value for every shape and reads the same names in the same
+ * order (lazy rules run in the same order); names a..h resolve to each
+ * kind of leaf in turn, a computed lazy rule and a count read counts[] */
+struct mseq {
+	struct mvals mv;
+	char order[64];
+	size_t n;
+};
+
+static double
+mseq_val(void *arg, int32_t id, const char *name)
+{
+	struct mseq *q = arg;
+
+	(void)id;
+	if (q->n < sizeof(q->order))
+		q->order[q->n++] = name[0];
+	return mval(&q->mv, id, name);
+}
+
+static struct rule__mop
+mseq_leaf(void *arg, int32_t id, const char *name)
+{
+	static const uint8_t kind[3] = { RULE__MOP_COUNT, RULE__MOP_LAZY,
+		RULE__MOP_HIT };
+	uint32_t j = (uint32_t)(name[0] - 'a') & 7;
+
+	(void)arg;
+	(void)id;
+	return (struct rule__mop){ kind[j % 3], j };
+}
+
+static double
+mseq_slow(void *arg, enum rule__mleaf k, uint32_t x)
+{
+	struct mseq *q = arg;
+
+	(void)k;
+	if (q->n < sizeof(q->order))
+		q->order[q->n++] = (char)('a' + x);
+	return q->mv.v[x];
+}
+
+static void
+test_meta_plan_same(void **state)
+{
+	static const char *const exprs[] = { "a && b", "a || b", "!a && b",
+		"a && b && c || d", "(a + b + c) > 1", "a && (b || c) && !d",
+		"(a && b) + c", "a * b - c / d", "-a < b && c >= d",
+		"(a || b) && (c || d) && e", "a == b || c != d", "!(a && !b)",
+		"a && 2", "0 || a", "(a && b) || (c && d) || (e && f)",
+		"b && a", "(c || e) && (a + 1.5) * 2 > 3", "!!h && -(g - 1)" };
+	struct rule__mplan pl = { 0 };
+	uint32_t at[sizeof(exprs) / sizeof(exprs[0])];
+	struct meta_prog *p[sizeof(exprs) / sizeof(exprs[0])];
+	size_t ne = sizeof(exprs) / sizeof(exprs[0]);
+
+	(void)state;
+	/* all programs in one plan, as compile.c builds it */
+	for (size_t i = 0; i < ne; i++) {
+		const char *why;
+
+		assert_non_null(p[i] = rule__meta_compile(exprs[i], &why));
+		/* cheaper right operands: some && read right first */
+		rule__meta_order(p[i], mcost, NULL);
+		assert_int_equal(
+		    rule__mplan_add(&pl, p[i], mseq_leaf, NULL, &at[i]), 0);
+		assert_true(at[i] < RULE__MPLAN_SLOW);
+	}
+	for (size_t i = 0; i < ne; i++) {
+		for (unsigned bits = 0; bits < 256; bits++) {
+			struct mseq tree = { 0 }, plan = { 0 };
+			uint32_t counts[8];
+			uint8_t done[8] = { 0 };
+			struct rule__mvals v = { counts, done, mseq_slow,
+				&plan };
+			double a, b;
+			size_t m;
+
+			for (int j = 0; j < 8; j++) {
+				tree.mv.v[j] = (bits >> j) & 1 ? j + 1 : 0;
+				counts[j] = (uint32_t)tree.mv.v[j];
+			}
+			plan.mv = tree.mv;
+			a = rule__meta_run_lazy(p[i], mseq_val, &tree);
+			b = rule__mplan_run(&pl, at[i], &v);
+			assert_true(a == b);
+			/* counts and lazy rules are read from counts[] where
+			 * known: compare the order of what reached slow */
+			m = 0;
+			for (size_t k = 0; k < tree.n; k++) {
+				if ((tree.order[k] - 'a') % 3 == 0)
+					continue;
+				assert_true(m < plan.n);
+				assert_int_equal(tree.order[k], plan.order[m]);
+				m++;
+			}
+			assert_int_equal(m, plan.n);
+			/* a computed lazy rule: counts[], no call */
+			memset(done, 1, sizeof(done));
+			plan.n = 0;
+			assert_true(rule__mplan_run(&pl, at[i], &v) == a);
+			for (size_t k = 0; k < plan.n; k++)
+				assert_true((plan.order[k] - 'a') % 3 == 2);
+		}
+	}
+	for (size_t i = 0; i < ne; i++)
+		rule__meta_free(p[i]);
+	free(pl.code);
+	free(pl.nums);
+}
+
 /* The Hyperscan cache (rule_set_load_opts, filterctl compile): a full
  * compile writes DIR/<key>.hsdb, a later load reads it instead of
  * compiling and finds the same rules as the unfiltered run; a damaged
@@ -925,6 +1038,7 @@ main(void)
 		cmocka_unit_test(test_repeat_rewrite),
 		cmocka_unit_test(test_gate_lazy_same),
 		cmocka_unit_test(test_meta_lazy_same),
+		cmocka_unit_test(test_meta_plan_same),
 		cmocka_unit_test(test_hs_cache),
 		cmocka_unit_test(test_repeat_gate),
 	};
