@@ -1863,6 +1863,26 @@ tmpl_scan(struct rule *r)
 	}
 }
 
+/* ASCII filters. A body rule outside Hyperscan runs PCRE2 over the
+ * whole body (gate_open), then over each line: for SA's obfuscation rules
+ * (FUZZY_*: replace_tag letters, lookaheads) that is ~10 us per rule and
+ * message. Hyperscan could only approximate their patterns (prefilter
+ * mode: lookarounds dropped, repeats relaxed, which reports most lines).
+ * Their ASCII form relaxed (elem_relax: the zero-width parts become
+ * "(?:)") is a pattern Hyperscan runs exactly, and it matches wherever
+ * the ASCII form does: on an ASCII body, the lines it is not found on
+ * cannot match, and only the lines it reports run PCRE2 (eval.c
+ * run_rule). Compiled for the cache only (build_hs: af_build). */
+static void
+af_set(struct rule *r, const char *pat8, unsigned opts)
+{
+	free(r->af_pat);
+	r->af_pat = NULL;
+	if (r->type != RULE_BODY || (opts & PCRE2_EXTENDED))
+		return;
+	r->af_pat = elem_relax(pat8, pat8 + strlen(pat8));
+}
+
 static int
 compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
     struct strtab *st)
@@ -1875,6 +1895,8 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	PCRE2_SIZE eo;
 	size_t nl;
 
+	free(r->af_pat);
+	r->af_pat = NULL;
 	patsz = strlen(r->re_src) + 1;
 	if ((pat = malloc(patsz)) == NULL)
 		return -ENOMEM;
@@ -1970,6 +1992,7 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 		if (r->re_ascii != NULL) {
 			(void)pcre2_jit_compile(r->re_ascii, PCRE2_JIT_COMPLETE);
 			r->gate_ascii = gate_compile(pat8, opts, cc);
+			af_set(r, pat8, opts);
 		} else if (ec == PCRE2_ERROR_PATTERN_TOO_LARGE) {
 			struct rule tmp = { .re = NULL };
 
@@ -2130,7 +2153,7 @@ cmp_hslen(const void *a, const void *b, void *arg)
  * name and renamed: a reader sees a whole file or none. A file that does
  * not read back (truncated, other CPU) is ignored: the budget compile
  * runs as without a cache. */
-#define HS_CACHE_MAGIC "filterd-hs-cache 2\n"
+#define HS_CACHE_MAGIC "filterd-hs-cache 3\n"
 
 static const enum rule_type hs_types[] = { RULE_BODY, RULE_URI, RULE_RAWBODY,
 	RULE_FULL };
@@ -2176,6 +2199,16 @@ hs_cache_key(const struct rule_set *rs, char hex[65])
 		    EVP_DigestUpdate(ctx, rs->rgates[i].pat,
 			strlen(rs->rgates[i].pat) + 1);
 	}
+	for (size_t k = 0; ok && k < rs->n; k++) {
+		const struct rule *r = &rs->v[k];
+		char h[32];
+
+		if (r->af_pat == NULL || r->broken)
+			continue;
+		snprintf(h, sizeof(h), "af %zu ", k);
+		ok = EVP_DigestUpdate(ctx, h, strlen(h)) &&
+		    EVP_DigestUpdate(ctx, r->af_pat, strlen(r->af_pat) + 1);
+	}
 	ok = ok && EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
 	EVP_MD_CTX_free(ctx);
 	if (!ok)
@@ -2198,6 +2231,10 @@ hs_drop_all(struct rule_set *rs)
 	rs->rg_hs = NULL;
 	for (size_t i = 0; i < rs->nrgates; i++)
 		rs->rgates[i].in_hs = false;
+	rule__hsdb_free(rs->af_hs);
+	rs->af_hs = NULL;
+	for (size_t k = 0; k < rs->n; k++)
+		rs->v[k].af_in = false;
 }
 
 /* rule__hs_cache_read - a cache file's contents from f (rules_int.h):
@@ -2249,6 +2286,25 @@ rule__hs_cache_read(struct rule_set *rs, FILE *f, const char *key)
 		}
 		if (rule__hsdb_read(&rs->rg_hs, f) < 0 ||
 		    (nrg > 0) != (rs->rg_hs != NULL))
+			goto out;
+	}
+	/* then the ASCII filters: count, rule indexes, database */
+	{
+		uint32_t naf;
+
+		if (fread(&naf, sizeof(naf), 1, f) != 1 || naf > rs->n)
+			goto out;
+		for (uint32_t i = 0; i < naf; i++) {
+			uint32_t k;
+
+			if (fread(&k, sizeof(k), 1, f) != 1 || k >= rs->n ||
+			    rs->v[k].af_pat == NULL || rs->v[k].broken ||
+			    rs->v[k].in_hs)
+				goto out;
+			rs->v[k].af_in = true;
+		}
+		if (rule__hsdb_read(&rs->af_hs, f) < 0 ||
+		    (naf > 0) != (rs->af_hs != NULL))
 			goto out;
 	}
 	rc = 0;
@@ -2313,6 +2369,19 @@ hs_cache_save(const struct rule_set *rs, const char *path, const char *key)
 				rc = -EIO;
 		if (rc == 0)
 			rc = rule__hsdb_write(rs->rg_hs, f);
+	}
+	if (rc == 0) {
+		uint32_t naf = 0;
+
+		for (size_t k = 0; k < rs->n; k++)
+			naf += rs->v[k].af_in;
+		if (fwrite(&naf, sizeof(naf), 1, f) != 1)
+			rc = -EIO;
+		for (uint32_t k = 0; rc == 0 && k < rs->n; k++)
+			if (rs->v[k].af_in && fwrite(&k, sizeof(k), 1, f) != 1)
+				rc = -EIO;
+		if (rc == 0)
+			rc = rule__hsdb_write(rs->af_hs, f);
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
 		rc = rc ? rc : -EIO;
@@ -2384,6 +2453,47 @@ rg_hs_build(struct rule_set *rs)
 	return rc;
 }
 
+/* af_build - rs->af_hs: the ASCII filters (af_set) of the body rules
+ * Hyperscan does not hold, run exactly (rule__hsdb_new_exact) */
+static int
+af_build(struct rule_set *rs)
+{
+	const char **pats = calloc(rs->n + 1, sizeof(*pats));
+	unsigned *opts = calloc(rs->n + 1, sizeof(*opts));
+	uint32_t *ids = calloc(rs->n + 1, sizeof(*ids));
+	bool *in = calloc(rs->n + 1, sizeof(*in));
+	size_t n = 0;
+	int rc = -ENOMEM;
+
+	rule__hsdb_free(rs->af_hs);
+	rs->af_hs = NULL;
+	if (pats != NULL && opts != NULL && ids != NULL && in != NULL) {
+		for (size_t k = 0; k < rs->n; k++) {
+			struct rule *r = &rs->v[k];
+
+			r->af_in = false;
+			if (r->af_pat == NULL || r->broken || r->in_hs)
+				continue;
+			pats[n] = r->af_pat;
+			/* per line: ^ $ are gone, '.' never meets '\n' */
+			opts[n] = r->hs_opts & ~(unsigned)PCRE2_MULTILINE;
+			ids[n++] = (uint32_t)k;
+		}
+		rc = n == 0
+		    ? 0
+		    : rule__hsdb_new_exact(&rs->af_hs, pats, opts, ids, n, in);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			rs->v[ids[i]].af_in = in[i];
+		if (rc == -ENOTSUP)
+			rc = 0;
+	}
+	free(pats);
+	free(opts);
+	free(ids);
+	free(in);
+	return rc;
+}
+
 /* build_hs - one Hyperscan database per rule type over the patterns
  * compile_regex kept; rules left out keep the literal prefilter. Without
  * Hyperscan (CPU, library refusal) everything stays on that path.
@@ -2394,7 +2504,7 @@ rg_hs_build(struct rule_set *rs)
 static int
 build_hs(struct rule_set *rs)
 {
-	struct rule__hsdb *dbs[RULE_NTYPES + 1] = { NULL };
+	struct rule__hsdb *dbs[RULE_NTYPES + 2] = { NULL };
 	/* body first: most rules, longest texts */
 	double budget = HS_BUDGET_MS, t0 = rule__cpu_ms();
 	char key[65] = "";
@@ -2419,6 +2529,7 @@ build_hs(struct rule_set *rs)
 		for (size_t t = 0; t < RULE_NTYPES; t++)
 			dbs[t] = rs->hs[t];
 		dbs[RULE_NTYPES] = rs->rg_hs;
+		dbs[RULE_NTYPES + 1] = rs->af_hs;
 		goto built;
 	}
 	for (size_t ti = 0; ti < N_HS_TYPES; ti++) {
@@ -2476,6 +2587,9 @@ build_hs(struct rule_set *rs)
 	if (rc == 0 && rs->hs_build)
 		rc = rg_hs_build(rs);
 	dbs[RULE_NTYPES] = rs->rg_hs;
+	if (rc == 0 && rs->hs_build)
+		rc = af_build(rs);
+	dbs[RULE_NTYPES + 1] = rs->af_hs;
 	rs->hs_info.compile_ms = rule__cpu_ms() - t0;
 	if (rc == 0 && rs->hs_build)
 		rs->hs_info.save_rc = rs->hs_info.cache_file[0]
@@ -2485,11 +2599,13 @@ built:
 	for (size_t k = 0; k < rs->n; k++) {
 		free(rs->v[k].hs_pat);
 		rs->v[k].hs_pat = NULL;
+		free(rs->v[k].af_pat);
+		rs->v[k].af_pat = NULL;
 	}
 	rule__hspool_free(rs->hspool);
 	rs->hspool = NULL;
 	if (rc == 0)
-		rc = rule__hspool_new(&rs->hspool, dbs, RULE_NTYPES + 1);
+		rc = rule__hspool_new(&rs->hspool, dbs, RULE_NTYPES + 2);
 	if (rc < 0 || rs->hspool == NULL)
 		hs_drop_all(rs); /* half-built: run without */
 	for (size_t k = 0; k < rs->n; k++)
@@ -2847,6 +2963,8 @@ rule__compile_free(struct rule_set *rs)
 		rs->v[i].more = NULL;
 		free(rs->v[i].hs_pat);
 		rs->v[i].hs_pat = NULL;
+		free(rs->v[i].af_pat);
+		rs->v[i].af_pat = NULL;
 		pcre2_code_free(rs->v[i].gate_re);
 		rs->v[i].gate_re = NULL;
 		pcre2_code_free(rs->v[i].re_ascii);
@@ -2869,6 +2987,8 @@ rule__compile_free(struct rule_set *rs)
 	rs->nrgates = 0;
 	rule__hsdb_free(rs->rg_hs);
 	rs->rg_hs = NULL;
+	rule__hsdb_free(rs->af_hs);
+	rs->af_hs = NULL;
 	pcre2_match_context_free(rs->mctx);
 	rs->mctx = NULL;
 	for (size_t t = 0; t < RULE_NTYPES; t++) {

@@ -398,6 +398,106 @@ hs_scan_type(struct rule_run *run, enum rule_type t)
 	c->hsdone[t] = rc == 0 && !c->hsfail;
 }
 
+/* the ASCII filters' matches over the joined body: (line, rule) pairs */
+struct af_pair {
+	uint32_t line, id;
+};
+
+struct af_acc {
+	const size_t *start; /* line i starts at start[i]; nl + 1 entries */
+	size_t nl;
+	struct af_pair *v;
+	size_t n, cap;
+	bool fail;
+};
+
+/* af_end - a match of filter id ending at end: the line holding it (a
+ * match that crosses a '\n' is not a line's match; its end line only
+ * adds a line that PCRE2 then rejects) */
+static void
+af_end(void *arg, uint32_t id, size_t end)
+{
+	struct af_acc *a = arg;
+	size_t lo = 0, hi = a->nl;
+
+	while (hi - lo > 1) { /* the last line starting at or before end */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (a->start[mid] <= end)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (a->n > 0 && a->v[a->n - 1].line == lo && a->v[a->n - 1].id == id)
+		return;
+	if (a->n == a->cap) {
+		size_t nc = a->cap ? a->cap * 2 : 64;
+		struct af_pair *nv = realloc(a->v, nc * sizeof(*nv));
+
+		if (nv == NULL) {
+			a->fail = true;
+			return;
+		}
+		a->v = nv;
+		a->cap = nc;
+	}
+	a->v[a->n++] = (struct af_pair){ .line = (uint32_t)lo, .id = id };
+}
+
+static int
+af_cmp(const void *x, const void *y)
+{
+	const struct af_pair *a = x, *b = y;
+
+	if (a->line != b->line)
+		return a->line < b->line ? -1 : 1;
+	return (a->id > b->id) - (a->id < b->id);
+}
+
+/* af_scan - the ASCII filters (compile.c af_build) over an ASCII body,
+ * joined, in one scan (a scan per line costs more than the bytes); each
+ * (line, rule) found goes once, in line order, into the per-rule lists
+ * hs_scan_type fills (the filters' rules are in no other database).
+ * afdone false on any failure: the rules then run the old way. */
+static void
+af_scan(struct rule_ctx *c)
+{
+	const struct rule_set *rs = c->rs;
+	const struct bstr *l;
+	struct af_acc a = { 0 };
+	size_t *start;
+
+	c->afdone = false;
+	if (rs->af_hs == NULL || c->hss == NULL || c->hshead == NULL ||
+	    !c->body_ascii || rs->no_prefilter)
+		return;
+	l = msg_body_lines(c->msg, &a.nl);
+	if (a.nl == 0 || a.nl > UINT32_MAX ||
+	    (start = arena_alloc(c->arena, (a.nl + 1) * sizeof(*start))) ==
+		NULL)
+		return;
+	start[0] = 0;
+	for (size_t i = 0; i < a.nl; i++)
+		start[i + 1] = start[i] + l[i].len + 1;
+	a.start = start;
+	if (rule__hsdb_scan_ends(
+		rs->af_hs, c->hss, c->body.p, c->body.len, af_end, &a) < 0 ||
+	    a.fail) {
+		free(a.v);
+		return;
+	}
+	qsort(a.v, a.n, sizeof(*a.v), af_cmp);
+	c->hsfail = false;
+	for (size_t i = 0; i < a.n && !c->hsfail; i++) {
+		if (i > 0 && af_cmp(&a.v[i - 1], &a.v[i]) == 0)
+			continue;
+		c->hscur = a.v[i].line + 1;
+		hs_hit(c, a.v[i].id);
+	}
+	free(a.v);
+	c->afdone = !c->hsfail;
+}
+
 /* hs_says - Hyperscan decides which texts rule r can match in */
 static bool
 hs_says(const struct rule_ctx *c, const struct rule *r)
@@ -1187,6 +1287,21 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		}
 		if (!candidate(c->rs, r, c->seen_in[r->type]))
 			return 0;
+		/* an ASCII filter found the lines where r can match: PCRE2
+		 * (the ASCII form) on those only, no joined-body gate */
+		if (r->af_in && c->afdone && r->type == RULE_BODY) {
+			c->use_ascii = true;
+			for (uint32_t j = hs_texts(c, r); j != 0 && n < limit;
+			     j = c->hsm[j - 1].next) {
+				size_t i = c->hsm[j - 1].text - 1;
+
+				if (i < nl && i >= first &&
+				    rgate_open(c, r, i, nl, l[i]))
+					n += match_count(c, r, l[i], limit - n);
+			}
+			c->use_ascii = false;
+			return n;
+		}
 		/* a repeat gate replaces the joined-body one: that one runs
 		 * the whole pattern over every line, which is the cost the
 		 * per-line counts save (both only skip what cannot match) */
@@ -1539,6 +1654,8 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 			goto out;
 		scan_texts(run, (enum rule_type)t);
 		hs_scan_type(run, (enum rule_type)t);
+		if (t == RULE_BODY)
+			af_scan(c);
 		if (t == RULE_BODY || t == RULE_RAWBODY)
 			rgate_hs_fill(c, (enum rule_type)t);
 		if (t0 != 0)

@@ -187,16 +187,17 @@ compile_chunk(const char **ex, unsigned *fl, unsigned *id, bool *keep, size_t m,
 	}
 }
 
-/* rule__hsdb_new - one database over the patterns given: pats[i] with
- * PCRE2 options opts[i] reported as ids[i]; in[i] tells whether pattern i
- * made it in. Compiled in chunks, in the order given, while the CPU time
+/* rule__hsdb_new (hsdb_build) - one database over the patterns given:
+ * pats[i] with PCRE2 options opts[i] reported as ids[i]; in[i] tells
+ * whether pattern i made it in. Compiled in chunks, in the order given, while the CPU time
  * spent stays within *budget_ms (decremented): what comes later stays
  * out. budget_ms NULL: full mode (no budget, costly patterns in prefilter
- * mode). *out is NULL when nothing went in. */
-int
-rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
+ * mode). *out is NULL when nothing went in. exact (rule__hsdb_new_exact):
+ * full mode without the prefilter. */
+static int
+hsdb_build(struct rule__hsdb **out, const char *const *pats,
     const unsigned *opts, const uint32_t *ids, size_t n, bool *in,
-    double *budget_ms)
+    double *budget_ms, bool exact)
 {
 	struct rule__hsdb *d = NULL;
 	const char **ex = NULL;
@@ -206,6 +207,7 @@ rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
 	char **own = NULL;
 	size_t m = 0;
 	size_t chunk = budget_ms != NULL ? HS_CHUNK : HS_FULL_CHUNK;
+	const unsigned all_ends = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -239,9 +241,15 @@ rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
 			p = own[i];
 		}
 		fl[m] = hs_flags(p, opts[i]);
-		if (budget_ms == NULL && strlen(p) > HS_FULL_MAX_PAT)
+		if (exact) {
+			if (fl[m] & HS_FLAG_PREFILTER)
+				continue;
+			/* every match end (the caller maps ends to lines);
+			 * one that can match empty would report them all */
+			fl[m] &= ~all_ends;
+		} else if (budget_ms == NULL && strlen(p) > HS_FULL_MAX_PAT) {
 			continue;
-		if (too_costly(p)) {
+		} else if (too_costly(p)) {
 			if (budget_ms != NULL)
 				continue;
 			fl[m] |= HS_FLAG_PREFILTER;
@@ -290,6 +298,27 @@ out:
 	free(pos);
 	free(keep);
 	return rc;
+}
+
+int
+rule__hsdb_new(struct rule__hsdb **out, const char *const *pats,
+    const unsigned *opts, const uint32_t *ids, size_t n, bool *in,
+    double *budget_ms)
+{
+	return hsdb_build(out, pats, opts, ids, n, in, budget_ms, false);
+}
+
+/* rule__hsdb_new_exact - like full mode, but every pattern run exactly
+ * (one Hyperscan could only approximate, or one that can match empty,
+ * stays out: in[i] false), of any length or cost, and every match end
+ * reported (no HS_FLAG_SINGLEMATCH: scan with rule__hsdb_scan_ends). For
+ * patterns made for Hyperscan (compile.c ASCII filters); no budget, so
+ * for the cache build only. */
+int
+rule__hsdb_new_exact(struct rule__hsdb **out, const char *const *pats,
+    const unsigned *opts, const uint32_t *ids, size_t n, bool *in)
+{
+	return hsdb_build(out, pats, opts, ids, n, in, NULL, true);
 }
 
 /* rule__hsdb_new_ends - one database (at most HS_FULL_CHUNK patterns)

@@ -145,6 +145,11 @@ struct rule {
 	unsigned rgate_n;
 	char *hs_pat;
 	unsigned hs_opts;
+	/* ASCII filter (compile.c af_build): re_ascii relaxed, run exactly
+	 * by Hyperscan in rs->af_hs (id = rule index; af_in) on ASCII
+	 * bodies; af_pat held between compile_regex and the build */
+	char *af_pat;
+	bool af_in;
 };
 
 /* evals_hdr.c: the FreeMail plugin's settings (freemail_* lines) and the
@@ -227,6 +232,8 @@ struct rule_set {
 	/* the elements Hyperscan takes, every match end reported; built
 	 * for the cache (compile.c build_hs), so only loaded from it */
 	struct rule__hsdb *rg_hs;
+	/* the rules' ASCII filters (af_in), also only from the cache */
+	struct rule__hsdb *af_hs;
 	struct rule__mplan *mplan; /* NULL: metas run by their trees */
 };
 
@@ -253,6 +260,8 @@ size_t rule__ac_nlits(const struct rule__ac *);
 int rule__hsdb_new(struct rule__hsdb **, const char *const *pats,
     const unsigned *opts, const uint32_t *ids, size_t n, bool *in,
     double *budget_ms);
+int rule__hsdb_new_exact(struct rule__hsdb **, const char *const *pats,
+    const unsigned *opts, const uint32_t *ids, size_t n, bool *in);
 int rule__hsdb_new_ends(struct rule__hsdb **, const char *const *pats,
     const unsigned *opts, const uint32_t *ids, size_t n, bool *in);
 typedef void rule__hs_end_cb(void *arg, uint32_t id, size_t end);
@@ -430,6 +439,7 @@ struct rule_ctx {
 	bool lazy_on;
 	bool hsfail;
 	bool hsdone[RULE_NTYPES];
+	bool afdone; /* rs->af_hs scanned every body line (ASCII body) */
 	/* evals_hdr.c: per-message values several evals share (dates,
 	 * recipients, freemail addresses), built on first use */
 	struct rule__hdr_state *hdr;

@@ -1025,6 +1025,151 @@ test_repeat_gate(void **state)
 	rmdir(dir);
 }
 
+/* ASCII filters (compile.c af_set/af_build, eval.c af_scan): a
+ * replace_tag body rule outside Hyperscan (here: "%" makes each tag 300
+ * UTF-8 look-alikes, the whole pattern over the cache build's 2 KiB) has
+ * its ASCII form relaxed (lookarounds, \b dropped) compiled exactly in
+ * the cache; on an ASCII body PCRE2 runs only on the lines Hyperscan
+ * reports for it, and the hits must be those of every line run. */
+static const char af_cf[] =
+    "replace_tag L (?:[lL1|]%)\n"
+    "replace_tag O (?:[oO0]%)\n"
+    "replace_tag A (?:[aA4@]%)\n"
+    "replace_tag N (?:[nN]%)\n"
+    "body  AF_LOAN   /\\b(?!loan)<L><O><A><N>\\b/i\n"
+    "replace_rules AF_LOAN\n"
+    "body  AF_LOANM  /(?<![a-z])<L><O><A><N>s?(?=\\W|$)/i\n"
+    "replace_rules AF_LOANM\n"
+    "tflags AF_LOANM multiple\n";
+
+static const char *const af_msgs[] = {
+	"Subject: x\r\n\r\nno match here\r\n\r\nget a l0an now\r\n\r\n"
+	"the loan is plain\r\n\r\nL04N l|0@n, loans\r\n\r\nnothing\r\n",
+	"Subject: x\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: text/plain; charset=utf-8\r\n"
+	"Content-Transfer-Encoding: 8bit\r\n\r\n"
+	"l\xc3\xb3\xc3\xa0n and l0an\r\n",
+	"Subject: l0an\r\n\r\nloan\r\n",
+};
+
+static void
+af_rules(struct buf *b)
+{
+	buf_init(b, 1u << 20);
+	for (const char *p = af_cf; *p; p++) {
+		if (*p != '%') {
+			assert_int_equal(buf_putc(b, *p), 0);
+			continue;
+		}
+		for (int i = 0; i < 300; i++)
+			assert_int_equal(buf_printf(b, "|\\xc3z%d", i), 0);
+	}
+}
+
+/* af_lines - the body lines Hyperscan reported for rule k in message
+ * text, joined by '|' into out; false when the filter did not run */
+static bool
+af_lines(struct rule_set *rs, long k, const char *text, char *out, size_t cap)
+{
+	struct msg *m;
+	struct hits *h = parse(text, &m);
+	struct rule_run *run = rule_run_new(rs, m);
+	/* a rule_run starts with its rule_ctx (eval.c) */
+	struct rule_ctx *c = (struct rule_ctx *)(void *)run;
+	const struct bstr *l;
+	size_t nl, len = 0;
+	bool done;
+
+	assert_non_null(run);
+	assert_int_equal(rule_run_exec(run, h), 0);
+	done = c->afdone;
+	l = msg_body_lines(m, &nl);
+	out[0] = '\0';
+	for (uint32_t j = done ? c->hshead[k] : 0; j != 0;
+	     j = c->hsm[j - 1].next) {
+		size_t i = c->hsm[j - 1].text - 1;
+
+		assert_true(i < nl);
+		len += (size_t)snprintf(out + len, cap - len, "%.*s|",
+		    (int)l[i].len, (const char *)l[i].p);
+		assert_true(len < cap);
+	}
+	assert_int_equal(rule_run_finish(run, h), 0);
+	msg_free(m);
+	return done;
+}
+
+static void
+test_ascii_filter(void **state)
+{
+	char dir[] = "/tmp/rules-af.XXXXXX", cf[128], got[512];
+	struct rule_load_opts o = { NULL, true };
+	struct rule_hs_info hi;
+	struct rule_set *rs;
+	struct rule_err e;
+	const char *path = cf;
+	char n1[64][32];
+	unsigned c1[64];
+	struct buf b;
+	long k, km;
+	FILE *f;
+
+	(void)state;
+	if (!__builtin_cpu_supports("ssse3"))
+		skip();
+	af_rules(&b);
+	assert_non_null(mkdtemp(dir));
+	o.hs_cache_dir = dir;
+	snprintf(cf, sizeof(cf), "%s/af.cf", dir);
+	assert_non_null(f = fopen(cf, "w"));
+	assert_int_equal(fwrite(b.p, 1, b.len, f), b.len);
+	fclose(f);
+	buf_free(&b);
+	for (int pass = 0; pass < 2; pass++) {
+		bool loan = false, loanm = false;
+
+		o.hs_build = pass == 0;
+		rs = rule_set_load_opts(&path, 1, &o, &e);
+		assert_non_null(rs);
+		assert_int_equal(rule_set_errors(rs), 0);
+		rule_set_hs_info(rs, &hi);
+		assert_true(hi.from_cache == (pass == 1));
+		k = rule__find(rs, "AF_LOAN", 7);
+		km = rule__find(rs, "AF_LOANM", 8);
+		assert_true(k >= 0 && km >= 0);
+		assert_non_null(rs->af_hs);
+		assert_false(rs->v[k].in_hs);
+		assert_true(rs->v[k].af_in && rs->v[km].af_in);
+		/* "loan" passes the filter (its lookahead dropped), PCRE2
+		 * then rejects it; lines without the word are not run */
+		assert_true(af_lines(rs, k, af_msgs[0], got, sizeof(got)));
+		assert_string_equal(
+		    got, "get a l0an now|the loan is plain|L04N l|0@n, loans|");
+		/* an 8-bit body: the old path */
+		assert_false(af_lines(rs, k, af_msgs[1], got, sizeof(got)));
+		for (size_t i = 0; i < sizeof(af_msgs) / sizeof(af_msgs[0]);
+		     i++) {
+			size_t k1 = same_fired(rs, af_msgs[i], n1, c1, 64);
+
+			for (size_t j = 0; j < k1; j++) {
+				loan |= i == 0 && strcmp(n1[j], "AF_LOAN") == 0;
+				loanm |= i == 0 &&
+				    strcmp(n1[j], "AF_LOANM") == 0 &&
+				    c1[j] == 4;
+				/* nosubject is not set: line 0 is read */
+				if (i == 2 && strcmp(n1[j], "AF_LOAN") != 0 &&
+				    strcmp(n1[j], "AF_LOANM") != 0)
+					fail_msg("%s fired", n1[j]);
+			}
+		}
+		assert_true(loan && loanm);
+		rule_set_free(rs);
+	}
+	unlink(hi.cache_file);
+	unlink(cf);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -1041,6 +1186,7 @@ main(void)
 		cmocka_unit_test(test_meta_plan_same),
 		cmocka_unit_test(test_hs_cache),
 		cmocka_unit_test(test_repeat_gate),
+		cmocka_unit_test(test_ascii_filter),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
