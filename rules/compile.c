@@ -2417,6 +2417,41 @@ rgate_keep(struct rule_set *rs)
 	}
 }
 
+/* hs_list - patterns gathered for one extra Hyperscan database */
+struct hs_list {
+	const char **pats;
+	unsigned *opts;
+	uint32_t *ids;
+	bool *in;
+	size_t n;
+};
+
+static void
+hs_list_free(struct hs_list *l)
+{
+	free(l->pats);
+	free(l->opts);
+	free(l->ids);
+	free(l->in);
+}
+
+/* hs_list_init - room for cap patterns; -ENOMEM (l freed) */
+static int
+hs_list_init(struct hs_list *l, size_t cap)
+{
+	l->n = 0;
+	l->pats = calloc(cap + 1, sizeof(*l->pats));
+	l->opts = calloc(cap + 1, sizeof(*l->opts));
+	l->ids = calloc(cap + 1, sizeof(*l->ids));
+	l->in = calloc(cap + 1, sizeof(*l->in));
+	if (l->pats == NULL || l->opts == NULL || l->ids == NULL ||
+	    l->in == NULL) {
+		hs_list_free(l);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* rg_hs_build - rs->rg_hs: the repeat-gate elements Hyperscan runs
  * exactly, every match end reported (eval.c rgate_hs_fill counts them
  * there instead of with PCRE2). Seconds-scale patterns are fine here:
@@ -2424,33 +2459,25 @@ rgate_keep(struct rule_set *rs)
 static int
 rg_hs_build(struct rule_set *rs)
 {
-	const char **pats = calloc(rs->nrgates + 1, sizeof(*pats));
-	unsigned *opts = calloc(rs->nrgates + 1, sizeof(*opts));
-	uint32_t *ids = calloc(rs->nrgates + 1, sizeof(*ids));
-	bool *in = calloc(rs->nrgates + 1, sizeof(*in));
-	int rc = -ENOMEM;
+	struct hs_list l;
+	int rc;
 
 	rule__hsdb_free(rs->rg_hs);
 	rs->rg_hs = NULL;
-	if (pats != NULL && opts != NULL && ids != NULL && in != NULL) {
-		for (size_t i = 0; i < rs->nrgates; i++) {
-			pats[i] = rs->rgates[i].pat;
-			opts[i] = rs->rgates[i].opts;
-			ids[i] = (uint32_t)i;
-		}
-		rc = rs->nrgates == 0 ? 0
-				      : rule__hsdb_new_ends(&rs->rg_hs, pats,
-					    opts, ids, rs->nrgates, in);
-		for (size_t i = 0; rc == 0 && i < rs->nrgates; i++)
-			rs->rgates[i].in_hs = in[i];
-		if (rc == -ENOTSUP)
-			rc = 0;
+	if (hs_list_init(&l, rs->nrgates) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->nrgates; i++) {
+		l.pats[i] = rs->rgates[i].pat;
+		l.opts[i] = rs->rgates[i].opts;
+		l.ids[i] = (uint32_t)i;
 	}
-	free(pats);
-	free(opts);
-	free(ids);
-	free(in);
-	return rc;
+	rc = rs->nrgates == 0 ? 0
+			      : rule__hsdb_new_ends(&rs->rg_hs, l.pats, l.opts,
+				    l.ids, rs->nrgates, l.in);
+	for (size_t i = 0; rc == 0 && i < rs->nrgates; i++)
+		rs->rgates[i].in_hs = l.in[i];
+	hs_list_free(&l);
+	return rc == -ENOTSUP ? 0 : rc;
 }
 
 /* af_build - rs->af_hs: the ASCII filters (af_set) of the body rules
@@ -2458,40 +2485,31 @@ rg_hs_build(struct rule_set *rs)
 static int
 af_build(struct rule_set *rs)
 {
-	const char **pats = calloc(rs->n + 1, sizeof(*pats));
-	unsigned *opts = calloc(rs->n + 1, sizeof(*opts));
-	uint32_t *ids = calloc(rs->n + 1, sizeof(*ids));
-	bool *in = calloc(rs->n + 1, sizeof(*in));
-	size_t n = 0;
-	int rc = -ENOMEM;
+	struct hs_list l;
+	int rc;
 
 	rule__hsdb_free(rs->af_hs);
 	rs->af_hs = NULL;
-	if (pats != NULL && opts != NULL && ids != NULL && in != NULL) {
-		for (size_t k = 0; k < rs->n; k++) {
-			struct rule *r = &rs->v[k];
+	if (hs_list_init(&l, rs->n) < 0)
+		return -ENOMEM;
+	for (size_t k = 0; k < rs->n; k++) {
+		struct rule *r = &rs->v[k];
 
-			r->af_in = false;
-			if (r->af_pat == NULL || r->broken || r->in_hs)
-				continue;
-			pats[n] = r->af_pat;
-			/* per line: ^ $ are gone, '.' never meets '\n' */
-			opts[n] = r->hs_opts & ~(unsigned)PCRE2_MULTILINE;
-			ids[n++] = (uint32_t)k;
-		}
-		rc = n == 0
-		    ? 0
-		    : rule__hsdb_new_exact(&rs->af_hs, pats, opts, ids, n, in);
-		for (size_t i = 0; rc == 0 && i < n; i++)
-			rs->v[ids[i]].af_in = in[i];
-		if (rc == -ENOTSUP)
-			rc = 0;
+		r->af_in = false;
+		if (r->af_pat == NULL || r->broken || r->in_hs)
+			continue;
+		l.pats[l.n] = r->af_pat;
+		/* per line: ^ $ are gone, '.' never meets '\n' */
+		l.opts[l.n] = r->hs_opts & ~(unsigned)PCRE2_MULTILINE;
+		l.ids[l.n++] = (uint32_t)k;
 	}
-	free(pats);
-	free(opts);
-	free(ids);
-	free(in);
-	return rc;
+	rc = l.n == 0 ? 0
+		      : rule__hsdb_new_exact(&rs->af_hs, l.pats, l.opts, l.ids,
+			    l.n, l.in);
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		rs->v[l.ids[i]].af_in = l.in[i];
+	hs_list_free(&l);
+	return rc == -ENOTSUP ? 0 : rc;
 }
 
 /* build_hs - one Hyperscan database per rule type over the patterns
