@@ -294,8 +294,8 @@ is_cjk(uint32_t c)
 
 /* Word characters: SA's tr/-A-Za-z0-9,@*!_'"$.\241-\377//, plus every
  * non-ASCII letter; other non-ASCII punctuation and spaces split. */
-static bool
-is_word(uint32_t c)
+bool
+bayes_is_word(uint32_t c)
 {
 	if (c < 0x80)
 		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -311,8 +311,8 @@ is_word(uint32_t c)
 	return true;
 }
 
-static bool
-is_trim(unsigned char c)
+bool
+bayes_is_trim(unsigned char c)
 {
 	return c == '-' || c == '\'' || c == '.' || c == ',' || c == '_';
 }
@@ -327,9 +327,9 @@ add_word(struct bayes_tokset *ts, const char *prefix, const unsigned char *w,
 	size_t an = 0;
 	bool high = false, upper = false;
 
-	while (len > 0 && is_trim(w[0]))
+	while (len > 0 && bayes_is_trim(w[0]))
 		w++, len--;
-	while (len > 0 && is_trim(w[len - 1]))
+	while (len > 0 && bayes_is_trim(w[len - 1]))
 		len--;
 	for (size_t i = 0; i < len; i++)
 		high |= w[i] >= 0x80;
@@ -410,7 +410,7 @@ tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text,
 			bayes_tok_add(ts, prefix, cprev, cprevlen);
 		cprev = NULL;
 		cjk_single = false;
-		if (is_word(c)) {
+		if (bayes_is_word(c)) {
 			if (ws == NULL)
 				ws = p;
 		} else if (ws != NULL) {

@@ -51,6 +51,10 @@ void bayes_tok_text(
 /* bayes_tok_body - body text: bayes_tok_text(ts, "", text) plus "C:" and
  * each word of 3..15 bytes with ASCII capitals, case kept. */
 void bayes_tok_body(struct bayes_tokset *, struct bstr text);
+/* bayes_is_word - code point c belongs to a word as bayes_tok_text
+ * splits text; bayes_is_trim - an ASCII byte it trims off a word's ends */
+bool bayes_is_word(uint32_t c);
+bool bayes_is_trim(unsigned char c);
 /* bayes_tok_domain - "prefix" + host and each parent domain */
 void bayes_tok_domain(
     struct bayes_tokset *, const char *prefix, struct bstr host);

@@ -256,13 +256,12 @@ tok_tags(struct bayes_tokset *ts, struct bstr src)
 	}
 }
 
-/* rcv_wordc - a byte of a word as bayes_tok_text splits text (ASCII
- * letters, digits, -,@*!_'$. and every 8-bit byte) */
+/* rcv_wordc - a byte of a word as bayes_tok_text splits text (its ASCII
+ * word characters and every 8-bit byte) */
 static bool
 rcv_wordc(unsigned char c)
 {
-	return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' && strchr("-,@*!_'$.", c));
+	return c >= 0x80 || bayes_is_word(c);
 }
 
 /* rcv_is - the word w[0..n), trimmed as bayes_tok_text trims, equals lit
@@ -272,9 +271,9 @@ rcv_is(const unsigned char *w, size_t n, const char *lit, bool prefix)
 {
 	size_t ll = strlen(lit);
 
-	while (n > 0 && strchr("-'.,_", w[0]))
+	while (n > 0 && bayes_is_trim(w[0]))
 		w++, n--;
-	while (n > 0 && strchr("-'.,_", w[n - 1]))
+	while (n > 0 && bayes_is_trim(w[n - 1]))
 		n--;
 	if (n < ll || (!prefix && n != ll))
 		return false;

@@ -60,20 +60,10 @@ split=${CV_SPLIT:-index}
 python3 - "$data" "$K" "$split" "$work" "${CV_SWAP:-}" >"$work/assign" <<'EOP' || exit 1
 import email.utils, hashlib, ipaddress, os, re, sys
 data, K, split, work, swap = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-def headers(path):
-    h, last = {}, None
-    with open(path, 'rb') as f:
-        for raw in f:
-            line = raw.decode('latin-1').rstrip('\r\n')
-            if line == '':
-                break
-            if line[:1] in (' ', '\t') and last:
-                h[last] += ' ' + line.strip()
-                continue
-            m = re.match(r'([^:\s]+):\s*(.*)', line)
-            if m:
-                last = m.group(1).lower()
-                h.setdefault(last, m.group(2))
+def headers(path):  # the first value of each header field
+    h = {}
+    for name, v in all_fields(path):
+        h.setdefault(name, v)
     return h
 def when(h):
     try:

@@ -2466,15 +2466,16 @@ rg_hs_build(struct rule_set *rs)
 	rs->rg_hs = NULL;
 	if (hs_list_init(&l, rs->nrgates) < 0)
 		return -ENOMEM;
-	for (size_t i = 0; i < rs->nrgates; i++) {
-		l.pats[i] = rs->rgates[i].pat;
-		l.opts[i] = rs->rgates[i].opts;
-		l.ids[i] = (uint32_t)i;
+	/* eval.c counts the first RGATE_HS_MAX from the scan: only those */
+	for (size_t i = 0; i < rs->nrgates && i < RGATE_HS_MAX; i++) {
+		l.pats[l.n] = rs->rgates[i].pat;
+		l.opts[l.n] = rs->rgates[i].opts;
+		l.ids[l.n++] = (uint32_t)i;
 	}
-	rc = rs->nrgates == 0 ? 0
-			      : rule__hsdb_new_ends(&rs->rg_hs, l.pats, l.opts,
-				    l.ids, rs->nrgates, l.in);
-	for (size_t i = 0; rc == 0 && i < rs->nrgates; i++)
+	rc = l.n == 0 ? 0
+		      : rule__hsdb_new_ends(&rs->rg_hs, l.pats, l.opts, l.ids,
+			    l.n, l.in);
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
 		rs->rgates[i].in_hs = l.in[i];
 	hs_list_free(&l);
 	return rc == -ENOTSUP ? 0 : rc;

@@ -1132,7 +1132,7 @@ rg_end(void *arg, uint32_t id, size_t end)
 {
 	struct rg_ends *e = arg;
 
-	if (end <= e->len && id < 8)
+	if (end <= e->len && id < RGATE_HS_MAX)
 		e->ends[end] |= (uint8_t)(1u << id);
 }
 
@@ -1146,8 +1146,9 @@ rgate_hs_fill(struct rule_ctx *c, enum rule_type t)
 {
 	const struct rule_set *rs = c->rs;
 	const struct bstr *l;
-	size_t nl, maxlen = 0, ng = rs->nrgates < 8 ? rs->nrgates : 8;
-	uint8_t *cnt[8] = { NULL };
+	size_t nl, maxlen = 0;
+	size_t ng = rs->nrgates < RGATE_HS_MAX ? rs->nrgates : RGATE_HS_MAX;
+	uint8_t *cnt[RGATE_HS_MAX] = { NULL };
 	bool any = false;
 	struct rg_ends e;
 

@@ -62,6 +62,9 @@ struct rule__evalfn;
 struct meta_prog;
 
 #define RGATE_MAX_N 200u /* largest repeat a gate counts (a byte) */
+/* elements Hyperscan counts (a bit each in a byte per text offset,
+ * eval.c rgate_hs_fill); later ones are counted by PCRE2 */
+#define RGATE_HS_MAX 8
 
 struct rule {
 	char *name;
