@@ -193,9 +193,19 @@ build_body(struct rule_ctx *c)
 		len += l[i].len;
 	}
 	c->body = bstr_make(o, len);
+	/* per line too: an ASCII line of an 8-bit body takes the ASCII
+	 * form of a pattern and its ASCII filter just the same */
+	if ((c->line_ascii = arena_alloc(c->arena, n + 1)) == NULL)
+		return -ENOMEM;
 	c->body_ascii = true;
-	for (size_t i = 0; i < len && c->body_ascii; i++)
-		c->body_ascii = o[i] < 0x80;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t or = 0;
+
+		for (size_t k = 0; k < l[i].len; k++)
+			or |= l[i].p[k];
+		c->line_ascii[i] = or < 0x80;
+		c->body_ascii = c->body_ascii && c->line_ascii[i];
+	}
 	return 0;
 }
 
@@ -454,11 +464,15 @@ af_cmp(const void *x, const void *y)
 	return (a->id > b->id) - (a->id < b->id);
 }
 
-/* af_scan - the ASCII filters (compile.c af_build) over an ASCII body,
+/* af_scan - the ASCII filters (compile.c af_build) over the body,
  * joined, in one scan (a scan per line costs more than the bytes); each
  * (line, rule) found goes once, in line order, into the per-rule lists
  * hs_scan_type fills (the filters' rules are in no other database).
- * afdone false on any failure: the rules then run the old way. */
+ * The database is not UTF-8 mode, so 8-bit lines are only bytes to it:
+ * what it reports for an ASCII line holds whatever the other lines are
+ * (run_rule runs the 8-bit lines unfiltered). afdone false on any
+ * failure, or a body without an ASCII line: the rules then run the old
+ * way. */
 static void
 af_scan(struct rule_ctx *c)
 {
@@ -469,10 +483,11 @@ af_scan(struct rule_ctx *c)
 
 	c->afdone = false;
 	if (rs->af_hs == NULL || c->hss == NULL || c->hshead == NULL ||
-	    !c->body_ascii || rs->no_prefilter)
+	    c->line_ascii == NULL || rs->no_prefilter)
 		return;
 	l = msg_body_lines(c->msg, &a.nl);
 	if (a.nl == 0 || a.nl > UINT32_MAX ||
+	    memchr(c->line_ascii, 1, a.nl) == NULL ||
 	    (start = arena_alloc(c->arena, (a.nl + 1) * sizeof(*start))) ==
 		NULL)
 		return;
@@ -1268,6 +1283,7 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		 * (msg.c build_body: always there, maybe empty) */
 		size_t first = r->type == RULE_BODY &&
 		    (r->tflags & TF_NOSUBJECT) ? 1 : 0;
+		bool asc;
 
 		if (r->type == RULE_RAWBODY) {
 			l = c->raw;
@@ -1288,16 +1304,35 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		}
 		if (!candidate(c->rs, r, c->seen_in[r->type]))
 			return 0;
-		/* an ASCII filter found the lines where r can match: PCRE2
-		 * (the ASCII form) on those only, no joined-body gate */
+		/* an ASCII filter found the ASCII lines where r can match:
+		 * PCRE2 (the ASCII form) on those only, no joined-body gate;
+		 * an 8-bit body's other lines run the whole pattern, in line
+		 * order with the filtered ones (tflags multiple counts) */
 		if (r->af_in && c->afdone && r->type == RULE_BODY) {
-			c->use_ascii = true;
-			for (uint32_t j = hs_texts(c, r); j != 0 && n < limit;
-			     j = c->hsm[j - 1].next) {
-				size_t i = c->hsm[j - 1].text - 1;
+			uint32_t j = hs_texts(c, r);
 
-				if (i < nl && i >= first &&
-				    rgate_open(c, r, i, nl, l[i]))
+			if (c->body_ascii) {
+				c->use_ascii = true;
+				for (; j != 0 && n < limit;
+				     j = c->hsm[j - 1].next) {
+					size_t i = c->hsm[j - 1].text - 1;
+
+					if (i < nl && i >= first &&
+					    rgate_open(c, r, i, nl, l[i]))
+						n += match_count(
+						    c, r, l[i], limit - n);
+				}
+				c->use_ascii = false;
+				return n;
+			}
+			for (size_t i = first; i < nl && n < limit; i++) {
+				while (j != 0 && c->hsm[j - 1].text - 1 < i)
+					j = c->hsm[j - 1].next;
+				c->use_ascii = c->line_ascii[i];
+				if (c->use_ascii &&
+				    (j == 0 || c->hsm[j - 1].text - 1 != i))
+					continue; /* the filter: no match */
+				if (rgate_open(c, r, i, nl, l[i]))
 					n += match_count(c, r, l[i], limit - n);
 			}
 			c->use_ascii = false;
@@ -1309,12 +1344,14 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		if (r->gate && r->type == RULE_BODY && !c->rs->no_prefilter &&
 		    r->rgate == 0 && !gate_open(c, r))
 			return 0;
-		/* an ASCII body: the smaller ASCII form of the pattern */
-		c->use_ascii = r->type == RULE_BODY && c->body_ascii &&
+		/* an ASCII line: the smaller ASCII form of the pattern */
+		asc = r->type == RULE_BODY && c->line_ascii != NULL &&
 		    !c->rs->no_prefilter;
-		for (size_t i = first; i < nl && n < limit; i++)
+		for (size_t i = first; i < nl && n < limit; i++) {
+			c->use_ascii = asc && c->line_ascii[i];
 			if (rgate_open(c, r, i, nl, l[i]))
 				n += match_count(c, r, l[i], limit - n);
+		}
 		c->use_ascii = false;
 		return n;
 	}

@@ -414,6 +414,7 @@ struct rule_ctx {
 	bool hdr_unset;
 	struct bstr body;  /* body lines joined with '\n' */
 	bool body_ascii;   /* body has no byte >= 0x80 */
+	uint8_t *line_ascii; /* per body line: it has no byte >= 0x80 */
 	bool use_ascii;	   /* match_count: the text is ASCII */
 	struct bstr *udec; /* per URI: raw form percent-decoded (or empty) */
 	/* capture tags set by rules with named groups */

@@ -1029,8 +1029,9 @@ test_repeat_gate(void **state)
  * replace_tag body rule outside Hyperscan (here: "%" makes each tag 300
  * UTF-8 look-alikes, the whole pattern over the cache build's 2 KiB) has
  * its ASCII form relaxed (lookarounds, \b dropped) compiled exactly in
- * the cache; on an ASCII body PCRE2 runs only on the lines Hyperscan
- * reports for it, and the hits must be those of every line run. */
+ * the cache; PCRE2 runs only on the ASCII lines Hyperscan reports for
+ * it (and on every 8-bit line), and the hits must be those of every line
+ * run. */
 static const char af_cf[] =
     "replace_tag L (?:[lL1|]%)\n"
     "replace_tag O (?:[oO0]%)\n"
@@ -1050,6 +1051,14 @@ static const char *const af_msgs[] = {
 	"Content-Transfer-Encoding: 8bit\r\n\r\n"
 	"l\xc3\xb3\xc3\xa0n and l0an\r\n",
 	"Subject: l0an\r\n\r\nloan\r\n",
+	/* 8-bit, mixed: the ASCII lines through the filter, the 8-bit one
+	 * (a match only the whole pattern has: U+00C3 "z7" is an <L>)
+	 * unfiltered, in line order */
+	"Subject: x\r\nMIME-Version: 1.0\r\n"
+	"Content-Type: text/plain; charset=utf-8\r\n"
+	"Content-Transfer-Encoding: 8bit\r\n\r\n"
+	"get a l0an now\r\n\r\n\xc3\x83z7oan here\r\n\r\n"
+	"nothing here\r\n\r\nthe loan is plain, loans\r\n",
 };
 
 static void
@@ -1062,7 +1071,7 @@ af_rules(struct buf *b)
 			continue;
 		}
 		for (int i = 0; i < 300; i++)
-			assert_int_equal(buf_printf(b, "|\\xc3z%d", i), 0);
+			assert_int_equal(buf_printf(b, "|\\xc3\\x83z%d", i), 0);
 	}
 }
 
@@ -1126,7 +1135,7 @@ test_ascii_filter(void **state)
 	fclose(f);
 	buf_free(&b);
 	for (int pass = 0; pass < 2; pass++) {
-		bool loan = false, loanm = false;
+		bool loan = false, loanm = false, mixed = false;
 
 		o.hs_build = pass == 0;
 		rs = rule_set_load_opts(&path, 1, &o, &e);
@@ -1145,8 +1154,12 @@ test_ascii_filter(void **state)
 		assert_true(af_lines(rs, k, af_msgs[0], got, sizeof(got)));
 		assert_string_equal(
 		    got, "get a l0an now|the loan is plain|L04N l|0@n, loans|");
-		/* an 8-bit body: the old path */
-		assert_false(af_lines(rs, k, af_msgs[1], got, sizeof(got)));
+		/* an 8-bit body: its ASCII lines are filtered too (the
+		 * 8-bit ones run unfiltered) */
+		assert_true(af_lines(rs, k, af_msgs[1], got, sizeof(got)));
+		assert_true(af_lines(rs, km, af_msgs[3], got, sizeof(got)));
+		assert_string_equal(
+		    got, "get a l0an now|the loan is plain, loans |");
 		for (size_t i = 0; i < sizeof(af_msgs) / sizeof(af_msgs[0]);
 		     i++) {
 			size_t k1 = same_fired(rs, af_msgs[i], n1, c1, 64);
@@ -1156,13 +1169,17 @@ test_ascii_filter(void **state)
 				loanm |= i == 0 &&
 				    strcmp(n1[j], "AF_LOANM") == 0 &&
 				    c1[j] == 4;
+				/* l0an, U+00C3 z7oan, loan, loans */
+				mixed |= i == 3 &&
+				    strcmp(n1[j], "AF_LOANM") == 0 &&
+				    c1[j] == 4;
 				/* nosubject is not set: line 0 is read */
 				if (i == 2 && strcmp(n1[j], "AF_LOAN") != 0 &&
 				    strcmp(n1[j], "AF_LOANM") != 0)
 					fail_msg("%s fired", n1[j]);
 			}
 		}
-		assert_true(loan && loanm);
+		assert_true(loan && loanm && mixed);
 		rule_set_free(rs);
 	}
 	unlink(hi.cache_file);
