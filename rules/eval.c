@@ -1423,14 +1423,37 @@ tmpl_value_in(const struct rule_ctx *c, const char *name, struct bstr s,
 /* tmpl_possible - false when the rule's required tag value occurs in no
  * text it reads (compile.c tmpl_scan): the per-message compile and scan
  * are then skipped. Header templates are not checked. */
+static bool tmpl_possible_1(struct rule_ctx *c, const struct rule *r, bool nc);
+
 static bool
 tmpl_possible(struct rule_ctx *c, const struct rule *r)
 {
-	bool nc = (r->tmpl_opts & PCRE2_CASELESS) != 0;
-	size_t n;
+	bool nc = (r->tmpl_opts & PCRE2_CASELESS) != 0, yes;
+	struct rule_tmplq *q;
 
 	if (!r->tmpl_required || c->rs->no_prefilter)
 		return true;
+	/* the answer depends on the tag's values, the type's texts and the
+	 * case: asked again by another rule, it is known (tags may only
+	 * grow, so their count tells whether it still holds) */
+	for (size_t i = 0; i < c->ntmplq; i++) {
+		q = &c->tmplq[i];
+		if (q->type == (uint8_t)r->type && q->nocase == nc &&
+		    q->ntags == c->ntags && strcmp(q->name, r->tmpl_name) == 0)
+			return q->yes;
+	}
+	yes = tmpl_possible_1(c, r, nc);
+	q = &c->tmplq[c->ntmplq < 8 ? c->ntmplq++ : 7];
+	*q = (struct rule_tmplq){ r->tmpl_name, c->ntags, (uint8_t)r->type,
+		nc, yes };
+	return yes;
+}
+
+static bool
+tmpl_possible_1(struct rule_ctx *c, const struct rule *r, bool nc)
+{
+	size_t n;
+
 	switch (r->type) {
 	case RULE_URI: {
 		const struct msg_uri *u = msg_uris(c->msg, &n);
@@ -1455,6 +1478,26 @@ tmpl_possible(struct rule_ctx *c, const struct rule *r)
 	default:
 		return true;
 	}
+}
+
+/* tmpl_uris - a URI rule whose match holds a value of tag name (its
+ * tmpl_required) on the URIs with that value in some form only: mail
+ * lists and unsubscribe links put the recipient's address in a few of
+ * many URIs, and the per-message pattern is not JIT-compiled */
+static unsigned
+tmpl_uris(struct rule_ctx *c, const struct rule *r, const char *name)
+{
+	bool nc = (r->tmpl_opts & PCRE2_CASELESS) != 0;
+	unsigned limit = rule_limit(r), n = 0;
+	size_t nu;
+	const struct msg_uri *u = msg_uris(c->msg, &nu);
+
+	for (size_t i = 0; i < nu && n < limit; i++)
+		if (tmpl_value_in(c, name, u[i].uri, nc) ||
+		    tmpl_value_in(c, name, u[i].raw, nc) ||
+		    (c->udec != NULL && tmpl_value_in(c, name, c->udec[i], nc)))
+			n += uri_match(c, r, u, i, limit - n);
+	return n;
 }
 
 static unsigned
@@ -1525,7 +1568,10 @@ run_template(struct rule_ctx *c, const struct rule *r, struct buf *b)
 	tmp.tmpl = NULL;
 	tmp.gate = false;
 	tmp.always = true;
-	n = run_rule(c, &tmp, b);
+	if (r->type == RULE_URI && r->tmpl_required && !c->rs->no_prefilter)
+		n = tmpl_uris(c, &tmp, r->tmpl_name);
+	else
+		n = run_rule(c, &tmp, b);
 	pcre2_code_free(re);
 	return n;
 fail:

@@ -412,6 +412,15 @@ struct rule_ctx {
 	/* the header text in the scratch buffer belongs to this rule */
 	const struct rule *hdr_last;
 	bool hdr_unset;
+	/* tmpl_possible's answers this message: rules of one type reading
+	 * the same tag (SA's GB_TO_ADDR rules) ask the same question */
+	struct rule_tmplq {
+		const char *name;
+		size_t ntags;
+		uint8_t type;
+		bool nocase, yes;
+	} tmplq[8];
+	size_t ntmplq;
 	struct bstr body;  /* body lines joined with '\n' */
 	bool body_ascii;   /* body has no byte >= 0x80 */
 	uint8_t *line_ascii; /* per body line: it has no byte >= 0x80 */

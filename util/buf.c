@@ -20,6 +20,12 @@ lower(int c)
 	return c >= 'A' && c <= 'Z' ? c + 32 : c;
 }
 
+static inline int
+upper(int c)
+{
+	return c >= 'a' && c <= 'z' ? c - 32 : c;
+}
+
 uint64_t
 bstr_hash(struct bstr s)
 {
@@ -96,11 +102,34 @@ bstr_find(struct bstr hay, struct bstr needle)
 	return p ? (long)(p - hay.p) : -1;
 }
 
+/* bstr_casefind - ASCII case-insensitive; a needle with a byte that has
+ * no case (the '@' of an address) is found by memchr for that byte */
 long
 bstr_casefind(struct bstr hay, struct bstr needle)
 {
+	size_t k = 0;
+
 	if (needle.len == 0)
 		return 0;
+	if (needle.len > hay.len)
+		return -1;
+	while (k < needle.len && lower(needle.p[k]) != upper(needle.p[k]))
+		k++;
+	if (k < needle.len) {
+		/* the anchor at needle offset k: match starts are hay
+		 * offsets i with hay[i + k] == needle[k] */
+		const unsigned char *p = hay.p + k,
+				    *end = hay.p + (hay.len - needle.len) + k + 1;
+
+		while (p < end && (p = memchr(p, needle.p[k],
+				       (size_t)(end - p))) != NULL) {
+			if (bstr_caseeq(
+				bstr_make(p - k, needle.len), needle))
+				return (long)(p - k - hay.p);
+			p++;
+		}
+		return -1;
+	}
 	for (size_t i = 0; i + needle.len <= hay.len; i++)
 		if (lower(hay.p[i]) == lower(needle.p[0]) &&
 		    bstr_caseeq(bstr_make(hay.p + i, needle.len), needle))

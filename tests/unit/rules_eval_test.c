@@ -520,7 +520,10 @@ static const char lazy_cf[] =
     "score NEED_GATE 1\n"
     "header __T_CAP   To =~ /(?<TOADDR>[\\w.]+\\@[\\w.]+)/\n"
     "uri   T_TMPL_URI m;^https?://.{5,100}\\#%{TOADDR};i\n"
-    "score T_TMPL_URI 1\n";
+    "score T_TMPL_URI 1\n"
+    "uri   T_TMPL_URIM m;[?&]e=%{TOADDR};i\n"
+    "tflags T_TMPL_URIM multiple\n"
+    "score T_TMPL_URIM 1\n";
 
 static const char *const lazy_msgs[] = {
 	"Subject: loan offer\r\n\r\nBuy p-h-3-n now! Your full name: "
@@ -535,6 +538,13 @@ static const char *const lazy_msgs[] = {
 	"http://files.example.net/share#bob.smith@example.test now\r\n",
 	"To: bob.smith@example.test\r\nSubject: doc\r\n\r\nsee "
 	"http://files.example.net/share#someone@else.test now\r\n",
+	/* only the URIs holding the value are matched (eval.c
+	 * tmpl_uris): two of four here, counted in order */
+	"To: bob.smith@example.test\r\nSubject: doc\r\n\r\n"
+	"http://a.example.net/x?e=someone@else.test\r\n"
+	"http://b.example.net/x?e=Bob.Smith@example.test\r\n"
+	"http://c.example.net/#bob.smith@example.test\r\n"
+	"http://d.example.net/y?a=1&e=bob.smith@example.test\r\n",
 };
 
 static void
@@ -590,6 +600,11 @@ test_gate_lazy_same(void **state)
 			assert_true(hits_has(h1, "T_TMPL_URI"));
 		if (i == 5)
 			assert_false(hits_has(h1, "T_TMPL_URI"));
+		if (i == 6) {
+			assert_true(hits_has(h1, "T_TMPL_URI"));
+			assert_int_equal(
+			    hits_get(h1, "T_TMPL_URIM")->count, 2);
+		}
 		if (i == 1) {
 			assert_true(hits_has(h1, "OPT_ML"));
 			assert_false(hits_has(h1, "PAYP_OBFU"));

@@ -77,6 +77,42 @@ test_bstr(void **state)
 	assert_int_equal(bstr_find(BSTR_LIT("ab"), BSTR_LIT("abc")), -1);
 	struct bstr sub = bstr_sub(BSTR_LIT("abc"), 2, 99);
 	assert_int_equal(sub.len, 1);
+	/* an anchor byte without case ('@', '.'): found by memchr */
+	assert_int_equal(bstr_casefind(BSTR_LIT("mailto:Jo@X.org"),
+			     BSTR_LIT("jo@x.ORG")),
+	    7);
+	assert_int_equal(
+	    bstr_casefind(BSTR_LIT("a@b a@c A@C"), BSTR_LIT("a@c")), 4);
+	assert_int_equal(bstr_casefind(BSTR_LIT("@x"), BSTR_LIT("@X")), 0);
+	assert_int_equal(bstr_casefind(BSTR_LIT("xx@"), BSTR_LIT("X@")), 1);
+	assert_int_equal(bstr_casefind(BSTR_LIT("x@ y@"), BSTR_LIT("y@z")), -1);
+	assert_int_equal(bstr_casefind(BSTR_LIT("@@@"), BSTR_LIT("@@@@")), -1);
+	/* against the plain definition on every needle of a small
+	 * alphabet (cased letters and caseless bytes) */
+	{
+		static const char al[] = "aB@.";
+		char h[9], n[4];
+		unsigned seed = 1;
+
+		for (int t = 0; t < 4000; t++) {
+			size_t hl = (size_t)(t % 9), nl = 1 + (size_t)(t % 3);
+			long want = -1;
+
+			for (size_t i = 0; i < hl; i++)
+				h[i] = al[(seed = seed * 1103515245u + 12345u) >>
+				    16 & 3];
+			for (size_t i = 0; i < nl; i++)
+				n[i] = al[(seed = seed * 1103515245u + 12345u) >>
+				    16 & 3];
+			for (size_t i = 0; want < 0 && i + nl <= hl; i++)
+				if (strncasecmp(h + i, n, nl) == 0)
+					want = (long)i;
+			assert_int_equal(
+			    bstr_casefind(bstr_make((unsigned char *)h, hl),
+				bstr_make((unsigned char *)n, nl)),
+			    want);
+		}
+	}
 }
 
 static void
