@@ -1883,6 +1883,66 @@ af_set(struct rule *r, const char *pat8, unsigned opts)
 	r->af_pat = elem_relax(pat8, pat8 + strlen(pat8));
 }
 
+/* rule__nullable_prefix - how many leading bytes of pat a rule that only asks
+ * WHETHER its pattern matches a text may drop: the items there can all
+ * match the empty string (an atom quantified ?, * or {0,n}). If A R
+ * matches at p, R matches where A ended; if R matches at q, A R matches
+ * at q with A empty: the same texts match, and PCRE2 no longer tries
+ * A's alternatives at every position (SA's __FILL_THIS_FORM_FRAUD_PHISH1
+ * and _LOAN1 start with <FF_YOUR>, three optional groups). Not for
+ * what sees where a match starts or what it holds: tflags multiple
+ * (counts of non-overlapping matches), captures, backreferences and
+ * conditionals (group numbers), \K \G, verbs; nor /x, a top-level '|'
+ * (A belongs to the first alternative only) or %{NAME} templates. An
+ * atom the scan does not know ends the prefix; so does a wholly
+ * nullable pattern (0: nothing dropped). */
+size_t
+rule__nullable_prefix(const char *pat, unsigned opts, unsigned tflags)
+{
+	const char *p = pat, *e = pat + strlen(pat);
+
+	if ((opts & PCRE2_EXTENDED) || (tflags & TF_MULTIPLE) ||
+	    alt_end(pat, e) != e || strstr(pat, "%{") != NULL)
+		return 0;
+	for (const char *q = pat; q < e; q++) {
+		if (*q == '\\') {
+			if (q + 1 >= e || isdigit((unsigned char)q[1]) ||
+			    strchr("gkKGQ", q[1]) != NULL)
+				return 0;
+			q++;
+			continue;
+		}
+		if (*q == '(' && q + 1 < e && (q[1] == '*' ||
+			(q[1] == '?' && q + 2 < e &&
+			    strchr("<P('|&R+-0123456789", q[2]) != NULL &&
+			    !(q[2] == '<' && q + 3 < e &&
+				(q[3] == '=' || q[3] == '!')))))
+			return 0;
+	}
+	while (p < e) {
+		const char *a = NULL;
+		unsigned min;
+		size_t ql;
+
+		if (*p == '(' && (p[1] != '?' || p[2] == ':'))
+			a = skip_group(p, e);
+		else if (*p == '[')
+			a = skip_class(p, e);
+		else if (*p == '\\' && p + 1 < e &&
+		    strchr("sSwWdDhHvV", p[1]) != NULL)
+			a = p + 2;
+		else if (*p == '\\' && p + 1 < e &&
+		    ispunct((unsigned char)p[1]))
+			a = p + 2;
+		else if (isalnum((unsigned char)*p) || *p == ' ' || *p == '.')
+			a = p + 1;
+		if (a == NULL || (ql = quant(a, e, &min)) == 0 || min != 0)
+			break;
+		p = a + ql;
+	}
+	return p < e ? (size_t)(p - pat) : 0;
+}
+
 static int
 compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
     struct strtab *st)
@@ -1922,6 +1982,16 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 			free(pat8);
 			pat8 = NULL;
 		}
+	}
+	/* a leading part that may match nothing decides nothing */
+	if (r->type != RULE_MIMEHEADER) {
+		size_t np = rule__nullable_prefix(pat, opts, r->tflags);
+
+		if (np > 0)
+			memmove(pat, pat + np, strlen(pat + np) + 1);
+		if (pat8 != NULL &&
+		    (np = rule__nullable_prefix(pat8, opts, r->tflags)) > 0)
+			memmove(pat8, pat8 + np, strlen(pat8 + np) + 1);
 	}
 	/* Body lines hold no newline, so ^ and $ mean the same with
 	 * PCRE2_MULTILINE; compiled that way, one match over all lines

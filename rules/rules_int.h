@@ -243,6 +243,9 @@ struct rule_set {
 /* parse.c: the closing delimiter of a Perl regex opened with open */
 char rule__close_delim(char open);
 
+/* rule__nullable_prefix - leading bytes of a pattern that can match
+ * nothing and that a does-it-match rule may drop (compile.c) */
+size_t rule__nullable_prefix(const char *pat, unsigned opts, unsigned tflags);
 /* rule__find - index or -1 */
 long rule__find(const struct rule_set *, const char *name, size_t len);
 struct rule *rule__get(struct rule_set *, const char *name, bool create);
