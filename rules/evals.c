@@ -15,6 +15,7 @@
 #include "rules/rules_int.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,8 @@ rule__eval_argnum(const struct rule *r, size_t i, double def)
 
 	if (a == NULL)
 		return def;
+	if (r->argval != NULL) /* read at parse */
+		return isnan(r->argval[i]) ? def : r->argval[i];
 	v = strtod(a, &end);
 	return end == a ? def : v;
 }

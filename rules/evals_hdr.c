@@ -730,8 +730,8 @@ ev_shifted_date(struct rule_ctx *c, const struct rule *r)
 	if (lo == NULL || hi == NULL)
 		return 0;
 	d = date_diff(c);
-	return (strcmp(lo, "undef") == 0 || d >= 3600 * atof(lo)) &&
-	    (strcmp(hi, "undef") == 0 || d < 3600 * atof(hi));
+	return (strcmp(lo, "undef") == 0 || d >= 3600 * argnum(r, 0, 0)) &&
+	    (strcmp(hi, "undef") == 0 || d < 3600 * argnum(r, 1, 0));
 }
 
 /* check_outlook_message_id - HeaderEval: an Outlook Express Message-ID
@@ -1541,8 +1541,8 @@ ev_similar_recipients(struct rule_ctx *c, const struct rule *r)
 	if (c->hdr == NULL)
 		return 0;
 	s = c->hdr->similar;
-	return (strcmp(lo, "undef") == 0 || s >= atof(lo)) &&
-	    (strcmp(hi, "undef") == 0 || s < atof(hi));
+	return (strcmp(lo, "undef") == 0 || s >= argnum(r, 0, 0)) &&
+	    (strcmp(hi, "undef") == 0 || s < argnum(r, 1, 0));
 }
 
 /* lc - a lowercased copy in the arena */

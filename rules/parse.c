@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,6 +489,8 @@ reset_def(struct rule *r)
 	for (size_t i = 0; i < r->nargs; i++)
 		free(r->args[i]);
 	free(r->args);
+	free(r->argval);
+	r->argval = NULL;
 	free(r->meta_src);
 	r->re_src = r->hdr = r->if_unset = r->evname = r->meta_src = NULL;
 	r->mh_key = NULL;
@@ -552,6 +555,16 @@ parse_eval(struct rule *r, const char *s)
 		if ((r->args[r->nargs] = strndup(a, (size_t)(e - a))) == NULL)
 			return -ENOMEM;
 		r->nargs++;
+	}
+	if (r->nargs > 0 &&
+	    (r->argval = calloc(r->nargs, sizeof(*r->argval))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nargs; i++) {
+		char *end;
+
+		r->argval[i] = strtod(r->args[i], &end);
+		if (end == r->args[i])
+			r->argval[i] = NAN;
 	}
 	return 0;
 }

@@ -90,6 +90,8 @@ struct rule {
 	char *evname;
 	char **args;
 	size_t nargs;
+	double *argval; /* args[i] read as a number (NAN: it is not one),
+			   once at parse: evals ask per message */
 	const struct rule__evalfn *ev;
 	bool claimed; /* another module provides it */
 	/* meta */
