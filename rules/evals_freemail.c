@@ -354,7 +354,12 @@ is_freemail(struct rule_ctx *c, struct bstr e)
 	if (fm_welcome(fm, e) || fm_welcome(fm, dom) ||
 	    rule__eh_match(c, RX_FM_WELCOME, e))
 		return false;
-	for (size_t i = 0; i < fm->nauth; i++)
+	/* welcomelist_auth entries count only when imported (SA's
+	 * freemail_import_*welcomelist_auth, off by default): the stock
+	 * list is long, walked per address otherwise */
+	for (size_t i = 0;
+	     (fm->import_def_auth != 0 || fm->import_auth != 0) && i < fm->nauth;
+	     i++)
 		if ((fm->auth_def[i] ? fm->import_def_auth : fm->import_auth) !=
 			0 &&
 		    glob_match(fm->auth[i], e))

@@ -289,12 +289,60 @@ test_lint(void **state)
 	assert_true(bad_dom);
 }
 
+/* welcomelist_auth entries take an address out of FreeMail only when
+ * freemail_import_(def_)welcomelist_auth says so (off by default) */
+static void
+test_freemail_import(void **state)
+{
+	static const char base[] =
+	    "header FM_FROM eval:check_freemail_from()\n"
+	    "freemail_domains fmfree.com\n"
+	    "welcomelist_auth bob@fmfree.com\n"
+	    "def_welcomelist_auth *@fmfree.com\n";
+	static const char *const extra[] = { "",
+		"freemail_import_welcomelist_auth 1\n",
+		"freemail_import_def_welcomelist_auth 1\n" };
+	/* [setting][message]: bob (welcomelist_auth), ann (def_ only) */
+	static const bool want[3][2] = { { true, true }, { false, true },
+		{ false, false } };
+	static const char *const msgs[] = {
+		"From: bob@fmfree.com\nSubject: x\n\nx\n",
+		"From: ann@fmfree.com\nSubject: x\n\nx\n" };
+
+	(void)state;
+	for (size_t s = 0; s < 3; s++) {
+		char cf[512];
+		struct rule_err e;
+		struct rule_set *rs;
+
+		snprintf(cf, sizeof(cf), "%s%s", base, extra[s]);
+		rs = rule_set_load_mem(cf, strlen(cf), "fm.cf", &e);
+		assert_non_null(rs);
+		for (size_t i = 0; i < 2; i++) {
+			struct msg *m;
+			struct hits *h;
+
+			assert_int_equal(
+			    msg_parse((const unsigned char *)msgs[i],
+				strlen(msgs[i]), NULL, &m),
+			    0);
+			h = hits_new(msg_arena(m));
+			assert_int_equal(rule_set_check(rs, m, h), 0);
+			if (hits_has(h, "FM_FROM") != want[s][i])
+				fail_msg("setting %zu message %zu", s, i);
+			msg_free(m);
+		}
+		rule_set_free(rs);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_lint),
+		cmocka_unit_test(test_freemail_import),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
