@@ -501,7 +501,8 @@ af_scan(struct rule_ctx *c)
 		free(a.v);
 		return;
 	}
-	qsort(a.v, a.n, sizeof(*a.v), af_cmp);
+	if (a.n > 1) /* a.v is NULL with no match: qsort's is nonnull */
+		qsort(a.v, a.n, sizeof(*a.v), af_cmp);
 	c->hsfail = false;
 	for (size_t i = 0; i < a.n && !c->hsfail; i++) {
 		if (i > 0 && af_cmp(&a.v[i - 1], &a.v[i]) == 0)

@@ -1222,7 +1222,8 @@ load_path(struct pctx *c, const char *path)
 		sprintf(names[n], "%s/%s", path, e->d_name); /* sized above */
 		n++;
 	}
-	qsort(names, n, sizeof(*names), cmp_str);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = load_file(c, names[i]);
 out:

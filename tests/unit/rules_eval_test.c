@@ -1075,6 +1075,8 @@ static const char *const af_msgs[] = {
 	"Content-Transfer-Encoding: 8bit\r\n\r\n"
 	"get a l0an now\r\n\r\n\xc3\x83z7oan here\r\n\r\n"
 	"nothing here\r\n\r\nthe loan is plain, loans\r\n",
+	/* no filter match at all (af_scan sorts nothing) */
+	"Subject: x\r\n\r\nnothing to see\r\n",
 };
 
 static void
