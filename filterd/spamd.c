@@ -17,19 +17,28 @@
  * Each scan is counted in the metrics as pass or pass-spam; policy banks
  * and recipient_policy do not apply (global levels, README "Policies").
  * TELL learns through the Bayes store (spamd_allow_tell). Memory: the
- * connection owns the body buffer and the scan; a client that goes away
- * mid-scan leaves the connection to be freed when the scan is done.
- * One log line per request.
+ * connection owns the input buffer (request head and body; the message
+ * is a slice of it unless inflated), the reply buffer and the scan; a
+ * client that goes away mid-scan leaves the connection to be freed when
+ * the scan is done. One log line per request.
+ *
+ * I/O is plain non-blocking recv/send on one persistent event, not a
+ * bufferevent: a bufferevent reads 4 KB per call (an ioctl, a readv and
+ * a loop turn each) and waits for EPOLLOUT before writing, ~17-25
+ * syscalls a message. Here the first recv is tried at accept, the body
+ * lands in one buffer sized from Content-length as it arrives, and the
+ * reply is sent at once; the event is only armed when a call would block
+ * (~10 syscalls a message). The config values read per request are
+ * copied at spamd_server_new (a worker's config never changes).
  */
 #include "filterd/spamd.h"
 
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +61,7 @@
 #include "util/netaddr.h"
 
 #define HEAD_MAX (256 * 1024) /* request line + headers, generously */
+#define READ_CHUNK (64 * 1024) /* recv size while the length is unknown */
 
 enum sstate { SS_HEAD, SS_BODY, SS_SCAN, SS_CLOSING, SS_DRAIN };
 
@@ -68,26 +78,39 @@ struct spamd_server {
 	void (*idle)(void *);
 	void *idle_arg;
 	char hostname[256];
+	/* from cfg, read once (spamd_server_new) */
+	double tag2;
+	size_t size_limit, max_conns;
+	struct timeval tmo;
+	const struct netlist *allowed;
 };
 
 struct sconn {
 	struct spamd_server *srv;
 	struct sconn *next, *prev;
-	struct bufferevent *bev;
+	int fd;
+	struct event *ev;     /* fd, EV_PERSIST, spamd_timeout */
+	short watching;       /* EV_READ, EV_WRITE or 0: ev not added */
 	enum sstate st;
 	bool gone;            /* the client went away during the scan */
 	bool linger;          /* after the reply: read the upload to EOF */
+	bool eof;             /* the client shut its sending side */
 	char peer[64];
 	struct spamd_req req;
 	struct timespec t0;
-	unsigned char *raw;   /* the message (inflated) */
+	struct buf in;        /* request head, then the body */
+	struct buf out;       /* the reply; out_off bytes sent */
+	size_t out_off;
+	unsigned char *raw;   /* the message: in the input or inflated */
+	unsigned char *zraw;  /* the inflated message (owned), or NULL */
 	size_t len;
 	struct envelope env;
 	struct scan *scan;
 };
 
 static void sconn_free(struct sconn *);
-static void on_write(struct bufferevent *, void *);
+static void flush_out(struct sconn *);
+static void on_io(evutil_socket_t, short, void *);
 
 static unsigned
 ms_since(const struct timespec *t0)
@@ -99,21 +122,72 @@ ms_since(const struct timespec *t0)
 	    (t1.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
+/* watch - arm the connection's event for what (EV_READ, EV_WRITE; 0:
+ * none); the spamd_timeout restarts with every readiness */
+static int
+watch(struct sconn *c, short what)
+{
+	if (c->watching == what)
+		return 0;
+	if (c->watching)
+		event_del(c->ev);
+	c->watching = 0;
+	if (what == 0)
+		return 0;
+	if (event_assign(c->ev, c->srv->base, c->fd, what | EV_PERSIST,
+	    on_io, c) < 0 ||
+	    event_add(c->ev, &c->srv->tmo) < 0)
+		return -ENOMEM;
+	c->watching = what;
+	return 0;
+}
+
 /* close_after_flush - no more reading; close once the output is out */
 static void
 close_after_flush(struct sconn *c)
 {
 	c->st = SS_CLOSING;
-	bufferevent_disable(c->bev, EV_READ);
-	bufferevent_enable(c->bev, EV_WRITE);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		on_write(c->bev, c);
+	flush_out(c);
+}
+
+/* flush_out - send what is left of the reply; when it is all out, end
+ * (or, lingering, read the client's upload to EOF). May free c. */
+static void
+flush_out(struct sconn *c)
+{
+	while (c->out_off < c->out.len) {
+		ssize_t n = send(c->fd, c->out.p + c->out_off,
+		    c->out.len - c->out_off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (watch(c, EV_WRITE) < 0)
+				sconn_free(c);
+			return;
+		}
+		if (n <= 0) {
+			sconn_free(c); /* the client is gone */
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->linger && !c->eof) {
+		c->st = SS_DRAIN;
+		shutdown(c->fd, SHUT_WR);
+		if (watch(c, EV_READ) < 0)
+			sconn_free(c);
+		return;
+	}
+	sconn_free(c);
 }
 
 static void
 send_buf(struct sconn *c, const struct buf *b)
 {
-	evbuffer_add(bufferevent_get_output(c->bev), b->p, b->len);
+	if (buf_append(&c->out, b->p, b->len) < 0)
+		log_warn("spamd: client=[%s] reply of %zu bytes dropped: out "
+		    "of memory", c->peer, b->len);
 }
 
 /* fail - a spamd error line, logged once, then close */
@@ -255,8 +329,7 @@ static int
 reply_scan(struct sconn *c, struct buf *out)
 {
 	const struct cfg *cfg = c->srv->cfg;
-	double score = scan_score(c->scan), req = cfg_double(cfg,
-	    "tag2_level");
+	double score = scan_score(c->scan), req = c->srv->tag2;
 	bool spam = score >= req;
 	struct buf body;
 	struct action_notes notes = { 0 };
@@ -317,65 +390,68 @@ static void
 on_scanned(struct scan *s, void *arg)
 {
 	struct sconn *c = arg;
-	struct buf out;
-	double score = scan_score(s), req;
-	bool spam;
+	double score = scan_score(s), req = c->srv->tag2;
+	bool spam = score >= req;
+	const char *tests;
 	unsigned ms;
 
 	if (c->gone) {
 		sconn_free(c);
 		return;
 	}
-	buf_init(&out, (size_t)-1 / 2);
-	if (reply_scan(c, &out) < 0) {
-		buf_free(&out);
+	if (reply_scan(c, &c->out) < 0) {
+		buf_reset(&c->out);
 		fail(c, SPAMD_EX_SOFTWARE, "(out of memory building reply)");
 		return;
 	}
-	send_buf(c, &out);
-	buf_free(&out);
-	req = cfg_double(c->srv->cfg, "tag2_level");
-	spam = score >= req;
 	ms = ms_since(&c->t0);
+	tests = scan_tests(s);
 	log_info("spamd: client=[%s] %s user=%s score=%.1f/%.1f tests=%s "
 	    "spam=%s size=%zu time=%ums", c->peer, spamd_cmd_name(c->req.cmd),
-	    c->req.user[0] ? c->req.user : "-", score, req, scan_tests(s),
+	    c->req.user[0] ? c->req.user : "-", score, req, tests,
 	    spam ? "yes" : "no", c->len, ms);
 	/* spamd only answers: the verdict is counted as what the caller
 	 * is told (pass / pass-spam); its own destiny is not ours to see */
-	metrics_message(spam ? ACTION_PASS_SPAM : ACTION_PASS, ms,
-	    scan_tests(s), c->len);
+	metrics_message(spam ? ACTION_PASS_SPAM : ACTION_PASS, ms, tests,
+	    c->len);
 	close_after_flush(c);
+}
+
+/* read_more - wait for more of the request; may free c */
+static void
+read_more(struct sconn *c)
+{
+	if (watch(c, EV_READ) < 0)
+		sconn_free(c);
 }
 
 /* have_body - the whole body is in (or at EOF when eof); run the command */
 static void
 have_body(struct sconn *c, bool eof)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	size_t avail = evbuffer_get_length(in), want, limit;
+	size_t avail = c->in.len - c->req.head_len, want, limit;
+	unsigned char *body = c->in.p + c->req.head_len;
 	char why[160];
 
-	limit = cfg_size(c->srv->cfg, "message_size_limit");
+	limit = c->srv->size_limit;
 	want = c->req.has_length ? c->req.length : avail;
 	if (avail < want) {
-		if (!eof)
+		if (!eof) {
+			read_more(c);
 			return;
+		}
 		snprintf(why, sizeof(why), "(Content-Length mismatch: "
 		    "Expected %zu bytes, got %zu bytes)", want, avail);
 		fail(c, SPAMD_EX_PROTOCOL, why);
 		return;
 	}
-	bufferevent_disable(c->bev, EV_READ);
+	watch(c, 0);
 	if (c->req.compress) {
 		struct buf z;
-		unsigned char *p = evbuffer_pullup(in, (ssize_t)want);
 		int rc;
 
 		buf_init(&z, limit);
-		rc = p || want == 0 ? spamd_inflate(p, want, limit, &z) :
-		    -ENOMEM;
-		evbuffer_drain(in, want);
+		rc = spamd_inflate(body, want, limit, &z);
 		if (rc < 0) {
 			buf_free(&z);
 			fail(c, SPAMD_EX_UNAVAILABLE, rc == -EFBIG ?
@@ -383,17 +459,17 @@ have_body(struct sconn *c, bool eof)
 			    "zlib: failed to find end of zlib stream");
 			return;
 		}
-		c->raw = z.p; /* the buf's storage is ours now */
+		c->raw = c->zraw = z.p; /* the buf's storage is ours now */
 		c->len = z.len;
-	} else {
-		if ((c->raw = malloc(want ? want : 1)) == NULL) {
+		if (c->raw == NULL && (c->raw = c->zraw = malloc(1)) == NULL) {
 			fail(c, SPAMD_EX_SOFTWARE, "(out of memory)");
 			return;
 		}
-		evbuffer_remove(in, c->raw, want);
+	} else {
+		/* bytes past Content-length are ignored, as before */
+		c->raw = body;
 		c->len = want;
 	}
-	evbuffer_drain(in, evbuffer_get_length(in));
 	if (c->req.cmd == SPAMD_TELL) {
 		do_tell(c);
 		return;
@@ -412,21 +488,22 @@ have_body(struct sconn *c, bool eof)
 static void
 on_head(struct sconn *c, bool eof)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-	size_t avail = evbuffer_get_length(in), n = avail < HEAD_MAX ?
-	    avail : HEAD_MAX;
-	unsigned char *p = evbuffer_pullup(in, (ssize_t)n);
+	size_t n = c->in.len < HEAD_MAX ? c->in.len : HEAD_MAX;
 	const char *why;
 	int rc;
 
 	if (n == 0) {
 		if (eof)
 			sconn_free(c); /* connected and left: fine */
+		else
+			read_more(c);
 		return;
 	}
-	rc = spamd_parse_head(p, n, &c->req, &why);
-	if (rc == -EAGAIN && !eof && n < HEAD_MAX)
+	rc = spamd_parse_head(c->in.p, n, &c->req, &why);
+	if (rc == -EAGAIN && !eof && n < HEAD_MAX) {
+		read_more(c);
 		return;
+	}
 	if (rc == -EAGAIN)
 		rc = -EPROTO, why = eof ? "(EOF during headers)" :
 		    "(headers too long)";
@@ -434,11 +511,9 @@ on_head(struct sconn *c, bool eof)
 		fail(c, SPAMD_EX_PROTOCOL, why);
 		return;
 	}
-	evbuffer_drain(in, c->req.head_len);
 	switch (c->req.cmd) {
 	case SPAMD_PING:
-		evbuffer_add_printf(bufferevent_get_output(c->bev),
-		    "SPAMD/1.5 0 PONG\r\n");
+		buf_puts(&c->out, "SPAMD/1.5 0 PONG\r\n");
 		close_after_flush(c);
 		return;
 	case SPAMD_SKIP:
@@ -450,8 +525,7 @@ on_head(struct sconn *c, bool eof)
 		break;
 	}
 	c->st = SS_BODY;
-	if (c->req.has_length &&
-	    c->req.length > cfg_size(c->srv->cfg, "message_size_limit")) {
+	if (c->req.has_length && c->req.length > c->srv->size_limit) {
 		fail(c, SPAMD_EX_UNAVAILABLE,
 		    "(message larger than message_size_limit)");
 		return;
@@ -459,80 +533,143 @@ on_head(struct sconn *c, bool eof)
 	have_body(c, eof);
 }
 
-static void
-on_read(struct bufferevent *bev, void *arg)
+/* fill - recv what the socket holds into the input (SS_HEAD, SS_BODY),
+ * at most HEAD_MAX + message_size_limit bytes in all: 1 when something
+ * new came in, at EOF or with the input full (the caller's size checks
+ * then fail the request), 0 when the socket is empty, -1 when the client
+ * is gone or memory ran out (the caller frees) */
+static int
+fill(struct sconn *c)
 {
-	struct sconn *c = arg;
+	bool got = false;
 
-	(void)bev;
+	for (;;) {
+		size_t room, want = READ_CHUNK;
+		ssize_t n;
+
+		if (c->st == SS_BODY && c->req.has_length) {
+			/* the rest of the declared body (at most the limit,
+			 * checked in on_head), in steps as it arrives */
+			size_t have = c->in.len - c->req.head_len;
+
+			want = have < c->req.length ? c->req.length - have : 0;
+			if (want > READ_CHUNK && want > c->in.len)
+				want = c->in.len; /* double, not the claim */
+		}
+		if (want > c->in.max - c->in.len)
+			want = c->in.max - c->in.len;
+		if (want == 0)
+			return 1; /* all in, or at the cap: the caller decides */
+		if (c->in.cap < c->in.len + want + 1 &&
+		    buf_reserve(&c->in, want) < 0)
+			return -1;
+		room = c->in.cap - c->in.len - 1;
+		if (room > c->in.max - c->in.len)
+			room = c->in.max - c->in.len; /* never past the cap */
+		n = recv(c->fd, c->in.p + c->in.len, room, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return got ? 1 : 0;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			c->eof = true;
+			return 1;
+		}
+		c->in.len += (size_t)n;
+		c->in.p[c->in.len] = '\0';
+		got = true;
+		if ((size_t)n < room)
+			return 1; /* most likely empty now: spare a recv */
+		if (c->st == SS_HEAD)
+			return 1; /* parse first: the length sizes the rest */
+	}
+}
+
+/* on_readable - read and act; may free c */
+static void
+on_readable(struct sconn *c)
+{
+	int rc = fill(c);
+
+	if (rc < 0) {
+		sconn_free(c);
+		return;
+	}
+	if (rc == 0) {
+		read_more(c);
+		return;
+	}
 	if (c->st == SS_HEAD) {
-		on_head(c, false);
+		on_head(c, c->eof);
 	} else if (c->st == SS_BODY) {
-		if (!c->req.has_length && evbuffer_get_length(
-		    bufferevent_get_input(c->bev)) >
-		    cfg_size(c->srv->cfg, "message_size_limit")) {
+		if (!c->req.has_length &&
+		    c->in.len - c->req.head_len > c->srv->size_limit) {
 			fail(c, SPAMD_EX_UNAVAILABLE,
 			    "(message larger than message_size_limit)");
 			return;
 		}
-		have_body(c, false);
-	} else if (c->st == SS_DRAIN) {
-		/* after an early error: swallow the rest of the upload */
-		evbuffer_drain(bufferevent_get_input(bev),
-		    evbuffer_get_length(bufferevent_get_input(bev)));
+		have_body(c, c->eof);
+	} else {
+		return;
 	}
+	/* c may be gone: nothing below touches it */
 }
 
 static void
-on_write(struct bufferevent *bev, void *arg)
+on_timeout(struct sconn *c)
 {
-	struct sconn *c = arg;
-
-	(void)bev;
-	if (c->st != SS_CLOSING)
-		return;
-	if (c->linger) {
-		c->st = SS_DRAIN;
-		shutdown(bufferevent_getfd(c->bev), SHUT_WR);
-		bufferevent_disable(c->bev, EV_WRITE);
-		bufferevent_enable(c->bev, EV_READ);
-		return;
-	}
-	sconn_free(c);
-}
-
-static void
-on_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct sconn *c = arg;
 	char why[128];
 
-	(void)bev;
-	if (what & BEV_EVENT_EOF) {
-		/* spamc shuts down its sending side after the body */
-		if (c->st == SS_HEAD) {
-			on_head(c, true);
-			return;
-		}
-		if (c->st == SS_BODY) {
-			have_body(c, true);
-			return;
-		}
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && (c->st == SS_HEAD ||
-	    c->st == SS_BODY)) {
+	if (c->st == SS_HEAD || c->st == SS_BODY) {
 		snprintf(why, sizeof(why), "(%llu second socket timeout "
 		    "reading input from client)", (unsigned long long)
-		    cfg_time_ms(c->srv->cfg, "spamd_timeout") / 1000);
+		    (c->srv->tmo.tv_sec));
 		fail(c, SPAMD_EX_TIMEOUT, why);
 		return;
 	}
-	if (c->st == SS_SCAN) {
-		c->gone = true; /* freed when the scan is done */
-		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	sconn_free(c); /* writing or draining: give up */
+}
+
+static void
+on_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct sconn *c = arg;
+	char sink[4096];
+	ssize_t n;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		on_timeout(c);
 		return;
 	}
-	sconn_free(c);
+	switch (c->st) {
+	case SS_HEAD:
+	case SS_BODY:
+		if (what & EV_READ) {
+			/* still unread (a partial head) does not wait */
+			on_readable(c);
+			return;
+		}
+		break;
+	case SS_CLOSING:
+		if (what & EV_WRITE) {
+			flush_out(c);
+			return;
+		}
+		break;
+	case SS_DRAIN:
+		/* after an early error: swallow the rest of the upload */
+		while ((n = recv(c->fd, sink, sizeof(sink), 0)) > 0)
+			;
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR))
+			sconn_free(c);
+		return;
+	case SS_SCAN:
+		break;
+	}
 }
 
 static void
@@ -543,13 +680,19 @@ sconn_free(struct sconn *c)
 	if (c->st == SS_SCAN && c->scan && !c->gone) {
 		/* cannot free a scan mid-flight: wait for on_scanned */
 		c->gone = true;
-		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		watch(c, 0);
 		return;
 	}
 	c->scan = scan_free(c->scan);
-	if (c->bev)
-		bufferevent_free(c->bev);
-	free(c->raw);
+	if (c->ev) {
+		watch(c, 0);
+		event_free(c->ev);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c->zraw);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -587,7 +730,7 @@ peer_allowed(const struct spamd_server *s, struct sockaddr *sa, char *peer,
 	}
 	if (netaddr_parse(peer, strlen(peer), &na) < 0)
 		return false;
-	return netlist_match(cfg_netlist(s->cfg, "spamd_allowed_ips"), &na);
+	return netlist_match(s->allowed, &na);
 }
 
 static void
@@ -596,8 +739,6 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct spamd_server *s = arg;
 	struct sconn *c;
-	struct timeval tv;
-	uint64_t ms = cfg_time_ms(s->cfg, "spamd_timeout");
 	int one = 1;
 	char peer[64];
 
@@ -608,17 +749,23 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	if (s->draining || s->nconns >= (size_t)cfg_int(s->cfg,
-	    "max_connections") || (c = calloc(1, sizeof(*c))) == NULL) {
+	if (s->draining || s->nconns >= s->max_conns ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
 		return;
 	}
 	c->srv = s;
+	c->fd = fd;
 	memcpy(c->peer, peer, sizeof(c->peer));
 	clock_gettime(CLOCK_MONOTONIC, &c->t0);
+	buf_init(&c->in, s->size_limit > SIZE_MAX / 2 - HEAD_MAX ?
+	    SIZE_MAX / 2 : HEAD_MAX + s->size_limit);
+	buf_init(&c->out, (size_t)-1 / 2);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
+	/* assigned (fd, callback) for good here; watch() re-assigns the
+	 * events it waits for */
+	c->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_io, c);
+	if (c->ev == NULL) {
 		close(fd);
 		free(c);
 		return;
@@ -628,11 +775,9 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		s->conns->prev = c;
 	s->conns = c;
 	s->nconns++;
-	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	/* spamc writes the request right after connecting: it is often
+	 * here already, which spares arming the event and a loop turn */
+	on_readable(c);
 }
 
 struct spamd_server *
@@ -641,12 +786,20 @@ spamd_server_new(struct event_base *base, int listen_fd,
 {
 	struct spamd_server *s = calloc(1, sizeof(*s));
 	const char *hn = cfg_str(cfg, "myhostname");
+	uint64_t ms;
 
 	if (s == NULL)
 		return NULL;
 	s->base = base;
 	s->cfg = cfg;
 	s->checks = checks;
+	s->tag2 = cfg_double(cfg, "tag2_level");
+	s->size_limit = cfg_size(cfg, "message_size_limit");
+	s->max_conns = (size_t)cfg_int(cfg, "max_connections");
+	s->allowed = cfg_netlist(cfg, "spamd_allowed_ips");
+	ms = cfg_time_ms(cfg, "spamd_timeout");
+	s->tmo.tv_sec = (time_t)(ms / 1000);
+	s->tmo.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	if (*hn)
 		snprintf(s->hostname, sizeof(s->hostname), "%s", hn);
 	else if (gethostname(s->hostname, sizeof(s->hostname) - 1) < 0)

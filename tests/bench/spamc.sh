@@ -184,7 +184,7 @@ print("  ratio               %8.1fx (goal >= 50x)" % (fd_rate / sa_rate))
 ping_rate = n * 1000.0 / max(ping_ms, 1e-3)
 print("  client ceiling      %8.1f msg/s  spamc -K (PING, no scan) from the "
       "same pool: at most %.1fx spamd here" % (ping_rate, ping_rate / sa_rate))
-print("  server CPU per message: filterd %.1f ms, spamd %.1f ms: %.1fx "
+print("  server CPU per message: filterd %.2f ms, spamd %.1f ms: %.1fx "
       "(what the ratio becomes when the clients and other load do not "
       "share the CPUs)" % (fd_cpu / n, sa_cpu / n,
       (sa_cpu / max(fd_cpu, 1))))

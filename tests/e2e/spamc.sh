@@ -242,6 +242,42 @@ print(s.recv(4096).decode(errors="replace"))' "$sp_port")
 check "short body: Content-Length mismatch error, no hang" \
     grep -q 'Content-Length mismatch: Expected 1000 bytes, got 5 bytes' <<<"$out"
 
+# the door reads with plain recv (filterd/spamd.c fill): a request that
+# trickles in (head split mid-line, body in pieces), one without
+# Content-length (body to EOF) and one with bytes past Content-length all
+# get the answer of the one-shot request
+cat >"$work/trickle.py" <<'EOF'
+import socket, sys, time
+port, mode, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+body = open(path, "rb").read()
+if mode == "nolen":
+    head = b"SYMBOLS SPAMC/1.5\r\nUser: e2e\r\n\r\n"
+else:
+    head = b"SYMBOLS SPAMC/1.5\r\nContent-length: %d\r\nUser: e2e\r\n\r\n" % len(body)
+s = socket.create_connection(("127.0.0.1", port), timeout=15)
+if mode == "trickle":
+    n = len(body) // 3
+    for piece in (head[:9], head[9:], body[:n], body[n:2 * n], body[2 * n:]):
+        s.sendall(piece)
+        time.sleep(0.1)
+else:
+    s.sendall(head + body + (b"trailing junk\r\n" if mode == "extra" else b""))
+s.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    out += d
+sys.stdout.buffer.write(out)
+EOF
+one=$($PY SYMBOLS "$work/spam.eml" n)
+for mode in trickle nolen extra; do
+	got=$(timeout 20 python3 "$work/trickle.py" "$sp_port" $mode "$work/spam.eml")
+	check "request $mode: SYMBOLS as the one-shot request" \
+	    [ -n "$one" -a "$got" = "$one" ]
+done
+
 # --- TELL is off by default ---------------------------------------------------
 out=$($SPAMC -x -L spam <"$work/spam.eml" 2>&1)
 rc=$?
