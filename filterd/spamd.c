@@ -434,6 +434,12 @@ have_body(struct sconn *c, bool eof)
 	char why[160];
 
 	limit = c->srv->size_limit;
+	/* without Content-length the body ends at EOF (spamd's parse_body
+	 * reads to it); spamd_timeout and the size cap bound the wait */
+	if (!c->req.has_length && !eof) {
+		read_more(c);
+		return;
+	}
 	want = c->req.has_length ? c->req.length : avail;
 	if (avail < want) {
 		if (!eof) {

@@ -244,8 +244,9 @@ check "short body: Content-Length mismatch error, no hang" \
 
 # the door reads with plain recv (filterd/spamd.c fill): a request that
 # trickles in (head split mid-line, body in pieces), one without
-# Content-length (body to EOF) and one with bytes past Content-length all
-# get the answer of the one-shot request
+# Content-length (body to EOF, also trickling in: spamd reads to EOF) and
+# one with bytes past Content-length all get the answer of the one-shot
+# request
 cat >"$work/trickle.py" <<'EOF'
 import socket, sys, time
 port, mode, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -255,7 +256,7 @@ if mode == "nolen":
 else:
     head = b"SYMBOLS SPAMC/1.5\r\nContent-length: %d\r\nUser: e2e\r\n\r\n" % len(body)
 s = socket.create_connection(("127.0.0.1", port), timeout=15)
-if mode == "trickle":
+if mode in ("trickle", "nolen"):  # nolen: the body must be read to EOF
     n = len(body) // 3
     for piece in (head[:9], head[9:], body[:n], body[n:2 * n], body[2 * n:]):
         s.sendall(piece)
