@@ -175,18 +175,30 @@ check "oversize: filterd logged the refusal" \
     grep -q 'error 69: (message larger than message_size_limit)' "$FD_LOG"
 
 # --- zlib (Compress: zlib) and the raw protocol -----------------------------
+# client.py PORT CMD FILE z|n [one|trickle|nolen|extra]: one request, the
+# reply on stdout; trickle sends it in pieces (head split mid-line), nolen
+# without Content-length and in pieces (the body ends at EOF), extra with
+# bytes past Content-length
 cat >"$work/client.py" <<'EOF'
-import socket, sys, zlib
+import socket, sys, time, zlib
 port, cmd, path, compress = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4] == "z"
+mode = sys.argv[5] if len(sys.argv) > 5 else "one"
 body = open(path, "rb").read() if path != "-" else b""
 hdr = b""
 if compress:
     body = zlib.compress(body)
     hdr += b"Compress: zlib\r\n"
-req = b"%s SPAMC/1.5\r\nContent-length: %d\r\nUser: e2e\r\n%s\r\n" % (
-    cmd.encode(), len(body), hdr)
+if mode != "nolen":
+    hdr = b"Content-length: %d\r\n" % len(body) + hdr
+req = b"%s SPAMC/1.5\r\n%sUser: e2e\r\n\r\n" % (cmd.encode(), hdr)
 s = socket.create_connection(("127.0.0.1", port), timeout=15)
-s.sendall(req + body)
+if mode in ("trickle", "nolen"):
+    n = len(body) // 3
+    for piece in (req[:9], req[9:], body[:n], body[n:2 * n], body[2 * n:]):
+        s.sendall(piece)
+        time.sleep(0.1)
+else:
+    s.sendall(req + body + (b"trailing junk\r\n" if mode == "extra" else b""))
 s.shutdown(socket.SHUT_WR)
 out = b""
 while True:
@@ -247,34 +259,9 @@ check "short body: Content-Length mismatch error, no hang" \
 # Content-length (body to EOF, also trickling in: spamd reads to EOF) and
 # one with bytes past Content-length all get the answer of the one-shot
 # request
-cat >"$work/trickle.py" <<'EOF'
-import socket, sys, time
-port, mode, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-body = open(path, "rb").read()
-if mode == "nolen":
-    head = b"SYMBOLS SPAMC/1.5\r\nUser: e2e\r\n\r\n"
-else:
-    head = b"SYMBOLS SPAMC/1.5\r\nContent-length: %d\r\nUser: e2e\r\n\r\n" % len(body)
-s = socket.create_connection(("127.0.0.1", port), timeout=15)
-if mode in ("trickle", "nolen"):  # nolen: the body must be read to EOF
-    n = len(body) // 3
-    for piece in (head[:9], head[9:], body[:n], body[n:2 * n], body[2 * n:]):
-        s.sendall(piece)
-        time.sleep(0.1)
-else:
-    s.sendall(head + body + (b"trailing junk\r\n" if mode == "extra" else b""))
-s.shutdown(socket.SHUT_WR)
-out = b""
-while True:
-    d = s.recv(65536)
-    if not d:
-        break
-    out += d
-sys.stdout.buffer.write(out)
-EOF
 one=$($PY SYMBOLS "$work/spam.eml" n)
 for mode in trickle nolen extra; do
-	got=$(timeout 20 python3 "$work/trickle.py" "$sp_port" $mode "$work/spam.eml")
+	got=$($PY SYMBOLS "$work/spam.eml" n $mode)
 	check "request $mode: SYMBOLS as the one-shot request" \
 	    [ -n "$one" -a "$got" = "$one" ]
 done
