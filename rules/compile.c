@@ -2222,8 +2222,10 @@ cmp_hslen(const void *a, const void *b, void *arg)
  * another key, so a stale file is never read. Written to a temporary
  * name and renamed: a reader sees a whole file or none. A file that does
  * not read back (truncated, other CPU) is ignored: the budget compile
- * runs as without a cache. */
-#define HS_CACHE_MAGIC "filterd-hs-cache 3\n"
+ * runs as without a cache. Format 4: the same layout as 3, databases
+ * built with bounded repeats opened (hsdb.c rule__hs_open_repeats); the
+ * new magic gives new keys, so caches of 3 are rebuilt once. */
+#define HS_CACHE_MAGIC "filterd-hs-cache 4\n"
 
 static const enum rule_type hs_types[] = { RULE_BODY, RULE_URI, RULE_RAWBODY,
 	RULE_FULL };

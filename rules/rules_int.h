@@ -265,6 +265,9 @@ void rule__ac_scan(
 size_t rule__ac_nlits(const struct rule__ac *);
 
 /* hsdb.c */
+/* rule__hs_open_repeats - p with bounded repeats {m,n} made {m,} (a
+ * superset for the cache build's databases), or NULL if none (hsdb.c) */
+char *rule__hs_open_repeats(const char *p);
 int rule__hsdb_new(struct rule__hsdb **, const char *const *pats,
     const unsigned *opts, const uint32_t *ids, size_t n, bool *in,
     double *budget_ms);

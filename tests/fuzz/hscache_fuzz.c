@@ -42,7 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 4u << 20 || rs->hs_key[0] == '\0')
 		return 0;
 	/* the header a reader checks first: only the rest is fuzzed */
-	hl = (size_t)snprintf(head, sizeof(head), "filterd-hs-cache 3\n%s\n",
+	hl = (size_t)snprintf(head, sizeof(head), "filterd-hs-cache 4\n%s\n",
 	    rs->hs_key);
 	if ((buf = malloc(hl + size + 1)) == NULL)
 		return 0;

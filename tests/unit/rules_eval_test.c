@@ -1269,6 +1269,39 @@ test_nullable_prefix(void **state)
 	rule_set_free(rs);
 }
 
+/* the cache build opens bounded repeats (hsdb.c rule__hs_open_repeats):
+ * {m,n} -> {m,} outside classes and escapes, nothing else touched */
+static void
+test_open_repeats(void **state)
+{
+	static const struct {
+		const char *in, *out; /* out NULL: nothing to open */
+	} c[] = {
+		{ "a{0,3}b", "a{0,}b" },
+		{ "[_\\W]{0,3}v[_\\W]{0,3}", "[_\\W]{0,}v[_\\W]{0,}" },
+		{ "a{2,5}?c{10,64}", "a{2,}?c{10,}" },
+		{ "[{0,3}]x{1,2}", "[{0,3}]x{1,}" },
+		{ "[]{0,3}]", NULL },
+		{ "\\{0,3}", NULL },
+		{ "\\x{41}{1,2}", "\\x{41}{1,}" },
+		{ "x{3}y{3,}", NULL },
+		{ "x{5,2}", NULL },
+		{ "x{,3}", NULL },
+		{ "\\Qa{0,3}\\E", NULL },
+		{ "a{0,3", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *o = rule__hs_open_repeats(c[i].in);
+
+		if ((o == NULL) != (c[i].out == NULL) ||
+		    (o != NULL && strcmp(o, c[i].out) != 0))
+			fail_msg("%s: %s", c[i].in, o ? o : "(none)");
+		free(o);
+	}
+}
+
 /* full mode builds one database per type; Hyperscan refusing more than
  * two patterns of it makes the build go on in pieces of 64, and every
  * pattern it accepts is still in (hsdb.c compile_chunk, hsdb_build) */
@@ -1327,6 +1360,7 @@ main(void)
 		cmocka_unit_test(test_ascii_filter),
 		cmocka_unit_test(test_hs_refusals),
 		cmocka_unit_test(test_nullable_prefix),
+		cmocka_unit_test(test_open_repeats),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
