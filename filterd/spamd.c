@@ -425,27 +425,24 @@ read_more(struct sconn *c)
 		sconn_free(c);
 }
 
-/* have_body - the whole body is in (or at EOF when eof); run the command */
+/* have_body - the whole body is in (or the client is at EOF); run the
+ * command */
 static void
-have_body(struct sconn *c, bool eof)
+have_body(struct sconn *c)
 {
 	size_t avail = c->in.len - c->req.head_len, want, limit;
 	unsigned char *body = c->in.p + c->req.head_len;
 	char why[160];
 
 	limit = c->srv->size_limit;
+	want = c->req.has_length ? c->req.length : avail;
 	/* without Content-length the body ends at EOF (spamd's parse_body
 	 * reads to it); spamd_timeout and the size cap bound the wait */
-	if (!c->req.has_length && !eof) {
+	if (!c->eof && (!c->req.has_length || avail < want)) {
 		read_more(c);
 		return;
 	}
-	want = c->req.has_length ? c->req.length : avail;
 	if (avail < want) {
-		if (!eof) {
-			read_more(c);
-			return;
-		}
 		snprintf(why, sizeof(why), "(Content-Length mismatch: "
 		    "Expected %zu bytes, got %zu bytes)", want, avail);
 		fail(c, SPAMD_EX_PROTOCOL, why);
@@ -492,26 +489,26 @@ have_body(struct sconn *c, bool eof)
 }
 
 static void
-on_head(struct sconn *c, bool eof)
+on_head(struct sconn *c)
 {
 	size_t n = c->in.len < HEAD_MAX ? c->in.len : HEAD_MAX;
 	const char *why;
 	int rc;
 
 	if (n == 0) {
-		if (eof)
+		if (c->eof)
 			sconn_free(c); /* connected and left: fine */
 		else
 			read_more(c);
 		return;
 	}
 	rc = spamd_parse_head(c->in.p, n, &c->req, &why);
-	if (rc == -EAGAIN && !eof && n < HEAD_MAX) {
+	if (rc == -EAGAIN && !c->eof && n < HEAD_MAX) {
 		read_more(c);
 		return;
 	}
 	if (rc == -EAGAIN)
-		rc = -EPROTO, why = eof ? "(EOF during headers)" :
+		rc = -EPROTO, why = c->eof ? "(EOF during headers)" :
 		    "(headers too long)";
 	if (rc < 0) {
 		fail(c, SPAMD_EX_PROTOCOL, why);
@@ -536,7 +533,7 @@ on_head(struct sconn *c, bool eof)
 		    "(message larger than message_size_limit)");
 		return;
 	}
-	have_body(c, eof);
+	have_body(c);
 }
 
 /* fill - recv what the socket holds into the input (SS_HEAD, SS_BODY),
@@ -608,7 +605,7 @@ on_readable(struct sconn *c)
 		return;
 	}
 	if (c->st == SS_HEAD) {
-		on_head(c, c->eof);
+		on_head(c);
 	} else if (c->st == SS_BODY) {
 		if (!c->req.has_length &&
 		    c->in.len - c->req.head_len > c->srv->size_limit) {
@@ -616,7 +613,7 @@ on_readable(struct sconn *c)
 			    "(message larger than message_size_limit)");
 			return;
 		}
-		have_body(c, c->eof);
+		have_body(c);
 	} else {
 		return;
 	}

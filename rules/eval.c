@@ -1421,6 +1421,17 @@ tmpl_value_in(const struct rule_ctx *c, const char *name, struct bstr s,
 	return false;
 }
 
+/* tmpl_uri_has - some value of tag name occurs in some form of URI i
+ * (as written, raw, percent-decoded: the texts uri_match reads) */
+static bool
+tmpl_uri_has(const struct rule_ctx *c, const char *name,
+    const struct msg_uri *u, size_t i, bool nocase)
+{
+	return tmpl_value_in(c, name, u[i].uri, nocase) ||
+	    tmpl_value_in(c, name, u[i].raw, nocase) ||
+	    (c->udec != NULL && tmpl_value_in(c, name, c->udec[i], nocase));
+}
+
 /* tmpl_possible - false when the rule's required tag value occurs in no
  * text it reads (compile.c tmpl_scan): the per-message compile and scan
  * are then skipped. Header templates are not checked. */
@@ -1460,10 +1471,7 @@ tmpl_possible_1(struct rule_ctx *c, const struct rule *r, bool nc)
 		const struct msg_uri *u = msg_uris(c->msg, &n);
 
 		for (size_t i = 0; i < n; i++)
-			if (tmpl_value_in(c, r->tmpl_name, u[i].uri, nc) ||
-			    tmpl_value_in(c, r->tmpl_name, u[i].raw, nc) ||
-			    (c->udec != NULL &&
-				tmpl_value_in(c, r->tmpl_name, c->udec[i], nc)))
+			if (tmpl_uri_has(c, r->tmpl_name, u, i, nc))
 				return true;
 		return false;
 	}
@@ -1494,9 +1502,7 @@ tmpl_uris(struct rule_ctx *c, const struct rule *r, const char *name)
 	const struct msg_uri *u = msg_uris(c->msg, &nu);
 
 	for (size_t i = 0; i < nu && n < limit; i++)
-		if (tmpl_value_in(c, name, u[i].uri, nc) ||
-		    tmpl_value_in(c, name, u[i].raw, nc) ||
-		    (c->udec != NULL && tmpl_value_in(c, name, c->udec[i], nc)))
+		if (tmpl_uri_has(c, name, u, i, nc))
 			n += uri_match(c, r, u, i, limit - n);
 	return n;
 }

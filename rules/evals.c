@@ -30,19 +30,14 @@ rule__eval_arg(const struct rule *r, size_t i)
 	return i < r->nargs ? r->args[i] : NULL;
 }
 
+/* rule__eval_argnum - argument i as a number (read at parse: argval is
+ * there whenever args are), def when absent or not a number */
 double
 rule__eval_argnum(const struct rule *r, size_t i, double def)
 {
-	const char *a = rule__eval_arg(r, i);
-	char *end;
-	double v;
-
-	if (a == NULL)
+	if (i >= r->nargs || r->argval == NULL || isnan(r->argval[i]))
 		return def;
-	if (r->argval != NULL) /* read at parse */
-		return isnan(r->argval[i]) ? def : r->argval[i];
-	v = strtod(a, &end);
-	return end == a ? def : v;
+	return r->argval[i];
 }
 
 static bool

@@ -623,24 +623,33 @@ on_match(unsigned int id, unsigned long long from, unsigned long long to,
 	return 0;
 }
 
+/* scan_dbs - p[0..len) (len <= UINT32_MAX) through every database of d */
+static int
+scan_dbs(const struct rule__hsdb *d, struct rule__hsscratch *s,
+    const unsigned char *p, size_t len, match_event_handler h, void *ctx)
+{
+	static const char empty[1] = "";
+
+	for (size_t i = 0; i < d->ndb; i++)
+		if (hs_scan(d->db[i], p != NULL ? (const char *)p : empty,
+			(unsigned)len, 0, (hs_scratch_t *)s, h,
+			ctx) != HS_SUCCESS)
+			return -EIO;
+	return 0;
+}
+
 /* rule__hsdb_scan - cb(arg, id) once for every pattern found in p */
 int
 rule__hsdb_scan(const struct rule__hsdb *d, struct rule__hsscratch *s,
     const unsigned char *p, size_t len, rule__hs_hit_cb *cb, void *arg)
 {
 	struct scan_arg sa = { cb, arg };
-	static const char empty[1] = "";
 
 	if (d == NULL || s == NULL)
 		return 0;
 	if (len > UINT32_MAX)
 		len = UINT32_MAX; /* 4 GiB: beyond any message cap */
-	for (size_t i = 0; i < d->ndb; i++)
-		if (hs_scan(d->db[i], p != NULL ? (const char *)p : empty,
-			(unsigned)len, 0, (hs_scratch_t *)s, on_match,
-			&sa) != HS_SUCCESS)
-			return -EIO;
-	return 0;
+	return scan_dbs(d, s, p, len, on_match, &sa);
 }
 
 struct ends_arg {
@@ -667,16 +676,10 @@ rule__hsdb_scan_ends(const struct rule__hsdb *d, struct rule__hsscratch *s,
     const unsigned char *p, size_t len, rule__hs_end_cb *cb, void *arg)
 {
 	struct ends_arg ea = { cb, arg };
-	static const char empty[1] = "";
 
 	if (d == NULL || s == NULL || len > UINT32_MAX)
 		return -EINVAL;
-	for (size_t i = 0; i < d->ndb; i++)
-		if (hs_scan(d->db[i], p != NULL ? (const char *)p : empty,
-			(unsigned)len, 0, (hs_scratch_t *)s, on_end,
-			&ea) != HS_SUCCESS)
-			return -EIO;
-	return 0;
+	return scan_dbs(d, s, p, len, on_end, &ea);
 }
 
 /* Scratch pool ------------------------------------------------------------ */
