@@ -394,7 +394,8 @@ extract(const char *pat, unsigned opts, char lits[][MAX_LIT + 1], size_t *nlits)
  * the rule cannot match there: SA's replace_tag rules (<A><B>... expanded
  * to big byte alternations) have no literal but long factors. */
 
-#define FACTOR_MAX_ATOMS 4
+#define FACTOR_MAX_ATOMS 8
+#define FACTOR_MAX_RUN 64
 #define FACTOR_MIN_ATOMS 3
 
 /* group_simple - a group Hyperscan can take verbatim inside a factor:
@@ -430,22 +431,47 @@ group_simple(const char *g, const char *ge)
 	return true;
 }
 
-/* factor_alt - the longest factor of one alternative [p, e): its bytes
- * into *fs..*fe (a slice of the pattern); false if none is long enough */
+/* factor_score - how much a factor atom [a, ae) narrows where the
+ * pattern can match: a literal letter or digit most (rare in a text at
+ * a given place), another literal byte little ('/', '.', ' ' are in
+ * every URI and line), a class, a dot or a group nothing. Hyperscan
+ * finds a factor of literals with its literal matcher; classes make
+ * automaton states. */
+static unsigned
+factor_score(const char *a, const char *ae)
+{
+	if (ae - a == 1)
+		return isalnum((unsigned char)*a) ? 4 : *a == '.' ? 0 : 1;
+	if (a[0] == '\\' && ae - a == 2 && !isalnum((unsigned char)a[1]))
+		return 1; /* an escaped punctuation byte */
+	return 0;
+}
+
+/* factor_alt - the best factor of one alternative [p, e): its bytes into
+ * *fs..*fe (a slice of the pattern); false if none is long enough.
+ * Within each run of must-match atoms, the window of at most
+ * FACTOR_MAX_ATOMS atoms with the highest factor_score sum wins (the
+ * longer one on a tie). The first run of 4 atoms used to win: for SA's
+ * m,://[^./]+\.web\.app/, "://[^./]", which every URI holds, so the
+ * rule's PCRE2 pattern ran on every URI. */
 static bool
 factor_alt(const char *p, const char *e, const char **fs, const char **fe)
 {
-	const char *rs = NULL, *re = NULL; /* current run */
-	size_t rn = 0, best = 0;
+	const char *as[FACTOR_MAX_RUN], *aes[FACTOR_MAX_RUN];
+	unsigned sc[FACTOR_MAX_RUN];
+	size_t rn = 0, bestn = 0;
+	unsigned best = 0;
 
 	*fs = *fe = NULL;
-	while (p < e) {
+	for (;;) {
 		const char *a = p, *ae;
 		unsigned min;
-		size_t ql;
-		bool atom = true;
+		size_t ql = 0;
+		bool atom = true, end = p >= e;
 
-		if (*p == '\\') {
+		if (end) {
+			atom = false;
+		} else if (*p == '\\') {
 			char c;
 
 			if (p + 1 >= e)
@@ -488,39 +514,52 @@ factor_alt(const char *p, const char *e, const char **fs, const char **fe)
 			p++; /* literal byte or '.' */
 		}
 		ae = p;
-		ql = quant(p, e, &min);
-		p += ql;
-		if (ql > 0 && min == 0)
-			atom = false;
+		if (!end) {
+			ql = quant(p, e, &min);
+			p += ql;
+			if (ql > 0 && min == 0)
+				atom = false;
+		}
 		if (atom) {
-			if (rn == 0)
-				rs = a;
-			re = ae;
+			as[rn] = a;
+			aes[rn] = ae;
+			sc[rn] = ql > 0 ? 0 : factor_score(a, ae);
 			rn++;
 		}
 		/* a repeated atom ends the run after it (one copy is sure,
-		 * what follows may come after more of them) */
-		if (!atom || ql > 0 || rn == FACTOR_MAX_ATOMS) {
-			if (rn > best) {
-				best = rn;
-				*fs = rs;
-				*fe = re;
+		 * what follows may come after more of them); so does a run
+		 * as long as the window buffer */
+		if (!atom || ql > 0 || rn == FACTOR_MAX_RUN) {
+			for (size_t i = 0; i < rn; i++) {
+				unsigned s = 0;
+
+				for (size_t j = i; j < rn &&
+				     j - i < FACTOR_MAX_ATOMS; j++) {
+					s += sc[j];
+					if (j - i + 1 >= FACTOR_MIN_ATOMS &&
+					    (s > best ||
+						(s == best &&
+						    j - i + 1 > bestn))) {
+						best = s;
+						bestn = j - i + 1;
+						*fs = as[i];
+						*fe = aes[j];
+					}
+				}
 			}
 			rn = 0;
 		}
+		if (end)
+			break;
 	}
-	if (rn > best) {
-		best = rn;
-		*fs = rs;
-		*fe = re;
-	}
-	return best >= FACTOR_MIN_ATOMS;
+	return bestn >= FACTOR_MIN_ATOMS;
 }
 
-/* factor_pattern - "(?:f1)|(?:f2)..." over the top-level alternatives
- * of pat, or NULL (no factor for some alternative, /x, inline flags) */
-static char *
-factor_pattern(const char *pat, unsigned opts)
+/* rule__factor_pattern - "(?:f1)|(?:f2)..." over the top-level
+ * alternatives of pat, or NULL (no factor for some alternative, /x,
+ * inline flags) */
+char *
+rule__factor_pattern(const char *pat, unsigned opts)
 {
 	const char *e = pat + strlen(pat), *a, *q;
 	struct buf b;
@@ -2083,7 +2122,7 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 		free(r->hs_pat);
 		/* the factor compiles in a fraction of the time of most
 		 * whole patterns; without one, the pattern itself */
-		if ((r->hs_pat = factor_pattern(pat, opts)) == NULL &&
+		if ((r->hs_pat = rule__factor_pattern(pat, opts)) == NULL &&
 		    (r->hs_pat = strdup(pat)) == NULL) {
 			free(pat);
 			return -ENOMEM;

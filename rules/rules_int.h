@@ -248,6 +248,10 @@ char rule__close_delim(char open);
 /* rule__nullable_prefix - leading bytes of a pattern that can match
  * nothing and that a does-it-match rule may drop (compile.c) */
 size_t rule__nullable_prefix(const char *pat, unsigned opts, unsigned tflags);
+/* rule__factor_pattern - the Hyperscan prefilter of a pattern without a
+ * literal: the best run of must-match atoms of each top-level
+ * alternative, "(?:f1)|(?:f2)..."; malloc'ed, or NULL (compile.c) */
+char *rule__factor_pattern(const char *pat, unsigned opts);
 /* rule__find - index or -1 */
 long rule__find(const struct rule_set *, const char *name, size_t len);
 struct rule *rule__get(struct rule_set *, const char *name, bool create);

@@ -1269,6 +1269,39 @@ test_nullable_prefix(void **state)
 	rule_set_free(rs);
 }
 
+/* the factor prefilter (compile.c rule__factor_pattern) takes the most
+ * selective run of must-match atoms, letters and digits first, at most 8
+ * atoms, not the first run of 4 */
+static void
+test_factor_pattern(void **state)
+{
+	static const struct {
+		const char *pat, *want; /* want NULL: no factor */
+	} c[] = {
+		/* SA's __URI_WEBAPP: was "(?:://[^./])", in every URI */
+		{ "://[^./]+\\.web\\.app/", "(?:\\.web\\.app)" },
+		/* the letters beat the punctuation before them */
+		{ "^https?://(?:[^./]+\\.)+gov/", "(?:http)" },
+		{ "[a-z]{3}\\s+mortgage\\s+rates", "(?:mortgage)" },
+		{ "a.b.c.d.e", "(?:a.b.c.d.)" },
+		{ "foo|x+bar", "(?:foo)|(?:bar)" },
+		{ "x?y?z?", NULL },
+		{ "(?i)abc", NULL },	/* inline flags */
+		{ "ab\\1cd", NULL },	/* backreference */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		char *f = rule__factor_pattern(c[i].pat, 0);
+
+		if ((f == NULL) != (c[i].want == NULL) ||
+		    (f != NULL && strcmp(f, c[i].want) != 0))
+			fail_msg("%s: %s, want %s", c[i].pat,
+			    f ? f : "(none)", c[i].want ? c[i].want : "(none)");
+		free(f);
+	}
+}
+
 /* the cache build opens bounded repeats (hsdb.c rule__hs_open_repeats):
  * {m,n} -> {m,} outside classes and escapes, nothing else touched */
 static void
@@ -1360,6 +1393,7 @@ main(void)
 		cmocka_unit_test(test_ascii_filter),
 		cmocka_unit_test(test_hs_refusals),
 		cmocka_unit_test(test_nullable_prefix),
+		cmocka_unit_test(test_factor_pattern),
 		cmocka_unit_test(test_open_repeats),
 	};
 
