@@ -17,6 +17,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,6 +398,7 @@ extract(const char *pat, unsigned opts, char lits[][MAX_LIT + 1], size_t *nlits)
 #define FACTOR_MAX_ATOMS 8
 #define FACTOR_MAX_RUN 64
 #define FACTOR_MIN_ATOMS 3
+#define FACTOR_MIN_SCORE 12 /* or fewer atoms worth 3 letters */
 
 /* group_simple - a group Hyperscan can take verbatim inside a factor:
  * (?:...) or (...) without lookaround, backreference, inline flags or
@@ -440,11 +442,32 @@ group_simple(const char *g, const char *ge)
 static unsigned
 factor_score(const char *a, const char *ae)
 {
+	unsigned min = UINT_MAX, n = 0;
+
 	if (ae - a == 1)
 		return isalnum((unsigned char)*a) ? 4 : *a == '.' ? 0 : 1;
 	if (a[0] == '\\' && ae - a == 2 && !isalnum((unsigned char)a[1]))
 		return 1; /* an escaped punctuation byte */
-	return 0;
+	if (a[0] != '(')
+		return 0;
+	/* a group of literal alternatives, (?:com|net): as much as its
+	 * shortest alternative's letters and digits; anything else in it
+	 * (a class, a repeat, a nested group) makes it a 0 */
+	for (const char *q = a + (a[1] == '?' ? 3 : 1); q < ae - 1; q++) {
+		if (*q == '|') {
+			min = n < min ? n : min;
+			n = 0;
+		} else if (isalnum((unsigned char)*q)) {
+			n++;
+		} else if (*q == '\\' && q + 1 < ae - 1 &&
+		    !isalnum((unsigned char)q[1])) {
+			q++;
+		} else if (strchr("[](){}?*+.^$", *q) != NULL) {
+			return 0;
+		}
+	}
+	min = n < min ? n : min;
+	return 4 * (min < 4 ? min : 4);
 }
 
 /* factor_alt - the best factor of one alternative [p, e): its bytes into
@@ -536,7 +559,8 @@ factor_alt(const char *p, const char *e, const char **fs, const char **fe)
 				for (size_t j = i; j < rn &&
 				     j - i < FACTOR_MAX_ATOMS; j++) {
 					s += sc[j];
-					if (j - i + 1 >= FACTOR_MIN_ATOMS &&
+					if ((j - i + 1 >= FACTOR_MIN_ATOMS ||
+						s >= FACTOR_MIN_SCORE) &&
 					    (s > best ||
 						(s == best &&
 						    j - i + 1 > bestn))) {
@@ -552,14 +576,35 @@ factor_alt(const char *p, const char *e, const char **fs, const char **fe)
 		if (end)
 			break;
 	}
-	return bestn >= FACTOR_MIN_ATOMS;
+	return bestn > 0;
+}
+
+/* uri_scheme_len - the bytes of a leading "^https?://" (the ways SA's
+ * uri rules write it) at p: every URI a uri rule sees starts so, so a
+ * factor taken there ("http") lets the rule's pattern run on every URI */
+static size_t
+uri_scheme_len(const char *p, const char *e)
+{
+	static const char *const pre[] = { "^https?://", "^https?:\\/\\/",
+		"^https?\\://", "https?://", "https?:\\/\\/", "^http://",
+		"^http:\\/\\/", "http://", "http:\\/\\/", "^https://",
+		"https://" };
+
+	for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++) {
+		size_t n = strlen(pre[i]);
+
+		if ((size_t)(e - p) >= n && strncasecmp(p, pre[i], n) == 0)
+			return n;
+	}
+	return 0;
 }
 
 /* rule__factor_pattern - "(?:f1)|(?:f2)..." over the top-level
  * alternatives of pat, or NULL (no factor for some alternative, /x,
- * inline flags) */
+ * inline flags). uri: a uri rule's; the factor comes from after a
+ * leading scheme when there is one there. */
 char *
-rule__factor_pattern(const char *pat, unsigned opts)
+rule__factor_pattern(const char *pat, unsigned opts, bool uri)
 {
 	const char *e = pat + strlen(pat), *a, *q;
 	struct buf b;
@@ -574,7 +619,13 @@ rule__factor_pattern(const char *pat, unsigned opts)
 	for (a = pat;; a = q + 1) {
 		const char *fs, *fe;
 
-		if ((q = alt_end(a, e)) == NULL || !factor_alt(a, q, &fs, &fe))
+		size_t sk;
+
+		if ((q = alt_end(a, e)) == NULL)
+			goto fail;
+		sk = uri ? uri_scheme_len(a, q) : 0;
+		if ((sk == 0 || !factor_alt(a + sk, q, &fs, &fe)) &&
+		    !factor_alt(a, q, &fs, &fe))
 			goto fail;
 		if ((b.len > 0 && buf_putc(&b, '|') < 0) ||
 		    buf_puts(&b, "(?:") < 0 ||
@@ -2122,7 +2173,8 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 		free(r->hs_pat);
 		/* the factor compiles in a fraction of the time of most
 		 * whole patterns; without one, the pattern itself */
-		if ((r->hs_pat = rule__factor_pattern(pat, opts)) == NULL &&
+		if ((r->hs_pat = rule__factor_pattern(
+			 pat, opts, r->type == RULE_URI)) == NULL &&
 		    (r->hs_pat = strdup(pat)) == NULL) {
 			free(pat);
 			return -ENOMEM;

@@ -365,10 +365,14 @@ hsdb_build(struct rule__hsdb **out, const char *const *pats,
 				continue;
 			fl[m] |= HS_FLAG_PREFILTER;
 		}
-		if (budget_ms == NULL && !exact &&
+		if (budget_ms == NULL &&
 		    !(opts[i] & PCRE2_EXTENDED)) {
 			/* full mode (the cache): bounds opened, once the
-			 * flags are chosen on the pattern as written */
+			 * flags are chosen on the pattern as written. The
+			 * exact databases (compile.c's ASCII filters) too:
+			 * every end of every match is reported, so the line
+			 * where the pattern matches is still among those
+			 * reported, and PCRE2 checks each of them */
 			char *op = rule__hs_open_repeats(p);
 
 			if (op != NULL) {

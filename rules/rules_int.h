@@ -250,8 +250,9 @@ char rule__close_delim(char open);
 size_t rule__nullable_prefix(const char *pat, unsigned opts, unsigned tflags);
 /* rule__factor_pattern - the Hyperscan prefilter of a pattern without a
  * literal: the best run of must-match atoms of each top-level
- * alternative, "(?:f1)|(?:f2)..."; malloc'ed, or NULL (compile.c) */
-char *rule__factor_pattern(const char *pat, unsigned opts);
+ * alternative, "(?:f1)|(?:f2)..."; uri: after a leading "^https?://";
+ * malloc'ed, or NULL (compile.c) */
+char *rule__factor_pattern(const char *pat, unsigned opts, bool uri);
 /* rule__find - index or -1 */
 long rule__find(const struct rule_set *, const char *name, size_t len);
 struct rule *rule__get(struct rule_set *, const char *name, bool create);

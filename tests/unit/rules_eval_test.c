@@ -1277,22 +1277,31 @@ test_factor_pattern(void **state)
 {
 	static const struct {
 		const char *pat, *want; /* want NULL: no factor */
+		bool uri;
 	} c[] = {
 		/* SA's __URI_WEBAPP: was "(?:://[^./])", in every URI */
-		{ "://[^./]+\\.web\\.app/", "(?:\\.web\\.app)" },
+		{ "://[^./]+\\.web\\.app/", "(?:\\.web\\.app)", true },
 		/* the letters beat the punctuation before them */
-		{ "^https?://(?:[^./]+\\.)+gov/", "(?:http)" },
-		{ "[a-z]{3}\\s+mortgage\\s+rates", "(?:mortgage)" },
-		{ "a.b.c.d.e", "(?:a.b.c.d.)" },
-		{ "foo|x+bar", "(?:foo)|(?:bar)" },
-		{ "x?y?z?", NULL },
-		{ "(?i)abc", NULL },	/* inline flags */
-		{ "ab\\1cd", NULL },	/* backreference */
+		{ "^https?://(?:[^./]+\\.)+gov/", "(?:http)", false },
+		/* a uri rule: not from its scheme, which every URI has */
+		{ "^https?://(?:[^./]+\\.)+gov/", "(?:gov/)", true },
+		/* a group of literals counts as its shortest one */
+		{ "^https?://(?:quit|bye)\\d*\\.[^/]+\\.[a-z]{2,}",
+		    "(?:(?:quit|bye))", true },
+		/* nothing after the scheme: the scheme it is */
+		{ "^https?://[^/]{20}", "(?:http)", true },
+		{ "[a-z]{3}\\s+mortgage\\s+rates", "(?:mortgage)", false },
+		{ "a.b.c.d.e", "(?:a.b.c.d.)", false },
+		{ "foo|x+bar", "(?:foo)|(?:bar)", false },
+		{ "x?y?z?", NULL, false },
+		{ "[ab]c?", NULL, false },
+		{ "(?i)abc", NULL, false },   /* inline flags */
+		{ "ab\\1cd", NULL, false }, /* backreference */
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
-		char *f = rule__factor_pattern(c[i].pat, 0);
+		char *f = rule__factor_pattern(c[i].pat, 0, c[i].uri);
 
 		if ((f == NULL) != (c[i].want == NULL) ||
 		    (f != NULL && strcmp(f, c[i].want) != 0))
