@@ -1209,9 +1209,9 @@ rgate_hs_fill(struct rule_ctx *c, enum rule_type t)
 	free(e.ends);
 }
 
-/* same_target - two header rules read the same text */
-static bool
-same_target(const struct rule *a, const struct rule *b)
+/* rule__same_target - two header rules read the same text */
+bool
+rule__same_target(const struct rule *a, const struct rule *b)
 {
 	return a->hkind == b->hkind && a->hmod == b->hmod &&
 	    a->hraw == b->hraw && a->relays == b->relays &&
@@ -1219,6 +1219,41 @@ same_target(const struct rule *a, const struct rule *b)
 	    (a->hdr == b->hdr ||
 		(a->hdr != NULL && b->hdr != NULL &&
 		    strcasecmp(a->hdr, b->hdr) == 0));
+}
+
+static void
+hg_hit(void *arg, uint32_t id)
+{
+	struct rule_ctx *c = arg;
+
+	if (id < c->rs->n)
+		c->hg_hit[id] = 1;
+}
+
+/* hg_says_no - header rule r's group database (compile.c
+ * hdr_groups_build) finds no match of r in t, the text r reads: the
+ * group's text is scanned once per message, the first time one of its
+ * rules asks; false when it cannot tell (no scratch: outside exec) */
+static bool
+hg_says_no(struct rule_ctx *c, const struct rule *r, struct bstr t)
+{
+	const struct rule_set *rs = c->rs;
+	uint32_t g = r->hgroup;
+
+	if (g == 0 || g > rs->nhg || c->hss == NULL || rs->no_prefilter)
+		return false;
+	if (c->hg_state == NULL &&
+	    ((c->hg_state = arena_calloc(c->arena, rs->nhg + 1, 1)) == NULL ||
+		(c->hg_hit = arena_calloc(c->arena, rs->n + 1, 1)) == NULL)) {
+		c->hg_state = NULL;
+		return false;
+	}
+	if (c->hg_state[g] == 0)
+		c->hg_state[g] = rule__hsdb_scan(rs->hg[g - 1], c->hss, t.p,
+				     t.len, hg_hit, c) == 0
+		    ? 1
+		    : 2;
+	return c->hg_state[g] == 1 && !c->hg_hit[r - rs->v];
 }
 
 /* uri_match - SA's URI list holds each URI as written, unescaped and
@@ -1258,7 +1293,7 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 			return 1;
 		/* header rules run sorted by target (compile.c), so the
 		 * text of the previous rule is often the one needed */
-		if (c->hdr_last == NULL || !same_target(c->hdr_last, r)) {
+		if (c->hdr_last == NULL || !rule__same_target(c->hdr_last, r)) {
 			buf_reset(b);
 			c->hdr_last = NULL;
 			if (header_text(c, r, b, &c->hdr_unset) < 0)
@@ -1269,6 +1304,9 @@ run_rule(struct rule_ctx *c, const struct rule *r, struct buf *b)
 		if (r->empty_known && b->len == 0 &&
 		    !(unset && r->if_unset != NULL))
 			m = r->empty_hit; /* the header is absent or empty */
+		else if (!(unset && r->if_unset != NULL) &&
+		    hg_says_no(c, r, buf_bstr(b)))
+			m = 0;
 		else
 			m = match_count(c, r,
 			    unset && r->if_unset != NULL

@@ -155,6 +155,9 @@ struct rule {
 	 * bodies; af_pat held between compile_regex and the build */
 	char *af_pat;
 	bool af_in;
+	/* header rules: index + 1 into rs->hg, the database of the rules
+	 * reading the same text (compile.c hdr_groups_build); 0 none */
+	uint32_t hgroup;
 };
 
 /* evals_hdr.c: the FreeMail plugin's settings (freemail_* lines) and the
@@ -239,6 +242,9 @@ struct rule_set {
 	struct rule__hsdb *rg_hs;
 	/* the rules' ASCII filters (af_in), also only from the cache */
 	struct rule__hsdb *af_hs;
+	/* header groups (struct rule hgroup), also only from the cache */
+	struct rule__hsdb **hg;
+	size_t nhg;
 	struct rule__mplan *mplan; /* NULL: metas run by their trees */
 };
 
@@ -253,6 +259,10 @@ size_t rule__nullable_prefix(const char *pat, unsigned opts, unsigned tflags);
  * alternative, "(?:f1)|(?:f2)..."; uri: after a leading "^https?://";
  * malloc'ed, or NULL (compile.c) */
 char *rule__factor_pattern(const char *pat, unsigned opts, bool uri);
+/* the first line of a Hyperscan cache file (compile.c, its format) */
+#define RULE__HS_CACHE_MAGIC "filterd-hs-cache 5\n"
+/* rule__same_target - two header rules read the same text (eval.c) */
+bool rule__same_target(const struct rule *, const struct rule *);
 /* rule__find - index or -1 */
 long rule__find(const struct rule_set *, const char *name, size_t len);
 struct rule *rule__get(struct rule_set *, const char *name, bool create);
@@ -466,6 +476,9 @@ struct rule_ctx {
 	bool hsfail;
 	bool hsdone[RULE_NTYPES];
 	bool afdone; /* rs->af_hs scanned every body line (ASCII body) */
+	/* header groups (eval.c hg_says_no): per group 0 not scanned, 1
+	 * scanned, 2 failed; per rule whether its group's scan reported it */
+	uint8_t *hg_state, *hg_hit;
 	/* evals_hdr.c: per-message values several evals share (dates,
 	 * recipients, freemail addresses), built on first use */
 	struct rule__hdr_state *hdr;

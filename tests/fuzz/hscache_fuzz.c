@@ -2,7 +2,7 @@
  * hscache_fuzz - the Hyperscan cache reader (rules/compile.c
  * rule__hs_cache_read, hsdb.c rule__hsdb_read) on arbitrary bytes after a
  * valid header: rule counts and indexes, database sizes, serialised
- * databases. The file is local state filterd wrote itself, but a disk
+ * databases, header groups. The file is local state filterd wrote itself, but a disk
  * error or a foreign file must be refused, never trusted.
  */
 #include <stddef.h>
@@ -23,7 +23,11 @@ static const char rules_cf[] =
     "uri   T_U1  /example\\.(?:com|net)\\/login/\n"
     "rawbody T_R1 /<font[^>]*color/i\n"
     "full  T_F1  /^Subject: .*loan/m\n"
-    "meta  T_M1  T_B1 && __T_B3\n";
+    "meta  T_M1  T_B1 && __T_B3\n"
+    "header T_H1 Subject =~ /\\bcheap\\b/i\n"
+    "header T_H2 Subject =~ /^Re: /\n"
+    "header T_H3 Subject !~ /[a-z]/\n"
+    "header T_H4 Subject =~ /(?<!not )free/\n";
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -42,8 +46,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 4u << 20 || rs->hs_key[0] == '\0')
 		return 0;
 	/* the header a reader checks first: only the rest is fuzzed */
-	hl = (size_t)snprintf(head, sizeof(head), "filterd-hs-cache 4\n%s\n",
-	    rs->hs_key);
+	hl = (size_t)snprintf(
+	    head, sizeof(head), "%s%s\n", RULE__HS_CACHE_MAGIC, rs->hs_key);
 	if ((buf = malloc(hl + size + 1)) == NULL)
 		return 0;
 	memcpy(buf, head, hl);

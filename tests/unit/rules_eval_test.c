@@ -1269,6 +1269,110 @@ test_nullable_prefix(void **state)
 	rule_set_free(rs);
 }
 
+/* Header groups (compile.c hdr_groups_build, eval.c hg_says_no): the
+ * rules reading one header text (>= 4) share a Hyperscan database in the
+ * cache; one scan tells which of them PCRE2 need not run. Same hits and
+ * counts as without it: negated rules, tflags multiple, [if-unset], a
+ * lookbehind (prefilter mode), :raw and ALL texts; From has 2 rules,
+ * too few for a group. */
+static const char hg_cf[] =
+    "header HG_S1  Subject =~ /\\bcheap\\b/i\n"
+    "header HG_S2  Subject =~ /^Re: /\n"
+    "header HG_S3  Subject !~ /[a-z]/\n"
+    "header HG_S4  Subject =~ /(?<!not )free/\n"
+    "header HG_S5  Subject =~ /o/\n"
+    "tflags HG_S5  multiple\n"
+    "header HG_S6  Subject =~ /^$/ [if-unset: EMPTY]\n"
+    "header HG_S7  Subject =~ /EMPTY/ [if-unset: EMPTY]\n"
+    "header HG_R1  Subject:raw =~ /=\\?utf-8\\?/i\n"
+    "header HG_R2  Subject:raw =~ /=\\?iso/i\n"
+    "header HG_R3  Subject:raw =~ /\\?=$/\n"
+    "header HG_R4  Subject:raw =~ /zzz/\n"
+    "header HG_A1  ALL =~ /^X-Mailer: /m\n"
+    "header HG_A2  ALL =~ /^to: .*bob/im\n"
+    "header HG_A3  ALL !~ /^Date: /m\n"
+    "header HG_A4  ALL =~ /\\n\\n/\n"
+    "header HG_F1  From =~ /example/\n"
+    "header HG_F2  From:addr =~ /^a@/\n";
+
+static const char *const hg_msgs[] = {
+	"From: a@example.com\r\nTo: Bob <bob@x.org>\r\n"
+	"Subject: Re: cheap free stuff, not free, more, too\r\n"
+	"X-Mailer: m\r\n\r\nbody\r\n",
+	"From: c@d.org\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n"
+	"Subject: =?utf-8?q?CHEAP_NOT_FREE?=\r\n\r\nbody\r\n",
+	"From: c@d.org\r\nSubject: \r\n\r\nempty subject\r\n",
+	"From: c@d.org\r\n\r\nno subject\r\n",
+};
+
+static void
+test_header_groups(void **state)
+{
+	char dir[] = "/tmp/rules-hg.XXXXXX", cf[128];
+	struct rule_load_opts o = { NULL, true };
+	struct rule_hs_info hi;
+	struct rule_set *rs;
+	struct rule_err e;
+	const char *path = cf;
+	char n1[64][32];
+	unsigned c1[64];
+	FILE *f;
+
+	(void)state;
+	if (!__builtin_cpu_supports("ssse3"))
+		skip();
+	assert_non_null(mkdtemp(dir));
+	o.hs_cache_dir = dir;
+	snprintf(cf, sizeof(cf), "%s/hg.cf", dir);
+	assert_non_null(f = fopen(cf, "w"));
+	assert_int_equal(fwrite(hg_cf, 1, sizeof(hg_cf) - 1, f),
+	    sizeof(hg_cf) - 1);
+	fclose(f);
+	for (int pass = 0; pass < 2; pass++) {
+		unsigned seen = 0, multi = 0;
+		long s1, a1, f1;
+
+		o.hs_build = pass == 0;
+		rs = rule_set_load_opts(&path, 1, &o, &e);
+		assert_non_null(rs);
+		assert_int_equal(rule_set_errors(rs), 0);
+		rule_set_hs_info(rs, &hi);
+		assert_true(hi.from_cache == (pass == 1));
+		/* Subject, Subject:raw and ALL: three groups; From: none */
+		assert_int_equal(rs->nhg, 3);
+		s1 = rule__find(rs, "HG_S1", 5);
+		a1 = rule__find(rs, "HG_A1", 5);
+		f1 = rule__find(rs, "HG_F1", 5);
+		assert_true(s1 >= 0 && a1 >= 0 && f1 >= 0);
+		assert_true(rs->v[s1].hgroup != 0 && rs->v[a1].hgroup != 0);
+		assert_true(rs->v[s1].hgroup != rs->v[a1].hgroup);
+		assert_int_equal(rs->v[f1].hgroup, 0);
+		for (size_t i = 0; i < sizeof(hg_msgs) / sizeof(hg_msgs[0]);
+		     i++) {
+			size_t k1 = same_fired(rs, hg_msgs[i], n1, c1, 64);
+
+			for (size_t k = 0; k < k1; k++) {
+				static const char *const want[] = { "HG_S1",
+					"HG_S2", "HG_S3", "HG_S4", "HG_S6",
+					"HG_S7", "HG_R1", "HG_R3", "HG_A1",
+					"HG_A2", "HG_A3", "HG_F1", "HG_F2" };
+
+				for (size_t w = 0; w < 13; w++)
+					if (strcmp(n1[k], want[w]) == 0)
+						seen |= 1u << w;
+				if (i == 0 && strcmp(n1[k], "HG_S5") == 0)
+					multi = c1[k];
+			}
+		}
+		assert_int_equal(seen, (1u << 13) - 1);
+		assert_int_equal(multi, 4); /* "not", "more", "too" x2 */
+		rule_set_free(rs);
+	}
+	unlink(hi.cache_file);
+	unlink(cf);
+	rmdir(dir);
+}
+
 /* the factor prefilter (compile.c rule__factor_pattern) takes the most
  * selective run of must-match atoms, letters and digits first, at most 8
  * atoms, not the first run of 4 */
@@ -1403,6 +1507,7 @@ main(void)
 		cmocka_unit_test(test_hs_refusals),
 		cmocka_unit_test(test_nullable_prefix),
 		cmocka_unit_test(test_factor_pattern),
+		cmocka_unit_test(test_header_groups),
 		cmocka_unit_test(test_open_repeats),
 	};
 
