@@ -1761,6 +1761,7 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 	struct buf b;
 	int rc = 0;
 	uint64_t t0 = rs->prof_ns != NULL ? prof_now() : 0;
+	bool hs_none;
 
 	c->hits = hits;
 	buf_init(&b, 4u << 20);
@@ -1789,37 +1790,36 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 			rgate_hs_fill(c, (enum rule_type)t);
 		if (t0 != 0)
 			prof_add(rs, RULE_NTYPES, &t0);
-		for (size_t i = 0; i < rs->norder[t]; i++) {
-			uint32_t k = rs->order[t][i];
-			const struct rule *r = &rs->v[k];
+		hs_none = c->hsdone[t] && !rs->no_prefilter;
+		for (size_t i = 0; i < rs->nxo[t]; i++) {
+			uint32_t k = rs->xo[t][i];
 
-			if (r->claimed || r->broken || r->tmpl != NULL ||
-			    (r->lazy && c->lazy_on))
+			/* the flags answer most rules without a read of
+			 * their struct rule: a lazy one waits for a meta, one
+			 * Hyperscan found nowhere cannot match */
+			if (((rs->xflag[k] & RULE__XF_LAZY) && c->lazy_on) ||
+			    ((rs->xflag[k] & RULE__XF_HS) && hs_none &&
+				c->hshead[k] == 0))
 				continue;
-			c->counts[k] = run_rule(c, r, &b);
+			c->counts[k] = run_rule(c, &rs->v[k], &b);
 			if (t0 != 0)
 				prof_rule(rs, k, (size_t)t, &t0);
 			if (c->counts[k] > 0 &&
-			    (rc = add_hit(c, r, c->counts[k])) < 0)
+			    (rc = add_hit(c, &rs->v[k], c->counts[k])) < 0)
 				goto out;
 		}
 	}
 	/* template rules last, when every capture tag is known */
-	for (int t = 0; t < RULE_META; t++) {
-		for (size_t i = 0; i < rs->norder[t]; i++) {
-			uint32_t k = rs->order[t][i];
-			const struct rule *r = &rs->v[k];
+	for (size_t i = 0; i < rs->nxtmpl; i++) {
+		uint32_t k = rs->xtmpl[i];
+		const struct rule *r = &rs->v[k];
 
-			if (r->tmpl == NULL || r->claimed || r->broken)
-				continue;
-			c->hdr_last = NULL;
-			c->counts[k] = run_template(c, r, &b);
-			if (t0 != 0)
-				prof_rule(rs, k, (size_t)t, &t0);
-			if (c->counts[k] > 0 &&
-			    (rc = add_hit(c, r, c->counts[k])) < 0)
-				goto out;
-		}
+		c->hdr_last = NULL;
+		c->counts[k] = run_template(c, r, &b);
+		if (t0 != 0)
+			prof_rule(rs, k, (size_t)r->type, &t0);
+		if (c->counts[k] > 0 && (rc = add_hit(c, r, c->counts[k])) < 0)
+			goto out;
 	}
 	c->execd = true;
 out:
@@ -1848,6 +1848,15 @@ lazy_count(struct rule_ctx *c, uint32_t k)
 	if (pl != NULL && pl->at[k] < RULE__MPLAN_SLOW)
 		return c->counts[k] =
 			   rule__mplan_run(pl, pl->at[k], &c->mvals) != 0;
+	/* one Hyperscan found nowhere: no struct rule to read either */
+	if (rs->xflag != NULL && (rs->xflag[k] & RULE__XF_HS) &&
+	    c->hshead != NULL &&
+	    c->hshead[k] == 0 && c->hsdone[RULE__XF_TYPE(rs->xflag[k])] &&
+	    !rs->no_prefilter) {
+		if (rs->prof_ns != NULL)
+			rs->prof_runs[k]++; /* asked for, answered */
+		return c->counts[k] = 0;
+	}
 	r = &rs->v[k];
 	t0 = rs->prof_ns != NULL ? prof_now() : 0;
 	if (r->type == RULE_META) {

@@ -246,7 +246,21 @@ struct rule_set {
 	struct rule__hsdb **hg;
 	size_t nhg;
 	struct rule__mplan *mplan; /* NULL: metas run by their trees */
+	/* what exec walks (compile.c exec_lists): per type the rules it
+	 * runs, the template rules, a RULE__XF_* byte per rule; xflag NULL:
+	 * not built (no memory), exec walks order[] */
+	uint32_t *xo[RULE_NTYPES];
+	size_t nxo[RULE_NTYPES];
+	uint32_t *xtmpl;
+	size_t nxtmpl;
+	uint8_t *xflag;
 };
+
+#define RULE__XF_LAZY 0x01 /* lazy: runs when a meta asks */
+#define RULE__XF_HS 0x02   /* in its type's Hyperscan database */
+/* the rule's type, in the high bits */
+#define RULE__XF_TYPE_SHIFT 4
+#define RULE__XF_TYPE(f) ((f) >> RULE__XF_TYPE_SHIFT)
 
 /* parse.c: the closing delimiter of a Perl regex opened with open */
 char rule__close_delim(char open);
