@@ -3181,6 +3181,7 @@ exec_alloc(struct rule_set *rs)
 {
 	free(rs->xflag);
 	free(rs->xtmpl);
+	free(rs->xgroup);
 	for (size_t t = 0; t < RULE_NTYPES; t++) {
 		free(rs->xo[t]);
 		rs->xo[t] = NULL;
@@ -3188,7 +3189,8 @@ exec_alloc(struct rule_set *rs)
 	}
 	rs->nxtmpl = 0;
 	if ((rs->xflag = calloc(rs->n + 1, 1)) == NULL ||
-	    (rs->xtmpl = calloc(rs->n + 1, sizeof(uint32_t))) == NULL)
+	    (rs->xtmpl = calloc(rs->n + 1, sizeof(uint32_t))) == NULL ||
+	    (rs->xgroup = calloc(rs->n + 1, sizeof(uint32_t))) == NULL)
 		return -ENOMEM;
 	for (size_t t = 0; t < RULE_META; t++)
 		if ((rs->xo[t] = calloc(rs->norder[t] + 1, sizeof(uint32_t))) ==
@@ -3225,7 +3227,11 @@ exec_lists(struct rule_set *rs)
 			rs->xo[t][rs->nxo[t]++] = k;
 			rs->xflag[k] = (uint8_t)((r->lazy ? RULE__XF_LAZY : 0) |
 			    (r->in_hs && r->evname == NULL ? RULE__XF_HS : 0) |
+			    (r->hgroup != 0 && !r->neg && r->if_unset == NULL
+				    ? RULE__XF_HG
+				    : 0) |
 			    (unsigned)t << RULE__XF_TYPE_SHIFT);
+			rs->xgroup[k] = r->hgroup;
 		}
 	}
 }
@@ -3389,6 +3395,8 @@ rule__compile_free(struct rule_set *rs)
 {
 	free(rs->xflag);
 	rs->xflag = NULL;
+	free(rs->xgroup);
+	rs->xgroup = NULL;
 	for (size_t t = 0; t < RULE_NTYPES; t++) {
 		free(rs->xo[t]);
 		rs->xo[t] = NULL;

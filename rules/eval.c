@@ -1799,7 +1799,11 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 			 * Hyperscan found nowhere cannot match */
 			if (((rs->xflag[k] & RULE__XF_LAZY) && c->lazy_on) ||
 			    ((rs->xflag[k] & RULE__XF_HS) && hs_none &&
-				c->hshead[k] == 0))
+				c->hshead[k] == 0) ||
+			    ((rs->xflag[k] & RULE__XF_HG) &&
+				c->hg_state != NULL &&
+				c->hg_state[rs->xgroup[k]] == 1 &&
+				!c->hg_hit[k]))
 				continue;
 			c->counts[k] = run_rule(c, &rs->v[k], &b);
 			if (t0 != 0)

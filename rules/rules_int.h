@@ -254,10 +254,14 @@ struct rule_set {
 	uint32_t *xtmpl;
 	size_t nxtmpl;
 	uint8_t *xflag;
+	uint32_t *xgroup; /* per rule: its hgroup when RULE__XF_HG */
 };
 
 #define RULE__XF_LAZY 0x01 /* lazy: runs when a meta asks */
 #define RULE__XF_HS 0x02   /* in its type's Hyperscan database */
+/* a header rule of a group (hgroup) that counts 0 when the group's scan
+ * did not report it: not negated, no [if-unset] */
+#define RULE__XF_HG 0x04
 /* the rule's type, in the high bits */
 #define RULE__XF_TYPE_SHIFT 4
 #define RULE__XF_TYPE(f) ((f) >> RULE__XF_TYPE_SHIFT)
