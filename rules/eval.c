@@ -995,9 +995,9 @@ mime_header_match(struct rule_ctx *c, const struct rule *r,
 	buf_reset(b);
 	while (i < blk.len) {
 		size_t ls = i, le;
+		const unsigned char *q = memchr(blk.p + i, '\n', blk.len - i);
 
-		while (i < blk.len && blk.p[i] != '\n')
-			i++;
+		i = q != NULL ? (size_t)(q - blk.p) : blk.len;
 		le = i++;
 		if (le - ls > nl && blk.p[ls + nl] == ':' &&
 		    bstr_caseeq(bstr_make(blk.p + ls, nl), bstr_cstr(r->hdr))) {
@@ -1013,8 +1013,8 @@ mime_header_match(struct rule_ctx *c, const struct rule *r,
 			    (blk.p[i] == ' ' || blk.p[i] == '\t')) {
 				size_t cs = i;
 
-				while (i < blk.len && blk.p[i] != '\n')
-					i++;
+				q = memchr(blk.p + i, '\n', blk.len - i);
+				i = q != NULL ? (size_t)(q - blk.p) : blk.len;
 				if (b->len && b->p[b->len - 1] == '\r')
 					b->len--;
 				if (r->hmod == HMOD_RAW &&
