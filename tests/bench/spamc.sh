@@ -14,7 +14,8 @@
 # (goal >= 50x); the clients' ceiling (the same spamc processes sending
 # PING, which scans nothing: no server can be faster through spamc on
 # this machine); spamc's own CPU per message and the CPU ratio with it;
-# and how many CHECK verdicts (spam/ham) agree.
+# and how many CHECK verdicts (spam/ham) agree. BENCH_ROUNDS (default 3)
+# rounds of filterd then spamd, medians and per-round ratios printed.
 set -u
 cd "$(dirname "$0")/../e2e"
 . ./lib_filterd.sh
@@ -147,20 +148,39 @@ run() # PORT PID OUT PASSES [SPAMC-MODE]
 # filterd's side runs the sample FD_PASSES times (default 3): one pass is
 # about a second of its CPU, read in clock ticks, too coarse alone
 FD_PASSES=${FD_PASSES:-3}
-read -r fd_ms fd_cpu fd_cl < <(run "$fsp_port" "$FD_PID" "$work/fd.out" "$FD_PASSES")
-read -r sa_ms sa_cpu sa_cl < <(run "$sa_port" "$(cat "$work/spamd.pid")" "$work/sa.out" 1)
+# BENCH_ROUNDS (default 3) rounds, each filterd's passes then spamd's one,
+# so that a change in the machine's load between the two servers' runs
+# shows as a spread between rounds instead of going into one ratio
+ROUNDS=${BENCH_ROUNDS:-3}
+fd_ms= fd_cpu= fd_cl= sa_ms= sa_cpu= sa_cl=
+for r in $(seq "$ROUNDS"); do
+	read -r a b c < <(run "$fsp_port" "$FD_PID" "$work/fd.out" "$FD_PASSES")
+	fd_ms+="$a," fd_cpu+="$b," fd_cl+="$c,"
+	read -r a b c < <(run "$sa_port" "$(cat "$work/spamd.pid")" "$work/sa.out" 1)
+	sa_ms+="$a," sa_cpu+="$b," sa_cl+="$c,"
+done
 # the clients' own ceiling on this machine: the same spamc processes from
 # the same pool, sending PING (-K, no message, no scan) to filterd
 read -r ping_ms _ ping_cl < <(run "$fsp_port" "$FD_PID" "$work/ping.out" "$FD_PASSES" -K)
 python3 - "$N" "$bytes" "$CONC" "$fd_ms" "$sa_ms" "$work/fd.out" "$work/sa.out" \
     "$fd_cpu" "$sa_cpu" "$(cut -d' ' -f1-3 /proc/loadavg)" "$FD_PASSES" \
     "$ping_ms" "$fd_cl" "$sa_cl" "$ping_cl" <<'PY'
+import statistics
 import sys
-n, nbytes, conc, fd_ms, sa_ms = map(int, sys.argv[1:6])
-ping_ms = int(sys.argv[12]) / int(sys.argv[11])
-fd_cpu, sa_cpu = int(sys.argv[8]), int(sys.argv[9])
+def ints(v):
+    return [int(x) for x in v.split(",") if x]
+n, nbytes, conc = map(int, sys.argv[1:4])
 passes = int(sys.argv[11])
-fd_ms, fd_cpu = fd_ms / passes, fd_cpu / passes  # per pass of n messages
+# per round, per pass of n messages (filterd runs `passes` of them)
+fd_ms = [x / passes for x in ints(sys.argv[4])]
+sa_ms = ints(sys.argv[5])
+fd_cpu = [x / passes for x in ints(sys.argv[8])]
+sa_cpu = ints(sys.argv[9])
+fd_cl = [x / passes / n for x in ints(sys.argv[13])]
+sa_cl = [x / n for x in ints(sys.argv[14])]
+ping_ms = int(sys.argv[12]) / passes
+ping_cl = int(sys.argv[15]) / passes / n
+rounds = len(fd_ms)
 def load(p):
     d = {}
     for l in open(p):
@@ -173,35 +193,40 @@ def load(p):
     return d
 fd, sa = load(sys.argv[6]), load(sys.argv[7])
 agree = sum(1 for f in fd if fd[f] is not None and fd[f] == sa.get(f))
-fd_rate = n * 1000.0 / max(fd_ms, 1e-3)
-sa_rate = n * 1000.0 / max(sa_ms, 1)
-print("spamc -c, %d messages (%.1f KB avg; filterd %d passes), %d clients, "
-      "SA stock rules, no network, no Bayes" % (n, nbytes / n / 1024.0,
-      passes, conc))
-print("  filterd spamd door  %8.1f msg/s  %7.1f ms/msg wall" % (fd_rate, fd_ms / n))
-print("  spamd 4.0 (-m 2)    %8.1f msg/s  %7.1f ms/msg wall" % (sa_rate, sa_ms / n))
-print("  ratio               %8.1fx (goal >= 50x)" % (fd_rate / sa_rate))
+med = statistics.median
+fd_rate = [n * 1000.0 / max(x, 1e-3) for x in fd_ms]
+sa_rate = [n * 1000.0 / max(x, 1) for x in sa_ms]
+wall = [a / b for a, b in zip(fd_rate, sa_rate)]
+cpu = [b / max(a, 1) for a, b in zip(fd_cpu, sa_cpu)]
+print("spamc -c, %d messages (%.1f KB avg; filterd %d passes a round), "
+      "%d clients, SA stock rules, no network, no Bayes; %d rounds, "
+      "medians" % (n, nbytes / n / 1024.0, passes, conc, rounds))
+print("  filterd spamd door  %8.1f msg/s  %7.1f ms/msg wall" % (
+      med(fd_rate), 1000.0 / med(fd_rate)))
+print("  spamd 4.0 (-m 2)    %8.1f msg/s  %7.1f ms/msg wall" % (
+      med(sa_rate), 1000.0 / med(sa_rate)))
+print("  ratio               %8.1fx (goal >= 50x); per round %s" % (
+      med(wall), " ".join("%.1fx" % x for x in wall)))
 ping_rate = n * 1000.0 / max(ping_ms, 1e-3)
 print("  client ceiling      %8.1f msg/s  spamc -K (PING, no scan) from the "
-      "same pool: at most %.1fx spamd here" % (ping_rate, ping_rate / sa_rate))
+      "same pool: at most %.1fx spamd here" % (ping_rate,
+      ping_rate / med(sa_rate)))
 print("  server CPU per message: filterd %.2f ms, spamd %.1f ms: %.1fx "
       "(what the ratio becomes when the clients and other load do not "
-      "share the CPUs)" % (fd_cpu / n, sa_cpu / n,
-      (sa_cpu / max(fd_cpu, 1))))
+      "share the CPUs); per round %s" % (med(fd_cpu) / n, med(sa_cpu) / n,
+      med(cpu), " ".join("%.1fx" % x for x in cpu)))
 # spamc's own CPU (its rusage, reaped by spamcdrive): a process start
 # that links libssl/libcrypto; every message through spamc pays it on
 # the same CPUs as the server, so CPU-bound throughput goes as
 # 1 / (server + spamc) and no server beats (spamd + spamc) / spamc
-fd_cl = int(sys.argv[13]) / passes / n
-sa_cl = int(sys.argv[14]) / n
-ping_cl = int(sys.argv[15]) / passes / n
-sa_per = sa_cpu / n + sa_cl
-print("  spamc's own CPU per message: %.2f ms (PING %.2f ms)" % (fd_cl,
+fcl, scl = med(fd_cl), med(sa_cl)
+sa_per = med(sa_cpu) / n + scl
+print("  spamc's own CPU per message: %.2f ms (PING %.2f ms)" % (fcl,
       ping_cl))
 print("  server + spamc CPU per message: filterd %.2f ms, spamd %.1f ms: "
       "%.1fx; a server that cost nothing would reach %.1fx" % (
-      fd_cpu / n + fd_cl, sa_per, sa_per / max(fd_cpu / n + fd_cl, 1e-3),
-      sa_per / max(fd_cl, 1e-3)))
+      med(fd_cpu) / n + fcl, sa_per, sa_per / max(med(fd_cpu) / n + fcl,
+      1e-3), sa_per / max(fcl, 1e-3)))
 print("  load average at the end: %s" % sys.argv[10])
 print("  spam/ham verdicts agree on %d/%d messages" % (agree, n))
 PY
