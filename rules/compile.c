@@ -2356,8 +2356,9 @@ hs_cache_key(const struct rule_set *rs, char hex[65])
 	ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) &&
 	    EVP_DigestUpdate(ctx, HS_CACHE_MAGIC, strlen(HS_CACHE_MAGIC)) &&
 	    EVP_DigestUpdate(ctx, v, strlen(v) + 1);
-	for (size_t ti = 0; ok && ti < N_HS_TYPES; ti++) {
-		enum rule_type t = hs_types[ti];
+	/* the per-type databases' patterns, then the header groups' */
+	for (size_t ti = 0; ok && ti <= N_HS_TYPES; ti++) {
+		enum rule_type t = ti < N_HS_TYPES ? hs_types[ti] : RULE_HEADER;
 
 		for (size_t i = 0; ok && i < rs->norder[t]; i++) {
 			uint32_t k = rs->order[t][i];
@@ -2373,18 +2374,6 @@ hs_cache_key(const struct rule_set *rs, char hex[65])
 			    EVP_DigestUpdate(
 				ctx, r->hs_pat, strlen(r->hs_pat) + 1);
 		}
-	}
-	for (size_t i = 0; ok && i < rs->norder[RULE_HEADER]; i++) {
-		uint32_t k = rs->order[RULE_HEADER][i];
-		const struct rule *r = &rs->v[k];
-		char h[64];
-
-		if (r->hs_pat == NULL || r->broken)
-			continue;
-		snprintf(h, sizeof(h), "hd %u %u ", k, r->hs_opts);
-		ok = EVP_DigestUpdate(ctx, h, strlen(h)) &&
-		    EVP_DigestUpdate(ctx, r->name, strlen(r->name) + 1) &&
-		    EVP_DigestUpdate(ctx, r->hs_pat, strlen(r->hs_pat) + 1);
 	}
 	for (size_t i = 0; ok && i < rs->nrgates; i++) {
 		char h[32];
@@ -3440,6 +3429,11 @@ rule__compile_free(struct rule_set *rs)
 	rs->rg_hs = NULL;
 	rule__hsdb_free(rs->af_hs);
 	rs->af_hs = NULL;
+	for (size_t g = 0; g < rs->nhg; g++)
+		rule__hsdb_free(rs->hg[g]);
+	free(rs->hg);
+	rs->hg = NULL;
+	rs->nhg = 0;
 	pcre2_match_context_free(rs->mctx);
 	rs->mctx = NULL;
 	for (size_t t = 0; t < RULE_NTYPES; t++) {

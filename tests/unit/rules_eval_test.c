@@ -815,6 +815,21 @@ test_meta_plan_same(void **state)
 	free(pl.nums);
 }
 
+/* cf_in_tmp - a new directory from template dir (the cache goes there
+ * too) holding name with len bytes of text; its path into cf */
+static void
+cf_in_tmp(char *dir, const char *name, const void *text, size_t len,
+    char *cf, size_t cfsz)
+{
+	FILE *f;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cf, cfsz, "%s/%s", dir, name);
+	assert_non_null(f = fopen(cf, "w"));
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+}
+
 /* The Hyperscan cache (rule_set_load_opts, filterctl compile): a full
  * compile writes DIR/<key>.hsdb, a later load reads it instead of
  * compiling and finds the same rules as the unfiltered run; a damaged
@@ -972,7 +987,6 @@ test_repeat_gate(void **state)
 	const char *path = cf;
 	struct buf b;
 	bool gated = false;
-	FILE *f;
 	long k;
 
 	(void)state;
@@ -1005,12 +1019,8 @@ test_repeat_gate(void **state)
 		buf_free(&b);
 		return;
 	}
-	assert_non_null(mkdtemp(dir));
+	cf_in_tmp(dir, "rg.cf", b.p, b.len, cf, sizeof(cf));
 	o.hs_cache_dir = dir;
-	snprintf(cf, sizeof(cf), "%s/rg.cf", dir);
-	assert_non_null(f = fopen(cf, "w"));
-	assert_int_equal(fwrite(b.p, 1, b.len, f), b.len);
-	fclose(f);
 	buf_free(&b);
 	for (int pass = 0; pass < 2; pass++) {
 		o.hs_build = pass == 0;
@@ -1139,18 +1149,13 @@ test_ascii_filter(void **state)
 	unsigned c1[64];
 	struct buf b;
 	long k, km;
-	FILE *f;
 
 	(void)state;
 	if (!__builtin_cpu_supports("ssse3"))
 		skip();
 	af_rules(&b);
-	assert_non_null(mkdtemp(dir));
+	cf_in_tmp(dir, "af.cf", b.p, b.len, cf, sizeof(cf));
 	o.hs_cache_dir = dir;
-	snprintf(cf, sizeof(cf), "%s/af.cf", dir);
-	assert_non_null(f = fopen(cf, "w"));
-	assert_int_equal(fwrite(b.p, 1, b.len, f), b.len);
-	fclose(f);
 	buf_free(&b);
 	for (int pass = 0; pass < 2; pass++) {
 		bool loan = false, loanm = false, mixed = false;
@@ -1316,18 +1321,12 @@ test_header_groups(void **state)
 	const char *path = cf;
 	char n1[64][32];
 	unsigned c1[64];
-	FILE *f;
 
 	(void)state;
 	if (!__builtin_cpu_supports("ssse3"))
 		skip();
-	assert_non_null(mkdtemp(dir));
+	cf_in_tmp(dir, "hg.cf", hg_cf, sizeof(hg_cf) - 1, cf, sizeof(cf));
 	o.hs_cache_dir = dir;
-	snprintf(cf, sizeof(cf), "%s/hg.cf", dir);
-	assert_non_null(f = fopen(cf, "w"));
-	assert_int_equal(fwrite(hg_cf, 1, sizeof(hg_cf) - 1, f),
-	    sizeof(hg_cf) - 1);
-	fclose(f);
 	for (int pass = 0; pass < 2; pass++) {
 		unsigned seen = 0, multi = 0;
 		long s1, a1, f1;
