@@ -2402,6 +2402,17 @@ hs_cache_key(const struct rule_set *rs, char hex[65])
 	return 0;
 }
 
+/* hg_free - the header groups' databases */
+static void
+hg_free(struct rule_set *rs)
+{
+	for (size_t g = 0; g < rs->nhg; g++)
+		rule__hsdb_free(rs->hg[g]);
+	free(rs->hg);
+	rs->hg = NULL;
+	rs->nhg = 0;
+}
+
 static void
 hs_drop_all(struct rule_set *rs)
 {
@@ -2419,11 +2430,7 @@ hs_drop_all(struct rule_set *rs)
 	rs->af_hs = NULL;
 	for (size_t k = 0; k < rs->n; k++)
 		rs->v[k].af_in = false;
-	for (size_t g = 0; g < rs->nhg; g++)
-		rule__hsdb_free(rs->hg[g]);
-	free(rs->hg);
-	rs->hg = NULL;
-	rs->nhg = 0;
+	hg_free(rs);
 	for (size_t k = 0; k < rs->n; k++)
 		rs->v[k].hgroup = 0;
 }
@@ -2750,6 +2757,7 @@ hdr_groups_build(struct rule_set *rs)
 	size_t ng = 0;
 	int rc = -ENOMEM;
 
+	hg_free(rs);
 	if (rep == NULL || grp == NULL || cnt == NULL)
 		goto out;
 	if (hs_list_init(&l, nh) < 0) {
@@ -3429,11 +3437,7 @@ rule__compile_free(struct rule_set *rs)
 	rs->rg_hs = NULL;
 	rule__hsdb_free(rs->af_hs);
 	rs->af_hs = NULL;
-	for (size_t g = 0; g < rs->nhg; g++)
-		rule__hsdb_free(rs->hg[g]);
-	free(rs->hg);
-	rs->hg = NULL;
-	rs->nhg = 0;
+	hg_free(rs);
 	pcre2_match_context_free(rs->mctx);
 	rs->mctx = NULL;
 	for (size_t t = 0; t < RULE_NTYPES; t++) {
