@@ -2169,23 +2169,16 @@ compile_regex(struct rule_set *rs, struct rule *r, pcre2_compile_context *cc,
 	free(pat8);
 	/* the whole pattern (also one PCRE2 had to split) goes to the
 	 * Hyperscan database of its type (build_hs) */
-	if (hs_type(r) && r->tmpl == NULL) {
+	if ((hs_type(r) || r->type == RULE_HEADER) && r->tmpl == NULL) {
 		free(r->hs_pat);
 		/* the factor compiles in a fraction of the time of most
-		 * whole patterns; without one, the pattern itself */
-		if ((r->hs_pat = rule__factor_pattern(
-			 pat, opts, r->type == RULE_URI)) == NULL &&
-		    (r->hs_pat = strdup(pat)) == NULL) {
-			free(pat);
-			return -ENOMEM;
-		}
-		r->hs_opts = opts;
-	} else if (r->type == RULE_HEADER && r->hkind != HDR_EXISTS &&
-	    r->tmpl == NULL) {
-		/* a header text is short and read by many rules: the whole
-		 * pattern (build_hs: hdr_groups) */
-		free(r->hs_pat);
-		if ((r->hs_pat = strdup(pat)) == NULL) {
+		 * whole patterns; without one, the pattern itself. A header
+		 * text is short and read by many rules: the whole pattern
+		 * (hdr_groups_build) */
+		r->hs_pat = hs_type(r) ? rule__factor_pattern(pat, opts,
+					     r->type == RULE_URI)
+				       : NULL;
+		if (r->hs_pat == NULL && (r->hs_pat = strdup(pat)) == NULL) {
 			free(pat);
 			return -ENOMEM;
 		}
@@ -2334,12 +2327,12 @@ static const enum rule_type hs_types[] = { RULE_BODY, RULE_URI, RULE_RAWBODY,
 	RULE_FULL };
 #define N_HS_TYPES (sizeof(hs_types) / sizeof(hs_types[0]))
 
-/* hdr_hs_rule - a header rule that may go in a group's database */
+/* hdr_hs_rule - a header rule that may go in a group's database (its
+ * pattern was kept: compile_regex, build_hs) */
 static bool
 hdr_hs_rule(const struct rule *r)
 {
-	return r->type == RULE_HEADER && r->hs_ok && !r->broken &&
-	    r->evname == NULL && r->hkind != HDR_EXISTS && r->tmpl == NULL;
+	return r->type == RULE_HEADER && r->hs_ok && !r->broken;
 }
 
 static int
@@ -2420,19 +2413,17 @@ hs_drop_all(struct rule_set *rs)
 		rule__hsdb_free(rs->hs[t]);
 		rs->hs[t] = NULL;
 	}
-	for (size_t k = 0; k < rs->n; k++)
-		rs->v[k].in_hs = false;
 	rule__hsdb_free(rs->rg_hs);
 	rs->rg_hs = NULL;
 	for (size_t i = 0; i < rs->nrgates; i++)
 		rs->rgates[i].in_hs = false;
 	rule__hsdb_free(rs->af_hs);
 	rs->af_hs = NULL;
-	for (size_t k = 0; k < rs->n; k++)
-		rs->v[k].af_in = false;
 	hg_free(rs);
-	for (size_t k = 0; k < rs->n; k++)
+	for (size_t k = 0; k < rs->n; k++) {
+		rs->v[k].in_hs = rs->v[k].af_in = false;
 		rs->v[k].hgroup = 0;
+	}
 }
 
 /* rule__hs_cache_read - a cache file's contents from f (rules_int.h):
@@ -2734,8 +2725,6 @@ rg_hs_build(struct rule_set *rs)
 	return rc == -ENOTSUP ? 0 : rc;
 }
 
-/* af_build - rs->af_hs: the ASCII filters (af_set) of the body rules
- * Hyperscan does not hold, run exactly (rule__hsdb_new_exact) */
 /* Header groups. A header rule reads one text (Subject, ALL,
  * X-Spam-Relays-External ...), and many rules read the same one: SA's
  * stock set has ~100 on X-Spam-Relays-External, ~40 on ALL, ~140 on
@@ -2771,7 +2760,7 @@ hdr_groups_build(struct rule_set *rs)
 		size_t g = ng;
 
 		grp[i] = UINT32_MAX;
-		if (!hdr_hs_rule(r) || r->hs_pat == NULL)
+		if (!hdr_hs_rule(r))
 			continue;
 		while (g > 0 &&
 		    !rule__same_target(&rs->v[rep[g - 1]], r))
@@ -2820,6 +2809,8 @@ out:
 	return rc;
 }
 
+/* af_build - rs->af_hs: the ASCII filters (af_set) of the body rules
+ * Hyperscan does not hold, run exactly (rule__hsdb_new_exact) */
 static int
 af_build(struct rule_set *rs)
 {
@@ -2890,21 +2881,13 @@ build_hs(struct rule_set *rs)
 	}
 	for (size_t ti = 0; ti < N_HS_TYPES; ti++) {
 		enum rule_type t = hs_types[ti];
-		size_t n = 0;
-		const char **pats;
-		unsigned *opts;
-		uint32_t *ids;
-		bool *in;
+		struct hs_list l;
 
 		rule__hsdb_free(rs->hs[t]);
 		rs->hs[t] = NULL;
-		pats = calloc(rs->norder[t] + 1, sizeof(*pats));
-		opts = calloc(rs->norder[t] + 1, sizeof(*opts));
-		ids = calloc(rs->norder[t] + 1, sizeof(*ids));
-		in = calloc(rs->norder[t] + 1, sizeof(*in));
-		if (pats == NULL || opts == NULL || ids == NULL || in == NULL) {
+		if (hs_list_init(&l, rs->norder[t]) < 0) {
 			rc = -ENOMEM;
-			goto next;
+			break;
 		}
 		for (size_t i = 0; i < rs->norder[t]; i++) {
 			struct rule *r = &rs->v[rs->order[t][i]];
@@ -2912,26 +2895,22 @@ build_hs(struct rule_set *rs)
 			r->in_hs = false;
 			if (r->hs_pat == NULL || r->broken)
 				continue;
-			ids[n++] = rs->order[t][i];
+			l.ids[l.n++] = rs->order[t][i];
 		}
 		/* shortest patterns first: the compile time grows with the
 		 * size, so the budget covers the most rules that way */
-		qsort_r(ids, n, sizeof(*ids), cmp_hslen, rs);
-		for (size_t i = 0; i < n; i++) {
-			pats[i] = rs->v[ids[i]].hs_pat;
-			opts[i] = rs->v[ids[i]].hs_opts;
+		qsort_r(l.ids, l.n, sizeof(*l.ids), cmp_hslen, rs);
+		for (size_t i = 0; i < l.n; i++) {
+			l.pats[i] = rs->v[l.ids[i]].hs_pat;
+			l.opts[i] = rs->v[l.ids[i]].hs_opts;
 		}
-		if (n > 0) {
-			rc = rule__hsdb_new(&rs->hs[t], pats, opts, ids, n, in,
-			    rs->hs_build ? NULL : &budget);
-			for (size_t i = 0; rc == 0 && i < n; i++)
-				rs->v[ids[i]].in_hs = in[i];
+		if (l.n > 0) {
+			rc = rule__hsdb_new(&rs->hs[t], l.pats, l.opts, l.ids,
+			    l.n, l.in, rs->hs_build ? NULL : &budget);
+			for (size_t i = 0; rc == 0 && i < l.n; i++)
+				rs->v[l.ids[i]].in_hs = l.in[i];
 		}
-	next:
-		free(pats);
-		free(opts);
-		free(ids);
-		free(in);
+		hs_list_free(&l);
 		if (rc == -ENOTSUP) { /* no Hyperscan here: not an error */
 			rc = 0;
 			break;
@@ -3171,20 +3150,30 @@ pattern_kb(const struct rule *r)
 	return (double)total / 1024;
 }
 
-/* exec_alloc - room for exec_lists: per type its rules, the template
- * rules, a flag byte per rule; sized once, after the rules are all in */
-static int
-exec_alloc(struct rule_set *rs)
+/* exec_free - what exec_alloc took */
+static void
+exec_free(struct rule_set *rs)
 {
 	free(rs->xflag);
-	free(rs->xtmpl);
+	rs->xflag = NULL;
 	free(rs->xgroup);
+	rs->xgroup = NULL;
+	free(rs->xtmpl);
+	rs->xtmpl = NULL;
+	rs->nxtmpl = 0;
 	for (size_t t = 0; t < RULE_NTYPES; t++) {
 		free(rs->xo[t]);
 		rs->xo[t] = NULL;
 		rs->nxo[t] = 0;
 	}
-	rs->nxtmpl = 0;
+}
+
+/* exec_alloc - room for exec_lists: per type its rules, the template
+ * rules, a flag byte per rule; sized once, after the rules are all in */
+static int
+exec_alloc(struct rule_set *rs)
+{
+	exec_free(rs);
 	if ((rs->xflag = calloc(rs->n + 1, 1)) == NULL ||
 	    (rs->xtmpl = calloc(rs->n + 1, sizeof(uint32_t))) == NULL ||
 	    (rs->xgroup = calloc(rs->n + 1, sizeof(uint32_t))) == NULL)
@@ -3223,7 +3212,7 @@ exec_lists(struct rule_set *rs)
 			}
 			rs->xo[t][rs->nxo[t]++] = k;
 			rs->xflag[k] = (uint8_t)((r->lazy ? RULE__XF_LAZY : 0) |
-			    (r->in_hs && r->evname == NULL ? RULE__XF_HS : 0) |
+			    (r->in_hs ? RULE__XF_HS : 0) |
 			    (r->hgroup != 0 && !r->neg && r->if_unset == NULL
 				    ? RULE__XF_HG
 				    : 0) |
@@ -3390,18 +3379,7 @@ rule__runnable_update(struct rule_set *rs)
 void
 rule__compile_free(struct rule_set *rs)
 {
-	free(rs->xflag);
-	rs->xflag = NULL;
-	free(rs->xgroup);
-	rs->xgroup = NULL;
-	for (size_t t = 0; t < RULE_NTYPES; t++) {
-		free(rs->xo[t]);
-		rs->xo[t] = NULL;
-		rs->nxo[t] = 0;
-	}
-	free(rs->xtmpl);
-	rs->xtmpl = NULL;
-	rs->nxtmpl = 0;
+	exec_free(rs);
 	for (size_t i = 0; i < rs->n; i++) {
 		pcre2_code_free(rs->v[i].re);
 		rs->v[i].re = NULL;

@@ -1470,35 +1470,7 @@ tmpl_uri_has(const struct rule_ctx *c, const char *name,
 	    (c->udec != NULL && tmpl_value_in(c, name, c->udec[i], nocase));
 }
 
-/* tmpl_possible - false when the rule's required tag value occurs in no
- * text it reads (compile.c tmpl_scan): the per-message compile and scan
- * are then skipped. Header templates are not checked. */
-static bool tmpl_possible_1(struct rule_ctx *c, const struct rule *r, bool nc);
-
-static bool
-tmpl_possible(struct rule_ctx *c, const struct rule *r)
-{
-	bool nc = (r->tmpl_opts & PCRE2_CASELESS) != 0, yes;
-	struct rule_tmplq *q;
-
-	if (!r->tmpl_required || c->rs->no_prefilter)
-		return true;
-	/* the answer depends on the tag's values, the type's texts and the
-	 * case: asked again by another rule, it is known (tags may only
-	 * grow, so their count tells whether it still holds) */
-	for (size_t i = 0; i < c->ntmplq; i++) {
-		q = &c->tmplq[i];
-		if (q->type == (uint8_t)r->type && q->nocase == nc &&
-		    q->ntags == c->ntags && strcmp(q->name, r->tmpl_name) == 0)
-			return q->yes;
-	}
-	yes = tmpl_possible_1(c, r, nc);
-	q = &c->tmplq[c->ntmplq < 8 ? c->ntmplq++ : 7];
-	*q = (struct rule_tmplq){ r->tmpl_name, c->ntags, (uint8_t)r->type,
-		nc, yes };
-	return yes;
-}
-
+/* tmpl_possible_1 - tmpl_possible's answer, worked out */
 static bool
 tmpl_possible_1(struct rule_ctx *c, const struct rule *r, bool nc)
 {
@@ -1525,6 +1497,33 @@ tmpl_possible_1(struct rule_ctx *c, const struct rule *r, bool nc)
 	default:
 		return true;
 	}
+}
+
+/* tmpl_possible - false when the rule's required tag value occurs in no
+ * text it reads (compile.c tmpl_scan): the per-message compile and scan
+ * are then skipped. Header templates are not checked. */
+static bool
+tmpl_possible(struct rule_ctx *c, const struct rule *r)
+{
+	bool nc = (r->tmpl_opts & PCRE2_CASELESS) != 0, yes;
+	struct rule_tmplq *q;
+
+	if (!r->tmpl_required || c->rs->no_prefilter)
+		return true;
+	/* the answer depends on the tag's values, the type's texts and the
+	 * case: asked again by another rule, it is known (tags may only
+	 * grow, so their count tells whether it still holds) */
+	for (size_t i = 0; i < c->ntmplq; i++) {
+		q = &c->tmplq[i];
+		if (q->type == (uint8_t)r->type && q->nocase == nc &&
+		    q->ntags == c->ntags && strcmp(q->name, r->tmpl_name) == 0)
+			return q->yes;
+	}
+	yes = tmpl_possible_1(c, r, nc);
+	q = &c->tmplq[c->ntmplq < 8 ? c->ntmplq++ : 7];
+	*q = (struct rule_tmplq){ r->tmpl_name, c->ntags, (uint8_t)r->type,
+		nc, yes };
+	return yes;
 }
 
 /* tmpl_uris - a URI rule whose match holds a value of tag name (its
@@ -1753,6 +1752,23 @@ rule_set_profile_print(const struct rule_set *rs, void *file, size_t n)
 	free(ix);
 }
 
+/* unreported - rule k cannot match, known from its flag byte (compile.c
+ * exec_lists) without a read of its struct rule: its type's Hyperscan
+ * scan, or its header group's, did not report it this message */
+static bool
+unreported(const struct rule_ctx *c, uint32_t k)
+{
+	const struct rule_set *rs = c->rs;
+	uint8_t f = rs->xflag[k];
+
+	if (rs->no_prefilter)
+		return false;
+	if (f & RULE__XF_HS)
+		return c->hsdone[RULE__XF_TYPE(f)] && c->hshead[k] == 0;
+	return (f & RULE__XF_HG) && c->hg_state != NULL &&
+	    c->hg_state[rs->xgroup[k]] == 1 && !c->hg_hit[k];
+}
+
 int
 rule_run_exec(struct rule_run *run, struct hits *hits)
 {
@@ -1761,7 +1777,6 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 	struct buf b;
 	int rc = 0;
 	uint64_t t0 = rs->prof_ns != NULL ? prof_now() : 0;
-	bool hs_none;
 
 	c->hits = hits;
 	buf_init(&b, 4u << 20);
@@ -1790,20 +1805,13 @@ rule_run_exec(struct rule_run *run, struct hits *hits)
 			rgate_hs_fill(c, (enum rule_type)t);
 		if (t0 != 0)
 			prof_add(rs, RULE_NTYPES, &t0);
-		hs_none = c->hsdone[t] && !rs->no_prefilter;
 		for (size_t i = 0; i < rs->nxo[t]; i++) {
 			uint32_t k = rs->xo[t][i];
 
 			/* the flags answer most rules without a read of
-			 * their struct rule: a lazy one waits for a meta, one
-			 * Hyperscan found nowhere cannot match */
+			 * their struct rule: a lazy one waits for a meta */
 			if (((rs->xflag[k] & RULE__XF_LAZY) && c->lazy_on) ||
-			    ((rs->xflag[k] & RULE__XF_HS) && hs_none &&
-				c->hshead[k] == 0) ||
-			    ((rs->xflag[k] & RULE__XF_HG) &&
-				c->hg_state != NULL &&
-				c->hg_state[rs->xgroup[k]] == 1 &&
-				!c->hg_hit[k]))
+			    unreported(c, k))
 				continue;
 			c->counts[k] = run_rule(c, &rs->v[k], &b);
 			if (t0 != 0)
@@ -1852,11 +1860,7 @@ lazy_count(struct rule_ctx *c, uint32_t k)
 	if (pl != NULL && pl->at[k] < RULE__MPLAN_SLOW)
 		return c->counts[k] =
 			   rule__mplan_run(pl, pl->at[k], &c->mvals) != 0;
-	/* one Hyperscan found nowhere: no struct rule to read either */
-	if (rs->xflag != NULL && (rs->xflag[k] & RULE__XF_HS) &&
-	    c->hshead != NULL &&
-	    c->hshead[k] == 0 && c->hsdone[RULE__XF_TYPE(rs->xflag[k])] &&
-	    !rs->no_prefilter) {
+	if (unreported(c, k)) {
 		if (rs->prof_ns != NULL)
 			rs->prof_runs[k]++; /* asked for, answered */
 		return c->counts[k] = 0;

@@ -247,8 +247,8 @@ struct rule_set {
 	size_t nhg;
 	struct rule__mplan *mplan; /* NULL: metas run by their trees */
 	/* what exec walks (compile.c exec_lists): per type the rules it
-	 * runs, the template rules, a RULE__XF_* byte per rule; xflag NULL:
-	 * not built (no memory), exec walks order[] */
+	 * runs, the template rules, a RULE__XF_* byte per rule; allocated
+	 * by rule__compile, which fails without them */
 	uint32_t *xo[RULE_NTYPES];
 	size_t nxo[RULE_NTYPES];
 	uint32_t *xtmpl;
