@@ -446,6 +446,90 @@ test_redos(void **state)
 	rule_set_free(rs);
 }
 
+/* rawbody pieces: SA's split_into_array_of_short_paragraphs cuts a text
+ * over 4 KiB after the first newline, else '>', else space at or past
+ * 2 KiB that keeps the piece within 4 KiB, else at 2 KiB + 1; a rawbody
+ * rule sees one piece at a time. Then an 8 MB line without a cut
+ * character: the cut search stays inside the window (it used to search to
+ * the end of the text for every piece: 17 s for 8 MB). */
+static void
+test_rawbody_pieces(void **state)
+{
+	static const char cf[] =
+	    "rawbody P_NL_CUT   /^a{3000}\\n$/\n"
+	    "rawbody P_NL_JOIN  /a\\nb/\n"
+	    "rawbody P_GT_CUT   /^c{2500}>$/\n"
+	    "rawbody P_SP_CUT   /^d{3000} $/\n"
+	    "rawbody P_HARD_CUT /^x{2049}$/\n"
+	    "rawbody P_HARD_END /^x{3853}\\n$/\n"
+	    "rawbody P_LONG_END /yz$/\n";
+	static const struct {
+		char fill;
+		size_t n;
+		char mid;
+		size_t n2;
+		const char *hit, *miss;
+	} cases[] = {
+		{ 'a', 3000, '\n', 3000, "P_NL_CUT", "P_NL_JOIN" },
+		{ 'c', 2500, '>', 2500, "P_GT_CUT", NULL },
+		{ 'd', 3000, ' ', 2000, "P_SP_CUT", NULL },
+		{ 'x', 10000, 0, 0, "P_HARD_CUT", NULL },
+		{ 'x', 10000, 0, 0, "P_HARD_END", NULL },
+	};
+	struct rule_err e;
+	struct rule_set *rs = rule_set_load_mem(cf, sizeof(cf) - 1, "r.cf", &e);
+	const size_t big = 8u << 20;
+	char *text = malloc(big + 100);
+	struct timespec t0, t1;
+	struct msg *m;
+	struct hits *h;
+	double ms;
+
+	(void)state;
+	assert_non_null(rs);
+	assert_non_null(text);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = (size_t)snprintf(text, 100, "Subject: x\r\n\r\n");
+
+		memset(text + n, cases[i].fill, cases[i].n);
+		n += cases[i].n;
+		if (cases[i].mid) {
+			text[n++] = cases[i].mid;
+			memset(text + n, cases[i].fill == 'a' ? 'b' : cases[i].fill,
+			    cases[i].n2);
+			n += cases[i].n2;
+		}
+		memcpy(text + n, "\r\n", 3);
+		h = parse(text, &m);
+		assert_int_equal(rule_set_check(rs, m, h), 0);
+		if (!hits_has(h, cases[i].hit))
+			fail_msg("case %zu: missing %s", i, cases[i].hit);
+		if (cases[i].miss && hits_has(h, cases[i].miss))
+			fail_msg("case %zu: unexpected %s", i, cases[i].miss);
+		msg_free(m);
+	}
+	/* 8 MB of 'x' then "yz": the last piece still ends with "yz" */
+	size_t n = (size_t)snprintf(text, 100, "Subject: x\r\n\r\n");
+	memset(text + n, 'x', big);
+	n += big;
+	memcpy(text + n, "yz\r\n", 5);
+	h = parse(text, &m);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(rule_set_check(rs, m, h), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	print_message("8 MB line: %.1f ms\n", ms);
+	/* linear: tens of ms (hundreds under ASan); the quadratic search
+	 * took seconds */
+	if (ms >= 3000)
+		fail_msg("8 MB line took %.1f ms", ms);
+	assert_true(hits_has(h, "P_LONG_END"));
+	msg_free(m);
+	free(text);
+	rule_set_free(rs);
+}
+
 /* Gates (a tail of the pattern PCRE2 can search for, compile.c
  * gate_strip) and lazy __ sub-rules (run only when a meta needs them,
  * && reading its cheaper operand first) must not change any result: the
@@ -1496,6 +1580,7 @@ main(void)
 		cmocka_unit_test(test_prefilter_same),
 		cmocka_unit_test(test_hyperscan_same),
 		cmocka_unit_test(test_redos),
+		cmocka_unit_test(test_rawbody_pieces),
 		cmocka_unit_test(test_repeat_rewrite),
 		cmocka_unit_test(test_gate_lazy_same),
 		cmocka_unit_test(test_meta_lazy_same),
