@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/buf.h"
 
@@ -43,7 +44,10 @@ struct action_notes {
  * and Authentication-Results claiming our authserv-id dropped (RFC 8601
  * section 5), Subject tagged at tag2_level. Appends to out; *body_off gets
  * the offset in raw from which raw is sent unchanged (the blank line
- * ending the header section). 0 or -ENOSPC/-ENOMEM. */
+ * ending the header section). 0 or -ENOSPC (out's cap)/-ENOMEM. The
+ * output is raw's header section plus our fields, so callers give out
+ * ACTION_HEAD_MAX: the message's own size limit is the only bound. */
+#define ACTION_HEAD_MAX (SIZE_MAX / 2)
 int action_rewrite(const struct cfg *, double score, const char *tests,
     const struct action_notes *, struct bstr raw, struct buf *out,
     size_t *body_off);

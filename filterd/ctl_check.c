@@ -72,7 +72,9 @@ check_one(const struct cfg *cfg, const struct checks *ck,
 		struct buf head;
 		size_t off;
 
-		buf_init(&head, 1024 * 1024);
+		/* no cap of its own: raw (message_size_limit) bounds it, plus
+		 * our few fields (a fixed 1 MiB tempfailed big header sections) */
+		buf_init(&head, ACTION_HEAD_MAX);
 		struct action_notes notes = {
 			.autolearn = scan_note_get(s, "autolearn"),
 			.authres = scan_note_get(s, "authres"),

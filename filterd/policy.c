@@ -831,7 +831,9 @@ policy_split_start(struct event_base *base, const struct policy_group *g,
 	sp->req = req;
 	sp->cb = cb;
 	sp->arg = arg;
-	buf_init(&sp->head, 1024 * 1024);
+	/* no cap of its own: raw (message_size_limit) bounds it, plus
+	 * our few fields (a fixed 1 MiB tempfailed big header sections) */
+	buf_init(&sp->head, ACTION_HEAD_MAX);
 	sp->rep = calloc(n, sizeof(*sp->rep));
 	sp->sub = calloc(n, sizeof(char *));
 	sp->subdsn = calloc(n, sizeof(char *));

@@ -681,7 +681,9 @@ on_scanned(struct scan *s, void *arg)
 	default:
 		break;
 	}
-	buf_init(&c->head, 1024 * 1024);
+	/* no cap of its own: raw (message_size_limit) bounds it, plus
+	 * our few fields (a fixed 1 MiB tempfailed big header sections) */
+	buf_init(&c->head, ACTION_HEAD_MAX);
 	notes.autolearn = scan_note_get(s, "autolearn");
 	notes.authres = scan_note_get(s, "authres");
 	notes.received_spf = scan_note_get(s, "received-spf");

@@ -12,6 +12,9 @@
 #                 rest 452 4.5.3; DATA then passes for the accepted ones
 #   50 MB         SIZE= above the limit: 552 at MAIL; 50 MiB sent without
 #                 SIZE: 552 after the dot; 45 MiB: 250 (reinjected)
+#   2 MiB header  45,000 header fields (Postfix passes them; hopcount_limit
+#                 counts only Received): 250, reinjected with our fields
+#                 (the rewritten header used to be capped at 1 MiB: 451)
 #   1,000 idle    connections that only read the banner (ulimit -n raised;
 #                 max_connections raised to 1000 per worker so they fit):
 #                 every one gets 220 and a normal client still gets served
@@ -164,6 +167,18 @@ def bigdata(mib, want):
     out("%d MiB without SIZE ->" % mib, text[:80])
     return code == want
 
+def bighead():
+    c = Client("127.0.0.1", port, 60)
+    c.cmd("EHLO robust.test")
+    c.cmd("MAIL FROM:<a@x.test>")
+    c.cmd("RCPT TO:<b@example.test>")
+    head = b"".join(b"X-Filler-%05d: %s\r\n" % (i, b"f" * 30)
+                    for i in range(45000))
+    body = b"Subject: big header\r\n" + head + b"\r\nhi\r\n"
+    code, text = c.data(body)
+    out("%d kB header section ->" % (len(head) // 1024), text[:80])
+    return code == 250
+
 def idle1000():
     socks = []
     banners = 0
@@ -237,7 +252,7 @@ sys.exit(0 if {
     "garbage": garbage, "longcmd": longcmd, "longdata": longdata,
     "rcpt10k": rcpt10k, "bigsize": bigsize,
     "big50": lambda: bigdata(50, 552), "big45": lambda: bigdata(45, 250),
-    "idle1000": idle1000, "slowloris": slowloris,
+    "bighead": bighead, "idle1000": idle1000, "slowloris": slowloris,
 }[what]() else 1)
 EOF
 
@@ -279,6 +294,7 @@ attack rcpt10k "10,000 pipelined RCPT: 1000 x 250 then 452, DATA passes"
 attack bigsize "MAIL SIZE=60 MiB: 552"
 attack big50 "50 MiB message without SIZE: 552 after the dot"
 attack big45 "45 MiB message (under 50M): 250 (reinjected)"
+attack bighead "2 MiB header section: 250 (reinjected)"
 attack idle1000 "1,000 idle connections: all get 220, others served"
 attack slowloris "slowloris: others served meanwhile"
 check "filterd master still the same process" kill -0 "$FD_PID"
