@@ -227,17 +227,19 @@ release(const struct cfg *cfg, const char *id, char **to, size_t nto)
 		}
 		q = (struct quar_env){ .from = strdup("") };
 	}
+	/* head holds the whole header section (it once had 64 KiB, and a
+	 * longer header went out without any of its fields) */
 	buf_init(&msg, len * 2 + 1024);
-	buf_init(&head, 64 * 1024);
+	buf_init(&head, len * 2 + 4096);
 	if (crlf(p + q.msg_off, len - q.msg_off, &msg) < 0)
-		goto out;
+		goto nomem;
 	sep = bstr_find(buf_bstr(&msg), bstr_cstr("\r\n\r\n"));
 	gethostname(host, sizeof(host) - 1);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
 	    gmtime(&now));
 	if (buf_printf(&head, "X-Filterd-Released: by %s via filterctl on "
 	    "%s; %s\r\n", who(), host, date) < 0)
-		goto out;
+		goto nomem;
 	rq.addr = cfg_text(cfg, "reinject");
 	rq.helo = host;
 	rq.timeout_ms = cfg_time_ms(cfg, "reinject_timeout");
@@ -246,10 +248,12 @@ release(const struct cfg *cfg, const char *id, char **to, size_t nto)
 	rq.nrcpts = nto ? nto : q.nrcpts;
 	rq.body_8bit = true; /* only said when the server offers 8BITMIME */
 	if (sep < 0) { /* header only */
-		buf_append(&head, msg.p, msg.len);
+		if (buf_append(&head, msg.p, msg.len) < 0)
+			goto nomem;
 		rq.body = bstr_make("", 0);
 	} else {
-		buf_append(&head, msg.p, (size_t)sep + 2);
+		if (buf_append(&head, msg.p, (size_t)sep + 2) < 0)
+			goto nomem;
 		rq.body = bstr_sub(buf_bstr(&msg), (size_t)sep + 2,
 		    msg.len - (size_t)sep - 2);
 	}
@@ -280,6 +284,10 @@ release(const struct cfg *cfg, const char *id, char **to, size_t nto)
 	printf("%s: released to %zu recipient%s\n", id, rq.nrcpts,
 	    rq.nrcpts == 1 ? "" : "s");
 	rc = 0;
+	goto out;
+nomem:
+	fprintf(stderr, "filterctl: %s: out of memory; kept in quarantine\n",
+	    id);
 out:
 	free((void *)res.rcpt);
 	buf_free(&msg);

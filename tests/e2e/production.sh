@@ -231,4 +231,31 @@ pf_wait_delivered $((n0 + 2)) 30
 g=$(grep -l '^Delivered-To: r9@example.test' "$PF_MAILDIR"/new/* 2>/dev/null | xargs grep -l '^Subject: \[filterd\] 1 message held for you' 2>/dev/null | head -1)
 check "r9 got its digest naming the held message" \
     sh -c "[ -n '$g' ] && grep -q 'id: $d1' '$g' && grep -q '^Return-Path: <>' '$g'"
+# --- release of a message whose header section is over 64 KiB ---------------
+# (release used to copy the header into a 64 KiB buffer and, when that was
+# full, send the message on without any of its header fields)
+{
+	printf '%s\r\n' "From: Spammer <spam@spam.test>" "To: r10@example.test" \
+	    "Subject: prod big-header" "Message-Id: <bh@e2e.test>" \
+	    "Date: Fri, 27 Nov 2026 12:00:00 +0000"
+	for i in $(seq -w 3000); do
+		printf 'X-Filler-%s: %s\r\n' "$i" ffffffffffffffffffffffffffffff
+	done
+	printf '\r\nbody E2E-KILL-MARK-7f3a\r\nbye\r\n'
+} >"$work/bh.eml"
+swaks -s 127.0.0.1 -p "$in_port" -f env-from@spam.test -t r10@example.test \
+    --data @"$work/bh.eml" >/dev/null 2>&1
+for i in $(seq 50); do
+	grep -lq 'Envelope-To: <r10@example.test>' "$FD_DIR"/quarantine/new/* 2>/dev/null && break
+	sleep 0.2
+done
+bh=$(grep -l 'Envelope-To: <r10@example.test>' "$FD_DIR"/quarantine/new/* | head -1)
+check "big-header message quarantined" [ -n "$bh" ]
+n0=$(pf_delivered)
+"$CTL" quarantine release "$(basename "$bh")" >"$work/relbh" 2>&1
+check "big-header release exits 0" [ $? -eq 0 ]
+pf_wait_delivered $((n0 + 1)) 30
+f=$(grep -l '^Delivered-To: r10@example.test' "$PF_MAILDIR"/new/* 2>/dev/null | head -1)
+check "big-header release delivered with its header fields and body" \
+    sh -c "[ -n '$f' ] && grep -q '^Subject: .*prod big-header' '$f' && grep -q '^X-Filler-3000: f' '$f' && grep -q '^X-Filterd-Released: ' '$f' && grep -q '^body E2E-KILL' '$f'"
 tap_done
