@@ -4,7 +4,9 @@
  *   filterctl learn [-c FILE] [--store SPEC] [-q] --spam|--ham|--forget
  *       PATH...
  * PATH is a maildir, an MH folder, a directory of message files, an mbox
- * or single message file, or "-" for one message on stdin. Each message is
+ * or single message file, or "-" for one message on stdin (subfolders are
+ * not searched, as with sa-learn; a PATH that cannot be read, or a folder
+ * whose messages all sit in subfolders, is said on stderr). Each message is
  * parsed once; batches of up to 10000 messages (1M tokens) are learned
  * in one store transaction (token changes merged, all or nothing); a
  * message that cannot be read or parsed is counted as skipped and the run
@@ -320,9 +322,15 @@ walk(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad, size_t *count)
 		buf_free(&b);
 		return rc < 0 && rc != -ENOSPC ? rc : 0;
 	}
-	if (stat(path, &sb) < 0) {
-		if (count == NULL)
+	/* a PATH the admin named that cannot be read is said by name (a
+	 * typo used to show only as "skipped (bad) 1") */
+	if (stat(path, &sb) < 0 ||
+	    access(path, S_ISDIR(sb.st_mode) ? R_OK | X_OK : R_OK) < 0) {
+		if (count == NULL) {
+			fprintf(stderr, "filterctl: %s: %s\n", path,
+			    strerror(errno));
 			(*nbad)++;
+		}
 		return 0;
 	}
 	if (S_ISDIR(sb.st_mode))
@@ -330,10 +338,71 @@ walk(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad, size_t *count)
 	return each_in_file(path, fn, arg, nbad, count);
 }
 
+struct visits {
+	ctl_msg_fn *fn;
+	void *arg;
+	size_t n;
+};
+
+static int
+visit(void *arg, const char *name, const unsigned char *raw, size_t len)
+{
+	struct visits *v = arg;
+
+	v->n++;
+	return v->fn(v->arg, name, raw, len);
+}
+
+/* subfolders - a directory's subdirectories other than maildir's cur,
+ * new, tmp (which each_in_dir reads or skips); the first one's name in
+ * first */
+static size_t
+subfolders(const char *path, char *first, size_t firstsz)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	struct stat sb;
+	char file[4096];
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    strcmp(e->d_name, "cur") == 0 ||
+		    strcmp(e->d_name, "new") == 0 ||
+		    strcmp(e->d_name, "tmp") == 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		if (stat(file, &sb) < 0 || !S_ISDIR(sb.st_mode))
+			continue;
+		if (n++ == 0)
+			snprintf(first, firstsz, "%s", e->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
 int
 ctl_foreach_msg(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad)
 {
-	return walk(path, fn, arg, nbad, NULL);
+	struct visits v = { fn, arg, 0 };
+	size_t bad0 = *nbad, nsub;
+	char first[256] = "";
+	struct stat sb;
+	int rc = walk(path, visit, &v, nbad, NULL);
+
+	/* folders are not searched recursively (as sa-learn and
+	 * bogofilter -B): say so when that is why nothing was found */
+	if (rc >= 0 && v.n == 0 && *nbad == bad0 && stat(path, &sb) == 0 &&
+	    S_ISDIR(sb.st_mode) &&
+	    (nsub = subfolders(path, first, sizeof(first))) > 0)
+		fprintf(stderr,
+		    "filterctl: %s: no messages; its %zu subfolder%s (%s%s) "
+		    "%s not searched: name each folder\n",
+		    path, nsub, nsub == 1 ? "" : "s", first,
+		    nsub > 1 ? ", ..." : "", nsub == 1 ? "is" : "are");
+	return rc;
 }
 
 size_t
@@ -478,7 +547,8 @@ learn_usage(void)
 	fprintf(stderr,
 	    "usage: filterctl learn [-c FILE] [--store SPEC] [-q] "
 	    "--spam|--ham|--forget PATH...\n"
-	    "  PATH: maildir, MH folder, directory, mbox, file, or - (stdin)\n");
+	    "  PATH: maildir, MH folder, directory, mbox, file, or - (stdin);\n"
+	    "        a folder's subfolders are not searched: name each one\n");
 }
 
 int

@@ -102,9 +102,17 @@ mkdir -p "$t/bad"
 : >"$t/bad/empty"
 ln -s "$t/nowhere" "$t/bad/dangling"
 gen spam 6 3 | split_to "$t/bad" "good."
-out=$(L --spam "$t/bad" "$t/missing-path"); rc=$?
+out=$(L --spam "$t/bad" "$t/missing-path" 2>"$t/bad.err"); rc=$?
 check "bad messages counted, run completes (rc=$rc)" \
     '[ $rc -eq 0 ] && [[ $out == "learned 3, already known 0, skipped (bad) 3,"* ]]'
+check "a PATH that does not exist is named on stderr" \
+    'grep -q "missing-path: No such file or directory" "$t/bad.err"'
+# a folder of folders: not searched recursively, and said so
+mkdir -p "$t/tree/Junk" "$t/tree/Spam"
+gen spam 9 2 | split_to "$t/tree/Junk"
+out=$(L --spam "$t/tree" 2>"$t/tree.err")
+check "a folder of folders: nothing learned, stderr names the subfolders" \
+    '[[ $out == "learned 0, already known 0, skipped (bad) 0,"* ]] && grep -q "tree: no messages; its 2 subfolders .* are not searched: name each folder" "$t/tree.err"'
 
 # classification of unseen mail
 gen spam 7 5 | split_to "$t/newspam"
