@@ -8,6 +8,8 @@
 #ifndef FILTERD_CTL_H
 #define FILTERD_CTL_H
 
+#include <stdbool.h>
+
 struct cfg;
 
 int ctl_check(int argc, char **argv);  /* filterd/ctl_check.c */
@@ -28,6 +30,9 @@ int ctl_status(int argc, char **argv);     /* filterd/ctl_status.c */
  * etc/filterd.conf when it exists, else /etc/filterd/filterd.conf);
  * NULL after printing the error. */
 struct cfg *ctl_load_cfg(const char *path);
+/* ctl_help - argv[1] is --help or -h: the command prints its usage on
+ * stdout and exits 0 (on a usage error it goes to stderr with 2) */
+bool ctl_help(int argc, char **argv);
 /* ctl_read_file - whole file (or "-" = stdin) into malloc'd memory */
 unsigned char *ctl_read_file(const char *path, size_t *len);
 

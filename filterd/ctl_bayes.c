@@ -118,13 +118,19 @@ classify_one(void *arg, const char *name, const unsigned char *raw, size_t len)
 }
 
 static void
-usage(void)
+usage_to(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: filterctl bayes [-c FILE] [--store SPEC] "
 	    "stats|dump|backup [FILE]|restore FILE|\n"
 	    "       expire [--max-tokens N] [--max-age SECONDS]|"
 	    "classify PATH...\n");
+}
+
+static void
+usage(void)
+{
+	usage_to(stderr);
 }
 
 int
@@ -144,6 +150,10 @@ ctl_bayes(int argc, char **argv)
 	bool rdwr;
 	int ch, rc = 0;
 
+	if (ctl_help(argc, argv)) {
+		usage_to(stdout);
+		return 0;
+	}
 	optind = 1;
 	/* "+": options stop at the subcommand, which has its own */
 	while ((ch = getopt_long(argc, argv, "+c:", opts, NULL)) != -1) {

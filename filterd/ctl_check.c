@@ -101,6 +101,13 @@ ctl_check(int argc, char **argv)
 	bool verbose = false;
 	int i = 1, rc = 0;
 
+	if (ctl_help(argc, argv)) {
+		printf("usage: filterctl check [-v] FILE...\n"
+		    "  scan each message file (or - for stdin) with every check "
+		    "of the\n  configuration; print score, action and hits "
+		    "(-v: also the headers\n  filterd would add)\n");
+		return 0;
+	}
 	if (i < argc && strcmp(argv[i], "-v") == 0) {
 		verbose = true;
 		i++;

@@ -67,6 +67,13 @@ ctl_compile(int argc, char **argv)
 	size_t n;
 	int rc;
 
+	if (ctl_help(argc, argv)) {
+		printf("usage: filterctl compile [-c CONF] [--cache-dir DIR] "
+		    "[-q]\n  build the Hyperscan cache of the configured rules "
+		    "(like sa-compile);\n  the daemon loads it at its next "
+		    "start or reload\n");
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			conf = argv[++i];

@@ -487,6 +487,14 @@ ctl_explain(int argc, char **argv)
 	size_t len, n;
 	int done = 0, rc = 1;
 
+	if (ctl_help(argc, argv)) {
+		printf("usage: filterctl explain [-c FILE] FILE [--json] "
+		    "[--ip ADDR] [--helo NAME] [--from ADDR]\n"
+		    "  every hit with what it matched, the Bayes clues, the "
+		    "action and why;\n  --ip/--helo/--from give the SMTP "
+		    "envelope the checks would have seen\n");
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			json = true;

@@ -542,9 +542,9 @@ learn_one(void *arg, const char *name, const unsigned char *raw, size_t len)
 }
 
 static void
-learn_usage(void)
+learn_usage(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: filterctl learn [-c FILE] [--store SPEC] [-q] "
 	    "--spam|--ham|--forget PATH...\n"
 	    "  PATH: maildir, MH folder, directory, mbox, file, or - (stdin);\n"
@@ -570,6 +570,10 @@ ctl_learn(int argc, char **argv)
 	bool quiet = false;
 	int ch, rc = 0;
 
+	if (ctl_help(argc, argv)) {
+		learn_usage(stdout);
+		return 0;
+	}
 	memset(&l, 0, sizeof(l));
 	l.cls = -1;
 	optind = 1;
@@ -594,12 +598,12 @@ ctl_learn(int argc, char **argv)
 			quiet = true;
 			break;
 		default:
-			learn_usage();
+			learn_usage(stderr);
 			return 2;
 		}
 	}
 	if (l.cls < 0 || optind >= argc) {
-		learn_usage();
+		learn_usage(stderr);
 		return 2;
 	}
 	/* the config also decides auto-expiry; --store names the store */

@@ -31,6 +31,13 @@ ctl_lint(int argc, char **argv)
 	struct cfg *cfg = NULL;
 	struct rules_paths rp; /* paths[] may point into it */
 
+	if (ctl_help(argc, argv)) {
+		printf("usage: filterctl lint [-v] [FILE|DIR...]\n"
+		    "  load rule files (default: the configured rules_dir, "
+		    "rules_local) and\n  report errors and warnings "
+		    "(-v: every warning); exit 1 on errors\n");
+		return 0;
+	}
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-v") == 0)
 			verbose = true;

@@ -74,9 +74,9 @@ ctl_status(int argc, char **argv)
 	time_t now = time(NULL);
 
 	if (argc > 2 || (argc == 2 && !raw)) {
-		fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout
-		    : stderr, "usage: filterctl status [--raw]\n");
-		return argc == 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+		fprintf(ctl_help(argc, argv) ? stdout : stderr,
+		    "usage: filterctl status [--raw]\n");
+		return ctl_help(argc, argv) ? 0 : 2;
 	}
 	if ((cfg = ctl_load_cfg(NULL)) == NULL)
 		return 1;

@@ -297,9 +297,9 @@ find_rules(const struct checks *ck)
 }
 
 static void
-usage(void)
+usage_to(FILE *f)
 {
-	fprintf(stderr,
+	fprintf(f,
 	    "usage: filterctl tune [-c FILE] --spam PATH... --ham PATH...\n"
 	    "    [--fp-target P%%] [--out FILE] [--folds K] [--seed N] "
 	    "[--dry-run]\n"
@@ -307,6 +307,12 @@ usage(void)
 	    "[--tune-bayes]\n    [--tune-module-hits] [--lambda X] "
 	    "[--save-hits FILE] [-q]\n"
 	    "       filterctl tune --hits FILE [options]\n");
+}
+
+static void
+usage(void)
+{
+	usage_to(stderr);
 }
 
 struct opts {
@@ -899,6 +905,10 @@ ctl_tune(int argc, char **argv)
 	char err[512];
 	int rc = 1, r;
 
+	if (ctl_help(argc, argv)) {
+		usage_to(stdout);
+		return 0;
+	}
 	memset(&u, 0, sizeof(u));
 	if (parse_args(argc, argv, &o) < 0) {
 		usage();

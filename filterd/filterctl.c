@@ -127,6 +127,13 @@ help(FILE *f)
 	    "etc/filterd.conf if present, /etc/filterd/filterd.conf)\n");
 }
 
+bool
+ctl_help(int argc, char **argv)
+{
+	return argc > 1 &&
+	    (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+}
+
 int
 main(int argc, char **argv)
 {
