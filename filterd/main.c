@@ -732,6 +732,11 @@ main(int argc, char **argv)
 	struct event *ev[4];
 
 	M.overrides = calloc((size_t)argc, sizeof(char *));
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		}
 	while ((opt = getopt(argc, argv, "c:fhk:nt")) != -1) {
 		switch (opt) {
 		case 'c':

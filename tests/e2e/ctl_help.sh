@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tests/e2e/ctl_help.sh - every filterctl command answers --help and -h
-# with its usage on stdout and exit 0 (nothing on stderr, nothing done: no
+# tests/e2e/ctl_help.sh - filterd --help and -h, and every filterctl
+# command's --help and -h,
+# answer with the usage on stdout and exit 0 (nothing on stderr, nothing done: no
 # file named "--help" looked up, no rules linted), and a usage error still
 # goes to stderr with exit 2. The command list is read from
 # `filterctl --help`, so a new command is covered when it is added.
@@ -31,4 +32,10 @@ done
 rc=$?
 check "a usage error: exit 2, usage on stderr" \
     sh -c "[ $rc -eq 2 ] && grep -q '^usage: filterctl learn' '$work/err' && [ ! -s '$work/out' ]"
+for h in --help -h; do
+	"$E2E_ROOT/build/filterd" "$h" >"$work/out" 2>"$work/err"
+	rc=$?
+	check "filterd $h: exit 0 (got $rc), manual on stdout, stderr empty" \
+	    sh -c "[ $rc -eq 0 ] && grep -q 'filterd - spam-scoring' '$work/out' && [ ! -s '$work/err' ]"
+done
 tap_done
