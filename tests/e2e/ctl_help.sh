@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # tests/e2e/ctl_help.sh - filterd --help and -h, and every filterctl
-# command's --help and -h,
-# answer with the usage on stdout and exit 0 (nothing on stderr, nothing done: no
-# file named "--help" looked up, no rules linted), and a usage error still
-# goes to stderr with exit 2. The command list is read from
+# command's --help and -h, answer with the usage on stdout and exit 0
+# (nothing on stderr, nothing done: no file named "--help" looked up, no
+# rules linted); a usage error still goes to stderr with exit 2. The command list is read from
 # `filterctl --help`, so a new command is covered when it is added.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
