@@ -135,7 +135,11 @@ rules_init(const struct cfg *cfg, void **state)
 	n = rules_cfg_paths(cfg, &rp);
 	rules_cfg_cache_dir(cfg, dir, sizeof(dir));
 	if ((rs = rule_set_load_opts(rp.v, n, &o, &err)) == NULL) {
-		log_error("rules: %s:%u: %s", err.file, err.line, err.msg);
+		if (err.line)
+			log_error("rules: %s:%u: %s", err.file, err.line,
+			    err.msg);
+		else
+			log_error("rules: %s: %s", err.file, err.msg);
 		return -EINVAL;
 	}
 	rule_set_hs_info(rs, &hi);

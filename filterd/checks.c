@@ -60,8 +60,9 @@ checks_init_table(const struct cfg *cfg, const struct check *const *table,
 		int rc;
 
 		if (ck->init && (rc = ck->init(cfg, &c->state[c->n])) < 0) {
-			snprintf(err, errsz, "check %s: init failed (%d)",
-			    ck->name, rc);
+			snprintf(err, errsz, "check %s: init failed: %s (the "
+			    "line logged before says why)", ck->name,
+			    strerror(-rc));
 			return checks_free(c);
 		}
 	}

@@ -775,9 +775,25 @@ main(int argc, char **argv)
 		cfg_print(M.cfg, stdout, true);
 		return 0;
 	}
-	log_init("filterd", M.foreground || !strcmp(cfg_str(M.cfg, "log"),
-	    "stderr") ? LOG_TO_STDERR : LOG_TO_SYSLOG,
+	/* -t answers on the terminal: a check's own reason for failing
+	 * (a rule file's FILE:LINE) must not go to syslog only */
+	log_init("filterd", M.foreground || test ||
+		!strcmp(cfg_str(M.cfg, "log"), "stderr") ? LOG_TO_STDERR
+							  : LOG_TO_SYSLOG,
 	    cfg_bool(M.cfg, "log_debug"));
+	/* amavis allows any order; an inverted one is mostly a typo */
+	if (cfg_double(M.cfg, "kill_level") < cfg_double(M.cfg, "tag2_level"))
+		log_warn("%s: kill_level %.1f is below tag2_level %.1f: mail "
+			 "scoring between them gets final_spam_destiny without "
+			 "being marked as spam",
+		    path, cfg_double(M.cfg, "kill_level"),
+		    cfg_double(M.cfg, "tag2_level"));
+	if (cfg_double(M.cfg, "tag2_level") < cfg_double(M.cfg, "tag_level"))
+		log_warn("%s: tag2_level %.1f is below tag_level %.1f: spam "
+			 "scoring between them gets the subject tag but no "
+			 "X-Spam-* header",
+		    path, cfg_double(M.cfg, "tag2_level"),
+		    cfg_double(M.cfg, "tag_level"));
 	if ((M.checks = checks_init(M.cfg, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "filterd: %s: %s\n", path, err);
 		return 1;

@@ -161,6 +161,18 @@ check "start: root without user exits 1 before listening" \
 echo "run_as_root = yes" >>"$D/t.conf"
 check "-t: run_as_root = yes accepts it" \
     "$R/usr/sbin/filterd" -t -c "$D/t.conf"
+# -t says why a check cannot start (the reason used to go to syslog only)
+sed "s|^rules_dir = .*|rules_dir = $D/no-such-rules|" "$D/t.conf" >"$D/t2.conf"
+"$R/usr/sbin/filterd" -t -c "$D/t2.conf" >"$D/t2.out" 2>&1
+rc=$?
+check "-t: a missing rules_dir is named with its reason, exit 1" \
+    sh -c "[ $rc -eq 1 ] && grep -q 'no-such-rules: No such file or directory' '$D/t2.out'"
+printf 'tag2_level = 8\nkill_level = 6\n' >>"$D/t.conf"
+"$R/usr/sbin/filterd" -t -c "$D/t.conf" >"$D/t3.out" 2>&1
+rc=$?
+check "-t: kill_level below tag2_level is accepted with a warning" \
+    sh -c "[ $rc -eq 0 ] && grep -q 'warning: .*kill_level 6.0 is below tag2_level 8.0' '$D/t3.out'"
+sed -i '/^tag2_level = 8$/d; /^kill_level = 6$/d' "$D/t.conf"
 fd_start "$port" "$SINK_PORT" "rules_dir = $R/usr/share/filterd/rules
 dnsbl_config = $R/usr/share/filterd/dnsbl.cf"
 check "run_as_root = yes: root start logs it" \
