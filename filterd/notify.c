@@ -74,14 +74,17 @@ subject(struct bstr hs)
 	return bstr_make("", 0);
 }
 
+/* host - myhostname, else the system's name, into buf (every caller
+ * reads buf: returning the config's string instead left buf unset, and
+ * with myhostname set the From and Message-ID got stack garbage) */
 static const char *
 host(const struct cfg *cfg, char *buf, size_t sz)
 {
 	const char *h = cfg_str(cfg, "myhostname");
 
 	if (*h)
-		return h;
-	if (gethostname(buf, sz - 1) < 0)
+		snprintf(buf, sz, "%s", h);
+	else if (gethostname(buf, sz - 1) < 0)
 		snprintf(buf, sz, "localhost");
 	buf[sz - 1] = '\0';
 	return buf;
@@ -152,43 +155,58 @@ notify_build_report(struct buf *b, const struct cfg *cfg,
 	return rc < 0 ? rc : 0;
 }
 
-int
-notify_build_dsn(struct buf *b, const struct cfg *cfg,
-    const struct envelope *env, double score, struct bstr raw)
+/* dsn_open - a DSN's header, its text part (intro, then its headers
+ * follow) and the start of its message/delivery-status part (RFC 3464
+ * section 2.2: the per-message fields); the boundary goes to bnd */
+static int
+dsn_open(struct buf *b, const struct cfg *cfg, const struct envelope *env,
+    const char *why, const char *intro, char *bnd, size_t bndsz)
 {
-	struct bstr hs = header_section(raw);
-	char h[256], bnd[64], date[64];
+	char h[256], date[64];
 	time_t now = time(NULL);
 	int rc;
 
 	host(cfg, h, sizeof(h));
-	snprintf(bnd, sizeof(bnd), "filterd-dsn-%lld-%ld", (long long)now,
+	snprintf(bnd, bndsz, "filterd-dsn-%lld-%ld", (long long)now,
 	    (long)getpid());
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000",
 	    gmtime(&now));
 	if ((rc = common_headers(b, cfg, env->mail_from,
-	    "Undelivered Mail: %s", "rejected as spam")) < 0)
+	    "Undelivered Mail: %s", why)) < 0)
 		return rc;
-	buf_printf(b, "Content-Type: multipart/report; "
+	rc = buf_printf(b, "Content-Type: multipart/report; "
 	    "report-type=delivery-status;\r\n\tboundary=\"%s\"\r\n\r\n"
 	    "This is a MIME-encapsulated message.\r\n\r\n--%s\r\n"
-	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-	    "Your message was not delivered: the content filter at %s "
-	    "scored it\r\nas spam (score %.1f, limit %.1f). Its headers "
-	    "follow.\r\n\r\n--%s\r\nContent-Type: message/delivery-status"
+	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n%s"
+	    "\r\n\r\n--%s\r\nContent-Type: message/delivery-status"
 	    "\r\n\r\nReporting-MTA: dns; %s\r\nArrival-Date: %s\r\n", bnd,
-	    bnd, h, score, cfg_double(cfg, "kill_level"), bnd, h, date);
-	for (size_t i = 0; i < env->nrcpts; i++) {
-		buf_puts(b, "\r\nFinal-Recipient: rfc822; ");
-		put_ascii(b, (const unsigned char *)env->rcpts[i],
-		    strlen(env->rcpts[i]), 320);
-		buf_printf(b, "\r\nAction: failed\r\nStatus: 5.7.1\r\n"
-		    "Diagnostic-Code: smtp; 554 5.7.1 message scored as "
-		    "spam (%.1f)\r\n", score);
-	}
+	    bnd, intro, bnd, h, date);
+	return rc < 0 ? rc : 0;
+}
+
+/* dsn_rcpt - one recipient's fields (RFC 3464 section 2.3) */
+static void
+dsn_rcpt(struct buf *b, const char *rcpt, const char *status,
+    const char *diag)
+{
+	buf_puts(b, "\r\nFinal-Recipient: rfc822; ");
+	put_ascii(b, (const unsigned char *)rcpt, strlen(rcpt), 320);
+	buf_printf(b, "\r\nAction: failed\r\nStatus: %s\r\n"
+	    "Diagnostic-Code: smtp; ", status);
+	put_ascii(b, (const unsigned char *)diag, strlen(diag), 400);
+	buf_puts(b, "\r\n");
+}
+
+/* dsn_close - the original header section as text/rfc822-headers (lines
+ * as CRLF) and the closing boundary */
+static int
+dsn_close(struct buf *b, const char *bnd, struct bstr raw)
+{
+	struct bstr hs = header_section(raw);
+	int rc;
+
 	buf_printf(b, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n",
 	    bnd);
-	/* the header section as it came, lines as CRLF */
 	for (size_t i = 0; i < hs.len && i < HDR_MAX; i++) {
 		if (hs.p[i] == '\n' && (i == 0 || hs.p[i - 1] != '\r'))
 			buf_putc(b, '\r');
@@ -196,6 +214,72 @@ notify_build_dsn(struct buf *b, const struct cfg *cfg,
 	}
 	rc = buf_printf(b, "\r\n--%s--\r\n", bnd);
 	return rc < 0 ? rc : 0;
+}
+
+int
+notify_build_dsn(struct buf *b, const struct cfg *cfg,
+    const struct envelope *env, double score, struct bstr raw)
+{
+	char h[256], bnd[64], intro[512], diag[128];
+	int rc;
+
+	host(cfg, h, sizeof(h));
+	snprintf(intro, sizeof(intro), "Your message was not delivered: the "
+	    "content filter at %s scored it\r\nas spam (score %.1f, limit "
+	    "%.1f). Its headers follow.", h, score,
+	    cfg_double(cfg, "kill_level"));
+	if ((rc = dsn_open(b, cfg, env, "rejected as spam", intro, bnd,
+	    sizeof(bnd))) < 0)
+		return rc;
+	snprintf(diag, sizeof(diag), "554 5.7.1 message scored as spam (%.1f)",
+	    score);
+	for (size_t i = 0; i < env->nrcpts; i++)
+		dsn_rcpt(b, env->rcpts[i], "5.7.1", diag);
+	return dsn_close(b, bnd, raw);
+}
+
+/* status_of - the enhanced status code (RFC 3463) at the start of a
+ * reply text, else the class's generic one */
+static void
+status_of(const struct reinject_reply *r, char *out, size_t outsz)
+{
+	const char *t = r->text;
+	size_t n = strspn(t, "0123456789.");
+
+	if (n >= 5 && n < outsz && t[0] == '0' + r->code / 100 && t[1] == '.' &&
+	    (t[n] == ' ' || t[n] == '\0')) {
+		memcpy(out, t, n);
+		out[n] = '\0';
+	} else {
+		snprintf(out, outsz, "%d.0.0", r->code / 100);
+	}
+}
+
+int
+notify_build_rcpt_dsn(struct buf *b, const struct cfg *cfg,
+    const struct envelope *env, const struct reinject_result *res,
+    struct bstr raw)
+{
+	char h[256], bnd[64], intro[512], st[32], diag[300];
+	int rc;
+
+	host(cfg, h, sizeof(h));
+	snprintf(intro, sizeof(intro), "Your message could not be delivered "
+	    "to the recipients below: the mail\r\nsystem behind the content "
+	    "filter at %s refused them. It was delivered\r\nto the other "
+	    "recipients. The replies and the message's headers follow.", h);
+	if ((rc = dsn_open(b, cfg, env, "refused recipients", intro, bnd,
+	    sizeof(bnd))) < 0)
+		return rc;
+	for (size_t i = 0; i < res->nrcpts && i < env->nrcpts; i++) {
+		if (res->rcpt[i].code / 100 != 5)
+			continue;
+		status_of(&res->rcpt[i], st, sizeof(st));
+		snprintf(diag, sizeof(diag), "%d %s", res->rcpt[i].code,
+		    res->rcpt[i].text);
+		dsn_rcpt(b, env->rcpts[i], st, diag);
+	}
+	return dsn_close(b, bnd, raw);
 }
 
 struct notif {

@@ -11,6 +11,7 @@
 struct cfg;
 struct envelope;
 struct event_base;
+struct reinject_result;
 
 /* notify_message - after the action was decided, for score >= kill_level:
  * a short report to spam_admin (at most spam_admin_max_per_hour over all
@@ -29,5 +30,13 @@ int notify_build_report(struct buf *, const struct cfg *,
     struct bstr raw);
 int notify_build_dsn(struct buf *, const struct cfg *,
     const struct envelope *, double score, struct bstr raw);
+/* notify_build_rcpt_dsn - the DSN for the recipients the reinjection
+ * refused for good (5xx in res, in env's recipient order) when others
+ * took the message: SMTP has one end-of-data reply, so filterd reports
+ * them itself, as an MTA would (the caller sends it to env->mail_from,
+ * never to the null sender) */
+int notify_build_rcpt_dsn(struct buf *, const struct cfg *,
+    const struct envelope *, const struct reinject_result *,
+    struct bstr raw);
 
 #endif

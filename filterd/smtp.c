@@ -98,6 +98,8 @@ struct conn {
 	struct scan *scan;
 	struct reinject *rj;
 	struct buf head;
+	struct buf dsn; /* for recipients refused downstream, in flight */
+	const char *dsn_to[1]; /* its recipient: reinject keeps the array */
 	struct bstr raw;
 	double score;
 	const char *tests;
@@ -169,6 +171,7 @@ txn_reset(struct conn *c)
 	c->too_long = c->too_big = false;
 	c->data_size = 0;
 	buf_free(&c->head);
+	buf_free(&c->dsn);
 }
 
 static void
@@ -552,6 +555,81 @@ busy_done(struct conn *c)
 	conn_process(c);
 }
 
+/* reinject_done - the end-of-data reply went out: the spool file goes */
+static void
+reinject_done(struct conn *c)
+{
+	flush_now(c);
+	spool_remove(&c->spool);
+	c->spooling = false;
+	busy_done(c);
+}
+
+static void
+on_dsn_sent(void *arg, const struct reinject_result *res)
+{
+	struct conn *c = arg;
+	const char *id = c->x[X_IDENT] ? c->x[X_IDENT] : c->spool.id;
+
+	c->rj = NULL;
+	buf_free(&c->dsn);
+	if (res->accepted == 1) {
+		log_info("%s: DSN for the recipients refused downstream sent "
+			 "to <%.100s>", id, c->env.mail_from);
+		if (!c->dead)
+			reply(c, "250 2.0.0 Ok: queued as %s (some recipients "
+			    "refused downstream: DSN sent)", c->spool.id);
+	} else {
+		/* No word to the sender: retry rather than lose the
+		 * refusal (the accepted recipients may get it twice). */
+		log_warn("%s: DSN to <%.100s> refused downstream: %d %.200s",
+		    id, c->env.mail_from, res->nrcpts ? res->rcpt[0].code : 0,
+		    res->nrcpts ? res->rcpt[0].text : "");
+		c->action = ACTION_TEMPFAIL;
+		if (!c->dead)
+			reply(c, "451 4.4.0 Error: some recipients refused "
+			    "downstream and their DSN could not be sent");
+	}
+	reinject_done(c);
+}
+
+/* send_rcpt_dsn - SMTP has one reply for all recipients: for those the
+ * reinjection refused for good while others took the message, filterd
+ * sends the DSN itself (as the MTA would have) before it says 250.
+ * 0 when sent off (on_dsn_sent replies), -1 when it cannot be. */
+static int
+send_rcpt_dsn(struct conn *c, const struct reinject_result *res)
+{
+	const struct cfg *cfg = c->bank ? c->bank->cfg : c->srv->cfg;
+	struct reinject_req rq = { 0 };
+	long sep;
+
+	buf_init(&c->dsn, SIZE_MAX / 2);
+	if (notify_build_rcpt_dsn(&c->dsn, cfg, &c->env, res, c->raw) < 0 ||
+	    (sep = bstr_find(buf_bstr(&c->dsn), bstr_cstr("\r\n\r\n"))) <
+		0) {
+		buf_free(&c->dsn);
+		return -1;
+	}
+	/* RFC 3464: the DSN has the null reverse-path */
+	c->dsn_to[0] = c->env.mail_from;
+	rq.addr = cfg_text(cfg, "reinject");
+	rq.helo = c->srv->hostname;
+	rq.timeout_ms = cfg_time_ms(cfg, "reinject_timeout");
+	rq.mail_from = "";
+	rq.rcpts = c->dsn_to;
+	rq.nrcpts = 1;
+	rq.head = bstr_sub(buf_bstr(&c->dsn), 0, (size_t)sep + 2);
+	rq.body = bstr_sub(buf_bstr(&c->dsn), (size_t)sep + 2,
+	    c->dsn.len - (size_t)sep - 2);
+	if ((c->rj = reinject_start(c->srv->base, &rq, on_dsn_sent, c)) ==
+	    NULL) {
+		buf_free(&c->dsn);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 on_reinjected(void *arg, const struct reinject_result *res)
 {
@@ -581,33 +659,40 @@ on_reinjected(void *arg, const struct reinject_result *res)
 		} else if (res->accepted == res->nrcpts) {
 			reply(c, "250 2.0.0 Ok: queued as %s", c->spool.id);
 		} else if (res->accepted > 0) {
-			/* SMTP has one reply for all recipients: the ones
-			 * downstream refused for good were reported above;
-			 * a temporary refusal must not be lost, so it wins
+			/* SMTP has one reply for all recipients. A
+			 * temporary refusal must not be lost, so it wins
 			 * and the message is retried (duplicates for the
-			 * accepted ones beat a lost message). */
+			 * accepted ones beat a lost message); the ones
+			 * refused for good get a DSN from us. */
 			bool temp = false;
 
 			for (size_t i = 0; i < res->nrcpts; i++)
 				if (res->rcpt[i].code / 100 == 4)
 					temp = true;
-			if (temp)
+			if (temp) {
 				reply(c, "451 4.4.0 Error: some recipients "
 				    "deferred downstream");
-			else
+			} else if (c->env.mail_from == NULL ||
+			    *c->env.mail_from == '\0') {
+				/* a bounce is not bounced (RFC 5321 6.1) */
 				reply(c, "250 2.0.0 Ok: queued as %s (some "
-				    "recipients rejected downstream)",
+				    "recipients refused downstream)",
 				    c->spool.id);
+			} else if (send_rcpt_dsn(c, res) == 0) {
+				return; /* on_dsn_sent replies */
+			} else {
+				c->action = ACTION_TEMPFAIL;
+				reply(c, "451 4.4.0 Error: some recipients "
+				    "refused downstream and their DSN could "
+				    "not be sent");
+			}
 		} else {
 			/* Nobody took it: pass the first reply through. */
 			reply(c, "%d %s", res->rcpt[0].code,
 			    res->rcpt[0].text);
 		}
 	}
-	flush_now(c);
-	spool_remove(&c->spool);
-	c->spooling = false;
-	busy_done(c);
+	reinject_done(c);
 }
 
 static void on_scanned_split(struct conn *, struct scan *);

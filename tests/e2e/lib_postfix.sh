@@ -135,7 +135,7 @@ EOF
   -o smtpd_client_restrictions=
   -o smtpd_helo_restrictions=
   -o smtpd_sender_restrictions=
-  -o smtpd_recipient_restrictions=permit_mynetworks,reject
+  -o smtpd_recipient_restrictions=check_recipient_access,inline:{refused-downstream@$PF_DOMAIN=REJECT},permit_mynetworks,reject
   -o smtpd_data_restrictions=
   -o smtpd_end_of_data_restrictions=
 smtp-filterd unix - - n - 20 smtp

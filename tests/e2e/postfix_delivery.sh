@@ -245,6 +245,28 @@ got=$(cat "$PF_MAILDIR"/new/* | grep -o '^Message-Id: <dlv-seq-[0-9]*@' |
     sort -u | wc -l)
 check "10 of 10 delivered ($got), no duplicates ($dups)" \
     [ "$got" -eq 10 -a "$dups" -eq 0 ]
+# --- a recipient the reinjection refuses for good (lib_postfix.sh's
+# reinject listener rejects refused-downstream@): SMTP has one reply for
+# all recipients, so filterd sends the DSN itself and says 250; the other
+# recipient gets the message once, nothing is retried
+before=$(pf_delivered)
+printf '%s\r\n' "From: Owner <owner@example.test>" "To: u5@example.test" \
+    "Subject: e2e refused downstream" "Message-Id: <dlv-refused@e2e.test>" \
+    "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" "hello" >"$work/ref.eml"
+swaks -s 127.0.0.1 -p "$in_port" -f owner@example.test \
+    -t u5@example.test,refused-downstream@example.test \
+    --data @"$work/ref.eml" >"$work/swaks-ref.log" 2>&1
+pf_wait_delivered $((before + 2)) 30
+# (the DSN quotes the header section: count the copies delivered to u5)
+nref=$(grep -l '^Message-Id: <dlv-refused@e2e.test>' "$PF_MAILDIR"/new/* 2>/dev/null |
+    xargs -r grep -l '^Delivered-To: u5@example.test' | wc -l)
+dsn=$(grep -l '^Delivered-To: owner@example.test' "$PF_MAILDIR"/new/* 2>/dev/null | head -1)
+check "refused downstream: u5 got the message exactly once ($nref)" \
+    [ "$nref" -eq 1 ]
+check "refused downstream: the sender got a DSN naming the refused recipient" \
+    sh -c "[ -n '$dsn' ] && grep -q '^Return-Path: <>' '$dsn' && grep -q 'report-type=delivery-status' '$dsn' && grep -q '^Final-Recipient: rfc822; refused-downstream@example.test' '$dsn' && grep -q '^Status: 5\.7\.1' '$dsn' && grep -q '^Diagnostic-Code: smtp; 554 5\.7\.1' '$dsn' && ! grep -q '^Final-Recipient: rfc822; u5@' '$dsn'"
+check "refused downstream: filterd logged the DSN" \
+    grep -q 'DSN for the recipients refused downstream sent to <owner@example.test>' "$FD_LOG"
 check "postfix queue empty" [ "$(pf_queued)" -eq 0 ]
 check "no filterd worker died" \
     [ "$(grep -Ec 'worker [0-9]+ (killed by signal|exited with)' "$FD_LOG")" -eq 0 ]
