@@ -722,6 +722,17 @@ drop_privileges(const char *user, char *err, size_t errsz)
 	return 0;
 }
 
+/* warn_below - log that level lo is below level hi, and what that does */
+static void
+warn_below(const char *path, const char *lo, const char *hi, const char *what)
+{
+	double l = cfg_double(M.cfg, lo), h = cfg_double(M.cfg, hi);
+
+	if (l < h)
+		log_warn("%s: %s %.1f is below %s %.1f: %s", path, lo, l, hi, h,
+		    what);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -782,18 +793,10 @@ main(int argc, char **argv)
 							  : LOG_TO_SYSLOG,
 	    cfg_bool(M.cfg, "log_debug"));
 	/* amavis allows any order; an inverted one is mostly a typo */
-	if (cfg_double(M.cfg, "kill_level") < cfg_double(M.cfg, "tag2_level"))
-		log_warn("%s: kill_level %.1f is below tag2_level %.1f: mail "
-			 "scoring between them gets final_spam_destiny without "
-			 "being marked as spam",
-		    path, cfg_double(M.cfg, "kill_level"),
-		    cfg_double(M.cfg, "tag2_level"));
-	if (cfg_double(M.cfg, "tag2_level") < cfg_double(M.cfg, "tag_level"))
-		log_warn("%s: tag2_level %.1f is below tag_level %.1f: spam "
-			 "scoring between them gets the subject tag but no "
-			 "X-Spam-* header",
-		    path, cfg_double(M.cfg, "tag2_level"),
-		    cfg_double(M.cfg, "tag_level"));
+	warn_below(path, "kill_level", "tag2_level", "mail scoring between "
+	    "them gets final_spam_destiny without being marked as spam");
+	warn_below(path, "tag2_level", "tag_level", "spam scoring between "
+	    "them gets the subject tag but no X-Spam-* header");
 	if ((M.checks = checks_init(M.cfg, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "filterd: %s: %s\n", path, err);
 		return 1;

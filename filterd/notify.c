@@ -282,6 +282,27 @@ notify_build_rcpt_dsn(struct buf *b, const struct cfg *cfg,
 	return dsn_close(b, bnd, raw);
 }
 
+int
+notify_request(struct reinject_req *rq, const struct cfg *cfg,
+    const char *helo, const char *const *to, const struct buf *msg)
+{
+	long sep = bstr_find(buf_bstr(msg), bstr_cstr("\r\n\r\n"));
+
+	if (sep < 0)
+		return -1;
+	*rq = (struct reinject_req){ 0 };
+	rq->addr = cfg_text(cfg, "reinject");
+	rq->helo = helo;
+	rq->timeout_ms = cfg_time_ms(cfg, "reinject_timeout");
+	rq->mail_from = ""; /* RFC 5321 section 4.5.5 */
+	rq->rcpts = to;
+	rq->nrcpts = 1;
+	rq->head = bstr_sub(buf_bstr(msg), 0, (size_t)sep + 2);
+	rq->body = bstr_sub(buf_bstr(msg), (size_t)sep + 2,
+	    msg->len - (size_t)sep - 2);
+	return 0;
+}
+
 struct notif {
 	struct buf msg;
 	char *rcpt;
@@ -309,8 +330,7 @@ send_one(struct event_base *base, const struct cfg *cfg, const char *to,
     struct buf *msg, const char *what)
 {
 	struct notif *n = calloc(1, sizeof(*n));
-	struct reinject_req rq = { 0 };
-	long sep;
+	struct reinject_req rq;
 
 	if (n == NULL || (n->rcpt = strdup(to)) == NULL) {
 		free(n);
@@ -321,17 +341,8 @@ send_one(struct event_base *base, const struct cfg *cfg, const char *to,
 	n->rcpts[0] = n->rcpt;
 	snprintf(n->what, sizeof(n->what), "%s", what);
 	host(cfg, n->helo, sizeof(n->helo));
-	sep = bstr_find(buf_bstr(&n->msg), bstr_cstr("\r\n\r\n"));
-	rq.addr = cfg_text(cfg, "reinject");
-	rq.helo = n->helo;
-	rq.timeout_ms = cfg_time_ms(cfg, "reinject_timeout");
-	rq.mail_from = "";
-	rq.rcpts = n->rcpts;
-	rq.nrcpts = 1;
-	rq.head = bstr_sub(buf_bstr(&n->msg), 0, (size_t)sep + 2);
-	rq.body = bstr_sub(buf_bstr(&n->msg), (size_t)sep + 2,
-	    n->msg.len - (size_t)sep - 2);
-	if (sep < 0 || reinject_start(base, &rq, on_sent, n) == NULL) {
+	if (notify_request(&rq, cfg, n->helo, n->rcpts, &n->msg) < 0 ||
+	    reinject_start(base, &rq, on_sent, n) == NULL) {
 		log_warn("notify: cannot send %s to <%.100s>", what, to);
 		buf_free(&n->msg);
 		free(n->rcpt);

@@ -11,6 +11,7 @@
 struct cfg;
 struct envelope;
 struct event_base;
+struct reinject_req;
 struct reinject_result;
 
 /* notify_message - after the action was decided, for score >= kill_level:
@@ -38,5 +39,11 @@ int notify_build_dsn(struct buf *, const struct cfg *,
 int notify_build_rcpt_dsn(struct buf *, const struct cfg *,
     const struct envelope *, const struct reinject_result *,
     struct bstr raw);
+/* notify_request - the reinjection of a message built above (msg, CRLF,
+ * its header ending at the first empty line) from the null sender to
+ * to[0]; rq points into msg, helo and to, which must outlive it. -1 when
+ * msg has no header/body separator */
+int notify_request(struct reinject_req *rq, const struct cfg *,
+    const char *helo, const char *const *to, const struct buf *msg);
 
 #endif

@@ -601,27 +601,16 @@ static int
 send_rcpt_dsn(struct conn *c, const struct reinject_result *res)
 {
 	const struct cfg *cfg = c->bank ? c->bank->cfg : c->srv->cfg;
-	struct reinject_req rq = { 0 };
-	long sep;
+	struct reinject_req rq;
 
 	buf_init(&c->dsn, SIZE_MAX / 2);
+	c->dsn_to[0] = c->env.mail_from;
 	if (notify_build_rcpt_dsn(&c->dsn, cfg, &c->env, res, c->raw) < 0 ||
-	    (sep = bstr_find(buf_bstr(&c->dsn), bstr_cstr("\r\n\r\n"))) <
+	    notify_request(&rq, cfg, c->srv->hostname, c->dsn_to, &c->dsn) <
 		0) {
 		buf_free(&c->dsn);
 		return -1;
 	}
-	/* RFC 3464: the DSN has the null reverse-path */
-	c->dsn_to[0] = c->env.mail_from;
-	rq.addr = cfg_text(cfg, "reinject");
-	rq.helo = c->srv->hostname;
-	rq.timeout_ms = cfg_time_ms(cfg, "reinject_timeout");
-	rq.mail_from = "";
-	rq.rcpts = c->dsn_to;
-	rq.nrcpts = 1;
-	rq.head = bstr_sub(buf_bstr(&c->dsn), 0, (size_t)sep + 2);
-	rq.body = bstr_sub(buf_bstr(&c->dsn), (size_t)sep + 2,
-	    c->dsn.len - (size_t)sep - 2);
 	if ((c->rj = reinject_start(c->srv->base, &rq, on_dsn_sent, c)) ==
 	    NULL) {
 		buf_free(&c->dsn);

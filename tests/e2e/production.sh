@@ -205,16 +205,23 @@ done
 check "welcomelist_from_rcvd with the matching relay: USER_IN_WELCOMELIST, passed" \
     sh -c "grep 'from=<p@partner.test>' '$FD_LOG' | grep USER_IN_WELCOMELIST | grep -q 'action=pass '"
 
+# send_held FILE RCPT - send FILE from env-from@spam.test to RCPT and print
+# the id of the quarantined copy held for RCPT (empty after 10 s)
+send_held()
+{
+	swaks -s 127.0.0.1 -p "$in_port" -f env-from@spam.test -t "$2" \
+	    --data @"$1" >/dev/null 2>&1
+	for i in $(seq 50); do
+		grep -lq "Envelope-To: <$2>" "$FD_DIR"/quarantine/new/* 2>/dev/null && break
+		sleep 0.2
+	done
+	grep -l "Envelope-To: <$2>" "$FD_DIR"/quarantine/new/* 2>/dev/null |
+	    head -1 | xargs -r basename
+}
+
 # --- digest of held mail per recipient (notify_recipient) -------------------
 mkmsg d1 E2E-KILL-MARK-7f3a >"$work/d1.eml"
-swaks -s 127.0.0.1 -p "$in_port" -f env-from@spam.test -t r9@example.test \
-    --data @"$work/d1.eml" >/dev/null 2>&1
-for i in $(seq 50); do
-	grep -lq 'Envelope-To: <r9@example.test>' "$FD_DIR"/quarantine/new/* 2>/dev/null && break
-	sleep 0.2
-done
-d1=$(grep -l 'Envelope-To: <r9@example.test>' "$FD_DIR"/quarantine/new/* | head -1)
-d1=$(basename "$d1")
+d1=$(send_held "$work/d1.eml" r9@example.test)
 "$CTL" quarantine digest >"$work/dg0" 2>&1
 check "digest off by default (notify_recipient = no)" \
     grep -q '^notify_recipient = no: no digest sent' "$work/dg0"
@@ -243,16 +250,10 @@ check "r9 got its digest naming the held message" \
 	done
 	printf '\r\nbody E2E-KILL-MARK-7f3a\r\nbye\r\n'
 } >"$work/bh.eml"
-swaks -s 127.0.0.1 -p "$in_port" -f env-from@spam.test -t r10@example.test \
-    --data @"$work/bh.eml" >/dev/null 2>&1
-for i in $(seq 50); do
-	grep -lq 'Envelope-To: <r10@example.test>' "$FD_DIR"/quarantine/new/* 2>/dev/null && break
-	sleep 0.2
-done
-bh=$(grep -l 'Envelope-To: <r10@example.test>' "$FD_DIR"/quarantine/new/* | head -1)
+bh=$(send_held "$work/bh.eml" r10@example.test)
 check "big-header message quarantined" [ -n "$bh" ]
 n0=$(pf_delivered)
-"$CTL" quarantine release "$(basename "$bh")" >"$work/relbh" 2>&1
+"$CTL" quarantine release "$bh" >"$work/relbh" 2>&1
 check "big-header release exits 0" [ $? -eq 0 ]
 pf_wait_delivered $((n0 + 1)) 30
 f=$(grep -l '^Delivered-To: r10@example.test' "$PF_MAILDIR"/new/* 2>/dev/null | head -1)
