@@ -20,7 +20,10 @@
  * bayes_auto_learn_threshold_nonspam learns ham, at or above
  * bayes_auto_learn_threshold_spam learns spam; the scan gets the note
  * autolearn=ham|spam|no for X-Spam-Status.
- * Errors are never the message's fault: they leave the scan without Bayes.
+ * Errors are never the message's fault: they leave the scan without Bayes,
+ * and are logged (at most every 30 s per worker, naming the store and
+ * the error) so that a store that cannot be opened or is damaged does not
+ * just make the BAYES hits disappear.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -37,6 +40,7 @@
 #include "filterd/ctl_bayes.h"
 #include "mail/msg.h"
 #include "util/hits.h"
+#include "util/log.h"
 
 #define BAYES_REOPEN_SECS 30
 #define LEARN_MIN_POINTS 3.0 /* SA: header and body points for spam */
@@ -52,7 +56,25 @@ struct bayes_state {
 	unsigned refs;		  /* scans using st right now */
 	struct bayes_store *dead; /* failed handle, closed at refs == 0 */
 	time_t next_try;
+	time_t next_warn; /* store errors are logged at most this often */
 };
+
+/* store_warn - log a store error of this worker, rate-limited (call with
+ * s->mu held) */
+static void
+store_warn(struct bayes_state *s, const char *what, int rc)
+{
+	time_t now = time(NULL);
+
+	if (now < s->next_warn)
+		return;
+	s->next_warn = now + BAYES_REOPEN_SECS;
+	log_warn("bayes: %s %s: %s; scans go on without Bayes%s", what,
+	    s->spec, strerror(-rc),
+	    rc == -EIO || rc == -EINVAL ? " (`filterctl bayes stats` checks "
+					  "the store)"
+					: "");
+}
 
 /* ctl_bayes_spec - the store spec from the config (see ctl_bayes.h) */
 int
@@ -116,10 +138,14 @@ store(struct bayes_state *s)
 	/* read-write for autolearn and atime touches; a store we may only
 	 * read (permissions) still classifies */
 	if (s->st == NULL && s->dead == NULL && now >= s->next_try &&
-	    bayes_store_open(s->spec, true, &s->st) < 0 &&
-	    bayes_store_open(s->spec, false, &s->st) < 0) {
-		s->st = NULL;
-		s->next_try = now + BAYES_REOPEN_SECS;
+	    bayes_store_open(s->spec, true, &s->st) < 0) {
+		int rc = bayes_store_open(s->spec, false, &s->st);
+
+		if (rc < 0) {
+			s->st = NULL;
+			s->next_try = now + BAYES_REOPEN_SECS;
+			store_warn(s, "cannot open", rc);
+		}
 	}
 	if ((st = s->st) != NULL)
 		s->refs++;
@@ -137,6 +163,8 @@ unstore(struct bayes_state *s, struct bayes_store *st, int rc)
 	struct bayes_store *close_it = NULL;
 
 	pthread_mutex_lock(&s->mu);
+	if (rc < 0 && rc != -EAGAIN && rc != -EROFS)
+		store_warn(s, "error in", rc);
 	if (rc < 0 && rc != -ENOMEM && rc != -EAGAIN && rc != -EROFS &&
 	    st == s->st) {
 		s->dead = s->st;

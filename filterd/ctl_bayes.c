@@ -147,7 +147,7 @@ ctl_bayes(int argc, char **argv)
 	struct cfg *c = NULL;
 	struct bayes_store *st = NULL;
 	long long max_tokens = -1, max_age = 0;
-	bool rdwr;
+	bool rdwr, said = false, badusage = false;
 	int ch, rc = 0;
 
 	if (ctl_help(argc, argv)) {
@@ -233,17 +233,20 @@ ctl_bayes(int argc, char **argv)
 
 		if (argc < 2) {
 			usage();
+			said = badusage = true;
 			rc = -EINVAL;
 		} else if (strcmp(argv[1], "-") != 0 &&
 		    (f = fopen(argv[1], "r")) == NULL) {
 			rc = -errno;
 		} else {
 			rc = bayes_store_restore(st, f, &line);
-			if (rc == -EINVAL)
+			if (rc == -EINVAL) {
 				fprintf(stderr,
 				    "filterctl: %s:%zu: not a "
 				    "bayes backup line\n",
 				    argv[1], line);
+				said = true;
+			}
 			if (f != stdin)
 				fclose(f);
 		}
@@ -266,13 +269,20 @@ ctl_bayes(int argc, char **argv)
 			rc = ctl_foreach_msg(argv[i], classify_one, &cl, &bad);
 	} else {
 		usage();
+		said = badusage = true;
 		rc = -EINVAL;
 	}
-	if (rc < 0 && rc != -EINVAL)
-		fprintf(stderr, "filterctl: bayes %s: %s\n", sub,
+	/* every failure is said once (a store error such as a damaged page
+	 * comes back as -EINVAL or -EIO and used to pass in silence) */
+	if (rc < 0 && !said)
+		fprintf(stderr, "filterctl: bayes %s: %s%s\n", sub,
 		    rc == -EUCLEAN ? "token count does not match the totals"
-				   : strerror(-rc));
+				   : strerror(-rc),
+		    rc == -EUCLEAN || rc == -EIO || rc == -EINVAL
+			? " (a damaged store: `filterctl bayes backup` what "
+			  "can still be read, or relearn into a new one)"
+			: "");
 	bayes_store_close(st);
 	cfg_free(c);
-	return rc < 0 ? 1 : 0;
+	return badusage ? 2 : rc < 0 ? 1 : 0;
 }

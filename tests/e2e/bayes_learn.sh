@@ -154,6 +154,22 @@ B backup "$t/b1.txt"
 "$ctl" bayes -c "$conf" --store "$t/copy" backup "$t/b2.txt"
 check "BDB backup -> restore -> backup identical" 'cmp -s "$t/b1.txt" "$t/b2.txt"'
 
+# a damaged store: stats says so and exits 1 (a BDB error used to end it
+# in silence)
+cp -r "$t/copy" "$t/damaged"
+rm -f "$t/damaged"/__db.*
+python3 - "$t/damaged/tokens.db" <<'EOP'
+import os, sys
+p = sys.argv[1]
+with open(p, 'r+b') as f:
+    for pg in range(1, os.path.getsize(p) // 4096):
+        f.seek(pg * 4096 + 8)  # the page header: its number, type, counts
+        f.write(b'\xa5' * 24)
+EOP
+"$ctl" bayes --store "$t/damaged" stats >/dev/null 2>"$t/damaged.err"; rc=$?
+check "damaged store: stats exits 1 and names the problem (rc=$rc)" \
+    '[ $rc -eq 1 ] && grep -q "^filterctl: bayes stats: .*damaged store" "$t/damaged.err"'
+
 # expire: give every token its own atime, cap at 400 -> the newest 300
 awk -F'\t' -v OFS='\t' '$1 == "t" { $5 = 1000000 + NR } { print }' \
     "$t/b1.txt" >"$t/b3.txt"
