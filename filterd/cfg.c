@@ -549,6 +549,33 @@ strip_comment(char *s)
 	}
 }
 
+/* split_line - a config line (changed in place) into key and value:
+ * comment cut, white space trimmed, one pair of enclosing double quotes
+ * taken off the value. 0 for a blank line, 1 with *key and *val set, -1
+ * when there is no '=' */
+static int
+split_line(char *line, char **key, char **val)
+{
+	char *s, *eq;
+	size_t vl;
+
+	strip_comment(line);
+	s = trim(line);
+	if (*s == '\0')
+		return 0;
+	if ((eq = strchr(s, '=')) == NULL)
+		return -1;
+	*eq = '\0';
+	*key = trim(s);
+	*val = trim(eq + 1);
+	vl = strlen(*val);
+	if (vl >= 2 && (*val)[0] == '"' && (*val)[vl - 1] == '"') {
+		(*val)[vl - 1] = '\0';
+		(*val)++;
+	}
+	return 1;
+}
+
 int
 cfg_load(const char *path, struct cfg **out, char *err, size_t errsz)
 {
@@ -571,27 +598,17 @@ cfg_load(const char *path, struct cfg **out, char *err, size_t errsz)
 		return -ENOMEM;
 	}
 	while (getline(&line, &cap, f) >= 0) {
-		char *s, *eq, *key, *val, why[512];
-		size_t vl;
+		char *key, *val, why[512];
+		int k;
 
 		lineno++;
-		strip_comment(line);
-		s = trim(line);
-		if (*s == '\0')
+		if ((k = split_line(line, &key, &val)) == 0)
 			continue;
-		if ((eq = strchr(s, '=')) == NULL) {
+		if (k < 0) {
 			fmt_err(err, errsz, "%s:%u: expected 'key = value'",
 			    path, lineno);
 			rc = -EINVAL;
 			break;
-		}
-		*eq = '\0';
-		key = trim(s);
-		val = trim(eq + 1);
-		vl = strlen(val);
-		if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
-			val[vl - 1] = '\0';
-			val++;
 		}
 		if ((rc = cfg_set(c, key, val, why, sizeof(why))) < 0) {
 			fmt_err(err, errsz, "%s:%u: %s", path, lineno, why);
@@ -695,6 +712,22 @@ cfg_is_default(const struct cfg *c, const char *key)
 	return strcmp(c->vals[k].text, cfg_keys[k].def) == 0;
 }
 
+/* reads_back - the line fmt (a "k = ..." form of t) loads as the value t */
+static bool
+reads_back(const char *fmt, const char *t)
+{
+	size_t n = strlen(t) + 8;
+	char *line = malloc(n), *key, *val;
+	bool ok;
+
+	if (line == NULL)
+		return false;
+	snprintf(line, n, fmt, t);
+	ok = split_line(line, &key, &val) == 1 && strcmp(val, t) == 0;
+	free(line);
+	return ok;
+}
+
 void
 cfg_print(const struct cfg *c, FILE *f, bool only_changed)
 {
@@ -703,14 +736,19 @@ cfg_print(const struct cfg *c, FILE *f, bool only_changed)
 
 		if (only_changed && strcmp(t, cfg_keys[i].def) == 0)
 			continue;
-		/* Quote what would not read back as written: empty, edge
-		 * white space, a '#' that would start a comment. */
-		if (cfg_keys[i].type == CFG_STR &&
-		    (*t == '\0' || isspace((unsigned char)*t) ||
-			isspace((unsigned char)t[strlen(t) - 1]) ||
-			strchr(t, '#') != NULL))
-			fprintf(f, "%s = \"%s\"\n", cfg_keys[i].name, t);
-		else
-			fprintf(f, "%s = %s\n", cfg_keys[i].name, t);
+		/* as written if that reads back the same, else in quotes
+		 * (empty, edge white space, a " #" that would start a
+		 * comment, enclosing quotes of its own), else the same with
+		 * no space after '=' (a value starting with '#'): a value was
+		 * read from a line of one of these forms */
+		static const char *const form[] = { "k = %s", "k = \"%s\"",
+			"k =%s", "k =\"%s\"" };
+		size_t w = 0;
+
+		while (w < 3 && !reads_back(form[w], t))
+			w++;
+		fprintf(f, "%s", cfg_keys[i].name);
+		fprintf(f, form[w] + 1, t);
+		fputc('\n', f);
 	}
 }
