@@ -255,6 +255,29 @@ status_of(const struct reinject_reply *r, char *out, size_t outsz)
 	}
 }
 
+static bool
+authenticated(const struct envelope *env)
+{
+	size_t n;
+
+	if (env->auth && env->auth[0])
+		return true;
+	return env->proto && (n = strlen(env->proto)) > 1 &&
+	    (env->proto[n - 1] == 'A' || env->proto[n - 1] == 'a') &&
+	    strncasecmp(env->proto, "ESMTP", 5) == 0;
+}
+
+bool
+notify_rcpt_dsn_wanted(
+    const struct cfg *cfg, const struct envelope *env, double score)
+{
+	if (env->mail_from == NULL || *env->mail_from == '\0')
+		return false; /* a bounce is not bounced (RFC 5321 6.1) */
+	/* spam's sender is most likely forged: a DSN would be backscatter
+	 * (amavis: sa_dsn_cutoff_level), unless the sender logged in */
+	return score < cfg_double(cfg, "tag2_level") || authenticated(env);
+}
+
 int
 notify_build_rcpt_dsn(struct buf *b, const struct cfg *cfg,
     const struct envelope *env, const struct reinject_result *res,
@@ -350,17 +373,6 @@ send_one(struct event_base *base, const struct cfg *cfg, const char *to,
 	}
 }
 
-static bool
-authenticated(const struct envelope *env)
-{
-	size_t n;
-
-	if (env->auth && env->auth[0])
-		return true;
-	return env->proto && (n = strlen(env->proto)) > 1 &&
-	    (env->proto[n - 1] == 'A' || env->proto[n - 1] == 'a') &&
-	    strncasecmp(env->proto, "ESMTP", 5) == 0;
-}
 
 void
 notify_message(struct event_base *base, const struct cfg *cfg,

@@ -39,6 +39,11 @@ int notify_build_dsn(struct buf *, const struct cfg *,
 int notify_build_rcpt_dsn(struct buf *, const struct cfg *,
     const struct envelope *, const struct reinject_result *,
     struct bstr raw);
+/* notify_rcpt_dsn_wanted - whether the refused recipients of a message
+ * with this envelope and score get a DSN: not for the null sender, not
+ * for spam (score >= tag2_level) unless the sender authenticated */
+bool notify_rcpt_dsn_wanted(
+    const struct cfg *, const struct envelope *, double score);
 /* notify_request - the reinjection of a message built above (msg, CRLF,
  * its header ending at the first empty line) from the null sender to
  * to[0]; rq points into msg, helo and to, which must outlive it. -1 when

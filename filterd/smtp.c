@@ -661,9 +661,16 @@ on_reinjected(void *arg, const struct reinject_result *res)
 			if (temp) {
 				reply(c, "451 4.4.0 Error: some recipients "
 				    "deferred downstream");
-			} else if (c->env.mail_from == NULL ||
-			    *c->env.mail_from == '\0') {
-				/* a bounce is not bounced (RFC 5321 6.1) */
+			} else if (!notify_rcpt_dsn_wanted(c->bank
+					   ? c->bank->cfg
+					   : c->srv->cfg,
+				       &c->env, c->score)) {
+				log_info("%s: no DSN for the recipients "
+					 "refused downstream (null sender, "
+					 "or spam from a sender that did not "
+					 "log in)",
+				    c->x[X_IDENT] ? c->x[X_IDENT]
+						  : c->spool.id);
 				reply(c, "250 2.0.0 Ok: queued as %s (some "
 				    "recipients refused downstream)",
 				    c->spool.id);

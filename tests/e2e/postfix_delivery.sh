@@ -267,6 +267,24 @@ check "refused downstream: the sender got a DSN naming the refused recipient" \
     sh -c "[ -n '$dsn' ] && grep -q '^Return-Path: <>' '$dsn' && grep -q 'report-type=delivery-status' '$dsn' && grep -q '^Final-Recipient: rfc822; refused-downstream@example.test' '$dsn' && grep -q '^Status: 5\.7\.1' '$dsn' && grep -q '^Diagnostic-Code: smtp; 554 5\.7\.1' '$dsn' && ! grep -q '^Final-Recipient: rfc822; u5@' '$dsn'"
 check "refused downstream: filterd logged the DSN" \
     grep -q 'DSN for the recipients refused downstream sent to <owner@example.test>' "$FD_LOG"
+# the same for spam (E2E_SPAM_MARK: score 8 >= tag2_level): its sender is
+# most likely forged, so no DSN (backscatter); u6 still gets it once
+before=$(pf_delivered)
+printf '%s\r\n' "From: Owner <owner2@example.test>" "To: u6@example.test" \
+    "Subject: e2e refused spam" "Message-Id: <dlv-refused-spam@e2e.test>" \
+    "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" "E2E-SPAM-MARK-7f3a" \
+    >"$work/ref2.eml"
+swaks -s 127.0.0.1 -p "$in_port" -f owner2@example.test \
+    -t u6@example.test,refused-downstream@example.test \
+    --data @"$work/ref2.eml" >"$work/swaks-ref2.log" 2>&1
+pf_wait_delivered $((before + 1)) 30
+for i in $(seq 25); do
+	grep -q 'no DSN for the recipients refused downstream' "$FD_LOG" && break
+	sleep 0.2
+done
+sleep 1 # a DSN, if one were sent, would be delivered by now
+check "refused downstream, spam: u6 got it, no DSN to the sender" \
+    sh -c "grep -l '^Message-Id: <dlv-refused-spam@e2e.test>' $PF_MAILDIR/new/* | xargs grep -l '^Delivered-To: u6@example.test' | grep -q . && ! grep -lq '^Delivered-To: owner2@example.test' $PF_MAILDIR/new/* && grep -q 'no DSN for the recipients refused downstream' '$FD_LOG'"
 check "postfix queue empty" [ "$(pf_queued)" -eq 0 ]
 check "no filterd worker died" \
     [ "$(grep -Ec 'worker [0-9]+ (killed by signal|exited with)' "$FD_LOG")" -eq 0 ]

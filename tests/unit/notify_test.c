@@ -126,12 +126,34 @@ test_spam_dsn(void **state)
 	cfg_free(c);
 }
 
+static void
+test_rcpt_dsn_wanted(void **state)
+{
+	struct envelope env = { .mail_from = "a@sender.test" };
+	struct cfg *c = mkcfg();
+
+	(void)state;
+	assert_true(notify_rcpt_dsn_wanted(c, &env, 4.9));
+	assert_false(notify_rcpt_dsn_wanted(c, &env, 5.0)); /* tag2_level */
+	env.auth = "alice"; /* a sender that logged in is not forged */
+	assert_true(notify_rcpt_dsn_wanted(c, &env, 50));
+	env.auth = NULL;
+	env.proto = "ESMTPSA";
+	assert_true(notify_rcpt_dsn_wanted(c, &env, 50));
+	env.mail_from = ""; /* never to the null sender */
+	assert_false(notify_rcpt_dsn_wanted(c, &env, 0));
+	env.mail_from = NULL;
+	assert_false(notify_rcpt_dsn_wanted(c, &env, 0));
+	cfg_free(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rcpt_dsn),
 		cmocka_unit_test(test_spam_dsn),
+		cmocka_unit_test(test_rcpt_dsn_wanted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
