@@ -555,6 +555,13 @@ busy_done(struct conn *c)
 	conn_process(c);
 }
 
+/* conn_cfg - the configuration of the connection's policy bank */
+static const struct cfg *
+conn_cfg(const struct conn *c)
+{
+	return c->bank ? c->bank->cfg : c->srv->cfg;
+}
+
 /* reinject_done - the end-of-data reply went out: the spool file goes */
 static void
 reinject_done(struct conn *c)
@@ -569,7 +576,7 @@ static void
 on_dsn_sent(void *arg, const struct reinject_result *res)
 {
 	struct conn *c = arg;
-	const char *id = c->x[X_IDENT] ? c->x[X_IDENT] : c->spool.id;
+	const char *id = c->env.qid;
 
 	c->rj = NULL;
 	buf_free(&c->dsn);
@@ -600,7 +607,7 @@ on_dsn_sent(void *arg, const struct reinject_result *res)
 static int
 send_rcpt_dsn(struct conn *c, const struct reinject_result *res)
 {
-	const struct cfg *cfg = c->bank ? c->bank->cfg : c->srv->cfg;
+	const struct cfg *cfg = conn_cfg(c);
 	struct reinject_req rq;
 
 	buf_init(&c->dsn, SIZE_MAX / 2);
@@ -629,9 +636,7 @@ on_reinjected(void *arg, const struct reinject_result *res)
 		for (size_t i = 0; i < res->nrcpts; i++)
 			if (res->rcpt[i].code / 100 != 2)
 				log_warn("%s: reinject <%.100s>: %d %.200s",
-				    c->x[X_IDENT] ? c->x[X_IDENT]
-						  : c->spool.id,
-				    c->rcpts[i], res->rcpt[i].code,
+				    c->env.qid, c->rcpts[i], res->rcpt[i].code,
 				    res->rcpt[i].text);
 	/* The log says tempfail when the upstream did not get a 250 for
 	 * the message (SMTP) or for any recipient (LMTP). */
@@ -661,16 +666,13 @@ on_reinjected(void *arg, const struct reinject_result *res)
 			if (temp) {
 				reply(c, "451 4.4.0 Error: some recipients "
 				    "deferred downstream");
-			} else if (!notify_rcpt_dsn_wanted(c->bank
-					   ? c->bank->cfg
-					   : c->srv->cfg,
+			} else if (!notify_rcpt_dsn_wanted(conn_cfg(c),
 				       &c->env, c->score)) {
 				log_info("%s: no DSN for the recipients "
 					 "refused downstream (null sender, "
 					 "or spam from a sender that did not "
 					 "log in)",
-				    c->x[X_IDENT] ? c->x[X_IDENT]
-						  : c->spool.id);
+				    c->env.qid);
 				reply(c, "250 2.0.0 Ok: queued as %s (some "
 				    "recipients refused downstream)",
 				    c->spool.id);
@@ -713,7 +715,7 @@ static void
 on_scanned(struct scan *s, void *arg)
 {
 	struct conn *c = arg;
-	const struct cfg *cfg = c->bank ? c->bank->cfg : c->srv->cfg;
+	const struct cfg *cfg = conn_cfg(c);
 	size_t body_off = 0;
 	struct reinject_req rq = { 0 };
 	char qname[300];
@@ -947,7 +949,7 @@ data_end(struct conn *c)
 			    : ntohs(((struct sockaddr_in *)&ss)->sin_port);
 		c->bank = policy_bank_for(policy_current, &c->env, port);
 	}
-	c->scan = scan_new(c->bank ? c->bank->cfg : c->srv->cfg,
+	c->scan = scan_new(conn_cfg(c),
 	    c->bank ? c->bank->checks : c->srv->checks, c->srv->base,
 	    c->raw.p, c->raw.len, &c->env);
 	if (c->scan == NULL || scan_run(c->scan, on_scanned, c) < 0) {
