@@ -3,6 +3,10 @@
  *
  *   filterctl learn [-c FILE] [--store SPEC] [-q] --spam|--ham|--forget
  *       PATH...
+ * Parsing and tokenizing run on a worker thread a CPU ($FILTERCTL_THREADS
+ * sets how many; 1: none), the store writes on the main thread; the
+ * result is the same as with one thread (messages go to the batch in
+ * the walk's order).
  * PATH is a maildir, an MH folder, a directory of message files, an mbox
  * or single message file, or "-" for one message on stdin (subfolders are
  * not searched, as with sa-learn; a PATH that cannot be read, or a folder
@@ -17,8 +21,9 @@
  * (--forget: "forgot N, not learned N, ...").
  * Exit: 0, 1 on a store error (the store stays consistent: every message
  * is all or nothing), 2 on usage.
- * Memory: one file read (or mapped, over 1 MB) at a time; each message's
- * model freed after use; the batch's tokens in one 8 MB array.
+ * Memory: one file read (or mapped, over 1 MB) at a time, up to 64
+ * messages copied for the workers; each message's model freed after use;
+ * the batch's tokens in one 8 MB array.
  */
 #include "filterd/ctl_bayes.h"
 
@@ -26,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -438,6 +444,7 @@ struct learn {
 	uint64_t *toks;
 	size_t ntoks;
 	size_t nitems;
+	struct pipe *pipe; /* worker threads, or NULL: all inline */
 };
 
 static double
@@ -507,37 +514,235 @@ flush(struct learn *l)
 	return rc; /* a store error stops the run; the batch is not half done */
 }
 
+/* prepare - parse and tokenize one message into ts (seen id too); false
+ * for something that is not a message. Pure: runs on worker threads
+ * (msg_parse and the tokenizer keep no shared state). */
+static bool
+prepare(const unsigned char *raw, size_t len, const uint8_t key[16],
+    struct bayes_tokset *ts, uint8_t seen[16])
+{
+	struct msg *m = NULL;
+	int rc;
+
+	if (msg_parse(raw, len, NULL, &m) < 0 || msg_header_count(m) == 0) {
+		msg_free(m); /* no header at all: not a message */
+		return false;
+	}
+	bayes_tokset_reset(ts);
+	bayes_seen_id(m, key, seen);
+	rc = bayes_tokenize(m, ts);
+	msg_free(m);
+	return rc >= 0;
+}
+
+/* append - one prepared message into the pending batch */
+static int
+append(struct learn *l, const uint8_t seen[16], const uint64_t *toks,
+    size_t n)
+{
+	struct bayes_learn_item *it = &l->items[l->nitems];
+
+	/* n <= BAYES_MAX_TOKENS: the array keeps room for one message */
+	memcpy(it->seen, seen, 16);
+	memcpy(l->toks + l->ntoks, toks, n * sizeof(*l->toks));
+	it->cls = l->cls;
+	it->toks = l->toks + l->ntoks;
+	it->n = n;
+	l->ntoks += n;
+	if (++l->nitems == LEARN_BATCH || l->ntoks >= LEARN_BATCH_TOKENS)
+		return flush(l);
+	return 0;
+}
+
+/* The pipeline: parsing and tokenizing are most of a learn's CPU and each
+ * message's is independent, so worker threads do them while the walker
+ * reads the next files. The walker copies each message into a ring slot;
+ * results are appended to the batch in the walk's order, so the store
+ * ends exactly as with one thread. */
+#define LEARN_RING 64
+#define LEARN_MAX_THREADS 8
+
+enum { SLOT_QUEUED, SLOT_DONE };
+
+struct slot {
+	unsigned char *raw;
+	size_t len, rawcap;
+	uint64_t *toks;
+	size_t n, cap;
+	uint8_t seen[16];
+	int state;
+	bool bad;
+};
+
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	struct slot slot[LEARN_RING];
+	size_t head, next, tail; /* filled, taken by a worker, appended */
+	bool stop;
+	const uint8_t *key;
+	pthread_t th[LEARN_MAX_THREADS];
+	int nth;
+};
+
+static void *
+worker(void *arg)
+{
+	struct pipe *p = arg;
+	struct bayes_tokset ts;
+
+	bayes_tokset_init(&ts, p->key);
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->next == p->head)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->next == p->head)
+			break; /* stop, nothing left */
+		struct slot *sl = &p->slot[p->next++ % LEARN_RING];
+
+		pthread_mutex_unlock(&p->mu);
+		sl->bad = !prepare(sl->raw, sl->len, p->key, &ts, sl->seen);
+		if (!sl->bad && sl->cap < ts.n) {
+			uint64_t *nt = realloc(sl->toks, ts.n * sizeof(*nt));
+
+			if (nt == NULL)
+				sl->bad = true;
+			else
+				sl->toks = nt, sl->cap = ts.n;
+		}
+		if (!sl->bad) {
+			memcpy(sl->toks, ts.v, ts.n * sizeof(*sl->toks));
+			sl->n = ts.n;
+		}
+		pthread_mutex_lock(&p->mu);
+		sl->state = SLOT_DONE;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	bayes_tokset_free(&ts);
+	return NULL;
+}
+
+/* drain - append the oldest result (waiting for it), 0 or a store error */
+static int
+drain(struct learn *l)
+{
+	struct pipe *p = l->pipe;
+	struct slot *sl = &p->slot[p->tail % LEARN_RING];
+
+	pthread_mutex_lock(&p->mu);
+	while (sl->state != SLOT_DONE)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	p->tail++; /* only the walker moves tail */
+	if (sl->bad) {
+		l->bad++;
+		return 0;
+	}
+	return append(l, sl->seen, sl->toks, sl->n);
+}
+
+/* drain_all - every queued message appended (the end of the walk) */
+static int
+drain_all(struct learn *l)
+{
+	int rc = 0;
+
+	while (l->pipe && l->pipe->tail < l->pipe->head && rc >= 0)
+		rc = drain(l);
+	return rc;
+}
+
+/* pipe_start - the workers, one a CPU (at most LEARN_MAX_THREADS;
+ * $FILTERCTL_THREADS sets the number, 1 = none); NULL on one CPU or when
+ * no thread can start (learning goes on inline) */
+static struct pipe *
+pipe_start(const uint8_t key[16])
+{
+	const char *env = getenv("FILTERCTL_THREADS");
+	long ncpu = env ? strtol(env, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+	struct pipe *p;
+
+	if (ncpu < 2 || (p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	p->key = key;
+	for (long i = 0; i < ncpu && i < LEARN_MAX_THREADS; i++)
+		if (pthread_create(&p->th[p->nth], NULL, worker, p) == 0)
+			p->nth++;
+	if (p->nth == 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* pipe_stop - join the workers and free the ring (after drain_all, or
+ * after a store error with messages still queued: they are dropped) */
+static void
+pipe_stop(struct pipe *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	p->head = p->next; /* nothing new for the workers */
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nth; i++)
+		pthread_join(p->th[i], NULL);
+	for (size_t i = 0; i < LEARN_RING; i++) {
+		free(p->slot[i].raw);
+		free(p->slot[i].toks);
+	}
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
 static int
 learn_one(void *arg, const char *name, const unsigned char *raw, size_t len)
 {
 	struct learn *l = arg;
-	struct bayes_learn_item *it = &l->items[l->nitems];
-	struct msg *m = NULL;
-	int rc;
+	struct pipe *p = l->pipe;
+	int rc = 0;
 
 	(void)name;
 	l->done++;
-	if (msg_parse(raw, len, NULL, &m) < 0 || msg_header_count(m) == 0) {
-		l->bad++; /* no header at all: not a message */
-		msg_free(m);
-		return 0;
+	if (p == NULL) {
+		uint8_t seen[16];
+
+		if (!prepare(raw, len, l->key, &l->ts, seen)) {
+			l->bad++;
+			return 0;
+		}
+		return append(l, seen, l->ts.v, l->ts.n);
 	}
-	bayes_tokset_reset(&l->ts);
-	bayes_seen_id(m, l->key, it->seen);
-	rc = bayes_tokenize(m, &l->ts);
-	msg_free(m);
-	if (rc < 0) {
-		l->bad++;
-		return 0;
+	/* a full ring: the oldest result goes to the batch first */
+	while (p->head - p->tail == LEARN_RING && rc >= 0)
+		rc = drain(l);
+	if (rc < 0)
+		return rc;
+	struct slot *sl = &p->slot[p->head % LEARN_RING];
+
+	if (sl->rawcap < len) {
+		unsigned char *nr = realloc(sl->raw, len);
+
+		if (nr == NULL)
+			return -ENOMEM;
+		sl->raw = nr;
+		sl->rawcap = len;
 	}
-	/* ts.n <= BAYES_MAX_TOKENS: the array keeps room for one message */
-	memcpy(l->toks + l->ntoks, l->ts.v, l->ts.n * sizeof(*l->toks));
-	it->cls = l->cls;
-	it->toks = l->toks + l->ntoks;
-	it->n = l->ts.n;
-	l->ntoks += l->ts.n;
-	if (++l->nitems == LEARN_BATCH || l->ntoks >= LEARN_BATCH_TOKENS)
-		return flush(l);
+	memcpy(sl->raw, raw, len);
+	sl->len = len;
+	sl->state = SLOT_QUEUED;
+	pthread_mutex_lock(&p->mu);
+	p->head++;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
 	return 0;
 }
 
@@ -648,8 +853,13 @@ ctl_learn(int argc, char **argv)
 		for (int i = optind; i < argc; i++)
 			l.total += ctl_count_msgs(argv[i]);
 	l.t0 = now_s();
+	l.pipe = pipe_start(l.key);
 	for (int i = optind; i < argc && rc >= 0; i++)
 		rc = ctl_foreach_msg(argv[i], learn_one, &l, &l.bad);
+	if (rc >= 0)
+		rc = drain_all(&l);
+	pipe_stop(l.pipe);
+	l.pipe = NULL;
 	if (rc >= 0)
 		rc = flush(&l);
 	progress(&l, true);

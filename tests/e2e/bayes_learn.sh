@@ -97,6 +97,21 @@ out2=$(L --ham "$t/q.eml")
 check "mbox >From unquoting: same message as the file" \
     '[[ $out1 == "learned 1,"* && $out2 == "learned 0, already known 1,"* ]]'
 
+# worker threads change nothing: the same folders (maildir, MH, mbox, a
+# duplicate, a forget) learned inline and with 3 workers give the same
+# tokens, counts and summary lines
+for th in 1 3; do
+	s=$t/thr$th
+	{
+		FILTERCTL_THREADS=$th "$ctl" learn --store "$s" --spam "$t/md" "$t/md"
+		FILTERCTL_THREADS=$th "$ctl" learn --store "$s" --ham "$t/mh" "$t/ham.mbox"
+		FILTERCTL_THREADS=$th "$ctl" learn --store "$s" --forget "$t/ham.mbox"
+	} | sed 's/ messages in .*//' >"$t/thr$th.out"
+	"$ctl" bayes --store "$s" dump | cut -f1-3,5 | sort >"$t/thr$th.dump"
+done
+check "1 or 3 learning threads: same store and summaries" \
+    'cmp -s "$t/thr1.dump" "$t/thr3.dump" && cmp -s "$t/thr1.out" "$t/thr3.out" && [ -s "$t/thr1.dump" ] && grep -q "already known 210" "$t/thr1.out"'
+
 # bad input never aborts: empty file, dangling symlink, headerless junk
 mkdir -p "$t/bad"
 : >"$t/bad/empty"
