@@ -255,18 +255,6 @@ status_of(const struct reinject_reply *r, char *out, size_t outsz)
 	}
 }
 
-static bool
-authenticated(const struct envelope *env)
-{
-	size_t n;
-
-	if (env->auth && env->auth[0])
-		return true;
-	return env->proto && (n = strlen(env->proto)) > 1 &&
-	    (env->proto[n - 1] == 'A' || env->proto[n - 1] == 'a') &&
-	    strncasecmp(env->proto, "ESMTP", 5) == 0;
-}
-
 bool
 notify_rcpt_dsn_wanted(
     const struct cfg *cfg, const struct envelope *env, double score)
@@ -275,7 +263,8 @@ notify_rcpt_dsn_wanted(
 		return false; /* a bounce is not bounced (RFC 5321 6.1) */
 	/* spam's sender is most likely forged: a DSN would be backscatter
 	 * (amavis: sa_dsn_cutoff_level), unless the sender logged in */
-	return score < cfg_double(cfg, "tag2_level") || authenticated(env);
+	return score < cfg_double(cfg, "tag2_level") ||
+	    scan_env_authenticated(env);
 }
 
 int
@@ -396,7 +385,7 @@ notify_message(struct event_base *base, const struct cfg *cfg,
 	}
 	if (a == ACTION_DISCARD && strcmp(cfg_str(cfg,
 	    "final_spam_destiny"), "bounce") == 0 && env->mail_from &&
-	    *env->mail_from && authenticated(env)) {
+	    *env->mail_from && scan_env_authenticated(env)) {
 		buf_init(&b, HDR_MAX + 64 * 1024 + env->nrcpts * 512);
 		if (notify_build_dsn(&b, cfg, env, score, raw) == 0)
 			send_one(base, cfg, env->mail_from, &b, "DSN");

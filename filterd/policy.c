@@ -522,19 +522,6 @@ in_mynets(const struct cfg *cfg, const struct envelope *env)
 	return netlist_match(cfg_netlist(cfg, "mynetworks"), &a);
 }
 
-/* authenticated - SASL login known, or PROTO=ESMTPA/ESMTPSA (RFC 3848) */
-static bool
-authenticated(const struct envelope *env)
-{
-	size_t n;
-
-	if (env->auth && env->auth[0])
-		return true;
-	return env->proto && (n = strlen(env->proto)) > 1 &&
-	    (env->proto[n - 1] == 'A' || env->proto[n - 1] == 'a') &&
-	    strncasecmp(env->proto, "ESMTP", 5) == 0;
-}
-
 const struct policy_bank *
 policy_bank_for(const struct policy *p, const struct envelope *env,
     unsigned local_port)
@@ -545,7 +532,7 @@ policy_bank_for(const struct policy *p, const struct envelope *env,
 	if (p == NULL)
 		return NULL;
 	mynets = in_mynets(p->base, env);
-	orig = mynets || authenticated(env);
+	orig = mynets || scan_env_authenticated(env);
 	/* The most specific wins: listener, then ORIGINATING, MYNETS. */
 	for (size_t i = 1; i < p->nbanks; i++) {
 		const struct bank *b = &p->banks[i];

@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "filterd/cfg.h"
@@ -70,6 +71,18 @@ struct hits *
 scan_hits(struct scan *s)
 {
 	return s->hits;
+}
+
+bool
+scan_env_authenticated(const struct envelope *env)
+{
+	size_t n;
+
+	if (env->auth && env->auth[0])
+		return true;
+	return env->proto && (n = strlen(env->proto)) > 1 &&
+	    (env->proto[n - 1] == 'A' || env->proto[n - 1] == 'a') &&
+	    strncasecmp(env->proto, "ESMTP", 5) == 0;
 }
 
 const struct envelope *

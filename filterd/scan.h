@@ -63,6 +63,9 @@ struct msg *scan_msg(struct scan *);
 struct arena *scan_arena(struct scan *);
 struct hits *scan_hits(struct scan *);
 const struct envelope *scan_envelope(struct scan *);
+/* scan_env_authenticated - the sender logged in: a SASL login is known,
+ * or XFORWARD PROTO is ESMTPA/ESMTPSA (RFC 3848) */
+bool scan_env_authenticated(const struct envelope *);
 const struct cfg *scan_cfg(struct scan *);
 struct event_base *scan_evbase(struct scan *); /* NULL: no async work */
 /* scan_hit - record a named hit; scores come from the rule files */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "filterd/cfg.h"
+#include "tests/fuzz/fuzz_memfd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,19 +37,14 @@ print(const struct cfg *c, size_t *len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int fd = memfd_create("conf", MFD_CLOEXEC);
 	char path[64], err[512];
 	struct cfg *cfg, *again;
 	char *t1, *t2;
 	size_t l1 = 0, l2 = 0;
+	int fd = fuzz_memfd(data, size, path, sizeof(path));
 
 	if (fd < 0)
 		return 0;
-	if (write(fd, data, size) != (ssize_t)size) {
-		close(fd);
-		return 0;
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	if (cfg_load(path, &cfg, err, sizeof(err)) < 0) {
 		close(fd);
 		return 0;
@@ -56,14 +52,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(fd);
 	if ((t1 = print(cfg, &l1)) == NULL)
 		goto out;
-	if ((fd = memfd_create("conf2", MFD_CLOEXEC)) < 0 ||
-	    write(fd, t1, l1) != (ssize_t)l1) {
-		if (fd >= 0)
-			close(fd);
+	if ((fd = fuzz_memfd((const uint8_t *)t1, l1, path, sizeof(path))) <
+	    0) {
 		free(t1);
 		goto out;
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	if (cfg_load(path, &again, err, sizeof(err)) < 0) {
 		fprintf(stderr, "printed config does not load: %s\n", err);
 		abort();

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "filterd/cfg.h"
+#include "tests/fuzz/fuzz_memfd.h"
 #include "filterd/checks.h"
 #include "filterd/policy.h"
 #include "filterd/scan.h"
@@ -26,20 +27,16 @@ static const struct check *const wb[] = { &check_wblist, NULL };
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int fd = memfd_create("prodcfg", MFD_CLOEXEC);
 	char path[64], err[512];
 	struct cfg *cfg;
 	struct checks *ck;
 	struct policy *p = NULL;
 	const char *keys[] = { "recipient_policy", "policy_banks" };
 
+	int fd = fuzz_memfd(data, size, path, sizeof(path));
+
 	if (fd < 0)
 		return 0;
-	if (write(fd, data, size) != (ssize_t)size) {
-		close(fd);
-		return 0;
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	for (size_t k = 0; k < 2; k++) {
 		if ((cfg = cfg_new()) == NULL)
 			break;
