@@ -753,7 +753,9 @@ learn_usage(FILE *f)
 	    "usage: filterctl learn [-c FILE] [--store SPEC] [-q] "
 	    "--spam|--ham|--forget PATH...\n"
 	    "  PATH: maildir, MH folder, directory, mbox, file, or - (stdin);\n"
-	    "        a folder's subfolders are not searched: name each one\n");
+	    "        a folder's subfolders are not searched: name each one\n"
+	    "  FILTERCTL_THREADS=N: threads that parse (default: one a CPU; "
+	    "1: none)\n");
 }
 
 int
