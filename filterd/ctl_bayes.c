@@ -118,7 +118,7 @@ classify_one(void *arg, const char *name, const unsigned char *raw, size_t len)
 }
 
 static void
-usage_to(FILE *f)
+usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: filterctl bayes [-c FILE] [--store SPEC] "
@@ -127,11 +127,6 @@ usage_to(FILE *f)
 	    "classify PATH...\n");
 }
 
-static void
-usage(void)
-{
-	usage_to(stderr);
-}
 
 int
 ctl_bayes(int argc, char **argv)
@@ -151,7 +146,7 @@ ctl_bayes(int argc, char **argv)
 	int ch, rc = 0;
 
 	if (ctl_help(argc, argv)) {
-		usage_to(stdout);
+		usage(stdout);
 		return 0;
 	}
 	optind = 1;
@@ -165,12 +160,12 @@ ctl_bayes(int argc, char **argv)
 			conf = optarg;
 			break;
 		default:
-			usage();
+			usage(stderr);
 			return 2;
 		}
 	}
 	if (optind >= argc) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	sub = argv[optind];
@@ -184,7 +179,7 @@ ctl_bayes(int argc, char **argv)
 			else if (ch == 'A')
 				max_age = strtoll(optarg, NULL, 10);
 			else {
-				usage();
+				usage(stderr);
 				return 2;
 			}
 		}
@@ -232,7 +227,7 @@ ctl_bayes(int argc, char **argv)
 		size_t line = 0;
 
 		if (argc < 2) {
-			usage();
+			usage(stderr);
 			said = badusage = true;
 			rc = -EINVAL;
 		} else if (strcmp(argv[1], "-") != 0 &&
@@ -268,7 +263,7 @@ ctl_bayes(int argc, char **argv)
 		for (int i = 1; i < argc && rc >= 0; i++)
 			rc = ctl_foreach_msg(argv[i], classify_one, &cl, &bad);
 	} else {
-		usage();
+		usage(stderr);
 		said = badusage = true;
 		rc = -EINVAL;
 	}

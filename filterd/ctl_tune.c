@@ -297,7 +297,7 @@ find_rules(const struct checks *ck)
 }
 
 static void
-usage_to(FILE *f)
+usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: filterctl tune [-c FILE] --spam PATH... --ham PATH...\n"
@@ -309,11 +309,6 @@ usage_to(FILE *f)
 	    "       filterctl tune --hits FILE [options]\n");
 }
 
-static void
-usage(void)
-{
-	usage_to(stderr);
-}
 
 struct opts {
 	const char *conf, *out, *hits_in, *hits_out;
@@ -906,12 +901,12 @@ ctl_tune(int argc, char **argv)
 	int rc = 1, r;
 
 	if (ctl_help(argc, argv)) {
-		usage_to(stdout);
+		usage(stdout);
 		return 0;
 	}
 	memset(&u, 0, sizeof(u));
 	if (parse_args(argc, argv, &o) < 0) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
 	if ((cfg = ctl_load_cfg(o.conf)) == NULL)
