@@ -31,6 +31,15 @@ bayes_store_open(const char *spec, bool rdwr, struct bayes_store **out)
 	return bayes__bdb_open(spec, rdwr, out);
 }
 
+int
+bayes_store_cache_stats(
+    struct bayes_store *st, struct bayes_tokcache_stats *out)
+{
+	if (st->ops->cache_stats == NULL)
+		return -ENOTSUP;
+	return st->ops->cache_stats(st, out);
+}
+
 struct bayes_store *
 bayes_store_close(struct bayes_store *st)
 {

@@ -109,6 +109,14 @@ int bayes_store_restore(struct bayes_store *, FILE *, size_t *line);
 int bayes_store_expire_auto(struct bayes_store *, uint64_t max_tokens,
     uint32_t max_age, uint32_t now, uint64_t *removed);
 
+/* bayes_store_cache_stats - this handle's token cache counters
+ * (bayes/tokcache.h: hits, misses, evictions, clears); -ENOTSUP when the
+ * handle has no cache (Redis, FILTERD_BAYES_NOCACHE=1, an old store
+ * opened read-only) */
+struct bayes_tokcache_stats;
+int bayes_store_cache_stats(
+    struct bayes_store *, struct bayes_tokcache_stats *);
+
 /* Backend table: each backend embeds struct bayes_store first. */
 struct bayes_store_ops {
 	const char *kind;
@@ -129,6 +137,8 @@ struct bayes_store_ops {
 	int (*put_seen)(
 	    struct bayes_store *, const uint8_t (*)[16], const int *, size_t);
 	int (*set_vars)(struct bayes_store *, const struct bayes_vars *);
+	int (*cache_stats)(
+	    struct bayes_store *, struct bayes_tokcache_stats *); /* or NULL */
 	void (*close)(struct bayes_store *);
 };
 

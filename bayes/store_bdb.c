@@ -6,6 +6,10 @@
  *              value: spam, ham, atime as 3 x uint32 little-endian
  *   seen.db    btree; key: 16-byte seen id; value: 1 byte, SPAM/HAM
  *   vars.db    btree; key: name; value: uint64 little-endian, hashkey 16
+ *   changes.db btree; key: change number, 8 bytes big-endian; value: the
+ *              tokens a transaction changed (8-byte keys as in
+ *              tokens.db), or "C" when it changed too many or all of
+ *              them; the last CHG_KEEP rows are kept
  * Learning one message (or one batch: learn_batch merges the token
  * changes of all its messages in memory and writes each token once; a
  * batch large against the store reads the token table in one bulk scan
@@ -19,9 +23,19 @@
  * retried; a scan's atime touch never waits (DB_TXN_NOWAIT). A panicked
  * environment is recovered at the next open. Errors: Berkeley DB codes
  * become -EIO, -ENOENT, -EAGAIN, -ENOMEM; BDB's own messages are muted.
- * Memory: the DB handles are malloc'ed; close frees them.
+ * The change log keeps each process's token cache (bayes/tokcache.h)
+ * exact: every transaction that changes token counts appends its row in
+ * the same transaction, and a lookup catches its cache up to the last
+ * row inside its own snapshot. A store created before the log existed
+ * gets changes.db at its next read-write open; opened read-only without
+ * it, lookups go uncached. Every writer must log: a filterd or filterctl
+ * older than the log writing to a store while a newer one reads it
+ * leaves the newer one's cache stale until it restarts.
+ * Memory: the DB handles are malloc'ed, the cache 6 MB (mapped lazily);
+ * close frees them.
  */
 #include "bayes/store.h"
+#include "bayes/tokcache.h"
 #include "util/fs.h"
 
 #include <db.h>
@@ -31,11 +45,16 @@
 #include <sys/stat.h>
 
 #define BDB_RETRIES 20
+/* change log rows kept: a reader further behind clears its cache */
+#define CHG_KEEP 1024
+/* a transaction changing more tokens logs "C" (clear) instead of them */
+#define CHG_MAX_TOKENS 65536
 
 struct bdb_store {
 	struct bayes_store base;
 	DB_ENV *env;
-	DB *tok, *seen, *vars;
+	DB *tok, *seen, *vars, *chg; /* chg: NULL on an old read-only store */
+	struct bayes_tokcache *cache; /* NULL: uncached */
 	bool rdwr;
 	unsigned since_ckp;
 };
@@ -91,6 +110,123 @@ keytok(const uint8_t k[8])
 	for (int i = 0; i < 8; i++)
 		t = (t << 8) | k[i];
 	return t;
+}
+
+/* chg_last - the number of the change log's last row (0: none) as txn
+ * sees it; rmw write-locks it, so concurrent writers take turns */
+static int
+chg_last(struct bdb_store *s, DB_TXN *txn, uint64_t *gen, bool rmw)
+{
+	DBC *c;
+	uint8_t kb[8];
+	DBT k = { 0 }, v = { 0 };
+	int rc;
+
+	*gen = 0;
+	if ((rc = s->chg->cursor(s->chg, txn, &c, rmw ? 0 : DB_TXN_SNAPSHOT)) !=
+	    0)
+		return errc(rc);
+	k.data = kb;
+	k.ulen = sizeof(kb);
+	k.flags = DB_DBT_USERMEM;
+	/* only the key: a row's tokens are not read here */
+	v.flags = DB_DBT_PARTIAL;
+	rc = c->get(c, &k, &v, DB_LAST | (rmw ? DB_RMW : 0));
+	if (rc == 0 && k.size == 8)
+		*gen = keytok(kb);
+	c->close(c);
+	return rc == 0 || rc == DB_NOTFOUND ? 0 : errc(rc);
+}
+
+/* log_change - append the change row of txn: the tokens at base, base +
+ * stride, ... (n of them; base NULL: everything changed), and drop the
+ * row CHG_KEEP before it */
+static int
+log_change(struct bdb_store *s, DB_TXN *txn, const void *base, size_t stride,
+    size_t n)
+{
+	uint8_t kb[8], *vb = NULL;
+	DBT k = { 0 }, v = { 0 };
+	uint64_t gen;
+	int rc;
+
+	if (s->chg == NULL)
+		return 0;
+	if ((rc = chg_last(s, txn, &gen, true)) < 0)
+		return rc;
+	if (base != NULL && n <= CHG_MAX_TOKENS &&
+	    (vb = malloc(n ? n * 8 : 1)) != NULL) {
+		for (size_t i = 0; i < n; i++) {
+			uint64_t t;
+
+			memcpy(&t, (const char *)base + i * stride, sizeof(t));
+			tokkey(vb + i * 8, t);
+		}
+		v.data = vb;
+		v.size = (u_int32_t)(n * 8);
+	} else {
+		v.data = "C";
+		v.size = 1;
+	}
+	k.data = kb;
+	k.size = 8;
+	tokkey(kb, gen + 1);
+	rc = s->chg->put(s->chg, txn, &k, &v, 0);
+	free(vb);
+	if (rc != 0)
+		return errc(rc);
+	if (gen + 1 > CHG_KEEP) {
+		tokkey(kb, gen + 1 - CHG_KEEP);
+		rc = s->chg->del(s->chg, txn, &k, 0);
+		if (rc != 0 && rc != DB_NOTFOUND)
+			return errc(rc);
+	}
+	return 0;
+}
+
+struct catchup {
+	struct bdb_store *s;
+	DB_TXN *txn;
+};
+
+/* catchup - evict what the rows from..to name, read in the reader's
+ * snapshot; a missing row (trimmed) or "C" clears */
+static int
+catchup(void *arg, struct bayes_tokcache *c, uint64_t from, uint64_t to)
+{
+	struct catchup *cu = arg;
+	uint8_t kb[8];
+	uint64_t toks[256];
+	DBT k = { 0 }, v = { 0 };
+	int rc;
+
+	if (to - from >= CHG_KEEP)
+		return -ERANGE;
+	k.data = kb;
+	k.size = 8;
+	v.flags = DB_DBT_MALLOC;
+	for (uint64_t g = from; g <= to; g++) {
+		tokkey(kb, g);
+		if ((rc = cu->s->chg->get(cu->s->chg, cu->txn, &k, &v, 0)) != 0)
+			return rc == DB_NOTFOUND ? -ENOENT : errc(rc);
+		if (v.size % 8 != 0) {
+			bayes_tokcache_clear(c);
+		} else {
+			const uint8_t *p = v.data;
+			size_t n = v.size / 8;
+
+			for (size_t i = 0; i < n; i += 256) {
+				size_t m = n - i < 256 ? n - i : 256;
+
+				for (size_t j = 0; j < m; j++)
+					toks[j] = keytok(p + (i + j) * 8);
+				bayes_tokcache_evict(c, toks, m);
+			}
+		}
+		free(v.data);
+		v.data = NULL;
+	}
+	return 0;
 }
 
 static int
@@ -177,13 +313,33 @@ bdb_get(struct bayes_store *st, const uint64_t *toks, size_t n,
 	DBC *c;
 	uint8_t kb[8], vb[12];
 	DBT k = { 0 }, d = { 0 };
+	uint64_t gen = 0;
+	size_t *miss = NULL, nmiss = n;
 	int rc = 0;
 
 	if ((rc = errc(
 		 s->env->txn_begin(s->env, NULL, &txn, DB_TXN_SNAPSHOT))) < 0)
 		return rc;
+	/* the cache answers what it can for this snapshot's change number */
+	if (s->cache != NULL) {
+		struct catchup cu = { s, txn };
+
+		if ((rc = chg_last(s, txn, &gen, false)) < 0) {
+			txn->abort(txn);
+			return rc;
+		}
+		if (bayes_tokcache_sync(s->cache, gen, catchup, &cu) &&
+		    (miss = malloc(n * sizeof(*miss) + 1)) != NULL)
+			nmiss = bayes_tokcache_lookup(
+			    s->cache, gen, toks, n, out, miss);
+	}
+	if (nmiss == 0) {
+		free(miss);
+		return errc(txn->commit(txn, 0));
+	}
 	/* one cursor for all lookups: DB->get would build one per call */
 	if ((rc = s->tok->cursor(s->tok, txn, &c, DB_TXN_SNAPSHOT)) != 0) {
+		free(miss);
 		txn->abort(txn);
 		return errc(rc);
 	}
@@ -194,7 +350,9 @@ bdb_get(struct bayes_store *st, const uint64_t *toks, size_t n,
 	d.data = vb;
 	d.ulen = sizeof(vb);
 	d.flags = DB_DBT_USERMEM;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t j = 0; j < nmiss; j++) {
+		size_t i = miss != NULL ? miss[j] : j;
+
 		out[i].tok = toks[i];
 		tokkey(kb, toks[i]);
 		rc = c->get(c, &k, &d, DB_SET);
@@ -211,9 +369,13 @@ bdb_get(struct bayes_store *st, const uint64_t *toks, size_t n,
 	}
 	c->close(c);
 	if (rc != 0) {
+		free(miss);
 		txn->abort(txn);
 		return errc(rc);
 	}
+	if (miss != NULL)
+		bayes_tokcache_insert(s->cache, gen, out, miss, nmiss);
+	free(miss);
 	return errc(txn->commit(txn, 0));
 }
 
@@ -332,7 +494,8 @@ learn_once(struct bdb_store *s, const uint8_t *seen, int cls,
 	nt = (int64_t)nt + dtok < 0 ? 0 : (uint64_t)((int64_t)nt + dtok);
 	if ((rc = var_put64(s, txn, "nspam", ns)) < 0 ||
 	    (rc = var_put64(s, txn, "nham", nh)) < 0 ||
-	    (rc = var_put64(s, txn, "ntokens", nt)) < 0)
+	    (rc = var_put64(s, txn, "ntokens", nt)) < 0 ||
+	    (rc = log_change(s, txn, toks, sizeof(*toks), n)) < 0)
 		goto fail_neg;
 	return errc(txn->commit(txn, 0));
 fail:
@@ -760,7 +923,8 @@ batch_once(struct bdb_store *s, const struct bayes_learn_item *items, size_t n,
 	nt = (int64_t)nt + dtok < 0 ? 0 : (uint64_t)((int64_t)nt + dtok);
 	if ((rc = var_put64(s, txn, "nspam", ns)) < 0 ||
 	    (rc = var_put64(s, txn, "nham", nh)) < 0 ||
-	    (rc = var_put64(s, txn, "ntokens", nt)) < 0)
+	    (rc = var_put64(s, txn, "ntokens", nt)) < 0 ||
+	    (t->n > 0 && (rc = log_change(s, txn, t->v, sizeof(*t->v), t->n)) < 0))
 		goto fail;
 	return errc(txn->commit(txn, 0));
 fail:
@@ -822,7 +986,9 @@ bdb_touch(struct bayes_store *st, const uint64_t *toks, size_t n, uint32_t now)
 		txn->abort(txn);
 		return errc(rc);
 	}
-	return errc(txn->commit(txn, 0));
+	if ((rc = errc(txn->commit(txn, 0))) == 0 && s->cache != NULL)
+		bayes_tokcache_touch(s->cache, toks, n, now);
+	return rc;
 }
 
 /* walk - run fn over every record of db in a snapshot (or, with del,
@@ -860,6 +1026,12 @@ walk(struct bdb_store *s, DB *db, bool write,
 	if (rc != DB_NOTFOUND) {
 		txn->abort(txn);
 		return errc(rc);
+	}
+	/* deleted tokens: every cache starts over */
+	if (write && db == s->tok && *ndel > 0 &&
+	    (r = log_change(s, txn, NULL, 0, 0)) < 0) {
+		txn->abort(txn);
+		return r;
 	}
 	return errc(txn->commit(txn, 0));
 }
@@ -956,6 +1128,12 @@ bdb_clear(struct bayes_store *st)
 		txn->abort(txn);
 		return errc(rc);
 	}
+	/* the log is never truncated: its numbers must only grow, or a
+	 * reader could take a new row for one it has seen */
+	if ((rc = log_change(s, txn, NULL, 0, 0)) < 0) {
+		txn->abort(txn);
+		return rc;
+	}
 	return errc(txn->commit(txn, 0));
 }
 
@@ -983,6 +1161,10 @@ bdb_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
 			txn->abort(txn);
 			return errc(rc);
 		}
+	}
+	if ((rc = log_change(s, txn, t, sizeof(*t), n)) < 0) {
+		txn->abort(txn);
+		return rc;
 	}
 	return errc(txn->commit(txn, 0));
 }
@@ -1033,6 +1215,17 @@ bdb_set_vars(struct bayes_store *st, const struct bayes_vars *vv)
 	return errc(txn->commit(txn, 0));
 }
 
+static int
+bdb_cache_stats(struct bayes_store *st, struct bayes_tokcache_stats *out)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+
+	if (s->cache == NULL)
+		return -ENOTSUP;
+	bayes_tokcache_stats(s->cache, out);
+	return 0;
+}
+
 static void
 bdb_close(struct bayes_store *st)
 {
@@ -1046,6 +1239,9 @@ bdb_close(struct bayes_store *st)
 		s->seen->close(s->seen, 0);
 	if (s->vars != NULL)
 		s->vars->close(s->vars, 0);
+	if (s->chg != NULL)
+		s->chg->close(s->chg, 0);
+	bayes_tokcache_free(s->cache);
 	if (s->env != NULL)
 		s->env->close(s->env, 0);
 	free(s);
@@ -1065,6 +1261,7 @@ static const struct bayes_store_ops bdb_ops = {
 	.put_tokens = bdb_put_tokens,
 	.put_seen = bdb_put_seen,
 	.set_vars = bdb_set_vars,
+	.cache_stats = bdb_cache_stats,
 	.close = bdb_close,
 };
 
@@ -1196,6 +1393,16 @@ bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
 	    (rc = open_db(s, &s->seen, "seen.db", rdwr, DB_BTREE)) < 0 ||
 	    (rc = open_db(s, &s->vars, "vars.db", rdwr, DB_BTREE)) < 0)
 		goto fail;
+	/* the change log: missing in a store made before it, which a
+	 * read-only handle then reads uncached */
+	if ((rc = open_db(s, &s->chg, "changes.db", rdwr, DB_BTREE)) < 0 &&
+	    (rdwr || rc != -ENOENT))
+		goto fail;
+	/* FILTERD_BAYES_NOCACHE=1: every lookup goes to the DB (benches
+	 * compare the two) */
+	const char *nc = getenv("FILTERD_BAYES_NOCACHE");
+	if (s->chg != NULL && (nc == NULL || strcmp(nc, "1") != 0))
+		s->cache = bayes_tokcache_new();
 	if (rdwr) {
 		uint8_t key[16];
 

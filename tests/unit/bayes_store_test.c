@@ -1,5 +1,6 @@
 /* bayes_store_test - BDB store: learn/forget/relearn, batches,
- * backup/restore, expiry, snapshot reads during learning, kill -9 during learning */
+ * backup/restore, expiry, snapshot reads during learning, kill -9 during
+ * learning, the token cache seeing every other process's write */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "bayes/bayes.h"
+#include "bayes/tokcache.h"
 
 static char dir[64];
 
@@ -499,6 +501,177 @@ test_kill9_during_learn(void **state)
 	}
 }
 
+/* in_child - run fn in another process with its own handle (another
+ * filterd worker, filterctl), and wait for it */
+static void
+in_child(void (*fn)(struct bayes_store *, unsigned), unsigned arg)
+{
+	pid_t pid;
+	int status;
+
+	if ((pid = fork()) == 0) {
+		struct bayes_store *st;
+
+		if (bayes_store_open(dir, true, &st) < 0)
+			_exit(2);
+		fn(st, arg);
+		bayes_store_close(st);
+		_exit(0);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+c_learn(struct bayes_store *st, unsigned i)
+{
+	uint64_t t[64];
+	uint8_t seen[16];
+	size_t n = toks_of(t, i);
+
+	seen_of(seen, i);
+	if (bayes_store_learn(st, seen, BAYES_SPAM, t, n, 1) != BAYES_LEARNED)
+		_exit(3);
+}
+
+static void
+c_forget(struct bayes_store *st, unsigned i)
+{
+	uint64_t t[64];
+	uint8_t seen[16];
+	size_t n = toks_of(t, i);
+
+	seen_of(seen, i);
+	if (bayes_store_learn(st, seen, BAYES_FORGET, t, n, 1) != BAYES_LEARNED)
+		_exit(3);
+}
+
+/* c_batch - messages i..i+4 as ham in one batch */
+static void
+c_batch(struct bayes_store *st, unsigned i)
+{
+	static uint64_t t[5][64];
+	struct bayes_learn_item it[5];
+	int res[5];
+
+	for (unsigned k = 0; k < 5; k++) {
+		seen_of(it[k].seen, i + k);
+		it[k].cls = BAYES_HAM;
+		it[k].n = toks_of(t[k], i + k);
+		it[k].toks = t[k];
+	}
+	if (bayes_store_learn_batch(st, it, 5, 1, res) != 0)
+		_exit(3);
+}
+
+static void
+c_expire(struct bayes_store *st, unsigned cutoff)
+{
+	uint64_t removed;
+
+	if (bayes_store_expire(st, cutoff, &removed) != 0 || removed == 0)
+		_exit(3);
+}
+
+static char backup_copy[1 << 16];
+
+static void
+c_restore(struct bayes_store *st, unsigned unused)
+{
+	FILE *f = fmemopen(backup_copy, strlen(backup_copy), "r");
+	size_t line;
+
+	(void)unused;
+	if (f == NULL || bayes_store_restore(st, f, &line) != 0)
+		_exit(3);
+	fclose(f);
+}
+
+/* c_many - more single learns than the change log keeps */
+static void
+c_many(struct bayes_store *st, unsigned from)
+{
+	for (unsigned i = from; i < from + 1100; i++)
+		c_learn(st, i);
+}
+
+/* expect - the counts of shared token 7 and of message i's unique
+ * token, read twice (the second read is answered by the cache) */
+static void
+expect(struct bayes_store *st, unsigned i, uint32_t spam7, uint32_t ham7,
+    uint32_t spam_u, uint32_t ham_u)
+{
+	for (int k = 0; k < 2; k++) {
+		struct bayes_tokval tv[2];
+		uint64_t t[2] = { 7, 1000 + i };
+
+		assert_int_equal(bayes_store_get(st, t, 2, tv), 0);
+		assert_int_equal(tv[0].spam, spam7);
+		assert_int_equal(tv[0].ham, ham7);
+		assert_int_equal(tv[1].spam, spam_u);
+		assert_int_equal(tv[1].ham, ham_u);
+	}
+}
+
+static void
+test_cache_sees_other_writers(void **state)
+{
+	(void)state;
+	struct bayes_store *st;
+	struct bayes_tokcache_stats cs;
+	uint64_t hits;
+
+	assert_int_equal(bayes_store_open(dir, true, &st), 0);
+	for (unsigned i = 0; i < 10; i++)
+		c_learn(st, i);
+	expect(st, 3, 10, 0, 1, 0);
+	/* message 12's token is not in the store: cached as unknown */
+	expect(st, 12, 10, 0, 0, 0);
+	assert_int_equal(bayes_store_cache_stats(st, &cs), 0);
+	assert_true(cs.hits >= 4);
+	hits = cs.hits;
+
+	in_child(c_learn, 12); /* one message */
+	expect(st, 12, 11, 0, 1, 0);
+	in_child(c_batch, 20); /* a batch of 5 ham */
+	expect(st, 22, 11, 5, 0, 1);
+	in_child(c_forget, 3); /* a forget */
+	expect(st, 3, 10, 5, 0, 0);
+	/* a restore: clear + put_tokens (the backup taken before it) */
+	char *b;
+	size_t blen;
+	b = backup_str(st, &blen);
+	assert_true(blen < sizeof(backup_copy));
+	memcpy(backup_copy, b, blen);
+	backup_copy[blen] = '\0';
+	free(b);
+	in_child(c_learn, 30);
+	expect(st, 30, 11, 5, 1, 0);
+	in_child(c_restore, 0);
+	expect(st, 30, 10, 5, 0, 0);
+	/* expiry: everything was learned at time 1 */
+	in_child(c_expire, 2);
+	expect(st, 4, 0, 0, 0, 0);
+	/* more rows than the log keeps while this handle looked away */
+	in_child(c_many, 100);
+	expect(st, 150, 1100, 0, 1, 0);
+	assert_int_equal(bayes_store_cache_stats(st, &cs), 0);
+	assert_true(cs.hits > hits);
+	assert_true(cs.evicted > 0);
+	assert_true(cs.clears >= 3);
+	bayes_store_close(st);
+
+	/* FILTERD_BAYES_NOCACHE=1: no cache, the same answers */
+	setenv("FILTERD_BAYES_NOCACHE", "1", 1);
+	assert_int_equal(bayes_store_open(dir, false, &st), 0);
+	assert_int_equal(bayes_store_cache_stats(st, &cs), -ENOTSUP);
+	expect(st, 150, 1100, 0, 1, 0);
+	bayes_store_close(st);
+	unsetenv("FILTERD_BAYES_NOCACHE");
+}
+
 int
 main(void)
 {
@@ -513,6 +686,8 @@ main(void)
 		    test_concurrent_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_kill9_during_learn, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cache_sees_other_writers, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

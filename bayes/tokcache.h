@@ -1,0 +1,80 @@
+/*
+ * bayes/tokcache.h - a process's cache of token counts, kept exact by
+ * the store's change log
+ *
+ * A scan looks up every token of the message (~300, up to 20000); most
+ * of them (84 % on the 2003 sets) were looked up by an earlier scan of
+ * the same worker, and a Berkeley DB lookup costs ~0.6-1 us. The cache
+ * answers those from memory. It is never stale: every transaction that
+ * changes counts appends a numbered row to the store's change log
+ * (the tokens it changed, or "everything"), and a lookup first brings
+ * the cache to the log's last number inside the same snapshot,
+ * evicting what the rows name. Values read from a snapshot are only
+ * inserted while the cache is at that snapshot's number.
+ *
+ * Thread-safe (milter threads share a worker's store): one mutex, held
+ * for the probing and the eviction, never across a store lookup.
+ * Memory: 2^TOKCACHE_BITS entries of 24 bytes (6 MB), allocated on first
+ * use; a cache 3/4 full starts over (an epoch bump, O(1)).
+ */
+#ifndef BAYES_TOKCACHE_H
+#define BAYES_TOKCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bayes/store.h"
+
+#define TOKCACHE_BITS 18
+
+struct bayes_tokcache;
+
+/* bayes_tokcache_new - NULL on ENOMEM (the store then runs uncached) */
+struct bayes_tokcache *bayes_tokcache_new(void);
+void bayes_tokcache_free(struct bayes_tokcache *);
+
+/* Change rows between the cache's number and the snapshot's are read by
+ * the store through this callback, called with the cache locked; it
+ * calls bayes_tokcache_evict / bayes_tokcache_clear for each row and
+ * returns 0, or -errno (the cache is then cleared). */
+typedef int bayes_tokcache_catchup_fn(
+    void *arg, struct bayes_tokcache *, uint64_t from, uint64_t to);
+
+/* bayes_tokcache_sync - bring the cache to log number gen (the last row
+ * the caller's snapshot sees). Returns true when the cache is at gen and
+ * may serve this snapshot; false when another thread already moved it
+ * past gen (an older snapshot: look everything up). A cache with no
+ * number yet (new) just takes gen. */
+bool bayes_tokcache_sync(struct bayes_tokcache *, uint64_t gen,
+    bayes_tokcache_catchup_fn *fn, void *arg);
+/* With the lock held (from the catch-up callback only): */
+void bayes_tokcache_evict(
+    struct bayes_tokcache *, const uint64_t *toks, size_t n);
+void bayes_tokcache_clear(struct bayes_tokcache *);
+
+/* bayes_tokcache_lookup - fill out[i] for cached toks[i]; the indexes of
+ * the others go to miss[] (room for n); returns their number. All miss
+ * if the cache is not at gen. */
+size_t bayes_tokcache_lookup(struct bayes_tokcache *, uint64_t gen,
+    const uint64_t *toks, size_t n, struct bayes_tokval *out, size_t *miss);
+/* bayes_tokcache_insert - cache out[miss[0..nmiss)] (read in the
+ * snapshot of gen; ignored if the cache moved on since) */
+void bayes_tokcache_insert(struct bayes_tokcache *, uint64_t gen,
+    const struct bayes_tokval *out, const size_t *miss, size_t nmiss);
+/* bayes_tokcache_touch - our own atime update reached the store: the
+ * cached tokens of toks[] get atime now (atime changes are not logged;
+ * another process's touch leaves ours older, which costs at most one
+ * extra touch) */
+void bayes_tokcache_touch(
+    struct bayes_tokcache *, const uint64_t *toks, size_t n, uint32_t now);
+
+/* counters for tests and benches: lookups answered, missed, evictions,
+ * full clears */
+struct bayes_tokcache_stats {
+	uint64_t hits, misses, evicted, clears;
+};
+void bayes_tokcache_stats(
+    struct bayes_tokcache *, struct bayes_tokcache_stats *);
+
+#endif

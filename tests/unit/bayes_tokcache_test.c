@@ -1,0 +1,217 @@
+/* bayes_tokcache_test - the token cache on its own: hits, misses,
+ * eviction by change rows, clears, snapshots behind the cache, filling
+ * up, colliding slots */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bayes/tokcache.h"
+
+static struct bayes_tokval
+tv(uint64_t tok, uint32_t spam, uint32_t ham, uint32_t atime)
+{
+	struct bayes_tokval t = { tok, spam, ham, atime };
+
+	return t;
+}
+
+/* put - insert toks[0..n) with spam = tok, ham = 2 tok, at gen */
+static void
+put(struct bayes_tokcache *c, uint64_t gen, const uint64_t *toks, size_t n)
+{
+	struct bayes_tokval *out = calloc(n, sizeof(*out));
+	size_t *miss = calloc(n, sizeof(*miss));
+
+	for (size_t i = 0; i < n; i++) {
+		out[i] = tv(toks[i], (uint32_t)toks[i], 2 * (uint32_t)toks[i], 7);
+		miss[i] = i;
+	}
+	bayes_tokcache_insert(c, gen, out, miss, n);
+	free(out);
+	free(miss);
+}
+
+/* nmiss - how many of toks[0..n) the cache lacks at gen; checks the
+ * values of the others */
+static size_t
+nmiss(struct bayes_tokcache *c, uint64_t gen, const uint64_t *toks, size_t n)
+{
+	struct bayes_tokval *out = calloc(n, sizeof(*out));
+	size_t *miss = calloc(n, sizeof(*miss));
+	size_t m = bayes_tokcache_lookup(c, gen, toks, n, out, miss);
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		assert_true(out[i].tok == toks[i]);
+		if (j < m && miss[j] == i) {
+			j++;
+			continue;
+		}
+		assert_int_equal(out[i].spam, (uint32_t)toks[i]);
+		assert_int_equal(out[i].ham, 2 * (uint32_t)toks[i]);
+	}
+	free(out);
+	free(miss);
+	return m;
+}
+
+struct rows {
+	uint64_t from, to;
+	const uint64_t *evict; /* evicted for every row */
+	size_t n;
+	int rc;
+	bool clear;
+};
+
+static int
+catchup(void *arg, struct bayes_tokcache *c, uint64_t from, uint64_t to)
+{
+	struct rows *r = arg;
+
+	r->from = from;
+	r->to = to;
+	if (r->clear)
+		bayes_tokcache_clear(c);
+	else
+		bayes_tokcache_evict(c, r->evict, r->n);
+	return r->rc;
+}
+
+static void
+test_hit_miss_evict(void **state)
+{
+	(void)state;
+	struct bayes_tokcache *c = bayes_tokcache_new();
+	struct bayes_tokcache_stats st;
+	uint64_t toks[4] = { 11, 12, 13, 14 }, gone[1] = { 12 };
+	struct rows r = { 0, 0, gone, 1, 0, false };
+
+	assert_non_null(c);
+	/* a new cache takes the first number without a catch-up */
+	assert_true(bayes_tokcache_sync(c, 5, catchup, &r));
+	assert_int_equal(r.to, 0);
+	assert_int_equal(nmiss(c, 5, toks, 4), 4);
+	put(c, 5, toks, 3);
+	assert_int_equal(nmiss(c, 5, toks, 4), 1);
+	/* another number than the cache's: all miss, nothing inserted */
+	assert_int_equal(nmiss(c, 6, toks, 4), 4);
+	put(c, 6, toks + 3, 1);
+	assert_int_equal(nmiss(c, 5, toks, 4), 1);
+	/* rows 6..8 name token 12 */
+	assert_true(bayes_tokcache_sync(c, 8, catchup, &r));
+	assert_int_equal(r.from, 6);
+	assert_int_equal(r.to, 8);
+	assert_int_equal(nmiss(c, 8, toks, 4), 2);
+	put(c, 8, gone, 1);
+	assert_int_equal(nmiss(c, 8, toks, 4), 1);
+	/* a snapshot older than the cache may not use it */
+	r.to = 0;
+	assert_false(bayes_tokcache_sync(c, 7, catchup, &r));
+	assert_int_equal(r.to, 0);
+	assert_int_equal(nmiss(c, 7, toks, 4), 4);
+	/* the same number: no catch-up */
+	assert_true(bayes_tokcache_sync(c, 8, catchup, &r));
+	assert_int_equal(r.to, 0);
+	/* a failed catch-up (trimmed rows) clears */
+	r.rc = -2;
+	assert_true(bayes_tokcache_sync(c, 9, catchup, &r));
+	assert_int_equal(nmiss(c, 9, toks, 4), 4);
+	/* and a "C" row clears */
+	put(c, 9, toks, 4);
+	r.rc = 0;
+	r.clear = true;
+	assert_true(bayes_tokcache_sync(c, 10, catchup, &r));
+	assert_int_equal(nmiss(c, 10, toks, 4), 4);
+	bayes_tokcache_stats(c, &st);
+	assert_true(st.hits > 0 && st.misses > 0);
+	assert_int_equal(st.evicted, 2); /* 12 at rows 6..8 and again at 9 */
+	assert_true(st.clears >= 3);
+	bayes_tokcache_free(c);
+}
+
+static void
+test_touch(void **state)
+{
+	(void)state;
+	struct bayes_tokcache *c = bayes_tokcache_new();
+	uint64_t tok = 42, other = 43;
+	struct bayes_tokval out[1];
+	size_t miss[1];
+
+	assert_true(bayes_tokcache_sync(c, 1, catchup, NULL));
+	put(c, 1, &tok, 1);
+	bayes_tokcache_touch(c, &tok, 1, 500);
+	bayes_tokcache_touch(c, &other, 1, 500); /* not cached: no entry */
+	assert_int_equal(bayes_tokcache_lookup(c, 1, &tok, 1, out, miss), 0);
+	assert_int_equal(out[0].atime, 500);
+	bayes_tokcache_touch(c, &tok, 1, 400); /* never backwards */
+	assert_int_equal(bayes_tokcache_lookup(c, 1, &tok, 1, out, miss), 0);
+	assert_int_equal(out[0].atime, 500);
+	assert_int_equal(bayes_tokcache_lookup(c, 1, &other, 1, out, miss), 1);
+	bayes_tokcache_free(c);
+}
+
+/* tokens on one slot chain (equal low bits), evicting the middle one:
+ * the ones after it must stay reachable */
+static void
+test_collisions(void **state)
+{
+	(void)state;
+	struct bayes_tokcache *c = bayes_tokcache_new();
+	uint64_t toks[5], mid[1];
+	struct rows r = { 0, 0, mid, 1, 0, false };
+
+	for (int i = 0; i < 5; i++)
+		toks[i] = 3 + ((uint64_t)i << TOKCACHE_BITS);
+	mid[0] = toks[2];
+	assert_true(bayes_tokcache_sync(c, 1, catchup, &r));
+	put(c, 1, toks, 5);
+	assert_int_equal(nmiss(c, 1, toks, 5), 0);
+	assert_true(bayes_tokcache_sync(c, 2, catchup, &r));
+	assert_int_equal(nmiss(c, 2, toks, 5), 1);
+	assert_int_equal(nmiss(c, 2, toks + 3, 2), 0);
+	/* reinsert the evicted one in place */
+	put(c, 2, mid, 1);
+	assert_int_equal(nmiss(c, 2, toks, 5), 0);
+	bayes_tokcache_free(c);
+}
+
+/* filling the cache past 3/4 starts it over instead of probing forever */
+static void
+test_full(void **state)
+{
+	(void)state;
+	struct bayes_tokcache *c = bayes_tokcache_new();
+	struct bayes_tokcache_stats st;
+	size_t n = ((size_t)1 << TOKCACHE_BITS) + 1000;
+	uint64_t *toks = malloc(n * sizeof(*toks));
+
+	for (size_t i = 0; i < n; i++)
+		toks[i] = i * 0x9e3779b97f4a7c15ull;
+	assert_true(bayes_tokcache_sync(c, 1, catchup, NULL));
+	put(c, 1, toks, n);
+	bayes_tokcache_stats(c, &st);
+	assert_int_equal(st.clears, 2); /* the first sync, then one full */
+	/* the last ones inserted are there, the first ones are not */
+	assert_int_equal(nmiss(c, 1, toks + n - 1000, 1000), 0);
+	assert_int_equal(nmiss(c, 1, toks, 1000), 1000);
+	free(toks);
+	bayes_tokcache_free(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hit_miss_evict),
+		cmocka_unit_test(test_touch),
+		cmocka_unit_test(test_collisions),
+		cmocka_unit_test(test_full),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
