@@ -179,8 +179,12 @@ le64(const uint8_t *p)
 {
 	uint64_t v = 0;
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	memcpy(&v, p, 8);
+#else
 	for (int i = 7; i >= 0; i--)
 		v = (v << 8) | p[i];
+#endif
 	return v;
 }
 
@@ -236,19 +240,28 @@ push(struct bayes_tokset *ts, uint64_t h)
 	ts->v[ts->n++] = h;
 }
 
-/* bayes_tok_add - add the token prefix+word (bytes as given) */
-void
-bayes_tok_add(struct bayes_tokset *ts, const char *prefix,
+/* tok_add - add the token prefix+word, the prefix's length known */
+static void
+tok_add(struct bayes_tokset *ts, const char *prefix, size_t pl,
     const unsigned char *w, size_t len)
 {
 	unsigned char tmp[256];
-	size_t pl = strlen(prefix);
 
+	if (pl > sizeof(tmp))
+		pl = sizeof(tmp);
 	if (pl + len > sizeof(tmp))
 		len = sizeof(tmp) - pl; /* only for header facts; bounded */
 	memcpy(tmp, prefix, pl);
 	memcpy(tmp + pl, w, len);
 	push(ts, bayes_siphash(ts->key, tmp, pl + len));
+}
+
+/* bayes_tok_add - add the token prefix+word (bytes as given) */
+void
+bayes_tok_add(struct bayes_tokset *ts, const char *prefix,
+    const unsigned char *w, size_t len)
+{
+	tok_add(ts, prefix, strlen(prefix), w, len);
 }
 
 /* utf8 - decode one code point at p (n bytes left); *adv gets its length.
@@ -292,16 +305,28 @@ is_cjk(uint32_t c)
 	    (c >= 0x20000 && c <= 0x2fa1f);
 }
 
+/* The ASCII word characters as a 128-bit map (bit c of WORD_LO for
+ * c < 64, bit c - 64 of WORD_HI): ! $ ' * , - . 0-9 @ A-Z _ a-z */
+#define B(c) ((uint64_t)1 << ((c) & 63))
+#define RANGE(a, b) ((B(b) | (B(b) - 1)) & ~(B(a) - 1))
+#define WORD_LO                                                        \
+	(B('!') | B('$') | B('\'') | B('*') | B(',') | B('-') | B('.') | \
+	    RANGE('0', '9'))
+#define WORD_HI (B('@') | RANGE('A', 'Z') | B('_') | RANGE('a', 'z'))
+
+static inline bool
+ascii_word(unsigned c)
+{
+	return ((c < 64 ? WORD_LO >> c : WORD_HI >> (c - 64)) & 1) != 0;
+}
+
 /* Word characters: SA's tr/-A-Za-z0-9,@*!_'"$.\241-\377//, plus every
  * non-ASCII letter; other non-ASCII punctuation and spaces split. */
 bool
 bayes_is_word(uint32_t c)
 {
 	if (c < 0x80)
-		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == ',' ||
-		    c == '@' || c == '*' || c == '!' || c == '_' || c == '\'' ||
-		    c == '$' || c == '.';
+		return ascii_word(c);
 	if (c >= 0x2000 && c <= 0x206f) /* general punctuation */
 		return false;
 	if (c >= 0x3000 && c <= 0x303f) /* CJK punctuation */
@@ -320,8 +345,8 @@ bayes_is_trim(unsigned char c)
 /* add_word - the token(s) of one word; cased: also "C:" + the word as
  * written when it has capitals (body text, see bayes_tok_body) */
 static void
-add_word(struct bayes_tokset *ts, const char *prefix, const unsigned char *w,
-    size_t len, bool cased)
+add_word(struct bayes_tokset *ts, const char *prefix, size_t pl,
+    const unsigned char *w, size_t len, bool cased)
 {
 	unsigned char low[BAYES_MAX_TOKEN_LEN], alnum[BAYES_MAX_TOKEN_LEN];
 	size_t an = 0;
@@ -346,13 +371,12 @@ add_word(struct bayes_tokset *ts, const char *prefix, const unsigned char *w,
 			low[i] =
 			    (w[i] >= 'A' && w[i] <= 'Z') ? w[i] | 0x20 : w[i];
 		char pre[32];
-		size_t pl = strlen(prefix);
 
 		if (pl > sizeof(pre) - 4)
 			pl = sizeof(pre) - 4;
 		memcpy(pre, prefix, pl);
-		memcpy(pre + pl, "sk:", 4);
-		bayes_tok_add(ts, pre, low, k);
+		memcpy(pre + pl, "sk:", 3);
+		tok_add(ts, pre, pl + 3, low, k);
 		return;
 	}
 	for (size_t i = 0; i < len; i++) {
@@ -364,13 +388,13 @@ add_word(struct bayes_tokset *ts, const char *prefix, const unsigned char *w,
 		    (low[i] >= 'a' && low[i] <= 'z'))
 			alnum[an++] = low[i];
 	}
-	bayes_tok_add(ts, prefix, low, len);
+	tok_add(ts, prefix, pl, low, len);
 	/* DECOMPOSE_BODY_TOKENS: "free!!" and "v.i.a.g.r.a" also count as
 	 * the bare word, so obfuscation does not hide it completely */
 	if (an != len && an >= 3)
-		bayes_tok_add(ts, prefix, alnum, an);
+		tok_add(ts, prefix, pl, alnum, an);
 	if (cased && upper)
-		bayes_tok_add(ts, "C:", w, len);
+		tok_add(ts, "C:", 2, w, len);
 }
 
 /* tok_text - split UTF-8 text into words and add them */
@@ -381,22 +405,34 @@ tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text,
 	const unsigned char *p = text.p, *end = text.p + text.len;
 	const unsigned char *ws = NULL;	   /* start of current word */
 	const unsigned char *cprev = NULL; /* previous CJK char */
-	size_t cprevlen = 0, adv;
+	size_t cprevlen = 0, adv, pl = strlen(prefix);
 	bool cjk_single = false;
 
 	if (text.len == 0)
 		return;
 	while (p < end) {
+		/* ASCII outside a CJK run: a table lookup, no decoding */
+		if (*p < 0x80 && cprev == NULL) {
+			if (ascii_word(*p)) {
+				if (ws == NULL)
+					ws = p;
+			} else if (ws != NULL) {
+				add_word(ts, prefix, pl, ws, (size_t)(p - ws),
+				    cased);
+				ws = NULL;
+			}
+			p++;
+			continue;
+		}
 		uint32_t c = utf8(p, (size_t)(end - p), &adv);
 
 		if (is_cjk(c)) {
 			if (ws != NULL) {
-				add_word(ts, prefix, ws, (size_t)(p - ws), cased);
+				add_word(ts, prefix, pl, ws, (size_t)(p - ws), cased);
 				ws = NULL;
 			}
 			if (cprev != NULL) {
-				bayes_tok_add(
-				    ts, prefix, cprev, cprevlen + adv);
+				tok_add(ts, prefix, pl, cprev, cprevlen + adv);
 				cjk_single = false;
 			} else {
 				cjk_single = true;
@@ -407,22 +443,22 @@ tok_text(struct bayes_tokset *ts, const char *prefix, struct bstr text,
 			continue;
 		}
 		if (cprev != NULL && cjk_single)
-			bayes_tok_add(ts, prefix, cprev, cprevlen);
+			tok_add(ts, prefix, pl, cprev, cprevlen);
 		cprev = NULL;
 		cjk_single = false;
 		if (bayes_is_word(c)) {
 			if (ws == NULL)
 				ws = p;
 		} else if (ws != NULL) {
-			add_word(ts, prefix, ws, (size_t)(p - ws), cased);
+			add_word(ts, prefix, pl, ws, (size_t)(p - ws), cased);
 			ws = NULL;
 		}
 		p += adv;
 	}
 	if (ws != NULL)
-		add_word(ts, prefix, ws, (size_t)(p - ws), cased);
+		add_word(ts, prefix, pl, ws, (size_t)(p - ws), cased);
 	if (cprev != NULL && cjk_single)
-		bayes_tok_add(ts, prefix, cprev, cprevlen);
+		tok_add(ts, prefix, pl, cprev, cprevlen);
 }
 
 /* bayes_tok_text - split UTF-8 text into words and add them */
