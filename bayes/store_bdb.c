@@ -6,10 +6,12 @@
  *              value: spam, ham, atime as 3 x uint32 little-endian
  *   seen.db    btree; key: 16-byte seen id; value: 1 byte, SPAM/HAM
  *   vars.db    btree; key: name; value: uint64 little-endian, hashkey 16
- *   changes.db btree; key: change number, 8 bytes big-endian; value: the
- *              tokens a transaction changed (8-byte keys as in
- *              tokens.db), or "C" when it changed too many or all of
- *              them; the last CHG_KEEP rows are kept
+ *   changes.db btree; key: change number, 8 bytes big-endian; value: "U"
+ *              and the new counts of the tokens a transaction changed
+ *              (20 bytes each: the 8-byte key and the 12-byte value of
+ *              tokens.db, zeros for a deleted token), or "C" when it
+ *              changed too many or all of them; the last CHG_KEEP rows
+ *              are kept
  * Learning one message (or one batch: learn_batch merges the token
  * changes of all its messages in memory and writes each token once; a
  * batch large against the store reads the token table in one bulk scan
@@ -26,7 +28,8 @@
  * The change log keeps each process's token cache (bayes/tokcache.h)
  * exact: every transaction that changes token counts appends its row in
  * the same transaction, and a lookup catches its cache up to the last
- * row inside its own snapshot. A store created before the log existed
+ * row inside its own snapshot, taking the new counts of the tokens it
+ * holds. A store created before the log existed
  * gets changes.db at its next read-write open; opened read-only without
  * it, lookups go uncached. Every writer must log: a filterd or filterctl
  * older than the log writing to a store while a newer one reads it
@@ -49,6 +52,7 @@
 #define CHG_KEEP 1024
 /* a transaction changing more tokens logs "C" (clear) instead of them */
 #define CHG_MAX_TOKENS 65536
+#define CHG_REC 20 /* a row's record: token key and value */
 
 struct bdb_store {
 	struct bayes_store base;
@@ -138,15 +142,14 @@ chg_last(struct bdb_store *s, DB_TXN *txn, uint64_t *gen, bool rmw)
 	return rc == 0 || rc == DB_NOTFOUND ? 0 : errc(rc);
 }
 
-/* log_change - append the change row of txn: the tokens at base, base +
- * stride, ... (n of them; base NULL: everything changed), and drop the
- * row CHG_KEEP before it */
+/* log_change - append the change row of txn: the new counts v[0..n)
+ * (v NULL: everything changed), and drop the row CHG_KEEP before it */
 static int
-log_change(struct bdb_store *s, DB_TXN *txn, const void *base, size_t stride,
-    size_t n)
+log_change(
+    struct bdb_store *s, DB_TXN *txn, const struct bayes_tokval *v, size_t n)
 {
 	uint8_t kb[8], *vb = NULL;
-	DBT k = { 0 }, v = { 0 };
+	DBT k = { 0 }, d = { 0 };
 	uint64_t gen;
 	int rc;
 
@@ -154,24 +157,27 @@ log_change(struct bdb_store *s, DB_TXN *txn, const void *base, size_t stride,
 		return 0;
 	if ((rc = chg_last(s, txn, &gen, true)) < 0)
 		return rc;
-	if (base != NULL && n <= CHG_MAX_TOKENS &&
-	    (vb = malloc(n ? n * 8 : 1)) != NULL) {
+	if (v != NULL && n <= CHG_MAX_TOKENS &&
+	    (vb = malloc(1 + n * CHG_REC)) != NULL) {
+		vb[0] = 'U';
 		for (size_t i = 0; i < n; i++) {
-			uint64_t t;
+			uint8_t *r = vb + 1 + i * CHG_REC;
 
-			memcpy(&t, (const char *)base + i * stride, sizeof(t));
-			tokkey(vb + i * 8, t);
+			tokkey(r, v[i].tok);
+			put32(r + 8, v[i].spam);
+			put32(r + 12, v[i].ham);
+			put32(r + 16, v[i].atime);
 		}
-		v.data = vb;
-		v.size = (u_int32_t)(n * 8);
+		d.data = vb;
+		d.size = (u_int32_t)(1 + n * CHG_REC);
 	} else {
-		v.data = "C";
-		v.size = 1;
+		d.data = "C";
+		d.size = 1;
 	}
 	k.data = kb;
 	k.size = 8;
 	tokkey(kb, gen + 1);
-	rc = s->chg->put(s->chg, txn, &k, &v, 0);
+	rc = s->chg->put(s->chg, txn, &k, &d, 0);
 	free(vb);
 	if (rc != 0)
 		return errc(rc);
@@ -189,14 +195,14 @@ struct catchup {
 	DB_TXN *txn;
 };
 
-/* catchup - evict what the rows from..to name, read in the reader's
- * snapshot; a missing row (trimmed) or "C" clears */
+/* catchup - apply the rows from..to, read in the reader's snapshot, to
+ * the cache; a missing row (trimmed), "C" or anything unknown clears */
 static int
 catchup(void *arg, struct bayes_tokcache *c, uint64_t from, uint64_t to)
 {
 	struct catchup *cu = arg;
 	uint8_t kb[8];
-	uint64_t toks[256];
+	struct bayes_tokval tv[256];
 	DBT k = { 0 }, v = { 0 };
 	int rc;
 
@@ -206,22 +212,31 @@ catchup(void *arg, struct bayes_tokcache *c, uint64_t from, uint64_t to)
 	k.size = 8;
 	v.flags = DB_DBT_MALLOC;
 	for (uint64_t g = from; g <= to; g++) {
+		const uint8_t *p;
+		size_t n;
+
 		tokkey(kb, g);
 		if ((rc = cu->s->chg->get(cu->s->chg, cu->txn, &k, &v, 0)) != 0)
 			return rc == DB_NOTFOUND ? -ENOENT : errc(rc);
-		if (v.size % 8 != 0) {
+		p = v.data;
+		if (v.size < 1 || p[0] != 'U' || (v.size - 1) % CHG_REC != 0) {
 			bayes_tokcache_clear(c);
+			n = 0;
 		} else {
-			const uint8_t *p = v.data;
-			size_t n = v.size / 8;
+			n = (v.size - 1) / CHG_REC;
+		}
+		for (size_t i = 0; i < n; i += 256) {
+			size_t m = n - i < 256 ? n - i : 256;
 
-			for (size_t i = 0; i < n; i += 256) {
-				size_t m = n - i < 256 ? n - i : 256;
+			for (size_t j = 0; j < m; j++) {
+				const uint8_t *r = p + 1 + (i + j) * CHG_REC;
 
-				for (size_t j = 0; j < m; j++)
-					toks[j] = keytok(p + (i + j) * 8);
-				bayes_tokcache_evict(c, toks, m);
+				tv[j].tok = keytok(r);
+				tv[j].spam = get32(r + 8);
+				tv[j].ham = get32(r + 12);
+				tv[j].atime = get32(r + 16);
 			}
+			bayes_tokcache_update(c, tv, m);
 		}
 		free(v.data);
 		v.data = NULL;
@@ -383,7 +398,7 @@ bdb_get(struct bayes_store *st, const uint64_t *toks, size_t n,
  * change in the number of distinct tokens */
 static int
 apply(struct bdb_store *s, DB_TXN *txn, int cls, int d, const uint64_t *toks,
-    size_t n, uint32_t now, int64_t *dtok)
+    size_t n, uint32_t now, int64_t *dtok, struct bayes_tokval *fin)
 {
 	uint8_t kb[8], vb[12];
 	DBT k = { 0 }, v = { 0 };
@@ -416,6 +431,12 @@ apply(struct bdb_store *s, DB_TXN *txn, int cls, int d, const uint64_t *toks,
 		} else if (*c > 0) {
 			(*c)--;
 		}
+		if (fin != NULL) {
+			fin[i].tok = toks[i];
+			fin[i].spam = sp;
+			fin[i].ham = hm;
+			fin[i].atime = sp + hm == 0 ? 0 : at;
+		}
 		if (sp + hm == 0) {
 			if (existed) {
 				rc = s->tok->del(s->tok, txn, &k, 0);
@@ -446,10 +467,14 @@ learn_once(struct bdb_store *s, const uint8_t *seen, int cls,
 	uint8_t old = 0, nb = (uint8_t)cls;
 	uint64_t ns, nh, nt;
 	int64_t dtok = 0;
+	/* the new counts, for the change row (NULL: it says "all") */
+	struct bayes_tokval *fin = malloc(n ? n * sizeof(*fin) : 1);
 	int rc;
 
-	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0)
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0) {
+		free(fin);
 		return rc;
+	}
 	k.data = (void *)seen;
 	k.size = BAYES_SEEN_LEN;
 	v.data = &old;
@@ -462,6 +487,7 @@ learn_once(struct bdb_store *s, const uint8_t *seen, int cls,
 		goto fail;
 	if (old == cls || (cls == BAYES_FORGET && old == 0)) {
 		txn->abort(txn);
+		free(fin);
 		return cls == BAYES_FORGET ? BAYES_NOTSEEN : BAYES_ALREADY;
 	}
 	if ((rc = var_get64(s, txn, "nspam", &ns, DB_RMW)) < 0 ||
@@ -469,7 +495,7 @@ learn_once(struct bdb_store *s, const uint8_t *seen, int cls,
 	    (rc = var_get64(s, txn, "ntokens", &nt, DB_RMW)) < 0)
 		goto fail_neg;
 	if (old != 0) {
-		if ((rc = apply(s, txn, old, -1, toks, n, now, &dtok)) < 0)
+		if ((rc = apply(s, txn, old, -1, toks, n, now, &dtok, fin)) < 0)
 			goto fail_neg;
 		if (old == BAYES_SPAM && ns > 0)
 			ns--;
@@ -477,7 +503,7 @@ learn_once(struct bdb_store *s, const uint8_t *seen, int cls,
 			nh--;
 	}
 	if (cls != BAYES_FORGET) {
-		if ((rc = apply(s, txn, cls, 1, toks, n, now, &dtok)) < 0)
+		if ((rc = apply(s, txn, cls, 1, toks, n, now, &dtok, fin)) < 0)
 			goto fail_neg;
 		if (cls == BAYES_SPAM)
 			ns++;
@@ -495,13 +521,15 @@ learn_once(struct bdb_store *s, const uint8_t *seen, int cls,
 	if ((rc = var_put64(s, txn, "nspam", ns)) < 0 ||
 	    (rc = var_put64(s, txn, "nham", nh)) < 0 ||
 	    (rc = var_put64(s, txn, "ntokens", nt)) < 0 ||
-	    (rc = log_change(s, txn, toks, sizeof(*toks), n)) < 0)
+	    (rc = log_change(s, txn, fin, n)) < 0)
 		goto fail_neg;
+	free(fin);
 	return errc(txn->commit(txn, 0));
 fail:
 	rc = errc(rc);
 fail_neg:
 	txn->abort(txn);
+	free(fin);
 	return rc;
 }
 
@@ -843,6 +871,36 @@ apply_scan(struct bdb_store *s, DB_TXN *txn, struct dtab *t, uint32_t now,
  * and their copies (a single batch of 700k new tokens fails, 450k pass). */
 #define BDB_BATCH_MAX_TOKENS 250000
 
+/* log_batch - the change row of a batch: the new counts of the tokens
+ * whose counts it changed */
+static int
+log_batch(struct bdb_store *s, DB_TXN *txn, const struct dtab *t, uint32_t now)
+{
+	struct bayes_tokval *fin = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (t->n <= CHG_MAX_TOKENS &&
+	    (fin = malloc(t->n * sizeof(*fin) + 1)) != NULL) {
+		for (size_t i = 0; i < t->n; i++) {
+			const struct delta *e = &t->v[i];
+			uint8_t vb[12];
+			int w = new_counts(e, now, vb);
+
+			if (w == 0)
+				continue; /* unchanged */
+			fin[n].tok = e->tok;
+			fin[n].spam = w < 0 ? 0 : get32(vb);
+			fin[n].ham = w < 0 ? 0 : get32(vb + 4);
+			fin[n].atime = w < 0 ? 0 : get32(vb + 8);
+			n++;
+		}
+	}
+	rc = log_change(s, txn, fin, n);
+	free(fin);
+	return rc;
+}
+
 static int
 batch_once(struct bdb_store *s, const struct bayes_learn_item *items, size_t n,
     uint32_t now, int *result, struct dtab *t)
@@ -924,7 +982,7 @@ batch_once(struct bdb_store *s, const struct bayes_learn_item *items, size_t n,
 	if ((rc = var_put64(s, txn, "nspam", ns)) < 0 ||
 	    (rc = var_put64(s, txn, "nham", nh)) < 0 ||
 	    (rc = var_put64(s, txn, "ntokens", nt)) < 0 ||
-	    (t->n > 0 && (rc = log_change(s, txn, t->v, sizeof(*t->v), t->n)) < 0))
+	    (t->n > 0 && (rc = log_batch(s, txn, t, now)) < 0))
 		goto fail;
 	return errc(txn->commit(txn, 0));
 fail:
@@ -1029,7 +1087,7 @@ walk(struct bdb_store *s, DB *db, bool write,
 	}
 	/* deleted tokens: every cache starts over */
 	if (write && db == s->tok && *ndel > 0 &&
-	    (r = log_change(s, txn, NULL, 0, 0)) < 0) {
+	    (r = log_change(s, txn, NULL, 0)) < 0) {
 		txn->abort(txn);
 		return r;
 	}
@@ -1130,7 +1188,7 @@ bdb_clear(struct bayes_store *st)
 	}
 	/* the log is never truncated: its numbers must only grow, or a
 	 * reader could take a new row for one it has seen */
-	if ((rc = log_change(s, txn, NULL, 0, 0)) < 0) {
+	if ((rc = log_change(s, txn, NULL, 0)) < 0) {
 		txn->abort(txn);
 		return rc;
 	}
@@ -1162,7 +1220,7 @@ bdb_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
 			return errc(rc);
 		}
 	}
-	if ((rc = log_change(s, txn, t, sizeof(*t), n)) < 0) {
+	if ((rc = log_change(s, txn, t, n)) < 0) {
 		txn->abort(txn);
 		return rc;
 	}

@@ -5,9 +5,9 @@
  * tokens are SipHash values, so their low bits are the slot. A slot
  * belongs to the current contents when its epoch is the cache's: a full
  * clear is epoch + 1. Within an epoch a slot, once taken, stays taken
- * (eviction keeps the key and drops the value), so a probe may stop at
- * the first slot of another epoch. Hand-written: no library offers a
- * fixed-size, clear-in-O(1), evictable u64 map, and this is 150 lines.
+ * (nothing is deleted: a change row updates values in place), so a probe
+ * may stop at the first slot of another epoch. Hand-written: no library
+ * offers a fixed-size, clear-in-O(1) u64 map, and this is 150 lines.
  */
 #include "bayes/tokcache.h"
 
@@ -17,8 +17,7 @@
 struct slot {
 	uint64_t tok;
 	uint32_t spam, ham, atime;
-	uint32_t epoch : 31;
-	uint32_t valid : 1;
+	uint32_t epoch;
 };
 
 struct bayes_tokcache {
@@ -31,7 +30,7 @@ struct bayes_tokcache {
 	struct bayes_tokcache_stats st;
 };
 
-#define EPOCH_MAX 0x7fffffffu
+#define EPOCH_MAX 0xffffffffu
 
 struct bayes_tokcache *
 bayes_tokcache_new(void)
@@ -61,7 +60,7 @@ bayes_tokcache_free(struct bayes_tokcache *c)
 	free(c);
 }
 
-/* clear - forget every value; after 2^31 clears the slots are zeroed
+/* clear - forget every value; after 2^32 clears the slots are zeroed
  * for real so an old epoch can never come back */
 void
 bayes_tokcache_clear(struct bayes_tokcache *c)
@@ -88,14 +87,17 @@ find(struct bayes_tokcache *c, uint64_t tok)
 }
 
 void
-bayes_tokcache_evict(struct bayes_tokcache *c, const uint64_t *toks, size_t n)
+bayes_tokcache_update(
+    struct bayes_tokcache *c, const struct bayes_tokval *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct slot *s = find(c, toks[i]);
+		struct slot *s = find(c, v[i].tok);
 
-		if (s->epoch == c->epoch && s->valid) {
-			s->valid = 0;
-			c->st.evicted++;
+		if (s->epoch == c->epoch) {
+			s->spam = v[i].spam;
+			s->ham = v[i].ham;
+			s->atime = v[i].atime;
+			c->st.updated++;
 		}
 	}
 }
@@ -133,8 +135,7 @@ bayes_tokcache_lookup(struct bayes_tokcache *c, uint64_t gen,
 		struct slot *s;
 
 		out[i].tok = toks[i];
-		if (c->gen != gen || (s = find(c, toks[i]))->epoch != c->epoch ||
-		    !s->valid) {
+		if (c->gen != gen || (s = find(c, toks[i]))->epoch != c->epoch) {
 			miss[nmiss++] = i;
 			continue;
 		}
@@ -169,7 +170,6 @@ bayes_tokcache_insert(struct bayes_tokcache *c, uint64_t gen,
 		s->spam = t->spam;
 		s->ham = t->ham;
 		s->atime = t->atime;
-		s->valid = 1;
 	}
 	pthread_mutex_unlock(&c->mu);
 }
@@ -182,7 +182,7 @@ bayes_tokcache_touch(
 	for (size_t i = 0; i < n; i++) {
 		struct slot *s = find(c, toks[i]);
 
-		if (s->epoch == c->epoch && s->valid && s->atime < now)
+		if (s->epoch == c->epoch && s->atime < now)
 			s->atime = now;
 	}
 	pthread_mutex_unlock(&c->mu);

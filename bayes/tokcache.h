@@ -6,16 +6,18 @@
  * of them (84 % on the 2003 sets) were looked up by an earlier scan of
  * the same worker, and a Berkeley DB lookup costs ~0.6-1 us. The cache
  * answers those from memory. It is never stale: every transaction that
- * changes counts appends a numbered row to the store's change log
- * (the tokens it changed, or "everything"), and a lookup first brings
- * the cache to the log's last number inside the same snapshot,
- * evicting what the rows name. Values read from a snapshot are only
+ * changes counts appends a numbered row to the store's change log (the
+ * new counts of the tokens it changed, or "everything"), and a lookup
+ * first brings the cache to the log's last number inside the same
+ * snapshot, updating the cached tokens the rows name (so autolearn
+ * between scans costs no lookups). Values read from a snapshot are only
  * inserted while the cache is at that snapshot's number.
  *
  * Thread-safe (milter threads share a worker's store): one mutex, held
- * for the probing and the eviction, never across a store lookup.
- * Memory: 2^TOKCACHE_BITS entries of 24 bytes (6 MB), allocated on first
- * use; a cache 3/4 full starts over (an epoch bump, O(1)).
+ * for the probing and the updates, never across a store lookup.
+ * Memory: 2^TOKCACHE_BITS entries of 24 bytes (6 MB, calloc'ed with the
+ * store handle: pages are mapped as slots are used); a cache 3/4 full
+ * starts over (an epoch bump, O(1)).
  */
 #ifndef BAYES_TOKCACHE_H
 #define BAYES_TOKCACHE_H
@@ -36,8 +38,8 @@ void bayes_tokcache_free(struct bayes_tokcache *);
 
 /* Change rows between the cache's number and the snapshot's are read by
  * the store through this callback, called with the cache locked; it
- * calls bayes_tokcache_evict / bayes_tokcache_clear for each row and
- * returns 0, or -errno (the cache is then cleared). */
+ * calls bayes_tokcache_update / bayes_tokcache_clear for each row, in
+ * order, and returns 0, or -errno (the cache is then cleared). */
 typedef int bayes_tokcache_catchup_fn(
     void *arg, struct bayes_tokcache *, uint64_t from, uint64_t to);
 
@@ -48,9 +50,10 @@ typedef int bayes_tokcache_catchup_fn(
  * number yet (new) just takes gen. */
 bool bayes_tokcache_sync(struct bayes_tokcache *, uint64_t gen,
     bayes_tokcache_catchup_fn *fn, void *arg);
-/* With the lock held (from the catch-up callback only): */
-void bayes_tokcache_evict(
-    struct bayes_tokcache *, const uint64_t *toks, size_t n);
+/* With the lock held (from the catch-up callback only): new counts
+ * (zeros: deleted) for those of v[0..n) in the cache; clear all */
+void bayes_tokcache_update(
+    struct bayes_tokcache *, const struct bayes_tokval *v, size_t n);
 void bayes_tokcache_clear(struct bayes_tokcache *);
 
 /* bayes_tokcache_lookup - fill out[i] for cached toks[i]; the indexes of
@@ -69,10 +72,10 @@ void bayes_tokcache_insert(struct bayes_tokcache *, uint64_t gen,
 void bayes_tokcache_touch(
     struct bayes_tokcache *, const uint64_t *toks, size_t n, uint32_t now);
 
-/* counters for tests and benches: lookups answered, missed, evictions,
- * full clears */
+/* counters for tests and benches: lookups answered, missed, cached
+ * tokens updated by change rows, full clears */
 struct bayes_tokcache_stats {
-	uint64_t hits, misses, evicted, clears;
+	uint64_t hits, misses, updated, clears;
 };
 void bayes_tokcache_stats(
     struct bayes_tokcache *, struct bayes_tokcache_stats *);

@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "bayes/bayes.h"
+#include "bayes/tokcache.h"
 #include "mail/msg.h"
 
 struct file {
@@ -252,6 +253,14 @@ main(int argc, char **argv)
 	    tc[n * 99 / 100], tc[n - 1]);
 	printf("  (parse    p50 %.0f us  p99 %.0f us  %.0f msg/s)\n", tp[n / 2],
 	    tp[n * 99 / 100], n / (psum / 1e6));
+	struct bayes_tokcache_stats cs;
+	if (bayes_store_cache_stats(st, &cs) == 0 && cs.hits + cs.misses > 0)
+		printf("  (token cache: %.1f%% of %llu lookups answered, %llu "
+		       "cached counts updated by change rows, %llu clears)\n",
+		    100.0 * (double)cs.hits / (double)(cs.hits + cs.misses),
+		    (unsigned long long)(cs.hits + cs.misses),
+		    (unsigned long long)cs.updated,
+		    (unsigned long long)cs.clears);
 	bayes_store_close(st);
 	/* the budget is on the cost (CPU time); the wall clock above also
 	 * shows what a loaded machine adds */

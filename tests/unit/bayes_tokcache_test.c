@@ -1,5 +1,5 @@
 /* bayes_tokcache_test - the token cache on its own: hits, misses,
- * eviction by change rows, clears, snapshots behind the cache, filling
+ * updates by change rows, clears, snapshots behind the cache, filling
  * up, colliding slots */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -62,7 +62,7 @@ nmiss(struct bayes_tokcache *c, uint64_t gen, const uint64_t *toks, size_t n)
 
 struct rows {
 	uint64_t from, to;
-	const uint64_t *evict; /* evicted for every row */
+	const struct bayes_tokval *upd; /* applied for every row */
 	size_t n;
 	int rc;
 	bool clear;
@@ -78,7 +78,7 @@ catchup(void *arg, struct bayes_tokcache *c, uint64_t from, uint64_t to)
 	if (r->clear)
 		bayes_tokcache_clear(c);
 	else
-		bayes_tokcache_evict(c, r->evict, r->n);
+		bayes_tokcache_update(c, r->upd, r->n);
 	return r->rc;
 }
 
@@ -88,8 +88,12 @@ test_hit_miss_evict(void **state)
 	(void)state;
 	struct bayes_tokcache *c = bayes_tokcache_new();
 	struct bayes_tokcache_stats st;
-	uint64_t toks[4] = { 11, 12, 13, 14 }, gone[1] = { 12 };
-	struct rows r = { 0, 0, gone, 1, 0, false };
+	uint64_t toks[4] = { 11, 12, 13, 14 }, t12 = 12;
+	/* rows set token 12 to 30/60, and 99 (not cached) to 1/1 */
+	struct bayes_tokval upd[2] = { { 12, 30, 60, 9 }, { 99, 1, 1, 9 } };
+	struct rows r = { 0, 0, upd, 2, 0, false };
+	struct bayes_tokval out[1];
+	size_t miss[1];
 
 	assert_non_null(c);
 	/* a new cache takes the first number without a catch-up */
@@ -102,13 +106,19 @@ test_hit_miss_evict(void **state)
 	assert_int_equal(nmiss(c, 6, toks, 4), 4);
 	put(c, 6, toks + 3, 1);
 	assert_int_equal(nmiss(c, 5, toks, 4), 1);
-	/* rows 6..8 name token 12 */
+	/* rows 6..8 change token 12: the cache holds the new counts */
 	assert_true(bayes_tokcache_sync(c, 8, catchup, &r));
 	assert_int_equal(r.from, 6);
 	assert_int_equal(r.to, 8);
-	assert_int_equal(nmiss(c, 8, toks, 4), 2);
-	put(c, 8, gone, 1);
+	assert_int_equal(bayes_tokcache_lookup(c, 8, &t12, 1, out, miss), 0);
+	assert_int_equal(out[0].spam, 30);
+	assert_int_equal(out[0].ham, 60);
+	assert_int_equal(out[0].atime, 9);
+	put(c, 8, &t12, 1);
 	assert_int_equal(nmiss(c, 8, toks, 4), 1);
+	/* a token the rows name but the cache lacks is not added */
+	uint64_t t99 = 99;
+	assert_int_equal(bayes_tokcache_lookup(c, 8, &t99, 1, out, miss), 1);
 	/* a snapshot older than the cache may not use it */
 	r.to = 0;
 	assert_false(bayes_tokcache_sync(c, 7, catchup, &r));
@@ -129,7 +139,7 @@ test_hit_miss_evict(void **state)
 	assert_int_equal(nmiss(c, 10, toks, 4), 4);
 	bayes_tokcache_stats(c, &st);
 	assert_true(st.hits > 0 && st.misses > 0);
-	assert_int_equal(st.evicted, 2); /* 12 at rows 6..8 and again at 9 */
+	assert_int_equal(st.updated, 2); /* 12 at rows 6..8 and again at 9 */
 	assert_true(st.clears >= 3);
 	bayes_tokcache_free(c);
 }
@@ -163,21 +173,25 @@ test_collisions(void **state)
 {
 	(void)state;
 	struct bayes_tokcache *c = bayes_tokcache_new();
-	uint64_t toks[5], mid[1];
+	uint64_t toks[5];
+	struct bayes_tokval mid[1], out[5];
+	size_t miss[5];
 	struct rows r = { 0, 0, mid, 1, 0, false };
 
 	for (int i = 0; i < 5; i++)
 		toks[i] = 3 + ((uint64_t)i << TOKCACHE_BITS);
-	mid[0] = toks[2];
+	mid[0] = tv(toks[2], 1, 2, 3);
 	assert_true(bayes_tokcache_sync(c, 1, catchup, &r));
 	put(c, 1, toks, 5);
 	assert_int_equal(nmiss(c, 1, toks, 5), 0);
+	/* an update in the middle of the chain */
 	assert_true(bayes_tokcache_sync(c, 2, catchup, &r));
-	assert_int_equal(nmiss(c, 2, toks, 5), 1);
+	assert_int_equal(bayes_tokcache_lookup(c, 2, toks, 5, out, miss), 0);
+	assert_int_equal(out[2].spam, 1);
+	assert_int_equal(out[4].spam, (uint32_t)toks[4]);
+	/* the one before and after it still found */
 	assert_int_equal(nmiss(c, 2, toks + 3, 2), 0);
-	/* reinsert the evicted one in place */
-	put(c, 2, mid, 1);
-	assert_int_equal(nmiss(c, 2, toks, 5), 0);
+	assert_int_equal(nmiss(c, 2, toks, 2), 0);
 	bayes_tokcache_free(c);
 }
 
