@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -466,6 +467,82 @@ test_concurrent_read(void **state)
 	bayes_store_close(st);
 }
 
+/* reader threads sharing one handle (milter threads share a worker's
+ * store, and its token cache) while another process learns: every read
+ * is one snapshot, so the 50 shared tokens always agree */
+struct reader_arg {
+	struct bayes_store *st;
+	_Atomic int *stop;
+	int reads, bad;
+};
+
+static void *
+reader_thread(void *p)
+{
+	struct reader_arg *a = p;
+	struct bayes_tokval tv[51];
+	uint64_t t[64];
+
+	toks_of(t, (unsigned)a->reads); /* shared 1..50, then one more */
+	while (!*a->stop) {
+		/* unique tokens in a stride, so many are read before learned */
+		t[50] = 1000 + (unsigned)(a->reads * 37 % 300);
+		if (bayes_store_get(a->st, t, 51, tv) != 0) {
+			a->bad++;
+			continue;
+		}
+		for (int k = 1; k < 50; k++)
+			if (tv[k].spam != tv[0].spam)
+				a->bad++;
+		/* a message's unique token is never ahead of the shared ones */
+		if (tv[50].spam > tv[0].spam)
+			a->bad++;
+		a->reads++;
+	}
+	return NULL;
+}
+
+static void
+test_concurrent_read_threads(void **state)
+{
+	(void)state;
+	struct bayes_store *st;
+	struct reader_arg a[3];
+	pthread_t th[3];
+	_Atomic int stop = 0;
+	pid_t pid;
+	int status;
+
+	assert_int_equal(bayes_store_open(dir, true, &st), 0);
+	bayes_store_close(st);
+	if ((pid = fork()) == 0)
+		learner(300, -1);
+	assert_int_equal(bayes_store_open(dir, false, &st), 0);
+	for (int i = 0; i < 3; i++) {
+		a[i] = (struct reader_arg){ st, &stop, i * 7, 0 };
+		assert_int_equal(
+		    pthread_create(&th[i], NULL, reader_thread, &a[i]), 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	stop = 1;
+	for (int i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(a[i].bad, 0);
+		assert_true(a[i].reads > i * 7);
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_consistent(st, true);
+	/* no thread left a value read before a later learn in the cache */
+	for (unsigned i = 0; i < 300; i++) {
+		struct bayes_tokval tv;
+
+		get1(st, 1000 + i, &tv);
+		assert_int_equal(tv.spam, 1);
+	}
+	bayes_store_close(st);
+}
+
 static void
 test_kill9_during_learn(void **state)
 {
@@ -684,6 +761,8 @@ main(void)
 		    test_learn_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_concurrent_read_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_kill9_during_learn, setup, teardown),
 		cmocka_unit_test_setup_teardown(
