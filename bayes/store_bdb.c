@@ -48,10 +48,14 @@
 #include <sys/stat.h>
 
 #define BDB_RETRIES 20
-/* change log rows kept: a reader further behind clears its cache */
-#define CHG_KEEP 1024
-/* a transaction changing more tokens logs "C" (clear) instead of them */
-#define CHG_MAX_TOKENS 65536
+/* Change log rows kept, and how far behind a reader still catches up
+ * (reading and applying a row of ~300 tokens costs ~10 us; further
+ * behind, an idle worker starts its cache over instead). A transaction
+ * changing more than CHG_MAX_TOKENS tokens (a filterctl learn batch)
+ * logs "C" (clear), so changes.db stays under CHG_KEEP x 80 KB. */
+#define CHG_KEEP 64
+#define CHG_CATCHUP_MAX 32
+#define CHG_MAX_TOKENS 4096
 #define CHG_REC 20 /* a row's record: token key and value */
 
 struct bdb_store {
@@ -206,7 +210,7 @@ catchup(void *arg, struct bayes_tokcache *c, uint64_t from, uint64_t to)
 	DBT k = { 0 }, v = { 0 };
 	int rc;
 
-	if (to - from >= CHG_KEEP)
+	if (to - from >= CHG_CATCHUP_MAX)
 		return -ERANGE;
 	k.data = kb;
 	k.size = 8;
