@@ -601,28 +601,29 @@ in_child(void (*fn)(struct bayes_store *, unsigned), unsigned arg)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* learn_as - message i as cls (another process: exit 3 on failure) */
 static void
-c_learn(struct bayes_store *st, unsigned i)
+learn_as(struct bayes_store *st, unsigned i, int cls)
 {
 	uint64_t t[64];
 	uint8_t seen[16];
 	size_t n = toks_of(t, i);
 
 	seen_of(seen, i);
-	if (bayes_store_learn(st, seen, BAYES_SPAM, t, n, 1) != BAYES_LEARNED)
+	if (bayes_store_learn(st, seen, cls, t, n, 1) != BAYES_LEARNED)
 		_exit(3);
+}
+
+static void
+c_learn(struct bayes_store *st, unsigned i)
+{
+	learn_as(st, i, BAYES_SPAM);
 }
 
 static void
 c_forget(struct bayes_store *st, unsigned i)
 {
-	uint64_t t[64];
-	uint8_t seen[16];
-	size_t n = toks_of(t, i);
-
-	seen_of(seen, i);
-	if (bayes_store_learn(st, seen, BAYES_FORGET, t, n, 1) != BAYES_LEARNED)
-		_exit(3);
+	learn_as(st, i, BAYES_FORGET);
 }
 
 /* c_batch - messages i..i+4 as ham in one batch */
