@@ -35,9 +35,11 @@
 #include <unistd.h>
 
 #include "bayes/bayes.h"
+#include "bayes/tokcache.h"
 #include "filterd/cfg.h"
 #include "filterd/checks.h"
 #include "filterd/ctl_bayes.h"
+#include "filterd/metrics.h"
 #include "mail/msg.h"
 #include "util/hits.h"
 #include "util/log.h"
@@ -57,6 +59,9 @@ struct bayes_state {
 	struct bayes_store *dead; /* failed handle, closed at refs == 0 */
 	time_t next_try;
 	time_t next_warn; /* store errors are logged at most this often */
+	/* the token cache counters of st already added to the metrics */
+	const struct bayes_store *counted;
+	uint64_t counted_hits, counted_misses;
 };
 
 /* store_warn - log a store error of this worker, rate-limited (call with
@@ -178,6 +183,35 @@ unstore(struct bayes_state *s, struct bayes_store *st, int rc)
 	bayes_store_close(close_it);
 }
 
+/* count_lookups - add what this scan read, from the worker's token cache
+ * and from the database, to the metrics: the handle's counter deltas
+ * (threads of a worker share it, hence under mu); a handle without a
+ * cache read all ntokens from its database */
+static void
+count_lookups(struct bayes_state *s, struct bayes_store *st, size_t ntokens)
+{
+	struct bayes_tokcache_stats cs;
+	uint64_t dh, dm;
+
+	if (bayes_store_cache_stats(st, &cs) < 0) {
+		metrics_bayes_lookups(0, ntokens);
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	/* a new handle (maybe at the old one's address) counts from 0 */
+	if (s->counted != st || cs.hits < s->counted_hits ||
+	    cs.misses < s->counted_misses) {
+		s->counted = st;
+		s->counted_hits = s->counted_misses = 0;
+	}
+	dh = cs.hits - s->counted_hits;
+	dm = cs.misses - s->counted_misses;
+	s->counted_hits = cs.hits;
+	s->counted_misses = cs.misses;
+	pthread_mutex_unlock(&s->mu);
+	metrics_bayes_lookups(dh, dm);
+}
+
 static void
 bayes_run(struct scan *scan, void *state)
 {
@@ -194,6 +228,8 @@ bayes_run(struct scan *scan, void *state)
 	/* touching refreshes the atime of the tokens this scan used */
 	rc = bayes_classify_msg_touch(st, scan_msg(scan), s->min_spam,
 	    s->min_ham, (uint32_t)time(NULL), &r);
+	if (rc == 0)
+		count_lookups(s, st, r.ntokens);
 	unstore(s, st, rc);
 	if (rc != 0)
 		return;

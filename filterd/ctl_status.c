@@ -130,6 +130,12 @@ ctl_status(int argc, char **argv)
 		    s.checks[i].calls ? (double)s.checks[i].us / 1000.0 /
 		    (double)s.checks[i].calls : 0.0,
 		    (unsigned long long)s.checks[i].calls);
+	if (s.bayes_tok_cache + s.bayes_tok_db > 0)
+		printf("bayes token lookups: %llu, %.0f%% from the workers' "
+		       "caches\n",
+		    (unsigned long long)(s.bayes_tok_cache + s.bayes_tok_db),
+		    100.0 * (double)s.bayes_tok_cache /
+			(double)(s.bayes_tok_cache + s.bayes_tok_db));
 	printf("dns list lookups: %llu, failed %llu, timed out %llu\n",
 	    (unsigned long long)s.dns_queries,
 	    (unsigned long long)s.dns_failed,

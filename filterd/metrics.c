@@ -30,7 +30,7 @@
 #include "filterd/cfg.h"
 #include "filterd/ctl_bayes.h"
 
-#define METRICS_MAGIC 0x66646d3100000003ULL /* "fdm1", version 3 */
+#define METRICS_MAGIC 0x66646d3100000004ULL /* "fdm1", version 4 */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "lock-free 64-bit atomics");
 _Static_assert(METRICS_NACTIONS == ACTION_TEMPFAIL + 1, "enum action");
@@ -65,6 +65,7 @@ struct metrics {
 	struct mzone zones[METRICS_NZONES];
 	_Atomic uint64_t dns_queries, dns_failed, dns_late;
 	_Atomic uint64_t rate_hour, rate_count;
+	_Atomic uint64_t bayes_tok_cache, bayes_tok_db;
 };
 
 const unsigned metrics_bucket_ms[METRICS_NBUCKETS - 1] = { 5, 10, 25, 50,
@@ -286,6 +287,15 @@ metrics_dns_query(const char *zone)
 }
 
 void
+metrics_bayes_lookups(uint64_t cache, uint64_t db)
+{
+	if (M == NULL)
+		return;
+	atomic_fetch_add(&M->bayes_tok_cache, cache);
+	atomic_fetch_add(&M->bayes_tok_db, db);
+}
+
+void
 metrics_dns_failed(const char *zone, unsigned failed, unsigned late)
 {
 	struct mzone *z;
@@ -400,6 +410,8 @@ metrics_snapshot(const struct metrics *m, struct metrics_snap *s)
 	s->dns_queries = atomic_load(&w->dns_queries);
 	s->dns_failed = atomic_load(&w->dns_failed);
 	s->dns_late = atomic_load(&w->dns_late);
+	s->bayes_tok_cache = atomic_load(&w->bayes_tok_cache);
+	s->bayes_tok_db = atomic_load(&w->bayes_tok_db);
 	return 0;
 }
 
@@ -514,6 +526,14 @@ metrics_render(struct buf *b, const struct metrics_snap *s,
 	for (size_t i = 0; i < s->nchecks; i++)
 		buf_printf(b, "filterd_check_calls_total{check=\"%s\"} %llu\n",
 		    s->checks[i].name, (unsigned long long)s->checks[i].calls);
+	buf_printf(b, "# HELP filterd_bayes_token_lookups_total Token counts "
+	    "Bayes scans read, by where they came from: the worker's token "
+	    "cache or the database.\n"
+	    "# TYPE filterd_bayes_token_lookups_total counter\n"
+	    "filterd_bayes_token_lookups_total{source=\"cache\"} %llu\n"
+	    "filterd_bayes_token_lookups_total{source=\"db\"} %llu\n",
+	    (unsigned long long)s->bayes_tok_cache,
+	    (unsigned long long)s->bayes_tok_db);
 	buf_printf(b, "# HELP filterd_dns_queries_total DNS list lookups "
 	    "started.\n# TYPE filterd_dns_queries_total counter\n"
 	    "filterd_dns_queries_total %llu\n"

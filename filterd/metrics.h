@@ -40,6 +40,9 @@ void metrics_message(int action, unsigned ms, const char *tests,
 void metrics_worker_restart(void);
 /* metrics_check_time - us spent in one call of check name (static) */
 void metrics_check_time(const char *name, uint64_t us);
+/* metrics_bayes_lookups - token counts a Bayes scan read from the
+ * worker's token cache and from the database */
+void metrics_bayes_lookups(uint64_t cache, uint64_t db);
 /* DNS list lookups (filterd/check_dnsbl.c): one query sent; lookups
  * that failed or were late at the deadline; a zone that answered with a
  * "never a listing" code such as 127.255.255.254 (blocked resolver).
@@ -79,6 +82,7 @@ struct metrics_snap {
 	struct metrics_zone zones[METRICS_NZONES];
 	size_t nzones;
 	uint64_t dns_queries, dns_failed, dns_late;
+	uint64_t bayes_tok_cache, bayes_tok_db; /* token counts read */
 };
 extern const unsigned metrics_bucket_ms[METRICS_NBUCKETS - 1];
 

@@ -293,6 +293,27 @@ out=$($SPAMC -L ham <"$work/tham.eml" 2>&1)
 check "TELL: spamc -L ham ($out)" \
     grep -q 'Message successfully un/learned' <<<"$out"
 
+# Bayes is on now (min 1 of each): the workers' token caches answer the
+# tokens they looked up before; a worker that scans the message again
+# reads none of them from the database (metrics, and filterctl status)
+bmetric() # cache|db: filterd_bayes_token_lookups_total{source=...}
+{
+	curl -s "http://127.0.0.1:$m_port/metrics" |
+	    awk -v k="filterd_bayes_token_lookups_total{source=\"$1\"}" \
+	    '$1 == k { print $2 }'
+}
+c0=$(bmetric cache)
+d0=$(bmetric db)
+for i in 1 2 3 4 5 6; do $SPAMC -c <"$work/tham.eml" >/dev/null 2>&1; done
+c1=$(bmetric cache)
+d1=$(bmetric db)
+check "metrics: Bayes token lookups from the database ($d0->$d1) and the workers' caches ($c0->$c1)" \
+    [ -n "$c0" -a -n "$d0" -a "${c1:-0}" -gt "${c0:-0}" -a "${d1:-0}" -gt "${d0:-0}" ]
+st=$($CTL status 2>/dev/null)
+check "filterctl status: the caches' share of Bayes token lookups" \
+    grep -q "^bayes token lookups: [0-9]*, [0-9]*% from the workers' caches" \
+    <<<"$st"
+
 # a client that connects and says nothing gets spamd's timeout error
 sed -i 's/^spamd_timeout = .*//' "$FD_CONF"
 fd_stop

@@ -158,6 +158,8 @@ test_render_and_open(void **st)
 	metrics_dns_query("zen.dnsbl.test");
 	metrics_dns_query("zen.dnsbl.test");
 	metrics_dns_failed("zen.dnsbl.test", 1, 1);
+	metrics_bayes_lookups(250, 50);
+	metrics_bayes_lookups(30, 20);
 	assert_int_equal(cfg_set(cfg, "use_bayes", "no", err, sizeof(err)),
 	    0);
 	assert_int_equal(cfg_set(cfg, "spool_dir", "/nonexistent", err,
@@ -177,6 +179,10 @@ test_render_and_open(void **st)
 	assert_non_null(strstr(text, "filterd_scan_seconds_count 1\n"));
 	assert_null(strstr(text, "rule=\"none\""));
 	assert_non_null(strstr(text, "filterd_dns_queries_total 2\n"));
+	assert_non_null(strstr(text, "filterd_bayes_token_lookups_total{source="
+	    "\"cache\"} 280\n"));
+	assert_non_null(strstr(text, "filterd_bayes_token_lookups_total{source="
+	    "\"db\"} 70\n"));
 	assert_non_null(strstr(text, "filterd_dns_zone_queries_total{zone="
 	    "\"zen.dnsbl.test\"} 2\n"));
 	assert_non_null(strstr(text, "filterd_dns_zone_failures_total{zone="
