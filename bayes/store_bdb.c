@@ -26,14 +26,15 @@
  * environment is recovered at the next open. Errors: Berkeley DB codes
  * become -EIO, -ENOENT, -EAGAIN, -ENOMEM; BDB's own messages are muted.
  * The change log keeps each process's token cache (bayes/tokcache.h)
- * exact: every transaction that changes token counts appends its row in
- * the same transaction, and a lookup catches its cache up to the last
- * row inside its own snapshot, taking the new counts of the tokens it
- * holds. A store created before the log existed
- * gets changes.db at its next read-write open; opened read-only without
- * it, lookups go uncached. Every writer must log: a filterd or filterctl
- * older than the log writing to a store while a newer one reads it
- * leaves the newer one's cache stale until it restarts.
+ * exact: every transaction that changes token counts or atimes (a
+ * scan's touch too) appends its row in the same transaction, and a
+ * lookup catches its cache up to the last row inside its own snapshot,
+ * taking the new values of the tokens it holds. A store created before
+ * the log existed gets changes.db at its next read-write open; opened
+ * read-only without it, lookups go uncached. Every writer must log: a
+ * filterd or filterctl older than the log writing to a store while a
+ * newer one reads it leaves the newer one's cache stale until it
+ * restarts.
  * Memory: the DB handles are malloc'ed, the cache 6 MB (mapped lazily);
  * close frees them.
  */
@@ -1019,14 +1020,23 @@ bdb_touch(struct bayes_store *st, const uint64_t *toks, size_t n, uint32_t now)
 	uint8_t kb[8], vb[12];
 	DBT k = { 0 }, v = { 0 };
 	DB_TXN *txn;
+	/* the touched tokens' counts, for the change row: every worker's
+	 * cache learns the new atime, so only one of them touches a token
+	 * an hour (NULL: the row says "all") */
+	struct bayes_tokval *fin = malloc(n ? n * sizeof(*fin) : 1);
+	size_t m = 0;
 	int rc = 0;
 
-	if (!s->rdwr)
+	if (!s->rdwr) {
+		free(fin);
 		return -EROFS;
+	}
 	/* a scan must not wait behind a learning transaction: NOWAIT */
 	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, DB_TXN_NOWAIT))) <
-	    0)
+	    0) {
+		free(fin);
 		return rc;
+	}
 	k.data = kb;
 	k.size = 8;
 	v.data = vb;
@@ -1043,14 +1053,18 @@ bdb_touch(struct bayes_store *st, const uint64_t *toks, size_t n, uint32_t now)
 			continue;
 		put32(vb + 8, now);
 		rc = s->tok->put(s->tok, txn, &k, &v, 0);
+		if (fin != NULL)
+			fin[m++] = (struct bayes_tokval){ toks[i], get32(vb),
+				get32(vb + 4), now };
 	}
+	if (rc == 0 && (fin == NULL || m > 0))
+		rc = log_change(s, txn, fin, m);
+	free(fin);
 	if (rc != 0) {
 		txn->abort(txn);
-		return errc(rc);
+		return rc < 0 ? rc : errc(rc);
 	}
-	if ((rc = errc(txn->commit(txn, 0))) == 0 && s->cache != NULL)
-		bayes_tokcache_touch(s->cache, toks, n, now);
-	return rc;
+	return errc(txn->commit(txn, 0));
 }
 
 /* walk - run fn over every record of db in a snapshot (or, with del,

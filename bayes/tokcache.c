@@ -175,20 +175,6 @@ bayes_tokcache_insert(struct bayes_tokcache *c, uint64_t gen,
 }
 
 void
-bayes_tokcache_touch(
-    struct bayes_tokcache *c, const uint64_t *toks, size_t n, uint32_t now)
-{
-	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < n; i++) {
-		struct slot *s = find(c, toks[i]);
-
-		if (s->epoch == c->epoch && s->atime < now)
-			s->atime = now;
-	}
-	pthread_mutex_unlock(&c->mu);
-}
-
-void
 bayes_tokcache_stats(struct bayes_tokcache *c, struct bayes_tokcache_stats *st)
 {
 	pthread_mutex_lock(&c->mu);

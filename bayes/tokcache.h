@@ -6,11 +6,12 @@
  * of them (84 % on the 2003 sets) were looked up by an earlier scan of
  * the same worker, and a Berkeley DB lookup costs ~0.6-1 us. The cache
  * answers those from memory. It is never stale: every transaction that
- * changes counts appends a numbered row to the store's change log (the
- * new counts of the tokens it changed, or "everything"), and a lookup
- * first brings the cache to the log's last number inside the same
+ * changes counts or atimes appends a numbered row to the store's change
+ * log (the new values of the tokens it changed, or "everything"), and a
+ * lookup first brings the cache to the log's last number inside the same
  * snapshot, updating the cached tokens the rows name (so autolearn
- * between scans costs no lookups). Values read from a snapshot are only
+ * between scans costs no lookups, and a token one worker touched is not
+ * touched again by the others). Values read from a snapshot are only
  * inserted while the cache is at that snapshot's number.
  *
  * Thread-safe (milter threads share a worker's store): one mutex, held
@@ -65,13 +66,6 @@ size_t bayes_tokcache_lookup(struct bayes_tokcache *, uint64_t gen,
  * snapshot of gen; ignored if the cache moved on since) */
 void bayes_tokcache_insert(struct bayes_tokcache *, uint64_t gen,
     const struct bayes_tokval *out, const size_t *miss, size_t nmiss);
-/* bayes_tokcache_touch - our own atime update reached the store: the
- * cached tokens of toks[] get atime now (atime changes are not logged;
- * another process's touch leaves ours older, which costs at most one
- * extra touch) */
-void bayes_tokcache_touch(
-    struct bayes_tokcache *, const uint64_t *toks, size_t n, uint32_t now);
-
 /* counters for tests and benches: lookups answered, missed, cached
  * tokens updated by change rows, full clears */
 struct bayes_tokcache_stats {

@@ -644,6 +644,16 @@ c_batch(struct bayes_store *st, unsigned i)
 		_exit(3);
 }
 
+/* c_touch - atime of shared token 7 to t (a scan in another worker) */
+static void
+c_touch(struct bayes_store *st, unsigned t)
+{
+	uint64_t tok = 7;
+
+	if (bayes_store_touch(st, &tok, 1, t) != 0)
+		_exit(3);
+}
+
 static void
 c_expire(struct bayes_store *st, unsigned cutoff)
 {
@@ -701,6 +711,7 @@ test_cache_sees_other_writers(void **state)
 	struct bayes_store *st;
 	struct bayes_tokcache_stats cs;
 	uint64_t hits;
+	struct bayes_tokval tv7;
 
 	assert_int_equal(bayes_store_open(dir, true, &st), 0);
 	for (unsigned i = 0; i < 10; i++)
@@ -718,6 +729,19 @@ test_cache_sees_other_writers(void **state)
 	expect(st, 22, 11, 5, 0, 1);
 	in_child(c_forget, 3); /* a forget */
 	expect(st, 3, 10, 5, 0, 0);
+	/* another worker's atime touch reaches this cache too, so it does
+	 * not touch the token again */
+	for (int k = 0; k < 2; k++) {
+		struct bayes_tokval tv;
+
+		get1(st, 7, &tv);
+		assert_int_equal(tv.atime, k == 0 ? 1 : 5000);
+		if (k == 0)
+			in_child(c_touch, 5000);
+	}
+	get1(st, 7, &tv7);
+	assert_int_equal(tv7.atime, 5000);
+	assert_int_equal(tv7.spam, 10);
 	/* a restore: clear + put_tokens (the backup taken before it) */
 	char *b;
 	size_t blen;
@@ -730,8 +754,8 @@ test_cache_sees_other_writers(void **state)
 	expect(st, 30, 11, 5, 1, 0);
 	in_child(c_restore, 0);
 	expect(st, 30, 10, 5, 0, 0);
-	/* expiry: everything was learned at time 1 */
-	in_child(c_expire, 2);
+	/* expiry: everything was learned at time 1 or touched at 5000 */
+	in_child(c_expire, 6000);
 	expect(st, 4, 0, 0, 0, 0);
 	/* more rows than a reader catches up on, or than the log keeps,
 	 * while this handle looked away */

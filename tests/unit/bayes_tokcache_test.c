@@ -144,28 +144,6 @@ test_hit_miss_evict(void **state)
 	bayes_tokcache_free(c);
 }
 
-static void
-test_touch(void **state)
-{
-	(void)state;
-	struct bayes_tokcache *c = bayes_tokcache_new();
-	uint64_t tok = 42, other = 43;
-	struct bayes_tokval out[1];
-	size_t miss[1];
-
-	assert_true(bayes_tokcache_sync(c, 1, catchup, NULL));
-	put(c, 1, &tok, 1);
-	bayes_tokcache_touch(c, &tok, 1, 500);
-	bayes_tokcache_touch(c, &other, 1, 500); /* not cached: no entry */
-	assert_int_equal(bayes_tokcache_lookup(c, 1, &tok, 1, out, miss), 0);
-	assert_int_equal(out[0].atime, 500);
-	bayes_tokcache_touch(c, &tok, 1, 400); /* never backwards */
-	assert_int_equal(bayes_tokcache_lookup(c, 1, &tok, 1, out, miss), 0);
-	assert_int_equal(out[0].atime, 500);
-	assert_int_equal(bayes_tokcache_lookup(c, 1, &other, 1, out, miss), 1);
-	bayes_tokcache_free(c);
-}
-
 /* tokens on one slot chain (equal low bits), evicting the middle one:
  * the ones after it must stay reachable */
 static void
@@ -223,7 +201,6 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hit_miss_evict),
-		cmocka_unit_test(test_touch),
 		cmocka_unit_test(test_collisions),
 		cmocka_unit_test(test_full),
 	};
