@@ -6,14 +6,26 @@
  *   fb:t:<token 16 hex>   hash s, h, a (spam count, ham count, atime)
  *   fb:seen               hash <seen 32 hex> -> 1 (spam) / 2 (ham)
  *   fb:v                  hash nspam nham ntokens last_expire hashkey
+ *   fb:gen                hash id (when the log began: TIME), n (last row)
+ *   fb:c:<n>              change row n: "U" and lines "<token 16 hex> s h
+ *                         a" with the new values of the tokens a write
+ *                         changed (0 0 0: deleted), or "C" (all changed);
+ *                         the last CHG_KEEP rows are kept
  * Learning runs one Lua script per message (EVALSHA): the seen check, the
- * moves and the totals happen atomically in Redis, so any number of
- * filterd hosts and learners can share one model. Lookups are one
- * pipelined round trip of HMGETs. A connection is not thread-safe, so
- * every call holds the store's mutex (milter threads share a handle).
+ * moves, the totals and the change row happen atomically in Redis, so any
+ * number of filterd hosts and learners can share one model. Lookups are
+ * one pipelined round trip of HMGETs for the tokens the handle's token
+ * cache (bayes/tokcache.h) lacks, after one HMGET of fb:gen and the rows
+ * since the cache's: every host's caches follow every host's writes. A
+ * new fb:gen id (the store was cleared, or Redis lost its data) starts
+ * the cache over. Values read after the number was taken may be newer
+ * than it; the rows, absolute and applied in order, make them right.
+ * A connection is not thread-safe, so every call holds the store's mutex
+ * (milter threads share a handle).
  * Errors: connection or protocol trouble -EIO, timeouts -ETIMEDOUT.
  */
 #include "bayes/store.h"
+#include "bayes/tokcache.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -29,9 +41,40 @@ struct redis_store {
 	pthread_mutex_t mu;
 	char sha[48];
 	bool rdwr;
+	struct bayes_tokcache *cache; /* NULL: uncached */
+	char gid[48];		      /* fb:gen id the cache follows */
 };
 
-static const char learn_lua[] =
+/* as bayes/store_bdb.c: rows kept, rows a reader catches up on, tokens
+ * a row may name (more: "C") */
+#define CHG_KEEP 64
+#define CHG_CATCHUP_MAX 32
+#define CHG_MAX_TOKENS 4096
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* logrow(row): append change row, start the log (id) if new, trim it.
+ * row(i0): the "U" row of the tokens ARGV[i0..] as stored now */
+#define LOG_LUA                                                             \
+	"local function logrow(row)\n"                                      \
+	"  local n = redis.call('HINCRBY', 'fb:gen', 'n', 1)\n"             \
+	"  if n == 1 then local t = redis.call('TIME')\n"                   \
+	"    redis.call('HSET', 'fb:gen', 'id', t[1] .. '.' .. t[2]) end\n" \
+	"  redis.call('SET', 'fb:c:' .. n, row)\n"                          \
+	"  redis.call('DEL', 'fb:c:' .. (n - " STR(CHG_KEEP) "))\n"         \
+	"end\n"                                                             \
+	"local function row(i0)\n"                                          \
+	"  if #ARGV - i0 + 1 > " STR(CHG_MAX_TOKENS) " then return 'C' end\n" \
+	"  local p = {'U'}\n"                                               \
+	"  for i = i0, #ARGV do\n"                                          \
+	"    local v = redis.call('HMGET', 'fb:t:' .. ARGV[i], 's', 'h', 'a')\n" \
+	"    p[#p + 1] = ARGV[i] .. ' ' .. (v[1] or '0') .. ' ' ..\n"       \
+	"      (v[2] or '0') .. ' ' .. (v[3] or '0') .. '\\n'\n"          \
+	"  end\n"                                                           \
+	"  return table.concat(p)\n"                                        \
+	"end\n"
+
+static const char learn_lua[] = LOG_LUA
     "local old = tonumber(redis.call('HGET','fb:seen',ARGV[1]) or '0')\n"
     "local cls = tonumber(ARGV[2])\n"
     "if old == cls then return 1 end\n"
@@ -62,16 +105,26 @@ static const char learn_lua[] =
     "if cls ~= 0 then apply(cls, 1); redis.call('HSET','fb:seen',ARGV[1],cls)\n"
     "else redis.call('HDEL', 'fb:seen', ARGV[1]) end\n"
     "redis.call('HINCRBY', 'fb:v', 'ntokens', dt)\n"
+    "logrow(row(4))\n"
     "return 0\n";
 
-static const char touch_lua[] =
+static const char touch_lua[] = LOG_LUA
+    "local p = {'U'}\n"
     "for i = 2, #ARGV do\n"
     "  local k = 'fb:t:' .. ARGV[i]\n"
-    "  local a = redis.call('HGET', k, 'a')\n"
-    "  if a and tonumber(a) < tonumber(ARGV[1]) then\n"
-    "    redis.call('HSET', k, 'a', ARGV[1]) end\n"
+    "  local v = redis.call('HMGET', k, 's', 'h', 'a')\n"
+    "  if v[3] and tonumber(v[3]) < tonumber(ARGV[1]) then\n"
+    "    redis.call('HSET', k, 'a', ARGV[1])\n"
+    "    p[#p + 1] = ARGV[i] .. ' ' .. (v[1] or '0') .. ' ' ..\n"
+    "      (v[2] or '0') .. ' ' .. ARGV[1] .. '\\n' end\n"
+    "end\n"
+    "if #p > 1 then\n"
+    "  logrow(#p > " STR(CHG_MAX_TOKENS) " + 1 and 'C' or table.concat(p))\n"
     "end\n"
     "return 0\n";
+
+/* log_lua: a change row written by the C side (expiry, clear, restore) */
+static const char log_lua[] = LOG_LUA "logrow(ARGV[1])\nreturn 0\n";
 
 static int
 ctx_err(struct redis_store *s)
@@ -245,16 +298,193 @@ get_locked(struct redis_store *s, const uint64_t *toks, size_t n,
 	return rc;
 }
 
+/* row_apply - a change row's values into the cache (with its lock held);
+ * anything but a well-formed "U" row clears it */
+static void
+row_apply(struct bayes_tokcache *c, const char *p, size_t len)
+{
+	struct bayes_tokval tv[256];
+	const char *e = p + len;
+	size_t m = 0;
+
+	if (len == 0 || p[0] != 'U') {
+		bayes_tokcache_clear(c);
+		return;
+	}
+	p++;
+	while (p < e) {
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		char line[96], *q;
+		uint8_t b[8];
+		unsigned long long v[3];
+
+		if (nl == NULL || nl - p < 17 || (size_t)(nl - p) >= sizeof(line) ||
+		    unhexn(p, 16, b, 8) < 0) {
+			bayes_tokcache_clear(c);
+			return;
+		}
+		memcpy(line, p + 16, (size_t)(nl - p) - 16);
+		line[nl - p - 16] = '\0';
+		q = line;
+		for (int k = 0; k < 3; k++) {
+			char *end;
+
+			v[k] = strtoull(q, &end, 10);
+			if (end == q || v[k] > UINT32_MAX) {
+				bayes_tokcache_clear(c);
+				return;
+			}
+			q = end;
+		}
+		tv[m].tok = 0;
+		for (int j = 0; j < 8; j++)
+			tv[m].tok = (tv[m].tok << 8) | b[j];
+		tv[m].spam = (uint32_t)v[0];
+		tv[m].ham = (uint32_t)v[1];
+		tv[m].atime = (uint32_t)v[2];
+		if (++m == 256) {
+			bayes_tokcache_update(c, tv, m);
+			m = 0;
+		}
+		p = nl + 1;
+	}
+	bayes_tokcache_update(c, tv, m);
+}
+
+/* catchup - the rows from..to, one pipelined round trip; a missing one
+ * (trimmed) clears */
+static int
+catchup(void *arg, struct bayes_tokcache *c, uint64_t from, uint64_t to)
+{
+	struct redis_store *s = arg;
+	int rc = 0;
+
+	if (to - from >= CHG_CATCHUP_MAX)
+		return -ERANGE;
+	for (uint64_t g = from; g <= to; g++)
+		if (redisAppendCommand(s->c, "GET fb:c:%" PRIu64, g) !=
+		    REDIS_OK)
+			return -ENOMEM; /* nothing sent: the context is fine */
+	for (uint64_t g = from; g <= to; g++) {
+		redisReply *r;
+
+		if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
+			return ctx_err(s);
+		if (r->type == REDIS_REPLY_STRING && rc == 0)
+			row_apply(c, r->str, r->len);
+		else
+			rc = -ENOENT;
+		freeReplyObject(r);
+	}
+	return rc;
+}
+
+/* cache_sync - fb:gen as it is now; a new log id starts the cache over.
+ * true when the cache may serve at *gen */
+static bool
+cache_sync(struct redis_store *s, uint64_t *gen)
+{
+	redisReply *r;
+	const char *id = "";
+	int rc;
+
+	if ((r = cmd(s, &rc, "HMGET fb:gen id n")) == NULL)
+		return false;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+		freeReplyObject(r);
+		return false;
+	}
+	if (r->element[0]->type == REDIS_REPLY_STRING)
+		id = r->element[0]->str;
+	*gen = rnum(r->element[1]);
+	if (strncmp(id, s->gid, sizeof(s->gid)) != 0) {
+		struct bayes_tokcache *c = bayes_tokcache_new();
+
+		bayes_tokcache_free(s->cache);
+		s->cache = c;
+		snprintf(s->gid, sizeof(s->gid), "%s", id);
+	}
+	freeReplyObject(r);
+	return s->cache != NULL &&
+	    bayes_tokcache_sync(s->cache, *gen, catchup, s);
+}
+
 static int
 r_get(struct bayes_store *st, const uint64_t *toks, size_t n,
     struct bayes_tokval *out)
 {
 	struct redis_store *s = (struct redis_store *)st;
+	uint64_t gen = 0, *mt = NULL;
+	size_t *miss = NULL, nmiss = 0;
+	struct bayes_tokval *mv = NULL;
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
-	rc = get_locked(s, toks, n, out);
+	if (s->cache == NULL || !cache_sync(s, &gen) ||
+	    (miss = malloc(n * sizeof(*miss) + 1)) == NULL ||
+	    (mt = calloc(n + 1, sizeof(*mt))) == NULL ||
+	    (mv = malloc(n * sizeof(*mv) + 1)) == NULL) {
+		rc = s->c->err ? ctx_err(s) : get_locked(s, toks, n, out);
+		goto out;
+	}
+	nmiss = bayes_tokcache_lookup(s->cache, gen, toks, n, out, miss);
+	for (size_t j = 0; j < nmiss; j++)
+		mt[j] = toks[miss[j]];
+	if ((rc = get_locked(s, mt, nmiss, mv)) == 0) {
+		for (size_t j = 0; j < nmiss; j++)
+			out[miss[j]] = mv[j];
+		bayes_tokcache_insert(s->cache, gen, out, miss, nmiss);
+	}
+out:
 	pthread_mutex_unlock(&s->mu);
+	free(miss);
+	free(mt);
+	free(mv);
+	return rc;
+}
+
+/* log_row - a change row from the C side (with the lock held) */
+static int
+log_row(struct redis_store *s, const char *row, size_t len)
+{
+	const char *argv[4] = { "EVAL", log_lua, "0", row };
+	size_t lens[4] = { 4, strlen(log_lua), 1, len };
+	redisReply *r;
+	int rc;
+
+	if ((r = cmdv(s, &rc, 4, argv, lens)) != NULL)
+		freeReplyObject(r);
+	return rc;
+}
+
+/* row_of - the "U" row of t[0..n) (malloc'ed, *len), or "C" when there
+ * are too many or no memory (static: do not free) */
+static char *
+row_of(const struct bayes_tokval *t, size_t n, size_t *len)
+{
+	char *p;
+
+	if (n > CHG_MAX_TOKENS || (p = malloc(2 + n * 50)) == NULL) {
+		*len = 1;
+		return (char *)"C";
+	}
+	*len = 1;
+	p[0] = 'U';
+	for (size_t i = 0; i < n; i++)
+		*len += (size_t)snprintf(p + *len, 50, "%016" PRIx64 " %u %u %u\n",
+		    t[i].tok, t[i].spam, t[i].ham, t[i].atime);
+	return p;
+}
+
+static int
+log_vals(struct redis_store *s, const struct bayes_tokval *t, size_t n)
+{
+	size_t len;
+	char *row = row_of(t, n, &len);
+	int rc = log_row(s, row, len);
+
+	if (row[0] == 'U')
+		free(row);
 	return rc;
 }
 
@@ -410,6 +640,7 @@ scan_tokens(struct redis_store *s, bayes_tok_cb *cb, void *arg, uint32_t cutoff,
 		}
 		if ((rc = get_locked(s, toks, n, tv)) < 0)
 			goto next;
+		size_t ndel = 0;
 		for (size_t i = 0; i < n && rc >= 0; i++) {
 			if (cb != NULL) {
 				rc = cb(arg, &tv[i]);
@@ -423,6 +654,10 @@ scan_tokens(struct redis_store *s, bayes_tok_cb *cb, void *arg, uint32_t cutoff,
 					break;
 				if (d->integer == 1) {
 					(*removed)++;
+					/* its row entry: deleted */
+					tv[ndel++] = (struct bayes_tokval){
+						tv[i].tok, 0, 0, 0
+					};
 					freeReplyObject(d);
 					d = cmd(
 					    s, &rc, "HINCRBY fb:v ntokens -1");
@@ -430,6 +665,13 @@ scan_tokens(struct redis_store *s, bayes_tok_cb *cb, void *arg, uint32_t cutoff,
 				if (d != NULL)
 					freeReplyObject(d);
 			}
+		}
+		/* the batch's deletions reach every cache */
+		if (ndel > 0) {
+			int lr = log_vals(s, tv, ndel);
+
+			if (rc >= 0)
+				rc = lr;
 		}
 	next:
 		free(toks);
@@ -540,6 +782,10 @@ r_clear(struct bayes_store *st)
 		}
 		freeReplyObject(r);
 	} while (rc >= 0 && strcmp(cursor, "0") != 0);
+	/* the log went with fb:*: a new one (a new id) starts every cache
+	 * over */
+	if (rc >= 0)
+		rc = log_row(s, "C", 1);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
@@ -577,7 +823,8 @@ r_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
 		redisAppendCommand(s->c, "HSET %s s %u h %u a %u", key,
 		    t[i].spam, t[i].ham, t[i].atime);
 	}
-	rc = drain(s, n);
+	if ((rc = drain(s, n)) == 0)
+		rc = log_vals(s, t, n);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
@@ -628,8 +875,24 @@ r_close(struct bayes_store *st)
 
 	if (s->c != NULL)
 		redisFree(s->c);
+	bayes_tokcache_free(s->cache);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
+}
+
+static int
+r_cache_stats(struct bayes_store *st, struct bayes_tokcache_stats *out)
+{
+	struct redis_store *s = (struct redis_store *)st;
+	int rc = -ENOTSUP;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->cache != NULL) {
+		bayes_tokcache_stats(s->cache, out);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 static const struct bayes_store_ops redis_ops = {
@@ -645,6 +908,7 @@ static const struct bayes_store_ops redis_ops = {
 	.put_tokens = r_put_tokens,
 	.put_seen = r_put_seen,
 	.set_vars = r_set_vars,
+	.cache_stats = r_cache_stats,
 	.close = r_close,
 };
 
@@ -713,6 +977,11 @@ bayes__redis_open(const char *url, bool rdwr, struct bayes_store **out)
 	freeReplyObject(r);
 	if ((rc = load_script(s)) < 0)
 		goto fail;
+	/* FILTERD_BAYES_NOCACHE=1: every lookup goes to Redis */
+	const char *nc = getenv("FILTERD_BAYES_NOCACHE");
+	if ((nc == NULL || strcmp(nc, "1") != 0) &&
+	    (s->cache = bayes_tokcache_new()) != NULL)
+		s->gid[0] = '\x01'; /* matches no id: the first lookup syncs */
 	if (rdwr) {
 		char hx[33];
 

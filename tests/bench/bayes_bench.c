@@ -237,12 +237,13 @@ main(int argc, char **argv)
 	qsort(t, n, sizeof(*t), cmp_d);
 	qsort(tp, n, sizeof(*tp), cmp_d);
 	qsort(tc, n, sizeof(*tc), cmp_d);
-	const char *nc = getenv("FILTERD_BAYES_NOCACHE");
+	struct bayes_tokcache_stats cs;
+	bool cached = bayes_store_cache_stats(st, &cs) == 0;
 	printf("bayes classify: %zu msgs (%zu with a result), store %s "
 	       "(%llu spam, %llu ham, %llu tokens), token cache %s",
 	    n, res, bayes_store_kind(st), (unsigned long long)v.nspam,
 	    (unsigned long long)v.nham, (unsigned long long)v.ntokens,
-	    nc != NULL && strcmp(nc, "1") == 0 ? "off" : "on");
+	    cached ? "on" : "off");
 	if (writes > 0)
 		printf(", %zu learns/forgets between scans", writes);
 	printf("\n");
@@ -253,8 +254,7 @@ main(int argc, char **argv)
 	    tc[n * 99 / 100], tc[n - 1]);
 	printf("  (parse    p50 %.0f us  p99 %.0f us  %.0f msg/s)\n", tp[n / 2],
 	    tp[n * 99 / 100], n / (psum / 1e6));
-	struct bayes_tokcache_stats cs;
-	if (bayes_store_cache_stats(st, &cs) == 0 && cs.hits + cs.misses > 0)
+	if (cached && cs.hits + cs.misses > 0)
 		printf("  (token cache: %.1f%% of %llu lookups answered, %llu "
 		       "cached counts updated by change rows, %llu clears)\n",
 		    100.0 * (double)cs.hits / (double)(cs.hits + cs.misses),

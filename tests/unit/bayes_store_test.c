@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,14 +22,65 @@
 #include "bayes/tokcache.h"
 
 static char dir[64];
+/* the store the cache tests use: dir, or a redis-server of the test's */
+static char spec[128];
+static pid_t redis_pid;
 
 static int
 setup(void **state)
 {
 	(void)state;
 	snprintf(dir, sizeof(dir), "/tmp/bayes_store_test.XXXXXX");
-	return mkdtemp(dir) == NULL ? -1 : 0;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(spec, sizeof(spec), "%s", dir);
+	return 0;
 }
+
+/* setup_redis - a redis-server on a free loopback port, no persistence;
+ * spec names it (db 5). Without redis-server (make deps installs it)
+ * the tests using it are skipped. */
+static int
+setup_redis(void **state)
+{
+	struct bayes_store *st = NULL;
+
+	if (setup(state) < 0)
+		return -1;
+	if (system("command -v redis-server >/dev/null") != 0)
+		return 0;
+	srand((unsigned)getpid());
+	for (int try = 0; try < 5 && st == NULL; try++) {
+		char port[8];
+
+		snprintf(port, sizeof(port), "%d", 20000 + rand() % 20000);
+		if ((redis_pid = fork()) == 0) {
+			int null = open("/dev/null", O_WRONLY);
+
+			dup2(null, 1);
+			dup2(null, 2);
+			execlp("redis-server", "redis-server", "--port", port,
+			    "--bind", "127.0.0.1", "--save", "", "--appendonly",
+			    "no", "--dir", dir, (char *)NULL);
+			_exit(127);
+		}
+		snprintf(spec, sizeof(spec), "redis://127.0.0.1:%s/5", port);
+		for (int i = 0; i < 50 && st == NULL; i++) {
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+			if (bayes_store_open(spec, true, &st) < 0)
+				nanosleep(&ts, NULL);
+		}
+		if (st == NULL) {
+			kill(redis_pid, SIGKILL);
+			waitpid(redis_pid, NULL, 0);
+			redis_pid = 0;
+		}
+	}
+	bayes_store_close(st);
+	return 0;
+}
+
 
 static int
 teardown(void **state)
@@ -38,6 +90,17 @@ teardown(void **state)
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int
+teardown_redis(void **state)
+{
+	if (redis_pid > 0) {
+		kill(redis_pid, SIGTERM);
+		waitpid(redis_pid, NULL, 0);
+		redis_pid = 0;
+	}
+	return teardown(state);
 }
 
 static void
@@ -589,7 +652,7 @@ in_child(void (*fn)(struct bayes_store *, unsigned), unsigned arg)
 	if ((pid = fork()) == 0) {
 		struct bayes_store *st;
 
-		if (bayes_store_open(dir, true, &st) < 0)
+		if (bayes_store_open(spec, true, &st) < 0)
 			_exit(2);
 		fn(st, arg);
 		bayes_store_close(st);
@@ -713,7 +776,7 @@ test_cache_sees_other_writers(void **state)
 	uint64_t hits;
 	struct bayes_tokval tv7;
 
-	assert_int_equal(bayes_store_open(dir, true, &st), 0);
+	assert_int_equal(bayes_store_open(spec, true, &st), 0);
 	for (unsigned i = 0; i < 10; i++)
 		c_learn(st, i);
 	expect(st, 3, 10, 0, 1, 0);
@@ -775,11 +838,21 @@ test_cache_sees_other_writers(void **state)
 
 	/* FILTERD_BAYES_NOCACHE=1: no cache, the same answers */
 	setenv("FILTERD_BAYES_NOCACHE", "1", 1);
-	assert_int_equal(bayes_store_open(dir, false, &st), 0);
+	assert_int_equal(bayes_store_open(spec, false, &st), 0);
 	assert_int_equal(bayes_store_cache_stats(st, &cs), -ENOTSUP);
 	expect(st, 401, 142, 0, 1, 0);
 	bayes_store_close(st);
 	unsetenv("FILTERD_BAYES_NOCACHE");
+}
+
+/* the same against Redis: every host's caches follow every host's
+ * writes through fb:gen and the fb:c:<n> rows */
+static void
+test_cache_sees_other_writers_redis(void **state)
+{
+	if (redis_pid <= 0)
+		skip();
+	test_cache_sees_other_writers(state);
 }
 
 int
@@ -800,6 +873,9 @@ main(void)
 		    test_kill9_during_learn, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_cache_sees_other_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cache_sees_other_writers_redis, setup_redis,
+		    teardown_redis),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
