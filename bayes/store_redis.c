@@ -298,59 +298,6 @@ get_locked(struct redis_store *s, const uint64_t *toks, size_t n,
 	return rc;
 }
 
-/* row_apply - a change row's values into the cache (with its lock held);
- * anything but a well-formed "U" row clears it */
-static void
-row_apply(struct bayes_tokcache *c, const char *p, size_t len)
-{
-	struct bayes_tokval tv[256];
-	const char *e = p + len;
-	size_t m = 0;
-
-	if (len == 0 || p[0] != 'U') {
-		bayes_tokcache_clear(c);
-		return;
-	}
-	p++;
-	while (p < e) {
-		const char *nl = memchr(p, '\n', (size_t)(e - p));
-		char line[96], *q;
-		uint8_t b[8];
-		unsigned long long v[3];
-
-		if (nl == NULL || nl - p < 17 || (size_t)(nl - p) >= sizeof(line) ||
-		    unhexn(p, 16, b, 8) < 0) {
-			bayes_tokcache_clear(c);
-			return;
-		}
-		memcpy(line, p + 16, (size_t)(nl - p) - 16);
-		line[nl - p - 16] = '\0';
-		q = line;
-		for (int k = 0; k < 3; k++) {
-			char *end;
-
-			v[k] = strtoull(q, &end, 10);
-			if (end == q || v[k] > UINT32_MAX) {
-				bayes_tokcache_clear(c);
-				return;
-			}
-			q = end;
-		}
-		tv[m].tok = 0;
-		for (int j = 0; j < 8; j++)
-			tv[m].tok = (tv[m].tok << 8) | b[j];
-		tv[m].spam = (uint32_t)v[0];
-		tv[m].ham = (uint32_t)v[1];
-		tv[m].atime = (uint32_t)v[2];
-		if (++m == 256) {
-			bayes_tokcache_update(c, tv, m);
-			m = 0;
-		}
-		p = nl + 1;
-	}
-	bayes_tokcache_update(c, tv, m);
-}
-
 /* catchup - the rows from..to, one pipelined round trip; a missing one
  * (trimmed) clears */
 static int
@@ -371,7 +318,7 @@ catchup(void *arg, struct bayes_tokcache *c, uint64_t from, uint64_t to)
 		if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
 			return ctx_err(s);
 		if (r->type == REDIS_REPLY_STRING && rc == 0)
-			row_apply(c, r->str, r->len);
+			bayes_tokcache_apply_text(c, r->str, r->len);
 		else
 			rc = -ENOENT;
 		freeReplyObject(r);

@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct slot {
 	uint64_t tok;
@@ -172,6 +173,75 @@ bayes_tokcache_insert(struct bayes_tokcache *c, uint64_t gen,
 		s->atime = t->atime;
 	}
 	pthread_mutex_unlock(&c->mu);
+}
+
+/* unhex16 - 16 lowercase hex digits to 8 bytes */
+static bool
+unhex16(const char *s, uint8_t b[8])
+{
+	for (int i = 0; i < 16; i++) {
+		int c = s[i], v;
+
+		if (c >= '0' && c <= '9')
+			v = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v = c - 'a' + 10;
+		else
+			return false;
+		b[i / 2] = (uint8_t)(i % 2 ? b[i / 2] | v : v << 4);
+	}
+	return true;
+}
+
+void
+bayes_tokcache_apply_text(struct bayes_tokcache *c, const char *p, size_t len)
+{
+	struct bayes_tokval tv[256];
+	const char *e = p + len;
+	size_t m = 0;
+
+	if (len == 0 || p[0] != 'U') {
+		bayes_tokcache_clear(c);
+		return;
+	}
+	p++;
+	while (p < e) {
+		const char *nl = memchr(p, '\n', (size_t)(e - p));
+		char line[96], *q;
+		uint8_t b[8];
+		unsigned long long v[3];
+
+		if (nl == NULL || nl - p < 17 || (size_t)(nl - p) >= sizeof(line) ||
+		    !unhex16(p, b)) {
+			bayes_tokcache_clear(c);
+			return;
+		}
+		memcpy(line, p + 16, (size_t)(nl - p) - 16);
+		line[nl - p - 16] = '\0';
+		q = line;
+		for (int k = 0; k < 3; k++) {
+			char *end;
+
+			v[k] = strtoull(q, &end, 10);
+			if (end == q || v[k] > UINT32_MAX) {
+				bayes_tokcache_clear(c);
+				return;
+			}
+			q = end;
+		}
+		tv[m].tok = 0;
+		for (int j = 0; j < 8; j++)
+			tv[m].tok = (tv[m].tok << 8) | b[j];
+		tv[m].spam = (uint32_t)v[0];
+		tv[m].ham = (uint32_t)v[1];
+		tv[m].atime = (uint32_t)v[2];
+		if (++m == 256) {
+			bayes_tokcache_update(c, tv, m);
+			m = 0;
+		}
+		p = nl + 1;
+	}
+	bayes_tokcache_update(c, tv, m);
 }
 
 void

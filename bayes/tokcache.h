@@ -56,6 +56,13 @@ bool bayes_tokcache_sync(struct bayes_tokcache *, uint64_t gen,
 void bayes_tokcache_update(
     struct bayes_tokcache *, const struct bayes_tokval *v, size_t n);
 void bayes_tokcache_clear(struct bayes_tokcache *);
+/* bayes_tokcache_apply_text - a change row in the text form the Redis
+ * backend stores: "U" and lines "<token 16 lowercase hex> spam ham
+ * atime\n" (decimal, each < 2^32) applied as bayes_tokcache_update;
+ * "C" or anything malformed clears (the row came over the network from
+ * a store other hosts write too) */
+void bayes_tokcache_apply_text(
+    struct bayes_tokcache *, const char *p, size_t len);
 
 /* bayes_tokcache_lookup - fill out[i] for cached toks[i]; the indexes of
  * the others go to miss[] (room for n); returns their number. All miss

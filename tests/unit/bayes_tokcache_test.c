@@ -196,6 +196,47 @@ test_full(void **state)
 	bayes_tokcache_free(c);
 }
 
+/* the Redis backend's text rows: values for cached tokens; anything
+ * malformed clears */
+static void
+test_text_rows(void **state)
+{
+	(void)state;
+	struct bayes_tokcache *c = bayes_tokcache_new();
+	struct bayes_tokcache_stats st;
+	uint64_t toks[2] = { 0x0123456789abcdefull, 0x42 };
+	struct bayes_tokval out[2];
+	size_t miss[2];
+	static const char good[] = "U0123456789abcdef 7 8 9\n"
+				   "0000000000000042 0 0 0\n";
+	static const char *const bad[] = {
+		"", "C", "X0123456789abcdef 1 1 1\n",
+		"U0123456789abcdef 1 1 1",	   /* no newline */
+		"U0123456789ABCDEF 1 1 1\n",	   /* upper case hex */
+		"U0123456789abcdef 1 1\n",	   /* two numbers */
+		"U0123456789abcdef 1 1 4294967296\n", /* > 2^32 - 1 */
+		"U0123456789abcdef 1 x 1\n", "U012345 1 1 1\n",
+	};
+
+	assert_true(bayes_tokcache_sync(c, 1, catchup, NULL));
+	put(c, 1, toks, 2);
+	bayes_tokcache_apply_text(c, good, sizeof(good) - 1);
+	assert_int_equal(bayes_tokcache_lookup(c, 1, toks, 2, out, miss), 0);
+	assert_int_equal(out[0].spam, 7);
+	assert_int_equal(out[0].ham, 8);
+	assert_int_equal(out[0].atime, 9);
+	assert_int_equal(out[1].spam + out[1].ham + out[1].atime, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put(c, 1, toks, 2);
+		assert_int_equal(nmiss(c, 1, toks, 2), 0);
+		bayes_tokcache_apply_text(c, bad[i], strlen(bad[i]));
+		assert_int_equal(nmiss(c, 1, toks, 2), 2);
+	}
+	bayes_tokcache_stats(c, &st);
+	assert_int_equal(st.updated, 2);
+	bayes_tokcache_free(c);
+}
+
 int
 main(void)
 {
@@ -203,6 +244,7 @@ main(void)
 		cmocka_unit_test(test_hit_miss_evict),
 		cmocka_unit_test(test_collisions),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_text_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
