@@ -845,6 +845,48 @@ test_cache_sees_other_writers(void **state)
 	unsetenv("FILTERD_BAYES_NOCACHE");
 }
 
+/* two writers at once (filterctl learn while workers autolearn and
+ * touch): they take turns on the change log's last row, deadlocks are
+ * retried, and a reader's cache ends exact */
+static void
+test_two_writers(void **state)
+{
+	(void)state;
+	struct bayes_store *st;
+	pid_t pid[2];
+	int status;
+
+	assert_int_equal(bayes_store_open(spec, true, &st), 0);
+	expect(st, 0, 0, 0, 0, 0); /* cached before the writers start */
+	for (int w = 0; w < 2; w++) {
+		if ((pid[w] = fork()) == 0) {
+			struct bayes_store *ws;
+
+			if (bayes_store_open(spec, true, &ws) < 0)
+				_exit(2);
+			for (unsigned i = 0; i < 150; i++) {
+				uint64_t tok = 7;
+
+				learn_as(ws, 2000 * (unsigned)w + i, BAYES_SPAM);
+				/* a touch that meets a learner is skipped */
+				(void)bayes_store_touch(ws, &tok, 1, 100 + i);
+			}
+			bayes_store_close(ws);
+			_exit(0);
+		}
+		assert_true(pid[w] > 0);
+	}
+	for (int w = 0; w < 2; w++) {
+		assert_int_equal(waitpid(pid[w], &status, 0), pid[w]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	expect(st, 149, 300, 0, 1, 0);
+	expect(st, 2149, 300, 0, 1, 0);
+	assert_consistent(st, true);
+	bayes_store_close(st);
+}
+
 /* the same against Redis: every host's caches follow every host's
  * writes through fb:gen and the fb:c:<n> rows */
 static void
@@ -853,6 +895,14 @@ test_cache_sees_other_writers_redis(void **state)
 	if (redis_pid <= 0)
 		skip();
 	test_cache_sees_other_writers(state);
+}
+
+static void
+test_two_writers_redis(void **state)
+{
+	if (redis_pid <= 0)
+		skip();
+	test_two_writers(state);
 }
 
 int
@@ -874,8 +924,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_cache_sees_other_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_two_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_cache_sees_other_writers_redis, setup_redis,
 		    teardown_redis),
+		cmocka_unit_test_setup_teardown(
+		    test_two_writers_redis, setup_redis, teardown_redis),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
