@@ -231,8 +231,8 @@ hex(char *out, const uint8_t *p, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int
-unhex(const char *s, uint8_t *out, size_t n)
+int
+bayes__unhex(const char *s, uint8_t *out, size_t n)
 {
 	for (size_t i = 0; i < 2 * n; i++) {
 		int c = s[i], v;
@@ -248,6 +248,15 @@ unhex(const char *s, uint8_t *out, size_t n)
 		else
 			out[i / 2] |= (uint8_t)v;
 	}
+	return 0;
+}
+
+/* unhex - a backup field: 2n hex digits, then the end of the field */
+static int
+unhex(const char *s, uint8_t *out, size_t n)
+{
+	if (bayes__unhex(s, out, n) < 0)
+		return -EINVAL;
 	return s[2 * n] == '\0' || s[2 * n] == '\t' || s[2 * n] == '\n'
 	    ? 0
 	    : -EINVAL;

@@ -147,6 +147,9 @@ struct bayes_store {
 };
 
 int bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **);
+/* bayes__unhex - exactly 2n lowercase hex digits at s to out[0..n):
+ * 0, or -EINVAL (backups, Redis keys and change rows share it) */
+int bayes__unhex(const char *s, uint8_t *out, size_t n);
 int bayes__redis_open(const char *url, bool rdwr, struct bayes_store **);
 
 #endif

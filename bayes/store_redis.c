@@ -198,20 +198,7 @@ hexn(char *out, const uint8_t *p, size_t n)
 static int
 unhexn(const char *s, size_t slen, uint8_t *out, size_t n)
 {
-	if (slen != 2 * n)
-		return -EINVAL;
-	for (size_t i = 0; i < 2 * n; i++) {
-		int c = s[i], v;
-
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
-			return -EINVAL;
-		out[i / 2] = (uint8_t)(i % 2 ? out[i / 2] | v : v << 4);
-	}
-	return 0;
+	return slen != 2 * n ? -EINVAL : bayes__unhex(s, out, n);
 }
 
 static uint64_t

@@ -175,24 +175,6 @@ bayes_tokcache_insert(struct bayes_tokcache *c, uint64_t gen,
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* unhex16 - 16 lowercase hex digits to 8 bytes */
-static bool
-unhex16(const char *s, uint8_t b[8])
-{
-	for (int i = 0; i < 16; i++) {
-		int c = s[i], v;
-
-		if (c >= '0' && c <= '9')
-			v = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v = c - 'a' + 10;
-		else
-			return false;
-		b[i / 2] = (uint8_t)(i % 2 ? b[i / 2] | v : v << 4);
-	}
-	return true;
-}
-
 void
 bayes_tokcache_apply_text(struct bayes_tokcache *c, const char *p, size_t len)
 {
@@ -212,7 +194,7 @@ bayes_tokcache_apply_text(struct bayes_tokcache *c, const char *p, size_t len)
 		unsigned long long v[3];
 
 		if (nl == NULL || nl - p < 17 || (size_t)(nl - p) >= sizeof(line) ||
-		    !unhex16(p, b)) {
+		    bayes__unhex(p, b, 8) < 0) {
 			bayes_tokcache_clear(c);
 			return;
 		}
