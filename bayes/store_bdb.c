@@ -49,14 +49,7 @@
 #include <sys/stat.h>
 
 #define BDB_RETRIES 20
-/* Change log rows kept, and how far behind a reader still catches up
- * (reading and applying a row of ~300 tokens costs ~10 us; further
- * behind, an idle worker starts its cache over instead). A transaction
- * changing more than CHG_MAX_TOKENS tokens (a filterctl learn batch)
- * logs "C" (clear), so changes.db stays under CHG_KEEP x 80 KB. */
-#define CHG_KEEP 64
-#define CHG_CATCHUP_MAX 32
-#define CHG_MAX_TOKENS 4096
+/* change log limits: CHG_* in bayes/tokcache.h */
 #define CHG_REC 20 /* a row's record: token key and value */
 
 struct bdb_store {

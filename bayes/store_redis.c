@@ -39,17 +39,12 @@ struct redis_store {
 	struct bayes_store base;
 	redisContext *c;
 	pthread_mutex_t mu;
-	char sha[48];
+	char sha[3][48]; /* SCRIPT LOAD of scripts[] */
 	bool rdwr;
 	struct bayes_tokcache *cache; /* NULL: uncached */
 	char gid[48];		      /* fb:gen id the cache follows */
 };
 
-/* as bayes/store_bdb.c: rows kept, rows a reader catches up on, tokens
- * a row may name (more: "C") */
-#define CHG_KEEP 64
-#define CHG_CATCHUP_MAX 32
-#define CHG_MAX_TOKENS 4096
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
@@ -174,6 +169,52 @@ cmd(struct redis_store *s, int *rc, const char *fmt, ...)
 		return NULL;
 	}
 	*rc = 0;
+	return r;
+}
+
+/* The scripts, loaded once (SCRIPT LOAD) and run by their SHA1. */
+enum { SCRIPT_LEARN, SCRIPT_TOUCH, SCRIPT_LOG };
+static const char *const scripts[3] = { learn_lua, touch_lua, log_lua };
+
+static int
+load_scripts(struct redis_store *s)
+{
+	for (int k = 0; k < 3; k++) {
+		redisReply *r;
+		int rc;
+
+		if ((r = cmd(s, &rc, "SCRIPT LOAD %s", scripts[k])) == NULL)
+			return rc;
+		if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(s->sha[k])) {
+			freeReplyObject(r);
+			return -EIO;
+		}
+		memcpy(s->sha[k], r->str, r->len + 1);
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
+/* evalsha - run script k with argv[3..argc) (EVALSHA sha 0 ARGV...;
+ * argv[0..2] and lens[0..2] are set here), the lock held; after a Redis
+ * restart (NOSCRIPT) the scripts are loaded again and it runs once more */
+static redisReply *
+evalsha(struct redis_store *s, int k, int *rc, int argc, const char **argv,
+    size_t *lens)
+{
+	redisReply *r;
+
+	argv[0] = "EVALSHA";
+	argv[1] = s->sha[k];
+	argv[2] = "0";
+	lens[0] = 7;
+	lens[1] = strlen(s->sha[k]);
+	lens[2] = 1;
+	r = cmdv(s, rc, argc, argv, lens);
+	if (r == NULL && *rc == -ENOEXEC && load_scripts(s) == 0) {
+		lens[1] = strlen(s->sha[k]);
+		r = cmdv(s, rc, argc, argv, lens);
+	}
 	return r;
 }
 
@@ -381,12 +422,12 @@ out:
 static int
 log_row(struct redis_store *s, const char *row, size_t len)
 {
-	const char *argv[4] = { "EVAL", log_lua, "0", row };
-	size_t lens[4] = { 4, strlen(log_lua), 1, len };
+	const char *argv[4] = { NULL, NULL, NULL, row };
+	size_t lens[4] = { 0, 0, 0, len };
 	redisReply *r;
 	int rc;
 
-	if ((r = cmdv(s, &rc, 4, argv, lens)) != NULL)
+	if ((r = evalsha(s, SCRIPT_LOG, &rc, 4, argv, lens)) != NULL)
 		freeReplyObject(r);
 	return rc;
 }
@@ -423,24 +464,6 @@ log_vals(struct redis_store *s, const struct bayes_tokval *t, size_t n)
 }
 
 static int
-load_script(struct redis_store *s)
-{
-	redisReply *r;
-	int rc;
-
-	r = cmd(s, &rc, "SCRIPT LOAD %s", learn_lua);
-	if (r == NULL)
-		return rc;
-	if (r->type != REDIS_REPLY_STRING || r->len >= sizeof(s->sha)) {
-		freeReplyObject(r);
-		return -EIO;
-	}
-	memcpy(s->sha, r->str, r->len + 1);
-	freeReplyObject(r);
-	return 0;
-}
-
-static int
 r_learn(struct bayes_store *st, const uint8_t *seen, int cls,
     const uint64_t *toks, size_t n, uint32_t now)
 {
@@ -462,9 +485,6 @@ r_learn(struct bayes_store *st, const uint8_t *seen, int cls,
 	hexn(seenhx, seen, 16);
 	snprintf(clsb, sizeof(clsb), "%d", cls);
 	snprintf(nowb, sizeof(nowb), "%" PRIu32, now);
-	argv[0] = "EVALSHA";
-	argv[1] = s->sha;
-	argv[2] = "0";
 	argv[3] = seenhx;
 	argv[4] = clsb;
 	argv[5] = nowb;
@@ -472,12 +492,10 @@ r_learn(struct bayes_store *st, const uint8_t *seen, int cls,
 		tokhex(hx + 17 * i, toks[i]);
 		argv[6 + i] = hx + 17 * i;
 	}
-	for (size_t i = 0; i < argc; i++)
+	for (size_t i = 3; i < argc; i++)
 		lens[i] = strlen(argv[i]);
 	pthread_mutex_lock(&s->mu);
-	r = cmdv(s, &rc, (int)argc, argv, lens);
-	if (r == NULL && rc == -ENOEXEC && load_script(s) == 0)
-		r = cmdv(s, &rc, (int)argc, argv, lens); /* after a restart */
+	r = evalsha(s, SCRIPT_LEARN, &rc, (int)argc, argv, lens);
 	pthread_mutex_unlock(&s->mu);
 	if (r == NULL)
 		goto out;
@@ -508,18 +526,15 @@ r_touch(struct bayes_store *st, const uint64_t *toks, size_t n, uint32_t now)
 		goto out;
 	}
 	snprintf(nowb, sizeof(nowb), "%" PRIu32, now);
-	argv[0] = "EVAL";
-	argv[1] = touch_lua;
-	argv[2] = "0";
 	argv[3] = nowb;
 	for (size_t i = 0; i < n; i++) {
 		tokhex(hx + 17 * i, toks[i]);
 		argv[4 + i] = hx + 17 * i;
 	}
-	for (size_t i = 0; i < argc; i++)
+	for (size_t i = 3; i < argc; i++)
 		lens[i] = strlen(argv[i]);
 	pthread_mutex_lock(&s->mu);
-	r = cmdv(s, &rc, (int)argc, argv, lens);
+	r = evalsha(s, SCRIPT_TOUCH, &rc, (int)argc, argv, lens);
 	pthread_mutex_unlock(&s->mu);
 	if (r != NULL)
 		freeReplyObject(r);
@@ -909,7 +924,7 @@ bayes__redis_open(const char *url, bool rdwr, struct bayes_store **out)
 	if ((r = cmd(s, &rc, "SELECT %d", db)) == NULL)
 		goto fail;
 	freeReplyObject(r);
-	if ((rc = load_script(s)) < 0)
+	if ((rc = load_scripts(s)) < 0)
 		goto fail;
 	/* FILTERD_BAYES_NOCACHE=1: every lookup goes to Redis */
 	const char *nc = getenv("FILTERD_BAYES_NOCACHE");

@@ -31,6 +31,16 @@
 
 #define TOKCACHE_BITS 18
 
+/* The change log, both backends: rows kept; how far behind a reader
+ * still catches up (reading and applying a row of ~300 tokens costs
+ * ~10 us; further behind, an idle worker starts its cache over
+ * instead); tokens a row may name (a transaction changing more, such as
+ * a filterctl learn batch, logs "C": clear), so a log stays under
+ * CHG_KEEP x ~80 KB. */
+#define CHG_KEEP 64
+#define CHG_CATCHUP_MAX 32
+#define CHG_MAX_TOKENS 4096
+
 struct bayes_tokcache;
 
 /* bayes_tokcache_new - NULL on ENOMEM (the store then runs uncached) */
