@@ -38,12 +38,6 @@
 #define DKIM_MAX_HEADERS 1000
 #define DKIM_CLOCK_SKEW 300ULL /* seconds of drift allowed for x= and t= */
 
-struct field {
-	struct bstr name;  /* as written, without trailing WSP */
-	struct bstr raw;   /* whole field, name to end, no final CRLF */
-	struct bstr value; /* after the colon, folding kept */
-};
-
 struct sigstate {
 	struct dkim_sig pub;
 	struct dkim_sigtags t;
@@ -55,7 +49,7 @@ struct sigstate {
 struct dkim_verify {
 	struct arena *arena;
 	struct bstr msg, body;
-	struct field *f;
+	struct dkim__field *f;
 	size_t nf;
 	time_t now;
 	struct sigstate sigs[DKIM_MAX_SIGS];
@@ -85,11 +79,7 @@ dkim_result_str(enum dkim_result r)
 
 /* Tag lists (RFC 6376 3.2) ---------------------------------------------- */
 
-struct tag {
-	struct bstr name, value;
-};
-
-#define MAX_TAGS 64
+#define MAX_TAGS DKIM__MAX_TAGS
 
 /*
  * Split "name = value; ..." into tags. Whitespace around names, "=" and
@@ -98,7 +88,7 @@ struct tag {
  * be duplicated"). Returns the number of tags or -EINVAL.
  */
 static int
-tags_split(struct bstr s, struct tag *tags, const char **why)
+tags_split(struct bstr s, struct dkim__tag *tags, const char **why)
 {
 	size_t i = 0, n = 0;
 
@@ -209,7 +199,7 @@ list_has(struct bstr v, const char *w)
 int
 dkim_sigtags_parse(struct bstr value, struct dkim_sigtags *t, const char **why)
 {
-	struct tag tags[MAX_TAGS];
+	struct dkim__tag tags[MAX_TAGS];
 	int n;
 
 	memset(t, 0, sizeof(*t));
@@ -346,7 +336,7 @@ dkim_sigtags_parse(struct bstr value, struct dkim_sigtags *t, const char **why)
 int
 dkim_keytags_parse(struct bstr rec, struct dkim_keytags *k, const char **why)
 {
-	struct tag tags[MAX_TAGS];
+	struct dkim__tag tags[MAX_TAGS];
 	int n;
 
 	memset(k, 0, sizeof(*k));
@@ -444,24 +434,27 @@ b64_decode(struct bstr in, unsigned char *out, size_t outsz)
 
 /* Header section ---------------------------------------------------------- */
 
-/* Split the header section into fields; sets v->body. */
-static int
-split_headers(struct dkim_verify *v)
+/* dkim__split_headers - the header section of msg as fields; *body is
+ * what follows the empty line (empty when there is none). */
+int
+dkim__split_headers(struct arena *a, struct bstr msg, struct dkim__field **fp,
+    size_t *nfp, struct bstr *body)
 {
-	const unsigned char *p = v->msg.p;
-	size_t len = v->msg.len, i = 0, cap = 32;
+	const unsigned char *p = msg.p;
+	size_t len = msg.len, i = 0, cap = 32, nf = 0;
+	struct dkim__field *f = arena_alloc(a, cap * sizeof(*f));
+	int rc = 0;
 
-	v->f = arena_alloc(v->arena, cap * sizeof(*v->f));
-	if (v->f == NULL)
+	if (f == NULL)
 		return -ENOMEM;
-	v->body = bstr_make(p + len, 0);
+	*body = bstr_make(p + len, 0);
 	while (i < len) {
 		size_t s = i, colon = 0;
 		bool have_colon = false;
 
 		if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n') {
-			v->body = bstr_make(p + i + 2, len - i - 2);
-			return 0;
+			*body = bstr_make(p + i + 2, len - i - 2);
+			goto done;
 		}
 		/* One field: up to a CRLF not followed by WSP. */
 		for (;;) {
@@ -488,31 +481,43 @@ split_headers(struct dkim_verify *v)
 			continue; /* not a field (also leading WSP lines) */
 		if (wsp(p[s]))
 			continue;
-		if (v->nf == DKIM_MAX_HEADERS)
+		if (nf == DKIM_MAX_HEADERS)
 			continue;
-		if (v->nf == cap) {
-			struct field *nf =
-			    arena_alloc(v->arena, 2 * cap * sizeof(*nf));
-			if (nf == NULL)
-				return -ENOMEM;
-			memcpy(nf, v->f, cap * sizeof(*nf));
-			v->f = nf;
+		if (nf == cap) {
+			struct dkim__field *g =
+			    arena_alloc(a, 2 * cap * sizeof(*g));
+			if (g == NULL) {
+				rc = -ENOMEM;
+				goto done;
+			}
+			memcpy(g, f, cap * sizeof(*g));
+			f = g;
 			cap *= 2;
 		}
 		size_t ne = colon;
 		while (ne > s && wsp(p[ne - 1]))
 			ne--;
-		v->f[v->nf].name = bstr_make(p + s, ne - s);
-		v->f[v->nf].raw = bstr_make(p + s, e - s);
-		v->f[v->nf].value = bstr_make(p + colon + 1, e - colon - 1);
-		v->nf++;
+		f[nf].name = bstr_make(p + s, ne - s);
+		f[nf].raw = bstr_make(p + s, e - s);
+		f[nf].value = bstr_make(p + colon + 1, e - colon - 1);
+		nf++;
 	}
-	return 0;
+done:
+	*fp = f;
+	*nfp = nf;
+	return rc;
 }
 
-/* Make every bare LF a CRLF (a copy) when the message has any. */
 static int
-to_crlf(struct dkim_verify *v, const unsigned char *m, size_t len)
+split_headers(struct dkim_verify *v)
+{
+	return dkim__split_headers(v->arena, v->msg, &v->f, &v->nf, &v->body);
+}
+
+/* dkim__to_crlf - every bare LF a CRLF (a copy in a) when m has any */
+int
+dkim__to_crlf(struct arena *a, const unsigned char *m, size_t len,
+    struct bstr *out)
 {
 	size_t bare = 0;
 
@@ -520,10 +525,10 @@ to_crlf(struct dkim_verify *v, const unsigned char *m, size_t len)
 		if (m[i] == '\n' && (i == 0 || m[i - 1] != '\r'))
 			bare++;
 	if (bare == 0) {
-		v->msg = bstr_make(m, len);
+		*out = bstr_make(m, len);
 		return 0;
 	}
-	unsigned char *c = arena_alloc(v->arena, len + bare + 1);
+	unsigned char *c = arena_alloc(a, len + bare + 1);
 	if (c == NULL)
 		return -ENOMEM;
 	size_t o = 0;
@@ -532,7 +537,7 @@ to_crlf(struct dkim_verify *v, const unsigned char *m, size_t len)
 			c[o++] = '\r';
 		c[o++] = m[i];
 	}
-	v->msg = bstr_make(c, o);
+	*out = bstr_make(c, o);
 	return 0;
 }
 
@@ -571,7 +576,8 @@ dkim_verify_new(struct arena *a, const unsigned char *msg, size_t len,
 		return -ENOMEM;
 	v->arena = a;
 	v->now = now;
-	if ((rc = to_crlf(v, msg, len)) < 0 || (rc = split_headers(v)) < 0)
+	if ((rc = dkim__to_crlf(a, msg, len, &v->msg)) < 0 ||
+	    (rc = split_headers(v)) < 0)
 		return rc;
 	for (size_t i = 0; i < v->nf; i++) {
 		struct sigstate *s;
@@ -881,6 +887,13 @@ sig_fail(struct sigstate *s, enum dkim_result r, const char *why)
 	s->done = true;
 }
 
+static void
+job_fail(struct dkim__job *j, enum dkim_result r, const char *why)
+{
+	j->result = r;
+	j->reason = why;
+}
+
 /*
  * RSA public key from DER: SubjectPublicKeyInfo with rsaEncryption
  * (RFC 6376 3.6.1, RFC 3447 A.1.1), or a bare RSAPublicKey as some
@@ -969,37 +982,33 @@ rsa_from_der(const unsigned char *der, size_t len)
 
 /* Build the key from p= for the signature's algorithm. */
 static EVP_PKEY *
-load_key(struct sigstate *s, const struct dkim_keytags *k, unsigned char *der,
-    long dlen)
+load_key(struct dkim__job *j, enum dkim_alg alg, unsigned char *der, long dlen)
 {
 	EVP_PKEY *pk = NULL;
-	const unsigned char *q = der;
 
-	if (s->t.alg == DKIM_ALG_ED25519_SHA256) {
+	if (alg == DKIM_ALG_ED25519_SHA256) {
 		/* RFC 8463 4: the raw 32-octet key, not SPKI. */
 		if (dlen != 32) {
-			sig_fail(s, DKIM_PERMERROR, "bad ed25519 key");
+			job_fail(j, DKIM_PERMERROR, "bad ed25519 key");
 			return NULL;
 		}
 		pk = EVP_PKEY_new_raw_public_key(
 		    EVP_PKEY_ED25519, NULL, der, 32);
 		if (pk == NULL)
-			sig_fail(s, DKIM_PERMERROR, "bad ed25519 key");
+			job_fail(j, DKIM_PERMERROR, "bad ed25519 key");
 		return pk;
 	}
-	(void)k;
-	(void)q;
 	pk = rsa_from_der(der, (size_t)dlen);
 	if (pk == NULL) {
-		sig_fail(s, DKIM_PERMERROR, "bad rsa key");
+		job_fail(j, DKIM_PERMERROR, "bad rsa key");
 		return NULL;
 	}
 	int bits = EVP_PKEY_get_bits(pk);
-	s->pub.key_bits = (unsigned)bits;
+	j->key_bits = (unsigned)bits;
 	if (bits < DKIM_MIN_RSA_BITS || bits > DKIM_MAX_RSA_BITS) {
 		EVP_PKEY_free(pk);
 		/* RFC 8301 3.2: under 1024 bits MUST NOT be valid. */
-		sig_fail(s, DKIM_PERMERROR, "rsa key size not accepted");
+		job_fail(j, DKIM_PERMERROR, "rsa key size not accepted");
 		return NULL;
 	}
 	return pk;
@@ -1007,138 +1016,67 @@ load_key(struct sigstate *s, const struct dkim_keytags *k, unsigned char *der,
 
 /* Check the key record against the signature (RFC 6376 3.6.1, 6.1.2). */
 static int
-check_key(struct sigstate *s, const struct dkim_keytags *k)
+check_key(struct dkim__job *j, enum dkim_alg alg, const struct dkim_keytags *k)
 {
-	bool ed = s->t.alg == DKIM_ALG_ED25519_SHA256;
+	bool ed = alg == DKIM_ALG_ED25519_SHA256;
 
 	if (k->k.len == 0) {
 		if (ed) {
-			sig_fail(s, DKIM_PERMERROR, "key type mismatch");
+			job_fail(j, DKIM_PERMERROR, "key type mismatch");
 			return -1;
 		}
 	} else if (word_eq(k->k, "rsa")) {
 		if (ed) {
-			sig_fail(s, DKIM_PERMERROR, "key type mismatch");
+			job_fail(j, DKIM_PERMERROR, "key type mismatch");
 			return -1;
 		}
 	} else if (word_eq(k->k, "ed25519")) {
 		if (!ed) {
-			sig_fail(s, DKIM_PERMERROR, "key type mismatch");
+			job_fail(j, DKIM_PERMERROR, "key type mismatch");
 			return -1;
 		}
 	} else {
-		sig_fail(s, DKIM_PERMERROR, "unknown key type");
+		job_fail(j, DKIM_PERMERROR, "unknown key type");
 		return -1;
 	}
 	if (k->h.len && !list_has(k->h, "sha256")) {
-		sig_fail(s, DKIM_PERMERROR, "hash not allowed by key");
+		job_fail(j, DKIM_PERMERROR, "hash not allowed by key");
 		return -1;
 	}
 	if (k->s.len && !list_has(k->s, "email") && !list_has(k->s, "*")) {
-		sig_fail(s, DKIM_PERMERROR, "key not for email");
+		job_fail(j, DKIM_PERMERROR, "key not for email");
 		return -1;
 	}
-	if (k->strict_i) {
-		const char *at = strrchr(s->pub.i, '@');
-		if (at == NULL || strcasecmp(at + 1, s->pub.d) != 0) {
-			sig_fail(
-			    s, DKIM_PERMERROR, "key t=s forbids subdomain i=");
+	if (k->strict_i && j->i) {
+		const char *at = strrchr(j->i, '@');
+		if (at == NULL || strcasecmp(at + 1, j->d) != 0) {
+			job_fail(
+			    j, DKIM_PERMERROR, "key t=s forbids subdomain i=");
 			return -1;
 		}
 	}
-	s->pub.testing = k->testing;
+	j->testing = k->testing;
 	return 0;
 }
 
-/* The hash of the signed headers plus the signature header (b= empty). */
-static int
-header_hash(struct dkim_verify *v, struct sigstate *s, unsigned char *md,
-    unsigned *mdlen)
-{
-	struct buf o;
-	bool used[DKIM_MAX_HEADERS] = { false };
-	struct bstr h = s->t.h;
-	size_t i = 0, nh = 0;
-	int rc = 0;
-
-	buf_init(&o, 8u << 20);
-	while (i <= h.len) {
-		size_t st = i;
-		while (i < h.len && h.p[i] != ':')
-			i++;
-		struct bstr name = bstr_trim(bstr_make(h.p + st, i - st));
-		i++;
-		if (++nh > DKIM_MAX_SIGNED_HEADERS) {
-			buf_free(&o);
-			sig_fail(s, DKIM_PERMERROR, "too many signed headers");
-			return -1;
-		}
-		/* 5.4.2: the bottom-most unused instance; none left signs
-		 * nothing (over-signing). */
-		for (size_t k = v->nf; k-- > 0;) {
-			if (used[k] || !bstr_caseeq(v->f[k].name, name))
-				continue;
-			used[k] = true;
-			if ((rc = hdr_canon(
-				 &o, v->f[k].raw, s->t.hdr_relaxed, true)) < 0)
-				goto out;
-			break;
-		}
-	}
-	/* 3.7: the DKIM-Signature itself, no CRLF, with the b= value
-	 * "including all surrounding whitespace" deleted: everything from
-	 * the "=" to the ";" or the end of the field goes (libopendkim and
-	 * dkimpy do the same). */
-	{
-		struct bstr raw = v->f[s->field].raw;
-		struct bstr bval = s->t.b;
-		size_t off = (size_t)(bval.p - raw.p);
-		size_t end = off + bval.len;
-		struct buf tmp;
-
-		while (off > 0 && raw.p[off - 1] != '=')
-			off--;
-		while (end < raw.len && raw.p[end] != ';')
-			end++;
-		bval = bstr_make(raw.p + off, end - off);
-		buf_init(&tmp, raw.len + 1);
-		if ((rc = buf_append(&tmp, raw.p, off)) < 0 ||
-		    (rc = buf_append(&tmp, bval.p + bval.len,
-			 raw.len - off - bval.len)) < 0 ||
-		    (rc = hdr_canon(
-			 &o, buf_bstr(&tmp), s->t.hdr_relaxed, false)) < 0) {
-			buf_free(&tmp);
-			goto out;
-		}
-		buf_free(&tmp);
-	}
-	if (!EVP_Digest(o.p, o.len, md, mdlen, sha256(), NULL))
-		rc = -ENOMEM;
-out:
-	buf_free(&o);
-	return rc;
-}
-
-static void
-verify_one(
-    struct dkim_verify *v, struct sigstate *s, const struct authres_answer *ans)
+/* dkim__key_load - the key record in ans checked for alg and built */
+EVP_PKEY *
+dkim__key_load(struct dkim__job *j, enum dkim_alg alg,
+    const struct authres_answer *ans)
 {
 	struct dkim_keytags k;
 	const char *why;
-	unsigned char key[2048], sig[1024], bh[64], bhwant[64], hh[64];
-	unsigned bhlen, hhlen;
-	long klen, slen, bwlen;
-	bool short_body = false;
-	EVP_PKEY *pk;
+	unsigned char key[2048];
+	long klen;
 
 	if (ans->status == AUTHRES_DNS_SERVFAIL ||
 	    ans->status == AUTHRES_DNS_TIMEOUT) {
-		sig_fail(s, DKIM_TEMPERROR, "key lookup failed");
-		return;
+		job_fail(j, DKIM_TEMPERROR, "key lookup failed");
+		return NULL;
 	}
 	if (ans->status != AUTHRES_DNS_OK) {
-		sig_fail(s, DKIM_PERMERROR, "no key");
-		return;
+		job_fail(j, DKIM_PERMERROR, "no key");
+		return NULL;
 	}
 	/* 3.6.2.2: several TXT records are ambiguous; use the first that
 	 * parses (what most verifiers do). */
@@ -1147,71 +1085,189 @@ verify_one(
 		if (dkim_keytags_parse(ans->rr[r].txt, &k, &why) == 0)
 			break;
 	if (r == ans->n) {
-		sig_fail(
-		    s, DKIM_PERMERROR, ans->n == 1 ? why : "no usable key");
-		return;
+		job_fail(
+		    j, DKIM_PERMERROR, ans->n == 1 ? why : "no usable key");
+		return NULL;
 	}
-	if (check_key(s, &k) < 0)
-		return;
+	if (check_key(j, alg, &k) < 0)
+		return NULL;
 	if (bstr_trim(k.p).len == 0) {
-		sig_fail(s, DKIM_PERMERROR, "key revoked");
-		return;
+		job_fail(j, DKIM_PERMERROR, "key revoked");
+		return NULL;
 	}
 	if ((klen = b64_decode(k.p, key, sizeof(key))) <= 0) {
-		sig_fail(s, DKIM_PERMERROR, "key not base64");
-		return;
+		job_fail(j, DKIM_PERMERROR, "key not base64");
+		return NULL;
 	}
-	if ((slen = b64_decode(s->t.b, sig, sizeof(sig))) <= 0) {
-		sig_fail(s, DKIM_PERMERROR, "b= not base64");
-		return;
-	}
-	if ((bwlen = b64_decode(s->t.bh, bhwant, sizeof(bhwant))) <= 0) {
-		sig_fail(s, DKIM_PERMERROR, "bh= not base64");
-		return;
-	}
-	if ((pk = load_key(s, &k, key, klen)) == NULL)
-		return;
-	if (body_hash(v->body, s->t.body_relaxed, s->t.has_l, s->t.l_val, bh,
-		&bhlen, &short_body) < 0) {
-		sig_fail(s, DKIM_TEMPERROR, "out of memory");
+	return load_key(j, alg, key, klen);
+}
+
+/* dkim__self_canon - the signature field raw itself, no CRLF, with its b=
+ * value bval "including all surrounding whitespace" deleted (RFC 6376
+ * 3.7): everything from the "=" to the ";" or the end of the field goes
+ * (libopendkim and dkimpy do the same). */
+int
+dkim__self_canon(struct buf *o, struct bstr raw, struct bstr bval, bool relaxed)
+{
+	size_t off = (size_t)(bval.p - raw.p);
+	size_t end = off + bval.len;
+	struct buf tmp;
+	int rc;
+
+	while (off > 0 && raw.p[off - 1] != '=')
+		off--;
+	while (end < raw.len && raw.p[end] != ';')
+		end++;
+	buf_init(&tmp, raw.len + 1);
+	if ((rc = buf_append(&tmp, raw.p, off)) < 0 ||
+	    (rc = buf_append(&tmp, raw.p + end, raw.len - end)) < 0)
 		goto out;
+	rc = hdr_canon(o, buf_bstr(&tmp), relaxed, false);
+out:
+	buf_free(&tmp);
+	return rc;
+}
+
+/* The hash of the signed headers plus the signature header (b= empty). */
+static int
+header_hash(struct dkim__job *j, unsigned char *md, unsigned *mdlen)
+{
+	const struct dkim_sigtags *t = j->t;
+	struct buf o;
+	bool used[DKIM_MAX_HEADERS] = { false };
+	struct bstr h = t->h;
+	size_t i = 0, nh = 0;
+	int rc = 0;
+
+	buf_init(&o, 8u << 20);
+	/* An empty h= signs no header (an ARC-Message-Signature may have
+	 * one; DKIM's parser refuses it: From must be signed). */
+	while (h.len && i <= h.len) {
+		size_t st = i;
+		while (i < h.len && h.p[i] != ':')
+			i++;
+		struct bstr name = bstr_trim(bstr_make(h.p + st, i - st));
+		i++;
+		if (++nh > DKIM_MAX_SIGNED_HEADERS) {
+			buf_free(&o);
+			job_fail(j, DKIM_PERMERROR, "too many signed headers");
+			return -1;
+		}
+		/* 5.4.2: the bottom-most unused instance; none left signs
+		 * nothing (over-signing). */
+		for (size_t k = j->nf; k-- > 0;) {
+			if (used[k] || !bstr_caseeq(j->f[k].name, name))
+				continue;
+			used[k] = true;
+			if ((rc = hdr_canon(
+				 &o, j->f[k].raw, t->hdr_relaxed, true)) < 0)
+				goto out;
+			break;
+		}
 	}
-	if (short_body) {
-		sig_fail(s, DKIM_FAIL, "body shorter than l=");
+	if ((rc = dkim__self_canon(
+		 &o, j->f[j->self].raw, t->b, t->hdr_relaxed)) < 0)
 		goto out;
-	}
-	if ((long)bhlen != bwlen || memcmp(bh, bhwant, bhlen) != 0) {
-		sig_fail(s, DKIM_FAIL, "body hash mismatch");
-		goto out;
-	}
-	if (header_hash(v, s, hh, &hhlen) != 0) {
-		if (!s->done)
-			sig_fail(s, DKIM_TEMPERROR, "out of memory");
-		goto out;
-	}
+	if (!EVP_Digest(o.p, o.len, md, mdlen, sha256(), NULL))
+		rc = -ENOMEM;
+out:
+	buf_free(&o);
+	return rc;
+}
+
+/* dkim__sig_ok - does sig verify over the header hash hh with pk? */
+bool
+dkim__sig_ok(EVP_PKEY *pk, enum dkim_alg alg, const unsigned char *sig,
+    size_t slen, const unsigned char *hh, unsigned hhlen)
+{
 	EVP_PKEY_CTX *pc = NULL;
 	int ok = 0;
-	if (s->t.alg == DKIM_ALG_ED25519_SHA256) {
+
+	if (alg == DKIM_ALG_ED25519_SHA256) {
 		/* RFC 8463 3: Ed25519 over the SHA-256 of the headers. */
 		EVP_MD_CTX *mc = EVP_MD_CTX_new();
 		ok = mc &&
 		    EVP_DigestVerifyInit(mc, NULL, NULL, NULL, pk) == 1 &&
-		    EVP_DigestVerify(mc, sig, (size_t)slen, hh, hhlen) == 1;
+		    EVP_DigestVerify(mc, sig, slen, hh, hhlen) == 1;
 		EVP_MD_CTX_free(mc);
 	} else {
 		pc = EVP_PKEY_CTX_new(pk, NULL);
 		ok = pc && EVP_PKEY_verify_init(pc) == 1 &&
 		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
 		    EVP_PKEY_CTX_set_signature_md(pc, sha256()) == 1 &&
-		    EVP_PKEY_verify(pc, sig, (size_t)slen, hh, hhlen) == 1;
+		    EVP_PKEY_verify(pc, sig, slen, hh, hhlen) == 1;
 		EVP_PKEY_CTX_free(pc);
 	}
-	if (ok)
-		sig_fail(s, DKIM_PASS, NULL);
+	return ok;
+}
+
+/* dkim__verify_job - RFC 6376 6.1.2 and 6.1.3 for one signature field */
+void
+dkim__verify_job(struct dkim__job *j, const struct authres_answer *ans)
+{
+	const struct dkim_sigtags *t = j->t;
+	unsigned char sig[1024], bh[64], bhwant[64], hh[64];
+	unsigned bhlen, hhlen;
+	long slen, bwlen;
+	bool short_body = false;
+	EVP_PKEY *pk;
+
+	j->result = DKIM_NONE;
+	j->reason = NULL;
+	if ((pk = dkim__key_load(j, t->alg, ans)) == NULL)
+		return;
+	if ((slen = b64_decode(t->b, sig, sizeof(sig))) <= 0) {
+		job_fail(j, DKIM_PERMERROR, "b= not base64");
+		goto out;
+	}
+	if ((bwlen = b64_decode(t->bh, bhwant, sizeof(bhwant))) <= 0) {
+		job_fail(j, DKIM_PERMERROR, "bh= not base64");
+		goto out;
+	}
+	if (body_hash(j->body, t->body_relaxed, t->has_l, t->l_val, bh, &bhlen,
+		&short_body) < 0) {
+		job_fail(j, DKIM_TEMPERROR, "out of memory");
+		goto out;
+	}
+	if (short_body) {
+		job_fail(j, DKIM_FAIL, "body shorter than l=");
+		goto out;
+	}
+	if ((long)bhlen != bwlen || memcmp(bh, bhwant, bhlen) != 0) {
+		job_fail(j, DKIM_FAIL, "body hash mismatch");
+		goto out;
+	}
+	if (header_hash(j, hh, &hhlen) != 0) {
+		if (j->result == DKIM_NONE)
+			job_fail(j, DKIM_TEMPERROR, "out of memory");
+		goto out;
+	}
+	if (dkim__sig_ok(pk, t->alg, sig, (size_t)slen, hh, hhlen))
+		job_fail(j, DKIM_PASS, NULL);
 	else
-		sig_fail(s, DKIM_FAIL, "signature did not verify");
+		job_fail(j, DKIM_FAIL, "signature did not verify");
 out:
 	EVP_PKEY_free(pk);
+}
+
+static void
+verify_one(
+    struct dkim_verify *v, struct sigstate *s, const struct authres_answer *ans)
+{
+	struct dkim__job j = {
+		.f = v->f,
+		.nf = v->nf,
+		.self = s->field,
+		.body = v->body,
+		.t = &s->t,
+		.d = s->pub.d,
+		.i = s->pub.i,
+	};
+
+	dkim__verify_job(&j, ans);
+	s->pub.key_bits = j.key_bits;
+	s->pub.testing = j.testing;
+	sig_fail(s, j.result, j.reason);
 }
 
 /* dkim_verify_run - verify every signature whose key is available */
@@ -1298,4 +1354,28 @@ dkim__rsa_bits(const unsigned char *der, size_t len)
 	bits = EVP_PKEY_get_bits(pk);
 	EVP_PKEY_free(pk);
 	return bits;
+}
+
+int
+dkim__tags_split(struct bstr s, struct dkim__tag *tags, const char **why)
+{
+	return tags_split(s, tags, why);
+}
+
+bool
+dkim__word_eq(struct bstr v, const char *w)
+{
+	return word_eq(v, w);
+}
+
+bool
+dkim__list_has(struct bstr v, const char *w)
+{
+	return list_has(v, w);
+}
+
+const EVP_MD *
+dkim__sha256_md(void)
+{
+	return sha256();
 }

@@ -11,7 +11,75 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <openssl/evp.h>
+
+#include "plugins/dkim.h"
 #include "util/buf.h"
+
+struct arena;
+struct authres_answer;
+
+/* One header field: name as written without trailing WSP, the whole
+ * field (name to end, no final CRLF), the value after the colon with its
+ * folding kept. */
+struct dkim__field {
+	struct bstr name, raw, value;
+};
+
+/* dkim__to_crlf - m with every bare LF made CRLF (a copy in the arena
+ * when there is any; RFC 6376 5.3); 0 or -ENOMEM */
+int dkim__to_crlf(
+    struct arena *, const unsigned char *m, size_t len, struct bstr *out);
+/* dkim__split_headers - the fields of msg's header section (CRLF line
+ * ends; at most 1000) and the body after the empty line; 0 or -ENOMEM */
+int dkim__split_headers(struct arena *, struct bstr msg,
+    struct dkim__field **f, size_t *nf, struct bstr *body);
+
+/* Tag lists (RFC 6376 3.2): "name = value; ...", FWS around names, "="
+ * and values dropped, duplicates refused. */
+#define DKIM__MAX_TAGS 64
+struct dkim__tag {
+	struct bstr name, value;
+};
+/* dkim__tags_split - the tags of s (at most DKIM__MAX_TAGS) or -EINVAL
+ * with *why set */
+int dkim__tags_split(struct bstr s, struct dkim__tag *tags, const char **why);
+/* dkim__word_eq - v equals w, FWS in v ignored, case-insensitive */
+bool dkim__word_eq(struct bstr v, const char *w);
+/* dkim__list_has - colon-separated v has w (as dkim__word_eq) */
+bool dkim__list_has(struct bstr v, const char *w);
+
+/* One signature to check against a key answer: in f[0..nf) the field
+ * f[self] carries tags t (a DKIM-Signature or an ARC-Message-Signature,
+ * RFC 8617 4.1.2). i is the AUID for a key's t=s, or NULL. */
+struct dkim__job {
+	const struct dkim__field *f;
+	size_t nf, self;
+	struct bstr body;
+	const struct dkim_sigtags *t;
+	const char *d, *i;
+	/* out */
+	enum dkim_result result;
+	const char *reason; /* static */
+	unsigned key_bits;
+	bool testing;
+};
+/* dkim__verify_job - key, body hash, header hash, signature (RFC 6376
+ * 6.1.2, 6.1.3): sets result and reason */
+void dkim__verify_job(struct dkim__job *, const struct authres_answer *ans);
+/* dkim__key_load - the first key record of ans that parses, checked for
+ * alg (3.6.1, RFC 8301) and built; NULL with j->result/reason set */
+EVP_PKEY *dkim__key_load(
+    struct dkim__job *j, enum dkim_alg alg, const struct authres_answer *ans);
+/* dkim__self_canon - append the signature field raw without its b= value
+ * and without a CRLF, canonicalized (3.7); 0 or -ENOSPC/-ENOMEM */
+int dkim__self_canon(
+    struct buf *, struct bstr raw, struct bstr bval, bool relaxed);
+/* dkim__sig_ok - sig[0..slen) verifies over the hash hh with pk (alg) */
+bool dkim__sig_ok(EVP_PKEY *pk, enum dkim_alg alg, const unsigned char *sig,
+    size_t slen, const unsigned char *hh, unsigned hhlen);
+/* dkim__sha256_md - SHA-256, fetched once */
+const EVP_MD *dkim__sha256_md(void);
 
 /* dkim__hdr_canon - one header field (name to end, no final CRLF) in
  * simple or relaxed form (3.4.1, 3.4.2), with CRLF when crlf; 0/-ENOSPC */
