@@ -1,0 +1,622 @@
+/*
+ * arc - Authenticated Received Chain validation (RFC 8617 5.2)
+ *
+ * An ARC set is three header fields with one instance number i:
+ * ARC-Authentication-Results (AAR), ARC-Message-Signature (AMS, a DKIM
+ * signature with i= instead of v=) and ARC-Seal (AS, a signature over the
+ * ARC sets 1..i). The AMS and AS are checked with the DKIM verifier's own
+ * pieces (plugins/dkim_int.h): tag lists, canonicalization, key records,
+ * RSA/Ed25519. Written here rather than taken from a library: OpenARC is
+ * not packaged for Debian 12 and its libopenarc would bring a second DKIM
+ * stack; the validator is the 5.2 algorithm over code we already test.
+ *
+ * Memory: the caller's arena. Errors: a broken chain is a result with a
+ * reason, never a return code; nothing here logs.
+ * Limits: ARC_MAX_SETS sets (RFC 8617 4.2.1), DKIM's 1000 header fields.
+ */
+#include "plugins/arc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "plugins/authres.h"
+#include "plugins/dkim.h"
+#include "plugins/dkim_int.h"
+#include "util/arena.h"
+
+enum part { P_AAR, P_AMS, P_AS, P_N };
+
+static const char *const part_name[P_N] = { "ARC-Authentication-Results",
+	"ARC-Message-Signature", "ARC-Seal" };
+
+/* One ARC-Seal's tags (RFC 8617 4.1.3). */
+struct seal {
+	struct bstr a, b, cv, d, s;
+	enum dkim_alg alg;
+	char keyname[300];
+	const char *dl; /* d lower case */
+};
+
+struct arc_verify {
+	struct arena *arena;
+	struct bstr msg, body;
+	struct dkim__field *f;
+	size_t nf;
+	unsigned n;			     /* highest instance */
+	size_t at[ARC_MAX_SETS + 1][P_N];    /* field index + 1; 0: none */
+	struct seal seal[ARC_MAX_SETS + 1];  /* parsed ARC-Seals */
+	struct dkim_sigtags ams;	     /* AMS i=n */
+	char ams_key[300];
+	const char *ams_d;
+	bool done;
+	struct arc_out out;
+};
+
+const char *
+arc_result_str(enum arc_result r)
+{
+	static const char *const s[] = { "none", "pass", "fail", "temperror" };
+
+	return (unsigned)r < sizeof(s) / sizeof(s[0]) ? s[r] : "fail";
+}
+
+static bool
+fws(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static bool
+digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* The end: a failed chain with a reason made in the arena. */
+static void
+chain_fail(struct arc_verify *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+chain_fail(struct arc_verify *v, const char *fmt, ...)
+{
+	char buf[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	v->out.result = ARC_RES_FAIL;
+	v->out.reason = arena_strndup(v->arena, buf, strlen(buf));
+	if (v->out.reason == NULL)
+		v->out.reason = "chain broken";
+	v->done = true;
+}
+
+/* An instance number: 1*DIGIT, 1 to ARC_MAX_SETS (4.2.1); more than that
+ * returns ARC_MAX_SETS + 1 (the chain fails as too long); 0 if invalid. */
+static unsigned
+instance(struct bstr v)
+{
+	unsigned long x = 0;
+
+	if (v.len == 0)
+		return 0;
+	for (size_t i = 0; i < v.len; i++) {
+		if (!digit(v.p[i]))
+			return 0;
+		if (x <= ARC_MAX_SETS)
+			x = x * 10 + (unsigned)(v.p[i] - '0');
+	}
+	if (x == 0)
+		return 0;
+	return x > ARC_MAX_SETS ? ARC_MAX_SETS + 1 : (unsigned)x;
+}
+
+/* 4.1.1: an AAR value starts with "i=" instance ";" (CFWS aside). */
+static unsigned
+aar_instance(struct bstr v)
+{
+	size_t i = 0, s;
+
+	while (i < v.len && fws(v.p[i]))
+		i++;
+	if (i == v.len || v.p[i] != 'i')
+		return 0;
+	i++;
+	while (i < v.len && fws(v.p[i]))
+		i++;
+	if (i == v.len || v.p[i] != '=')
+		return 0;
+	i++;
+	while (i < v.len && fws(v.p[i]))
+		i++;
+	s = i;
+	while (i < v.len && digit(v.p[i]))
+		i++;
+	struct bstr num = bstr_make(v.p + s, i - s);
+	while (i < v.len && fws(v.p[i]))
+		i++;
+	if (i == v.len || v.p[i] != ';')
+		return 0;
+	return instance(num);
+}
+
+/* The i= of an AMS or AS value, 0 when missing or invalid. */
+static unsigned
+tag_instance(struct bstr v)
+{
+	struct dkim__tag tags[DKIM__MAX_TAGS];
+	const char *why;
+	int n = dkim__tags_split(v, tags, &why);
+
+	for (int k = 0; k < n; k++)
+		if (bstr_eq(tags[k].name, BSTR_LIT("i")))
+			return instance(tags[k].value);
+	return 0;
+}
+
+/* A domain name or selector as DKIM's d= and s= (RFC 6376 3.5, 3.1):
+ * dot-separated labels of letters, digits, '-' and '_', 1 to 63 octets,
+ * at most 253 in all. Checked before any lookup is made of it. */
+static bool
+dns_name_ok(struct bstr v)
+{
+	size_t lab = 0;
+
+	if (v.len == 0 || v.len > 253)
+		return false;
+	for (size_t i = 0; i < v.len; i++) {
+		unsigned char c = v.p[i];
+		if (c == '.') {
+			if (lab == 0)
+				return false;
+			lab = 0;
+			continue;
+		}
+		if (!(digit(c) || ((c | 32) >= 'a' && (c | 32) <= 'z') ||
+			c == '-' || c == '_'))
+			return false;
+		if (++lab > 63)
+			return false;
+	}
+	return lab > 0;
+}
+
+static const char *
+lower_cstr(struct arena *a, struct bstr s)
+{
+	char *o = arena_strndup(a, (const char *)s.p, s.len);
+
+	if (o == NULL)
+		return "";
+	for (char *p = o; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 32;
+	return o;
+}
+
+static enum dkim_alg
+alg_of(struct bstr a)
+{
+	/* RFC 8617 4.1.2/4.1.3: the DKIM algorithms; rsa-sha1 is not
+	 * valid (RFC 8301 3.1), so it is not known here. */
+	if (dkim__word_eq(a, "rsa-sha256"))
+		return DKIM_ALG_RSA_SHA256;
+	if (dkim__word_eq(a, "ed25519-sha256"))
+		return DKIM_ALG_ED25519_SHA256;
+	return DKIM_ALG_UNKNOWN;
+}
+
+static bool
+ull(struct bstr v, unsigned long long *out)
+{
+	unsigned long long x = 0;
+
+	if (v.len == 0)
+		return false;
+	for (size_t i = 0; i < v.len; i++) {
+		if (!digit(v.p[i]))
+			return false;
+		if (x < 1000000000000000000ULL)
+			x = x * 10 + (unsigned)(v.p[i] - '0');
+	}
+	*out = x;
+	return true;
+}
+
+/* ARC-Seal tags (4.1.3): i, a, b, cv, d, s required; t optional; h= is
+ * not allowed (the seal covers the ARC sets, not chosen fields). */
+static const char *
+seal_parse(struct bstr value, struct seal *s)
+{
+	struct dkim__tag tags[DKIM__MAX_TAGS];
+	const char *why;
+	bool has_t = false, has_i = false;
+	struct bstr t = BSTR_NULL;
+	unsigned long long tv;
+	int n;
+
+	memset(s, 0, sizeof(*s));
+	if ((n = dkim__tags_split(value, tags, &why)) < 0)
+		return why;
+	for (int k = 0; k < n; k++) {
+		struct bstr nm = tags[k].name, val = tags[k].value;
+		if (bstr_eq(nm, BSTR_LIT("a")))
+			s->a = val;
+		else if (bstr_eq(nm, BSTR_LIT("b")))
+			s->b = val;
+		else if (bstr_eq(nm, BSTR_LIT("cv")))
+			s->cv = val;
+		else if (bstr_eq(nm, BSTR_LIT("d")))
+			s->d = val;
+		else if (bstr_eq(nm, BSTR_LIT("s")))
+			s->s = val;
+		else if (bstr_eq(nm, BSTR_LIT("i")))
+			has_i = true;
+		else if (bstr_eq(nm, BSTR_LIT("t"))) {
+			t = val;
+			has_t = true;
+		} else if (bstr_eq(nm, BSTR_LIT("h")))
+			return "h= in an ARC-Seal";
+	}
+	if (!has_i || s->a.len == 0 || s->b.len == 0 || s->cv.len == 0 ||
+	    s->d.len == 0 || s->s.len == 0)
+		return "missing required tag";
+	if ((s->alg = alg_of(s->a)) == DKIM_ALG_UNKNOWN)
+		return "unknown algorithm";
+	if (!bstr_eq(s->cv, BSTR_LIT("none")) &&
+	    !bstr_eq(s->cv, BSTR_LIT("pass")) &&
+	    !bstr_eq(s->cv, BSTR_LIT("fail")))
+		return "bad cv=";
+	if (has_t && !ull(t, &tv))
+		return "bad t=";
+	if (!dns_name_ok(s->d))
+		return "bad d=";
+	if (!dns_name_ok(s->s))
+		return "bad s=";
+	return NULL;
+}
+
+/* ARC-Message-Signature tags (4.1.2): a DKIM-Signature without v=, i= the
+ * instance. h= may be empty but must not name ARC-Seal (4.1.2: the seals
+ * are not the AMS's to sign). */
+static const char *
+ams_parse(struct bstr value, struct dkim_sigtags *t)
+{
+	struct dkim__tag tags[DKIM__MAX_TAGS];
+	const char *why;
+	bool has_h = false, has_c = false;
+	int n;
+
+	memset(t, 0, sizeof(*t));
+	if ((n = dkim__tags_split(value, tags, &why)) < 0)
+		return why;
+	for (int k = 0; k < n; k++) {
+		struct bstr nm = tags[k].name, v = tags[k].value;
+		if (bstr_eq(nm, BSTR_LIT("a")))
+			t->a = v;
+		else if (bstr_eq(nm, BSTR_LIT("b")))
+			t->b = v;
+		else if (bstr_eq(nm, BSTR_LIT("bh")))
+			t->bh = v;
+		else if (bstr_eq(nm, BSTR_LIT("c"))) {
+			t->c = v;
+			has_c = true;
+		} else if (bstr_eq(nm, BSTR_LIT("d")))
+			t->d = v;
+		else if (bstr_eq(nm, BSTR_LIT("h"))) {
+			t->h = v;
+			has_h = true;
+		} else if (bstr_eq(nm, BSTR_LIT("i")))
+			t->i = v;
+		else if (bstr_eq(nm, BSTR_LIT("l"))) {
+			t->l = v;
+			t->has_l = true;
+		} else if (bstr_eq(nm, BSTR_LIT("s")))
+			t->s = v;
+		else if (bstr_eq(nm, BSTR_LIT("t"))) {
+			t->t = v;
+			t->has_t = true;
+		} else if (bstr_eq(nm, BSTR_LIT("x"))) {
+			t->x = v;
+			t->has_x = true;
+		}
+	}
+	if (t->a.len == 0 || t->b.len == 0 || t->bh.len == 0 ||
+	    t->d.len == 0 || !has_h || t->s.len == 0)
+		return "missing required tag";
+	if ((t->alg = alg_of(t->a)) == DKIM_ALG_UNKNOWN)
+		return "unknown algorithm";
+	if (!has_c) {
+		/* No c=: relaxed/relaxed, not DKIM's simple/simple. ARC
+		 * sealers sign relaxed (RFC 8617 4.1.3 makes it the only
+		 * form for seals); the reference validator (dkimpy) and the
+		 * ValiMail suite (ams_fields_c_na: pass) read a missing c=
+		 * in an AMS the same way. */
+		t->hdr_relaxed = t->body_relaxed = true;
+	} else {
+		/* RFC 6376 3.5 c=: header[/body], simple or relaxed. */
+		struct bstr h = t->c, b = BSTR_NULL;
+		for (size_t i = 0; i < t->c.len; i++)
+			if (t->c.p[i] == '/') {
+				h = bstr_make(t->c.p, i);
+				b = bstr_make(t->c.p + i + 1, t->c.len - i - 1);
+				break;
+			}
+		if (dkim__word_eq(h, "relaxed"))
+			t->hdr_relaxed = true;
+		else if (!dkim__word_eq(h, "simple"))
+			return "unknown canonicalization";
+		if (b.p == NULL || dkim__word_eq(b, "simple"))
+			;
+		else if (dkim__word_eq(b, "relaxed"))
+			t->body_relaxed = true;
+		else
+			return "unknown canonicalization";
+	}
+	if (t->has_l && !ull(t->l, &t->l_val))
+		return "bad l=";
+	if (t->has_t && !ull(t->t, &t->t_val))
+		return "bad t=";
+	if (t->has_x && !ull(t->x, &t->x_val))
+		return "bad x=";
+	if (dkim__list_has(t->h, "arc-seal"))
+		return "h= signs ARC-Seal";
+	if (!dns_name_ok(t->d))
+		return "bad d=";
+	if (!dns_name_ok(t->s))
+		return "bad s=";
+	return NULL;
+}
+
+static bool
+keyname(char *out, size_t outsz, struct bstr s, struct bstr d)
+{
+	int n = snprintf(out, outsz, "%.*s._domainkey.%.*s", (int)s.len,
+	    (const char *)s.p, (int)d.len, (const char *)d.p);
+
+	if (n < 0 || (size_t)n >= outsz || n > 253)
+		return false;
+	for (char *p = out; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 32;
+	return true;
+}
+
+/* 5.2 steps 1 to 3, and the tags the later steps need. */
+static void
+collect(struct arc_verify *v)
+{
+	bool any = false;
+
+	for (size_t k = 0; k < v->nf; k++) {
+		enum part p;
+		unsigned i;
+
+		for (p = 0; p < P_N; p++)
+			if (bstr_caseeq_cstr(v->f[k].name, part_name[p]))
+				break;
+		if (p == P_N)
+			continue;
+		any = true;
+		i = p == P_AAR ? aar_instance(v->f[k].value)
+			       : tag_instance(v->f[k].value);
+		if (i == 0) {
+			chain_fail(v, "%s without a valid i=", part_name[p]);
+			return;
+		}
+		if (i > ARC_MAX_SETS) {
+			chain_fail(v, "more than %d ARC sets", ARC_MAX_SETS);
+			return;
+		}
+		if (v->at[i][p]) {
+			chain_fail(v, "two %s with i=%u", part_name[p], i);
+			return;
+		}
+		v->at[i][p] = k + 1;
+		if (i > v->n)
+			v->n = i;
+	}
+	v->out.sets = v->n;
+	if (!any) {
+		v->out.result = ARC_RES_NONE; /* step 1 */
+		v->done = true;
+		return;
+	}
+	/* Step 2: the newest seal already says the chain failed. */
+	if (v->at[v->n][P_AS]) {
+		struct seal *s = &v->seal[v->n];
+		const char *why = seal_parse(
+		    v->f[v->at[v->n][P_AS] - 1].value, s);
+		if (why == NULL && bstr_eq(s->cv, BSTR_LIT("fail"))) {
+			chain_fail(v, "ARC-Seal i=%u says cv=fail", v->n);
+			return;
+		}
+	}
+	/* Step 3: sets 1..N complete, no gaps; cv=none on 1, pass after. */
+	for (unsigned i = 1; i <= v->n; i++) {
+		for (enum part p = 0; p < P_N; p++)
+			if (v->at[i][p] == 0) {
+				chain_fail(v, "ARC set i=%u has no %s", i,
+				    part_name[p]);
+				return;
+			}
+		struct seal *s = &v->seal[i];
+		const char *why =
+		    seal_parse(v->f[v->at[i][P_AS] - 1].value, s);
+		if (why) {
+			chain_fail(v, "ARC-Seal i=%u: %s", i, why);
+			return;
+		}
+		if (!bstr_eq(s->cv,
+			i == 1 ? BSTR_LIT("none") : BSTR_LIT("pass"))) {
+			chain_fail(v, "ARC-Seal i=%u has cv=%.*s", i,
+			    (int)s->cv.len, (const char *)s->cv.p);
+			return;
+		}
+		s->dl = lower_cstr(v->arena, s->d);
+		if (!keyname(s->keyname, sizeof(s->keyname), s->s, s->d)) {
+			chain_fail(v, "ARC-Seal i=%u: key name too long", i);
+			return;
+		}
+	}
+	const char *why =
+	    ams_parse(v->f[v->at[v->n][P_AMS] - 1].value, &v->ams);
+	if (why) {
+		chain_fail(v, "ARC-Message-Signature i=%u: %s", v->n, why);
+		return;
+	}
+	v->ams_d = lower_cstr(v->arena, v->ams.d);
+	if (!keyname(v->ams_key, sizeof(v->ams_key), v->ams.s, v->ams.d)) {
+		chain_fail(v, "ARC-Message-Signature i=%u: key name too long",
+		    v->n);
+		return;
+	}
+	v->out.sealer = v->seal[v->n].dl;
+}
+
+int
+arc_verify_new(struct arena *a, const unsigned char *msg, size_t len,
+    struct arc_verify **out)
+{
+	struct arc_verify *v = arena_calloc(a, 1, sizeof(*v));
+	int rc;
+
+	if (v == NULL)
+		return -ENOMEM;
+	v->arena = a;
+	if ((rc = dkim__to_crlf(a, msg, len, &v->msg)) < 0 ||
+	    (rc = dkim__split_headers(a, v->msg, &v->f, &v->nf, &v->body)) <
+		0)
+		return rc;
+	collect(v);
+	*out = v;
+	return 0;
+}
+
+/* 4.1.3 / 5.1.1: the seal i signs the ARC sets 1..i in instance order,
+ * each as AAR, AMS, AS, relaxed, the seal itself last without b= and
+ * without CRLF. */
+static int
+seal_hash(struct arc_verify *v, unsigned i, unsigned char *md, unsigned *mdlen)
+{
+	struct buf o;
+	int rc = 0;
+
+	buf_init(&o, 4u << 20);
+	for (unsigned k = 1; k <= i && rc == 0; k++)
+		for (enum part p = 0; p < P_N && rc == 0; p++) {
+			struct bstr raw = v->f[v->at[k][p] - 1].raw;
+			if (k == i && p == P_AS)
+				rc = dkim__self_canon(
+				    &o, raw, v->seal[i].b, true);
+			else
+				rc = dkim__hdr_canon(&o, raw, true, true);
+		}
+	if (rc == 0)
+		rc = dkim__sha256(o.p, o.len, md, mdlen);
+	buf_free(&o);
+	return rc;
+}
+
+/* Step 8 for seal i: 0 pass, else the chain's end is set. */
+static int
+seal_check(struct arc_verify *v, unsigned i, const struct authres_answer *ans)
+{
+	struct seal *s = &v->seal[i];
+	struct dkim__job j = { .d = s->dl };
+	unsigned char sig[1024], hh[64];
+	unsigned hhlen;
+	long slen;
+	EVP_PKEY *pk = dkim__key_load(&j, s->alg, ans);
+	int ok = -1;
+
+	if (pk == NULL) {
+		if (j.result == DKIM_TEMPERROR) {
+			v->out.result = ARC_RES_TEMPERROR;
+			v->out.reason = "key lookup failed";
+			v->done = true;
+		} else
+			chain_fail(v, "ARC-Seal i=%u: %s", i, j.reason);
+		return -1;
+	}
+	if ((slen = dkim__b64_decode(s->b, sig, sizeof(sig))) <= 0)
+		chain_fail(v, "ARC-Seal i=%u: b= not base64", i);
+	else if (seal_hash(v, i, hh, &hhlen) < 0) {
+		v->out.result = ARC_RES_TEMPERROR;
+		v->out.reason = "out of memory";
+		v->done = true;
+	} else if (!dkim__sig_ok(pk, s->alg, sig, (size_t)slen, hh, hhlen))
+		chain_fail(v, "ARC-Seal i=%u did not verify", i);
+	else
+		ok = 0;
+	EVP_PKEY_free(pk);
+	return ok;
+}
+
+int
+arc_verify_run(struct arc_verify *v, struct authres_dns *dns)
+{
+	const struct authres_answer *ams_ans, *ans[ARC_MAX_SETS + 1];
+	bool missing = false;
+	int rc;
+
+	if (v->done)
+		return 0;
+	/* Every key first, so the lookups go out together. */
+	if ((ams_ans = authres_dns_get(dns, v->ams_key, AUTHRES_TXT)) == NULL) {
+		if ((rc = authres_dns_want(dns, v->ams_key, AUTHRES_TXT)) < 0)
+			return rc;
+		missing = true;
+	}
+	for (unsigned i = 1; i <= v->n; i++) {
+		const char *kn = v->seal[i].keyname;
+		if ((ans[i] = authres_dns_get(dns, kn, AUTHRES_TXT)) == NULL) {
+			if ((rc = authres_dns_want(dns, kn, AUTHRES_TXT)) < 0)
+				return rc;
+			missing = true;
+		}
+	}
+	if (missing)
+		return -EAGAIN;
+	/* Step 4: the newest AMS, as a DKIM signature over the message. */
+	struct dkim__job j = {
+		.f = v->f,
+		.nf = v->nf,
+		.self = v->at[v->n][P_AMS] - 1,
+		.body = v->body,
+		.t = &v->ams,
+		.d = v->ams_d,
+	};
+	dkim__verify_job(&j, ams_ans);
+	if (j.result == DKIM_TEMPERROR) {
+		v->out.result = ARC_RES_TEMPERROR;
+		v->out.reason = j.reason;
+		v->done = true;
+		return 0;
+	}
+	if (j.result != DKIM_PASS) {
+		chain_fail(v, "ARC-Message-Signature i=%u: %s", v->n,
+		    j.reason ? j.reason : "did not verify");
+		return 0;
+	}
+	/* Steps 5-7 (oldest-pass) are optional and left out: they cost a
+	 * key lookup per older set and change no verdict. Step 8: every
+	 * seal, newest first. */
+	for (unsigned i = v->n; i >= 1; i--)
+		if (seal_check(v, i, ans[i]) < 0)
+			return 0;
+	v->out.result = ARC_RES_PASS; /* step 9 */
+	v->done = true;
+	return 0;
+}
+
+const struct arc_out *
+arc_verify_out(const struct arc_verify *v)
+{
+	return &v->out;
+}

@@ -1,0 +1,54 @@
+/*
+ * plugins/arc.h - Authenticated Received Chain validation (RFC 8617)
+ *
+ * arc_verify_new() collects and parses the ARC sets of a raw message;
+ * arc_verify_run() reads the key records from a struct authres_dns
+ * (plugins/authres.h) and returns -EAGAIN, with the lookups recorded as
+ * wanted, until every key is there; then it validates the chain (RFC 8617
+ * 5.2) and returns 0. Everything lives in the caller's arena. Sealing is
+ * not done here: filterd reports what reached it, it does not forward.
+ */
+#ifndef PLUGINS_ARC_H
+#define PLUGINS_ARC_H
+
+#include <stddef.h>
+
+struct arena;
+struct authres_dns;
+
+#define ARC_MAX_SETS 50 /* RFC 8617 4.2.1: more is a failed chain */
+
+/* The chain validation status (RFC 8617 4.4) as the "arc" method of
+ * Authentication-Results reports it; temperror when a key lookup failed
+ * for the moment, so the chain could not be judged. */
+enum arc_result {
+	ARC_RES_NONE,
+	ARC_RES_PASS,
+	ARC_RES_FAIL,
+	ARC_RES_TEMPERROR,
+};
+
+struct arc_out {
+	enum arc_result result;
+	const char *reason; /* why it failed, NUL-terminated, or NULL */
+	unsigned sets;	    /* N, the highest instance seen (0: no ARC) */
+	const char *sealer; /* d= of ARC-Seal i=N, lower case, or NULL */
+};
+
+struct arc_verify;
+
+/* arc_verify_new - find the ARC header fields of msg[0..len) (CRLF or
+ * bare LF line ends) and check their structure; 0 or -ENOMEM. msg must
+ * outlive it. */
+int arc_verify_new(struct arena *, const unsigned char *msg, size_t len,
+    struct arc_verify **out);
+/* arc_verify_run - 0 when the result is final, -EAGAIN when key records
+ * are missing from dns (recorded as wanted), -ENOMEM. Safe to call
+ * again. */
+int arc_verify_run(struct arc_verify *, struct authres_dns *dns);
+/* arc_verify_out - the result so far (final once run returned 0) */
+const struct arc_out *arc_verify_out(const struct arc_verify *);
+/* arc_result_str - "none", "pass", "fail", "temperror" */
+const char *arc_result_str(enum arc_result);
+
+#endif

@@ -1,0 +1,389 @@
+/* arc_test - ARC chain validation (plugins/arc.c); with "--suite FILE"
+ * (the ValiMail validation suite as JSON, made by
+ * tests/e2e/arc_conformance.sh) it runs every test and prints TAP lines,
+ * keys from each scenario's txt-records; "--suite-dns FILE SERVE ZONE"
+ * asks knotd serving ZONE through plugins/dns instead. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "plugins/arc.h"
+#include "plugins/authres.h"
+#include "util/arena.h"
+#include "tests/unit/auth_json.h"
+#include "tests/unit/auth_realdns.h"
+#include "tests/unit/auth_zone.h"
+
+/* ValiMail arc_test_suite cv_pass_i2_1 (MIT, ../shared/conformance/arc) */
+static const char pass_i2[] =
+    "MIME-Version: 1.0\r\n"
+    "ARC-Seal: a=rsa-sha256;\r\n"
+    "    b=IAqZJ5HwfNxxsrn9R4ayQgiu9RibPKEUVevbt7XFTkSh1baJ533D2Z6IZ2NaBreUhDBb2e\r\n"
+    "    K9Gtcv+eyUhWkD8VTmE6fq/F8CDIK3ScIiJykF8hNL1wpa/mGwWWwBnkozIJGAbTAAX7AgnH\r\n"
+    "    knAehnSW99TeU0lmib0XmOt4TN3sY=; cv=pass; d=example.org; i=2; s=dummy;\r\n"
+    "    t=12346\r\n"
+    "ARC-Message-Signature: a=rsa-sha256;\r\n"
+    "    b=2cDGNznUmp4YSSThCe9nrQIH2Gpd5qPFw3OU8sWFzZgEQ5UZtaVQifVUXUrsSyEzjro3Ul\r\n"
+    "    YPPDx+C1K+LbKRlOZ06il4ws2zlPafsrx1piKsKSCUq0KjFs01hYCDBa3tfdyITSfoWu2HHY\r\n"
+    "    pCjrhPMPH1jruIdBV/5Gk2Fvy+mW8=;\r\n"
+    "    bh=KWSe46TZKCcDbH4klJPo+tjk5LWJnVRlP5pvjXFZYLQ=; c=relaxed/relaxed;\r\n"
+    "    d=example.org; h=from:to:date:subject:mime-version:arc-authentication-results;\r\n"
+    "    i=2; s=dummy; t=12346\r\n"
+    "ARC-Authentication-Results: i=2; lists.example.org;\r\n"
+    "    spf=pass smtp.mfrom=jqd@d1.example;\r\n"
+    "    dkim=pass (1024-bit key) header.i=@d1.example;\r\n"
+    "    dmarc=pass\r\n"
+    "Received: by 10.157.11.240 with SMTP id 103csp420860oth;\r\n"
+    "    Fri, 6 Jan 2017 14:27:31 -0800 (PST)\r\n"
+    "ARC-Seal: a=rsa-sha256;\r\n"
+    "    b=dOdFEyhrk/tw5wl3vMIogoxhaVsKJkrkEhnAcq2XqOLSQhPpGzhGBJzR7k1sWGokon3TmQ\r\n"
+    "    7TX9zQLO6ikRpwd/pUswiRW5DBupy58fefuclXJAhErsrebfvfiueGyhHXV7C1LyJTztywzn\r\n"
+    "    QGG4SCciU/FTlsJ0QANrnLRoadfps=; cv=none; d=example.org; i=1; s=dummy;\r\n"
+    "    t=12345\r\n"
+    "ARC-Message-Signature: a=rsa-sha256;\r\n"
+    "    b=QsRzR/UqwRfVLBc1TnoQomlVw5qi6jp08q8lHpBSl4RehWyHQtY3uOIAGdghDk/mO+/Xpm\r\n"
+    "    9JA5UVrPyDV0f+2q/YAHuwvP11iCkBQkocmFvgTSxN8H+DwFFPrVVUudQYZV7UDDycXoM6UE\r\n"
+    "    cdfzLLzVNPOAHEDIi/uzoV4sUqZ18=;\r\n"
+    "    bh=KWSe46TZKCcDbH4klJPo+tjk5LWJnVRlP5pvjXFZYLQ=; c=relaxed/relaxed;\r\n"
+    "    d=example.org; h=from:to:date:subject:mime-version:arc-authentication-results;\r\n"
+    "    i=1; s=dummy; t=12345\r\n"
+    "ARC-Authentication-Results: i=1; lists.example.org;\r\n"
+    "    spf=pass smtp.mfrom=jqd@d1.example;\r\n"
+    "    dkim=pass (1024-bit key) header.i=@d1.example;\r\n"
+    "    dmarc=pass\r\n"
+    "Received: from segv.d1.example (segv.d1.example [72.52.75.15])\r\n"
+    "    by lists.example.org (8.14.5/8.14.5) with ESMTP id t0EKaNU9010123\r\n"
+    "    for <arc@example.org>; Thu, 14 Jan 2015 15:01:30 -0800 (PST)\r\n"
+    "    (envelope-from jqd@d1.example)\r\n"
+    "Authentication-Results: lists.example.org;\r\n"
+    "    spf=pass smtp.mfrom=jqd@d1.example;\r\n"
+    "    dkim=pass (1024-bit key) header.i=@d1.example;\r\n"
+    "    dmarc=pass\r\n"
+    "Received: by 10.157.14.6 with HTTP; Tue, 3 Jan 2017 12:22:54 -0800 (PST)\r\n"
+    "Message-ID: <54B84785.1060301@d1.example.org>\r\n"
+    "Date: Thu, 14 Jan 2015 15:00:01 -0800\r\n"
+    "From: John Q Doe <jqd@d1.example.org>\r\n"
+    "To: arc@dmarc.org\r\n"
+    "Subject: Example 1\r\n"
+    "\r\n"
+    "Hey gang,\r\n"
+    "This is a test message.\r\n"
+    "--J.\r\n"
+    ;
+static const char dummy_key[] =
+    "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHl"
+    "OQoBTzWRiGs5V6NpP3id Y6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lx j+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB";
+
+struct run {
+	struct arc_verify *v;
+	struct authres_dns *dns;
+};
+
+static int
+step(void *arg)
+{
+	struct run *r = arg;
+
+	return arc_verify_run(r->v, r->dns);
+}
+
+/* Validate msg[0..len) with keys from fn/farg; the result, in arena a. */
+static const struct arc_out *
+validate(const void *msg, size_t len, authres_resolve_fn *fn, void *farg,
+    struct arena *a)
+{
+	struct run r;
+
+	if (arc_verify_new(a, msg, len, &r.v) < 0)
+		return NULL;
+	if ((r.dns = authres_dns_new(a)) == NULL ||
+	    authres_dns_drive(r.dns, step, &r, fn, farg, 8) < 0)
+		return NULL;
+	return arc_verify_out(r.v);
+}
+
+static void
+dummy_zone(struct zone *z)
+{
+	memset(z, 0, sizeof(*z));
+	zone_add_txt(z, "dummy._domainkey.example.org", dummy_key,
+	    strlen(dummy_key));
+}
+
+/* A copy of pass_i2 with the first "from" replaced by "with". */
+static char *
+edited(const char *from, const char *with)
+{
+	const char *at = strstr(pass_i2, from);
+	size_t n = strlen(pass_i2) + strlen(with) + 1;
+	char *o = malloc(n);
+
+	assert_non_null(at);
+	snprintf(o, n, "%.*s%s%s", (int)(at - pass_i2), pass_i2, with,
+	    at + strlen(from));
+	return o;
+}
+
+static const struct arc_out *
+check(const char *msg, struct zone *z, struct arena *a)
+{
+	const struct arc_out *o = validate(msg, strlen(msg), zone_resolve, z, a);
+
+	assert_non_null(o);
+	return o;
+}
+
+static void
+test_none(void **state)
+{
+	(void)state;
+	struct arena *a = arena_new(0);
+	struct zone z;
+	const char *m = "From: a@example.org\r\nSubject: x\r\n\r\nbody\r\n";
+
+	dummy_zone(&z);
+	const struct arc_out *o = check(m, &z, a);
+	assert_int_equal(o->result, ARC_RES_NONE);
+	assert_int_equal(o->sets, 0);
+	assert_null(o->sealer);
+	assert_int_equal(z.queries, 0); /* no ARC: no lookup */
+	o = check("", &z, a);
+	assert_int_equal(o->result, ARC_RES_NONE);
+	zone_free(&z);
+	arena_free(a);
+}
+
+static void
+test_pass(void **state)
+{
+	(void)state;
+	struct arena *a = arena_new(0);
+	struct zone z;
+
+	dummy_zone(&z);
+	const struct arc_out *o = check(pass_i2, &z, a);
+	assert_int_equal(o->result, ARC_RES_PASS);
+	assert_null(o->reason);
+	assert_int_equal(o->sets, 2);
+	assert_string_equal(o->sealer, "example.org");
+	assert_string_equal(arc_result_str(o->result), "pass");
+
+	/* The same message with bare LF line ends (a local mailbox). */
+	size_t n = strlen(pass_i2), k = 0;
+	char *lf = malloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		if (pass_i2[i] != '\r')
+			lf[k++] = pass_i2[i];
+	lf[k] = '\0';
+	assert_int_equal(check(lf, &z, a)->result, ARC_RES_PASS);
+	free(lf);
+	zone_free(&z);
+	arena_free(a);
+}
+
+static void
+test_broken(void **state)
+{
+	(void)state;
+	struct arena *a = arena_new(0);
+	struct zone z;
+	char *m;
+	const struct arc_out *o;
+
+	dummy_zone(&z);
+	/* Body changed after the last hop: AMS i=2 fails. */
+	m = edited("This is a test", "This is a fest");
+	o = check(m, &z, a);
+	assert_int_equal(o->result, ARC_RES_FAIL);
+	assert_non_null(strstr(o->reason, "ARC-Message-Signature i=2"));
+	assert_non_null(strstr(o->reason, "body hash"));
+	free(m);
+	/* The first hop's seal changed: no AMS signs a seal, seal i=2
+	 * covers it. */
+	m = edited("i=1; s=dummy;\r\n    t=12345", "i=1; s=dummy;\r\n    t=12344");
+	o = check(m, &z, a);
+	assert_int_equal(o->result, ARC_RES_FAIL);
+	assert_non_null(strstr(o->reason, "ARC-Seal i=2 did not verify"));
+	free(m);
+	/* Step 2: the newest seal says cv=fail. */
+	m = edited("cv=pass", "cv=fail");
+	o = check(m, &z, a);
+	assert_int_equal(o->result, ARC_RES_FAIL);
+	assert_non_null(strstr(o->reason, "cv=fail"));
+	free(m);
+	/* Step 3: a gap (i=2 renumbered 3) and a duplicate instance. */
+	m = edited("i=2; lists", "i=3; lists");
+	o = check(m, &z, a);
+	assert_int_equal(o->result, ARC_RES_FAIL);
+	free(m);
+	m = edited("i=2; s=dummy;\r\n    t=12346", "i=1; s=dummy;\r\n    t=12346");
+	o = check(m, &z, a);
+	assert_int_equal(o->result, ARC_RES_FAIL);
+	assert_non_null(strstr(o->reason, "two ARC-Seal with i=1"));
+	free(m);
+	/* 4.2.1: instance numbers stop at 50. */
+	m = edited("i=2; lists", "i=51; lists");
+	o = check(m, &z, a);
+	assert_int_equal(o->result, ARC_RES_FAIL);
+	assert_non_null(strstr(o->reason, "more than 50"));
+	free(m);
+	/* h= in a seal, ARC-Seal signed by an AMS. */
+	m = edited("cv=pass;", "cv=pass; h=from;");
+	assert_int_equal(check(m, &z, a)->result, ARC_RES_FAIL);
+	free(m);
+	m = edited("h=from:to:date:subject:mime-version:arc-authentication-"
+		   "results;\r\n    i=2",
+	    "h=from:arc-seal;\r\n    i=2");
+	o = check(m, &z, a);
+	assert_int_equal(o->result, ARC_RES_FAIL);
+	assert_non_null(strstr(o->reason, "h= signs ARC-Seal"));
+	free(m);
+	zone_free(&z);
+	arena_free(a);
+}
+
+static void
+test_keys(void **state)
+{
+	(void)state;
+	struct arena *a = arena_new(0);
+	struct zone z;
+	const struct arc_out *o;
+
+	/* No key record: the chain fails. */
+	memset(&z, 0, sizeof(z));
+	o = check(pass_i2, &z, a);
+	assert_int_equal(o->result, ARC_RES_FAIL);
+	assert_non_null(strstr(o->reason, "no key"));
+	zone_free(&z);
+	/* A DNS failure judges nothing: temperror. */
+	memset(&z, 0, sizeof(z));
+	zone_servfail_below(&z, "example.org");
+	o = check(pass_i2, &z, a);
+	assert_int_equal(o->result, ARC_RES_TEMPERROR);
+	assert_string_equal(arc_result_str(o->result), "temperror");
+	zone_free(&z);
+	/* One lookup for the AMS and both seals (same key name). */
+	dummy_zone(&z);
+	o = check(pass_i2, &z, a);
+	assert_int_equal(o->result, ARC_RES_PASS);
+	assert_int_equal(z.queries, 1);
+	zone_free(&z);
+	arena_free(a);
+}
+
+/* Conformance runner ---------------------------------------------------- */
+
+static int tap_n, tap_fail;
+
+static void
+tap(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", ok ? "" : "not ", ++tap_n);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!ok)
+		tap_fail++;
+}
+
+/* The suite as JSON: [{"name", "scenario", "message", "cv",
+ * "keys": {name: record}}]. An empty cv (three tests whose chain already
+ * carries cv=fail) counts as Fail, as the suite's README says. */
+static int
+run_suite(const char *path, struct realdns *real)
+{
+	size_t len;
+	unsigned char *text = zone_slurp(path, &len);
+	struct arena *ja = arena_new(0);
+	struct json *suite;
+	int counts[4] = { 0 };
+
+	if (text == NULL ||
+	    (suite = json_parse(ja, (const char *)text, len)) == NULL ||
+	    suite->type != JSON_ARR) {
+		tap(false, "arc suite: cannot read %s", path);
+		free(text);
+		arena_free(ja);
+		return 1;
+	}
+	for (size_t t = 0; t < suite->n; t++) {
+		const struct json *c = suite->v[t], *keys = json_get(c, "keys");
+		const char *name = json_sget(c, "name"),
+			   *msg = json_sget(c, "message"),
+			   *want = json_sget(c, "cv");
+		struct arena *a = arena_new(0);
+		struct zone z;
+		const struct arc_out *o;
+
+		if (name == NULL || msg == NULL || want == NULL) {
+			tap(false, "arc suite entry %zu malformed", t);
+			arena_free(a);
+			continue;
+		}
+		if (*want == '\0')
+			want = "fail";
+		memset(&z, 0, sizeof(z));
+		for (size_t k = 0; keys && k < keys->n; k++)
+			if (keys->v[k]->type == JSON_STR)
+				zone_add_txt(&z, keys->k[k], keys->v[k]->s,
+				    keys->v[k]->slen);
+		size_t mlen = json_get(c, "message")->slen;
+		o = real ? validate(msg, mlen, real_resolve, real, a)
+			 : validate(msg, mlen, zone_resolve, &z, a);
+		const char *got = o ? arc_result_str(o->result) : "error";
+		bool ok = strcasecmp(got, want) == 0;
+		counts[o ? o->result : 3]++;
+		tap(ok, "%s/%s: cv %s (want %s)%s%s",
+		    json_sget(c, "scenario"), name, got, want,
+		    o && o->reason ? ": " : "", o && o->reason ? o->reason : "");
+		zone_free(&z);
+		arena_free(a);
+	}
+	printf("# results: %d none, %d pass, %d fail, %d other\n", counts[0],
+	    counts[1], counts[2], counts[3]);
+	free(text);
+	arena_free(ja);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "--suite") == 0) {
+		run_suite(argv[2], NULL);
+		printf("1..%d\n# %d failed\n", tap_n, tap_fail);
+		return tap_fail ? 1 : 0;
+	}
+	if (argc == 5 && strcmp(argv[1], "--suite-dns") == 0) {
+		struct realdns d;
+		memset(&d, 0, sizeof(d));
+		printf("# keys from knotd through plugins/dns\n");
+		if (realdns_start(&d, argv[3], NULL, argv[4]) < 0)
+			tap(false, "knotd serving %s", argv[4]);
+		else {
+			run_suite(argv[2], &d);
+			realdns_stop(&d);
+		}
+		printf("1..%d\n# %d failed\n", tap_n, tap_fail);
+		return tap_fail ? 1 : 0;
+	}
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_none),
+		cmocka_unit_test(test_pass),
+		cmocka_unit_test(test_broken),
+		cmocka_unit_test(test_keys),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
