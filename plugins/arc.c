@@ -145,6 +145,80 @@ aar_instance(struct bstr v)
 	return instance(num);
 }
 
+/* Does an AAR value (4.1.1: "i=N;" then the Authentication-Results
+ * payload, RFC 8601 2.2) carry a result "method=pass"? Walks the
+ * ";"-separated resinfo parts, comments and quoted strings skipped. */
+static bool
+aar_has_pass(struct bstr v, const char *method)
+{
+	size_t i = 0, ml = strlen(method);
+	int part = 0;
+
+	while (i < v.len) {
+		/* One part: up to a ';' outside comments and quotes. */
+		char word[64];
+		size_t wn = 0;
+		int depth = 0;
+		bool quoted = false, eq = false, done_word = false;
+		char res[16];
+		size_t rn = 0;
+
+		for (; i < v.len; i++) {
+			unsigned char c = v.p[i];
+			if (quoted) {
+				if (c == '\\')
+					i++;
+				else if (c == '"')
+					quoted = false;
+				continue;
+			}
+			if (depth) {
+				if (c == '\\')
+					i++;
+				else if (c == '(')
+					depth++;
+				else if (c == ')')
+					depth--;
+				continue;
+			}
+			if (c == '(') {
+				depth = 1;
+				continue;
+			}
+			if (c == '"') {
+				quoted = true;
+				continue;
+			}
+			if (c == ';')
+				break;
+			if (fws(c)) {
+				if (eq && rn)
+					done_word = true;
+				continue;
+			}
+			if (!eq && c == '=') {
+				eq = true;
+				continue;
+			}
+			if (!eq && wn < sizeof(word) - 1)
+				word[wn++] = (char)(c | 32);
+			else if (eq && !done_word && rn < sizeof(res) - 1)
+				res[rn++] = (char)(c | 32);
+			else if (eq && rn)
+				done_word = true;
+		}
+		i++; /* the ';' */
+		/* part 0 is "i=N", part 1 the authserv-id */
+		if (part++ < 2 || !eq)
+			continue;
+		word[wn] = res[rn] = '\0';
+		if (wn == ml && memcmp(word, method, ml) == 0 &&
+		    strcmp(res, "pass") == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The i= of an AMS or AS value, 0 when missing or invalid. */
 static unsigned
 tag_instance(struct bstr v)
@@ -477,6 +551,8 @@ collect(struct arc_verify *v)
 		return;
 	}
 	v->out.sealer = v->seal[v->n].dl;
+	v->out.aar_dmarc_pass =
+	    aar_has_pass(v->f[v->at[v->n][P_AAR] - 1].value, "dmarc");
 }
 
 int

@@ -11,6 +11,7 @@
 #ifndef PLUGINS_ARC_H
 #define PLUGINS_ARC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct arena;
@@ -33,6 +34,11 @@ struct arc_out {
 	const char *reason; /* why it failed, NUL-terminated, or NULL */
 	unsigned sets;	    /* N, the highest instance seen (0: no ARC) */
 	const char *sealer; /* d= of ARC-Seal i=N, lower case, or NULL */
+	/* The newest ARC-Authentication-Results (i=N) reports dmarc=pass:
+	 * what the last sealer saw before it changed the message. Only
+	 * worth anything when the chain passes and that sealer is
+	 * trusted. */
+	bool aar_dmarc_pass;
 };
 
 struct arc_verify;

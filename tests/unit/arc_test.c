@@ -22,7 +22,9 @@
 #include "tests/unit/auth_realdns.h"
 #include "tests/unit/auth_zone.h"
 
-/* ValiMail arc_test_suite cv_pass_i2_1 (MIT, ../shared/conformance/arc) */
+/* cv_pass_i2_1 of ValiMail arc_test_suite (../shared/conformance/arc),
+ * Copyright 2017 ValiMail Inc., MIT licence: tests/fuzz/arc/LICENSE.ValiMail
+ * (the fuzz seeds there are tests of the same suite). */
 static const char pass_i2[] =
     "MIME-Version: 1.0\r\n"
     "ARC-Seal: a=rsa-sha256;\r\n"
@@ -175,6 +177,7 @@ test_pass(void **state)
 	assert_int_equal(o->sets, 2);
 	assert_string_equal(o->sealer, "example.org");
 	assert_string_equal(arc_result_str(o->result), "pass");
+	assert_true(o->aar_dmarc_pass);
 
 	/* The same message with bare LF line ends (a local mailbox). */
 	size_t n = strlen(pass_i2), k = 0;
@@ -246,6 +249,40 @@ test_broken(void **state)
 	assert_int_equal(o->result, ARC_RES_FAIL);
 	assert_non_null(strstr(o->reason, "h= signs ARC-Seal"));
 	free(m);
+	zone_free(&z);
+	arena_free(a);
+}
+
+/* What the newest AAR says of DMARC: results only, not comments. */
+static void
+test_aar_dmarc(void **state)
+{
+	(void)state;
+	struct arena *a = arena_new(0);
+	struct zone z;
+	static const char *const cases[][2] = {
+		{ "    dmarc=fail\r\nReceived: by 10.157.11", "n" },
+		{ "    dmarc = pass (p=none)\r\nReceived: by 10.157.11", "y" },
+		{ "    x=1 (dmarc=pass)\r\nReceived: by 10.157.11", "n" },
+		{ "    x=\"dmarc=pass\" a; dmarc=passed\r\nReceived: by "
+		  "10.157.11",
+		    "n" },
+		{ "    (; dmarc=pass;) dmarc=none\r\nReceived: by 10.157.11",
+		    "n" },
+		{ "    spf=pass; DMARC=Pass\r\nReceived: by 10.157.11", "y" },
+	};
+
+	dummy_zone(&z);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		/* The edit breaks the seal; only the flag is looked at. */
+		char *m = edited(
+		    "    dmarc=pass\r\nReceived: by 10.157.11", cases[i][0]);
+		const struct arc_out *o =
+		    validate(m, strlen(m), zone_resolve, &z, a);
+		assert_non_null(o);
+		assert_int_equal(o->aar_dmarc_pass, cases[i][1][0] == 'y');
+		free(m);
+	}
 	zone_free(&z);
 	arena_free(a);
 }
@@ -383,6 +420,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_none),
 		cmocka_unit_test(test_pass),
 		cmocka_unit_test(test_broken),
+		cmocka_unit_test(test_aar_dmarc),
 		cmocka_unit_test(test_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
