@@ -36,7 +36,7 @@ DEBS := build-essential pkg-config clang libevent-dev libpcre2-dev \
 	libc-ares-dev libdb-dev libcmocka-dev libssl-dev libidn2-dev \
 	libpsl-dev publicsuffix libhiredis-dev libmilter-dev zlib1g-dev \
 	postfix swaks redis-server knot knot-dnsutils spamc spamassassin \
-	bogofilter miltertest python3-dkim python3-yaml nodejs npm python3 procps \
+	bogofilter miltertest python3-dkim python3-authres python3-yaml nodejs npm python3 procps \
 	opendkim opendkim-tools rspamd \
 	libgnutls-dane0 libmariadb3 libpq5 libspf2-2 libldap-2.5-0 libidn12 \
 	libnsl2 libxml2-dev libhyperscan-dev

@@ -1,9 +1,9 @@
 /*
  * filterd/check_auth.c - sender authentication: SPF (MAIL FROM and HELO),
- * DKIM and DMARC on plugins/dns, hits, Received-SPF and
+ * DKIM, ARC and DMARC on plugins/dns, hits, Received-SPF and
  * Authentication-Results
  *
- * The evaluators (plugins/spf, dkim, dmarc) never do I/O: they read a
+ * The evaluators (plugins/spf, dkim, arc, dmarc) never do I/O: they read a
  * struct authres_dns and say which lookups they miss. Here start() runs
  * them, sends every missing lookup through plugins/dns (one
  * scan_pending_add() each), and every answer stores the result and runs
@@ -12,7 +12,9 @@
  * cancels the queries, adds the hits and leaves two notes for the action
  * code: "authres" (the Authentication-Results value) and "received-spf"
  * (the Received-SPF value); with dmarc_policy_enforce a p=reject failure
- * also leaves "auth-reject" (an SMTP reply text). See .notes/auth.md.
+ * also leaves "auth-reject" (an SMTP reply text), unless a passing ARC
+ * chain whose newest sealer is in arc_trusted_sealers says DMARC passed
+ * there (RFC 8617 7.2.1: a local policy override). See .notes/auth.md.
  * Scores: SpamAssassin's defaults (score set 3) for its hit names; rule
  * files that score the same names override them.
  * Limits: AUTH_MAX_QUERIES lookups per message.
@@ -29,6 +31,7 @@
 #include "filterd/cfg.h"
 #include "filterd/checks.h"
 #include "mail/msg.h"
+#include "plugins/arc.h"
 #include "plugins/authres.h"
 #include "plugins/dkim.h"
 #include "plugins/dmarc.h"
@@ -42,7 +45,8 @@
 #define MAX_BASES 8
 
 struct auth_state {
-	bool spf, dkim, dmarc, enforce;
+	bool spf, dkim, arc, dmarc, enforce;
+	char **sealers; /* arc_trusted_sealers, lower case, NULL-ended */
 	char authserv_id[256];
 	struct dmarc_psl *psl;
 	struct dns_opts dopts;
@@ -72,10 +76,12 @@ struct auth_scan {
 	struct aq *inflight;
 	unsigned nqueries;
 	bool sync; /* finish(): answer everything missing as a timeout */
-	bool have_ip, spf_done, helo_done, dkim_done, dmarc_done, done;
+	bool have_ip, spf_done, helo_done, dkim_done, arc_done, dmarc_done;
+	bool done;
 	struct spf_req mfrom, helo;
 	struct spf_out mfrom_out, helo_out;
 	struct dkim_verify *dkim;
+	struct arc_verify *arc;
 	struct dmarc_in din;
 	struct dmarc_ident *dids;
 	struct dmarc_out dmarc_out;
@@ -126,6 +132,9 @@ static const struct {
 	{ "DKIM_VALID_AU", -0.1 },
 	{ "DKIM_VALID_EF", -0.1 },
 	{ "DKIM_INVALID", 0.1 },
+	{ "ARC_SIGNED", 0.001 },
+	{ "ARC_VALID", -0.1 },
+	{ "ARC_INVALID", 0.1 },
 	{ "DMARC_PASS", -0.001 },
 	{ "DMARC_NONE", 0.898 },
 	{ "DMARC_QUAR", 1.198 },
@@ -153,8 +162,81 @@ auth_free(void *arg)
 	if (st == NULL)
 		return;
 	dmarc_psl_free(st->psl);
+	for (char **p = st->sealers; p && *p; p++)
+		free(*p);
+	free(st->sealers);
 	free(st->servers);
 	free(st);
+}
+
+/* arc_trusted_sealers: domains split by commas or blanks. */
+static int
+sealers_parse(const char *list, char ***out)
+{
+	size_t n = 0, cap = 4;
+	char **v = calloc(cap + 1, sizeof(*v));
+	const char *p = list ? list : "";
+
+	if (v == NULL)
+		return -ENOMEM;
+	while (*p) {
+		size_t len = strcspn(p, ", \t");
+		if (len == 0) {
+			p++;
+			continue;
+		}
+		char *d = strndup(p, len);
+		bool ok = d != NULL && len <= 253 && d[0] != '.' &&
+		    d[len - 1] != '.' && strstr(d, "..") == NULL;
+		for (char *c = d; ok && *c; c++) {
+			if (*c >= 'A' && *c <= 'Z')
+				*c += 32;
+			ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+			    *c == '-' || *c == '.' || *c == '_';
+		}
+		if (!ok) {
+			log_error("arc_trusted_sealers: '%.*s' is not a domain "
+				  "name",
+			    (int)len, p);
+			free(d);
+			goto fail;
+		}
+		if (n == cap) {
+			char **w = realloc(v, (2 * cap + 1) * sizeof(*v));
+			if (w == NULL) {
+				free(d);
+				goto fail;
+			}
+			v = w;
+			cap *= 2;
+		}
+		v[n++] = d;
+		v[n] = NULL;
+		p += len;
+	}
+	*out = v;
+	return 0;
+fail:
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+	return -EINVAL;
+}
+
+/* Is d one of the trusted sealers or below one? */
+static bool
+sealer_trusted(const struct auth_state *st, const char *d)
+{
+	size_t dl = d ? strlen(d) : 0;
+
+	for (char **p = st->sealers; dl && p && *p; p++) {
+		size_t pl = strlen(*p);
+		if (strcmp(d, *p) == 0 ||
+		    (dl > pl && d[dl - pl - 1] == '.' &&
+			strcmp(d + dl - pl, *p) == 0))
+			return true;
+	}
+	return false;
 }
 
 static int
@@ -168,11 +250,17 @@ auth_init(const struct cfg *cfg, void **out)
 		return -ENOMEM;
 	st->spf = cfg_bool(cfg, "use_spf");
 	st->dkim = cfg_bool(cfg, "use_dkim");
+	st->arc = cfg_bool(cfg, "use_arc");
 	st->dmarc = cfg_bool(cfg, "use_dmarc");
 	st->enforce = cfg_bool(cfg, "dmarc_policy_enforce");
-	if (!st->spf && !st->dkim && !st->dmarc) {
+	if (!st->spf && !st->dkim && !st->arc && !st->dmarc) {
 		free(st);
 		return 0;
+	}
+	if (sealers_parse(cfg_str(cfg, "arc_trusted_sealers"), &st->sealers) <
+	    0) {
+		auth_free(st);
+		return -EINVAL;
 	}
 	if (id == NULL || *id == '\0')
 		id = cfg_str(cfg, "myhostname");
@@ -357,6 +445,13 @@ advance(struct auth_scan *as)
 			else
 				as->dkim_done = true;
 		}
+		if (!as->arc_done) {
+			rc = arc_verify_run(as->arc, as->dns);
+			if (rc == -EAGAIN)
+				need = true;
+			else
+				as->arc_done = true;
+		}
 		/* DMARC's record lookups depend only on the From domain:
 		 * run it every round so they go out with the first batch;
 		 * its result counts once SPF and DKIM are final. */
@@ -461,6 +556,13 @@ auth_start(struct scan *s, void *state)
 		as->dkim_done = true;
 	if (as->dkim == NULL)
 		as->dkim_done = true;
+	if (st->arc) {
+		struct bstr full = msg_full(m);
+		if (arc_verify_new(a, full.p, full.len, &as->arc) < 0)
+			as->arc = NULL;
+	}
+	if (as->arc == NULL)
+		as->arc_done = true;
 
 	/* DMARC input: the From domain(s) (6.6.1). */
 	size_t nfrom = 0;
@@ -582,14 +684,47 @@ results(struct auth_scan *as)
 				hit(as, "DKIM_VALID_EF", NULL);
 		}
 	}
+	/* ARC (RFC 8617): the chain's status; a temperror judges nothing */
+	const struct arc_out *arc = as->arc ? arc_verify_out(as->arc) : NULL;
+	if (st->arc && arc) {
+		char why[300] = "";
+		if (arc->result == ARC_RES_PASS)
+			snprintf(why, sizeof(why), "i=%u d=%s", arc->sets,
+			    arc->sealer ? arc->sealer : "");
+		else if (arc->reason)
+			snprintf(why, sizeof(why), "%s", arc->reason);
+		if (rc == 0)
+			rc = authres_add(&ar, fold, "arc",
+			    arc_result_str(arc->result), *why ? why : NULL,
+			    NULL, 0);
+		if (arc->sets) {
+			hit(as, "ARC_SIGNED", NULL);
+			if (arc->result == ARC_RES_PASS)
+				hit(as, "ARC_VALID", arc->sealer);
+			else if (arc->result == ARC_RES_FAIL)
+				hit(as, "ARC_INVALID", NULL);
+		}
+	}
 	/* DMARC */
 	if (st->dmarc) {
 		const struct dmarc_out *d = &as->dmarc_out;
-		char why[64] = "";
+		char why[400] = "";
+		/* RFC 8617 7.2.1 / RFC 7489 6.7: a failure the trusted
+		 * intermediary that sealed last saw as a DMARC pass (a list
+		 * that rewrote the subject or footer) is overridden: no
+		 * DMARC_* failure hit, no reject. */
+		bool override = d->result == DMARC_RES_FAIL && arc &&
+		    arc->result == ARC_RES_PASS && arc->aar_dmarc_pass &&
+		    sealer_trusted(st, arc->sealer);
 		if (d->have_policy)
 			snprintf(why, sizeof(why), "p=%s dis=%s",
 			    dmarc_policy_str(d->policy),
-			    dmarc_policy_str(d->disposition));
+			    dmarc_policy_str(
+				override ? DMARC_P_NONE : d->disposition));
+		if (override)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+			    "%sarc override: %s sealed a pass", *why ? " " : "",
+			    arc->sealer);
 		const char *props[] = { "header.from",
 			d->from_domain ? d->from_domain : as->from_domain };
 		if (rc == 0)
@@ -601,6 +736,14 @@ results(struct auth_scan *as)
 			hit(as, "DMARC_PASS", d->policy_domain);
 			break;
 		case DMARC_RES_FAIL:
+			if (override) {
+				log_info("%s: auth: DMARC fail for %s "
+					 "overridden: ARC sealer %s saw a pass",
+				    scan_qid(as->s),
+				    d->from_domain ? d->from_domain : "?",
+				    arc->sealer);
+				break;
+			}
 			hit(as,
 			    d->disposition == DMARC_P_REJECT ? "DMARC_REJECT"
 				: d->disposition == DMARC_P_QUARANTINE

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/e2e/auth.sh - SPF, DKIM and DMARC through the daemon against a real
+# tests/e2e/auth.sh - SPF, DKIM, ARC and DMARC through the daemon against a real
 # authoritative DNS server on 127.0.0.1 (knotd via
 # ../shared/conformance/dns/serve-zone.sh), with mail signed at test time
 # by dkimsign (python3-dkim, keys from dknewkey: RSA and ed25519) and by
@@ -12,7 +12,12 @@
 # SPF_NONE and DMARC_MISSING; the Authentication-Results and Received-SPF
 # headers carry the results, and a forged Authentication-Results claiming our
 # authserv-id does not survive; with dmarc_policy_enforce = yes the
-# p=reject failure is answered 550. No packet leaves 127.0.0.1.
+# p=reject failure is answered 550. ARC: a signed message a mailing list
+# changed and sealed (arcsign, python3-dkim) gives ARC_SIGNED, ARC_VALID
+# and arc=pass next to the DMARC failure; a second hop's seal gives
+# arc=pass i=2; a change after sealing gives ARC_INVALID; with the list in
+# arc_trusted_sealers the DMARC failure is overridden and delivered even
+# with dmarc_policy_enforce. No packet leaves 127.0.0.1.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib_filterd.sh"
@@ -42,6 +47,7 @@ fi
 
 # Keys and the zone, made fresh for this run.
 (cd "$work" && dknewkey rsa >/dev/null 2>&1 &&
+    dknewkey arc >/dev/null 2>&1 &&
     dknewkey --ktype ed25519 ed >/dev/null 2>&1) ||
 	{ not_ok "dknewkey made the test keys"; tap_done; exit 1; }
 odgen=$(command -v opendkim-genkey || echo /usr/sbin/opendkim-genkey)
@@ -67,6 +73,8 @@ txt() # one TXT record as 200-octet strings
 	echo 'mail.signer.test. TXT "v=spf1 a:signer.test -all"'
 	echo 'mail.signer.test. A 192.0.2.10'
 	echo 'nodmarc.test. A 192.0.2.20'
+	echo "arc._domainkey.lists.test. TXT $(txt <"$work/arc.dns")"
+	echo "arc._domainkey.fwd.test. TXT $(txt <"$work/arc.dns")"
 } >"$work/auth.zone"
 
 read -r knot_port fd_port sink_port < <(e2e_ports 3)
@@ -145,8 +153,10 @@ PY
 }
 hdr() # NAME HEADER -> the value(s), unfolded
 {
-	tr -d '\r' <"$work/got-$1" | sed '/^$/q' | sed '$!N;s/\n[ \t]\+/ /;P;D' |
-	    sed '$!N;s/\n[ \t]\+/ /;P;D' | grep -i "^$2:" 
+	tr -d '\r' <"$work/got-$1" | sed '/^$/q' |
+	    awk '/^[ \t]/ { sub(/^[ \t]+/, " "); f = f $0; next }
+		{ if (f != "") print f; f = $0 } END { if (f != "") print f }' |
+	    grep -i "^$2:"
 }
 has_test() { hdr "$1" X-Spam-Status | sed "s/, /,/g" | grep -Eq "tests=([^ ]*,)?$2(,| |$)"; }
 
@@ -260,6 +270,55 @@ has_test bad DKIM_VALID && not_ok "altered: no DKIM_VALID" || ok "altered: no DK
 has_test bad AUTH_META_PASS && not_ok "altered: no AUTH_META_PASS" || ok "altered: no AUTH_META_PASS"
 diag "$(hdr bad X-Spam-Status)"
 
+# ARC: the list lists.test saw the signed message pass DKIM and DMARC,
+# tagged its Subject and added a footer (the author's signature breaks),
+# then sealed (i=1); fwd.test forwarded it and sealed again (i=2).
+arcseal() # NAME DOMAIN AR-RESULTS: prepend our A-R, seal as DOMAIN
+{
+	{ printf 'Authentication-Results: %s; %s\r\n' "$2" "$3"
+	  cat "$work/$1.eml"; } >"$work/$1.ar" &&
+	    arcsign arc "$2" "$work/arc.key" "$2" <"$work/$1.ar" \
+		>"$work/$1.eml" 2>"$work/$1.arcerr" &&
+	    grep -qi '^ARC-Seal:' "$work/$1.eml"
+}
+listify() # NAME: the list's changes after it checked the message
+{
+	sed -i 's/^Subject: auth /Subject: [list] auth /' "$work/$1.eml" &&
+	    printf -- '-- \r\nlist footer\r\n' >>"$work/$1.eml"
+}
+have_arc=yes
+for n in arc1 arc2 arcbad; do
+	msg $n alice@signer.test && sign $n rsa rsa.key && listify $n &&
+	    arcseal $n lists.test "dkim=pass header.d=signer.test; dmarc=pass header.from=signer.test" ||
+	    have_arc=no
+done
+[ $have_arc = yes ] && arcseal arc2 fwd.test "arc=pass; dmarc=fail header.from=signer.test" || have_arc=no
+sed -i 's/list footer/LIST FOOTER/' "$work/arcbad.eml"
+if [ $have_arc = yes ]; then
+	ok "arcsign sealed the test messages (i=1, i=2)"
+	for n in arc1 arc2 arcbad; do
+		send $n 198.51.100.7 list-bounces@lists.test mail.lists.test
+	done
+	for t in ARC_SIGNED ARC_VALID DKIM_INVALID DMARC_REJECT; do
+		check "list-changed, sealed: $t" has_test arc1 $t
+	done
+	diag "$(hdr arc1 Authentication-Results)"
+	check "A-R: arc=pass (i=1 d=lists.test), dmarc still fails" eval \
+	    "hdr arc1 Authentication-Results | grep -q 'arc=pass (i=1 d=lists.test); dmarc=fail (p=reject dis=reject)'"
+	check "two hops: arc=pass (i=2 d=fwd.test)" eval \
+	    "hdr arc2 Authentication-Results | grep -q 'arc=pass (i=2 d=fwd.test)'"
+	check "two hops: ARC_VALID" has_test arc2 ARC_VALID
+	check "changed after sealing: ARC_INVALID, no ARC_VALID" eval \
+	    "has_test arcbad ARC_INVALID && ! has_test arcbad ARC_VALID"
+	check "changed after sealing: arc=fail (AMS body hash)" eval \
+	    "hdr arcbad Authentication-Results | grep -q 'arc=fail (ARC-Message-Signature i=1: body hash mismatch)'"
+	check "no ARC headers: arc=none, no ARC_SIGNED" eval \
+	    "hdr good Authentication-Results | grep -q 'arc=none' && ! has_test good ARC_SIGNED"
+else
+	not_ok "arcsign sealed the test messages"
+	sed 's/^/# /' "$work"/*.arcerr
+fi
+
 msg none bob@nodmarc.test "Authentication-Results: mx.e2e.test; spf=pass smtp.mailfrom=forged@signer.test; dkim=pass header.d=signer.test"
 send none 192.0.2.20 bob@nodmarc.test host.nodmarc.test
 check "no records: SPF_NONE" has_test none SPF_NONE
@@ -285,8 +344,23 @@ else
 fi
 # dmarc_policy_enforce = yes: the p=reject failure is refused in SMTP.
 fd_stop
-echo "dmarc_policy_enforce = yes" >>"$FD_CONF"
+printf 'dmarc_policy_enforce = yes\narc_trusted_sealers = Lists.test, other.example\n' >>"$FD_CONF"
 if fd_restart; then
+	if [ $have_arc = yes ]; then
+		send arc1 198.51.100.7 list-bounces@lists.test mail.lists.test
+		check "trusted sealer: DMARC failure overridden, delivered ($(cat "$work/arc1.res"))" \
+		    grep -q '^250' "$work/arc1.res"
+		check "trusted sealer: no DMARC_REJECT, ARC_VALID" eval \
+		    "! has_test arc1 DMARC_REJECT && has_test arc1 ARC_VALID"
+		check "trusted sealer: A-R says why" eval \
+		    "hdr arc1 Authentication-Results | grep -q 'dmarc=fail (p=reject dis=none arc override: lists.test sealed a pass)'"
+		send arcbad 198.51.100.7 list-bounces@lists.test mail.lists.test
+		check "trusted sealer, broken chain: still 550" \
+		    grep -q '^550.*DMARC' "$work/arcbad.res"
+		send arc2 198.51.100.7 list-bounces@lists.test mail.lists.test
+		check "newest sealer not trusted (fwd.test): still 550" \
+		    grep -q '^550.*DMARC' "$work/arc2.res"
+	fi
 	send bad 203.0.113.5 alice@signer.test mail.signer.test
 	check "dmarc_policy_enforce: p=reject failure answered 550 ($(cat "$work/bad.res"))" \
 	    grep -q '^550.*DMARC' "$work/bad.res"
