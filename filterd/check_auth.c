@@ -191,8 +191,9 @@ sealers_parse(const char *list, char ***out)
 		for (char *c = d; ok && *c; c++) {
 			if (*c >= 'A' && *c <= 'Z')
 				*c += 32;
-			ok = (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-			    *c == '-' || *c == '.' || *c == '_';
+			ok = (*c >= 'a' && *c <= 'z') ||
+			    (*c >= '0' && *c <= '9') || *c == '-' ||
+			    *c == '.' || *c == '_';
 		}
 		if (!ok) {
 			log_error("arc_trusted_sealers: '%.*s' is not a domain "
@@ -773,8 +774,8 @@ results(struct auth_scan *as)
 	if (rc == 0 && buf_cstr(&ar) == 0)
 		scan_note(as->s, "authres", (char *)ar.p);
 	else
-		log_warn(
-		    "%s: auth: Authentication-Results too long", scan_qid(as->s));
+		log_warn("%s: auth: Authentication-Results too long",
+		    scan_qid(as->s));
 	buf_free(&ar);
 	buf_free(&rs);
 }

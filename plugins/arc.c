@@ -45,10 +45,10 @@ struct arc_verify {
 	struct bstr msg, body;
 	struct dkim__field *f;
 	size_t nf;
-	unsigned n;			     /* highest instance */
-	size_t at[ARC_MAX_SETS + 1][P_N];    /* field index + 1; 0: none */
-	struct seal seal[ARC_MAX_SETS + 1];  /* parsed ARC-Seals */
-	struct dkim_sigtags ams;	     /* AMS i=n */
+	unsigned n;			    /* highest instance */
+	size_t at[ARC_MAX_SETS + 1][P_N];   /* field index + 1; 0: none */
+	struct seal seal[ARC_MAX_SETS + 1]; /* parsed ARC-Seals */
+	struct dkim_sigtags ams;	    /* AMS i=n */
 	char ams_key[300];
 	const char *ams_d;
 	bool done;
@@ -76,8 +76,7 @@ digit(int c)
 }
 
 /* The end: a failed chain with a reason made in the arena. */
-static void
-chain_fail(struct arc_verify *v, const char *fmt, ...)
+static void chain_fail(struct arc_verify *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -285,23 +284,6 @@ alg_of(struct bstr a)
 	return DKIM_ALG_UNKNOWN;
 }
 
-static bool
-ull(struct bstr v, unsigned long long *out)
-{
-	unsigned long long x = 0;
-
-	if (v.len == 0)
-		return false;
-	for (size_t i = 0; i < v.len; i++) {
-		if (!digit(v.p[i]))
-			return false;
-		if (x < 1000000000000000000ULL)
-			x = x * 10 + (unsigned)(v.p[i] - '0');
-	}
-	*out = x;
-	return true;
-}
-
 /* ARC-Seal tags (4.1.3): i, a, b, cv, d, s required; t optional; h= is
  * not allowed (the seal covers the ARC sets, not chosen fields). */
 static const char *
@@ -346,7 +328,7 @@ seal_parse(struct bstr value, struct seal *s)
 	    !bstr_eq(s->cv, BSTR_LIT("pass")) &&
 	    !bstr_eq(s->cv, BSTR_LIT("fail")))
 		return "bad cv=";
-	if (has_t && !ull(t, &tv))
+	if (has_t && !dkim__parse_ull(t, &tv))
 		return "bad t=";
 	if (!dns_name_ok(s->d))
 		return "bad d=";
@@ -400,8 +382,8 @@ ams_parse(struct bstr value, struct dkim_sigtags *t)
 			t->has_x = true;
 		}
 	}
-	if (t->a.len == 0 || t->b.len == 0 || t->bh.len == 0 ||
-	    t->d.len == 0 || !has_h || t->s.len == 0)
+	if (t->a.len == 0 || t->b.len == 0 || t->bh.len == 0 || t->d.len == 0 ||
+	    !has_h || t->s.len == 0)
 		return "missing required tag";
 	if ((t->alg = alg_of(t->a)) == DKIM_ALG_UNKNOWN)
 		return "unknown algorithm";
@@ -412,31 +394,14 @@ ams_parse(struct bstr value, struct dkim_sigtags *t)
 		 * ValiMail suite (ams_fields_c_na: pass) read a missing c=
 		 * in an AMS the same way. */
 		t->hdr_relaxed = t->body_relaxed = true;
-	} else {
-		/* RFC 6376 3.5 c=: header[/body], simple or relaxed. */
-		struct bstr h = t->c, b = BSTR_NULL;
-		for (size_t i = 0; i < t->c.len; i++)
-			if (t->c.p[i] == '/') {
-				h = bstr_make(t->c.p, i);
-				b = bstr_make(t->c.p + i + 1, t->c.len - i - 1);
-				break;
-			}
-		if (dkim__word_eq(h, "relaxed"))
-			t->hdr_relaxed = true;
-		else if (!dkim__word_eq(h, "simple"))
-			return "unknown canonicalization";
-		if (b.p == NULL || dkim__word_eq(b, "simple"))
-			;
-		else if (dkim__word_eq(b, "relaxed"))
-			t->body_relaxed = true;
-		else
-			return "unknown canonicalization";
-	}
-	if (t->has_l && !ull(t->l, &t->l_val))
+	} else if (dkim__canon_parse(t->c, &t->hdr_relaxed, &t->body_relaxed) <
+	    0)
+		return "unknown canonicalization";
+	if (t->has_l && !dkim__parse_ull(t->l, &t->l_val))
 		return "bad l=";
-	if (t->has_t && !ull(t->t, &t->t_val))
+	if (t->has_t && !dkim__parse_ull(t->t, &t->t_val))
 		return "bad t=";
-	if (t->has_x && !ull(t->x, &t->x_val))
+	if (t->has_x && !dkim__parse_ull(t->x, &t->x_val))
 		return "bad x=";
 	if (dkim__list_has(t->h, "arc-seal"))
 		return "h= signs ARC-Seal";
@@ -504,8 +469,8 @@ collect(struct arc_verify *v)
 	/* Step 2: the newest seal already says the chain failed. */
 	if (v->at[v->n][P_AS]) {
 		struct seal *s = &v->seal[v->n];
-		const char *why = seal_parse(
-		    v->f[v->at[v->n][P_AS] - 1].value, s);
+		const char *why =
+		    seal_parse(v->f[v->at[v->n][P_AS] - 1].value, s);
 		if (why == NULL && bstr_eq(s->cv, BSTR_LIT("fail"))) {
 			chain_fail(v, "ARC-Seal i=%u says cv=fail", v->n);
 			return;
@@ -520,14 +485,13 @@ collect(struct arc_verify *v)
 				return;
 			}
 		struct seal *s = &v->seal[i];
-		const char *why =
-		    seal_parse(v->f[v->at[i][P_AS] - 1].value, s);
+		const char *why = seal_parse(v->f[v->at[i][P_AS] - 1].value, s);
 		if (why) {
 			chain_fail(v, "ARC-Seal i=%u: %s", i, why);
 			return;
 		}
-		if (!bstr_eq(s->cv,
-			i == 1 ? BSTR_LIT("none") : BSTR_LIT("pass"))) {
+		if (!bstr_eq(
+			s->cv, i == 1 ? BSTR_LIT("none") : BSTR_LIT("pass"))) {
 			chain_fail(v, "ARC-Seal i=%u has cv=%.*s", i,
 			    (int)s->cv.len, (const char *)s->cv.p);
 			return;
@@ -546,8 +510,8 @@ collect(struct arc_verify *v)
 	}
 	v->ams_d = lower_cstr(v->arena, v->ams.d);
 	if (!keyname(v->ams_key, sizeof(v->ams_key), v->ams.s, v->ams.d)) {
-		chain_fail(v, "ARC-Message-Signature i=%u: key name too long",
-		    v->n);
+		chain_fail(
+		    v, "ARC-Message-Signature i=%u: key name too long", v->n);
 		return;
 	}
 	v->out.sealer = v->seal[v->n].dl;
@@ -566,8 +530,7 @@ arc_verify_new(struct arena *a, const unsigned char *msg, size_t len,
 		return -ENOMEM;
 	v->arena = a;
 	if ((rc = dkim__to_crlf(a, msg, len, &v->msg)) < 0 ||
-	    (rc = dkim__split_headers(a, v->msg, &v->f, &v->nf, &v->body)) <
-		0)
+	    (rc = dkim__split_headers(a, v->msg, &v->f, &v->nf, &v->body)) < 0)
 		return rc;
 	collect(v);
 	*out = v;

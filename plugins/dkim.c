@@ -195,6 +195,33 @@ list_has(struct bstr v, const char *w)
 	return false;
 }
 
+/* dkim__canon_parse - a c= value: header[/body], each simple or relaxed
+ * (3.5; the body defaults to simple) */
+int
+dkim__canon_parse(struct bstr c, bool *hdr_relaxed, bool *body_relaxed)
+{
+	struct bstr h = c, b = BSTR_NULL;
+
+	*hdr_relaxed = *body_relaxed = false;
+	for (size_t i = 0; i < c.len; i++)
+		if (c.p[i] == '/') {
+			h = bstr_make(c.p, i);
+			b = bstr_make(c.p + i + 1, c.len - i - 1);
+			break;
+		}
+	if (word_eq(h, "relaxed"))
+		*hdr_relaxed = true;
+	else if (!word_eq(h, "simple"))
+		return -1;
+	if (b.p == NULL || word_eq(b, "simple"))
+		return 0;
+	if (word_eq(b, "relaxed")) {
+		*body_relaxed = true;
+		return 0;
+	}
+	return -1;
+}
+
 /* dkim_sigtags_parse - RFC 6376 3.5; the checks that make it a permerror */
 int
 dkim_sigtags_parse(struct bstr value, struct dkim_sigtags *t, const char **why)
@@ -280,28 +307,10 @@ dkim_sigtags_parse(struct bstr value, struct dkim_sigtags *t, const char **why)
 		*why = "unknown algorithm";
 		return -EINVAL;
 	}
-	if (t->c.len) {
-		struct bstr h = t->c, b = BSTR_NULL;
-		for (size_t i = 0; i < t->c.len; i++)
-			if (t->c.p[i] == '/') {
-				h = bstr_make(t->c.p, i);
-				b = bstr_make(t->c.p + i + 1, t->c.len - i - 1);
-				break;
-			}
-		if (word_eq(h, "relaxed"))
-			t->hdr_relaxed = true;
-		else if (!word_eq(h, "simple")) {
-			*why = "unknown canonicalization";
-			return -EINVAL;
-		}
-		if (b.p == NULL || word_eq(b, "simple"))
-			;
-		else if (word_eq(b, "relaxed"))
-			t->body_relaxed = true;
-		else {
-			*why = "unknown canonicalization";
-			return -EINVAL;
-		}
+	if (t->c.len &&
+	    dkim__canon_parse(t->c, &t->hdr_relaxed, &t->body_relaxed) < 0) {
+		*why = "unknown canonicalization";
+		return -EINVAL;
 	}
 	if (t->has_l && !parse_ull(t->l, &t->l_val)) {
 		*why = "bad l=";
@@ -516,8 +525,8 @@ split_headers(struct dkim_verify *v)
 
 /* dkim__to_crlf - every bare LF a CRLF (a copy in a) when m has any */
 int
-dkim__to_crlf(struct arena *a, const unsigned char *m, size_t len,
-    struct bstr *out)
+dkim__to_crlf(
+    struct arena *a, const unsigned char *m, size_t len, struct bstr *out)
 {
 	size_t bare = 0;
 
@@ -1061,8 +1070,8 @@ check_key(struct dkim__job *j, enum dkim_alg alg, const struct dkim_keytags *k)
 
 /* dkim__key_load - the key record in ans checked for alg and built */
 EVP_PKEY *
-dkim__key_load(struct dkim__job *j, enum dkim_alg alg,
-    const struct authres_answer *ans)
+dkim__key_load(
+    struct dkim__job *j, enum dkim_alg alg, const struct authres_answer *ans)
 {
 	struct dkim_keytags k;
 	const char *why;
@@ -1323,8 +1332,8 @@ dkim__hdr_canon(struct buf *o, struct bstr raw, bool relaxed, bool crlf)
 }
 
 int
-dkim__body_hash(struct bstr body, bool relaxed, unsigned char *md,
-    unsigned *mdlen)
+dkim__body_hash(
+    struct bstr body, bool relaxed, unsigned char *md, unsigned *mdlen)
 {
 	bool short_body;
 
@@ -1378,4 +1387,10 @@ const EVP_MD *
 dkim__sha256_md(void)
 {
 	return sha256();
+}
+
+bool
+dkim__parse_ull(struct bstr v, unsigned long long *out)
+{
+	return parse_ull(v, out);
 }

@@ -32,8 +32,8 @@ int dkim__to_crlf(
     struct arena *, const unsigned char *m, size_t len, struct bstr *out);
 /* dkim__split_headers - the fields of msg's header section (CRLF line
  * ends; at most 1000) and the body after the empty line; 0 or -ENOMEM */
-int dkim__split_headers(struct arena *, struct bstr msg,
-    struct dkim__field **f, size_t *nf, struct bstr *body);
+int dkim__split_headers(struct arena *, struct bstr msg, struct dkim__field **f,
+    size_t *nf, struct bstr *body);
 
 /* Tag lists (RFC 6376 3.2): "name = value; ...", FWS around names, "="
  * and values dropped, duplicates refused. */
@@ -48,6 +48,12 @@ int dkim__tags_split(struct bstr s, struct dkim__tag *tags, const char **why);
 bool dkim__word_eq(struct bstr v, const char *w);
 /* dkim__list_has - colon-separated v has w (as dkim__word_eq) */
 bool dkim__list_has(struct bstr v, const char *w);
+
+/* dkim__canon_parse - c= (header[/body], simple or relaxed; 3.5): 0, or
+ * -1 when either part is something else */
+int dkim__canon_parse(struct bstr c, bool *hdr_relaxed, bool *body_relaxed);
+/* dkim__parse_ull - 1*DIGIT (t=, x=, l=; very long values saturate) */
+bool dkim__parse_ull(struct bstr v, unsigned long long *out);
 
 /* One signature to check against a key answer: in f[0..nf) the field
  * f[self] carries tags t (a DKIM-Signature or an ARC-Message-Signature,

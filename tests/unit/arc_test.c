@@ -78,8 +78,7 @@ static const char pass_i2[] =
     "\r\n"
     "Hey gang,\r\n"
     "This is a test message.\r\n"
-    "--J.\r\n"
-    ;
+    "--J.\r\n";
 static const char dummy_key[] =
     "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHl"
     "OQoBTzWRiGs5V6NpP3id Y6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lx j+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB";
@@ -116,8 +115,8 @@ static void
 dummy_zone(struct zone *z)
 {
 	memset(z, 0, sizeof(*z));
-	zone_add_txt(z, "dummy._domainkey.example.org", dummy_key,
-	    strlen(dummy_key));
+	zone_add_txt(
+	    z, "dummy._domainkey.example.org", dummy_key, strlen(dummy_key));
 }
 
 /* A copy of pass_i2 with the first "from" replaced by "with". */
@@ -137,7 +136,8 @@ edited(const char *from, const char *with)
 static const struct arc_out *
 check(const char *msg, struct zone *z, struct arena *a)
 {
-	const struct arc_out *o = validate(msg, strlen(msg), zone_resolve, z, a);
+	const struct arc_out *o =
+	    validate(msg, strlen(msg), zone_resolve, z, a);
 
 	assert_non_null(o);
 	return o;
@@ -192,63 +192,51 @@ test_pass(void **state)
 	arena_free(a);
 }
 
+/* Edits of pass_i2 that break the chain, and what the reason names. */
 static void
 test_broken(void **state)
 {
 	(void)state;
+	static const struct {
+		const char *from, *to, *why;
+	} cases[] = {
+		/* Body changed after the last hop: AMS i=2 fails. */
+		{ "This is a test", "This is a fest",
+		    "ARC-Message-Signature i=2: body hash" },
+		/* The first hop's seal changed: no AMS signs a seal, seal
+		 * i=2 covers it. */
+		{ "i=1; s=dummy;\r\n    t=12345",
+		    "i=1; s=dummy;\r\n    t=12344",
+		    "ARC-Seal i=2 did not verify" },
+		/* Step 2: the newest seal says cv=fail. */
+		{ "cv=pass", "cv=fail", "cv=fail" },
+		/* Step 3: a gap (i=2 renumbered 3), a duplicate instance. */
+		{ "i=2; lists", "i=3; lists",
+		    "ARC set i=2 has no ARC-Authentication-Results" },
+		{ "i=2; s=dummy;\r\n    t=12346",
+		    "i=1; s=dummy;\r\n    t=12346", "two ARC-Seal with i=1" },
+		/* 4.2.1: instance numbers stop at 50. */
+		{ "i=2; lists", "i=51; lists", "more than 50" },
+		/* h= in a seal; an AMS that signs ARC-Seal. */
+		{ "cv=pass;", "cv=pass; h=from;", "h= in an ARC-Seal" },
+		{ "h=from:to:date:subject:mime-version:arc-authentication-"
+		  "results;\r\n    i=2",
+		    "h=from:arc-seal;\r\n    i=2", "h= signs ARC-Seal" },
+	};
 	struct arena *a = arena_new(0);
 	struct zone z;
-	char *m;
-	const struct arc_out *o;
 
 	dummy_zone(&z);
-	/* Body changed after the last hop: AMS i=2 fails. */
-	m = edited("This is a test", "This is a fest");
-	o = check(m, &z, a);
-	assert_int_equal(o->result, ARC_RES_FAIL);
-	assert_non_null(strstr(o->reason, "ARC-Message-Signature i=2"));
-	assert_non_null(strstr(o->reason, "body hash"));
-	free(m);
-	/* The first hop's seal changed: no AMS signs a seal, seal i=2
-	 * covers it. */
-	m = edited("i=1; s=dummy;\r\n    t=12345", "i=1; s=dummy;\r\n    t=12344");
-	o = check(m, &z, a);
-	assert_int_equal(o->result, ARC_RES_FAIL);
-	assert_non_null(strstr(o->reason, "ARC-Seal i=2 did not verify"));
-	free(m);
-	/* Step 2: the newest seal says cv=fail. */
-	m = edited("cv=pass", "cv=fail");
-	o = check(m, &z, a);
-	assert_int_equal(o->result, ARC_RES_FAIL);
-	assert_non_null(strstr(o->reason, "cv=fail"));
-	free(m);
-	/* Step 3: a gap (i=2 renumbered 3) and a duplicate instance. */
-	m = edited("i=2; lists", "i=3; lists");
-	o = check(m, &z, a);
-	assert_int_equal(o->result, ARC_RES_FAIL);
-	free(m);
-	m = edited("i=2; s=dummy;\r\n    t=12346", "i=1; s=dummy;\r\n    t=12346");
-	o = check(m, &z, a);
-	assert_int_equal(o->result, ARC_RES_FAIL);
-	assert_non_null(strstr(o->reason, "two ARC-Seal with i=1"));
-	free(m);
-	/* 4.2.1: instance numbers stop at 50. */
-	m = edited("i=2; lists", "i=51; lists");
-	o = check(m, &z, a);
-	assert_int_equal(o->result, ARC_RES_FAIL);
-	assert_non_null(strstr(o->reason, "more than 50"));
-	free(m);
-	/* h= in a seal, ARC-Seal signed by an AMS. */
-	m = edited("cv=pass;", "cv=pass; h=from;");
-	assert_int_equal(check(m, &z, a)->result, ARC_RES_FAIL);
-	free(m);
-	m = edited("h=from:to:date:subject:mime-version:arc-authentication-"
-		   "results;\r\n    i=2",
-	    "h=from:arc-seal;\r\n    i=2");
-	o = check(m, &z, a);
-	assert_int_equal(o->result, ARC_RES_FAIL);
-	assert_non_null(strstr(o->reason, "h= signs ARC-Seal"));
-	free(m);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *m = edited(cases[i].from, cases[i].to);
+		const struct arc_out *o = check(m, &z, a);
+		assert_int_equal(o->result, ARC_RES_FAIL);
+		assert_non_null(o->reason);
+		if (strstr(o->reason, cases[i].why) == NULL)
+			fail_msg("case %zu: reason '%s', want '%s'", i,
+			    o->reason, cases[i].why);
+		free(m);
+	}
 	zone_free(&z);
 	arena_free(a);
 }
@@ -382,9 +370,9 @@ run_suite(const char *path, struct realdns *real)
 		const char *got = o ? arc_result_str(o->result) : "error";
 		bool ok = strcasecmp(got, want) == 0;
 		counts[o ? o->result : 3]++;
-		tap(ok, "%s/%s: cv %s (want %s)%s%s",
-		    json_sget(c, "scenario"), name, got, want,
-		    o && o->reason ? ": " : "", o && o->reason ? o->reason : "");
+		tap(ok, "%s/%s: cv %s (want %s)%s%s", json_sget(c, "scenario"),
+		    name, got, want, o && o->reason ? ": " : "",
+		    o && o->reason ? o->reason : "");
 		zone_free(&z);
 		arena_free(a);
 	}
