@@ -103,6 +103,7 @@ struct mctx {
 	bool too_big, in_body;
 	unsigned nours[N_OURS];  /* occurrences of our headers */
 	char *subject;           /* the first Subject's value */
+	bool leadspc;            /* SMFIP_HDR_LEADSPC negotiated */
 };
 
 /* milter_enabled - see milter.h */
@@ -311,16 +312,110 @@ macro(SMFICTX *ctx, const char *name)
 	return v && *v ? v : NULL;
 }
 
+static struct mctx *
+ctx_new(SMFICTX *ctx)
+{
+	struct mctx *m = ctx_get(ctx);
+
+	if (m == NULL && (m = calloc(1, sizeof(*m))) != NULL) {
+		buf_init(&m->msg, G.max_size);
+		smfi_setpriv(ctx, m);
+	}
+	return m;
+}
+
+/*
+ * m_negotiate - the actions we registered, every protocol step, and the
+ * header values with their leading space (SMFIP_HDR_LEADSPC; sendmail
+ * 8.14, Postfix 2.6) when the MTA offers it. Without it the MTA strips
+ * one SP after the colon: "Subject:x" and "Subject: x" arrive alike and
+ * a TAB arrives after a space we would add, so the rebuilt header is not
+ * the one DKIM (c=simple) and ARC signed. With it, the values we add or
+ * change must bring their own space (add_hdr and friends below).
+ */
+static sfsistat
+m_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	const unsigned long want =
+	    SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE;
+	struct mctx *m = ctx_new(ctx);
+
+	(void)f2;
+	(void)f3;
+	if (m == NULL)
+		return SMFIS_TEMPFAIL;
+	*pf0 = f0 & want;
+	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	*pf2 = *pf3 = 0;
+	m->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
+	return SMFIS_CONTINUE;
+}
+
+/* A header value for the MTA: with SMFIP_HDR_LEADSPC ours carries the
+ * space after the colon (malloc'd; NULL stays NULL for a delete). */
+static char *
+hval(const struct mctx *m, const char *v, bool *oom)
+{
+	char *s;
+
+	if (v == NULL)
+		return NULL;
+	if (asprintf(&s, "%s%s", m->leadspc ? " " : "", v) < 0) {
+		*oom = true;
+		return NULL;
+	}
+	return s;
+}
+
+static int
+add_hdr(SMFICTX *ctx, const struct mctx *m, const char *name, const char *v)
+{
+	bool oom = false;
+	char *s = hval(m, v, &oom);
+	int rc = s && smfi_addheader(ctx, (char *)(uintptr_t)name, s) ==
+		MI_SUCCESS ? 0 : -EIO;
+
+	free(s);
+	return rc;
+}
+
+static int
+ins_hdr(SMFICTX *ctx, const struct mctx *m, const char *name, const char *v)
+{
+	bool oom = false;
+	char *s = hval(m, v, &oom);
+	int rc = s && smfi_insheader(ctx, 0, (char *)(uintptr_t)name, s) ==
+		MI_SUCCESS ? 0 : -EIO;
+
+	free(s);
+	return rc;
+}
+
+/* chg_hdr - the idx-th name to v, or delete it (v NULL) */
+static int
+chg_hdr(SMFICTX *ctx, const struct mctx *m, const char *name, int idx,
+    const char *v)
+{
+	bool oom = false;
+	char *s = hval(m, v, &oom);
+	int rc = !oom && smfi_chgheader(ctx, (char *)(uintptr_t)name, idx,
+			     s) == MI_SUCCESS ? 0 : -EIO;
+
+	free(s);
+	return rc;
+}
+
 static sfsistat
 m_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 {
-	struct mctx *m = calloc(1, sizeof(*m));
+	struct mctx *m = ctx_new(ctx);
 	char addr[INET6_ADDRSTRLEN] = "";
 	const char *v;
 
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
-	buf_init(&m->msg, G.max_size);
 	if (sa && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr,
 		    addr, sizeof(addr));
@@ -331,7 +426,6 @@ m_connect(SMFICTX *ctx, char *host, _SOCK_ADDR *sa)
 	m->client_addr = dup_or_null(v ? v : *addr ? addr : NULL);
 	v = macro(ctx, "{client_name}");
 	m->client_name = dup_or_null(v ? v : host);
-	smfi_setpriv(ctx, m);
 	return SMFIS_CONTINUE;
 }
 
@@ -425,11 +519,15 @@ m_header(SMFICTX *ctx, char *name, char *value)
 	for (size_t i = 0; i < N_OURS; i++)
 		if (strcasecmp(name, our_hdrs[i]) == 0)
 			m->nours[i]++;
+	/* The value as the MTA sends it: with SMFIP_HDR_LEADSPC exactly
+	 * what followed the colon, else with one leading SP taken off. */
 	if (m->subject == NULL && strcasecmp(name, "Subject") == 0)
-		m->subject = strdup(value);
+		m->subject =
+		    strdup(m->leadspc && *value == ' ' ? value + 1 : value);
 	if (m->too_big)
 		return SMFIS_CONTINUE;
-	if (buf_puts(&m->msg, name) < 0 || buf_puts(&m->msg, ": ") < 0 ||
+	if (buf_puts(&m->msg, name) < 0 ||
+	    buf_puts(&m->msg, m->leadspc ? ":" : ": ") < 0 ||
 	    put_crlf(&m->msg, value) < 0 || buf_puts(&m->msg, "\r\n") < 0)
 		m->too_big = true;
 	return SMFIS_CONTINUE;
@@ -496,7 +594,7 @@ job_from(struct mctx *m)
  * ("DKIM-Signature: v...\r\n\t...\r\n" each) on top, in their order,
  * folded with LF as libmilter wants */
 static int
-insert_dkim(SMFICTX *ctx, const char *note)
+insert_dkim(SMFICTX *ctx, const struct mctx *m, const char *note)
 {
 	static const char pfx[] = "DKIM-Signature: ";
 	const char *f[8];
@@ -521,7 +619,7 @@ insert_dkim(SMFICTX *ctx, const char *note)
 			if (*c != '\r')
 				*w++ = *c;
 		*w = '\0';
-		if (smfi_insheader(ctx, 0, "DKIM-Signature", v) != MI_SUCCESS)
+		if (ins_hdr(ctx, m, "DKIM-Signature", v) < 0)
 			rc = -EIO;
 		free(v);
 	}
@@ -543,29 +641,27 @@ add_headers(SMFICTX *ctx, struct mctx *m, const struct job *j)
 
 	for (size_t i = 0; i < N_OURS; i++)
 		for (unsigned k = m->nours[i]; k > 0; k--)
-			if (smfi_chgheader(ctx, (char *)(uintptr_t)our_hdrs[i],
-			    (int)k, NULL) != MI_SUCCESS)
+			if (chg_hdr(ctx, m, our_hdrs[i], (int)k, NULL) < 0)
 				rc = -EIO;
 	/* the notes of the auth checks, prepended like the SMTP door does */
-	if (j->received_spf && smfi_insheader(ctx, 0, "Received-SPF",
-	    j->received_spf) != MI_SUCCESS)
+	if (j->received_spf &&
+	    ins_hdr(ctx, m, "Received-SPF", j->received_spf) < 0)
 		rc = -EIO;
-	if (j->authres && smfi_insheader(ctx, 0, "Authentication-Results",
-	    j->authres) != MI_SUCCESS)
+	if (j->authres &&
+	    ins_hdr(ctx, m, "Authentication-Results", j->authres) < 0)
 		rc = -EIO;
-	if (j->dkim_sig && insert_dkim(ctx, j->dkim_sig) < 0)
+	if (j->dkim_sig && insert_dkim(ctx, m, j->dkim_sig) < 0)
 		rc = -EIO;
 	if (j->score >= cfg_double(cfg, "tag_level")) {
-		if (spam && smfi_addheader(ctx, "X-Spam-Flag", "YES") !=
-		    MI_SUCCESS)
+		if (spam && add_hdr(ctx, m, "X-Spam-Flag", "YES") < 0)
 			rc = -EIO;
 		snprintf(v, sizeof(v), "%.1f", j->score);
-		if (smfi_addheader(ctx, "X-Spam-Score", v) != MI_SUCCESS)
+		if (add_hdr(ctx, m, "X-Spam-Score", v) < 0)
 			rc = -EIO;
 		stars = j->score < 1 ? 0 : j->score > 50 ? 50 : (int)j->score;
 		memset(v, '*', (size_t)stars);
 		v[stars] = '\0';
-		if (smfi_addheader(ctx, "X-Spam-Level", v) != MI_SUCCESS)
+		if (add_hdr(ctx, m, "X-Spam-Level", v) < 0)
 			rc = -EIO;
 		buf_init(&st, 64 * 1024);
 		if (action_status_header(&st, spam, j->score, tag2, j->tests,
@@ -577,8 +673,8 @@ add_headers(SMFICTX *ctx, struct mctx *m, const struct job *j)
 				if (*r != '\r')
 					*w++ = *r;
 			*w = '\0';
-			if (smfi_addheader(ctx, "X-Spam-Status",
-			    (char *)st.p) != MI_SUCCESS)
+			if (add_hdr(ctx, m, "X-Spam-Status", (char *)st.p) <
+			    0)
 				rc = -EIO;
 		}
 		buf_free(&st);
@@ -591,8 +687,8 @@ add_headers(SMFICTX *ctx, struct mctx *m, const struct job *j)
 		if (s == NULL)
 			return -ENOMEM;
 		snprintf(s, n, "%s%s", stag, old);
-		if ((m->subject ? smfi_chgheader(ctx, "Subject", 1, s) :
-		    smfi_addheader(ctx, "Subject", s)) != MI_SUCCESS)
+		if ((m->subject ? chg_hdr(ctx, m, "Subject", 1, s)
+				: add_hdr(ctx, m, "Subject", s)) < 0)
 			rc = -EIO;
 		free(s);
 	}
@@ -745,6 +841,7 @@ static struct smfiDesc desc = {
 	.xxfi_eom = m_eom,
 	.xxfi_abort = m_abort,
 	.xxfi_close = m_close,
+	.xxfi_negotiate = m_negotiate,
 };
 
 static _Noreturn void

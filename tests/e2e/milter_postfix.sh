@@ -10,7 +10,8 @@
 # milter_default_action = tempfail (4xx to the client, nothing queued,
 # nothing lost: the client still has the message and it goes through once
 # filterd is back); the macros give filterd the Postfix queue id and the
-# client.
+# client; header values reach filterd with their leading space as sent
+# (SMFIP_HDR_LEADSPC).
 set -u
 cd "$(dirname "$0")"
 . ./lib_postfix.sh
@@ -55,7 +56,21 @@ PY
 }
 
 fe_private_bins "$work"
+# full rules that see the header section byte for byte: filterd asks
+# Postfix for header values with their leading space (SMFIP_HDR_LEADSPC),
+# so "Name:value" and "Name:<TAB>value" are rebuilt as sent, as DKIM
+# c=simple and ARC need them
+fe_local_cf "$work/local.cf"
+cat >>"$work/local.cf" <<'CF'
+full  T_FD_HDR_TIGHT  /^X-Probe-Tight:tight\r?\n/m
+score T_FD_HDR_TIGHT  0.01
+full  T_FD_HDR_TAB    /^X-Probe-Tab:\tTAB\r?\n/m
+score T_FD_HDR_TAB    0.01
+full  T_FD_HDR_SPACED /^X-Probe-Spaced:  two\r?\n/m
+score T_FD_HDR_SPACED 0.01
+CF
 fe_mkmsg "$work/ham.eml" "lunch" "shall we meet for lunch on Friday?"
+sed -i 's/^\(From: .*\)$/\1\nX-Probe-Tight:tight\r\nX-Probe-Tab:\tTAB\r\nX-Probe-Spaced:  two\r/' "$work/ham.eml"
 fe_mkmsg "$work/tag.eml" "maybe" "XTAGTOKENX something"
 fe_mkmsg "$work/kill.eml" "offer" "XKILLTOKENX cheap offer"
 
@@ -91,6 +106,10 @@ tagf=$(grep -l 'XTAGTOKENX' "$PF_MAILDIR"/new/* 2>/dev/null | head -1)
 check "ham: X-Spam-Status: No added by the milter" \
     grep -q '^X-Spam-Status: No, score=' "${hamf:-/dev/null}"
 check "ham: no X-Spam-Flag" bash -c "! grep -q '^X-Spam-Flag' '${hamf:-/dev/null}'"
+for t in T_FD_HDR_TIGHT T_FD_HDR_TAB T_FD_HDR_SPACED; do
+	check "ham: the milter rebuilt the header of $t byte for byte" \
+	    bash -c "sed -n '/^X-Spam-Status/,/^[^ \t]/p' '${hamf:-/dev/null}' | grep -q $t"
+done
 check "tag2 spam: X-Spam-Flag: YES" grep -q '^X-Spam-Flag: YES' "${tagf:-/dev/null}"
 check "tag2 spam: Subject tagged" \
     grep -q '^Subject: \*\*\*SPAM\*\*\* maybe' "${tagf:-/dev/null}"
