@@ -325,8 +325,8 @@ ctx_new(SMFICTX *ctx)
 }
 
 /*
- * m_negotiate - the actions we registered, every protocol step, and the
- * header values with their leading space (SMFIP_HDR_LEADSPC; sendmail
+ * m_negotiate - the actions we registered, the protocol steps we have
+ * callbacks for, and the header values with their leading space (SMFIP_HDR_LEADSPC; sendmail
  * 8.14, Postfix 2.6) when the MTA offers it. Without it the MTA strips
  * one SP after the colon: "Subject:x" and "Subject: x" arrive alike and
  * a TAB arrives after a space we would add, so the rebuilt header is not
@@ -347,7 +347,9 @@ m_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (m == NULL)
 		return SMFIS_TEMPFAIL;
 	*pf0 = f0 & want;
-	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	/* and, as libmilter does by itself, no DATA and unknown-command
+	 * events: there are no callbacks for them */
+	*pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NODATA | SMFIP_NOUNKNOWN);
 	*pf2 = *pf3 = 0;
 	m->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
 	return SMFIS_CONTINUE;

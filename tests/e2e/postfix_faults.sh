@@ -270,8 +270,10 @@ pq_reason() # QID ERE: postqueue -p shows QID with that reason
 }
 check "reinject down: postqueue -p lists $qid with the 451 reason" \
     wait_for 20 pq_reason "$qid" 'said: 451 4\.[0-9]+\.[0-9]+ '
+# polled too: a retry renames the file between active/ and deferred/,
+# and one find can walk past both while it moves (the soak hit that once)
 check "reinject down: its queue file is in deferred/ (or active/ for a retry)" \
-    bash -c "find '$PF_QUEUE/deferred' '$PF_QUEUE/active' -name '$qid' | grep -q ."
+    wait_for 10 bash -c "find '$PF_QUEUE/deferred' '$PF_QUEUE/active' -name '$qid' | grep -q ."
 check "reinject down: not delivered" \
     [ "$(msgids rdown | wc -l)" -eq 0 ]
 check "reinject down: filterd logged action=tempfail" \
