@@ -412,7 +412,11 @@ test_evals_named(void **state)
 	    "header RBL1 eval:check_rbl('zen', \"zen.example.org.\")\n"
 	    "header RBL2 eval:check_rbl_sub('zen', '127.0.0.2')\n"
 	    "header RBL3 eval:check_rbl('x', 'y.example.')\n"
-	    "meta   BOTH RBL1 && RBL3\n");
+	    "meta   BOTH RBL1 && RBL3\n"
+	    "header SPF_SOFTFAIL eval:check_for_spf_softfail()\n"
+	    "header DKIM_VALID_EF eval:check_dkim_valid_envelopefrom()\n"
+	    "header USER_IN_DEF_WELCOMELIST eval:check_from_in_default_"
+	    "welcomelist()\n");
 	rs = load1("e.cf");
 	assert_false(rule_set_runnable(rs, "BOTH"));
 	assert_int_equal(
@@ -423,6 +427,12 @@ test_evals_named(void **state)
 	assert_false(rule_set_runnable(rs, "RBL2"));
 	/* external evals are not reported as unknown */
 	assert_false(has_diag(rs, 0, "check_rbl not implemented"));
+	/* nor SA's names of the auth and welcomelist modules' hits; one
+	 * those modules do not make still is */
+	assert_false(has_diag(rs, 0, "check_for_spf_softfail not implemented"));
+	assert_false(has_diag(rs, 0, "check_dkim_valid_envelopefrom not"));
+	assert_true(has_diag(
+	    rs, 0, "check_from_in_default_welcomelist not implemented"));
 	rule_set_free(rs);
 }
 
