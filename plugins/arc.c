@@ -537,39 +537,76 @@ arc_verify_new(struct arena *a, const unsigned char *msg, size_t len,
 	return 0;
 }
 
-/* 4.1.3 / 5.1.1: the seal i signs the ARC sets 1..i in instance order,
- * each as AAR, AMS, AS, relaxed, the seal itself last without b= and
- * without CRLF. */
+/* Feed one field's relaxed form (4.1.3: seals use relaxed only) to a
+ * digest. */
 static int
-seal_hash(struct arc_verify *v, unsigned i, unsigned char *md, unsigned *mdlen)
+feed(EVP_MD_CTX *c, struct bstr raw, const struct bstr *strip_b)
 {
 	struct buf o;
-	int rc = 0;
+	int rc;
 
-	buf_init(&o, 4u << 20);
-	for (unsigned k = 1; k <= i && rc == 0; k++)
-		for (enum part p = 0; p < P_N && rc == 0; p++) {
-			struct bstr raw = v->f[v->at[k][p] - 1].raw;
-			if (k == i && p == P_AS)
-				rc = dkim__self_canon(
-				    &o, raw, v->seal[i].b, true);
-			else
-				rc = dkim__hdr_canon(&o, raw, true, true);
-		}
-	if (rc == 0)
-		rc = dkim__sha256(o.p, o.len, md, mdlen);
+	buf_init(&o, 1u << 20);
+	rc = strip_b ? dkim__self_canon(&o, raw, *strip_b, true)
+		     : dkim__hdr_canon(&o, raw, true, true);
+	if (rc == 0 && !EVP_DigestUpdate(c, o.p, o.len))
+		rc = -ENOMEM;
 	buf_free(&o);
+	return rc;
+}
+
+/*
+ * 4.1.3 / 5.1.1: seal i signs the ARC sets 1..i in instance order, each
+ * as AAR, AMS, AS, the seal itself last without its b= value and without
+ * CRLF. Sets 1..i-1 are the same bytes for every later seal, so one
+ * running digest carries them and each seal's hash is a copy of it plus
+ * its own set: every field is canonicalized and hashed once, not once per
+ * later seal (50 sets of 3 KB: 22 ms of CPU before, see .notes/auth.md).
+ * hh[i] for i = 1..N; 0 or -ENOMEM.
+ */
+static int
+seal_hashes(struct arc_verify *v, unsigned char (*hh)[EVP_MAX_MD_SIZE])
+{
+	EVP_MD_CTX *run = EVP_MD_CTX_new(), *one = EVP_MD_CTX_new();
+	int rc = -ENOMEM;
+
+	if (run == NULL || one == NULL ||
+	    !EVP_DigestInit_ex(run, dkim__sha256_md(), NULL))
+		goto out;
+	for (unsigned i = 1; i <= v->n; i++) {
+		struct bstr aar = v->f[v->at[i][P_AAR] - 1].raw,
+			    ams = v->f[v->at[i][P_AMS] - 1].raw,
+			    as = v->f[v->at[i][P_AS] - 1].raw;
+		unsigned len;
+
+		if ((rc = feed(run, aar, NULL)) < 0 ||
+		    (rc = feed(run, ams, NULL)) < 0)
+			goto out;
+		rc = -ENOMEM;
+		if (!EVP_MD_CTX_copy_ex(one, run))
+			goto out;
+		if ((rc = feed(one, as, &v->seal[i].b)) < 0)
+			goto out;
+		rc = -ENOMEM;
+		if (!EVP_DigestFinal_ex(one, hh[i], &len))
+			goto out;
+		if ((rc = feed(run, as, NULL)) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	EVP_MD_CTX_free(run);
+	EVP_MD_CTX_free(one);
 	return rc;
 }
 
 /* Step 8 for seal i: 0 pass, else the chain's end is set. */
 static int
-seal_check(struct arc_verify *v, unsigned i, const struct authres_answer *ans)
+seal_check(struct arc_verify *v, unsigned i, const struct authres_answer *ans,
+    const unsigned char *hh)
 {
 	struct seal *s = &v->seal[i];
 	struct dkim__job j = { .d = s->dl };
-	unsigned char sig[1024], hh[64];
-	unsigned hhlen;
+	unsigned char sig[1024];
 	long slen;
 	EVP_PKEY *pk = dkim__key_load(&j, s->alg, ans);
 	int ok = -1;
@@ -585,11 +622,7 @@ seal_check(struct arc_verify *v, unsigned i, const struct authres_answer *ans)
 	}
 	if ((slen = dkim__b64_decode(s->b, sig, sizeof(sig))) <= 0)
 		chain_fail(v, "ARC-Seal i=%u: b= not base64", i);
-	else if (seal_hash(v, i, hh, &hhlen) < 0) {
-		v->out.result = ARC_RES_TEMPERROR;
-		v->out.reason = "out of memory";
-		v->done = true;
-	} else if (!dkim__sig_ok(pk, s->alg, sig, (size_t)slen, hh, hhlen))
+	else if (!dkim__sig_ok(pk, s->alg, sig, (size_t)slen, hh, 32))
 		chain_fail(v, "ARC-Seal i=%u did not verify", i);
 	else
 		ok = 0;
@@ -646,8 +679,16 @@ arc_verify_run(struct arc_verify *v, struct authres_dns *dns)
 	/* Steps 5-7 (oldest-pass) are optional and left out: they cost a
 	 * key lookup per older set and change no verdict. Step 8: every
 	 * seal, newest first. */
+	unsigned char(*hh)[EVP_MAX_MD_SIZE] =
+	    arena_alloc(v->arena, (v->n + 1) * sizeof(*hh));
+	if (hh == NULL || seal_hashes(v, hh) < 0) {
+		v->out.result = ARC_RES_TEMPERROR;
+		v->out.reason = "out of memory";
+		v->done = true;
+		return 0;
+	}
 	for (unsigned i = v->n; i >= 1; i--)
-		if (seal_check(v, i, ans[i]) < 0)
+		if (seal_check(v, i, ans[i], hh[i]) < 0)
 			return 0;
 	v->out.result = ARC_RES_PASS; /* step 9 */
 	v->done = true;
