@@ -180,6 +180,11 @@ const struct cfg_key cfg_keys[] = {
 	    "DKIM-sign originating mail (mynetworks or SASL-authenticated)" },
 	{ "dkim_key", CFG_STR, "", NULL, NULL,
 	    "'domain selector keyfile' entries split by ',' or a key table" },
+	{ "arc_seal", CFG_BOOL, "no", NULL, NULL,
+	    "ARC-seal originating mail that carries our Authentication-Results "
+	    "(lists, forwarders)" },
+	{ "arc_sealer", CFG_STR, "", NULL, NULL,
+	    "sealing domain: its RSA key comes from dkim_key" },
 	{ "originating_scan", CFG_BOOL, "no", NULL, NULL,
 	    "also spam-score originating mail (no: sign only)" },
 	/* Production (.notes/production.md): privileges, metrics,

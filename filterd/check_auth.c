@@ -263,16 +263,8 @@ auth_init(const struct cfg *cfg, void **out)
 		auth_free(st);
 		return -EINVAL;
 	}
-	if (id == NULL || *id == '\0')
-		id = cfg_str(cfg, "myhostname");
-	if (id == NULL || *id == '\0') {
-		if (gethostname(st->authserv_id, sizeof(st->authserv_id) - 1) <
-		    0)
-			snprintf(st->authserv_id, sizeof(st->authserv_id),
-			    "localhost");
-	} else
-		snprintf(st->authserv_id, sizeof(st->authserv_id), "%s", id);
-	if (!authres_token_ok(st->authserv_id)) {
+	if (authres_servid(id, cfg_str(cfg, "myhostname"), st->authserv_id,
+		sizeof(st->authserv_id)) < 0) {
 		log_error(
 		    "authserv_id: '%s' is not a usable token", st->authserv_id);
 		auth_free(st);

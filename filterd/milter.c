@@ -592,36 +592,47 @@ job_from(struct mctx *m)
 	return j;
 }
 
-/* insert_dkim - the DKIM-Signature fields of filterd/check_dkimsign.c
- * ("DKIM-Signature: v...\r\n\t...\r\n" each) on top, in their order,
- * folded with LF as libmilter wants */
+/* insert_sigs - the signature fields of filterd/check_dkimsign.c (an
+ * ARC set, DKIM-Signatures: "Name: value\r\n\t...\r\n" each) on top, in
+ * their order, folded with LF as libmilter wants */
 static int
-insert_dkim(SMFICTX *ctx, const struct mctx *m, const char *note)
+insert_sigs(SMFICTX *ctx, const struct mctx *m, const char *note)
 {
-	static const char pfx[] = "DKIM-Signature: ";
-	const char *f[8];
+	const char *f[16];
 	size_t n = 0;
 	int rc = 0;
 
-	for (const char *p = note; n < 8 && (p = strstr(p, pfx)) != NULL;
-	     p += sizeof(pfx) - 1)
-		f[n++] = p + sizeof(pfx) - 1;
+	/* a field starts a line; a line starting with WSP continues one */
+	for (const char *p = note; *p && n < 16;) {
+		f[n++] = p;
+		while (*p && !(p[0] == '\r' && p[1] == '\n' && p[2] != ' ' &&
+		    p[2] != '\t'))
+			p++;
+		if (*p)
+			p += 2;
+	}
 	while (n-- > 0) {
-		const char *e = f[n];
-		char *v, *w;
+		const char *colon = strchr(f[n], ':'), *e = f[n];
+		char name[64], *v, *w;
 
-		/* the field ends at a CRLF not followed by WSP */
 		while (*e && !(e[0] == '\r' && e[1] == '\n' && e[2] != ' ' &&
 		    e[2] != '\t'))
 			e++;
-		if ((v = malloc((size_t)(e - f[n]) + 1)) == NULL)
+		if (colon == NULL || colon > e ||
+		    (size_t)(colon - f[n]) >= sizeof(name))
+			continue;
+		memcpy(name, f[n], (size_t)(colon - f[n]));
+		name[colon - f[n]] = '\0';
+		if (colon[1] == ' ')
+			colon++;
+		if ((v = malloc((size_t)(e - colon))) == NULL)
 			return -ENOMEM;
 		w = v;
-		for (const char *c = f[n]; c < e; c++)
+		for (const char *c = colon + 1; c < e; c++)
 			if (*c != '\r')
 				*w++ = *c;
 		*w = '\0';
-		if (ins_hdr(ctx, m, "DKIM-Signature", v) < 0)
+		if (ins_hdr(ctx, m, name, v) < 0)
 			rc = -EIO;
 		free(v);
 	}
@@ -652,7 +663,7 @@ add_headers(SMFICTX *ctx, struct mctx *m, const struct job *j)
 	if (j->authres &&
 	    ins_hdr(ctx, m, "Authentication-Results", j->authres) < 0)
 		rc = -EIO;
-	if (j->dkim_sig && insert_dkim(ctx, m, j->dkim_sig) < 0)
+	if (j->dkim_sig && insert_sigs(ctx, m, j->dkim_sig) < 0)
 		rc = -EIO;
 	if (j->score >= cfg_double(cfg, "tag_level")) {
 		if (spam && add_hdr(ctx, m, "X-Spam-Flag", "YES") < 0)

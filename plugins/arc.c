@@ -17,6 +17,7 @@
 #include "plugins/arc.h"
 
 #include <errno.h>
+#include <openssl/rsa.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -699,4 +700,353 @@ const struct arc_out *
 arc_verify_out(const struct arc_verify *v)
 {
 	return &v->out;
+}
+
+/* Sealing (RFC 8617 5.1) --------------------------------------------------
+ *
+ * The AAR is the consolidation of our own Authentication-Results fields
+ * (the ValiMail suite's rule: every A-R whose authserv-id is ours, in
+ * message order, each result on its own line); the cv= is their arc=
+ * result, which filterd wrote when the message came in. The AMS is a DKIM
+ * signature over the message with i= instead of v=, the AS covers every
+ * set (the new one included). Tags come in the suite's standardized order
+ * and spacing, so its expected b= values are reproducible; folding is
+ * only after "; ", which relaxed canonicalization reads as that one
+ * space. */
+
+/* The default AMS h= list: the DKIM signer's (plugins/dkim_sign.c). */
+static const char *const seal_headers[] = { "from", "sender", "reply-to",
+	"subject", "date", "message-id", "to", "cc", "mime-version",
+	"content-type", "content-transfer-encoding", "in-reply-to",
+	"references", "list-id", "list-help", "list-unsubscribe",
+	"list-unsubscribe-post", "list-subscribe", "list-post", "list-owner",
+	"list-archive" };
+
+/* Split the results of one A-R value after its authserv-id into parts[]
+ * (";"-separated, outside comments and quoted strings, trimmed). Returns
+ * the authserv-id slice through *id. */
+static size_t
+ar_results(struct bstr v, struct bstr *id, struct bstr *parts, size_t max)
+{
+	size_t i = 0, n = 0, s;
+	int depth = 0;
+	bool quoted = false;
+
+	while (i < v.len && fws(v.p[i]))
+		i++;
+	s = i;
+	while (i < v.len && v.p[i] != ';' && !fws(v.p[i]))
+		i++;
+	*id = bstr_make(v.p + s, i - s);
+	while (i < v.len && v.p[i] != ';') /* an optional version */
+		i++;
+	if (i < v.len)
+		i++;
+	s = i;
+	for (; i <= v.len; i++) {
+		unsigned char c = i < v.len ? v.p[i] : ';';
+		if (i < v.len && quoted) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				quoted = false;
+			continue;
+		}
+		if (i < v.len && depth) {
+			if (c == '\\')
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+			continue;
+		}
+		if (c == '"')
+			quoted = true;
+		else if (c == '(')
+			depth = 1;
+		else if (c == ';') {
+			struct bstr p = bstr_trim(
+			    bstr_make(v.p + s, (i < v.len ? i : v.len) - s));
+			if (p.len && n < max)
+				parts[n++] = p;
+			s = i + 1;
+		}
+	}
+	return n;
+}
+
+/* The method of a resinfo ("arc=pass (...)" -> "arc"), its result. */
+static void
+resinfo(struct bstr r, struct bstr *method, struct bstr *result)
+{
+	size_t i = 0, s;
+
+	while (i < r.len && r.p[i] != '=' && !fws(r.p[i]))
+		i++;
+	*method = bstr_make(r.p, i);
+	while (i < r.len && (fws(r.p[i]) || r.p[i] == '='))
+		i++;
+	s = i;
+	while (i < r.len && !fws(r.p[i]) && r.p[i] != '(' && r.p[i] != ';')
+		i++;
+	*result = bstr_make(r.p + s, i - s);
+}
+
+/* Append a field to out with every "; " folded onto a new line. The
+ * continuation starts with a space, not a TAB: dkimpy (1.1) finds the AMS
+ * of instance N by the text " i=N;" in it. */
+static int
+put_folded(struct buf *out, const char *name, struct bstr v)
+{
+	int rc = buf_printf(out, "%s: ", name);
+
+	for (size_t i = 0; i < v.len && rc == 0; i++) {
+		if (v.p[i] == ' ' && i > 0 && v.p[i - 1] == ';')
+			rc = buf_puts(out, "\r\n ");
+		else
+			rc = buf_putc(out, v.p[i]);
+	}
+	return rc ? rc : buf_puts(out, "\r\n");
+}
+
+static int
+rsa_sign(
+    EVP_PKEY *pk, const unsigned char *hh, unsigned hhlen, struct buf *b64out)
+{
+	unsigned char sig[1024];
+	size_t siglen = sizeof(sig);
+	EVP_PKEY_CTX *pc = NULL;
+	int rc = -EIO;
+
+	if (EVP_PKEY_get_size(pk) <= (int)sizeof(sig) &&
+	    (pc = EVP_PKEY_CTX_new(pk, NULL)) != NULL &&
+	    EVP_PKEY_sign_init(pc) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
+	    EVP_PKEY_CTX_set_signature_md(pc, dkim__sha256_md()) == 1 &&
+	    EVP_PKEY_sign(pc, sig, &siglen, hh, hhlen) == 1) {
+		rc = buf_reserve(b64out, 4 * ((siglen + 2) / 3) + 1);
+		if (rc == 0)
+			b64out->len += (size_t)EVP_EncodeBlock(
+			    b64out->p + b64out->len, sig, (int)siglen);
+	}
+	EVP_PKEY_CTX_free(pc);
+	return rc;
+}
+
+/* The value with its b= filled in: "...; b=" + sig + rest. */
+static int
+fill_b(struct buf *dst, const struct buf *tmpl, size_t at, const struct buf *b)
+{
+	int rc = buf_append(dst, tmpl->p, at);
+
+	if (rc == 0)
+		rc = buf_append(dst, b->p, b->len);
+	if (rc == 0)
+		rc = buf_append(dst, tmpl->p + at, tmpl->len - at);
+	return rc;
+}
+
+int
+arc_seal(const struct arc_seal_req *rq, struct buf *out, const char **why)
+{
+	struct arena *a = arena_new(0);
+	struct arc_verify *v;
+	struct buf aar, ams, amsv, as, asv, canon, b;
+	struct bstr parts[64];
+	size_t nparts = 0, arcn = 0, at;
+	const char *cv = "none";
+	unsigned char bh[64], hh[64];
+	unsigned bhlen, hhlen, n;
+	bool used[1000] = { false };
+	int rc = 0;
+
+	*why = NULL;
+	buf_init(&aar, 64 * 1024);
+	buf_init(&ams, 64 * 1024);
+	buf_init(&amsv, 64 * 1024);
+	buf_init(&as, 16 * 1024);
+	buf_init(&asv, 16 * 1024);
+	buf_init(&canon, 4u << 20);
+	buf_init(&b, 4096);
+	if (a == NULL || arc_verify_new(a, rq->msg, rq->len, &v) < 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Our A-R fields, in message order: the AAR and the cv. */
+	for (size_t k = 0; k < v->nf; k++) {
+		struct bstr id, p[64];
+		size_t np;
+
+		if (!bstr_caseeq_cstr(v->f[k].name, "Authentication-Results"))
+			continue;
+		np = ar_results(v->f[k].value, &id, p, 64);
+		if (!bstr_caseeq_cstr(id, rq->srv_id))
+			continue;
+		for (size_t i = 0; i < np && nparts < 64; i++) {
+			struct bstr m, r;
+			resinfo(p[i], &m, &r);
+			if (bstr_caseeq_cstr(m, "arc")) {
+				arcn++;
+				cv = bstr_caseeq_cstr(r, "pass")  ? "pass"
+				    : bstr_caseeq_cstr(r, "none") ? "none"
+								  : "fail";
+			}
+			parts[nparts++] = p[i];
+		}
+	}
+	if (nparts == 0) {
+		*why = "no Authentication-Results of ours";
+		goto out;
+	}
+	if (arcn > 1)
+		cv = "fail";
+	/* The chain so far: its newest instance, and whether it failed. */
+	n = v->n;
+	if (n && v->at[n][P_AS] && bstr_eq(v->seal[n].cv, BSTR_LIT("fail"))) {
+		*why = "the newest ARC-Seal already says cv=fail";
+		goto out;
+	}
+	if (n >= ARC_MAX_SETS) {
+		*why = "the chain has 50 ARC sets";
+		goto out;
+	}
+	if ((n == 0) != (strcmp(cv, "none") == 0)) {
+		*why = n ? "our Authentication-Results has no arc= result"
+			 : "arc= result without ARC sets";
+		goto out;
+	}
+	/* A chain we could not take apart cannot be covered. */
+	if (n && v->out.result == ARC_RES_FAIL && v->done &&
+	    strcmp(cv, "fail") != 0) {
+		*why = "the chain is broken";
+		goto out;
+	}
+	n++;
+	/* AAR: "i=N; srv-id; r1;\r\n\tr2 ..." */
+	if ((rc = buf_printf(&aar, "i=%u; %s", n, rq->srv_id)) < 0)
+		goto out;
+	for (size_t i = 0; i < nparts && rc == 0; i++)
+		rc = buf_printf(&aar, "; %.*s", (int)parts[i].len,
+		    (const char *)parts[i].p);
+	if (rc < 0)
+		goto out;
+	/* AMS: body hash, then the signed fields and itself. */
+	if ((rc = dkim__body_hash(v->body, true, bh, &bhlen)) < 0)
+		goto out;
+	if ((rc = buf_puts(&amsv, "a=rsa-sha256; b=; bh=")) < 0 ||
+	    (rc = buf_reserve(&amsv, 4 * ((bhlen + 2) / 3) + 1)) < 0)
+		goto out;
+	amsv.len += (size_t)EVP_EncodeBlock(amsv.p + amsv.len, bh, (int)bhlen);
+	if ((rc = buf_printf(
+		 &amsv, "; c=relaxed/relaxed; d=%s; h=", rq->domain)) < 0)
+		goto out;
+	{
+		const char *const *h = rq->headers ? rq->headers : seal_headers;
+		size_t nh = rq->headers
+		    ? rq->nheaders
+		    : sizeof(seal_headers) / sizeof(seal_headers[0]);
+		bool first = true;
+
+		for (size_t i = 0; i < nh && rc == 0; i++) {
+			size_t cnt = 1;
+			if (rq->headers == NULL) { /* the ones present */
+				cnt = 0;
+				for (size_t k = 0; k < v->nf; k++)
+					cnt += bstr_caseeq_cstr(
+					    v->f[k].name, h[i]);
+			}
+			for (size_t c = 0; c < cnt && rc == 0; c++) {
+				rc = buf_printf(
+				    &amsv, "%s%s", first ? "" : ":", h[i]);
+				first = false;
+				/* 5.4.2 (RFC 6376): bottom-most unused */
+				for (size_t k = v->nf; k-- > 0 && rc == 0;) {
+					if (k >= 1000 || used[k] ||
+					    !bstr_caseeq_cstr(
+						v->f[k].name, h[i]))
+						continue;
+					used[k] = true;
+					rc = dkim__hdr_canon(
+					    &canon, v->f[k].raw, true, true);
+					break;
+				}
+			}
+		}
+	}
+	if (rc < 0 ||
+	    (rc = buf_printf(
+		 &amsv, "; i=%u; s=%s; t=%lld", n, rq->selector, rq->t)) < 0)
+		goto out;
+	at = strlen("a=rsa-sha256; b=");
+	if ((rc = buf_puts(&ams, "ARC-Message-Signature: ")) < 0 ||
+	    (rc = buf_append(&ams, amsv.p, amsv.len)) < 0 ||
+	    (rc = dkim__hdr_canon(&canon, buf_bstr(&ams), true, false)) < 0 ||
+	    (rc = dkim__sha256(canon.p, canon.len, hh, &hhlen)) < 0 ||
+	    (rc = rsa_sign(rq->key, hh, hhlen, &b)) < 0)
+		goto out;
+	buf_reset(&ams);
+	if ((rc = fill_b(&ams, &amsv, at, &b)) < 0)
+		goto out;
+	/* AS: the sets 1..N-1 as they are, then ours, relaxed. */
+	buf_reset(&canon);
+	buf_reset(&b);
+	if ((rc = buf_printf(&asv,
+		 "a=rsa-sha256; b=; cv=%s; d=%s; i=%u; s=%s; t=%lld", cv,
+		 rq->domain, n, rq->selector, rq->t)) < 0)
+		goto out;
+	/* 5.1.2: sealing a failed chain, the seal covers only its own set
+	 * (the ones before it may be anything) */
+	for (unsigned k = 1; k < n && rc == 0 && strcmp(cv, "fail") != 0; k++)
+		for (enum part p = 0; p < P_N && rc == 0; p++)
+			if (v->at[k][p])
+				rc = dkim__hdr_canon(&canon,
+				    v->f[v->at[k][p] - 1].raw, true, true);
+	{
+		struct buf f;
+		buf_init(&f, 128 * 1024);
+		if (rc == 0)
+			rc = buf_puts(&f, "ARC-Authentication-Results: ");
+		if (rc == 0)
+			rc = buf_append(&f, aar.p, aar.len);
+		if (rc == 0)
+			rc = dkim__hdr_canon(&canon, buf_bstr(&f), true, true);
+		buf_reset(&f);
+		if (rc == 0)
+			rc = buf_puts(&f, "ARC-Message-Signature: ");
+		if (rc == 0)
+			rc = buf_append(&f, ams.p, ams.len);
+		if (rc == 0)
+			rc = dkim__hdr_canon(&canon, buf_bstr(&f), true, true);
+		buf_reset(&f);
+		if (rc == 0)
+			rc = buf_puts(&f, "ARC-Seal: ");
+		if (rc == 0)
+			rc = buf_append(&f, asv.p, asv.len);
+		if (rc == 0)
+			rc = dkim__hdr_canon(&canon, buf_bstr(&f), true, false);
+		buf_free(&f);
+	}
+	if (rc < 0 || (rc = dkim__sha256(canon.p, canon.len, hh, &hhlen)) < 0 ||
+	    (rc = rsa_sign(rq->key, hh, hhlen, &b)) < 0)
+		goto out;
+	if ((rc = fill_b(&as, &asv, at, &b)) < 0)
+		goto out;
+	if ((rc = put_folded(out, "ARC-Seal", buf_bstr(&as))) < 0 ||
+	    (rc = put_folded(out, "ARC-Message-Signature", buf_bstr(&ams))) <
+		0 ||
+	    (rc = put_folded(
+		 out, "ARC-Authentication-Results", buf_bstr(&aar))) < 0)
+		goto out;
+	rc = 1;
+out:
+	buf_free(&aar);
+	buf_free(&ams);
+	buf_free(&amsv);
+	buf_free(&as);
+	buf_free(&asv);
+	buf_free(&canon);
+	buf_free(&b);
+	arena_free(a);
+	return rc;
 }

@@ -57,4 +57,28 @@ const struct arc_out *arc_verify_out(const struct arc_verify *);
 /* arc_result_str - "none", "pass", "fail", "temperror" */
 const char *arc_result_str(enum arc_result);
 
+/* Sealing (RFC 8617 5.1): what a forwarder or list adds when it sends on
+ * a message it received and checked. */
+struct evp_pkey_st;
+struct buf;
+struct arc_seal_req {
+	const unsigned char *msg; /* as it will be sent (CRLF or LF) */
+	size_t len;
+	const char *srv_id; /* our authserv-id: its A-R fields become the
+			     * AAR, their arc= result the cv= */
+	const char *domain, *selector;
+	struct evp_pkey_st *key;    /* RSA (rsa-sha256) */
+	long long t;		    /* t= */
+	const char *const *headers; /* AMS h= (NULL: the DKIM signer's
+				     * list, the fields present) */
+	size_t nheaders;
+};
+/* arc_seal - append the next ARC set to out as three header fields,
+ * ARC-Seal, ARC-Message-Signature, ARC-Authentication-Results (CRLF), in
+ * the standardized form of the ValiMail signing suite: 1 when sealed; 0
+ * with *why when there is nothing to seal (no A-R of ours, the newest
+ * seal already says cv=fail, 50 sets, an arc= result that does not fit
+ * the chain); -ENOMEM or -EIO (OpenSSL). */
+int arc_seal(const struct arc_seal_req *, struct buf *out, const char **why);
+
 #endif

@@ -10,7 +10,9 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "plugins/dns.h"
 #include "util/arena.h"
@@ -371,4 +373,19 @@ authres_finish(struct buf *b)
 	if (b->len == 0 || memchr(b->p, ';', b->len) == NULL)
 		return buf_puts(b, "; none");
 	return 0;
+}
+
+int
+authres_servid(const char *configured, const char *myhostname, char *out,
+    size_t outsz)
+{
+	const char *id = configured && *configured ? configured : myhostname;
+
+	if (id == NULL || *id == '\0') {
+		if (gethostname(out, outsz - 1) < 0)
+			snprintf(out, outsz, "localhost");
+		out[outsz - 1] = '\0';
+	} else
+		snprintf(out, outsz, "%s", id);
+	return authres_token_ok(out) ? 0 : -EINVAL;
 }

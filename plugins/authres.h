@@ -110,6 +110,10 @@ bool authres_strip(
 
 /* authres_token_ok - s is usable as an RFC 8601 pvalue without quoting */
 bool authres_token_ok(const char *s);
+/* authres_servid - our authserv-id: configured, else myhostname, else
+ * the host name, into out; 0, or -EINVAL when it is not a usable token */
+int authres_servid(const char *configured, const char *myhostname,
+    char *out, size_t outsz);
 
 /* Building the header value: authres_start() writes the authserv-id, each
  * authres_add() one "; method=result (reason) ptype.prop=value ..."

@@ -611,6 +611,19 @@ out:
 	return rc;
 }
 
+EVP_PKEY *
+dkim_keyset_rsa(const struct dkim_keyset *ks, const char *domain,
+    const char **sel)
+{
+	for (size_t i = 0; ks && i < ks->n; i++)
+		if (!ks->k[i].ed25519 &&
+		    strcasecmp(ks->k[i].domain, domain) == 0) {
+			*sel = ks->k[i].selector;
+			return ks->k[i].pk;
+		}
+	return NULL;
+}
+
 /* Is d the domain dom or one of its parents? Returns the match length. */
 static size_t
 covers(const char *d, const char *dom)

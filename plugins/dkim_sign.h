@@ -55,6 +55,13 @@ struct dkim_sign_opts {
 int dkim_keyset_sign(const struct dkim_keyset *, const unsigned char *msg,
     size_t len, const struct dkim_sign_opts *, struct buf *out, size_t *nsigs);
 
+/* dkim_keyset_rsa - the first RSA key loaded for exactly domain (an ARC
+ * sealer signs rsa-sha256 only, RFC 8617 4.1), its selector in *sel;
+ * NULL when there is none. The key belongs to the set. */
+struct evp_pkey_st;
+struct evp_pkey_st *dkim_keyset_rsa(
+    const struct dkim_keyset *, const char *domain, const char **sel);
+
 /* dkim_from_domain - the domain of the first address in the (first) From
  * field of msg, lower case, into out; 0 or -ENOENT. */
 int dkim_from_domain(

@@ -11,7 +11,12 @@
 # (dkim.verify, keys asked from the same knotd through dnspython) and
 # with opendkim (test mode, the same keys as TestPublicKeys); a copy
 # altered after signing, or with a second Subject added on top
-# (over-signing), fails everywhere. No packet leaves 127.0.0.1.
+# (over-signing), fails everywhere. ARC sealing (arc_seal = yes,
+# arc_sealer = lists.test): originating mail that carries filterd's own
+# Authentication-Results gets an ARC set (i=1 cv=none), which python3-dkim
+# (dkim.arc_verify) and filterd's validator pass; fed back in and sent on
+# again it gets i=2 cv=pass; mail without our A-R is not sealed; the milter
+# inserts the three fields. No packet leaves 127.0.0.1.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib_filterd.sh"
@@ -43,7 +48,8 @@ fi
     >rsa.out 2>&1 && "$ctl" dkim-keygen --domain sender.test \
     --selector ed1 --type ed25519 >ed.out 2>&1 &&
     "$ctl" dkim-keygen --domain sender.test --selector tst --testing \
-    --bits 1024 >tst.out 2>&1)
+    --bits 1024 >tst.out 2>&1 &&
+    "$ctl" dkim-keygen --domain lists.test --selector arc1 >arc.out 2>&1)
 check "dkim-keygen made rsa, ed25519 and a testing key" \
     test -s "$work/rsa1.sender.test.key" -a -s "$work/ed1.sender.test.key" \
     -a -s "$work/tst.sender.test.key"
@@ -76,6 +82,7 @@ check "dkim_key line with the absolute key path" \
 	echo '$TTL 300'
 	sed -n '/IN TXT (/,/)/p' "$work/rsa.out"
 	sed -n '/IN TXT (/,/)/p' "$work/ed.out"
+	sed -n '/IN TXT (/,/)/p' "$work/arc.out"
 	echo 'sender.test. TXT "v=spf1 ip4:192.0.2.10 -all"'
 	echo '_dmarc.sender.test. TXT "v=DMARC1; p=reject"'
 } >"$work/z.zone"
@@ -94,7 +101,9 @@ use_bayes = no
 authserv_id = mx.e2e.test
 mynetworks = 10.0.0.0/8
 dkim_sign = yes
-dkim_key = sender.test rsa1 $work/rsa1.sender.test.key, sender.test ed1 $work/ed1.sender.test.key
+dkim_key = sender.test rsa1 $work/rsa1.sender.test.key, sender.test ed1 $work/ed1.sender.test.key, lists.test arc1 $work/arc1.lists.test.key
+arc_seal = yes
+arc_sealer = lists.test
 msg_deadline = 20s"; then
 	not_ok "filterd started with dkim_sign = yes"
 	tap_done
@@ -222,6 +231,54 @@ res=$(pyverify "$work/oversigned" 2>&1)
 check "python3-dkim: a second Subject on top fails both (over-signing) ($res)" \
     test "$res" = "False False"
 
+# ARC sealing: a list on this host sends on a message filterd received and
+# checked (our A-R on it); python3-dkim's arc_verify with the same knotd
+pyarc() # FILE -> "pass i=N" / "fail ..." / ...
+{
+	$py - "$knot_port" "$1" <<'PY'
+import sys, dkim, dns.resolver
+port, path = int(sys.argv[1]), sys.argv[2]
+r = dns.resolver.Resolver(configure=False)
+r.nameservers = ["127.0.0.1"]
+r.port = port
+def dnsfunc(name, timeout=5):
+    try:
+        a = r.resolve(name.decode() if isinstance(name, bytes) else name, "TXT")
+    except Exception:
+        return None
+    return b"".join(b"".join(x.strings) for x in a)
+cv, res, why = dkim.arc_verify(open(path, "rb").read(), dnsfunc=dnsfunc)
+print(cv.decode(), "i=%d" % len(res), why)
+PY
+}
+msg list bob@elsewhere.test
+{ printf 'Authentication-Results: mx.e2e.test; spf=pass smtp.mailfrom=bob@elsewhere.test;\r\n\tdkim=pass header.d=elsewhere.test; arc=none; dmarc=pass header.from=elsewhere.test\r\n'
+  cat "$work/list.eml"; } >"$work/list.ar" && mv "$work/list.ar" "$work/list.eml"
+send list "ADDR=10.1.2.3 NAME=lists.sender.test HELO=lists.sender.test PROTO=ESMTP" list-bounces@lists.test
+check "list mail with our A-R: ARC-sealed (i=1 cv=none d=lists.test), no DKIM key for its From" eval \
+    "hdr list ARC-Seal | grep -q 'a=rsa-sha256; b=.*; cv=none; d=lists.test; i=1; s=arc1; t=' &&
+     ! hdr list DKIM-Signature | grep -q ."
+check "list mail: the AAR carries our A-R's results" eval \
+    "hdr list ARC-Authentication-Results | grep -q 'i=1; mx.e2e.test; spf=pass smtp.mailfrom=bob@elsewhere.test; dkim=pass header.d=elsewhere.test; arc=none; dmarc=pass'"
+check "list mail: FD_ARC_SEALED_OUT" has_test list FD_ARC_SEALED_OUT
+res=$(pyarc "$work/got-list" 2>&1)
+check "python3-dkim arc_verify: pass ($res)" eval "echo '$res' | grep -q '^pass i=1'"
+sed 's/this is the  list test/this is the  LIST test/' "$work/got-list" >"$work/list-altered"
+res=$(pyarc "$work/list-altered" 2>&1)
+check "python3-dkim arc_verify: altered after sealing fails ($res)" eval "echo '$res' | grep -q '^fail'"
+# back in from outside: filterd's validator, and a new A-R of ours
+cp "$work/got-list" "$work/list2.eml"
+send list2 "ADDR=192.0.2.77 NAME=[UNAVAILABLE] HELO=lists.test PROTO=ESMTP" list-bounces@lists.test
+check "sealed copy back in: arc=pass (i=1 d=lists.test), ARC_VALID" eval \
+    "hdr list2 Authentication-Results | grep -q 'arc=pass (i=1 d=lists.test)' && has_test list2 ARC_VALID"
+# ... and sent on once more: the second set says cv=pass
+cp "$work/got-list2" "$work/list3.eml"
+send list3 "ADDR=10.1.2.3 NAME=lists.sender.test HELO=lists.sender.test PROTO=ESMTP" list-bounces@lists.test
+check "sent on again: i=2 cv=pass" eval "hdr list3 ARC-Seal | grep -q 'cv=pass; d=lists.test; i=2'"
+res=$(pyarc "$work/got-list3" 2>&1)
+check "python3-dkim arc_verify of the two-set chain: pass ($res)" eval "echo '$res' | grep -q '^pass i=2'"
+check "originating mail without our A-R: not sealed" eval "! hdr out ARC-Seal | grep -q ."
+
 # opendkim, test mode, with keygen's records as TestPublicKeys
 odbin=$(command -v opendkim || echo /usr/sbin/opendkim)
 if [ -x "$odbin" ]; then
@@ -276,10 +333,33 @@ for i = 0, 1 do
 	if v ~= nil then print("DKIM-Signature: " .. v) end
 end
 mt.disconnect(conn)
+-- a list message with our A-R: sealed, the ARC set inserted on top
+conn = mt.connect("inet:$mport@127.0.0.1", 40, 0.25)
+mt.macro(conn, SMFIC_CONNECT, "{client_addr}", "198.51.100.9")
+if mt.conninfo(conn, "laptop.example", "198.51.100.9") ~= nil then error "conninfo" end
+if mt.helo(conn, "laptop.example") ~= nil then error "helo" end
+mt.macro(conn, SMFIC_MAIL, "i", "QMILT2", "{auth_authen}", "lists")
+if mt.mailfrom(conn, "<list-bounces@lists.test>") ~= nil then error "mailfrom" end
+if mt.rcptto(conn, "<rcpt@e2e.test>") ~= nil then error "rcptto" end
+mt.header(conn, "Authentication-Results", "mx.e2e.test; arc=none; dmarc=pass header.from=elsewhere.test")
+mt.header(conn, "From", "Bob <bob@elsewhere.test>")
+mt.header(conn, "Subject", "milter sealed")
+mt.eoh(conn)
+mt.bodystring(conn, "Hello,\r\nsealed at the milter.\r\n")
+mt.eom(conn)
+for _, h in ipairs({ "ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results" }) do
+	if mt.eom_check(conn, MT_HDRINSERT, h) then print("inserted " .. h) end
+end
+mt.disconnect(conn)
 LUA
 		miltertest -s "$work/m.lua" >"$work/m.sig" 2>"$work/m.err"
 		check "milter, SASL login: two DKIM-Signature fields inserted" \
 		    test "$(grep -c '^DKIM-Signature: ' "$work/m.sig")" -eq 2
+		check "milter, list mail with our A-R: the ARC set inserted" \
+		    test "$(grep -c '^inserted ARC-' "$work/m.sig")" -eq 3
+		[ "$(grep -c '^inserted ARC-' "$work/m.sig")" -eq 3 ] ||
+		    sed 's/^/# /' "$work/m.sig" "$work/m.err"
+		sed -i '/^inserted /d' "$work/m.sig"
 		{
 			sed 's/$/\r/' "$work/m.sig"
 			printf 'From: Alice <alice@sender.test>\r\nTo: rcpt@e2e.test\r\n'

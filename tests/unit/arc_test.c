@@ -15,7 +15,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
 #include "plugins/arc.h"
+#include "util/buf.h"
 #include "plugins/authres.h"
 #include "util/arena.h"
 #include "tests/unit/auth_json.h"
@@ -305,6 +311,118 @@ test_keys(void **state)
 	arena_free(a);
 }
 
+/* Sealing: a fresh RSA key, the message sealed, our validator on it. */
+static void
+test_seal(void **state)
+{
+	(void)state;
+	EVP_PKEY *key = EVP_RSA_gen(1024);
+	unsigned char *der = NULL;
+	int dlen = i2d_PUBKEY(key, &der);
+	char rec[1024] = "v=DKIM1; k=rsa; p=";
+	struct arena *a = arena_new(0);
+	struct zone z;
+	struct buf out, m2, out2;
+	const char *why;
+	const struct arc_out *o;
+	static const char msg[] =
+	    "Authentication-Results: mx.example.net; spf=pass "
+	    "smtp.mailfrom=a@example.org;\r\n\tdkim=pass (c; d) "
+	    "header.d=example.org; arc=none; dmarc=pass\r\n"
+	    "Authentication-Results: other.example; dmarc=fail\r\n"
+	    "From: a@example.org\r\nTo: list@lists.example.net\r\n"
+	    "Subject: hello\r\n\r\nbody\r\n";
+	struct arc_seal_req rq = { .msg = (const unsigned char *)msg,
+		.len = sizeof(msg) - 1,
+		.srv_id = "mx.example.net",
+		.domain = "lists.example.net",
+		.selector = "s1",
+		.key = key,
+		.t = 1700000000 };
+
+	assert_true(dlen > 0);
+	EVP_EncodeBlock((unsigned char *)rec + strlen(rec), der, dlen);
+	OPENSSL_free(der);
+	memset(&z, 0, sizeof(z));
+	zone_add_txt(&z, "s1._domainkey.lists.example.net", rec, strlen(rec));
+	buf_init(&out, 1 << 20);
+	buf_init(&m2, 1 << 20);
+	buf_init(&out2, 1 << 20);
+	assert_int_equal(arc_seal(&rq, &out, &why), 1);
+	assert_int_equal(buf_cstr(&out), 0);
+	/* unfolded: our A-R's results (the comment's ";" kept), not the
+	 * other one's */
+	{
+		char *u = strdup((const char *)out.p), *w = u;
+		for (const char *r = u; *r; r++) {
+			if (r[0] == '\r' && r[1] == '\n' && r[2] == ' ') {
+				r += 1; /* "\r\n " -> " " */
+				continue;
+			}
+			*w++ = *r;
+		}
+		*w = '\0';
+		assert_non_null(strstr(u,
+		    "ARC-Authentication-Results: i=1; mx.example.net; "
+		    "spf=pass smtp.mailfrom=a@example.org; dkim=pass (c; d) "
+		    "header.d=example.org; arc=none; dmarc=pass\r\n"));
+		free(u);
+	}
+	assert_non_null(strstr((const char *)out.p, "cv=none;"));
+	out.len = strlen((const char *)out.p);
+	assert_int_equal(buf_append(&out, msg, sizeof(msg) - 1), 0);
+	o = validate(out.p, out.len, zone_resolve, &z, a);
+	assert_non_null(o);
+	assert_int_equal(o->result, ARC_RES_PASS);
+	assert_string_equal(o->sealer, "lists.example.net");
+	assert_true(o->aar_dmarc_pass);
+
+	/* Back in and sent on again: our old A-R replaced by one that
+	 * says arc=pass (as the inbound scan does), sealed as i=2. */
+	const char *rest = strstr(msg, "Authentication-Results: other");
+	assert_int_equal(
+	    buf_printf(&m2,
+		"Authentication-Results: mx.example.net; "
+		"arc=pass; dmarc=fail\r\n%.*s%s",
+		(int)(out.len - (sizeof(msg) - 1)), (const char *)out.p, rest),
+	    0);
+	rq.msg = m2.p;
+	rq.len = m2.len;
+	assert_int_equal(arc_seal(&rq, &out2, &why), 1);
+	assert_int_equal(buf_cstr(&out2), 0);
+	assert_non_null(strstr((const char *)out2.p, "cv=pass;"));
+	out2.len = strlen((const char *)out2.p);
+	assert_int_equal(buf_append(&out2, m2.p, m2.len), 0);
+	o = validate(out2.p, out2.len, zone_resolve, &z, a);
+	assert_non_null(o);
+	assert_int_equal(o->result, ARC_RES_PASS);
+	assert_int_equal(o->sets, 2);
+	assert_false(o->aar_dmarc_pass); /* the second hop saw dmarc=fail */
+
+	/* Nothing to seal: no A-R of ours; arc=pass with no ARC sets. */
+	rq.srv_id = "elsewhere.example";
+	rq.msg = (const unsigned char *)msg;
+	rq.len = sizeof(msg) - 1;
+	buf_reset(&out2);
+	assert_int_equal(arc_seal(&rq, &out2, &why), 0);
+	assert_string_equal(why, "no Authentication-Results of ours");
+	assert_int_equal(out2.len, 0);
+	rq.srv_id = "other.example";
+	static const char lie[] =
+	    "Authentication-Results: other.example; "
+	    "arc=pass\r\nFrom: a@example.org\r\n\r\nx\r\n";
+	rq.msg = (const unsigned char *)lie;
+	rq.len = sizeof(lie) - 1;
+	assert_int_equal(arc_seal(&rq, &out2, &why), 0);
+	assert_string_equal(why, "arc= result without ARC sets");
+	buf_free(&m2);
+	buf_free(&out2);
+	buf_free(&out);
+	zone_free(&z);
+	arena_free(a);
+	EVP_PKEY_free(key);
+}
+
 /* Conformance runner ---------------------------------------------------- */
 
 static int tap_n, tap_fail;
@@ -383,9 +501,156 @@ run_suite(const char *path, struct realdns *real)
 	return 0;
 }
 
+/* What arc_seal() wrote for one field, all whitespace removed (the
+ * suite's expected values are YAML-folded); "" when it is not there. */
+static void
+field_of(const struct buf *o, const char *name, char *dst, size_t dstsz)
+{
+	size_t nl = strlen(name), n = 0;
+	const char *p = (const char *)o->p, *end = p + o->len;
+
+	dst[0] = '\0';
+	while (p < end) {
+		const char *e = p;
+		while (e < end &&
+		    !(e[0] == '\n' &&
+			(e + 1 == end || (e[1] != ' ' && e[1] != '\t'))))
+			e++;
+		if ((size_t)(e - p) > nl + 1 && strncasecmp(p, name, nl) == 0 &&
+		    p[nl] == ':') {
+			for (const char *c = p + nl + 1; c < e && n + 1 < dstsz;
+			     c++)
+				if (!strchr(" \t\r\n", *c))
+					dst[n++] = *c;
+			dst[n] = '\0';
+			return;
+		}
+		p = e + 1;
+	}
+}
+
+static void
+squeeze(const char *in, char *dst, size_t dstsz)
+{
+	size_t n = 0;
+
+	for (; in && *in && n + 1 < dstsz; in++)
+		if (!strchr(" \t\r\n", *in))
+			dst[n++] = *in;
+	dst[n] = '\0';
+}
+
+/* The signing suite as JSON: [{"name", "scenario", "message", "t",
+ * "headers" (the h= list), "srv_id", "domain", "sel", "key" (PEM),
+ * "AS", "AMS", "AAR"}]; every field must come out as expected (whitespace
+ * aside), and an empty expectation means no seal. Each new set must also
+ * pass our own validator, with the scenario's key. */
+static int
+run_sign_suite(const char *path)
+{
+	size_t len;
+	unsigned char *text = zone_slurp(path, &len);
+	struct arena *ja = arena_new(0);
+	struct json *suite;
+
+	if (text == NULL ||
+	    (suite = json_parse(ja, (const char *)text, len)) == NULL ||
+	    suite->type != JSON_ARR) {
+		tap(false, "arc sign suite: cannot read %s", path);
+		free(text);
+		arena_free(ja);
+		return 1;
+	}
+	for (size_t t = 0; t < suite->n; t++) {
+		const struct json *c = suite->v[t];
+		const char *name = json_sget(c, "name"),
+			   *msg = json_sget(c, "message"),
+			   *hl = json_sget(c, "headers"),
+			   *pem = json_sget(c, "key"),
+			   *pub = json_sget(c, "pub");
+		const struct json *tj = json_get(c, "t");
+		static const char *const which[] = { "ARC-Seal", "AS",
+			"ARC-Message-Signature", "AMS",
+			"ARC-Authentication-Results", "AAR" };
+		char got[8192], want[8192], hbuf[1024], *hv[32];
+		size_t nh = 0;
+		struct buf out;
+		const char *why = NULL;
+		bool ok = true;
+
+		if (!name || !msg || !hl || !pem || !pub || !tj) {
+			tap(false, "arc sign suite entry %zu malformed", t);
+			continue;
+		}
+		snprintf(hbuf, sizeof(hbuf), "%s", hl);
+		for (char *sv, *h = strtok_r(hbuf, ":", &sv); h && nh < 32;
+		     h = strtok_r(NULL, ":", &sv))
+			hv[nh++] = h;
+		BIO *bio = BIO_new_mem_buf(pem, -1);
+		EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+		struct arc_seal_req rq = { .msg = (const unsigned char *)msg,
+			.len = json_get(c, "message")->slen,
+			.srv_id = json_sget(c, "srv_id"),
+			.domain = json_sget(c, "domain"),
+			.selector = json_sget(c, "sel"),
+			.key = key,
+			.t = (long long)tj->num,
+			.headers = (const char *const *)hv,
+			.nheaders = nh };
+		buf_init(&out, 1 << 20);
+		int rc = key ? arc_seal(&rq, &out, &why) : -EINVAL;
+		for (size_t w = 0; w < 6; w += 2) {
+			field_of(&out, which[w], got, sizeof(got));
+			squeeze(json_sget(c, which[w + 1]), want, sizeof(want));
+			if (strcmp(got, want) != 0) {
+				ok = false;
+				printf("# %s %s\n#  got  %s\n#  want %s\n",
+				    name, which[w], got, want);
+			}
+		}
+		/* Our validator on the sealed message. */
+		const char *verdict = "not sealed";
+		if (rc == 1) {
+			struct arena *a = arena_new(0);
+			struct zone z;
+			size_t ml = out.len + rq.len;
+			char *sealed = malloc(ml);
+			memcpy(sealed, out.p, out.len);
+			memcpy(sealed + out.len, msg, rq.len);
+			memset(&z, 0, sizeof(z));
+			char kn[300];
+			snprintf(kn, sizeof(kn), "%s._domainkey.%s",
+			    rq.selector, rq.domain);
+			zone_add_txt(&z, kn, pub, strlen(pub));
+			const struct arc_out *o =
+			    validate(sealed, ml, zone_resolve, &z, a);
+			/* a chain sealed as failed stays failed */
+			verdict = o ? arc_result_str(o->result) : "error";
+			zone_free(&z);
+			free(sealed);
+			arena_free(a);
+		}
+		tap(ok && rc >= 0, "%s/%s: %s%s%s; our validator: %s",
+		    json_sget(c, "scenario"), name,
+		    rc == 1 ? "sealed" : "not sealed", why ? ": " : "",
+		    why ? why : "", verdict);
+		buf_free(&out);
+		EVP_PKEY_free(key);
+	}
+	free(text);
+	arena_free(ja);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--sign-suite") == 0) {
+		run_sign_suite(argv[2]);
+		printf("1..%d\n# %d failed\n", tap_n, tap_fail);
+		return tap_fail ? 1 : 0;
+	}
 	if (argc == 3 && strcmp(argv[1], "--suite") == 0) {
 		run_suite(argv[2], NULL);
 		printf("1..%d\n# %d failed\n", tap_n, tap_fail);
@@ -410,6 +675,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_broken),
 		cmocka_unit_test(test_aar_dmarc),
 		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_seal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
