@@ -810,6 +810,22 @@ put_folded(struct buf *out, const char *name, struct bstr v)
 	return rc ? rc : buf_puts(out, "\r\n");
 }
 
+/* Append "name: value" in relaxed form to canon (CRLF when crlf). */
+static int
+canon_field(
+    struct buf *canon, const char *name, const struct buf *value, bool crlf)
+{
+	struct buf f;
+	int rc;
+
+	buf_init(&f, value->len + strlen(name) + 3);
+	if ((rc = buf_printf(&f, "%s: ", name)) == 0 &&
+	    (rc = buf_append(&f, value->p, value->len)) == 0)
+		rc = dkim__hdr_canon(canon, buf_bstr(&f), true, crlf);
+	buf_free(&f);
+	return rc;
+}
+
 static int
 rsa_sign(
     EVP_PKEY *pk, const unsigned char *hh, unsigned hhlen, struct buf *b64out)
@@ -979,13 +995,11 @@ arc_seal(const struct arc_seal_req *rq, struct buf *out, const char **why)
 		 &amsv, "; i=%u; s=%s; t=%lld", n, rq->selector, rq->t)) < 0)
 		goto out;
 	at = strlen("a=rsa-sha256; b=");
-	if ((rc = buf_puts(&ams, "ARC-Message-Signature: ")) < 0 ||
-	    (rc = buf_append(&ams, amsv.p, amsv.len)) < 0 ||
-	    (rc = dkim__hdr_canon(&canon, buf_bstr(&ams), true, false)) < 0 ||
+	if ((rc = canon_field(&canon, "ARC-Message-Signature", &amsv, false)) <
+		0 ||
 	    (rc = dkim__sha256(canon.p, canon.len, hh, &hhlen)) < 0 ||
 	    (rc = rsa_sign(rq->key, hh, hhlen, &b)) < 0)
 		goto out;
-	buf_reset(&ams);
 	if ((rc = fill_b(&ams, &amsv, at, &b)) < 0)
 		goto out;
 	/* AS: the sets 1..N-1 as they are, then ours, relaxed. */
@@ -1002,31 +1016,13 @@ arc_seal(const struct arc_seal_req *rq, struct buf *out, const char **why)
 			if (v->at[k][p])
 				rc = dkim__hdr_canon(&canon,
 				    v->f[v->at[k][p] - 1].raw, true, true);
-	{
-		struct buf f;
-		buf_init(&f, 128 * 1024);
-		if (rc == 0)
-			rc = buf_puts(&f, "ARC-Authentication-Results: ");
-		if (rc == 0)
-			rc = buf_append(&f, aar.p, aar.len);
-		if (rc == 0)
-			rc = dkim__hdr_canon(&canon, buf_bstr(&f), true, true);
-		buf_reset(&f);
-		if (rc == 0)
-			rc = buf_puts(&f, "ARC-Message-Signature: ");
-		if (rc == 0)
-			rc = buf_append(&f, ams.p, ams.len);
-		if (rc == 0)
-			rc = dkim__hdr_canon(&canon, buf_bstr(&f), true, true);
-		buf_reset(&f);
-		if (rc == 0)
-			rc = buf_puts(&f, "ARC-Seal: ");
-		if (rc == 0)
-			rc = buf_append(&f, asv.p, asv.len);
-		if (rc == 0)
-			rc = dkim__hdr_canon(&canon, buf_bstr(&f), true, false);
-		buf_free(&f);
-	}
+	if (rc == 0)
+		rc = canon_field(
+		    &canon, "ARC-Authentication-Results", &aar, true);
+	if (rc == 0)
+		rc = canon_field(&canon, "ARC-Message-Signature", &ams, true);
+	if (rc == 0) /* the seal itself last: b= empty, no CRLF */
+		rc = canon_field(&canon, "ARC-Seal", &asv, false);
 	if (rc < 0 || (rc = dkim__sha256(canon.p, canon.len, hh, &hhlen)) < 0 ||
 	    (rc = rsa_sign(rq->key, hh, hhlen, &b)) < 0)
 		goto out;

@@ -196,21 +196,26 @@ check "signed copy back in: A-R dkim=pass for rsa-sha256 and ed25519-sha256" eva
      hdr back Authentication-Results | grep -q 'dkim=pass header.d=sender.test header.i=@sender.test header.s=ed1 header.a=ed25519-sha256'"
 diag "$(hdr back Authentication-Results)"
 
-# python3-dkim against the same knotd (dnspython pointed at its port)
-pyverify() # FILE -> "True True" / ...
-{
-	$py - "$knot_port" "$1" <<'PY'
-import sys, dkim, dns.resolver
-port, path = int(sys.argv[1]), sys.argv[2]
+# python3-dkim against the same knotd (dnspython pointed at its port):
+# knotdns.dnsfunc for dkim.verify / dkim.arc_verify
+cat >"$work/knotdns.py" <<PY
+import dns.resolver
 r = dns.resolver.Resolver(configure=False)
 r.nameservers = ["127.0.0.1"]
-r.port = port
+r.port = $knot_port
 def dnsfunc(name, timeout=5):
     try:
         a = r.resolve(name.decode() if isinstance(name, bytes) else name, "TXT")
     except Exception:
         return None
     return b"".join(b"".join(x.strings) for x in a)
+PY
+pyverify() # FILE -> "True True" / ...
+{
+	PYTHONPATH=$work $py - "$1" <<'PY'
+import sys, dkim
+from knotdns import dnsfunc
+path = sys.argv[1]
 m = open(path, "rb").read()
 d = dkim.DKIM(m)
 def one(i):
@@ -235,19 +240,10 @@ check "python3-dkim: a second Subject on top fails both (over-signing) ($res)" \
 # checked (our A-R on it); python3-dkim's arc_verify with the same knotd
 pyarc() # FILE -> "pass i=N" / "fail ..." / ...
 {
-	$py - "$knot_port" "$1" <<'PY'
-import sys, dkim, dns.resolver
-port, path = int(sys.argv[1]), sys.argv[2]
-r = dns.resolver.Resolver(configure=False)
-r.nameservers = ["127.0.0.1"]
-r.port = port
-def dnsfunc(name, timeout=5):
-    try:
-        a = r.resolve(name.decode() if isinstance(name, bytes) else name, "TXT")
-    except Exception:
-        return None
-    return b"".join(b"".join(x.strings) for x in a)
-cv, res, why = dkim.arc_verify(open(path, "rb").read(), dnsfunc=dnsfunc)
+	PYTHONPATH=$work $py - "$1" <<'PY'
+import sys, dkim
+from knotdns import dnsfunc
+cv, res, why = dkim.arc_verify(open(sys.argv[1], "rb").read(), dnsfunc=dnsfunc)
 print(cv.decode(), "i=%d" % len(res), why)
 PY
 }
@@ -384,12 +380,10 @@ check "filterctl dkim-sign: no key for the From domain -> exit 1" test $? -eq 1
 msg cli alice@sender.test
 "$ctl" dkim-sign --key "sender.test ed1 $work/ed1.sender.test.key" \
     "$work/cli.eml" >"$work/cli.signed" 2>"$work/cli.err"
-res=$($py - "$knot_port" "$work/cli.signed" <<'PY'
-import sys, dkim, dns.resolver
-r = dns.resolver.Resolver(configure=False)
-r.nameservers = ["127.0.0.1"]; r.port = int(sys.argv[1])
-f = lambda n, timeout=5: b"".join(b"".join(x.strings) for x in r.resolve(n.decode(), "TXT"))
-print(dkim.verify(open(sys.argv[2], "rb").read(), dnsfunc=f))
+res=$(PYTHONPATH=$work $py - "$work/cli.signed" <<'PY'
+import sys, dkim
+from knotdns import dnsfunc
+print(dkim.verify(open(sys.argv[1], "rb").read(), dnsfunc=dnsfunc))
 PY
 )
 check "filterctl dkim-sign output verifies with python3-dkim ($res)" test "$res" = "True"
