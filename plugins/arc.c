@@ -1,5 +1,6 @@
 /*
- * arc - Authenticated Received Chain validation (RFC 8617 5.2)
+ * arc - Authenticated Received Chain validation (RFC 8617 5.2) and
+ * sealing (5.1)
  *
  * An ARC set is three header fields with one instance number i:
  * ARC-Authentication-Results (AAR), ARC-Message-Signature (AMS, a DKIM
@@ -8,7 +9,8 @@
  * pieces (plugins/dkim_int.h): tag lists, canonicalization, key records,
  * RSA/Ed25519. Written here rather than taken from a library: OpenARC is
  * not packaged for Debian 12 and its libopenarc would bring a second DKIM
- * stack; the validator is the 5.2 algorithm over code we already test.
+ * stack (no OpenARC package in Debian 12 either); the validator and the
+ * sealer are the RFC's algorithms over code we already test.
  *
  * Memory: the caller's arena. Errors: a broken chain is a result with a
  * reason, never a return code; nothing here logs.

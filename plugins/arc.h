@@ -1,12 +1,14 @@
 /*
- * plugins/arc.h - Authenticated Received Chain validation (RFC 8617)
+ * plugins/arc.h - Authenticated Received Chain (RFC 8617): validation
+ * and sealing
  *
  * arc_verify_new() collects and parses the ARC sets of a raw message;
  * arc_verify_run() reads the key records from a struct authres_dns
  * (plugins/authres.h) and returns -EAGAIN, with the lookups recorded as
  * wanted, until every key is there; then it validates the chain (RFC 8617
- * 5.2) and returns 0. Everything lives in the caller's arena. Sealing is
- * not done here: filterd reports what reached it, it does not forward.
+ * 5.2) and returns 0. Everything lives in the caller's arena.
+ * arc_seal() adds the next set (5.1) for a host that sends mail on; it
+ * needs no DNS: the chain status comes from our own A-R on the message.
  */
 #ifndef PLUGINS_ARC_H
 #define PLUGINS_ARC_H
