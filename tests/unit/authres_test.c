@@ -109,6 +109,29 @@ test_strip(void **state)
 	assert_false(authres_token_ok(""));
 }
 
+/* Our authserv-id: configured, else myhostname, else the host name. */
+static void
+test_servid(void **state)
+{
+	(void)state;
+	char id[256];
+
+	assert_int_equal(
+	    authres_servid("mx.example.net", "h.example", id, sizeof(id)), 0);
+	assert_string_equal(id, "mx.example.net");
+	assert_int_equal(authres_servid("", "h.example", id, sizeof(id)), 0);
+	assert_string_equal(id, "h.example");
+	/* gethostname(): whatever this machine is called (usable or not) */
+	int rc = authres_servid(NULL, "", id, sizeof(id));
+	assert_true(rc == 0 || rc == -EINVAL);
+	assert_true(id[0] != '\0');
+	/* not a token: refused, and id says what it was */
+	assert_int_equal(
+	    authres_servid("mx example", NULL, id, sizeof(id)), -EINVAL);
+	assert_string_equal(id, "mx example");
+	assert_int_equal(authres_servid("a;b", NULL, id, sizeof(id)), -EINVAL);
+}
+
 int
 main(void)
 {
@@ -116,6 +139,7 @@ main(void)
 		cmocka_unit_test(test_dns_store),
 		cmocka_unit_test(test_header),
 		cmocka_unit_test(test_strip),
+		cmocka_unit_test(test_servid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
