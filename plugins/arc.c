@@ -22,6 +22,7 @@
 #include <openssl/rsa.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,7 +38,7 @@ static const char *const part_name[P_N] = { "ARC-Authentication-Results",
 
 /* One ARC-Seal's tags (RFC 8617 4.1.3). */
 struct seal {
-	struct bstr a, b, cv, d, s;
+	struct bstr a, b, cv, d, s, i, t, h;
 	enum dkim_alg alg;
 	char keyname[300];
 	const char *dl; /* d lower case */
@@ -287,42 +288,59 @@ alg_of(struct bstr a)
 	return DKIM_ALG_UNKNOWN;
 }
 
+/* Where each known tag's value goes (a struct bstr member); unknown tags
+ * are ignored (RFC 6376 3.2). A tag that is there has a non-NULL .p,
+ * even with an empty value. */
+struct tagmap {
+	const char *name;
+	size_t off;
+};
+
+static const char *
+tags_into(struct bstr value, const struct tagmap *m, size_t nm, void *base)
+{
+	struct dkim__tag tags[DKIM__MAX_TAGS];
+	const char *why;
+	int n = dkim__tags_split(value, tags, &why);
+
+	if (n < 0)
+		return why;
+	for (int k = 0; k < n; k++)
+		for (size_t j = 0; j < nm; j++)
+			if (bstr_eq(tags[k].name, bstr_cstr(m[j].name))) {
+				*(struct bstr *)((char *)base + m[j].off) =
+				    tags[k].value;
+				break;
+			}
+	return NULL;
+}
+
+#define SEAL_TAG(t)                          \
+	{                                    \
+#t, offsetof(struct seal, t) \
+	}
+#define AMS_TAG(t)                                   \
+	{                                            \
+#t, offsetof(struct dkim_sigtags, t) \
+	}
+
 /* ARC-Seal tags (4.1.3): i, a, b, cv, d, s required; t optional; h= is
  * not allowed (the seal covers the ARC sets, not chosen fields). */
 static const char *
 seal_parse(struct bstr value, struct seal *s)
 {
-	struct dkim__tag tags[DKIM__MAX_TAGS];
-	const char *why;
-	bool has_t = false, has_i = false;
-	struct bstr t = BSTR_NULL;
+	static const struct tagmap m[] = { SEAL_TAG(a), SEAL_TAG(b),
+		SEAL_TAG(cv), SEAL_TAG(d), SEAL_TAG(s), SEAL_TAG(i),
+		SEAL_TAG(t), SEAL_TAG(h) };
 	unsigned long long tv;
-	int n;
+	const char *why;
 
 	memset(s, 0, sizeof(*s));
-	if ((n = dkim__tags_split(value, tags, &why)) < 0)
+	if ((why = tags_into(value, m, sizeof(m) / sizeof(m[0]), s)) != NULL)
 		return why;
-	for (int k = 0; k < n; k++) {
-		struct bstr nm = tags[k].name, val = tags[k].value;
-		if (bstr_eq(nm, BSTR_LIT("a")))
-			s->a = val;
-		else if (bstr_eq(nm, BSTR_LIT("b")))
-			s->b = val;
-		else if (bstr_eq(nm, BSTR_LIT("cv")))
-			s->cv = val;
-		else if (bstr_eq(nm, BSTR_LIT("d")))
-			s->d = val;
-		else if (bstr_eq(nm, BSTR_LIT("s")))
-			s->s = val;
-		else if (bstr_eq(nm, BSTR_LIT("i")))
-			has_i = true;
-		else if (bstr_eq(nm, BSTR_LIT("t"))) {
-			t = val;
-			has_t = true;
-		} else if (bstr_eq(nm, BSTR_LIT("h")))
-			return "h= in an ARC-Seal";
-	}
-	if (!has_i || s->a.len == 0 || s->b.len == 0 || s->cv.len == 0 ||
+	if (s->h.p)
+		return "h= in an ARC-Seal";
+	if (!s->i.p || s->a.len == 0 || s->b.len == 0 || s->cv.len == 0 ||
 	    s->d.len == 0 || s->s.len == 0)
 		return "missing required tag";
 	if ((s->alg = alg_of(s->a)) == DKIM_ALG_UNKNOWN)
@@ -331,7 +349,7 @@ seal_parse(struct bstr value, struct seal *s)
 	    !bstr_eq(s->cv, BSTR_LIT("pass")) &&
 	    !bstr_eq(s->cv, BSTR_LIT("fail")))
 		return "bad cv=";
-	if (has_t && !dkim__parse_ull(t, &tv))
+	if (s->t.p && !dkim__parse_ull(s->t, &tv))
 		return "bad t=";
 	if (!dns_name_ok(s->d))
 		return "bad d=";
@@ -346,51 +364,23 @@ seal_parse(struct bstr value, struct seal *s)
 static const char *
 ams_parse(struct bstr value, struct dkim_sigtags *t)
 {
-	struct dkim__tag tags[DKIM__MAX_TAGS];
+	static const struct tagmap m[] = { AMS_TAG(a), AMS_TAG(b), AMS_TAG(bh),
+		AMS_TAG(c), AMS_TAG(d), AMS_TAG(h), AMS_TAG(i), AMS_TAG(l),
+		AMS_TAG(s), AMS_TAG(t), AMS_TAG(x) };
 	const char *why;
-	bool has_h = false, has_c = false;
-	int n;
 
 	memset(t, 0, sizeof(*t));
-	if ((n = dkim__tags_split(value, tags, &why)) < 0)
+	if ((why = tags_into(value, m, sizeof(m) / sizeof(m[0]), t)) != NULL)
 		return why;
-	for (int k = 0; k < n; k++) {
-		struct bstr nm = tags[k].name, v = tags[k].value;
-		if (bstr_eq(nm, BSTR_LIT("a")))
-			t->a = v;
-		else if (bstr_eq(nm, BSTR_LIT("b")))
-			t->b = v;
-		else if (bstr_eq(nm, BSTR_LIT("bh")))
-			t->bh = v;
-		else if (bstr_eq(nm, BSTR_LIT("c"))) {
-			t->c = v;
-			has_c = true;
-		} else if (bstr_eq(nm, BSTR_LIT("d")))
-			t->d = v;
-		else if (bstr_eq(nm, BSTR_LIT("h"))) {
-			t->h = v;
-			has_h = true;
-		} else if (bstr_eq(nm, BSTR_LIT("i")))
-			t->i = v;
-		else if (bstr_eq(nm, BSTR_LIT("l"))) {
-			t->l = v;
-			t->has_l = true;
-		} else if (bstr_eq(nm, BSTR_LIT("s")))
-			t->s = v;
-		else if (bstr_eq(nm, BSTR_LIT("t"))) {
-			t->t = v;
-			t->has_t = true;
-		} else if (bstr_eq(nm, BSTR_LIT("x"))) {
-			t->x = v;
-			t->has_x = true;
-		}
-	}
+	t->has_l = t->l.p != NULL;
+	t->has_t = t->t.p != NULL;
+	t->has_x = t->x.p != NULL;
 	if (t->a.len == 0 || t->b.len == 0 || t->bh.len == 0 || t->d.len == 0 ||
-	    !has_h || t->s.len == 0)
+	    !t->h.p || t->s.len == 0)
 		return "missing required tag";
 	if ((t->alg = alg_of(t->a)) == DKIM_ALG_UNKNOWN)
 		return "unknown algorithm";
-	if (!has_c) {
+	if (!t->c.p) {
 		/* No c=: relaxed/relaxed, not DKIM's simple/simple. ARC
 		 * sealers sign relaxed (RFC 8617 4.1.3 makes it the only
 		 * form for seals); the reference validator (dkimpy) and the
