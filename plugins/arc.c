@@ -148,75 +148,110 @@ aar_instance(struct bstr v)
 	return instance(num);
 }
 
+/* Split the results of one A-R value after its authserv-id into parts[]
+ * (";"-separated, outside comments and quoted strings, trimmed). Returns
+ * the authserv-id slice through *id. */
+static size_t
+ar_results(struct bstr v, struct bstr *id, struct bstr *parts, size_t max)
+{
+	size_t i = 0, n = 0, s;
+	int depth = 0;
+	bool quoted = false;
+
+	while (i < v.len && fws(v.p[i]))
+		i++;
+	s = i;
+	while (i < v.len && v.p[i] != ';' && !fws(v.p[i]))
+		i++;
+	*id = bstr_make(v.p + s, i - s);
+	while (i < v.len && v.p[i] != ';') /* an optional version */
+		i++;
+	if (i < v.len)
+		i++;
+	s = i;
+	for (; i <= v.len; i++) {
+		unsigned char c = i < v.len ? v.p[i] : ';';
+		if (i < v.len && quoted) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				quoted = false;
+			continue;
+		}
+		if (i < v.len && depth) {
+			if (c == '\\')
+				i++;
+			else if (c == '(')
+				depth++;
+			else if (c == ')')
+				depth--;
+			continue;
+		}
+		if (c == '"')
+			quoted = true;
+		else if (c == '(')
+			depth = 1;
+		else if (c == ';') {
+			struct bstr p = bstr_trim(
+			    bstr_make(v.p + s, (i < v.len ? i : v.len) - s));
+			if (p.len && n < max)
+				parts[n++] = p;
+			s = i + 1;
+		}
+	}
+	return n;
+}
+
+/* The method of a resinfo ("arc=pass (...)" -> "arc"), its result. */
+static void
+resinfo(struct bstr r, struct bstr *method, struct bstr *result)
+{
+	size_t i = 0, s;
+
+	/* leading CFWS: comments and whitespace */
+	while (i < r.len && (fws(r.p[i]) || r.p[i] == '(')) {
+		if (r.p[i] == '(') {
+			int depth = 0;
+			do {
+				if (r.p[i] == '\\')
+					i++;
+				else if (r.p[i] == '(')
+					depth++;
+				else if (r.p[i] == ')')
+					depth--;
+				i++;
+			} while (i < r.len && depth > 0);
+		} else
+			i++;
+	}
+	s = i;
+	while (i < r.len && r.p[i] != '=' && !fws(r.p[i]))
+		i++;
+	*method = bstr_make(r.p + s, i - s);
+	while (i < r.len && (fws(r.p[i]) || r.p[i] == '='))
+		i++;
+	s = i;
+	while (i < r.len && !fws(r.p[i]) && r.p[i] != '(' && r.p[i] != ';')
+		i++;
+	*result = bstr_make(r.p + s, i - s);
+}
+
 /* Does an AAR value (4.1.1: "i=N;" then the Authentication-Results
- * payload, RFC 8601 2.2) carry a result "method=pass"? Walks the
- * ";"-separated resinfo parts, comments and quoted strings skipped. */
+ * payload, RFC 8601 2.2) carry a result "method=pass"? */
 static bool
 aar_has_pass(struct bstr v, const char *method)
 {
-	size_t i = 0, ml = strlen(method);
-	int part = 0;
+	struct bstr id, parts[64], m, r;
+	size_t i = 0, n;
 
-	while (i < v.len) {
-		/* One part: up to a ';' outside comments and quotes. */
-		char word[64];
-		size_t wn = 0;
-		int depth = 0;
-		bool quoted = false, eq = false, done_word = false;
-		char res[16];
-		size_t rn = 0;
-
-		for (; i < v.len; i++) {
-			unsigned char c = v.p[i];
-			if (quoted) {
-				if (c == '\\')
-					i++;
-				else if (c == '"')
-					quoted = false;
-				continue;
-			}
-			if (depth) {
-				if (c == '\\')
-					i++;
-				else if (c == '(')
-					depth++;
-				else if (c == ')')
-					depth--;
-				continue;
-			}
-			if (c == '(') {
-				depth = 1;
-				continue;
-			}
-			if (c == '"') {
-				quoted = true;
-				continue;
-			}
-			if (c == ';')
-				break;
-			if (fws(c)) {
-				if (eq && rn)
-					done_word = true;
-				continue;
-			}
-			if (!eq && c == '=') {
-				eq = true;
-				continue;
-			}
-			if (!eq && wn < sizeof(word) - 1)
-				word[wn++] = (char)(c | 32);
-			else if (eq && !done_word && rn < sizeof(res) - 1)
-				res[rn++] = (char)(c | 32);
-			else if (eq && rn)
-				done_word = true;
-		}
-		i++; /* the ';' */
-		/* part 0 is "i=N", part 1 the authserv-id */
-		if (part++ < 2 || !eq)
-			continue;
-		word[wn] = res[rn] = '\0';
-		if (wn == ml && memcmp(word, method, ml) == 0 &&
-		    strcmp(res, "pass") == 0)
+	while (i < v.len && v.p[i] != ';') /* "i=N" */
+		i++;
+	if (i == v.len)
+		return false;
+	n = ar_results(bstr_make(v.p + i + 1, v.len - i - 1), &id, parts, 64);
+	for (size_t k = 0; k < n; k++) {
+		resinfo(parts[k], &m, &r);
+		if (bstr_caseeq_cstr(m, method) && bstr_caseeq_cstr(r, "pass"))
 			return true;
 	}
 	return false;
@@ -713,77 +748,6 @@ static const char *const seal_headers[] = { "from", "sender", "reply-to",
 	"references", "list-id", "list-help", "list-unsubscribe",
 	"list-unsubscribe-post", "list-subscribe", "list-post", "list-owner",
 	"list-archive" };
-
-/* Split the results of one A-R value after its authserv-id into parts[]
- * (";"-separated, outside comments and quoted strings, trimmed). Returns
- * the authserv-id slice through *id. */
-static size_t
-ar_results(struct bstr v, struct bstr *id, struct bstr *parts, size_t max)
-{
-	size_t i = 0, n = 0, s;
-	int depth = 0;
-	bool quoted = false;
-
-	while (i < v.len && fws(v.p[i]))
-		i++;
-	s = i;
-	while (i < v.len && v.p[i] != ';' && !fws(v.p[i]))
-		i++;
-	*id = bstr_make(v.p + s, i - s);
-	while (i < v.len && v.p[i] != ';') /* an optional version */
-		i++;
-	if (i < v.len)
-		i++;
-	s = i;
-	for (; i <= v.len; i++) {
-		unsigned char c = i < v.len ? v.p[i] : ';';
-		if (i < v.len && quoted) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				quoted = false;
-			continue;
-		}
-		if (i < v.len && depth) {
-			if (c == '\\')
-				i++;
-			else if (c == '(')
-				depth++;
-			else if (c == ')')
-				depth--;
-			continue;
-		}
-		if (c == '"')
-			quoted = true;
-		else if (c == '(')
-			depth = 1;
-		else if (c == ';') {
-			struct bstr p = bstr_trim(
-			    bstr_make(v.p + s, (i < v.len ? i : v.len) - s));
-			if (p.len && n < max)
-				parts[n++] = p;
-			s = i + 1;
-		}
-	}
-	return n;
-}
-
-/* The method of a resinfo ("arc=pass (...)" -> "arc"), its result. */
-static void
-resinfo(struct bstr r, struct bstr *method, struct bstr *result)
-{
-	size_t i = 0, s;
-
-	while (i < r.len && r.p[i] != '=' && !fws(r.p[i]))
-		i++;
-	*method = bstr_make(r.p, i);
-	while (i < r.len && (fws(r.p[i]) || r.p[i] == '='))
-		i++;
-	s = i;
-	while (i < r.len && !fws(r.p[i]) && r.p[i] != '(' && r.p[i] != ';')
-		i++;
-	*result = bstr_make(r.p + s, i - s);
-}
 
 /* Append a field to out with every "; " folded onto a new line. The
  * continuation starts with a space, not a TAB: dkimpy (1.1) finds the AMS
