@@ -862,7 +862,9 @@ arc_seal(const struct arc_seal_req *rq, struct buf *out, const char **why)
 				arcn++;
 				cv = bstr_caseeq_cstr(r, "pass")  ? "pass"
 				    : bstr_caseeq_cstr(r, "none") ? "none"
-								  : "fail";
+				    : bstr_caseeq_cstr(r, "temperror")
+				    ? "temperror"
+				    : "fail";
 			}
 			parts[nparts++] = p[i];
 		}
@@ -873,6 +875,12 @@ arc_seal(const struct arc_seal_req *rq, struct buf *out, const char **why)
 	}
 	if (arcn > 1)
 		cv = "fail";
+	/* A key lookup failed when the message came in: the chain was not
+	 * judged, and a seal would fix "fail" on it for good. */
+	if (strcmp(cv, "temperror") == 0) {
+		*why = "our arc= result is temperror";
+		goto out;
+	}
 	/* The chain so far: its newest instance, and whether it failed. */
 	n = v->n;
 	if (n && v->at[n][P_AS] && bstr_eq(v->seal[n].cv, BSTR_LIT("fail"))) {

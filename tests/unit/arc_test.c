@@ -415,6 +415,17 @@ test_seal(void **state)
 	rq.len = sizeof(lie) - 1;
 	assert_int_equal(arc_seal(&rq, &out2, &why), 0);
 	assert_string_equal(why, "arc= result without ARC sets");
+	/* a chain not judged (DNS failed on the way in) is not sealed */
+	buf_reset(&m2);
+	assert_int_equal(buf_printf(&m2,
+			     "Authentication-Results: other.example; "
+			     "arc=temperror\r\n%.*s",
+			     (int)out.len, (const char *)out.p),
+	    0);
+	rq.msg = m2.p;
+	rq.len = m2.len;
+	assert_int_equal(arc_seal(&rq, &out2, &why), 0);
+	assert_string_equal(why, "our arc= result is temperror");
 	buf_free(&m2);
 	buf_free(&out2);
 	buf_free(&out);
