@@ -21,6 +21,7 @@ int ctl_tune(int argc, char **argv);   /* filterd/ctl_tune.c */
 int ctl_explain(int argc, char **argv); /* filterd/ctl_explain.c */
 int ctl_dkim_keygen(int argc, char **argv); /* filterd/ctl_dkim.c */
 int ctl_dkim_sign(int argc, char **argv);   /* filterd/ctl_dkim.c */
+int ctl_arc_seal(int argc, char **argv);    /* filterd/ctl_dkim.c */
 int ctl_check_domain(int argc, char **argv); /* filterd/ctl_domain.c */
 int ctl_dmarc_report(int argc, char **argv); /* filterd/ctl_dmarc.c */
 int ctl_quarantine(int argc, char **argv); /* filterd/ctl_quarantine.c */

@@ -1,12 +1,13 @@
 /*
- * filterd/ctl_dkim.c - filterctl dkim-keygen and dkim-sign
+ * filterd/ctl_dkim.c - filterctl dkim-keygen, dkim-sign and arc-seal
  *
  * dkim-keygen makes a key pair (plugins/dkim_sign.h), writes the private
  * key with mode 0600 (never over an existing file) and prints the TXT
  * record twice: in BIND zone form, split into quoted strings of at most
  * 255 octets (RFC 1035 3.3), and as one string for web DNS panels, plus
  * the dkim_key line for filterd.conf. dkim-sign signs messages with the
- * configured (or given) keys, the way the daemon signs originating mail.
+ * configured (or given) keys, the way the daemon signs originating mail;
+ * arc-seal adds the ARC set the daemon adds with arc_seal = yes.
  * Exit status: 0 done, 1 failure, 2 usage.
  */
 #include <errno.h>
@@ -20,6 +21,8 @@
 
 #include "filterd/cfg.h"
 #include "filterd/ctl.h"
+#include "plugins/arc.h"
+#include "plugins/authres.h"
 #include "plugins/dkim_sign.h"
 
 static void
@@ -280,6 +283,133 @@ ctl_dkim_sign(int argc, char **argv)
 	buf_free(&sig);
 	free(m);
 out:
+	dkim_keyset_free(ks);
+	return st;
+}
+
+static void
+seal_help(FILE *f)
+{
+	fprintf(f,
+	    "usage: filterctl [-c FILE] arc-seal [--key 'DOMAIN SEL KEYFILE']...\n"
+	    "           [--sealer DOMAIN] [--authserv-id ID] [--time T] "
+	    "FILE|-\n\n"
+	    "Add the next ARC set (RFC 8617) to a message as filterd does with\n"
+	    "arc_seal = yes, and print it with ARC-Seal, ARC-Message-Signature\n"
+	    "and ARC-Authentication-Results on top. The AAR is made of the\n"
+	    "message's Authentication-Results with our authserv-id; their arc=\n"
+	    "result is the cv=. Without such a header nothing is sealed (exit 1,\n"
+	    "with the reason).\n"
+	    "  --key          (repeatable) else dkim_key of the configuration\n"
+	    "  --sealer       the sealing domain (an RSA key); else arc_sealer\n"
+	    "  --authserv-id  else authserv_id, myhostname, the host name\n"
+	    "  --time T       t= (default now)\n");
+}
+
+int
+ctl_arc_seal(int argc, char **argv)
+{
+	struct dkim_keyset *ks = dkim_keyset_new();
+	struct cfg *c = NULL;
+	const char *file = NULL, *sealer = NULL, *servid = NULL, *why;
+	long long t = (long long)time(NULL);
+	char err[1024], id[256];
+	bool keys = false;
+	int st = 1, rc;
+
+	if (ks == NULL)
+		return 1;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			seal_help(stdout);
+			st = 0;
+			goto out;
+		} else if (!strcmp(argv[i], "--time") && i + 1 < argc)
+			t = strtoll(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--sealer") && i + 1 < argc)
+			sealer = argv[++i];
+		else if (!strcmp(argv[i], "--authserv-id") && i + 1 < argc)
+			servid = argv[++i];
+		else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
+			if (dkim_keyset_load(ks, argv[++i], err, sizeof(err)) <
+			    0) {
+				fprintf(stderr, "filterctl arc-seal: %s\n", err);
+				goto out;
+			}
+			keys = true;
+		} else if (file == NULL &&
+		    (argv[i][0] != '-' || !strcmp(argv[i], "-")))
+			file = argv[i];
+		else {
+			seal_help(stderr);
+			st = 2;
+			goto out;
+		}
+	}
+	if (file == NULL) {
+		seal_help(stderr);
+		st = 2;
+		goto out;
+	}
+	if (!keys || sealer == NULL || servid == NULL) {
+		if ((c = ctl_load_cfg(NULL)) == NULL)
+			goto out;
+		if (!keys && dkim_keyset_load(ks, cfg_str(c, "dkim_key"), err,
+				 sizeof(err)) < 0) {
+			fprintf(stderr, "filterctl arc-seal: dkim_key: %s\n",
+			    err);
+			goto out;
+		}
+		if (sealer == NULL)
+			sealer = cfg_str(c, "arc_sealer");
+	}
+	if (authres_servid(servid ? servid : cfg_str(c, "authserv_id"),
+		servid ? NULL : cfg_str(c, "myhostname"), id, sizeof(id)) < 0) {
+		fprintf(stderr,
+		    "filterctl arc-seal: authserv-id '%s' is not a usable "
+		    "token\n",
+		    id);
+		goto out;
+	}
+	struct arc_seal_req rq = { .srv_id = id, .domain = sealer, .t = t };
+	if (sealer == NULL || *sealer == '\0' ||
+	    (rq.key = dkim_keyset_rsa(ks, sealer, &rq.selector)) == NULL) {
+		fprintf(stderr,
+		    "filterctl arc-seal: no RSA key for the sealer '%s' "
+		    "(--sealer, --key or arc_sealer, dkim_key)\n",
+		    sealer ? sealer : "");
+		goto out;
+	}
+	size_t len;
+	unsigned char *m = ctl_read_file(file, &len);
+	struct buf set;
+	if (m == NULL) {
+		fprintf(stderr, "filterctl arc-seal: %s: %s\n", file,
+		    strerror(errno));
+		goto out;
+	}
+	rq.msg = m;
+	rq.len = len;
+	buf_init(&set, 1 << 20);
+	if ((rc = arc_seal(&rq, &set, &why)) < 0)
+		fprintf(stderr, "filterctl arc-seal: %s: %s\n", file,
+		    strerror(-rc));
+	else if (rc == 0)
+		fprintf(stderr, "filterctl arc-seal: %s: not sealed: %s\n",
+		    file, why);
+	else {
+		/* the message's own line ends for the added fields */
+		bool lf = memmem(m, len, "\r\n", 2) == NULL;
+		for (size_t i = 0; i < set.len; i++)
+			if (!(lf && set.p[i] == '\r'))
+				putchar(set.p[i]);
+		fwrite(m, 1, len, stdout);
+		st = 0;
+	}
+	buf_free(&set);
+	free(m);
+out:
+	cfg_free(c);
 	dkim_keyset_free(ks);
 	return st;
 }

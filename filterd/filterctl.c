@@ -45,6 +45,9 @@ static const struct {
 	{ "dkim-sign", ctl_dkim_sign,
 	    "dkim-sign [--key 'D S FILE'] FILE  sign as the daemon signs "
 	    "originating mail" },
+	{ "arc-seal", ctl_arc_seal,
+	    "arc-seal [--key 'D S FILE'] [--sealer D] FILE  add the ARC set "
+	    "the daemon adds (arc_seal)" },
 	{ "check-domain", ctl_check_domain,
 	    "check-domain D [--selector S] [--ip A]  MX, SPF, DKIM, DMARC, "
 	    "PTR findings with fixes" },

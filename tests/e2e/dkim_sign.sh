@@ -388,4 +388,17 @@ PY
 )
 check "filterctl dkim-sign output verifies with python3-dkim ($res)" test "$res" = "True"
 
+# filterctl arc-seal: the daemon's sealer from the command line
+"$ctl" arc-seal --key "lists.test arc1 $work/arc1.lists.test.key" \
+    --sealer lists.test --authserv-id mx.e2e.test "$work/list.eml" \
+    >"$work/cli-sealed" 2>"$work/cli-seal.err"
+res=$(pyarc "$work/cli-sealed" 2>&1)
+check "filterctl arc-seal output passes python3-dkim arc_verify ($res)" \
+    eval "echo '$res' | grep -q '^pass i=1'"
+"$ctl" arc-seal --key "lists.test arc1 $work/arc1.lists.test.key" \
+    --sealer lists.test --authserv-id elsewhere.test "$work/list.eml" \
+    >/dev/null 2>"$work/cli-seal.err"
+check "filterctl arc-seal without our A-R: exit 1, says why" eval \
+    "[ $? -eq 1 ] && grep -q 'not sealed: no Authentication-Results of ours' '$work/cli-seal.err'"
+
 tap_done
