@@ -333,7 +333,8 @@ ctl_arc_seal(int argc, char **argv)
 		else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
 			if (dkim_keyset_load(ks, argv[++i], err, sizeof(err)) <
 			    0) {
-				fprintf(stderr, "filterctl arc-seal: %s\n", err);
+				fprintf(
+				    stderr, "filterctl arc-seal: %s\n", err);
 				goto out;
 			}
 			keys = true;
@@ -354,10 +355,11 @@ ctl_arc_seal(int argc, char **argv)
 	if (!keys || sealer == NULL || servid == NULL) {
 		if ((c = ctl_load_cfg(NULL)) == NULL)
 			goto out;
-		if (!keys && dkim_keyset_load(ks, cfg_str(c, "dkim_key"), err,
-				 sizeof(err)) < 0) {
-			fprintf(stderr, "filterctl arc-seal: dkim_key: %s\n",
-			    err);
+		if (!keys &&
+		    dkim_keyset_load(
+			ks, cfg_str(c, "dkim_key"), err, sizeof(err)) < 0) {
+			fprintf(
+			    stderr, "filterctl arc-seal: dkim_key: %s\n", err);
 			goto out;
 		}
 		if (sealer == NULL)
