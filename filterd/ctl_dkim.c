@@ -200,84 +200,128 @@ sign_help(FILE *f)
 	    "  --no-time   no t= tag (reproducible output)\n");
 }
 
+/* The command line of dkim-sign and arc-seal (the --sealer, --authserv-id
+ * and --time options only for arc-seal). */
+struct sign_args {
+	const char *cmd, *file, *sealer, *servid;
+	bool keys, no_time;
+	long long t;
+};
+
+/* parse_args - -1 to go on; else the exit status (help shown: 0, usage
+ * error: 2, a key that does not load: 1) */
+static int
+parse_args(int argc, char **argv, bool arc, void (*help)(FILE *),
+    struct dkim_keyset *ks, struct sign_args *a)
+{
+	char err[1024];
+
+	for (int i = 1; i < argc; i++) {
+		const char *o = argv[i];
+		bool more = i + 1 < argc;
+
+		if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+			help(stdout);
+			return 0;
+		} else if (!arc && !strcmp(o, "--no-time"))
+			a->no_time = true;
+		else if (arc && !strcmp(o, "--time") && more)
+			a->t = strtoll(argv[++i], NULL, 10);
+		else if (arc && !strcmp(o, "--sealer") && more)
+			a->sealer = argv[++i];
+		else if (arc && !strcmp(o, "--authserv-id") && more)
+			a->servid = argv[++i];
+		else if (!strcmp(o, "--key") && more) {
+			if (dkim_keyset_load(ks, argv[++i], err, sizeof(err)) <
+			    0) {
+				fprintf(
+				    stderr, "filterctl %s: %s\n", a->cmd, err);
+				return 1;
+			}
+			a->keys = true;
+		} else if (a->file == NULL && (o[0] != '-' || !strcmp(o, "-")))
+			a->file = o;
+		else {
+			help(stderr);
+			return 2;
+		}
+	}
+	if (a->file == NULL) {
+		help(stderr);
+		return 2;
+	}
+	return -1;
+}
+
+/* keys_from_cfg - dkim_key of the configuration c into ks; 0 or -1 */
+static int
+keys_from_cfg(const struct cfg *c, struct dkim_keyset *ks, const char *cmd)
+{
+	char err[1024];
+
+	if (dkim_keyset_load(ks, cfg_str(c, "dkim_key"), err, sizeof(err)) <
+	    0) {
+		fprintf(stderr, "filterctl %s: dkim_key: %s\n", cmd, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* print_on_top - the new fields, in the message's own line ends, then
+ * the message */
+static void
+print_on_top(const struct buf *f, const unsigned char *m, size_t len)
+{
+	bool lf = memmem(m, len, "\r\n", 2) == NULL;
+
+	for (size_t i = 0; i < f->len; i++)
+		if (!(lf && f->p[i] == '\r'))
+			putchar(f->p[i]);
+	fwrite(m, 1, len, stdout);
+}
+
 int
 ctl_dkim_sign(int argc, char **argv)
 {
 	struct dkim_keyset *ks = dkim_keyset_new();
+	struct sign_args a = { .cmd = "dkim-sign" };
 	struct dkim_sign_opts o = { .now = time(NULL) };
-	const char *file = NULL;
-	char err[1024];
-	bool keys = false;
 	int st = 1, rc;
 
 	if (ks == NULL)
 		return 1;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			sign_help(stdout);
-			st = 0;
-			goto out;
-		} else if (!strcmp(argv[i], "--no-time"))
-			o.now = 0;
-		else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
-			if (dkim_keyset_load(ks, argv[++i], err, sizeof(err)) <
-			    0) {
-				fprintf(
-				    stderr, "filterctl dkim-sign: %s\n", err);
-				goto out;
-			}
-			keys = true;
-		} else if (file == NULL &&
-		    (argv[i][0] != '-' || !strcmp(argv[i], "-")))
-			file = argv[i];
-		else {
-			sign_help(stderr);
-			st = 2;
-			goto out;
-		}
-	}
-	if (file == NULL) {
-		sign_help(stderr);
-		st = 2;
+	if ((rc = parse_args(argc, argv, false, sign_help, ks, &a)) >= 0) {
+		st = rc;
 		goto out;
 	}
-	if (!keys) {
+	if (a.no_time)
+		o.now = 0;
+	if (!a.keys) {
 		struct cfg *c = ctl_load_cfg(NULL);
-		if (c == NULL)
-			goto out;
-		rc = dkim_keyset_load(
-		    ks, cfg_str(c, "dkim_key"), err, sizeof(err));
+		rc = c ? keys_from_cfg(c, ks, a.cmd) : -1;
 		cfg_free(c);
-		if (rc < 0) {
-			fprintf(
-			    stderr, "filterctl dkim-sign: dkim_key: %s\n", err);
+		if (rc < 0)
 			goto out;
-		}
 	}
 	size_t len, n = 0;
-	unsigned char *m = ctl_read_file(file, &len);
+	unsigned char *m = ctl_read_file(a.file, &len);
 	struct buf sig;
 	if (m == NULL) {
-		fprintf(stderr, "filterctl dkim-sign: %s: %s\n", file,
+		fprintf(stderr, "filterctl dkim-sign: %s: %s\n", a.file,
 		    strerror(errno));
 		goto out;
 	}
 	buf_init(&sig, 1 << 20);
 	if ((rc = dkim_keyset_sign(ks, m, len, &o, &sig, &n)) < 0)
-		fprintf(stderr, "filterctl dkim-sign: %s: %s\n", file,
+		fprintf(stderr, "filterctl dkim-sign: %s: %s\n", a.file,
 		    strerror(-rc));
 	else if (n == 0)
 		fprintf(stderr,
 		    "filterctl dkim-sign: %s: no key for the "
 		    "From domain\n",
-		    file);
+		    a.file);
 	else {
-		/* the message's own line ends for the added fields */
-		bool lf = memmem(m, len, "\r\n", 2) == NULL;
-		for (size_t i = 0; i < sig.len; i++)
-			if (!(lf && sig.p[i] == '\r'))
-				putchar(sig.p[i]);
-		fwrite(m, 1, len, stdout);
+		print_on_top(&sig, m, len);
 		st = 0;
 	}
 	buf_free(&sig);
@@ -310,83 +354,48 @@ int
 ctl_arc_seal(int argc, char **argv)
 {
 	struct dkim_keyset *ks = dkim_keyset_new();
+	struct sign_args a = { .cmd = "arc-seal", .t = (long long)time(NULL) };
 	struct cfg *c = NULL;
-	const char *file = NULL, *sealer = NULL, *servid = NULL, *why;
-	long long t = (long long)time(NULL);
-	char err[1024], id[256];
-	bool keys = false;
+	const char *why;
+	char id[256];
 	int st = 1, rc;
 
 	if (ks == NULL)
 		return 1;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			seal_help(stdout);
-			st = 0;
-			goto out;
-		} else if (!strcmp(argv[i], "--time") && i + 1 < argc)
-			t = strtoll(argv[++i], NULL, 10);
-		else if (!strcmp(argv[i], "--sealer") && i + 1 < argc)
-			sealer = argv[++i];
-		else if (!strcmp(argv[i], "--authserv-id") && i + 1 < argc)
-			servid = argv[++i];
-		else if (!strcmp(argv[i], "--key") && i + 1 < argc) {
-			if (dkim_keyset_load(ks, argv[++i], err, sizeof(err)) <
-			    0) {
-				fprintf(
-				    stderr, "filterctl arc-seal: %s\n", err);
-				goto out;
-			}
-			keys = true;
-		} else if (file == NULL &&
-		    (argv[i][0] != '-' || !strcmp(argv[i], "-")))
-			file = argv[i];
-		else {
-			seal_help(stderr);
-			st = 2;
-			goto out;
-		}
-	}
-	if (file == NULL) {
-		seal_help(stderr);
-		st = 2;
+	if ((rc = parse_args(argc, argv, true, seal_help, ks, &a)) >= 0) {
+		st = rc;
 		goto out;
 	}
-	if (!keys || sealer == NULL || servid == NULL) {
-		if ((c = ctl_load_cfg(NULL)) == NULL)
+	if (!a.keys || a.sealer == NULL || a.servid == NULL) {
+		if ((c = ctl_load_cfg(NULL)) == NULL ||
+		    (!a.keys && keys_from_cfg(c, ks, a.cmd) < 0))
 			goto out;
-		if (!keys &&
-		    dkim_keyset_load(
-			ks, cfg_str(c, "dkim_key"), err, sizeof(err)) < 0) {
-			fprintf(
-			    stderr, "filterctl arc-seal: dkim_key: %s\n", err);
-			goto out;
-		}
-		if (sealer == NULL)
-			sealer = cfg_str(c, "arc_sealer");
+		if (a.sealer == NULL)
+			a.sealer = cfg_str(c, "arc_sealer");
 	}
-	if (authres_servid(servid ? servid : cfg_str(c, "authserv_id"),
-		servid ? NULL : cfg_str(c, "myhostname"), id, sizeof(id)) < 0) {
+	if (authres_servid(a.servid ? a.servid : cfg_str(c, "authserv_id"),
+		a.servid ? NULL : cfg_str(c, "myhostname"), id,
+		sizeof(id)) < 0) {
 		fprintf(stderr,
 		    "filterctl arc-seal: authserv-id '%s' is not a usable "
 		    "token\n",
 		    id);
 		goto out;
 	}
-	struct arc_seal_req rq = { .srv_id = id, .domain = sealer, .t = t };
-	if (sealer == NULL || *sealer == '\0' ||
-	    (rq.key = dkim_keyset_rsa(ks, sealer, &rq.selector)) == NULL) {
+	struct arc_seal_req rq = { .srv_id = id, .domain = a.sealer, .t = a.t };
+	if (a.sealer == NULL || *a.sealer == '\0' ||
+	    (rq.key = dkim_keyset_rsa(ks, a.sealer, &rq.selector)) == NULL) {
 		fprintf(stderr,
 		    "filterctl arc-seal: no RSA key for the sealer '%s' "
 		    "(--sealer, --key or arc_sealer, dkim_key)\n",
-		    sealer ? sealer : "");
+		    a.sealer ? a.sealer : "");
 		goto out;
 	}
 	size_t len;
-	unsigned char *m = ctl_read_file(file, &len);
+	unsigned char *m = ctl_read_file(a.file, &len);
 	struct buf set;
 	if (m == NULL) {
-		fprintf(stderr, "filterctl arc-seal: %s: %s\n", file,
+		fprintf(stderr, "filterctl arc-seal: %s: %s\n", a.file,
 		    strerror(errno));
 		goto out;
 	}
@@ -394,18 +403,13 @@ ctl_arc_seal(int argc, char **argv)
 	rq.len = len;
 	buf_init(&set, 1 << 20);
 	if ((rc = arc_seal(&rq, &set, &why)) < 0)
-		fprintf(stderr, "filterctl arc-seal: %s: %s\n", file,
+		fprintf(stderr, "filterctl arc-seal: %s: %s\n", a.file,
 		    strerror(-rc));
 	else if (rc == 0)
 		fprintf(stderr, "filterctl arc-seal: %s: not sealed: %s\n",
-		    file, why);
+		    a.file, why);
 	else {
-		/* the message's own line ends for the added fields */
-		bool lf = memmem(m, len, "\r\n", 2) == NULL;
-		for (size_t i = 0; i < set.len; i++)
-			if (!(lf && set.p[i] == '\r'))
-				putchar(set.p[i]);
-		fwrite(m, 1, len, stdout);
+		print_on_top(&set, m, len);
 		st = 0;
 	}
 	buf_free(&set);
