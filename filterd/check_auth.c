@@ -186,15 +186,10 @@ sealers_parse(const char *list, char ***out)
 			continue;
 		}
 		char *d = strndup(p, len);
-		bool ok = d != NULL && len <= 253 && d[0] != '.' &&
-		    d[len - 1] != '.' && strstr(d, "..") == NULL;
-		for (char *c = d; ok && *c; c++) {
+		bool ok = d != NULL && arc_name_ok(bstr_make(d, len));
+		for (char *c = d; ok && *c; c++)
 			if (*c >= 'A' && *c <= 'Z')
 				*c += 32;
-			ok = (*c >= 'a' && *c <= 'z') ||
-			    (*c >= '0' && *c <= '9') || *c == '-' ||
-			    *c == '.' || *c == '_';
-		}
 		if (!ok) {
 			log_error("arc_trusted_sealers: '%.*s' is not a domain "
 				  "name",

@@ -118,14 +118,8 @@ originating(struct scan *s)
 {
 	const struct envelope *env = scan_envelope(s);
 	struct netaddr a;
-	size_t n;
 
-	if (env->auth && env->auth[0])
-		return true;
-	/* RFC 3848 2: the "A" suffix = SMTP AUTH was used */
-	if (env->proto && (n = strlen(env->proto)) > 1 &&
-	    (env->proto[n - 1] == 'A' || env->proto[n - 1] == 'a') &&
-	    strncasecmp(env->proto, "ESMTP", 5) == 0)
+	if (scan_env_authenticated(env))
 		return true;
 	if (env->client_addr == NULL ||
 	    netaddr_parse(env->client_addr, strlen(env->client_addr), &a) < 0)
@@ -171,7 +165,7 @@ handle(struct scan *s, void *state)
 		else if (rc == 1)
 			hits_add_score(
 			    scan_hits(s), "FD_ARC_SEALED_OUT", 0, NULL);
-		else if (strcmp(why, "no Authentication-Results of ours") != 0)
+		else if (why != arc_seal_not_ours)
 			log_info("%s: not ARC-sealed: %s", qid, why);
 		if (rc != 1)
 			buf_reset(&out);

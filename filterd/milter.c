@@ -355,44 +355,36 @@ m_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	return SMFIS_CONTINUE;
 }
 
-/* A header value for the MTA: with SMFIP_HDR_LEADSPC ours carries the
- * space after the colon (malloc'd; NULL stays NULL for a delete). */
-static char *
-hval(const struct mctx *m, const char *v, bool *oom)
-{
-	char *s;
+/* The header changes of end-of-message. With SMFIP_HDR_LEADSPC the value
+ * carries the space after the colon; a NULL value deletes (HDR_CHG). */
+enum hdr_op { HDR_ADD, HDR_INS, HDR_CHG };
 
-	if (v == NULL)
-		return NULL;
-	if (asprintf(&s, "%s%s", m->leadspc ? " " : "", v) < 0) {
-		*oom = true;
-		return NULL;
-	}
-	return s;
+static int
+hdr_op(SMFICTX *ctx, const struct mctx *m, enum hdr_op op, const char *name,
+    int idx, const char *v)
+{
+	char *n = (char *)(uintptr_t)name, *s = NULL;
+	int rc;
+
+	if (v && asprintf(&s, "%s%s", m->leadspc ? " " : "", v) < 0)
+		return -ENOMEM;
+	rc = op == HDR_ADD ? smfi_addheader(ctx, n, s)
+	    : op == HDR_INS ? smfi_insheader(ctx, idx, n, s)
+			    : smfi_chgheader(ctx, n, idx, s);
+	free(s);
+	return rc == MI_SUCCESS ? 0 : -EIO;
 }
 
 static int
 add_hdr(SMFICTX *ctx, const struct mctx *m, const char *name, const char *v)
 {
-	bool oom = false;
-	char *s = hval(m, v, &oom);
-	int rc = s && smfi_addheader(ctx, (char *)(uintptr_t)name, s) ==
-		MI_SUCCESS ? 0 : -EIO;
-
-	free(s);
-	return rc;
+	return hdr_op(ctx, m, HDR_ADD, name, 0, v);
 }
 
 static int
 ins_hdr(SMFICTX *ctx, const struct mctx *m, const char *name, const char *v)
 {
-	bool oom = false;
-	char *s = hval(m, v, &oom);
-	int rc = s && smfi_insheader(ctx, 0, (char *)(uintptr_t)name, s) ==
-		MI_SUCCESS ? 0 : -EIO;
-
-	free(s);
-	return rc;
+	return hdr_op(ctx, m, HDR_INS, name, 0, v);
 }
 
 /* chg_hdr - the idx-th name to v, or delete it (v NULL) */
@@ -400,13 +392,7 @@ static int
 chg_hdr(SMFICTX *ctx, const struct mctx *m, const char *name, int idx,
     const char *v)
 {
-	bool oom = false;
-	char *s = hval(m, v, &oom);
-	int rc = !oom && smfi_chgheader(ctx, (char *)(uintptr_t)name, idx,
-			     s) == MI_SUCCESS ? 0 : -EIO;
-
-	free(s);
-	return rc;
+	return hdr_op(ctx, m, HDR_CHG, name, idx, v);
 }
 
 static sfsistat

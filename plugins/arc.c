@@ -59,6 +59,8 @@ struct arc_verify {
 	struct arc_out out;
 };
 
+const char arc_seal_not_ours[] = "no Authentication-Results of ours";
+
 const char *
 arc_result_str(enum arc_result r)
 {
@@ -271,11 +273,11 @@ tag_instance(struct bstr v)
 	return 0;
 }
 
-/* A domain name or selector as DKIM's d= and s= (RFC 6376 3.5, 3.1):
- * dot-separated labels of letters, digits, '-' and '_', 1 to 63 octets,
- * at most 253 in all. Checked before any lookup is made of it. */
-static bool
-dns_name_ok(struct bstr v)
+/* arc_name_ok - a domain name or selector as DKIM's d= and s= (RFC 6376
+ * 3.5, 3.1): dot-separated labels of letters, digits, '-' and '_', 1 to
+ * 63 octets, at most 253 in all. Checked before any lookup of it. */
+bool
+arc_name_ok(struct bstr v)
 {
 	size_t lab = 0;
 
@@ -386,9 +388,9 @@ seal_parse(struct bstr value, struct seal *s)
 		return "bad cv=";
 	if (s->t.p && !dkim__parse_ull(s->t, &tv))
 		return "bad t=";
-	if (!dns_name_ok(s->d))
+	if (!arc_name_ok(s->d))
 		return "bad d=";
-	if (!dns_name_ok(s->s))
+	if (!arc_name_ok(s->s))
 		return "bad s=";
 	return NULL;
 }
@@ -433,9 +435,9 @@ ams_parse(struct bstr value, struct dkim_sigtags *t)
 		return "bad x=";
 	if (dkim__list_has(t->h, "arc-seal"))
 		return "h= signs ARC-Seal";
-	if (!dns_name_ok(t->d))
+	if (!arc_name_ok(t->d))
 		return "bad d=";
-	if (!dns_name_ok(t->s))
+	if (!arc_name_ok(t->s))
 		return "bad s=";
 	return NULL;
 }
@@ -741,14 +743,6 @@ arc_verify_out(const struct arc_verify *v)
  * only after "; ", which relaxed canonicalization reads as that one
  * space. */
 
-/* The default AMS h= list: the DKIM signer's (plugins/dkim_sign.c). */
-static const char *const seal_headers[] = { "from", "sender", "reply-to",
-	"subject", "date", "message-id", "to", "cc", "mime-version",
-	"content-type", "content-transfer-encoding", "in-reply-to",
-	"references", "list-id", "list-help", "list-unsubscribe",
-	"list-unsubscribe-post", "list-subscribe", "list-post", "list-owner",
-	"list-archive" };
-
 /* Append a field to out with every "; " folded onto a new line. The
  * continuation starts with a space, not a TAB: dkimpy (1.1) finds the AMS
  * of instance N by the text " i=N;" in it. */
@@ -782,28 +776,16 @@ canon_field(
 	return rc;
 }
 
+/* The rsa-sha256 signature over hh, base64, appended to b64out. */
 static int
 rsa_sign(
     EVP_PKEY *pk, const unsigned char *hh, unsigned hhlen, struct buf *b64out)
 {
 	unsigned char sig[1024];
 	size_t siglen = sizeof(sig);
-	EVP_PKEY_CTX *pc = NULL;
-	int rc = -EIO;
+	int rc = dkim__sign_hash(pk, false, hh, hhlen, sig, &siglen);
 
-	if (EVP_PKEY_get_size(pk) <= (int)sizeof(sig) &&
-	    (pc = EVP_PKEY_CTX_new(pk, NULL)) != NULL &&
-	    EVP_PKEY_sign_init(pc) == 1 &&
-	    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
-	    EVP_PKEY_CTX_set_signature_md(pc, dkim__sha256_md()) == 1 &&
-	    EVP_PKEY_sign(pc, sig, &siglen, hh, hhlen) == 1) {
-		rc = buf_reserve(b64out, 4 * ((siglen + 2) / 3) + 1);
-		if (rc == 0)
-			b64out->len += (size_t)EVP_EncodeBlock(
-			    b64out->p + b64out->len, sig, (int)siglen);
-	}
-	EVP_PKEY_CTX_free(pc);
-	return rc;
+	return rc < 0 ? rc : dkim__b64(b64out, sig, siglen);
 }
 
 /* The value with its b= filled in: "...; b=" + sig + rest. */
@@ -870,7 +852,7 @@ arc_seal(const struct arc_seal_req *rq, struct buf *out, const char **why)
 		}
 	}
 	if (nparts == 0) {
-		*why = "no Authentication-Results of ours";
+		*why = arc_seal_not_ours;
 		goto out;
 	}
 	if (arcn > 1)
@@ -915,17 +897,16 @@ arc_seal(const struct arc_seal_req *rq, struct buf *out, const char **why)
 	if ((rc = dkim__body_hash(v->body, true, bh, &bhlen)) < 0)
 		goto out;
 	if ((rc = buf_puts(&amsv, "a=rsa-sha256; b=; bh=")) < 0 ||
-	    (rc = buf_reserve(&amsv, 4 * ((bhlen + 2) / 3) + 1)) < 0)
+	    (rc = dkim__b64(&amsv, bh, bhlen)) < 0)
 		goto out;
-	amsv.len += (size_t)EVP_EncodeBlock(amsv.p + amsv.len, bh, (int)bhlen);
 	if ((rc = buf_printf(
 		 &amsv, "; c=relaxed/relaxed; d=%s; h=", rq->domain)) < 0)
 		goto out;
 	{
-		const char *const *h = rq->headers ? rq->headers : seal_headers;
-		size_t nh = rq->headers
-		    ? rq->nheaders
-		    : sizeof(seal_headers) / sizeof(seal_headers[0]);
+		/* default: the DKIM signer's list, the fields present */
+		size_t nh = rq->nheaders;
+		const char *const *h =
+		    rq->headers ? rq->headers : dkim__sign_headers(&nh);
 		bool first = true;
 
 		for (size_t i = 0; i < nh && rc == 0; i++) {

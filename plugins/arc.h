@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/buf.h"
+
 struct arena;
 struct authres_dns;
 
@@ -62,7 +64,6 @@ const char *arc_result_str(enum arc_result);
 /* Sealing (RFC 8617 5.1): what a forwarder or list adds when it sends on
  * a message it received and checked. */
 struct evp_pkey_st;
-struct buf;
 struct arc_seal_req {
 	const unsigned char *msg; /* as it will be sent (CRLF or LF) */
 	size_t len;
@@ -82,5 +83,12 @@ struct arc_seal_req {
  * seal already says cv=fail, 50 sets, an arc= result that does not fit
  * the chain); -ENOMEM or -EIO (OpenSSL). */
 int arc_seal(const struct arc_seal_req *, struct buf *out, const char **why);
+/* The *why of arc_seal() for mail without an A-R of ours: the everyday
+ * case of fresh local mail, not worth a log line. */
+extern const char arc_seal_not_ours[];
+
+/* arc_name_ok - v is usable as a d= or s= (and so as a sealer domain):
+ * LDH/underscore labels of 1..63 octets, at most 253 in all */
+bool arc_name_ok(struct bstr v);
 
 #endif

@@ -84,6 +84,16 @@ int dkim__self_canon(
 /* dkim__sig_ok - sig[0..slen) verifies over the hash hh with pk (alg) */
 bool dkim__sig_ok(EVP_PKEY *pk, enum dkim_alg alg, const unsigned char *sig,
     size_t slen, const unsigned char *hh, unsigned hhlen);
+/* The signer's pieces (plugins/dkim_sign.c), shared with the ARC sealer. */
+/* dkim__sign_hash - sig over the header hash hh: rsa-sha256, or ed25519
+ * when ed25519; *siglen in: room, out: length. 0 or -EIO. */
+int dkim__sign_hash(EVP_PKEY *pk, bool ed25519, const unsigned char *hh,
+    unsigned hhlen, unsigned char *sig, size_t *siglen);
+/* dkim__b64 - append base64 of p[0..n) to o; 0 or -ENOMEM */
+int dkim__b64(struct buf *o, const unsigned char *p, size_t n);
+/* dkim__sign_headers - the field names the signer signs by default */
+const char *const *dkim__sign_headers(size_t *n);
+
 /* dkim__sha256_md - SHA-256, fetched once */
 const EVP_MD *dkim__sha256_md(void);
 

@@ -502,6 +502,33 @@ build_hlist(const struct smsg *s, const struct dkim_sign_opts *o,
 	return 0;
 }
 
+/* dkim__sign_hash - sig over the header hash hh: RSASSA-PKCS1-v1_5 with
+ * SHA-256 (RFC 6376 3.3.1), or PureEdDSA over it (RFC 8463 3); *siglen
+ * in: room, out: length. 0 or -EIO. */
+int
+dkim__sign_hash(EVP_PKEY *pk, bool ed25519, const unsigned char *hh,
+    unsigned hhlen, unsigned char *sig, size_t *siglen)
+{
+	EVP_PKEY_CTX *pc = NULL;
+	EVP_MD_CTX *mc = NULL;
+	int ok;
+
+	if (ed25519)
+		ok = (mc = EVP_MD_CTX_new()) != NULL &&
+		    EVP_DigestSignInit(mc, NULL, NULL, NULL, pk) == 1 &&
+		    EVP_DigestSign(mc, sig, siglen, hh, hhlen) == 1;
+	else
+		ok = EVP_PKEY_get_size(pk) <= (int)*siglen &&
+		    (pc = EVP_PKEY_CTX_new(pk, NULL)) != NULL &&
+		    EVP_PKEY_sign_init(pc) == 1 &&
+		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) == 1 &&
+		    EVP_PKEY_sign(pc, sig, siglen, hh, hhlen) == 1;
+	EVP_MD_CTX_free(mc);
+	EVP_PKEY_CTX_free(pc);
+	return ok ? 0 : -EIO;
+}
+
 static int
 sign_one(const struct skey *k, const struct smsg *s,
     const struct dkim_sign_opts *o, const unsigned char *bh, unsigned bhlen,
@@ -513,8 +540,6 @@ sign_one(const struct skey *k, const struct smsg *s,
 	unsigned hhlen;
 	size_t siglen = sizeof(sig), col;
 	int rc;
-	EVP_PKEY_CTX *pc = NULL;
-	EVP_MD_CTX *mc = NULL;
 
 	buf_init(&hdr, 64 * 1024);
 	buf_init(&canon, 8u << 20);
@@ -565,22 +590,9 @@ sign_one(const struct skey *k, const struct smsg *s,
 	if ((rc = dkim__hdr_canon(&canon, buf_bstr(&hdr), true, false)) < 0 ||
 	    (rc = dkim__sha256(canon.p, canon.len, hh, &hhlen)) < 0)
 		goto out;
-	rc = -EIO;
-	if (k->ed25519) {
-		/* RFC 8463 3: PureEdDSA over the SHA-256 of the headers. */
-		if ((mc = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestSignInit(mc, NULL, NULL, NULL, k->pk) != 1 ||
-		    EVP_DigestSign(mc, sig, &siglen, hh, hhlen) != 1)
-			goto out;
-	} else {
-		if (EVP_PKEY_get_size(k->pk) > (int)sizeof(sig) ||
-		    (pc = EVP_PKEY_CTX_new(k->pk, NULL)) == NULL ||
-		    EVP_PKEY_sign_init(pc) != 1 ||
-		    EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PADDING) != 1 ||
-		    EVP_PKEY_CTX_set_signature_md(pc, EVP_sha256()) != 1 ||
-		    EVP_PKEY_sign(pc, sig, &siglen, hh, hhlen) != 1)
-			goto out;
-	}
+	if ((rc = dkim__sign_hash(k->pk, k->ed25519, hh, hhlen, sig, &siglen)) <
+	    0)
+		goto out;
 	{
 		struct buf b;
 		buf_init(&b, 4096);
@@ -604,16 +616,14 @@ sign_one(const struct skey *k, const struct smsg *s,
 		goto out;
 	rc = buf_append(out, hdr.p, hdr.len);
 out:
-	EVP_MD_CTX_free(mc);
-	EVP_PKEY_CTX_free(pc);
 	buf_free(&hdr);
 	buf_free(&canon);
 	return rc;
 }
 
 EVP_PKEY *
-dkim_keyset_rsa(const struct dkim_keyset *ks, const char *domain,
-    const char **sel)
+dkim_keyset_rsa(
+    const struct dkim_keyset *ks, const char *domain, const char **sel)
 {
 	for (size_t i = 0; ks && i < ks->n; i++)
 		if (!ks->k[i].ed25519 &&
@@ -767,4 +777,17 @@ dkim_txt_split(const char *v, size_t max, const char *sep, struct buf *out)
 			break;
 	}
 	return 0;
+}
+
+int
+dkim__b64(struct buf *o, const unsigned char *p, size_t n)
+{
+	return b64(o, p, n);
+}
+
+const char *const *
+dkim__sign_headers(size_t *n)
+{
+	*n = sizeof(default_headers) / sizeof(default_headers[0]);
+	return default_headers;
 }
