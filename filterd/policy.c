@@ -642,6 +642,7 @@ struct policy_split {
 	struct reinject *rj;
 	struct event *next;
 	enum action worst;
+	bool stop;                    /* a group was deferred */
 };
 
 static int
@@ -691,9 +692,16 @@ on_group_reinjected(void *arg, const struct reinject_result *res)
 	const struct policy_group *g = &sp->g[sp->cur];
 
 	sp->rj = NULL;
-	for (size_t i = 0; i < g->n && i < res->nrcpts; i++)
+	for (size_t i = 0; i < g->n && i < res->nrcpts; i++) {
 		sp->rep[g->idx[i]] = res->rcpt[i];
-	sp->cur++;
+		/* All or none (SMTP upstream): a deferred recipient makes
+		 * the whole message 451; the groups not yet delivered wait
+		 * for the retry too ("4.3.0 not delivered"), so only those
+		 * already delivered can see it twice. */
+		if (sp->req->rq.all_or_none && res->rcpt[i].code / 100 == 4)
+			sp->stop = true;
+	}
+	sp->cur = sp->stop ? sp->ng : sp->cur + 1;
 	schedule(sp);
 }
 

@@ -12,6 +12,14 @@
  * replies are passed through per recipient. The body is added to the
  * output by reference (no copy of a large message).
  *
+ * All or none (req.all_or_none, for an SMTP upstream): a recipient
+ * deferred at RCPT stops the transaction before the body, so that the
+ * upstream's retry of the whole message delivers nobody twice. Without
+ * PIPELINING, DATA is never sent; with it, DATA went out with the
+ * RCPTs and the server's 354 is answered by closing the connection:
+ * a transaction without its end-of-data indicator is not delivered
+ * (RFC 5321 sections 3.3 and 4.1.1.4: the server acts on the ".").
+ *
  * Connection pool (req.pool_max > 0): after a transaction that ended
  * with the reply to the final dot (other than 421), the connection is
  * kept idle for the next message to the same address from the same
@@ -289,6 +297,25 @@ parse_ehlo_line(struct reinject *r, struct bstr t)
 	}
 }
 
+/* hold_back - all or none, and a recipient was deferred: the accepted
+ * ones fail too (finish() gives them r->fail), the connection is not
+ * kept */
+static bool
+hold_back(struct reinject *r)
+{
+	bool deferred = false;
+
+	for (size_t i = 0; i < r->rcpt_acked; i++)
+		if (r->replies[i].code / 100 == 4)
+			deferred = true;
+	if (!r->req.all_or_none || !deferred)
+		return false;
+	set_fail(r, 451, "4.4.0 reinject: %s",
+	    "not sent: another recipient was deferred downstream");
+	r->keep = false;
+	return true;
+}
+
 static void
 on_reply(struct reinject *r, int code, const char *text)
 {
@@ -359,6 +386,8 @@ on_reply(struct reinject *r, int code, const char *text)
 			send_rcpt(r);
 		else if (r->accepted == 0)
 			finish(r);
+		else if (hold_back(r))
+			finish(r); /* before DATA: nothing to abort */
 		else {
 			send_line(r, "DATA\r\n%s%s", "", "");
 			expect(r, S_DATA);
@@ -366,7 +395,11 @@ on_reply(struct reinject *r, int code, const char *text)
 		break;
 	}
 	case S_DATA:
-		if (code == 354 && r->accepted > 0) {
+		if (code == 354 && r->accepted > 0 && hold_back(r)) {
+			/* The server waits for the body: the close (no QUIT,
+			 * it would be message text) drops the transaction. */
+			finish(r);
+		} else if (code == 354 && r->accepted > 0) {
 			send_message(r);
 		} else if (code == 354) {
 			/* No recipient took it, yet the server wants data:

@@ -36,6 +36,10 @@ struct reinject_req {
 	 * base for the next message, 0 = one connection per message. */
 	size_t pool_max;
 	uint64_t idle_timeout_ms;
+	/* All or none (an SMTP upstream, which gets one reply for every
+	 * recipient): when a recipient is deferred (4xx) the body is not
+	 * sent, so the upstream's retry cannot deliver the others twice. */
+	bool all_or_none;
 	struct bstr head;       /* rewritten header section */
 	struct bstr body;       /* the rest of the raw message, CRLF lines */
 };

@@ -646,28 +646,37 @@ on_reinjected(void *arg, const struct reinject_result *res)
 		if (res->rcpt[i].code / 100 == 4)
 			c->action = ACTION_TEMPFAIL;
 	if (!c->dead) {
-		if (c->srv->lmtp) {
-			for (size_t i = 0; i < res->nrcpts; i++)
+		bool temp = false, same = true;
+
+		for (size_t i = 0; i < res->nrcpts; i++) {
+			if (res->rcpt[i].code / 100 == 4)
+				temp = true;
+			if (res->rcpt[i].code != res->rcpt[0].code ||
+			    strcmp(res->rcpt[i].text, res->rcpt[0].text))
+				same = false;
+		}
+		if (c->srv->lmtp ||
+		    (same && res->nrcpts && res->accepted == 0)) {
+			/* LMTP: one each. SMTP: all alike (a failure at
+			 * the end of data, a dead relay), passed on. */
+			for (size_t i = 0; i < (c->srv->lmtp ? res->nrcpts
+				 : 1); i++)
 				reply(c, "%d %s", res->rcpt[i].code,
 				    res->rcpt[i].text);
+		} else if (temp) {
+			/* SMTP has one reply for all recipients. A
+			 * temporary refusal must not be lost (nor turned
+			 * into a bounce by another recipient's 5xx), so it
+			 * wins and the message is retried. The reinjection
+			 * was all or none: nobody got the body. */
+			reply(c, "451 4.4.0 Error: some recipients "
+			    "deferred downstream");
 		} else if (res->accepted == res->nrcpts) {
 			reply(c, "250 2.0.0 Ok: queued as %s", c->spool.id);
 		} else if (res->accepted > 0) {
-			/* SMTP has one reply for all recipients. A
-			 * temporary refusal must not be lost, so it wins
-			 * and the message is retried (duplicates for the
-			 * accepted ones beat a lost message); the ones
-			 * refused for good get a DSN from us. */
-			bool temp = false;
-
-			for (size_t i = 0; i < res->nrcpts; i++)
-				if (res->rcpt[i].code / 100 == 4)
-					temp = true;
-			if (temp) {
-				reply(c, "451 4.4.0 Error: some recipients "
-				    "deferred downstream");
-			} else if (!notify_rcpt_dsn_wanted(conn_cfg(c),
-				       &c->env, c->score)) {
+			/* Some refused for good: they get a DSN from us. */
+			if (!notify_rcpt_dsn_wanted(conn_cfg(c), &c->env,
+				c->score)) {
 				log_info("%s: no DSN for the recipients "
 					 "refused downstream (null sender, "
 					 "or spam from a sender that did not "
@@ -685,7 +694,8 @@ on_reinjected(void *arg, const struct reinject_result *res)
 				    "not be sent");
 			}
 		} else {
-			/* Nobody took it: pass the first reply through. */
+			/* Nobody took it, all for good: pass the first
+			 * reply through. */
 			reply(c, "%d %s", res->rcpt[0].code,
 			    res->rcpt[0].text);
 		}
@@ -801,6 +811,7 @@ on_scanned(struct scan *s, void *arg)
 	rq.pool_max = (size_t)cfg_int(cfg, "reinject_pool");
 	rq.idle_timeout_ms = cfg_time_ms(cfg,
 	    "reinject_idle_timeout");
+	rq.all_or_none = !c->srv->lmtp;
 	rq.mail_from = c->mail_from;
 	rq.rcpts = (const char *const *)c->rcpts;
 	rq.nrcpts = c->nrcpts;
@@ -855,6 +866,7 @@ on_scanned_split(struct conn *c, struct scan *s)
 	q->rq.pool_max = (size_t)cfg_int(cfg, "reinject_pool");
 	q->rq.idle_timeout_ms = cfg_time_ms(cfg,
 	    "reinject_idle_timeout");
+	q->rq.all_or_none = !c->srv->lmtp;
 	q->rq.mail_from = c->mail_from;
 	q->rq.rcpts = (const char *const *)c->rcpts;
 	q->rq.nrcpts = c->nrcpts;

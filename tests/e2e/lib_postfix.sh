@@ -121,6 +121,10 @@ smtp_connect_timeout = 5s
 in_flow_delay = 0
 default_process_limit = 100
 EOF
+	# the reinjection listener refuses refused-downstream@ for good and
+	# defers deferred-downstream@ (pf_release_deferred lets it through)
+	printf '%s\n' "refused-downstream@$PF_DOMAIN REJECT" \
+	    "deferred-downstream@$PF_DOMAIN DEFER" >"$PF_DIR/reinject_access"
 	local filter="-o content_filter=smtp-filterd:[127.0.0.1]:$PF_FILTER_PORT"
 	[ "$nofilter" = nofilter ] && filter="-o content_filter="
 	cat >"$PF_CONF/master.cf" <<EOF
@@ -135,7 +139,7 @@ EOF
   -o smtpd_client_restrictions=
   -o smtpd_helo_restrictions=
   -o smtpd_sender_restrictions=
-  -o smtpd_recipient_restrictions=check_recipient_access,inline:{refused-downstream@$PF_DOMAIN=REJECT},permit_mynetworks,reject
+  -o smtpd_recipient_restrictions=check_recipient_access,texthash:$PF_DIR/reinject_access,permit_mynetworks,reject
   -o smtpd_data_restrictions=
   -o smtpd_end_of_data_restrictions=
 smtp-filterd unix - - n - 20 smtp
@@ -253,6 +257,14 @@ pf_wait_delivered()
 		sleep 0.2
 	done
 	[ "$(pf_delivered)" -ge "$1" ]
+}
+
+# pf_release_deferred - the reinjection listener stops deferring
+# deferred-downstream@ (postfix reload: texthash is read at start)
+pf_release_deferred()
+{
+	sed -i '/^deferred-downstream@/d' "$PF_DIR/reinject_access"
+	postfix -c "$PF_CONF" reload >/dev/null 2>&1
 }
 
 # pf_reinject_down - remove the reinjection listener (postfix reload)

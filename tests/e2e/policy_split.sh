@@ -148,4 +148,37 @@ check "policy_listen port accepts" \
 pf_wait_delivered 6 30
 check "bank port:$pl_port applied (its subject tag)" \
     grep -lq '^Subject: \[PORT\] split me' "$PF_MAILDIR"/new/*
+
+# a recipient deferred downstream (lib_postfix.sh's reinject listener
+# defers deferred-downstream@) in the second of three groups: 451 for
+# the message; the third group (tagme@) waits for the retry instead of
+# getting a copy per attempt; released, it gets exactly one
+printf '%s\r\n' "From: <sender@client.test>" "To: list@example.test" \
+    "Subject: split deferred" "Message-Id: <split-def@e2e.test>" \
+    "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" "hello" >"$work/d.eml"
+swaks -s 127.0.0.1 -p "$in_port" -f sender@client.test \
+    -t lover@example.test,deferred-downstream@example.test,tagme@example.test \
+    --data @"$work/d.eml" >"$work/swaks3.log" 2>&1
+ndef()
+{
+	grep -c 'reinject <deferred-downstream@example.test>: 450 ' "$FD_LOG"
+}
+copies() # RCPT
+{
+	grep -l '^Message-Id: <split-def@e2e.test>' "$PF_MAILDIR"/new/* \
+	    2>/dev/null | xargs -r grep -l "^Delivered-To: $1@example.test" |
+	    wc -l
+}
+for i in $(seq 100); do [ "$(ndef)" -ge 3 ] && break; sleep 0.2; done
+check "deferred group: 3 tries ($(ndef)), the group after it got nothing ($(copies tagme))" \
+    [ "$(ndef)" -ge 3 -a "$(copies tagme)" -eq 0 ]
+pf_release_deferred
+for i in $(seq 100); do
+	pf_flush
+	[ "$(copies tagme)" -ge 1 -a "$(copies deferred-downstream)" -ge 1 ] &&
+	    break
+	sleep 0.2
+done
+check "released: tagme and the deferred one got it once each ($(copies tagme), $(copies deferred-downstream))" \
+    [ "$(copies tagme)" -eq 1 -a "$(copies deferred-downstream)" -eq 1 ]
 tap_done

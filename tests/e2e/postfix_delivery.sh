@@ -285,6 +285,41 @@ done
 sleep 1 # a DSN, if one were sent, would be delivered by now
 check "refused downstream, spam: u6 got it, no DSN to the sender" \
     sh -c "grep -l '^Message-Id: <dlv-refused-spam@e2e.test>' $PF_MAILDIR/new/* | xargs grep -l '^Delivered-To: u6@example.test' | grep -q . && ! grep -lq '^Delivered-To: owner2@example.test' $PF_MAILDIR/new/* && grep -q 'no DSN for the recipients refused downstream' '$FD_LOG'"
+# --- a recipient the reinjection defers (lib_postfix.sh's reinject
+# listener says 450 to deferred-downstream@): SMTP has one reply for all
+# recipients, so filterd says 451 and nobody gets the body, or Postfix's
+# retries would deliver u7 a copy each time. Released, each recipient
+# gets it exactly once.
+before=$(pf_delivered)
+printf '%s\r\n' "From: Owner <owner3@example.test>" "To: u7@example.test" \
+    "Subject: e2e deferred downstream" "Message-Id: <dlv-deferred@e2e.test>" \
+    "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" "hello" >"$work/def.eml"
+swaks -s 127.0.0.1 -p "$in_port" -f owner3@example.test \
+    -t u7@example.test,deferred-downstream@example.test \
+    --data @"$work/def.eml" >"$work/swaks-def.log" 2>&1
+ndef()
+{
+	grep -c 'reinject <deferred-downstream@example.test>: 450 ' "$FD_LOG"
+}
+for i in $(seq 100); do [ "$(ndef)" -ge 3 ] && break; sleep 0.2; done
+ncopies()
+{
+	grep -l '^Message-Id: <dlv-deferred@e2e.test>' "$PF_MAILDIR"/new/* \
+	    2>/dev/null | xargs -r grep -l "^Delivered-To: $1" | wc -l
+}
+check "deferred downstream: tried 3 times ($(ndef)), u7 got no copy ($(ncopies u7@example.test))" \
+    [ "$(ndef)" -ge 3 -a "$(ncopies u7@example.test)" -eq 0 ]
+check "deferred downstream: postfix keeps it (451 from filterd)" \
+    sh -c "[ $(pf_queued) -eq 1 ] && grep -q 'said: 451 4.4.0 Error: some recipients deferred downstream' '$PF_LOG'"
+pf_release_deferred
+for i in $(seq 50); do
+	pf_flush
+	[ "$(ncopies deferred-downstream@example.test)" -ge 1 ] && break
+	sleep 0.2
+done
+pf_wait_delivered $((before + 2)) 20
+check "deferred downstream, released: u7 and the deferred one got it once each ($(ncopies u7@example.test), $(ncopies deferred-downstream@example.test))" \
+    [ "$(ncopies u7@example.test)" -eq 1 -a "$(ncopies deferred-downstream@example.test)" -eq 1 ]
 check "postfix queue empty" [ "$(pf_queued)" -eq 0 ]
 check "no filterd worker died" \
     [ "$(grep -Ec 'worker [0-9]+ (killed by signal|exited with)' "$FD_LOG")" -eq 0 ]

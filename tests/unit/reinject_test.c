@@ -1,6 +1,6 @@
 /* reinject_test - filterd/reinject.c connection pool: reuse, the bound
  * on idle connections, the idle timeout, a stale connection retried
- * once. The downstream is a scripted SMTP server on 127.0.0.1 in the
+ * once; all or none (a deferred recipient keeps the body back). The downstream is a scripted SMTP server on 127.0.0.1 in the
  * same event loop. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,12 +31,14 @@ struct dconn {
 static struct event_base *base;
 static struct evconnlistener *lev;
 static unsigned port;
-static int accepted, open_conns, xforwards, mails, dots;
+static int accepted, open_conns, xforwards, mails, dots, datas, aborted;
 static int srv_421; /* this many next commands get 421 + close */
+static bool srv_nopipe; /* EHLO without PIPELINING */
 
 static void
 dclose(struct dconn *d)
 {
+	aborted += d->data; /* closed before the final dot */
 	bufferevent_free(d->bev);
 	free(d);
 	open_conns--;
@@ -68,13 +70,19 @@ d_read(struct bufferevent *bev, void *arg)
 			dclose(d);
 			return;
 		} else if (strncmp(l, "EHLO", 4) == 0) {
-			evbuffer_add_printf(out, "250-t\r\n250-PIPELINING\r\n"
-			    "250-XFORWARD NAME ADDR IDENT\r\n250 8BITMIME\r\n");
+			evbuffer_add_printf(out, "250-t\r\n%s"
+			    "250-XFORWARD NAME ADDR IDENT\r\n250 8BITMIME\r\n",
+			    srv_nopipe ? "" : "250-PIPELINING\r\n");
+		} else if (strncmp(l, "RCPT", 4) == 0 && strstr(l, "defer")) {
+			evbuffer_add_printf(out, "450 4.2.0 try later\r\n");
+		} else if (strncmp(l, "RCPT", 4) == 0 && strstr(l, "reject")) {
+			evbuffer_add_printf(out, "550 5.1.1 no such user\r\n");
 		} else if (strncmp(l, "XFORWARD", 8) == 0) {
 			xforwards++;
 			evbuffer_add_printf(out, "250 2.0.0 Ok\r\n");
 		} else if (strncmp(l, "DATA", 4) == 0) {
 			d->data = true;
+			datas++;
 			evbuffer_add_printf(out, "354 go\r\n");
 		} else if (strncmp(l, "QUIT", 4) == 0) {
 			free(l);
@@ -118,7 +126,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd,
 
 static char addr[64];
 static int done, ok;
-static char last[300];
+static char last[300], last2[300]; /* replies for rcpt 0 and 1 */
 
 static void
 on_done(void *arg, const struct reinject_result *res)
@@ -128,6 +136,10 @@ on_done(void *arg, const struct reinject_result *res)
 	ok += res->accepted == res->nrcpts;
 	snprintf(last, sizeof(last), "%d %s", res->rcpt[0].code,
 	    res->rcpt[0].text);
+	last2[0] = '\0';
+	if (res->nrcpts > 1)
+		snprintf(last2, sizeof(last2), "%d %s", res->rcpt[1].code,
+		    res->rcpt[1].text);
 }
 
 static const char *const rcpts[] = { "b@example.net" };
@@ -207,6 +219,8 @@ reset(void)
 	reinject_pool_flush(base);
 	run_until(&open_conns, 0);
 	accepted = xforwards = mails = dots = done = ok = srv_421 = 0;
+	datas = aborted = 0;
+	srv_nopipe = false;
 }
 
 static void
@@ -332,6 +346,60 @@ test_cancel(void **state)
 	assert_int_equal(done, 1);
 }
 
+/* two - "ok@" and the second recipient, all or none or not */
+static void
+two(const char *second, bool all_or_none)
+{
+	const char *rc[] = { "ok@example.net", second };
+	struct reinject_req rq = {
+		.addr = addr, .helo = "filter.test", .timeout_ms = 5000,
+		.mail_from = "a@example.org", .rcpts = rc, .nrcpts = 2,
+		.pool_max = 4, .idle_timeout_ms = 10000,
+		.all_or_none = all_or_none,
+		.head = { (const unsigned char *)"Subject: x\r\n\r\n", 14 },
+		.body = { (const unsigned char *)"body\r\n", 6 },
+	};
+	int want = done + 1;
+
+	assert_non_null(reinject_start(base, &rq, on_done, NULL));
+	run_until(&done, want);
+}
+
+static void
+test_all_or_none(void **state)
+{
+	(void)state;
+	for (int nopipe = 0; nopipe < 2; nopipe++) {
+		reset();
+		srv_nopipe = nopipe;
+		/* A deferred recipient: nobody gets the body, both 4xx
+		 * (the upstream retries the whole message), the
+		 * connection in mid-transaction is closed, not pooled. */
+		two("defer@example.net", true);
+		assert_int_equal(dots, 0);
+		assert_true(strncmp(last, "451 4.4.0", 9) == 0);
+		assert_non_null(strstr(last, "deferred downstream"));
+		assert_true(strncmp(last2, "450 4.2.0", 9) == 0);
+		assert_int_equal(reinject_pool_idle(base), 0);
+		run_until(&open_conns, 0);
+		/* With PIPELINING, DATA went out with the RCPTs and the
+		 * 354 was answered by the close; without, no DATA. */
+		assert_int_equal(datas, nopipe ? 0 : 1);
+		assert_int_equal(aborted, nopipe ? 0 : 1);
+		/* A recipient refused for good does not hold the others
+		 * back (their DSN is the caller's). */
+		two("reject@example.net", true);
+		assert_int_equal(dots, 1);
+		assert_true(strncmp(last, "250 ", 4) == 0);
+		assert_true(strncmp(last2, "550 5.1.1", 9) == 0);
+		/* Not all or none (LMTP upstream): the others get it. */
+		two("defer@example.net", false);
+		assert_int_equal(dots, 2);
+		assert_true(strncmp(last, "250 ", 4) == 0);
+		assert_true(strncmp(last2, "450 4.2.0", 9) == 0);
+	}
+}
+
 int
 main(void)
 {
@@ -341,6 +409,7 @@ main(void)
 		cmocka_unit_test(test_idle_close),
 		cmocka_unit_test(test_stale_retry),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_all_or_none),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

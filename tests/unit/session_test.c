@@ -149,6 +149,9 @@ sink_main(void *arg)
 				else if (!strncmp(line, "RCPT", 4) &&
 				    strstr(line, "reject"))
 					say(fd, "550 5.1.1 no such user\r\n");
+				else if (!strncmp(line, "RCPT", 4) &&
+				    strstr(line, "defer"))
+					say(fd, "450 4.2.0 try later\r\n");
 				else if (!strncmp(line, "DATA", 4)) {
 					data = true;
 					say(fd, "354 go\r\n");
@@ -539,6 +542,53 @@ test_downstream_failures(void **state)
 	assert_int_equal(spool_settled(), 0);
 }
 
+/* A recipient deferred downstream (SMTP): 451 for the message, and the
+ * others did not get it (the retry would deliver them twice); another
+ * recipient's 5xx does not turn the deferral into a bounce. LMTP: one
+ * reply each, the others delivered. */
+static void
+test_downstream_deferred(void **state)
+{
+	(void)state;
+	int fd = session(smtp_port, "EHLO c\r\n");
+	int before;
+
+	pthread_mutex_lock(&sink_mu);
+	before = sink_msgs;
+	pthread_mutex_unlock(&sink_mu);
+	expect(fd, "MAIL FROM:<a@b>\r\n", "250 2.1.0");
+	expect(fd, "RCPT TO:<x@example.net>\r\n", "250 2.1.5");
+	expect(fd, "RCPT TO:<defer@example.net>\r\n", "250 2.1.5");
+	expect(fd, "DATA\r\n", "354 ");
+	expect(fd, "Subject: x\r\n\r\nx\r\n.\r\n", "451 4.4.0");
+	expect(fd, "MAIL FROM:<a@b>\r\n", "250 2.1.0");
+	expect(fd, "RCPT TO:<reject@example.net>\r\n", "250 2.1.5");
+	expect(fd, "RCPT TO:<defer@example.net>\r\n", "250 2.1.5");
+	expect(fd, "DATA\r\n", "354 ");
+	expect(fd, "Subject: x\r\n\r\nx\r\n.\r\n", "451 4.4.0");
+	pthread_mutex_lock(&sink_mu);
+	assert_int_equal(sink_msgs, before);
+	pthread_mutex_unlock(&sink_mu);
+	/* The session and the downstream still work. */
+	send_scored(fd, "0", "250 2.0.0");
+	close(fd);
+	fd = connect_to(lmtp_port);
+	expect(fd, NULL, "220 filter.test LMTP");
+	expect(fd, "LHLO c\r\n", "250 ");
+	expect(fd, "MAIL FROM:<a@b>\r\n", "250 2.1.0");
+	expect(fd, "RCPT TO:<x@example.net>\r\n", "250 2.1.5");
+	expect(fd, "RCPT TO:<defer@example.net>\r\n", "250 2.1.5");
+	expect(fd, "DATA\r\n", "354 ");
+	expect(fd, "Subject: x\r\n\r\nx\r\n.\r\n", "250 2.0.0");
+	expect(fd, NULL, "450 4.2.0");
+	expect(fd, "QUIT\r\n", "221");
+	close(fd);
+	pthread_mutex_lock(&sink_mu);
+	assert_int_equal(sink_msgs, before + 2);
+	pthread_mutex_unlock(&sink_mu);
+	assert_int_equal(spool_settled(), 0);
+}
+
 static void
 test_lmtp(void **state)
 {
@@ -804,6 +854,7 @@ main(void)
 		cmocka_unit_test(test_spam_tagged),
 		cmocka_unit_test(test_kill_level),
 		cmocka_unit_test(test_downstream_failures),
+		cmocka_unit_test(test_downstream_deferred),
 		cmocka_unit_test(test_lmtp),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_many_rcpts),
