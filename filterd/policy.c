@@ -626,7 +626,27 @@ policy_groups(const struct policy *p, const struct policy_bank *pb,
 	return 0;
 }
 
-/* The split -------------------------------------------------------------- */
+/* The split --------------------------------------------------------------
+ *
+ * Two phases when the upstream has one reply for all recipients (SMTP,
+ * req.rq.all_or_none): first every group is decided and its
+ * reinjection taken up to the server's 354 and held there (reinject.c
+ * req.hold); a recipient deferred anywhere (4xx) drops every held
+ * transaction, so the upstream's retry of the whole message delivers
+ * nobody twice. Only then are the side effects done (quarantine,
+ * notifications) and the held transactions committed, one by one. With
+ * LMTP (one reply each) the first phase delivers at once. */
+
+struct group_run {
+	struct policy_split *sp;
+	enum action a;
+	struct buf head;               /* this group's header section */
+	size_t body_off;
+	const char **sub;              /* this group's rcpts */
+	const char **subdsn;
+	struct reinject *rj;           /* running or held */
+	bool held;
+};
 
 struct policy_split {
 	struct event_base *base;
@@ -636,13 +656,12 @@ struct policy_split {
 	policy_split_cb *cb;
 	void *arg;
 	struct reinject_reply *rep;    /* one per envelope rcpt */
-	const char **sub;              /* this group's rcpts */
-	const char **subdsn;
-	struct buf head;
-	struct reinject *rj;
+	struct group_run *gr;          /* one per group */
+	struct group_run *waiting;     /* whose callback moves us on */
 	struct event *next;
 	enum action worst;
-	bool stop;                    /* a group was deferred */
+	bool committing;               /* second phase */
+	bool stop;                     /* a recipient was deferred */
 };
 
 static int
@@ -675,6 +694,8 @@ set_group(struct policy_split *sp, const struct policy_group *g, int code,
 		r->code = code;
 		snprintf(r->text, sizeof(r->text), "%s", text);
 	}
+	if (code / 100 == 4 && sp->req->rq.all_or_none)
+		sp->stop = true;
 }
 
 static void
@@ -685,53 +706,49 @@ schedule(struct policy_split *sp)
 	evtimer_add(sp->next, &tv);
 }
 
+/* on_group_cb - a group's reinjection held at its 354, or ended */
 static void
-on_group_reinjected(void *arg, const struct reinject_result *res)
+on_group_cb(void *arg, const struct reinject_result *res)
 {
-	struct policy_split *sp = arg;
-	const struct policy_group *g = &sp->g[sp->cur];
+	struct group_run *gr = arg;
+	struct policy_split *sp = gr->sp;
+	const struct policy_group *g = &sp->g[gr - sp->gr];
 
-	sp->rj = NULL;
 	for (size_t i = 0; i < g->n && i < res->nrcpts; i++) {
 		sp->rep[g->idx[i]] = res->rcpt[i];
-		/* All or none (SMTP upstream): a deferred recipient makes
-		 * the whole message 451; the groups not yet delivered wait
-		 * for the retry too ("4.3.0 not delivered"), so only those
-		 * already delivered can see it twice. */
 		if (sp->req->rq.all_or_none && res->rcpt[i].code / 100 == 4)
 			sp->stop = true;
 	}
-	sp->cur = sp->stop ? sp->ng : sp->cur + 1;
-	schedule(sp);
+	gr->held = res->held;
+	if (!res->held)
+		gr->rj = NULL; /* reinject.c frees it */
+	if (sp->waiting == gr) {
+		sp->waiting = NULL;
+		if (!sp->committing)
+			sp->cur++;
+		schedule(sp);
+	}
 }
 
-/* group_start - one group; true when it went async */
+/* group_prepare - decide one group, reinject it (held when two-phase);
+ * true when it went async */
 static bool
-group_start(struct policy_split *sp)
+group_prepare(struct policy_split *sp)
 {
 	const struct policy_split_req *q = sp->req;
 	const struct policy_group *g = &sp->g[sp->cur];
+	struct group_run *gr = &sp->gr[sp->cur];
 	enum action a = action_decide(g->cfg, q->score);
 	struct reinject_req rq;
-	size_t body_off = 0;
 	int rc;
 
 	if (q->auth_reject)
 		a = ACTION_REJECT;
+	gr->a = a;
 	for (size_t i = 0; i < g->n; i++) {
-		sp->sub[i] = q->rq.rcpts[g->idx[i]];
-		sp->subdsn[i] = q->rq.rcpt_dsn ? q->rq.rcpt_dsn[g->idx[i]]
+		gr->sub[i] = q->rq.rcpts[g->idx[i]];
+		gr->subdsn[i] = q->rq.rcpt_dsn ? q->rq.rcpt_dsn[g->idx[i]]
 					       : NULL;
-	}
-	{
-		/* spam_admin report / bounce DSN for this group's
-		 * recipients, with its levels */
-		struct envelope env = *q->env;
-
-		env.rcpts = sp->sub;
-		env.nrcpts = g->n;
-		notify_message(sp->base, g->cfg, &env, q->score, q->tests, a,
-		    q->raw);
 	}
 	log_info("%s: policy group %zu/%zu (%s): rcpts=%zu action=%s",
 	    q->qid, sp->cur + 1, sp->ng, g->name, g->n, action_name(a));
@@ -749,63 +766,133 @@ group_start(struct policy_split *sp)
 		set_group(sp, g, 250, "2.7.0 Ok: discarded as spam");
 		return false;
 	}
-	buf_reset(&sp->head);
 	rc = action_rewrite(g->cfg, q->score, q->tests, q->notes, q->raw,
-	    &sp->head, &body_off);
+	    &gr->head, &gr->body_off);
 	if (rc < 0) {
 		set_group(sp, g, 451, "4.3.0 Error: internal error");
 		sp->worst = ACTION_TEMPFAIL;
 		return false;
 	}
 	if (a == ACTION_QUARANTINE) {
-		struct envelope env = *q->env;
-		char name[300];
-
-		env.rcpts = sp->sub;
-		env.nrcpts = g->n;
-		if (quar_store(cfg_str(g->cfg, "quarantine_dir"), &env,
-		    &sp->head, q->raw, body_off, name, sizeof(name)) < 0) {
-			set_group(sp, g, 451, "4.3.0 Error: cannot quarantine");
-			sp->worst = ACTION_TEMPFAIL;
-		} else {
-			set_group(sp, g, 250, "2.7.0 Ok: quarantined");
-		}
+		/* stored in the second phase */
+		set_group(sp, g, 250, "2.7.0 Ok: quarantined");
 		return false;
 	}
 	rq = q->rq;
-	rq.rcpts = sp->sub;
+	rq.rcpts = gr->sub;
 	rq.nrcpts = g->n;
-	rq.rcpt_dsn = q->rq.rcpt_dsn ? sp->subdsn : NULL;
-	rq.head = buf_bstr(&sp->head);
-	rq.body = bstr_sub(q->raw, body_off, q->raw.len - body_off);
-	if ((sp->rj = reinject_start(sp->base, &rq, on_group_reinjected,
-	    sp)) == NULL) {
+	rq.rcpt_dsn = q->rq.rcpt_dsn ? gr->subdsn : NULL;
+	rq.head = buf_bstr(&gr->head);
+	rq.body = bstr_sub(q->raw, gr->body_off, q->raw.len - gr->body_off);
+	rq.hold = q->rq.all_or_none;
+	if ((gr->rj = reinject_start(sp->base, &rq, on_group_cb, gr)) ==
+	    NULL) {
 		set_group(sp, g, 451, "4.3.0 Error: cannot reinject");
 		sp->worst = ACTION_TEMPFAIL;
 		return false;
 	}
+	sp->waiting = gr;
 	return true;
+}
+
+/* drop_held - a recipient was deferred: no held group is sent */
+static void
+drop_held(struct policy_split *sp)
+{
+	for (size_t k = 0; k < sp->ng; k++) {
+		struct group_run *gr = &sp->gr[k];
+		const struct policy_group *g = &sp->g[k];
+
+		if (gr->rj == NULL)
+			continue;
+		reinject_cancel(gr->rj);
+		gr->rj = NULL;
+		gr->held = false;
+		for (size_t i = 0; i < g->n; i++) {
+			struct reinject_reply *r = &sp->rep[g->idx[i]];
+
+			if (r->code / 100 != 2)
+				continue;
+			r->code = 451;
+			snprintf(r->text, sizeof(r->text), "4.4.0 not sent: "
+			    "another recipient was deferred downstream");
+		}
+	}
+	sp->worst = ACTION_TEMPFAIL;
+}
+
+/* side_effects - second phase, before any commit: quarantine (a failure
+ * stops everything when all or none), then the notifications (spam_admin
+ * report, bounce DSN) per group; 0, or -1 when stopped */
+static int
+side_effects(struct policy_split *sp)
+{
+	const struct policy_split_req *q = sp->req;
+
+	for (size_t k = 0; k < sp->ng; k++) {
+		struct group_run *gr = &sp->gr[k];
+		const struct policy_group *g = &sp->g[k];
+		struct envelope env = *q->env;
+		char name[300];
+
+		if (gr->a != ACTION_QUARANTINE)
+			continue;
+		env.rcpts = gr->sub;
+		env.nrcpts = g->n;
+		if (quar_store(cfg_str(g->cfg, "quarantine_dir"), &env,
+		    &gr->head, q->raw, gr->body_off, name, sizeof(name)) < 0) {
+			set_group(sp, g, 451, "4.3.0 Error: cannot quarantine");
+			sp->worst = ACTION_TEMPFAIL;
+			if (sp->stop)
+				return -1;
+		}
+	}
+	for (size_t k = 0; k < sp->ng; k++) {
+		struct envelope env = *q->env;
+
+		env.rcpts = sp->gr[k].sub;
+		env.nrcpts = sp->g[k].n;
+		notify_message(sp->base, sp->g[k].cfg, &env, q->score,
+		    q->tests, sp->gr[k].a, q->raw);
+	}
+	return 0;
 }
 
 static void
 on_next(evutil_socket_t fd, short ev, void *arg)
 {
 	struct policy_split *sp = arg;
-	struct reinject_result res;
-	size_t acc = 0;
+	struct reinject_result res = { 0 };
 
 	(void)fd, (void)ev;
+	if (!sp->committing) {
+		while (sp->cur < sp->ng && !sp->stop) {
+			if (group_prepare(sp))
+				return; /* on_group_cb goes on */
+			sp->cur++;
+		}
+		sp->committing = true;
+		sp->cur = 0;
+		if (sp->stop || side_effects(sp) < 0) {
+			drop_held(sp);
+			sp->cur = sp->ng;
+		}
+	}
 	while (sp->cur < sp->ng) {
-		if (group_start(sp))
-			return; /* on_group_reinjected goes on */
-		sp->cur++;
+		struct group_run *gr = &sp->gr[sp->cur++];
+
+		if (gr->held && gr->rj) {
+			gr->held = false;
+			sp->waiting = gr;
+			reinject_commit(gr->rj);
+			return; /* on_group_cb goes on */
+		}
 	}
 	for (size_t i = 0; i < sp->req->rq.nrcpts; i++)
 		if (sp->rep[i].code / 100 == 2)
-			acc++;
+			res.accepted++;
 	res.rcpt = sp->rep;
 	res.nrcpts = sp->req->rq.nrcpts;
-	res.accepted = acc;
 	sp->cb(sp->arg, &res, sp->worst);
 	policy_split_cancel(sp); /* frees; cb already ran */
 }
@@ -826,17 +913,27 @@ policy_split_start(struct event_base *base, const struct policy_group *g,
 	sp->req = req;
 	sp->cb = cb;
 	sp->arg = arg;
-	/* no cap of its own: raw (message_size_limit) bounds it, plus
-	 * our few fields (a fixed 1 MiB tempfailed big header sections) */
-	buf_init(&sp->head, ACTION_HEAD_MAX);
 	sp->rep = calloc(n, sizeof(*sp->rep));
-	sp->sub = calloc(n, sizeof(char *));
-	sp->subdsn = calloc(n, sizeof(char *));
+	sp->gr = calloc(ng ? ng : 1, sizeof(*sp->gr));
 	sp->next = evtimer_new(base, on_next, sp);
-	if (sp->rep == NULL || sp->sub == NULL || sp->subdsn == NULL ||
-	    sp->next == NULL) {
+	if (sp->rep == NULL || sp->gr == NULL || sp->next == NULL) {
 		policy_split_cancel(sp);
 		return NULL;
+	}
+	for (size_t k = 0; k < ng; k++) {
+		struct group_run *gr = &sp->gr[k];
+
+		gr->sp = sp;
+		/* no cap of its own: raw (message_size_limit) bounds it,
+		 * plus our few fields (a fixed 1 MiB tempfailed big header
+		 * sections) */
+		buf_init(&gr->head, ACTION_HEAD_MAX);
+		gr->sub = calloc(g[k].n ? g[k].n : 1, sizeof(char *));
+		gr->subdsn = calloc(g[k].n ? g[k].n : 1, sizeof(char *));
+		if (gr->sub == NULL || gr->subdsn == NULL) {
+			policy_split_cancel(sp);
+			return NULL;
+		}
 	}
 	for (size_t i = 0; i < req->rq.nrcpts; i++) {
 		sp->rep[i].code = 451;
@@ -852,13 +949,15 @@ policy_split_cancel(struct policy_split *sp)
 {
 	if (sp == NULL)
 		return;
-	if (sp->rj)
-		reinject_cancel(sp->rj);
+	for (size_t k = 0; sp->gr && k < sp->ng; k++) {
+		reinject_cancel(sp->gr[k].rj);
+		buf_free(&sp->gr[k].head);
+		free(sp->gr[k].sub);
+		free(sp->gr[k].subdsn);
+	}
 	if (sp->next)
 		event_free(sp->next);
-	buf_free(&sp->head);
 	free(sp->rep);
-	free(sp->sub);
-	free(sp->subdsn);
+	free(sp->gr);
 	free(sp);
 }

@@ -89,7 +89,11 @@ typedef void policy_split_cb(void *arg, const struct reinject_result *,
 /* policy_split_start - per group: decide with its cfg, then discard,
  * reject (554 for those recipients), quarantine (envelope of the group)
  * or rewrite + reinject (one downstream transaction per group, one after
- * the other); cb runs once, never before this returns. Every pointer in
+ * the other). With req->rq.all_or_none (SMTP upstream) in two phases:
+ * every transaction is held at its 354 until all groups are decided,
+ * and a recipient deferred anywhere drops them all (no body sent, no
+ * quarantine, no notification: the retry does it once). cb runs once,
+ * never before this returns. Every pointer in
  * req is borrowed until then. NULL on ENOMEM (cb not called). */
 struct policy_split *policy_split_start(struct event_base *,
     const struct policy_group *, size_t ngroups,

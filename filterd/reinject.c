@@ -19,6 +19,10 @@
  * RCPTs and the server's 354 is answered by closing the connection:
  * a transaction without its end-of-data indicator is not delivered
  * (RFC 5321 sections 3.3 and 4.1.1.4: the server acts on the ".").
+ * Two-phase (req.hold): the same point, the 354, is where a held
+ * transaction waits (no timeout: the caller bounds it) for
+ * reinject_commit() or reinject_cancel(), so that several transactions
+ * (policy groups) are all sent or none.
  *
  * Connection pool (req.pool_max > 0): after a transaction that ended
  * with the reply to the final dot (other than 421), the connection is
@@ -98,6 +102,7 @@ struct reinject {
 	size_t nexpect, rcpt_sent, rcpt_acked, xfwd_pending;
 	size_t accepted;
 	bool data_ok;
+	bool held;                    /* at the 354, waiting for commit */
 	struct buf reply;             /* multi-line reply text */
 	struct event *kick;           /* defers cb for early failures */
 	bool done, reading;
@@ -105,6 +110,7 @@ struct reinject {
 
 static void finish(struct reinject *);
 static void fail(struct reinject *);
+static void set_step_timeouts(struct reinject *);
 static void reinject_free(struct reinject *);
 
 static void
@@ -316,6 +322,41 @@ hold_back(struct reinject *r)
 	return true;
 }
 
+/* result - the replies so far */
+static struct reinject_result
+result(const struct reinject *r)
+{
+	struct reinject_result res = { .rcpt = r->replies,
+		.nrcpts = r->req.nrcpts };
+
+	for (size_t i = 0; i < r->req.nrcpts; i++)
+		if (r->replies[i].code / 100 == 2)
+			res.accepted++;
+	return res;
+}
+
+/* hold - the server waits for the body: report, wait for the caller */
+static void
+hold(struct reinject *r)
+{
+	struct reinject_result res = result(r);
+
+	r->held = true;
+	bufferevent_set_timeouts(r->bev, NULL, NULL);
+	res.held = true;
+	r->cb(r->arg, &res);
+}
+
+void
+reinject_commit(struct reinject *r)
+{
+	if (r == NULL || !r->held || r->done)
+		return;
+	r->held = false;
+	set_step_timeouts(r);
+	send_message(r);
+}
+
 static void
 on_reply(struct reinject *r, int code, const char *text)
 {
@@ -399,6 +440,8 @@ on_reply(struct reinject *r, int code, const char *text)
 			/* The server waits for the body: the close (no QUIT,
 			 * it would be message text) drops the transaction. */
 			finish(r);
+		} else if (code == 354 && r->accepted > 0 && r->req.hold) {
+			hold(r);
 		} else if (code == 354 && r->accepted > 0) {
 			send_message(r);
 		} else if (code == 354) {
@@ -772,12 +815,8 @@ finish(struct reinject *r)
 	/* Before the callback: it may start the next transaction (the
 	 * next policy group) on this very connection. */
 	(void)pool_put(r);
-	res.rcpt = r->replies;
-	res.nrcpts = r->req.nrcpts;
-	res.accepted = 0;
-	for (size_t i = 0; i < r->req.nrcpts; i++)
-		if (r->replies[i].code / 100 == 2)
-			res.accepted++;
+	r->held = false;
+	res = result(r);
 	r->cb(r->arg, &res);
 	/* QUIT may still be in the output buffer: the close is abrupt but
 	 * the message was already acknowledged. */
@@ -828,6 +867,12 @@ fail:
 void
 reinject_cancel(struct reinject *r)
 {
-	if (r && !r->done)
-		reinject_free(r);
+	if (r == NULL || r->done)
+		return;
+	if (r->reading) {
+		/* from its own callback: on_read frees it on the way out */
+		r->done = true;
+		return;
+	}
+	reinject_free(r);
 }

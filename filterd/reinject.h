@@ -40,6 +40,11 @@ struct reinject_req {
 	 * recipient): when a recipient is deferred (4xx) the body is not
 	 * sent, so the upstream's retry cannot deliver the others twice. */
 	bool all_or_none;
+	/* Two-phase (with all_or_none; policy groups, one transaction
+	 * each): stop where the body would go (after the server's 354)
+	 * and report with result.held; reinject_commit() sends it,
+	 * reinject_cancel() drops the transaction. */
+	bool hold;
 	struct bstr head;       /* rewritten header section */
 	struct bstr body;       /* the rest of the raw message, CRLF lines */
 };
@@ -55,16 +60,25 @@ struct reinject_result {
 	const struct reinject_reply *rcpt; /* nrcpts entries */
 	size_t nrcpts;
 	size_t accepted;        /* recipients with a 2xx */
+	bool held;              /* req.hold: waiting for reinject_commit */
 };
 
 typedef void reinject_cb(void *arg, const struct reinject_result *);
 
 /* reinject_start - begin; cb runs exactly once, never before this
- * returns. NULL on ENOMEM or a bad address (cb not called). */
+ * returns (with req.hold: first with result.held when the server waits
+ * for the body, then once more at the end if committed; a held one that
+ * fails, the server closing, reports its end without a commit). NULL on
+ * ENOMEM or a bad address (cb not called). */
 struct reinject *reinject_start(struct event_base *,
     const struct reinject_req *, reinject_cb *cb, void *arg);
-/* reinject_cancel - abort; cb is not called */
+/* reinject_cancel - abort; cb is not called. A held transaction is
+ * dropped: the connection closes without the final dot. */
 void reinject_cancel(struct reinject *);
+/* reinject_commit - a held transaction: send the body; cb runs at the
+ * end. Not from inside that reinjection's own callback, nor after its
+ * final one (it is freed then). */
+void reinject_commit(struct reinject *);
 /* reinject_pool_idle - idle pooled connections held for a base */
 size_t reinject_pool_idle(struct event_base *);
 /* reinject_pool_flush - close the idle connections of a base (NULL: of

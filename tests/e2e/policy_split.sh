@@ -37,6 +37,7 @@ cat >"$work/rcpts" <<'EOF2'
 lover@example.test   bypass=yes
 tagme@example.test   tag2_level=3 spam_subject_tag="[TAGGED] "
 jail@example.test    kill_level=5 final_spam_destiny=quarantine
+a-first@example.test spam_subject_tag="[FIRST] "
 EOF2
 
 # config errors name the file and line
@@ -150,14 +151,16 @@ check "bank port:$pl_port applied (its subject tag)" \
     grep -lq '^Subject: \[PORT\] split me' "$PF_MAILDIR"/new/*
 
 # a recipient deferred downstream (lib_postfix.sh's reinject listener
-# defers deferred-downstream@) in the second of three groups: 451 for
-# the message; the third group (tagme@) waits for the retry instead of
-# getting a copy per attempt; released, it gets exactly one
+# defers deferred-downstream@) in the second of three groups (Postfix
+# sorts the recipients: a-first@, deferred-downstream@, tagme@): 451 for
+# the message, and no group gets a copy per attempt: the first group's
+# transaction was held at its 354 and dropped, the third never started;
+# released, each gets exactly one
 printf '%s\r\n' "From: <sender@client.test>" "To: list@example.test" \
     "Subject: split deferred" "Message-Id: <split-def@e2e.test>" \
     "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" "hello" >"$work/d.eml"
 swaks -s 127.0.0.1 -p "$in_port" -f sender@client.test \
-    -t lover@example.test,deferred-downstream@example.test,tagme@example.test \
+    -t a-first@example.test,deferred-downstream@example.test,tagme@example.test \
     --data @"$work/d.eml" >"$work/swaks3.log" 2>&1
 ndef()
 {
@@ -170,15 +173,16 @@ copies() # RCPT
 	    wc -l
 }
 for i in $(seq 100); do [ "$(ndef)" -ge 3 ] && break; sleep 0.2; done
-check "deferred group: 3 tries ($(ndef)), the group after it got nothing ($(copies tagme))" \
-    [ "$(ndef)" -ge 3 -a "$(copies tagme)" -eq 0 ]
+check "deferred group: 3 tries ($(ndef)), the groups before and after it got nothing ($(copies a-first), $(copies tagme))" \
+    [ "$(ndef)" -ge 3 -a "$(copies a-first)" -eq 0 -a "$(copies tagme)" -eq 0 ]
 pf_release_deferred
 for i in $(seq 100); do
 	pf_flush
-	[ "$(copies tagme)" -ge 1 -a "$(copies deferred-downstream)" -ge 1 ] &&
+	[ "$(copies a-first)" -ge 1 -a "$(copies tagme)" -ge 1 -a \
+	    "$(copies deferred-downstream)" -ge 1 ] &&
 	    break
 	sleep 0.2
 done
-check "released: tagme and the deferred one got it once each ($(copies tagme), $(copies deferred-downstream))" \
-    [ "$(copies tagme)" -eq 1 -a "$(copies deferred-downstream)" -eq 1 ]
+check "released: every group got it once ($(copies a-first), $(copies deferred-downstream), $(copies tagme))" \
+    [ "$(copies a-first)" -eq 1 -a "$(copies tagme)" -eq 1 -a "$(copies deferred-downstream)" -eq 1 ]
 tap_done

@@ -64,7 +64,7 @@ test_rcpt_dsn(void **state)
 		{ 450, "4.2.0 try later" },
 		{ 554, "Transaction failed" },
 	};
-	struct reinject_result res = { rep, 4, 1 };
+	struct reinject_result res = { .rcpt = rep, .nrcpts = 4, .accepted = 1 };
 	struct envelope env = { .mail_from = "a@sender.test",
 		.rcpts = rcpts,
 		.nrcpts = 4 };

@@ -127,11 +127,16 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd,
 static char addr[64];
 static int done, ok;
 static char last[300], last2[300]; /* replies for rcpt 0 and 1 */
+static int held;
 
 static void
 on_done(void *arg, const struct reinject_result *res)
 {
 	(void)arg;
+	if (res->held) {
+		held++;
+		return;
+	}
 	done++;
 	ok += res->accepted == res->nrcpts;
 	snprintf(last, sizeof(last), "%d %s", res->rcpt[0].code,
@@ -347,22 +352,78 @@ test_cancel(void **state)
 }
 
 /* two - "ok@" and the second recipient, all or none or not */
-static void
-two(const char *second, bool all_or_none)
+static struct reinject *
+two_req(const char *second, bool all_or_none, bool hold)
 {
-	const char *rc[] = { "ok@example.net", second };
+	/* borrowed until the callback: not on this stack frame */
+	static const char *rc[2];
 	struct reinject_req rq = {
 		.addr = addr, .helo = "filter.test", .timeout_ms = 5000,
 		.mail_from = "a@example.org", .rcpts = rc, .nrcpts = 2,
 		.pool_max = 4, .idle_timeout_ms = 10000,
-		.all_or_none = all_or_none,
+		.all_or_none = all_or_none, .hold = hold,
 		.head = { (const unsigned char *)"Subject: x\r\n\r\n", 14 },
 		.body = { (const unsigned char *)"body\r\n", 6 },
 	};
+	struct reinject *r;
+
+	rc[0] = "ok@example.net";
+	rc[1] = second;
+	r = reinject_start(base, &rq, on_done, NULL);
+	assert_non_null(r);
+	return r;
+}
+
+static void
+two(const char *second, bool all_or_none)
+{
 	int want = done + 1;
 
-	assert_non_null(reinject_start(base, &rq, on_done, NULL));
+	two_req(second, all_or_none, false);
 	run_until(&done, want);
+}
+
+static void
+test_hold(void **state)
+{
+	struct reinject *r;
+
+	(void)state;
+	reset();
+	held = 0;
+	/* Held at the 354 (no timeout while held), then committed. */
+	r = two_req("ok2@example.net", true, true);
+	run_until(&held, 1);
+	run_for_ms(50);
+	assert_int_equal(done, 0);
+	assert_int_equal(dots, 0);
+	assert_int_equal(datas, 1);
+	reinject_commit(r);
+	run_until(&done, 1);
+	assert_int_equal(dots, 1);
+	assert_int_equal(ok, 1);
+	assert_int_equal(reinject_pool_idle(base), 1);
+	/* Held, then cancelled: the transaction is dropped (closed before
+	 * its dot), nothing reported. */
+	r = two_req("ok2@example.net", true, true);
+	run_until(&held, 2);
+	reinject_cancel(r);
+	run_until(&aborted, 1);
+	assert_int_equal(dots, 1);
+	assert_int_equal(done, 1);
+	/* A deferred recipient: no hold, the end at once (all or none). */
+	two_req("defer@example.net", true, true);
+	run_until(&done, 2);
+	assert_int_equal(held, 2);
+	assert_true(strncmp(last, "451 4.4.0", 9) == 0);
+	/* The server closes a held one: its end is reported. */
+	r = two_req("ok2@example.net", true, true);
+	run_until(&held, 3);
+	dclose(dconns[accepted - 1]);
+	run_until(&done, 3);
+	assert_true(strncmp(last, "451 4.4.2", 9) == 0);
+	assert_int_equal(dots, 1);
+	(void)r; /* ended: freed after its callback, never committed */
 }
 
 static void
@@ -410,6 +471,7 @@ main(void)
 		cmocka_unit_test(test_stale_retry),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_all_or_none),
+		cmocka_unit_test(test_hold),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
