@@ -37,6 +37,16 @@
  * restarts.
  * Memory: the DB handles are malloc'ed, the cache 6 MB (mapped lazily);
  * close frees them.
+ * Big stores: MVCC copies every page a write transaction changes, and
+ * the copies of one transaction must fit the buffer cache: a
+ * transaction that runs out of cache (or of mutexes, one a buffer) fails
+ * mid-write, and its abort can then fail too and panic the environment
+ * (BDB3017/BDB2034, then DB_RUNRECOVERY for every process). So every
+ * write transaction is bounded by the pages it may touch (BDB_TXN_PAGES,
+ * estimated from the table's size: a token goes to a random bucket), not
+ * by its token count: a learning batch over the bound is refused before
+ * it writes (-ENOMEM; the caller splits it), restores are split, expiry
+ * deletes in chunks of neighbouring records.
  */
 #include "bayes/store.h"
 #include "bayes/tokcache.h"
@@ -44,11 +54,32 @@
 
 #include <db.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #define BDB_RETRIES 20
+/* The buffer cache, shared by every process of the store: the region
+ * file is written as pages are used, so a small store costs little of
+ * it (~17 MB of region at creation), while a table of a few million
+ * tokens and a transaction's copies still fit (a cache smaller than
+ * that makes Berkeley DB freeze MVCC versions to files: learning ran at
+ * 9 messages/s with 32 MB at 1.3M tokens). */
+#define BDB_CACHE_MB 256
+/* Pages one write transaction may change: a quarter of the cache in
+ * 4 KB pages; each changed page is in the cache twice (the committed
+ * version and the transaction's copy) and readers need the rest. */
+#define BDB_TXN_PAGES ((uint64_t)(BDB_CACHE_MB << 20) / 4096 / 4)
+/* The mutex ceiling: one per buffer, and MVCC versions are buffers too;
+ * the default (sized for the cache's pages) ran out first. Berkeley DB
+ * makes the cache a quarter bigger than asked: 3 a page of that. The
+ * region grows on demand up to this (~100 bytes each). */
+#define BDB_MUTEX_MAX ((BDB_CACHE_MB << 20) / 4096 * 5 / 4 * 3)
+/* Expiry deletes this many records per transaction, neighbours in the
+ * table's own order: they share pages (~80-120 a bucket page). */
+#define EXPIRE_CHUNK 50000
+
 /* change log limits: CHG_* in bayes/tokcache.h */
 #define CHG_REC 20 /* a row's record: token key and value */
 
@@ -60,6 +91,25 @@ struct bdb_store {
 	bool rdwr;
 	unsigned since_ckp;
 };
+
+/* txn_pages - pages of tokens.db a transaction writing n distinct tokens
+ * may change: a token's bucket is uniform, so n of them hit P(1 - e^-n/P)
+ * of the table's P pages (mpool's last page, in-cache pages included),
+ * plus the pages bucket splits add for new tokens (one per 120, the fill
+ * factor) */
+static uint64_t
+txn_pages(struct bdb_store *s, uint64_t n)
+{
+	DB_MPOOLFILE *mpf = s->tok->get_mpf(s->tok);
+	db_pgno_t last = 0;
+	double pg;
+
+	if (mpf == NULL || mpf->get_last_pgno(mpf, &last) != 0)
+		last = 0;
+	pg = (double)last + 1.0;
+	return (uint64_t)(pg * -expm1(-(double)n / pg) + (double)n / 120.0) +
+	    1;
+}
 
 static int
 errc(int rc)
@@ -862,9 +912,9 @@ apply_scan(struct bdb_store *s, DB_TXN *txn, struct dtab *t, uint32_t now,
  * store holds reads the whole table instead of looking tokens up: a bulk
  * read costs about a tenth of a keyed search per record. */
 #define SCAN_FRACTION 8
-/* Distinct tokens one batch may write: MVCC copies every page a
- * transaction writes, and the 32 MB cache must hold the table's pages
- * and their copies (a single batch of 700k new tokens fails, 450k pass). */
+/* Distinct tokens one batch may write, besides BDB_TXN_PAGES: the
+ * transaction's log and its change row grow with it (with the 32 MB
+ * cache of old, a batch of 700k new tokens failed, 450k passed). */
 #define BDB_BATCH_MAX_TOKENS 250000
 
 /* log_batch - the change row of a batch: the new counts of the tokens
@@ -963,8 +1013,11 @@ batch_once(struct bdb_store *s, const struct bayes_learn_item *items, size_t n,
 		result[i] = BAYES_LEARNED;
 	}
 	/* refuse before writing a token: the caller splits the batch (an
-	 * out-of-cache error mid-write can leave the environment panicked) */
-	if (t->n > BDB_BATCH_MAX_TOKENS && n > 1) {
+	 * out-of-cache error mid-write can leave the environment panicked;
+	 * a single message goes ahead, its few hundred tokens fit) */
+	if ((t->n > BDB_BATCH_MAX_TOKENS ||
+		txn_pages(s, t->n) > BDB_TXN_PAGES) &&
+	    n > 1) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -1135,22 +1188,100 @@ bdb_foreach_token(struct bayes_store *st, bayes_tok_cb *cb, void *arg)
 	    false, tok_rec, &w, NULL);
 }
 
+/* expired keys in the table's order (bucket by bucket) */
+struct oldkeys {
+	uint64_t *v;
+	size_t n, cap;
+	uint32_t cutoff;
+};
+
+static int
+old_rec(void *arg, const DBT *k, const DBT *v)
+{
+	struct oldkeys *o = arg;
+
+	if (k->size != 8 || v->size != 12 ||
+	    get32((const uint8_t *)v->data + 8) >= o->cutoff)
+		return 0;
+	if (o->n == o->cap) {
+		size_t nc = o->cap ? o->cap * 2 : 4096;
+		uint64_t *nv = realloc(o->v, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return -ENOMEM;
+		o->v = nv;
+		o->cap = nc;
+	}
+	o->v[o->n++] = keytok(k->data);
+	return 0;
+}
+
+/* expire_chunk - delete keys[0..n) still older than cutoff, with the
+ * token count and a "C" change row, in one transaction */
+static int
+expire_chunk(struct bdb_store *s, const uint64_t *keys, size_t n,
+    uint32_t cutoff, uint64_t *removed)
+{
+	DB_TXN *txn;
+	uint8_t kb[8], vb[12];
+	DBT k = { .data = kb, .size = 8 };
+	DBT v = { .data = vb, .ulen = sizeof(vb), .flags = DB_DBT_USERMEM };
+	uint64_t nt, del = 0;
+	int rc;
+
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		tokkey(kb, keys[i]);
+		/* used since the snapshot that listed it: keep it */
+		rc = s->tok->get(s->tok, txn, &k, &v, DB_RMW);
+		if (rc == DB_NOTFOUND)
+			continue;
+		if (rc == 0 && (v.size != 12 || get32(vb + 8) >= cutoff))
+			continue;
+		if (rc != 0 || (rc = s->tok->del(s->tok, txn, &k, 0)) != 0) {
+			txn->abort(txn);
+			return errc(rc);
+		}
+		del++;
+	}
+	if ((rc = var_get64(s, txn, "ntokens", &nt, DB_RMW)) < 0 ||
+	    (rc = var_put64(s, txn, "ntokens", nt > del ? nt - del : 0)) <
+		0 ||
+	    (del > 0 && (rc = log_change(s, txn, NULL, 0)) < 0)) {
+		txn->abort(txn);
+		return rc;
+	}
+	if ((rc = errc(txn->commit(txn, 0))) == 0)
+		*removed += del;
+	return rc;
+}
+
+/* bdb_expire - list the expired keys in a snapshot, then delete them in
+ * chunks of neighbours (header comment: one transaction for a whole big
+ * table would not fit the cache). A crash between chunks leaves some
+ * expired, each chunk whole. */
 static int
 bdb_expire(struct bayes_store *st, uint32_t cutoff, uint64_t *removed)
 {
 	struct bdb_store *s = (struct bdb_store *)st;
-	struct tokwalk w = { NULL, NULL, cutoff };
-	uint64_t nt;
+	struct oldkeys o = { .cutoff = cutoff };
 	int rc;
 
 	*removed = 0;
 	if (!s->rdwr)
 		return -EROFS;
-	if ((rc = walk(s, s->tok, true, tok_rec, &w, removed)) < 0)
-		return rc;
-	if ((rc = var_get64(s, NULL, "ntokens", &nt, 0)) < 0)
-		return rc;
-	return var_put64(s, NULL, "ntokens", nt > *removed ? nt - *removed : 0);
+	rc = walk(s, s->tok, false, old_rec, &o, NULL);
+	for (size_t i = 0; rc == 0 && i < o.n; i += EXPIRE_CHUNK) {
+		size_t m = o.n - i < EXPIRE_CHUNK ? o.n - i : EXPIRE_CHUNK;
+
+		rc = -EAGAIN;
+		for (int r = 0; r < BDB_RETRIES && rc == -EAGAIN; r++)
+			rc = expire_chunk(s, o.v + i, m, cutoff, removed);
+		maybe_checkpoint(s);
+	}
+	free(o.v);
+	return rc;
 }
 
 struct seenwalk {
@@ -1205,9 +1336,8 @@ bdb_clear(struct bayes_store *st)
 }
 
 static int
-bdb_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
+put_chunk(struct bdb_store *s, const struct bayes_tokval *t, size_t n)
 {
-	struct bdb_store *s = (struct bdb_store *)st;
 	DB_TXN *txn;
 	uint8_t kb[8], vb[12];
 	DBT k = { 0 }, v = { 0 };
@@ -1234,6 +1364,25 @@ bdb_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
 		return rc;
 	}
 	return errc(txn->commit(txn, 0));
+}
+
+/* bdb_put_tokens - in transactions within BDB_TXN_PAGES (a big table
+ * spreads a restore's batch over as many pages as it has tokens) */
+static int
+bdb_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	size_t m = n;
+	int rc = 0;
+
+	while (m > 1 && txn_pages(s, m) > BDB_TXN_PAGES)
+		m /= 2;
+	for (size_t i = 0; rc == 0 && i < n; i += m) {
+		rc = -EAGAIN;
+		for (int r = 0; r < BDB_RETRIES && rc == -EAGAIN; r++)
+			rc = put_chunk(s, t + i, n - i < m ? n - i : m);
+	}
+	return rc;
 }
 
 static int
@@ -1394,7 +1543,8 @@ static void
 env_setup(DB_ENV *env)
 {
 	env->set_errcall(env, quiet);
-	env->set_cachesize(env, 0, 32u << 20, 1);
+	env->set_cachesize(env, 0, (u_int32_t)BDB_CACHE_MB << 20, 1);
+	env->mutex_set_max(env, BDB_MUTEX_MAX);
 	/* a learning batch locks and copies every page it writes; the lock
 	 * table starts small and grows to the maximum (preallocating 200000
 	 * locks and objects made creating a store cost 60 MB of region and

@@ -444,6 +444,7 @@ struct learn {
 	uint64_t *toks;
 	size_t ntoks;
 	size_t nitems;
+	size_t fit; /* messages a transaction takes (learn_range) */
 	struct pipe *pipe; /* worker threads, or NULL: all inline */
 };
 
@@ -477,19 +478,34 @@ progress(struct learn *l, bool final)
 		fputc('\n', stderr);
 }
 
-/* learn_range - items[a..b) in one transaction; a batch too big for the
- * store's cache (-ENOMEM) is split in halves down to single messages */
+/* learn_range - items[a..b) in transactions of at most l->fit messages:
+ * a batch too big for the store (-ENOMEM: its cache cannot hold the pages
+ * the batch would change, which grows with the table) is halved, and the
+ * size that fits grows back by an eighth after each success, so a run
+ * over a big store settles near what fits instead of halving down from
+ * LEARN_BATCH for every batch */
 static int
-learn_range(struct learn *l, size_t a, size_t b)
+learn_range(struct learn *l, size_t a, size_t b, size_t *done)
 {
-	int rc = bayes_store_learn_batch(
-	    l->st, l->items + a, b - a, (uint32_t)time(NULL), l->result + a);
+	int rc = 0;
 
-	if (rc == -ENOMEM && b - a > 1) {
-		size_t mid = a + (b - a) / 2;
+	*done = a;
+	while (rc == 0 && a < b) {
+		size_t n = b - a < l->fit ? b - a : l->fit;
 
-		if ((rc = learn_range(l, a, mid)) == 0)
-			rc = learn_range(l, mid, b);
+		rc = bayes_store_learn_batch(l->st, l->items + a, n,
+		    (uint32_t)time(NULL), l->result + a);
+		if (rc == -ENOMEM && n > 1) {
+			l->fit = n / 2;
+			rc = 0;
+			continue;
+		}
+		if (rc == 0) {
+			a += n;
+			*done = a;
+			if (l->fit < LEARN_BATCH)
+				l->fit += l->fit / 8 + 1;
+		}
 	}
 	return rc;
 }
@@ -498,20 +514,22 @@ learn_range(struct learn *l, size_t a, size_t b)
 static int
 flush(struct learn *l)
 {
+	size_t done = 0;
 	int rc = 0;
 
 	if (l->nitems > 0)
-		rc = learn_range(l, 0, l->nitems);
-	for (size_t i = 0; i < l->nitems; i++) {
-		if (rc == 0 && l->result[i] == BAYES_LEARNED)
+		rc = learn_range(l, 0, l->nitems, &done);
+	/* the transactions before a failure are in the store */
+	for (size_t i = 0; i < done; i++) {
+		if (l->result[i] == BAYES_LEARNED)
 			l->learned++;
-		else if (rc == 0)
+		else
 			l->already++;
 	}
 	l->nitems = 0;
 	l->ntoks = 0;
 	progress(l, false);
-	return rc; /* a store error stops the run; the batch is not half done */
+	return rc; /* a store error stops the run */
 }
 
 /* prepare - parse and tokenize one message into ts (seen id too); false
@@ -783,6 +801,7 @@ ctl_learn(int argc, char **argv)
 	}
 	memset(&l, 0, sizeof(l));
 	l.cls = -1;
+	l.fit = LEARN_BATCH;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:q", opts, NULL)) != -1) {
 		switch (ch) {

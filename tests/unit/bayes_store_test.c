@@ -462,6 +462,96 @@ test_learn_batch(void **state)
 	bayes_store_close(b);
 }
 
+/* learn_split - the caller's contract (filterctl learn): a batch the
+ * store refuses as too big for one transaction (-ENOMEM) is halved */
+static int
+learn_split(struct bayes_store *st, const struct bayes_learn_item *it,
+    size_t n, uint32_t now, int *res)
+{
+	int rc = bayes_store_learn_batch(st, it, n, now, res);
+
+	if (rc == -ENOMEM && n > 1) {
+		size_t h = n / 2;
+
+		if ((rc = learn_split(st, it, h, now, res)) == 0)
+			rc = learn_split(st, it + h, n - h, now, res + h);
+	}
+	return rc;
+}
+
+static uint64_t
+mix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* A big store: batches of 150k new random tokens (what 500 messages of a
+ * diverse Junk folder bring) into a table that grows past a million.
+ * With the old 32 MB cache and default mutex count the third batch
+ * failed with -EIO and panicked the environment (BDB2034 "unable to
+ * allocate memory for mutex", then the abort's undo failed); later ones
+ * froze MVCC versions to files at a few messages a second. Then expiry
+ * of all of it, in chunks. */
+static void
+test_big_store(void **state)
+{
+	(void)state;
+	enum { MSGS = 500, TOKS = 300, BATCHES = 8 };
+	struct bayes_store *st, *rd;
+	struct bayes_learn_item *it = calloc(MSGS, sizeof(*it));
+	uint64_t *toks = malloc(MSGS * TOKS * sizeof(*toks));
+	int *res = calloc(MSGS, sizeof(*res));
+	struct bayes_vars v;
+	uint64_t x = 42, removed;
+
+	assert_non_null(it);
+	assert_non_null(toks);
+	assert_non_null(res);
+	assert_int_equal(bayes_store_open(dir, true, &st), 0);
+	for (unsigned b = 0; b < BATCHES; b++) {
+		for (unsigned m = 0; m < MSGS; m++) {
+			uint64_t id = (uint64_t)b * MSGS + m;
+
+			memset(it[m].seen, 0, 16);
+			memcpy(it[m].seen, &id, sizeof(id));
+			it[m].cls = BAYES_SPAM;
+			it[m].toks = toks + (size_t)m * TOKS;
+			it[m].n = TOKS;
+			for (unsigned t = 0; t < TOKS; t++)
+				toks[(size_t)m * TOKS + t] = mix64(&x);
+		}
+		assert_int_equal(learn_split(st, it, MSGS, 1000 + b, res), 0);
+		for (unsigned m = 0; m < MSGS; m++)
+			assert_int_equal(res[m], BAYES_LEARNED);
+	}
+	/* a read-only handle (as a filterd worker opens it) sees all of it
+	 * (one environment handle a process: DB_REGISTER) */
+	bayes_store_close(st);
+	assert_int_equal(bayes_store_open(dir, false, &rd), 0);
+	assert_int_equal(bayes_store_vars(rd, &v), 0);
+	assert_int_equal(v.nspam, MSGS * BATCHES);
+	assert_int_equal(v.ntokens, (uint64_t)MSGS * TOKS * BATCHES);
+	bayes_store_close(rd);
+	/* the older half expires, then the rest */
+	assert_int_equal(bayes_store_open(dir, true, &st), 0);
+	assert_int_equal(bayes_store_expire(st, 1000 + BATCHES / 2, &removed),
+	    0);
+	assert_int_equal(removed, (uint64_t)MSGS * TOKS * (BATCHES / 2));
+	assert_int_equal(bayes_store_expire(st, 2000, &removed), 0);
+	assert_int_equal(removed, (uint64_t)MSGS * TOKS * (BATCHES / 2));
+	assert_int_equal(bayes_store_vars(st, &v), 0);
+	assert_int_equal(v.ntokens, 0);
+	assert_int_equal(v.nspam, MSGS * BATCHES);
+	bayes_store_close(st);
+	free(it);
+	free(toks);
+	free(res);
+}
+
 /* learner: message i has the 50 shared tokens; runs until killed or n;
  * writes one byte to ready (if >= 0) after message 20 */
 static void
@@ -915,6 +1005,8 @@ main(void)
 		    test_backup_restore_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_learn_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_big_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_concurrent_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(
