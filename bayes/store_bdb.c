@@ -50,11 +50,13 @@
  */
 #include "bayes/store.h"
 #include "bayes/tokcache.h"
+#include "util/buf.h"
 #include "util/fs.h"
 
 #include <db.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1188,10 +1190,9 @@ bdb_foreach_token(struct bayes_store *st, bayes_tok_cb *cb, void *arg)
 	    false, tok_rec, &w, NULL);
 }
 
-/* expired keys in the table's order (bucket by bucket) */
+/* expired keys in the table's order (bucket by bucket), 8 bytes each */
 struct oldkeys {
-	uint64_t *v;
-	size_t n, cap;
+	struct buf keys;
 	uint32_t cutoff;
 };
 
@@ -1199,21 +1200,13 @@ static int
 old_rec(void *arg, const DBT *k, const DBT *v)
 {
 	struct oldkeys *o = arg;
+	uint64_t t;
 
 	if (k->size != 8 || v->size != 12 ||
 	    get32((const uint8_t *)v->data + 8) >= o->cutoff)
 		return 0;
-	if (o->n == o->cap) {
-		size_t nc = o->cap ? o->cap * 2 : 4096;
-		uint64_t *nv = realloc(o->v, nc * sizeof(*nv));
-
-		if (nv == NULL)
-			return -ENOMEM;
-		o->v = nv;
-		o->cap = nc;
-	}
-	o->v[o->n++] = keytok(k->data);
-	return 0;
+	t = keytok(k->data);
+	return buf_append(&o->keys, &t, sizeof(t));
 }
 
 /* expire_chunk - delete keys[0..n) still older than cutoff, with the
@@ -1266,21 +1259,26 @@ bdb_expire(struct bayes_store *st, uint32_t cutoff, uint64_t *removed)
 {
 	struct bdb_store *s = (struct bdb_store *)st;
 	struct oldkeys o = { .cutoff = cutoff };
+	const uint64_t *keys;
+	size_t n;
 	int rc;
 
 	*removed = 0;
 	if (!s->rdwr)
 		return -EROFS;
+	buf_init(&o.keys, SIZE_MAX / 2);
 	rc = walk(s, s->tok, false, old_rec, &o, NULL);
-	for (size_t i = 0; rc == 0 && i < o.n; i += EXPIRE_CHUNK) {
-		size_t m = o.n - i < EXPIRE_CHUNK ? o.n - i : EXPIRE_CHUNK;
+	keys = (const uint64_t *)(const void *)o.keys.p;
+	n = o.keys.len / sizeof(*keys);
+	for (size_t i = 0; rc == 0 && i < n; i += EXPIRE_CHUNK) {
+		size_t m = n - i < EXPIRE_CHUNK ? n - i : EXPIRE_CHUNK;
 
 		rc = -EAGAIN;
 		for (int r = 0; r < BDB_RETRIES && rc == -EAGAIN; r++)
-			rc = expire_chunk(s, o.v + i, m, cutoff, removed);
+			rc = expire_chunk(s, keys + i, m, cutoff, removed);
 		maybe_checkpoint(s);
 	}
-	free(o.v);
+	buf_free(&o.keys);
 	return rc;
 }
 

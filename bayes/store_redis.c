@@ -483,85 +483,79 @@ log_vals(struct redis_store *s, const struct bayes_tokval *t, size_t n)
 	return rc;
 }
 
+/* eval_toks - script k with ARGV: first[0..nfirst), then toks[0..n) in
+ * hex (the lock held); the reply, or NULL with *rc */
+static redisReply *
+eval_toks(struct redis_store *s, int k, int *rc, const char *const *first,
+    size_t nfirst, const uint64_t *toks, size_t n)
+{
+	size_t argc = 3 + nfirst + n;
+	const char **argv = malloc(argc * sizeof(*argv));
+	size_t *lens = malloc(argc * sizeof(*lens));
+	char *hx = malloc(n * 17 + 1);
+	redisReply *r = NULL;
+
+	*rc = -ENOMEM;
+	if (argv != NULL && lens != NULL && hx != NULL) {
+		for (size_t i = 0; i < nfirst; i++)
+			argv[3 + i] = first[i];
+		for (size_t i = 0; i < n; i++) {
+			tokhex(hx + 17 * i, toks[i]);
+			argv[3 + nfirst + i] = hx + 17 * i;
+		}
+		for (size_t i = 3; i < argc; i++)
+			lens[i] = strlen(argv[i]);
+		r = evalsha(s, k, rc, (int)argc, argv, lens);
+	}
+	free(argv);
+	free(lens);
+	free(hx);
+	return r;
+}
+
 static int
 r_learn(struct bayes_store *st, const uint8_t *seen, int cls,
     const uint64_t *toks, size_t n, uint32_t now)
 {
 	struct redis_store *s = (struct redis_store *)st;
-	size_t argc = n + 6;
-	const char **argv = malloc(argc * sizeof(*argv));
-	size_t *lens = malloc(argc * sizeof(*lens));
-	char *hx = malloc(n * 17 + 1);
 	char seenhx[33], clsb[4], nowb[16];
-	redisReply *r = NULL;
-	int rc = -ENOMEM;
+	const char *first[3] = { seenhx, clsb, nowb };
+	redisReply *r;
+	int rc;
 
-	if (argv == NULL || lens == NULL || hx == NULL)
-		goto out;
-	if (!s->rdwr) {
-		rc = -EROFS;
-		goto out;
-	}
+	if (!s->rdwr)
+		return -EROFS;
 	hexn(seenhx, seen, 16);
 	snprintf(clsb, sizeof(clsb), "%d", cls);
 	snprintf(nowb, sizeof(nowb), "%" PRIu32, now);
-	argv[3] = seenhx;
-	argv[4] = clsb;
-	argv[5] = nowb;
-	for (size_t i = 0; i < n; i++) {
-		tokhex(hx + 17 * i, toks[i]);
-		argv[6 + i] = hx + 17 * i;
-	}
-	for (size_t i = 3; i < argc; i++)
-		lens[i] = strlen(argv[i]);
 	pthread_mutex_lock(&s->mu);
-	r = evalsha(s, SCRIPT_LEARN, &rc, (int)argc, argv, lens);
+	r = eval_toks(s, SCRIPT_LEARN, &rc, first, 3, toks, n);
 	pthread_mutex_unlock(&s->mu);
 	if (r == NULL)
-		goto out;
+		return rc;
 	rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -EIO;
 	freeReplyObject(r);
-out:
-	free(argv);
-	free(lens);
-	free(hx);
 	return rc;
 }
+
 
 static int
 r_touch(struct bayes_store *st, const uint64_t *toks, size_t n, uint32_t now)
 {
 	struct redis_store *s = (struct redis_store *)st;
-	size_t argc = n + 4;
-	const char **argv = malloc(argc * sizeof(*argv));
-	size_t *lens = malloc(argc * sizeof(*lens));
-	char *hx = malloc(n * 17 + 1), nowb[16];
+	char nowb[16];
 	redisReply *r;
-	int rc = -ENOMEM;
+	int rc;
 
-	if (argv == NULL || lens == NULL || hx == NULL)
-		goto out;
-	if (!s->rdwr) {
-		rc = -EROFS;
-		goto out;
-	}
+	if (!s->rdwr)
+		return -EROFS;
 	snprintf(nowb, sizeof(nowb), "%" PRIu32, now);
-	argv[3] = nowb;
-	for (size_t i = 0; i < n; i++) {
-		tokhex(hx + 17 * i, toks[i]);
-		argv[4 + i] = hx + 17 * i;
-	}
-	for (size_t i = 3; i < argc; i++)
-		lens[i] = strlen(argv[i]);
 	pthread_mutex_lock(&s->mu);
-	r = evalsha(s, SCRIPT_TOUCH, &rc, (int)argc, argv, lens);
+	r = eval_toks(s, SCRIPT_TOUCH, &rc, (const char *[]){ nowb }, 1, toks,
+	    n);
 	pthread_mutex_unlock(&s->mu);
 	if (r != NULL)
 		freeReplyObject(r);
-out:
-	free(argv);
-	free(lens);
-	free(hx);
 	return rc;
 }
 
@@ -571,37 +565,21 @@ static int
 expire_batch(struct redis_store *s, const uint64_t *toks, size_t n,
     uint32_t cutoff, uint64_t *removed)
 {
-	size_t argc = n + 4;
-	const char **argv = malloc(argc * sizeof(*argv));
-	size_t *lens = malloc(argc * sizeof(*lens));
-	char *hx = malloc(n * 17 + 1), cut[16];
+	char cut[16];
 	redisReply *r;
-	int rc = -ENOMEM;
+	int rc;
 
-	if (n == 0 || argv == NULL || lens == NULL || hx == NULL) {
-		rc = n == 0 ? 0 : rc;
-		goto out;
-	}
+	if (n == 0)
+		return 0;
 	snprintf(cut, sizeof(cut), "%" PRIu32, cutoff);
-	argv[3] = cut;
-	for (size_t i = 0; i < n; i++) {
-		tokhex(hx + 17 * i, toks[i]);
-		argv[4 + i] = hx + 17 * i;
-	}
-	for (size_t i = 3; i < argc; i++)
-		lens[i] = strlen(argv[i]);
-	if ((r = evalsha(s, SCRIPT_EXPIRE, &rc, (int)argc, argv, lens)) !=
-	    NULL) {
-		if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
-			*removed += (uint64_t)r->integer;
-		else
-			rc = -EIO;
-		freeReplyObject(r);
-	}
-out:
-	free(argv);
-	free(lens);
-	free(hx);
+	if ((r = eval_toks(s, SCRIPT_EXPIRE, &rc, (const char *[]){ cut }, 1,
+		 toks, n)) == NULL)
+		return rc;
+	if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
+		*removed += (uint64_t)r->integer;
+	else
+		rc = -EIO;
+	freeReplyObject(r);
 	return rc;
 }
 

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/splitmix.h"
+
 void
 tune_opts_default(struct tune_opts *o)
 {
@@ -306,16 +308,6 @@ tune_fit_target(const struct tune_data *d, const uint8_t *use,
 	return rc;
 }
 
-/* splitmix64: a small seeded generator, the same on every platform */
-static uint64_t
-mix_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 int
 tune_folds(const struct tune_data *d, unsigned k, uint64_t seed, uint8_t *fold)
@@ -334,7 +326,7 @@ tune_folds(const struct tune_data *d, unsigned k, uint64_t seed, uint8_t *fold)
 			if (d->spam[i] == (cls == 1))
 				v[n++] = (uint32_t)i;
 		for (size_t i = n; i > 1; i--) {
-			size_t j = (size_t)(mix_next(&st) % i);
+			size_t j = (size_t)(splitmix64(&st) % i);
 			uint32_t tmp = v[i - 1];
 
 			v[i - 1] = v[j];

@@ -249,13 +249,20 @@ check "10 of 10 delivered ($got), no duplicates ($dups)" \
 # reinject listener rejects refused-downstream@): SMTP has one reply for
 # all recipients, so filterd sends the DSN itself and says 250; the other
 # recipient gets the message once, nothing is retried
+# send_two NAME FROM TO OTHER SUBJECT MSGID BODY - one message from FROM
+# to TO and OTHER through Postfix ($work/NAME.eml, swaks-NAME.log)
+send_two()
+{
+	printf '%s\r\n' "From: Owner <$2>" "To: $3" "Subject: $5" \
+	    "Message-Id: <$6>" "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" \
+	    "$7" >"$work/$1.eml"
+	swaks -s 127.0.0.1 -p "$in_port" -f "$2" -t "$3,$4" \
+	    --data @"$work/$1.eml" >"$work/swaks-$1.log" 2>&1
+}
 before=$(pf_delivered)
-printf '%s\r\n' "From: Owner <owner@example.test>" "To: u5@example.test" \
-    "Subject: e2e refused downstream" "Message-Id: <dlv-refused@e2e.test>" \
-    "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" "hello" >"$work/ref.eml"
-swaks -s 127.0.0.1 -p "$in_port" -f owner@example.test \
-    -t u5@example.test,refused-downstream@example.test \
-    --data @"$work/ref.eml" >"$work/swaks-ref.log" 2>&1
+send_two ref owner@example.test u5@example.test \
+    refused-downstream@example.test "e2e refused downstream" \
+    dlv-refused@e2e.test hello
 pf_wait_delivered $((before + 2)) 30
 # (the DSN quotes the header section: count the copies delivered to u5)
 nref=$(grep -l '^Message-Id: <dlv-refused@e2e.test>' "$PF_MAILDIR"/new/* 2>/dev/null |
@@ -270,13 +277,9 @@ check "refused downstream: filterd logged the DSN" \
 # the same for spam (E2E_SPAM_MARK: score 8 >= tag2_level): its sender is
 # most likely forged, so no DSN (backscatter); u6 still gets it once
 before=$(pf_delivered)
-printf '%s\r\n' "From: Owner <owner2@example.test>" "To: u6@example.test" \
-    "Subject: e2e refused spam" "Message-Id: <dlv-refused-spam@e2e.test>" \
-    "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" "E2E-SPAM-MARK-7f3a" \
-    >"$work/ref2.eml"
-swaks -s 127.0.0.1 -p "$in_port" -f owner2@example.test \
-    -t u6@example.test,refused-downstream@example.test \
-    --data @"$work/ref2.eml" >"$work/swaks-ref2.log" 2>&1
+send_two ref2 owner2@example.test u6@example.test \
+    refused-downstream@example.test "e2e refused spam" \
+    dlv-refused-spam@e2e.test E2E-SPAM-MARK-7f3a
 pf_wait_delivered $((before + 1)) 30
 for i in $(seq 25); do
 	grep -q 'no DSN for the recipients refused downstream' "$FD_LOG" && break
@@ -291,12 +294,9 @@ check "refused downstream, spam: u6 got it, no DSN to the sender" \
 # retries would deliver u7 a copy each time. Released, each recipient
 # gets it exactly once.
 before=$(pf_delivered)
-printf '%s\r\n' "From: Owner <owner3@example.test>" "To: u7@example.test" \
-    "Subject: e2e deferred downstream" "Message-Id: <dlv-deferred@e2e.test>" \
-    "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" "hello" >"$work/def.eml"
-swaks -s 127.0.0.1 -p "$in_port" -f owner3@example.test \
-    -t u7@example.test,deferred-downstream@example.test \
-    --data @"$work/def.eml" >"$work/swaks-def.log" 2>&1
+send_two def owner3@example.test u7@example.test \
+    deferred-downstream@example.test "e2e deferred downstream" \
+    dlv-deferred@e2e.test hello
 ndef()
 {
 	grep -c 'reinject <deferred-downstream@example.test>: 450 ' "$FD_LOG"

@@ -20,6 +20,7 @@
 
 #include "bayes/bayes.h"
 #include "bayes/tokcache.h"
+#include "util/splitmix.h"
 
 static char dir[64];
 /* the store the cache tests use: dir, or a redis-server of the test's */
@@ -479,15 +480,6 @@ learn_split(struct bayes_store *st, const struct bayes_learn_item *it,
 	return rc;
 }
 
-static uint64_t
-mix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
 
 /* A big store: batches of 150k new random tokens (what 500 messages of a
  * diverse Junk folder bring) into a table that grows past a million.
@@ -521,7 +513,7 @@ big_store(unsigned batches)
 			it[m].toks = toks + (size_t)m * TOKS;
 			it[m].n = TOKS;
 			for (unsigned t = 0; t < TOKS; t++)
-				toks[(size_t)m * TOKS + t] = mix64(&x);
+				toks[(size_t)m * TOKS + t] = splitmix64(&x);
 		}
 		assert_int_equal(learn_split(st, it, MSGS, 1000 + b, res), 0);
 		for (unsigned m = 0; m < MSGS; m++)

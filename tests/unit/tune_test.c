@@ -13,6 +13,7 @@
 #include "mail/msg.h"
 #include "rules/rules.h"
 #include "rules/tune.h"
+#include "util/splitmix.h"
 
 /* A synthetic corpus: every rule fires with probability pfire; a message
  * is spam iff the sum of the true weights plus logistic noise (scale 1,
@@ -25,20 +26,11 @@ struct synth {
 	bool *spam;
 };
 
-static uint64_t
-rnd(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
 
 static double
 unif(uint64_t *s)
 {
-	return ((double)(rnd(s) >> 11) + 0.5) / 9007199254740992.0;
+	return ((double)(splitmix64(s) >> 11) + 0.5) / 9007199254740992.0;
 }
 
 static void
