@@ -38,6 +38,7 @@
 #include "filterd/quarantine.h"
 #include "filterd/reinject.h"
 #include "filterd/scan.h"
+#include "filterd/listener.h"
 #include "filterd/smtp_parse.h"
 #include "filterd/spool.h"
 #include "util/log.h"
@@ -55,8 +56,7 @@ struct conn;
 
 struct smtp_server {
 	struct event_base *base;
-	struct evconnlistener *lev;
-	struct event *resume;      /* re-enables accept after an error */
+	struct listener door;
 	const struct cfg *cfg;
 	const struct checks *checks;
 	struct conn *conns;
@@ -1240,32 +1240,6 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	    s->lmtp ? "LMTP" : "ESMTP");
 }
 
-/* on_accept_error - out of descriptors (or memory): a level-triggered
- * listener would spin, so pause accepting for a second; the connections
- * wait in the kernel's backlog meanwhile. */
-static void
-on_accept_error(struct evconnlistener *lev, void *arg)
-{
-	struct smtp_server *s = arg;
-	int e = EVUTIL_SOCKET_ERROR();
-	struct timeval tv = { 1, 0 };
-
-	log_warn("accept: %s; pausing for 1s (%zu connections)",
-	    evutil_socket_error_to_string(e), s->nconns);
-	evconnlistener_disable(lev);
-	evtimer_add(s->resume, &tv);
-}
-
-static void
-on_resume(evutil_socket_t fd, short ev, void *arg)
-{
-	struct smtp_server *s = arg;
-
-	(void)fd, (void)ev;
-	if (s->lev && !s->draining)
-		evconnlistener_enable(s->lev);
-}
-
 struct smtp_server *
 smtp_server_new(struct event_base *base, int listen_fd,
     const struct cfg *cfg, const struct checks *checks)
@@ -1283,15 +1257,11 @@ smtp_server_new(struct event_base *base, int listen_fd,
 		snprintf(s->hostname, sizeof(s->hostname), "%s", hn);
 	else if (gethostname(s->hostname, sizeof(s->hostname) - 1) < 0)
 		snprintf(s->hostname, sizeof(s->hostname), "localhost");
-	s->lev = evconnlistener_new(base, on_accept, s, 0, -1, listen_fd);
-	s->resume = evtimer_new(base, on_resume, s);
-	if (s->lev == NULL || s->resume == NULL) {
-		if (s->lev)
-			evconnlistener_free(s->lev);
+	if (listener_open(&s->door, base, listen_fd, on_accept, s,
+		s->lmtp ? "lmtp" : "smtp", &s->nconns) < 0) {
 		free(s);
 		return NULL;
 	}
-	evconnlistener_set_error_cb(s->lev, on_accept_error);
 	return s;
 }
 
@@ -1301,13 +1271,9 @@ smtp_server_drain(struct smtp_server *s, void (*idle)(void *), void *arg)
 	struct conn *c, *next;
 
 	s->draining = true;
-	evtimer_del(s->resume);
 	s->idle = idle;
 	s->idle_arg = arg;
-	if (s->lev) {
-		evconnlistener_free(s->lev);
-		s->lev = NULL;
-	}
+	listener_close(&s->door);
 	for (c = s->conns; c; c = next) {
 		next = c->next;
 		if (c->st == ST_CMD && !c->in_mail && !c->closing &&
@@ -1338,10 +1304,7 @@ smtp_server_free(struct smtp_server *s)
 		s->conns->dead = false;
 		conn_free(s->conns);
 	}
-	if (s->lev)
-		evconnlistener_free(s->lev);
-	if (s->resume)
-		event_free(s->resume);
+	listener_close(&s->door);
 	/* Idle downstream connections live on the base: close them while
 	 * it is still there (every server of the worker is going). */
 	reinject_pool_flush(s->base);

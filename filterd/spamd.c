@@ -32,6 +32,7 @@
  * copied at spamd_server_new (a worker's config never changes).
  */
 #include "filterd/spamd.h"
+#include "filterd/listener.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -69,7 +70,7 @@ struct sconn;
 
 struct spamd_server {
 	struct event_base *base;
-	struct evconnlistener *lev;
+	struct listener door;
 	const struct cfg *cfg;
 	const struct checks *checks;
 	struct sconn *conns;
@@ -807,8 +808,8 @@ spamd_server_new(struct event_base *base, int listen_fd,
 		snprintf(s->hostname, sizeof(s->hostname), "%s", hn);
 	else if (gethostname(s->hostname, sizeof(s->hostname) - 1) < 0)
 		snprintf(s->hostname, sizeof(s->hostname), "localhost");
-	s->lev = evconnlistener_new(base, on_accept, s, 0, -1, listen_fd);
-	if (s->lev == NULL) {
+	if (listener_open(&s->door, base, listen_fd, on_accept, s, "spamd",
+		&s->nconns) < 0) {
 		free(s);
 		return NULL;
 	}
@@ -821,10 +822,7 @@ spamd_server_drain(struct spamd_server *s, void (*idle)(void *), void *arg)
 	s->draining = true;
 	s->idle = idle;
 	s->idle_arg = arg;
-	if (s->lev) {
-		evconnlistener_free(s->lev);
-		s->lev = NULL;
-	}
+	listener_close(&s->door);
 	if (s->nconns == 0 && idle)
 		idle(arg);
 }
@@ -849,8 +847,7 @@ spamd_server_free(struct spamd_server *s)
 			c->st = SS_CLOSING;
 		sconn_free(c);
 	}
-	if (s->lev)
-		evconnlistener_free(s->lev);
+	listener_close(&s->door);
 	free(s);
 	return NULL;
 }

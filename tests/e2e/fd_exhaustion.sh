@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# tests/e2e/fd_exhaustion.sh - filterd out of file descriptors: a worker
+# started with a 64-descriptor limit gets more connections than it can
+# accept on its spamd and SMTP doors. It must not spin on the readable
+# listening socket (the spamd door did, at 100% CPU, writing libevent's
+# "Error from accept() call" 97 MB in 8 s) nor crash: it pauses accepting
+# for a second with one warning per door, and serves again (spamc PING,
+# an SMTP banner) once the connections are gone.
+set -u
+cd "$(dirname "$0")" || exit 1
+. ./lib_filterd.sh
+
+cleanup()
+{
+	fd_cleanup
+	e2e_sink_stop
+	rm -rf "$work"
+}
+work=$(mktemp -d /tmp/filterd-e2e-fdx.XXXXXX)
+trap cleanup EXIT
+
+if ! e2e_sink; then
+	not_ok "smtp-sink starts"
+	tap_done
+	exit 1
+fi
+read -r fd_port sp_port < <(e2e_ports 2)
+# the limit applies to the master and so to its workers (filterd raises
+# its soft limit only up to the hard one)
+real_bin=$FILTERD_BIN
+FILTERD_BIN=$work/filterd-limited
+printf '#!/bin/sh\nexec prlimit --nofile=64:64 %s "$@"\n' "$real_bin" \
+    >"$FILTERD_BIN"
+chmod 755 "$FILTERD_BIN"
+if ! FD_WORKERS=1 fd_start "$fd_port" "$SINK_PORT" \
+    "spamd_listen = 127.0.0.1:$sp_port"; then
+	not_ok "filterd starts with 64 descriptors"
+	tap_done
+	exit 1
+fi
+check "filterd up, normal transaction passes" fd_answers "$fd_port"
+worker=$(fd_workers | head -1)
+cpu() # ticks of user + system time of the worker
+{
+	awk '{ print $14 + $15 }' "/proc/$worker/stat"
+}
+
+cat >"$work/flood.py" <<'PY'
+import socket, sys, time
+held = []
+for port in (int(sys.argv[1]), int(sys.argv[2])):
+    for _ in range(60):
+        try:
+            held.append(socket.create_connection(("127.0.0.1", port), 2))
+        except OSError:
+            break
+print(len(held), flush=True)
+time.sleep(float(sys.argv[3]))
+PY
+python3 "$work/flood.py" "$sp_port" "$fd_port" 6 >"$work/flood.out" &
+flood=$!
+sleep 2.5 # the connections are in; the worker is out of descriptors
+c0=$(cpu)
+sleep 3
+c1=$(cpu)
+check "worker idles while out of descriptors ($((c1 - c0)) ticks in 3 s)" \
+    [ $((c1 - c0)) -lt 60 ]
+wait "$flood"
+check "120 connections were held ($(cat "$work/flood.out"))" \
+    [ "$(cat "$work/flood.out")" -eq 120 ]
+n=$(grep -c 'accept: Too many open files; pausing for 1s' "$FD_LOG")
+check "a paused warning about once a second per door ($n)" \
+    [ "$n" -ge 1 -a "$n" -le 30 ]
+check "no libevent accept() flood" \
+    [ "$(grep -c 'Error from accept() call' "$FD_LOG")" -eq 0 ]
+sleep 1.5 # the next resume
+check "spamd answers PING again" \
+    sh -c "spamc -d 127.0.0.1 -p $sp_port -K 2>&1 | grep -qF 'SPAMD/1.5 0'"
+check "SMTP transaction passes again" fd_answers "$fd_port"
+check "no worker died" \
+    [ "$(grep -Ec 'killed by signal|exited with' "$FD_LOG")" -eq 0 ]
+tap_done
