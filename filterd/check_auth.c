@@ -412,6 +412,17 @@ prepare_dmarc(struct auth_scan *as)
 	}
 }
 
+/* verifier_round - a DKIM or ARC run's return: it waits for DNS
+ * (-EAGAIN), or it is final */
+static void
+verifier_round(int rc, bool *done, bool *need)
+{
+	if (rc == -EAGAIN)
+		*need = true;
+	else
+		*done = true;
+}
+
 /* advance - run every evaluator that is not final; send what they miss.
  * In sync mode (finish) loop until all are final. */
 static void
@@ -426,20 +437,12 @@ advance(struct auth_scan *as)
 			need = true;
 		if (spf_step(as, &as->helo, &as->helo_out, &as->helo_done) < 0)
 			need = true;
-		if (!as->dkim_done) {
-			rc = dkim_verify_run(as->dkim, as->dns);
-			if (rc == -EAGAIN)
-				need = true;
-			else
-				as->dkim_done = true;
-		}
-		if (!as->arc_done) {
-			rc = arc_verify_run(as->arc, as->dns);
-			if (rc == -EAGAIN)
-				need = true;
-			else
-				as->arc_done = true;
-		}
+		if (!as->dkim_done)
+			verifier_round(dkim_verify_run(as->dkim, as->dns),
+			    &as->dkim_done, &need);
+		if (!as->arc_done)
+			verifier_round(arc_verify_run(as->arc, as->dns),
+			    &as->arc_done, &need);
 		/* DMARC's record lookups depend only on the From domain:
 		 * run it every round so they go out with the first batch;
 		 * its result counts once SPF and DKIM are final. */

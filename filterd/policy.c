@@ -684,18 +684,25 @@ severity(enum action a)
 	return 5;
 }
 
+/* put - envelope recipient k's reply; a deferral stops an all-or-none
+ * split */
+static void
+put(struct policy_split *sp, size_t k, const struct reinject_reply *r)
+{
+	sp->rep[k] = *r;
+	if (r->code / 100 == 4 && sp->req->rq.all_or_none)
+		sp->stop = true;
+}
+
 static void
 set_group(struct policy_split *sp, const struct policy_group *g, int code,
     const char *text)
 {
-	for (size_t i = 0; i < g->n; i++) {
-		struct reinject_reply *r = &sp->rep[g->idx[i]];
+	struct reinject_reply r = { .code = code };
 
-		r->code = code;
-		snprintf(r->text, sizeof(r->text), "%s", text);
-	}
-	if (code / 100 == 4 && sp->req->rq.all_or_none)
-		sp->stop = true;
+	snprintf(r.text, sizeof(r.text), "%s", text);
+	for (size_t i = 0; i < g->n; i++)
+		put(sp, g->idx[i], &r);
 }
 
 static void
@@ -714,11 +721,8 @@ on_group_cb(void *arg, const struct reinject_result *res)
 	struct policy_split *sp = gr->sp;
 	const struct policy_group *g = &sp->g[gr - sp->gr];
 
-	for (size_t i = 0; i < g->n && i < res->nrcpts; i++) {
-		sp->rep[g->idx[i]] = res->rcpt[i];
-		if (sp->req->rq.all_or_none && res->rcpt[i].code / 100 == 4)
-			sp->stop = true;
-	}
+	for (size_t i = 0; i < g->n && i < res->nrcpts; i++)
+		put(sp, g->idx[i], &res->rcpt[i]);
 	gr->held = res->held;
 	if (!res->held)
 		gr->rj = NULL; /* reinject.c frees it */

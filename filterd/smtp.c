@@ -630,6 +630,7 @@ static void
 on_reinjected(void *arg, const struct reinject_result *res)
 {
 	struct conn *c = arg;
+	bool temp = false, same = true;
 
 	c->rj = NULL;
 	if (res->accepted < res->nrcpts)
@@ -638,31 +639,31 @@ on_reinjected(void *arg, const struct reinject_result *res)
 				log_warn("%s: reinject <%.100s>: %d %.200s",
 				    c->env.qid, c->rcpts[i], res->rcpt[i].code,
 				    res->rcpt[i].text);
+	for (size_t i = 0; i < res->nrcpts; i++) {
+		if (res->rcpt[i].code / 100 == 4)
+			temp = true;
+		if (res->rcpt[i].code != res->rcpt[0].code ||
+		    strcmp(res->rcpt[i].text, res->rcpt[0].text))
+			same = false;
+	}
 	/* The log says tempfail when the upstream did not get a 250 for
 	 * the message (SMTP) or for any recipient (LMTP). */
-	if (res->accepted == 0 && c->action != ACTION_REJECT)
+	if ((res->accepted == 0 && c->action != ACTION_REJECT) ||
+	    (temp && !c->srv->lmtp))
 		c->action = ACTION_TEMPFAIL;
-	for (size_t i = 0; i < res->nrcpts && !c->srv->lmtp; i++)
-		if (res->rcpt[i].code / 100 == 4)
-			c->action = ACTION_TEMPFAIL;
 	if (!c->dead) {
-		bool temp = false, same = true;
-
-		for (size_t i = 0; i < res->nrcpts; i++) {
-			if (res->rcpt[i].code / 100 == 4)
-				temp = true;
-			if (res->rcpt[i].code != res->rcpt[0].code ||
-			    strcmp(res->rcpt[i].text, res->rcpt[0].text))
-				same = false;
-		}
-		if (c->srv->lmtp ||
-		    (same && res->nrcpts && res->accepted == 0)) {
-			/* LMTP: one each. SMTP: all alike (a failure at
-			 * the end of data, a dead relay), passed on. */
-			for (size_t i = 0; i < (c->srv->lmtp ? res->nrcpts
-				 : 1); i++)
+		if (c->srv->lmtp) {
+			/* one reply each */
+			for (size_t i = 0; i < res->nrcpts; i++)
 				reply(c, "%d %s", res->rcpt[i].code,
 				    res->rcpt[i].text);
+		} else if (res->nrcpts > 0 && res->accepted == 0 &&
+		    (same || !temp)) {
+			/* Nobody took it, all for good or all alike (a
+			 * failure at the end of data, a dead relay): the
+			 * first reply passed through. */
+			reply(c, "%d %s", res->rcpt[0].code,
+			    res->rcpt[0].text);
 		} else if (temp) {
 			/* SMTP has one reply for all recipients. A
 			 * temporary refusal must not be lost (nor turned
@@ -673,7 +674,7 @@ on_reinjected(void *arg, const struct reinject_result *res)
 			    "deferred downstream");
 		} else if (res->accepted == res->nrcpts) {
 			reply(c, "250 2.0.0 Ok: queued as %s", c->spool.id);
-		} else if (res->accepted > 0) {
+		} else {
 			/* Some refused for good: they get a DSN from us. */
 			if (!notify_rcpt_dsn_wanted(conn_cfg(c), &c->env,
 				c->score)) {
@@ -693,11 +694,6 @@ on_reinjected(void *arg, const struct reinject_result *res)
 				    "refused downstream and their DSN could "
 				    "not be sent");
 			}
-		} else {
-			/* Nobody took it, all for good: pass the first
-			 * reply through. */
-			reply(c, "%d %s", res->rcpt[0].code,
-			    res->rcpt[0].text);
 		}
 	}
 	reinject_done(c);

@@ -300,6 +300,17 @@ arc_name_ok(struct bstr v)
 	return lab > 0;
 }
 
+/* names_why - d= and s= of a seal or an AMS: NULL, or why not */
+static const char *
+names_why(struct bstr d, struct bstr s)
+{
+	if (!arc_name_ok(d))
+		return "bad d=";
+	if (!arc_name_ok(s))
+		return "bad s=";
+	return NULL;
+}
+
 static const char *
 lower_cstr(struct arena *a, struct bstr s)
 {
@@ -388,11 +399,7 @@ seal_parse(struct bstr value, struct seal *s)
 		return "bad cv=";
 	if (s->t.p && !dkim__parse_ull(s->t, &tv))
 		return "bad t=";
-	if (!arc_name_ok(s->d))
-		return "bad d=";
-	if (!arc_name_ok(s->s))
-		return "bad s=";
-	return NULL;
+	return names_why(s->d, s->s);
 }
 
 /* ARC-Message-Signature tags (4.1.2): a DKIM-Signature without v=, i= the
@@ -435,11 +442,7 @@ ams_parse(struct bstr value, struct dkim_sigtags *t)
 		return "bad x=";
 	if (dkim__list_has(t->h, "arc-seal"))
 		return "h= signs ARC-Seal";
-	if (!arc_name_ok(t->d))
-		return "bad d=";
-	if (!arc_name_ok(t->s))
-		return "bad s=";
-	return NULL;
+	return names_why(t->d, t->s);
 }
 
 static bool
