@@ -86,6 +86,8 @@ bayes_store_learn_batch(struct bayes_store *st,
 		if (items[i].cls != BAYES_SPAM && items[i].cls != BAYES_HAM &&
 		    items[i].cls != BAYES_FORGET)
 			return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		result[i] = -1;
 	if (st->ops->learn_batch != NULL)
 		return st->ops->learn_batch(st, items, n, now, result);
 	/* backends without batches: one atomic learn per message */

@@ -69,10 +69,12 @@ struct bayes_learn_item {
 };
 /* bayes_store_learn_batch - learn items[0..n) in one transaction (BDB:
  * token deltas merged, each token written once); result[i] gets each
- * item's BAYES_LEARNED/ALREADY/NOTSEEN. 0 or -errno; on BDB an error
- * means nothing of the batch was learned (-ENOMEM: too big for one
- * transaction, more than 250000 distinct tokens or the cache: learn it
- * in parts), Redis learns message by message. */
+ * item's BAYES_LEARNED/ALREADY/NOTSEEN. 0 or -errno; after an error
+ * result[i] >= 0 marks the items that are in the store: on BDB none (the
+ * batch is one transaction; -ENOMEM: too big for one, more than 250000
+ * distinct tokens or the cache: learn it in parts), on Redis those whose
+ * script ran (each message is atomic on its own; the scripts go out
+ * pipelined). */
 int bayes_store_learn_batch(struct bayes_store *,
     const struct bayes_learn_item *items, size_t n, uint32_t now, int *result);
 /* bayes_store_touch - set the atime of those of toks[0..n) that exist to

@@ -1057,6 +1057,9 @@ bdb_learn_batch(struct bayes_store *st, const struct bayes_learn_item *items,
 	dtab_free(&t);
 	if (rc >= 0)
 		maybe_checkpoint(s);
+	else /* aborted: nothing of the batch is in the store */
+		for (size_t i = 0; i < n; i++)
+			result[i] = -1;
 	return rc;
 }
 

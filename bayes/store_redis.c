@@ -69,24 +69,38 @@ struct redis_store {
 	"  return table.concat(p)\n"                                        \
 	"end\n"
 
+/* learn_lua: ARGV seen, class (1 spam, 2 ham, 0 forget), now, tokens.
+ * A first learn (the common case) reads each token once (HMGET), writes
+ * it once (HSET of its count and atime) and builds the change row on the
+ * way; a move or a forget applies, then reads the row back (row()). */
 static const char learn_lua[] = LOG_LUA
     "local old = tonumber(redis.call('HGET','fb:seen',ARGV[1]) or '0')\n"
     "local cls = tonumber(ARGV[2])\n"
-    "if old == cls then return 1 end\n"
     "if cls == 0 and old == 0 then return 2 end\n"
+    "if old == cls then return 1 end\n"
     "local now = tonumber(ARGV[3])\n"
     "local dt = 0\n"
+    "local p = nil\n"
+    "if old == 0 and #ARGV - 3 <= " STR(CHG_MAX_TOKENS) " then p = {'U'} end\n"
     "local function apply(c, d)\n"
     "  local f = (c == 1) and 's' or 'h'\n"
     "  local o = (c == 1) and 'h' or 's'\n"
     "  for i = 4, #ARGV do\n"
     "    local k = 'fb:t:' .. ARGV[i]\n"
     "    if d > 0 then\n"
-    "      if redis.call('HINCRBY', k, f, 1) == 1 and\n"
-    "         tonumber(redis.call('HGET', k, o) or '0') == 0 then\n"
-    "        dt = dt + 1 end\n"
-    "      local a = tonumber(redis.call('HGET', k, 'a') or '0')\n"
-    "      if now > a then redis.call('HSET', k, 'a', now) end\n"
+    "      local v = redis.call('HMGET', k, f, o, 'a')\n"
+    "      local n = tonumber(v[1] or '0') + 1\n"
+    "      local oc = v[2] or '0'\n"
+    "      local a = v[3] or '0'\n"
+    "      if n == 1 and tonumber(oc) == 0 then dt = dt + 1 end\n"
+    "      if now > tonumber(a) then a = ARGV[3] end\n"
+    "      n = tostring(n)\n"
+    "      redis.call('HSET', k, f, n, 'a', a)\n"
+    "      if p then\n"
+    "        if c == 1 then p[#p + 1] = ARGV[i] .. ' ' .. n .. ' ' .. oc\n"
+    "        else p[#p + 1] = ARGV[i] .. ' ' .. oc .. ' ' .. n end\n"
+    "        p[#p + 1] = ' ' .. a .. '\\n'\n"
+    "      end\n"
     "    else\n"
     "      local v = tonumber(redis.call('HGET', k, f) or '0')\n"
     "      if v > 0 then v = redis.call('HINCRBY', k, f, -1) end\n"
@@ -100,7 +114,7 @@ static const char learn_lua[] = LOG_LUA
     "if cls ~= 0 then apply(cls, 1); redis.call('HSET','fb:seen',ARGV[1],cls)\n"
     "else redis.call('HDEL', 'fb:seen', ARGV[1]) end\n"
     "redis.call('HINCRBY', 'fb:v', 'ntokens', dt)\n"
-    "logrow(row(4))\n"
+    "if p then logrow(table.concat(p)) else logrow(row(4)) end\n"
     "return 0\n";
 
 static const char touch_lua[] = LOG_LUA
@@ -513,31 +527,152 @@ eval_toks(struct redis_store *s, int k, int *rc, const char *const *first,
 	return r;
 }
 
+/* learn_one - the learn script for one message (the lock held) */
 static int
-r_learn(struct bayes_store *st, const uint8_t *seen, int cls,
-    const uint64_t *toks, size_t n, uint32_t now)
+learn_one(struct redis_store *s, const uint8_t *seen, int cls,
+    const uint64_t *toks, size_t n, const char *nowb)
 {
-	struct redis_store *s = (struct redis_store *)st;
-	char seenhx[33], clsb[4], nowb[16];
+	char seenhx[33], clsb[4];
 	const char *first[3] = { seenhx, clsb, nowb };
 	redisReply *r;
 	int rc;
 
-	if (!s->rdwr)
-		return -EROFS;
 	hexn(seenhx, seen, 16);
 	snprintf(clsb, sizeof(clsb), "%d", cls);
-	snprintf(nowb, sizeof(nowb), "%" PRIu32, now);
-	pthread_mutex_lock(&s->mu);
-	r = eval_toks(s, SCRIPT_LEARN, &rc, first, 3, toks, n);
-	pthread_mutex_unlock(&s->mu);
-	if (r == NULL)
+	if ((r = eval_toks(s, SCRIPT_LEARN, &rc, first, 3, toks, n)) == NULL)
 		return rc;
 	rc = r->type == REDIS_REPLY_INTEGER ? (int)r->integer : -EIO;
 	freeReplyObject(r);
 	return rc;
 }
 
+static int
+r_learn(struct bayes_store *st, const uint8_t *seen, int cls,
+    const uint64_t *toks, size_t n, uint32_t now)
+{
+	struct redis_store *s = (struct redis_store *)st;
+	char nowb[16];
+	int rc;
+
+	if (!s->rdwr)
+		return -EROFS;
+	snprintf(nowb, sizeof(nowb), "%" PRIu32, now);
+	pthread_mutex_lock(&s->mu);
+	rc = learn_one(s, seen, cls, toks, n, nowb);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+
+/* Learning batches: the scripts of up to LEARN_PIPE messages (or
+ * LEARN_PIPE_ARGS tokens) go out before their replies are read, so Redis
+ * runs them back to back instead of waiting a round trip each. Each
+ * message stays one script, atomic on its own. */
+#define LEARN_PIPE 64
+#define LEARN_PIPE_ARGS 200000
+
+/* append_learn - queue the learn script of one item (the lock held) */
+static int
+append_learn(struct redis_store *s, const struct bayes_learn_item *it,
+    const char *nowb)
+{
+	size_t argc = 6 + it->n;
+	const char **argv = malloc(argc * sizeof(*argv));
+	size_t *lens = malloc(argc * sizeof(*lens));
+	char *hx = malloc(it->n * 17 + 1);
+	char seenhx[33], clsb[4];
+	int rc = -ENOMEM;
+
+	if (argv != NULL && lens != NULL && hx != NULL) {
+		hexn(seenhx, it->seen, 16);
+		snprintf(clsb, sizeof(clsb), "%d", it->cls);
+		argv[0] = "EVALSHA";
+		argv[1] = s->sha[SCRIPT_LEARN];
+		argv[2] = "0";
+		argv[3] = seenhx;
+		argv[4] = clsb;
+		argv[5] = nowb;
+		for (size_t i = 0; i < it->n; i++) {
+			tokhex(hx + 17 * i, it->toks[i]);
+			argv[6 + i] = hx + 17 * i;
+		}
+		for (size_t i = 0; i < argc; i++)
+			lens[i] = strlen(argv[i]);
+		/* hiredis copies the command into its buffer here */
+		rc = redisAppendCommandArgv(s->c, (int)argc, argv, lens) ==
+			REDIS_OK ? 0 : ctx_err(s);
+	}
+	free(argv);
+	free(lens);
+	free(hx);
+	return rc;
+}
+
+/* r_learn_batch - items pipelined LEARN_PIPE at a time; result[i] >= 0
+ * for the items known learned. On an error the rest of the batch is not
+ * sent; after a lost connection the scripts whose replies were not read
+ * may have run (a rerun counts them as already known). A NOSCRIPT reply
+ * (Redis restarted or its script cache was flushed) loads the scripts
+ * and runs that item again. */
+static int
+r_learn_batch(struct bayes_store *st, const struct bayes_learn_item *items,
+    size_t n, uint32_t now, int *result)
+{
+	struct redis_store *s = (struct redis_store *)st;
+	char nowb[16];
+	int rc = 0;
+
+	if (!s->rdwr)
+		return -EROFS;
+	for (size_t i = 0; i < n; i++)
+		result[i] = -1;
+	snprintf(nowb, sizeof(nowb), "%" PRIu32, now);
+	pthread_mutex_lock(&s->mu);
+	for (size_t a = 0; rc == 0 && a < n;) {
+		size_t b = a, args = 0, got;
+		bool noscript = false;
+
+		while (b < n && b - a < LEARN_PIPE &&
+		    (b == a || args + items[b].n <= LEARN_PIPE_ARGS)) {
+			if ((rc = append_learn(s, &items[b], nowb)) < 0)
+				break;
+			args += items[b++].n;
+		}
+		/* every queued script is read, even after an error reply, so
+		 * the connection stays in step */
+		for (got = a; got < b; got++) {
+			redisReply *r;
+
+			if (redisGetReply(s->c, (void **)&r) != REDIS_OK) {
+				rc = ctx_err(s);
+				break;
+			}
+			if (r->type == REDIS_REPLY_INTEGER)
+				result[got] = (int)r->integer;
+			else if (r->type == REDIS_REPLY_ERROR &&
+			    strncmp(r->str, "NOSCRIPT", 8) == 0)
+				noscript = true;
+			else if (rc == 0)
+				rc = -EIO;
+			freeReplyObject(r);
+		}
+		if (rc == 0 && noscript && (rc = load_scripts(s)) == 0) {
+			for (size_t i = a; rc == 0 && i < b; i++) {
+				if (result[i] >= 0)
+					continue;
+				rc = learn_one(s, items[i].seen, items[i].cls,
+				    items[i].toks, items[i].n, nowb);
+				if (rc >= 0) {
+					result[i] = rc;
+					rc = 0;
+				}
+			}
+		}
+		a = b;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
 
 static int
 r_touch(struct bayes_store *st, const uint64_t *toks, size_t n, uint32_t now)
@@ -860,6 +995,7 @@ static const struct bayes_store_ops redis_ops = {
 	.vars = r_vars,
 	.get = r_get,
 	.learn = r_learn,
+	.learn_batch = r_learn_batch,
 	.touch = r_touch,
 	.expire = r_expire,
 	.foreach_token = r_foreach_token,

@@ -485,11 +485,10 @@ progress(struct learn *l, bool final)
  * over a big store settles near what fits instead of halving down from
  * LEARN_BATCH for every batch */
 static int
-learn_range(struct learn *l, size_t a, size_t b, size_t *done)
+learn_range(struct learn *l, size_t a, size_t b)
 {
 	int rc = 0;
 
-	*done = a;
 	while (rc == 0 && a < b) {
 		size_t n = b - a < l->fit ? b - a : l->fit;
 
@@ -502,7 +501,6 @@ learn_range(struct learn *l, size_t a, size_t b, size_t *done)
 		}
 		if (rc == 0) {
 			a += n;
-			*done = a;
 			if (l->fit < LEARN_BATCH)
 				l->fit += l->fit / 8 + 1;
 		}
@@ -514,16 +512,18 @@ learn_range(struct learn *l, size_t a, size_t b, size_t *done)
 static int
 flush(struct learn *l)
 {
-	size_t done = 0;
 	int rc = 0;
 
+	for (size_t i = 0; i < l->nitems; i++)
+		l->result[i] = -1;
 	if (l->nitems > 0)
-		rc = learn_range(l, 0, l->nitems, &done);
-	/* the transactions before a failure are in the store */
-	for (size_t i = 0; i < done; i++) {
+		rc = learn_range(l, 0, l->nitems);
+	/* the batches before a failure are in the store, and of the failed
+	 * one what the store says is (Redis: each message on its own) */
+	for (size_t i = 0; i < l->nitems; i++) {
 		if (l->result[i] == BAYES_LEARNED)
 			l->learned++;
-		else
+		else if (l->result[i] >= 0)
 			l->already++;
 	}
 	l->nitems = 0;
