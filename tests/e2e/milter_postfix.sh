@@ -166,4 +166,32 @@ r=$(send "$in_port" "$work/ham.eml")
 check "filterd back: the client's retry is accepted ($r)" grep -q '^250' <<<"$r"
 pf_wait_delivered 3 20
 check "filterd back: delivered (3 in the maildir)" [ "$(pf_delivered)" -eq 3 ]
+
+# a big message (30 MB: ~470 body chunks of 64 KB through the milter, a
+# base64 attachment as real mail has) comes out whole and scanned
+fe_mkmsg "$work/big.eml" "big attachment" "the report is attached"
+python3 - "$work/big.eml" <<'PY'
+import base64, os, sys
+p = sys.argv[1]
+head, body = open(p, "rb").read().split(b"\r\n\r\n", 1)
+b = b"--BB\r\nContent-Type: text/plain\r\n\r\n" + body + b"\r\n--BB\r\n"
+b += b"Content-Type: application/octet-stream; name=r.bin\r\n"
+b += b"Content-Transfer-Encoding: base64\r\n\r\n"
+raw = base64.encodebytes(os.urandom(22 << 20)).replace(b"\n", b"\r\n")
+b += raw + b"--BB--\r\n"
+head += b'\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="BB"'
+open(p, "wb").write(head + b"\r\n\r\n" + b)
+PY
+t0=$(date +%s%N)
+r=$(send "$in_port" "$work/big.eml")
+ms=$((($(date +%s%N) - t0) / 1000000))
+check "big: $(($(stat -c %s "$work/big.eml") >> 20)) MB through the milter: 250 in ${ms} ms ($r)" \
+    grep -q '^250' <<<"$r"
+pf_wait_delivered 4 60
+bigf=$(grep -l '^Subject: big attachment' "$PF_MAILDIR"/new/* 2>/dev/null | head -1)
+check "big: delivered with X-Spam-Status" \
+    grep -q '^X-Spam-Status: No, score=' "${bigf:-/dev/null}"
+check "big: body byte for byte" \
+    cmp -s <(sed '1,/^\r\?$/d' "$work/big.eml" | tr -d '\r') \
+    <(sed '1,/^\r\?$/d' "${bigf:-/dev/null}" | tr -d '\r')
 tap_done
