@@ -429,6 +429,10 @@ ctl_count_msgs(const char *path)
  * filterctl run: 2.5 times fewer token writes than batches of 500. */
 #define LEARN_BATCH 10000	   /* messages per store transaction */
 #define LEARN_BATCH_TOKENS 1000000 /* or tokens */
+/* Redis learns message by message (the scripts pipelined), so a big batch
+ * buys nothing there; a small one keeps reading and storing in step and
+ * the progress bar's rate and ETA true. */
+#define LEARN_BATCH_REDIS 512
 
 struct learn {
 	struct bayes_store *st;
@@ -445,6 +449,7 @@ struct learn {
 	size_t ntoks;
 	size_t nitems;
 	size_t fit; /* messages a transaction takes (learn_range) */
+	size_t batch; /* messages a batch collects before it is stored */
 	struct pipe *pipe; /* worker threads, or NULL: all inline */
 };
 
@@ -567,7 +572,7 @@ append(struct learn *l, const uint8_t seen[16], const uint64_t *toks,
 	it->toks = l->toks + l->ntoks;
 	it->n = n;
 	l->ntoks += n;
-	if (++l->nitems == LEARN_BATCH || l->ntoks >= LEARN_BATCH_TOKENS)
+	if (++l->nitems == l->batch || l->ntoks >= LEARN_BATCH_TOKENS)
 		return flush(l);
 	return 0;
 }
@@ -860,6 +865,8 @@ ctl_learn(int argc, char **argv)
 		return 1;
 	}
 	memcpy(l.key, v.hashkey, 16);
+	l.batch = strcmp(bayes_store_kind(l.st), "redis") == 0
+	    ? LEARN_BATCH_REDIS : LEARN_BATCH;
 	bayes_tokset_init(&l.ts, l.key);
 	l.toks = malloc(
 	    (LEARN_BATCH_TOKENS + BAYES_MAX_TOKENS) * sizeof(*l.toks));
