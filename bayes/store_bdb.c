@@ -35,8 +35,9 @@
  * filterd or filterctl older than the log writing to a store while a
  * newer one reads it leaves the newer one's cache stale until it
  * restarts.
- * Memory: the DB handles are malloc'ed, the cache 6 MB (mapped lazily);
- * close frees them.
+ * Memory: the DB handles are malloc'ed; the cache (BDB_CACHE_MB) is a
+ * region file every process maps, grown as pages are used; close frees
+ * the handles and unmaps it.
  * Big stores: MVCC copies every page a write transaction changes, and
  * the copies of one transaction must fit the buffer cache: a
  * transaction that runs out of cache (or of mutexes, one a buffer) fails
@@ -55,25 +56,32 @@
 
 #include <db.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #define BDB_RETRIES 20
-/* The buffer cache, shared by every process of the store. Its region
- * file grows as pages are used, and a page touched in a mapping the file
- * system cannot back is a SIGBUS: tried at 64-256 MB, a learner crashed
- * on a nearly full disk where 32 MB gives ENOSPC (the region files are
- * Berkeley DB's; preallocating them was not done). 256 MB learned 3.2M
- * distinct tokens at 851 msg/s; at 32 MB a table that outgrows the cache
- * (~500k tokens) learns at tens of messages a second, correctly. */
-#define BDB_CACHE_MB 32
-/* Pages one write transaction may change: a quarter of the cache in
- * 4 KB pages; each changed page is in the cache twice (the committed
- * version and the transaction's copy) and readers need the rest. */
-#define BDB_TXN_PAGES ((uint64_t)(BDB_CACHE_MB << 20) / 4096 / 4)
+/* The buffer cache, shared by every process of the store. It is a
+ * mapped region file that grows as pages are used (a store of the
+ * default 150k tokens uses ~30 MB of it); a big table needs the room:
+ * MVCC keeps a learning transaction's pages twice, and at 32 MB a store
+ * past ~500k tokens learned at ~100 messages a second (20,000 messages,
+ * 731k tokens: 203 s; bogofilter 10 s), at 256 MB in 3.7 s. A full disk
+ * cannot SIGBUS a process through the bigger region: write_filled()
+ * allocates what a region grows by. A DB_CONFIG in the store directory
+ * (set_cachesize) overrides it when the environment is created. */
+#define BDB_CACHE_MB 256
+/* Pages one write transaction may change: a quarter of the cache (the
+ * environment's, read after open) in 4 KB pages; each changed page is in
+ * the cache twice (the committed version and the transaction's copy) and
+ * readers need the rest. */
+#define BDB_TXN_PAGES(s) ((s)->cache_bytes / 4096 / 4)
 /* The mutex ceiling: one per buffer, and MVCC versions are buffers too;
  * the default (sized for the cache's pages) ran out first. Berkeley DB
  * makes the cache a quarter bigger than asked: 3 a page of that. The
@@ -93,6 +101,7 @@ struct bdb_store {
 	struct bayes_tokcache *cache; /* NULL: uncached */
 	bool rdwr;
 	unsigned since_ckp;
+	uint64_t cache_bytes; /* the environment's buffer cache */
 };
 
 /* txn_pages - pages of tokens.db a transaction writing n distinct tokens
@@ -1019,7 +1028,7 @@ batch_once(struct bdb_store *s, const struct bayes_learn_item *items, size_t n,
 	 * out-of-cache error mid-write can leave the environment panicked;
 	 * a single message goes ahead, its few hundred tokens fit) */
 	if ((t->n > BDB_BATCH_MAX_TOKENS ||
-		txn_pages(s, t->n) > BDB_TXN_PAGES) &&
+		txn_pages(s, t->n) > BDB_TXN_PAGES(s)) &&
 	    n > 1) {
 		rc = -ENOMEM;
 		goto fail;
@@ -1368,7 +1377,7 @@ put_chunk(struct bdb_store *s, const struct bayes_tokval *t, size_t n)
 	return errc(txn->commit(txn, 0));
 }
 
-/* bdb_put_tokens - in transactions within BDB_TXN_PAGES (a big table
+/* bdb_put_tokens - in transactions within BDB_TXN_PAGES() (a big table
  * spreads a restore's batch over as many pages as it has tokens) */
 static int
 bdb_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
@@ -1377,7 +1386,7 @@ bdb_put_tokens(struct bayes_store *st, const struct bayes_tokval *t, size_t n)
 	size_t m = n;
 	int rc = 0;
 
-	while (m > 1 && txn_pages(s, m) > BDB_TXN_PAGES)
+	while (m > 1 && txn_pages(s, m) > BDB_TXN_PAGES(s))
 		m /= 2;
 	for (size_t i = 0; rc == 0 && i < n; i += m) {
 		rc = -EAGAIN;
@@ -1540,6 +1549,54 @@ quiet(const DB_ENV *env, const char *pfx, const char *msg)
 	(void)msg;
 }
 
+/* fill_hole - before a write at off into fd: when off is past the end of
+ * the file, allocate [end, off) first. Berkeley DB grows a region file
+ * (the cache, lock and mutex regions: shared memory mapped from files in
+ * the store's directory) by writing its new last page, and uses the pages
+ * between through the mapping; left a hole, a page the file system cannot
+ * back on a full disk is a SIGBUS when touched. Filled here, the full
+ * disk fails this write with ENOSPC, which Berkeley DB returns as an
+ * error of the operation that needed the memory. */
+static int
+fill_hole(int fd, off_t off)
+{
+	struct stat sb;
+	int e;
+
+	if (off <= 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) ||
+	    off <= sb.st_size)
+		return 0;
+	if ((e = posix_fallocate(fd, sb.st_size, off - sb.st_size)) == 0)
+		return 0;
+	errno = e;
+	return -1;
+}
+
+static ssize_t
+write_filled(int fd, const void *buf, size_t n)
+{
+	off_t off = lseek(fd, 0, SEEK_CUR);
+
+	if (off > 0 && fill_hole(fd, off) < 0)
+		return -1;
+	return write(fd, buf, n);
+}
+
+static ssize_t
+pwrite_filled(int fd, const void *buf, size_t n, off_t off)
+{
+	if (fill_hole(fd, off) < 0)
+		return -1;
+	return pwrite(fd, buf, n, off);
+}
+
+static void
+install_io(void)
+{
+	db_env_set_func_write(write_filled);
+	db_env_set_func_pwrite(pwrite_filled);
+}
+
 /* env_setup - cache, lock table and log settings of every handle */
 static void
 env_setup(DB_ENV *env)
@@ -1547,6 +1604,9 @@ env_setup(DB_ENV *env)
 	env->set_errcall(env, quiet);
 	env->set_cachesize(env, 0, (u_int32_t)BDB_CACHE_MB << 20, 1);
 	env->mutex_set_max(env, BDB_MUTEX_MAX);
+	/* start with what a 32 MB cache needs (2 MB of region instead of
+	 * 15 MB for the maximum); the region grows when the cache does */
+	env->mutex_set_init(env, BDB_MUTEX_MAX / 8);
 	/* a learning batch locks and copies every page it writes; the lock
 	 * table starts small and grows to the maximum (preallocating 200000
 	 * locks and objects made creating a store cost 60 MB of region and
@@ -1575,6 +1635,9 @@ bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
 		if ((rc = fs_mkdirs(path, 0700)) < 0)
 			return rc;
 	}
+	static pthread_once_t io_once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&io_once, install_io);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
 	s->base.ops = &bdb_ops;
@@ -1603,8 +1666,24 @@ bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **out)
 		}
 	}
 	if (rc != 0) {
-		rc = errc(rc);
+		struct statvfs vfs;
+
+		/* on a full disk recovery's log writes come up short and
+		 * Berkeley DB reports a stale errno (EEXIST) */
+		rc = statvfs(path, &vfs) == 0 && vfs.f_bavail == 0 ? -ENOSPC
+								  : errc(rc);
 		goto fail;
+	}
+	/* the transaction bound follows the environment's cache, which an
+	 * older build or a DB_CONFIG may have made another size */
+	{
+		u_int32_t gb = 0, b = 0;
+		int nc = 0;
+
+		s->env->get_cachesize(s->env, &gb, &b, &nc);
+		s->cache_bytes = ((uint64_t)gb << 30) + b;
+		if (s->cache_bytes < (8u << 20))
+			s->cache_bytes = 8u << 20;
 	}
 	/* tokens: point lookups only (iteration order does not matter,
 	 * backups sort), so a hash beats a btree's memcmp descent */
