@@ -79,13 +79,17 @@ metrics_init(const char *path)
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	void *p;
 
+	int e;
+
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, sizeof(struct metrics)) < 0) {
-		int e = -errno;
-
+	/* allocated, not a hole (ftruncate): on a full file system a
+	 * counter's first write into the shared mapping was a SIGBUS (the
+	 * master died at startup); now the full disk is this error */
+	if ((e = posix_fallocate(fd, 0, sizeof(struct metrics))) != 0) {
 		close(fd);
-		return e;
+		unlink(path);
+		return -e;
 	}
 	p = mmap(NULL, sizeof(struct metrics), PROT_READ | PROT_WRITE,
 	    MAP_SHARED, fd, 0);

@@ -11,7 +11,9 @@
 #                          its "filterd: ready" line; FD_PID = master pid,
 #                          FD_LOG = its stderr log, FD_DIR = the temp dir
 #                          FD_SPOOL_TMPFS=1m mounts a tmpfs of that size
-#                          on the spool dir (root only; disk-full tests)
+#                          on the spool dir (root only; disk-full tests);
+#                          FD_STATE_TMPFS=1m the same on the state dir,
+#                          with FD_STATE_FULL=1 filled up before the start
 #   fd_stop                SIGTERM (drain), SIGKILL after 10 s
 #   fd_cleanup             fd_stop, unmount, remove the temp dir
 #   fd_workers             pids of the worker processes
@@ -142,6 +144,13 @@ fd_start()
 		mount -t tmpfs -o size="$FD_SPOOL_TMPFS",mode=755 tmpfs \
 		    "$FD_DIR/spool" || return 1
 	fi
+	if [ -n "${FD_STATE_TMPFS:-}" ]; then
+		mount -t tmpfs -o size="$FD_STATE_TMPFS",mode=755 tmpfs \
+		    "$FD_DIR/state" || return 1
+		[ -n "${FD_STATE_FULL:-}" ] &&
+		    dd if=/dev/zero of="$FD_DIR/state/fill" bs=4k \
+			>/dev/null 2>&1
+	fi
 	FD_CONF=$FD_DIR/filterd.conf
 	FD_LOG=$FD_DIR/filterd.log
 	# nothing leaves 127.0.0.1: DNS goes to a closed loopback port (fails
@@ -251,6 +260,7 @@ fd_cleanup()
 	fd_stop
 	[ -n "${FD_DIR:-}" ] || return 0
 	mountpoint -q "$FD_DIR/spool" && umount "$FD_DIR/spool"
+	mountpoint -q "$FD_DIR/state" && umount "$FD_DIR/state"
 	if [ -n "${E2E_KEEP:-}" ]; then
 		echo "# filterd dir kept: $FD_DIR" >&2
 	else
