@@ -4,15 +4,18 @@
 # ftruncate, a hole, and the master's first write into its mapping was a
 # SIGBUS, so filterd died at startup. It must start with metrics and Bayes
 # off (one warning each), scan through the spamd door and pass mail
-# through the SMTP door (the spool is elsewhere), no process dying.
+# through the SMTP door (the spool is elsewhere), no process dying; a
+# message to quarantine there gets 451 (the MTA keeps it), not a 250.
 set -u
 cd "$(dirname "$0")" || exit 1
 . ./lib_filterd.sh
 
+work=$(mktemp -d /tmp/filterd-e2e-fst.XXXXXX)
 cleanup()
 {
 	fd_cleanup
 	e2e_sink_stop
+	rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -27,8 +30,13 @@ if ! e2e_sink; then
 	exit 1
 fi
 read -r fd_port sp_port < <(e2e_ports 2)
+printf 'body T_FD_KILLTOKEN /\\bXKILLTOKENX\\b/\nscore T_FD_KILLTOKEN 20.0\n' \
+    >"$work/local.cf"
 if ! FD_STATE_TMPFS=256k FD_STATE_FULL=1 fd_start "$fd_port" "$SINK_PORT" \
-    "spamd_listen = 127.0.0.1:$sp_port"; then
+    "spamd_listen = 127.0.0.1:$sp_port
+rules_local = $work/local.cf
+final_spam_destiny = quarantine
+quarantine_dir = $work/q"; then
 	not_ok "filterd starts with a full state_dir"
 	tap_done
 	exit 1
@@ -43,6 +51,27 @@ check "spamc -c scores a message ($out)" grep -Eq '^-?[0-9.]+/[0-9.]+$' <<<"$out
 check "warning: Bayes off (its store cannot be created)" \
     grep -q 'bayes: cannot open .*: No space left on device; scans go on without Bayes' "$FD_LOG"
 check "SMTP door: a transaction passes to the downstream" fd_answers "$fd_port"
+# the quarantine on the full file system (it is created at the first
+# message: point it there now that the tmpfs is mounted)
+fd_stop
+sed -i "s|^quarantine_dir = .*|quarantine_dir = $FD_DIR/state/q|" "$FD_CONF"
+fd_restart
+r=$(timeout 30 python3 - "$fd_port" <<'PY'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=20)
+s.ehlo("client.test")
+try:
+    s.sendmail("a@example.org", ["b@example.net"],
+               b"From: a@example.org\r\nTo: b@example.net\r\n"
+               b"Subject: offer\r\nMessage-ID: <fs2@example.org>\r\n\r\n"
+               b"XKILLTOKENX cheap\r\n")
+    print("250")
+except smtplib.SMTPDataError as e:
+    print(e.smtp_code, e.smtp_error.decode())
+PY
+)
+check "kill-level spam, quarantine on the full disk: 451, not taken ($r)" \
+    grep -q '^451 ' <<<"$r"
 check "no process died (no signal or worker restart in the log)" \
     bash -c "! grep -Eiq 'signal|died|restart' '$FD_LOG'"
 check "master alive" kill -0 "$FD_PID"
