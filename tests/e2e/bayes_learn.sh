@@ -233,6 +233,22 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$t/fs" &&
 	s=$("$ctl" bayes -c "$conf" --store "$t/fs/st" stats 2>&1)
 	check "full disk: with room again the learn finishes, store consistent" \
 	    '[[ $out == *", 6000 messages"* ]] && [[ $s == *"nspam	6000"* ]] && [[ $s == *"consistent	yes"* ]]'
+	# reading, as a filterd worker does: the store's files (not its
+	# region files) in a fresh directory, the file system then cut to
+	# 10 MB free, so the environment is made anew and its cache cannot
+	# grow as the lookups need; the old code died of SIGBUS here
+	gen ham 77 300 | to_mbox >"$t/zham.mbox"
+	"$ctl" learn -q --store "$t/fs/st" --ham "$t/zham.mbox" >/dev/null
+	mkdir "$t/fs/rd"
+	cp "$t/fs/st/"*.db "$t/fs/st/"log.* "$t/fs/rd/"
+	rm -rf "$t/fs/st"
+	used=$(df -k "$t/fs" | awk 'NR == 2 {print $3}')
+	mount -o remount,size=$((used + 10240))k "$t/fs"
+	"$ctl" bayes -c "$conf" --store "$t/fs/rd" classify "$t/zipf.mbox" \
+	    >"$t/cls" 2>&1
+	rc=$?
+	check "full disk: classifying reads the store, no signal (rc=$rc, $(grep -c '^[01]\.' "$t/cls") results)" \
+	    '[ $rc = 0 ] && [ "$(grep -c "^[01]\." "$t/cls")" = 6000 ]'
 	umount "$t/fs"
 else
 	nok "full disk: cannot mount a tmpfs (root needed)"
