@@ -40,6 +40,14 @@ bayes_store_cache_stats(
 	return st->ops->cache_stats(st, out);
 }
 
+int
+bayes_store_buffer_cache(struct bayes_store *st, uint64_t *bytes)
+{
+	if (st->ops->buffer_cache == NULL)
+		return -ENOTSUP;
+	return st->ops->buffer_cache(st, bytes);
+}
+
 struct bayes_store *
 bayes_store_close(struct bayes_store *st)
 {

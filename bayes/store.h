@@ -119,6 +119,11 @@ struct bayes_tokcache_stats;
 int bayes_store_cache_stats(
     struct bayes_store *, struct bayes_tokcache_stats *);
 
+/* bayes_store_buffer_cache - the size of the backend's shared buffer
+ * cache in bytes (BDB: the environment's, as created); -ENOTSUP for
+ * Redis */
+int bayes_store_buffer_cache(struct bayes_store *, uint64_t *bytes);
+
 /* Backend table: each backend embeds struct bayes_store first. */
 struct bayes_store_ops {
 	const char *kind;
@@ -141,6 +146,7 @@ struct bayes_store_ops {
 	int (*set_vars)(struct bayes_store *, const struct bayes_vars *);
 	int (*cache_stats)(
 	    struct bayes_store *, struct bayes_tokcache_stats *); /* or NULL */
+	int (*buffer_cache)(struct bayes_store *, uint64_t *); /* or NULL */
 	void (*close)(struct bayes_store *);
 };
 

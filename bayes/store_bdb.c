@@ -1474,6 +1474,13 @@ bdb_close(struct bayes_store *st)
 	free(s);
 }
 
+static int
+bdb_buffer_cache(struct bayes_store *st, uint64_t *bytes)
+{
+	*bytes = ((struct bdb_store *)st)->cache_bytes;
+	return 0;
+}
+
 static const struct bayes_store_ops bdb_ops = {
 	.kind = "bdb",
 	.vars = bdb_vars,
@@ -1489,6 +1496,7 @@ static const struct bayes_store_ops bdb_ops = {
 	.put_seen = bdb_put_seen,
 	.set_vars = bdb_set_vars,
 	.cache_stats = bdb_cache_stats,
+	.buffer_cache = bdb_buffer_cache,
 	.close = bdb_close,
 };
 

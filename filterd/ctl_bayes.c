@@ -59,6 +59,9 @@ cmd_stats(struct bayes_store *st, const char *spec)
 	    (rc = bayes_store_foreach_token(st, stat_tok, &s)) < 0)
 		return rc;
 	printf("store\t%s (%s)\n", spec, bayes_store_kind(st));
+	uint64_t cb;
+	if (bayes_store_buffer_cache(st, &cb) == 0)
+		printf("buffer_cache\t%" PRIu64 " MB\n", cb >> 20);
 	printf("nspam\t%" PRIu64 "\nnham\t%" PRIu64 "\n", v.nspam, v.nham);
 	printf("ntokens\t%" PRIu64 "\n", v.ntokens);
 	printf("tokens_counted\t%" PRIu64 "\n", s.n);

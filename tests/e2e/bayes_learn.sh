@@ -214,6 +214,16 @@ check "learn auto-expires over bayes_expiry_max_db_size ($left left)" \
 out=$("$ctl" learn -c "$t/exp.conf" --store "$t/ae" --spam "$t/one.eml" 2>&1)
 check "no second expiry within 12 hours" '[[ $out != *expired* ]]'
 
+# the buffer cache: 256 MB (+25 % Berkeley DB adds), or a DB_CONFIG's
+"$ctl" learn -q --store "$t/bc1" --spam "$t/one.eml" >/dev/null
+mkdir -p "$t/bc2"
+echo "set_cachesize 0 67108864 1" >"$t/bc2/DB_CONFIG"
+"$ctl" learn -q --store "$t/bc2" --spam "$t/one.eml" >/dev/null
+c1=$("$ctl" bayes --store "$t/bc1" stats | awk -F'\t' '$1 == "buffer_cache" {print $2}')
+c2=$("$ctl" bayes --store "$t/bc2" stats | awk -F'\t' '$1 == "buffer_cache" {print $2}')
+check "stats: buffer_cache $c1 by default, $c2 with a DB_CONFIG of 64 MB" \
+    '[ "$c1" = "320 MB" ] && [ "$c2" = "80 MB" ]'
+
 # a full disk: the store on a 64 MB tmpfs, a learn whose cache and
 # tables outgrow it (6000 messages of tests/bench/gen_zipf.py: 322k
 # tokens, 71 MB of store). Berkeley DB's region files are mapped
