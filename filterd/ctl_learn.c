@@ -23,7 +23,9 @@
  * is all or nothing), 2 on usage.
  * Memory: one file read (or mapped, over 1 MB) at a time, up to 64
  * messages copied for the workers; each message's model freed after use;
- * the batch's tokens in one 8 MB array.
+ * the batch's tokens in one 8 MB array. A mapped file that shrinks while
+ * read (an mbox expunged in place) is said and its rest skipped, not a
+ * SIGBUS (on_sigbus).
  */
 #include "filterd/ctl_bayes.h"
 
@@ -32,6 +34,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,12 +109,36 @@ unquote(const unsigned char *p, size_t *len)
 	return out;
 }
 
+/* A mapped file (an mbox over CTL_READ_MAX) that shrinks while it is
+ * read (a mail client expunging an mbox rewrites it in place) makes the
+ * pages past its new end a SIGBUS. The walker touches the mapping only
+ * while "armed" (finding message bounds, copying a message out), never
+ * inside fn, and on the main thread; a SIGBUS there, at an address in the
+ * mapping, jumps back to each_in_file, which says so and goes on. Any
+ * other SIGBUS keeps its default (the process dies with it). */
+static sigjmp_buf bus_jmp;
+static volatile sig_atomic_t bus_armed;
+static const unsigned char *volatile bus_lo, *volatile bus_hi;
+
+static void
+on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	const unsigned char *a = si->si_addr;
+
+	(void)uc;
+	if (bus_armed && a >= bus_lo && a < bus_hi) {
+		bus_armed = 0;
+		siglongjmp(bus_jmp, 1);
+	}
+	signal(sig, SIG_DFL); /* returning re-runs the access: default */
+}
+
 /* A file starting "From " holding more than the first From_ line is an
  * mbox; the SpamAssassin corpus stores single messages that way too, so
  * an mbox with one message is simply one message without its From_. */
 static int
 each_in_buf(const char *path, const unsigned char *p, size_t len,
-    ctl_msg_fn *fn, void *arg, size_t *count)
+    ctl_msg_fn *fn, void *arg, size_t *count, bool guarded)
 {
 	char name[4096];
 	size_t off = 0, n = 0;
@@ -119,6 +148,17 @@ each_in_buf(const char *path, const unsigned char *p, size_t len,
 		if (count != NULL) {
 			(*count)++;
 			return 0;
+		}
+		if (guarded) {
+			unsigned char *c = malloc(len);
+
+			if (c == NULL)
+				return -ENOMEM;
+			memcpy(c, p, len);
+			bus_armed = 0;
+			rc = fn(arg, path, c, len);
+			free(c);
+			return rc;
 		}
 		return fn(arg, path, p, len);
 	}
@@ -133,6 +173,7 @@ each_in_buf(const char *path, const unsigned char *p, size_t len,
 			(*count)++;
 		} else {
 			size_t mlen = end - start;
+			const unsigned char *m = p + start;
 
 			/* the blank line before the next From_ (or at the
 			 * end of the file) belongs to the mbox, not to the
@@ -141,10 +182,18 @@ each_in_buf(const char *path, const unsigned char *p, size_t len,
 			    p[start + mlen - 2] == '\n')
 				mlen--;
 			snprintf(name, sizeof(name), "%s:%zu", path, n);
-			unsigned char *u = unquote(p + start, &mlen);
+			unsigned char *u = unquote(m, &mlen);
+			if (u == NULL && guarded) {
+				/* fn reads a private copy, unarmed */
+				if ((u = malloc(mlen ? mlen : 1)) == NULL)
+					return -ENOMEM;
+				memcpy(u, m, mlen);
+			}
+			bus_armed = 0;
 			rc = fn(arg, n == 1 && end >= len ? path : name,
-			    u != NULL ? u : p + start, mlen);
+			    u != NULL ? u : m, mlen);
 			free(u);
+			bus_armed = guarded;
 			if (rc < 0)
 				return rc;
 		}
@@ -213,7 +262,7 @@ each_in_file(
 			return 0;
 		}
 		/* a file that shrank while read: what was there */
-		return each_in_buf(path, rbuf, got, fn, arg, count);
+		return each_in_buf(path, rbuf, got, fn, arg, count, false);
 	}
 	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
@@ -222,7 +271,30 @@ each_in_file(
 			(*nbad)++;
 		return 0;
 	}
-	rc = each_in_buf(path, map, (size_t)sb.st_size, fn, arg, count);
+	static bool bus_handler;
+	if (!bus_handler) {
+		struct sigaction sa = { .sa_sigaction = on_sigbus,
+			.sa_flags = SA_SIGINFO };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, NULL);
+		bus_handler = true;
+	}
+	bus_lo = map;
+	bus_hi = (const unsigned char *)map + sb.st_size;
+	if (sigsetjmp(bus_jmp, 1) != 0) {
+		munmap(map, (size_t)sb.st_size);
+		if (count == NULL) {
+			fprintf(stderr, "filterctl: %s: the file shrank while "
+					"read; the rest of it is skipped\n",
+			    path);
+			(*nbad)++;
+		}
+		return 0;
+	}
+	bus_armed = 1;
+	rc = each_in_buf(path, map, (size_t)sb.st_size, fn, arg, count, true);
+	bus_armed = 0;
 	munmap(map, (size_t)sb.st_size);
 	return rc;
 }
@@ -324,7 +396,7 @@ walk(const char *path, ctl_msg_fn *fn, void *arg, size_t *nbad, size_t *count)
 		if (rc < 0 || ferror(stdin) || b.len == 0)
 			(*nbad)++;
 		else
-			rc = each_in_buf("-", b.p, b.len, fn, arg, NULL);
+			rc = each_in_buf("-", b.p, b.len, fn, arg, NULL, false);
 		buf_free(&b);
 		return rc < 0 && rc != -ENOSPC ? rc : 0;
 	}
