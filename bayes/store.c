@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,24 @@ bayes_store_cache_stats(
 	if (st->ops->cache_stats == NULL)
 		return -ENOTSUP;
 	return st->ops->cache_stats(st, out);
+}
+
+void
+bayes_store_redact(const char *spec, char *out, size_t n)
+{
+	const char *at, *colon, *auth;
+
+	snprintf(out, n, "%s", spec);
+	if (strncmp(spec, "redis://", 8) != 0)
+		return;
+	auth = spec + 8;
+	at = strchr(auth, '@');
+	if (at == NULL || memchr(auth, '/', (size_t)(at - auth)) != NULL)
+		return;
+	colon = memchr(auth, ':', (size_t)(at - auth));
+	if (colon == NULL)
+		return;
+	snprintf(out, n, "%.*s***%s", (int)(colon + 1 - spec), spec, at);
 }
 
 int

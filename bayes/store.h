@@ -119,6 +119,10 @@ struct bayes_tokcache_stats;
 int bayes_store_cache_stats(
     struct bayes_store *, struct bayes_tokcache_stats *);
 
+/* bayes_store_redact - spec as it may be shown (logs, messages): a
+ * redis:// password replaced by "***" */
+void bayes_store_redact(const char *spec, char *out, size_t n);
+
 /* bayes_store_buffer_cache - the size of the backend's shared buffer
  * cache in bytes (BDB: the environment's, as created); -ENOTSUP for
  * Redis */
@@ -159,5 +163,13 @@ int bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **);
  * 0, or -EINVAL (backups, Redis keys and change rows share it) */
 int bayes__unhex(const char *s, uint8_t *out, size_t n);
 int bayes__redis_open(const char *url, bool rdwr, struct bayes_store **);
+/* bayes__redis_url - redis://[[user]:password@]host[:port][/db] into its
+ * parts (user and password percent-decoded, each < asz bytes); 0 or
+ * -EINVAL */
+struct bayes_redis_url {
+	char host[256], user[256], pass[256];
+	int port, db;
+};
+int bayes__redis_url(const char *url, struct bayes_redis_url *out);
 
 #endif

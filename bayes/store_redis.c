@@ -2,6 +2,10 @@
  * bayes/store_redis - the Redis backend (hiredis), for many hosts
  *
  *   bayes_store = redis://127.0.0.1:6379/0
+ *   bayes_store = redis://:PASSWORD@10.0.0.5:6379/0   (requirepass)
+ *   bayes_store = redis://USER:PASSWORD@10.0.0.5/0    (Redis 6 ACL)
+ * (userinfo percent-decoded; every message prints it with the password
+ * as ***, bayes_store_redact)
  * Layout, all keys under "fb:" so a shared Redis db can hold other data:
  *   fb:t:<token 16 hex>   hash s, h, a (spam count, ham count, atime)
  *   fb:seen               hash <seen 32 hex> -> 1 (spam) / 2 (ham)
@@ -27,6 +31,7 @@
 #include "bayes/store.h"
 #include "bayes/tokcache.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -1008,15 +1013,59 @@ static const struct bayes_store_ops redis_ops = {
 	.close = r_close,
 };
 
-/* parse_url - redis://host[:port][/db] */
+/* pct_decode - the %XX escapes of src[0..len) into out (NUL-ended);
+ * -EINVAL on a bad escape or no room */
 static int
-parse_url(const char *url, char *host, size_t hsz, int *port, int *db)
+pct_decode(const char *src, size_t len, char *out, size_t n)
 {
-	const char *p = url + 8, *e;
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned v;
+		char c = src[i];
+
+		if (c == '%') {
+			if (i + 2 >= len || sscanf(src + i + 1, "%2x", &v) != 1 ||
+			    !isxdigit((unsigned char)src[i + 1]) ||
+			    !isxdigit((unsigned char)src[i + 2]) || v == 0)
+				return -EINVAL;
+			c = (char)v;
+			i += 2;
+		}
+		if (o + 1 >= n)
+			return -EINVAL;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* parse_url - redis://[[user]:password@]host[:port][/db]; user and
+ * password percent-decoded (RFC 3986 3.2.1 userinfo) */
+static int
+parse_url(const char *url, char *host, size_t hsz, int *port, int *db,
+    char *user, char *pass, size_t asz)
+{
+	if (strncmp(url, "redis://", 8) != 0)
+		return -EINVAL;
+	const char *p = url + 8, *e, *at;
 	size_t hl;
 
 	*port = 6379;
 	*db = 0;
+	user[0] = pass[0] = '\0';
+	at = strchr(p, '@');
+	if (at != NULL && memchr(p, '/', (size_t)(at - p)) == NULL) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+
+		if (colon == NULL ||
+		    pct_decode(p, (size_t)(colon - p), user, asz) < 0 ||
+		    pct_decode(colon + 1, (size_t)(at - colon - 1), pass,
+			asz) < 0 ||
+		    pass[0] == '\0')
+			return -EINVAL;
+		p = at + 1;
+	}
 	e = p + strcspn(p, ":/");
 	hl = (size_t)(e - p);
 	if (hl == 0 || hl >= hsz)
@@ -1046,15 +1095,23 @@ parse_url(const char *url, char *host, size_t hsz, int *port, int *db)
 }
 
 int
+bayes__redis_url(const char *url, struct bayes_redis_url *u)
+{
+	return parse_url(url, u->host, sizeof(u->host), &u->port, &u->db,
+	    u->user, u->pass, sizeof(u->pass));
+}
+
+int
 bayes__redis_open(const char *url, bool rdwr, struct bayes_store **out)
 {
 	struct redis_store *s;
 	struct timeval tv = { 2, 0 };
-	char host[256];
+	char host[256], user[256], pass[256];
 	int port, db, rc;
 	redisReply *r;
 
-	if ((rc = parse_url(url, host, sizeof(host), &port, &db)) < 0)
+	if ((rc = parse_url(url, host, sizeof(host), &port, &db, user, pass,
+		 sizeof(pass))) < 0)
 		return rc;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
@@ -1068,8 +1125,24 @@ bayes__redis_open(const char *url, bool rdwr, struct bayes_store **out)
 	}
 	tv.tv_sec = 10;
 	redisSetTimeout(s->c, tv);
-	if ((r = cmd(s, &rc, "SELECT %d", db)) == NULL)
+	/* requirepass, or a Redis 6 ACL user: AUTH [user] password */
+	bool authed = pass[0] != '\0';
+	if (authed) {
+		r = user[0] != '\0' ? cmd(s, &rc, "AUTH %s %s", user, pass)
+				     : cmd(s, &rc, "AUTH %s", pass);
+		explicit_bzero(pass, sizeof(pass));
+		if (r == NULL) {
+			rc = rc == -EIO ? -EACCES : rc;
+			goto fail;
+		}
+		freeReplyObject(r);
+	}
+	if ((r = cmd(s, &rc, "SELECT %d", db)) == NULL) {
+		/* NOAUTH: the server wants a password the URL lacks */
+		if (rc == -EIO && !authed)
+			rc = -EACCES;
 		goto fail;
+	}
 	freeReplyObject(r);
 	if ((rc = load_scripts(s)) < 0)
 		goto fail;

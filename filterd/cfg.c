@@ -118,7 +118,8 @@ const struct cfg_key cfg_keys[] = {
 	{ "use_bayes", CFG_BOOL, "yes", NULL, NULL,
 	    "run the Bayes classifier (BAYES_* hits)" },
 	{ "bayes_store", CFG_STR, "bdb", NULL, NULL,
-	    "Bayes backend: bdb, or redis://host:port/db" },
+	    "Bayes backend: bdb, or redis://[[user]:password@]host[:port][/db] "
+	    "(password percent-encoded; shown as *** in logs)" },
 	{ "bayes_path", CFG_STR, "", NULL, NULL,
 	    "BDB environment directory (empty: state_dir/bayes)" },
 	{ "bayes_min_spam_num", CFG_INT, "200", "1", "1000000",

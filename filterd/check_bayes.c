@@ -73,9 +73,12 @@ store_warn(struct bayes_state *s, const char *what, int rc)
 
 	if (now < s->next_warn)
 		return;
+	char shown[sizeof(s->spec)];
+
 	s->next_warn = now + BAYES_REOPEN_SECS;
+	bayes_store_redact(s->spec, shown, sizeof(shown));
 	log_warn("bayes: %s %s: %s; scans go on without Bayes%s", what,
-	    s->spec, strerror(-rc),
+	    shown, strerror(-rc),
 	    rc == -EIO || rc == -EINVAL ? " (`filterctl bayes stats` checks "
 					  "the store)"
 					: "");

@@ -58,7 +58,10 @@ cmd_stats(struct bayes_store *st, const char *spec)
 	if ((rc = bayes_store_vars(st, &v)) < 0 ||
 	    (rc = bayes_store_foreach_token(st, stat_tok, &s)) < 0)
 		return rc;
-	printf("store\t%s (%s)\n", spec, bayes_store_kind(st));
+	char shown[1024];
+
+	bayes_store_redact(spec, shown, sizeof(shown));
+	printf("store\t%s (%s)\n", shown, bayes_store_kind(st));
 	uint64_t cb;
 	if (bayes_store_buffer_cache(st, &cb) == 0)
 		printf("buffer_cache\t%" PRIu64 " MB\n", cb >> 20);
@@ -200,8 +203,11 @@ ctl_bayes(int argc, char **argv)
 	}
 	rdwr = strcmp(sub, "expire") == 0 || strcmp(sub, "restore") == 0;
 	if ((rc = bayes_store_open(store, rdwr, &st)) < 0) {
+		char shown[1024];
+
+		bayes_store_redact(store, shown, sizeof(shown));
 		fprintf(stderr, "filterctl: cannot open bayes store %s: %s\n",
-		    store, strerror(-rc));
+		    shown, strerror(-rc));
 		cfg_free(c);
 		return 1;
 	}

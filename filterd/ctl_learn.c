@@ -923,14 +923,17 @@ ctl_learn(int argc, char **argv)
 		}
 		store = spec;
 	}
+	char shown[1024];
+
+	bayes_store_redact(store, shown, sizeof(shown));
 	if ((rc = bayes_store_open(store, true, &l.st)) < 0) {
 		fprintf(stderr, "filterctl: cannot open bayes store %s: %s\n",
-		    store, strerror(-rc));
+		    shown, strerror(-rc));
 		cfg_free(c);
 		return 1;
 	}
 	if ((rc = bayes_store_vars(l.st, &v)) < 0) {
-		fprintf(stderr, "filterctl: bayes store %s: %s\n", store,
+		fprintf(stderr, "filterctl: bayes store %s: %s\n", shown,
 		    strerror(-rc));
 		bayes_store_close(l.st);
 		cfg_free(c);

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # tests/e2e/bayes_redis.sh - the Redis backend against a real redis-server
 # on a loopback port: learn/relearn/forget, the same probabilities as BDB,
-# and backup -> restore BDB -> Redis -> BDB byte-identical.
+# and backup -> restore BDB -> Redis -> BDB byte-identical; a server with
+# requirepass and an ACL user (AUTH from the URL, the password never shown).
 set -u
 cd "$(dirname "$0")/../.."
 t=$(mktemp -d /tmp/bayes_redis.XXXXXX)
 . tests/e2e/lib_bayes.sh
 ctl=$(bayes_ctl "$t")
-rpid=
+rpid= rpid2=
 cleanup() {
 	[ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
+	[ -n "$rpid2" ] && kill "$rpid2" 2>/dev/null && wait "$rpid2" 2>/dev/null
 	rm -rf "$t"
 }
 trap cleanup EXIT
@@ -154,6 +156,45 @@ newest=$(echo "$s" | awk '$1=="newest_atime"{print $2}')
 oldest=$(echo "$s" | awk '$1=="oldest_atime"{print $2}')
 check "a scan on Redis: BAYES_99 and its tokens touched (atime $oldest -> $newest)" \
     '[[ $out == *BAYES_99* ]] && [ "$oldest" = 1000 ] && [ "$newest" -gt $(( $(date +%s) - 600 )) ]'
+
+# a server that wants a password (requirepass, and a Redis 6 ACL user):
+# the URL's userinfo, percent-decoded; every message shows it as ***
+for p2 in $(shuf -i 20000-40000 -n 20); do
+	if ! (echo >/dev/tcp/127.0.0.1/$p2) 2>/dev/null; then port2=$p2; break; fi
+done
+redis-server --port "$port2" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$t" --daemonize no --requirepass 's3cr:t@x/y' \
+    --user alice on '>al1ce' '~*' '&*' '+@all' >"$t/redis2.log" 2>&1 &
+rpid2=$!
+for i in $(seq 50); do
+	redis-cli -h 127.0.0.1 -p "$port2" --no-auth-warning -a 's3cr:t@x/y' ping \
+	    2>/dev/null | grep -q PONG && break
+	sleep 0.1
+done
+"$ctl" learn --store "redis://127.0.0.1:$port2/0" --spam "$t/spam" >/dev/null 2>"$t/err"
+rc=$?
+check "password wanted, none given: refused (rc=$rc: $(cat "$t/err"))" \
+    '[ $rc = 1 ] && grep -q "Permission denied" "$t/err"'
+"$ctl" learn --store "redis://:wrongpw@127.0.0.1:$port2/0" --spam "$t/spam" >/dev/null 2>"$t/err"
+rc=$?
+check "wrong password: refused, shown as *** ($(cat "$t/err"))" \
+    '[ $rc = 1 ] && grep -q "redis://:\*\*\*@127.0.0.1:$port2/0: Permission denied" "$t/err" && ! grep -q wrongpw "$t/err"'
+P="redis://:s3cr%3At%40x%2Fy@127.0.0.1:$port2/0"
+out=$("$ctl" learn --store "$P" --spam "$t/spam" 2>&1)
+s=$("$ctl" bayes --store "$P" stats 2>&1)
+check "requirepass (percent-encoded in the URL): learns; stats shows ***" \
+    '[[ $out == "learned 220,"* ]] && [[ $s == *"store	redis://:***@127.0.0.1:$port2/0 (redis)"* ]] && [[ $s == *"nspam	220"* ]]'
+out=$("$ctl" learn --store "redis://alice:al1ce@127.0.0.1:$port2/0" --ham "$t/ham" 2>&1)
+check "ACL user alice: learns into the same model ($out)" \
+    '[[ $out == "learned 230,"* ]]'
+cat >"$t/pw.conf" <<EOC
+state_dir = $t/state
+bayes_store = redis://:leakedpw@127.0.0.1:$port2/0
+EOC
+out=$(FILTERD_CONF=$t/pw.conf "$ctl" check "$t/new/s/0" 2>&1)
+check "a scan with a wrong password: Bayes off, the log shows *** not it" \
+    '[[ $out == *"bayes: "*"redis://:***@127.0.0.1:$port2/0: Permission denied; scans go on without Bayes"* ]] && [[ $out != *leakedpw* ]]'
+kill "$rpid2"; wait "$rpid2" 2>/dev/null; rpid2=
 
 # a dead server is an error, not a crash
 kill "$rpid"; wait "$rpid" 2>/dev/null; rpid=

@@ -1041,10 +1041,57 @@ test_two_writers_redis(void **state)
 	test_two_writers(state);
 }
 
+/* the Redis URL: userinfo (RFC 3986 3.2.1) percent-decoded, defaults,
+ * bad forms refused; the password never shown */
+static void
+test_redis_url(void **state)
+{
+	struct bayes_redis_url u;
+	char out[256];
+
+	(void)state;
+	assert_int_equal(bayes__redis_url("redis://10.0.0.5", &u), 0);
+	assert_string_equal(u.host, "10.0.0.5");
+	assert_int_equal(u.port, 6379);
+	assert_int_equal(u.db, 0);
+	assert_string_equal(u.pass, "");
+	assert_int_equal(
+	    bayes__redis_url("redis://:s3cr%3At%40x%2Fy@h:6380/4", &u), 0);
+	assert_string_equal(u.host, "h");
+	assert_int_equal(u.port, 6380);
+	assert_int_equal(u.db, 4);
+	assert_string_equal(u.user, "");
+	assert_string_equal(u.pass, "s3cr:t@x/y");
+	assert_int_equal(bayes__redis_url("redis://alice:pw@h/2", &u), 0);
+	assert_string_equal(u.user, "alice");
+	assert_string_equal(u.pass, "pw");
+	assert_int_equal(u.db, 2);
+	/* an empty password, no colon, bad escapes, NUL, no host, a port
+	 * or db out of range: refused */
+	static const char *const bad[] = { "redis://:@h", "redis://user@h",
+		"redis://:a%4@h", "redis://:a%zz@h", "redis://:a%00b@h",
+		"redis://:pw@", "redis://h:0", "redis://h:70000",
+		"redis://h/1001", "redis://h/x", "http://h" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(bayes__redis_url(bad[i], &u), -EINVAL);
+	/* a '@' after the path is not userinfo */
+	assert_int_equal(bayes__redis_url("redis://h/1@x", &u), -EINVAL);
+
+	bayes_store_redact("redis://:s3cr%3At@h:6380/4", out, sizeof(out));
+	assert_string_equal(out, "redis://:***@h:6380/4");
+	bayes_store_redact("redis://alice:pw@h/2", out, sizeof(out));
+	assert_string_equal(out, "redis://alice:***@h/2");
+	bayes_store_redact("redis://h:6379/0", out, sizeof(out));
+	assert_string_equal(out, "redis://h:6379/0");
+	bayes_store_redact("/var/lib/filterd/bayes", out, sizeof(out));
+	assert_string_equal(out, "/var/lib/filterd/bayes");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_redis_url),
 		cmocka_unit_test_setup_teardown(
 		    test_learn_relearn_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(
