@@ -1041,7 +1041,8 @@ pct_decode(const char *src, size_t len, char *out, size_t n)
 }
 
 /* parse_url - redis://[[user]:password@]host[:port][/db]; user and
- * password percent-decoded (RFC 3986 3.2.1 userinfo) */
+ * password percent-decoded (RFC 3986 3.2.1 userinfo); host a name, an
+ * IPv4 address or a bracketed IPv6 one ([::1]) */
 static int
 parse_url(const char *url, char *host, size_t hsz, int *port, int *db,
     char *user, char *pass, size_t asz)
@@ -1066,8 +1067,21 @@ parse_url(const char *url, char *host, size_t hsz, int *port, int *db,
 			return -EINVAL;
 		p = at + 1;
 	}
-	e = p + strcspn(p, ":/");
-	hl = (size_t)(e - p);
+	if (*p == '[') {
+		/* an IPv6 literal, bracketed (RFC 3986 3.2.2) */
+		const char *rb = strchr(p, ']');
+
+		if (rb == NULL || memchr(p, '/', (size_t)(rb - p)) != NULL)
+			return -EINVAL;
+		p++;
+		hl = (size_t)(rb - p);
+		e = rb + 1;
+		if (*e != '\0' && *e != ':' && *e != '/')
+			return -EINVAL;
+	} else {
+		e = p + strcspn(p, ":/");
+		hl = (size_t)(e - p);
+	}
 	if (hl == 0 || hl >= hsz)
 		return -EINVAL;
 	memcpy(host, p, hl);

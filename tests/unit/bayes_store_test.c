@@ -1066,12 +1066,20 @@ test_redis_url(void **state)
 	assert_string_equal(u.user, "alice");
 	assert_string_equal(u.pass, "pw");
 	assert_int_equal(u.db, 2);
+	assert_int_equal(bayes__redis_url("redis://:pw@[::1]:6380/3", &u), 0);
+	assert_string_equal(u.host, "::1");
+	assert_int_equal(u.port, 6380);
+	assert_int_equal(u.db, 3);
+	assert_int_equal(bayes__redis_url("redis://[fd00::5]", &u), 0);
+	assert_string_equal(u.host, "fd00::5");
+	assert_int_equal(u.port, 6379);
 	/* an empty password, no colon, bad escapes, NUL, no host, a port
 	 * or db out of range: refused */
 	static const char *const bad[] = { "redis://:@h", "redis://user@h",
 		"redis://:a%4@h", "redis://:a%zz@h", "redis://:a%00b@h",
 		"redis://:pw@", "redis://h:0", "redis://h:70000",
-		"redis://h/1001", "redis://h/x", "http://h" };
+		"redis://h/1001", "redis://h/x", "http://h", "redis://[::1",
+		"redis://[]:6379", "redis://[::1]x", "redis://[a/b]" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(bayes__redis_url(bad[i], &u), -EINVAL);
 	/* a '@' after the path is not userinfo */
