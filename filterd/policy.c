@@ -634,8 +634,10 @@ policy_groups(const struct policy *p, const struct policy_bank *pb,
  * req.hold); a recipient deferred anywhere (4xx) drops every held
  * transaction, so the upstream's retry of the whole message delivers
  * nobody twice. Only then are the side effects done (quarantine,
- * notifications) and the held transactions committed, one by one. With
- * LMTP (one reply each) the first phase delivers at once. */
+ * notifications) and the held transactions committed, one by one; a
+ * commit deferred downstream stops the ones after it (only the groups
+ * already committed can then arrive twice: RFC 1047's window, one group
+ * wide). With LMTP (one reply each) the first phase delivers at once. */
 
 struct group_run {
 	struct policy_split *sp;
@@ -885,6 +887,14 @@ on_next(evutil_socket_t fd, short ev, void *arg)
 	while (sp->cur < sp->ng) {
 		struct group_run *gr = &sp->gr[sp->cur++];
 
+		/* a commit deferred downstream (its final dot got a 4xx, or
+		 * the held connection was gone): the upstream will retry
+		 * every recipient, so the groups not yet sent are not sent
+		 * now (before, they were, and got the retry's copy too) */
+		if (sp->stop && sp->req->rq.all_or_none) {
+			drop_held(sp);
+			break;
+		}
 		if (gr->held && gr->rj) {
 			gr->held = false;
 			sp->waiting = gr;

@@ -125,6 +125,8 @@ EOF
 	# defers deferred-downstream@ (pf_release_deferred lets it through)
 	printf '%s\n' "refused-downstream@$PF_DOMAIN REJECT" \
 	    "deferred-downstream@$PF_DOMAIN DEFER" >"$PF_DIR/reinject_access"
+	# ... and defers a-a-eod-deferred@ after the final dot (end of data)
+	printf '%s\n' "a-a-eod-deferred@$PF_DOMAIN DEFER" >"$PF_DIR/eod_access"
 	local filter="-o content_filter=smtp-filterd:[127.0.0.1]:$PF_FILTER_PORT"
 	[ "$nofilter" = nofilter ] && filter="-o content_filter="
 	cat >"$PF_CONF/master.cf" <<EOF
@@ -141,7 +143,7 @@ EOF
   -o smtpd_sender_restrictions=
   -o smtpd_recipient_restrictions=check_recipient_access,texthash:$PF_DIR/reinject_access,permit_mynetworks,reject
   -o smtpd_data_restrictions=
-  -o smtpd_end_of_data_restrictions=
+  -o smtpd_end_of_data_restrictions=check_recipient_access,texthash:$PF_DIR/eod_access
 smtp-filterd unix - - n - 20 smtp
   -o syslog_name=postfix/smtp-filterd
   -o smtp_send_xforward_command=yes
@@ -260,10 +262,12 @@ pf_wait_delivered()
 }
 
 # pf_release_deferred - the reinjection listener stops deferring
-# deferred-downstream@ (postfix reload: texthash is read at start)
+# deferred-downstream@ and a-a-eod-deferred@ (postfix reload: texthash is
+# read at start)
 pf_release_deferred()
 {
 	sed -i '/^deferred-downstream@/d' "$PF_DIR/reinject_access"
+	sed -i '/^a-a-eod-deferred@/d' "$PF_DIR/eod_access"
 	postfix -c "$PF_CONF" reload >/dev/null 2>&1
 }
 

@@ -154,35 +154,58 @@ check "bank port:$pl_port applied (its subject tag)" \
 # defers deferred-downstream@) in the second of three groups (Postfix
 # sorts the recipients: a-first@, deferred-downstream@, tagme@): 451 for
 # the message, and no group gets a copy per attempt: the first group's
-# transaction was held at its 354 and dropped, the third never started;
-# released, each gets exactly one
+# transaction was held at its 354 and dropped, the third never started.
+# And a group deferred after its final dot (the listener's end-of-data
+# restriction defers a-a-eod-deferred@, the first of three groups): its
+# commit fails, so the two held after it are not committed (before,
+# they were, and each upstream retry gave them another copy). Released,
+# each group of both messages gets exactly one.
 printf '%s\r\n' "From: <sender@client.test>" "To: list@example.test" \
     "Subject: split deferred" "Message-Id: <split-def@e2e.test>" \
     "Date: Fri, 27 Nov 2026 12:00:00 +0000" "" "hello" >"$work/d.eml"
+sed 's/split-def@/split-eod@/; s/split deferred/split eod/' "$work/d.eml" >"$work/e.eml"
 swaks -s 127.0.0.1 -p "$in_port" -f sender@client.test \
     -t a-first@example.test,deferred-downstream@example.test,tagme@example.test \
     --data @"$work/d.eml" >"$work/swaks3.log" 2>&1
+swaks -s 127.0.0.1 -p "$in_port" -f sender@client.test \
+    -t a-a-eod-deferred@example.test,a-first@example.test,tagme@example.test \
+    --data @"$work/e.eml" >"$work/swaks4.log" 2>&1
 ndef()
 {
 	grep -c 'reinject <deferred-downstream@example.test>: 450 ' "$FD_LOG"
 }
-copies() # RCPT
+neod()
 {
-	grep -l '^Message-Id: <split-def@e2e.test>' "$PF_MAILDIR"/new/* \
-	    2>/dev/null | xargs -r grep -l "^Delivered-To: $1@example.test" |
+	grep -c 'reinject <a-a-eod-deferred@example.test>: 4[0-9][0-9] ' "$FD_LOG"
+}
+copies() # MSGID-PART RCPT
+{
+	grep -l "^Message-Id: <split-$1@e2e.test>" "$PF_MAILDIR"/new/* \
+	    2>/dev/null | xargs -r grep -l "^Delivered-To: $2@example.test" |
 	    wc -l
 }
-for i in $(seq 100); do [ "$(ndef)" -ge 3 ] && break; sleep 0.2; done
-check "deferred group: 3 tries ($(ndef)), the groups before and after it got nothing ($(copies a-first), $(copies tagme))" \
-    [ "$(ndef)" -ge 3 -a "$(copies a-first)" -eq 0 -a "$(copies tagme)" -eq 0 ]
-pf_release_deferred
-for i in $(seq 100); do
-	pf_flush
-	[ "$(copies a-first)" -ge 1 -a "$(copies tagme)" -ge 1 -a \
-	    "$(copies deferred-downstream)" -ge 1 ] &&
-	    break
+for i in $(seq 150); do
+	[ "$(ndef)" -ge 3 ] && [ "$(neod)" -ge 2 ] && break
+	[ $((i % 10)) = 0 ] && pf_flush
 	sleep 0.2
 done
-check "released: every group got it once ($(copies a-first), $(copies deferred-downstream), $(copies tagme))" \
-    [ "$(copies a-first)" -eq 1 -a "$(copies tagme)" -eq 1 -a "$(copies deferred-downstream)" -eq 1 ]
+check "deferred group: 3 tries ($(ndef)), the groups before and after it got nothing ($(copies def a-first), $(copies def tagme))" \
+    [ "$(ndef)" -ge 3 -a "$(copies def a-first)" -eq 0 -a "$(copies def tagme)" -eq 0 ]
+check "group deferred at its final dot: $(neod) tries, the held groups after it got nothing ($(copies eod a-first), $(copies eod tagme))" \
+    [ "$(neod)" -ge 2 -a "$(copies eod a-first)" -eq 0 -a "$(copies eod tagme)" -eq 0 ]
+pf_release_deferred
+for i in $(seq 300); do
+	[ $((i % 5)) = 1 ] && pf_flush
+	n6=0
+	for m in "def a-first" "def deferred-downstream" "def tagme" \
+	    "eod a-a-eod-deferred" "eod a-first" "eod tagme"; do
+		[ "$(copies $m)" -ge 1 ] && n6=$((n6 + 1))
+	done
+	[ "$n6" = 6 ] && break
+	sleep 0.2
+done
+check "released: every group got it once ($(copies def a-first), $(copies def deferred-downstream), $(copies def tagme))" \
+    [ "$(copies def a-first)" -eq 1 -a "$(copies def tagme)" -eq 1 -a "$(copies def deferred-downstream)" -eq 1 ]
+check "released: every group of the end-of-data one got it once ($(copies eod a-a-eod-deferred), $(copies eod a-first), $(copies eod tagme))" \
+    [ "$(copies eod a-a-eod-deferred)" -eq 1 -a "$(copies eod a-first)" -eq 1 -a "$(copies eod tagme)" -eq 1 ]
 tap_done
