@@ -69,7 +69,7 @@
 #define BDB_RETRIES 20
 /* The buffer cache, shared by every process of the store. It is a
  * mapped region file that grows as pages are used (a store of the
- * default 150k tokens uses ~30 MB of it); a big table needs the room:
+ * default 150k tokens uses ~20 MB of it); a big table needs the room:
  * MVCC keeps a learning transaction's pages twice, and at 32 MB a store
  * past ~500k tokens learned at ~100 messages a second (20,000 messages,
  * 731k tokens: 203 s; bogofilter 10 s), at 256 MB in 3.7 s. A full disk
