@@ -629,8 +629,7 @@ r_learn_batch(struct bayes_store *st, const struct bayes_learn_item *items,
 
 	if (!s->rdwr)
 		return -EROFS;
-	for (size_t i = 0; i < n; i++)
-		result[i] = -1;
+	/* result[] comes pre-filled with -1 (bayes_store_learn_batch) */
 	snprintf(nowb, sizeof(nowb), "%" PRIu32, now);
 	pthread_mutex_lock(&s->mu);
 	for (size_t a = 0; rc == 0 && a < n;) {

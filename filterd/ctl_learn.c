@@ -133,6 +133,27 @@ on_sigbus(int sig, siginfo_t *si, void *uc)
 	signal(sig, SIG_DFL); /* returning re-runs the access: default */
 }
 
+/* call_fn - fn on one message m[0..len) (or u, an unquoted copy of it,
+ * freed here), never armed: from a mapped file (guarded) fn gets a
+ * private copy, so a SIGBUS cannot happen inside it */
+static int
+call_fn(ctl_msg_fn *fn, void *arg, const char *name, const unsigned char *m,
+    size_t len, unsigned char *u, bool guarded)
+{
+	int rc;
+
+	if (u == NULL && guarded) {
+		if ((u = malloc(len ? len : 1)) == NULL)
+			return -ENOMEM;
+		memcpy(u, m, len);
+	}
+	bus_armed = 0;
+	rc = fn(arg, name, u != NULL ? u : m, len);
+	free(u);
+	bus_armed = guarded;
+	return rc;
+}
+
 /* A file starting "From " holding more than the first From_ line is an
  * mbox; the SpamAssassin corpus stores single messages that way too, so
  * an mbox with one message is simply one message without its From_. */
@@ -149,18 +170,7 @@ each_in_buf(const char *path, const unsigned char *p, size_t len,
 			(*count)++;
 			return 0;
 		}
-		if (guarded) {
-			unsigned char *c = malloc(len);
-
-			if (c == NULL)
-				return -ENOMEM;
-			memcpy(c, p, len);
-			bus_armed = 0;
-			rc = fn(arg, path, c, len);
-			free(c);
-			return rc;
-		}
-		return fn(arg, path, p, len);
+		return call_fn(fn, arg, path, p, len, NULL, guarded);
 	}
 	while (off < len) {
 		size_t start = line_end(p, off, len), end = start;
@@ -183,17 +193,9 @@ each_in_buf(const char *path, const unsigned char *p, size_t len,
 				mlen--;
 			snprintf(name, sizeof(name), "%s:%zu", path, n);
 			unsigned char *u = unquote(m, &mlen);
-			if (u == NULL && guarded) {
-				/* fn reads a private copy, unarmed */
-				if ((u = malloc(mlen ? mlen : 1)) == NULL)
-					return -ENOMEM;
-				memcpy(u, m, mlen);
-			}
-			bus_armed = 0;
-			rc = fn(arg, n == 1 && end >= len ? path : name,
-			    u != NULL ? u : m, mlen);
-			free(u);
-			bus_armed = guarded;
+
+			rc = call_fn(fn, arg, n == 1 && end >= len ? path : name,
+			    m, mlen, u, guarded);
 			if (rc < 0)
 				return rc;
 		}

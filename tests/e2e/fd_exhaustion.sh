@@ -10,14 +10,7 @@ set -u
 cd "$(dirname "$0")" || exit 1
 . ./lib_filterd.sh
 
-cleanup()
-{
-	fd_cleanup
-	e2e_sink_stop
-	rm -rf "$work"
-}
-work=$(mktemp -d /tmp/filterd-e2e-fdx.XXXXXX)
-trap cleanup EXIT
+e2e_workdir fdx
 
 if ! e2e_sink; then
 	not_ok "smtp-sink starts"

@@ -10,14 +10,7 @@ set -u
 cd "$(dirname "$0")" || exit 1
 . ./lib_filterd.sh
 
-work=$(mktemp -d /tmp/filterd-e2e-fst.XXXXXX)
-cleanup()
-{
-	fd_cleanup
-	e2e_sink_stop
-	rm -rf "$work"
-}
-trap cleanup EXIT
+e2e_workdir fst
 
 if [ "$(id -u)" != 0 ]; then
 	not_ok "root needed to mount a tmpfs"

@@ -277,7 +277,7 @@ fd_answers()
 }
 
 # e2e_workdir NAME - $work = a fresh /tmp/filterd-e2e-NAME.XXXXXX, removed
-# at exit with filterd stopped (E2E_KEEP=1 keeps it)
+# at exit with filterd (and an e2e_sink) stopped (E2E_KEEP=1 keeps it)
 e2e_workdir()
 {
 	work=$(mktemp -d "/tmp/filterd-e2e-$1.XXXXXX") || exit 1
@@ -286,6 +286,7 @@ e2e_workdir()
 e2e_workdir_cleanup()
 {
 	fd_cleanup
+	e2e_sink_stop
 	if [ -n "${E2E_KEEP:-}" ]; then echo "# kept $work" >&2; else rm -rf "$work"; fi
 }
 # e2e_require CMD... - a failed TAP line and exit 1 unless every CMD is

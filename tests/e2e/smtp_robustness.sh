@@ -28,14 +28,7 @@ cd "$(dirname "$0")" || exit 1
 
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-cleanup()
-{
-	fd_cleanup
-	e2e_sink_stop
-	rm -rf "$work"
-}
-work=$(mktemp -d /tmp/filterd-e2e-rob.XXXXXX)
-trap cleanup EXIT
+e2e_workdir rob
 
 if ! e2e_sink; then
 	not_ok "smtp-sink starts"
