@@ -179,6 +179,38 @@ bayes_store_set_vars(struct bayes_store *st, const struct bayes_vars *v)
 	return st->ops->set_vars(st, v);
 }
 
+bool
+bayes_expire_due(const struct bayes_vars *v, uint64_t max_tokens,
+    uint64_t period, uint64_t now)
+{
+	return v->ntokens > max_tokens && v->last_expire <= now &&
+	    now - v->last_expire >= period;
+}
+
+int
+bayes_store_expire_due(struct bayes_store *st, uint64_t max_tokens,
+    uint64_t period, uint32_t now, uint64_t *removed)
+{
+	struct bayes_vars v;
+	int rc;
+
+	*removed = 0;
+	if ((rc = bayes_store_vars(st, &v)) < 0)
+		return rc;
+	if (!bayes_expire_due(&v, max_tokens, period, now))
+		return 0;
+	if ((rc = bayes_store_claim_expire(st, now, period)) <= 0)
+		return rc;
+	rc = bayes_store_expire_auto(st, max_tokens, 0, now, removed);
+	return rc < 0 ? rc : 1;
+}
+
+int
+bayes_store_claim_expire(struct bayes_store *st, uint64_t now, uint64_t period)
+{
+	return st->ops->claim_expire(st, now, period);
+}
+
 /* Collectors for sorting. */
 struct tokvec {
 	struct bayes_tokval *v;
@@ -480,7 +512,6 @@ bayes_store_expire_auto(struct bayes_store *st, uint64_t max_tokens,
     uint32_t max_age, uint32_t now, uint64_t *removed)
 {
 	struct atimes a = { 0 };
-	struct bayes_vars v;
 	uint32_t cutoff = 0;
 	int rc;
 
@@ -498,10 +529,9 @@ bayes_store_expire_auto(struct bayes_store *st, uint64_t max_tokens,
 		cutoff = now - max_age;
 	if (cutoff > 0 && (rc = bayes_store_expire(st, cutoff, removed)) < 0)
 		goto out;
-	if ((rc = bayes_store_vars(st, &v)) < 0)
-		goto out;
-	v.last_expire = now;
-	rc = bayes_store_set_vars(st, &v);
+	/* only last_expire: learners may have moved the totals meanwhile */
+	if ((rc = bayes_store_claim_expire(st, now, 0)) > 0)
+		rc = 0;
 out:
 	free(a.v);
 	return rc;

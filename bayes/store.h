@@ -110,6 +110,27 @@ int bayes_store_restore(struct bayes_store *, FILE *, size_t *line);
  * not used for max_age seconds (0: no age limit). */
 int bayes_store_expire_auto(struct bayes_store *, uint64_t max_tokens,
     uint32_t max_age, uint32_t now, uint64_t *removed);
+/* bayes_store_claim_expire - set last_expire to now if it is at least
+ * period seconds old (last_expire + period <= now), atomically with the
+ * read: 1 when this caller set it, 0 when it was not old enough (another
+ * process claimed this round); -errno. Learners in many processes and
+ * hosts use it so that one of them runs a due expiry, and it never
+ * rewrites the other totals (a read-modify-write of all the vars would
+ * undo a concurrent learn's counts). */
+int bayes_store_claim_expire(
+    struct bayes_store *, uint64_t now, uint64_t period);
+/* SpamAssassin's opportunistic expiry (bayes_auto_expire): due when the
+ * store holds more than max_tokens tokens and the last expiry is at least
+ * period seconds old (SA: 12 hours). */
+#define BAYES_EXPIRE_PERIOD (12 * 3600)
+bool bayes_expire_due(const struct bayes_vars *, uint64_t max_tokens,
+    uint64_t period, uint64_t now);
+/* bayes_store_expire_due - when due, claim the round and run
+ * bayes_store_expire_auto(max_tokens, no age limit): 1 if this caller
+ * ran it (*removed), 0 if it was not due or another process claimed it,
+ * -errno */
+int bayes_store_expire_due(struct bayes_store *, uint64_t max_tokens,
+    uint64_t period, uint32_t now, uint64_t *removed);
 
 /* bayes_store_cache_stats - this handle's token cache counters
  * (bayes/tokcache.h: hits, misses, evictions, clears); -ENOTSUP when the
@@ -148,6 +169,7 @@ struct bayes_store_ops {
 	int (*put_seen)(
 	    struct bayes_store *, const uint8_t (*)[16], const int *, size_t);
 	int (*set_vars)(struct bayes_store *, const struct bayes_vars *);
+	int (*claim_expire)(struct bayes_store *, uint64_t, uint64_t);
 	int (*cache_stats)(
 	    struct bayes_store *, struct bayes_tokcache_stats *); /* or NULL */
 	int (*buffer_cache)(struct bayes_store *, uint64_t *); /* or NULL */

@@ -1442,6 +1442,47 @@ bdb_set_vars(struct bayes_store *st, const struct bayes_vars *vv)
 	return errc(txn->commit(txn, 0));
 }
 
+/* claim_once - one try of bdb_claim_expire: the read takes the write
+ * lock (DB_RMW), so of two claimers one waits and then sees the other's
+ * value */
+static int
+claim_once(struct bdb_store *s, uint64_t now, uint64_t period)
+{
+	DB_TXN *txn;
+	uint64_t last;
+	int rc;
+
+	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0)
+		return rc;
+	if ((rc = var_get64(s, txn, "last_expire", &last, DB_RMW)) < 0) {
+		txn->abort(txn);
+		return rc;
+	}
+	if (last > now || now - last < period) {
+		txn->abort(txn);
+		return 0;
+	}
+	if ((rc = var_put64(s, txn, "last_expire", now)) < 0) {
+		txn->abort(txn);
+		return rc;
+	}
+	rc = errc(txn->commit(txn, 0));
+	return rc < 0 ? rc : 1;
+}
+
+static int
+bdb_claim_expire(struct bayes_store *st, uint64_t now, uint64_t period)
+{
+	struct bdb_store *s = (struct bdb_store *)st;
+	int rc = -EAGAIN;
+
+	if (!s->rdwr)
+		return -EROFS;
+	for (int i = 0; i < BDB_RETRIES && rc == -EAGAIN; i++)
+		rc = claim_once(s, now, period);
+	return rc;
+}
+
 static int
 bdb_cache_stats(struct bayes_store *st, struct bayes_tokcache_stats *out)
 {
@@ -1495,6 +1536,7 @@ static const struct bayes_store_ops bdb_ops = {
 	.put_tokens = bdb_put_tokens,
 	.put_seen = bdb_put_seen,
 	.set_vars = bdb_set_vars,
+	.claim_expire = bdb_claim_expire,
 	.cache_stats = bdb_cache_stats,
 	.buffer_cache = bdb_buffer_cache,
 	.close = bdb_close,

@@ -44,7 +44,7 @@ struct redis_store {
 	struct bayes_store base;
 	redisContext *c;
 	pthread_mutex_t mu;
-	char sha[4][48]; /* SCRIPT LOAD of scripts[] */
+	char sha[5][48]; /* SCRIPT LOAD of scripts[] */
 	bool rdwr;
 	struct bayes_tokcache *cache; /* NULL: uncached */
 	char gid[48];		      /* fb:gen id the cache follows */
@@ -156,6 +156,15 @@ static const char expire_lua[] = LOG_LUA
     "end\n"
     "return n\n";
 
+/* claim_lua: ARGV[1] now, ARGV[2] period: last_expire := now when it is
+ * at least period old (bayes_store_claim_expire), in one step */
+static const char claim_lua[] =
+    "local last = tonumber(redis.call('HGET', 'fb:v', 'last_expire') or '0')\n"
+    "local now = tonumber(ARGV[1])\n"
+    "if last > now or now - last < tonumber(ARGV[2]) then return 0 end\n"
+    "redis.call('HSET', 'fb:v', 'last_expire', ARGV[1])\n"
+    "return 1\n";
+
 /* log_lua: a change row written by the C side (expiry, clear, restore) */
 static const char log_lua[] = LOG_LUA "logrow(ARGV[1])\nreturn 0\n";
 
@@ -211,14 +220,18 @@ cmd(struct redis_store *s, int *rc, const char *fmt, ...)
 }
 
 /* The scripts, loaded once (SCRIPT LOAD) and run by their SHA1. */
-enum { SCRIPT_LEARN, SCRIPT_TOUCH, SCRIPT_LOG, SCRIPT_EXPIRE };
-static const char *const scripts[4] = { learn_lua, touch_lua, log_lua,
-	expire_lua };
+enum { SCRIPT_LEARN, SCRIPT_TOUCH, SCRIPT_LOG, SCRIPT_EXPIRE, SCRIPT_CLAIM,
+	NSCRIPTS };
+static const char *const scripts[NSCRIPTS] = { learn_lua, touch_lua, log_lua,
+	expire_lua, claim_lua };
+_Static_assert(sizeof(((struct redis_store *)0)->sha) /
+	    sizeof(((struct redis_store *)0)->sha[0]) == NSCRIPTS,
+    "one sha a script");
 
 static int
 load_scripts(struct redis_store *s)
 {
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < NSCRIPTS; k++) {
 		redisReply *r;
 		int rc;
 
@@ -967,6 +980,30 @@ r_set_vars(struct bayes_store *st, const struct bayes_vars *v)
 	return rc;
 }
 
+static int
+r_claim_expire(struct bayes_store *st, uint64_t now, uint64_t period)
+{
+	struct redis_store *s = (struct redis_store *)st;
+	char a1[24], a2[24];
+	const char *argv[5] = { NULL, NULL, NULL, a1, a2 };
+	size_t lens[5];
+	redisReply *r;
+	int rc;
+
+	if (!s->rdwr)
+		return -EROFS;
+	lens[3] = (size_t)snprintf(a1, sizeof(a1), "%" PRIu64, now);
+	lens[4] = (size_t)snprintf(a2, sizeof(a2), "%" PRIu64, period);
+	pthread_mutex_lock(&s->mu);
+	r = evalsha(s, SCRIPT_CLAIM, &rc, 5, argv, lens);
+	pthread_mutex_unlock(&s->mu);
+	if (r == NULL)
+		return rc;
+	rc = r->type == REDIS_REPLY_INTEGER ? (r->integer == 1) : -EIO;
+	freeReplyObject(r);
+	return rc;
+}
+
 static void
 r_close(struct bayes_store *st)
 {
@@ -1008,6 +1045,7 @@ static const struct bayes_store_ops redis_ops = {
 	.put_tokens = r_put_tokens,
 	.put_seen = r_put_seen,
 	.set_vars = r_set_vars,
+	.claim_expire = r_claim_expire,
 	.cache_stats = r_cache_stats,
 	.close = r_close,
 };

@@ -20,6 +20,12 @@
  * bayes_auto_learn_threshold_nonspam learns ham, at or above
  * bayes_auto_learn_threshold_spam learns spam; the scan gets the note
  * autolearn=ham|spam|no for X-Spam-Status.
+ * After a message was autolearned, bayes_auto_expire (SA's opportunistic
+ * expiry) runs when the store holds more than bayes_expiry_max_db_size
+ * tokens and the last expiry is 12 hours old: on its own thread of the
+ * worker, so neither that message nor the worker's other sessions wait
+ * for it, claimed in the store first so that one process of one host
+ * runs each round (bayes_store_expire_due); a log line tells the result.
  * Errors are never the message's fault: they leave the scan without Bayes,
  * and are logged (at most every 30 s per worker, naming the store and
  * the error) so that a store that cannot be opened or is damaged does not
@@ -50,8 +56,12 @@
 struct bayes_state {
 	char spec[4096];
 	uint64_t min_spam, min_ham;
-	bool auto_learn;
+	bool auto_learn, auto_expire;
+	uint64_t expire_max; /* bayes_expiry_max_db_size */
 	double thr_ham, thr_spam;
+	bool expiring;	  /* the expiry thread runs (under mu) */
+	bool have_expirer; /* expirer is to be joined */
+	pthread_t expirer;
 	pthread_mutex_t mu;
 	pid_t pid; /* the process the handle belongs to */
 	struct bayes_store *st;
@@ -122,6 +132,8 @@ bayes_init(const struct cfg *c, void **state)
 	s->auto_learn = cfg_bool(c, "bayes_auto_learn");
 	s->thr_ham = cfg_double(c, "bayes_auto_learn_threshold_nonspam");
 	s->thr_spam = cfg_double(c, "bayes_auto_learn_threshold_spam");
+	s->auto_expire = cfg_bool(c, "bayes_auto_expire");
+	s->expire_max = (uint64_t)cfg_int(c, "bayes_expiry_max_db_size");
 	pthread_mutex_init(&s->mu, NULL);
 	*state = s;
 	return 0;
@@ -287,6 +299,62 @@ learn_verdict(struct bayes_state *s, struct scan *scan)
 	return BAYES_SPAM;
 }
 
+/* expire_main - the expiry thread: its own store reference, so a store
+ * error retires the handle as a scan's would */
+static void *
+expire_main(void *arg)
+{
+	struct bayes_state *s = arg;
+	struct bayes_store *st = store(s);
+	struct timespec t0, t1;
+	uint64_t removed = 0;
+	int rc;
+
+	if (st != NULL) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = bayes_store_expire_due(st, s->expire_max,
+		    BAYES_EXPIRE_PERIOD, (uint32_t)time(NULL), &removed);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (rc > 0)
+			log_info("bayes: expired %llu tokens (the store was "
+				 "over bayes_expiry_max_db_size %llu) in "
+				 "%.1f s",
+			    (unsigned long long)removed,
+			    (unsigned long long)s->expire_max,
+			    (double)(t1.tv_sec - t0.tv_sec) +
+				(double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+		unstore(s, st, rc < 0 ? rc : 0);
+	}
+	pthread_mutex_lock(&s->mu);
+	s->expiring = false;
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* maybe_expire - start the expiry thread when it is due (a cheap read
+ * of the totals; the thread claims the round) and none runs */
+static void
+maybe_expire(struct bayes_state *s, struct bayes_store *st)
+{
+	struct bayes_vars v;
+
+	if (!s->auto_expire || bayes_store_vars(st, &v) < 0 ||
+	    !bayes_expire_due(&v, s->expire_max, BAYES_EXPIRE_PERIOD,
+		(uint64_t)time(NULL)))
+		return;
+	/* under mu: milter threads may get here together; the thread's own
+	 * first step (store()) waits for the unlock */
+	pthread_mutex_lock(&s->mu);
+	if (!s->expiring) {
+		if (s->have_expirer)
+			pthread_join(s->expirer, NULL); /* it has ended */
+		s->have_expirer =
+		    pthread_create(&s->expirer, NULL, expire_main, s) == 0;
+		s->expiring = s->have_expirer;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 static void
 bayes_finish(struct scan *scan, void *state)
 {
@@ -301,6 +369,8 @@ bayes_finish(struct scan *scan, void *state)
 		return;
 	}
 	rc = bayes_learn_msg(st, scan_msg(scan), cls, (uint32_t)time(NULL));
+	if (rc == BAYES_LEARNED)
+		maybe_expire(s, st);
 	unstore(s, st, rc);
 	if (rc == BAYES_LEARNED)
 		scan_note(
@@ -316,6 +386,10 @@ bayes_free(void *state)
 
 	if (s == NULL)
 		return;
+	/* a running expiry ends within one chunk of its own; it holds a
+	 * reference to the store closed below */
+	if (s->have_expirer && s->pid == getpid())
+		pthread_join(s->expirer, NULL);
 	if (s->pid == getpid()) {
 		bayes_store_close(s->st);
 		bayes_store_close(s->dead);

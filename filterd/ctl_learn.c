@@ -968,18 +968,21 @@ ctl_learn(int argc, char **argv)
 	if (rc >= 0)
 		rc = flush(&l);
 	progress(&l, true);
-	/* SA bayes_auto_expire: over the size cap, at most every 12 hours */
+	/* SA bayes_auto_expire: over the size cap, at most every 12 hours;
+	 * filterd's workers do the same after autolearning, and the claim
+	 * makes one of them run it */
 	if (rc >= 0 && c != NULL && cfg_bool(c, "bayes_auto_expire") &&
-	    l.learned > 0 && bayes_store_vars(l.st, &v) == 0 &&
-	    v.ntokens > (uint64_t)cfg_int(c, "bayes_expiry_max_db_size") &&
-	    v.last_expire + 12 * 3600 < (uint64_t)time(NULL)) {
+	    l.learned > 0) {
 		uint64_t removed = 0;
+		int erc = bayes_store_expire_due(l.st,
+		    (uint64_t)cfg_int(c, "bayes_expiry_max_db_size"),
+		    BAYES_EXPIRE_PERIOD, (uint32_t)time(NULL), &removed);
 
-		if ((rc = bayes_store_expire_auto(l.st,
-			 (uint64_t)cfg_int(c, "bayes_expiry_max_db_size"), 0,
-			 (uint32_t)time(NULL), &removed)) == 0)
+		if (erc > 0)
 			fprintf(stderr, "filterctl: expired %llu tokens\n",
 			    (unsigned long long)removed);
+		else if (erc < 0)
+			rc = erc;
 	}
 	double el = now_s() - l.t0;
 	size_t total = l.learned + l.already + l.bad;

@@ -1023,6 +1023,111 @@ test_two_writers(void **state)
 	bayes_store_close(st);
 }
 
+/* expiry rounds: bayes_store_claim_expire gives each round to one
+ * claimer, across processes; bayes_store_expire_due runs only over the
+ * size and after the period; an expiry beside a learner leaves the
+ * learner's totals alone (it used to write back the totals it had read) */
+static void
+test_expire_claim(void **state)
+{
+	(void)state;
+	struct bayes_store *st;
+	struct bayes_vars v;
+	uint64_t removed, t[64];
+	uint8_t seen[16];
+	int status, won = 0, lost = 0;
+	pid_t pid[4];
+
+	assert_int_equal(bayes_store_open(spec, true, &st), 0);
+	/* message i at time 100 + i: unique token 1000 + i keeps that atime,
+	 * the 50 shared ones end at 119 */
+	for (unsigned i = 0; i < 20; i++) {
+		size_t n = toks_of(t, i);
+
+		seen_of(seen, i);
+		assert_int_equal(bayes_store_learn(st, seen, BAYES_SPAM, t, n,
+				     100 + i),
+		    BAYES_LEARNED);
+	}
+	/* a store that never expired is due at once */
+	assert_int_equal(bayes_store_claim_expire(st, 1000, 100), 1);
+	assert_int_equal(bayes_store_claim_expire(st, 1050, 100), 0);
+	assert_int_equal(bayes_store_claim_expire(st, 1100, 100), 1);
+	/* a clock that went back claims nothing */
+	assert_int_equal(bayes_store_claim_expire(st, 900, 0), 0);
+	assert_int_equal(bayes_store_vars(st, &v), 0);
+	assert_int_equal(v.last_expire, 1100);
+	assert_int_equal(v.nspam, 20);
+	assert_int_equal(v.ntokens, 70);
+
+	/* four processes claim the same round: one gets it */
+	for (int w = 0; w < 4; w++) {
+		if ((pid[w] = fork()) == 0) {
+			struct bayes_store *ws;
+			int rc;
+
+			if (bayes_store_open(spec, true, &ws) < 0)
+				_exit(2);
+			rc = bayes_store_claim_expire(ws, 5000, 100);
+			bayes_store_close(ws);
+			_exit(rc == 1 ? 10 : rc == 0 ? 11 : 2);
+		}
+		assert_true(pid[w] > 0);
+	}
+	for (int w = 0; w < 4; w++) {
+		assert_int_equal(waitpid(pid[w], &status, 0), pid[w]);
+		assert_true(WIFEXITED(status));
+		won += WEXITSTATUS(status) == 10;
+		lost += WEXITSTATUS(status) == 11;
+	}
+	assert_int_equal(won, 1);
+	assert_int_equal(lost, 3);
+
+	/* not over the size; over it but the round is too recent */
+	assert_int_equal(bayes_store_expire_due(st, 70, 100, 9000, &removed), 0);
+	assert_int_equal(
+	    bayes_store_expire_due(st, 60, 5000, 9000, &removed), 0);
+	/* due: keep the newest 45 of 70, i.e. drop what is older than 119 */
+	assert_int_equal(bayes_store_expire_due(st, 60, 100, 9000, &removed), 1);
+	assert_int_equal(removed, 19);
+	assert_int_equal(bayes_store_vars(st, &v), 0);
+	assert_int_equal(v.ntokens, 51);
+	assert_int_equal(v.last_expire, 9000);
+	assert_int_equal(v.nspam, 20);
+	assert_int_equal(bayes_store_expire_due(st, 40, 100, 9050, &removed), 0);
+
+	/* expiry rounds while another process learns 200 messages */
+	if ((pid[0] = fork()) == 0) {
+		struct bayes_store *ws;
+
+		if (bayes_store_open(spec, true, &ws) < 0)
+			_exit(2);
+		for (unsigned i = 100; i < 300; i++)
+			learn_as(ws, i, BAYES_SPAM);
+		bayes_store_close(ws);
+		_exit(0);
+	}
+	assert_true(pid[0] > 0);
+	for (uint32_t now = 10000; waitpid(pid[0], &status, WNOHANG) == 0;
+	     now++)
+		assert_int_equal(
+		    bayes_store_expire_auto(st, 0, 0, now, &removed), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(bayes_store_vars(st, &v), 0);
+	assert_int_equal(v.nspam, 220);
+	assert_int_equal(v.ntokens, 51 + 200);
+	bayes_store_close(st);
+}
+
+static void
+test_expire_claim_redis(void **state)
+{
+	if (redis_pid <= 0)
+		skip();
+	test_expire_claim(state);
+}
+
 /* the same against Redis: every host's caches follow every host's
  * writes through fb:gen and the fb:c:<n> rows */
 static void
@@ -1119,6 +1224,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_two_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(
+		    test_expire_claim, setup, teardown),
+		cmocka_unit_test_setup_teardown(
 		    test_cache_sees_other_writers_redis, setup_redis,
 		    teardown_redis),
 		cmocka_unit_test_setup_teardown(
@@ -1127,6 +1234,8 @@ main(void)
 		    test_big_store_redis, setup_redis, teardown_redis),
 		cmocka_unit_test_setup_teardown(
 		    test_learn_batch_redis, setup_redis, teardown_redis),
+		cmocka_unit_test_setup_teardown(
+		    test_expire_claim_redis, setup_redis, teardown_redis),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
