@@ -843,6 +843,39 @@ static struct smfiDesc desc = {
 	.xxfi_negotiate = m_negotiate,
 };
 
+/* accept - libmilter's listener (mi_listener in its listener.c) retries
+ * an accept() that failed for want of descriptors or memory (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM) at once: its poll() finds the listening socket
+ * still readable, so a milter process out of descriptors spun at 100% CPU
+ * until some were freed. libmilter offers no hook, so this program
+ * defines accept(), which the dynamic linker binds libmilter's call to:
+ * in the milter process such an error pauses the listener 1 s (the
+ * connections wait in the kernel's backlog, as at the SMTP and spamd
+ * doors, filterd/listener.c) with a warning at most every 10 s. Anywhere
+ * else it is plain accept() (libevent uses accept4()). */
+static volatile bool accept_pauses; /* set once, in the milter process */
+
+int
+accept(int fd, __SOCKADDR_ARG addr, socklen_t *restrict len)
+{
+	static time_t next_warn;
+	int c = accept4(fd, addr, len, 0);
+	int e = errno;
+
+	if (c >= 0 || !accept_pauses ||
+	    (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM))
+		return c;
+	/* only libmilter's listener thread accepts here */
+	time_t now = time(NULL);
+	if (now >= next_warn) {
+		next_warn = now + 10;
+		log_warn("milter: accept: %s; pausing for 1s", strerror(e));
+	}
+	nanosleep(&(struct timespec){ 1, 0 }, NULL);
+	errno = e;
+	return c;
+}
+
 static _Noreturn void
 milter_main(void)
 {
@@ -883,6 +916,7 @@ milter_main(void)
 		_exit(1);
 	}
 	log_info("milter: listening on %s", sock);
+	accept_pauses = true;
 	rc = smfi_main();
 	event_base_loopbreak(G.sbase);
 	pthread_join(G.sthread, NULL);
