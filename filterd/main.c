@@ -16,7 +16,6 @@
  * (or were, and were delivered): they are removed at start, the upstream
  * MTA retries the former.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/util.h>
@@ -48,6 +47,7 @@
 #include "filterd/sdnotify.h"
 #include "filterd/smtp.h"
 #include "filterd/spamd.h"
+#include "filterd/spool.h"
 #include "rules/rules.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -59,6 +59,7 @@ struct worker_slot {
 	pid_t pid;
 	unsigned gen;
 	time_t started;
+	char *spool_dir; /* its generation's, cleaned when it ends */
 };
 
 static struct {
@@ -190,26 +191,6 @@ open_listener(const char *addr)
 	}
 	evutil_make_socket_nonblocking(fd);
 	return fd;
-}
-
-static void
-clean_spool(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char p[4096];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) <
-		    (int)sizeof(p) && unlink(p) == 0)
-			log_warn("removed stale spool file %s (never "
-			    "acknowledged upstream, or already delivered)", p);
-	}
-	closedir(d);
 }
 
 /* Worker ---------------------------------------------------------------- */
@@ -346,6 +327,27 @@ spawn(struct worker_slot *s)
 	s->pid = pid;
 	s->gen = M.gen;
 	s->started = time(NULL);
+	free(s->spool_dir);
+	s->spool_dir = strdup(cfg_str(M.cfg, "spool_dir"));
+}
+
+/* reaped - a worker has ended: what it had in flight is not its any
+ * more (a crash, kill -9, a drain cut short): its spool files go now
+ * instead of at the next start */
+static void
+reaped(struct worker_slot *s, pid_t pid)
+{
+	int n;
+
+	if (s->spool_dir == NULL)
+		return;
+	if ((n = spool_clean(s->spool_dir, pid)) > 0)
+		log_warn("worker %ld: removed %d spool file%s of messages it "
+			 "had in flight (not acknowledged upstream, which "
+			 "retries them, or already delivered)",
+		    (long)pid, n, n == 1 ? "" : "s");
+	free(s->spool_dir);
+	s->spool_dir = NULL;
 }
 
 static size_t
@@ -495,6 +497,7 @@ on_sigchld(evutil_socket_t fd, short ev, void *arg)
 
 			if (s->pid != pid)
 				continue;
+			reaped(s, pid);
 			if (s->gen == M.gen && !M.stopping) {
 				if (WIFSIGNALED(st))
 					log_error("worker %ld killed by "
@@ -739,7 +742,7 @@ main(int argc, char **argv)
 	const char *path = "/etc/filterd/filterd.conf";
 	bool test = false, nondef = false;
 	char err[1024];
-	int opt, rc;
+	int opt, rc, n;
 	struct event *ev[4];
 
 	M.overrides = calloc((size_t)argc, sizeof(char *));
@@ -836,7 +839,10 @@ main(int argc, char **argv)
 		    strerror(-rc));
 		return 1;
 	}
-	clean_spool(cfg_str(M.cfg, "spool_dir"));
+	if ((n = spool_clean(cfg_str(M.cfg, "spool_dir"), 0)) > 0)
+		log_warn("removed %d stale spool files from %s (never "
+			 "acknowledged upstream, or already delivered)",
+		    n, cfg_str(M.cfg, "spool_dir"));
 	if ((M.lfd = open_listener(cfg_text(M.cfg, "listen"))) < 0) {
 		fprintf(stderr, "filterd: cannot listen on %s: %s\n",
 		    cfg_text(M.cfg, "listen"), strerror(-M.lfd));

@@ -10,6 +10,7 @@
  */
 #include "filterd/spool.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -19,18 +20,55 @@
 #include <unistd.h>
 
 #define SPOOL_WBUF (64 * 1024)
+/* the id's layout (spool_id): the pid's 6 digits start at ID_PID */
+#define ID_LEN 23
+#define ID_PID 13
+
+static void
+pid_hex(char out[7], pid_t pid)
+{
+	snprintf(out, 7, "%06lX", (unsigned long)pid & 0xffffff);
+}
 
 void
 spool_id(char *out, size_t outsz)
 {
 	static unsigned counter;
 	struct timespec ts;
+	char ph[7];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(out, outsz, "%08llX%05lX%05lX%04X",
+	pid_hex(ph, getpid());
+	snprintf(out, outsz, "%08llX%05lX%s%04X",
 	    (unsigned long long)ts.tv_sec & 0xffffffffull,
-	    (unsigned long)(ts.tv_nsec / 1000) & 0xfffff,
-	    (unsigned long)getpid() & 0xfffff, ++counter & 0xffff);
+	    (unsigned long)(ts.tv_nsec / 1000) & 0xfffff, ph,
+	    ++counter & 0xffff);
+}
+
+int
+spool_clean(const char *dir, pid_t pid)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char p[4096], ph[7];
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	pid_hex(ph, pid);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (pid > 0 && (strlen(e->d_name) != ID_LEN ||
+				   memcmp(e->d_name + ID_PID, ph, 6) != 0))
+			continue;
+		if (snprintf(p, sizeof(p), "%s/%s", dir, e->d_name) <
+			(int)sizeof(p) &&
+		    unlink(p) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
 }
 
 int

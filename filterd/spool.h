@@ -5,6 +5,7 @@
 #define FILTERD_SPOOL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util/buf.h"
 
@@ -18,8 +19,15 @@ struct spool_file {
 	struct buf wbuf;
 };
 
-/* spool_id - a new process-unique id (hex time, pid, counter) */
+/* spool_id - a new unique id: hex time (8 digits), microseconds (5),
+ * the process id (6: any Linux pid, pid_max <= 2^22) and a counter (4) */
 void spool_id(char *out, size_t outsz);
+/* spool_clean - remove the files in dir that a process which has ended
+ * left behind: with pid > 0 those whose id carries that pid, with pid 0
+ * every file. Returns how many went. Such a message was never
+ * acknowledged upstream (the MTA retries it) or was, after it was
+ * delivered (the file outlived the reply by a moment). */
+int spool_clean(const char *dir, pid_t pid);
 /* spool_open - create dir/<id> (O_EXCL); 0 or -errno */
 int spool_open(const char *dir, struct spool_file *);
 /* spool_write - buffered; errors are sticky and come back from

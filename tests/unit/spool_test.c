@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -58,6 +59,54 @@ test_ids_unique(void **state)
 	assert_string_not_equal(a, b);
 }
 
+/* spool_clean: the files of one ended process by the pid in their ids
+ * (another process's, an older build's 22-digit ids and foreign names
+ * stay), or every file */
+static void
+test_clean(void **state)
+{
+	(void)state;
+	char dir[64], p[128];
+	struct spool_file a, b;
+	pid_t child;
+	int st;
+
+	snprintf(dir, sizeof(dir), "/tmp/spool_test_clean.%ld", (long)getpid());
+	assert_int_equal(mkdir(dir, 0700), 0);
+	/* two of this process's and one of a child's */
+	assert_int_equal(spool_open(dir, &a), 0);
+	assert_int_equal(spool_open(dir, &b), 0);
+	assert_int_equal(strlen(a.id), 23);
+	spool_close(&a);
+	spool_close(&b);
+	if ((child = fork()) == 0) {
+		struct spool_file c;
+
+		_exit(spool_open(dir, &c) == 0 ? 0 : 1);
+	}
+	assert_true(child > 0);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_int_equal(st, 0);
+	/* an older build's id with this pid's low 20 bits, and a stranger */
+	snprintf(p, sizeof(p), "%s/69A2B3C40123%05lX0001", dir,
+	    (unsigned long)getpid() & 0xfffff);
+	assert_int_equal(close(open(p, O_CREAT | O_WRONLY, 0600)), 0);
+	snprintf(p, sizeof(p), "%s/notes.txt", dir);
+	assert_int_equal(close(open(p, O_CREAT | O_WRONLY, 0600)), 0);
+
+	assert_int_equal(spool_clean(dir, child), 1);
+	assert_int_equal(spool_clean(dir, child), 0);
+	assert_int_equal(access(a.path, F_OK), 0);
+	assert_int_equal(spool_clean(dir, getpid()), 2);
+	assert_int_equal(access(a.path, F_OK), -1);
+	assert_int_equal(access(b.path, F_OK), -1);
+	assert_int_equal(access(p, F_OK), 0);
+	/* pid 0: all (filterd's start) */
+	assert_int_equal(spool_clean(dir, 0), 2);
+	assert_int_equal(rmdir(dir), 0);
+	assert_int_equal(spool_clean(dir, 0), 0); /* no such dir */
+}
+
 static void
 test_errors(void **state)
 {
@@ -81,6 +130,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_ids_unique),
+		cmocka_unit_test(test_clean),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
