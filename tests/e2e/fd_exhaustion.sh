@@ -41,7 +41,7 @@ milter=${milter#pid=}
 worker=$(fd_workers | grep -vx "$milter" | head -1)
 cpu() # ticks of user + system time of process $1 (all its threads)
 {
-	awk '{ print $14 + $15 }' "/proc/${1:-$worker}/stat"
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
 }
 
 # flood.py PORT[,PORT] SECONDS [N]: N (60) connections to each port, held
@@ -57,15 +57,22 @@ for port in map(int, sys.argv[1].split(",")):
 print(len(held), flush=True)
 time.sleep(float(sys.argv[2]))
 PY
-python3 "$work/flood.py" "$sp_port,$fd_port" 6 >"$work/flood.out" &
-flood=$!
-sleep 2.5 # the connections are in; the worker is out of descriptors
-c0=$(cpu)
-sleep 3
-c1=$(cpu)
-check "worker idles while out of descriptors ($((c1 - c0)) ticks in 3 s)" \
-    [ $((c1 - c0)) -lt 60 ]
-wait "$flood"
+# flood_idle WHAT PID PORTS [N] - hold N connections to each of PORTS
+# for 6 s (their count in $work/flood.out); PID, out of descriptors
+# meanwhile, must stay idle
+flood_idle()
+{
+	python3 "$work/flood.py" "$3" 6 ${4:-} >"$work/flood.out" &
+	local flood=$! t0 t1
+	sleep 2.5 # the connections are in; the process is out of descriptors
+	t0=$(cpu "$2")
+	sleep 3
+	t1=$(cpu "$2")
+	check "$1 idles while out of descriptors ($((t1 - t0)) ticks in 3 s)" \
+	    [ $((t1 - t0)) -lt 60 ]
+	wait "$flood"
+}
+flood_idle worker "$worker" "$sp_port,$fd_port"
 check "120 connections were held ($(cat "$work/flood.out"))" \
     [ "$(cat "$work/flood.out")" -eq 120 ]
 n=$(grep -c 'accept: Too many open files; pausing for 1s' "$FD_LOG")
@@ -90,17 +97,9 @@ print(s.recv(5)[4:5].decode())
 PY
 check "milter process found (pid $milter), answers OPTNEG" \
     sh -c "[ -n '$milter' ] && [ \"\$(python3 '$work/optneg.py' $mi_port)\" = O ]"
-python3 "$work/flood.py" "$mi_port" 6 70 >"$work/mflood.out" &
-flood=$!
-sleep 2.5
-m0=$(cpu "$milter")
-sleep 3
-m1=$(cpu "$milter")
-check "milter process idles while out of descriptors ($((m1 - m0)) ticks in 3 s)" \
-    [ $((m1 - m0)) -lt 60 ]
-wait "$flood"
-check "70 milter connections were made ($(cat "$work/mflood.out"))" \
-    [ "$(cat "$work/mflood.out")" -eq 70 ]
+flood_idle "milter process" "$milter" "$mi_port" 70
+check "70 milter connections were made ($(cat "$work/flood.out"))" \
+    [ "$(cat "$work/flood.out")" -eq 70 ]
 n=$(grep -c 'milter: accept: Too many open files; pausing for 1s' "$FD_LOG")
 check "the milter warned, at most every 10 s ($n)" [ "$n" -ge 1 -a "$n" -le 2 ]
 sleep 1.5
