@@ -59,6 +59,7 @@ struct bayes_state {
 	bool auto_learn, auto_expire;
 	uint64_t expire_max; /* bayes_expiry_max_db_size */
 	double thr_ham, thr_spam;
+	time_t next_expire_check; /* the totals are read at most this often */
 	bool expiring;	  /* the expiry thread runs (under mu) */
 	bool have_expirer; /* expirer is to be joined */
 	pthread_t expirer;
@@ -337,10 +338,20 @@ static void
 maybe_expire(struct bayes_state *s, struct bayes_store *st)
 {
 	struct bayes_vars v;
+	time_t now = time(NULL);
+	bool check;
 
-	if (!s->auto_expire || bayes_store_vars(st, &v) < 0 ||
-	    !bayes_expire_due(&v, s->expire_max, BAYES_EXPIRE_PERIOD,
-		(uint64_t)time(NULL)))
+	if (!s->auto_expire)
+		return;
+	/* once a minute per process is plenty for a 12-hour period, and
+	 * spares Redis a round trip per autolearned message */
+	pthread_mutex_lock(&s->mu);
+	if ((check = now >= s->next_expire_check))
+		s->next_expire_check = now + 60;
+	pthread_mutex_unlock(&s->mu);
+	if (!check || bayes_store_vars(st, &v) < 0 ||
+	    !bayes_expire_due(
+		&v, s->expire_max, BAYES_EXPIRE_PERIOD, (uint64_t)now))
 		return;
 	/* under mu: milter threads may get here together; the thread's own
 	 * first step (store()) waits for the unlock */
