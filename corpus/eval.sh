@@ -27,6 +27,11 @@
 #                            bogofilter's FN where its FP is no more than
 #                            filterd's at 0.50 (both directions, so neither
 #                            side picks its cutoff alone)
+#   paired                   filterd's Bayes against bogofilter's message by
+#                            message at both cutoffs: the ham only one of
+#                            them calls spam, the spam only one misses, and
+#                            the exact McNemar p of that split (is the
+#                            difference more than chance?)
 #   SpamAssassin+Bayes       spamassassin -L after sa-learn, score >= 5.0
 # FP = ham called spam, FN = spam not called spam ("no result" is not
 # spam). EVAL_KEEP=1 keeps the work directory; EVAL_SKIP_SA=1 skips the
@@ -104,8 +109,13 @@ t0=$(now)
 "$ctl" learn -q -c "$conf" --ham "${trh[@]}" >>"$work/fd.learn" || exit 1
 t1=$(now)
 echo "$t0 $t1" >"$work/fd.learntime"
-"$ctl" bayes -c "$conf" classify "$tsh" | awk '{print $1}' >"$work/fd.ham"
-"$ctl" bayes -c "$conf" classify "$tss" | awk '{print $1}' >"$work/fd.spam"
+for s in ham spam; do
+	d=$tsh; [ $s = spam ] && d=$tss
+	"$ctl" bayes -c "$conf" classify "$d" >"$work/fd.$s.raw"
+	awk '{print $1}' "$work/fd.$s.raw" >"$work/fd.$s"
+	awk '{n = split($2, a, "/"); print a[n], $1}' "$work/fd.$s.raw" \
+	    >"$work/fd.$s.named"
+done
 full=no
 if FILTERD_CONF=$conf "$ctl" check $(find "$tsh" -type f | sort) \
     >"$work/fc.ham.raw" 2>/dev/null &&
@@ -184,8 +194,14 @@ bogofilter -d "$work/bogo" -s -B "$trs"
 bogofilter -d "$work/bogo" -n -B "${trh[@]}"
 t1=$(now)
 echo "$t0 $t1" >"$work/bogo.learntime"
-bogofilter -d "$work/bogo" -t -B "$tsh" | awk '{print $2}' >"$work/bogo.ham"
-bogofilter -d "$work/bogo" -t -B "$tss" | awk '{print $2}' >"$work/bogo.spam"
+# -v: each line names its file ("path class p"), in directory order
+for s in ham spam; do
+	d=$tsh; [ $s = spam ] && d=$tss
+	bogofilter -d "$work/bogo" -v -t -B "$d" >"$work/bogo.$s.raw"
+	awk '{print $3}' "$work/bogo.$s.raw" >"$work/bogo.$s"
+	awk '{n = split($1, a, "/"); print a[n], $3}' "$work/bogo.$s.raw" \
+	    >"$work/bogo.$s.named"
+done
 
 for p in "${pids[@]}"; do wait "$p"; done
 pids=()
@@ -224,6 +240,42 @@ at_fp() {
 	    "$(echo "100 * $fp / $nh" | bc -l)" "$fn" \
 	    "$(echo "100 * $fn / $ns" | bc -l)"
 }
+# paired NAME CUTOFF - filterd's Bayes against bogofilter's at one cutoff,
+# message by message (joined on the file name): ham only one of them
+# calls spam, spam only one of them misses, and the exact McNemar p
+paired() {
+	python3 - "$work" "$2" "$1" <<'PY'
+import math, sys
+work, cut, name = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+def load(f):
+    d = {}
+    for line in open(f):
+        k, v = line.split()
+        d[k] = float(v) if v not in ("none", "bad") else None
+    return d
+def mcnemar(b, c):
+    n = b + c
+    if n == 0:
+        return 1.0
+    k = min(b, c)
+    return min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n)
+def fp(v):
+    return v is not None and v >= cut
+def fn(v):
+    return v is None or v < cut
+out = []
+for kind, s, wrong in (("ham called spam", "ham", fp),
+                       ("spam missed", "spam", fn)):
+    f = load(f"{work}/fd.{s}.named")
+    b = load(f"{work}/bogo.{s}.named")
+    keys = f.keys() & b.keys()
+    only_f = sum(1 for k in keys if wrong(f[k]) and not wrong(b[k]))
+    only_b = sum(1 for k in keys if wrong(b[k]) and not wrong(f[k]))
+    out.append(f"{kind}: only filterd {only_f}, only bogofilter {only_b}, "
+               f"p = {mcnemar(only_f, only_b):.2g}")
+print(f"{name}: " + "; ".join(out))
+PY
+}
 rate() { # name file: messages/s of a learn run
 	read -r a b <"$2"
 	printf "  %-20s %6.0f msg/s\n" "$1" "$(echo "$ntrain / ($b - $a)" | bc -l)"
@@ -241,6 +293,11 @@ at_fp "  filterd Bayes" "$work/fd.ham" "$work/fd.spam" \
     "$(fpcount "$work/bogo.ham" 0.5)"
 at_fp "  bogofilter" "$work/bogo.ham" "$work/bogo.spam" \
     "$(fpcount "$work/fd.ham" 0.5)"
+echo "paired, on the same messages (exact McNemar test, two-sided): the"
+echo "messages only one of the two gets wrong, and the chance of a split at"
+echo "least that uneven if both were equally good:"
+paired "  Bayes p >= 0.50" 0.5
+paired "  Bayes p >= 0.99" 0.99
 if [ $full = yes ]; then
 	row "filterd rules+Bayes, score >= 5" "$work/fc.ham" "$work/fc.spam" 5.0
 else
