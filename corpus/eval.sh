@@ -104,6 +104,10 @@ use_dmarc = no
 rules_local =
 rules_scoreset = 2
 EOC
+# the training files read once before any learner is timed: the first
+# one would otherwise pay for reading them from disk (filterctl learn
+# came out ~10 % behind bogofilter here, ~20 % ahead with both warm)
+find "$trs" "${trh[@]}" -type f -exec cat {} + >/dev/null
 t0=$(now)
 "$ctl" learn -q -c "$conf" --spam "$trs" >"$work/fd.learn" || exit 1
 "$ctl" learn -q -c "$conf" --ham "${trh[@]}" >>"$work/fd.learn" || exit 1
