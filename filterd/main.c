@@ -13,8 +13,9 @@
  * that writes it and, once it has, reloads itself like on SIGHUP, once
  * per cache file name.
  * Messages left in spool_dir by a crash were never acknowledged upstream
- * (or were, and were delivered): they are removed at start, the upstream
- * MTA retries the former.
+ * (or were, and were delivered): a dead worker's go when it is reaped
+ * (its pid is in their ids), any others at start; the upstream MTA
+ * retries the former.
  */
 #include <errno.h>
 #include <event2/event.h>
