@@ -155,6 +155,7 @@ store(struct bayes_state *s)
 		s->refs = 0;
 		s->pid = getpid();
 		s->next_try = 0;
+		s->expiring = s->have_expirer = false; /* the parent's */
 	}
 	/* read-write for autolearn and atime touches; a store we may only
 	 * read (permissions) still classifies */
@@ -397,7 +398,7 @@ bayes_free(void *state)
 
 	if (s == NULL)
 		return;
-	/* a running expiry ends within one chunk of its own; it holds a
+	/* wait for a running expiry (seconds at most): it holds a
 	 * reference to the store closed below */
 	if (s->have_expirer && s->pid == getpid())
 		pthread_join(s->expirer, NULL);
