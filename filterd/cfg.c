@@ -68,7 +68,7 @@ const struct cfg_key cfg_keys[] = {
 	    "milter: scan wait and MTA I/O timeout (< milter_content_timeout)"
 	},
 	{ "spool_dir", CFG_STR, "/var/spool/filterd", NULL, NULL,
-	    "messages in flight (fsync before any reply)" },
+	    "messages in flight (a buffer: the MTA keeps them until our 250)" },
 	{ "state_dir", CFG_STR, "/var/lib/filterd", NULL, NULL,
 	    "pid file and the checks' state (Bayes DB)" },
 	{ "quarantine_dir", CFG_STR, "/var/lib/filterd/quarantine", NULL,

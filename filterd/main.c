@@ -111,7 +111,7 @@ usage(FILE *f)
 "\n"
 "DESCRIPTION\n"
 "    filterd accepts mail from an MTA over SMTP or LMTP on `listen`\n"
-"    (Postfix content_filter), spools it to disk with fsync, scores it with\n"
+"    (Postfix content_filter), spools it to disk, scores it with\n"
 "    the checks, adds X-Spam-* headers (amavis semantics: tag_level,\n"
 "    tag2_level, kill_level and final_spam_destiny) and hands it back over\n"
 "    SMTP to `reinject`. The client gets 250 only after the reinjection\n"

@@ -6,7 +6,7 @@
  * RFC 5321 section 4.5.2), then BUSY while the scan and the reinjection
  * run, during which reading is paused (pipelined input waits in the
  * buffer). The reply to the end of data is sent only after the spool file
- * was fsynced, scanned, and the action completed: 250 only after the
+ * was written, scanned, and the action completed: 250 only after the
  * downstream 250 (LMTP: one reply per recipient, RFC 2033 section 4.2).
  * The spool file is removed after that reply. Limits: line_length_limit
  * (500 5.5.2 / 552 5.3.4), message_size_limit (552 5.3.4), max_recipients

@@ -3,10 +3,18 @@
  *
  * One file per message under spool_dir, named by the local queue id. The
  * front door writes the DATA bytes (un-dot-stuffed, CRLF lines) through a
- * 64 KiB buffer, then spool_commit() fsyncs it before any reply; the file
- * is removed only once the action completed (reinjected, quarantined,
- * discarded or rejected). Write errors (ENOSPC on a full disk) are sticky
- * so the caller reads the whole DATA phase and then answers 452.
+ * 64 KiB buffer, then spool_commit() writes what is left before any reply;
+ * the file is removed only once the action completed (reinjected,
+ * quarantined, discarded or rejected). Write errors (ENOSPC on a full
+ * disk) are sticky so the caller reads the whole DATA phase and then
+ * answers 452.
+ * No fsync: the spool is a buffer, not a queue. The MTA keeps every
+ * message until filterd's 250, which comes only after the reinjection's
+ * (or the quarantine file's own fsync + rename), and what a crash leaves
+ * here is removed unread (main.c), so a synced copy would never be used.
+ * Most spool files now live and die in the page cache; the fsync was
+ * ~7% of a worker's CPU and a disk flush per message (amavisd-new does
+ * not sync its temporary files either).
  */
 #include "filterd/spool.h"
 
@@ -147,11 +155,7 @@ spool_commit(struct spool_file *f)
 {
 	if (f->err)
 		return f->err;
-	if ((f->err = flush(f)) < 0)
-		return f->err;
-	if (fsync(f->fd) < 0)
-		return f->err = -errno;
-	return 0;
+	return f->err = flush(f);
 }
 
 int

@@ -33,7 +33,8 @@ int spool_open(const char *dir, struct spool_file *);
 /* spool_write - buffered; errors are sticky and come back from
  * spool_commit (so the DATA phase can read to the end first) */
 void spool_write(struct spool_file *, const void *, size_t);
-/* spool_commit - flush, fsync: durable before we answer; 0 or -errno */
+/* spool_commit - write out the buffer (no fsync: see spool.c); 0 or
+ * -errno (the first write error) */
 int spool_commit(struct spool_file *);
 /* spool_map - the committed bytes, read-only; 0 or -errno */
 int spool_map(struct spool_file *, struct bstr *out);
