@@ -180,11 +180,17 @@ bayes_store_set_vars(struct bayes_store *st, const struct bayes_vars *v)
 }
 
 bool
+bayes__round_due(uint64_t last_expire, uint64_t now, uint64_t period)
+{
+	return last_expire <= now && now - last_expire >= period;
+}
+
+bool
 bayes_expire_due(const struct bayes_vars *v, uint64_t max_tokens,
     uint64_t period, uint64_t now)
 {
-	return v->ntokens > max_tokens && v->last_expire <= now &&
-	    now - v->last_expire >= period;
+	return v->ntokens > max_tokens &&
+	    bayes__round_due(v->last_expire, now, period);
 }
 
 int

@@ -185,6 +185,10 @@ int bayes__bdb_open(const char *path, bool rdwr, struct bayes_store **);
  * 0, or -EINVAL (backups, Redis keys and change rows share it) */
 int bayes__unhex(const char *s, uint8_t *out, size_t n);
 int bayes__redis_open(const char *url, bool rdwr, struct bayes_store **);
+/* bayes__round_due - an expiry round is due: last_expire at least period
+ * seconds before now (a clock that went back: not); the backends' claims
+ * and bayes_expire_due decide with it (Redis: the same test in Lua) */
+bool bayes__round_due(uint64_t last_expire, uint64_t now, uint64_t period);
 /* bayes__redis_url - redis://[[user]:password@]host[:port][/db] into its
  * parts (user and password percent-decoded, each < asz bytes); 0 or
  * -EINVAL */

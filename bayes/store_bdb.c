@@ -1454,17 +1454,11 @@ claim_once(struct bdb_store *s, uint64_t now, uint64_t period)
 
 	if ((rc = errc(s->env->txn_begin(s->env, NULL, &txn, 0))) < 0)
 		return rc;
-	if ((rc = var_get64(s, txn, "last_expire", &last, DB_RMW)) < 0) {
+	if ((rc = var_get64(s, txn, "last_expire", &last, DB_RMW)) < 0 ||
+	    !bayes__round_due(last, now, period) ||
+	    (rc = var_put64(s, txn, "last_expire", now)) < 0) {
 		txn->abort(txn);
-		return rc;
-	}
-	if (last > now || now - last < period) {
-		txn->abort(txn);
-		return 0;
-	}
-	if ((rc = var_put64(s, txn, "last_expire", now)) < 0) {
-		txn->abort(txn);
-		return rc;
+		return rc; /* 0: not due, another claimer had it */
 	}
 	rc = errc(txn->commit(txn, 0));
 	return rc < 0 ? rc : 1;

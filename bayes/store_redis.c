@@ -1077,20 +1077,20 @@ pct_decode(const char *src, size_t len, char *out, size_t n)
 	return 0;
 }
 
-/* parse_url - redis://[[user]:password@]host[:port][/db]; user and
- * password percent-decoded (RFC 3986 3.2.1 userinfo); host a name, an
+/* bayes__redis_url - redis://[[user]:password@]host[:port][/db]; user
+ * and password percent-decoded (RFC 3986 3.2.1 userinfo); host a name, an
  * IPv4 address or a bracketed IPv6 one ([::1]) */
-static int
-parse_url(const char *url, char *host, size_t hsz, int *port, int *db,
-    char *user, char *pass, size_t asz)
+int
+bayes__redis_url(const char *url, struct bayes_redis_url *u)
 {
 	if (strncmp(url, "redis://", 8) != 0)
 		return -EINVAL;
 	const char *p = url + 8, *e, *at;
-	size_t hl;
+	char *user = u->user, *pass = u->pass;
+	size_t hl, asz = sizeof(u->pass);
 
-	*port = 6379;
-	*db = 0;
+	u->port = 6379;
+	u->db = 0;
 	user[0] = pass[0] = '\0';
 	at = strchr(p, '@');
 	if (at != NULL && memchr(p, '/', (size_t)(at - p)) == NULL) {
@@ -1119,17 +1119,17 @@ parse_url(const char *url, char *host, size_t hsz, int *port, int *db,
 		e = p + strcspn(p, ":/");
 		hl = (size_t)(e - p);
 	}
-	if (hl == 0 || hl >= hsz)
+	if (hl == 0 || hl >= sizeof(u->host))
 		return -EINVAL;
-	memcpy(host, p, hl);
-	host[hl] = '\0';
+	memcpy(u->host, p, hl);
+	u->host[hl] = '\0';
 	if (*e == ':') {
 		char *end;
 		long v = strtol(e + 1, &end, 10);
 
 		if (v <= 0 || v > 65535)
 			return -EINVAL;
-		*port = (int)v;
+		u->port = (int)v;
 		e = end;
 	}
 	if (*e == '/' && e[1] != '\0') {
@@ -1138,7 +1138,7 @@ parse_url(const char *url, char *host, size_t hsz, int *port, int *db,
 
 		if (v < 0 || v > 1000 || *end != '\0')
 			return -EINVAL;
-		*db = (int)v;
+		u->db = (int)v;
 	} else if (*e != '\0' && strcmp(e, "/") != 0) {
 		return -EINVAL;
 	}
@@ -1146,30 +1146,22 @@ parse_url(const char *url, char *host, size_t hsz, int *port, int *db,
 }
 
 int
-bayes__redis_url(const char *url, struct bayes_redis_url *u)
-{
-	return parse_url(url, u->host, sizeof(u->host), &u->port, &u->db,
-	    u->user, u->pass, sizeof(u->pass));
-}
-
-int
 bayes__redis_open(const char *url, bool rdwr, struct bayes_store **out)
 {
 	struct redis_store *s;
 	struct timeval tv = { 2, 0 };
-	char host[256], user[256], pass[256];
-	int port, db, rc;
+	struct bayes_redis_url u;
+	int rc;
 	redisReply *r;
 
-	if ((rc = parse_url(url, host, sizeof(host), &port, &db, user, pass,
-		 sizeof(pass))) < 0)
+	if ((rc = bayes__redis_url(url, &u)) < 0)
 		return rc;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
 	s->base.ops = &redis_ops;
 	s->rdwr = rdwr;
 	pthread_mutex_init(&s->mu, NULL);
-	s->c = redisConnectWithTimeout(host, port, tv);
+	s->c = redisConnectWithTimeout(u.host, u.port, tv);
 	if (s->c == NULL || s->c->err) {
 		rc = -ECONNREFUSED;
 		goto fail;
@@ -1177,18 +1169,18 @@ bayes__redis_open(const char *url, bool rdwr, struct bayes_store **out)
 	tv.tv_sec = 10;
 	redisSetTimeout(s->c, tv);
 	/* requirepass, or a Redis 6 ACL user: AUTH [user] password */
-	bool authed = pass[0] != '\0';
+	bool authed = u.pass[0] != '\0';
 	if (authed) {
-		r = user[0] != '\0' ? cmd(s, &rc, "AUTH %s %s", user, pass)
-				     : cmd(s, &rc, "AUTH %s", pass);
-		explicit_bzero(pass, sizeof(pass));
+		r = u.user[0] != '\0' ? cmd(s, &rc, "AUTH %s %s", u.user, u.pass)
+				       : cmd(s, &rc, "AUTH %s", u.pass);
+		explicit_bzero(u.pass, sizeof(u.pass));
 		if (r == NULL) {
 			rc = rc == -EIO ? -EACCES : rc;
 			goto fail;
 		}
 		freeReplyObject(r);
 	}
-	if ((r = cmd(s, &rc, "SELECT %d", db)) == NULL) {
+	if ((r = cmd(s, &rc, "SELECT %d", u.db)) == NULL) {
 		/* NOAUTH: the server wants a password the URL lacks */
 		if (rc == -EIO && !authed)
 			rc = -EACCES;

@@ -332,21 +332,33 @@ spawn(struct worker_slot *s)
 	s->spool_dir = strdup(cfg_str(M.cfg, "spool_dir"));
 }
 
+/* clean_spool - remove what an ended process left in dir (pid 0: every
+ * file, at start), with one log line */
+static void
+clean_spool(const char *dir, pid_t pid)
+{
+	int n = spool_clean(dir, pid);
+
+	if (n > 0 && pid > 0)
+		log_warn("worker %ld: removed %d spool file%s of messages it "
+			 "had in flight (not acknowledged upstream, which "
+			 "retries them, or already delivered)",
+		    (long)pid, n, n == 1 ? "" : "s");
+	else if (n > 0)
+		log_warn("removed %d stale spool files from %s (never "
+			 "acknowledged upstream, or already delivered)",
+		    n, dir);
+}
+
 /* reaped - a worker has ended: what it had in flight is not its any
  * more (a crash, kill -9, a drain cut short): its spool files go now
  * instead of at the next start */
 static void
 reaped(struct worker_slot *s, pid_t pid)
 {
-	int n;
-
 	if (s->spool_dir == NULL)
 		return;
-	if ((n = spool_clean(s->spool_dir, pid)) > 0)
-		log_warn("worker %ld: removed %d spool file%s of messages it "
-			 "had in flight (not acknowledged upstream, which "
-			 "retries them, or already delivered)",
-		    (long)pid, n, n == 1 ? "" : "s");
+	clean_spool(s->spool_dir, pid);
 	free(s->spool_dir);
 	s->spool_dir = NULL;
 }
@@ -743,7 +755,7 @@ main(int argc, char **argv)
 	const char *path = "/etc/filterd/filterd.conf";
 	bool test = false, nondef = false;
 	char err[1024];
-	int opt, rc, n;
+	int opt, rc;
 	struct event *ev[4];
 
 	M.overrides = calloc((size_t)argc, sizeof(char *));
@@ -840,10 +852,7 @@ main(int argc, char **argv)
 		    strerror(-rc));
 		return 1;
 	}
-	if ((n = spool_clean(cfg_str(M.cfg, "spool_dir"), 0)) > 0)
-		log_warn("removed %d stale spool files from %s (never "
-			 "acknowledged upstream, or already delivered)",
-		    n, cfg_str(M.cfg, "spool_dir"));
+	clean_spool(cfg_str(M.cfg, "spool_dir"), 0);
 	if ((M.lfd = open_listener(cfg_text(M.cfg, "listen"))) < 0) {
 		fprintf(stderr, "filterd: cannot listen on %s: %s\n",
 		    cfg_text(M.cfg, "listen"), strerror(-M.lfd));

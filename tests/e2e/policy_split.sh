@@ -184,15 +184,36 @@ copies() # MSGID-PART RCPT
 	    2>/dev/null | xargs -r grep -l "^Delivered-To: $2@example.test" |
 	    wc -l
 }
+# counts TAG RCPT... - "n, n, ...": the copies each RCPT got
+counts()
+{
+	local t=$1 r out=
+	shift
+	for r; do out="$out${out:+, }$(copies "$t" "$r")"; done
+	echo "$out"
+}
+# all_got N TAG RCPT... - every RCPT got exactly N copies
+all_got()
+{
+	local n=$1 t=$2 r
+	shift 2
+	for r; do [ "$(copies "$t" "$r")" -eq "$n" ] || return 1; done
+}
+# tried_none TRIES MIN TAG RCPT... - the deferred group was tried at least
+# MIN times (TRIES, a counter) and none of RCPT got a copy
+tried_none()
+{
+	[ "$($1)" -ge "$2" ] && all_got 0 "${@:3}"
+}
 for i in $(seq 150); do
 	[ "$(ndef)" -ge 3 ] && [ "$(neod)" -ge 2 ] && break
 	[ $((i % 10)) = 0 ] && pf_flush
 	sleep 0.2
 done
-check "deferred group: 3 tries ($(ndef)), the groups before and after it got nothing ($(copies def a-first), $(copies def tagme))" \
-    [ "$(ndef)" -ge 3 -a "$(copies def a-first)" -eq 0 -a "$(copies def tagme)" -eq 0 ]
-check "group deferred at its final dot: $(neod) tries, the held groups after it got nothing ($(copies eod a-first), $(copies eod tagme))" \
-    [ "$(neod)" -ge 2 -a "$(copies eod a-first)" -eq 0 -a "$(copies eod tagme)" -eq 0 ]
+check "deferred group: 3 tries ($(ndef)), the groups before and after it got nothing ($(counts def a-first tagme))" \
+    tried_none ndef 3 def a-first tagme
+check "group deferred at its final dot: $(neod) tries, the held groups after it got nothing ($(counts eod a-first tagme))" \
+    tried_none neod 2 eod a-first tagme
 pf_release_deferred
 for i in $(seq 300); do
 	[ $((i % 5)) = 1 ] && pf_flush
@@ -204,8 +225,8 @@ for i in $(seq 300); do
 	[ "$n6" = 6 ] && break
 	sleep 0.2
 done
-check "released: every group got it once ($(copies def a-first), $(copies def deferred-downstream), $(copies def tagme))" \
-    [ "$(copies def a-first)" -eq 1 -a "$(copies def tagme)" -eq 1 -a "$(copies def deferred-downstream)" -eq 1 ]
-check "released: every group of the end-of-data one got it once ($(copies eod a-a-eod-deferred), $(copies eod a-first), $(copies eod tagme))" \
-    [ "$(copies eod a-a-eod-deferred)" -eq 1 -a "$(copies eod a-first)" -eq 1 -a "$(copies eod tagme)" -eq 1 ]
+check "released: every group got it once ($(counts def a-first deferred-downstream tagme))" \
+    all_got 1 def a-first deferred-downstream tagme
+check "released: every group of the end-of-data one got it once ($(counts eod a-a-eod-deferred a-first tagme))" \
+    all_got 1 eod a-a-eod-deferred a-first tagme
 tap_done
