@@ -29,13 +29,16 @@ XCFLAGS  += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
 XLDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-# Debian packages the build, the tests and the benches need. (npm counts as
-# present when an npm command exists: NodeSource's nodejs bundles it and
-# conflicts with Debian's npm package.)
+# Debian packages the build, the tests and the benches need. spamd (its own
+# package since 4.0.1-1~deb12u1) is only the peer the benches and
+# tests/e2e/sa_parity.sh compare with: deps stops the service it enables,
+# which would hold 127.0.0.1:783, the port `make run` gives filterd's door.
+# (npm counts as present when an npm command exists: NodeSource's nodejs
+# bundles it and conflicts with Debian's npm package.)
 DEBS := build-essential pkg-config clang libevent-dev libpcre2-dev \
 	libc-ares-dev libdb-dev libcmocka-dev libssl-dev libidn2-dev \
 	libpsl-dev publicsuffix libhiredis-dev libmilter-dev zlib1g-dev \
-	postfix swaks redis-server knot knot-dnsutils spamc spamassassin \
+	postfix swaks redis-server knot knot-dnsutils spamc spamd spamassassin \
 	bogofilter miltertest python3-dkim python3-authres python3-yaml nodejs npm python3 procps \
 	opendkim opendkim-tools rspamd \
 	libgnutls-dane0 libmariadb3 libpq5 libspf2-2 libldap-2.5-0 libidn12 \
@@ -126,7 +129,11 @@ deps:
 	  echo "postfix postfix/main_mailer_type select No configuration" \
 	    | debconf-set-selections; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	    apt-get install -y -qq --no-install-recommends $$missing; \
+	    apt-get install -y -qq --no-install-recommends $$missing || exit 1; \
+	  case " $$missing " in *" spamd "*) \
+	    if command -v systemctl >/dev/null; then \
+	      systemctl disable --now spamd.service >/dev/null 2>&1 || :; fi ;; \
+	  esac; \
 	fi
 
 # Only the two programs: a test that does not build must not stop a run.
