@@ -43,6 +43,10 @@ if [ ! -x "$exim" ]; then
 	# the package's etc/init.d, cron.d ... must not be there
 	find "$xdir/root" -name '*.d' -prune -exec rm -rf {} +
 fi
+# the compiled-in exim user, before anything runs exim (-bV too refuses
+# to start without it)
+id Debian-exim >/dev/null 2>&1 ||
+    useradd -r -M -s /usr/sbin/nologin Debian-exim 2>/dev/null
 if [ ! -x "$exim" ] || ! "$exim" -bV -C /dev/null 2>/dev/null |
     grep -q Content_Scanning; then
 	not_ok "exim4 (exim4-daemon-heavy) unpacked in build/exim with Content_Scanning"
@@ -50,9 +54,6 @@ if [ ! -x "$exim" ] || ! "$exim" -bV -C /dev/null 2>/dev/null |
 	tap_done
 	exit 1
 fi
-# the compiled-in exim user
-id Debian-exim >/dev/null 2>&1 ||
-    useradd -r -M -s /usr/sbin/nologin Debian-exim 2>/dev/null
 
 fe_private_bins "$work"
 read -r fd_port re_port sp_port ex_port < <(e2e_ports 4)
