@@ -69,6 +69,10 @@ const struct cfg_key cfg_keys[] = {
 	},
 	{ "spool_dir", CFG_STR, "/var/spool/filterd", NULL, NULL,
 	    "messages in flight (a buffer: the MTA keeps them until our 250)" },
+	{ "spool_memory_max", CFG_SIZE, "256k", "0", "64M",
+	    "messages up to this size stay in memory (at most one per "
+	    "connection), bigger ones go to spool_dir; 0 = every message "
+	    "on disk" },
 	{ "state_dir", CFG_STR, "/var/lib/filterd", NULL, NULL,
 	    "pid file and the checks' state (Bayes DB)" },
 	{ "quarantine_dir", CFG_STR, "/var/lib/filterd/quarantine", NULL,

@@ -577,8 +577,9 @@ metrics_render(struct buf *b, const struct metrics_snap *s,
 	    "# TYPE filterd_worker_restarts_total counter\n"
 	    "filterd_worker_restarts_total %llu\n",
 	    (unsigned long long)s->restarts);
-	buf_printf(b, "# HELP filterd_spool_depth Messages in spool_dir "
-	    "(in flight).\n# TYPE filterd_spool_depth gauge\n"
+	buf_printf(b, "# HELP filterd_spool_depth Messages in flight in "
+	    "spool_dir (those bigger than spool_memory_max).\n"
+	    "# TYPE filterd_spool_depth gauge\n"
 	    "filterd_spool_depth %ld\n", spool < 0 ? 0 : spool);
 	buf_printf(b, "# HELP filterd_bayes_learned Messages learned by "
 	    "class.\n# TYPE filterd_bayes_learned gauge\n"

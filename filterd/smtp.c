@@ -381,8 +381,8 @@ cmd_data(struct conn *c)
 		reply(c, "554 5.5.1 Error: no valid recipients");
 		return;
 	}
-	if ((rc = spool_open(cfg_str(c->srv->cfg, "spool_dir"), &c->spool)) <
-	    0) {
+	if ((rc = spool_open(cfg_str(c->srv->cfg, "spool_dir"),
+		 cfg_size(c->srv->cfg, "spool_memory_max"), &c->spool)) < 0) {
 		log_error("spool_open %s: %s", cfg_str(c->srv->cfg,
 		    "spool_dir"), strerror(-rc));
 		reply(c, rc == -ENOSPC || rc == -EDQUOT

@@ -1,13 +1,23 @@
 /*
- * filterd/spool.c - messages in flight on disk
+ * filterd/spool.c - messages in flight: in memory up to a size, then on
+ * disk
  *
- * One file per message under spool_dir, named by the local queue id. The
- * front door writes the DATA bytes (un-dot-stuffed, CRLF lines) through a
- * 64 KiB buffer, then spool_commit() writes what is left before any reply;
- * the file is removed only once the action completed (reinjected,
+ * A message of at most spool_memory_max bytes (the front door's DATA
+ * bytes, un-dot-stuffed, CRLF lines) never leaves memory: its buffer is
+ * what the scan reads. A bigger one gets a file under spool_dir, named by
+ * the local queue id, when it outgrows that size: what was held goes into
+ * the file and the rest follows through a 64 KiB buffer; spool_commit()
+ * writes what is left before any reply, and the scan reads the file
+ * mapped. With spool_memory_max = 0 every message gets its file at
+ * DATA. The file is removed only once the action completed (reinjected,
  * quarantined, discarded or rejected). Write errors (ENOSPC on a full
  * disk) are sticky so the caller reads the whole DATA phase and then
  * answers 452.
+ * Memory: a worker holds at most spool_memory_max bytes per message in
+ * flight. Small messages skip the create, write, mmap, munmap and unlink
+ * (~7% of a worker's CPU on the SMTP door, and a journal commit of the
+ * file system's metadata per message); amavisd-new admins get the same
+ * by putting its temporary directory on a tmpfs.
  * No fsync: the spool is a buffer, not a queue. The MTA keeps every
  * message until filterd's 250, which comes only after the reinjection's
  * (or the quarantine file's own fsync + rename), and what a crash leaves
@@ -79,26 +89,40 @@ spool_clean(const char *dir, pid_t pid)
 	return n;
 }
 
-int
-spool_open(const char *dir, struct spool_file *f)
+/* create - the file, under a fresh id if the one made is taken */
+static int
+create(struct spool_file *f)
 {
-	memset(f, 0, sizeof(*f));
-	f->fd = -1;
 	for (int tries = 0; tries < 5; tries++) {
-		spool_id(f->id, sizeof(f->id));
-		if (snprintf(f->path, sizeof(f->path), "%s/%s", dir, f->id) >=
-		    (int)sizeof(f->path))
-			return -ENAMETOOLONG;
 		f->fd = open(f->path,
 		    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (f->fd >= 0)
-			break;
+			return 0;
 		if (errno != EEXIST)
 			return -errno;
+		/* ids have one length (ID_LEN): the new one takes the old
+		 * one's place at the end of the path */
+		spool_id(f->id, sizeof(f->id));
+		memcpy(f->path + strlen(f->path) - ID_LEN, f->id, ID_LEN + 1);
 	}
-	if (f->fd < 0)
-		return -EEXIST;
-	buf_init(&f->wbuf, SPOOL_WBUF);
+	return -EEXIST;
+}
+
+int
+spool_open(const char *dir, size_t mem_max, struct spool_file *f)
+{
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	f->mem_max = mem_max;
+	spool_id(f->id, sizeof(f->id));
+	if (snprintf(f->path, sizeof(f->path), "%s/%s", dir, f->id) >=
+	    (int)sizeof(f->path))
+		return -ENAMETOOLONG;
+	if (mem_max == 0 && (rc = create(f)) < 0)
+		return rc;
+	buf_init(&f->wbuf, mem_max > SPOOL_WBUF ? mem_max : SPOOL_WBUF);
 	return 0;
 }
 
@@ -127,6 +151,17 @@ spool_write(struct spool_file *f, const void *p, size_t n)
 	if (f->err)
 		return;
 	f->size += n;
+	if (f->fd < 0) {
+		/* in memory while it fits; past mem_max the file takes
+		 * what was held and the rest */
+		if (f->size <= f->mem_max) {
+			if (buf_append(&f->wbuf, p, n) < 0)
+				f->err = -ENOMEM;
+			return;
+		}
+		if ((f->err = create(f)) < 0)
+			return;
+	}
 	if (f->wbuf.len + n > SPOOL_WBUF && (f->err = flush(f)) < 0)
 		return;
 	if (n >= SPOOL_WBUF) {
@@ -155,6 +190,8 @@ spool_commit(struct spool_file *f)
 {
 	if (f->err)
 		return f->err;
+	if (f->fd < 0)
+		return 0; /* held in memory */
 	return f->err = flush(f);
 }
 
@@ -163,6 +200,10 @@ spool_map(struct spool_file *f, struct bstr *out)
 {
 	if (f->size == 0) {
 		*out = bstr_make("", 0);
+		return 0;
+	}
+	if (f->fd < 0) {
+		*out = bstr_make(f->wbuf.p, f->wbuf.len);
 		return 0;
 	}
 	if (f->map == NULL) {

@@ -284,8 +284,11 @@ check "reinject back: delivered exactly once" \
     [ "$(msgids rdown | awk '{print $1}')" = 1 ]
 
 # --- C. spool disk full ------------------------------------------------------
+# messages over spool_memory_max (32k here) need the disk; smaller ones
+# never touch it
 fd_cleanup
-if ! FD_SPOOL_TMPFS=1m fd_start "$fd_port" "$re_port"; then
+if ! FD_SPOOL_TMPFS=1m fd_start "$fd_port" "$re_port" \
+    "spool_memory_max = 32k"; then
 	not_ok "filterd starts with a 1 MiB tmpfs spool"
 	tap_done
 	exit 1
@@ -310,9 +313,13 @@ check "disk full: postqueue -p lists $qid with the 452 reason" \
 
 check "disk full: not delivered" [ "$(msgids full | wc -l)" -eq 0 ]
 $E2E_SMTP send --port "$fd_port" --count 1 --prefix probe --timeout 20 \
-    --out "$work/probe" >/dev/null 2>&1
-check "disk full: a direct transaction gets 452 ($(cat "$work/probe"))" \
+    --size 40000 --out "$work/probe" >/dev/null 2>&1
+check "disk full: a direct transaction over spool_memory_max gets 452 ($(cat "$work/probe"))" \
     grep -q '^probe-1 452 ' "$work/probe"
+$E2E_SMTP send --port "$fd_port" --count 1 --prefix small --timeout 20 \
+    --size 2000 --out "$work/small" >/dev/null 2>&1
+check "disk full: one under spool_memory_max passes, spooled in memory ($(cat "$work/small"))" \
+    grep -q '^small-1 250 ' "$work/small"
 rm -f "$FD_DIR/spool/filler"
 pf_wait_queue_empty 30
 check "space back: delivered exactly once" \

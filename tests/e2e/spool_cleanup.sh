@@ -30,7 +30,10 @@ stall=$!
 trap 'kill $stall 2>/dev/null; e2e_workdir_cleanup' EXIT
 for i in $(seq 50); do grep -q ready "$work/stall.log" && break; sleep 0.1; done
 
-if ! FD_WORKERS=2 fd_start "$fd_port" "$stall_port" "reinject_timeout = 120s"; then
+# spool_memory_max = 0: these small messages get files too (by default
+# they would be held in the worker's memory and go with it)
+if ! FD_WORKERS=2 fd_start "$fd_port" "$stall_port" "reinject_timeout = 120s
+spool_memory_max = 0"; then
 	not_ok "filterd starts"
 	tap_done
 	exit 1

@@ -1,4 +1,5 @@
-/* spool_test - filterd/spool.c: write, commit, map, remove, errors */
+/* spool_test - filterd/spool.c: write, commit, map, remove, errors, the
+ * memory spool and its spill to a file */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,7 +29,7 @@ test_roundtrip(void **state)
 
 	snprintf(dir, sizeof(dir), "/tmp/spool_test.%ld", (long)getpid());
 	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(spool_open(dir, &f), 0);
+	assert_int_equal(spool_open(dir, 0, &f), 0);
 	assert_true(strlen(f.id) >= 12);
 	spool_write(&f, "Subject: x\r\n\r\n", 14);
 	memset(big, 'a', sizeof(big));
@@ -74,15 +75,15 @@ test_clean(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/spool_test_clean.%ld", (long)getpid());
 	assert_int_equal(mkdir(dir, 0700), 0);
 	/* two of this process's and one of a child's */
-	assert_int_equal(spool_open(dir, &a), 0);
-	assert_int_equal(spool_open(dir, &b), 0);
+	assert_int_equal(spool_open(dir, 0, &a), 0);
+	assert_int_equal(spool_open(dir, 0, &b), 0);
 	assert_int_equal(strlen(a.id), 23);
 	spool_close(&a);
 	spool_close(&b);
 	if ((child = fork()) == 0) {
 		struct spool_file c;
 
-		_exit(spool_open(dir, &c) == 0 ? 0 : 1);
+		_exit(spool_open(dir, 0, &c) == 0 ? 0 : 1);
 	}
 	assert_true(child > 0);
 	assert_int_equal(waitpid(child, &st, 0), child);
@@ -107,13 +108,78 @@ test_clean(void **state)
 	assert_int_equal(spool_clean(dir, 0), 0); /* no such dir */
 }
 
+/* spool_memory_max: a message up to it never touches the disk; one
+ * outgrowing it gets its file with every byte, the held ones first */
+static void
+test_memory(void **state)
+{
+	(void)state;
+	char dir[64];
+	struct spool_file f;
+	struct bstr b;
+	struct stat st;
+	static unsigned char big[100000];
+
+	snprintf(dir, sizeof(dir), "/tmp/spool_test_mem.%ld", (long)getpid());
+	assert_int_equal(mkdir(dir, 0700), 0);
+	/* exactly mem_max bytes: memory only */
+	assert_int_equal(spool_open(dir, 1000, &f), 0);
+	assert_int_equal(f.fd, -1);
+	memset(big, 'm', sizeof(big));
+	spool_write(&f, "Subject: m\r\n\r\n", 14);
+	spool_write(&f, big, 1000 - 14);
+	assert_int_equal(spool_commit(&f), 0);
+	assert_int_equal(f.fd, -1);
+	assert_int_equal(stat(f.path, &st), -1);
+	assert_int_equal(spool_map(&f, &b), 0);
+	assert_int_equal(b.len, 1000);
+	assert_memory_equal(b.p, "Subject: m\r\n\r\nmmm", 17);
+	assert_int_equal(b.p[999], 'm');
+	spool_remove(&f);
+	assert_int_equal(rmdir(dir), 0); /* nothing was ever created */
+
+	/* one byte more than mem_max: a file, holding everything */
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(spool_open(dir, 1000, &f), 0);
+	spool_write(&f, "Subject: m\r\n\r\n", 14);
+	spool_write(&f, big, 1000 - 14);
+	assert_int_equal(f.fd, -1);
+	spool_write(&f, "x", 1);
+	assert_true(f.fd >= 0);
+	spool_write(&f, big, sizeof(big)); /* past the 64 KiB buffer too */
+	assert_int_equal(spool_commit(&f), 0);
+	assert_int_equal(stat(f.path, &st), 0);
+	assert_int_equal((size_t)st.st_size, 1001 + sizeof(big));
+	assert_int_equal(spool_map(&f, &b), 0);
+	assert_int_equal(b.len, 1001 + sizeof(big));
+	assert_memory_equal(b.p, "Subject: m\r\n\r\nmmm", 17);
+	assert_int_equal(b.p[1000], 'x');
+	assert_int_equal(b.p[b.len - 1], 'm');
+	spool_remove(&f);
+	assert_int_equal(stat(f.path, &st), -1);
+	assert_int_equal(rmdir(dir), 0);
+
+	/* no spool_dir: small messages still go; the spill's error comes
+	 * back from commit (the DATA phase is read to its end first) */
+	assert_int_equal(spool_open("/nonexistent/dir", 1000, &f), 0);
+	spool_write(&f, big, 10);
+	assert_int_equal(spool_commit(&f), 0);
+	spool_remove(&f);
+	assert_int_equal(spool_open("/nonexistent/dir", 1000, &f), 0);
+	spool_write(&f, big, 999);
+	spool_write(&f, big, 2);
+	spool_write(&f, big, 2);
+	assert_int_equal(spool_commit(&f), -ENOENT);
+	spool_remove(&f);
+}
+
 static void
 test_errors(void **state)
 {
 	(void)state;
 	struct spool_file f;
 
-	assert_int_equal(spool_open("/nonexistent/dir", &f), -ENOENT);
+	assert_int_equal(spool_open("/nonexistent/dir", 0, &f), -ENOENT);
 	/* /dev/full: every write fails with ENOSPC, reported at commit. */
 	memset(&f, 0, sizeof(f));
 	f.fd = open("/dev/full", 1);
@@ -131,6 +197,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_ids_unique),
 		cmocka_unit_test(test_clean),
+		cmocka_unit_test(test_memory),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
