@@ -530,8 +530,11 @@ dkim__to_crlf(
 {
 	size_t bare = 0;
 
-	for (size_t i = 0; i < len; i++)
-		if (m[i] == '\n' && (i == 0 || m[i - 1] != '\r'))
+	/* memchr: a message off the SMTP door has CRLF lines throughout,
+	 * and this runs for DKIM and ARC on every message */
+	for (const unsigned char *p = m, *end = m + len;
+	     (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
+		if (p == m || p[-1] != '\r')
 			bare++;
 	if (bare == 0) {
 		*out = bstr_make(m, len);

@@ -20,27 +20,23 @@ set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 . tests/e2e/lib_spamd.sh
+. tests/bench/lib_bench.sh
 data=$(corpus/fetch.sh 2>/dev/null | tail -n 1)
 [ -d "$data" ] || data=corpus/data
 N=${BENCH_N:-300}
 bench=${RULES_BENCH:-build/bench/rules}
 t=$(mktemp -d /tmp/rules-bench.XXXXXX)
 spamd_pid=
-rspamd_pid=
 cleanup() {
 	[ -n "$spamd_pid" ] && kill "$spamd_pid" 2>/dev/null
-	[ -n "$rspamd_pid" ] && kill "$rspamd_pid" 2>/dev/null
+	rspamd_stop
 	rm -rf "$t"
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
 
 # the same mix every run: every k-th message of each 2002 group
-for g in easy-ham-1 hard-ham-1 spam-1; do
-	ls "$data/$g" | sort | sed "s|^|$data/$g/|"
-done | awk -v n="$N" 'BEGIN { srand(1) } { a[NR] = $0 }
-    END { s = NR / n; for (i = 0; i < n; i++) print a[int(i * s) + 1] }' \
-    >"$t/list"
+bench_mix "$N" "$data" >"$t/list"
 mkdir -p "$t/msgs"
 i=0
 while IFS= read -r f; do cp "$f" "$t/msgs/$(printf %05d $i)"; i=$((i + 1)); done <"$t/list"
@@ -70,36 +66,8 @@ free_port() {
 }
 
 if [ "${BENCH_SKIP_RSPAMD:-0}" != 1 ] && command -v rspamd >/dev/null; then
-	r=$t/rspamd
-	mkdir -p "$r/run" "$r/db" "$r/log" "$r/local.d"
-	rport=$(free_port)
-	for m in rbl spf dkim dmarc arc asn fuzzy_check mx_check dcc greylist \
-	    ratelimit neural reputation history_redis url_redirector replies \
-	    dkim_signing antivirus external_services clickhouse elastic \
-	    metadata_exporter metric_exporter p0f spamtrap bimi; do
-		echo "enabled = false;" >"$r/local.d/$m.conf"
-	done
-	echo "enabled = false;" >"$r/local.d/classifier-bayes.conf"
-	echo "enabled = false;" >"$r/local.d/worker-controller.inc"
-	echo "enabled = false;" >"$r/local.d/worker-proxy.inc"
-	printf 'bind_socket = "127.0.0.1:%s";\ncount = 1;\n' "$rport" \
-	    >"$r/local.d/worker-normal.inc"
-	printf 'type = "file";\nfilename = "%s";\nlevel = "error";\n' \
-	    "$r/log/rspamd.log" >"$r/local.d/logging.inc"
-	echo 'dns { timeout = 0.1s; retransmits = 0; }' >"$r/local.d/options.inc"
-	rspamd -f -i -c /etc/rspamd/rspamd.conf --var LOCAL_CONFDIR="$r" \
-	    --var RUNDIR="$r/run" --var DBDIR="$r/db" --var LOGDIR="$r/log" \
-	    >"$r/out.log" 2>&1 &
-	rspamd_pid=$!
-	# it compiles its TLD and regex databases first (tens of seconds)
-	for _ in $(seq 1 300); do
-		rspamc -h "127.0.0.1:$rport" -t 5 "$t/msgs/00000" >/dev/null 2>&1 && break
-		sleep 1
-	done
-	worker=
-	for p in $(pgrep -P "$rspamd_pid"); do
-		grep -q normal "/proc/$p/cmdline" 2>/dev/null && worker=$p
-	done
+	rspamd_start "$t/rspamd" || { echo "rspamd did not start"; exit 1; }
+	r=$t/rspamd rport=$RSPAMD_PORT worker=$RSPAMD_WORKER
 	w0=$(cpu_of "$worker")
 	a=$(now)
 	rspamc -h "127.0.0.1:$rport" -n 1 -t 60 "$t"/msgs/* >"$r/result.txt" 2>&1
@@ -117,8 +85,7 @@ if [ "${BENCH_SKIP_RSPAMD:-0}" != 1 ] && command -v rspamd >/dev/null; then
 		printf "rspamd worker CPU: %.1f msg/s; filterd parse+rules/default CPU: %s msg/s; ratio %.0fx (cpu)\n" \
 		    "$rs_cpu" "$fd2c" "$(echo "$fd2c / $rs_cpu" | bc -l)"
 	fi
-	kill "$rspamd_pid" 2>/dev/null
-	rspamd_pid=
+	rspamd_stop
 fi
 
 [ "${BENCH_SKIP_SA:-0}" = 1 ] && exit 0

@@ -12,7 +12,7 @@ corpus/fetch.sh >/dev/null
 failed=0
 for s in tests/bench/*.sh; do
 	n=$(basename "$s" .sh)
-	[ "$n" = run ] && continue
+	case $n in run | lib_*) continue ;; esac
 	[ -n "${BENCH_ONLY:-}" ] && [ "$n" != "$BENCH_ONLY" ] && continue
 	echo "=== bench $n ($(date -u +%H:%M:%S))"
 	if ! bash "$s"; then

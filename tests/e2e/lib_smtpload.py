@@ -6,9 +6,14 @@ Talks only to the host given (127.0.0.1 in every test).
 
   send --port P [--count N] [--conc C] [--per-conn K] [--prefix ID]
        [--rcpt ADDR]... [--from ADDR] [--size BYTES] [--helo NAME]
-       [--timeout S] [--out FILE]
+       [--timeout S] [--out FILE] [--files LIST] [--pipelining]
       N messages over C parallel connections (K messages per connection).
-      Message i carries "Message-Id: <ID-i@e2e.test>" and "X-E2E-Seq: i".
+      Message i carries "Message-Id: <ID-i@e2e.test>" and "X-E2E-Seq: i";
+      with --files, message i is instead the file on line (i-1) mod n of
+      LIST, as it is (its own headers, read once before the clock starts).
+      --pipelining sends MAIL, the RCPTs and DATA in one write (RFC 2920,
+      as Postfix's smtp client does where PIPELINING is offered) and
+      reads their replies after.
       --out writes "ID-i CODE LATENCY_MS" per message (CODE = the reply to
       the end of DATA, or the first non-2xx/3xx reply, or 0 when the
       connection failed). Prints one summary line:
@@ -69,16 +74,14 @@ class Client:
 
     def data(self, body):
         """DATA + dot-stuffed body + ".": the final reply."""
+        return self.data_wire(stuffed(body))
+
+    def data_wire(self, wire):
+        """DATA + wire (stuffed already, "." included): the final reply."""
         code, text = self.cmd("DATA")
         if code != 354:
             return code, text
-        body = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
-        if not body.endswith(b"\r\n"):
-            body += b"\r\n"
-        if body.startswith(b"."):
-            body = b"." + body
-        body = body.replace(b"\r\n.", b"\r\n..")
-        self.sock.sendall(body + b".\r\n")
+        self.sock.sendall(wire)
         return self.reply()
 
     def close(self):
@@ -100,8 +103,34 @@ def make_body(mid, seq, size, sender, rcpts):
     return body
 
 
-def transaction(c, sender, rcpts, body):
-    """MAIL/RCPT/DATA on an open connection: the deciding reply code."""
+def stuffed(body):
+    """body with CRLF lines, dot-stuffed (RFC 5321 4.5.2), and the "."."""
+    body = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    if body.startswith(b"."):
+        body = b"." + body
+    return body.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+
+
+def transaction_pipelined(c, sender, rcpts, wire):
+    """MAIL, RCPTs, DATA in one write (RFC 2920 3.1), then the replies in
+    order; wire is the stuffed body: the deciding reply code."""
+    c.raw(("MAIL FROM:<%s>\r\n" % sender +
+           "".join("RCPT TO:<%s>\r\n" % r for r in rcpts) +
+           "DATA\r\n").encode())
+    codes = [c.reply()[0] for _ in range(len(rcpts) + 2)]
+    if codes[-1] != 354:
+        # a refused MAIL or every RCPT refused: the DATA was refused too
+        bad = [x for x in codes[:-1] if x != 250]
+        return bad[0] if bad else codes[-1]
+    c.raw(wire)
+    return c.reply()[0]
+
+
+def transaction(c, sender, rcpts, wire):
+    """MAIL/RCPT/DATA on an open connection, one command at a time; wire
+    is the stuffed body: the deciding reply code."""
     code, _ = c.cmd("MAIL FROM:<%s>" % sender)
     if code != 250:
         return code
@@ -114,12 +143,22 @@ def transaction(c, sender, rcpts, body):
     if nok == 0:
         c.cmd("RSET")
         return last
-    code, _ = c.data(body)
+    code, _ = c.data_wire(wire)
     return code
 
 
 def cmd_send(a):
     rcpts = a.rcpt or ["user@example.test"]
+    files = []
+    if a.files:
+        with open(a.files) as lst:
+            for name in lst.read().split("\n"):
+                if name:
+                    with open(name, "rb") as f:
+                        files.append(stuffed(f.read()))
+        if not files:
+            print("send: no files in %s" % a.files, file=sys.stderr)
+            return 2
     results = {}
     lock = threading.Lock()
     todo = list(range(1, a.count + 1))
@@ -140,8 +179,14 @@ def cmd_send(a):
                     raise SmtpError("EHLO %d" % code)
                 for i in batch:
                     mid = "%s-%d" % (a.prefix, i)
-                    body = make_body(mid, i, a.size, a.sender, rcpts)
-                    code = transaction(c, a.sender, rcpts, body)
+                    if files:
+                        wire = files[(i - 1) % len(files)]
+                    else:
+                        wire = stuffed(make_body(mid, i, a.size, a.sender,
+                                                 rcpts))
+                    step = (transaction_pipelined if a.pipelining
+                            else transaction)
+                    code = step(c, a.sender, rcpts, wire)
                     t1 = time.monotonic()
                     with lock:
                         results[i] = (code, (t1 - t0) * 1000.0)
@@ -198,6 +243,8 @@ def main():
     s.add_argument("--helo", default="loadgen.client.test")
     s.add_argument("--timeout", type=float, default=60.0)
     s.add_argument("--out")
+    s.add_argument("--files")
+    s.add_argument("--pipelining", action="store_true")
     a = p.parse_args()
     sys.exit(cmd_send(a))
 
