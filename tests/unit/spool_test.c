@@ -17,6 +17,17 @@
 
 #include "filterd/spool.h"
 
+/* message bytes bigger than the 64 KiB write buffer */
+static unsigned char big[200000];
+
+/* spool_dir_new - a fresh spool directory /tmp/spool_test<tag>.<pid> */
+static void
+spool_dir_new(char *dir, size_t n, const char *tag)
+{
+	snprintf(dir, n, "/tmp/spool_test%s.%ld", tag, (long)getpid());
+	assert_int_equal(mkdir(dir, 0700), 0);
+}
+
 static void
 test_roundtrip(void **state)
 {
@@ -25,10 +36,8 @@ test_roundtrip(void **state)
 	struct spool_file f;
 	struct bstr b;
 	struct stat st;
-	static unsigned char big[200000];
 
-	snprintf(dir, sizeof(dir), "/tmp/spool_test.%ld", (long)getpid());
-	assert_int_equal(mkdir(dir, 0700), 0);
+	spool_dir_new(dir, sizeof(dir), "");
 	assert_int_equal(spool_open(dir, 0, &f), 0);
 	assert_true(strlen(f.id) >= 12);
 	spool_write(&f, "Subject: x\r\n\r\n", 14);
@@ -72,8 +81,7 @@ test_clean(void **state)
 	pid_t child;
 	int st;
 
-	snprintf(dir, sizeof(dir), "/tmp/spool_test_clean.%ld", (long)getpid());
-	assert_int_equal(mkdir(dir, 0700), 0);
+	spool_dir_new(dir, sizeof(dir), "_clean");
 	/* two of this process's and one of a child's */
 	assert_int_equal(spool_open(dir, 0, &a), 0);
 	assert_int_equal(spool_open(dir, 0, &b), 0);
@@ -118,10 +126,8 @@ test_memory(void **state)
 	struct spool_file f;
 	struct bstr b;
 	struct stat st;
-	static unsigned char big[100000];
 
-	snprintf(dir, sizeof(dir), "/tmp/spool_test_mem.%ld", (long)getpid());
-	assert_int_equal(mkdir(dir, 0700), 0);
+	spool_dir_new(dir, sizeof(dir), "_mem");
 	/* exactly mem_max bytes: memory only */
 	assert_int_equal(spool_open(dir, 1000, &f), 0);
 	assert_int_equal(f.fd, -1);
@@ -139,7 +145,7 @@ test_memory(void **state)
 	assert_int_equal(rmdir(dir), 0); /* nothing was ever created */
 
 	/* one byte more than mem_max: a file, holding everything */
-	assert_int_equal(mkdir(dir, 0700), 0);
+	spool_dir_new(dir, sizeof(dir), "_mem");
 	assert_int_equal(spool_open(dir, 1000, &f), 0);
 	spool_write(&f, "Subject: m\r\n\r\n", 14);
 	spool_write(&f, big, 1000 - 14);
