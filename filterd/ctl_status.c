@@ -148,7 +148,8 @@ ctl_status(int argc, char **argv)
 		    (unsigned long long)s.zones[i].late,
 		    (unsigned long long)s.zones[i].blocked);
 	printf("worker restarts: %llu\n", (unsigned long long)s.restarts);
-	printf("spool depth: %ld\n", spool < 0 ? 0 : spool);
+	printf("in flight: %llu messages (%ld spooled to disk)\n",
+	    (unsigned long long)s.in_flight, spool < 0 ? 0 : spool);
 	if (brc == 0)
 		printf("bayes: %llu spam, %llu ham learned\n",
 		    (unsigned long long)ns, (unsigned long long)nh);

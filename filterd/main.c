@@ -356,6 +356,7 @@ clean_spool(const char *dir, pid_t pid)
 static void
 reaped(struct worker_slot *s, pid_t pid)
 {
+	metrics_forget(pid);
 	if (s->spool_dir == NULL)
 		return;
 	clean_spool(s->spool_dir, pid);

@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -53,6 +54,12 @@ struct mzone {
 	_Atomic uint64_t blocked, queries, failed, late;
 };
 
+/* one process's messages in flight (pid 0: a free entry) */
+struct mflight {
+	_Atomic int32_t pid;
+	_Atomic int32_t n;
+};
+
 struct metrics {
 	uint64_t magic;
 	uint64_t started;
@@ -66,6 +73,7 @@ struct metrics {
 	_Atomic uint64_t dns_queries, dns_failed, dns_late;
 	_Atomic uint64_t rate_hour, rate_count;
 	_Atomic uint64_t bayes_tok_cache, bayes_tok_db;
+	struct mflight flight[METRICS_NPROCS];
 };
 
 const unsigned metrics_bucket_ms[METRICS_NBUCKETS - 1] = { 5, 10, 25, 50,
@@ -347,6 +355,46 @@ metrics_worker_restart(void)
 		atomic_fetch_add(&M->restarts, 1);
 }
 
+void
+metrics_in_flight(int delta)
+{
+	/* this process's entry, claimed once per process and mapping (a
+	 * forked worker starts with its parent's) */
+	static struct metrics *map;
+	static pid_t mine_pid;
+	static size_t mine;
+	pid_t pid = getpid();
+
+	if (M == NULL)
+		return;
+	for (size_t i = 0; (map != M || mine_pid != pid) &&
+	     i < METRICS_NPROCS; i++) {
+		int32_t free_pid = 0;
+
+		if (atomic_compare_exchange_strong(&M->flight[i].pid,
+			&free_pid, (int32_t)pid)) {
+			atomic_store(&M->flight[i].n, 0);
+			map = M;
+			mine_pid = pid;
+			mine = i;
+		}
+	}
+	if (map == M && mine_pid == pid)
+		atomic_fetch_add(&M->flight[mine].n, delta);
+}
+
+void
+metrics_forget(pid_t pid)
+{
+	if (M == NULL || pid <= 0)
+		return;
+	for (size_t i = 0; i < METRICS_NPROCS; i++)
+		if (atomic_load(&M->flight[i].pid) == (int32_t)pid) {
+			atomic_store(&M->flight[i].n, 0);
+			atomic_store(&M->flight[i].pid, 0);
+		}
+}
+
 static int
 by_count(const void *a, const void *b)
 {
@@ -416,6 +464,14 @@ metrics_snapshot(const struct metrics *m, struct metrics_snap *s)
 	s->dns_late = atomic_load(&w->dns_late);
 	s->bayes_tok_cache = atomic_load(&w->bayes_tok_cache);
 	s->bayes_tok_db = atomic_load(&w->bayes_tok_db);
+	for (size_t i = 0; i < METRICS_NPROCS; i++) {
+		int32_t pid = atomic_load(&w->flight[i].pid);
+		int32_t n = atomic_load(&w->flight[i].n);
+
+		/* a process that is gone but not reaped yet counts nothing */
+		if (pid > 0 && n > 0 && (kill(pid, 0) == 0 || errno == EPERM))
+			s->in_flight += (uint64_t)n;
+	}
 	return 0;
 }
 
@@ -577,6 +633,11 @@ metrics_render(struct buf *b, const struct metrics_snap *s,
 	    "# TYPE filterd_worker_restarts_total counter\n"
 	    "filterd_worker_restarts_total %llu\n",
 	    (unsigned long long)s->restarts);
+	buf_printf(b, "# HELP filterd_messages_in_flight Messages the SMTP "
+	    "door has taken and not answered yet (scanning, reinjecting).\n"
+	    "# TYPE filterd_messages_in_flight gauge\n"
+	    "filterd_messages_in_flight %llu\n",
+	    (unsigned long long)s->in_flight);
 	buf_printf(b, "# HELP filterd_spool_depth Messages in flight in "
 	    "spool_dir (those bigger than spool_memory_max).\n"
 	    "# TYPE filterd_spool_depth gauge\n"

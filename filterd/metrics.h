@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/buf.h"
 
@@ -24,6 +25,7 @@ struct metrics;
 #define METRICS_NRULES 1024  /* rule names counted; more go to "other" */
 #define METRICS_NCHECKS 32   /* check names timed */
 #define METRICS_NZONES 64    /* DNS list zones counted */
+#define METRICS_NPROCS 1024  /* processes counting messages in flight */
 
 /* metrics_init - map path (created, sized) for this process and its
  * future children; 0 or -errno. Counters survive a restart of the
@@ -38,6 +40,13 @@ void metrics_close(const struct metrics *);
 void metrics_message(int action, unsigned ms, const char *tests,
     size_t size);
 void metrics_worker_restart(void);
+/* metrics_in_flight - this process holds one message more (+1) or fewer
+ * (-1) from its DATA command to its answer (the SMTP door; one thread
+ * per process). Each process has its own count, so a dead one's
+ * leaves nothing behind: metrics_forget(pid) when it is reaped, and
+ * readers skip processes that are gone. */
+void metrics_in_flight(int delta);
+void metrics_forget(pid_t pid);
 /* metrics_check_time - us spent in one call of check name (static) */
 void metrics_check_time(const char *name, uint64_t us);
 /* metrics_bayes_lookups - token counts a Bayes scan read from the
@@ -83,6 +92,7 @@ struct metrics_snap {
 	size_t nzones;
 	uint64_t dns_queries, dns_failed, dns_late;
 	uint64_t bayes_tok_cache, bayes_tok_db; /* token counts read */
+	uint64_t in_flight;                     /* live processes' sum */
 };
 extern const unsigned metrics_bucket_ms[METRICS_NBUCKETS - 1];
 

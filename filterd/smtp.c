@@ -151,6 +151,18 @@ xforward_reset(struct conn *c)
 	}
 }
 
+/* spool_done - the message is answered or given up: its spool copy
+ * goes, and it is no longer in flight */
+static void
+spool_done(struct conn *c)
+{
+	if (!c->spooling)
+		return;
+	spool_remove(&c->spool);
+	c->spooling = false;
+	metrics_in_flight(-1);
+}
+
 static void
 txn_reset(struct conn *c)
 {
@@ -165,9 +177,7 @@ txn_reset(struct conn *c)
 	c->nrcpts = 0;
 	c->in_mail = false;
 	c->body8 = c->smtputf8 = false;
-	if (c->spooling)
-		spool_remove(&c->spool);
-	c->spooling = false;
+	spool_done(c);
 	c->too_long = c->too_big = false;
 	c->data_size = 0;
 	buf_free(&c->head);
@@ -391,6 +401,7 @@ cmd_data(struct conn *c)
 		return;
 	}
 	c->spooling = true;
+	metrics_in_flight(1);
 	c->prev_crlf = true;
 	c->too_long = c->too_big = false;
 	c->data_size = 0;
@@ -567,8 +578,7 @@ static void
 reinject_done(struct conn *c)
 {
 	flush_now(c);
-	spool_remove(&c->spool);
-	c->spooling = false;
+	spool_done(c);
 	busy_done(c);
 }
 
@@ -834,8 +844,7 @@ on_scanned(struct scan *s, void *arg)
 	return;
 drop:
 	flush_now(c);
-	spool_remove(&c->spool);
-	c->spooling = false;
+	spool_done(c);
 	busy_done(c);
 }
 
@@ -891,8 +900,7 @@ on_scanned_split(struct conn *c, struct scan *s)
 		c->action = ACTION_TEMPFAIL;
 		reply_all(c, "451 4.3.0 Error: internal error");
 		flush_now(c);
-		spool_remove(&c->spool);
-		c->spooling = false;
+		spool_done(c);
 		busy_done(c);
 	}
 }
@@ -967,8 +975,7 @@ data_end(struct conn *c)
 	}
 	return;
 fail:
-	spool_remove(&c->spool);
-	c->spooling = false;
+	spool_done(c);
 	busy_done(c);
 }
 

@@ -61,6 +61,9 @@ for f in $files; do
 done
 check "the ids name live workers of this filterd (victim $victim: $mine files, other: $others)" \
     sh -c "fd_workers() { pgrep -P $FD_PID; }; fd_workers | grep -qx $victim"
+inflight() { "$E2E_ROOT/build/filterctl" -c "$FD_CONF" status 2>/dev/null |
+    sed -n 's/^in flight: \([0-9]*\) messages.*/\1/p'; }
+check "filterctl status: 6 messages in flight ($(inflight))" [ "$(inflight)" = 6 ]
 kill -9 "$victim"
 gone=no
 for i in $(seq 50); do
@@ -76,6 +79,8 @@ done
 check "none of the killed worker's files is left ($left)" [ "$left" -eq 0 ]
 check "the live worker's $others file(s) are still there" \
     [ "$(ls "$FD_DIR/spool" | wc -l)" -eq "$others" ]
+check "filterctl status: the killed worker's messages are not in flight any more ($(inflight), want $others)" \
+    [ "$(inflight)" = "$others" ]
 # the clients of the killed worker lost the connection without a 250
 nok=0
 for i in 1 2 3 4 5 6; do

@@ -142,6 +142,40 @@ test_fork_shared(void **st)
 	metrics_snap_free(&s);
 }
 
+/* messages in flight: each process's own count; a dead process's does not
+ * count once it is reaped, and metrics_forget frees its entry */
+static void
+test_in_flight(void **st)
+{
+	struct metrics_snap s;
+	pid_t child;
+	int status;
+
+	(void)st;
+	assert_int_equal(metrics_init(path), 0);
+	metrics_in_flight(1);
+	metrics_in_flight(1);
+	metrics_in_flight(-1);
+	if ((child = fork()) == 0) {
+		metrics_in_flight(1); /* a worker with 3 that dies with them */
+		metrics_in_flight(1);
+		metrics_in_flight(1);
+		assert_int_equal(metrics_snapshot(NULL, &s), 0);
+		_exit(s.in_flight == 4 ? 0 : 1);
+	}
+	assert_true(child > 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(metrics_snapshot(NULL, &s), 0);
+	assert_int_equal(s.in_flight, 1); /* reaped: not counted */
+	metrics_snap_free(&s);
+	metrics_forget(child);
+	metrics_in_flight(-1);
+	assert_int_equal(metrics_snapshot(NULL, &s), 0);
+	assert_int_equal(s.in_flight, 0);
+	metrics_snap_free(&s);
+}
+
 static void
 test_render_and_open(void **st)
 {
@@ -179,6 +213,7 @@ test_render_and_open(void **st)
 	assert_non_null(strstr(text, "filterd_scan_seconds_count 1\n"));
 	assert_null(strstr(text, "rule=\"none\""));
 	assert_non_null(strstr(text, "filterd_dns_queries_total 2\n"));
+	assert_non_null(strstr(text, "filterd_messages_in_flight 0\n"));
 	assert_non_null(strstr(text, "filterd_bayes_token_lookups_total{source="
 	    "\"cache\"} 280\n"));
 	assert_non_null(strstr(text, "filterd_bayes_token_lookups_total{source="
@@ -211,6 +246,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fork_shared),
+		cmocka_unit_test(test_in_flight),
 		cmocka_unit_test(test_render_and_open),
 	};
 
