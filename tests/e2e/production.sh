@@ -140,8 +140,8 @@ check "metrics: histogram count 3 = +Inf bucket" \
     [ "$(val filterd_scan_seconds_count)" = 3 -a "$(val 'filterd_scan_seconds_bucket{le="+Inf"}')" = 3 ]
 check "metrics: rule hit counter E2E_KILL_MARK = 2" \
     [ "$(val 'filterd_rule_hits_total{rule="E2E_KILL_MARK"}')" = 2 ]
-check "metrics: spool depth 0, restarts 0" \
-    [ "$(val filterd_spool_depth)" = 0 -a "$(val filterd_worker_restarts_total)" = 0 ]
+check "metrics: nothing in flight, spool depth 0, restarts 0" \
+    [ "$(val filterd_messages_in_flight)" = 0 -a "$(val filterd_spool_depth)" = 0 -a "$(val filterd_worker_restarts_total)" = 0 ]
 check "metrics: per-check time for parse and rules (3 calls each)" \
     [ "$(val 'filterd_check_calls_total{check="parse"}')" = 3 -a "$(val 'filterd_check_calls_total{check="rules"}')" -ge 3 ]
 check "metrics: DNS list counters exported" \
