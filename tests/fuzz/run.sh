@@ -27,6 +27,12 @@ if [ ${#targets[@]} -eq 0 ]; then
 	done
 fi
 make fuzz-bins >/dev/null || { echo "fuzz: build failed" >&2; exit 1; }
+for t in "${targets[@]}"; do
+	[ -x "build-fuzz/${t}_fuzz" ] || {
+		echo "fuzz: no target '$t' (tests/fuzz/${t}_fuzz.c)" >&2
+		exit 2
+	}
+done
 
 run_one() {
 	local t=$1 out=build-fuzz/corpus/$1 log=build-fuzz/logs/$1.log
