@@ -86,7 +86,6 @@ metrics_init(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	void *p;
-
 	int e;
 
 	if (fd < 0)
