@@ -105,7 +105,9 @@ if ! pf_start "$in_port" "$fd_port" "$re_port"; then
 	tap_done
 	exit 1
 fi
-if ! fd_start "$fd_port" "$re_port"; then
+# spool_memory_max 32k: the kill rounds below alternate between messages
+# held in memory (20 KB, odd rounds) and messages spooled to disk (40 KB)
+if ! fd_start "$fd_port" "$re_port" "spool_memory_max = 32k"; then
 	not_ok "filterd starts on 127.0.0.1:$fd_port"
 	tap_done
 	exit 1
@@ -190,7 +192,8 @@ for round in $(seq "$ROUNDS"); do
 	base=$(fd_lines)
 	mark=$(wc -l <"$PF_LOG")
 	$E2E_SMTP send --port "$in_port" --count "$COUNT" --conc 8 \
-	    --prefix "$pfx" --rcpt "f$round@example.test" --size 20000 \
+	    --prefix "$pfx" --rcpt "f$round@example.test" \
+	    --size $((round % 2 ? 20000 : 40000)) \
 	    >"$work/inject-$pfx.log" 2>&1 &
 	inj=$!
 
