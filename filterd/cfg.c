@@ -68,7 +68,8 @@ const struct cfg_key cfg_keys[] = {
 	    "milter: scan wait and MTA I/O timeout (< milter_content_timeout)"
 	},
 	{ "spool_dir", CFG_STR, "/var/spool/filterd", NULL, NULL,
-	    "messages in flight (a buffer: the MTA keeps them until our 250)" },
+	    "messages in flight over spool_memory_max (a buffer: the MTA "
+	    "keeps them until our 250)" },
 	{ "spool_memory_max", CFG_SIZE, "256k", "0", "64M",
 	    "messages up to this size stay in memory (at most one per "
 	    "connection), bigger ones go to spool_dir; 0 = every message "
