@@ -46,17 +46,6 @@ N=$(wc -l <"$t/list")
 e2e_sink || { echo "bench door: smtp-sink did not start"; exit 1; }
 hz=$(getconf CLK_TCK)
 
-# ticks ROOT - utime + stime (clock ticks) of ROOT and its children
-ticks()
-{
-	local p s=0
-	for p in "$1" $(pgrep -P "$1"); do
-		s=$((s + $(awk '{ print $14 + $15 }' "/proc/$p/stat" \
-		    2>/dev/null || echo 0)))
-	done
-	echo "$s"
-}
-
 # door NAME PASSES EXTRA - start filterd with EXTRA config lines, send the
 # list once to warm up, then PASSES times; prints NAME and msg/CPU-s and
 # leaves the rate in $rate
@@ -72,12 +61,12 @@ use_bayes = no" || { echo "bench door: filterd did not start ($name)"; return 1;
 	python3 lib_smtpload.py send --port "$FD_PORT" --files "$t/list" \
 	    --count "$N" --conc 1 --per-conn 100 --pipelining >/dev/null ||
 	    { echo "bench door: warm-up failed ($name)"; return 1; }
-	c0=$(ticks "$FD_PID")
+	c0=$(cpu_ticks "$FD_PID")
 	out=$(python3 lib_smtpload.py send --port "$FD_PORT" \
 	    --files "$t/list" --count $((N * passes)) --conc 1 \
 	    --per-conn 100 --pipelining) ||
 	    { echo "bench door: not every message got a 250 ($name): $out"; return 1; }
-	c1=$(ticks "$FD_PID")
+	c1=$(cpu_ticks "$FD_PID")
 	fd_cleanup
 	rate=$(echo "$N * $passes / (($c1 - $c0) / $hz)" | bc -l)
 	printf "%-44s %7.1f msg/CPU-s  (%d messages, client: %s)\n" "$name" \
@@ -107,13 +96,11 @@ fd=$rate
 
 if [ "${BENCH_SKIP_RSPAMD:-0}" != 1 ] && command -v rspamd >/dev/null; then
 	rspamd_start "$t/rspamd" || { echo "bench door: rspamd did not start"; exit 1; }
-	mkdir -p "$t/msgs"
-	i=0
-	while IFS= read -r f; do cp "$f" "$t/msgs/$(printf %05d $i)"; i=$((i + 1)); done <"$t/list"
+	bench_copy "$t/list" "$t/msgs"
 	rspamc -h "127.0.0.1:$RSPAMD_PORT" -n 1 -t 60 "$t"/msgs/* >/dev/null 2>&1
-	w0=$(ticks "$RSPAMD_WORKER")
+	w0=$(cpu_ticks "$RSPAMD_WORKER")
 	rspamc -h "127.0.0.1:$RSPAMD_PORT" -n 1 -t 60 "$t"/msgs/* >"$t/rs.txt" 2>&1
-	w1=$(ticks "$RSPAMD_WORKER")
+	w1=$(cpu_ticks "$RSPAMD_WORKER")
 	rspamd_stop
 	done_n=$(grep -c '^Action' "$t/rs.txt")
 	if [ "$done_n" -gt 0 ] && [ "$w1" -gt "$w0" ]; then

@@ -4,6 +4,12 @@
 #                      DATA (corpus/fetch.sh), evenly spaced over easy-ham-1,
 #                      hard-ham-1 and spam-1 in name order: the same mix
 #                      every run
+#   bench_copy LIST DIR
+#                      copy the files LIST names into DIR as 00000, 00001 ...
+#                      (for clients that take a directory: rspamc, the
+#                      rules bench)
+#   cpu_ticks PID      utime + stime, in clock ticks, of PID and its
+#                      children (from /proc; 0 for a process that is gone)
 #   rspamd_start DIR   start rspamd -f with a private config under DIR:
 #                      its default rules; network modules, Redis, Bayes,
 #                      the controller and the proxy off; one normal worker
@@ -22,6 +28,27 @@ bench_mix()
 		ls "$2/$g" | sort | sed "s|^|$2/$g/|"
 	done | awk -v n="$1" 'BEGIN { srand(1) } { a[NR] = $0 }
 	    END { s = NR / n; for (i = 0; i < n; i++) print a[int(i * s) + 1] }'
+}
+
+bench_copy()
+{
+	local f i=0
+	mkdir -p "$2"
+	while IFS= read -r f; do
+		cp "$f" "$2/$(printf %05d $i)"
+		i=$((i + 1))
+	done <"$1"
+}
+
+cpu_ticks()
+{
+	local p s=0
+	[ -n "$1" ] || { echo 0; return; }
+	for p in "$1" $(pgrep -P "$1"); do
+		s=$((s + $(awk '{ print $14 + $15 }' "/proc/$p/stat" \
+		    2>/dev/null || echo 0)))
+	done
+	echo "$s"
 }
 
 RSPAMD_PID=

@@ -37,9 +37,7 @@ now() { date +%s.%N; }
 
 # the same mix every run: every k-th message of each 2002 group
 bench_mix "$N" "$data" >"$t/list"
-mkdir -p "$t/msgs"
-i=0
-while IFS= read -r f; do cp "$f" "$t/msgs/$(printf %05d $i)"; i=$((i + 1)); done <"$t/list"
+bench_copy "$t/list" "$t/msgs"
 
 echo "== filterd rule engine, stock SpamAssassin rules, 1 core, $N messages"
 echo "-- Hyperscan cache, built once as filterctl compile does (like sa-compile)"
@@ -56,11 +54,6 @@ echo "== filterd rule engine, rules/default"
 "$bench" -r rules/default "$t/msgs" | tee "$t/fd_default.txt"
 
 hz=$(getconf CLK_TCK)
-# cpu_of PID - utime+stime in clock ticks
-cpu_of() {
-	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -68,11 +61,11 @@ free_port() {
 if [ "${BENCH_SKIP_RSPAMD:-0}" != 1 ] && command -v rspamd >/dev/null; then
 	rspamd_start "$t/rspamd" || { echo "rspamd did not start"; exit 1; }
 	r=$t/rspamd rport=$RSPAMD_PORT worker=$RSPAMD_WORKER
-	w0=$(cpu_of "$worker")
+	w0=$(cpu_ticks "$worker")
 	a=$(now)
 	rspamc -h "127.0.0.1:$rport" -n 1 -t 60 "$t"/msgs/* >"$r/result.txt" 2>&1
 	b=$(now)
-	w1=$(cpu_of "$worker")
+	w1=$(cpu_ticks "$worker")
 	done_n=$(grep -c '^Action' "$r/result.txt")
 	[ "$done_n" -gt 0 ] || { echo "rspamd answered nothing"; exit 1; }
 	rs_rate=$(echo "$done_n / ($b - $a)" | bc -l)
@@ -97,7 +90,7 @@ spamd_up "$t/spamd.log" || { echo "spamd did not start"; exit 1; }
 # warm up the child (first message compiles lazily)
 spamc -d 127.0.0.1 -p "$port" -c <"$t/list" >/dev/null 2>&1
 child=$(pgrep -P "$(cat "$t/spamd.pid" 2>/dev/null || echo "$spamd_pid")" | head -n 1)
-c0=$(cpu_of "$child")
+c0=$(cpu_ticks "$child")
 : >"$t/sa_ms"
 a=$(now)
 for f in "$t"/msgs/*; do
@@ -107,7 +100,7 @@ for f in "$t"/msgs/*; do
 	echo $(( (e - s) / 1000 )) >>"$t/sa_ms"
 done
 b=$(now)
-c1=$(cpu_of "$child")
+c1=$(cpu_ticks "$child")
 sa_rate=$(echo "$N / ($b - $a)" | bc -l)
 sort -n "$t/sa_ms" | awk '{ v[NR] = $1 } END {
     printf "== spamd 4.0 -L, 1 child, same rules: p50 %.1f ms, p99 %.1f ms\n",
